@@ -1,0 +1,7 @@
+"""sim: a discrete-event simulator of rare-earth supply disruptions.
+
+The package turns a YAML scenario (export controls, outages, new capacity) and an embedded,
+sourced default world into shortfall timelines by region, sector and material.
+"""
+
+__version__ = "0.1.0"

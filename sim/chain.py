@@ -1,0 +1,385 @@
+"""The chain's structure and state: arrays over samples, facilities, customers and elements.
+
+`Chain.build` turns a `World` and a `Scenario` into index arrays (who may buy from whom, lead
+times, recipes, capacity tranches, controls) and an initial state near steady state. The
+stage functions that move material each step are in `sim.processes`.
+
+Shapes: ``S`` samples, ``E`` elements, ``M`` mines, ``Ps`` separation plants, ``Pm`` metal
+plants, ``Pg`` magnet plants, ``B`` buyers (``Bm`` of magnets, ``Be`` of elements).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim.policies import Side, control_scope, element_set, form_set
+from sim.scenario import ExportControl, NewCapacity, Outage, Scenario
+from sim.units import DAYS_PER_MONTH, ELEMENT_INDEX, ELEMENTS, MAGNETS, REO_TO_ELEMENT, month_index
+from sim.world import Facility, Tranche, World
+
+E = len(ELEMENTS)
+MARKETS: tuple[str, ...] = ("concentrate", "oxide", "metal", "magnet")
+
+
+class Pipeline:
+    """Material in transit to customers: a ring of future arrivals, ``[slot, S, C, K]``."""
+
+    def __init__(self, samples: int, customers: int, width: int, max_lead: float) -> None:
+        self.slots = int(np.floor(max_lead)) + 2
+        self.buf = np.zeros((self.slots, samples, customers, width))
+
+    def ship(self, step: int, amount: np.ndarray, lead: np.ndarray) -> None:
+        """Send ``amount[S, P, C, K]`` along routes with ``lead[P, C]`` months (pro rata)."""
+        whole = np.floor(lead).astype(int)
+        frac = lead - whole
+        for offset in range(self.slots):
+            weight = (whole == offset) * (1.0 - frac) + (whole + 1 == offset) * frac
+            if weight.any():
+                self.buf[(step + offset) % self.slots] += np.einsum("spck,pc->sck", amount, weight)
+
+    def arrive(self, step: int) -> np.ndarray:
+        """Take this step's arrivals, ``[S, C, K]``."""
+        slot = step % self.slots
+        out = self.buf[slot].copy()
+        self.buf[slot] = 0.0
+        return out
+
+    def in_transit(self) -> np.ndarray:
+        """Everything on its way, ``[S, C, K]``."""
+        return self.buf.sum(axis=0)
+
+
+@dataclass
+class Control:
+    """An export control's reach on each market and its level (0 off, 1 fully on) a sample."""
+
+    event: ExportControl
+    start: np.ndarray
+    end: np.ndarray
+    scope: dict[str, np.ndarray]
+    level: np.ndarray
+
+    @property
+    def strength(self) -> float:
+        """Share of normal flow withheld when fully active."""
+        return 1.0 - (self.event.share if self.event.share is not None else 0.0)
+
+
+@dataclass
+class OutageSwitch:
+    """An outage: a facility index, the share of capacity lost, and its level a sample."""
+
+    facility: int
+    share: float
+    start: np.ndarray
+    end: np.ndarray
+    level: np.ndarray
+
+
+def _lead_matrix(world: World, src: list[str], dst: list[str]) -> np.ndarray:
+    """Months from each source region to each destination region."""
+    out = np.zeros((len(src), len(dst)))
+    for i, a in enumerate(src):
+        for j, b in enumerate(dst):
+            out[i, j] = world.lead_days[(a, b)] / DAYS_PER_MONTH
+    return out
+
+
+def apply_capacity_events(world: World, scenario: Scenario) -> World:
+    """The world with the scenario's `new_capacity` events turned into tranches."""
+    for ev in scenario.events:
+        if not isinstance(ev, NewCapacity):
+            continue
+        tranche = Tranche(ev.nameplate_tpa, ev.start, ev.ramp_months)
+        try:
+            fac = world.facility(ev.facility)
+        except KeyError:
+            assert ev.stage is not None and ev.country is not None  # checked by loading
+            product = {"separation": "oxide", "metal": "metal"}.get(ev.stage, ev.product or "NdFeB")
+            fac = Facility(
+                id=ev.facility, name=ev.label or ev.facility, country=ev.country,
+                stage=ev.stage, product=product, tranches=(),
+                recovers=ev.recovers or "all", feeds_from=tuple(ev.feeds_from or ()),
+            )
+        tranches = (tranche,) if ev.replace else (*fac.tranches, tranche)
+        world = world.with_facility(Facility(**{**fac.__dict__, "tranches": tranches}))
+    return world
+
+
+def _tpa_to_step(x: np.ndarray) -> np.ndarray:
+    return x / 12.0
+
+
+class Chain:
+    """Structure and state of one batch of ``samples`` futures of one scenario.
+
+    Steps run from ``-warmup`` (a settling period with the same world, not reported) to
+    ``steps - 1``; step ``t`` is the month starting ``t`` months after the horizon's origin.
+    """
+
+    def __init__(self, world: World, scenario: Scenario, samples: int, warmup: int) -> None:
+        self.scenario = scenario
+        self.world = world = apply_capacity_events(world, scenario)
+        self.samples = S = samples
+        self.origin = dt.date(scenario.horizon.start.year, scenario.horizon.start.month, 1)
+        self.steps = int(np.floor(month_index(self.origin, scenario.horizon.end))) + 1
+        self.warmup = warmup
+        self.params = world.parameters
+        order = ("mine", "separation", "metal", "magnet")
+        self.facilities = [f for stage in order for f in world.by_stage(stage)]
+        self.index = {f.id: i for i, f in enumerate(self.facilities)}
+        counts = [len(world.by_stage(stage)) for stage in order]
+        bounds = np.cumsum([0, *counts])
+        self.slices = {st: slice(int(a), int(b)) for st, a, b in zip(order, bounds, bounds[1:])}
+        self._build_tranches()
+        self._build_structure()
+        self._build_buyers()
+        self._build_events()
+        self.capacity = np.zeros((S, len(self.facilities)))  # t per step
+        self._build_state()
+
+    # -- structure ---------------------------------------------------------------------------
+    def stage(self, name: str) -> list[Facility]:
+        """Facilities of a stage, in array order."""
+        return self.facilities[self.slices[name]]
+
+    def regions(self, name: str) -> list[str]:
+        return [self.world.region(f.country) for f in self.stage(name)]
+
+    def countries(self, name: str) -> list[str]:
+        return [f.country for f in self.stage(name)]
+
+    def month(self, when: dt.date | None, default: float) -> np.ndarray:
+        """Months from the origin to a date, one value a sample."""
+        value = default if when is None else month_index(self.origin, when)
+        return np.full(self.samples, value)
+
+    def _build_tranches(self) -> None:
+        owner, nameplate, start, ramp = [], [], [], []
+        for i, fac in enumerate(self.facilities):
+            for tr in fac.tranches:
+                owner.append(i)
+                nameplate.append(tr.capacity_tpa)
+                start.append(self.month(tr.start, -np.inf))
+                ramp.append(np.full(self.samples, tr.ramp_months))
+        self.tranche_owner = np.zeros((len(owner), len(self.facilities)))
+        self.tranche_owner[np.arange(len(owner)), owner] = 1.0
+        self.tranche_tpa = np.tile(np.array(nameplate, dtype=float), (self.samples, 1))
+        self.tranche_start = np.stack(start, axis=1) if start else np.zeros((self.samples, 0))
+        self.tranche_ramp = np.stack(ramp, axis=1) if ramp else np.zeros((self.samples, 0))
+
+    def _build_structure(self) -> None:
+        w, p = self.world, self.params
+        mines, seps = self.stage("mine"), self.stage("separation")
+        self.comp = np.array([w.ores[m.ore] * REO_TO_ELEMENT for m in mines]).reshape(-1, E)
+        light = np.array([e not in ("Dy", "Tb", "Y") for e in ELEMENTS], dtype=float)
+        self.recover = np.array(
+            [p["separation_recovery"] * (light if s.recovers == "light" else np.ones(E)) for s in seps]
+        ).reshape(-1, E)
+        mine_ids = [m.id for m in mines]
+        self.feeds = np.array(
+            [[(not s.feeds_from) or m in s.feeds_from for s in seps] for m in mine_ids], dtype=float
+        ).reshape(len(mines), len(seps))[:, :, None]
+        self.sep_priority = np.array([s.priority for s in seps], dtype=int)
+        mags = self.stage("magnet")
+        self.product = np.array([MAGNETS.index(g.product) for g in mags], dtype=int)
+        self.recipe = np.array([w.recipes[g.product] for g in mags]).reshape(-1, E)
+        self.swarf_to = np.array([self._recycler(g) for g in mags], dtype=int)
+        regions = {st: self.regions(st) for st in ("mine", "separation", "metal", "magnet")}
+        self.lead = {
+            "concentrate": _lead_matrix(w, regions["mine"], regions["separation"]),
+            "oxide_metal": _lead_matrix(w, regions["separation"], regions["metal"]),
+            "metal": _lead_matrix(w, regions["metal"], regions["magnet"]),
+        }
+
+    def _recycler(self, magnet_plant: Facility) -> int:
+        """Separation plant that takes this magnet plant's swarf: same country, else region."""
+        seps = self.stage("separation")
+        cap = [sum(t.capacity_tpa for t in s.tranches) for s in seps]
+        for same in (
+            lambda s: s.country == magnet_plant.country,
+            lambda s: self.world.region(s.country) == self.world.region(magnet_plant.country),
+        ):
+            hits = [i for i, s in enumerate(seps) if same(s)]
+            if hits:
+                return max(hits, key=lambda i: cap[i])
+        return -1
+
+    def _build_buyers(self) -> None:
+        w = self.world
+        self.buyers = list(w.buyers)
+        self.is_magnet = np.array([b.material in MAGNETS for b in self.buyers])
+        self.bm = np.flatnonzero(self.is_magnet)
+        self.be = np.flatnonzero(~self.is_magnet)
+        content = np.zeros((len(self.buyers), E))
+        for i, b in enumerate(self.buyers):
+            if b.material in MAGNETS:
+                content[i] = w.recipes[b.material]
+            else:
+                content[i, ELEMENT_INDEX[b.material]] = 1.0
+        self.content = content
+        self.buyer_priority = np.array([b.priority for b in self.buyers], dtype=int)
+        self.cover = np.array([b.cover_weeks * 7.0 / DAYS_PER_MONTH for b in self.buyers])
+        base = self.world.base_year + 0.5
+        first = month_index(self.origin, dt.date(self.world.base_year, 1, 1))
+        years = (np.arange(-self.warmup, self.steps) - first + 0.5) / 12.0 + self.world.base_year
+        growth = np.array([(1.0 + b.growth_pa) for b in self.buyers])
+        annual = np.array([b.demand_tpa for b in self.buyers])
+        self.demand_path = annual[None, :] * growth[None, :] ** (years[:, None] - base) / 12.0
+        mags = self.stage("magnet")
+        self.magnet_open = np.array(
+            [[MAGNETS.index(g.product) == MAGNETS.index(self.buyers[b].material) for b in self.bm]
+             for g in mags], dtype=float,
+        ).reshape(len(mags), len(self.bm))[:, :, None]
+        buyer_regions = [b.region for b in self.buyers]
+        self.lead["magnet"] = _lead_matrix(w, self.regions("magnet"), [buyer_regions[i] for i in self.bm])
+        self.lead["oxide_buyer"] = _lead_matrix(
+            w, self.regions("separation"), [buyer_regions[i] for i in self.be]
+        )
+        self.input_lead = {
+            "separation": self._mean_lead("concentrate", "mine"),
+            "metal": self._mean_lead("oxide_metal", "separation"),
+            "magnet": self._mean_lead("metal", "metal"),
+        }
+        self.buyer_lead = np.zeros(len(self.buyers))
+        cap_g = np.array([sum(t.capacity_tpa for t in g.tranches if t.start is None) for g in mags])
+        for j, b in enumerate(self.bm):
+            weights = cap_g * self.magnet_open[:, j, 0]
+            if weights.sum() > 0:
+                self.buyer_lead[b] = float(weights @ self.lead["magnet"][:, j] / weights.sum())
+        cap_s = np.array([sum(t.capacity_tpa for t in s.tranches) for s in self.stage("separation")])
+        for j, b in enumerate(self.be):
+            if cap_s.sum() > 0:
+                self.buyer_lead[b] = float(cap_s @ self.lead["oxide_buyer"][:, j] / cap_s.sum())
+
+    def _mean_lead(self, route: str, supplier_stage: str) -> np.ndarray:
+        """Each customer's lead time averaged over its suppliers, weighted by capacity."""
+        cap = np.array([sum(t.capacity_tpa for t in f.tranches) for f in self.stage(supplier_stage)])
+        lead = self.lead[route]
+        if route == "concentrate":
+            weights = cap[:, None] * self.feeds[:, :, 0]
+        else:
+            weights = np.repeat(cap[:, None], lead.shape[1], axis=1)
+        total = weights.sum(axis=0)
+        return np.divide((weights * lead).sum(axis=0), total, out=np.zeros_like(total),
+                         where=total > 0)
+
+    # -- events ------------------------------------------------------------------------------
+    def _sides(self) -> dict[str, tuple[Side, Side]]:
+        buyer_regions = [b.region for b in self.buyers]
+        bm_r = [buyer_regions[i] for i in self.bm]
+        be_r = [buyer_regions[i] for i in self.be]
+        side = {st: Side(self.countries(st), self.regions(st)) for st in self.slices}
+        oxide_customers = Side(
+            [*self.countries("metal"), *be_r], [*self.regions("metal"), *be_r]
+        )
+        return {
+            "concentrate": (side["mine"], side["separation"]),
+            "oxide": (side["separation"], oxide_customers),
+            "metal": (side["metal"], side["magnet"]),
+            "magnet": (side["magnet"], Side(bm_r, bm_r)),
+        }
+
+    def _covered(self, market: str, ev: ExportControl) -> np.ndarray:
+        """``[P, K]``: supplier products this control names, on one market."""
+        forms, elems = form_set(ev.forms), element_set(ev.elements)
+        named = np.array([e in elems for e in ELEMENTS])
+        if market == "concentrate":
+            hit = "concentrate" in forms and (self.comp[:, named] > 0).any(axis=1)
+            return np.broadcast_to(np.asarray(hit), (self.comp.shape[0],))[:, None].copy()
+        if market in ("oxide", "metal"):
+            n = len(self.stage("separation" if market == "oxide" else "metal"))
+            return np.tile(named & (market in forms), (n, 1))
+        contains = (self.recipe[:, named] > 0).any(axis=1)
+        in_forms = np.array([MAGNETS[k] in forms for k in self.product], dtype=bool)
+        return (contains & in_forms)[:, None]
+
+    def _build_events(self) -> None:
+        sides = self._sides()
+        self.controls: list[Control] = []
+        self.outages: list[OutageSwitch] = []
+        for ev in self.scenario.events:
+            if isinstance(ev, ExportControl):
+                scope = {
+                    m: control_scope(ev, *sides[m], self._covered(m, ev)) for m in MARKETS
+                }
+                self.controls.append(Control(
+                    ev, self.month(ev.start, 0.0), self.month(ev.end, np.inf), scope,
+                    np.zeros(self.samples),
+                ))
+            elif isinstance(ev, Outage):
+                self.outages.append(OutageSwitch(
+                    self.index[ev.facility], ev.share, self.month(ev.start, 0.0),
+                    self.month(ev.end, np.inf), np.zeros(self.samples),
+                ))
+        self.allowed: dict[str, np.ndarray | None] = {m: None for m in MARKETS}
+
+    def refresh_controls(self) -> None:
+        """Recompute each market's allowed share of normal flow from the controls' levels."""
+        for market in MARKETS:
+            allowed = None
+            for c in self.controls:
+                if not c.level.any() or not c.scope[market].any():
+                    continue
+                cut = c.level[:, None, None, None] * c.strength * c.scope[market][None]
+                allowed = (1.0 - cut) if allowed is None else allowed * (1.0 - cut)
+            self.allowed[market] = allowed
+
+    # -- state -------------------------------------------------------------------------------
+    def _build_state(self) -> None:
+        """Stocks and pipelines near steady state at the first warm-up step."""
+        from sim.processes import update_capacity  # the stage that owns capacity
+
+        S = self.samples
+        t0 = -self.warmup
+        update_capacity(self, t0)
+        p = self.params
+        cap = self.capacity[0]
+        M, Ps = len(self.stage("mine")), len(self.stage("separation"))
+        Pm, Pg = len(self.stage("metal")), len(self.stage("magnet"))
+        d0 = self.demand_path[0]
+        prod = np.zeros(Pg)
+        cap_g = cap[self.slices["magnet"]]
+        for k in range(len(MAGNETS)):
+            mine_k = self.product == k
+            total = d0[self.bm][[MAGNETS.index(self.buyers[b].material) == k for b in self.bm]].sum()
+            if cap_g[mine_k].sum() > 0:
+                prod[mine_k] = total * cap_g[mine_k] / cap_g[mine_k].sum()
+        self.rate_g = np.tile(prod[:, None] * self.recipe / p["magnet_yield"], (S, 1, 1))
+        metal_need = self.rate_g[0].sum(axis=0)
+        cap_m = cap[self.slices["metal"]]
+        share_m = cap_m / cap_m.sum() if cap_m.sum() > 0 else np.zeros(Pm)
+        self.rate_m = np.tile(share_m[:, None] * metal_need / p["metal_yield"], (S, 1, 1))
+        plant_cover = p["plant_input_cover_months"]
+        self.mag_in = self.rate_g * plant_cover
+        self.metal_in = self.rate_m * plant_cover
+        feed = self.feeds[:, :, 0].T @ (cap[self.slices["mine"]][:, None] * self.comp)
+        feed_reo = (feed / REO_TO_ELEMENT).sum(axis=1, keepdims=True)
+        mix = np.divide(feed, feed_reo, out=np.zeros_like(feed), where=feed_reo > 0)
+        cap_s = cap[self.slices["separation"]]
+        self.sep_in = np.tile(cap_s[:, None] * mix * p["separation_input_cover_months"], (S, 1, 1))
+        self.sep_out = np.tile(cap_s[:, None] * mix * self.recover, (S, 1, 1))
+        self.mine_stock = np.zeros((S, M, E))
+        self.inventory = np.tile(d0 * self.cover, (S, 1))
+        max_lead = max(float(m.max()) if m.size else 0.0 for m in self.lead.values())
+        self.pipe = {
+            "concentrate": Pipeline(S, Ps, E, max_lead),
+            "oxide_metal": Pipeline(S, Pm, E, max_lead),
+            "oxide_buyer": Pipeline(S, len(self.be), E, max_lead),
+            "metal": Pipeline(S, Pg, E, max_lead),
+            "magnet": Pipeline(S, len(self.bm), 1, max_lead),
+        }
+
+    def holdings(self) -> np.ndarray:
+        """Every stock and pipeline in tonnes of contained element, ``[S, E]``."""
+        total = (
+            self.mine_stock.sum(1) + self.sep_in.sum(1) + self.sep_out.sum(1)
+            + self.metal_in.sum(1) + self.mag_in.sum(1) + self.inventory @ self.content
+        )
+        for name in ("concentrate", "oxide_metal", "oxide_buyer", "metal"):
+            total = total + self.pipe[name].in_transit().sum(1)
+        total = total + self.pipe["magnet"].in_transit()[:, :, 0] @ self.content[self.bm]
+        return total

@@ -1,0 +1,150 @@
+"""One run: a batch of samples of one scenario through one SimPy environment.
+
+`run` builds the `Chain`, starts the event switches and the stage actors, runs the clock
+from the warm-up to the horizon's end, checks the mass balance and returns a `RunResult`
+holding arrays (tidy tables are built from it by `sim.results`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+
+from sim.chain import Chain
+from sim.ledger import TOLERANCE, Ledger
+from sim.processes import STAGES, actor, switch
+from sim.scenario import Scenario
+from sim.units import ELEMENTS, MAGNETS, month_start
+from sim.world import World
+
+WARMUP_MONTHS = 12
+PRICE_PRODUCTS: tuple[str, ...] = (
+    *(f"{e}_oxide" for e in ELEMENTS[:-1]), *(f"{m}_magnet" for m in MAGNETS),
+)
+TIERS: tuple[str, ...] = ("china", "ex_china")
+
+
+@dataclass
+class Record:
+    """What a run keeps: shortfall and prices for every sample, details for sample 0."""
+
+    chain: Chain
+    detail: bool
+    demand: np.ndarray = field(init=False)
+    delivered: np.ndarray = field(init=False)
+    fills: np.ndarray = field(init=False)
+    production: np.ndarray | None = None
+    stocks: np.ndarray | None = None
+    inventory: np.ndarray | None = None
+    flows: dict[str, np.ndarray] = field(default_factory=dict)
+    recycled: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        c = self.chain
+        S, T, B, F = c.samples, c.steps, len(c.buyers), len(c.facilities)
+        self.demand = np.zeros((S, T, B))
+        self.delivered = np.zeros((S, T, B))
+        self.fills = np.ones((S, T, len(PRICE_PRODUCTS), len(TIERS)))
+        if self.detail:
+            self.production = np.zeros((T, F, len(ELEMENTS)))
+            self.stocks = np.zeros((T, F, len(ELEMENTS)))
+            self.inventory = np.zeros((T, B))
+            self.recycled = np.zeros((T, len(c.stage("magnet")), len(ELEMENTS)))
+
+    def market(self, chain: Chain, step: int, name: str, x: np.ndarray) -> None:
+        if not self.detail or step < 0:
+            return
+        if name not in self.flows:
+            self.flows[name] = np.zeros((chain.steps, *x.shape[1:]))
+        self.flows[name][step] = x[0]
+
+    def produced(self, chain: Chain, step: int, stage: str, out: np.ndarray) -> None:
+        if self.production is not None and step >= 0:
+            self.production[step, chain.slices[stage]] = out[0]
+
+    def swarf(self, chain: Chain, step: int, recovered: np.ndarray) -> None:
+        if self.recycled is not None and step >= 0:
+            self.recycled[step] = recovered[0]
+
+    def fill(self, step: int, product: str, tier: str, value: np.ndarray) -> None:
+        if step >= 0:
+            self.fills[:, step, PRICE_PRODUCTS.index(product), TIERS.index(tier)] = value
+
+    def consumed(self, chain: Chain, step: int, demand: np.ndarray, got: np.ndarray) -> None:
+        if step < 0:
+            return
+        self.demand[:, step] = demand
+        self.delivered[:, step] = got
+        if self.stocks is not None and self.inventory is not None:
+            sl = chain.slices
+            self.stocks[step, sl["mine"]] = chain.mine_stock[0]
+            self.stocks[step, sl["separation"]] = chain.sep_in[0] + chain.sep_out[0]
+            self.stocks[step, sl["metal"]] = chain.metal_in[0]
+            self.stocks[step, sl["magnet"]] = chain.mag_in[0]
+            self.inventory[step] = chain.inventory[0]
+
+
+@dataclass
+class RunResult:
+    """Arrays of one run and what is needed to label them."""
+
+    scenario: Scenario
+    chain: Chain
+    record: Record
+    seed: int
+    residual: float
+    wall_seconds: float
+    prices_usd_per_kg: np.ndarray
+
+    @property
+    def dates(self) -> list[dt.date]:
+        """First day of each reported step."""
+        return [month_start(self.chain.origin, t) for t in range(self.chain.steps)]
+
+    @property
+    def shortfall(self) -> np.ndarray:
+        """``[S, T, B]`` demand not met, in the buyer's unit."""
+        return self.record.demand - self.record.delivered
+
+
+def prices_from_fills(world: World, fills: np.ndarray) -> np.ndarray:
+    """Price paths ``[S, T, product, tier]`` from the share of need each market met."""
+    from sim.market import scarcity_price
+
+    base = np.array(
+        [[world.prices_usd_per_kg.get((p, t), np.nan) for t in TIERS] for p in PRICE_PRODUCTS]
+    )
+    p = world.parameters
+    return scarcity_price(base[None, None], fills, p["price_elasticity"], p["price_ceiling"])
+
+
+def run(
+    world: World, scenario: Scenario, *, samples: int = 1, seed: int = 0, detail: bool = True,
+    warmup: int = WARMUP_MONTHS, tolerance: float = TOLERANCE,
+) -> RunResult:
+    """Simulate ``samples`` futures of ``scenario`` on ``world`` and check their mass balance.
+
+    Raises:
+        MassBalanceError: if any sample's books do not balance within ``tolerance``.
+    """
+    began = time.perf_counter()
+    chain = Chain(world, scenario, samples, warmup)
+    ledger = Ledger(samples)
+    record = Record(chain, detail)
+    env = simpy.Environment(initial_time=-warmup)
+    for control in chain.controls:
+        env.process(switch(env, chain, control, chain.refresh_controls))
+    for outage in chain.outages:
+        env.process(switch(env, chain, outage, lambda: None))
+    for stage in STAGES:
+        env.process(actor(env, stage, chain, ledger, record))
+    env.run(until=chain.steps)
+    residual = ledger.check(chain.holdings(), tolerance)
+    prices = prices_from_fills(chain.world, record.fills)
+    return RunResult(
+        scenario, chain, record, seed, residual, time.perf_counter() - began, prices
+    )

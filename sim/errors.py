@@ -1,0 +1,51 @@
+"""The one root exception of the package and its two families.
+
+`InputError` is the user's to fix (a bad scenario or option): the command line prints it and
+exits with status 2. `MassBalanceError` means the model lost or created material: a bug, never
+silenced.
+"""
+
+from __future__ import annotations
+
+
+class SimError(Exception):
+    """Root of every error the package raises on purpose."""
+
+
+class InputError(SimError):
+    """Bad input: a scenario file, an option or a data value.
+
+    Attributes:
+        file: the file the bad value came from, if any.
+        line: its 1-based line in that file, if known.
+        path: the dotted field path (``events[0].start``), if any.
+        problem: what is wrong and what was expected.
+        value: the offending value, if any.
+    """
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        path: str | None = None,
+        value: object = None,
+        has_value: bool = False,
+    ) -> None:
+        self.file, self.line, self.path, self.problem = file, line, path, problem
+        self.value, self.has_value = value, has_value
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        """The message as ``FILE:LINE: field.path: problem (got VALUE)``."""
+        where = ""
+        if self.file:
+            where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
+        field = f"{self.path}: " if self.path else ""
+        got = f" (got {self.value!r})" if self.has_value else ""
+        return f"{where}{field}{self.problem}{got}"
+
+
+class MassBalanceError(SimError):
+    """Material was created or destroyed: the books of a run do not balance."""

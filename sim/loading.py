@@ -1,0 +1,338 @@
+"""Reading input: scenario YAML files (with line numbers and `extends:`) and the embedded world.
+
+Every error raised here is an `InputError` naming the file, the line, the field path, the bad
+value and what was expected.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import difflib
+import io
+import math
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from pydantic import ValidationError
+
+from sim.errors import InputError
+from sim.scenario import EVENT_KINDS, NewCapacity, Outage, Scenario
+from sim.units import ELEMENTS, REO_TO_ELEMENT
+from sim.world import Buyer, Facility, Tranche, World
+
+Lines = dict[tuple[Any, ...], tuple[str, int]]
+MAX_BYTES = 1_000_000
+
+
+# -- YAML with positions ------------------------------------------------------------------------
+def _construct(node: yaml.Node, loader: yaml.SafeLoader, file: str, path: tuple[Any, ...],
+               lines: Lines) -> Any:
+    lines[path] = (file, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, str):
+                raise InputError("keys must be text", file=file, line=key_node.start_mark.line + 1,
+                                 path=_dotted(path) or None, value=key, has_value=True)
+            if key in out:
+                raise InputError(
+                    f"duplicate key '{key}' (first at line {lines[(*path, key)][1]})", file=file,
+                    line=key_node.start_mark.line + 1, path=_dotted((*path, key)),
+                )
+            lines[(*path, key)] = (file, key_node.start_mark.line + 1)
+            out[key] = _construct(value_node, loader, file, (*path, key), lines)
+            lines[(*path, key)] = (file, key_node.start_mark.line + 1)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(n, loader, file, (*path, i), lines) for i, n in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
+
+
+def _dotted(path: tuple[Any, ...]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def read_yaml(path: Path) -> tuple[dict[str, Any], Lines]:
+    """Parse one YAML file safely into a mapping and the line of every field."""
+    file = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read the file: {exc.strerror}", file=file) from None
+    if len(raw) > MAX_BYTES:
+        raise InputError(f"file is larger than {MAX_BYTES} bytes", file=file)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text", file=file) from None
+    loader = yaml.SafeLoader(io.StringIO(text))
+    try:
+        node = loader.get_single_node()
+        lines: Lines = {}
+        data = None if node is None else _construct(node, loader, file, (), lines)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise InputError(f"not valid YAML: {exc.problem or exc.context}", file=file,
+                         line=line) from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"not valid YAML: {exc}", file=file) from None
+    except RecursionError:
+        raise InputError("YAML nested too deeply", file=file) from None
+    finally:
+        loader.dispose()
+    if data is None:
+        raise InputError("the file is empty; expected a scenario mapping (name, horizon, events)",
+                         file=file, line=1)
+    if not isinstance(data, dict):
+        raise InputError("expected a mapping at the top level (name, horizon, events)", file=file,
+                         line=1, value=type(data).__name__, has_value=True)
+    return data, lines
+
+
+def _merge(parent: dict[str, Any], plines: Lines, child: dict[str, Any], clines: Lines
+           ) -> tuple[dict[str, Any], Lines]:
+    """Child keys override the parent's, mappings merge, and ``events`` lists concatenate."""
+    out = dict(parent)
+    lines = dict(plines)
+    for key, value in child.items():
+        if key == "events" and isinstance(value, list) and isinstance(parent.get(key), list):
+            offset = len(parent[key])
+            out[key] = [*parent[key], *value]
+            for path, where in clines.items():
+                if path[:1] == ("events",) and len(path) > 1 and isinstance(path[1], int):
+                    lines[("events", path[1] + offset, *path[2:])] = where
+            continue
+        if isinstance(value, dict) and isinstance(parent.get(key), dict):
+            out[key] = {**parent[key], **value}
+        else:
+            out[key] = value
+            lines = {p: w for p, w in lines.items() if p[:1] != (key,)}
+        lines.update({p: w for p, w in clines.items() if p[:1] == (key,)})
+    return out, lines
+
+
+def resolve(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any], Lines]:
+    """A scenario file with its `extends:` chain merged in (parent first)."""
+    path = path.resolve() if path.exists() else path
+    if path in seen:
+        chain = " -> ".join(str(p) for p in (*seen, path))
+        raise InputError(f"extends: cycle {chain}", file=str(seen[-1]), path="extends")
+    data, lines = read_yaml(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data, lines
+    if not isinstance(parent, str):
+        raise InputError("must be a path to another scenario file", file=str(path),
+                         line=lines[("extends",)][1], path="extends", value=parent, has_value=True)
+    parent_path = (path.parent / parent)
+    if not parent_path.is_file():
+        raise InputError(f"parent scenario {parent_path} not found", file=str(path),
+                         line=lines[("extends",)][1], path="extends", value=parent, has_value=True)
+    pdata, plines = resolve(parent_path, (*seen, path))
+    pdata.pop("name", None)
+    return _merge(pdata, plines, data, lines)
+
+
+def _locate(loc: tuple[Any, ...], lines: Lines, fallback: str) -> tuple[str, int | None, str]:
+    """File, line and dotted path of a pydantic error location (event kinds dropped)."""
+    path = tuple(p for i, p in enumerate(loc)
+                 if not (isinstance(p, str) and p in EVENT_KINDS and i == 2))
+    for cut in range(len(path), -1, -1):
+        if path[:cut] in lines:
+            file, line = lines[path[:cut]]
+            return file, line, _dotted(path)
+    return fallback, None, _dotted(path)
+
+
+def _suggest(field: str, loc: tuple[Any, ...]) -> str:
+    """A 'did you mean' for an unknown field, from the model's known fields."""
+    from sim import scenario as sc
+
+    models: list[type] = [sc.Scenario, sc.Horizon, sc.ExportControl, sc.NewCapacity, sc.Outage]
+    known = {name for m in models for name in m.model_fields}  # type: ignore[attr-defined]
+    close = difflib.get_close_matches(field, sorted(known), n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _problem(err: dict[str, Any]) -> str:
+    kind, msg = err["type"], err["msg"]
+    if kind == "extra_forbidden":
+        return "unknown field" + _suggest(str(err["loc"][-1]), err["loc"])
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "union_tag_invalid":
+        return f"unknown event kind; expected one of {list(EVENT_KINDS)}"
+    if kind == "union_tag_not_found":
+        return f"event needs a 'kind' (one of {list(EVENT_KINDS)})"
+    return msg.removeprefix("Value error, ")
+
+
+def validate(data: dict[str, Any], lines: Lines, file: str) -> Scenario:
+    """The frozen `Scenario`, or an `InputError` for the first problem found."""
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where_file, line, path = _locate(tuple(err["loc"]), lines, file)
+        value = err.get("input")
+        has_value = err["type"] not in ("missing", "extra_forbidden") and not isinstance(
+            value, (dict, list)
+        )
+        raise InputError(_problem(err), file=where_file, line=line, path=path, value=value,
+                         has_value=has_value) from None
+
+
+def check_against_world(scenario: Scenario, world: World, lines: Lines, file: str) -> None:
+    """References the schema alone cannot check: facilities, countries, horizon vs world."""
+    def fail(index: int, field: str, problem: str, value: Any) -> None:
+        where_file, line, path = _locate(("events", index, field), lines, file)
+        raise InputError(problem, file=where_file, line=line, path=path, value=value,
+                         has_value=True)
+
+    ids = {f.id for f in world.facilities}
+    known_countries = set(world.countries)
+    places = known_countries | set(world.countries.values())
+    for i, ev in enumerate(scenario.events):
+        if isinstance(ev, Outage) and ev.facility not in ids:
+            fail(i, "facility", f"unknown facility; {_nearest(ev.facility, ids)}", ev.facility)
+        if isinstance(ev, NewCapacity):
+            ids = _check_new_capacity(i, ev, world, ids, fail)
+        exporter = getattr(ev, "exporter", None)
+        if exporter is not None and exporter not in known_countries:
+            fail(i, "exporter", f"unknown country; {_nearest(exporter, known_countries)}",
+                 exporter)
+        dest = getattr(ev, "destinations", "all")
+        if dest != "all":
+            for d in dest:
+                if d not in places:
+                    fail(i, "destinations", f"unknown country or region; {_nearest(d, places)}", d)
+
+
+def _check_new_capacity(i: int, ev: NewCapacity, world: World, ids: set[str], fail: Any
+                        ) -> set[str]:
+    if ev.facility in ids:
+        return ids
+    if ev.stage is None:
+        fail(i, "stage", f"'{ev.facility}' is a new facility (no such id; "
+             f"{_nearest(ev.facility, ids)}): it needs 'stage'", None)
+    if ev.country is None:
+        fail(i, "country", "a new facility needs 'country' (ISO-2 code)", None)
+    elif ev.country not in world.countries:
+        fail(i, "country", f"unknown country; {_nearest(ev.country, set(world.countries))}",
+             ev.country)
+    mines = {f.id for f in world.by_stage("mine")}
+    for m in ev.feeds_from or ():
+        if m not in mines:
+            fail(i, "feeds_from", f"unknown mine; {_nearest(m, mines)}", m)
+    return ids | {ev.facility}
+
+
+def _nearest(name: str, options: set[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(options), n=1)
+    return f"did you mean '{close[0]}'?" if close else f"expected one of {sorted(options)}"
+
+
+def load_scenario(path: str | Path, world: World | None = None) -> Scenario:
+    """Read, merge, validate and check a scenario file against its world."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such file", file=str(path))
+    data, lines = resolve(path)
+    scenario = validate(data, lines, str(path))
+    check_against_world(scenario, world or default_world(), lines, str(path))
+    return scenario
+
+
+# -- the embedded world ---------------------------------------------------------------------------
+def _rows(name: str) -> Iterator[dict[str, str]]:
+    text = resources.files("sim.data").joinpath(name).read_text(encoding="utf-8")
+    yield from csv.DictReader(io.StringIO(text))
+
+
+def _float(row: dict[str, str], key: str, file: str, default: float | None = None) -> float:
+    raw = (row.get(key) or "").strip()
+    if not raw and default is not None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InputError(f"column {key} must be a number", file=f"sim/data/{file}", value=raw,
+                         has_value=True) from None
+    if not math.isfinite(value):
+        raise InputError(f"column {key} must be finite", file=f"sim/data/{file}", value=raw,
+                         has_value=True)
+    return value
+
+
+def _date(raw: str) -> dt.date | None:
+    raw = (raw or "").strip()
+    return dt.date.fromisoformat(raw) if raw else None
+
+
+_cache: dict[str, World] = {}
+
+
+def default_world() -> World:
+    """The embedded default world (2024 vintage), built once per process."""
+    if "default" not in _cache:
+        _cache["default"] = _build_default_world()
+    return _cache["default"]
+
+
+def _build_default_world() -> World:
+    countries = {r["code"]: r["region"] for r in _rows("countries.csv")}
+    ores = {
+        r["ore"]: np.array([_float(r, e, "ores.csv") for e in ELEMENTS]) / 100.0
+        for r in _rows("ores.csv")
+    }
+    facilities: list[Facility] = []
+    for r in _rows("mines.csv"):
+        facilities.append(Facility(
+            id=r["id"], name=r["name"], country=r["country"], stage="mine",
+            product="concentrate", ore=r["ore"],
+            tranches=(Tranche(_float(r, "output_t_reo", "mines.csv")),),
+        ))
+    for r in _rows("plants.csv"):
+        facilities.append(Facility(
+            id=r["id"], name=r["name"], country=r["country"], stage=r["stage"],
+            product=r["product"], recovers=(r.get("recovers") or "all").strip() or "all",
+            feeds_from=tuple((r.get("feeds_from") or "").split()),
+            priority=int(_float(r, "priority", "plants.csv", 1)),
+            tranches=(Tranche(_float(r, "capacity_tpa", "plants.csv"), _date(r["start"]),
+                              _float(r, "ramp_months", "plants.csv", 0.0)),),
+        ))
+    buyers = []
+    for r in _rows("demand.csv"):
+        material = r["material"]
+        demand = _float(r, "demand_t", "demand.csv")
+        if material in ELEMENTS:  # element demand is quoted in t REO
+            demand *= REO_TO_ELEMENT[ELEMENTS.index(material)]
+        buyers.append(Buyer(
+            region=r["region"], sector=r["sector"], material=material, demand_tpa=demand,
+            growth_pa=_float(r, "growth_pa", "demand.csv"),
+            cover_weeks=_float(r, "cover_weeks", "demand.csv"),
+            priority=int(_float(r, "priority", "demand.csv")),
+        ))
+    lead = {(r["origin_region"], r["destination_region"]): _float(r, "lead_time_days", "routes.csv")
+            for r in _rows("routes.csv")}
+    recipes = {m: np.zeros(len(ELEMENTS)) for m in ("NdFeB", "SmCo")}
+    for r in _rows("recipes.csv"):
+        recipes[r["product"]][ELEMENTS.index(r["element"])] = _float(r, "kg_per_kg", "recipes.csv")
+    params = {r["name"]: _float(r, "value", "parameters.csv") for r in _rows("parameters.csv")}
+    prices = {(r["product"], r["tier"]): _float(r, "usd_per_kg", "prices.csv")
+              for r in _rows("prices.csv")}
+    return World(
+        base_year=2024, countries=countries, ores=ores, facilities=tuple(facilities),
+        buyers=tuple(buyers), lead_days=lead, recipes=recipes, parameters=params,
+        prices_usd_per_kg=prices,
+    )

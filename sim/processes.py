@@ -1,0 +1,275 @@
+"""The actors: what each stage of the chain does in one step, and their SimPy processes.
+
+Each step runs, in this order: `switch` processes of events that change level now (urgent),
+then `arrive` (shipments due), `operate` (capacity), `mine`, `separate`, `make_magnets`,
+`make_metal`, `trade_oxide`, `trade_concentrate`, `consume`. Markets run downstream first, so
+each stage orders to replace what the stage below it has just used.
+
+Every function books what it moves in the `Ledger`; material is only ever moved, never
+created, except by `mine` (and recycling inflows, booked as such).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Any, Protocol
+
+import numpy as np
+import simpy
+from simpy.events import URGENT
+
+from sim.chain import Chain
+from sim.ledger import Ledger
+from sim.market import allocate_controlled
+from sim.policies import active_fraction, change_steps, ramp_average
+from sim.units import ELEMENTS, MAGNETS, REO_TO_ELEMENT
+
+SMOOTHING = 0.5  # weight of the previous usage rate when plants plan their input orders
+
+
+class Recorder(Protocol):
+    """Receives what a step did (see `sim.engine.Record`)."""
+
+    def market(self, chain: Chain, step: int, name: str, x: np.ndarray) -> None: ...
+    def produced(self, chain: Chain, step: int, stage: str, out: np.ndarray) -> None: ...
+    def fill(self, step: int, product: str, tier: str, value: np.ndarray) -> None: ...
+    def consumed(self, chain: Chain, step: int, demand: np.ndarray, got: np.ndarray) -> None: ...
+    def swarf(self, chain: Chain, step: int, recovered: np.ndarray) -> None: ...
+
+
+def update_capacity(chain: Chain, step: int) -> None:
+    """Capacity this step, tonnes per step, from tranches' ramps and outages."""
+    level = ramp_average(chain.tranche_start, chain.tranche_ramp, step)
+    tpa = (chain.tranche_tpa * level) @ chain.tranche_owner
+    for out in chain.outages:
+        tpa[:, out.facility] *= 1.0 - out.share * out.level
+    chain.capacity = tpa / 12.0
+
+
+def _tiers(regions: list[str]) -> dict[str, np.ndarray]:
+    china = np.array([r == "CN" for r in regions], dtype=bool)
+    return {"china": china, "ex_china": ~china}
+
+
+def _fill(x_to: np.ndarray, need: np.ndarray) -> np.ndarray:
+    """Share of need met, ``[S, K]``, from deliveries and needs ``[S, C, K]``."""
+    asked = need.sum(axis=1)
+    got = x_to.sum(axis=1)
+    return np.divide(got, asked, out=np.ones_like(asked), where=asked > 1e-9)
+
+
+def arrive(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
+    """Shipments due this step reach their customers' stocks."""
+    if step == 0:
+        ledger.open(chain.holdings())
+    for name in chain.pipe:
+        receive(chain, name, step)
+
+
+def receive(chain: Chain, name: str, step: int) -> None:
+    """Move one pipeline's arrivals for ``step`` into stocks."""
+    got = chain.pipe[name].arrive(step)
+    if name == "concentrate":
+        chain.sep_in += got
+    elif name == "oxide_metal":
+        chain.metal_in += got
+    elif name == "metal":
+        chain.mag_in += got
+    elif name == "oxide_buyer":
+        chain.inventory[:, chain.be] += got.sum(axis=2)
+    else:
+        chain.inventory[:, chain.bm] += got[:, :, 0]
+
+
+def operate(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
+    """Facilities set their capacity for the step."""
+    update_capacity(chain, step)
+
+
+def mine(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
+    """Mines push their output (ore in its element proportions) into their stocks."""
+    out = chain.capacity[:, chain.slices["mine"], None] * chain.comp[None]
+    chain.mine_stock += out
+    ledger.mined += out.sum(axis=1)
+    rec.produced(chain, step, "mine", out)
+
+
+def separate(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
+    """Separation plants crack what feed they hold, up to capacity (t REO), into oxides."""
+    feed_reo = (chain.sep_in / REO_TO_ELEMENT).sum(axis=2)
+    cap = chain.capacity[:, chain.slices["separation"]]
+    share = np.divide(cap, feed_reo, out=np.zeros_like(cap), where=feed_reo > 0)
+    done = chain.sep_in * np.minimum(share, 1.0)[:, :, None]
+    out = done * chain.recover[None]
+    chain.sep_in -= done
+    chain.sep_out += out
+    ledger.losses += (done - out).sum(axis=1)
+    rec.produced(chain, step, "separation", out)
+
+
+def _position_need(rate: np.ndarray, cover: float, lead: np.ndarray, held: np.ndarray) -> np.ndarray:
+    """Order-up-to need of a plant that used ``rate`` this step (after its use)."""
+    target = rate * (cover + np.maximum(lead, 1.0))[None, :, None]
+    return np.maximum(target - held, 0.0)
+
+
+def _buyer_need(chain: Chain, step: int, idx: np.ndarray, transit: np.ndarray) -> np.ndarray:
+    """Order-up-to need of buyers ``idx``, before they consume this step."""
+    demand = chain.demand_path[step + chain.warmup, idx]
+    target = demand * (1.0 + chain.cover[idx] + chain.buyer_lead[idx])
+    return np.maximum(target[None] - chain.inventory[:, idx] - transit, 0.0)
+
+
+def make_magnets(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
+    """Magnet plants make to order for buyers, within capacity and the metal they hold."""
+    p = chain.params
+    need = _buyer_need(chain, step, chain.bm, chain.pipe["magnet"].in_transit()[:, :, 0])
+    per_t = chain.recipe / p["magnet_yield"]  # metal used per t of magnet
+    uses = per_t > 0
+    limit = np.where(uses[None], chain.mag_in / np.where(uses, per_t, 1.0)[None], np.inf).min(2)
+    avail = np.minimum(chain.capacity[:, chain.slices["magnet"]], limit)[:, :, None]
+    x = allocate_controlled(
+        avail, need[:, :, None], chain.magnet_open, chain.buyer_priority[chain.bm],
+        chain.allowed["magnet"],
+    )
+    made = x.sum(axis=2)[:, :, 0]
+    used = made[:, :, None] * per_t[None]
+    content = made[:, :, None] * chain.recipe[None]
+    chain.mag_in = chain.mag_in - used
+    swarf = used - content
+    recovered = swarf * p["swarf_recovery"] * (chain.swarf_to >= 0)[None, :, None]
+    for g in np.flatnonzero(chain.swarf_to >= 0):
+        chain.sep_out[:, chain.swarf_to[g]] += recovered[:, g]
+    ledger.losses += (swarf - recovered).sum(axis=1)
+    chain.rate_g = SMOOTHING * chain.rate_g + (1.0 - SMOOTHING) * used
+    chain.pipe["magnet"].ship(step, x, chain.lead["magnet"])
+    receive(chain, "magnet", step)
+    rec.produced(chain, step, "magnet", content)
+    rec.swarf(chain, step, recovered)
+    rec.market(chain, step, "magnet", x)
+    materials = np.array([chain.buyers[b].material for b in chain.bm])
+    regions = [chain.buyers[b].region for b in chain.bm]
+    got = x.sum(axis=1)[:, :, 0]
+    for tier, members in _tiers(regions).items():
+        for name in MAGNETS:
+            sel = members & (materials == name)
+            rec.fill(step, f"{name}_magnet", tier, _fill(got[:, sel, None], need[:, sel, None])[:, 0])
+
+
+def make_metal(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
+    """Metal plants reduce oxide to metal to order for magnet plants."""
+    p = chain.params
+    held = chain.mag_in + chain.pipe["metal"].in_transit()
+    need = _position_need(chain.rate_g, p["plant_input_cover_months"], chain.input_lead["magnet"], held)
+    y = p["metal_yield"]
+    stock = chain.metal_in.sum(axis=2)
+    cap = chain.capacity[:, chain.slices["metal"]]
+    share = np.minimum(np.divide(cap, y * stock, out=np.zeros_like(cap), where=stock > 0), 1.0)
+    avail = y * chain.metal_in * share[:, :, None]
+    open_ = np.ones((avail.shape[1], need.shape[1], len(ELEMENTS)))
+    prio = np.ones(need.shape[1], dtype=int)
+    x = allocate_controlled(avail, need, open_, prio, chain.allowed["metal"])
+    made = x.sum(axis=2)
+    used = made / y
+    chain.metal_in = chain.metal_in - used
+    ledger.losses += (used - made).sum(axis=1)
+    chain.rate_m = SMOOTHING * chain.rate_m + (1.0 - SMOOTHING) * used
+    chain.pipe["metal"].ship(step, x, chain.lead["metal"])
+    receive(chain, "metal", step)
+    rec.produced(chain, step, "metal", made)
+    rec.market(chain, step, "metal", x)
+
+
+def trade_oxide(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
+    """Separated oxides go to metal plants and to users of elements, by priority, pro rata."""
+    p = chain.params
+    held = chain.metal_in + chain.pipe["oxide_metal"].in_transit()
+    need_m = _position_need(chain.rate_m, p["plant_input_cover_months"], chain.input_lead["metal"], held)
+    transit = chain.pipe["oxide_buyer"].in_transit().sum(axis=2)
+    need_b = _buyer_need(chain, step, chain.be, transit)[:, :, None] * chain.content[chain.be][None]
+    need = np.concatenate([need_m, need_b], axis=1)
+    pm = need_m.shape[1]
+    prio = np.concatenate([np.ones(pm, dtype=int), chain.buyer_priority[chain.be]])
+    open_ = np.ones((chain.sep_out.shape[1], need.shape[1], len(ELEMENTS)))
+    x = allocate_controlled(chain.sep_out, need, open_, prio, chain.allowed["oxide"])
+    chain.sep_out = chain.sep_out - x.sum(axis=2)
+    chain.pipe["oxide_metal"].ship(step, x[:, :, :pm], chain.lead["oxide_metal"])
+    chain.pipe["oxide_buyer"].ship(step, x[:, :, pm:], chain.lead["oxide_buyer"])
+    receive(chain, "oxide_metal", step)
+    receive(chain, "oxide_buyer", step)
+    rec.market(chain, step, "oxide", x)
+    regions = chain.regions("metal") + [chain.buyers[b].region for b in chain.be]
+    got = x.sum(axis=1)
+    for tier, members in _tiers(regions).items():
+        fill = _fill(got[:, members], need[:, members])
+        for e, name in enumerate(ELEMENTS[:-1]):
+            rec.fill(step, f"{name}_oxide", tier, fill[:, e])
+
+
+def trade_concentrate(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
+    """Mines' concentrate goes to the separation plants they feed (tonnes REO)."""
+    p = chain.params
+    cap = chain.capacity[:, chain.slices["separation"]]
+    held = ((chain.sep_in + chain.pipe["concentrate"].in_transit()) / REO_TO_ELEMENT).sum(axis=2)
+    lead = np.maximum(chain.input_lead["separation"], 1.0)
+    need = np.maximum(cap * (p["separation_input_cover_months"] + lead)[None] - held, 0.0)
+    stock_reo = (chain.mine_stock / REO_TO_ELEMENT).sum(axis=2)
+    x = allocate_controlled(
+        stock_reo[:, :, None], need[:, :, None], chain.feeds, chain.sep_priority,
+        chain.allowed["concentrate"],
+    )
+    mix = np.divide(
+        chain.mine_stock, stock_reo[:, :, None], out=np.zeros_like(chain.mine_stock),
+        where=stock_reo[:, :, None] > 0,
+    )
+    shipped = x[:, :, :, 0][:, :, :, None] * mix[:, :, None, :]
+    chain.mine_stock = chain.mine_stock - shipped.sum(axis=2)
+    chain.pipe["concentrate"].ship(step, shipped, chain.lead["concentrate"])
+    receive(chain, "concentrate", step)
+    rec.market(chain, step, "concentrate", shipped)
+
+
+def consume(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
+    """Buyers use what they hold, up to this step's demand; the rest is their shortfall."""
+    demand = chain.demand_path[step + chain.warmup][None, :]
+    got = np.minimum(demand, chain.inventory)
+    chain.inventory = chain.inventory - got
+    ledger.consumed += got @ chain.content
+    rec.consumed(chain, step, np.broadcast_to(demand, got.shape), got)
+
+
+STAGES: tuple[Callable[[Chain, int, Ledger, Recorder], None], ...] = (
+    arrive, operate, mine, separate, make_magnets, make_metal, trade_oxide, trade_concentrate,
+    consume,
+)
+
+
+def urgent(env: simpy.Environment, delay: float) -> simpy.Event:
+    """An event ``delay`` from now that fires before ordinary events of the same time."""
+    event = simpy.Event(env)
+    event._ok = True
+    event._value = None
+    env.schedule(event, URGENT, delay)
+    return event
+
+
+def switch(
+    env: simpy.Environment, chain: Chain, target: Any, on_change: Callable[[], None]
+) -> Generator[simpy.Event, None, None]:
+    """Set ``target.level`` (share of each step inside [start, end)) whenever it changes."""
+    first = -chain.warmup
+    for step in change_steps([target.start, target.end], first, chain.steps, always=first):
+        if step > env.now:
+            yield urgent(env, step - env.now)
+        target.level = active_fraction(target.start, target.end, step)
+        on_change()
+
+
+def actor(
+    env: simpy.Environment, stage: Callable[[Chain, int, Ledger, Recorder], None],
+    chain: Chain, ledger: Ledger, rec: Recorder,
+) -> Generator[simpy.Event, None, None]:
+    """Run one stage at every step."""
+    while True:
+        stage(chain, int(env.now), ledger, rec)
+        yield env.timeout(1)

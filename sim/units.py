@@ -1,0 +1,71 @@
+"""Elements, forms, unit names and the conversions between them.
+
+Inside the model every quantity of material is tonnes of *contained element* (``_t``); rates are
+tonnes per year (``_tpa``) in the data and tonnes per step in the engine. Statistics quote rare
+earths as tonnes of rare-earth oxide (REO); `REO_TO_ELEMENT` converts at the edges.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+#: Element buckets tracked by the model, in array order.
+ELEMENTS: tuple[str, ...] = ("NdPr", "Dy", "Tb", "Sm", "La", "Ce", "Y", "other")
+ELEMENT_INDEX: dict[str, int] = {e: i for i, e in enumerate(ELEMENTS)}
+
+#: Every rare-earth name a scenario may use, mapped to its bucket. Nd and Pr travel together.
+ELEMENT_ALIASES: dict[str, str] = {
+    **{e: e for e in ELEMENTS},
+    "Nd": "NdPr", "Pr": "NdPr",
+    "Gd": "other", "Eu": "other", "Ho": "other", "Er": "other", "Tm": "other",
+    "Yb": "other", "Lu": "other", "Sc": "other", "Pm": "other",
+}
+
+#: Mass of element per mass of its usual oxide (molar masses, IUPAC 2021 standard atomic
+#: weights): Nd2O3 0.857 and Pr6O11 0.828 (NdPr taken as 0.85), Dy2O3 0.871, Tb4O7 0.850,
+#: Sm2O3 0.862, La2O3 0.853, CeO2 0.814, Y2O3 0.787; "other" (mostly Gd2O3 0.868) taken as 0.86.
+REO_TO_ELEMENT = np.array([0.85, 0.871, 0.850, 0.862, 0.853, 0.814, 0.787, 0.86])
+
+#: Forms of material along the chain.
+FORMS: tuple[str, ...] = ("concentrate", "oxide", "metal", "NdFeB", "SmCo")
+#: A control naming "magnet" covers both magnet types.
+FORM_ALIASES: dict[str, tuple[str, ...]] = {
+    **{f: (f,) for f in FORMS},
+    "alloy": ("metal",),
+    "magnet": ("NdFeB", "SmCo"),
+}
+MAGNETS: tuple[str, ...] = ("NdFeB", "SmCo")
+
+SECTORS: tuple[str, ...] = (
+    "ev_traction", "wind", "defence", "electronics", "industrial_motors", "other",
+)
+REGIONS: tuple[str, ...] = ("US", "EU", "JP", "KR", "CN", "ROW")
+
+DAYS_PER_MONTH = 365.25 / 12
+
+
+def month_index(origin: dt.date, when: dt.date) -> float:
+    """Months from ``origin`` (a first of month) to ``when``, fractional within the month.
+
+    >>> month_index(dt.date(2025, 1, 1), dt.date(2025, 4, 16))
+    3.5
+    """
+    whole = (when.year - origin.year) * 12 + (when.month - origin.month)
+    first = dt.date(when.year, when.month, 1)
+    nxt = dt.date(when.year + (when.month == 12), when.month % 12 + 1, 1)
+    return whole + (when - first).days / (nxt - first).days
+
+
+def month_start(origin: dt.date, months: int) -> dt.date:
+    """The first day of the month ``months`` after ``origin``."""
+    total = origin.year * 12 + origin.month - 1 + months
+    return dt.date(total // 12, total % 12 + 1, 1)
+
+
+def decimal_year(day: dt.date) -> float:
+    """A date as a decimal year (2024-07-01 is about 2024.5)."""
+    start = dt.date(day.year, 1, 1)
+    length = (dt.date(day.year + 1, 1, 1) - start).days
+    return day.year + (day - start).days / length
