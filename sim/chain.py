@@ -165,6 +165,10 @@ class Chain:
                 nameplate.append(tr.capacity_tpa)
                 start.append(self.month(tr.start, -np.inf))
                 ramp.append(np.full(self.samples, tr.ramp_months))
+        growth = np.array([1.0 + f.growth_pa for f in self.facilities])
+        base = month_index(self.origin, dt.date(self.world.base_year, 7, 1))
+        years = (np.arange(-self.warmup, self.steps) + 0.5 - base) / 12.0
+        self.growth_path = growth[None, :] ** years[:, None]  # [steps incl. warm-up, F]
         self.tranche_owner = np.zeros((len(owner), len(self.facilities)))
         self.tranche_owner[np.arange(len(owner)), owner] = 1.0
         self.tranche_tpa = np.tile(np.array(nameplate, dtype=float), (self.samples, 1))

@@ -299,7 +299,7 @@ def _build_default_world() -> World:
     for r in _rows("mines.csv"):
         facilities.append(Facility(
             id=r["id"], name=r["name"], country=r["country"], stage="mine",
-            product="concentrate", ore=r["ore"],
+            product="concentrate", ore=r["ore"], growth_pa=_float(r, "growth_pa", "mines.csv", 0.0),
             tranches=(Tranche(_float(r, "output_t_reo", "mines.csv")),),
         ))
     for r in _rows("plants.csv"):
@@ -308,6 +308,7 @@ def _build_default_world() -> World:
             product=r["product"], recovers=(r.get("recovers") or "all").strip() or "all",
             feeds_from=tuple((r.get("feeds_from") or "").split()),
             priority=int(_float(r, "priority", "plants.csv", 1)),
+            growth_pa=_float(r, "growth_pa", "plants.csv", 0.0),
             tranches=(Tranche(_float(r, "capacity_tpa", "plants.csv"), _date(r["start"]),
                               _float(r, "ramp_months", "plants.csv", 0.0)),),
         ))

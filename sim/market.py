@@ -93,12 +93,18 @@ def allocate_controlled(
     open_: np.ndarray,
     priority: np.ndarray,
     allowed: np.ndarray | None,
+    normal_avail: np.ndarray | None = None,
 ) -> np.ndarray:
     """Allocate with export controls: ``allowed[S, P, C, K]`` is the share of normal flow
-    a route may carry (1 = uncontrolled, 0 = banned); ``None`` means no control is active."""
+    a route may carry (1 = uncontrolled, 0 = banned); ``None`` means no control is active.
+
+    The normal flow is the uncontrolled allocation of ``normal_avail`` (default ``avail``):
+    plants that make to order pass their capacity, so that a quota is a share of what they
+    would ship without it, not of what its own cut has left them able to make.
+    """
     if allowed is None:
         return allocate(avail, need, open_, priority)
-    normal = allocate(avail, need, open_, priority)
+    normal = allocate(avail if normal_avail is None else normal_avail, need, open_, priority)
     cap = np.where(allowed < 1.0, allowed * normal, np.inf)
     return allocate(avail, need, open_, priority, cap)
 

@@ -86,13 +86,14 @@ def control_scope(
         covered: ``[P, K]`` True where supplier ``p``'s product ``k`` is of a form and contains
             an element the control names (the caller knows the market's forms).
     """
-    exporter = np.array([c == control.exporter for c in suppliers.countries])
+    exporter = np.array([c == control.exporter for c in suppliers.countries], dtype=bool)
     if control.destinations == "all":
         dest = np.ones(len(customers.countries), dtype=bool)
     else:
         wanted = set(control.destinations)
         dest = np.array(
-            [c in wanted or r in wanted for c, r in zip(customers.countries, customers.regions)]
+            [c in wanted or r in wanted for c, r in zip(customers.countries, customers.regions)],
+            dtype=bool,
         )
     abroad = np.array(
         [[cs != cc for cc in customers.countries] for cs in suppliers.countries], dtype=bool

@@ -40,7 +40,7 @@ class Recorder(Protocol):
 def update_capacity(chain: Chain, step: int) -> None:
     """Capacity this step, tonnes per step, from tranches' ramps and outages."""
     level = ramp_average(chain.tranche_start, chain.tranche_ramp, step)
-    tpa = (chain.tranche_tpa * level) @ chain.tranche_owner
+    tpa = (chain.tranche_tpa * level) @ chain.tranche_owner * chain.growth_path[step + chain.warmup]
     for out in chain.outages:
         tpa[:, out.facility] *= 1.0 - out.share * out.level
     chain.capacity = tpa / 12.0
@@ -51,11 +51,13 @@ def _tiers(regions: list[str]) -> dict[str, np.ndarray]:
     return {"china": china, "ex_china": ~china}
 
 
-def _fill(x_to: np.ndarray, need: np.ndarray) -> np.ndarray:
-    """Share of need met, ``[S, K]``, from deliveries and needs ``[S, C, K]``."""
-    asked = need.sum(axis=1)
-    got = x_to.sum(axis=1)
-    return np.divide(got, asked, out=np.ones_like(asked), where=asked > 1e-9)
+def _fill(got: np.ndarray, need: np.ndarray, usage: np.ndarray) -> np.ndarray:
+    """Share of customers' running use that the market covered, ``[S, K]``, from deliveries,
+    needs and use per step ``[S, C, K]``: 1 when deliveries keep up with use (stock
+    rebuilding beyond that does not count as scarcity)."""
+    want = np.minimum(need, usage).sum(axis=1)
+    got = np.minimum(got, usage).sum(axis=1)
+    return np.divide(got, want, out=np.ones_like(want), where=want > 1e-9)
 
 
 def arrive(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
@@ -107,30 +109,34 @@ def separate(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     rec.produced(chain, step, "separation", out)
 
 
-def _position_need(rate: np.ndarray, cover: float, lead: np.ndarray, held: np.ndarray) -> np.ndarray:
-    """Order-up-to need of a plant that used ``rate`` this step (after its use)."""
+def _position_need(rate: np.ndarray, cover: float, lead: np.ndarray, held: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Order-up-to need and target of plants that used ``rate`` this step (after use)."""
     target = rate * (cover + np.maximum(lead, 1.0))[None, :, None]
-    return np.maximum(target - held, 0.0)
+    return np.maximum(target - held, 0.0), target
 
 
-def _buyer_need(chain: Chain, step: int, idx: np.ndarray, transit: np.ndarray) -> np.ndarray:
-    """Order-up-to need of buyers ``idx``, before they consume this step."""
+def _buyer_need(chain: Chain, step: int, idx: np.ndarray, transit: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Order-up-to need and target of buyers ``idx``, before they consume this step."""
     demand = chain.demand_path[step + chain.warmup, idx]
-    target = demand * (1.0 + chain.cover[idx] + chain.buyer_lead[idx])
-    return np.maximum(target[None] - chain.inventory[:, idx] - transit, 0.0)
+    target = np.broadcast_to(demand * (1.0 + chain.cover[idx] + chain.buyer_lead[idx]),
+                             transit.shape)
+    return np.maximum(target - chain.inventory[:, idx] - transit, 0.0), target
 
 
 def make_magnets(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     """Magnet plants make to order for buyers, within capacity and the metal they hold."""
     p = chain.params
-    need = _buyer_need(chain, step, chain.bm, chain.pipe["magnet"].in_transit()[:, :, 0])
+    need, _ = _buyer_need(chain, step, chain.bm, chain.pipe["magnet"].in_transit()[:, :, 0])
     per_t = chain.recipe / p["magnet_yield"]  # metal used per t of magnet
     uses = per_t > 0
     limit = np.where(uses[None], chain.mag_in / np.where(uses, per_t, 1.0)[None], np.inf).min(2)
-    avail = np.minimum(chain.capacity[:, chain.slices["magnet"]], limit)[:, :, None]
+    capacity = chain.capacity[:, chain.slices["magnet"], None]
+    avail = np.minimum(capacity[:, :, 0], limit)[:, :, None]
     x = allocate_controlled(
         avail, need[:, :, None], chain.magnet_open, chain.buyer_priority[chain.bm],
-        chain.allowed["magnet"],
+        chain.allowed["magnet"], normal_avail=capacity,
     )
     made = x.sum(axis=2)[:, :, 0]
     used = made[:, :, None] * per_t[None]
@@ -153,14 +159,17 @@ def make_magnets(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None
     for tier, members in _tiers(regions).items():
         for name in MAGNETS:
             sel = members & (materials == name)
-            rec.fill(step, f"{name}_magnet", tier, _fill(got[:, sel, None], need[:, sel, None])[:, 0])
+            demand = np.broadcast_to(chain.demand_path[step + chain.warmup, chain.bm], got.shape)
+            fill = _fill(got[:, sel, None], need[:, sel, None], demand[:, sel, None])
+            rec.fill(step, f"{name}_magnet", tier, fill[:, 0])
 
 
 def make_metal(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     """Metal plants reduce oxide to metal to order for magnet plants."""
     p = chain.params
     held = chain.mag_in + chain.pipe["metal"].in_transit()
-    need = _position_need(chain.rate_g, p["plant_input_cover_months"], chain.input_lead["magnet"], held)
+    need, _ = _position_need(
+        chain.rate_g, p["plant_input_cover_months"], chain.input_lead["magnet"], held)
     y = p["metal_yield"]
     stock = chain.metal_in.sum(axis=2)
     cap = chain.capacity[:, chain.slices["metal"]]
@@ -168,7 +177,8 @@ def make_metal(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     avail = y * chain.metal_in * share[:, :, None]
     open_ = np.ones((avail.shape[1], need.shape[1], len(ELEMENTS)))
     prio = np.ones(need.shape[1], dtype=int)
-    x = allocate_controlled(avail, need, open_, prio, chain.allowed["metal"])
+    normal = cap[:, :, None] * np.ones(len(ELEMENTS))
+    x = allocate_controlled(avail, need, open_, prio, chain.allowed["metal"], normal_avail=normal)
     made = x.sum(axis=2)
     used = made / y
     chain.metal_in = chain.metal_in - used
@@ -184,10 +194,14 @@ def trade_oxide(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     """Separated oxides go to metal plants and to users of elements, by priority, pro rata."""
     p = chain.params
     held = chain.metal_in + chain.pipe["oxide_metal"].in_transit()
-    need_m = _position_need(chain.rate_m, p["plant_input_cover_months"], chain.input_lead["metal"], held)
+    need_m, _ = _position_need(
+        chain.rate_m, p["plant_input_cover_months"], chain.input_lead["metal"], held)
     transit = chain.pipe["oxide_buyer"].in_transit().sum(axis=2)
-    need_b = _buyer_need(chain, step, chain.be, transit)[:, :, None] * chain.content[chain.be][None]
-    need = np.concatenate([need_m, need_b], axis=1)
+    need_b, _ = _buyer_need(chain, step, chain.be, transit)
+    unit = chain.content[chain.be][None]
+    need = np.concatenate([need_m, need_b[:, :, None] * unit], axis=1)
+    demand_b = chain.demand_path[step + chain.warmup, chain.be][None, :, None] * unit
+    usage = np.concatenate([chain.rate_m, np.broadcast_to(demand_b, need_b.shape + (unit.shape[2],))], axis=1)
     pm = need_m.shape[1]
     prio = np.concatenate([np.ones(pm, dtype=int), chain.buyer_priority[chain.be]])
     open_ = np.ones((chain.sep_out.shape[1], need.shape[1], len(ELEMENTS)))
@@ -201,7 +215,7 @@ def trade_oxide(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     regions = chain.regions("metal") + [chain.buyers[b].region for b in chain.be]
     got = x.sum(axis=1)
     for tier, members in _tiers(regions).items():
-        fill = _fill(got[:, members], need[:, members])
+        fill = _fill(got[:, members], need[:, members], usage[:, members])
         for e, name in enumerate(ELEMENTS[:-1]):
             rec.fill(step, f"{name}_oxide", tier, fill[:, e])
 

@@ -46,6 +46,7 @@ class Facility:
     recovers: str = "all"
     feeds_from: tuple[str, ...] = ()
     priority: int = 1
+    growth_pa: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,71 @@
+"""Pictures of a run: shortfall timelines by sector and region, with the events marked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from sim.scenario import Scenario  # noqa: E402
+from sim.units import MAGNETS, REGIONS, SECTORS  # noqa: E402
+
+COLOURS = dict(zip(REGIONS, ("#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e", "#7f7f7f")))
+
+
+def _event_spans(scenario: Scenario) -> list[tuple[str, pd.Timestamp, pd.Timestamp | None]]:
+    spans = []
+    for ev in scenario.events:
+        label = ev.label or ev.kind.replace("_", " ")
+        end = getattr(ev, "end", None)
+        spans.append((label, pd.Timestamp(ev.start), None if end is None else pd.Timestamp(end)))
+    return spans
+
+
+def plot_shortfall(shortfall: pd.DataFrame, scenario: Scenario, path: Path) -> None:
+    """Monthly magnet shortfall (t of magnet) per sector, a line per region; element users
+    (t of element) in a last panel. Shaded bands and dashed lines mark the scenario's events."""
+    frame = shortfall.copy()
+    frame["date"] = pd.to_datetime(frame["date"])
+    magnets = frame[frame["material"].isin(MAGNETS)]
+    elements = frame[~frame["material"].isin(MAGNETS)]
+    sectors = [s for s in SECTORS if s in set(magnets["sector"])]
+    panels = [*sectors, "elements"] if len(elements) else sectors
+    cols = 2
+    rows = (len(panels) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(12, 2.8 * rows + 0.8), sharex=True,
+                             squeeze=False)
+    spans = _event_spans(scenario)
+    for ax, panel in zip(axes.flat, panels):
+        data = elements if panel == "elements" else magnets[magnets["sector"] == panel]
+        by = data.groupby(["date", "region"])["shortfall_t"].sum().unstack("region").fillna(0.0)
+        for region in by.columns:
+            ax.plot(by.index, by[region], label=region, color=COLOURS.get(region), lw=1.6)
+        unit = "t element / month" if panel == "elements" else "t magnet / month"
+        title = "non-magnet uses (La, Ce, Y, ...)" if panel == "elements" else panel
+        ax.set_title(title.replace("_", " "), fontsize=10)
+        ax.set_ylabel(unit, fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.set_ylim(bottom=0)
+        for label, start, end in spans:
+            if end is not None:
+                ax.axvspan(start, end, color="#d62728", alpha=0.06)
+            ax.axvline(start, color="#d62728", ls="--", lw=0.8)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    for ax in axes.flat:
+        h, lab = ax.get_legend_handles_labels()
+        if len(h) > len(handles):
+            handles, labels = h, lab
+    events = "; ".join(f"{label} from {start:%Y-%m-%d}" for label, start, _ in spans)
+    fig.suptitle(f"{scenario.name}: monthly shortfall by sector and region"
+                 + (f"\nevents (dashed): {events}" if events else ""), fontsize=10)
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9)
+    fig.tight_layout(rect=(0, 0.04, 1, 0.95))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
