@@ -239,6 +239,9 @@ class Chain:
              for g in mags], dtype=float,
         ).reshape(len(mags), len(self.bm))[:, :, None]
         buyer_regions = [b.region for b in self.buyers]
+        self.magnet_home = np.array(
+            [[r == buyer_regions[b] for b in self.bm] for r in self.regions("magnet")], dtype=float
+        ).reshape(self.magnet_open.shape[:2])
         self.lead["magnet"] = _lead_matrix(w, self.regions("magnet"), [buyer_regions[i] for i in self.bm])
         self.lead["oxide_buyer"] = _lead_matrix(
             w, self.regions("separation"), [buyer_regions[i] for i in self.be]

@@ -27,16 +27,20 @@ from sim.world import Buyer, Facility, Tranche, World
 
 Lines = dict[tuple[Any, ...], tuple[str, int]]
 MAX_BYTES = 1_000_000
+MAX_NODES = 200_000  # values after alias expansion (guards against "billion laughs" files)
 
 
 # -- YAML with positions ------------------------------------------------------------------------
 def _construct(node: yaml.Node, loader: yaml.SafeLoader, file: str, path: tuple[Any, ...],
                lines: Lines) -> Any:
     lines[path] = (file, node.start_mark.line + 1)
+    if len(lines) > MAX_NODES:
+        raise InputError(f"YAML expands to more than {MAX_NODES} values (aliases?)", file=file,
+                         line=node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            key = _scalar(key_node, loader, file, path)
             if not isinstance(key, str):
                 raise InputError("keys must be text", file=file, line=key_node.start_mark.line + 1,
                                  path=_dotted(path) or None, value=key, has_value=True)
@@ -51,7 +55,21 @@ def _construct(node: yaml.Node, loader: yaml.SafeLoader, file: str, path: tuple[
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_construct(n, loader, file, (*path, i), lines) for i, n in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+    return _scalar(node, loader, file, path)
+
+
+def _scalar(node: yaml.Node, loader: yaml.SafeLoader, file: str, path: tuple[Any, ...]) -> Any:
+    """PyYAML's own constructor, whose non-YAML errors (``2024-13-45``, ``!!int abc``) become
+    `InputError`s."""
+    try:
+        return loader.construct_object(node, deep=True)
+    except yaml.YAMLError:
+        raise
+    except Exception as exc:  # ValueError, KeyError, AttributeError... from PyYAML constructors
+        raise InputError(f"not a valid {node.tag.rsplit(':', 1)[-1]} ({exc})", file=file,
+                         line=node.start_mark.line + 1, path=_dotted(path) or None,
+                         value=getattr(node, "value", None) if isinstance(node, yaml.ScalarNode)
+                         else None, has_value=isinstance(node, yaml.ScalarNode)) from None
 
 
 def _dotted(path: tuple[Any, ...]) -> str:
@@ -74,7 +92,10 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], Lines]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise InputError("not UTF-8 text", file=file) from None
-    loader = yaml.SafeLoader(io.StringIO(text))
+    try:
+        loader = yaml.SafeLoader(text)  # the reader checks characters here: keep it in the try
+    except yaml.YAMLError as exc:
+        raise InputError(f"not valid YAML: {exc}", file=file) from None
     try:
         node = loader.get_single_node()
         lines: Lines = {}

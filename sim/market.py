@@ -39,7 +39,7 @@ def _fill(
         if cap is not None:
             request = np.minimum(request, cap)
         asked = request.sum(axis=2)
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             scale = np.where(asked > avail, avail / np.where(asked > 0, asked, 1.0), 1.0)
         flow = request * scale[:, :, None, :]
         x += flow
@@ -107,6 +107,29 @@ def allocate_controlled(
     normal = allocate(avail if normal_avail is None else normal_avail, need, open_, priority)
     cap = np.where(allowed < 1.0, allowed * normal, np.inf)
     return allocate(avail, need, open_, priority, cap)
+
+
+def allocate_home_first(
+    avail: np.ndarray,
+    need: np.ndarray,
+    open_: np.ndarray,
+    home: np.ndarray,
+    priority: np.ndarray,
+    allowed: np.ndarray | None,
+    normal_avail: np.ndarray | None = None,
+) -> np.ndarray:
+    """Allocate over the routes marked ``home[P, C]`` first, then what is left over all routes.
+
+    Buyers keep their established, mostly domestic suppliers and turn to the world market
+    for the rest, so plants outside the largest supplier run full for their home customers.
+    """
+    home_open = open_ * home[:, :, None]
+    first = allocate_controlled(avail, need, home_open, priority, allowed, normal_avail)
+    left_avail = np.maximum(avail - first.sum(axis=2), 0.0)
+    left_need = np.maximum(need - first.sum(axis=1), 0.0)
+    left_normal = None if normal_avail is None else np.maximum(normal_avail - first.sum(2), 0.0)
+    rest = allocate_controlled(left_avail, left_need, open_, priority, allowed, left_normal)
+    return first + rest
 
 
 def scarcity_price(

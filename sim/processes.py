@@ -20,7 +20,7 @@ from simpy.events import URGENT
 
 from sim.chain import Chain
 from sim.ledger import Ledger
-from sim.market import allocate_controlled
+from sim.market import allocate_controlled, allocate_home_first
 from sim.policies import active_fraction, change_steps, ramp_average
 from sim.units import ELEMENTS, MAGNETS, REO_TO_ELEMENT
 
@@ -134,9 +134,9 @@ def make_magnets(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None
     limit = np.where(uses[None], chain.mag_in / np.where(uses, per_t, 1.0)[None], np.inf).min(2)
     capacity = chain.capacity[:, chain.slices["magnet"], None]
     avail = np.minimum(capacity[:, :, 0], limit)[:, :, None]
-    x = allocate_controlled(
-        avail, need[:, :, None], chain.magnet_open, chain.buyer_priority[chain.bm],
-        chain.allowed["magnet"], normal_avail=capacity,
+    x = allocate_home_first(
+        avail, need[:, :, None], chain.magnet_open, chain.magnet_home,
+        chain.buyer_priority[chain.bm], chain.allowed["magnet"], normal_avail=capacity,
     )
     made = x.sum(axis=2)[:, :, 0]
     used = made[:, :, None] * per_t[None]
