@@ -11,7 +11,7 @@ plants, ``Pg`` magnet plants, ``B`` buyers (``Bm`` of magnets, ``Be`` of element
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -100,9 +100,14 @@ def apply_capacity_events(world: World, scenario: Scenario) -> World:
             assert ev.stage is not None and ev.country is not None  # checked by loading
             product = {"separation": "oxide", "metal": "metal"}.get(ev.stage, ev.product or "NdFeB")
             fac = Facility(
-                id=ev.facility, name=ev.label or ev.facility, country=ev.country,
-                stage=ev.stage, product=product, tranches=(),
-                recovers=ev.recovers or "all", feeds_from=tuple(ev.feeds_from or ()),
+                id=ev.facility,
+                name=ev.label or ev.facility,
+                country=ev.country,
+                stage=ev.stage,
+                product=product,
+                tranches=(),
+                recovers=ev.recovers or "all",
+                feeds_from=tuple(ev.feeds_from or ()),
             )
         tranches = (tranche,) if ev.replace else (*fac.tranches, tranche)
         world = world.with_facility(Facility(**{**fac.__dict__, "tranches": tranches}))
@@ -181,7 +186,10 @@ class Chain:
         self.comp = np.array([w.ores[m.ore] * REO_TO_ELEMENT for m in mines]).reshape(-1, E)
         light = np.array([e not in ("Dy", "Tb", "Y") for e in ELEMENTS], dtype=float)
         self.recover = np.array(
-            [p["separation_recovery"] * (light if s.recovers == "light" else np.ones(E)) for s in seps]
+            [
+                p["separation_recovery"] * (light if s.recovers == "light" else np.ones(E))
+                for s in seps
+            ]
         ).reshape(-1, E)
         mine_ids = [m.id for m in mines]
         self.feeds = np.array(
@@ -235,14 +243,22 @@ class Chain:
         self.demand_path = annual[None, :] * growth[None, :] ** (years[:, None] - base) / 12.0
         mags = self.stage("magnet")
         self.magnet_open = np.array(
-            [[MAGNETS.index(g.product) == MAGNETS.index(self.buyers[b].material) for b in self.bm]
-             for g in mags], dtype=float,
+            [
+                [
+                    MAGNETS.index(g.product) == MAGNETS.index(self.buyers[b].material)
+                    for b in self.bm
+                ]
+                for g in mags
+            ],
+            dtype=float,
         ).reshape(len(mags), len(self.bm))[:, :, None]
         buyer_regions = [b.region for b in self.buyers]
         self.magnet_home = np.array(
             [[r == buyer_regions[b] for b in self.bm] for r in self.regions("magnet")], dtype=float
         ).reshape(self.magnet_open.shape[:2])
-        self.lead["magnet"] = _lead_matrix(w, self.regions("magnet"), [buyer_regions[i] for i in self.bm])
+        self.lead["magnet"] = _lead_matrix(
+            w, self.regions("magnet"), [buyer_regions[i] for i in self.bm]
+        )
         self.lead["oxide_buyer"] = _lead_matrix(
             w, self.regions("separation"), [buyer_regions[i] for i in self.be]
         )
@@ -253,26 +269,31 @@ class Chain:
         }
         self.buyer_lead = np.zeros(len(self.buyers))
         cap_g = np.array([sum(t.capacity_tpa for t in g.tranches if t.start is None) for g in mags])
-        for j, b in enumerate(self.bm):
+        for j, k in enumerate(self.bm):
             weights = cap_g * self.magnet_open[:, j, 0]
             if weights.sum() > 0:
-                self.buyer_lead[b] = float(weights @ self.lead["magnet"][:, j] / weights.sum())
-        cap_s = np.array([sum(t.capacity_tpa for t in s.tranches) for s in self.stage("separation")])
-        for j, b in enumerate(self.be):
+                self.buyer_lead[k] = float(weights @ self.lead["magnet"][:, j] / weights.sum())
+        cap_s = np.array(
+            [sum(t.capacity_tpa for t in s.tranches) for s in self.stage("separation")]
+        )
+        for j, k in enumerate(self.be):
             if cap_s.sum() > 0:
-                self.buyer_lead[b] = float(cap_s @ self.lead["oxide_buyer"][:, j] / cap_s.sum())
+                self.buyer_lead[k] = float(cap_s @ self.lead["oxide_buyer"][:, j] / cap_s.sum())
 
     def _mean_lead(self, route: str, supplier_stage: str) -> np.ndarray:
         """Each customer's lead time averaged over its suppliers, weighted by capacity."""
-        cap = np.array([sum(t.capacity_tpa for t in f.tranches) for f in self.stage(supplier_stage)])
+        cap = np.array(
+            [sum(t.capacity_tpa for t in f.tranches) for f in self.stage(supplier_stage)]
+        )
         lead = self.lead[route]
         if route == "concentrate":
             weights = cap[:, None] * self.feeds[:, :, 0]
         else:
             weights = np.repeat(cap[:, None], lead.shape[1], axis=1)
         total = weights.sum(axis=0)
-        return np.divide((weights * lead).sum(axis=0), total, out=np.zeros_like(total),
-                         where=total > 0)
+        return np.divide(
+            (weights * lead).sum(axis=0), total, out=np.zeros_like(total), where=total > 0
+        )
 
     # -- events ------------------------------------------------------------------------------
     def _sides(self) -> dict[str, tuple[Side, Side]]:
@@ -280,9 +301,7 @@ class Chain:
         bm_r = [buyer_regions[i] for i in self.bm]
         be_r = [buyer_regions[i] for i in self.be]
         side = {st: Side(self.countries(st), self.regions(st)) for st in self.slices}
-        oxide_customers = Side(
-            [*self.countries("metal"), *be_r], [*self.regions("metal"), *be_r]
-        )
+        oxide_customers = Side([*self.countries("metal"), *be_r], [*self.regions("metal"), *be_r])
         return {
             "concentrate": (side["mine"], side["separation"]),
             "oxide": (side["separation"], oxide_customers),
@@ -310,18 +329,26 @@ class Chain:
         self.outages: list[OutageSwitch] = []
         for ev in self.scenario.events:
             if isinstance(ev, ExportControl):
-                scope = {
-                    m: control_scope(ev, *sides[m], self._covered(m, ev)) for m in MARKETS
-                }
-                self.controls.append(Control(
-                    ev, self.month(ev.start, 0.0), self.month(ev.end, np.inf), scope,
-                    np.zeros(self.samples),
-                ))
+                scope = {m: control_scope(ev, *sides[m], self._covered(m, ev)) for m in MARKETS}
+                self.controls.append(
+                    Control(
+                        ev,
+                        self.month(ev.start, 0.0),
+                        self.month(ev.end, np.inf),
+                        scope,
+                        np.zeros(self.samples),
+                    )
+                )
             elif isinstance(ev, Outage):
-                self.outages.append(OutageSwitch(
-                    self.index[ev.facility], ev.share, self.month(ev.start, 0.0),
-                    self.month(ev.end, np.inf), np.zeros(self.samples),
-                ))
+                self.outages.append(
+                    OutageSwitch(
+                        self.index[ev.facility],
+                        ev.share,
+                        self.month(ev.start, 0.0),
+                        self.month(ev.end, np.inf),
+                        np.zeros(self.samples),
+                    )
+                )
         self.allowed: dict[str, np.ndarray | None] = {m: None for m in MARKETS}
 
     def refresh_controls(self) -> None:
@@ -352,7 +379,9 @@ class Chain:
         cap_g = cap[self.slices["magnet"]]
         for k in range(len(MAGNETS)):
             mine_k = self.product == k
-            total = d0[self.bm][[MAGNETS.index(self.buyers[b].material) == k for b in self.bm]].sum()
+            total = d0[self.bm][
+                [MAGNETS.index(self.buyers[b].material) == k for b in self.bm]
+            ].sum()
             if cap_g[mine_k].sum() > 0:
                 prod[mine_k] = total * cap_g[mine_k] / cap_g[mine_k].sum()
         self.rate_g = np.tile(prod[:, None] * self.recipe / p["magnet_yield"], (S, 1, 1))
@@ -383,8 +412,12 @@ class Chain:
     def holdings(self) -> np.ndarray:
         """Every stock and pipeline in tonnes of contained element, ``[S, E]``."""
         total = (
-            self.mine_stock.sum(1) + self.sep_in.sum(1) + self.sep_out.sum(1)
-            + self.metal_in.sum(1) + self.mag_in.sum(1) + self.inventory @ self.content
+            self.mine_stock.sum(1)
+            + self.sep_in.sum(1)
+            + self.sep_out.sum(1)
+            + self.metal_in.sum(1)
+            + self.mag_in.sum(1)
+            + self.inventory @ self.content
         )
         for name in ("concentrate", "oxide_metal", "oxide_buyer", "metal"):
             total = total + self.pipe[name].in_transit().sum(1)

@@ -23,7 +23,8 @@ from sim.world import World
 
 WARMUP_MONTHS = 12
 PRICE_PRODUCTS: tuple[str, ...] = (
-    *(f"{e}_oxide" for e in ELEMENTS[:-1]), *(f"{m}_magnet" for m in MAGNETS),
+    *(f"{e}_oxide" for e in ELEMENTS[:-1]),
+    *(f"{m}_magnet" for m in MAGNETS),
 )
 TIERS: tuple[str, ...] = ("china", "ex_china")
 
@@ -123,8 +124,14 @@ def prices_from_fills(world: World, fills: np.ndarray) -> np.ndarray:
 
 
 def run(
-    world: World, scenario: Scenario, *, samples: int = 1, seed: int = 0, detail: bool = True,
-    warmup: int = WARMUP_MONTHS, tolerance: float = TOLERANCE,
+    world: World,
+    scenario: Scenario,
+    *,
+    samples: int = 1,
+    seed: int = 0,
+    detail: bool = True,
+    warmup: int = WARMUP_MONTHS,
+    tolerance: float = TOLERANCE,
 ) -> RunResult:
     """Simulate ``samples`` futures of ``scenario`` on ``world`` and check their mass balance.
 
@@ -145,6 +152,4 @@ def run(
     env.run(until=chain.steps)
     residual = ledger.check(chain.holdings(), tolerance)
     prices = prices_from_fills(chain.world, record.fills)
-    return RunResult(
-        scenario, chain, record, seed, residual, time.perf_counter() - began, prices
-    )
+    return RunResult(scenario, chain, record, seed, residual, time.perf_counter() - began, prices)

@@ -66,7 +66,8 @@ def _scalar(node: yaml.Node, loader: yaml.SafeLoader, file: str, path: tuple[Any
     except yaml.YAMLError:
         raise
     except Exception as exc:  # ValueError, KeyError, AttributeError... from PyYAML constructors
-        raise InputError(f"not a valid {node.tag.rsplit(':', 1)[-1]} ({exc})", file=file,
+        why = f" ({exc})" if isinstance(exc, ValueError) else ""
+        raise InputError(f"not a valid {node.tag.rsplit(':', 1)[-1]}{why}", file=file,
                          line=node.start_mark.line + 1, path=_dotted(path) or None,
                          value=getattr(node, "value", None) if isinstance(node, yaml.ScalarNode)
                          else None, has_value=isinstance(node, yaml.ScalarNode)) from None
@@ -94,8 +95,9 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], Lines]:
         raise InputError("not UTF-8 text", file=file) from None
     try:
         loader = yaml.SafeLoader(text)  # the reader checks characters here: keep it in the try
-    except yaml.YAMLError as exc:
-        raise InputError(f"not valid YAML: {exc}", file=file) from None
+    except yaml.reader.ReaderError as exc:
+        raise InputError(f"not valid YAML: {exc.reason} (character #x{exc.character:04x})",
+                         file=file, line=text.count("\n", 0, exc.position) + 1) from None
     try:
         node = loader.get_single_node()
         lines: Lines = {}
@@ -139,6 +141,8 @@ def _merge(parent: dict[str, Any], plines: Lines, child: dict[str, Any], clines:
             out[key] = value
             lines = {p: w for p, w in lines.items() if p[:1] != (key,)}
         lines.update({p: w for p, w in clines.items() if p[:1] == (key,)})
+    if () in clines:  # the merged document is the child's: top-level problems point at it
+        lines[()] = clines[()]
     return out, lines
 
 
@@ -161,13 +165,15 @@ def resolve(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any], Li
                          line=lines[("extends",)][1], path="extends", value=parent, has_value=True)
     pdata, plines = resolve(parent_path, (*seen, path))
     pdata.pop("name", None)
+    plines = {p: w for p, w in plines.items() if p[:1] != ("name",)}
     return _merge(pdata, plines, data, lines)
 
 
 def _locate(loc: tuple[Any, ...], lines: Lines, fallback: str) -> tuple[str, int | None, str]:
     """File, line and dotted path of a pydantic error location (event kinds dropped)."""
     path = tuple(p for i, p in enumerate(loc)
-                 if not (isinstance(p, str) and p in EVENT_KINDS and i == 2))
+                 if not (isinstance(p, str) and p in EVENT_KINDS and i == 2)
+                 and not (isinstance(p, str) and "[" in p))  # union members: "literal['all']"
     for cut in range(len(path), -1, -1):
         if path[:cut] in lines:
             file, line = lines[path[:cut]]
@@ -185,7 +191,7 @@ def _suggest(field: str, loc: tuple[Any, ...]) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
-def _problem(err: dict[str, Any]) -> str:
+def _problem(err: Any) -> str:
     kind, msg = err["type"], err["msg"]
     if kind == "extra_forbidden":
         return "unknown field" + _suggest(str(err["loc"][-1]), err["loc"])
@@ -200,10 +206,13 @@ def _problem(err: dict[str, Any]) -> str:
 
 def validate(data: dict[str, Any], lines: Lines, file: str) -> Scenario:
     """The frozen `Scenario`, or an `InputError` for the first problem found."""
+    _check_name_lists(data, lines, file)
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        errors = exc.errors()
+        # an unknown field first: a misspelt required field is also reported "missing"
+        err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         where_file, line, path = _locate(tuple(err["loc"]), lines, file)
         value = err.get("input")
         has_value = err["type"] not in ("missing", "extra_forbidden") and not isinstance(
@@ -211,6 +220,21 @@ def validate(data: dict[str, Any], lines: Lines, file: str) -> Scenario:
         )
         raise InputError(_problem(err), file=where_file, line=line, path=path, value=value,
                          has_value=has_value) from None
+
+
+def _check_name_lists(data: dict[str, Any], lines: Lines, file: str) -> None:
+    """A list or mapping inside an event's `elements`/`forms` (the schema's validator looks
+    names up in a dict, so an unhashable item would raise TypeError there)."""
+    events = data.get("events")
+    for i, ev in enumerate(events if isinstance(events, list) else []):
+        for field in ("elements", "forms"):
+            items = ev.get(field) if isinstance(ev, dict) else None
+            for j, item in enumerate(items if isinstance(items, list) else []):
+                if isinstance(item, (dict, list)):
+                    where_file, line, path = _locate(("events", i, field, j), lines, file)
+                    raise InputError(f"each of {field} must be a name, not a "
+                                     f"{type(item).__name__}", file=where_file, line=line,
+                                     path=path)
 
 
 def check_against_world(scenario: Scenario, world: World, lines: Lines, file: str) -> None:

@@ -140,5 +140,5 @@ def scarcity_price(
     A fully served market (fill 1) keeps its base price; a market that met half its need at a
     short-run demand elasticity of 0.5 pays four times base.
     """
-    safe = np.clip(fill, 1.0 / ceiling ** elasticity, 1.0)
+    safe = np.clip(fill, 1.0 / ceiling**elasticity, 1.0)
     return np.minimum(base_usd_per_kg * safe ** (-1.0 / elasticity), base_usd_per_kg * ceiling)

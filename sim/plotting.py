@@ -36,8 +36,7 @@ def plot_shortfall(shortfall: pd.DataFrame, scenario: Scenario, path: Path) -> N
     panels = [*sectors, "elements"] if len(elements) else sectors
     cols = 2
     rows = (len(panels) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(12, 2.8 * rows + 0.8), sharex=True,
-                             squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(12, 2.8 * rows + 0.8), sharex=True, squeeze=False)
     spans = _event_spans(scenario)
     for ax, panel in zip(axes.flat, panels):
         data = elements if panel == "elements" else magnets[magnets["sector"] == panel]
@@ -50,11 +49,11 @@ def plot_shortfall(shortfall: pd.DataFrame, scenario: Scenario, path: Path) -> N
         ax.set_ylabel(unit, fontsize=8)
         ax.grid(alpha=0.3)
         ax.set_ylim(bottom=0)
-        for label, start, end in spans:
+        for _label, start, end in spans:
             if end is not None:
                 ax.axvspan(start, end, color="#d62728", alpha=0.06)
             ax.axvline(start, color="#d62728", ls="--", lw=0.8)
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
     for ax in axes.flat:
@@ -62,8 +61,11 @@ def plot_shortfall(shortfall: pd.DataFrame, scenario: Scenario, path: Path) -> N
         if len(h) > len(handles):
             handles, labels = h, lab
     events = "; ".join(f"{label} from {start:%Y-%m-%d}" for label, start, _ in spans)
-    fig.suptitle(f"{scenario.name}: monthly shortfall by sector and region"
-                 + (f"\nevents (dashed): {events}" if events else ""), fontsize=10)
+    fig.suptitle(
+        f"{scenario.name}: monthly shortfall by sector and region"
+        + (f"\nevents (dashed): {events}" if events else ""),
+        fontsize=10,
+    )
     if handles:
         fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9)
     fig.tight_layout(rect=(0, 0.04, 1, 0.95))

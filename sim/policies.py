@@ -34,7 +34,8 @@ def _ramp_integral(x: np.ndarray, start: np.ndarray, ramp: np.ndarray) -> np.nda
 def ramp_average(start: np.ndarray, ramp: np.ndarray, step: int) -> np.ndarray:
     """Mean level over step ``[step, step+1)`` of a linear ramp from 0 at ``start`` to 1."""
     with np.errstate(invalid="ignore"):
-        level = _ramp_integral(step + 1.0, start, ramp) - _ramp_integral(float(step), start, ramp)
+        hi = _ramp_integral(np.full_like(start, step + 1.0), start, ramp)
+        level = hi - _ramp_integral(np.full_like(start, float(step)), start, ramp)
     return np.where(np.isneginf(start), 1.0, level)
 
 

@@ -109,19 +109,22 @@ def separate(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     rec.produced(chain, step, "separation", out)
 
 
-def _position_need(rate: np.ndarray, cover: float, lead: np.ndarray, held: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def _position_need(
+    rate: np.ndarray, cover: float, lead: np.ndarray, held: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Order-up-to need and target of plants that used ``rate`` this step (after use)."""
     target = rate * (cover + np.maximum(lead, 1.0))[None, :, None]
     return np.maximum(target - held, 0.0), target
 
 
-def _buyer_need(chain: Chain, step: int, idx: np.ndarray, transit: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray]:
+def _buyer_need(
+    chain: Chain, step: int, idx: np.ndarray, transit: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Order-up-to need and target of buyers ``idx``, before they consume this step."""
     demand = chain.demand_path[step + chain.warmup, idx]
-    target = np.broadcast_to(demand * (1.0 + chain.cover[idx] + chain.buyer_lead[idx]),
-                             transit.shape)
+    target = np.broadcast_to(
+        demand * (1.0 + chain.cover[idx] + chain.buyer_lead[idx]), transit.shape
+    )
     return np.maximum(target - chain.inventory[:, idx] - transit, 0.0), target
 
 
@@ -135,8 +138,13 @@ def make_magnets(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None
     capacity = chain.capacity[:, chain.slices["magnet"], None]
     avail = np.minimum(capacity[:, :, 0], limit)[:, :, None]
     x = allocate_home_first(
-        avail, need[:, :, None], chain.magnet_open, chain.magnet_home,
-        chain.buyer_priority[chain.bm], chain.allowed["magnet"], normal_avail=capacity,
+        avail,
+        need[:, :, None],
+        chain.magnet_open,
+        chain.magnet_home,
+        chain.buyer_priority[chain.bm],
+        chain.allowed["magnet"],
+        normal_avail=capacity,
     )
     made = x.sum(axis=2)[:, :, 0]
     used = made[:, :, None] * per_t[None]
@@ -169,7 +177,8 @@ def make_metal(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     p = chain.params
     held = chain.mag_in + chain.pipe["metal"].in_transit()
     need, _ = _position_need(
-        chain.rate_g, p["plant_input_cover_months"], chain.input_lead["magnet"], held)
+        chain.rate_g, p["plant_input_cover_months"], chain.input_lead["magnet"], held
+    )
     y = p["metal_yield"]
     stock = chain.metal_in.sum(axis=2)
     cap = chain.capacity[:, chain.slices["metal"]]
@@ -195,13 +204,16 @@ def trade_oxide(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     p = chain.params
     held = chain.metal_in + chain.pipe["oxide_metal"].in_transit()
     need_m, _ = _position_need(
-        chain.rate_m, p["plant_input_cover_months"], chain.input_lead["metal"], held)
+        chain.rate_m, p["plant_input_cover_months"], chain.input_lead["metal"], held
+    )
     transit = chain.pipe["oxide_buyer"].in_transit().sum(axis=2)
     need_b, _ = _buyer_need(chain, step, chain.be, transit)
     unit = chain.content[chain.be][None]
     need = np.concatenate([need_m, need_b[:, :, None] * unit], axis=1)
     demand_b = chain.demand_path[step + chain.warmup, chain.be][None, :, None] * unit
-    usage = np.concatenate([chain.rate_m, np.broadcast_to(demand_b, need_b.shape + (unit.shape[2],))], axis=1)
+    usage = np.concatenate(
+        [chain.rate_m, np.broadcast_to(demand_b, need_b.shape + (unit.shape[2],))], axis=1
+    )
     pm = need_m.shape[1]
     prio = np.concatenate([np.ones(pm, dtype=int), chain.buyer_priority[chain.be]])
     open_ = np.ones((chain.sep_out.shape[1], need.shape[1], len(ELEMENTS)))
@@ -229,11 +241,16 @@ def trade_concentrate(chain: Chain, step: int, ledger: Ledger, rec: Recorder) ->
     need = np.maximum(cap * (p["separation_input_cover_months"] + lead)[None] - held, 0.0)
     stock_reo = (chain.mine_stock / REO_TO_ELEMENT).sum(axis=2)
     x = allocate_controlled(
-        stock_reo[:, :, None], need[:, :, None], chain.feeds, chain.sep_priority,
+        stock_reo[:, :, None],
+        need[:, :, None],
+        chain.feeds,
+        chain.sep_priority,
         chain.allowed["concentrate"],
     )
     mix = np.divide(
-        chain.mine_stock, stock_reo[:, :, None], out=np.zeros_like(chain.mine_stock),
+        chain.mine_stock,
+        stock_reo[:, :, None],
+        out=np.zeros_like(chain.mine_stock),
         where=stock_reo[:, :, None] > 0,
     )
     shipped = x[:, :, :, 0][:, :, :, None] * mix[:, :, None, :]
@@ -253,7 +270,14 @@ def consume(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
 
 
 STAGES: tuple[Callable[[Chain, int, Ledger, Recorder], None], ...] = (
-    arrive, operate, mine, separate, make_magnets, make_metal, trade_oxide, trade_concentrate,
+    arrive,
+    operate,
+    mine,
+    separate,
+    make_magnets,
+    make_metal,
+    trade_oxide,
+    trade_concentrate,
     consume,
 )
 
@@ -280,8 +304,11 @@ def switch(
 
 
 def actor(
-    env: simpy.Environment, stage: Callable[[Chain, int, Ledger, Recorder], None],
-    chain: Chain, ledger: Ledger, rec: Recorder,
+    env: simpy.Environment,
+    stage: Callable[[Chain, int, Ledger, Recorder], None],
+    chain: Chain,
+    ledger: Ledger,
+    rec: Recorder,
 ) -> Generator[simpy.Event, None, None]:
     """Run one stage at every step."""
     while True:

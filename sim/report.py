@@ -66,8 +66,12 @@ def default_folder(root: Path, scenario: Scenario) -> Path:
 def check_free(folder: Path) -> None:
     """Refuse a destination that already exists (before any work is done)."""
     if folder.exists():
-        raise InputError("output folder already exists; it is never overwritten, choose another",
-                         path="--out", value=str(folder), has_value=True)
+        raise InputError(
+            "output folder already exists; it is never overwritten, choose another",
+            path="--out",
+            value=str(folder),
+            has_value=True,
+        )
 
 
 def write_run(result: RunResult, folder: Path) -> dict[str, Any]:
@@ -108,8 +112,12 @@ def build_manifest(result: RunResult, files: list[str]) -> dict[str, Any]:
         "seed": result.seed,
         "samples": result.chain.samples,
         "version": __version__,
-        "horizon": {"start": h.start.isoformat(), "end": h.end.isoformat(), "step": h.step,
-                    "months": result.chain.steps},
+        "horizon": {
+            "start": h.start.isoformat(),
+            "end": h.end.isoformat(),
+            "step": h.step,
+            "months": result.chain.steps,
+        },
         "warmup_months": result.chain.warmup,
         "wall_seconds": round(result.wall_seconds, 4),
         "mass_balance_residual": result.residual,

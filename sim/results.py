@@ -28,14 +28,16 @@ def shortfall_table(result: RunResult, sample: int = 0) -> pd.DataFrame:
     """One row a month x region x sector x material: demand, delivered, shortfall."""
     rec, labels = result.record, buyer_labels(result)
     T, B = rec.demand.shape[1:]
-    frame = pd.DataFrame({
-        "date": np.repeat(result.dates, B),
-        "region": np.tile(labels["region"].to_numpy(), T),
-        "sector": np.tile(labels["sector"].to_numpy(), T),
-        "material": np.tile(labels["material"].to_numpy(), T),
-        "demand_t": rec.demand[sample].ravel(),
-        "delivered_t": rec.delivered[sample].ravel(),
-    })
+    frame = pd.DataFrame(
+        {
+            "date": np.repeat(np.array(result.dates, dtype=object), B),
+            "region": np.tile(labels["region"].to_numpy(), T),
+            "sector": np.tile(labels["sector"].to_numpy(), T),
+            "material": np.tile(labels["material"].to_numpy(), T),
+            "demand_t": rec.demand[sample].ravel(),
+            "delivered_t": rec.delivered[sample].ravel(),
+        }
+    )
     frame["shortfall_t"] = (frame["demand_t"] - frame["delivered_t"]).clip(lower=0.0)
     return frame.sort_values(["date", "region", "sector", "material"], kind="stable").reset_index(
         drop=True
@@ -45,11 +47,15 @@ def shortfall_table(result: RunResult, sample: int = 0) -> pd.DataFrame:
 def _long(array: np.ndarray, dates: list, sources: list[str], targets: list[str]) -> pd.DataFrame:
     """Rows for the nonzero cells of ``array[T, P, C, E]``."""
     t, p, c, e = np.nonzero(array > EPS)
-    return pd.DataFrame({
-        "date": [dates[i] for i in t], "source": [sources[i] for i in p],
-        "target": [targets[i] for i in c], "element": [ELEMENTS[i] for i in e],
-        "tonnes": array[t, p, c, e],
-    })
+    return pd.DataFrame(
+        {
+            "date": [dates[i] for i in t],
+            "source": [sources[i] for i in p],
+            "target": [targets[i] for i in c],
+            "element": [ELEMENTS[i] for i in e],
+            "tonnes": array[t, p, c, e],
+        }
+    )
 
 
 def _buyer_names(result: RunResult, idx: np.ndarray) -> list[str]:
@@ -68,11 +74,17 @@ def flows_table(result: RunResult) -> pd.DataFrame:
         parts.append(part.assign(stage="mining", form="concentrate"))
     if "oxide" in rec.flows:
         targets = ids["metal"] + _buyer_names(result, chain.be)
-        parts.append(_long(rec.flows["oxide"], dates, ids["separation"], targets).assign(
-            stage="separation", form="oxide"))
+        parts.append(
+            _long(rec.flows["oxide"], dates, ids["separation"], targets).assign(
+                stage="separation", form="oxide"
+            )
+        )
     if "metal" in rec.flows:
-        parts.append(_long(rec.flows["metal"], dates, ids["metal"], ids["magnet"]).assign(
-            stage="metal", form="metal"))
+        parts.append(
+            _long(rec.flows["metal"], dates, ids["metal"], ids["magnet"]).assign(
+                stage="metal", form="metal"
+            )
+        )
     if "magnet" in rec.flows:
         content = rec.flows["magnet"][..., 0][..., None] * chain.recipe[None, :, None, :]
         part = _long(content, dates, ids["magnet"], _buyer_names(result, chain.bm))
@@ -86,26 +98,42 @@ def flows_table(result: RunResult) -> pd.DataFrame:
         part = _long(rows, dates, ids["magnet"], ["?"])
         part["target"] = part["source"].map(dict(zip(ids["magnet"], to)))
         parts.append(part.assign(stage="recycling", form="swarf"))
-    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        columns=["date", "source", "target", "element", "tonnes", "stage", "form"])
+    frame = (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else pd.DataFrame(
+            columns=["date", "source", "target", "element", "tonnes", "stage", "form"]
+        )
+    )
     frame["source_country"] = frame["source"].map(country)
     frame["target_country"] = frame["target"].map(country)
-    cols = ["date", "stage", "source", "target", "source_country", "target_country", "form",
-            "element", "tonnes"]
+    cols = [
+        "date",
+        "stage",
+        "source",
+        "target",
+        "source_country",
+        "target_country",
+        "form",
+        "element",
+        "tonnes",
+    ]
     return frame[cols].sort_values(cols[:-1], kind="stable").reset_index(drop=True)
 
 
 def _facility_table(result: RunResult, array: np.ndarray, value: str) -> pd.DataFrame:
     chain = result.chain
     t, f, e = np.nonzero(array > EPS)
-    return pd.DataFrame({
-        "date": [result.dates[i] for i in t],
-        "stage": [chain.facilities[i].stage for i in f],
-        "facility": [chain.facilities[i].id for i in f],
-        "country": [chain.facilities[i].country for i in f],
-        "element": [ELEMENTS[i] for i in e],
-        value: array[t, f, e],
-    })
+    return pd.DataFrame(
+        {
+            "date": [result.dates[i] for i in t],
+            "stage": [chain.facilities[i].stage for i in f],
+            "facility": [chain.facilities[i].id for i in f],
+            "country": [chain.facilities[i].country for i in f],
+            "element": [ELEMENTS[i] for i in e],
+            value: array[t, f, e],
+        }
+    )
 
 
 def production_table(result: RunResult) -> pd.DataFrame:
@@ -122,13 +150,21 @@ def stocks_table(result: RunResult) -> pd.DataFrame:
     held = rec.inventory[:, :, None] * chain.content[None]
     t, b, e = np.nonzero(held > EPS)
     names = _buyer_names(result, np.arange(len(chain.buyers)))
-    buyers = pd.DataFrame({
-        "date": [result.dates[i] for i in t], "stage": "buyer",
-        "facility": [names[i] for i in b], "country": [chain.buyers[i].region for i in b],
-        "element": [ELEMENTS[i] for i in e], "tonnes": held[t, b, e],
-    })
-    return pd.concat([frame, buyers], ignore_index=True).sort_values(
-        ["date", "stage", "facility", "element"], kind="stable").reset_index(drop=True)
+    buyers = pd.DataFrame(
+        {
+            "date": [result.dates[i] for i in t],
+            "stage": "buyer",
+            "facility": [names[i] for i in b],
+            "country": [chain.buyers[i].region for i in b],
+            "element": [ELEMENTS[i] for i in e],
+            "tonnes": held[t, b, e],
+        }
+    )
+    return (
+        pd.concat([frame, buyers], ignore_index=True)
+        .sort_values(["date", "stage", "facility", "element"], kind="stable")
+        .reset_index(drop=True)
+    )
 
 
 def prices_table(result: RunResult, sample: int = 0) -> pd.DataFrame:
@@ -149,14 +185,17 @@ def summary_table(shortfall: pd.DataFrame) -> pd.DataFrame:
     short = shortfall.assign(is_short=shortfall["shortfall_t"] > 1e-6 * shortfall["demand_t"] + EPS)
     grouped = short.groupby(["region", "sector", "material"], sort=True)
     first = short[short["is_short"]].groupby(["region", "sector", "material"])["date"].min()
-    out = pd.DataFrame({
-        "demand_t": grouped["demand_t"].sum(),
-        "shortfall_t": grouped["shortfall_t"].sum(),
-        "peak_month_t": grouped["shortfall_t"].max(),
-        "months_short": grouped["is_short"].sum().astype(int),
-    })
-    out["share_short"] = np.divide(out["shortfall_t"], out["demand_t"],
-                                   out=np.zeros(len(out)), where=out["demand_t"] > 0)
+    out = pd.DataFrame(
+        {
+            "demand_t": grouped["demand_t"].sum(),
+            "shortfall_t": grouped["shortfall_t"].sum(),
+            "peak_month_t": grouped["shortfall_t"].max(),
+            "months_short": grouped["is_short"].sum().astype(int),
+        }
+    )
+    out["share_short"] = np.divide(
+        out["shortfall_t"], out["demand_t"], out=np.zeros(len(out)), where=out["demand_t"] > 0
+    )
     out["first_short"] = first.reindex(out.index)
     return out.reset_index()
 
@@ -175,11 +214,11 @@ def calibration(result: RunResult) -> dict[str, float]:
     demand = result.record.demand[0, :12]
     return {
         "world_mine_t_reo": float(mine_reo),
-        "china_share_mining": float((year[:, sl["mine"]][:, is_cn["mine"]] / REO_TO_ELEMENT).sum()
-                                    / mine_reo),
+        "china_share_mining": float(
+            (year[:, sl["mine"]][:, is_cn["mine"]] / REO_TO_ELEMENT).sum() / mine_reo
+        ),
         "china_share_separation": float(sep[is_cn["separation"]].sum() / sep.sum()),
         "china_share_magnets": float(mag[is_cn["magnet"]].sum() / mag.sum()),
         "first_year_shortfall_share": float(short.sum() / max(demand.sum(), EPS)),
-        "first_year_magnet_t": float(
-            (result.record.delivered[0, :12][:, chain.is_magnet]).sum()),
+        "first_year_magnet_t": float((result.record.delivered[0, :12][:, chain.is_magnet]).sum()),
     }

@@ -8,6 +8,7 @@ that need the world (does this facility exist?) are in `sim.loading`.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -37,7 +38,7 @@ class Horizon(Strict):
         return self
 
 
-def _names(value: object, allowed: dict[str, object], what: str) -> object:
+def _names(value: object, allowed: Mapping[str, object], what: str) -> object:
     if value == "all":
         return value
     if not isinstance(value, list) or not value:
@@ -144,11 +145,11 @@ class Scenario(Strict):
     """A whole scenario: a horizon, a world and dated events."""
 
     name: str = Field(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=120,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        max_length=120,
         description="Short name; used for the results folder.",
     )
     description: str = Field("", description="What the scenario represents, with sources.")
     world: Literal["default"] = Field("default", description="The world to run on.")
     horizon: Horizon
     events: list[AnyEvent] = Field(default_factory=list, description="Dated events, any order.")
-

@@ -18,9 +18,17 @@ ELEMENT_INDEX: dict[str, int] = {e: i for i, e in enumerate(ELEMENTS)}
 #: Every rare-earth name a scenario may use, mapped to its bucket. Nd and Pr travel together.
 ELEMENT_ALIASES: dict[str, str] = {
     **{e: e for e in ELEMENTS},
-    "Nd": "NdPr", "Pr": "NdPr",
-    "Gd": "other", "Eu": "other", "Ho": "other", "Er": "other", "Tm": "other",
-    "Yb": "other", "Lu": "other", "Sc": "other", "Pm": "other",
+    "Nd": "NdPr",
+    "Pr": "NdPr",
+    "Gd": "other",
+    "Eu": "other",
+    "Ho": "other",
+    "Er": "other",
+    "Tm": "other",
+    "Yb": "other",
+    "Lu": "other",
+    "Sc": "other",
+    "Pm": "other",
 }
 
 #: Mass of element per mass of its usual oxide (molar masses, IUPAC 2021 standard atomic
@@ -39,7 +47,12 @@ FORM_ALIASES: dict[str, tuple[str, ...]] = {
 MAGNETS: tuple[str, ...] = ("NdFeB", "SmCo")
 
 SECTORS: tuple[str, ...] = (
-    "ev_traction", "wind", "defence", "electronics", "industrial_motors", "other",
+    "ev_traction",
+    "wind",
+    "defence",
+    "electronics",
+    "industrial_motors",
+    "other",
 )
 REGIONS: tuple[str, ...] = ("US", "EU", "JP", "KR", "CN", "ROW")
 

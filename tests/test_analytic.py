@@ -14,17 +14,27 @@ from sim.engine import run
 from sim.units import DAYS_PER_MONTH
 from tests.worlds import one_chain, scenario
 
-BAN = [{"kind": "export_control", "exporter": "CN", "destinations": ["US"], "forms": ["magnet"],
-        "mode": "ban", "start": "2025-01-01"}]
+BAN = [
+    {
+        "kind": "export_control",
+        "exporter": "CN",
+        "destinations": ["US"],
+        "forms": ["magnet"],
+        "mode": "ban",
+        "start": "2025-01-01",
+    }
+]
 M0 = 12  # 2025-01 is month 12 after the 2024-01 origin
 
 
 @pytest.mark.parametrize("cover_months", [1, 2, 3])
 @pytest.mark.parametrize("lead_months", [0, 1, 2])
-def test_shortfall_starts_exactly_when_cover_is_used_up(cover_months: int, lead_months: int
-                                                        ) -> None:
-    world = one_chain(cover_weeks=cover_months * DAYS_PER_MONTH / 7.0,
-                      lead_days=lead_months * DAYS_PER_MONTH)
+def test_shortfall_starts_exactly_when_cover_is_used_up(
+    cover_months: int, lead_months: int
+) -> None:
+    world = one_chain(
+        cover_weeks=cover_months * DAYS_PER_MONTH / 7.0, lead_days=lead_months * DAYS_PER_MONTH
+    )
     result = run(world, scenario(BAN))
     short = result.shortfall[0, :, 0]
     demand = result.record.demand[0, :, 0]
@@ -51,8 +61,16 @@ def test_no_event_no_shortfall() -> None:
 
 def test_quota_lets_through_its_share_once_cover_is_gone() -> None:
     world = one_chain(cover_weeks=0.0)
-    evs = [{"kind": "export_control", "exporter": "CN", "forms": ["magnet"], "mode": "quota",
-            "share": 0.25, "start": "2025-01-01"}]
+    evs = [
+        {
+            "kind": "export_control",
+            "exporter": "CN",
+            "forms": ["magnet"],
+            "mode": "quota",
+            "share": 0.25,
+            "start": "2025-01-01",
+        }
+    ]
     result = run(world, scenario(evs))
-    got = result.record.delivered[0, M0 + 2:, 0]
-    assert np.allclose(got, 0.25 * result.record.demand[0, M0 + 2:, 0], rtol=1e-6)
+    got = result.record.delivered[0, M0 + 2 :, 0]
+    assert np.allclose(got, 0.25 * result.record.demand[0, M0 + 2 :, 0], rtol=1e-6)

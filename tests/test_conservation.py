@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -25,32 +24,88 @@ def worlds(draw: st.DrawFn) -> World:
     facs: list[Facility] = []
     n_mines = draw(st.integers(1, 3))
     for i in range(n_mines):
-        facs.append(Facility(f"m{i}", f"m{i}", draw(st.sampled_from(countries)), "mine",
-                             "concentrate", (Tranche(draw(st.floats(100, 50_000))),), ore=f"o{i}"))
-    for stage, product in (("separation", "oxide"), ("metal", "metal"), ("magnet", "NdFeB"),
-                           ("magnet", "SmCo")):
+        facs.append(
+            Facility(
+                f"m{i}",
+                f"m{i}",
+                draw(st.sampled_from(countries)),
+                "mine",
+                "concentrate",
+                (Tranche(draw(st.floats(100, 50_000))),),
+                ore=f"o{i}",
+            )
+        )
+    for stage, product in (
+        ("separation", "oxide"),
+        ("metal", "metal"),
+        ("magnet", "NdFeB"),
+        ("magnet", "SmCo"),
+    ):
         for i in range(draw(st.integers(1, 2))):
             start = draw(st.sampled_from([None, "2024-06-15", "2025-03-01"]))
-            tr = Tranche(draw(st.floats(10, 60_000)),
-                         None if start is None else __import__("datetime").date.fromisoformat(start),
-                         draw(st.sampled_from([0.0, 6.0, 18.0])))
-            feeds = tuple(draw(st.lists(st.sampled_from([f"m{j}" for j in range(n_mines)]),
-                                        max_size=2, unique=True))) if stage == "separation" else ()
-            facs.append(Facility(f"{stage[:3]}{product}{i}", "p", draw(st.sampled_from(countries)),
-                                 stage, product, (tr,), recovers=draw(st.sampled_from(["all", "light"])),
-                                 feeds_from=feeds, priority=draw(st.integers(1, 2))))
+            tr = Tranche(
+                draw(st.floats(10, 60_000)),
+                None if start is None else __import__("datetime").date.fromisoformat(start),
+                draw(st.sampled_from([0.0, 6.0, 18.0])),
+            )
+            feeds = (
+                tuple(
+                    draw(
+                        st.lists(
+                            st.sampled_from([f"m{j}" for j in range(n_mines)]),
+                            max_size=2,
+                            unique=True,
+                        )
+                    )
+                )
+                if stage == "separation"
+                else ()
+            )
+            facs.append(
+                Facility(
+                    f"{stage[:3]}{product}{i}",
+                    "p",
+                    draw(st.sampled_from(countries)),
+                    stage,
+                    product,
+                    (tr,),
+                    recovers=draw(st.sampled_from(["all", "light"])),
+                    feeds_from=feeds,
+                    priority=draw(st.integers(1, 2)),
+                )
+            )
     buyers = []
     for _ in range(draw(st.integers(1, 5))):
-        buyers.append(Buyer(draw(st.sampled_from(REGIONS)), draw(st.sampled_from(SECTORS)),
-                            draw(st.sampled_from(["NdFeB", "SmCo", "La", "Ce", "Dy"])),
-                            draw(st.floats(1, 20_000)), draw(st.floats(-0.05, 0.2)),
-                            draw(st.floats(0, 30)), draw(st.integers(1, 3))))
+        buyers.append(
+            Buyer(
+                draw(st.sampled_from(REGIONS)),
+                draw(st.sampled_from(SECTORS)),
+                draw(st.sampled_from(["NdFeB", "SmCo", "La", "Ce", "Dy"])),
+                draw(st.floats(1, 20_000)),
+                draw(st.floats(-0.05, 0.2)),
+                draw(st.floats(0, 30)),
+                draw(st.integers(1, 3)),
+            )
+        )
     lead = {(a, b): draw(st.floats(0, 60)) for a in REGIONS for b in REGIONS}
-    ores = {f"o{i}": ore(**{e: draw(st.floats(0, 50)) for e in ("NdPr", "Dy", "Tb", "Sm", "La")},
-                         Ce=1.0) for i in range(n_mines)}
+    ores = {
+        f"o{i}": ore(
+            **{e: draw(st.floats(0, 50)) for e in ("NdPr", "Dy", "Tb", "Sm", "La")}, Ce=1.0
+        )
+        for i in range(n_mines)
+    }
     base = one_chain()
-    return World(2024, COUNTRIES, ores, tuple(facs), tuple(buyers), lead, base.recipes,
-                 dict(PARAMS), base.prices_usd_per_kg)
+    return World(
+        2024,
+        COUNTRIES,
+        ores,
+        tuple(facs),
+        tuple(buyers),
+        lead,
+        base.recipes,
+        dict(PARAMS),
+        base.prices_usd_per_kg,
+    )
 
 
 @st.composite
@@ -62,23 +117,37 @@ def events(draw: st.DrawFn, world: World) -> list[dict]:
         start = draw(st.sampled_from(["2024-02-10", "2024-09-01", "2025-05-20"]))
         if kind == "export_control":
             mode = draw(st.sampled_from(["ban", "quota"]))
-            ev = {"kind": kind, "exporter": draw(st.sampled_from(sorted(COUNTRIES))),
-                  "mode": mode, "start": start,
-                  "forms": draw(st.sampled_from(["all", ["magnet"], ["oxide", "metal"],
-                                                 ["concentrate"]])),
-                  "elements": draw(st.sampled_from(["all", ["Dy", "Tb"], ["Sm"]])),
-                  "destinations": draw(st.sampled_from(["all", ["US"], ["EU", "JP"]]))}
+            ev = {
+                "kind": kind,
+                "exporter": draw(st.sampled_from(sorted(COUNTRIES))),
+                "mode": mode,
+                "start": start,
+                "forms": draw(
+                    st.sampled_from(["all", ["magnet"], ["oxide", "metal"], ["concentrate"]])
+                ),
+                "elements": draw(st.sampled_from(["all", ["Dy", "Tb"], ["Sm"]])),
+                "destinations": draw(st.sampled_from(["all", ["US"], ["EU", "JP"]])),
+            }
             if mode == "quota":
                 ev["share"] = draw(st.floats(0, 1))
             if draw(st.booleans()):
                 ev["end"] = "2025-10-15"
         elif kind == "outage":
-            ev = {"kind": kind, "facility": draw(st.sampled_from(ids)), "start": start,
-                  "end": "2025-12-31", "share": draw(st.floats(0.1, 1.0))}
+            ev = {
+                "kind": kind,
+                "facility": draw(st.sampled_from(ids)),
+                "start": start,
+                "end": "2025-12-31",
+                "share": draw(st.floats(0.1, 1.0)),
+            }
         else:
-            ev = {"kind": kind, "facility": draw(st.sampled_from(ids)), "start": start,
-                  "nameplate_tpa": draw(st.floats(1, 10_000)),
-                  "ramp_months": draw(st.sampled_from([0, 12]))}
+            ev = {
+                "kind": kind,
+                "facility": draw(st.sampled_from(ids)),
+                "start": start,
+                "nameplate_tpa": draw(st.floats(1, 10_000)),
+                "ramp_months": draw(st.sampled_from([0, 12])),
+            }
         out.append(ev)
     return out
 
@@ -110,13 +179,23 @@ def test_ledger_flags_created_material() -> None:
 
 def test_batch_of_identical_samples_matches_single_run_bit_for_bit() -> None:
     world = one_chain(lead_days=20.0)
-    evs = [{"kind": "export_control", "exporter": "CN", "mode": "quota", "share": 0.3,
-            "forms": ["magnet"], "start": "2024-07-10"}]
+    evs = [
+        {
+            "kind": "export_control",
+            "exporter": "CN",
+            "mode": "quota",
+            "share": 0.3,
+            "forms": ["magnet"],
+            "start": "2024-07-10",
+        }
+    ]
     single = run(world, scenario(evs))
     batch = run(world, scenario(evs), samples=4)
     for s in range(4):
         assert np.array_equal(batch.record.delivered[s], single.record.delivered[0])
-        assert np.array_equal(batch.prices_usd_per_kg[s], single.prices_usd_per_kg[0], equal_nan=True)
+        assert np.array_equal(
+            batch.prices_usd_per_kg[s], single.prices_usd_per_kg[0], equal_nan=True
+        )
 
 
 def test_same_inputs_give_identical_results() -> None:

@@ -25,7 +25,8 @@ def world():
 @pytest.fixture(scope="module")
 def year_2024(world):
     scenario = Scenario.model_validate(
-        {"name": "cal", "horizon": {"start": "2024-01-01", "end": "2024-12-31"}})
+        {"name": "cal", "horizon": {"start": "2024-01-01", "end": "2024-12-31"}}
+    )
     return calibration(run(world, scenario))
 
 
@@ -65,8 +66,9 @@ def test_every_shipped_scenario_validates_and_runs_with_balanced_books(path, wor
 
 
 def test_us_magnet_ban_short_when_cover_runs_out_not_before_and_not_never(world) -> None:
-    scenario = load_scenario(Path(__file__).parent.parent / "scenarios/china-magnet-ban-us.yaml",
-                             world)
+    scenario = load_scenario(
+        Path(__file__).parent.parent / "scenarios/china-magnet-ban-us.yaml", world
+    )
     ban = scenario.events[0].start
     table = shortfall_table(run(world, scenario))
     us = table[(table["region"] == "US") & (table["material"] == "NdFeB")]
@@ -89,8 +91,9 @@ def test_us_magnet_ban_short_when_cover_runs_out_not_before_and_not_never(world)
 
 
 def test_us_shortfall_is_caused_by_the_ban(world) -> None:
-    base = Scenario.model_validate({"name": "b", "horizon": {"start": "2024-01-01",
-                                                             "end": "2026-12-31"}})
+    base = Scenario.model_validate(
+        {"name": "b", "horizon": {"start": "2024-01-01", "end": "2026-12-31"}}
+    )
     table = shortfall_table(run(world, base))
     assert table[table["region"] == "US"]["shortfall_t"].sum() < 1e-6
 
@@ -98,11 +101,23 @@ def test_us_shortfall_is_caused_by_the_ban(world) -> None:
 def test_a_tighter_quota_never_lowers_the_shortfall(world) -> None:
     totals = []
     for share in (1.0, 0.6, 0.3, 0.0):
-        scenario = Scenario.model_validate({
-            "name": "q", "horizon": {"start": "2024-01-01", "end": "2026-12-31"},
-            "events": [{"kind": "export_control", "exporter": "CN", "destinations": ["US", "EU"],
-                        "forms": ["magnet"], "mode": "quota", "share": share,
-                        "start": "2025-01-01"}]})
+        scenario = Scenario.model_validate(
+            {
+                "name": "q",
+                "horizon": {"start": "2024-01-01", "end": "2026-12-31"},
+                "events": [
+                    {
+                        "kind": "export_control",
+                        "exporter": "CN",
+                        "destinations": ["US", "EU"],
+                        "forms": ["magnet"],
+                        "mode": "quota",
+                        "share": share,
+                        "start": "2025-01-01",
+                    }
+                ],
+            }
+        )
         totals.append(run(world, scenario).shortfall.sum())
     assert np.all(np.diff(totals) >= -1e-6), totals
     assert totals[-1] > totals[0]

@@ -12,9 +12,14 @@ from sim.world import Buyer, Facility, Tranche, World
 
 REGIONS = ("US", "EU", "JP", "KR", "CN", "ROW")
 PARAMS = {
-    "separation_recovery": 0.95, "metal_yield": 0.97, "magnet_yield": 0.75,
-    "swarf_recovery": 0.8, "plant_input_cover_months": 1.5,
-    "separation_input_cover_months": 1.0, "price_elasticity": 0.5, "price_ceiling": 20.0,
+    "separation_recovery": 0.95,
+    "metal_yield": 0.97,
+    "magnet_yield": 0.75,
+    "swarf_recovery": 0.8,
+    "plant_input_cover_months": 1.5,
+    "separation_input_cover_months": 1.0,
+    "price_elasticity": 0.5,
+    "price_ceiling": 20.0,
 }
 
 
@@ -23,8 +28,11 @@ def ore(**shares: float) -> np.ndarray:
     return out / out.sum()
 
 
-def one_chain(cover_weeks: float = 8.0, lead_days: float = 0.0, demand_tpa: float = 1200.0,
-              ) -> World:
+def one_chain(
+    cover_weeks: float = 8.0,
+    lead_days: float = 0.0,
+    demand_tpa: float = 1200.0,
+) -> World:
     """One mine, separator, metal and magnet plant in CN; one US buyer of NdFeB."""
     recipe = np.zeros(len(ELEMENTS))
     recipe[0], recipe[1] = 0.29, 0.02
@@ -37,19 +45,28 @@ def one_chain(cover_weeks: float = 8.0, lead_days: float = 0.0, demand_tpa: floa
     buyers = (Buyer("US", "ev_traction", "NdFeB", demand_tpa, 0.0, cover_weeks, 1),)
     lead = {(a, b): (0.0 if a == b else lead_days) for a in REGIONS for b in REGIONS}
     return World(
-        base_year=2024, countries={"CN": "CN", "US": "US"},
-        ores={"o": ore(NdPr=20, Dy=1, La=30, Ce=49)}, facilities=facs, buyers=buyers,
-        lead_days=lead, recipes={"NdFeB": recipe, "SmCo": np.eye(len(ELEMENTS))[3] * 0.25},
+        base_year=2024,
+        countries={"CN": "CN", "US": "US"},
+        ores={"o": ore(NdPr=20, Dy=1, La=30, Ce=49)},
+        facilities=facs,
+        buyers=buyers,
+        lead_days=lead,
+        recipes={"NdFeB": recipe, "SmCo": np.eye(len(ELEMENTS))[3] * 0.25},
         parameters=dict(PARAMS),
         prices_usd_per_kg={("NdFeB_magnet", "china"): 60.0, ("NdFeB_magnet", "ex_china"): 60.0},
     )
 
 
-def scenario(events: list[dict] | None = None, start: str = "2024-01-01",
-             end: str = "2026-12-31") -> Scenario:
-    return Scenario.model_validate({
-        "name": "test", "horizon": {"start": start, "end": end}, "events": events or [],
-    })
+def scenario(
+    events: list[dict] | None = None, start: str = "2024-01-01", end: str = "2026-12-31"
+) -> Scenario:
+    return Scenario.model_validate(
+        {
+            "name": "test",
+            "horizon": {"start": start, "end": end},
+            "events": events or [],
+        }
+    )
 
 
 def date(text: str) -> dt.date:
