@@ -15,6 +15,7 @@ import numpy as np
 import simpy
 
 from sim.chain import Chain
+from sim.errors import InputError
 from sim.ledger import TOLERANCE, Ledger
 from sim.processes import STAGES, actor, switch
 from sim.scenario import Scenario
@@ -123,6 +124,21 @@ def prices_from_fills(world: World, fills: np.ndarray) -> np.ndarray:
     return scarcity_price(base[None, None], fills, p["price_elasticity"], p["price_ceiling"])
 
 
+MEMORY_LIMIT_BYTES = 4 * 1024**3
+
+
+def estimate_bytes(world: World, scenario: Scenario, samples: int, detail: bool) -> int:
+    """Rough peak memory of a run: the recorded arrays dominate (8 bytes a number)."""
+    from sim.units import month_index
+
+    origin = dt.date(scenario.horizon.start.year, scenario.horizon.start.month, 1)
+    steps = int(month_index(origin, scenario.horizon.end)) + 1
+    facs, buyers, elements = len(world.facilities) + len(scenario.events), len(world.buyers), 8
+    per_sample = steps * (2 * buyers + 2 * len(PRICE_PRODUCTS)) + 4 * facs * elements
+    detailed = steps * (2 * facs * elements + buyers + facs * (facs + buyers) * elements)
+    return 8 * (samples * per_sample + (detailed if detail else 0))
+
+
 def run(
     world: World,
     scenario: Scenario,
@@ -138,6 +154,12 @@ def run(
     Raises:
         MassBalanceError: if any sample's books do not balance within ``tolerance``.
     """
+    need = estimate_bytes(world, scenario, samples, detail)
+    if need > MEMORY_LIMIT_BYTES:
+        raise InputError(
+            f"this run would need about {need / 1024**3:.1f} GiB, over the "
+            f"{MEMORY_LIMIT_BYTES / 1024**3:.0f} GiB limit; shorten the horizon or use fewer "
+            "samples", path="horizon")
     began = time.perf_counter()
     chain = Chain(world, scenario, samples, warmup)
     ledger = Ledger(samples)

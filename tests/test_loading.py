@@ -554,3 +554,11 @@ def test_extends_invalid_yaml_parent(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         load_scenario(child)
     assert "parent.yaml" in str(info.value) and "not valid YAML" in str(info.value)
+
+
+def test_child_without_name_points_at_child(tmp_path: Path) -> None:
+    write(tmp_path, PARENT, "parent.yaml")
+    child = write(tmp_path, "extends: parent.yaml\n", "child.yaml")
+    err = fails(child)
+    assert Path(err.file or "").name == "child.yaml"
+    check(err, 1, "name", "required field is missing")
