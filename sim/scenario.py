@@ -43,7 +43,7 @@ def _names(value: object, allowed: Mapping[str, object], what: str) -> object:
         return value
     if not isinstance(value, list) or not value:
         raise ValueError(f"must be 'all' or a non-empty list of {what}")
-    bad = [v for v in value if v not in allowed]
+    bad = [v for v in value if not isinstance(v, str) or v not in allowed]
     if bad:
         raise ValueError(f"unknown {what} {bad}; expected one of {sorted(allowed)}")
     return value

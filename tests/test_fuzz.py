@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import tempfile
 from pathlib import Path
 
@@ -23,15 +24,70 @@ WORDS = ["CN", "US", "all", "ban", "quota", "outage", "export_control", "new_cap
          "baseline.yaml", "nowhere.yaml", ".nan", ".inf", "-1", "1e9", "~", "yes", "&a", "*a",
          "!!int", "!!python/name:os.system", "[", "{", "- ", ": ", "\t", "'", '"', "#", "---"]
 
+# Mostly printable text; control characters now and then.
+chars = (st.characters(min_codepoint=0x20, max_codepoint=0xD7FF, exclude_categories=("Cc",))
+         | st.sampled_from(["\n", "\t", " "]))
+texts = st.text(chars, max_size=20) | st.text(max_size=5)
 scalars = (st.none() | st.booleans() | st.integers(-10**20, 10**20)
-           | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20)
+           | st.floats(allow_nan=True, allow_infinity=True) | texts
            | st.sampled_from(WORDS) | st.dates().map(str) | st.dates())
-keys = st.sampled_from(FIELDS) | st.text(max_size=10)
+keys = st.sampled_from(FIELDS) | st.text(chars, max_size=10)
 documents = st.recursive(
     scalars,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=5),
     max_leaves=25,
 )
+
+
+DATES = st.sampled_from(["2024-01-01", "2025-04-04", "2026-01-01", "2028-12-31"]) | st.dates(
+    dt.date(2000, 1, 1), dt.date(2040, 1, 1)) | st.dates().map(str)
+VALUES = {
+    "kind": st.sampled_from(["export_control", "new_capacity", "outage", "embargo"]),
+    "exporter": st.sampled_from(["CN", "US", "MY", "ZZ"]),
+    "mode": st.sampled_from(["ban", "quota", "total"]),
+    "share": st.floats(-0.5, 1.5) | st.none(),
+    "start": DATES,
+    "end": DATES,
+    "facility": st.sampled_from(["mountain_pass", "mp_10x", "china_ndfeb", "brand_new", "x"]),
+    "elements": st.just("all") | st.lists(st.sampled_from(["Dy", "Tb", "NdPr", "Xx"]),
+                                          max_size=3),
+    "forms": st.just("all") | st.lists(st.sampled_from(["magnet", "oxide", "ore"]), max_size=3),
+    "destinations": st.just("all") | st.lists(st.sampled_from(["US", "EU", "JP", "QQ"]),
+                                              max_size=3),
+    "nameplate_tpa": st.floats(-10, 1e6) | st.integers(-5, 10**6),
+    "ramp_months": st.integers(-1, 300),
+    "stage": st.sampled_from(["mine", "separation", "metal", "magnet"]),
+    "country": st.sampled_from(["US", "CN", "ZZ"]),
+    "feeds_from": st.lists(st.sampled_from(["mountain_pass", "mt_weld", "nope"]), max_size=2),
+}
+KIND_FIELDS = {
+    "export_control": ["exporter", "mode", "share", "end", "elements", "forms", "destinations"],
+    "new_capacity": ["facility", "nameplate_tpa", "ramp_months", "stage", "country",
+                     "feeds_from"],
+    "outage": ["facility", "end", "share"],
+    "embargo": ["exporter", "mode"],
+}
+
+
+@st.composite
+def events(draw: st.DrawFn) -> dict:
+    """An event of a random kind with mostly its own fields, mostly plausible values."""
+    kind = draw(VALUES["kind"])
+    names = draw(st.lists(st.sampled_from(KIND_FIELDS[kind]), unique=True))
+    if draw(st.integers(0, 9)) == 0:
+        names.append(draw(st.sampled_from(sorted(VALUES))))
+    event = {"kind": kind, "start": draw(VALUES["start"])}
+    for name in names:
+        event[name] = draw(VALUES[name] if draw(st.integers(0, 5)) else scalars)
+    return event
+
+
+scenario_like = st.fixed_dictionaries({
+    "name": st.sampled_from(["fuzz", "fuzz", "fuzz", "ok-2.x", "bad name", ""]),
+    "horizon": st.just({"start": "2024-01-01", "end": "2028-12-31"})
+    | st.fixed_dictionaries({"start": DATES, "end": DATES}),
+    "events": st.lists(events(), max_size=4),
+}, optional={"extends": st.sampled_from(["baseline.yaml", "missing.yaml"])})
 
 
 def dump(value: object) -> str:
@@ -41,8 +97,7 @@ def dump(value: object) -> str:
 @st.composite
 def random_text(draw: st.DrawFn) -> str:
     """Random YAML-looking text: fragments of keys, words and punctuation on random lines."""
-    parts = st.sampled_from(FIELDS).map(lambda k: k + ":") | st.sampled_from(WORDS) | st.text(
-        max_size=8)
+    parts = st.sampled_from(FIELDS).map(lambda k: k + ":") | st.sampled_from(WORDS) | texts
     lines = draw(st.lists(st.tuples(st.integers(0, 6), st.lists(parts, max_size=4)),
                           max_size=12))
     return "\n".join(" " * indent + " ".join(words) for indent, words in lines)
@@ -81,9 +136,12 @@ def mutated(draw: st.DrawFn) -> tuple[str, str]:
 
 @st.composite
 def files(draw: st.DrawFn) -> tuple[str, str | bytes]:
-    kind = draw(st.sampled_from(["document", "text", "mutated", "mutated", "bytes"]))
+    kind = draw(st.sampled_from(["document", "scenario", "text", "mutated", "mutated",
+                                 "bytes"]))
     if kind == "document":
-        return "doc.yaml", dump(draw(documents))
+        return "doc.yaml", dump(draw(st.dictionaries(keys, documents, max_size=6) | documents))
+    if kind == "scenario":
+        return "like.yaml", dump(draw(scenario_like))
     if kind == "text":
         return "text.yaml", draw(random_text() | st.text(max_size=200))
     if kind == "bytes":
