@@ -114,10 +114,6 @@ def apply_capacity_events(world: World, scenario: Scenario) -> World:
     return world
 
 
-def _tpa_to_step(x: np.ndarray) -> np.ndarray:
-    return x / 12.0
-
-
 class Chain:
     """Structure and state of one batch of ``samples`` futures of one scenario.
 
