@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.policies import Side, control_scope, element_set, form_set
+from sim.policies import Side, control_scope, element_set, form_set, ramp_average
 from sim.scenario import ExportControl, NewCapacity, Outage, Scenario
 from sim.units import DAYS_PER_MONTH, ELEMENT_INDEX, ELEMENTS, MAGNETS, REO_TO_ELEMENT, month_index
 from sim.world import Facility, Tranche, World
@@ -361,11 +361,9 @@ class Chain:
     # -- state -------------------------------------------------------------------------------
     def _build_state(self) -> None:
         """Stocks and pipelines near steady state at the first warm-up step."""
-        from sim.processes import update_capacity  # the stage that owns capacity
-
         S = self.samples
         t0 = -self.warmup
-        update_capacity(self, t0)
+        self.update_capacity(t0)
         p = self.params
         cap = self.capacity[0]
         M, Ps = len(self.stage("mine")), len(self.stage("separation"))
@@ -404,6 +402,14 @@ class Chain:
             "metal": Pipeline(S, Pg, E, max_lead),
             "magnet": Pipeline(S, len(self.bm), 1, max_lead),
         }
+
+    def update_capacity(self, step: int) -> None:
+        """Capacity this step, tonnes per step, from tranches' ramps, growth and outages."""
+        level = ramp_average(self.tranche_start, self.tranche_ramp, step)
+        tpa = (self.tranche_tpa * level) @ self.tranche_owner * self.growth_path[step + self.warmup]
+        for out in self.outages:
+            tpa[:, out.facility] *= 1.0 - out.share * out.level
+        self.capacity = tpa / 12.0
 
     def holdings(self) -> np.ndarray:
         """Every stock and pipeline in tonnes of contained element, ``[S, E]``."""

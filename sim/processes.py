@@ -21,7 +21,7 @@ from simpy.events import URGENT
 from sim.chain import Chain
 from sim.ledger import Ledger
 from sim.market import allocate_controlled, allocate_home_first
-from sim.policies import active_fraction, change_steps, ramp_average
+from sim.policies import active_fraction, change_steps
 from sim.units import ELEMENTS, MAGNETS, REO_TO_ELEMENT
 
 SMOOTHING = 0.5  # weight of the previous usage rate when plants plan their input orders
@@ -35,15 +35,6 @@ class Recorder(Protocol):
     def fill(self, step: int, product: str, tier: str, value: np.ndarray) -> None: ...
     def consumed(self, chain: Chain, step: int, demand: np.ndarray, got: np.ndarray) -> None: ...
     def swarf(self, chain: Chain, step: int, recovered: np.ndarray) -> None: ...
-
-
-def update_capacity(chain: Chain, step: int) -> None:
-    """Capacity this step, tonnes per step, from tranches' ramps and outages."""
-    level = ramp_average(chain.tranche_start, chain.tranche_ramp, step)
-    tpa = (chain.tranche_tpa * level) @ chain.tranche_owner * chain.growth_path[step + chain.warmup]
-    for out in chain.outages:
-        tpa[:, out.facility] *= 1.0 - out.share * out.level
-    chain.capacity = tpa / 12.0
 
 
 def _tiers(regions: list[str]) -> dict[str, np.ndarray]:
@@ -85,7 +76,7 @@ def receive(chain: Chain, name: str, step: int) -> None:
 
 def operate(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     """Facilities set their capacity for the step."""
-    update_capacity(chain, step)
+    chain.update_capacity(step)
 
 
 def mine(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
