@@ -94,17 +94,25 @@ def allocate_controlled(
     priority: np.ndarray,
     allowed: np.ndarray | None,
     normal_avail: np.ndarray | None = None,
+    normal_need: np.ndarray | None = None,
 ) -> np.ndarray:
     """Allocate with export controls: ``allowed[S, P, C, K]`` is the share of normal flow
     a route may carry (1 = uncontrolled, 0 = banned); ``None`` means no control is active.
 
-    The normal flow is the uncontrolled allocation of ``normal_avail`` (default ``avail``):
-    plants that make to order pass their capacity, so that a quota is a share of what they
-    would ship without it, not of what its own cut has left them able to make.
+    The normal flow is the uncontrolled allocation of ``normal_avail`` to ``normal_need``
+    (defaults ``avail`` and ``need``): plants that make to order pass their capacity and
+    customers their running use, so that a quota is a share of what would ship in normal
+    times, not of what its own cut has left plants able to make, nor of the panic orders of
+    customers whose stocks it has emptied.
     """
     if allowed is None:
         return allocate(avail, need, open_, priority)
-    normal = allocate(avail if normal_avail is None else normal_avail, need, open_, priority)
+    normal = allocate(
+        avail if normal_avail is None else normal_avail,
+        need if normal_need is None else normal_need,
+        open_,
+        priority,
+    )
     cap = np.where(allowed < 1.0, allowed * normal, np.inf)
     return allocate(avail, need, open_, priority, cap)
 
@@ -117,6 +125,7 @@ def allocate_home_first(
     priority: np.ndarray,
     allowed: np.ndarray | None,
     normal_avail: np.ndarray | None = None,
+    normal_need: np.ndarray | None = None,
 ) -> np.ndarray:
     """Allocate over the routes marked ``home[P, C]`` first, then what is left over all routes.
 
@@ -124,11 +133,24 @@ def allocate_home_first(
     for the rest, so plants outside the largest supplier run full for their home customers.
     """
     home_open = open_ * home[:, :, None]
-    first = allocate_controlled(avail, need, home_open, priority, allowed, normal_avail)
-    left_avail = np.maximum(avail - first.sum(axis=2), 0.0)
-    left_need = np.maximum(need - first.sum(axis=1), 0.0)
-    left_normal = None if normal_avail is None else np.maximum(normal_avail - first.sum(2), 0.0)
-    rest = allocate_controlled(left_avail, left_need, open_, priority, allowed, left_normal)
+    first = allocate_controlled(
+        avail, need, home_open, priority, allowed, normal_avail, normal_need
+    )
+
+    def left(x: np.ndarray | None, axis: int) -> np.ndarray | None:
+        return None if x is None else np.maximum(x - first.sum(axis=axis), 0.0)
+
+    rest_avail = np.maximum(avail - first.sum(axis=2), 0.0)
+    rest_need = np.maximum(need - first.sum(axis=1), 0.0)
+    rest = allocate_controlled(
+        rest_avail,
+        rest_need,
+        open_,
+        priority,
+        allowed,
+        left(normal_avail, 2),
+        left(normal_need, 1),
+    )
     return first + rest
 
 

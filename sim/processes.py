@@ -136,6 +136,9 @@ def make_magnets(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None
         chain.buyer_priority[chain.bm],
         chain.allowed["magnet"],
         normal_avail=capacity,
+        normal_need=np.broadcast_to(chain.demand_path[step + chain.warmup, chain.bm], need.shape)[
+            :, :, None
+        ],
     )
     made = x.sum(axis=2)[:, :, 0]
     used = made[:, :, None] * per_t[None]
@@ -178,7 +181,15 @@ def make_metal(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     open_ = np.ones((avail.shape[1], need.shape[1], len(ELEMENTS)))
     prio = np.ones(need.shape[1], dtype=int)
     normal = cap[:, :, None] * np.ones(len(ELEMENTS))
-    x = allocate_controlled(avail, need, open_, prio, chain.allowed["metal"], normal_avail=normal)
+    x = allocate_controlled(
+        avail,
+        need,
+        open_,
+        prio,
+        chain.allowed["metal"],
+        normal_avail=normal,
+        normal_need=chain.rate_g,
+    )
     made = x.sum(axis=2)
     used = made / y
     chain.metal_in = chain.metal_in - used
@@ -208,7 +219,9 @@ def trade_oxide(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     pm = need_m.shape[1]
     prio = np.concatenate([np.ones(pm, dtype=int), chain.buyer_priority[chain.be]])
     open_ = np.ones((chain.sep_out.shape[1], need.shape[1], len(ELEMENTS)))
-    x = allocate_controlled(chain.sep_out, need, open_, prio, chain.allowed["oxide"])
+    x = allocate_controlled(
+        chain.sep_out, need, open_, prio, chain.allowed["oxide"], normal_need=usage
+    )
     chain.sep_out = chain.sep_out - x.sum(axis=2)
     chain.pipe["oxide_metal"].ship(step, x[:, :, :pm], chain.lead["oxide_metal"])
     chain.pipe["oxide_buyer"].ship(step, x[:, :, pm:], chain.lead["oxide_buyer"])
@@ -237,6 +250,7 @@ def trade_concentrate(chain: Chain, step: int, ledger: Ledger, rec: Recorder) ->
         chain.feeds,
         chain.sep_priority,
         chain.allowed["concentrate"],
+        normal_need=cap[:, :, None],
     )
     mix = np.divide(
         chain.mine_stock,
