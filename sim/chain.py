@@ -151,6 +151,7 @@ class Chain:
         self._build_buyers()
         self._build_events()
         self.capacity = np.zeros((S, len(self.facilities)))  # t per step
+        self.new_capacity = np.zeros((S, len(self.facilities)))  # of projects, t per step
         self._build_state()
 
     # -- structure ---------------------------------------------------------------------------
@@ -187,8 +188,18 @@ class Chain:
         cache = {d: month_index(self.origin, dt.date.fromordinal(int(d))) for d in np.unique(days)}
         return np.array([cache[d] for d in days])
 
+    def completes(self, event: int) -> np.ndarray:
+        """Whether capacity project ``event`` is built, 0 or 1 a sample: the sweep's draws
+        for ``events[i].completes``, else the central case (built if its completion
+        probability is at least one half)."""
+        drawn = self.draws.get(f"events[{event}].completes")
+        if drawn is not None:
+            return (np.asarray(drawn, dtype=float) > 0.5).astype(float)
+        p = self.value(event, "completion_probability")
+        return (p >= 0.5).astype(float)
+
     def _build_tranches(self) -> None:
-        owner, nameplate, start, ramp = [], [], [], []
+        owner, nameplate, start, ramp, s_curve = [], [], [], [], []
         for i, fac in enumerate(self.facilities):
             for tr in fac.tranches:
                 owner.append(i)
@@ -196,10 +207,15 @@ class Chain:
                     nameplate.append(np.full(self.samples, tr.capacity_tpa))
                     start.append(self.month(tr.start, -np.inf))
                     ramp.append(np.full(self.samples, tr.ramp_months))
+                    s_curve.append(np.zeros(self.samples, dtype=bool))
                 else:
-                    nameplate.append(self.value(tr.event, "nameplate_tpa"))
-                    start.append(self.when(tr.event, "start", -np.inf))
+                    ev = self.scenario.events[tr.event]
+                    built = self.completes(tr.event)
+                    nameplate.append(self.value(tr.event, "nameplate_tpa") * built)
+                    start.append(self.when(tr.event, "start", -np.inf)
+                                 + self.value(tr.event, "delay_months"))
                     ramp.append(self.value(tr.event, "ramp_months"))
+                    s_curve.append(np.full(self.samples, getattr(ev, "ramp", "") == "s_curve"))
         growth = np.array([1.0 + f.growth_pa for f in self.facilities])
         base = month_index(self.origin, dt.date(self.world.base_year, 7, 1))
         years = (np.arange(-self.warmup, self.steps) + 0.5 - base) / 12.0
@@ -211,6 +227,9 @@ class Chain:
         )
         self.tranche_start = np.stack(start, axis=1) if start else np.zeros((self.samples, 0))
         self.tranche_ramp = np.stack(ramp, axis=1) if ramp else np.zeros((self.samples, 0))
+        self.tranche_s_curve = (
+            np.stack(s_curve, axis=1) if s_curve else np.zeros((self.samples, 0), dtype=bool)
+        )
 
     def _build_structure(self) -> None:
         w, p = self.world, self.params
@@ -443,11 +462,15 @@ class Chain:
 
     def update_capacity(self, step: int) -> None:
         """Capacity this step, tonnes per step, from tranches' ramps, growth and outages."""
-        level = ramp_average(self.tranche_start, self.tranche_ramp, step)
-        tpa = (self.tranche_tpa * level) @ self.tranche_owner * self.growth_path[step + self.warmup]
+        level = ramp_average(self.tranche_start, self.tranche_ramp, step, self.tranche_s_curve)
+        growth = self.growth_path[step + self.warmup]
+        tpa = (self.tranche_tpa * level) @ self.tranche_owner * growth
+        planned = np.isfinite(self.tranche_start)
+        new_tpa = (self.tranche_tpa * level * planned) @ self.tranche_owner * growth
         for out in self.outages:
             tpa[:, out.facility] *= 1.0 - out.share * out.level
         self.capacity = tpa / 12.0
+        self.new_capacity = np.minimum(new_tpa / 12.0, self.capacity)  # of projects, t a step
 
     def holdings(self) -> np.ndarray:
         """Every stock and pipeline in tonnes of contained element, ``[S, E]``."""

@@ -2,7 +2,8 @@
 
 Dates become months from the horizon's origin (floats, one value a sample). An event covering
 part of a step applies pro rata: `active_fraction` is the share of a step inside
-``[start, end)``, and `ramp_average` the mean level of a linear ramp over a step. A control's
+``[start, end)``, and `ramp_average` the mean level of a ramp (linear, or the S-shaped
+smoothstep ``3u^2 - 2u^3``) over a step, integrated exactly. A control's
 reach on a market is a boolean mask over routes and products, computed once; its strength at a
 step is that mask times the control's level.
 """
@@ -31,11 +32,28 @@ def _ramp_integral(x: np.ndarray, start: np.ndarray, ramp: np.ndarray) -> np.nda
     return rising + np.maximum(u - ramp, 0.0)
 
 
-def ramp_average(start: np.ndarray, ramp: np.ndarray, step: int) -> np.ndarray:
-    """Mean level over step ``[step, step+1)`` of a linear ramp from 0 at ``start`` to 1."""
+def _s_curve_integral(x: np.ndarray, start: np.ndarray, ramp: np.ndarray) -> np.ndarray:
+    """Integral from -inf to x of a smoothstep rising from 0 at ``start`` to 1 at
+    ``start+ramp``: with ``v = u/ramp`` clipped to [0, 1], ``ramp * (v^3 - v^4/2)`` while
+    rising (half the ramp's length at its end, as for a linear ramp), then 1 a month."""
+    u = x - start
+    safe = np.where(ramp > 0, ramp, 1.0)
+    v = np.clip(u / safe, 0.0, 1.0)
+    rising = np.where(ramp > 0, safe * (v**3 - 0.5 * v**4), 0.0)
+    return rising + np.maximum(u - ramp, 0.0)
+
+
+def ramp_average(
+    start: np.ndarray, ramp: np.ndarray, step: int, s_curve: np.ndarray | None = None
+) -> np.ndarray:
+    """Mean level over step ``[step, step+1)`` of a ramp from 0 at ``start`` to 1 at
+    ``start+ramp``: linear, or S-shaped (smoothstep) where ``s_curve`` is True."""
     with np.errstate(invalid="ignore"):
-        hi = _ramp_integral(np.full_like(start, step + 1.0), start, ramp)
-        level = hi - _ramp_integral(np.full_like(start, float(step)), start, ramp)
+        lo, hi = np.full_like(start, float(step)), np.full_like(start, step + 1.0)
+        level = _ramp_integral(hi, start, ramp) - _ramp_integral(lo, start, ramp)
+        if s_curve is not None and s_curve.any():
+            smooth = _s_curve_integral(hi, start, ramp) - _s_curve_integral(lo, start, ramp)
+            level = np.where(s_curve, smooth, level)
     return np.where(np.isneginf(start), 1.0, level)
 
 

@@ -22,6 +22,7 @@ from sim.chain import Chain
 from sim.ledger import Ledger
 from sim.market import allocate_controlled, allocate_home_first
 from sim.policies import active_fraction, change_steps
+from sim.startup import backlog_claim
 from sim.units import ELEMENTS, MAGNETS, REO_TO_ELEMENT
 
 SMOOTHING = 0.5  # weight of the previous usage rate when plants plan their input orders
@@ -126,7 +127,8 @@ def make_magnets(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None
     per_t = chain.recipe / p["magnet_yield"]  # metal used per t of magnet
     uses = per_t > 0
     limit = np.where(uses[None], chain.mag_in / np.where(uses, per_t, 1.0)[None], np.inf).min(2)
-    capacity = chain.capacity[:, chain.slices["magnet"], None]
+    mag = chain.slices["magnet"]
+    capacity = chain.capacity[:, mag, None]
     avail = np.minimum(capacity[:, :, 0], limit)[:, :, None]
     x = allocate_home_first(
         avail,
@@ -149,7 +151,12 @@ def make_magnets(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None
     for g in np.flatnonzero(chain.swarf_to >= 0):
         chain.sep_out[:, chain.swarf_to[g]] += recovered[:, g]
     ledger.losses += (swarf - recovered).sum(axis=1)
-    chain.rate_g = SMOOTHING * chain.rate_g + (1.0 - SMOOTHING) * used
+    idle = np.minimum(np.maximum(capacity[:, :, 0] - made, 0.0), chain.new_capacity[:, mag])
+    home_open = chain.magnet_home * chain.magnet_open[:, :, 0]
+    unmet = np.maximum(need - np.einsum("spc,pc->sc", x[..., 0], chain.magnet_home), 0.0)
+    claim = backlog_claim(unmet[:, :, None], idle, home_open)
+    planned = used + claim[:, :, 0][:, :, None] * per_t[None]
+    chain.rate_g = SMOOTHING * chain.rate_g + (1.0 - SMOOTHING) * planned
     chain.pipe["magnet"].ship(step, x, chain.lead["magnet"])
     receive(chain, "magnet", step)
     rec.produced(chain, step, "magnet", content)
@@ -194,7 +201,11 @@ def make_metal(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     used = made / y
     chain.metal_in = chain.metal_in - used
     ledger.losses += (used - made).sum(axis=1)
-    chain.rate_m = SMOOTHING * chain.rate_m + (1.0 - SMOOTHING) * used
+    idle = np.minimum(np.maximum(cap - made.sum(axis=2), 0.0),
+                      chain.new_capacity[:, chain.slices["metal"]])
+    unmet = np.maximum(need - x.sum(axis=1), 0.0)
+    planned = used + backlog_claim(unmet, idle, open_[:, :, 0]) / y
+    chain.rate_m = SMOOTHING * chain.rate_m + (1.0 - SMOOTHING) * planned
     chain.pipe["metal"].ship(step, x, chain.lead["metal"])
     receive(chain, "metal", step)
     rec.produced(chain, step, "metal", made)

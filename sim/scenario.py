@@ -104,6 +104,19 @@ class NewCapacity(Event):
     facility: str = Field(description="Facility id; a new id creates a facility.")
     nameplate_tpa: float = Field(gt=0, description="Capacity added, tonnes per year.")
     ramp_months: float = Field(0.0, ge=0, le=240, description="Months from start to nameplate.")
+    ramp: Literal["linear", "s_curve"] = Field(
+        "linear", description="Shape of the ramp to nameplate: linear, or S-shaped (smoothstep)."
+    )
+    delay_months: float = Field(
+        0.0, ge=0, le=240, description="Months the start slips beyond `start` (a project delay)."
+    )
+    completion_probability: float = Field(
+        1.0,
+        ge=0.0,
+        le=1.0,
+        description="Chance the project is built at all (0-1). A sweep draws each sample's "
+        "outcome (`events[i].completes`, 0 or 1); a single run builds it if this is >= 0.5.",
+    )
     replace: bool = Field(
         False, description="Replace the facility's planned capacity instead of adding to it."
     )

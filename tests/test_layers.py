@@ -18,6 +18,7 @@ LAYERS = {
     "market": 2,
     "processes": 2,
     "ledger": 2,
+    "startup": 2,
     "engine": 3,
     "results": 3,
     "loading": 4,

@@ -1,0 +1,32 @@
+"""How new capacity attracts orders: idle plants take up need their customers do not meet at home.
+
+Plants make to order and order inputs to replace what they used, so a plant that has never
+produced holds no input, is offered no orders and would never start. Each step, what
+customers still need after the market cleared (magnet buyers: what their home plants did not
+supply) is offered to the idle capacity of projects (tranches with a start date: new plants
+and expansions) on the routes marked ``open_``, pro rata, and a plant plans its input orders
+for what it used plus what it could take of that backlog. A plant coming online therefore
+buys its first inputs and starts within a lead time, as a commissioning plant does; plants
+operating before the horizon behave as before.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def backlog_claim(unmet: np.ndarray, idle: np.ndarray, open_: np.ndarray) -> np.ndarray:
+    """Output ``[S, P, K]`` each plant could add for unmet need, within its idle capacity.
+
+    Args:
+        unmet: ``[S, C, K]`` need the market left unmet.
+        idle: ``[S, P]`` capacity not used this step (>= 0).
+        open_: ``[P, C]`` 1 where plant ``p`` may serve customer ``c``.
+    """
+    weight = idle[:, :, None] * open_[None]  # [S, P, C]
+    total = weight.sum(axis=1, keepdims=True)
+    share = np.divide(weight, total, out=np.zeros_like(weight), where=total > 1e-12)
+    claim = np.einsum("spc,sck->spk", share, unmet)
+    asked = claim.sum(axis=2)
+    scale = np.divide(idle, asked, out=np.ones_like(idle), where=asked > idle)
+    return claim * np.minimum(scale, 1.0)[:, :, None]

@@ -1,0 +1,54 @@
+"""Bad input for the policy levers' fields: exit 2 with file, line and field path."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from sim.cli import main
+from sim.errors import InputError
+from sim.loading import load_scenario
+
+HEAD = """\
+name: t
+horizon:
+  start: 2024-01-01
+  end: 2026-12-31
+events:
+"""
+PLANT = """\
+  - kind: new_capacity
+    facility: mp_10x
+    nameplate_tpa: 1000
+    start: 2026-01-01
+"""
+# (event text, line of the bad field, its path, words the message must hold)
+CASES = [
+    (PLANT + "    completion_probability: 1.4\n", 10, "events[0].completion_probability",
+     "less than or equal to 1"),
+    (PLANT + "    completion_probability: -0.1\n", 10, "events[0].completion_probability",
+     "greater than or equal to 0"),
+    (PLANT + "    ramp: cubic\n", 10, "events[0].ramp", "linear"),
+    (PLANT + "    delay_months: -2\n", 10, "events[0].delay_months", "greater than or equal"),
+    (PLANT + "    delay_month: 2\n", 10, "events[0].delay_month", "did you mean 'delay_months'"),
+]
+
+
+@pytest.mark.parametrize(("event", "line", "path", "words"), CASES,
+                         ids=[c[2] + ":" + c[0].splitlines()[-1].strip() for c in CASES])
+def test_bad_lever_field_names_file_line_and_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], event: str, line: int, path: str,
+    words: str
+) -> None:
+    file = tmp_path / "s.yaml"
+    file.write_text(HEAD + textwrap.dedent(event), encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        load_scenario(file)
+    err = info.value
+    assert (err.line, err.path) == (line, path), str(err)
+    assert words in str(err)
+    assert main(["validate", str(file)]) == 2
+    out = capsys.readouterr().err
+    assert f"{file}:{line}: {path}: " in out and "Traceback" not in out
