@@ -16,7 +16,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.policies import Side, control_scope, element_set, form_set, ramp_average
+from sim.policies import (
+    Side,
+    active_fraction,
+    control_scope,
+    element_set,
+    form_set,
+    ramp_average,
+    withheld_share,
+)
 from sim.scenario import ExportControl, NewCapacity, Outage, Scenario
 from sim.units import DAYS_PER_MONTH, ELEMENT_INDEX, ELEMENTS, MAGNETS, REO_TO_ELEMENT, month_index
 from sim.world import Facility, Tranche, World
@@ -55,20 +63,26 @@ class Pipeline:
 
 @dataclass
 class Control:
-    """An export control's reach on each market and its level (0 off, 1 fully on) a sample."""
+    """An export control's reach on each market and its level: the share of normal flow it
+    withholds, averaged over the current step, a sample (0 off, 1 nothing ships).
+
+    ``phases`` are ``(start, end, withheld)`` per-sample arrays (a licence regime is a ban
+    during the review delay, then ``1 - approval_rate``); ``off`` is the suspension window.
+    """
 
     event: ExportControl
-    start: np.ndarray
-    end: np.ndarray
+    phases: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+    off: tuple[np.ndarray, np.ndarray]
     scope: dict[str, np.ndarray]
     level: np.ndarray
 
-    share: np.ndarray
+    def times(self) -> list[np.ndarray]:
+        """Every date at which the level may change, months from the origin."""
+        return [t for a, b, _ in self.phases for t in (a, b)] + list(self.off)
 
-    @property
-    def strength(self) -> np.ndarray:
-        """Share of normal flow withheld when fully active, a sample."""
-        return 1.0 - self.share
+    def at(self, step: int) -> np.ndarray:
+        """Share of normal flow withheld, mean over ``step``."""
+        return withheld_share(self.phases, self.off, step)
 
 
 @dataclass
@@ -80,6 +94,13 @@ class OutageSwitch:
     start: np.ndarray
     end: np.ndarray
     level: np.ndarray
+
+    def times(self) -> list[np.ndarray]:
+        return [self.start, self.end]
+
+    def at(self, step: int) -> np.ndarray:
+        """Share of the step inside [start, end)."""
+        return active_fraction(self.start, self.end, step)
 
 
 def _lead_matrix(world: World, src: list[str], dst: list[str]) -> np.ndarray:
@@ -351,13 +372,19 @@ class Chain:
         buyer_regions = [b.region for b in self.buyers]
         bm_r = [buyer_regions[i] for i in self.bm]
         be_r = [buyer_regions[i] for i in self.be]
+        bm_s = [self.buyers[i].sector for i in self.bm]
+        be_s: list[str | None] = [self.buyers[i].sector for i in self.be]
         side = {st: Side(self.countries(st), self.regions(st)) for st in self.slices}
-        oxide_customers = Side([*self.countries("metal"), *be_r], [*self.regions("metal"), *be_r])
+        oxide_customers = Side(
+            [*self.countries("metal"), *be_r],
+            [*self.regions("metal"), *be_r],
+            [None] * len(self.stage("metal")) + be_s,
+        )
         return {
             "concentrate": (side["mine"], side["separation"]),
             "oxide": (side["separation"], oxide_customers),
             "metal": (side["metal"], side["magnet"]),
-            "magnet": (side["magnet"], Side(bm_r, bm_r)),
+            "magnet": (side["magnet"], Side(bm_r, bm_r, bm_s)),
         }
 
     def _covered(self, market: str, ev: ExportControl) -> np.ndarray:
@@ -381,17 +408,9 @@ class Chain:
         for i, ev in enumerate(self.scenario.events):
             if isinstance(ev, ExportControl):
                 scope = {m: control_scope(ev, *sides[m], self._covered(m, ev)) for m in MARKETS}
-                share = self.value(i, "share") if ev.share is not None else np.zeros(self.samples)
-                self.controls.append(
-                    Control(
-                        ev,
-                        self.when(i, "start", 0.0),
-                        self.when(i, "end", np.inf),
-                        scope,
-                        np.zeros(self.samples),
-                        share,
-                    )
-                )
+                off = (self.when(i, "suspended", np.inf), self.when(i, "resumed", np.inf))
+                phases = self._control_phases(i, ev)
+                self.controls.append(Control(ev, phases, off, scope, np.zeros(self.samples)))
             elif isinstance(ev, Outage):
                 self.outages.append(
                     OutageSwitch(
@@ -404,6 +423,21 @@ class Chain:
                 )
         self.allowed: dict[str, np.ndarray | None] = {m: None for m in MARKETS}
 
+    def _control_phases(
+        self, i: int, ev: ExportControl
+    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """``(start, end, withheld)`` phases of control ``i``: a ban, a quota letting through
+        ``share``, or licences: nothing ships during the review delay, then ``approval_rate``
+        of normal flow does."""
+        start, end = self.when(i, "start", 0.0), self.when(i, "end", np.inf)
+        if ev.mode == "ban":
+            return [(start, end, np.ones(self.samples))]
+        if ev.mode == "quota":
+            return [(start, end, 1.0 - self.value(i, "share"))]
+        granted = np.minimum(start + self.value(i, "review_delay_days") / DAYS_PER_MONTH, end)
+        return [(start, granted, np.ones(self.samples)),
+                (granted, end, 1.0 - self.value(i, "approval_rate"))]
+
     def refresh_controls(self) -> None:
         """Recompute each market's allowed share of normal flow from the controls' levels."""
         for market in MARKETS:
@@ -411,7 +445,7 @@ class Chain:
             for c in self.controls:
                 if not c.level.any() or not c.scope[market].any():
                     continue
-                cut = (c.level * c.strength)[:, None, None, None] * c.scope[market][None]
+                cut = c.level[:, None, None, None] * c.scope[market][None]
                 allowed = (1.0 - cut) if allowed is None else allowed * (1.0 - cut)
             self.allowed[market] = allowed
 

@@ -261,6 +261,14 @@ def check_against_world(scenario: Scenario, world: World, lines: Lines, file: st
             for d in dest:
                 if d not in places:
                     fail(i, "destinations", f"unknown country or region; {_nearest(d, places)}", d)
+        for d in getattr(ev, "general_licence", ()):
+            if d not in places:
+                fail(i, "general_licence", f"unknown country or region; {_nearest(d, places)}", d)
+        sectors = getattr(ev, "sectors", "all")
+        known_sectors = {b.sector for b in world.buyers}
+        for sector in () if sectors == "all" else sectors:
+            if sector not in known_sectors:
+                fail(i, "sectors", f"unknown sector; {_nearest(sector, known_sectors)}", sector)
 
 
 def _check_new_capacity(i: int, ev: NewCapacity, world: World, ids: set[str], fail: Any

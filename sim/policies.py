@@ -57,6 +57,26 @@ def ramp_average(
     return np.where(np.isneginf(start), 1.0, level)
 
 
+def withheld_share(
+    phases: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    off: tuple[np.ndarray, np.ndarray],
+    step: int,
+) -> np.ndarray:
+    """Mean over ``step`` of a control's withheld share of normal flow, per sample.
+
+    Args:
+        phases: ``(start, end, withheld)`` arrays: the share withheld inside ``[start, end)``.
+        off: ``(suspended, resumed)``: the control is off inside this window.
+        step: the step.
+    """
+    total = np.zeros_like(off[0], dtype=float)
+    for start, end, share in phases:
+        on = active_fraction(start, end, step)
+        paused = active_fraction(np.maximum(start, off[0]), np.minimum(end, off[1]), step)
+        total = total + share * np.maximum(on - paused, 0.0)
+    return total
+
+
 def change_steps(
     times: Iterable[np.ndarray], first: int, last: int, always: int | None = None
 ) -> list[int]:
@@ -73,10 +93,12 @@ def change_steps(
 
 @dataclass(frozen=True)
 class Side:
-    """One side of a market's routes: each party's country and region."""
+    """One side of a market's routes: each party's country and region, and for buyers their
+    end-use sector (``None`` for plants)."""
 
     countries: Sequence[str]
     regions: Sequence[str]
+    sectors: Sequence[str | None] | None = None
 
 
 def element_set(names: Sequence[str] | str) -> set[str]:
@@ -117,5 +139,14 @@ def control_scope(
     abroad = np.array(
         [[cs != cc for cc in customers.countries] for cs in suppliers.countries], dtype=bool
     ).reshape(len(suppliers.countries), len(customers.countries))
+    exempt = set(control.general_licence)
+    dest &= np.array(
+        [c not in exempt and r not in exempt
+         for c, r in zip(customers.countries, customers.regions)], dtype=bool
+    ).reshape(dest.shape)
+    if control.sectors != "all":
+        named = set(control.sectors)
+        sectors = customers.sectors or [None] * len(customers.countries)
+        dest &= np.array([s in named for s in sectors], dtype=bool).reshape(dest.shape)
     route = exporter[:, None] & dest[None, :] & abroad
     return route[:, :, None] & covered[:, None, :]

@@ -21,7 +21,7 @@ from simpy.events import URGENT
 from sim.chain import Chain
 from sim.ledger import Ledger
 from sim.market import allocate_controlled, allocate_home_first
-from sim.policies import active_fraction, change_steps
+from sim.policies import change_steps
 from sim.startup import backlog_claim
 from sim.units import ELEMENTS, MAGNETS, REO_TO_ELEMENT
 
@@ -310,12 +310,13 @@ def urgent(env: simpy.Environment, delay: float) -> simpy.Event:
 def switch(
     env: simpy.Environment, chain: Chain, target: Any, on_change: Callable[[], None]
 ) -> Generator[simpy.Event, None, None]:
-    """Set ``target.level`` (share of each step inside [start, end)) whenever it changes."""
+    """Set ``target.level`` to ``target.at(step)`` at every step where it may change (the
+    steps of ``target.times()`` and the ones after)."""
     first = -chain.warmup
-    for step in change_steps([target.start, target.end], first, chain.steps, always=first):
+    for step in change_steps(target.times(), first, chain.steps, always=first):
         if step > env.now:
             yield urgent(env, step - env.now)
-        target.level = active_fraction(target.start, target.end, step)
+        target.level = target.at(step)
         on_change()
 
 

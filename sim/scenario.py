@@ -70,11 +70,41 @@ class ExportControl(Event):
     forms: Literal["all"] | list[str] = Field(
         "all", description="Forms covered: concentrate, oxide, metal (alloy), NdFeB, SmCo, magnet."
     )
-    mode: Literal["ban", "quota"] = Field(description="ban: nothing ships; quota: a share does.")
+    mode: Literal["ban", "quota", "licence"] = Field(
+        description="ban: nothing ships; quota: a share does; licence: per-shipment licences, "
+        "nothing ships during the review, then the approved share does."
+    )
     share: float | None = Field(
         None, ge=0.0, le=1.0, description="For quota: share of the normal flow allowed (0-1)."
     )
+    approval_rate: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="For licence: share of the normal flow whose licences are approved (0-1).",
+    )
+    review_delay_days: float = Field(
+        0.0, ge=0.0, le=3650.0,
+        description="For licence: calendar days from `start` before the first licences are "
+        "granted; the control is a ban until then.",
+    )
+    general_licence: list[str] = Field(
+        default_factory=list,
+        description="Destinations (ISO-2 countries or regions) exempted by a general licence.",
+    )
+    sectors: Literal["all"] | list[str] = Field(
+        "all",
+        description="End-use sectors of buyers in scope (e.g. [defence] for military end "
+        "users), or 'all'. With named sectors, shipments to plants are not in scope.",
+    )
     end: dt.date | None = Field(None, description="Date the control lapses; none = never.")
+    announced: dt.date | None = Field(
+        None, description="Date announced (recorded; the model does not act on it)."
+    )
+    suspended: dt.date | None = Field(
+        None, description="Date the control is suspended (off from then until `resumed`)."
+    )
+    resumed: dt.date | None = Field(
+        None, description="Date a suspension ends; none = the suspension never ends."
+    )
 
     @field_validator("elements", mode="before")
     @classmethod
@@ -92,8 +122,25 @@ class ExportControl(Event):
             raise ValueError("mode 'quota' needs 'share' (the share of normal flow allowed, 0-1)")
         if self.mode == "ban" and self.share is not None:
             raise ValueError("mode 'ban' takes no 'share'; use mode 'quota' for a partial limit")
+        if self.mode == "licence" and self.approval_rate is None:
+            raise ValueError("mode 'licence' needs 'approval_rate' (share of normal flow "
+                             "approved, 0-1)")
+        if self.mode == "licence" and self.share is not None:
+            raise ValueError("mode 'licence' takes 'approval_rate', not 'share'")
+        licence_only = {"approval_rate", "review_delay_days"} & self.model_fields_set
+        if self.mode != "licence" and licence_only:
+            raise ValueError(f"{sorted(licence_only)} only apply to mode 'licence'")
         if self.end is not None and self.end <= self.start:
             raise ValueError(f"end ({self.end}) must be after start ({self.start})")
+        if self.announced is not None and self.announced > self.start:
+            raise ValueError(f"announced ({self.announced}) must not be after start "
+                             f"({self.start})")
+        if self.resumed is not None and self.suspended is None:
+            raise ValueError("'resumed' needs 'suspended' (the date the suspension began)")
+        if self.resumed is not None and self.suspended is not None \
+                and self.resumed <= self.suspended:
+            raise ValueError(f"resumed ({self.resumed}) must be after suspended "
+                             f"({self.suspended})")
         return self
 
 

@@ -24,6 +24,12 @@ PLANT = """\
     nameplate_tpa: 1000
     start: 2026-01-01
 """
+CONTROL = """\
+  - kind: export_control
+    exporter: CN
+    elements: [Dy, Tb]
+    start: 2025-04-04
+"""
 # (event text, line of the bad field, its path, words the message must hold)
 CASES = [
     (PLANT + "    completion_probability: 1.4\n", 10, "events[0].completion_probability",
@@ -33,6 +39,25 @@ CASES = [
     (PLANT + "    ramp: cubic\n", 10, "events[0].ramp", "linear"),
     (PLANT + "    delay_months: -2\n", 10, "events[0].delay_months", "greater than or equal"),
     (PLANT + "    delay_month: 2\n", 10, "events[0].delay_month", "did you mean 'delay_months'"),
+    (CONTROL + "    mode: licence\n    approval_rate: 1.4\n", 11, "events[0].approval_rate",
+     "less than or equal to 1"),
+    (CONTROL + "    mode: licence\n", 6, "events[0]", "needs 'approval_rate'"),
+    (CONTROL + "    mode: licence\n    approval_rate: 0.5\n    share: 0.5\n", 6, "events[0]",
+     "not 'share'"),
+    (CONTROL + "    mode: ban\n    review_delay_days: 45\n", 6, "events[0]",
+     "only apply to mode 'licence'"),
+    (CONTROL + "    mode: licence\n    approval_rate: 0.5\n    review_delay_days: -1\n", 12,
+     "events[0].review_delay_days", "greater than or equal to 0"),
+    (CONTROL + "    mode: licences\n", 10, "events[0].mode", "'licence'"),
+    (CONTROL + "    mode: ban\n    suspended: 2025-06-01\n    resumed: 2025-05-01\n", 6,
+     "events[0]", "must be after suspended"),
+    (CONTROL + "    mode: ban\n    resumed: 2025-05-01\n", 6, "events[0]", "needs 'suspended'"),
+    (CONTROL + "    mode: ban\n    announced: 2025-05-01\n", 6, "events[0]",
+     "must not be after start"),
+    (CONTROL + "    mode: ban\n    sectors: [defense]\n", 11, "events[0].sectors",
+     "did you mean 'defence'"),
+    (CONTROL + "    mode: ban\n    general_licence: [USA]\n", 11, "events[0].general_licence",
+     "unknown country or region"),
 ]
 
 

@@ -1,0 +1,114 @@
+"""Export controls, complete: licences (review delay, approval rate), general licences,
+end-use sectors and suspensions; a tighter control never lowers the shortfall it targets."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from sim.engine import run
+from sim.loading import default_world
+from sim.units import DAYS_PER_MONTH
+from sim.world import Buyer
+from tests.worlds import one_chain, scenario
+
+M0 = 12  # 2025-01 is month 12 after the 2024-01 origin
+LICENCE = {"kind": "export_control", "exporter": "CN", "forms": ["magnet"], "mode": "licence",
+           "approval_rate": 0.5, "review_delay_days": 2 * DAYS_PER_MONTH, "start": "2025-01-01"}
+BAN = {"kind": "export_control", "exporter": "CN", "forms": ["magnet"], "mode": "ban",
+       "start": "2025-01-01"}
+
+
+def test_licences_hold_everything_for_the_review_then_release_the_approved_share() -> None:
+    res = run(one_chain(cover_weeks=0.0), scenario([LICENCE]))
+    got, demand = res.record.delivered[0, :, 0], res.record.demand[0, :, 0]
+    assert np.allclose(got[:M0], demand[:M0])
+    assert np.allclose(got[M0:M0 + 2], 0.0, atol=1e-9)
+    assert np.allclose(got[M0 + 2:], 0.5 * demand[M0 + 2:], rtol=1e-6)
+
+
+def test_a_suspension_switches_the_control_off_until_it_resumes() -> None:
+    ev = {**BAN, "suspended": "2025-04-01", "resumed": "2025-07-01"}
+    res = run(one_chain(cover_weeks=0.0), scenario([ev]))
+    got, demand = res.record.delivered[0, :, 0], res.record.demand[0, :, 0]
+    assert np.allclose(got[M0:M0 + 3], 0.0, atol=1e-9)
+    assert np.allclose(got[M0 + 3:M0 + 6], demand[M0 + 3:M0 + 6])
+    assert np.allclose(got[M0 + 6:], 0.0, atol=1e-9)
+
+
+def test_a_suspension_without_resumption_ends_the_control() -> None:
+    res = run(one_chain(cover_weeks=0.0), scenario([{**BAN, "suspended": "2025-05-01"}]))
+    assert res.shortfall[0, :M0 + 4].sum() > 0 and res.shortfall[0, M0 + 4:].max() < 1e-9
+
+
+def test_general_licence_exempts_its_destinations() -> None:
+    res = run(one_chain(cover_weeks=0.0), scenario([{**BAN, "general_licence": ["US"]}]))
+    assert res.shortfall.max() < 1e-9
+
+
+def _two_sectors() -> object:
+    world = one_chain(cover_weeks=0.0)
+    defence = Buyer("US", "defence", "NdFeB", 120.0, 0.0, 0.0, 3)
+    return dataclasses.replace(world, buyers=(*world.buyers, defence))
+
+
+def test_sector_scope_denies_only_the_named_end_users() -> None:
+    res = run(_two_sectors(), scenario([{**BAN, "sectors": ["defence"]}]))  # type: ignore[arg-type]
+    short = res.shortfall[0]
+    assert short[:, 0].max() < 1e-9  # ev_traction still served
+    assert short[M0 + 1:, 1].min() > 9.9  # defence gets nothing (10 t a month)
+
+
+# -- direction of effect on the default world --------------------------------------------------
+HORIZON = {"start": "2024-01-01", "end": "2027-12-31"}
+
+
+def _control(**kw: object) -> dict:
+    return {"kind": "export_control", "exporter": "CN", "elements": ["Dy", "Tb"],
+            "forms": ["oxide", "metal", "magnet"], "start": "2025-04-04", **kw}
+
+
+def _abroad_short(res: object) -> np.ndarray:
+    """Cumulative shortfall over time of buyers outside China, t of magnet or element, [S, T]."""
+    chain = res.chain  # type: ignore[attr-defined]
+    abroad = np.array([b.region != "CN" for b in chain.buyers])
+    return res.shortfall[:, :, abroad].sum(axis=2).cumsum(axis=1)  # type: ignore[attr-defined]
+
+
+def _ordered(cumulative: np.ndarray) -> None:
+    """Samples are ordered loosest to tightest: cumulative shortfall never falls along them."""
+    assert (np.diff(cumulative, axis=0) >= -1e-6 * (1.0 + cumulative[1:])).all()
+    assert cumulative[-1, -1] > cumulative[0, -1] + 1.0
+
+
+@pytest.fixture(scope="module")
+def world():  # type: ignore[no-untyped-def]
+    return default_world()
+
+
+LICENCE_60 = _control(mode="licence", approval_rate=0.5, review_delay_days=60)
+
+
+@pytest.mark.parametrize(("event", "field", "loosest_first"), [
+    (LICENCE_60, "approval_rate", [1.0, 0.8, 0.6, 0.4, 0.2, 0.0]),  # higher rate: never worse
+    (LICENCE_60, "review_delay_days", [0.0, 30.0, 63.0, 120.0, 240.0]),
+    (_control(mode="quota", share=0.5), "share", [1.0, 0.7, 0.4, 0.1, 0.0]),
+])
+def test_a_tighter_control_never_lowers_a_shortfall(  # type: ignore[no-untyped-def]
+    world, event: dict, field: str, loosest_first: list[float]
+) -> None:
+    values = np.array(loosest_first)
+    res = run(world, scenario([event], **HORIZON), samples=len(values), detail=False,
+              draws={f"events[0].{field}": values})
+    _ordered(_abroad_short(res))
+
+
+def test_more_elements_never_lower_a_shortfall(world) -> None:  # type: ignore[no-untyped-def]
+    runs = [
+        run(world, scenario([_control(mode="licence", approval_rate=0.4, review_delay_days=60,
+                                      elements=elements)], **HORIZON), detail=False)
+        for elements in (["Tb"], ["Dy", "Tb"], ["Sm", "Dy", "Tb"], ["Sm", "Dy", "Tb", "NdPr"])
+    ]
+    _ordered(np.concatenate([_abroad_short(r) for r in runs]))
