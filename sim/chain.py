@@ -25,7 +25,8 @@ from sim.policies import (
     ramp_average,
     withheld_share,
 )
-from sim.scenario import ExportControl, NewCapacity, Outage, Scenario
+from sim.scenario import ExportControl, NewCapacity, Outage, Scenario, Stockpile
+from sim.stockpile import StockpileState
 from sim.units import DAYS_PER_MONTH, ELEMENT_INDEX, ELEMENTS, MAGNETS, REO_TO_ELEMENT, month_index
 from sim.world import Facility, Tranche, World
 
@@ -405,12 +406,15 @@ class Chain:
         sides = self._sides()
         self.controls: list[Control] = []
         self.outages: list[OutageSwitch] = []
+        self.stockpiles: list[StockpileState] = []
         for i, ev in enumerate(self.scenario.events):
             if isinstance(ev, ExportControl):
                 scope = {m: control_scope(ev, *sides[m], self._covered(m, ev)) for m in MARKETS}
                 off = (self.when(i, "suspended", np.inf), self.when(i, "resumed", np.inf))
                 phases = self._control_phases(i, ev)
                 self.controls.append(Control(ev, phases, off, scope, np.zeros(self.samples)))
+            elif isinstance(ev, Stockpile):
+                self.stockpiles.append(self._stockpile(i, ev))
             elif isinstance(ev, Outage):
                 self.outages.append(
                     OutageSwitch(
@@ -422,6 +426,26 @@ class Chain:
                     )
                 )
         self.allowed: dict[str, np.ndarray | None] = {m: None for m in MARKETS}
+
+    def _stockpile(self, i: int, ev: Stockpile) -> StockpileState:
+        """Stockpile ``i``'s served buyers (checked non-empty by loading) and rules."""
+        served = np.array([
+            k for k, b in enumerate(self.buyers)
+            if b.region == ev.region and b.material == ev.material
+            and (ev.sectors == "all" or b.sector in ev.sectors)
+        ], dtype=int)
+        target = self.value(i, "target_t") if ev.target_t is not None else np.zeros(self.samples)
+        return StockpileState(
+            buyers=served,
+            content=self.content[served[0]] if served.size else np.zeros(E),
+            held=self.value(i, "initial_t"),
+            start=self.when(i, "start", 0.0),
+            end=self.when(i, "end", np.inf),
+            threshold=self.value(i, "release_threshold"),
+            max_release=self.value(i, "max_release_t_per_month"),
+            purchase=self.value(i, "purchase_t_per_month"),
+            target=target,
+        )
 
     def _control_phases(
         self, i: int, ev: ExportControl
@@ -519,4 +543,6 @@ class Chain:
         for name in ("concentrate", "oxide_metal", "oxide_buyer", "metal"):
             total = total + self.pipe[name].in_transit().sum(1)
         total = total + self.pipe["magnet"].in_transit()[:, :, 0] @ self.content[self.bm]
+        for pile in self.stockpiles:
+            total = total + pile.held[:, None] * pile.content[None]
         return total

@@ -45,6 +45,7 @@ class Record:
     inventory: np.ndarray | None = None
     flows: dict[str, np.ndarray] = field(default_factory=dict)
     recycled: np.ndarray | None = None
+    stockpile_t: np.ndarray | None = None  # [S, T, stockpiles] holding after each step's rule
 
     def __post_init__(self) -> None:
         c = self.chain
@@ -72,6 +73,13 @@ class Record:
     def swarf(self, chain: Chain, step: int, recovered: np.ndarray) -> None:
         if self.recycled is not None and step >= 0:
             self.recycled[step] = recovered[0]
+
+    def stockpiled(self, step: int, held: np.ndarray) -> None:
+        if step < 0:
+            return
+        if self.stockpile_t is None:
+            self.stockpile_t = np.zeros((held.shape[0], self.chain.steps, held.shape[1]))
+        self.stockpile_t[:, step] = held
 
     def fill(self, step: int, product: str, tier: str, value: np.ndarray) -> None:
         if step >= 0:

@@ -21,7 +21,7 @@ import yaml
 from pydantic import ValidationError
 
 from sim.errors import InputError
-from sim.scenario import EVENT_KINDS, NewCapacity, Outage, Scenario
+from sim.scenario import EVENT_KINDS, NewCapacity, Outage, Scenario, Stockpile
 from sim.units import ELEMENTS, REO_TO_ELEMENT
 from sim.world import Buyer, Facility, Tranche, World
 
@@ -185,7 +185,8 @@ def _suggest(field: str, loc: tuple[Any, ...]) -> str:
     """A 'did you mean' for an unknown field, from the model's known fields."""
     from sim import scenario as sc
 
-    models: list[type] = [sc.Scenario, sc.Horizon, sc.ExportControl, sc.NewCapacity, sc.Outage]
+    models: list[type] = [sc.Scenario, sc.Horizon, sc.ExportControl, sc.NewCapacity, sc.Outage,
+                          sc.Stockpile]
     known = {name for m in models for name in m.model_fields}  # type: ignore[attr-defined]
     close = difflib.get_close_matches(field, sorted(known), n=1)
     return f"; did you mean '{close[0]}'?" if close else ""
@@ -252,6 +253,8 @@ def check_against_world(scenario: Scenario, world: World, lines: Lines, file: st
             fail(i, "facility", f"unknown facility; {_nearest(ev.facility, ids)}", ev.facility)
         if isinstance(ev, NewCapacity):
             ids = _check_new_capacity(i, ev, world, ids, fail)
+        if isinstance(ev, Stockpile):
+            _check_stockpile(i, ev, world, fail)
         exporter = getattr(ev, "exporter", None)
         if exporter is not None and exporter not in known_countries:
             fail(i, "exporter", f"unknown country; {_nearest(exporter, known_countries)}",
@@ -269,6 +272,22 @@ def check_against_world(scenario: Scenario, world: World, lines: Lines, file: st
         for sector in () if sectors == "all" else sectors:
             if sector not in known_sectors:
                 fail(i, "sectors", f"unknown sector; {_nearest(sector, known_sectors)}", sector)
+
+
+def _check_stockpile(i: int, ev: Stockpile, world: World, fail: Any) -> None:
+    regions = {b.region for b in world.buyers}
+    if ev.region not in regions:
+        fail(i, "region", f"unknown demand region; {_nearest(ev.region, regions)}", ev.region)
+    materials = {b.material for b in world.buyers if b.region == ev.region}
+    if ev.material not in materials:
+        fail(i, "material", f"no buyers of it in {ev.region}; "
+             f"{_nearest(ev.material, materials)}", ev.material)
+    sectors = {b.sector for b in world.buyers
+               if b.region == ev.region and b.material == ev.material}
+    for sector in () if ev.sectors == "all" else ev.sectors:
+        if sector not in sectors:
+            fail(i, "sectors", f"no {ev.material} buyers of this sector in {ev.region}; "
+                 f"{_nearest(sector, sectors)}", sector)
 
 
 def _check_new_capacity(i: int, ev: NewCapacity, world: World, ids: set[str], fail: Any

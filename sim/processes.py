@@ -2,8 +2,8 @@
 
 Each step runs, in this order: `switch` processes of events that change level now (urgent),
 then `arrive` (shipments due), `operate` (capacity), `mine`, `separate`, `make_magnets`,
-`make_metal`, `trade_oxide`, `trade_concentrate`, `consume`. Markets run downstream first, so
-each stage orders to replace what the stage below it has just used.
+`make_metal`, `trade_oxide`, `trade_concentrate`, `release_stockpiles`, `consume`. Markets
+run downstream first, so each stage orders to replace what the stage below it has just used.
 
 Every function books what it moves in the `Ledger`; material is only ever moved, never
 created, except by `mine` (and recycling inflows, booked as such).
@@ -23,6 +23,7 @@ from sim.ledger import Ledger
 from sim.market import allocate_controlled, allocate_home_first
 from sim.policies import change_steps
 from sim.startup import backlog_claim
+from sim.stockpile import draw
 from sim.units import ELEMENTS, MAGNETS, REO_TO_ELEMENT
 
 SMOOTHING = 0.5  # weight of the previous usage rate when plants plan their input orders
@@ -36,6 +37,7 @@ class Recorder(Protocol):
     def fill(self, step: int, product: str, tier: str, value: np.ndarray) -> None: ...
     def consumed(self, chain: Chain, step: int, demand: np.ndarray, got: np.ndarray) -> None: ...
     def swarf(self, chain: Chain, step: int, recovered: np.ndarray) -> None: ...
+    def stockpiled(self, step: int, held: np.ndarray) -> None: ...
 
 
 def _tiers(regions: list[str]) -> dict[str, np.ndarray]:
@@ -276,6 +278,17 @@ def trade_concentrate(chain: Chain, step: int, ledger: Ledger, rec: Recorder) ->
     rec.market(chain, step, "concentrate", shipped)
 
 
+def release_stockpiles(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
+    """Stockpiles release to (or buy from) the buyers they serve, before those consume."""
+    demand = chain.demand_path[step + chain.warmup]
+    for pile in chain.stockpiles:
+        b = pile.buyers
+        chain.inventory[:, b] += draw(pile, np.broadcast_to(demand[b], (chain.samples, b.size)),
+                                      chain.inventory[:, b], step)
+    if chain.stockpiles:
+        rec.stockpiled(step, np.stack([p.held for p in chain.stockpiles], axis=1))
+
+
 def consume(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     """Buyers use what they hold, up to this step's demand; the rest is their shortfall."""
     demand = chain.demand_path[step + chain.warmup][None, :]
@@ -294,6 +307,7 @@ STAGES: tuple[Callable[[Chain, int, Ledger, Recorder], None], ...] = (
     make_metal,
     trade_oxide,
     trade_concentrate,
+    release_stockpiles,
     consume,
 )
 

@@ -197,8 +197,49 @@ class Outage(Event):
         return self
 
 
-AnyEvent = Annotated[ExportControl | NewCapacity | Outage, Field(discriminator="kind")]
-EVENT_KINDS: tuple[str, ...] = ("export_control", "new_capacity", "outage")
+class Stockpile(Event):
+    """A government or industry stockpile of one material in one region, released to its
+    buyers by rule from `start` (and bought, optionally, while they are fully supplied)."""
+
+    kind: Literal["stockpile"]
+    region: str = Field(description="Demand region whose buyers it serves (US, EU, JP, ...).")
+    material: str = Field(
+        description="What it holds: a magnet (NdFeB, SmCo; t of magnet) or an element bought "
+        "as such (NdPr, Dy, ...; t of contained element)."
+    )
+    sectors: Literal["all"] | list[str] = Field(
+        "all", description="End-use sectors it releases to (e.g. [defence]), or 'all'."
+    )
+    initial_t: float = Field(ge=0.0, description="Holding at the start of the horizon, t.")
+    release_threshold: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="Release when the share of the served buyers' demand they would go "
+        "short of this month exceeds this (0-1).",
+    )
+    max_release_t_per_month: float = Field(gt=0.0, description="Most it releases a month, t.")
+    purchase_t_per_month: float = Field(
+        0.0, ge=0.0,
+        description="Bought a month from the served buyers' surplus stock while none of them "
+        "is short (they reorder it from the market), t.",
+    )
+    target_t: float | None = Field(
+        None, ge=0.0, description="Holding purchases stop at; none = no purchases."
+    )
+    end: dt.date | None = Field(None, description="Date the rules stop; none = never.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Stockpile:
+        if self.purchase_t_per_month > 0 and self.target_t is None:
+            raise ValueError("'purchase_t_per_month' needs 'target_t' (the holding to buy up to)")
+        if self.end is not None and self.end <= self.start:
+            raise ValueError(f"end ({self.end}) must be after start ({self.start})")
+        return self
+
+
+AnyEvent = Annotated[
+    ExportControl | NewCapacity | Outage | Stockpile, Field(discriminator="kind")
+]
+EVENT_KINDS: tuple[str, ...] = ("export_control", "new_capacity", "outage", "stockpile")
 
 
 class Scenario(Strict):

@@ -3,16 +3,13 @@ end-use sectors and suspensions; a tighter control never lowers the shortfall it
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 
 from sim.engine import run
 from sim.loading import default_world
 from sim.units import DAYS_PER_MONTH
-from sim.world import Buyer
-from tests.worlds import one_chain, scenario
+from tests.worlds import one_chain, scenario, with_defence
 
 M0 = 12  # 2025-01 is month 12 after the 2024-01 origin
 LICENCE = {"kind": "export_control", "exporter": "CN", "forms": ["magnet"], "mode": "licence",
@@ -48,14 +45,8 @@ def test_general_licence_exempts_its_destinations() -> None:
     assert res.shortfall.max() < 1e-9
 
 
-def _two_sectors() -> object:
-    world = one_chain(cover_weeks=0.0)
-    defence = Buyer("US", "defence", "NdFeB", 120.0, 0.0, 0.0, 3)
-    return dataclasses.replace(world, buyers=(*world.buyers, defence))
-
-
 def test_sector_scope_denies_only_the_named_end_users() -> None:
-    res = run(_two_sectors(), scenario([{**BAN, "sectors": ["defence"]}]))  # type: ignore[arg-type]
+    res = run(with_defence(one_chain(cover_weeks=0.0)), scenario([{**BAN, "sectors": ["defence"]}]))
     short = res.shortfall[0]
     assert short[:, 0].max() < 1e-9  # ev_traction still served
     assert short[M0 + 1:, 1].min() > 9.9  # defence gets nothing (10 t a month)

@@ -30,6 +30,14 @@ CONTROL = """\
     elements: [Dy, Tb]
     start: 2025-04-04
 """
+PILE = """\
+  - kind: stockpile
+    region: US
+    material: NdFeB
+    initial_t: 100
+    max_release_t_per_month: 5
+    start: 2025-01-01
+"""
 # (event text, line of the bad field, its path, words the message must hold)
 CASES = [
     (PLANT + "    completion_probability: 1.4\n", 10, "events[0].completion_probability",
@@ -58,6 +66,17 @@ CASES = [
      "did you mean 'defence'"),
     (CONTROL + "    mode: ban\n    general_licence: [USA]\n", 11, "events[0].general_licence",
      "unknown country or region"),
+    (PILE.replace("region: US", "region: USA"), 7, "events[0].region", "did you mean 'US'"),
+    (PILE.replace("material: NdFeB", "material: NdFe"), 8, "events[0].material",
+     "did you mean 'NdFeB'"),
+    (PILE + "    sectors: [defense]\n", 12, "events[0].sectors", "did you mean 'defence'"),
+    (PILE + "    purchase_t_per_month: 2\n", 6, "events[0]", "needs 'target_t'"),
+    (PILE.replace("initial_t: 100", "initial_t: -1"), 9, "events[0].initial_t",
+     "greater than or equal to 0"),
+    (PILE.replace("max_release_t_per_month: 5", "max_release_t_per_month: 0"), 10,
+     "events[0].max_release_t_per_month", "greater than 0"),
+    (PILE + "    release_threshold: 2\n", 12, "events[0].release_threshold",
+     "less than or equal to 1"),
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -71,3 +72,9 @@ def scenario(
 
 def date(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
+
+
+def with_defence(world: World, demand_tpa: float = 120.0, cover_weeks: float = 0.0) -> World:
+    """The world plus a US defence buyer of NdFeB (priority 3)."""
+    defence = Buyer("US", "defence", "NdFeB", demand_tpa, 0.0, cover_weeks, 3)
+    return dataclasses.replace(world, buyers=(*world.buyers, defence))
