@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim import economics
+from sim.economics import FloorState, LevelState, ProducerState
 from sim.policies import (
     Side,
     active_fraction,
@@ -146,6 +148,13 @@ class Chain:
     ``steps - 1``; step ``t`` is the month starting ``t`` months after the horizon's origin.
     """
 
+    producers: list[ProducerState]  # set by sim.economics.build
+    floors: list[FloorState]
+    price_levels: list[LevelState]
+    base_prices: np.ndarray  # [P, K] 2024 prices
+    fills_now: np.ndarray  # [S, P, K] share of running use the markets covered, last step
+    separated: np.ndarray  # [S, Ps, E] this step's separated oxide
+
     def __init__(
         self,
         world: World,
@@ -172,6 +181,7 @@ class Chain:
         self._build_structure()
         self._build_buyers()
         self._build_events()
+        economics.build(self)
         self.capacity = np.zeros((S, len(self.facilities)))  # t per step
         self.new_capacity = np.zeros((S, len(self.facilities)))  # of projects, t per step
         self._build_state()

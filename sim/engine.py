@@ -16,19 +16,15 @@ import numpy as np
 import simpy
 
 from sim.chain import Chain
+from sim.economics import PRICE_PRODUCTS, TIERS, base_at
 from sim.errors import InputError
 from sim.ledger import TOLERANCE, Ledger
 from sim.processes import STAGES, actor, switch
 from sim.scenario import Scenario
-from sim.units import ELEMENTS, MAGNETS, month_start
+from sim.units import ELEMENTS, month_start
 from sim.world import World
 
 WARMUP_MONTHS = 12
-PRICE_PRODUCTS: tuple[str, ...] = (
-    *(f"{e}_oxide" for e in ELEMENTS[:-1]),
-    *(f"{m}_magnet" for m in MAGNETS),
-)
-TIERS: tuple[str, ...] = ("china", "ex_china")
 
 
 @dataclass
@@ -46,6 +42,8 @@ class Record:
     flows: dict[str, np.ndarray] = field(default_factory=dict)
     recycled: np.ndarray | None = None
     stockpile_t: np.ndarray | None = None  # [S, T, stockpiles] holding after each step's rule
+    floor_usd: np.ndarray | None = None  # [S, T, floors] price-floor payments
+    producer_level: np.ndarray | None = None  # [S, T, producers] share of capacity run
 
     def __post_init__(self) -> None:
         c = self.chain
@@ -74,14 +72,27 @@ class Record:
         if self.recycled is not None and step >= 0:
             self.recycled[step] = recovered[0]
 
-    def stockpiled(self, step: int, held: np.ndarray) -> None:
+    def _series(self, name: str, step: int, values: np.ndarray, start: float) -> None:
+        """Store ``values[S, n]`` at ``step`` in the ``[S, T, n]`` array ``name``."""
         if step < 0:
             return
-        if self.stockpile_t is None:
-            self.stockpile_t = np.zeros((held.shape[0], self.chain.steps, held.shape[1]))
-        self.stockpile_t[:, step] = held
+        if getattr(self, name) is None:
+            shape = (values.shape[0], self.chain.steps, values.shape[1])
+            setattr(self, name, np.full(shape, start))
+        getattr(self, name)[:, step] = values
+
+    def stockpiled(self, step: int, held: np.ndarray) -> None:
+        self._series("stockpile_t", step, held, 0.0)
+
+    def paid(self, step: int, usd: np.ndarray) -> None:
+        self._series("floor_usd", step, usd, 0.0)
+
+    def producing(self, step: int, levels: np.ndarray) -> None:
+        self._series("producer_level", step, levels, 1.0)
 
     def fill(self, step: int, product: str, tier: str, value: np.ndarray) -> None:
+        p, k = PRICE_PRODUCTS.index(product), TIERS.index(tier)
+        self.chain.fills_now[:, p, k] = value  # the price producers see next step
         if step >= 0:
             self.fills[:, step, PRICE_PRODUCTS.index(product), TIERS.index(tier)] = value
 
@@ -122,15 +133,18 @@ class RunResult:
         return self.record.demand - self.record.delivered
 
 
-def prices_from_fills(world: World, fills: np.ndarray) -> np.ndarray:
-    """Price paths ``[S, T, product, tier]`` from the share of need each market met."""
+def prices_from_fills(
+    world: World, fills: np.ndarray, base: np.ndarray | None = None
+) -> np.ndarray:
+    """Price paths ``[S, T, product, tier]`` from the share of need each market met, on
+    ``base`` prices ``[S, T, P, K]`` (default: the world's 2024 prices throughout)."""
+    from sim.economics import base_table
     from sim.market import scarcity_price
 
-    base = np.array(
-        [[world.prices_usd_per_kg.get((p, t), np.nan) for t in TIERS] for p in PRICE_PRODUCTS]
-    )
+    if base is None:
+        base = base_table(world.prices_usd_per_kg)[None, None]
     p = world.parameters
-    return scarcity_price(base[None, None], fills, p["price_elasticity"], p["price_ceiling"])
+    return scarcity_price(base, fills, p["price_elasticity"], p["price_ceiling"])
 
 
 MEMORY_LIMIT_BYTES = 4 * 1024**3
@@ -190,5 +204,6 @@ def run(
         env.process(actor(env, stage, chain, ledger, record))
     env.run(until=chain.steps)
     residual = ledger.check(chain.holdings(), tolerance)
-    prices = prices_from_fills(chain.world, record.fills)
+    base = np.stack([base_at(chain, t) for t in range(chain.steps)], axis=1)
+    prices = prices_from_fills(chain.world, record.fills, base)
     return RunResult(scenario, chain, record, seed, residual, time.perf_counter() - began, prices)

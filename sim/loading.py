@@ -21,9 +21,9 @@ import yaml
 from pydantic import ValidationError
 
 from sim.errors import InputError
-from sim.scenario import EVENT_KINDS, NewCapacity, Outage, Scenario, Stockpile
+from sim.scenario import EVENT_KINDS, NewCapacity, Outage, PriceFloor, Scenario, Stockpile
 from sim.units import ELEMENTS, REO_TO_ELEMENT
-from sim.world import Buyer, Facility, Tranche, World
+from sim.world import Buyer, Facility, Producer, Tranche, World
 
 Lines = dict[tuple[Any, ...], tuple[str, int]]
 MAX_BYTES = 1_000_000
@@ -186,7 +186,7 @@ def _suggest(field: str, loc: tuple[Any, ...]) -> str:
     from sim import scenario as sc
 
     models: list[type] = [sc.Scenario, sc.Horizon, sc.ExportControl, sc.NewCapacity, sc.Outage,
-                          sc.Stockpile]
+                          sc.Stockpile, sc.PriceFloor, sc.PriceLevel]
     known = {name for m in models for name in m.model_fields}  # type: ignore[attr-defined]
     close = difflib.get_close_matches(field, sorted(known), n=1)
     return f"; did you mean '{close[0]}'?" if close else ""
@@ -255,6 +255,14 @@ def check_against_world(scenario: Scenario, world: World, lines: Lines, file: st
             ids = _check_new_capacity(i, ev, world, ids, fail)
         if isinstance(ev, Stockpile):
             _check_stockpile(i, ev, world, fail)
+        if isinstance(ev, PriceFloor):
+            producers = {p.id: p for p in world.producers}
+            if ev.beneficiary not in producers:
+                fail(i, "beneficiary", "unknown producer (sim/data/producers.csv); "
+                     f"{_nearest(ev.beneficiary, set(producers))}", ev.beneficiary)
+            elif producers[ev.beneficiary].product != ev.product:
+                fail(i, "product", f"producer '{ev.beneficiary}' sells "
+                     f"{producers[ev.beneficiary].product}", ev.product)
         exporter = getattr(ev, "exporter", None)
         if exporter is not None and exporter not in known_countries:
             fail(i, "exporter", f"unknown country; {_nearest(exporter, known_countries)}",
@@ -407,5 +415,21 @@ def _build_default_world() -> World:
     return World(
         base_year=2024, countries=countries, ores=ores, facilities=tuple(facilities),
         buyers=tuple(buyers), lead_days=lead, recipes=recipes, parameters=params,
-        prices_usd_per_kg=prices,
+        prices_usd_per_kg=prices, producers=_producers(),
+    )
+
+
+def _producers() -> tuple[Producer, ...]:
+    """Producers with a cash cost (sim/data/producers.csv)."""
+    f = "producers.csv"
+    return tuple(
+        Producer(
+            id=r["id"], facilities=tuple(r["facilities"].split()), product=r["product"],
+            tier=r["tier"], cash_cost_usd_per_kg=_float(r, "cash_cost_usd_per_kg", f),
+            curtail_after_months=_float(r, "curtail_after_months", f),
+            curtail_share=_float(r, "curtail_share", f),
+            idle_after_months=_float(r, "idle_after_months", f),
+            restart_months=_float(r, "restart_months", f),
+        )
+        for r in _rows(f)
     )

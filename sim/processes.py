@@ -1,9 +1,10 @@
 """The actors: what each stage of the chain does in one step, and their SimPy processes.
 
 Each step runs, in this order: `switch` processes of events that change level now (urgent),
-then `arrive` (shipments due), `operate` (capacity), `mine`, `separate`, `make_magnets`,
-`make_metal`, `trade_oxide`, `trade_concentrate`, `release_stockpiles`, `consume`. Markets
-run downstream first, so each stage orders to replace what the stage below it has just used.
+then `arrive` (shipments due), `operate` (capacity), `mine`, `separate`, `settle_producers`,
+`make_magnets`,
+`make_metal`, `trade_oxide`, `trade_concentrate`, `release_stockpiles`, `consume`.
+Markets run downstream first, so each stage orders to replace what the stage below it has just used.
 
 Every function books what it moves in the `Ledger`; material is only ever moved, never
 created, except by `mine` (and recycling inflows, booked as such).
@@ -18,6 +19,7 @@ import numpy as np
 import simpy
 from simpy.events import URGENT
 
+from sim import economics
 from sim.chain import Chain
 from sim.ledger import Ledger
 from sim.market import allocate_controlled, allocate_home_first
@@ -38,6 +40,8 @@ class Recorder(Protocol):
     def consumed(self, chain: Chain, step: int, demand: np.ndarray, got: np.ndarray) -> None: ...
     def swarf(self, chain: Chain, step: int, recovered: np.ndarray) -> None: ...
     def stockpiled(self, step: int, held: np.ndarray) -> None: ...
+    def paid(self, step: int, usd: np.ndarray) -> None: ...
+    def producing(self, step: int, levels: np.ndarray) -> None: ...
 
 
 def _tiers(regions: list[str]) -> dict[str, np.ndarray]:
@@ -78,8 +82,9 @@ def receive(chain: Chain, name: str, step: int) -> None:
 
 
 def operate(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
-    """Facilities set their capacity for the step."""
+    """Facilities set their capacity for the step (producers' economics included)."""
     chain.update_capacity(step)
+    economics.apply_levels(chain)
 
 
 def mine(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
@@ -100,7 +105,16 @@ def separate(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     chain.sep_in -= done
     chain.sep_out += out
     ledger.losses += (done - out).sum(axis=1)
+    chain.separated = out
     rec.produced(chain, step, "separation", out)
+
+
+def settle_producers(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
+    """Producers weigh price against cost; price floors pay their top-up."""
+    if not chain.producers:
+        return
+    rec.paid(step, economics.settle(chain, step))
+    rec.producing(step, np.stack([p.level for p in chain.producers], axis=1))
 
 
 def _position_need(
@@ -303,6 +317,7 @@ STAGES: tuple[Callable[[Chain, int, Ledger, Recorder], None], ...] = (
     operate,
     mine,
     separate,
+    settle_producers,
     make_magnets,
     make_metal,
     trade_oxide,

@@ -236,10 +236,57 @@ class Stockpile(Event):
         return self
 
 
-AnyEvent = Annotated[
-    ExportControl | NewCapacity | Outage | Stockpile, Field(discriminator="kind")
+PriceProduct = Literal[
+    "NdPr_oxide", "Dy_oxide", "Tb_oxide", "Sm_oxide", "La_oxide", "Ce_oxide", "Y_oxide",
+    "NdFeB_magnet", "SmCo_magnet",
 ]
-EVENT_KINDS: tuple[str, ...] = ("export_control", "new_capacity", "outage", "stockpile")
+
+
+class PriceFloor(Event):
+    """A guaranteed minimum price for a producer's product: the payer tops up the market
+    price to the floor on what the producer makes (a cost to the payer, recorded)."""
+
+    kind: Literal["price_floor"]
+    product: Literal["NdPr_oxide", "Dy_oxide", "Tb_oxide", "Sm_oxide", "La_oxide", "Ce_oxide",
+                     "Y_oxide"] = Field(description="Oxide whose price is floored.")
+    usd_per_kg: float = Field(gt=0.0, le=100_000.0, description="The floor, US$/kg.")
+    beneficiary: str = Field(description="Producer id (sim/data/producers.csv).")
+    years: float = Field(gt=0.0, le=100.0, description="Years the floor runs from `start`.")
+    payer: str = Field("government", description="Who pays the top-up (shown in results).")
+
+
+class PriceLevel(Event):
+    """A market's price level moves for reasons outside the model (a price war, a demand
+    slump): the base price of a product in some tiers becomes `usd_per_kg` (scarcity comes
+    on top)."""
+
+    kind: Literal["price_level"]
+    product: PriceProduct = Field(description="Product whose base price moves.")
+    tiers: Literal["all"] | list[str] = Field(
+        "all", description="Market tiers: china (domestic), ex_china, or 'all'."
+    )
+    usd_per_kg: float = Field(gt=0.0, le=100_000.0, description="New base price, US$/kg.")
+    end: dt.date | None = Field(None, description="Date the base price returns; none = never.")
+
+    @field_validator("tiers", mode="before")
+    @classmethod
+    def _tiers(cls, value: object) -> object:
+        return _names(value, {"china": 0, "ex_china": 1}, "tiers")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PriceLevel:
+        if self.end is not None and self.end <= self.start:
+            raise ValueError(f"end ({self.end}) must be after start ({self.start})")
+        return self
+
+
+AnyEvent = Annotated[
+    ExportControl | NewCapacity | Outage | Stockpile | PriceFloor | PriceLevel,
+    Field(discriminator="kind"),
+]
+EVENT_KINDS: tuple[str, ...] = (
+    "export_control", "new_capacity", "outage", "stockpile", "price_floor", "price_level"
+)
 
 
 class Scenario(Strict):

@@ -70,6 +70,26 @@ class Buyer:
 
 
 @dataclass(frozen=True)
+class Producer:
+    """A company's facilities that stand or fall together on one product's price.
+
+    While its realised price (market, or a floor) is below ``cash_cost_usd_per_kg`` for
+    ``curtail_after_months`` it runs at ``1 - curtail_share`` of capacity; after
+    ``idle_after_months`` it stops; after ``restart_months`` at or above cost it runs again.
+    """
+
+    id: str
+    facilities: tuple[str, ...]
+    product: str
+    tier: str
+    cash_cost_usd_per_kg: float
+    curtail_after_months: float
+    curtail_share: float
+    idle_after_months: float
+    restart_months: float
+
+
+@dataclass(frozen=True)
 class World:
     """Everything the model needs besides the scenario's events."""
 
@@ -82,6 +102,7 @@ class World:
     recipes: dict[str, np.ndarray]
     parameters: dict[str, float]
     prices_usd_per_kg: dict[tuple[str, str], float] = field(default_factory=dict)
+    producers: tuple[Producer, ...] = ()
 
     def region(self, country: str) -> str:
         """The demand region a country belongs to."""

@@ -19,6 +19,7 @@ LAYERS = {
     "processes": 2,
     "ledger": 2,
     "startup": 2,
+    "economics": 2,
     "stockpile": 2,
     "engine": 3,
     "results": 3,

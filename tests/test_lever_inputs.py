@@ -38,6 +38,14 @@ PILE = """\
     max_release_t_per_month: 5
     start: 2025-01-01
 """
+FLOOR = """\
+  - kind: price_floor
+    product: NdPr_oxide
+    usd_per_kg: 110
+    beneficiary: mp_materials
+    years: 10
+    start: 2025-07-10
+"""
 # (event text, line of the bad field, its path, words the message must hold)
 CASES = [
     (PLANT + "    completion_probability: 1.4\n", 10, "events[0].completion_probability",
@@ -77,6 +85,16 @@ CASES = [
      "events[0].max_release_t_per_month", "greater than 0"),
     (PILE + "    release_threshold: 2\n", 12, "events[0].release_threshold",
      "less than or equal to 1"),
+    (FLOOR.replace("mp_materials", "mp_material"), 9, "events[0].beneficiary",
+     "did you mean 'mp_materials'"),
+    (FLOOR.replace("NdPr_oxide", "Dy_oxide"), 7, "events[0].product", "sells NdPr_oxide"),
+    (FLOOR.replace("years: 10", "years: 0"), 10, "events[0].years", "greater than 0"),
+    (FLOOR.replace("usd_per_kg: 110", "usd_per_kg: -5"), 8, "events[0].usd_per_kg",
+     "greater than 0"),
+    ("  - kind: price_level\n    product: NdPr_oxide\n    tiers: [domestic]\n"
+     "    usd_per_kg: 37\n    start: 2025-01-01\n", 8, "events[0].tiers", "unknown tiers"),
+    ("  - kind: price_level\n    product: NdPr_metal\n    usd_per_kg: 37\n"
+     "    start: 2025-01-01\n", 7, "events[0].product", "'NdPr_oxide'"),
 ]
 
 

@@ -1,0 +1,72 @@
+"""Producer economics and price floors: a floor keeps running a loss-making producer that
+curtails without it, and records what it pays; price levels move the reported prices."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.economics import PRICE_PRODUCTS, TIERS
+from sim.engine import run
+from sim.loading import default_world
+from tests.worlds import scenario
+
+HORIZON = {"start": "2024-01-01", "end": "2027-12-31"}
+SLUMP = {"kind": "price_level", "product": "NdPr_oxide", "usd_per_kg": 37.0,
+         "start": "2025-01-01"}  # the 2015 year-end low (USGS MCS 2016), below MP's cost
+FLOOR = {"kind": "price_floor", "product": "NdPr_oxide", "usd_per_kg": 110.0,
+         "beneficiary": "mp_materials", "start": "2025-01-01", "years": 10, "payer": "US DoD"}
+M0 = 12
+
+
+@pytest.fixture(scope="module")
+def world():  # type: ignore[no-untyped-def]
+    return default_world()
+
+
+def _mp(res: object) -> np.ndarray:
+    level = res.record.producer_level  # type: ignore[attr-defined]
+    assert level is not None
+    return level[0, :, 0]
+
+
+def test_a_floor_keeps_running_a_producer_that_curtails_without_it(world) -> None:  # type: ignore[no-untyped-def]
+    without = run(world, scenario([SLUMP], **HORIZON))
+    with_floor = run(world, scenario([SLUMP, FLOOR], **HORIZON))
+    assert (_mp(without)[:M0] == 1.0).all()
+    assert _mp(without)[M0 + 3] == 0.5  # curtailed after 3 months below cost
+    assert _mp(without)[M0 + 12] == 0.0  # idle after 12
+    assert (_mp(with_floor) == 1.0).all()
+    mp_sep = without.chain.index["mp_mountain_pass_sep"]
+    assert without.record.production is not None and with_floor.record.production is not None
+    assert with_floor.record.production[M0 + 14:, mp_sep].sum() > 100.0
+    assert without.record.production[M0 + 14:, mp_sep].sum() < 1e-6
+    assert with_floor.residual < 1e-9 and without.residual < 1e-9
+
+
+def test_floor_payments_are_the_gap_times_the_output(world) -> None:  # type: ignore[no-untyped-def]
+    res = run(world, scenario([SLUMP, FLOOR], **HORIZON))
+    paid = res.record.floor_usd
+    assert paid is not None and paid[0, :M0].sum() == 0.0
+    chain = res.chain
+    seps = [chain.index[f] for f in ("mp_mountain_pass_sep", "mp_mountain_pass_sep_ramp")]
+    assert res.record.production is not None
+    ndpr_t = res.record.production[M0 + 6, seps, 0].sum()
+    price = res.prices_usd_per_kg[0, M0 + 5, PRICE_PRODUCTS.index("NdPr_oxide"),
+                                  TIERS.index("ex_china")]  # producers see last month's price
+    assert paid[0, M0 + 6, 0] == pytest.approx((110.0 - price) * ndpr_t * 1000.0, rel=1e-9)
+
+
+def test_no_floor_payment_when_the_market_is_above_the_floor(world) -> None:  # type: ignore[no-untyped-def]
+    low = {**FLOOR, "usd_per_kg": 20.0}
+    res = run(world, scenario([low], **HORIZON))
+    assert res.record.floor_usd is not None and res.record.floor_usd.max() == 0.0
+
+
+def test_price_level_moves_the_reported_base(world) -> None:  # type: ignore[no-untyped-def]
+    res = run(world, scenario([{**SLUMP, "tiers": ["china"]}], **HORIZON))
+    p = PRICE_PRODUCTS.index("NdPr_oxide")
+    china, ex_china = res.prices_usd_per_kg[0, :, p, 0], res.prices_usd_per_kg[0, :, p, 1]
+    assert 37.0 <= china[M0] < 38.0 and 50.0 <= china[M0 - 1] < 51.0  # scarcity on top
+    base = run(world, scenario([], **HORIZON)).prices_usd_per_kg[0, :, p, 1]
+    assert np.array_equal(ex_china, base)  # only the named tier moves
