@@ -10,11 +10,15 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from sim import __version__
 from sim.errors import InputError, MassBalanceError, SimError
+
+if TYPE_CHECKING:
+    from sim.engine import RunResult
 
 EXIT_INPUT = 2
 EXIT_BALANCE = 3
@@ -100,6 +104,7 @@ def _run(args: argparse.Namespace) -> int:
           f"{result.chain.steps} months, simulated in {result.wall_seconds:.2f} s, "
           f"mass-balance residual {manifest['mass_balance_residual']:.1e}")
     print(_format_summary(summary))
+    print(_format_levers(result, summary))
     print(f"wrote {folder}")
     return 0
 
@@ -113,10 +118,59 @@ def _format_summary(summary: pd.DataFrame) -> str:
         peak_month_t=short["peak_month_t"].round(1),
         share_short=(100 * short["share_short"]).round(1).astype(str) + "%",
     )[["region", "sector", "material", "shortfall_t", "share_short", "peak_month_t",
-       "months_short", "first_short"]]
+       "months_short", "first_short", "recovered"]]
     table = table.rename(columns={"shortfall_t": "cumulative_t", "share_short": "of_demand"})
     return "shortfall by region x sector (t of magnet, or t of element):\n" + table.to_string(
         index=False)
+
+
+def _format_levers(result: RunResult, summary: pd.DataFrame) -> str:
+    """Timing of shortfalls, price peaks by tier, floor payments, stockpiles, producers."""
+    from sim.summary import (
+        first_event,
+        floor_payments_table,
+        price_peaks_table,
+        producers_table,
+        stockpiles_table,
+    )
+    from sim.units import month_index
+
+    lines = []
+    short = summary.dropna(subset=["first_short"])
+    start = first_event(result)
+    if not short.empty:
+        first = short.sort_values("first_short").iloc[0]
+        since = "" if start is None else (
+            f", {month_index(start, first['first_short']):.1f} months after the first event "
+            f"({start})")
+        lines.append(f"first shortfall: {first['first_short']} ({first['region']} "
+                     f"{first['sector']} {first['material']}){since}")
+        recovered = short.dropna(subset=["recovered"])
+        lines.append(f"recovered by the end: {len(recovered)} of {len(short)} region x sector "
+                     "x material groups that ran short")
+    peaks = price_peaks_table(result)
+    peaks = peaks[peaks["peak_ratio"] > 1.05].sort_values("peak_ratio", ascending=False)
+    if not peaks.empty:
+        lines.append("price peaks by tier (US$/kg):")
+        for row in peaks.head(8).itertuples():
+            lines.append(f"  {row.product:13s} {row.market:8s} {row.first_usd_per_kg:10,.1f} -> "
+                         f"{row.peak_usd_per_kg:10,.1f} ({row.peak_ratio:.1f}x) in "
+                         f"{row.peak_date}")
+    paid = floor_payments_table(result)
+    for (floor, payer, beneficiary), group in paid.groupby(["floor", "payer", "beneficiary"]):
+        lines.append(f"price floor '{floor}': {payer} paid {beneficiary} "
+                     f"US${group['usd'].sum() / 1e6:,.1f}M over the horizon")
+    piles = stockpiles_table(result)
+    for name, group in piles.groupby("stockpile"):
+        lines.append(f"stockpile '{name}': {group['tonnes'].iloc[0]:,.1f} t after the first "
+                     f"month, {group['tonnes'].iloc[-1]:,.1f} t at the end")
+    producers = producers_table(result)
+    for name, group in producers.groupby("producer"):
+        low = group[group["capacity_share"] < 1.0]
+        if not low.empty:
+            lines.append(f"producer {name}: below full capacity from {low['date'].iloc[0]} "
+                         f"({len(low)} months; {group['capacity_share'].iloc[-1]:.0%} at the end)")
+    return "\n".join(lines)
 
 
 def _calibrate(args: argparse.Namespace) -> int:

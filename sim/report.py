@@ -33,6 +33,12 @@ from sim.results import (
     summary_table,
 )
 from sim.scenario import Scenario
+from sim.summary import (
+    floor_payments_table,
+    price_peaks_table,
+    producers_table,
+    stockpiles_table,
+)
 
 
 def scenario_hash(scenario: Scenario) -> str:
@@ -88,7 +94,14 @@ def write_run(result: RunResult, folder: Path) -> dict[str, Any]:
             "production.csv": production_table(result),
             "stocks.csv": stocks_table(result),
             "prices.csv": prices_table(result),
+            "price_peaks.csv": price_peaks_table(result),
         }
+        extras = {
+            "floor_payments.csv": floor_payments_table(result),
+            "stockpiles.csv": stockpiles_table(result),
+            "producers.csv": producers_table(result),
+        }
+        tables.update({name: table for name, table in extras.items() if not table.empty})
         for name, table in tables.items():
             table.to_csv(tmp / name, index=False, float_format="%.6g")
         plot_shortfall(shortfall, result.scenario, tmp / "shortfall.png")

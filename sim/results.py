@@ -181,7 +181,9 @@ def prices_table(result: RunResult, sample: int = 0) -> pd.DataFrame:
 
 
 def summary_table(shortfall: pd.DataFrame) -> pd.DataFrame:
-    """Per region x sector x material: cumulative and peak shortfall, months short, first."""
+    """Per region x sector x material: cumulative and peak shortfall, months short, the first
+    month short, the month after the last one short (``recovered``, if that is within the
+    horizon) and the months from the first short month to recovery."""
     short = shortfall.assign(is_short=shortfall["shortfall_t"] > 1e-6 * shortfall["demand_t"] + EPS)
     grouped = short.groupby(["region", "sector", "material"], sort=True)
     first = short[short["is_short"]].groupby(["region", "sector", "material"])["date"].min()
@@ -197,6 +199,18 @@ def summary_table(shortfall: pd.DataFrame) -> pd.DataFrame:
         out["shortfall_t"], out["demand_t"], out=np.zeros(len(out)), where=out["demand_t"] > 0
     )
     out["first_short"] = first.reindex(out.index)
+    last = short[short["is_short"]].groupby(["region", "sector", "material"])["date"].max()
+    end = short["date"].max()
+    after = {d: n for n, d in enumerate(sorted(short["date"].unique()))}
+    dates = sorted(after)
+    out["recovered"] = [
+        dates[after[d] + 1] if pd.notna(d) and d < end else None
+        for d in last.reindex(out.index)
+    ]
+    out["months_to_recovery"] = [
+        after[r] - after[f] if r is not None else np.nan
+        for f, r in zip(out["first_short"], out["recovered"])
+    ]
     return out.reset_index()
 
 

@@ -23,6 +23,7 @@ LAYERS = {
     "stockpile": 2,
     "engine": 3,
     "results": 3,
+    "summary": 3,
     "loading": 4,
     "plotting": 4,
     "report": 4,
