@@ -24,7 +24,7 @@ from sim.chain import Chain
 from sim.ledger import Ledger
 from sim.market import allocate_controlled, allocate_home_first
 from sim.policies import change_steps
-from sim.startup import backlog_claim
+from sim.startup import add_along, backlog_claim
 from sim.stockpile import draw
 from sim.units import ELEMENTS, MAGNETS, REO_TO_ELEMENT
 
@@ -169,7 +169,7 @@ def make_magnets(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None
     ledger.losses += (swarf - recovered).sum(axis=1)
     idle = np.minimum(np.maximum(capacity[:, :, 0] - made, 0.0), chain.new_capacity[:, mag])
     home_open = chain.magnet_home * chain.magnet_open[:, :, 0]
-    unmet = np.maximum(need - np.einsum("spc,pc->sc", x[..., 0], chain.magnet_home), 0.0)
+    unmet = np.maximum(need - add_along(x[..., 0] * chain.magnet_home[None], 1), 0.0)
     claim = backlog_claim(unmet[:, :, None], idle, home_open)
     planned = used + claim[:, :, 0][:, :, None] * per_t[None]
     chain.rate_g = SMOOTHING * chain.rate_g + (1.0 - SMOOTHING) * planned
@@ -219,7 +219,7 @@ def make_metal(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     ledger.losses += (used - made).sum(axis=1)
     idle = np.minimum(np.maximum(cap - made.sum(axis=2), 0.0),
                       chain.new_capacity[:, chain.slices["metal"]])
-    unmet = np.maximum(need - x.sum(axis=1), 0.0)
+    unmet = np.maximum(need - add_along(x, 1), 0.0)
     planned = used + backlog_claim(unmet, idle, open_[:, :, 0]) / y
     chain.rate_m = SMOOTHING * chain.rate_m + (1.0 - SMOOTHING) * planned
     chain.pipe["metal"].ship(step, x, chain.lead["metal"])

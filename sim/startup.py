@@ -15,6 +15,15 @@ from __future__ import annotations
 import numpy as np
 
 
+def add_along(a: np.ndarray, axis: int) -> np.ndarray:
+    """Sum over ``axis`` one slice at a time, so that every sample's result is the same
+    whatever the batch size (numpy's own reductions may order the additions by shape)."""
+    out = np.zeros(a.shape[:axis] + a.shape[axis + 1:])
+    for part in np.moveaxis(a, axis, 0):
+        out = out + part
+    return out
+
+
 def backlog_claim(unmet: np.ndarray, idle: np.ndarray, open_: np.ndarray) -> np.ndarray:
     """Output ``[S, P, K]`` each plant could add for unmet need, within its idle capacity.
 
@@ -24,9 +33,9 @@ def backlog_claim(unmet: np.ndarray, idle: np.ndarray, open_: np.ndarray) -> np.
         open_: ``[P, C]`` 1 where plant ``p`` may serve customer ``c``.
     """
     weight = idle[:, :, None] * open_[None]  # [S, P, C]
-    total = weight.sum(axis=1, keepdims=True)
+    total = add_along(weight, 1)[:, None, :]
     share = np.divide(weight, total, out=np.zeros_like(weight), where=total > 1e-12)
-    claim = np.einsum("spc,sck->spk", share, unmet)
-    asked = claim.sum(axis=2)
+    claim = add_along(share[:, :, :, None] * unmet[:, None, :, :], 2)
+    asked = add_along(claim, 2)
     scale = np.divide(idle, asked, out=np.ones_like(idle), where=asked > idle)
     return claim * np.minimum(scale, 1.0)[:, :, None]
