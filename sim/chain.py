@@ -18,6 +18,7 @@ import numpy as np
 
 from sim import economics
 from sim.economics import FloorState, LevelState, ProducerState
+from sim.offtake import OfftakeState
 from sim.policies import (
     Side,
     active_fraction,
@@ -27,7 +28,7 @@ from sim.policies import (
     ramp_average,
     withheld_share,
 )
-from sim.scenario import ExportControl, NewCapacity, Outage, Scenario, Stockpile
+from sim.scenario import ExportControl, NewCapacity, Offtake, Outage, Scenario, Stockpile
 from sim.stockpile import StockpileState
 from sim.units import DAYS_PER_MONTH, ELEMENT_INDEX, ELEMENTS, MAGNETS, REO_TO_ELEMENT, month_index
 from sim.world import Facility, Tranche, World
@@ -417,6 +418,7 @@ class Chain:
         self.controls: list[Control] = []
         self.outages: list[OutageSwitch] = []
         self.stockpiles: list[StockpileState] = []
+        self.offtakes: list[OfftakeState] = []
         for i, ev in enumerate(self.scenario.events):
             if isinstance(ev, ExportControl):
                 scope = {m: control_scope(ev, *sides[m], self._covered(m, ev)) for m in MARKETS}
@@ -425,6 +427,8 @@ class Chain:
                 self.controls.append(Control(ev, phases, off, scope, np.zeros(self.samples)))
             elif isinstance(ev, Stockpile):
                 self.stockpiles.append(self._stockpile(i, ev))
+            elif isinstance(ev, Offtake):
+                self.offtakes.append(self._offtake(i, ev))
             elif isinstance(ev, Outage):
                 self.outages.append(
                     OutageSwitch(
@@ -456,6 +460,19 @@ class Chain:
             purchase=self.value(i, "purchase_t_per_month"),
             target=target,
         )
+
+    def _offtake(self, i: int, ev: Offtake) -> OfftakeState:
+        """Offtake ``i``: its magnet plant and buyers (checked by loading), share and dates."""
+        plant = self.index[ev.facility] - self.slices["magnet"].start
+        buyers = np.array([
+            j for j, k in enumerate(self.bm)
+            if self.buyers[k].region == ev.region and self.magnet_open[plant, j, 0] > 0
+            and (ev.sectors == "all" or self.buyers[k].sector in ev.sectors)
+        ], dtype=int)  # buyers of the magnet the plant makes
+        start = self.when(i, "start", 0.0)
+        end = start + 12.0 * self.value(i, "years") if ev.years is not None else np.full(
+            self.samples, np.inf)
+        return OfftakeState(plant, buyers, self.value(i, "share"), start, end)
 
     def _control_phases(
         self, i: int, ev: ExportControl

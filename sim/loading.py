@@ -21,7 +21,15 @@ import yaml
 from pydantic import ValidationError
 
 from sim.errors import InputError
-from sim.scenario import EVENT_KINDS, NewCapacity, Outage, PriceFloor, Scenario, Stockpile
+from sim.scenario import (
+    EVENT_KINDS,
+    NewCapacity,
+    Offtake,
+    Outage,
+    PriceFloor,
+    Scenario,
+    Stockpile,
+)
 from sim.units import ELEMENTS, REO_TO_ELEMENT
 from sim.world import Buyer, Facility, Producer, Tranche, World
 
@@ -186,7 +194,7 @@ def _suggest(field: str, loc: tuple[Any, ...]) -> str:
     from sim import scenario as sc
 
     models: list[type] = [sc.Scenario, sc.Horizon, sc.ExportControl, sc.NewCapacity, sc.Outage,
-                          sc.Stockpile, sc.PriceFloor, sc.PriceLevel]
+                          sc.Stockpile, sc.PriceFloor, sc.PriceLevel, sc.Offtake]
     known = {name for m in models for name in m.model_fields}  # type: ignore[attr-defined]
     close = difflib.get_close_matches(field, sorted(known), n=1)
     return f"; did you mean '{close[0]}'?" if close else ""
@@ -255,6 +263,8 @@ def check_against_world(scenario: Scenario, world: World, lines: Lines, file: st
             ids = _check_new_capacity(i, ev, world, ids, fail)
         if isinstance(ev, Stockpile):
             _check_stockpile(i, ev, world, fail)
+        if isinstance(ev, Offtake):
+            _check_offtake(i, ev, world, fail)
         if isinstance(ev, PriceFloor):
             producers = {p.id: p for p in world.producers}
             if ev.beneficiary not in producers:
@@ -296,6 +306,19 @@ def _check_stockpile(i: int, ev: Stockpile, world: World, fail: Any) -> None:
         if sector not in sectors:
             fail(i, "sectors", f"no {ev.material} buyers of this sector in {ev.region}; "
                  f"{_nearest(sector, sectors)}", sector)
+
+
+def _check_offtake(i: int, ev: Offtake, world: World, fail: Any) -> None:
+    magnets = {f.id for f in world.by_stage("magnet")}
+    if ev.facility not in magnets:
+        fail(i, "facility", f"not a magnet plant; {_nearest(ev.facility, magnets)}", ev.facility)
+    regions = {b.region for b in world.buyers}
+    if ev.region not in regions:
+        fail(i, "region", f"unknown demand region; {_nearest(ev.region, regions)}", ev.region)
+    sectors = {b.sector for b in world.buyers if b.region == ev.region}
+    for sector in () if ev.sectors == "all" else ev.sectors:
+        if sector not in sectors:
+            fail(i, "sectors", f"unknown sector; {_nearest(sector, sectors)}", sector)
 
 
 def _check_new_capacity(i: int, ev: NewCapacity, world: World, ids: set[str], fail: Any

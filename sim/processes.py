@@ -23,6 +23,7 @@ from sim import economics
 from sim.chain import Chain
 from sim.ledger import Ledger
 from sim.market import allocate_controlled, allocate_home_first
+from sim.offtake import reserve
 from sim.policies import change_steps
 from sim.startup import add_along, backlog_claim
 from sim.stockpile import draw
@@ -146,9 +147,11 @@ def make_magnets(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None
     mag = chain.slices["magnet"]
     capacity = chain.capacity[:, mag, None]
     avail = np.minimum(capacity[:, :, 0], limit)[:, :, None]
-    x = allocate_home_first(
+    reserved, avail, left = reserve(chain.offtakes, avail, need[:, :, None],
+                                    chain.allowed["magnet"], step)
+    x = reserved + allocate_home_first(
         avail,
-        need[:, :, None],
+        left,
         chain.magnet_open,
         chain.magnet_home,
         chain.buyer_priority[chain.bm],

@@ -280,12 +280,28 @@ class PriceLevel(Event):
         return self
 
 
+class Offtake(Event):
+    """A share of a magnet plant's output reserved for some buyers (e.g. 10X for US defence):
+    they are served from it first, before any other allocation."""
+
+    kind: Literal["offtake"]
+    facility: str = Field(description="Magnet plant id.")
+    share: float = Field(gt=0.0, le=1.0, description="Share of the plant's output reserved.")
+    region: str = Field(description="Demand region of the buyers (US, EU, ...).")
+    sectors: Literal["all"] | list[str] = Field(
+        "all", description="Their end-use sectors, or 'all'."
+    )
+    years: float | None = Field(None, gt=0.0, le=100.0, description="Years it runs; none = "
+                                "to the end of the horizon.")
+
+
 AnyEvent = Annotated[
-    ExportControl | NewCapacity | Outage | Stockpile | PriceFloor | PriceLevel,
+    ExportControl | NewCapacity | Outage | Stockpile | PriceFloor | PriceLevel | Offtake,
     Field(discriminator="kind"),
 ]
 EVENT_KINDS: tuple[str, ...] = (
-    "export_control", "new_capacity", "outage", "stockpile", "price_floor", "price_level"
+    "export_control", "new_capacity", "outage", "stockpile", "price_floor", "price_level",
+    "offtake",
 )
 
 

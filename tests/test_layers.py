@@ -21,6 +21,7 @@ LAYERS = {
     "startup": 2,
     "economics": 2,
     "stockpile": 2,
+    "offtake": 2,
     "engine": 3,
     "results": 3,
     "summary": 3,

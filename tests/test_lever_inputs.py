@@ -93,6 +93,13 @@ CASES = [
      "greater than 0"),
     ("  - kind: price_level\n    product: NdPr_oxide\n    tiers: [domestic]\n"
      "    usd_per_kg: 37\n    start: 2025-01-01\n", 8, "events[0].tiers", "unknown tiers"),
+    ("  - kind: offtake\n    facility: mp_mountain_pass_sep\n    share: 1\n    region: US\n"
+     "    start: 2028-07-01\n", 7, "events[0].facility", "not a magnet plant"),
+    ("  - kind: offtake\n    facility: mp_10x\n    share: 1.5\n    region: US\n"
+     "    start: 2028-07-01\n", 8, "events[0].share", "less than or equal to 1"),
+    ("  - kind: offtake\n    facility: mp_10x\n    share: 1\n    region: US\n"
+     "    sectors: [defense]\n    start: 2028-07-01\n", 10, "events[0].sectors",
+     "did you mean 'defence'"),
     ("  - kind: price_level\n    product: NdPr_metal\n    usd_per_kg: 37\n"
      "    start: 2025-01-01\n", 7, "events[0].product", "'NdPr_oxide'"),
 ]
