@@ -159,13 +159,14 @@ class Chain:
         return np.full(self.samples, value)
 
     def _build_tranches(self) -> None:
-        owner, nameplate, start, ramp = [], [], [], []
+        owner, nameplate, start, ramp, end = [], [], [], [], []
         for i, fac in enumerate(self.facilities):
             for tr in fac.tranches:
                 owner.append(i)
                 nameplate.append(tr.capacity_tpa)
                 start.append(self.month(tr.start, -np.inf))
                 ramp.append(np.full(self.samples, tr.ramp_months))
+                end.append(self.month(tr.end, np.inf))
         growth = np.array([1.0 + f.growth_pa for f in self.facilities])
         base = month_index(self.origin, dt.date(self.world.base_year, 7, 1))
         years = (np.arange(-self.warmup, self.steps) + 0.5 - base) / 12.0
@@ -175,6 +176,7 @@ class Chain:
         self.tranche_tpa = np.tile(np.array(nameplate, dtype=float), (self.samples, 1))
         self.tranche_start = np.stack(start, axis=1) if start else np.zeros((self.samples, 0))
         self.tranche_ramp = np.stack(ramp, axis=1) if ramp else np.zeros((self.samples, 0))
+        self.tranche_end = np.stack(end, axis=1) if end else np.zeros((self.samples, 0))
 
     def _build_structure(self) -> None:
         w, p = self.world, self.params
@@ -406,6 +408,7 @@ class Chain:
     def update_capacity(self, step: int) -> None:
         """Capacity this step, tonnes per step, from tranches' ramps, growth and outages."""
         level = ramp_average(self.tranche_start, self.tranche_ramp, step)
+        level = level * np.clip(self.tranche_end - step, 0.0, 1.0)  # share of the step before end
         tpa = (self.tranche_tpa * level) @ self.tranche_owner * self.growth_path[step + self.warmup]
         for out in self.outages:
             tpa[:, out.facility] *= 1.0 - out.share * out.level

@@ -35,9 +35,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0, help="random seed (recorded)")
     run.add_argument("--results", type=Path, default=Path("results"),
                      help="root for default output folders (default: results)")
-    cal = sub.add_parser("calibrate", help="print the baseline's 2024 calibration")
+    cal = sub.add_parser("calibrate", help="print a world's first-year calibration")
     cal.add_argument("scenario", type=Path, nargs="?", default=None,
-                     help="scenario (default: the 2024 baseline horizon)")
+                     help="scenario (default: the world's first year with no event)")
+    cal.add_argument("--world", default="default",
+                     help="world when no scenario is given: default (2024) or default@2009")
     return parser
 
 
@@ -85,12 +87,12 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from sim.engine import run
-    from sim.loading import default_world, load_scenario
+    from sim.loading import load_scenario, vintage_world
     from sim.report import check_free, default_folder, write_run
     from sim.results import shortfall_table, summary_table
 
-    world = default_world()
-    scenario = load_scenario(args.scenario, world)
+    scenario = load_scenario(args.scenario)
+    world = vintage_world(scenario.world)
     folder = args.out if args.out is not None else default_folder(args.results, scenario)
     check_free(folder)
     result = run(world, scenario, seed=args.seed)
@@ -121,25 +123,26 @@ def _format_summary(summary: pd.DataFrame) -> str:
 
 def _calibrate(args: argparse.Namespace) -> int:
     from sim.engine import run
-    from sim.loading import default_world, load_scenario
+    from sim.loading import calibration_targets, load_scenario, vintage_world, world_names
     from sim.results import calibration
     from sim.scenario import Scenario
 
-    world = default_world()
     if args.scenario is None:
+        if args.world not in world_names():
+            raise InputError(f"unknown world; expected one of {world_names()}", path="--world",
+                             value=args.world, has_value=True)
+        year = vintage_world(args.world).base_year
         scenario = Scenario.model_validate(
-            {"name": "calibration-2024", "horizon": {"start": "2024-01-01", "end": "2024-12-31"}})
+            {"name": f"calibration-{year}", "world": args.world,
+             "horizon": {"start": f"{year}-01-01", "end": f"{year}-12-31"}})
     else:
-        scenario = load_scenario(args.scenario, world)
-    measures = calibration(run(world, scenario))
-    targets = {
-        "world_mine_t_reo": "390,000 t REO within 5% (USGS MCS 2025)",
-        "china_share_mining": "about 0.69 (270/390 kt, USGS MCS 2025)",
-        "china_share_separation": "about 0.90 (IEA: 91-92%)",
-        "china_share_magnets": "over 0.90 (IEA: 94%)",
-        "first_year_shortfall_share": "0 (no event in the baseline)",
-        "first_year_magnet_t": "about 300,000 t (2024 NdFeB + SmCo, derived)",
-    }
+        scenario = load_scenario(args.scenario)
+    measures = calibration(run(vintage_world(scenario.world), scenario))
+    targets = calibration_targets(scenario.world)
+    print(f"world {scenario.world}, first 12 months from {scenario.horizon.start}")
     for key, value in measures.items():
-        print(f"{key:28s} {value:14,.3f}   target: {targets.get(key, '')}")
+        row = targets.get(key, {})
+        bounds = f" [{row['low']} to {row['high']}]" if row.get("low") else ""
+        target = f"{row['target']}{bounds} ({row['source']})" if row else ""
+        print(f"{key:28s} {value:14,.3f}   target: {target}")
     return 0

@@ -11,7 +11,8 @@ import datetime as dt
 import difflib
 import io
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -244,6 +245,12 @@ def check_against_world(scenario: Scenario, world: World, lines: Lines, file: st
         raise InputError(problem, file=where_file, line=line, path=path, value=value,
                          has_value=True)
 
+    if scenario.horizon.start.year < world.base_year:
+        where_file, line, path = _locate(("horizon", "start"), lines, file)
+        raise InputError(f"this world is as of {world.base_year}; the horizon may not start "
+                         "before that year (choose an earlier vintage, e.g. world: "
+                         "default@2009)", file=where_file, line=line, path=path,
+                         value=scenario.horizon.start.isoformat(), has_value=True)
     ids = {f.id for f in world.facilities}
     known_countries = set(world.countries)
     places = known_countries | set(world.countries.values())
@@ -288,20 +295,36 @@ def _nearest(name: str, options: set[str]) -> str:
 
 
 def load_scenario(path: str | Path, world: World | None = None) -> Scenario:
-    """Read, merge, validate and check a scenario file against its world."""
+    """Read, merge, validate and check a scenario file against ``world`` (default: the world
+    the scenario names, e.g. ``default@2009``)."""
     path = Path(path)
     if not path.is_file():
         raise InputError("no such file", file=str(path))
     data, lines = resolve(path)
     scenario = validate(data, lines, str(path))
-    check_against_world(scenario, world or default_world(), lines, str(path))
+    if world is None:
+        try:
+            world = vintage_world(scenario.world)
+        except KeyError:
+            where_file, line, field = _locate(("world",), lines, str(path))
+            raise InputError(f"unknown world; expected one of {world_names()}", file=where_file,
+                             line=line, path=field, value=scenario.world,
+                             has_value=True) from None
+    check_against_world(scenario, world, lines, str(path))
     return scenario
 
 
 # -- the embedded world ---------------------------------------------------------------------------
-def _rows(name: str) -> Iterator[dict[str, str]]:
-    text = resources.files("sim.data").joinpath(name).read_text(encoding="utf-8")
-    yield from csv.DictReader(io.StringIO(text))
+def _text(name: str, folder: str = "") -> str:
+    """A data file of a vintage: its own copy in ``folder`` if it has one, else the shared one."""
+    data = resources.files("sim.data")
+    own = data.joinpath(folder).joinpath(name) if folder else None
+    return (own if own is not None and own.is_file() else data.joinpath(name)).read_text(
+        encoding="utf-8")
+
+
+def _rows(name: str, folder: str = "") -> Iterator[dict[str, str]]:
+    yield from csv.DictReader(io.StringIO(_text(name, folder)))
 
 
 def _float(row: dict[str, str], key: str, file: str, default: float | None = None) -> float:
@@ -327,27 +350,59 @@ def _date(raw: str) -> dt.date | None:
 _cache: dict[str, World] = {}
 
 
+def _vintages() -> dict[int, dict[str, str]]:
+    """The vintages the embedded world comes in, by year (``sim/data/vintages.csv``)."""
+    return {int(r["year"]): r for r in _rows("vintages.csv")}
+
+
+def world_names() -> list[str]:
+    """Every name a scenario's ``world:`` may take."""
+    return ["default", *(f"default@{year}" for year in sorted(_vintages()))]
+
+
 def default_world() -> World:
     """The embedded default world (2024 vintage), built once per process."""
-    if "default" not in _cache:
-        _cache["default"] = _build_default_world()
-    return _cache["default"]
+    return vintage_world("default")
 
 
-def _build_default_world() -> World:
-    countries = {r["code"]: r["region"] for r in _rows("countries.csv")}
+def vintage_world(name: str) -> World:
+    """The embedded world ``default`` (= ``default@2024``) or ``default@YEAR``, built once.
+
+    Raises:
+        KeyError: if there is no such vintage.
+    """
+    year = 2024 if name == "default" else int(name.removeprefix("default@"))
+    key = f"default@{year}"
+    if key not in _cache:
+        vintages = _vintages()
+        if not name.startswith("default") or year not in vintages:
+            raise KeyError(name)
+        _cache[key] = _build_default_world(year, vintages[year])
+    return _cache[key]
+
+
+def calibration_targets(name: str) -> dict[str, dict[str, str]]:
+    """The calibration targets of a world (``targets.csv`` of its vintage), by measure."""
+    world = vintage_world(name)
+    folder = _vintages()[world.base_year].get("folder", "").strip()
+    return {r["measure"]: r for r in _rows("targets.csv", folder)}
+
+
+def _build_default_world(year: int = 2024, vintage: dict[str, str] | None = None) -> World:
+    folder = (vintage or {}).get("folder", "").strip()
+    countries = {r["code"]: r["region"] for r in _rows("countries.csv", folder)}
     ores = {
         r["ore"]: np.array([_float(r, e, "ores.csv") for e in ELEMENTS]) / 100.0
-        for r in _rows("ores.csv")
+        for r in _rows("ores.csv", folder)
     }
     facilities: list[Facility] = []
-    for r in _rows("mines.csv"):
+    for r in _rows("mines.csv", folder):
         facilities.append(Facility(
             id=r["id"], name=r["name"], country=r["country"], stage="mine",
             product="concentrate", ore=r["ore"], growth_pa=_float(r, "growth_pa", "mines.csv", 0.0),
             tranches=(Tranche(_float(r, "output_t_reo", "mines.csv")),),
         ))
-    for r in _rows("plants.csv"):
+    for r in _rows("plants.csv", folder):
         facilities.append(Facility(
             id=r["id"], name=r["name"], country=r["country"], stage=r["stage"],
             product=r["product"], recovers=(r.get("recovers") or "all").strip() or "all",
@@ -357,8 +412,10 @@ def _build_default_world() -> World:
             tranches=(Tranche(_float(r, "capacity_tpa", "plants.csv"), _date(r["start"]),
                               _float(r, "ramp_months", "plants.csv", 0.0)),),
         ))
+    if vintage is not None:
+        facilities = apply_history(facilities, year, _date(vintage["cutoff"]) or dt.date.max)
     buyers = []
-    for r in _rows("demand.csv"):
+    for r in _rows("demand.csv", folder):
         material = r["material"]
         demand = _float(r, "demand_t", "demand.csv")
         if material in ELEMENTS:  # element demand is quoted in t REO
@@ -370,15 +427,54 @@ def _build_default_world() -> World:
             priority=int(_float(r, "priority", "demand.csv")),
         ))
     lead = {(r["origin_region"], r["destination_region"]): _float(r, "lead_time_days", "routes.csv")
-            for r in _rows("routes.csv")}
+            for r in _rows("routes.csv", folder)}
     recipes = {m: np.zeros(len(ELEMENTS)) for m in ("NdFeB", "SmCo")}
-    for r in _rows("recipes.csv"):
+    for r in _rows("recipes.csv", folder):
         recipes[r["product"]][ELEMENTS.index(r["element"])] = _float(r, "kg_per_kg", "recipes.csv")
-    params = {r["name"]: _float(r, "value", "parameters.csv") for r in _rows("parameters.csv")}
+    params = {r["name"]: _float(r, "value", "parameters.csv")
+              for r in _rows("parameters.csv", folder)}
     prices = {(r["product"], r["tier"]): _float(r, "usd_per_kg", "prices.csv")
-              for r in _rows("prices.csv")}
+              for r in _rows("prices.csv", folder)}
     return World(
-        base_year=2024, countries=countries, ores=ores, facilities=tuple(facilities),
+        base_year=year, countries=countries, ores=ores, facilities=tuple(facilities),
         buyers=tuple(buyers), lead_days=lead, recipes=recipes, parameters=params,
         prices_usd_per_kg=prices,
     )
+
+
+def apply_history(facilities: list[Facility], year: int, cutoff: dt.date,
+                  rows: Iterable[dict[str, str]] | None = None) -> list[Facility]:
+    """Facilities with the dated changes of ``sim/data/history.csv`` that a vintage knew of.
+
+    A row applies to the vintage of ``year`` when it is an ``input``, was public by the
+    vintage's ``cutoff`` (``known_by``) and takes effect in or after ``year`` (earlier changes
+    are already in the vintage's own files): ``start`` adds a capacity tranche (a planned
+    start or restart), ``halt`` ends the facility's earlier tranches; ``status`` rows only
+    document the timeline, and ``validation`` rows (what happened after the cut-off) are never
+    inputs. ``rows`` replaces the file's rows (for tests).
+    """
+    by_id = {f.id: f for f in facilities}
+    first = dt.date(year, 1, 1)
+    for line, r in enumerate(_rows("history.csv") if rows is None else rows, start=2):
+        when, known = _date(r["date"]), _date(r["known_by"])
+        if r["use"] != "input" or r["event"] == "status" or when is None or when < first:
+            continue
+        if known is None or known > cutoff:
+            continue
+        fac = by_id.get(r["facility"])
+        if fac is None:
+            raise InputError(f"no facility of this id in the {year} world", file="sim/data/"
+                             "history.csv", line=line, path="facility", value=r["facility"],
+                             has_value=True)
+        if r["event"] == "start":
+            tranche = Tranche(_float(r, "capacity_tpa", "history.csv"), when,
+                              _float(r, "ramp_months", "history.csv", 0.0))
+            tranches = (*fac.tranches, tranche)
+        elif r["event"] == "halt":
+            tranches = tuple(replace(t, end=when) if (t.start or dt.date.min) < when else t
+                             for t in fac.tranches)
+        else:
+            raise InputError("event must be start, halt or status", file="sim/data/history.csv",
+                             line=line, path="event", value=r["event"], has_value=True)
+        by_id[fac.id] = replace(fac, tranches=tranches)
+    return [by_id[f.id] for f in facilities]

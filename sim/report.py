@@ -42,13 +42,17 @@ def scenario_hash(scenario: Scenario) -> str:
 
 
 def data_hash() -> str:
-    """SHA-256 over the embedded world's data files, in name order."""
+    """SHA-256 over the embedded world's data files (every vintage), in name order."""
     digest = hashlib.sha256()
-    folder = resources.files("sim.data")
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".csv"):
-            digest.update(entry.name.encode())
-            digest.update(entry.read_bytes())
+    folders = [("", resources.files("sim.data"))]
+    while folders:
+        prefix, folder = folders.pop(0)
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+            if entry.is_dir() and not entry.name.startswith(("_", ".")):
+                folders.append((f"{prefix}{entry.name}/", entry))
+            elif entry.name.endswith(".csv"):
+                digest.update(f"{prefix}{entry.name}".encode())
+                digest.update(entry.read_bytes())
     return digest.hexdigest()
 
 

@@ -8,6 +8,7 @@ that need the world (does this facility exist?) are in `sim.loading`.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from typing import Annotated, Literal
 
@@ -150,6 +151,17 @@ class Scenario(Strict):
         description="Short name; used for the results folder.",
     )
     description: str = Field("", description="What the scenario represents, with sources.")
-    world: Literal["default"] = Field("default", description="The world to run on.")
+    world: str = Field(
+        "default",
+        description="The world to run on: 'default' (today, = default@2024) or a vintage "
+        "'default@YEAR' (the world as known in that year, e.g. default@2009).",
+    )
     horizon: Horizon
     events: list[AnyEvent] = Field(default_factory=list, description="Dated events, any order.")
+
+    @field_validator("world")
+    @classmethod
+    def _world(cls, value: str) -> str:
+        if not re.fullmatch(r"default(@[0-9]{4})?", value):
+            raise ValueError("must be 'default' or a vintage 'default@YEAR' (e.g. default@2009)")
+        return value

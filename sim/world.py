@@ -20,12 +20,14 @@ STAGES: tuple[str, ...] = ("mine", "separation", "metal", "magnet")
 class Tranche:
     """A block of capacity: nameplate per year, reached ``ramp_months`` after ``start``.
 
-    ``start=None`` means operating before any horizon starts.
+    ``start=None`` means operating before any horizon starts; ``end=None`` means never closing
+    (a dated halt, such as a stockpile worked out, sets ``end``).
     """
 
     capacity_tpa: float
     start: dt.date | None = None
     ramp_months: float = 0.0
+    end: dt.date | None = None
 
 
 @dataclass(frozen=True)
