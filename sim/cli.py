@@ -1,4 +1,4 @@
-"""The command line: ``sim validate``, ``sim run`` and ``sim calibrate``.
+"""The command line: ``sim validate``, ``sim run``, ``sim backtest`` and ``sim calibrate``.
 
 Errors in input print one line (``FILE:LINE: field.path: problem (got VALUE)``) and exit with
 status 2, never a traceback; a broken mass balance exits with status 3.
@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -35,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0, help="random seed (recorded)")
     run.add_argument("--results", type=Path, default=Path("results"),
                      help="root for default output folders (default: results)")
+    _backtest_parser(sub)
     cal = sub.add_parser("calibrate", help="print a world's first-year calibration")
     cal.add_argument("scenario", type=Path, nargs="?", default=None,
                      help="scenario (default: the world's first year with no event)")
@@ -57,6 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _validate(args)
         if args.command == "run":
             return _run(args)
+        if args.command == "backtest":
+            return _backtest(args)
         return _calibrate(args)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -145,4 +149,44 @@ def _calibrate(args: argparse.Namespace) -> int:
         bounds = f" [{row['low']} to {row['high']}]" if row.get("low") else ""
         target = f"{row['target']}{bounds} ({row['source']})" if row else ""
         print(f"{key:28s} {value:14,.3f}   target: {target}")
+    return 0
+
+
+def _backtest_parser(sub: Any) -> None:
+    bt = sub.add_parser("backtest", help="run a scenario and hold its monthly series against "
+                        "observed ones")
+    bt.add_argument("scenario", type=Path)
+    bt.add_argument("--observed", type=Path, required=True,
+                    help="CSV with columns date, series, key, value (see README)")
+    bt.add_argument("--out", type=Path, default=None,
+                    help="folder to create (default results/backtest/<name>/<UTC timestamp>/)")
+    bt.add_argument("--seed", type=int, default=0, help="random seed (recorded)")
+    bt.add_argument("--results", type=Path, default=Path("results"),
+                    help="root for default output folders (default: results)")
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    from sim.backtest import compare
+    from sim.engine import run
+    from sim.loading import check_observed, load_scenario, read_observed, vintage_world
+    from sim.report import check_free, default_folder, write_backtest
+
+    scenario = load_scenario(args.scenario)
+    world = vintage_world(scenario.world)
+    observed = read_observed(args.observed)
+    check_observed(observed, world, str(args.observed))
+    folder = args.out if args.out is not None else default_folder(args.results / "backtest",
+                                                                  scenario)
+    check_free(folder)
+    result = run(world, scenario, seed=args.seed)
+    backtest = compare(result, observed)
+    write_backtest(backtest, result, folder, args.observed)
+    table = backtest.summary.drop(columns=["unit"]).round(3)
+    print(f"scenario {scenario.name} on {scenario.world}, against {args.observed} "
+          f"({len(observed)} observations):")
+    print(table.to_string(index=False))
+    agree = backtest.directions["agree"].dropna()
+    if len(agree):
+        print(f"direction after events: {int(agree.sum())} of {len(agree)} agree")
+    print(f"wrote {folder}")
     return 0

@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from sim.backtest import Backtest  # noqa: E402
 from sim.scenario import Scenario  # noqa: E402
 from sim.units import MAGNETS, REGIONS, SECTORS  # noqa: E402
 
@@ -69,5 +70,43 @@ def plot_shortfall(shortfall: pd.DataFrame, scenario: Scenario, path: Path) -> N
     if handles:
         fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9)
     fig.tight_layout(rect=(0, 0.04, 1, 0.95))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_backtest(backtest: Backtest, scenario: Scenario, path: Path) -> None:
+    """Simulated monthly series (lines) against observations (markers for months, a bar across
+    the year for yearly figures, as a monthly average), one panel a series and key; dashed
+    lines mark the scenario's events."""
+    keys = list(backtest.summary[["series", "key", "unit"]].itertuples(index=False))
+    cols = 2 if len(keys) > 1 else 1
+    rows = (len(keys) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 2.8 * rows + 0.8), squeeze=False)
+    sim, seen = backtest.simulated, backtest.compared
+    for ax, (series, key, unit) in zip(axes.flat, keys):
+        line = sim[(sim["series"] == series) & (sim["key"] == key)]
+        ax.plot(pd.to_datetime(line["date"]), line["simulated"], color="#1f77b4", lw=1.5,
+                label="simulated")
+        obs = seen[(seen["series"] == series) & (seen["key"] == key)]
+        for i, row in enumerate(obs.itertuples(index=False)):
+            start, end = pd.Timestamp(row.start), pd.Timestamp(row.end)
+            months = max(1, round((end - start).days / 30.44))
+            value = row.observed if series == "price" else row.observed / months
+            label = "observed" if i == 0 else None
+            if months == 1:
+                ax.plot([start + (end - start) / 2], [value], "o", color="#d62728", label=label)
+            else:
+                ax.hlines(value, start, end, color="#d62728", lw=3, label=label)
+        per = "" if series == "price" else " / month"
+        ax.set_title(f"{series} {key}", fontsize=10)
+        ax.set_ylabel(f"{unit}{per}", fontsize=8)
+        ax.grid(alpha=0.3)
+        for _label, day in backtest.events:
+            ax.axvline(pd.Timestamp(day), color="#7f7f7f", ls="--", lw=0.8)
+        ax.legend(fontsize=7, loc="best")
+    for ax in list(axes.flat)[len(keys):]:
+        ax.axis("off")
+    fig.suptitle(f"{scenario.name} ({scenario.world}): simulated against observed", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
     fig.savefig(path, dpi=110)
     plt.close(fig)

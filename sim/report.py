@@ -7,6 +7,7 @@ finished, and an existing folder is never touched.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -14,6 +15,7 @@ import os
 import platform
 import shutil
 import tempfile
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,9 +23,10 @@ from typing import Any
 import pandas as pd
 
 from sim import __version__
+from sim.backtest import Backtest
 from sim.engine import RunResult
 from sim.errors import InputError
-from sim.plotting import plot_shortfall
+from sim.plotting import plot_backtest, plot_shortfall
 from sim.results import (
     flows_table,
     prices_table,
@@ -78,12 +81,29 @@ def check_free(folder: Path) -> None:
         )
 
 
-def write_run(result: RunResult, folder: Path) -> dict[str, Any]:
-    """Write every table, the picture and the manifest into ``folder`` atomically."""
+@contextlib.contextmanager
+def atomic_folder(folder: Path) -> Iterator[Path]:
+    """A hidden temporary folder beside ``folder``, renamed to it when the block completes
+    and removed if it fails or is interrupted."""
     check_free(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
     try:
+        yield tmp
+        os.rename(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> None:
+    for name, table in tables.items():
+        table.to_csv(folder / name, index=False, float_format="%.6g")
+
+
+def write_run(result: RunResult, folder: Path) -> dict[str, Any]:
+    """Write every table, the picture and the manifest into ``folder`` atomically."""
+    with atomic_folder(folder) as tmp:
         shortfall = shortfall_table(result)
         tables: dict[str, pd.DataFrame] = {
             "shortfall.csv": shortfall,
@@ -93,15 +113,30 @@ def write_run(result: RunResult, folder: Path) -> dict[str, Any]:
             "stocks.csv": stocks_table(result),
             "prices.csv": prices_table(result),
         }
-        for name, table in tables.items():
-            table.to_csv(tmp / name, index=False, float_format="%.6g")
+        _write_tables(tables, tmp)
         plot_shortfall(shortfall, result.scenario, tmp / "shortfall.png")
         manifest = build_manifest(result, sorted([*tables, "shortfall.png", "manifest.json"]))
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
-        os.rename(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    return manifest
+
+
+def write_backtest(backtest: Backtest, result: RunResult, folder: Path, observed: Path
+                   ) -> dict[str, Any]:
+    """Write a backtest's tables, its picture and a manifest into ``folder`` atomically."""
+    with atomic_folder(folder) as tmp:
+        tables = {
+            "backtest.csv": backtest.summary,
+            "directions.csv": backtest.directions,
+            "compared.csv": backtest.compared,
+            "simulated.csv": backtest.simulated,
+        }
+        _write_tables(tables, tmp)
+        plot_backtest(backtest, result.scenario, tmp / "backtest.png")
+        files = sorted([*tables, "backtest.png", "manifest.json"])
+        manifest = build_manifest(result, files)
+        manifest["observed"] = {"file": str(observed),
+                                "sha256": hashlib.sha256(observed.read_bytes()).hexdigest()}
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
     return manifest
 
 

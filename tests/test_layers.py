@@ -20,6 +20,7 @@ LAYERS = {
     "ledger": 2,
     "engine": 3,
     "results": 3,
+    "backtest": 3,
     "loading": 4,
     "plotting": 4,
     "report": 4,
