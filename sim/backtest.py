@@ -304,6 +304,27 @@ def _per_period(monthly: pd.Series, starts: np.ndarray, ends: np.ndarray, how: s
     return out
 
 
+@dataclass(frozen=True)
+class _Clock:
+    """Where things sit in time, in months from the run's origin."""
+
+    origin: dt.date
+    events: list[tuple[str, dt.date]]
+    event_t: list[float]
+    months: int
+    window: float
+
+    @property
+    def base_end(self) -> float:
+        """End of the base period: the first event (else the first 12 months)."""
+        return self.event_t[0] if self.event_t else 12.0
+
+    @property
+    def sim_t(self) -> np.ndarray:
+        """Middle of every month of the run."""
+        return np.arange(self.months) + 0.5
+
+
 def compare(result: RunResult, observed: pd.DataFrame, window: float = WINDOW_MONTHS
             ) -> Backtest:
     """Hold ``result`` against ``observed`` (columns ``start, end, series, key, value``, one
@@ -312,41 +333,51 @@ def compare(result: RunResult, observed: pd.DataFrame, window: float = WINDOW_MO
     origin = result.chain.origin
     events = sorted(((ev.label or ev.kind, ev.start) for ev in result.scenario.events),
                     key=lambda e: e[1])
-    event_t = [float(_months(origin, pd.Series([d]))[0]) for _, d in events]
-    base_end = event_t[0] if event_t else 12.0
-    sim_t = np.arange(len(tables.dates)) + 0.5
-    summary, directions, compared, series = [], [], [], []
-    for (name, text), rows in observed.groupby(["series", "key"], sort=True):
-        key = parse_key(str(name), str(text))
-        monthly = simulated(tables, key)
-        series.append(pd.DataFrame({"date": tables.dates.date, "series": name, "key": text,
-                                    "unit": key.unit, "simulated": monthly.to_numpy()}))
-        starts, ends = _months(origin, rows["start"]), _months(origin, rows["end"])
-        obs_t, obs = (starts + ends) / 2, rows["value"].to_numpy(dtype=float)
-        sim = _per_period(monthly, starts, ends, "mean" if name == "price" else "sum")
-        compared.append(pd.DataFrame({"series": name, "key": text, "start": rows["start"],
-                                      "end": rows["end"], "simulated": sim, "observed": obs}))
-        values = monthly.to_numpy(dtype=float)
-        summary.append({
-            "series": name, "key": text, "unit": key.unit, "periods": len(rows),
-            "compared": int(np.isfinite(sim).sum()), "mape": mape(sim, obs),
-            "nrmse": nrmse(sim, obs),
-            "sim_peak_to_base": peak_to_base(sim_t, values, base_end),
-            "obs_peak_to_base": peak_to_base(obs_t, obs, base_end),
-            "peak_lag_months": (peak_lag(sim_t, values, obs_t, obs)
-                                if (obs_t >= base_end).any() else float("nan")),
-            "xcorr_lag_months": _xcorr(values, starts, ends, obs),
-        })
-        for (label, day), t in zip(events, event_t):
-            sim_dir = direction(sim_t, values, t, window)
-            obs_dir = direction(obs_t, obs, t, window)
-            directions.append({"series": name, "key": text, "event": label, "date": day,
-                               "window_months": window, "simulated": sim_dir,
-                               "observed": obs_dir,
-                               "agree": (sim_dir == obs_dir) if np.isfinite(obs_dir) else None})
-    return Backtest(pd.DataFrame(summary), pd.DataFrame(directions, columns=DIRECTION_COLUMNS),
-                    pd.concat(compared, ignore_index=True), pd.concat(series, ignore_index=True),
-                    events)
+    clock = _Clock(origin, events, [month_index(origin, d) for _, d in events],
+                   len(tables.dates), window)
+    parts = [_hold(tables, clock, str(name), str(text), rows)
+             for (name, text), rows in observed.groupby(["series", "key"], sort=True)]
+    return Backtest(
+        pd.DataFrame([p[0] for p in parts]),
+        pd.DataFrame([d for p in parts for d in p[1]], columns=DIRECTION_COLUMNS),
+        pd.concat([p[2] for p in parts], ignore_index=True),
+        pd.concat([p[3] for p in parts], ignore_index=True),
+        events,
+    )
+
+
+def _hold(tables: Tables, clock: _Clock, name: str, text: str, rows: pd.DataFrame
+          ) -> tuple[dict[str, object], list[dict[str, object]], pd.DataFrame, pd.DataFrame]:
+    """One series and key: its summary row, its directions, its compared periods and its
+    simulated monthly series."""
+    key = parse_key(name, text)
+    monthly = simulated(tables, key)
+    values = monthly.to_numpy(dtype=float)
+    starts, ends = _months(clock.origin, rows["start"]), _months(clock.origin, rows["end"])
+    obs_t, obs = (starts + ends) / 2, rows["value"].to_numpy(dtype=float)
+    sim = _per_period(monthly, starts, ends, "mean" if name == "price" else "sum")
+    summary = {
+        "series": name, "key": text, "unit": key.unit, "periods": len(rows),
+        "compared": int(np.isfinite(sim).sum()), "mape": mape(sim, obs), "nrmse": nrmse(sim, obs),
+        "sim_peak_to_base": peak_to_base(clock.sim_t, values, clock.base_end),
+        "obs_peak_to_base": peak_to_base(obs_t, obs, clock.base_end),
+        "peak_lag_months": (peak_lag(clock.sim_t, values, obs_t, obs)
+                            if (obs_t >= clock.base_end).any() else float("nan")),
+        "xcorr_lag_months": _xcorr(values, starts, ends, obs),
+    }
+    directions = []
+    for (label, day), t in zip(clock.events, clock.event_t):
+        sim_dir = direction(clock.sim_t, values, t, clock.window)
+        obs_dir = direction(obs_t, obs, t, clock.window)
+        directions.append({"series": name, "key": text, "event": label, "date": day,
+                           "window_months": clock.window, "simulated": sim_dir,
+                           "observed": obs_dir,
+                           "agree": (sim_dir == obs_dir) if np.isfinite(obs_dir) else None})
+    compared = pd.DataFrame({"series": name, "key": text, "start": rows["start"],
+                             "end": rows["end"], "simulated": sim, "observed": obs})
+    series = pd.DataFrame({"date": tables.dates.date, "series": name, "key": text,
+                           "unit": key.unit, "simulated": values})
+    return summary, directions, compared, series
 
 
 DIRECTION_COLUMNS = ["series", "key", "event", "date", "window_months", "simulated", "observed",

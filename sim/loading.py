@@ -607,13 +607,16 @@ def check_observed(observed: pd.DataFrame, world: World, file: str) -> None:
     """Places named in observed keys exist in the world (countries, regions or ``*``)."""
     from sim.backtest import parse_key
 
-    places = set(world.countries) | set(world.countries.values()) | {"*"}
+    regions = set(world.countries.values()) | {"*"}
+    places = set(world.countries) | regions
     for row in observed.to_dict("records"):
         key = parse_key(row["series"], row["key"])
         if key.series == "price":
             continue
+        known, what = (regions, "region") if key.series == "shortfall" else (
+            places, "country or region")
         for place in key.places[: 2 if key.series == "flow" else 1]:
-            if place not in places:
-                raise InputError(f"unknown country or region '{place}'; "
-                                 f"{_nearest(place, places)}", file=file, line=row["line"],
-                                 path="key", value=row["key"], has_value=True)
+            if place not in known:
+                raise InputError(f"unknown {what} '{place}'; {_nearest(place, known)}",
+                                 file=file, line=row["line"], path="key", value=row["key"],
+                                 has_value=True)

@@ -225,6 +225,7 @@ def test_the_example_holds_only_pre_event_statistics() -> None:
     (HEADER + "2009,flow,CN>JP,10\n", 2, "key", "a flow key is", "'CN>JP'"),
     (HEADER + "2009,flow,CN>QQ:oxide,10\n", 2, "key", "unknown country or region 'QQ'",
      "'CN>QQ:oxide'"),
+    (HEADER + "2009,shortfall,DE:wind,10\n", 2, "key", "unknown region 'DE'", "'DE:wind'"),
     (HEADER + "2009,price,china:La_oxide,cheap\n", 2, "value", "must be a number", "'cheap'"),
     (HEADER + "2009,price,china:La_oxide,-1\n", 2, "value", "must be a finite number >= 0",
      "'-1'"),
