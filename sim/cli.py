@@ -168,7 +168,8 @@ def _backtest_parser(sub: Any) -> None:
 def _backtest(args: argparse.Namespace) -> int:
     from sim.backtest import compare
     from sim.engine import run
-    from sim.loading import check_observed, load_scenario, read_observed, vintage_world
+    from sim.loading import load_scenario, vintage_world
+    from sim.observed import check_observed, read_observed
     from sim.report import check_free, default_folder, write_backtest
 
     scenario = load_scenario(args.scenario)

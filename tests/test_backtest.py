@@ -24,7 +24,7 @@ from sim.backtest import (
 )
 from sim.cli import main
 from sim.engine import run
-from sim.loading import read_observed
+from sim.observed import read_observed
 from tests.worlds import one_chain, scenario
 
 ROOT = Path(__file__).parent.parent

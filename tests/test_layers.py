@@ -22,6 +22,7 @@ LAYERS = {
     "results": 3,
     "backtest": 3,
     "loading": 4,
+    "observed": 4,
     "plotting": 4,
     "report": 4,
     "cli": 4,
