@@ -280,12 +280,14 @@ def _format_totals(totals: pd.DataFrame, limit: int = 15) -> str:
 def _compare(args: argparse.Namespace) -> int:
     import shutil
 
-    from sim.report import write_comparison
+    from sim.report import check_free, write_comparison
 
-    a, folder_a, store_a = _sweep_one(args.a, args, None if args.out is None else
-                                      args.out / "a")
+    if args.out is not None:
+        check_free(args.out)
+    a, _, store_a = _sweep_one(args.a, args, None if args.out is None else
+                               args.out.with_name(args.out.name + "-a"))
     b, folder_b, store_b = _sweep_one(args.b, args, None if args.out is None else
-                                      args.out / "b")
+                                      args.out.with_name(args.out.name + "-b"))
     out = args.out if args.out is not None else (
         args.results / f"{a.scenario.name}-vs-{b.scenario.name}" / folder_b.name)
     table = write_comparison(a, b, out)

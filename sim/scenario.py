@@ -204,11 +204,11 @@ class Distribution(Strict):
                  if v is not None}
         if len(kinds) > 1:
             raise ValueError("mixes dates and numbers; use one or the other")
+        if self.low is not None and self.high is not None and not self.low < self.high:  # type: ignore[operator]
+            raise ValueError("needs low < high")
         order = [v for v in (self.low, self.mode, self.high) if v is not None]
         if any(x > y for x, y in zip(order, order[1:])):  # type: ignore[operator]
             raise ValueError("needs low <= mode <= high")
-        if self.low is not None and self.high is not None and not self.low < self.high:  # type: ignore[operator]
-            raise ValueError("needs low < high")
         if self.bounds is not None and not self.bounds[0] < self.bounds[1]:  # type: ignore[operator]
             raise ValueError("bounds must be [lower, upper] with lower < upper")
         if self.weights is not None:
