@@ -253,26 +253,39 @@ def sweep(
 
 
 # -- tables ---------------------------------------------------------------------------------
-def _stats(values: np.ndarray) -> dict[str, np.ndarray]:
-    """Mean and percentiles over the sample axis (axis 0), in float64."""
-    data = values.astype(np.float64)
-    out = {"mean": data.mean(axis=0)}
-    for name, q in QUANTILES.items():
-        out[name] = np.percentile(data, q, axis=0)
-    return out
+def _stats(values: np.ndarray, chunk: int = 2048,
+           transform: Callable[[slice], np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Mean and percentiles over the sample axis (axis 0), in float64, a block of columns at
+    a time (memory stays near ``samples x chunk`` numbers). ``transform(cols)`` may supply
+    the block instead of ``values``."""
+    shape = values.shape[1:]
+    flat = values.reshape(values.shape[0], -1)
+    out = {name: np.empty(flat.shape[1]) for name in ("mean", *QUANTILES)}
+    for a in range(0, flat.shape[1], chunk):
+        cols = slice(a, min(a + chunk, flat.shape[1]))
+        block = (transform(cols) if transform is not None else flat[:, cols]).astype(np.float64)
+        out["mean"][cols] = block.mean(axis=0)
+        found = np.percentile(block, list(QUANTILES.values()), axis=0)
+        for name, row in zip(QUANTILES, found):
+            out[name][cols] = row
+    return {k: v.reshape(shape) for k, v in out.items()}
 
 
 def summary_table(result: SweepResult) -> pd.DataFrame:
     """``date, region, sector, material, metric, mean, p05, p50, p95``: monthly shortfall
     (t) and shortfall share of demand by buyer, and prices by tier (region = tier)."""
     short, demand = result.arrays["shortfall"], result.arrays["demand"]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(demand > 0, short / np.where(demand > 0, demand, 1.0), 0.0)
-    T, B = short.shape[1:]
+    S, T, B = short.shape
+    flat_s, flat_d = short.reshape(S, -1), demand.reshape(S, -1)
+
+    def share(cols: slice) -> np.ndarray:
+        s, d = flat_s[:, cols].astype(np.float64), flat_d[:, cols].astype(np.float64)
+        return np.where(d > 0, s / np.where(d > 0, d, 1.0), 0.0)
+
     labels = result.buyers
     frames = []
-    for metric, values in (("shortfall_t", short), ("shortfall_share", share)):
-        stats = _stats(values)
+    for metric, stats in (("shortfall_t", _stats(short)),
+                          ("shortfall_share", _stats(short, transform=share))):
         frames.append(pd.DataFrame({
             "date": np.repeat(np.array(result.dates, dtype=object), B),
             "region": np.tile(labels["region"].to_numpy(), T),
