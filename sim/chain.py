@@ -11,6 +11,7 @@ plants, ``Pg`` magnet plants, ``B`` buyers (``Bm`` of magnets, ``Be`` of element
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,10 +63,12 @@ class Control:
     scope: dict[str, np.ndarray]
     level: np.ndarray
 
+    share: np.ndarray
+
     @property
-    def strength(self) -> float:
-        """Share of normal flow withheld when fully active."""
-        return 1.0 - (self.event.share if self.event.share is not None else 0.0)
+    def strength(self) -> np.ndarray:
+        """Share of normal flow withheld when fully active, a sample."""
+        return 1.0 - self.share
 
 
 @dataclass
@@ -73,7 +76,7 @@ class OutageSwitch:
     """An outage: a facility index, the share of capacity lost, and its level a sample."""
 
     facility: int
-    share: float
+    share: np.ndarray
     start: np.ndarray
     end: np.ndarray
     level: np.ndarray
@@ -90,10 +93,10 @@ def _lead_matrix(world: World, src: list[str], dst: list[str]) -> np.ndarray:
 
 def apply_capacity_events(world: World, scenario: Scenario) -> World:
     """The world with the scenario's `new_capacity` events turned into tranches."""
-    for ev in scenario.events:
+    for index, ev in enumerate(scenario.events):
         if not isinstance(ev, NewCapacity):
             continue
-        tranche = Tranche(ev.nameplate_tpa, ev.start, ev.ramp_months)
+        tranche = Tranche(ev.nameplate_tpa, ev.start, ev.ramp_months, event=index)
         try:
             fac = world.facility(ev.facility)
         except KeyError:
@@ -121,8 +124,16 @@ class Chain:
     ``steps - 1``; step ``t`` is the month starting ``t`` months after the horizon's origin.
     """
 
-    def __init__(self, world: World, scenario: Scenario, samples: int, warmup: int) -> None:
+    def __init__(
+        self,
+        world: World,
+        scenario: Scenario,
+        samples: int,
+        warmup: int,
+        draws: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
         self.scenario = scenario
+        self.draws = dict(draws or {})
         self.world = world = apply_capacity_events(world, scenario)
         self.samples = S = samples
         self.origin = dt.date(scenario.horizon.start.year, scenario.horizon.start.month, 1)
@@ -158,22 +169,47 @@ class Chain:
         value = default if when is None else month_index(self.origin, when)
         return np.full(self.samples, value)
 
+    def value(self, event: int, field: str) -> np.ndarray:
+        """A number of event ``event``, one value a sample: the sweep's draws for
+        ``events[i].field`` if it has any, else the scenario's value."""
+        drawn = self.draws.get(f"events[{event}].{field}")
+        if drawn is not None:
+            return np.asarray(drawn, dtype=float)
+        return np.full(self.samples, float(getattr(self.scenario.events[event], field)))
+
+    def when(self, event: int, field: str, default: float) -> np.ndarray:
+        """A date of event ``event`` as months from the origin, one value a sample (drawn
+        dates are day ordinals); ``default`` where the date is not set."""
+        drawn = self.draws.get(f"events[{event}].{field}")
+        if drawn is None:
+            return self.month(getattr(self.scenario.events[event], field), default)
+        days = np.asarray(drawn, dtype=float)
+        cache = {d: month_index(self.origin, dt.date.fromordinal(int(d))) for d in np.unique(days)}
+        return np.array([cache[d] for d in days])
+
     def _build_tranches(self) -> None:
         owner, nameplate, start, ramp, end = [], [], [], [], []
         for i, fac in enumerate(self.facilities):
             for tr in fac.tranches:
                 owner.append(i)
-                nameplate.append(tr.capacity_tpa)
-                start.append(self.month(tr.start, -np.inf))
-                ramp.append(np.full(self.samples, tr.ramp_months))
                 end.append(self.month(tr.end, np.inf))
+                if tr.event is None:
+                    nameplate.append(np.full(self.samples, tr.capacity_tpa))
+                    start.append(self.month(tr.start, -np.inf))
+                    ramp.append(np.full(self.samples, tr.ramp_months))
+                else:
+                    nameplate.append(self.value(tr.event, "nameplate_tpa"))
+                    start.append(self.when(tr.event, "start", -np.inf))
+                    ramp.append(self.value(tr.event, "ramp_months"))
         growth = np.array([1.0 + f.growth_pa for f in self.facilities])
         base = month_index(self.origin, dt.date(self.world.base_year, 7, 1))
         years = (np.arange(-self.warmup, self.steps) + 0.5 - base) / 12.0
         self.growth_path = growth[None, :] ** years[:, None]  # [steps incl. warm-up, F]
         self.tranche_owner = np.zeros((len(owner), len(self.facilities)))
         self.tranche_owner[np.arange(len(owner)), owner] = 1.0
-        self.tranche_tpa = np.tile(np.array(nameplate, dtype=float), (self.samples, 1))
+        self.tranche_tpa = (
+            np.stack(nameplate, axis=1) if nameplate else np.zeros((self.samples, 0))
+        )
         self.tranche_start = np.stack(start, axis=1) if start else np.zeros((self.samples, 0))
         self.tranche_ramp = np.stack(ramp, axis=1) if ramp else np.zeros((self.samples, 0))
         self.tranche_end = np.stack(end, axis=1) if end else np.zeros((self.samples, 0))
@@ -325,25 +361,27 @@ class Chain:
         sides = self._sides()
         self.controls: list[Control] = []
         self.outages: list[OutageSwitch] = []
-        for ev in self.scenario.events:
+        for i, ev in enumerate(self.scenario.events):
             if isinstance(ev, ExportControl):
                 scope = {m: control_scope(ev, *sides[m], self._covered(m, ev)) for m in MARKETS}
+                share = self.value(i, "share") if ev.share is not None else np.zeros(self.samples)
                 self.controls.append(
                     Control(
                         ev,
-                        self.month(ev.start, 0.0),
-                        self.month(ev.end, np.inf),
+                        self.when(i, "start", 0.0),
+                        self.when(i, "end", np.inf),
                         scope,
                         np.zeros(self.samples),
+                        share,
                     )
                 )
             elif isinstance(ev, Outage):
                 self.outages.append(
                     OutageSwitch(
                         self.index[ev.facility],
-                        ev.share,
-                        self.month(ev.start, 0.0),
-                        self.month(ev.end, np.inf),
+                        self.value(i, "share"),
+                        self.when(i, "start", 0.0),
+                        self.when(i, "end", np.inf),
                         np.zeros(self.samples),
                     )
                 )
@@ -356,7 +394,7 @@ class Chain:
             for c in self.controls:
                 if not c.level.any() or not c.scope[market].any():
                     continue
-                cut = c.level[:, None, None, None] * c.strength * c.scope[market][None]
+                cut = (c.level * c.strength)[:, None, None, None] * c.scope[market][None]
                 allowed = (1.0 - cut) if allowed is None else allowed * (1.0 - cut)
             self.allowed[market] = allowed
 

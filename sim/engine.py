@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -148,12 +149,20 @@ def run(
     detail: bool = True,
     warmup: int = WARMUP_MONTHS,
     tolerance: float = TOLERANCE,
+    draws: Mapping[str, np.ndarray] | None = None,
 ) -> RunResult:
     """Simulate ``samples`` futures of ``scenario`` on ``world`` and check their mass balance.
+
+    ``draws`` maps a scenario field path (``events[3].start``) to one value a sample (dates as
+    day ordinals); every sample uses the scenario's own value for fields not drawn.
 
     Raises:
         MassBalanceError: if any sample's books do not balance within ``tolerance``.
     """
+    if draws:
+        sizes = {len(v) for v in draws.values()}
+        if sizes != {samples}:
+            raise ValueError(f"draws hold {sorted(sizes)} values, expected {samples} a field")
     need = estimate_bytes(world, scenario, samples, detail)
     if need > MEMORY_LIMIT_BYTES:
         raise InputError(
@@ -161,7 +170,7 @@ def run(
             f"{MEMORY_LIMIT_BYTES / 1024**3:.0f} GiB limit; shorten the horizon or use fewer "
             "samples", path="horizon")
     began = time.perf_counter()
-    chain = Chain(world, scenario, samples, warmup)
+    chain = Chain(world, scenario, samples, warmup, draws)
     ledger = Ledger(samples)
     record = Record(chain, detail)
     env = simpy.Environment(initial_time=-warmup)

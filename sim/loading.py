@@ -21,8 +21,9 @@ import numpy as np
 import yaml
 from pydantic import ValidationError
 
+from sim import sampling
 from sim.errors import InputError
-from sim.scenario import EVENT_KINDS, NewCapacity, Outage, Scenario
+from sim.scenario import EVENT_KINDS, Distribution, NewCapacity, Outage, Scenario, Uncertain
 from sim.units import ELEMENTS, REO_TO_ELEMENT
 from sim.world import Buyer, Facility, Tranche, World
 
@@ -191,7 +192,8 @@ def _suggest(field: str, loc: tuple[Any, ...]) -> str:
     """A 'did you mean' for an unknown field, from the model's known fields."""
     from sim import scenario as sc
 
-    models: list[type] = [sc.Scenario, sc.Horizon, sc.ExportControl, sc.NewCapacity, sc.Outage]
+    models: list[type] = [sc.Scenario, sc.Horizon, sc.ExportControl, sc.NewCapacity, sc.Outage,
+                          sc.Distribution]
     known = {name for m in models for name in m.model_fields}  # type: ignore[attr-defined]
     close = difflib.get_close_matches(field, sorted(known), n=1)
     return f"; did you mean '{close[0]}'?" if close else ""
@@ -299,14 +301,111 @@ def _nearest(name: str, options: set[str]) -> str:
     return f"did you mean '{close[0]}'?" if close else f"expected one of {sorted(options)}"
 
 
+def _distributions(node: Any, path: tuple[Any, ...], lines: Lines, file: str
+                   ) -> list[tuple[tuple[Any, ...], Distribution]]:
+    """Every ``{dist: ...}`` mapping in a document, validated, with its path."""
+    if isinstance(node, dict):
+        if "dist" in node and path:
+            try:
+                return [(path, Distribution.model_validate(node))]
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                where_file, line, dotted = _locate((*path, *err["loc"]), lines, file)
+                value = err.get("input")
+                raise InputError(
+                    _problem(err), file=where_file, line=line, path=dotted, value=value,
+                    has_value=err["type"] not in ("missing", "extra_forbidden")
+                    and not isinstance(value, (dict, list))) from None
+        return [hit for k, v in node.items() for hit in _distributions(v, (*path, k), lines,
+                                                                         file)]
+    if isinstance(node, list):
+        return [hit for i, v in enumerate(node) for hit in _distributions(v, (*path, i), lines,
+                                                                          file)]
+    return []
+
+
+def _put(data: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    """A copy of ``data`` with the value at ``path`` replaced (the rest shared)."""
+    def go(node: Any, rest: tuple[Any, ...]) -> Any:
+        if not rest:
+            return value
+        head, tail = rest[0], rest[1:]
+        if isinstance(node, list):
+            return [go(v, tail) if i == head else v for i, v in enumerate(node)]
+        return {k: (go(v, tail) if k == head else v) for k, v in node.items()}
+    return dict(go(data, path))
+
+
+def _field(scenario: Scenario, path: tuple[Any, ...]) -> Any:
+    node: Any = scenario
+    for part in path:
+        node = node[part] if isinstance(part, int) else getattr(node, part)
+    return node
+
+
+def uncertain_inputs(data: dict[str, Any], lines: Lines, file: str
+                     ) -> tuple[dict[str, Any], list[Uncertain]]:
+    """Replace every ``{dist: ...}`` by its central value; return the inputs found."""
+    if "uncertain" in data:
+        where_file, line, _ = _locate(("uncertain",), lines, file)
+        raise InputError("reserved: write a distribution in place of the value it varies, "
+                         "e.g. start: {dist: uniform, low: 2027-01-01, high: 2028-06-30}",
+                         file=where_file, line=line, path="uncertain")
+    found = _distributions(data, (), lines, file)
+    inputs = []
+    for path, dist in found:
+        where_file, line, dotted = _locate(path, lines, file)
+        if path[0] != "events" or len(path) != 3:
+            raise InputError("only the numbers and dates of events may be uncertain (the "
+                             "horizon and names are shared by every sample)", file=where_file,
+                             line=line, path=dotted)
+        data = _put(data, path, sampling.central(dist))
+        inputs.append(Uncertain(path=dotted, key=dist.name or dotted, dist=dist,
+                                line=line, file=where_file))
+    return data, inputs
+
+
+def _check_uncertain(data: dict[str, Any], lines: Lines, file: str, scenario: Scenario,
+                     found: list[Uncertain]) -> None:
+    """Each uncertain field is a number or date of the distribution's kind, and every value
+    the sweep can draw (down to the EPS quantiles) is one the schema accepts."""
+    for u in found:
+        path = tuple(int(p) if p.isdigit() else p
+                     for p in u.path.replace("[", ".").replace("]", "").split("."))
+        current = _field(scenario, path)
+        is_date = isinstance(current, dt.date)
+        if isinstance(current, bool) or not isinstance(current, (int, float, dt.date)):
+            raise InputError("only numbers and dates may be uncertain", file=u.file or file,
+                             line=u.line, path=u.path)
+        if is_date != u.dist.is_date:
+            want = "a date" if is_date else "a number"
+            raise InputError(f"this field is {want}; the distribution's parameters must be too",
+                             file=u.file or file, line=u.line, path=u.path)
+        for label, value in zip(("lowest", "highest"), sampling.extremes(u.dist)):
+            try:
+                validate(_put(data, path, value), lines, file)
+            except InputError as exc:
+                raise InputError(
+                    f"the distribution's {label} draw is refused here: {exc.problem}; narrow "
+                    "it or add bounds: [low, high]", file=u.file or file, line=u.line,
+                    path=u.path, value=value, has_value=True) from None
+
+
 def load_scenario(path: str | Path, world: World | None = None) -> Scenario:
     """Read, merge, validate and check a scenario file against ``world`` (default: the world
-    the scenario names, e.g. ``default@2009``)."""
+    the scenario names, e.g. ``default@2009``).
+
+    Fields written as distributions hold their central value in the returned scenario and
+    are listed in its ``uncertain`` inputs."""
     path = Path(path)
     if not path.is_file():
         raise InputError("no such file", file=str(path))
     data, lines = resolve(path)
+    data, found = uncertain_inputs(data, lines, str(path))
     scenario = validate(data, lines, str(path))
+    _check_uncertain(data, lines, str(path), scenario, found)
+    if found:
+        scenario = scenario.model_copy(update={"uncertain": tuple(found)})
     if world is None:
         try:
             world = vintage_world(scenario.world)
