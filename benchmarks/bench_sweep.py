@@ -18,7 +18,6 @@ import resource
 import statistics
 import time
 
-
 from sim import sampling
 from sim.engine import run
 from sim.loading import default_world

@@ -246,7 +246,7 @@ def _sweep(args: argparse.Namespace) -> int:
     import shutil
 
     from sim.report import write_sweep
-    from sim.sweep import totals_table
+    from sim.sweep import default_batch, totals_table
 
     result, folder, store = _sweep_one(args.scenario, args, args.out)
     manifest = write_sweep(result, folder, args.keep_samples, {
