@@ -135,7 +135,8 @@ def _validate(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.scenario)
     print(f"{args.scenario}: valid scenario '{scenario.name}' "
-          f"({scenario.horizon.start} to {scenario.horizon.end}, {len(scenario.events)} events)")
+          f"({scenario.horizon.start} to {scenario.horizon.end}, {len(scenario.events)} events"
+          + (f", {len(scenario.uncertain)} uncertain inputs" if scenario.uncertain else "") + ")")
     return 0
 
 
