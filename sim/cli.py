@@ -90,7 +90,8 @@ def _sweep_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", choices=("random", "lhs", "sobol"), default="random",
                         help="how inputs are drawn (default random)")
     parser.add_argument("--batch-size", type=int, default=None,
-                        help="samples per engine batch (default 250; does not change results)")
+                        help="samples per engine batch (default: up to 250, at least two batches a "
+                        "worker; does not change results)")
     parser.add_argument("--results", type=Path, default=Path("results"),
                         help="root for default output folders (default: results)")
 
@@ -139,7 +140,8 @@ def _validate(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.scenario)
     print(f"{args.scenario}: valid scenario '{scenario.name}' "
-          f"({scenario.horizon.start} to {scenario.horizon.end}, {len(scenario.events)} events)")
+          f"({scenario.horizon.start} to {scenario.horizon.end}, {len(scenario.events)} events"
+          + (f", {len(scenario.uncertain)} uncertain inputs" if scenario.uncertain else "") + ")")
     return 0
 
 
@@ -261,12 +263,12 @@ def _sweep_one(path: Path, args: argparse.Namespace, folder: Path | None
     """Load and sweep one scenario, resuming from its store; returns result, folder, store."""
     from sim.loading import load_scenario, vintage_world
     from sim.report import check_free, data_hash, default_folder, scenario_hash, sweep_store
-    from sim.sweep import BATCH_SIZE, sweep, sweep_key
+    from sim.sweep import default_batch, sweep, sweep_key
 
     if args.workers < 1:
         raise InputError("must be at least 1", path="--workers", value=args.workers,
                          has_value=True)
-    batch = args.batch_size or BATCH_SIZE
+    batch = args.batch_size or default_batch(args.n, args.workers)
     if batch < 1:
         raise InputError("must be at least 1", path="--batch-size", value=batch, has_value=True)
     scenario = load_scenario(path)
@@ -292,12 +294,12 @@ def _sweep(args: argparse.Namespace) -> int:
     import shutil
 
     from sim.report import write_sweep
-    from sim.sweep import totals_table
+    from sim.sweep import default_batch, totals_table
 
     result, folder, store = _sweep_one(args.scenario, args, args.out)
     manifest = write_sweep(result, folder, args.keep_samples, {
         "workers": args.workers, "scheduler": args.scheduler,
-        "batch_size": args.batch_size or 250})
+        "batch_size": args.batch_size or default_batch(args.n, args.workers)})
     shutil.rmtree(store, ignore_errors=True)
     scenario = result.scenario
     print(f"sweep {scenario.name}: {result.samples:,} futures ({len(scenario.uncertain)} "

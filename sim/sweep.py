@@ -39,6 +39,13 @@ QUANTILES = {"p05": 5.0, "p50": 50.0, "p95": 95.0}
 ARRAYS = ("shortfall", "demand", "prices", "residual")
 
 
+def default_batch(samples: int, workers: int) -> int:
+    """Batch size: up to `BATCH_SIZE`, small enough to give each worker two batches. It does
+    not change any number (a sample's results do not depend on its batch), only speed and the
+    identity of a sweep's store (resume with the same command)."""
+    return max(1, min(BATCH_SIZE, -(-samples // (2 * max(workers, 1)))))
+
+
 def run_batch(world: World, scenario: Scenario, draws: Mapping[str, np.ndarray], count: int
               ) -> dict[str, np.ndarray]:
     """One batch of ``count`` samples through the engine: shortfall and demand ``[S, T, B]``,
@@ -206,7 +213,7 @@ def sweep(
     method: Method = "random",
     workers: int = 1,
     scheduler: str | None = None,
-    batch_size: int = BATCH_SIZE,
+    batch_size: int | None = None,
     store: Path | None = None,
     progress: Callable[[int], None] | None = None,
     batch_fn: BatchFn = run_batch,
@@ -217,6 +224,7 @@ def sweep(
     ``draws`` replaces the drawn inputs (a design made elsewhere, e.g. by SALib)."""
     import time
 
+    batch_size = batch_size or default_batch(samples, workers)
     check_size(world, scenario, samples, batch_size, workers)
     began = time.perf_counter()
     if draws is None:
