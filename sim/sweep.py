@@ -131,7 +131,7 @@ def check_size(world: World, scenario: Scenario, samples: int, batch_size: int,
     origin = dt.date(scenario.horizon.start.year, scenario.horizon.start.month, 1)
     steps = int(month_index(origin, scenario.horizon.end)) + 1
     per_sample = 4 * steps * (2 * len(world.buyers) + 2 * len(PRICE_PRODUCTS) * len(TIERS))
-    kept = samples * per_sample * 2  # merged arrays and the summary's working copies
+    kept = samples * per_sample + samples * 8 * 2 * 2048  # merged arrays; summary blocks
     batches = min(workers, -(-samples // batch_size)) * estimate_bytes(
         world, scenario, min(batch_size, samples), detail=False)
     need = kept + batches

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -86,6 +87,17 @@ def test_bad_sweep_options_exit_2(tmp_path: Path, argv: list[str],
     err = capsys.readouterr().err
     assert "Traceback" not in err and err.strip()
     assert not (tmp_path / "o").exists()
+
+
+def test_a_sweep_too_big_for_memory_is_refused_with_the_estimate(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "long.yaml"
+    path.write_text(SWEEP.format(name="long").replace("end: 2025-12-31", "end: 2060-12-31"))
+    out = tmp_path / "o"
+    assert main(["sweep", str(path), "-n", "900000", "--workers", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert re.search(r"about \d+\.\d GiB, over the 4 GiB limit", err), err
+    assert not out.exists() and not list(tmp_path.glob(".o*"))
 
 
 def test_compare_and_sensitivity_write_their_tables(tmp_path: Path) -> None:
