@@ -232,10 +232,11 @@ class Chain:
         return (p >= 0.5).astype(float)
 
     def _build_tranches(self) -> None:
-        owner, nameplate, start, ramp, s_curve = [], [], [], [], []
+        owner, nameplate, start, ramp, end, s_curve = [], [], [], [], [], []
         for i, fac in enumerate(self.facilities):
             for tr in fac.tranches:
                 owner.append(i)
+                end.append(self.month(tr.end, np.inf))
                 if tr.event is None:
                     nameplate.append(np.full(self.samples, tr.capacity_tpa))
                     start.append(self.month(tr.start, -np.inf))
@@ -260,6 +261,7 @@ class Chain:
         )
         self.tranche_start = np.stack(start, axis=1) if start else np.zeros((self.samples, 0))
         self.tranche_ramp = np.stack(ramp, axis=1) if ramp else np.zeros((self.samples, 0))
+        self.tranche_end = np.stack(end, axis=1) if end else np.zeros((self.samples, 0))
         self.tranche_s_curve = (
             np.stack(s_curve, axis=1) if s_curve else np.zeros((self.samples, 0), dtype=bool)
         )
@@ -548,6 +550,7 @@ class Chain:
     def update_capacity(self, step: int) -> None:
         """Capacity this step, tonnes per step, from tranches' ramps, growth and outages."""
         level = ramp_average(self.tranche_start, self.tranche_ramp, step, self.tranche_s_curve)
+        level = level * np.clip(self.tranche_end - step, 0.0, 1.0)  # share of the step before end
         growth = self.growth_path[step + self.warmup]
         tpa = (self.tranche_tpa * level) @ self.tranche_owner * growth
         planned = np.isfinite(self.tranche_start)

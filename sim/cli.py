@@ -1,4 +1,4 @@
-"""The command line: ``sim validate``, ``sim run`` and ``sim calibrate``.
+"""The command line: ``sim validate``, ``sim run``, ``sim backtest`` and ``sim calibrate``.
 
 Errors in input print one line (``FILE:LINE: field.path: problem (got VALUE)``) and exit with
 status 2, never a traceback; a broken mass balance exits with status 3.
@@ -7,10 +7,11 @@ status 2, never a traceback; a broken mass balance exits with status 3.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -39,12 +40,63 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0, help="random seed (recorded)")
     run.add_argument("--results", type=Path, default=Path("results"),
                      help="root for default output folders (default: results)")
-    cal = sub.add_parser("calibrate", help="print the baseline's 2024 calibration")
+    swp = sub.add_parser("sweep", help="run many futures of a scenario with uncertain inputs")
+    swp.add_argument("scenario", type=Path)
+    _sweep_options(swp)
+    swp.add_argument("--keep-samples", action="store_true",
+                     help="also write every sample's path to samples.parquet")
+    swp.add_argument("--out", type=Path, default=None,
+                     help="folder to create (default results/<name>/<UTC timestamp>-sweep/)")
+    cmp_ = sub.add_parser("compare", help="sweep two scenarios with shared draws and report "
+                          "the effect of B against A")
+    cmp_.add_argument("a", type=Path, metavar="A.yaml")
+    cmp_.add_argument("b", type=Path, metavar="B.yaml")
+    _sweep_options(cmp_)
+    cmp_.add_argument("--out", type=Path, default=None,
+                      help="folder to create (default results/<A>-vs-<B>/<UTC timestamp>/)")
+    sen = sub.add_parser("sensitivity", help="which uncertain inputs drive an outcome (SALib)")
+    sen.add_argument("scenario", type=Path)
+    sen.add_argument("--output", required=True, metavar="METRIC",
+                     help="outcome, e.g. shortfall_t:US:defence (cumulative t), "
+                     "shortfall_share:EU:ev_traction:NdFeB, or price:ex_china:Dy_oxide (mean); "
+                     "add @2025-01..2030-12 for a window")
+    sen.add_argument("-n", type=int, default=256,
+                     help="base samples (Sobol: n x (2 inputs + 2) runs; default 256)")
+    sen.add_argument("--analysis", choices=("sobol", "morris"), default="sobol")
+    sen.add_argument("--seed", type=int, default=0)
+    sen.add_argument("--workers", type=int, default=_default_workers())
+    sen.add_argument("--out", type=Path, default=None)
+    sen.add_argument("--results", type=Path, default=Path("results"))
+    _backtest_parser(sub)
+    cal = sub.add_parser("calibrate", help="print a world's first-year calibration")
     cal.add_argument("scenario", type=Path, nargs="?", default=None,
-                     help="scenario (default: the 2024 baseline horizon)")
+                     help="scenario (default: the world's first year with no event)")
+    cal.add_argument("--world", default="default",
+                     help="world when no scenario is given: default (2024) or default@2009")
     return parser
 
 
+
+
+def _default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def _sweep_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-n", "--samples", type=int, required=True, dest="n",
+                        help="number of futures to draw")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--workers", type=int, default=_default_workers(),
+                        help="worker processes (default: this machine's cores, at most 8)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="Dask scheduler (tcp://HOST:PORT), or 'local' for a local cluster")
+    parser.add_argument("--method", choices=("random", "lhs", "sobol"), default="random",
+                        help="how inputs are drawn (default random)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="samples per engine batch (default: up to 250, at least two batches a "
+                        "worker; does not change results)")
+    parser.add_argument("--results", type=Path, default=Path("results"),
+                        help="root for default output folders (default: results)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -59,6 +111,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _validate(args)
         if args.command == "run":
             return _run(args)
+        if args.command == "sweep":
+            return _sweep(args)
+        if args.command == "compare":
+            return _compare(args)
+        if args.command == "sensitivity":
+            return _sensitivity(args)
+        if args.command == "backtest":
+            return _backtest(args)
         return _calibrate(args)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -83,18 +143,19 @@ def _validate(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.scenario)
     print(f"{args.scenario}: valid scenario '{scenario.name}' "
-          f"({scenario.horizon.start} to {scenario.horizon.end}, {len(scenario.events)} events)")
+          f"({scenario.horizon.start} to {scenario.horizon.end}, {len(scenario.events)} events"
+          + (f", {len(scenario.uncertain)} uncertain inputs" if scenario.uncertain else "") + ")")
     return 0
 
 
 def _run(args: argparse.Namespace) -> int:
     from sim.engine import run
-    from sim.loading import default_world, load_scenario
+    from sim.loading import load_scenario, vintage_world
     from sim.report import check_free, default_folder, write_run
     from sim.results import shortfall_table, summary_table
 
-    world = default_world()
-    scenario = load_scenario(args.scenario, world)
+    scenario = load_scenario(args.scenario)
+    world = vintage_world(scenario.world)
     folder = args.out if args.out is not None else default_folder(args.results, scenario)
     check_free(folder)
     result = run(world, scenario, seed=args.seed)
@@ -175,25 +236,207 @@ def _format_levers(result: RunResult, summary: pd.DataFrame) -> str:
 
 def _calibrate(args: argparse.Namespace) -> int:
     from sim.engine import run
-    from sim.loading import default_world, load_scenario
+    from sim.loading import calibration_targets, load_scenario, vintage_world, world_names
     from sim.results import calibration
     from sim.scenario import Scenario
 
-    world = default_world()
     if args.scenario is None:
+        if args.world not in world_names():
+            raise InputError(f"unknown world; expected one of {world_names()}", path="--world",
+                             value=args.world, has_value=True)
+        year = vintage_world(args.world).base_year
         scenario = Scenario.model_validate(
-            {"name": "calibration-2024", "horizon": {"start": "2024-01-01", "end": "2024-12-31"}})
+            {"name": f"calibration-{year}", "world": args.world,
+             "horizon": {"start": f"{year}-01-01", "end": f"{year}-12-31"}})
     else:
-        scenario = load_scenario(args.scenario, world)
-    measures = calibration(run(world, scenario))
-    targets = {
-        "world_mine_t_reo": "390,000 t REO within 5% (USGS MCS 2025)",
-        "china_share_mining": "about 0.69 (270/390 kt, USGS MCS 2025)",
-        "china_share_separation": "about 0.90 (IEA: 91-92%)",
-        "china_share_magnets": "over 0.90 (IEA: 94%)",
-        "first_year_shortfall_share": "0 (no event in the baseline)",
-        "first_year_magnet_t": "about 300,000 t (2024 NdFeB + SmCo, derived)",
-    }
+        scenario = load_scenario(args.scenario)
+    measures = calibration(run(vintage_world(scenario.world), scenario))
+    targets = calibration_targets(scenario.world)
+    print(f"world {scenario.world}, first 12 months from {scenario.horizon.start}")
     for key, value in measures.items():
-        print(f"{key:28s} {value:14,.3f}   target: {targets.get(key, '')}")
+        row = targets.get(key, {})
+        bounds = f" [{row['low']} to {row['high']}]" if row.get("low") else ""
+        target = f"{row['target']}{bounds} ({row['source']})" if row else ""
+        print(f"{key:28s} {value:14,.3f}   target: {target}")
+    return 0
+
+
+def _backtest_parser(sub: Any) -> None:
+    bt = sub.add_parser("backtest", help="run a scenario and hold its monthly series against "
+                        "observed ones")
+    bt.add_argument("scenario", type=Path)
+    bt.add_argument("--observed", type=Path, required=True,
+                    help="CSV with columns date, series, key, value (see README)")
+    bt.add_argument("--out", type=Path, default=None,
+                    help="folder to create (default results/backtest/<name>/<UTC timestamp>/)")
+    bt.add_argument("--seed", type=int, default=0, help="random seed (recorded)")
+    bt.add_argument("--results", type=Path, default=Path("results"),
+                    help="root for default output folders (default: results)")
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    from sim.backtest import compare
+    from sim.engine import run
+    from sim.loading import load_scenario, vintage_world
+    from sim.observed import check_observed, read_observed
+    from sim.report import check_free, default_folder, write_backtest
+
+    scenario = load_scenario(args.scenario)
+    world = vintage_world(scenario.world)
+    observed = read_observed(args.observed)
+    check_observed(observed, world, str(args.observed))
+    folder = args.out if args.out is not None else default_folder(args.results / "backtest",
+                                                                  scenario)
+    check_free(folder)
+    result = run(world, scenario, seed=args.seed)
+    backtest = compare(result, observed)
+    write_backtest(backtest, result, folder, args.observed)
+    table = backtest.summary.drop(columns=["unit"]).round(3)
+    print(f"scenario {scenario.name} on {scenario.world}, against {args.observed} "
+          f"({len(observed)} observations):")
+    print(table.to_string(index=False))
+    agree = backtest.directions["agree"].dropna()
+    if len(agree):
+        print(f"direction after events: {int(agree.sum())} of {len(agree)} agree")
+    print(f"wrote {folder}")
+    return 0
+
+
+def _progress(total: int, label: str) -> tuple[Callable[[int], None], Callable[[], None]]:
+    """A progress bar on a terminal; silent otherwise."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=label, unit="sample", disable=not sys.stderr.isatty(),
+               leave=False)
+    return bar.update, bar.close
+
+
+def _sweep_one(path: Path, args: argparse.Namespace, folder: Path | None
+               ) -> tuple[Any, Path, Path]:
+    """Load and sweep one scenario, resuming from its store; returns result, folder, store."""
+    from sim.loading import load_scenario, vintage_world
+    from sim.report import check_free, data_hash, default_folder, scenario_hash, sweep_store
+    from sim.sweep import default_batch, sweep, sweep_key
+
+    if args.workers < 1:
+        raise InputError("must be at least 1", path="--workers", value=args.workers,
+                         has_value=True)
+    batch = args.batch_size or default_batch(args.n, args.workers)
+    if batch < 1:
+        raise InputError("must be at least 1", path="--batch-size", value=batch, has_value=True)
+    scenario = load_scenario(path)
+    world = vintage_world(scenario.world)
+    default = folder is None
+    target = folder if folder is not None else default_folder(args.results, scenario)
+    if default:
+        target = target.with_name(target.name + "-sweep")
+    check_free(target)
+    key = sweep_key(scenario_hash(scenario), data_hash(), args.n, args.seed, args.method, batch)
+    store = sweep_store(target, key, default)
+    update, close = _progress(args.n, scenario.name)
+    try:
+        result = sweep(world, scenario, args.n, seed=args.seed, method=args.method,
+                       workers=args.workers, scheduler=args.scheduler, batch_size=batch,
+                       store=store, progress=update)
+    finally:
+        close()
+    return result, target, store
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    import shutil
+
+    from sim.report import write_sweep
+    from sim.sweep import default_batch, totals_table
+
+    result, folder, store = _sweep_one(args.scenario, args, args.out)
+    manifest = write_sweep(result, folder, args.keep_samples, {
+        "workers": args.workers, "scheduler": args.scheduler,
+        "batch_size": args.batch_size or default_batch(args.n, args.workers)})
+    shutil.rmtree(store, ignore_errors=True)
+    scenario = result.scenario
+    print(f"sweep {scenario.name}: {result.samples:,} futures ({len(scenario.uncertain)} "
+          f"uncertain inputs, method {result.method}, seed {result.seed}) in "
+          f"{result.wall_seconds:.1f} s"
+          + (f", {result.resumed} of {result.batches} batches resumed" if result.resumed else "")
+          + f"; mass-balance residual {manifest['mass_balance_residual']:.1e}")
+    print(_format_totals(totals_table(result)))
+    print(f"wrote {folder}")
+    return 0
+
+
+def _format_totals(totals: pd.DataFrame, limit: int = 15) -> str:
+    short = totals[totals["p95"] > 0.5].sort_values("mean", ascending=False).head(limit)
+    if short.empty:
+        return "no shortfall in any future"
+    table = short[["region", "sector", "material", "mean", "p05", "p50", "p95",
+                   "probability_short"]].copy()
+    for col in ("mean", "p05", "p50", "p95"):
+        table[col] = table[col].round(0).astype(int)
+    table["probability_short"] = (100 * table["probability_short"]).round(0).astype(int).astype(
+        str) + "%"
+    return ("cumulative shortfall over the horizon (t of magnet, or t of element), "
+            "largest first:\n" + table.to_string(index=False))
+
+
+def _compare(args: argparse.Namespace) -> int:
+    import shutil
+
+    from sim.report import check_free, write_comparison
+
+    if args.out is not None:
+        check_free(args.out)
+    a, _, store_a = _sweep_one(args.a, args, None if args.out is None else
+                               args.out.with_name(args.out.name + "-a"))
+    b, folder_b, store_b = _sweep_one(args.b, args, None if args.out is None else
+                                      args.out.with_name(args.out.name + "-b"))
+    out = args.out if args.out is not None else (
+        args.results / f"{a.scenario.name}-vs-{b.scenario.name}" / folder_b.name)
+    table = write_comparison(a, b, out)
+    shutil.rmtree(store_a, ignore_errors=True)
+    shutil.rmtree(store_b, ignore_errors=True)
+    shared = sorted({u.key for u in a.scenario.uncertain} & {u.key for u in b.scenario.uncertain})
+    print(f"compare {b.scenario.name} against {a.scenario.name}: {a.samples:,} futures each, "
+          f"seed {args.seed}; shared inputs (same draws): {', '.join(shared) or 'none'}")
+    moved = table[(table["diff_p95"].abs() > 0.5) | (table["diff_p05"].abs() > 0.5)]
+    moved = moved.reindex(moved["diff_mean"].abs().sort_values(ascending=False).index).head(15)
+    if moved.empty:
+        print("no difference in cumulative shortfall in any future")
+    else:
+        view = moved[["region", "sector", "material", "a_mean", "b_mean", "diff_mean",
+                      "diff_p05", "diff_p95", "probability_b_lower"]].copy()
+        for col in ("a_mean", "b_mean", "diff_mean", "diff_p05", "diff_p95"):
+            view[col] = view[col].round(0).astype(int)
+        view["probability_b_lower"] = (100 * view["probability_b_lower"]).round(0).astype(
+            int).astype(str) + "%"
+        print("cumulative shortfall, B minus A, paired future by future (t):")
+        print(view.to_string(index=False))
+    print(f"wrote {out}")
+    return 0
+
+
+def _sensitivity(args: argparse.Namespace) -> int:
+    from sim.loading import load_scenario, vintage_world
+    from sim.report import check_free, default_folder, write_sensitivity
+    from sim.sensitivity import analyse, parse_output
+
+    scenario = load_scenario(args.scenario)
+    world = vintage_world(scenario.world)
+    output = parse_output(args.output, scenario)
+    folder = args.out if args.out is not None else default_folder(args.results, scenario)
+    if args.out is None:
+        folder = folder.with_name(folder.name + "-sensitivity")
+    check_free(folder)
+    update, close = _progress(0, "sensitivity")
+    try:
+        table = analyse(world, scenario, output, args.n, seed=args.seed,
+                        analysis=args.analysis, workers=args.workers)
+    finally:
+        close()
+    write_sensitivity(table, output.label, scenario, folder)
+    view = table[["input", "base", "at_p05", "at_p95", "swing", *[c for c in (
+        "S1", "ST", "mu_star", "sigma") if c in table]]]
+    print(f"sensitivity of {output.label} in {scenario.name} ({args.analysis}, n={args.n}):")
+    print(view.to_string(index=False, float_format=lambda v: f"{v:,.3g}"))
+    print(f"wrote {folder}")
     return 0

@@ -11,7 +11,8 @@ import datetime as dt
 import difflib
 import io
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,15 +21,18 @@ import numpy as np
 import yaml
 from pydantic import ValidationError
 
+from sim import sampling
 from sim.errors import InputError
 from sim.scenario import (
     EVENT_KINDS,
+    Distribution,
     NewCapacity,
     Offtake,
     Outage,
     PriceFloor,
     Scenario,
     Stockpile,
+    Uncertain,
 )
 from sim.units import ELEMENTS, REO_TO_ELEMENT
 from sim.world import Buyer, Facility, Producer, Tranche, World
@@ -88,19 +92,24 @@ def _dotted(path: tuple[Any, ...]) -> str:
     return text
 
 
-def read_yaml(path: Path) -> tuple[dict[str, Any], Lines]:
-    """Parse one YAML file safely into a mapping and the line of every field."""
-    file = str(path)
+def read_text(path: Path, limit: int) -> str:
+    """A UTF-8 text file of at most ``limit`` bytes, or an `InputError` saying why not."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise InputError(f"cannot read the file: {exc.strerror}", file=file) from None
-    if len(raw) > MAX_BYTES:
-        raise InputError(f"file is larger than {MAX_BYTES} bytes", file=file)
+        raise InputError(f"cannot read the file: {exc.strerror}", file=str(path)) from None
+    if len(raw) > limit:
+        raise InputError(f"file is larger than {limit} bytes", file=str(path))
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise InputError("not UTF-8 text", file=file) from None
+        raise InputError("not UTF-8 text", file=str(path)) from None
+
+
+def read_yaml(path: Path) -> tuple[dict[str, Any], Lines]:
+    """Parse one YAML file safely into a mapping and the line of every field."""
+    file = str(path)
+    text = read_text(path, MAX_BYTES)
     try:
         loader = yaml.SafeLoader(text)  # the reader checks characters here: keep it in the try
     except yaml.reader.ReaderError as exc:
@@ -194,7 +203,8 @@ def _suggest(field: str, loc: tuple[Any, ...]) -> str:
     from sim import scenario as sc
 
     models: list[type] = [sc.Scenario, sc.Horizon, sc.ExportControl, sc.NewCapacity, sc.Outage,
-                          sc.Stockpile, sc.PriceFloor, sc.PriceLevel, sc.Offtake]
+                          sc.Stockpile, sc.PriceFloor, sc.PriceLevel, sc.Offtake,
+                          sc.Distribution]
     known = {name for m in models for name in m.model_fields}  # type: ignore[attr-defined]
     close = difflib.get_close_matches(field, sorted(known), n=1)
     return f"; did you mean '{close[0]}'?" if close else ""
@@ -253,6 +263,12 @@ def check_against_world(scenario: Scenario, world: World, lines: Lines, file: st
         raise InputError(problem, file=where_file, line=line, path=path, value=value,
                          has_value=True)
 
+    if scenario.horizon.start.year < world.base_year:
+        where_file, line, path = _locate(("horizon", "start"), lines, file)
+        raise InputError(f"this world is as of {world.base_year}; the horizon may not start "
+                         "before that year (choose an earlier vintage, e.g. world: "
+                         "default@2009)", file=where_file, line=line, path=path,
+                         value=scenario.horizon.start.isoformat(), has_value=True)
     ids = {f.id for f in world.facilities}
     known_countries = set(world.countries)
     places = known_countries | set(world.countries.values())
@@ -345,21 +361,134 @@ def _nearest(name: str, options: set[str]) -> str:
     return f"did you mean '{close[0]}'?" if close else f"expected one of {sorted(options)}"
 
 
+def _distributions(node: Any, path: tuple[Any, ...], lines: Lines, file: str
+                   ) -> list[tuple[tuple[Any, ...], Distribution]]:
+    """Every ``{dist: ...}`` mapping in a document, validated, with its path."""
+    if isinstance(node, dict):
+        if "dist" in node and path:
+            try:
+                return [(path, Distribution.model_validate(node))]
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                where_file, line, dotted = _locate((*path, *err["loc"]), lines, file)
+                value = err.get("input")
+                raise InputError(
+                    _problem(err), file=where_file, line=line, path=dotted, value=value,
+                    has_value=err["type"] not in ("missing", "extra_forbidden")
+                    and not isinstance(value, (dict, list))) from None
+        return [hit for k, v in node.items() for hit in _distributions(v, (*path, k), lines,
+                                                                         file)]
+    if isinstance(node, list):
+        return [hit for i, v in enumerate(node) for hit in _distributions(v, (*path, i), lines,
+                                                                          file)]
+    return []
+
+
+def _put(data: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    """A copy of ``data`` with the value at ``path`` replaced (the rest shared)."""
+    def go(node: Any, rest: tuple[Any, ...]) -> Any:
+        if not rest:
+            return value
+        head, tail = rest[0], rest[1:]
+        if isinstance(node, list):
+            return [go(v, tail) if i == head else v for i, v in enumerate(node)]
+        return {k: (go(v, tail) if k == head else v) for k, v in node.items()}
+    return dict(go(data, path))
+
+
+def _field(scenario: Scenario, path: tuple[Any, ...]) -> Any:
+    node: Any = scenario
+    for part in path:
+        node = node[part] if isinstance(part, int) else getattr(node, part)
+    return node
+
+
+def uncertain_inputs(data: dict[str, Any], lines: Lines, file: str
+                     ) -> tuple[dict[str, Any], list[Uncertain]]:
+    """Replace every ``{dist: ...}`` by its central value; return the inputs found."""
+    if "uncertain" in data:
+        where_file, line, _ = _locate(("uncertain",), lines, file)
+        raise InputError("reserved: write a distribution in place of the value it varies, "
+                         "e.g. start: {dist: uniform, low: 2027-01-01, high: 2028-06-30}",
+                         file=where_file, line=line, path="uncertain")
+    found = _distributions(data, (), lines, file)
+    inputs = []
+    for path, dist in found:
+        where_file, line, dotted = _locate(path, lines, file)
+        if path[0] != "events" or len(path) != 3:
+            raise InputError("only the numbers and dates of events may be uncertain (the "
+                             "horizon and names are shared by every sample)", file=where_file,
+                             line=line, path=dotted)
+        data = _put(data, path, sampling.central(dist))
+        inputs.append(Uncertain(path=dotted, key=dist.name or dotted, dist=dist,
+                                line=line, file=where_file))
+    return data, inputs
+
+
+def _check_uncertain(data: dict[str, Any], lines: Lines, file: str, scenario: Scenario,
+                     found: list[Uncertain]) -> None:
+    """Each uncertain field is a number or date of the distribution's kind, and every value
+    the sweep can draw (down to the EPS quantiles) is one the schema accepts."""
+    for u in found:
+        path = tuple(int(p) if p.isdigit() else p
+                     for p in u.path.replace("[", ".").replace("]", "").split("."))
+        current = _field(scenario, path)
+        is_date = isinstance(current, dt.date)
+        if isinstance(current, bool) or not isinstance(current, (int, float, dt.date)):
+            raise InputError("only numbers and dates may be uncertain", file=u.file or file,
+                             line=u.line, path=u.path)
+        if is_date != u.dist.is_date:
+            want = "a date" if is_date else "a number"
+            raise InputError(f"this field is {want}; the distribution's parameters must be too",
+                             file=u.file or file, line=u.line, path=u.path)
+        for label, value in zip(("lowest", "highest"), sampling.extremes(u.dist)):
+            try:
+                validate(_put(data, path, value), lines, file)
+            except InputError as exc:
+                raise InputError(
+                    f"the distribution's {label} draw is refused here: {exc.problem}; narrow "
+                    "it or add bounds: [low, high]", file=u.file or file, line=u.line,
+                    path=u.path, value=value, has_value=True) from None
+
+
 def load_scenario(path: str | Path, world: World | None = None) -> Scenario:
-    """Read, merge, validate and check a scenario file against its world."""
+    """Read, merge, validate and check a scenario file against ``world`` (default: the world
+    the scenario names, e.g. ``default@2009``).
+
+    Fields written as distributions hold their central value in the returned scenario and
+    are listed in its ``uncertain`` inputs."""
     path = Path(path)
     if not path.is_file():
         raise InputError("no such file", file=str(path))
     data, lines = resolve(path)
+    data, found = uncertain_inputs(data, lines, str(path))
     scenario = validate(data, lines, str(path))
-    check_against_world(scenario, world or default_world(), lines, str(path))
+    _check_uncertain(data, lines, str(path), scenario, found)
+    if found:
+        scenario = scenario.model_copy(update={"uncertain": tuple(found)})
+    if world is None:
+        try:
+            world = vintage_world(scenario.world)
+        except KeyError:
+            where_file, line, field = _locate(("world",), lines, str(path))
+            raise InputError(f"unknown world; expected one of {world_names()}", file=where_file,
+                             line=line, path=field, value=scenario.world,
+                             has_value=True) from None
+    check_against_world(scenario, world, lines, str(path))
     return scenario
 
 
 # -- the embedded world ---------------------------------------------------------------------------
-def _rows(name: str) -> Iterator[dict[str, str]]:
-    text = resources.files("sim.data").joinpath(name).read_text(encoding="utf-8")
-    yield from csv.DictReader(io.StringIO(text))
+def _text(name: str, folder: str = "") -> str:
+    """A data file of a vintage: its own copy in ``folder`` if it has one, else the shared one."""
+    data = resources.files("sim.data")
+    own = data.joinpath(folder).joinpath(name) if folder else None
+    return (own if own is not None and own.is_file() else data.joinpath(name)).read_text(
+        encoding="utf-8")
+
+
+def _rows(name: str, folder: str = "") -> Iterator[dict[str, str]]:
+    yield from csv.DictReader(io.StringIO(_text(name, folder)))
 
 
 def _float(row: dict[str, str], key: str, file: str, default: float | None = None) -> float:
@@ -385,27 +514,59 @@ def _date(raw: str) -> dt.date | None:
 _cache: dict[str, World] = {}
 
 
+def _vintages() -> dict[int, dict[str, str]]:
+    """The vintages the embedded world comes in, by year (``sim/data/vintages.csv``)."""
+    return {int(r["year"]): r for r in _rows("vintages.csv")}
+
+
+def world_names() -> list[str]:
+    """Every name a scenario's ``world:`` may take."""
+    return ["default", *(f"default@{year}" for year in sorted(_vintages()))]
+
+
 def default_world() -> World:
     """The embedded default world (2024 vintage), built once per process."""
-    if "default" not in _cache:
-        _cache["default"] = _build_default_world()
-    return _cache["default"]
+    return vintage_world("default")
 
 
-def _build_default_world() -> World:
-    countries = {r["code"]: r["region"] for r in _rows("countries.csv")}
+def vintage_world(name: str) -> World:
+    """The embedded world ``default`` (= ``default@2024``) or ``default@YEAR``, built once.
+
+    Raises:
+        KeyError: if there is no such vintage.
+    """
+    year = 2024 if name == "default" else int(name.removeprefix("default@"))
+    key = f"default@{year}"
+    if key not in _cache:
+        vintages = _vintages()
+        if not name.startswith("default") or year not in vintages:
+            raise KeyError(name)
+        _cache[key] = _build_default_world(year, vintages[year])
+    return _cache[key]
+
+
+def calibration_targets(name: str) -> dict[str, dict[str, str]]:
+    """The calibration targets of a world (``targets.csv`` of its vintage), by measure."""
+    world = vintage_world(name)
+    folder = _vintages()[world.base_year].get("folder", "").strip()
+    return {r["measure"]: r for r in _rows("targets.csv", folder)}
+
+
+def _build_default_world(year: int = 2024, vintage: dict[str, str] | None = None) -> World:
+    folder = (vintage or {}).get("folder", "").strip()
+    countries = {r["code"]: r["region"] for r in _rows("countries.csv", folder)}
     ores = {
         r["ore"]: np.array([_float(r, e, "ores.csv") for e in ELEMENTS]) / 100.0
-        for r in _rows("ores.csv")
+        for r in _rows("ores.csv", folder)
     }
     facilities: list[Facility] = []
-    for r in _rows("mines.csv"):
+    for r in _rows("mines.csv", folder):
         facilities.append(Facility(
             id=r["id"], name=r["name"], country=r["country"], stage="mine",
             product="concentrate", ore=r["ore"], growth_pa=_float(r, "growth_pa", "mines.csv", 0.0),
             tranches=(Tranche(_float(r, "output_t_reo", "mines.csv")),),
         ))
-    for r in _rows("plants.csv"):
+    for r in _rows("plants.csv", folder):
         facilities.append(Facility(
             id=r["id"], name=r["name"], country=r["country"], stage=r["stage"],
             product=r["product"], recovers=(r.get("recovers") or "all").strip() or "all",
@@ -415,8 +576,10 @@ def _build_default_world() -> World:
             tranches=(Tranche(_float(r, "capacity_tpa", "plants.csv"), _date(r["start"]),
                               _float(r, "ramp_months", "plants.csv", 0.0)),),
         ))
+    if vintage is not None:
+        facilities = apply_history(facilities, year, _date(vintage["cutoff"]) or dt.date.max)
     buyers = []
-    for r in _rows("demand.csv"):
+    for r in _rows("demand.csv", folder):
         material = r["material"]
         demand = _float(r, "demand_t", "demand.csv")
         if material in ELEMENTS:  # element demand is quoted in t REO
@@ -428,17 +591,18 @@ def _build_default_world() -> World:
             priority=int(_float(r, "priority", "demand.csv")),
         ))
     lead = {(r["origin_region"], r["destination_region"]): _float(r, "lead_time_days", "routes.csv")
-            for r in _rows("routes.csv")}
+            for r in _rows("routes.csv", folder)}
     recipes = {m: np.zeros(len(ELEMENTS)) for m in ("NdFeB", "SmCo")}
-    for r in _rows("recipes.csv"):
+    for r in _rows("recipes.csv", folder):
         recipes[r["product"]][ELEMENTS.index(r["element"])] = _float(r, "kg_per_kg", "recipes.csv")
-    params = {r["name"]: _float(r, "value", "parameters.csv") for r in _rows("parameters.csv")}
+    params = {r["name"]: _float(r, "value", "parameters.csv")
+              for r in _rows("parameters.csv", folder)}
     prices = {(r["product"], r["tier"]): _float(r, "usd_per_kg", "prices.csv")
-              for r in _rows("prices.csv")}
+              for r in _rows("prices.csv", folder)}
     return World(
-        base_year=2024, countries=countries, ores=ores, facilities=tuple(facilities),
+        base_year=year, countries=countries, ores=ores, facilities=tuple(facilities),
         buyers=tuple(buyers), lead_days=lead, recipes=recipes, parameters=params,
-        prices_usd_per_kg=prices, producers=_producers(),
+        prices_usd_per_kg=prices, producers=() if folder else _producers(),
     )
 
 
@@ -456,3 +620,41 @@ def _producers() -> tuple[Producer, ...]:
         )
         for r in _rows(f)
     )
+
+
+def apply_history(facilities: list[Facility], year: int, cutoff: dt.date,
+                  rows: Iterable[dict[str, str]] | None = None) -> list[Facility]:
+    """Facilities with the dated changes of ``sim/data/history.csv`` that a vintage knew of.
+
+    A row applies to the vintage of ``year`` when it is an ``input``, was public by the
+    vintage's ``cutoff`` (``known_by``) and takes effect in or after ``year`` (earlier changes
+    are already in the vintage's own files): ``start`` adds a capacity tranche (a planned
+    start or restart), ``halt`` ends the facility's earlier tranches; ``status`` rows only
+    document the timeline, and ``validation`` rows (what happened after the cut-off) are never
+    inputs. ``rows`` replaces the file's rows (for tests).
+    """
+    by_id = {f.id: f for f in facilities}
+    first = dt.date(year, 1, 1)
+    for line, r in enumerate(_rows("history.csv") if rows is None else rows, start=2):
+        when, known = _date(r["date"]), _date(r["known_by"])
+        if r["use"] != "input" or r["event"] == "status" or when is None or when < first:
+            continue
+        if known is None or known > cutoff:
+            continue
+        fac = by_id.get(r["facility"])
+        if fac is None:
+            raise InputError(f"no facility of this id in the {year} world", file="sim/data/"
+                             "history.csv", line=line, path="facility", value=r["facility"],
+                             has_value=True)
+        if r["event"] == "start":
+            tranche = Tranche(_float(r, "capacity_tpa", "history.csv"), when,
+                              _float(r, "ramp_months", "history.csv", 0.0))
+            tranches = (*fac.tranches, tranche)
+        elif r["event"] == "halt":
+            tranches = tuple(replace(t, end=when) if (t.start or dt.date.min) < when else t
+                             for t in fac.tranches)
+        else:
+            raise InputError("event must be start, halt or status", file="sim/data/history.csv",
+                             line=line, path="event", value=r["event"], has_value=True)
+        by_id[fac.id] = replace(fac, tranches=tranches)
+    return [by_id[f.id] for f in facilities]

@@ -8,6 +8,7 @@ that need the world (does this facility exist?) are in `sim.loading`.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from typing import Annotated, Literal
 
@@ -305,6 +306,94 @@ EVENT_KINDS: tuple[str, ...] = (
 )
 
 
+DIST_KINDS: tuple[str, ...] = ("uniform", "triangular", "normal", "lognormal", "beta", "choice")
+Number = float | dt.date
+
+
+class Distribution(Strict):
+    """An uncertain number or date, written in place of a value: ``{dist: uniform, low, high}``.
+
+    Parameters by kind: uniform ``low, high``; triangular ``low, mode, high``; normal ``mean,
+    sd``; lognormal ``median, sigma`` (sigma of the logarithm); beta ``a, b`` scaled to ``low,
+    high`` (default 0-1); choice ``values`` with optional ``weights``. Optional ``bounds: [lo,
+    hi]`` truncate. Dates may stand for numbers in ``low, mode, high, mean, values, bounds``; a
+    date's ``sd`` is in days. ``name`` keys the draws: two scenarios swept with one seed share
+    the draws of inputs of the same name (default: the field's path).
+    """
+
+    dist: Literal["uniform", "triangular", "normal", "lognormal", "beta", "choice"]
+    low: Number | None = None
+    high: Number | None = None
+    mode: Number | None = None
+    mean: Number | None = None
+    sd: float | None = Field(None, gt=0)
+    median: float | None = Field(None, gt=0)
+    sigma: float | None = Field(None, gt=0)
+    a: float | None = Field(None, gt=0)
+    b: float | None = Field(None, gt=0)
+    values: list[Number] | None = Field(None, min_length=1)
+    weights: list[float] | None = None
+    bounds: tuple[Number, Number] | None = None
+    name: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\[\]-]*$", max_length=120)
+
+    @property
+    def is_date(self) -> bool:
+        """True when the distribution's parameters are dates."""
+        fields = (self.low, self.high, self.mode, self.mean, *(self.values or ()),
+                  *(self.bounds or ()))
+        return any(isinstance(v, dt.date) for v in fields)
+
+    @model_validator(mode="after")
+    def _parameters(self) -> Distribution:
+        needs = {
+            "uniform": ("low", "high"),
+            "triangular": ("low", "mode", "high"),
+            "normal": ("mean", "sd"),
+            "lognormal": ("median", "sigma"),
+            "beta": ("a", "b"),
+            "choice": ("values",),
+        }[self.dist]
+        allowed = set(needs) | {"dist", "bounds", "name"}
+        allowed |= {"low", "high"} if self.dist == "beta" else set()
+        allowed |= {"weights"} if self.dist == "choice" else set()
+        given = {k for k in type(self).model_fields if getattr(self, k) is not None}
+        missing = [k for k in needs if getattr(self, k) is None]
+        if missing:
+            raise ValueError(f"a {self.dist} distribution needs {', '.join(missing)}")
+        extra = sorted(given - allowed)
+        if extra:
+            raise ValueError(f"a {self.dist} distribution takes {', '.join(needs)} (and bounds, "
+                             f"name), not {', '.join(extra)}")
+        kinds = {isinstance(v, dt.date) for v in (self.low, self.high, self.mode, self.mean,
+                                                   *(self.values or ()), *(self.bounds or ()))
+                 if v is not None}
+        if len(kinds) > 1:
+            raise ValueError("mixes dates and numbers; use one or the other")
+        if self.low is not None and self.high is not None and not self.low < self.high:  # type: ignore[operator]
+            raise ValueError("needs low < high")
+        order = [v for v in (self.low, self.mode, self.high) if v is not None]
+        if any(x > y for x, y in zip(order, order[1:])):  # type: ignore[operator]
+            raise ValueError("needs low <= mode <= high")
+        if self.bounds is not None and not self.bounds[0] < self.bounds[1]:  # type: ignore[operator]
+            raise ValueError("bounds must be [lower, upper] with lower < upper")
+        if self.weights is not None:
+            if self.values is None or len(self.weights) != len(self.values):
+                raise ValueError("weights must match values one for one")
+            if any(w < 0 for w in self.weights) or sum(self.weights) <= 0:
+                raise ValueError("weights must be >= 0 with a positive sum")
+        return self
+
+
+class Uncertain(Strict):
+    """One uncertain input of a scenario: where it is, how its draws are keyed, its law."""
+
+    path: str = Field(description="Field path in the scenario, e.g. events[2].start.")
+    key: str = Field(description="Name its draws are keyed by (common random numbers).")
+    dist: Distribution
+    line: int | None = None
+    file: str | None = None
+
+
 class Scenario(Strict):
     """A whole scenario: a horizon, a world and dated events."""
 
@@ -314,6 +403,21 @@ class Scenario(Strict):
         description="Short name; used for the results folder.",
     )
     description: str = Field("", description="What the scenario represents, with sources.")
-    world: Literal["default"] = Field("default", description="The world to run on.")
+    world: str = Field(
+        "default",
+        description="The world to run on: 'default' (today, = default@2024) or a vintage "
+        "'default@YEAR' (the world as known in that year, e.g. default@2009).",
+    )
     horizon: Horizon
     events: list[AnyEvent] = Field(default_factory=list, description="Dated events, any order.")
+    uncertain: tuple[Uncertain, ...] = Field(
+        (), description="Filled by the loader from fields written as {dist: ...}; a run uses "
+        "each field's central value, a sweep draws it."
+    )
+
+    @field_validator("world")
+    @classmethod
+    def _world(cls, value: str) -> str:
+        if not re.fullmatch(r"default(@[0-9]{4})?", value):
+            raise ValueError("must be 'default' or a vintage 'default@YEAR' (e.g. default@2009)")
+        return value

@@ -20,7 +20,8 @@ STAGES: tuple[str, ...] = ("mine", "separation", "metal", "magnet")
 class Tranche:
     """A block of capacity: nameplate per year, reached ``ramp_months`` after ``start``.
 
-    ``start=None`` means operating before any horizon starts. A tranche added by a scenario
+    ``start=None`` means operating before any horizon starts; ``end=None`` means never closing
+    (a dated halt, such as a stockpile worked out, sets ``end``). A tranche added by a scenario
     event records the event's index, so that a sweep's per-sample draws of its start,
     nameplate and ramp reach it.
     """
@@ -29,6 +30,7 @@ class Tranche:
     start: dt.date | None = None
     ramp_months: float = 0.0
     event: int | None = None  # index of the scenario event that added it (per-sample values)
+    end: dt.date | None = None
 
 
 @dataclass(frozen=True)

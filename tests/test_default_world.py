@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from sim.engine import run
-from sim.loading import default_world, load_scenario
+from sim.loading import default_world, load_scenario, vintage_world
 from sim.results import calibration, shortfall_table
 from sim.scenario import Scenario
 from sim.units import DAYS_PER_MONTH, month_index
@@ -58,9 +58,9 @@ def test_every_data_row_has_a_source() -> None:
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
-def test_every_shipped_scenario_validates_and_runs_with_balanced_books(path, world) -> None:
-    scenario = load_scenario(path, world)
-    result = run(world, scenario)
+def test_every_shipped_scenario_validates_and_runs_with_balanced_books(path) -> None:
+    scenario = load_scenario(path)
+    result = run(vintage_world(scenario.world), scenario)
     assert result.residual <= 1e-9
     assert result.record.demand.sum() > 0
 

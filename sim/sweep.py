@@ -1,0 +1,370 @@
+"""Monte Carlo sweeps: many futures of one scenario, in batches along the sample axis.
+
+A sweep draws every uncertain input for all its samples up front (`sim.sampling`), cuts the
+samples into fixed-size batches and runs each batch through the engine as one simulation with
+a sample axis. Batches go to an executor: this process, a local process pool, or a Dask
+distributed cluster. Each finished batch is saved in a store folder, so a sweep that is
+interrupted resumes where it stopped. Results are merged in batch order; a sample's numbers
+depend only on its draws (the engine is exact per sample whatever the batch), so one seed
+gives the same numbers whatever runs it and however often it was resumed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim import __version__, sampling
+from sim.engine import PRICE_PRODUCTS, TIERS, estimate_bytes, run
+from sim.errors import InputError
+from sim.sampling import Method
+from sim.scenario import Scenario
+from sim.units import month_start
+from sim.world import World
+
+BATCH_SIZE = 250
+MAX_SAMPLES = 1_000_000
+MEMORY_LIMIT_BYTES = 4 * 1024**3
+QUANTILES = {"p05": 5.0, "p50": 50.0, "p95": 95.0}
+ARRAYS = ("shortfall", "demand", "prices", "residual")
+
+
+def default_batch(samples: int, workers: int) -> int:
+    """Batch size: up to `BATCH_SIZE`, small enough to give each worker two batches. It does
+    not change any number (a sample's results do not depend on its batch), only speed and the
+    identity of a sweep's store (resume with the same command)."""
+    return max(1, min(BATCH_SIZE, -(-samples // (2 * max(workers, 1)))))
+
+
+def run_batch(world: World, scenario: Scenario, draws: Mapping[str, np.ndarray], count: int
+              ) -> dict[str, np.ndarray]:
+    """One batch of ``count`` samples through the engine: shortfall and demand ``[S, T, B]``,
+    prices ``[S, T, product, tier]`` (float32) and each sample's mass-balance residual.
+
+    Without draws every sample is the same future: it is run once and repeated."""
+    result = run(world, scenario, samples=count if draws else 1, detail=False,
+                 draws=draws or None)
+    rec = result.record
+    out = {
+        "shortfall": np.maximum(rec.demand - rec.delivered, 0.0).astype(np.float32),
+        "demand": rec.demand.astype(np.float32),
+        "prices": result.prices_usd_per_kg.astype(np.float32),
+        "residual": np.full(rec.demand.shape[0], result.residual),
+    }
+    return out if draws else {k: np.repeat(v, count, axis=0) for k, v in out.items()}
+
+
+@dataclass
+class SweepResult:
+    """Every sample's paths, its draws and what labels them."""
+
+    scenario: Scenario
+    seed: int
+    method: str
+    draws: dict[str, np.ndarray]
+    seeds: np.ndarray
+    arrays: dict[str, np.ndarray]
+    dates: list[dt.date]
+    buyers: pd.DataFrame
+    batches: int
+    resumed: int
+    wall_seconds: float
+
+    @property
+    def samples(self) -> int:
+        return len(self.seeds)
+
+
+def sweep_key(scenario_hash: str, data_hash: str, samples: int, seed: int, method: str,
+              batch_size: int) -> str:
+    """Identity of a sweep's batches: the same key means the stored batches can be reused."""
+    text = json.dumps([scenario_hash, data_hash, samples, seed, method, batch_size, __version__])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class BatchStore:
+    """Finished batches of one sweep, one ``.npz`` file each, written atomically."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def path(self, index: int) -> Path:
+        return self.folder / f"batch-{index:06d}.npz"
+
+    def has(self, index: int) -> bool:
+        return self.path(index).is_file()
+
+    def save(self, index: int, arrays: Mapping[str, np.ndarray]) -> None:
+        fd, tmp = tempfile.mkstemp(prefix=".batch-", suffix=".npz", dir=self.folder)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                np.savez(handle, **dict(arrays))  # type: ignore[arg-type]
+            os.replace(tmp, self.path(index))
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def load(self, index: int) -> dict[str, np.ndarray]:
+        with np.load(self.path(index)) as data:
+            return {k: data[k] for k in ARRAYS}
+
+
+def check_size(world: World, scenario: Scenario, samples: int, batch_size: int,
+               workers: int) -> None:
+    """Refuse a sweep whose results or batches would not fit in memory, before it starts."""
+    if not 1 <= samples <= MAX_SAMPLES:
+        raise InputError(f"the number of samples must be between 1 and {MAX_SAMPLES:,}",
+                         path="-n", value=samples, has_value=True)
+    from sim.units import month_index
+
+    origin = dt.date(scenario.horizon.start.year, scenario.horizon.start.month, 1)
+    steps = int(month_index(origin, scenario.horizon.end)) + 1
+    per_sample = 4 * steps * (2 * len(world.buyers) + 2 * len(PRICE_PRODUCTS) * len(TIERS))
+    kept = samples * per_sample + samples * 8 * 2 * 2048  # merged arrays; summary blocks
+    batches = min(workers, -(-samples // batch_size)) * estimate_bytes(
+        world, scenario, min(batch_size, samples), detail=False)
+    need = kept + batches
+    if need > MEMORY_LIMIT_BYTES:
+        raise InputError(
+            f"this sweep would need about {need / 1024**3:.1f} GiB, over the "
+            f"{MEMORY_LIMIT_BYTES / 1024**3:.0f} GiB limit; use fewer samples or a shorter "
+            "horizon", path="-n", value=samples, has_value=True)
+
+
+def _batches(samples: int, batch_size: int) -> list[tuple[int, int]]:
+    return [(a, min(a + batch_size, samples)) for a in range(0, samples, batch_size)]
+
+
+Job = tuple[int, dict[str, np.ndarray], int]
+BatchFn = Callable[[World, Scenario, Mapping[str, np.ndarray], int], dict[str, np.ndarray]]
+
+
+def _executor_map(fn: BatchFn, jobs: list[Job], world: World, scenario: Scenario, workers: int,
+                  scheduler: str | None) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+    """Run ``fn(world, scenario, draws, count)`` for each job; yield (index, result) as
+    each ends, in whatever order they end."""
+    if not jobs:
+        return
+    if scheduler is not None:
+        yield from _dask_map(fn, jobs, world, scenario, workers, scheduler)
+        return
+    if workers <= 1:
+        for index, draws, count in jobs:
+            yield index, fn(world, scenario, draws, count)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(fn, world, scenario, draws, count): index
+                   for index, draws, count in jobs}
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def _dask_map(fn: BatchFn, jobs: list[Job], world: World, scenario: Scenario, workers: int,
+              scheduler: str) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+    from dask.distributed import Client, LocalCluster
+    from dask.distributed import as_completed as dask_completed
+
+    cluster = None
+    if scheduler == "local":
+        cluster = LocalCluster(n_workers=max(workers, 1), threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+    else:
+        try:
+            client = Client(scheduler, timeout="10s")
+        except OSError as exc:
+            raise InputError(f"cannot reach the Dask scheduler: {exc}", path="--scheduler",
+                             value=scheduler, has_value=True) from None
+    try:
+        world_f, scenario_f = client.scatter([world, scenario], broadcast=True)
+        futures = [client.submit(fn, world_f, scenario_f, draws, count, pure=False)
+                   for _, draws, count in jobs]
+        index_of = {f.key: index for f, (index, _, _) in zip(futures, jobs)}
+        for future in dask_completed(futures):
+            yield index_of[future.key], future.result()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def sweep(
+    world: World,
+    scenario: Scenario,
+    samples: int,
+    *,
+    seed: int = 0,
+    method: Method = "random",
+    workers: int = 1,
+    scheduler: str | None = None,
+    batch_size: int | None = None,
+    store: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+    batch_fn: BatchFn = run_batch,
+    draws: dict[str, np.ndarray] | None = None,
+) -> SweepResult:
+    """Run ``samples`` futures of ``scenario`` in batches; resume from ``store`` if given.
+
+    ``draws`` replaces the drawn inputs (a design made elsewhere, e.g. by SALib)."""
+    import time
+
+    batch_size = batch_size or default_batch(samples, workers)
+    check_size(world, scenario, samples, batch_size, workers)
+    began = time.perf_counter()
+    if draws is None:
+        draws = sampling.draw(scenario, samples, seed, method)
+    spans = _batches(samples, batch_size)
+    saved = BatchStore(store) if store is not None else None
+    done: dict[int, dict[str, np.ndarray]] = {}
+    resumed = 0
+    if saved is not None:
+        for i in range(len(spans)):
+            if saved.has(i):
+                done[i] = saved.load(i)
+                resumed += 1
+                if progress:
+                    progress(spans[i][1] - spans[i][0])
+    jobs = [(i, {k: v[a:b] for k, v in draws.items()}, b - a) for i, (a, b) in enumerate(spans)
+            if i not in done]
+    for index, arrays in _executor_map(batch_fn, jobs, world, scenario, workers, scheduler):
+        done[index] = arrays
+        if saved is not None:
+            saved.save(index, arrays)
+        if progress:
+            progress(spans[index][1] - spans[index][0])
+    merged = {k: np.concatenate([done[i][k] for i in range(len(spans))]) for k in ARRAYS}
+    origin = dt.date(scenario.horizon.start.year, scenario.horizon.start.month, 1)
+    steps = merged["shortfall"].shape[1]
+    buyers = pd.DataFrame([(b.region, b.sector, b.material) for b in world.buyers],
+                          columns=["region", "sector", "material"])
+    return SweepResult(
+        scenario=scenario, seed=seed, method=method, draws=draws,
+        seeds=sampling.sample_seeds(seed, samples), arrays=merged,
+        dates=[month_start(origin, t) for t in range(steps)], buyers=buyers,
+        batches=len(spans), resumed=resumed, wall_seconds=time.perf_counter() - began)
+
+
+# -- tables ---------------------------------------------------------------------------------
+def _stats(values: np.ndarray, chunk: int = 2048,
+           transform: Callable[[slice], np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Mean and percentiles over the sample axis (axis 0), in float64, a block of columns at
+    a time (memory stays near ``samples x chunk`` numbers). ``transform(cols)`` may supply
+    the block instead of ``values``."""
+    shape = values.shape[1:]
+    flat = values.reshape(values.shape[0], -1)
+    out = {name: np.empty(flat.shape[1]) for name in ("mean", *QUANTILES)}
+    for a in range(0, flat.shape[1], chunk):
+        cols = slice(a, min(a + chunk, flat.shape[1]))
+        block = (transform(cols) if transform is not None else flat[:, cols]).astype(np.float64)
+        out["mean"][cols] = block.mean(axis=0)
+        found = np.percentile(block, list(QUANTILES.values()), axis=0)
+        for name, row in zip(QUANTILES, found):
+            out[name][cols] = row
+    return {k: v.reshape(shape) for k, v in out.items()}
+
+
+def summary_table(result: SweepResult) -> pd.DataFrame:
+    """``date, region, sector, material, metric, mean, p05, p50, p95``: monthly shortfall
+    (t) and shortfall share of demand by buyer, and prices by tier (region = tier)."""
+    short, demand = result.arrays["shortfall"], result.arrays["demand"]
+    S, T, B = short.shape
+    flat_s, flat_d = short.reshape(S, -1), demand.reshape(S, -1)
+
+    def share(cols: slice) -> np.ndarray:
+        s, d = flat_s[:, cols].astype(np.float64), flat_d[:, cols].astype(np.float64)
+        return np.where(d > 0, s / np.where(d > 0, d, 1.0), 0.0)
+
+    labels = result.buyers
+    frames = []
+    for metric, stats in (("shortfall_t", _stats(short)),
+                          ("shortfall_share", _stats(short, transform=share))):
+        frames.append(pd.DataFrame({
+            "date": np.repeat(np.array(result.dates, dtype=object), B),
+            "region": np.tile(labels["region"].to_numpy(), T),
+            "sector": np.tile(labels["sector"].to_numpy(), T),
+            "material": np.tile(labels["material"].to_numpy(), T),
+            "metric": metric,
+            **{k: v.ravel() for k, v in stats.items()},
+        }))
+    prices = result.arrays["prices"]
+    P, K = prices.shape[2:]
+    stats = _stats(prices)
+    frames.append(pd.DataFrame({
+        "date": np.repeat(np.array(result.dates, dtype=object), P * K),
+        "region": np.tile(np.array(TIERS, dtype=object), T * P),
+        "sector": "",
+        "material": np.tile(np.repeat(np.array(PRICE_PRODUCTS, dtype=object), K), T),
+        "metric": "price_usd_per_kg",
+        **{k: v.ravel() for k, v in stats.items()},
+    }).dropna(subset=["mean"]))
+    out = pd.concat(frames, ignore_index=True)
+    return out.sort_values(["metric", "date", "region", "sector", "material"],
+                           kind="stable").reset_index(drop=True)
+
+
+def cumulative(result: SweepResult) -> np.ndarray:
+    """Each sample's shortfall summed over the horizon, ``[S, B]``."""
+    return result.arrays["shortfall"].astype(np.float64).sum(axis=1)
+
+
+def totals_table(result: SweepResult) -> pd.DataFrame:
+    """Cumulative shortfall over the horizon by buyer: mean and percentiles, and the share
+    of samples with any shortfall."""
+    total = cumulative(result)
+    demand = result.arrays["demand"].astype(np.float64).sum(axis=1)
+    stats = _stats(total)
+    frame = result.buyers.copy()
+    frame["metric"] = "cumulative_shortfall_t"
+    for k, v in stats.items():
+        frame[k] = v
+    frame["share_of_demand_mean"] = np.where(demand[0] > 0, stats["mean"] / np.where(
+        demand[0] > 0, demand[0], 1.0), 0.0)
+    frame["probability_short"] = (total > 0.5).mean(axis=0)
+    return frame.sort_values(["region", "sector", "material"]).reset_index(drop=True)
+
+
+def parameters_table(result: SweepResult) -> pd.DataFrame:
+    """One row a sample: its index, its seed and every drawn input (dates as dates)."""
+    frame = pd.DataFrame({"sample": np.arange(result.samples),
+                          "seed": result.seeds.astype(np.uint64)})
+    by_path = {u.path: u for u in result.scenario.uncertain}
+    for path, values in result.draws.items():
+        u = by_path.get(path)
+        if u is not None and u.dist.is_date:
+            frame[path] = [dt.date.fromordinal(int(v)).isoformat() for v in values]
+        else:
+            frame[path] = values
+    return frame
+
+
+def comparison_table(a: SweepResult, b: SweepResult) -> pd.DataFrame:
+    """Cumulative shortfall by buyer in A and B and their difference future by future
+    (B - A; the two sweeps share the draws of their shared inputs)."""
+    if a.samples != b.samples:
+        raise ValueError("comparison needs the same number of samples")
+    ta, tb = cumulative(a), cumulative(b)
+    diff = tb - ta
+    frame = a.buyers.copy()
+    frame["a_mean"], frame["b_mean"] = ta.mean(axis=0), tb.mean(axis=0)
+    for name, stats in (("diff", _stats(diff)),):
+        for k, v in stats.items():
+            frame[f"{name}_{k}"] = v
+    frame["probability_b_lower"] = (diff < -0.5).mean(axis=0)
+    frame["probability_b_higher"] = (diff > 0.5).mean(axis=0)
+    return frame.sort_values(["region", "sector", "material"]).reset_index(drop=True)

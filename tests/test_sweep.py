@@ -1,0 +1,117 @@
+"""Sweeps: the same seed gives the same numbers whatever runs them, an interrupted sweep
+resumes to the same numbers, paired comparisons and sensitivity measure what they claim."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.loading import load_scenario
+from sim.sensitivity import analyse, parse_output
+from sim.sweep import comparison_table, run_batch, summary_table, sweep, totals_table
+from tests.worlds import one_chain
+
+SCENARIO = """name: {name}
+horizon: {{start: 2024-01-01, end: 2025-12-31}}
+events:
+  - kind: export_control
+    exporter: CN
+    destinations: [US]
+    forms: [magnet]
+    mode: quota
+    share: {{dist: uniform, low: 0.0, high: 0.8, name: quota}}
+    start: {{dist: uniform, low: 2024-03-01, high: 2024-12-31, name: start}}
+    end: {{dist: uniform, low: 2027-01-01, high: 2028-01-01}}
+{extra}"""
+
+
+def _scenario(tmp: Path, name: str = "s", extra: str = ""):
+    path = tmp / f"{name}.yaml"
+    path.write_text(SCENARIO.format(name=name, extra=extra))
+    return load_scenario(path, one_chain())
+
+
+class Interrupt:
+    """A batch function that stops the sweep (as Ctrl-C would) at its ``after``-th call."""
+
+    def __init__(self, after: int) -> None:
+        self.calls, self.after = 0, after
+
+    def __call__(self, *args):  # noqa: ANN002, ANN204
+        self.calls += 1
+        if self.calls > self.after:
+            raise KeyboardInterrupt
+        return run_batch(*args)
+
+
+def test_same_seed_same_summary_whatever_the_executor_and_after_resuming(tmp_path: Path) -> None:
+    world, scenario = one_chain(cover_weeks=4.0), _scenario(tmp_path)
+    kwargs = {"seed": 5, "batch_size": 6}
+    one = summary_table(sweep(world, scenario, 30, workers=1, **kwargs))
+    assert (one[one["metric"] == "shortfall_t"]["p95"] > one[one["metric"] == "shortfall_t"][
+        "p05"]).any(), "the draws must spread the outcome (a band, not a line)"
+    two = summary_table(sweep(world, scenario, 30, workers=2, **kwargs))
+    pd.testing.assert_frame_equal(one, two, check_exact=True)
+    dask = summary_table(sweep(world, scenario, 30, workers=2, scheduler="local", **kwargs))
+    pd.testing.assert_frame_equal(one, dask, check_exact=True)
+    store = tmp_path / "store"
+    with pytest.raises(KeyboardInterrupt):
+        sweep(world, scenario, 30, workers=1, store=store, batch_fn=Interrupt(2), **kwargs)
+    assert len(list(store.glob("batch-*.npz"))) == 2
+    resumed = sweep(world, scenario, 30, workers=1, store=store, **kwargs)
+    assert resumed.resumed == 2
+    pd.testing.assert_frame_equal(one, summary_table(resumed), check_exact=True)
+    other_batches = summary_table(sweep(world, scenario, 30, seed=5, batch_size=30))
+    pd.testing.assert_frame_equal(one, other_batches, check_exact=True)
+
+
+def test_a_sample_is_the_run_of_its_drawn_values(tmp_path: Path) -> None:
+    world, scenario = one_chain(cover_weeks=4.0), _scenario(tmp_path)
+    result = sweep(world, scenario, 5, seed=2, batch_size=5)
+    for s in (0, 3):
+        fixed = {p: v[s:s + 1] for p, v in result.draws.items()}
+        alone = run_batch(world, scenario, fixed, 1)
+        assert np.array_equal(alone["shortfall"][0], result.arrays["shortfall"][s])
+
+
+def test_comparison_is_paired_future_by_future(tmp_path: Path) -> None:
+    world = one_chain(cover_weeks=4.0)
+    a = _scenario(tmp_path, "a")
+    ban = ("  - kind: export_control\n    exporter: CN\n    destinations: [US]\n    mode: ban\n"
+           "    start: {dist: uniform, low: 2024-03-01, high: 2024-12-31, name: start}\n"
+           "    end: 2025-06-30\n")
+    b = _scenario(tmp_path, "b", ban)
+    ra, rb = sweep(world, a, 40, seed=9), sweep(world, b, 40, seed=9)
+    same = comparison_table(ra, sweep(world, a, 40, seed=9))
+    assert (same[["diff_mean", "diff_p05", "diff_p95"]] == 0).all().all()
+    table = comparison_table(ra, rb)
+    # the tighter control (a ban on top of the same quota, same draws) never lowers shortfall
+    diff = rb.arrays["shortfall"].sum(axis=1) - ra.arrays["shortfall"].sum(axis=1)
+    assert (diff >= -1e-3).all() and (diff > 1.0).any()
+    assert (table["probability_b_lower"] == 0).all()
+
+
+def test_sensitivity_ranks_the_input_that_matters(tmp_path: Path) -> None:
+    world, scenario = one_chain(cover_weeks=4.0), _scenario(tmp_path)
+    output = parse_output("shortfall_t:US:ev_traction", scenario)
+    table = analyse(world, scenario, output, 32, seed=1)
+    by = table.set_index("input")
+    # the control's end falls after the horizon: it cannot matter
+    assert by.loc["events[0].end", "swing"] == 0.0
+    assert by.loc["quota", "swing"] > 0.0 and by.loc["start", "swing"] > 0.0
+    assert by.loc["quota", "ST"] > by.loc["events[0].end", "ST"] + 0.1
+    assert abs(by.loc["events[0].end", "ST"]) < 0.05
+    morris = analyse(world, scenario, output, 8, seed=1, analysis="morris").set_index("input")
+    assert morris.loc["events[0].end", "mu_star"] == 0.0 < morris.loc["quota", "mu_star"]
+
+
+def test_totals_count_the_share_of_futures_short(tmp_path: Path) -> None:
+    world, scenario = one_chain(cover_weeks=4.0), _scenario(tmp_path)
+    result = sweep(world, scenario, 20, seed=3)
+    totals = totals_table(result)
+    cumulative = result.arrays["shortfall"].astype(float).sum(axis=1)[:, 0]
+    assert totals.loc[0, "probability_short"] == pytest.approx((cumulative > 0.5).mean())
+    assert totals.loc[0, "mean"] == pytest.approx(cumulative.mean())

@@ -1,0 +1,161 @@
+"""`sim sweep`, `sim compare` and `sim sensitivity` on the default world: the files they
+write, their refusals, and a sweep killed part-way that resumes to the same numbers."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from sim.cli import main
+
+ROOT = Path(__file__).parent.parent
+SWEEP = """\
+name: {name}
+horizon: {{start: 2025-01-01, end: 2025-12-31}}
+events:
+  - kind: export_control
+    label: CN magnet quota to the US
+    exporter: CN
+    destinations: [US]
+    forms: [magnet]
+    mode: quota
+    share: {{dist: beta, a: 2, b: 5, name: approval}}
+    start: {{dist: triangular, low: 2025-02-01, mode: 2025-03-01, high: 2025-06-30,
+             name: start}}
+  - kind: new_capacity
+    facility: mp_10x
+    stage: magnet
+    country: US
+    nameplate_tpa: 7000
+    ramp_months: {{dist: uniform, low: 3, high: 12}}
+    start: {{dist: uniform, low: 2025-03-01, high: 2025-09-30}}
+"""
+
+
+def _file(tmp: Path, name: str = "unc") -> Path:
+    path = tmp / f"{name}.yaml"
+    path.write_text(SWEEP.format(name=name))
+    return path
+
+
+def test_sweep_writes_every_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    code = main(["sweep", str(_file(tmp_path)), "-n", "12", "--seed", "4", "--workers", "1",
+                 "--batch-size", "5", "--keep-samples", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    names = {p.name for p in out.iterdir()}
+    assert names == {"summary.csv", "totals.csv", "parameters.csv", "manifest.json", "fan.png",
+                     "samples.parquet"}
+    summary = pd.read_csv(out / "summary.csv")
+    assert list(summary.columns) == ["date", "region", "sector", "material", "metric", "mean",
+                                     "p05", "p50", "p95"]
+    us = summary[(summary["metric"] == "shortfall_t") & (summary["region"] == "US")]
+    assert (us["p95"] > us["p05"]).any()
+    assert (summary["p05"] <= summary["p50"] + 1e-9).all()
+    assert (summary["p50"] <= summary["p95"] + 1e-9).all()
+    params = pd.read_csv(out / "parameters.csv")
+    assert len(params) == 12 and {"sample", "seed", "events[0].share", "events[0].start",
+                                  "events[1].start", "events[1].ramp_months"} <= set(params)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["samples"] == 12 and manifest["mass_balance_residual"] < 1e-9
+    assert [u["key"] for u in manifest["uncertain_inputs"]][:2] == ["approval", "start"]
+    table = pq.read_table(out / "samples.parquet")
+    months, buyers = summary["date"].nunique(), len(summary[summary["metric"] ==
+                                                            "shortfall_t"]) // 12
+    assert table.num_rows == 12 * months * buyers
+    assert "sweep unc: 12 futures" in capsys.readouterr().out
+    before = (out / "summary.csv").read_bytes()
+    assert main(["sweep", str(_file(tmp_path)), "-n", "3", "--out", str(out)]) == 2
+    assert (out / "summary.csv").read_bytes() == before
+
+
+@pytest.mark.parametrize("argv", [["-n", "0"], ["-n", "2000000"], ["-n", "5", "--workers", "0"],
+                                  ["-n", "5", "--method", "halton"]])
+def test_bad_sweep_options_exit_2(tmp_path: Path, argv: list[str],
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sweep", str(_file(tmp_path)), *argv, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.strip()
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_sweep_too_big_for_memory_is_refused_with_the_estimate(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "long.yaml"
+    path.write_text(SWEEP.format(name="long").replace("end: 2025-12-31", "end: 2060-12-31"))
+    out = tmp_path / "o"
+    assert main(["sweep", str(path), "-n", "900000", "--workers", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert re.search(r"about \d+\.\d GiB, over the 4 GiB limit", err), err
+    assert not out.exists() and not list(tmp_path.glob(".o*"))
+
+
+def test_compare_and_sensitivity_write_their_tables(tmp_path: Path) -> None:
+    a = _file(tmp_path, "a")
+    out = tmp_path / "cmp"
+    assert main(["compare", str(a), str(a), "-n", "6", "--workers", "1", "--out",
+                 str(out)]) == 0
+    table = pd.read_csv(out / "comparison.csv")
+    assert (table["diff_mean"] == 0).all()
+    sens = tmp_path / "sens"
+    assert main(["sensitivity", str(a), "--output", "shortfall_t:US:ev_traction:NdFeB",
+                 "-n", "2", "--workers", "1", "--out", str(sens)]) == 0
+    result = pd.read_csv(sens / "sensitivity.csv")
+    assert set(result["input"]) == {"approval", "start", "events[1].start",
+                                    "events[1].ramp_months"}
+    assert (sens / "tornado.png").stat().st_size > 1000
+    assert main(["sensitivity", str(a), "--output", "shortfall:US", "--out",
+                 str(tmp_path / "s2")]) == 2
+
+
+def _sweep_proc(path: Path, out: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "sim", "sweep", str(path), "-n", "40", "--batch-size", "2",
+         "--workers", "1", "--seed", "1", "--out", str(out)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_killed_sweep_leaves_earlier_results_and_resumes_to_the_same_numbers(
+        tmp_path: Path, sig: int) -> None:
+    path = _file(tmp_path)
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    (earlier / "summary.csv").write_text("kept")
+    out = tmp_path / "new"
+    proc = _sweep_proc(path, out)
+    store = None
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        stores = list(tmp_path.glob(".new.sweep-*"))
+        if stores and len(list(stores[0].glob("batch-*.npz"))) >= 2:
+            store = stores[0]
+            break
+        time.sleep(0.05)
+    assert store is not None, "the sweep never saved a batch"
+    proc.send_signal(sig)
+    proc.wait(timeout=60)
+    assert not out.exists(), "a killed sweep must not leave a complete-looking folder"
+    assert (earlier / "summary.csv").read_text() == "kept"
+    done = len(list(store.glob("batch-*.npz")))
+    resumed = _sweep_proc(path, out)
+    stdout, _ = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0
+    assert f"{done} of 20 batches resumed" in stdout.decode()
+    assert not store.exists(), "the store is removed once the sweep's folder is complete"
+    fresh = tmp_path / "fresh"
+    assert main(["sweep", str(path), "-n", "40", "--batch-size", "8", "--workers", "2",
+                 "--seed", "1", "--out", str(fresh)]) == 0
+    assert (out / "summary.csv").read_bytes() == (fresh / "summary.csv").read_bytes()
+    assert (out / "parameters.csv").read_bytes() == (fresh / "parameters.csv").read_bytes()
