@@ -114,7 +114,9 @@ def settle_producers(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> 
     """Producers weigh price against cost; price floors pay their top-up."""
     if not chain.producers:
         return
-    rec.paid(step, economics.settle(chain, step))
+    paid = economics.settle(chain, step)
+    if chain.floors:
+        rec.paid(step, paid)
     rec.producing(step, np.stack([p.level for p in chain.producers], axis=1))
 
 
