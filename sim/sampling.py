@@ -169,8 +169,8 @@ def from_units(scenario: Scenario, units: np.ndarray, seed: int) -> dict[str, np
     seeds = sample_seeds(seed, count)
     for i, ev in enumerate(scenario.events):
         p = getattr(ev, "completion_probability", None)
-        if p is None:
-            continue
+        if p is None or (p >= 1.0 and f"events[{i}].completion_probability" not in out):
+            continue  # certain projects need no draw (and a sweep without draws runs once)
         prob = out.get(f"events[{i}].completion_probability", np.full(count, float(p)))
         name = next((u.key for u in scenario.uncertain if u.path == f"events[{i}].start"),
                     f"events[{i}]")

@@ -8,6 +8,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
+from sim import sampling
 from sim.engine import run
 from sim.policies import ramp_average
 from tests.worlds import one_chain, scenario
@@ -77,3 +78,17 @@ def test_a_project_that_starts_earlier_never_raises_a_shortfall(shape: str) -> N
     cumulative = res.shortfall[:, :, 0].cumsum(axis=1)  # [S, T], samples in start order
     assert (np.diff(cumulative, axis=0) >= -1e-9).all()  # a later start: never less short
     assert cumulative[-1, -1] > cumulative[0, -1] + 1.0  # and the timing matters here
+
+
+def test_a_sweep_builds_a_project_in_about_its_completion_share_of_samples() -> None:
+    world = one_chain(cover_weeks=0.0)
+    sc = scenario([BAN, _plant(completion_probability=0.3)])
+    draws = sampling.draw(sc, 400, seed=1)
+    built = draws["events[1].completes"]
+    assert set(np.unique(built)) <= {0.0, 1.0} and 0.22 < built.mean() < 0.38
+    assert "events[1].completes" not in sampling.draw(scenario([BAN, _plant()]), 5, seed=1)
+    batch = run(world, sc, samples=8, detail=False, draws={k: v[:8] for k, v in draws.items()})
+    with_plant = run(world, scenario([BAN, _plant()]), detail=False).shortfall[0]
+    without = run(world, scenario([BAN]), detail=False).shortfall[0]
+    for s in range(8):
+        assert np.array_equal(batch.shortfall[s], with_plant if built[s] else without)
