@@ -3,6 +3,8 @@ end-use sectors and suspensions; a tighter control never lowers the shortfall it
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pytest
 
@@ -94,6 +96,33 @@ def test_a_tighter_control_never_lowers_a_shortfall(  # type: ignore[no-untyped-
     res = run(world, scenario([event], **HORIZON), samples=len(values), detail=False,
               draws={f"events[0].{field}": values})
     _ordered(_abroad_short(res))
+
+
+def _days(*dates: str) -> list[float]:
+    return [float(dt.date.fromisoformat(d).toordinal()) for d in dates]
+
+
+@pytest.mark.parametrize(("field", "loosest_first"), [
+    ("end", _days("2025-06-01", "2025-10-01", "2026-03-01", "2027-06-01")),  # lasts longer
+    ("resumed", _days("2027-06-01", "2026-09-01", "2026-02-01", "2025-11-01")),  # shorter pause
+])
+def test_a_longer_control_never_lowers_a_shortfall(  # type: ignore[no-untyped-def]
+    world, field: str, loosest_first: list[float]
+) -> None:
+    event = {**LICENCE_60, "end": "2026-01-01", "suspended": "2025-09-01",
+             "resumed": "2026-01-01"}
+    values = np.array(loosest_first)
+    res = run(world, scenario([event], **HORIZON), samples=len(values), detail=False,
+              draws={f"events[0].{field}": values})
+    _ordered(_abroad_short(res))
+
+
+def test_more_destinations_never_lower_their_shortfall(world) -> None:  # type: ignore[no-untyped-def]
+    runs = [
+        run(world, scenario([_control(mode="ban", destinations=dest)], **HORIZON), detail=False)
+        for dest in (["US"], ["US", "JP"], ["US", "JP", "EU"], "all")
+    ]
+    _ordered(np.concatenate([_abroad_short(r) for r in runs]))
 
 
 def test_more_elements_never_lower_a_shortfall(world) -> None:  # type: ignore[no-untyped-def]
