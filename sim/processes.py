@@ -2,9 +2,9 @@
 
 Each step runs, in this order: `switch` processes of events that change level now (urgent),
 then `arrive` (shipments due), `operate` (capacity), `mine`, `separate`, `settle_producers`,
-`make_magnets`,
-`make_metal`, `trade_oxide`, `trade_concentrate`, `release_stockpiles`, `consume`.
-Markets run downstream first, so each stage orders to replace what the stage below it has just used.
+`make_magnets`, `make_metal`, `trade_oxide`, `trade_concentrate`, `release_stockpiles`,
+`consume`. Markets run downstream first, so each stage orders to replace what the stage below
+it has just used.
 
 Every function books what it moves in the `Ledger`; material is only ever moved, never
 created, except by `mine` (and recycling inflows, booked as such).
@@ -25,7 +25,7 @@ from sim.ledger import Ledger
 from sim.market import allocate_controlled, allocate_home_first
 from sim.offtake import reserve
 from sim.policies import change_steps
-from sim.startup import add_along, backlog_claim
+from sim.startup import add_along, startup_claim
 from sim.stockpile import draw
 from sim.units import ELEMENTS, MAGNETS, REO_TO_ELEMENT
 
@@ -172,11 +172,11 @@ def make_magnets(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None
     for g in np.flatnonzero(chain.swarf_to >= 0):
         chain.sep_out[:, chain.swarf_to[g]] += recovered[:, g]
     ledger.losses += (swarf - recovered).sum(axis=1)
-    idle = np.minimum(np.maximum(capacity[:, :, 0] - made, 0.0), chain.new_capacity[:, mag])
-    home_open = chain.magnet_home * chain.magnet_open[:, :, 0]
-    unmet = np.maximum(need - add_along(x[..., 0] * chain.magnet_home[None], 1), 0.0)
-    claim = backlog_claim(unmet[:, :, None], idle, home_open)
-    planned = used + claim[:, :, 0][:, :, None] * per_t[None]
+    home_got = add_along(x[..., 0] * chain.magnet_home[None], 1)  # [S, Bm] from home plants
+    home_open = chain.magnet_home * chain.magnet_open[..., 0]
+    claim = startup_claim(made, capacity[:, :, 0], chain.new_capacity[:, mag],
+                          (need - home_got)[:, :, None], home_open)
+    planned = used + claim[:, :, :1] * per_t[None]  # plan inputs for the backlog too
     chain.rate_g = SMOOTHING * chain.rate_g + (1.0 - SMOOTHING) * planned
     chain.pipe["magnet"].ship(step, x, chain.lead["magnet"])
     receive(chain, "magnet", step)
@@ -222,10 +222,9 @@ def make_metal(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     used = made / y
     chain.metal_in = chain.metal_in - used
     ledger.losses += (used - made).sum(axis=1)
-    idle = np.minimum(np.maximum(cap - made.sum(axis=2), 0.0),
-                      chain.new_capacity[:, chain.slices["metal"]])
-    unmet = np.maximum(need - add_along(x, 1), 0.0)
-    planned = used + backlog_claim(unmet, idle, open_[:, :, 0]) / y
+    claim = startup_claim(made.sum(axis=2), cap, chain.new_capacity[:, chain.slices["metal"]],
+                          need - add_along(x, 1), open_[:, :, 0])
+    planned = used + claim / y  # plan inputs for the backlog too
     chain.rate_m = SMOOTHING * chain.rate_m + (1.0 - SMOOTHING) * planned
     chain.pipe["metal"].ship(step, x, chain.lead["metal"])
     receive(chain, "metal", step)

@@ -39,3 +39,21 @@ def backlog_claim(unmet: np.ndarray, idle: np.ndarray, open_: np.ndarray) -> np.
     asked = add_along(claim, 2)
     scale = np.divide(idle, asked, out=np.ones_like(idle), where=asked > idle)
     return claim * np.minimum(scale, 1.0)[:, :, None]
+
+
+def startup_claim(
+    made: np.ndarray, capacity: np.ndarray, new_capacity: np.ndarray, unmet: np.ndarray,
+    open_: np.ndarray
+) -> np.ndarray:
+    """What plants plan to make beyond this step's output, ``[S, P, K]``: their idle project
+    capacity's pro-rata take of the need left unmet.
+
+    Args:
+        made: ``[S, P]`` output this step.
+        capacity: ``[S, P]`` capacity this step.
+        new_capacity: ``[S, P]`` the part of it from projects (tranches with a start date).
+        unmet: ``[S, C, K]`` need the market left unmet (for magnet buyers: not met at home).
+        open_: ``[P, C]`` 1 where plant ``p`` may serve customer ``c``.
+    """
+    idle = np.minimum(np.maximum(capacity - made, 0.0), new_capacity)
+    return backlog_claim(np.maximum(unmet, 0.0), idle, open_)
