@@ -152,6 +152,7 @@ class Chain:
     producers: list[ProducerState]  # set by sim.economics.build
     floors: list[FloorState]
     price_levels: list[LevelState]
+    price_caps: list[LevelState]
     base_prices: np.ndarray  # [P, K] 2024 prices
     fills_now: np.ndarray  # [S, P, K] share of running use the markets covered, last step
     separated: np.ndarray  # [S, Ps, E] this step's separated oxide

@@ -10,7 +10,7 @@ floor's if higher) with its cash cost every step: below cost for long enough it 
 idles; back at or above cost for long enough it restarts. Its level multiplies its
 facilities' capacity. A `price_floor` pays the beneficiary the gap between the floor and the
 market price on each kilogram of the product it separates; the payments are recorded as the
-payer's cost.
+payer's cost. A `price_cap` bounds the prices reported and seen by producers.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 
 from sim.market import scarcity_price
 from sim.policies import active_fraction
-from sim.scenario import PriceFloor, PriceLevel
+from sim.scenario import PriceCap, PriceFloor, PriceLevel
 from sim.units import ELEMENT_INDEX, ELEMENTS, MAGNETS
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ def build(chain: Chain) -> None:
         for p in chain.world.producers
     ]
     ids = [p.id for p in chain.producers]
-    chain.floors, chain.price_levels = [], []
+    chain.floors, chain.price_levels, chain.price_caps = [], [], []
     for i, ev in enumerate(chain.scenario.events):
         if isinstance(ev, PriceFloor):
             start = chain.when(i, "start", 0.0)
@@ -106,7 +106,8 @@ def build(chain: Chain) -> None:
                                            start, start + 12.0 * chain.value(i, "years")))
         elif isinstance(ev, PriceLevel):
             tiers = np.array([ev.tiers == "all" or t in ev.tiers for t in TIERS])
-            chain.price_levels.append(LevelState(PRICE_PRODUCTS.index(ev.product), tiers,
+            into = chain.price_caps if isinstance(ev, PriceCap) else chain.price_levels
+            into.append(LevelState(PRICE_PRODUCTS.index(ev.product), tiers,
                                                  chain.value(i, "usd_per_kg"),
                                                  chain.when(i, "start", 0.0),
                                                  chain.when(i, "end", np.inf)))
@@ -126,11 +127,22 @@ def base_at(chain: Chain, step: int) -> np.ndarray:
     return base
 
 
+def capped(chain: Chain, prices: np.ndarray, step: int) -> np.ndarray:
+    """``[S, P, K]`` prices at ``step`` under the `price_cap`s (pro rata within the step)."""
+    for cap in chain.price_caps:
+        share = active_fraction(cap.start, cap.end, step)[:, None]
+        row = prices[:, cap.product]
+        low = np.minimum(row, cap.usd_per_kg[:, None])
+        prices[:, cap.product] = np.where(cap.tiers[None], row * (1 - share) + low * share, row)
+    return prices
+
+
 def market_price(chain: Chain, step: int) -> np.ndarray:
     """``[S, P, K]`` prices a producer sees at ``step`` (scarcity of the last step)."""
     p = chain.params
-    return scarcity_price(base_at(chain, step), chain.fills_now, p["price_elasticity"],
-                          p["price_ceiling"])
+    price = scarcity_price(base_at(chain, step), chain.fills_now, p["price_elasticity"],
+                           p["price_ceiling"])
+    return capped(chain, price, step)
 
 
 def apply_levels(chain: Chain) -> None:

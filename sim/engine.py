@@ -16,7 +16,7 @@ import numpy as np
 import simpy
 
 from sim.chain import Chain
-from sim.economics import PRICE_PRODUCTS, TIERS, base_at
+from sim.economics import PRICE_PRODUCTS, TIERS, base_at, capped
 from sim.errors import InputError
 from sim.ledger import TOLERANCE, Ledger
 from sim.processes import STAGES, actor, switch
@@ -206,4 +206,6 @@ def run(
     residual = ledger.check(chain.holdings(), tolerance)
     base = np.stack([base_at(chain, t) for t in range(chain.steps)], axis=1)
     prices = prices_from_fills(chain.world, record.fills, base)
+    for t in range(chain.steps):
+        prices[:, t] = capped(chain, prices[:, t], t)
     return RunResult(scenario, chain, record, seed, residual, time.perf_counter() - began, prices)

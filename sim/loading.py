@@ -203,8 +203,8 @@ def _suggest(field: str, loc: tuple[Any, ...]) -> str:
     from sim import scenario as sc
 
     models: list[type] = [sc.Scenario, sc.Horizon, sc.ExportControl, sc.NewCapacity, sc.Outage,
-                          sc.Stockpile, sc.PriceFloor, sc.PriceLevel, sc.Offtake,
-                          sc.Distribution]
+                          sc.Stockpile, sc.PriceFloor, sc.PriceLevel, sc.PriceCap,
+                          sc.Offtake, sc.Distribution]
     known = {name for m in models for name in m.model_fields}  # type: ignore[attr-defined]
     close = difflib.get_close_matches(field, sorted(known), n=1)
     return f"; did you mean '{close[0]}'?" if close else ""

@@ -281,6 +281,16 @@ class PriceLevel(Event):
         return self
 
 
+class PriceCap(PriceLevel):
+    """A ceiling on a product's price in some tiers (a government price control): prices
+    reported and seen by producers are at most `usd_per_kg`. Supply and demand do not react
+    to the cap itself (the model has no price-driven demand yet)."""
+
+    kind: Literal["price_cap"]  # type: ignore[assignment]
+    usd_per_kg: float = Field(gt=0.0, le=100_000.0, description="The cap, US$/kg.")
+    end: dt.date | None = Field(None, description="Date the cap lapses; none = never.")
+
+
 class Offtake(Event):
     """A share of a magnet plant's output reserved for some buyers (e.g. 10X for US defence):
     they are served from it first, before any other allocation."""
@@ -297,12 +307,13 @@ class Offtake(Event):
 
 
 AnyEvent = Annotated[
-    ExportControl | NewCapacity | Outage | Stockpile | PriceFloor | PriceLevel | Offtake,
+    ExportControl | NewCapacity | Outage | Stockpile | PriceFloor | PriceLevel | PriceCap
+    | Offtake,
     Field(discriminator="kind"),
 ]
 EVENT_KINDS: tuple[str, ...] = (
     "export_control", "new_capacity", "outage", "stockpile", "price_floor", "price_level",
-    "offtake",
+    "price_cap", "offtake",
 )
 
 

@@ -70,3 +70,25 @@ def test_price_level_moves_the_reported_base(world) -> None:  # type: ignore[no-
     assert 37.0 <= china[M0] < 38.0 and 50.0 <= china[M0 - 1] < 51.0  # scarcity on top
     base = run(world, scenario([], **HORIZON)).prices_usd_per_kg[0, :, p, 1]
     assert np.array_equal(ex_china, base)  # only the named tier moves
+
+
+def test_a_price_cap_bounds_reported_prices_only_while_it_runs(world) -> None:  # type: ignore[no-untyped-def]
+    licence = {"kind": "export_control", "exporter": "CN", "elements": ["Dy"],
+               "forms": ["oxide"], "mode": "licence", "approval_rate": 0.3,
+               "review_delay_days": 60, "start": "2025-01-01"}
+    cap = {"kind": "price_cap", "product": "Dy_oxide", "tiers": ["ex_china"],
+           "usd_per_kg": 500.0, "start": "2025-03-01", "end": "2026-01-01"}
+    free = run(world, scenario([licence], **HORIZON)).prices_usd_per_kg[0]
+    capped = run(world, scenario([licence, cap], **HORIZON)).prices_usd_per_kg[0]
+    dy, ex = PRICE_PRODUCTS.index("Dy_oxide"), TIERS.index("ex_china")
+    assert free[M0 + 2: M0 + 12, dy, ex].max() > 500.0  # the cap binds
+    assert (capped[M0 + 2: M0 + 12, dy, ex] <= 500.0 + 1e-9).all()
+    outside = np.r_[0:M0 + 2, M0 + 12:free.shape[0]]
+    assert np.array_equal(capped[outside], free[outside])
+
+
+def test_a_cap_below_cost_makes_a_producer_curtail(world) -> None:  # type: ignore[no-untyped-def]
+    cap = {"kind": "price_cap", "product": "NdPr_oxide", "usd_per_kg": 40.0,
+           "start": "2025-01-01"}
+    res = run(world, scenario([cap], **HORIZON))
+    assert _mp(res)[M0 + 3] == 0.5 and _mp(res)[M0 + 12] == 0.0

@@ -100,6 +100,10 @@ CASES = [
     ("  - kind: offtake\n    facility: mp_10x\n    share: 1\n    region: US\n"
      "    sectors: [defense]\n    start: 2028-07-01\n", 10, "events[0].sectors",
      "did you mean 'defence'"),
+    ("  - kind: price_cap\n    product: Dy_oxide\n    usd_per_kg: 0\n    start: 2025-01-01\n",
+     8, "events[0].usd_per_kg", "greater than 0"),
+    ("  - kind: price_cap\n    product: Dy_oxide\n    usd_per_kg: 500\n    start: 2025-01-01\n"
+     "    end: 2024-01-01\n", 6, "events[0]", "must be after start"),
     ("  - kind: price_level\n    product: NdPr_metal\n    usd_per_kg: 37\n"
      "    start: 2025-01-01\n", 7, "events[0].product", "'NdPr_oxide'"),
 ]
