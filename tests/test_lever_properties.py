@@ -1,5 +1,5 @@
 """Properties of the levers on random small worlds: with licences, suspensions, S-curve
-projects, stockpiles, offtakes, price levels, floors and producer economics, mass is
+projects, stockpiles, offtakes, price levels and caps, floors and producer economics, mass is
 conserved, stocks and stockpiles stay non-negative and nobody receives more than demand."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def _with_producer(draw: st.DrawFn, world: World) -> World:
 
 def _lever(draw: st.DrawFn, world: World) -> dict:
     kind = draw(st.sampled_from(["licence", "new_capacity", "stockpile", "offtake",
-                                 "price_level", "price_floor"]))
+                                 "price_level", "price_cap", "price_floor"]))
     start = draw(st.sampled_from(STARTS))
     buyer = draw(st.sampled_from(world.buyers))
     if kind == "licence":
@@ -66,7 +66,7 @@ def _lever(draw: st.DrawFn, world: World) -> dict:
         magnets = [f.id for f in world.facilities if f.stage == "magnet"]
         return {"kind": kind, "facility": draw(st.sampled_from(magnets)), "region": buyer.region,
                 "share": draw(st.floats(0.01, 1)), "start": start}
-    if kind == "price_level":
+    if kind in ("price_level", "price_cap"):
         return {"kind": kind, "product": "NdPr_oxide", "usd_per_kg": draw(st.floats(1, 300)),
                 "start": start}
     return {"kind": kind, "product": "NdPr_oxide", "usd_per_kg": draw(st.floats(1, 300)),
