@@ -108,9 +108,8 @@ def build(chain: Chain) -> None:
             tiers = np.array([ev.tiers == "all" or t in ev.tiers for t in TIERS])
             into = chain.price_caps if isinstance(ev, PriceCap) else chain.price_levels
             into.append(LevelState(PRICE_PRODUCTS.index(ev.product), tiers,
-                                                 chain.value(i, "usd_per_kg"),
-                                                 chain.when(i, "start", 0.0),
-                                                 chain.when(i, "end", np.inf)))
+                                   chain.value(i, "usd_per_kg"), chain.when(i, "start", 0.0),
+                                   chain.when(i, "end", np.inf)))
     chain.base_prices = base_table(chain.world.prices_usd_per_kg)
     chain.fills_now = np.ones((S, len(PRICE_PRODUCTS), len(TIERS)))
     chain.separated = np.zeros((S, len(chain.stage("separation")), len(ELEMENTS)))
