@@ -100,6 +100,14 @@ CASES = [
     ("  - kind: offtake\n    facility: mp_10x\n    share: 1\n    region: US\n"
      "    sectors: [defense]\n    start: 2028-07-01\n", 10, "events[0].sectors",
      "did you mean 'defence'"),
+    ("  - kind: offtake\n    facility: mp_10x\n    share: 1\n    region: USA\n"
+     "    start: 2028-07-01\n", 9, "events[0].region", "did you mean 'US'"),
+    ("  - kind: offtake\n    facility: mp_10x\n    share: 1\n    region: US\n"
+     "    years: 0\n    start: 2028-07-01\n", 10, "events[0].years", "greater than 0"),
+    (PILE + "    purchase_t_per_month: 2\n    target_t: -5\n", 13, "events[0].target_t",
+     "greater than or equal to 0"),
+    (CONTROL + "    mode: ban\n    suspended: 2025-13-01\n", 11, "events[0].suspended",
+     "not a valid"),
     ("  - kind: price_cap\n    product: Dy_oxide\n    usd_per_kg: 0\n    start: 2025-01-01\n",
      8, "events[0].usd_per_kg", "greater than 0"),
     ("  - kind: price_cap\n    product: Dy_oxide\n    usd_per_kg: 500\n    start: 2025-01-01\n"
