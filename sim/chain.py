@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim import economics
+from sim import economics, origin
 from sim.economics import FloorState, LevelState, ProducerState
 from sim.offtake import OfftakeState
+from sim.origin import Reach, Trace
 from sim.policies import (
     Side,
     active_fraction,
@@ -156,6 +157,8 @@ class Chain:
     base_prices: np.ndarray  # [P, K] 2024 prices
     fills_now: np.ndarray  # [S, P, K] share of running use the markets covered, last step
     separated: np.ndarray  # [S, Ps, E] this step's separated oxide
+    traces: dict[str, Trace]  # set by sim.origin.build
+    reaches: list[Reach]
 
     def __init__(
         self,
@@ -443,6 +446,17 @@ class Chain:
                     )
                 )
         self.allowed: dict[str, np.ndarray | None] = {m: None for m in MARKETS}
+        origin.build(self, self._reach_thresholds())
+
+    def _reach_thresholds(self) -> dict[int, np.ndarray]:
+        """``{index in self.controls: threshold a sample}`` of extraterritorial controls."""
+        out, k = {}, 0
+        for i, ev in enumerate(self.scenario.events):
+            if isinstance(ev, ExportControl):
+                if ev.foreign_content_threshold is not None:
+                    out[k] = self.value(i, "foreign_content_threshold")
+                k += 1
+        return out
 
     def _stockpile(self, i: int, ev: Stockpile) -> StockpileState:
         """Stockpile ``i``'s served buyers (checked non-empty by loading) and rules."""

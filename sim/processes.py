@@ -19,7 +19,7 @@ import numpy as np
 import simpy
 from simpy.events import URGENT
 
-from sim import economics
+from sim import economics, origin
 from sim.chain import Chain
 from sim.ledger import Ledger
 from sim.market import allocate_controlled, allocate_home_first
@@ -149,15 +149,15 @@ def make_magnets(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None
     mag = chain.slices["magnet"]
     capacity = chain.capacity[:, mag, None]
     avail = np.minimum(capacity[:, :, 0], limit)[:, :, None]
-    reserved, avail, left = reserve(chain.offtakes, avail, need[:, :, None],
-                                    chain.allowed["magnet"], step)
+    allowed = origin.magnet_allowed(chain)  # with extraterritorial reach
+    reserved, avail, left = reserve(chain.offtakes, avail, need[:, :, None], allowed, step)
     x = reserved + allocate_home_first(
         avail,
         left,
         chain.magnet_open,
         chain.magnet_home,
         chain.buyer_priority[chain.bm],
-        chain.allowed["magnet"],
+        allowed,
         normal_avail=capacity,
         normal_need=np.broadcast_to(chain.demand_path[step + chain.warmup, chain.bm], need.shape)[
             :, :, None
@@ -226,6 +226,7 @@ def make_metal(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
                           need - add_along(x, 1), open_[:, :, 0])
     planned = used + claim / y  # plan inputs for the backlog too
     chain.rate_m = SMOOTHING * chain.rate_m + (1.0 - SMOOTHING) * planned
+    origin.track_metal(chain, x)
     chain.pipe["metal"].ship(step, x, chain.lead["metal"])
     receive(chain, "metal", step)
     rec.produced(chain, step, "metal", made)
@@ -254,6 +255,7 @@ def trade_oxide(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
         chain.sep_out, need, open_, prio, chain.allowed["oxide"], normal_need=usage
     )
     chain.sep_out = chain.sep_out - x.sum(axis=2)
+    origin.track_oxide(chain, x)
     chain.pipe["oxide_metal"].ship(step, x[:, :, :pm], chain.lead["oxide_metal"])
     chain.pipe["oxide_buyer"].ship(step, x[:, :, pm:], chain.lead["oxide_buyer"])
     receive(chain, "oxide_metal", step)

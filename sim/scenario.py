@@ -96,6 +96,13 @@ class ExportControl(Event):
         description="End-use sectors of buyers in scope (e.g. [defence] for military end "
         "users), or 'all'. With named sectors, shipments to plants are not in scope.",
     )
+    foreign_content_threshold: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="Extraterritorial rule: magnets made outside the exporter whose rare-earth "
+        "inputs are at least this share of the exporter's origin fall under the control too, "
+        "on their exports abroad (October 2025's 0.1% rule: 0.001). The share is by mass of "
+        "rare earth, a stand-in for the rule's share by value.",
+    )
     end: dt.date | None = Field(None, description="Date the control lapses; none = never.")
     announced: dt.date | None = Field(
         None, description="Date announced (recorded; the model does not act on it)."

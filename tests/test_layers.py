@@ -23,6 +23,7 @@ LAYERS = {
     "economics": 2,
     "stockpile": 2,
     "offtake": 2,
+    "origin": 2,
     "engine": 3,
     "results": 3,
     "summary": 3,

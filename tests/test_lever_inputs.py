@@ -106,6 +106,8 @@ CASES = [
      "    years: 0\n    start: 2028-07-01\n", 10, "events[0].years", "greater than 0"),
     (PILE + "    purchase_t_per_month: 2\n    target_t: -5\n", 13, "events[0].target_t",
      "greater than or equal to 0"),
+    (CONTROL + "    mode: ban\n    foreign_content_threshold: 1.5\n", 11,
+     "events[0].foreign_content_threshold", "less than or equal to 1"),
     (CONTROL + "    mode: ban\n    suspended: 2025-13-01\n", 11, "events[0].suspended",
      "not a valid"),
     ("  - kind: price_cap\n    product: Dy_oxide\n    usd_per_kg: 0\n    start: 2025-01-01\n",

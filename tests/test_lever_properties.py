@@ -42,6 +42,8 @@ def _lever(draw: st.DrawFn, world: World) -> dict:
               "general_licence": draw(st.sampled_from([[], ["US"], ["EU", "JP"]])),
               "sectors": draw(st.sampled_from(["all", ["defence"], ["ev_traction", "wind"]]))}
         if draw(st.booleans()):
+            ev["foreign_content_threshold"] = draw(st.floats(0, 1))
+        if draw(st.booleans()):
             ev["suspended"] = "2025-01-15"
             if draw(st.booleans()):
                 ev["resumed"] = "2025-07-01"
