@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.market import Flow, Market
 from sim.policies import Side, control_scope, element_set, form_set, ramp_average
 from sim.scenario import ExportControl, NewCapacity, Outage, Scenario
 from sim.units import DAYS_PER_MONTH, ELEMENT_INDEX, ELEMENTS, MAGNETS, REO_TO_ELEMENT, month_index
@@ -40,6 +41,18 @@ class Pipeline:
             weight = (whole == offset) * (1.0 - frac) + (whole + 1 == offset) * frac
             if weight.any():
                 self.buf[(step + offset) % self.slots] += np.einsum("spck,pc->sck", amount, weight)
+
+    def ship_flow(
+        self, step: int, flow: Flow, lead: np.ndarray, customers: slice = slice(None)
+    ) -> None:
+        """Send a market's ``flow`` along routes with ``lead[G, H]`` months between its lanes
+        (lanes share a region, so a lead time), to this pipeline's ``customers`` of it."""
+        whole = np.floor(lead).astype(int)
+        frac = lead - whole
+        for offset in range(self.slots):
+            weight = (whole == offset) * (1.0 - frac) + (whole + 1 == offset) * frac
+            if weight.any():
+                self.buf[(step + offset) % self.slots] += flow.arriving(weight)[:, customers]
 
     def arrive(self, step: int) -> np.ndarray:
         """Take this step's arrivals, ``[S, C, K]``."""
@@ -150,6 +163,7 @@ class Chain:
         self._build_structure()
         self._build_buyers()
         self._build_events()
+        self._build_markets()
         self.capacity = np.zeros((S, len(self.facilities)))  # t per step
         self._build_state()
 
@@ -392,9 +406,49 @@ class Chain:
             for c in self.controls:
                 if not c.level.any() or not c.scope[market].any():
                     continue
-                cut = (c.level * c.strength)[:, None, None, None] * c.scope[market][None]
+                scope = self.markets[market].lanes(c.scope[market])
+                cut = (c.level * c.strength)[:, None, None, None] * scope[None]
                 allowed = (1.0 - cut) if allowed is None else allowed * (1.0 - cut)
             self.allowed[market] = allowed
+
+    def _build_markets(self) -> None:
+        """Each market's lanes: suppliers (customers) grouped by region, open routes, home
+        routes, priority and the reach of every control, so that allocation and shipping
+        work on lanes; ``lane_lead`` holds the lead times between lanes."""
+        sides = self._sides()
+        codes: dict[str, int] = {}
+
+        def key(side: Side) -> np.ndarray:
+            return np.array([codes.setdefault(r, len(codes)) for r in side.regions])
+
+        Ps, Pm = len(self.stage("separation")), len(self.stage("metal"))
+        Pg, Be = len(self.stage("magnet")), len(self.be)
+        bm, be = self.buyer_priority[self.bm], self.buyer_priority[self.be]
+        structure = {
+            "concentrate": (self.feeds, self.sep_priority, None),
+            "oxide": (np.ones((Ps, Pm + Be, E)), np.concatenate([np.ones(Pm, int), be]), None),
+            "metal": (np.ones((Pm, Pg, E)), np.ones(Pg, int), None),
+            "magnet": (self.magnet_open, bm, self.magnet_home),
+        }
+        self.markets: dict[str, Market] = {}
+        self.lane_lead: dict[str, np.ndarray] = {}
+        lead = {
+            "concentrate": self.lead["concentrate"],
+            "oxide": np.concatenate([self.lead["oxide_metal"], self.lead["oxide_buyer"]], axis=1),
+            "metal": self.lead["metal"],
+            "magnet": self.lead["magnet"],
+        }
+        for name, (open_, priority, home) in structure.items():
+            sup, cus = sides[name]
+            self.markets[name] = market = Market(
+                open_,
+                priority,
+                home=home,
+                sup_key=key(sup),
+                cus_key=key(cus),
+                scopes=[c.scope[name] for c in self.controls],
+            )
+            self.lane_lead[name] = market.lanes(lead[name])
 
     # -- state -------------------------------------------------------------------------------
     def _build_state(self) -> None:

@@ -14,6 +14,8 @@ share ``q`` lets through ``q`` of the normal flow on that route.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 ROUNDS = 4
@@ -23,31 +25,36 @@ TINY = 1e-12
 def _fill(
     avail: np.ndarray, need: np.ndarray, open_: np.ndarray, cap: np.ndarray | None
 ) -> np.ndarray:
-    """Pro-rata allocation within one priority tier; ``avail`` and ``need`` are left as is."""
-    avail = avail.copy()
-    need = need.copy()
-    cap = None if cap is None else cap.copy()
-    x = np.zeros((avail.shape[0], avail.shape[1], need.shape[1], need.shape[2]))
-    for _ in range(ROUNDS):
+    """Pro-rata allocation within one priority tier; ``avail`` and ``need`` are left as is.
+
+    Stops early once no open route joins a supplier with something left to a customer that
+    still needs something (further rounds would move nothing).
+    """
+    x = np.zeros(())
+    for round_ in range(ROUNDS):
         weight = avail[:, :, None, :] * open_
         if cap is not None:
             weight = np.minimum(weight, cap)
         total = weight.sum(axis=1, keepdims=True)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            share = np.where(total > TINY, weight / total, 0.0)
-        request = share * need[:, None, :, :]
+        request = np.divide(weight, total, out=np.zeros_like(weight), where=total > TINY)
+        request *= need[:, None, :, :]
         if cap is not None:
-            request = np.minimum(request, cap)
+            np.minimum(request, cap, out=request)
         asked = request.sum(axis=2)
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            scale = np.where(asked > avail, avail / np.where(asked > 0, asked, 1.0), 1.0)
-        flow = request * scale[:, :, None, :]
-        x += flow
+        over = (asked > avail) & (asked > 0)
+        scale = np.divide(avail, asked, out=np.ones_like(avail), where=over)
+        flow = request
+        flow *= scale[:, :, None, :]
+        x = x + flow
+        if round_ == ROUNDS - 1:
+            break
         avail = np.maximum(avail - flow.sum(axis=2), 0.0)
         need = np.maximum(need - flow.sum(axis=1), 0.0)
+        live = (avail > TINY)[:, :, None, :] & (need > TINY)[:, None, :, :] & (open_ > 0)
         if cap is not None:
             cap = np.maximum(cap - flow, 0.0)
-        if not (need > TINY).any() or not (avail > TINY).any():
+            live &= cap > TINY
+        if not live.any():
             break
     return x
 
@@ -73,17 +80,21 @@ def allocate(
     """
     shape = (avail.shape[0], avail.shape[1], need.shape[1], need.shape[2])
     x = np.zeros(shape)
-    left = avail.copy()
+    left = avail
     for tier in sorted(set(priority.tolist()), reverse=True):
-        members = (priority == tier).astype(float)[None, None, :, None]
-        tier_need = need * members[:, 0]
+        members = np.flatnonzero(priority == tier)
+        every = len(members) == shape[2]
+        tier_need = need if every else np.take(need, members, axis=1)
         if not (tier_need > TINY).any():
             continue
-        flow = _fill(left, tier_need, open_ * members, cap)
-        x += flow
+        tier_open = open_ if every else np.take(open_, members, axis=-2)
+        tier_cap = None if cap is None or every else np.take(cap, members, axis=2)
+        flow = _fill(left, tier_need, tier_open, cap if every else tier_cap)
+        if every:
+            x += flow
+        else:
+            x[:, :, members] += flow
         left = np.maximum(left - flow.sum(axis=2), 0.0)
-        if cap is not None:
-            cap = np.maximum(cap - flow, 0.0)
     return x
 
 
@@ -103,18 +114,12 @@ def allocate_controlled(
     (defaults ``avail`` and ``need``): plants that make to order pass their capacity and
     customers their running use, so that a quota is a share of what would ship in normal
     times, not of what its own cut has left plants able to make, nor of the panic orders of
-    customers whose stocks it has emptied.
+    customers whose stocks it has emptied. Caps apply to the flow between classes of suppliers
+    and customers that face the same routes (see `Market`); ``open_`` is ``[P, C, K]``.
     """
-    if allowed is None:
-        return allocate(avail, need, open_, priority)
-    normal = allocate(
-        avail if normal_avail is None else normal_avail,
-        need if normal_need is None else normal_need,
-        open_,
-        priority,
-    )
-    cap = np.where(allowed < 1.0, allowed * normal, np.inf)
-    return allocate(avail, need, open_, priority, cap)
+    market = Market(open_, priority, scopes=_allowed_scopes(allowed))
+    flow = market.allocate(avail, need, market.sample_lanes(allowed), normal_avail, normal_need)
+    return flow.dense(slice(None))
 
 
 def allocate_home_first(
@@ -132,26 +137,216 @@ def allocate_home_first(
     Buyers keep their established, mostly domestic suppliers and turn to the world market
     for the rest, so plants outside the largest supplier run full for their home customers.
     """
-    home_open = open_ * home[:, :, None]
-    first = allocate_controlled(
-        avail, need, home_open, priority, allowed, normal_avail, normal_need
+    market = Market(open_, priority, home=home, scopes=_allowed_scopes(allowed))
+    flow = market.allocate(
+        avail, need, market.sample_lanes(allowed), normal_avail, normal_need, home_first=True
     )
+    return flow.dense(slice(None))
 
-    def left(x: np.ndarray | None, axis: int) -> np.ndarray | None:
-        return None if x is None else np.maximum(x - first.sum(axis=axis), 0.0)
 
-    rest_avail = np.maximum(avail - first.sum(axis=2), 0.0)
-    rest_need = np.maximum(need - first.sum(axis=1), 0.0)
-    rest = allocate_controlled(
-        rest_avail,
-        rest_need,
-        open_,
-        priority,
-        allowed,
-        left(normal_avail, 2),
-        left(normal_need, 1),
+def _allowed_scopes(allowed: np.ndarray | None) -> tuple[np.ndarray, ...]:
+    """A dense ``allowed[S, P, C, K]`` as a structure ``[P, C, K, S]`` to group routes by."""
+    return () if allowed is None else (np.moveaxis(allowed, 0, -1),)
+
+
+def _labels(*rows: np.ndarray) -> np.ndarray:
+    """Class of each of ``n`` members: members whose rows are equal in every array (each
+    ``[n, ...]``) share a class; classes are numbered in order of first appearance."""
+    n = rows[0].shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=int)
+    flat = np.concatenate(
+        [np.ones((n, 1))] + [np.asarray(r, dtype=float).reshape(n, -1) for r in rows], axis=1
     )
-    return first + rest
+    _, first, inverse = np.unique(flat, axis=0, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=int)
+    rank[np.argsort(first)] = np.arange(len(first))
+    return rank[inverse.reshape(-1)]
+
+
+class Grouping:
+    """A partition of members (axis 1 of ``[S, n, ...]`` arrays) into classes."""
+
+    def __init__(self, labels: np.ndarray) -> None:
+        self.labels = labels
+        self.size = int(labels.max()) + 1 if labels.size else 0
+        self.order = np.argsort(labels, kind="stable")
+        counts = np.bincount(labels, minlength=self.size)
+        self.starts = (np.cumsum(counts) - counts).astype(int)
+        self.first = self.order[self.starts]
+        self.trivial = self.size == labels.size and bool((labels == np.arange(labels.size)).all())
+
+    def sum(self, a: np.ndarray) -> np.ndarray:
+        """Class totals ``[S, classes, ...]`` of ``a[S, members, ...]`` (``a`` itself if every
+        member is its own class; do not write to the result)."""
+        if self.trivial:
+            return a
+        return np.add.reduceat(np.take(a, self.order, axis=1), self.starts, axis=1)
+
+    def sum_back(self, total: np.ndarray) -> np.ndarray:
+        """Each member's class value ``[S, members, ...]`` from ``total[S, classes, ...]``."""
+        return total if self.trivial else np.take(total, self.labels, axis=1)
+
+    def share(self, a: np.ndarray, total: np.ndarray) -> np.ndarray:
+        """Each member's share ``a / total`` of its class total (0 where the total is 0)."""
+        whole = self.sum_back(total)
+        return np.divide(a, whole, out=np.zeros(np.broadcast_shapes(a.shape, whole.shape)),
+                         where=whole > 0)
+
+
+class _Pass:
+    """One allocation over a market's lanes, grouped further into the coarsest classes of
+    suppliers and customers that face the same open routes, controls and priority."""
+
+    def __init__(self, open_: np.ndarray, priority: np.ndarray, scopes: list[np.ndarray]) -> None:
+        self.sup = Grouping(_labels(open_, *scopes))
+        self.cus = Grouping(
+            _labels(open_.swapaxes(0, 1), priority, *(s.swapaxes(0, 1) for s in scopes))
+        )
+        self.open = np.take(np.take(open_, self.sup.first, 0), self.cus.first, 1)
+        self.priority = priority[self.cus.first]
+
+    def allocate(
+        self,
+        avail: np.ndarray,
+        need: np.ndarray,
+        allowed: np.ndarray | None,
+        normal_avail: np.ndarray,
+        normal_need: np.ndarray,
+    ) -> np.ndarray:
+        """Flows between lanes ``[S, G, H, K]`` from lanes' supply and need; ``allowed`` is the
+        lanes' share of normal flow (constant within a class by construction)."""
+        a, n = self.sup.sum(avail), self.cus.sum(need)
+        if allowed is None:
+            x = allocate(a, n, self.open, self.priority)
+        else:
+            allowed = np.take(np.take(allowed, self.sup.first, 1), self.cus.first, 2)
+            normal = allocate(
+                self.sup.sum(normal_avail), self.cus.sum(normal_need), self.open, self.priority
+            )
+            cap = np.where(allowed < 1.0, allowed * normal, np.inf)
+            x = allocate(a, n, self.open, self.priority, cap)
+        if self.sup.trivial and self.cus.trivial:
+            return x
+        if not self.sup.trivial:
+            x = np.take(x, self.sup.labels, 1) * self.sup.share(avail, a)[:, :, None, :]
+        if not self.cus.trivial:
+            x = np.take(x, self.cus.labels, 2) * self.cus.share(need, n)[:, None, :, :]
+        return x
+
+
+class Market:
+    """A market's routes, grouped once so that each step allocates between classes, not
+    between every supplier and customer.
+
+    Gathers use `np.take`, which returns C-ordered arrays (fancy indexing with a leading
+    slice does not), so that sums add in the same order whatever the batch size.
+
+    Suppliers fall into **lanes**: suppliers with the same open routes, home routes, control
+    scopes and ``sup_key`` (the engine passes the region, which sets lead times); customers
+    likewise, with the same priority. Members of a lane are interchangeable, so pro-rata
+    allocation between lanes, then shared within a lane in proportion to each member's supply
+    or need, is the allocation between members (exactly, in exact arithmetic, when no route is
+    capped). Each allocation groups lanes further into the coarsest classes that face the
+    same routes. A control's cap applies to the flow between classes.
+    """
+
+    def __init__(
+        self,
+        open_: np.ndarray,
+        priority: np.ndarray,
+        *,
+        home: np.ndarray | None = None,
+        sup_key: np.ndarray | None = None,
+        cus_key: np.ndarray | None = None,
+        scopes: tuple[np.ndarray, ...] | list[np.ndarray] = (),
+    ) -> None:
+        open_ = np.asarray(open_, dtype=float)
+        P, C = open_.shape[:2]
+        home_ = np.ones((P, C)) if home is None else np.asarray(home, dtype=float)
+        keys_p = np.zeros(P) if sup_key is None else np.asarray(sup_key)
+        keys_c = np.zeros(C) if cus_key is None else np.asarray(cus_key)
+        self.sup = Grouping(_labels(open_, home_, keys_p, *scopes))
+        flipped = (np.swapaxes(s, 0, 1) for s in scopes)
+        self.cus = Grouping(_labels(open_.swapaxes(0, 1), home_.T, keys_c, priority, *flipped))
+        self.open = self.lanes(open_)
+        self.priority = np.asarray(priority)[self.cus.first]
+        lane_scopes = [self.lanes(s) for s in scopes]
+        self.world = _Pass(self.open, self.priority, lane_scopes)
+        self.home = (
+            None
+            if home is None
+            else _Pass(self.open * self.lanes(home_)[:, :, None], self.priority, lane_scopes)
+        )
+
+    def lanes(self, a: np.ndarray) -> np.ndarray:
+        """Structure ``a[P, C, ...]`` at lane level, from each lane's first members (``a`` must
+        be constant within lanes, as the structure lanes were built from is)."""
+        return np.take(np.take(a, self.sup.first, 0), self.cus.first, 1)
+
+    def sample_lanes(self, a: np.ndarray | None) -> np.ndarray | None:
+        """``a[S, P, C, ...]`` at lane level (``None`` stays ``None``)."""
+        return None if a is None else np.take(np.take(a, self.sup.first, 1), self.cus.first, 2)
+
+    def allocate(
+        self,
+        avail: np.ndarray,
+        need: np.ndarray,
+        allowed: np.ndarray | None,
+        normal_avail: np.ndarray | None = None,
+        normal_need: np.ndarray | None = None,
+        home_first: bool = False,
+    ) -> Flow:
+        """As the module's `allocate_controlled` (or, with ``home_first``,
+        `allocate_home_first`), for members' ``avail[S, P, K]`` and ``need[S, C, K]``, with
+        ``allowed[S, G, H, K]`` per lane."""
+        a, n = self.sup.sum(avail), self.cus.sum(need)
+        na = a if normal_avail is None else self.sup.sum(normal_avail)
+        nn = n if normal_need is None else self.cus.sum(normal_need)
+        if not home_first:
+            x = self.world.allocate(a, n, allowed, na, nn)
+        else:
+            assert self.home is not None, "a market without home routes"
+            first = self.home.allocate(a, n, allowed, na, nn)
+            sent, got = first.sum(axis=2), first.sum(axis=1)
+            x = first + self.world.allocate(
+                np.maximum(a - sent, 0.0),
+                np.maximum(n - got, 0.0),
+                allowed,
+                np.maximum(na - sent, 0.0),
+                np.maximum(nn - got, 0.0),
+            )
+        return Flow(self, x, self.sup.share(avail, a), self.cus.share(need, n))
+
+
+@dataclass
+class Flow:
+    """An allocation: flows between lanes ``x[S, G, H, K]`` and each member's share of its
+    lane (``sup_share[S, P, K]``, ``cus_share[S, C, K]``); supplier ``p`` sends customer
+    ``c`` ``x[g(p), h(c)] * sup_share[p] * cus_share[c]``."""
+
+    market: Market
+    x: np.ndarray
+    sup_share: np.ndarray
+    cus_share: np.ndarray
+
+    def supplied(self) -> np.ndarray:
+        """What each supplier sends, ``[S, P, K]``."""
+        return self.sup_share * self.market.sup.sum_back(self.x.sum(axis=2))
+
+    def received(self) -> np.ndarray:
+        """What each customer receives, ``[S, C, K]``."""
+        return self.cus_share * self.market.cus.sum_back(self.x.sum(axis=1))
+
+    def arriving(self, weight: np.ndarray) -> np.ndarray:
+        """What each customer receives along routes weighted by ``weight[G, H]`` (lanes)."""
+        got = (self.x * weight[None, :, :, None]).sum(axis=1)
+        return self.cus_share * self.market.cus.sum_back(got)
+
+    def dense(self, samples: slice = slice(0, 1)) -> np.ndarray:
+        """Flows between members ``x[S, P, C, K]`` of some samples (the first by default)."""
+        x = self.x[samples][:, self.market.sup.labels][:, :, self.market.cus.labels]
+        return x * self.sup_share[samples][:, :, None, :] * self.cus_share[samples][:, None, :, :]
 
 
 def scarcity_price(
