@@ -52,7 +52,7 @@ class Pipeline:
         for offset in range(self.slots):
             weight = (whole == offset) * (1.0 - frac) + (whole + 1 == offset) * frac
             if weight.any():
-                self.buf[(step + offset) % self.slots] += flow.arriving(weight)[:, customers]
+                self.buf[(step + offset) % self.slots] += flow.arriving(weight, customers)
 
     def arrive(self, step: int) -> np.ndarray:
         """Take this step's arrivals, ``[S, C, K]``."""
@@ -220,6 +220,8 @@ class Chain:
         self.growth_path = growth[None, :] ** years[:, None]  # [steps incl. warm-up, F]
         self.tranche_owner = np.zeros((len(owner), len(self.facilities)))
         self.tranche_owner[np.arange(len(owner)), owner] = 1.0
+        # Tranches are listed by owner: a facility's capacity is the sum of its run of them.
+        self._owners, self._owner_starts = np.unique(np.array(owner, dtype=int), return_index=True)
         self.tranche_tpa = (
             np.stack(nameplate, axis=1) if nameplate else np.zeros((self.samples, 0))
         )
@@ -498,7 +500,12 @@ class Chain:
     def update_capacity(self, step: int) -> None:
         """Capacity this step, tonnes per step, from tranches' ramps, growth and outages."""
         level = ramp_average(self.tranche_start, self.tranche_ramp, step)
-        tpa = (self.tranche_tpa * level) @ self.tranche_owner * self.growth_path[step + self.warmup]
+        tpa = np.zeros_like(self.capacity)
+        if self._owners.size:
+            # A sum in a fixed order (a BLAS product's order may depend on the batch size).
+            by_owner = np.add.reduceat(self.tranche_tpa * level, self._owner_starts, axis=1)
+            tpa[:, self._owners] = by_owner
+        tpa *= self.growth_path[step + self.warmup]
         for out in self.outages:
             tpa[:, out.facility] *= 1.0 - out.share * out.level
         self.capacity = tpa / 12.0

@@ -217,10 +217,13 @@ class _Pass:
         """Flows between lanes ``[S, G, H, K]`` from lanes' supply and need; ``allowed`` is the
         lanes' share of normal flow (constant within a class by construction)."""
         a, n = self.sup.sum(avail), self.cus.sum(need)
+        if allowed is not None:
+            allowed = np.take(np.take(allowed, self.sup.first, 1), self.cus.first, 2)
+            if not ((allowed < 1.0) & (self.open > 0)).any():
+                allowed = None  # no open route of this allocation is capped
         if allowed is None:
             x = allocate(a, n, self.open, self.priority)
         else:
-            allowed = np.take(np.take(allowed, self.sup.first, 1), self.cus.first, 2)
             normal = allocate(
                 self.sup.sum(normal_avail), self.cus.sum(normal_need), self.open, self.priority
             )
@@ -338,10 +341,11 @@ class Flow:
         """What each customer receives, ``[S, C, K]``."""
         return self.cus_share * self.market.cus.sum_back(self.x.sum(axis=1))
 
-    def arriving(self, weight: np.ndarray) -> np.ndarray:
-        """What each customer receives along routes weighted by ``weight[G, H]`` (lanes)."""
+    def arriving(self, weight: np.ndarray, customers: slice = slice(None)) -> np.ndarray:
+        """What some ``customers`` receive along routes weighted by ``weight[G, H]`` (lanes)."""
         got = (self.x * weight[None, :, :, None]).sum(axis=1)
-        return self.cus_share * self.market.cus.sum_back(got)
+        lanes = self.market.cus.labels[customers]
+        return self.cus_share[:, customers] * np.take(got, lanes, axis=1)
 
     def dense(self, samples: slice = slice(0, 1)) -> np.ndarray:
         """Flows between members ``x[S, P, C, K]`` of some samples (the first by default)."""
