@@ -11,12 +11,12 @@ plants, ``Pg`` magnet plants, ``B`` buyers (``Bm`` of magnets, ``Be`` of element
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from sim.market import Flow, Market
+from sim.market import Flow, Market, Pool
 from sim.policies import Side, control_scope, element_set, form_set, ramp_average
 from sim.scenario import ExportControl, NewCapacity, Outage, Scenario
 from sim.units import DAYS_PER_MONTH, ELEMENT_INDEX, ELEMENTS, MAGNETS, REO_TO_ELEMENT, month_index
@@ -43,16 +43,24 @@ class Pipeline:
                 self.buf[(step + offset) % self.slots] += np.einsum("spck,pc->sck", amount, weight)
 
     def ship_flow(
-        self, step: int, flow: Flow, lead: np.ndarray, customers: slice = slice(None)
+        self,
+        step: int,
+        flow: Flow,
+        lead: np.ndarray,
+        customers: slice = slice(None),
+        then: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> None:
         """Send a market's ``flow`` along routes with ``lead[G, H]`` months between its lanes
-        (lanes share a region, so a lead time), to this pipeline's ``customers`` of it."""
+        (lanes share a region, so a lead time), to this pipeline's ``customers`` of it;
+        ``then`` maps what they get, ``[S, C, K]``, to this pipeline's customers (pools of
+        buyers to their members)."""
         whole = np.floor(lead).astype(int)
         frac = lead - whole
         for offset in range(self.slots):
             weight = (whole == offset) * (1.0 - frac) + (whole + 1 == offset) * frac
             if weight.any():
-                self.buf[(step + offset) % self.slots] += flow.arriving(weight, customers)
+                got = flow.arriving(weight, customers)
+                self.buf[(step + offset) % self.slots] += got if then is None else then(got)
 
     def arrive(self, step: int) -> np.ndarray:
         """Take this step's arrivals, ``[S, C, K]``."""
@@ -408,7 +416,7 @@ class Chain:
             for c in self.controls:
                 if not c.level.any() or not c.scope[market].any():
                     continue
-                scope = self.markets[market].lanes(c.scope[market])
+                scope = self.markets[market].lanes(c.scope[market], self.market_columns[market])
                 cut = (c.level * c.strength)[:, None, None, None] * scope[None]
                 allowed = (1.0 - cut) if allowed is None else allowed * (1.0 - cut)
             self.allowed[market] = allowed
@@ -424,11 +432,30 @@ class Chain:
             return np.array([codes.setdefault(r, len(codes)) for r in side.regions])
 
         Ps, Pm = len(self.stage("separation")), len(self.stage("metal"))
-        Pg, Be = len(self.stage("magnet")), len(self.be)
+        Pg = len(self.stage("magnet"))
         bm, be = self.buyer_priority[self.bm], self.buyer_priority[self.be]
+        # Element buyers of one region and priority are one customer of the oxide market.
+        cells = [(self.buyers[b].region, self.buyer_priority[b]) for b in self.be]
+        pools = list(dict.fromkeys(cells))
+        pool = np.array([pools.index(c) for c in cells], dtype=int)
+        element = np.array([ELEMENT_INDEX[self.buyers[b].material] for b in self.be], dtype=int)
+        self.oxide_pool = Pool(pool, element, len(pools), E)
+        self.oxide_pool_regions = [region for region, _ in pools]
+        firsts = np.array([cells.index(c) for c in pools], dtype=int)
+        columns = np.concatenate([np.arange(Pm), Pm + firsts]).astype(int)
+        self.market_columns: dict[str, np.ndarray | None] = {m: None for m in MARKETS}
+        self.market_columns["oxide"] = columns
+        sides["oxide"] = (
+            sides["oxide"][0],
+            Side(
+                [sides["oxide"][1].countries[i] for i in columns],
+                [sides["oxide"][1].regions[i] for i in columns],
+            ),
+        )
+        oxide_priority = np.concatenate([np.ones(Pm, int), be[firsts]])
         structure = {
             "concentrate": (self.feeds, self.sep_priority, None),
-            "oxide": (np.ones((Ps, Pm + Be, E)), np.concatenate([np.ones(Pm, int), be]), None),
+            "oxide": (np.ones((Ps, Pm + len(pools), E)), oxide_priority, None),
             "metal": (np.ones((Pm, Pg, E)), np.ones(Pg, int), None),
             "magnet": (self.magnet_open, bm, self.magnet_home),
         }
@@ -436,7 +463,9 @@ class Chain:
         self.lane_lead: dict[str, np.ndarray] = {}
         lead = {
             "concentrate": self.lead["concentrate"],
-            "oxide": np.concatenate([self.lead["oxide_metal"], self.lead["oxide_buyer"]], axis=1),
+            "oxide": np.concatenate(
+                [self.lead["oxide_metal"], self.lead["oxide_buyer"][:, firsts]], axis=1
+            ),
             "metal": self.lead["metal"],
             "magnet": self.lead["magnet"],
         }
@@ -448,9 +477,15 @@ class Chain:
                 home=home,
                 sup_key=key(sup),
                 cus_key=key(cus),
-                scopes=[c.scope[name] for c in self.controls],
+                scopes=[self._columns(c.scope[name], name) for c in self.controls],
             )
             self.lane_lead[name] = market.lanes(lead[name])
+
+    def _columns(self, a: np.ndarray, market: str) -> np.ndarray:
+        """A market's route array ``a[P, C, ...]`` over the market's customers (the oxide
+        market sees pools of element buyers, each like its first member)."""
+        columns = self.market_columns[market]
+        return a if columns is None else np.take(a, columns, axis=1)
 
     # -- state -------------------------------------------------------------------------------
     def _build_state(self) -> None:
@@ -492,7 +527,7 @@ class Chain:
         self.pipe = {
             "concentrate": Pipeline(S, Ps, E, max_lead),
             "oxide_metal": Pipeline(S, Pm, E, max_lead),
-            "oxide_buyer": Pipeline(S, len(self.be), E, max_lead),
+            "oxide_buyer": Pipeline(S, len(self.be), 1, max_lead),
             "metal": Pipeline(S, Pg, E, max_lead),
             "magnet": Pipeline(S, len(self.bm), 1, max_lead),
         }
@@ -520,7 +555,8 @@ class Chain:
             + self.mag_in.sum(1)
             + self.inventory @ self.content
         )
-        for name in ("concentrate", "oxide_metal", "oxide_buyer", "metal"):
+        for name in ("concentrate", "oxide_metal", "metal"):
             total = total + self.pipe[name].in_transit().sum(1)
+        total = total + self.pipe["oxide_buyer"].in_transit()[:, :, 0] @ self.content[self.be]
         total = total + self.pipe["magnet"].in_transit()[:, :, 0] @ self.content[self.bm]
         return total

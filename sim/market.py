@@ -282,9 +282,11 @@ class Market:
             else _Pass(self.open * self.lanes(home_)[:, :, None], self.priority, lane_scopes)
         )
 
-    def lanes(self, a: np.ndarray) -> np.ndarray:
+    def lanes(self, a: np.ndarray, columns: np.ndarray | None = None) -> np.ndarray:
         """Structure ``a[P, C, ...]`` at lane level, from each lane's first members (``a`` must
-        be constant within lanes, as the structure lanes were built from is)."""
+        be constant within lanes, as the structure lanes were built from is); ``columns``
+        picks the market's customers from ``a``'s when they differ."""
+        a = a if columns is None else np.take(a, columns, 1)
         return np.take(np.take(a, self.sup.first, 0), self.cus.first, 1)
 
     def sample_lanes(self, a: np.ndarray | None) -> np.ndarray | None:
@@ -363,3 +365,43 @@ def scarcity_price(
     """
     safe = np.clip(fill, 1.0 / ceiling**elasticity, 1.0)
     return np.minimum(base_usd_per_kg * safe ** (-1.0 / elasticity), base_usd_per_kg * ceiling)
+
+
+class Pool:
+    """Customers that each need one product, pooled into customers that need several.
+
+    Customer ``j`` needs only product ``product[j]`` and joins pool ``pool[j]``; a market sees
+    ``pools`` customers with a need over all ``width`` products, which is what element buyers
+    are to the oxide market (one region's buyers of La, Ce, Y, ... become one customer). What a
+    pool receives of a product is shared among its members that need it pro rata to their need.
+    """
+
+    def __init__(self, pool: np.ndarray, product: np.ndarray, pools: int, width: int) -> None:
+        flat = np.asarray(pool, dtype=int) * width + np.asarray(product, dtype=int)
+        self.flat = flat
+        self.cells, labels = np.unique(flat, return_inverse=True)
+        self.group = Grouping(labels.reshape(-1))
+        self.shape = (pools, width)
+
+    def total(self, a: np.ndarray) -> np.ndarray:
+        """Pools' need ``[S, pools, width]`` from members' ``a[S, J]``."""
+        out = np.zeros((a.shape[0], self.shape[0] * self.shape[1]))
+        out[:, self.cells] = self.group.sum(a)
+        return out.reshape(a.shape[0], *self.shape)
+
+    def pick(self, a: np.ndarray) -> np.ndarray:
+        """Each member's product of its pool, ``[S, J]`` from ``a[S, pools, width]``."""
+        return np.take(a.reshape(a.shape[0], -1), self.flat, axis=1)
+
+    def share(self, a: np.ndarray, total: np.ndarray) -> np.ndarray:
+        """Each member's share ``a[S, J]`` of its pool's ``total[S, pools, width]``."""
+        whole = self.pick(total)
+        return np.divide(a, whole, out=np.zeros_like(a), where=whole > 0)
+
+    def spread(self, a: np.ndarray, share: np.ndarray) -> np.ndarray:
+        """Members' part ``[S, P, J, width]`` of pools' flows ``a[S, P, pools, width]``, given
+        members' ``share[S, J]`` of their pool's product (zero but in each member's product)."""
+        pool, product = np.divmod(self.flat, self.shape[1])
+        out = np.zeros((*a.shape[:2], len(self.flat), self.shape[1]))
+        out[:, :, np.arange(len(self.flat)), product] = a[:, :, pool, product] * share[:, None, :]
+        return out

@@ -46,9 +46,15 @@ def _fill(got: np.ndarray, need: np.ndarray, usage: np.ndarray) -> np.ndarray:
     """Share of customers' running use that the market covered, ``[S, K]``, from deliveries,
     needs and use per step ``[S, C, K]``: 1 when deliveries keep up with use (stock
     rebuilding beyond that does not count as scarcity)."""
+    return _coverage(np.minimum(got, usage), np.minimum(need, usage))
+
+
+def _coverage(got: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """``got.sum(1) / want.sum(1)``, 1 where nothing is wanted, from ``[S, C, K]`` arrays of
+    deliveries and needs already capped at use."""
     # C order, so that the sums add in the same order whatever the batch size.
-    want = np.ascontiguousarray(np.minimum(need, usage)).sum(axis=1)
-    got = np.ascontiguousarray(np.minimum(got, usage)).sum(axis=1)
+    want = np.ascontiguousarray(want).sum(axis=1)
+    got = np.ascontiguousarray(got).sum(axis=1)
     return np.divide(got, want, out=np.ones_like(want), where=want > 1e-9)
 
 
@@ -199,29 +205,40 @@ def trade_oxide(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     need_m, _ = _position_need(
         chain.rate_m, p["plant_input_cover_months"], chain.input_lead["metal"], held
     )
-    transit = chain.pipe["oxide_buyer"].in_transit().sum(axis=2)
+    transit = chain.pipe["oxide_buyer"].in_transit()[:, :, 0]
     need_b, _ = _buyer_need(chain, step, chain.be, transit)
-    unit = chain.content[chain.be][None]
-    need = np.concatenate([need_m, need_b[:, :, None] * unit], axis=1)
-    demand_b = chain.demand_path[step + chain.warmup, chain.be][None, :, None] * unit
-    usage = np.concatenate(
-        [chain.rate_m, np.broadcast_to(demand_b, need_b.shape + (unit.shape[2],))], axis=1
-    )
+    demand_b = np.broadcast_to(chain.demand_path[step + chain.warmup, chain.be], need_b.shape)
+    pool = chain.oxide_pool  # element buyers pooled by region and priority
+    need = np.concatenate([need_m, pool.total(need_b)], axis=1)
+    usage = np.concatenate([chain.rate_m, pool.total(demand_b)], axis=1)
     pm = need_m.shape[1]
     flow = chain.markets["oxide"].allocate(
         chain.sep_out, need, chain.allowed["oxide"], normal_need=usage
     )
+    share_b = pool.share(need_b, need[:, pm:])
     chain.sep_out = chain.sep_out - flow.supplied()
     lead = chain.lane_lead["oxide"]
     chain.pipe["oxide_metal"].ship_flow(step, flow, lead, slice(0, pm))
-    chain.pipe["oxide_buyer"].ship_flow(step, flow, lead, slice(pm, None))
+    chain.pipe["oxide_buyer"].ship_flow(
+        step, flow, lead, slice(pm, None), lambda got: (pool.pick(got) * share_b)[:, :, None]
+    )
     receive(chain, "oxide_metal", step)
     receive(chain, "oxide_buyer", step)
-    rec.market(chain, step, "oxide", flow.dense())
-    regions = chain.regions("metal") + [chain.buyers[b].region for b in chain.be]
+    x = flow.dense()
+    rec.market(chain, step, "oxide", np.concatenate(
+        [x[:, :, :pm], pool.spread(x[:, :, pm:], share_b[:1])], axis=2
+    ))
     got = flow.received()
+    got_b = pool.pick(got[:, pm:]) * share_b
+    covered = np.concatenate(
+        [np.minimum(got[:, :pm], chain.rate_m), pool.total(np.minimum(got_b, demand_b))], axis=1
+    )
+    wanted = np.concatenate(
+        [np.minimum(need_m, chain.rate_m), pool.total(np.minimum(need_b, demand_b))], axis=1
+    )
+    regions = chain.regions("metal") + chain.oxide_pool_regions
     for tier, members in _tiers(regions).items():
-        fill = _fill(got[:, members], need[:, members], usage[:, members])
+        fill = _coverage(covered[:, members], wanted[:, members])
         for e, name in enumerate(ELEMENTS[:-1]):
             rec.fill(step, f"{name}_oxide", tier, fill[:, e])
 
