@@ -167,20 +167,28 @@ def _labels(*rows: np.ndarray) -> np.ndarray:
 class Grouping:
     """A partition of members (axis 1 of ``[S, n, ...]`` arrays) into classes."""
 
-    def __init__(self, labels: np.ndarray) -> None:
+    def __init__(self, labels: np.ndarray, size: int | None = None) -> None:
         self.labels = labels
-        self.size = int(labels.max()) + 1 if labels.size else 0
+        self.size = (int(labels.max()) + 1 if labels.size else 0) if size is None else size
         self.order = np.argsort(labels, kind="stable")
         counts = np.bincount(labels, minlength=self.size)
-        self.starts = (np.cumsum(counts) - counts).astype(int)
+        self.present = np.flatnonzero(counts)  # classes with members
+        self.starts = (np.cumsum(counts) - counts)[self.present].astype(int)
         self.first = self.order[self.starts]
         self.trivial = self.size == labels.size and bool((labels == np.arange(labels.size)).all())
 
     def sum(self, a: np.ndarray) -> np.ndarray:
         """Class totals ``[S, classes, ...]`` of ``a[S, members, ...]`` (``a`` itself if every
-        member is its own class; do not write to the result)."""
+        member is its own class; do not write to the result); 0 for classes without members."""
         if self.trivial:
             return a
+        if self.present.size < self.size:
+            out = np.zeros((a.shape[0], self.size, *a.shape[2:]))
+            if self.present.size:
+                out[:, self.present] = np.add.reduceat(
+                    np.take(a, self.order, axis=1), self.starts, axis=1
+                )
+            return out
         return np.add.reduceat(np.take(a, self.order, axis=1), self.starts, axis=1)
 
     def sum_back(self, total: np.ndarray) -> np.ndarray:
@@ -281,6 +289,13 @@ class Market:
             if home is None
             else _Pass(self.open * self.lanes(home_)[:, :, None], self.priority, lane_scopes)
         )
+        # Flows are kept only on edges: the pairs of lanes that may carry flow, by customer.
+        g, h = np.nonzero(self.open.any(axis=2))
+        order = np.lexsort((g, h))
+        g, h = g[order], h[order]
+        self.edge_flat = g * self.open.shape[1] + h
+        self.edge_sup = Grouping(g, self.sup.size)
+        self.edge_cus = Grouping(h, self.cus.size)
 
     def lanes(self, a: np.ndarray, columns: np.ndarray | None = None) -> np.ndarray:
         """Structure ``a[P, C, ...]`` at lane level, from each lane's first members (``a`` must
@@ -321,14 +336,15 @@ class Market:
                 np.maximum(na - sent, 0.0),
                 np.maximum(nn - got, 0.0),
             )
-        return Flow(self, x, self.sup.share(avail, a), self.cus.share(need, n))
+        edges = np.take(x.reshape(x.shape[0], -1, x.shape[3]), self.edge_flat, axis=1)
+        return Flow(self, edges, self.sup.share(avail, a), self.cus.share(need, n))
 
 
 @dataclass
 class Flow:
-    """An allocation: flows between lanes ``x[S, G, H, K]`` and each member's share of its
-    lane (``sup_share[S, P, K]``, ``cus_share[S, C, K]``); supplier ``p`` sends customer
-    ``c`` ``x[g(p), h(c)] * sup_share[p] * cus_share[c]``."""
+    """An allocation: flows on the market's edges ``x[S, edges, K]`` (pairs of lanes ``g, h``)
+    and each member's share of its lane (``sup_share[S, P, K]``, ``cus_share[S, C, K]``);
+    supplier ``p`` sends customer ``c`` ``x[(g(p), h(c))] * sup_share[p] * cus_share[c]``."""
 
     market: Market
     x: np.ndarray
@@ -337,21 +353,28 @@ class Flow:
 
     def supplied(self) -> np.ndarray:
         """What each supplier sends, ``[S, P, K]``."""
-        return self.sup_share * self.market.sup.sum_back(self.x.sum(axis=2))
+        m = self.market
+        return self.sup_share * m.sup.sum_back(m.edge_sup.sum(self.x))
 
     def received(self) -> np.ndarray:
         """What each customer receives, ``[S, C, K]``."""
-        return self.cus_share * self.market.cus.sum_back(self.x.sum(axis=1))
+        m = self.market
+        return self.cus_share * m.cus.sum_back(m.edge_cus.sum(self.x))
 
     def arriving(self, weight: np.ndarray, customers: slice = slice(None)) -> np.ndarray:
         """What some ``customers`` receive along routes weighted by ``weight[G, H]`` (lanes)."""
-        got = (self.x * weight[None, :, :, None]).sum(axis=1)
-        lanes = self.market.cus.labels[customers]
-        return self.cus_share[:, customers] * np.take(got, lanes, axis=1)
+        m = self.market
+        got = m.edge_cus.sum(self.x * weight.reshape(-1)[m.edge_flat][None, :, None])
+        return self.cus_share[:, customers] * np.take(got, m.cus.labels[customers], axis=1)
 
     def dense(self, samples: slice = slice(0, 1)) -> np.ndarray:
         """Flows between members ``x[S, P, C, K]`` of some samples (the first by default)."""
-        x = self.x[samples][:, self.market.sup.labels][:, :, self.market.cus.labels]
+        m = self.market
+        edges = self.x[samples]
+        lanes = np.zeros((edges.shape[0], m.sup.size * m.cus.size, edges.shape[2]))
+        lanes[:, m.edge_flat] = edges
+        x = lanes.reshape(edges.shape[0], m.sup.size, m.cus.size, edges.shape[2])
+        x = np.take(np.take(x, m.sup.labels, 1), m.cus.labels, 2)
         return x * self.sup_share[samples][:, :, None, :] * self.cus_share[samples][:, None, :, :]
 
 

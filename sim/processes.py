@@ -266,8 +266,8 @@ def trade_concentrate(chain: Chain, step: int, ledger: Ledger, rec: Recorder) ->
     )
     chain.mine_stock = chain.mine_stock - flow.supplied() * mix
     # A lane's shipments carry its mines' mix, weighted by what each mine sends.
-    lane_mix = market.sup.sum(flow.sup_share * mix)
-    by_element = Flow(market, flow.x * lane_mix[:, :, None, :], flow.sup_share, flow.cus_share)
+    lane_mix = np.take(market.sup.sum(flow.sup_share * mix), market.edge_sup.labels, axis=1)
+    by_element = Flow(market, flow.x * lane_mix, flow.sup_share, flow.cus_share)
     chain.pipe["concentrate"].ship_flow(step, by_element, chain.lane_lead["concentrate"])
     receive(chain, "concentrate", step)
     rec.market(chain, step, "concentrate", flow.dense() * mix[:1, :, None, :])
