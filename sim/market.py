@@ -14,7 +14,7 @@ share ``q`` lets through ``q`` of the normal flow on that route.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -202,17 +202,111 @@ class Grouping:
                          where=whole > 0)
 
 
+class _Tier:
+    """The routes that may carry flow to one priority tier's customer classes, as a list of
+    edges ``(g, h)`` (``h`` counted within the tier), sorted by customer."""
+
+    def __init__(self, open_: np.ndarray, members: np.ndarray, start: int) -> None:
+        g, h = np.nonzero(open_[:, members].any(axis=2))
+        order = np.lexsort((g, h))
+        self.g, self.h = g[order], h[order]
+        self.members = members
+        self.open = open_[self.g, members[self.h]]  # [edges, K]
+        self.by_g = Grouping(self.g, open_.shape[0])
+        self.by_h = Grouping(self.h, len(members))
+        self.edges = slice(start, start + len(self.g))
+
+    def fill(
+        self, avail: np.ndarray, need: np.ndarray, cap: np.ndarray | None
+    ) -> np.ndarray:
+        """`_fill` over this tier's edges: flows ``[S, edges, K]`` from classes' ``avail[S, G,
+        K]`` and the tier's ``need[S, members, K]``, each edge at most ``cap[S, edges, K]``."""
+        x = np.zeros(())
+        for round_ in range(ROUNDS):
+            weight = np.take(avail, self.g, axis=1) * self.open
+            if cap is not None:
+                weight = np.minimum(weight, cap)
+            total = np.take(self.by_h.sum(weight), self.h, axis=1)
+            request = np.divide(weight, total, out=np.zeros_like(weight), where=total > TINY)
+            request *= np.take(need, self.h, axis=1)
+            if cap is not None:
+                np.minimum(request, cap, out=request)
+            asked = self.by_g.sum(request)
+            over = (asked > avail) & (asked > 0)
+            scale = np.divide(avail, asked, out=np.ones_like(avail), where=over)
+            flow = request
+            flow *= np.take(scale, self.g, axis=1)
+            x = x + flow
+            if round_ == ROUNDS - 1:
+                break
+            avail = np.maximum(avail - self.by_g.sum(flow), 0.0)
+            need = np.maximum(need - self.by_h.sum(flow), 0.0)
+            live = (np.take(avail, self.g, axis=1) > TINY) & (np.take(need, self.h, axis=1) > TINY)
+            live &= self.open > 0
+            if cap is not None:
+                cap = np.maximum(cap - flow, 0.0)
+                live &= cap > TINY
+            if not live.any():
+                break
+        return x
+
+
 class _Pass:
     """One allocation over a market's lanes, grouped further into the coarsest classes of
-    suppliers and customers that face the same open routes, controls and priority."""
+    suppliers and customers that face the same open routes, controls and priority.
 
-    def __init__(self, open_: np.ndarray, priority: np.ndarray, scopes: list[np.ndarray]) -> None:
+    Classes allocate along a list of the routes that may carry flow (edges), tier by tier;
+    this is `allocate` (same rounds, same order of tiers) without the routes that are closed.
+    """
+
+    def __init__(
+        self,
+        open_: np.ndarray,
+        priority: np.ndarray,
+        scopes: list[np.ndarray],
+        lane_edges: tuple[np.ndarray, np.ndarray],
+    ) -> None:
         self.sup = Grouping(_labels(open_, *scopes))
         self.cus = Grouping(
             _labels(open_.swapaxes(0, 1), priority, *(s.swapaxes(0, 1) for s in scopes))
         )
         self.open = np.take(np.take(open_, self.sup.first, 0), self.cus.first, 1)
         self.priority = priority[self.cus.first]
+        self.tiers: list[_Tier] = []
+        start = 0
+        for tier in sorted(set(self.priority.tolist()), reverse=True):
+            self.tiers.append(_Tier(self.open, np.flatnonzero(self.priority == tier), start))
+            start = self.tiers[-1].edges.stop
+        none = [np.zeros(0, dtype=int)]
+        g = np.concatenate([t.g for t in self.tiers] + none).astype(int)
+        h = np.concatenate([t.members[t.h] for t in self.tiers] + none).astype(int)
+        self.flat = g * self.open.shape[1] + h  # each edge's place in a [G * H] matrix
+        # Each lane edge's class edge (or -1 where this pass does not open it).
+        where = np.full(self.open.shape[0] * self.open.shape[1], -1)
+        where[self.flat] = np.arange(len(self.flat))
+        lane_g, lane_h = lane_edges
+        at = self.sup.labels[lane_g] * self.open.shape[1] + self.cus.labels[lane_h]
+        self.lane_edge = where[at]
+        self.lane_g, self.lane_h = lane_g, lane_h
+
+    def _edges(self, a: np.ndarray) -> np.ndarray:
+        """Class-level ``a[S, G, H, K]`` on this pass's edges, ``[S, edges, K]``."""
+        return np.take(a.reshape(a.shape[0], -1, a.shape[3]), self.flat, axis=1)
+
+    def _run(self, avail: np.ndarray, need: np.ndarray, cap: np.ndarray | None) -> np.ndarray:
+        """Flows on edges, ``[S, edges, K]``, tier by tier, highest first."""
+        parts = []
+        left = avail
+        for t in self.tiers:
+            tier_need = np.take(need, t.members, axis=1)
+            if not t.g.size or not (tier_need > TINY).any():
+                parts.append(np.zeros((avail.shape[0], t.g.size, avail.shape[2])))
+                continue
+            flow = t.fill(left, tier_need, None if cap is None else cap[:, t.edges])
+            flow = np.broadcast_to(flow, (avail.shape[0], t.g.size, avail.shape[2]))
+            parts.append(flow)
+            left = np.maximum(left - t.by_g.sum(flow), 0.0)
+        return np.concatenate(parts, axis=1)
 
     def allocate(
         self,
@@ -222,27 +316,29 @@ class _Pass:
         normal_avail: np.ndarray,
         normal_need: np.ndarray,
     ) -> np.ndarray:
-        """Flows between lanes ``[S, G, H, K]`` from lanes' supply and need; ``allowed`` is the
-        lanes' share of normal flow (constant within a class by construction)."""
+        """Flows on the market's lane edges ``[S, edges, K]`` from lanes' supply and need;
+        ``allowed[S, G, H, K]`` is the lanes' share of normal flow (constant within a class
+        by construction)."""
         a, n = self.sup.sum(avail), self.cus.sum(need)
+        if not self.flat.size:
+            return np.zeros((a.shape[0], self.lane_edge.size, a.shape[2]))
         if allowed is not None:
-            allowed = np.take(np.take(allowed, self.sup.first, 1), self.cus.first, 2)
-            if not ((allowed < 1.0) & (self.open > 0)).any():
-                allowed = None  # no open route of this allocation is capped
+            allowed = self._edges(np.take(np.take(allowed, self.sup.first, 1), self.cus.first, 2))
+            if not (allowed < 1.0).any():
+                allowed = None  # no route this allocation opens is capped
         if allowed is None:
-            x = allocate(a, n, self.open, self.priority)
+            x = self._run(a, n, None)
         else:
-            normal = allocate(
-                self.sup.sum(normal_avail), self.cus.sum(normal_need), self.open, self.priority
-            )
-            cap = np.where(allowed < 1.0, allowed * normal, np.inf)
-            x = allocate(a, n, self.open, self.priority, cap)
-        if self.sup.trivial and self.cus.trivial:
-            return x
+            normal = self._run(self.sup.sum(normal_avail), self.cus.sum(normal_need), None)
+            x = self._run(a, n, np.where(allowed < 1.0, allowed * normal, np.inf))
+        opened = self.lane_edge >= 0
+        x = np.take(x, np.where(opened, self.lane_edge, 0), axis=1)
+        if not opened.all():
+            x = x * opened[None, :, None]
         if not self.sup.trivial:
-            x = np.take(x, self.sup.labels, 1) * self.sup.share(avail, a)[:, :, None, :]
+            x = x * np.take(self.sup.share(avail, a), self.lane_g, axis=1)
         if not self.cus.trivial:
-            x = np.take(x, self.cus.labels, 2) * self.cus.share(need, n)[:, None, :, :]
+            x = x * np.take(self.cus.share(need, n), self.lane_h, axis=1)
         return x
 
 
@@ -282,13 +378,6 @@ class Market:
         self.cus = Grouping(_labels(open_.swapaxes(0, 1), home_.T, keys_c, priority, *flipped))
         self.open = self.lanes(open_)
         self.priority = np.asarray(priority)[self.cus.first]
-        lane_scopes = [self.lanes(s) for s in scopes]
-        self.world = _Pass(self.open, self.priority, lane_scopes)
-        self.home = (
-            None
-            if home is None
-            else _Pass(self.open * self.lanes(home_)[:, :, None], self.priority, lane_scopes)
-        )
         # Flows are kept only on edges: the pairs of lanes that may carry flow, by customer.
         g, h = np.nonzero(self.open.any(axis=2))
         order = np.lexsort((g, h))
@@ -296,6 +385,15 @@ class Market:
         self.edge_flat = g * self.open.shape[1] + h
         self.edge_sup = Grouping(g, self.sup.size)
         self.edge_cus = Grouping(h, self.cus.size)
+        lane_scopes = [self.lanes(s) for s in scopes]
+        self.world = _Pass(self.open, self.priority, lane_scopes, (g, h))
+        self.home = (
+            None
+            if home is None
+            else _Pass(
+                self.open * self.lanes(home_)[:, :, None], self.priority, lane_scopes, (g, h)
+            )
+        )
 
     def lanes(self, a: np.ndarray, columns: np.ndarray | None = None) -> np.ndarray:
         """Structure ``a[P, C, ...]`` at lane level, from each lane's first members (``a`` must
@@ -328,7 +426,7 @@ class Market:
         else:
             assert self.home is not None, "a market without home routes"
             first = self.home.allocate(a, n, allowed, na, nn)
-            sent, got = first.sum(axis=2), first.sum(axis=1)
+            sent, got = self.edge_sup.sum(first), self.edge_cus.sum(first)
             x = first + self.world.allocate(
                 np.maximum(a - sent, 0.0),
                 np.maximum(n - got, 0.0),
@@ -336,8 +434,7 @@ class Market:
                 np.maximum(na - sent, 0.0),
                 np.maximum(nn - got, 0.0),
             )
-        edges = np.take(x.reshape(x.shape[0], -1, x.shape[3]), self.edge_flat, axis=1)
-        return Flow(self, edges, self.sup.share(avail, a), self.cus.share(need, n))
+        return Flow(self, x, self.sup.share(avail, a), self.cus.share(need, n))
 
 
 @dataclass
@@ -350,6 +447,7 @@ class Flow:
     x: np.ndarray
     sup_share: np.ndarray
     cus_share: np.ndarray
+    _lanes_got: dict[bytes, np.ndarray] = field(default_factory=dict, repr=False)
 
     def supplied(self) -> np.ndarray:
         """What each supplier sends, ``[S, P, K]``."""
@@ -364,7 +462,11 @@ class Flow:
     def arriving(self, weight: np.ndarray, customers: slice = slice(None)) -> np.ndarray:
         """What some ``customers`` receive along routes weighted by ``weight[G, H]`` (lanes)."""
         m = self.market
-        got = m.edge_cus.sum(self.x * weight.reshape(-1)[m.edge_flat][None, :, None])
+        key = weight.tobytes()  # pipelines of one market share their lanes' weights
+        got = self._lanes_got.get(key)
+        if got is None:
+            got = m.edge_cus.sum(self.x * weight.reshape(-1)[m.edge_flat][None, :, None])
+            self._lanes_got[key] = got
         return self.cus_share[:, customers] * np.take(got, m.cus.labels[customers], axis=1)
 
     def dense(self, samples: slice = slice(0, 1)) -> np.ndarray:
