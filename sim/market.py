@@ -22,43 +22,6 @@ ROUNDS = 4
 TINY = 1e-12
 
 
-def _fill(
-    avail: np.ndarray, need: np.ndarray, open_: np.ndarray, cap: np.ndarray | None
-) -> np.ndarray:
-    """Pro-rata allocation within one priority tier; ``avail`` and ``need`` are left as is.
-
-    Stops early once no open route joins a supplier with something left to a customer that
-    still needs something (further rounds would move nothing).
-    """
-    x = np.zeros(())
-    for round_ in range(ROUNDS):
-        weight = avail[:, :, None, :] * open_
-        if cap is not None:
-            weight = np.minimum(weight, cap)
-        total = weight.sum(axis=1, keepdims=True)
-        request = np.divide(weight, total, out=np.zeros_like(weight), where=total > TINY)
-        request *= need[:, None, :, :]
-        if cap is not None:
-            np.minimum(request, cap, out=request)
-        asked = request.sum(axis=2)
-        over = (asked > avail) & (asked > 0)
-        scale = np.divide(avail, asked, out=np.ones_like(avail), where=over)
-        flow = request
-        flow *= scale[:, :, None, :]
-        x = x + flow
-        if round_ == ROUNDS - 1:
-            break
-        avail = np.maximum(avail - flow.sum(axis=2), 0.0)
-        need = np.maximum(need - flow.sum(axis=1), 0.0)
-        live = (avail > TINY)[:, :, None, :] & (need > TINY)[:, None, :, :] & (open_ > 0)
-        if cap is not None:
-            cap = np.maximum(cap - flow, 0.0)
-            live &= cap > TINY
-        if not live.any():
-            break
-    return x
-
-
 def allocate(
     avail: np.ndarray,
     need: np.ndarray,
@@ -78,24 +41,23 @@ def allocate(
     Returns:
         ``x[S, P, C, K]`` with ``x.sum(2) <= avail`` and ``x.sum(1) <= need``.
     """
-    shape = (avail.shape[0], avail.shape[1], need.shape[1], need.shape[2])
-    x = np.zeros(shape)
+    S, P = avail.shape[:2]
+    C, K = need.shape[1:]
+    x = np.zeros((S, P * C, K))
+    routes = np.asarray(open_, dtype=float).reshape(*open_.shape[:-3], P * C, K)
     left = avail
     for tier in sorted(set(priority.tolist()), reverse=True):
         members = np.flatnonzero(priority == tier)
-        every = len(members) == shape[2]
-        tier_need = need if every else np.take(need, members, axis=1)
+        tier_need = np.take(need, members, axis=1)
         if not (tier_need > TINY).any():
             continue
-        tier_open = open_ if every else np.take(open_, members, axis=-2)
-        tier_cap = None if cap is None or every else np.take(cap, members, axis=2)
-        flow = _fill(left, tier_need, tier_open, cap if every else tier_cap)
-        if every:
-            x += flow
-        else:
-            x[:, :, members] += flow
-        left = np.maximum(left - flow.sum(axis=2), 0.0)
-    return x
+        t = _Tier(np.ones((P, C, 1)), members, 0)  # every route of the tier, open or not
+        flat = t.g * C + members[t.h]
+        tier_cap = None if cap is None else np.take(cap.reshape(S, P * C, K), flat, axis=1)
+        flow = t.fill(left, tier_need, tier_cap, np.take(routes, flat, axis=-2))
+        x[:, flat] += flow
+        left = np.maximum(left - t.by_g.sum(flow), 0.0)
+    return x.reshape(S, P, C, K)
 
 
 def allocate_controlled(
@@ -217,13 +179,23 @@ class _Tier:
         self.edges = slice(start, start + len(self.g))
 
     def fill(
-        self, avail: np.ndarray, need: np.ndarray, cap: np.ndarray | None
+        self,
+        avail: np.ndarray,
+        need: np.ndarray,
+        cap: np.ndarray | None,
+        open_: np.ndarray | None = None,
     ) -> np.ndarray:
-        """`_fill` over this tier's edges: flows ``[S, edges, K]`` from classes' ``avail[S, G,
-        K]`` and the tier's ``need[S, members, K]``, each edge at most ``cap[S, edges, K]``."""
+        """Pro-rata allocation within the tier, over its edges: flows ``[S, edges, K]`` from
+        suppliers' ``avail[S, G, K]`` and the tier's ``need[S, members, K]``, each edge at
+        most ``cap[S, edges, K]``; ``open_`` (``[edges, K]`` or ``[S, edges, K]``) overrides
+        which edges are open. Each customer spreads its need over
+        open edges in proportion to what suppliers have, oversubscribed suppliers scale
+        requests down, and unmet need is asked again (``ROUNDS`` rounds, fewer once no open
+        edge joins a supplier with something left to a customer that needs something)."""
+        opened = self.open if open_ is None else open_
         x = np.zeros(())
         for round_ in range(ROUNDS):
-            weight = np.take(avail, self.g, axis=1) * self.open
+            weight = np.take(avail, self.g, axis=1) * opened
             if cap is not None:
                 weight = np.minimum(weight, cap)
             total = np.take(self.by_h.sum(weight), self.h, axis=1)
@@ -242,7 +214,7 @@ class _Tier:
             avail = np.maximum(avail - self.by_g.sum(flow), 0.0)
             need = np.maximum(need - self.by_h.sum(flow), 0.0)
             live = (np.take(avail, self.g, axis=1) > TINY) & (np.take(need, self.h, axis=1) > TINY)
-            live &= self.open > 0
+            live &= opened > 0
             if cap is not None:
                 cap = np.maximum(cap - flow, 0.0)
                 live &= cap > TINY
