@@ -416,7 +416,7 @@ class Chain:
             for c in self.controls:
                 if not c.level.any() or not c.scope[market].any():
                     continue
-                scope = self.markets[market].lanes(c.scope[market], self.market_columns[market])
+                scope = self.markets[market].lanes(self._columns(c.scope[market], market))
                 cut = (c.level * c.strength)[:, None, None, None] * scope[None]
                 allowed = (1.0 - cut) if allowed is None else allowed * (1.0 - cut)
             self.allowed[market] = allowed
@@ -445,6 +445,11 @@ class Chain:
         columns = np.concatenate([np.arange(Pm), Pm + firsts]).astype(int)
         self.market_columns: dict[str, np.ndarray | None] = {m: None for m in MARKETS}
         self.market_columns["oxide"] = columns
+        # Metal plants make only what magnet plants order: the elements of their recipes.
+        used = np.flatnonzero(self.recipe.sum(axis=0) > 0)
+        self.market_products: dict[str, np.ndarray | None] = {m: None for m in MARKETS}
+        self.market_products["metal"] = used if used.size else None
+        metal_k = used.size if used.size else E
         sides["oxide"] = (
             sides["oxide"][0],
             Side(
@@ -456,7 +461,7 @@ class Chain:
         structure = {
             "concentrate": (self.feeds, self.sep_priority, None),
             "oxide": (np.ones((Ps, Pm + len(pools), E)), oxide_priority, None),
-            "metal": (np.ones((Pm, Pg, E)), np.ones(Pg, int), None),
+            "metal": (np.ones((Pm, Pg, metal_k)), np.ones(Pg, int), None),
             "magnet": (self.magnet_open, bm, self.magnet_home),
         }
         self.markets: dict[str, Market] = {}
@@ -482,10 +487,12 @@ class Chain:
             self.lane_lead[name] = market.lanes(lead[name])
 
     def _columns(self, a: np.ndarray, market: str) -> np.ndarray:
-        """A market's route array ``a[P, C, ...]`` over the market's customers (the oxide
-        market sees pools of element buyers, each like its first member)."""
-        columns = self.market_columns[market]
-        return a if columns is None else np.take(a, columns, axis=1)
+        """A market's route array ``a[P, C, K]`` over the market's customers and products (the
+        oxide market sees pools of element buyers, each like its first member; the metal
+        market trades only the elements some magnet uses)."""
+        columns, products = self.market_columns[market], self.market_products[market]
+        a = a if columns is None else np.take(a, columns, axis=1)
+        return a if products is None else np.take(a, products, axis=2)
 
     # -- state -------------------------------------------------------------------------------
     def _build_state(self) -> None:

@@ -49,6 +49,13 @@ def _fill(got: np.ndarray, need: np.ndarray, usage: np.ndarray) -> np.ndarray:
     return _coverage(np.minimum(got, usage), np.minimum(need, usage))
 
 
+def _widen(a: np.ndarray, products: np.ndarray, width: int) -> np.ndarray:
+    """``a[..., len(products)]`` placed at ``products`` of a last axis of ``width`` (else 0)."""
+    out = np.zeros((*a.shape[:-1], width))
+    out[..., products] = a
+    return out
+
+
 def _coverage(got: np.ndarray, want: np.ndarray) -> np.ndarray:
     """``got.sum(1) / want.sum(1)``, 1 where nothing is wanted, from ``[S, C, K]`` arrays of
     deliveries and needs already capped at use."""
@@ -183,19 +190,28 @@ def make_metal(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     cap = chain.capacity[:, chain.slices["metal"]]
     share = np.minimum(np.divide(cap, y * stock, out=np.zeros_like(cap), where=stock > 0), 1.0)
     avail = y * chain.metal_in * share[:, :, None]
-    normal = cap[:, :, None] * np.ones(len(ELEMENTS))
+    k = chain.market_products["metal"]  # the elements magnets use (others are never ordered)
+    k = np.arange(len(ELEMENTS)) if k is None else k
+    normal = cap[:, :, None] * np.ones(len(k))
     flow = chain.markets["metal"].allocate(
-        avail, need, chain.allowed["metal"], normal_avail=normal, normal_need=chain.rate_g
+        np.take(avail, k, axis=2),
+        np.take(need, k, axis=2),
+        chain.allowed["metal"],
+        normal_avail=normal,
+        normal_need=np.take(chain.rate_g, k, axis=2),
     )
-    made = flow.supplied()
+    made = np.zeros_like(avail)
+    made[:, :, k] = flow.supplied()
     used = made / y
     chain.metal_in = chain.metal_in - used
     ledger.losses += (used - made).sum(axis=1)
     chain.rate_m = SMOOTHING * chain.rate_m + (1.0 - SMOOTHING) * used
-    chain.pipe["metal"].ship_flow(step, flow, chain.lane_lead["metal"])
+    chain.pipe["metal"].ship_flow(
+        step, flow, chain.lane_lead["metal"], then=lambda got: _widen(got, k, len(ELEMENTS))
+    )
     receive(chain, "metal", step)
     rec.produced(chain, step, "metal", made)
-    rec.market(chain, step, "metal", flow.dense())
+    rec.market(chain, step, "metal", _widen(flow.dense(), k, len(ELEMENTS)))
 
 
 def trade_oxide(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
