@@ -138,20 +138,32 @@ class Grouping:
         self.starts = (np.cumsum(counts) - counts)[self.present].astype(int)
         self.first = self.order[self.starts]
         self.trivial = self.size == labels.size and bool((labels == np.arange(labels.size)).all())
+        # For sums: classes by size, largest first, so that the j-th members of the classes
+        # that have one are a prefix; ``members[j]`` lists them.
+        self.by_size = np.argsort(-counts, kind="stable")
+        members = [np.flatnonzero(labels == c) for c in self.by_size]
+        self.members = [
+            np.array([m[j] for m in members if len(m) > j], dtype=int)
+            for j in range(int(counts.max()) if counts.size else 0)
+        ]
+        self.unsort = np.argsort(self.by_size)
 
     def sum(self, a: np.ndarray) -> np.ndarray:
         """Class totals ``[S, classes, ...]`` of ``a[S, members, ...]`` (``a`` itself if every
-        member is its own class; do not write to the result); 0 for classes without members."""
+        member is its own class; do not write to the result); 0 for classes without members.
+        Members are added one at a time in their order (a sum in a fixed order)."""
         if self.trivial:
             return a
+        if not self.members:
+            return np.zeros((a.shape[0], self.size, *a.shape[2:]))
+        total = np.take(a, self.members[0], axis=1)
+        for j in self.members[1:]:
+            total[:, : len(j)] += np.take(a, j, axis=1)
         if self.present.size < self.size:
             out = np.zeros((a.shape[0], self.size, *a.shape[2:]))
-            if self.present.size:
-                out[:, self.present] = np.add.reduceat(
-                    np.take(a, self.order, axis=1), self.starts, axis=1
-                )
+            out[:, self.by_size[: total.shape[1]]] = total
             return out
-        return np.add.reduceat(np.take(a, self.order, axis=1), self.starts, axis=1)
+        return np.take(total, self.unsort, axis=1)
 
     def sum_back(self, total: np.ndarray) -> np.ndarray:
         """Each member's class value ``[S, members, ...]`` from ``total[S, classes, ...]``."""
@@ -193,6 +205,9 @@ class _Tier:
         requests down, and unmet need is asked again (``ROUNDS`` rounds, fewer once no open
         edge joins a supplier with something left to a customer that needs something)."""
         opened = self.open if open_ is None else open_
+        # A sample stops as it would alone: when none of its open edges can carry more (its
+        # later rounds then move exactly nothing, whatever the other samples of the batch do).
+        need = np.where((need > TINY).any(axis=(1, 2), keepdims=True), need, 0.0)
         x = np.zeros(())
         for round_ in range(ROUNDS):
             weight = np.take(avail, self.g, axis=1) * opened
@@ -218,8 +233,10 @@ class _Tier:
             if cap is not None:
                 cap = np.maximum(cap - flow, 0.0)
                 live &= cap > TINY
-            if not live.any():
+            active = np.asarray(live.any(axis=(1, 2)))
+            if not active.any():
                 break
+            need = need * active[:, None, None]
         return x
 
 
