@@ -8,3 +8,13 @@ from benchmarks.bench_run import measure
 @pytest.mark.benchmark
 def test_ten_year_monthly_run_of_the_default_world_under_one_second() -> None:
     assert measure(5)["median_s"] < 1.0
+
+
+@pytest.mark.benchmark
+def test_a_batch_of_1000_costs_far_less_a_sample_than_one_at_a_time() -> None:
+    from benchmarks.bench_batch import measure as measure_batch
+
+    row = measure_batch([1000], 3)[1000]
+    print(f"S=1000: {row['per_sample_step_us']:.1f} us a sample-step, "
+          f"{row['speedup_vs_single']:.1f}x one-at-a-time")
+    assert row["speedup_vs_single"] >= 10.0
