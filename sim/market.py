@@ -9,7 +9,13 @@ concentrate and magnets): shapes ``avail[S, P, K]``, ``need[S, C, K]``, ``x[S, P
 
 A route may be capped (an export quota or ban): ``cap[S, P, C, K]`` bounds its flow, and
 `allocate_controlled` derives the caps from the uncontrolled allocation, so that a quota of
-share ``q`` lets through ``q`` of the normal flow on that route.
+share ``q`` lets through ``q`` of the normal flow between the classes of suppliers and
+customers it reaches.
+
+The engine does not allocate between every supplier and customer: a `Market` groups them once
+into lanes and classes that face the same routes, allocates between classes along the routes
+that may carry flow, and shares each lane's flow among its members (`Flow`); `Pool` turns
+buyers of one element each into customers with a need over elements. See ``docs/design.md``.
 """
 
 from __future__ import annotations
@@ -200,10 +206,10 @@ class _Tier:
         """Pro-rata allocation within the tier, over its edges: flows ``[S, edges, K]`` from
         suppliers' ``avail[S, G, K]`` and the tier's ``need[S, members, K]``, each edge at
         most ``cap[S, edges, K]``; ``open_`` (``[edges, K]`` or ``[S, edges, K]``) overrides
-        which edges are open. Each customer spreads its need over
-        open edges in proportion to what suppliers have, oversubscribed suppliers scale
-        requests down, and unmet need is asked again (``ROUNDS`` rounds, fewer once no open
-        edge joins a supplier with something left to a customer that needs something)."""
+        which edges are open. Each customer spreads its need over open edges in proportion
+        to what suppliers have, oversubscribed suppliers scale requests down, and unmet need
+        is asked again (``ROUNDS`` rounds, fewer once no open edge joins a supplier with
+        something left to a customer that needs something)."""
         opened = self.open if open_ is None else open_
         # A sample stops as it would alone: when none of its open edges can carry more (its
         # later rounds then move exactly nothing, whatever the other samples of the batch do).
