@@ -60,3 +60,22 @@ def test_draws_must_have_one_value_a_sample() -> None:
         assert "expected 2" in str(exc)
     else:
         raise AssertionError("mismatched draws were accepted")
+
+
+def test_samples_of_a_large_batch_equal_single_runs_on_the_default_world() -> None:
+    # Reductions whose summation order depended on the batch size would break this.
+    world = default_world()
+    events = [{"kind": "export_control", "exporter": "CN", "destinations": "all",
+               "elements": ["Dy", "Tb", "Y"], "forms": ["oxide", "metal", "magnet"],
+               "mode": "quota", "share": 0.4, "start": "2024-04-04"}]
+    sc = Scenario.model_validate({"name": "x", "horizon": {"start": "2024-01-01",
+                                                           "end": "2024-12-31"},
+                                  "events": events})
+    shares = np.linspace(0.1, 0.9, 1000)
+    batch = run(world, sc, samples=1000, draws={"events[0].share": shares}, detail=False)
+    for s in (0, 1, 499, 999):
+        alone = run(world, sc, samples=1, draws={"events[0].share": shares[s:s + 1]},
+                    detail=False)
+        assert np.array_equal(batch.shortfall[s], alone.shortfall[0])
+        assert np.array_equal(batch.prices_usd_per_kg[s], alone.prices_usd_per_kg[0],
+                              equal_nan=True)
