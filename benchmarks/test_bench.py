@@ -19,3 +19,13 @@ def test_sweep_of_ten_thousand_samples_meets_its_targets() -> None:
     assert found["throughput_vs_one_at_a_time_2_workers"] >= 50.0
     assert found["speedup_2_vs_1"] >= 1.6
     assert found["parent_peak_mb"] + 2 * found["largest_worker_peak_mb"] <= 2048
+
+
+@pytest.mark.benchmark
+def test_a_batch_of_1000_costs_far_less_a_sample_than_one_at_a_time() -> None:
+    from benchmarks.bench_batch import measure as measure_batch
+
+    row = measure_batch([1000], 3)[1000]
+    print(f"S=1000: {row['per_sample_step_us']:.1f} us a sample-step, "
+          f"{row['speedup_vs_single']:.1f}x one-at-a-time")
+    assert row["speedup_vs_single"] >= 10.0

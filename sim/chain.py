@@ -11,13 +11,14 @@ plants, ``Pg`` magnet plants, ``B`` buyers (``Bm`` of magnets, ``Be`` of element
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from sim import economics, origin
 from sim.economics import FloorState, LevelState, ProducerState
+from sim.market import Flow, Market, Pool
 from sim.offtake import OfftakeState
 from sim.origin import Reach, Trace
 from sim.policies import (
@@ -53,6 +54,26 @@ class Pipeline:
             weight = (whole == offset) * (1.0 - frac) + (whole + 1 == offset) * frac
             if weight.any():
                 self.buf[(step + offset) % self.slots] += np.einsum("spck,pc->sck", amount, weight)
+
+    def ship_flow(
+        self,
+        step: int,
+        flow: Flow,
+        lead: np.ndarray,
+        customers: slice = slice(None),
+        then: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> None:
+        """Send a market's ``flow`` along routes with ``lead[G, H]`` months between its lanes
+        (lanes share a region, so a lead time), to this pipeline's ``customers`` of it;
+        ``then`` maps what they get, ``[S, C, K]``, to this pipeline's customers (pools of
+        buyers to their members)."""
+        whole = np.floor(lead).astype(int)
+        frac = lead - whole
+        for offset in range(self.slots):
+            weight = (whole == offset) * (1.0 - frac) + (whole + 1 == offset) * frac
+            if weight.any():
+                got = flow.arriving(weight, customers)
+                self.buf[(step + offset) % self.slots] += got if then is None else then(got)
 
     def arrive(self, step: int) -> np.ndarray:
         """Take this step's arrivals, ``[S, C, K]``."""
@@ -186,6 +207,7 @@ class Chain:
         self._build_structure()
         self._build_buyers()
         self._build_events()
+        self._build_markets()
         economics.build(self)
         self.capacity = np.zeros((S, len(self.facilities)))  # t per step
         self.new_capacity = np.zeros((S, len(self.facilities)))  # of projects, t per step
@@ -260,6 +282,8 @@ class Chain:
         self.growth_path = growth[None, :] ** years[:, None]  # [steps incl. warm-up, F]
         self.tranche_owner = np.zeros((len(owner), len(self.facilities)))
         self.tranche_owner[np.arange(len(owner)), owner] = 1.0
+        # Tranches are listed by owner: a facility's capacity is the sum of its run of them.
+        self._owners, self._owner_starts = np.unique(np.array(owner, dtype=int), return_index=True)
         self.tranche_tpa = (
             np.stack(nameplate, axis=1) if nameplate else np.zeros((self.samples, 0))
         )
@@ -513,9 +537,86 @@ class Chain:
             for c in self.controls:
                 if not c.level.any() or not c.scope[market].any():
                     continue
-                cut = c.level[:, None, None, None] * c.scope[market][None]
+                scope = self.markets[market].lanes(self._columns(c.scope[market], market))
+                cut = c.level[:, None, None, None] * scope[None]
                 allowed = (1.0 - cut) if allowed is None else allowed * (1.0 - cut)
             self.allowed[market] = allowed
+
+    def _build_markets(self) -> None:
+        """Each market's lanes: suppliers (customers) grouped by region, open routes, home
+        routes, priority and the reach of every control, so that allocation and shipping
+        work on lanes; ``lane_lead`` holds the lead times between lanes."""
+        sides = self._sides()
+        codes: dict[str, int] = {}
+
+        def key(side: Side) -> np.ndarray:
+            return np.array([codes.setdefault(r, len(codes)) for r in side.regions])
+
+        Ps, Pm = len(self.stage("separation")), len(self.stage("metal"))
+        Pg = len(self.stage("magnet"))
+        bm, be = self.buyer_priority[self.bm], self.buyer_priority[self.be]
+        # Element buyers of one region and priority are one customer of the oxide market.
+        cells = [(self.buyers[b].region, self.buyer_priority[b]) for b in self.be]
+        pools = list(dict.fromkeys(cells))
+        pool = np.array([pools.index(c) for c in cells], dtype=int)
+        element = np.array([ELEMENT_INDEX[self.buyers[b].material] for b in self.be], dtype=int)
+        self.oxide_pool = Pool(pool, element, len(pools), E)
+        self.oxide_pool_regions = [region for region, _ in pools]
+        firsts = np.array([cells.index(c) for c in pools], dtype=int)
+        columns = np.concatenate([np.arange(Pm), Pm + firsts]).astype(int)
+        self.market_columns: dict[str, np.ndarray | None] = {m: None for m in MARKETS}
+        self.market_columns["oxide"] = columns
+        # Metal plants make only what magnet plants order: the elements of their recipes.
+        used = np.flatnonzero(self.recipe.sum(axis=0) > 0)
+        self.market_products: dict[str, np.ndarray | None] = {m: None for m in MARKETS}
+        self.market_products["metal"] = used if used.size else None
+        metal_k = used.size if used.size else E
+        sides["oxide"] = (
+            sides["oxide"][0],
+            Side(
+                [sides["oxide"][1].countries[i] for i in columns],
+                [sides["oxide"][1].regions[i] for i in columns],
+            ),
+        )
+        oxide_priority = np.concatenate([np.ones(Pm, int), be[firsts]])
+        structure = {
+            "concentrate": (self.feeds, self.sep_priority, None),
+            "oxide": (np.ones((Ps, Pm + len(pools), E)), oxide_priority, None),
+            "metal": (np.ones((Pm, Pg, metal_k)), np.ones(Pg, int), None),
+            "magnet": (self.magnet_open, bm, self.magnet_home),
+        }
+        self.markets: dict[str, Market] = {}
+        self.lane_lead: dict[str, np.ndarray] = {}
+        lead = {
+            "concentrate": self.lead["concentrate"],
+            "oxide": np.concatenate(
+                [self.lead["oxide_metal"], self.lead["oxide_buyer"][:, firsts]], axis=1
+            ),
+            "metal": self.lead["metal"],
+            "magnet": self.lead["magnet"],
+        }
+        for name, (open_, priority, home) in structure.items():
+            sup, cus = sides[name]
+            sup_key = key(sup)
+            if name == "magnet" and self.reaches:  # origin differs plant by plant
+                sup_key = len(codes) + np.arange(len(sup_key))
+            self.markets[name] = market = Market(
+                open_,
+                priority,
+                home=home,
+                sup_key=sup_key,
+                cus_key=key(cus),
+                scopes=[self._columns(c.scope[name], name) for c in self.controls],
+            )
+            self.lane_lead[name] = market.lanes(lead[name])
+
+    def _columns(self, a: np.ndarray, market: str) -> np.ndarray:
+        """A market's route array ``a[P, C, K]`` over the market's customers and products (the
+        oxide market sees pools of element buyers, each like its first member; the metal
+        market trades only the elements some magnet uses)."""
+        columns, products = self.market_columns[market], self.market_products[market]
+        a = a if columns is None else np.take(a, columns, axis=1)
+        return a if products is None else np.take(a, products, axis=2)
 
     # -- state -------------------------------------------------------------------------------
     def _build_state(self) -> None:
@@ -557,7 +658,7 @@ class Chain:
         self.pipe = {
             "concentrate": Pipeline(S, Ps, E, max_lead),
             "oxide_metal": Pipeline(S, Pm, E, max_lead),
-            "oxide_buyer": Pipeline(S, len(self.be), E, max_lead),
+            "oxide_buyer": Pipeline(S, len(self.be), 1, max_lead),
             "metal": Pipeline(S, Pg, E, max_lead),
             "magnet": Pipeline(S, len(self.bm), 1, max_lead),
         }
@@ -566,10 +667,15 @@ class Chain:
         """Capacity this step, tonnes per step, from tranches' ramps, growth and outages."""
         level = ramp_average(self.tranche_start, self.tranche_ramp, step, self.tranche_s_curve)
         level = level * np.clip(self.tranche_end - step, 0.0, 1.0)  # share of the step before end
-        growth = self.growth_path[step + self.warmup]
-        tpa = (self.tranche_tpa * level) @ self.tranche_owner * growth
-        planned = np.isfinite(self.tranche_start)
-        new_tpa = (self.tranche_tpa * level * planned) @ self.tranche_owner * growth
+        tpa, new_tpa = np.zeros_like(self.capacity), np.zeros_like(self.capacity)
+        if self._owners.size:
+            # A sum in a fixed order (a BLAS product's order may depend on the batch size).
+            by_owner = np.add.reduceat(self.tranche_tpa * level, self._owner_starts, axis=1)
+            tpa[:, self._owners] = by_owner
+            planned = self.tranche_tpa * level * np.isfinite(self.tranche_start)
+            new_tpa[:, self._owners] = np.add.reduceat(planned, self._owner_starts, axis=1)
+        tpa *= self.growth_path[step + self.warmup]
+        new_tpa *= self.growth_path[step + self.warmup]
         for out in self.outages:
             tpa[:, out.facility] *= 1.0 - out.share * out.level
         self.capacity = tpa / 12.0
@@ -585,8 +691,9 @@ class Chain:
             + self.mag_in.sum(1)
             + self.inventory @ self.content
         )
-        for name in ("concentrate", "oxide_metal", "oxide_buyer", "metal"):
+        for name in ("concentrate", "oxide_metal", "metal"):
             total = total + self.pipe[name].in_transit().sum(1)
+        total = total + self.pipe["oxide_buyer"].in_transit()[:, :, 0] @ self.content[self.be]
         total = total + self.pipe["magnet"].in_transit()[:, :, 0] @ self.content[self.bm]
         for pile in self.stockpiles:
             total = total + pile.held[:, None] * pile.content[None]

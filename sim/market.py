@@ -9,47 +9,23 @@ concentrate and magnets): shapes ``avail[S, P, K]``, ``need[S, C, K]``, ``x[S, P
 
 A route may be capped (an export quota or ban): ``cap[S, P, C, K]`` bounds its flow, and
 `allocate_controlled` derives the caps from the uncontrolled allocation, so that a quota of
-share ``q`` lets through ``q`` of the normal flow on that route.
+share ``q`` lets through ``q`` of the normal flow between the classes of suppliers and
+customers it reaches.
+
+The engine does not allocate between every supplier and customer: a `Market` groups them once
+into lanes and classes that face the same routes, allocates between classes along the routes
+that may carry flow, and shares each lane's flow among its members (`Flow`); `Pool` turns
+buyers of one element each into customers with a need over elements. See ``docs/design.md``.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 
 ROUNDS = 4
 TINY = 1e-12
-
-
-def _fill(
-    avail: np.ndarray, need: np.ndarray, open_: np.ndarray, cap: np.ndarray | None
-) -> np.ndarray:
-    """Pro-rata allocation within one priority tier; ``avail`` and ``need`` are left as is."""
-    avail = avail.copy()
-    need = need.copy()
-    cap = None if cap is None else cap.copy()
-    x = np.zeros((avail.shape[0], avail.shape[1], need.shape[1], need.shape[2]))
-    for _ in range(ROUNDS):
-        weight = avail[:, :, None, :] * open_
-        if cap is not None:
-            weight = np.minimum(weight, cap)
-        total = weight.sum(axis=1, keepdims=True)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            share = np.where(total > TINY, weight / total, 0.0)
-        request = share * need[:, None, :, :]
-        if cap is not None:
-            request = np.minimum(request, cap)
-        asked = request.sum(axis=2)
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            scale = np.where(asked > avail, avail / np.where(asked > 0, asked, 1.0), 1.0)
-        flow = request * scale[:, :, None, :]
-        x += flow
-        avail = np.maximum(avail - flow.sum(axis=2), 0.0)
-        need = np.maximum(need - flow.sum(axis=1), 0.0)
-        if cap is not None:
-            cap = np.maximum(cap - flow, 0.0)
-        if not (need > TINY).any() or not (avail > TINY).any():
-            break
-    return x
 
 
 def allocate(
@@ -71,20 +47,23 @@ def allocate(
     Returns:
         ``x[S, P, C, K]`` with ``x.sum(2) <= avail`` and ``x.sum(1) <= need``.
     """
-    shape = (avail.shape[0], avail.shape[1], need.shape[1], need.shape[2])
-    x = np.zeros(shape)
-    left = avail.copy()
+    S, P = avail.shape[:2]
+    C, K = need.shape[1:]
+    x = np.zeros((S, P * C, K))
+    routes = np.asarray(open_, dtype=float).reshape(*open_.shape[:-3], P * C, K)
+    left = avail
     for tier in sorted(set(priority.tolist()), reverse=True):
-        members = (priority == tier).astype(float)[None, None, :, None]
-        tier_need = need * members[:, 0]
+        members = np.flatnonzero(priority == tier)
+        tier_need = np.take(need, members, axis=1)
         if not (tier_need > TINY).any():
             continue
-        flow = _fill(left, tier_need, open_ * members, cap)
-        x += flow
-        left = np.maximum(left - flow.sum(axis=2), 0.0)
-        if cap is not None:
-            cap = np.maximum(cap - flow, 0.0)
-    return x
+        t = _Tier(np.ones((P, C, 1)), members, 0)  # every route of the tier, open or not
+        flat = t.g * C + members[t.h]
+        tier_cap = None if cap is None else np.take(cap.reshape(S, P * C, K), flat, axis=1)
+        flow = t.fill(left, tier_need, tier_cap, np.take(routes, flat, axis=-2))
+        x[:, flat] += flow
+        left = np.maximum(left - t.by_g.sum(flow), 0.0)
+    return x.reshape(S, P, C, K)
 
 
 def allocate_controlled(
@@ -103,18 +82,12 @@ def allocate_controlled(
     (defaults ``avail`` and ``need``): plants that make to order pass their capacity and
     customers their running use, so that a quota is a share of what would ship in normal
     times, not of what its own cut has left plants able to make, nor of the panic orders of
-    customers whose stocks it has emptied.
+    customers whose stocks it has emptied. Caps apply to the flow between classes of suppliers
+    and customers that face the same routes (see `Market`); ``open_`` is ``[P, C, K]``.
     """
-    if allowed is None:
-        return allocate(avail, need, open_, priority)
-    normal = allocate(
-        avail if normal_avail is None else normal_avail,
-        need if normal_need is None else normal_need,
-        open_,
-        priority,
-    )
-    cap = np.where(allowed < 1.0, allowed * normal, np.inf)
-    return allocate(avail, need, open_, priority, cap)
+    market = Market(open_, priority, scopes=_allowed_scopes(allowed))
+    flow = market.allocate(avail, need, market.sample_lanes(allowed), normal_avail, normal_need)
+    return flow.dense(slice(None))
 
 
 def allocate_home_first(
@@ -132,26 +105,374 @@ def allocate_home_first(
     Buyers keep their established, mostly domestic suppliers and turn to the world market
     for the rest, so plants outside the largest supplier run full for their home customers.
     """
-    home_open = open_ * home[:, :, None]
-    first = allocate_controlled(
-        avail, need, home_open, priority, allowed, normal_avail, normal_need
+    market = Market(open_, priority, home=home, scopes=_allowed_scopes(allowed))
+    flow = market.allocate(
+        avail, need, market.sample_lanes(allowed), normal_avail, normal_need, home_first=True
     )
+    return flow.dense(slice(None))
 
-    def left(x: np.ndarray | None, axis: int) -> np.ndarray | None:
-        return None if x is None else np.maximum(x - first.sum(axis=axis), 0.0)
 
-    rest_avail = np.maximum(avail - first.sum(axis=2), 0.0)
-    rest_need = np.maximum(need - first.sum(axis=1), 0.0)
-    rest = allocate_controlled(
-        rest_avail,
-        rest_need,
-        open_,
-        priority,
-        allowed,
-        left(normal_avail, 2),
-        left(normal_need, 1),
+def _allowed_scopes(allowed: np.ndarray | None) -> tuple[np.ndarray, ...]:
+    """A dense ``allowed[S, P, C, K]`` as a structure ``[P, C, K, S]`` to group routes by."""
+    return () if allowed is None else (np.moveaxis(allowed, 0, -1),)
+
+
+def _labels(*rows: np.ndarray) -> np.ndarray:
+    """Class of each of ``n`` members: members whose rows are equal in every array (each
+    ``[n, ...]``) share a class; classes are numbered in order of first appearance."""
+    n = rows[0].shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=int)
+    flat = np.concatenate(
+        [np.ones((n, 1))] + [np.asarray(r, dtype=float).reshape(n, -1) for r in rows], axis=1
     )
-    return first + rest
+    _, first, inverse = np.unique(flat, axis=0, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=int)
+    rank[np.argsort(first)] = np.arange(len(first))
+    return rank[inverse.reshape(-1)]
+
+
+class Grouping:
+    """A partition of members (axis 1 of ``[S, n, ...]`` arrays) into classes."""
+
+    def __init__(self, labels: np.ndarray, size: int | None = None) -> None:
+        self.labels = labels
+        self.size = (int(labels.max()) + 1 if labels.size else 0) if size is None else size
+        self.order = np.argsort(labels, kind="stable")
+        counts = np.bincount(labels, minlength=self.size)
+        self.present = np.flatnonzero(counts)  # classes with members
+        self.starts = (np.cumsum(counts) - counts)[self.present].astype(int)
+        self.first = self.order[self.starts]
+        self.trivial = self.size == labels.size and bool((labels == np.arange(labels.size)).all())
+        # For sums: classes by size, largest first, so that the j-th members of the classes
+        # that have one are a prefix; ``members[j]`` lists them.
+        self.by_size = np.argsort(-counts, kind="stable")
+        members = [np.flatnonzero(labels == c) for c in self.by_size]
+        self.members = [
+            np.array([m[j] for m in members if len(m) > j], dtype=int)
+            for j in range(int(counts.max()) if counts.size else 0)
+        ]
+        self.unsort = np.argsort(self.by_size)
+
+    def sum(self, a: np.ndarray) -> np.ndarray:
+        """Class totals ``[S, classes, ...]`` of ``a[S, members, ...]`` (``a`` itself if every
+        member is its own class; do not write to the result); 0 for classes without members.
+        Members are added one at a time in their order (a sum in a fixed order)."""
+        if self.trivial:
+            return a
+        if not self.members:
+            return np.zeros((a.shape[0], self.size, *a.shape[2:]))
+        total = np.take(a, self.members[0], axis=1)
+        for j in self.members[1:]:
+            total[:, : len(j)] += np.take(a, j, axis=1)
+        if self.present.size < self.size:
+            out = np.zeros((a.shape[0], self.size, *a.shape[2:]))
+            out[:, self.by_size[: total.shape[1]]] = total
+            return out
+        return np.take(total, self.unsort, axis=1)
+
+    def sum_back(self, total: np.ndarray) -> np.ndarray:
+        """Each member's class value ``[S, members, ...]`` from ``total[S, classes, ...]``."""
+        return total if self.trivial else np.take(total, self.labels, axis=1)
+
+    def share(self, a: np.ndarray, total: np.ndarray) -> np.ndarray:
+        """Each member's share ``a / total`` of its class total (0 where the total is 0)."""
+        whole = self.sum_back(total)
+        return np.divide(a, whole, out=np.zeros(np.broadcast_shapes(a.shape, whole.shape)),
+                         where=whole > 0)
+
+
+class _Tier:
+    """The routes that may carry flow to one priority tier's customer classes, as a list of
+    edges ``(g, h)`` (``h`` counted within the tier), sorted by customer."""
+
+    def __init__(self, open_: np.ndarray, members: np.ndarray, start: int) -> None:
+        g, h = np.nonzero(open_[:, members].any(axis=2))
+        order = np.lexsort((g, h))
+        self.g, self.h = g[order], h[order]
+        self.members = members
+        self.open = open_[self.g, members[self.h]]  # [edges, K]
+        self.by_g = Grouping(self.g, open_.shape[0])
+        self.by_h = Grouping(self.h, len(members))
+        self.edges = slice(start, start + len(self.g))
+
+    def fill(
+        self,
+        avail: np.ndarray,
+        need: np.ndarray,
+        cap: np.ndarray | None,
+        open_: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Pro-rata allocation within the tier, over its edges: flows ``[S, edges, K]`` from
+        suppliers' ``avail[S, G, K]`` and the tier's ``need[S, members, K]``, each edge at
+        most ``cap[S, edges, K]``; ``open_`` (``[edges, K]`` or ``[S, edges, K]``) overrides
+        which edges are open. Each customer spreads its need over open edges in proportion
+        to what suppliers have, oversubscribed suppliers scale requests down, and unmet need
+        is asked again (``ROUNDS`` rounds, fewer once no open edge joins a supplier with
+        something left to a customer that needs something)."""
+        opened = self.open if open_ is None else open_
+        # A sample stops as it would alone: when none of its open edges can carry more (its
+        # later rounds then move exactly nothing, whatever the other samples of the batch do).
+        need = np.where((need > TINY).any(axis=(1, 2), keepdims=True), need, 0.0)
+        x = np.zeros(())
+        for round_ in range(ROUNDS):
+            weight = np.take(avail, self.g, axis=1) * opened
+            if cap is not None:
+                weight = np.minimum(weight, cap)
+            total = np.take(self.by_h.sum(weight), self.h, axis=1)
+            request = np.divide(weight, total, out=np.zeros_like(weight), where=total > TINY)
+            request *= np.take(need, self.h, axis=1)
+            if cap is not None:
+                np.minimum(request, cap, out=request)
+            asked = self.by_g.sum(request)
+            over = (asked > avail) & (asked > 0)
+            scale = np.divide(avail, asked, out=np.ones_like(avail), where=over)
+            flow = request
+            flow *= np.take(scale, self.g, axis=1)
+            x = x + flow
+            if round_ == ROUNDS - 1:
+                break
+            avail = np.maximum(avail - self.by_g.sum(flow), 0.0)
+            need = np.maximum(need - self.by_h.sum(flow), 0.0)
+            live = (np.take(avail, self.g, axis=1) > TINY) & (np.take(need, self.h, axis=1) > TINY)
+            live &= opened > 0
+            if cap is not None:
+                cap = np.maximum(cap - flow, 0.0)
+                live &= cap > TINY
+            active = np.asarray(live.any(axis=(1, 2)))
+            if not active.any():
+                break
+            need = need * active[:, None, None]
+        return x
+
+
+class _Pass:
+    """One allocation over a market's lanes, grouped further into the coarsest classes of
+    suppliers and customers that face the same open routes, controls and priority.
+
+    Classes allocate along a list of the routes that may carry flow (edges), tier by tier;
+    this is `allocate` (same rounds, same order of tiers) without the routes that are closed.
+    """
+
+    def __init__(
+        self,
+        open_: np.ndarray,
+        priority: np.ndarray,
+        scopes: list[np.ndarray],
+        lane_edges: tuple[np.ndarray, np.ndarray],
+    ) -> None:
+        self.sup = Grouping(_labels(open_, *scopes))
+        self.cus = Grouping(
+            _labels(open_.swapaxes(0, 1), priority, *(s.swapaxes(0, 1) for s in scopes))
+        )
+        self.open = np.take(np.take(open_, self.sup.first, 0), self.cus.first, 1)
+        self.priority = priority[self.cus.first]
+        self.tiers: list[_Tier] = []
+        start = 0
+        for tier in sorted(set(self.priority.tolist()), reverse=True):
+            self.tiers.append(_Tier(self.open, np.flatnonzero(self.priority == tier), start))
+            start = self.tiers[-1].edges.stop
+        none = [np.zeros(0, dtype=int)]
+        g = np.concatenate([t.g for t in self.tiers] + none).astype(int)
+        h = np.concatenate([t.members[t.h] for t in self.tiers] + none).astype(int)
+        self.flat = g * self.open.shape[1] + h  # each edge's place in a [G * H] matrix
+        # Each lane edge's class edge (or -1 where this pass does not open it).
+        where = np.full(self.open.shape[0] * self.open.shape[1], -1)
+        where[self.flat] = np.arange(len(self.flat))
+        lane_g, lane_h = lane_edges
+        at = self.sup.labels[lane_g] * self.open.shape[1] + self.cus.labels[lane_h]
+        self.lane_edge = where[at]
+        self.lane_g, self.lane_h = lane_g, lane_h
+
+    def _edges(self, a: np.ndarray) -> np.ndarray:
+        """Class-level ``a[S, G, H, K]`` on this pass's edges, ``[S, edges, K]``."""
+        return np.take(a.reshape(a.shape[0], -1, a.shape[3]), self.flat, axis=1)
+
+    def _run(self, avail: np.ndarray, need: np.ndarray, cap: np.ndarray | None) -> np.ndarray:
+        """Flows on edges, ``[S, edges, K]``, tier by tier, highest first."""
+        parts = []
+        left = avail
+        for t in self.tiers:
+            tier_need = np.take(need, t.members, axis=1)
+            if not t.g.size or not (tier_need > TINY).any():
+                parts.append(np.zeros((avail.shape[0], t.g.size, avail.shape[2])))
+                continue
+            flow = t.fill(left, tier_need, None if cap is None else cap[:, t.edges])
+            flow = np.broadcast_to(flow, (avail.shape[0], t.g.size, avail.shape[2]))
+            parts.append(flow)
+            left = np.maximum(left - t.by_g.sum(flow), 0.0)
+        return np.concatenate(parts, axis=1)
+
+    def allocate(
+        self,
+        avail: np.ndarray,
+        need: np.ndarray,
+        allowed: np.ndarray | None,
+        normal_avail: np.ndarray,
+        normal_need: np.ndarray,
+    ) -> np.ndarray:
+        """Flows on the market's lane edges ``[S, edges, K]`` from lanes' supply and need;
+        ``allowed[S, G, H, K]`` is the lanes' share of normal flow (constant within a class
+        by construction)."""
+        a, n = self.sup.sum(avail), self.cus.sum(need)
+        if not self.flat.size:
+            return np.zeros((a.shape[0], self.lane_edge.size, a.shape[2]))
+        if allowed is not None:
+            allowed = self._edges(np.take(np.take(allowed, self.sup.first, 1), self.cus.first, 2))
+            if not (allowed < 1.0).any():
+                allowed = None  # no route this allocation opens is capped
+        if allowed is None:
+            x = self._run(a, n, None)
+        else:
+            normal = self._run(self.sup.sum(normal_avail), self.cus.sum(normal_need), None)
+            x = self._run(a, n, np.where(allowed < 1.0, allowed * normal, np.inf))
+        opened = self.lane_edge >= 0
+        x = np.take(x, np.where(opened, self.lane_edge, 0), axis=1)
+        if not opened.all():
+            x = x * opened[None, :, None]
+        if not self.sup.trivial:
+            x = x * np.take(self.sup.share(avail, a), self.lane_g, axis=1)
+        if not self.cus.trivial:
+            x = x * np.take(self.cus.share(need, n), self.lane_h, axis=1)
+        return x
+
+
+class Market:
+    """A market's routes, grouped once so that each step allocates between classes, not
+    between every supplier and customer.
+
+    Gathers use `np.take`, which returns C-ordered arrays (fancy indexing with a leading
+    slice does not), so that sums add in the same order whatever the batch size.
+
+    Suppliers fall into **lanes**: suppliers with the same open routes, home routes, control
+    scopes and ``sup_key`` (the engine passes the region, which sets lead times); customers
+    likewise, with the same priority. Members of a lane are interchangeable, so pro-rata
+    allocation between lanes, then shared within a lane in proportion to each member's supply
+    or need, is the allocation between members (exactly, in exact arithmetic, when no route is
+    capped). Each allocation groups lanes further into the coarsest classes that face the
+    same routes. A control's cap applies to the flow between classes.
+    """
+
+    def __init__(
+        self,
+        open_: np.ndarray,
+        priority: np.ndarray,
+        *,
+        home: np.ndarray | None = None,
+        sup_key: np.ndarray | None = None,
+        cus_key: np.ndarray | None = None,
+        scopes: tuple[np.ndarray, ...] | list[np.ndarray] = (),
+    ) -> None:
+        open_ = np.asarray(open_, dtype=float)
+        P, C = open_.shape[:2]
+        home_ = np.ones((P, C)) if home is None else np.asarray(home, dtype=float)
+        keys_p = np.zeros(P) if sup_key is None else np.asarray(sup_key)
+        keys_c = np.zeros(C) if cus_key is None else np.asarray(cus_key)
+        self.sup = Grouping(_labels(open_, home_, keys_p, *scopes))
+        flipped = (np.swapaxes(s, 0, 1) for s in scopes)
+        self.cus = Grouping(_labels(open_.swapaxes(0, 1), home_.T, keys_c, priority, *flipped))
+        self.open = self.lanes(open_)
+        self.priority = np.asarray(priority)[self.cus.first]
+        # Flows are kept only on edges: the pairs of lanes that may carry flow, by customer.
+        g, h = np.nonzero(self.open.any(axis=2))
+        order = np.lexsort((g, h))
+        g, h = g[order], h[order]
+        self.edge_flat = g * self.open.shape[1] + h
+        self.edge_sup = Grouping(g, self.sup.size)
+        self.edge_cus = Grouping(h, self.cus.size)
+        lane_scopes = [self.lanes(s) for s in scopes]
+        self.world = _Pass(self.open, self.priority, lane_scopes, (g, h))
+        self.home = (
+            None
+            if home is None
+            else _Pass(
+                self.open * self.lanes(home_)[:, :, None], self.priority, lane_scopes, (g, h)
+            )
+        )
+
+    def lanes(self, a: np.ndarray, columns: np.ndarray | None = None) -> np.ndarray:
+        """Structure ``a[P, C, ...]`` at lane level, from each lane's first members (``a`` must
+        be constant within lanes, as the structure lanes were built from is); ``columns``
+        picks the market's customers from ``a``'s when they differ."""
+        a = a if columns is None else np.take(a, columns, 1)
+        return np.take(np.take(a, self.sup.first, 0), self.cus.first, 1)
+
+    def sample_lanes(self, a: np.ndarray | None) -> np.ndarray | None:
+        """``a[S, P, C, ...]`` at lane level (``None`` stays ``None``)."""
+        return None if a is None else np.take(np.take(a, self.sup.first, 1), self.cus.first, 2)
+
+    def allocate(
+        self,
+        avail: np.ndarray,
+        need: np.ndarray,
+        allowed: np.ndarray | None,
+        normal_avail: np.ndarray | None = None,
+        normal_need: np.ndarray | None = None,
+        home_first: bool = False,
+    ) -> Flow:
+        """As the module's `allocate_controlled` (or, with ``home_first``,
+        `allocate_home_first`), for members' ``avail[S, P, K]`` and ``need[S, C, K]``, with
+        ``allowed[S, G, H, K]`` per lane."""
+        a, n = self.sup.sum(avail), self.cus.sum(need)
+        na = a if normal_avail is None else self.sup.sum(normal_avail)
+        nn = n if normal_need is None else self.cus.sum(normal_need)
+        if not home_first:
+            x = self.world.allocate(a, n, allowed, na, nn)
+        else:
+            assert self.home is not None, "a market without home routes"
+            first = self.home.allocate(a, n, allowed, na, nn)
+            sent, got = self.edge_sup.sum(first), self.edge_cus.sum(first)
+            x = first + self.world.allocate(
+                np.maximum(a - sent, 0.0),
+                np.maximum(n - got, 0.0),
+                allowed,
+                np.maximum(na - sent, 0.0),
+                np.maximum(nn - got, 0.0),
+            )
+        return Flow(self, x, self.sup.share(avail, a), self.cus.share(need, n))
+
+
+@dataclass
+class Flow:
+    """An allocation: flows on the market's edges ``x[S, edges, K]`` (pairs of lanes ``g, h``)
+    and each member's share of its lane (``sup_share[S, P, K]``, ``cus_share[S, C, K]``);
+    supplier ``p`` sends customer ``c`` ``x[(g(p), h(c))] * sup_share[p] * cus_share[c]``."""
+
+    market: Market
+    x: np.ndarray
+    sup_share: np.ndarray
+    cus_share: np.ndarray
+    _lanes_got: dict[bytes, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def supplied(self) -> np.ndarray:
+        """What each supplier sends, ``[S, P, K]``."""
+        m = self.market
+        return self.sup_share * m.sup.sum_back(m.edge_sup.sum(self.x))
+
+    def received(self) -> np.ndarray:
+        """What each customer receives, ``[S, C, K]``."""
+        m = self.market
+        return self.cus_share * m.cus.sum_back(m.edge_cus.sum(self.x))
+
+    def arriving(self, weight: np.ndarray, customers: slice = slice(None)) -> np.ndarray:
+        """What some ``customers`` receive along routes weighted by ``weight[G, H]`` (lanes)."""
+        m = self.market
+        key = weight.tobytes()  # pipelines of one market share their lanes' weights
+        got = self._lanes_got.get(key)
+        if got is None:
+            got = m.edge_cus.sum(self.x * weight.reshape(-1)[m.edge_flat][None, :, None])
+            self._lanes_got[key] = got
+        return self.cus_share[:, customers] * np.take(got, m.cus.labels[customers], axis=1)
+
+    def dense(self, samples: slice = slice(0, 1)) -> np.ndarray:
+        """Flows between members ``x[S, P, C, K]`` of some samples (the first by default)."""
+        m = self.market
+        edges = self.x[samples]
+        lanes = np.zeros((edges.shape[0], m.sup.size * m.cus.size, edges.shape[2]))
+        lanes[:, m.edge_flat] = edges
+        x = lanes.reshape(edges.shape[0], m.sup.size, m.cus.size, edges.shape[2])
+        x = np.take(np.take(x, m.sup.labels, 1), m.cus.labels, 2)
+        return x * self.sup_share[samples][:, :, None, :] * self.cus_share[samples][:, None, :, :]
 
 
 def scarcity_price(
@@ -164,3 +485,43 @@ def scarcity_price(
     """
     safe = np.clip(fill, 1.0 / ceiling**elasticity, 1.0)
     return np.minimum(base_usd_per_kg * safe ** (-1.0 / elasticity), base_usd_per_kg * ceiling)
+
+
+class Pool:
+    """Customers that each need one product, pooled into customers that need several.
+
+    Customer ``j`` needs only product ``product[j]`` and joins pool ``pool[j]``; a market sees
+    ``pools`` customers with a need over all ``width`` products, which is what element buyers
+    are to the oxide market (one region's buyers of La, Ce, Y, ... become one customer). What a
+    pool receives of a product is shared among its members that need it pro rata to their need.
+    """
+
+    def __init__(self, pool: np.ndarray, product: np.ndarray, pools: int, width: int) -> None:
+        flat = np.asarray(pool, dtype=int) * width + np.asarray(product, dtype=int)
+        self.flat = flat
+        self.cells, labels = np.unique(flat, return_inverse=True)
+        self.group = Grouping(labels.reshape(-1))
+        self.shape = (pools, width)
+
+    def total(self, a: np.ndarray) -> np.ndarray:
+        """Pools' need ``[S, pools, width]`` from members' ``a[S, J]``."""
+        out = np.zeros((a.shape[0], self.shape[0] * self.shape[1]))
+        out[:, self.cells] = self.group.sum(a)
+        return out.reshape(a.shape[0], *self.shape)
+
+    def pick(self, a: np.ndarray) -> np.ndarray:
+        """Each member's product of its pool, ``[S, J]`` from ``a[S, pools, width]``."""
+        return np.take(a.reshape(a.shape[0], -1), self.flat, axis=1)
+
+    def share(self, a: np.ndarray, total: np.ndarray) -> np.ndarray:
+        """Each member's share ``a[S, J]`` of its pool's ``total[S, pools, width]``."""
+        whole = self.pick(total)
+        return np.divide(a, whole, out=np.zeros_like(a), where=whole > 0)
+
+    def spread(self, a: np.ndarray, share: np.ndarray) -> np.ndarray:
+        """Members' part ``[S, P, J, width]`` of pools' flows ``a[S, P, pools, width]``, given
+        members' ``share[S, J]`` of their pool's product (zero but in each member's product)."""
+        pool, product = np.divmod(self.flat, self.shape[1])
+        out = np.zeros((*a.shape[:2], len(self.flat), self.shape[1]))
+        out[:, :, np.arange(len(self.flat)), product] = a[:, :, pool, product] * share[:, None, :]
+        return out

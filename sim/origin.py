@@ -99,14 +99,25 @@ def track_metal(chain: Chain, x: np.ndarray) -> None:
         tr.magnet = _mix(tr.magnet, chain.mag_in.sum(axis=2), shipped.sum(axis=1), got_origin)
 
 
-def magnet_allowed(chain: Chain) -> np.ndarray | None:
-    """The magnet market's allowed share of normal flow, with extraterritorial reach."""
-    allowed = chain.allowed["magnet"]
+def magnet_allowed(chain: Chain) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The magnet market's allowed share of normal flow with extraterritorial reach: dense
+    ``[S, Pg, Bm, 1]`` (for offtakes; None when nothing needs it or nothing is capped) and at
+    lane level for the market (plants are lanes of their own when a reach exists)."""
+    lanes = chain.allowed["magnet"]
+    if not chain.reaches and not chain.offtakes:
+        return None, lanes
+    dense = None
+    for c in chain.controls:
+        if c.level.any() and c.scope["magnet"].any():
+            cut = c.level[:, None, None, None] * c.scope["magnet"][None]
+            dense = (1.0 - cut) if dense is None else dense * (1.0 - cut)
     for reach in chain.reaches:
         level = reach.control.level
         if not level.any():
             continue
         caught = (reach.trace.magnet >= reach.threshold[:, None]).astype(float)  # [S, Pg]
         cut = level[:, None, None, None] * reach.scope[None] * caught[:, :, None, None]
-        allowed = (1.0 - cut) if allowed is None else allowed * (1.0 - cut)
-    return allowed
+        dense = (1.0 - cut) if dense is None else dense * (1.0 - cut)
+    if chain.reaches:
+        lanes = chain.markets["magnet"].sample_lanes(dense)
+    return dense, lanes

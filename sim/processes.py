@@ -22,7 +22,7 @@ from simpy.events import URGENT
 from sim import economics, origin
 from sim.chain import Chain
 from sim.ledger import Ledger
-from sim.market import allocate_controlled, allocate_home_first
+from sim.market import Flow
 from sim.offtake import reserve
 from sim.policies import change_steps
 from sim.startup import add_along, startup_claim
@@ -54,8 +54,22 @@ def _fill(got: np.ndarray, need: np.ndarray, usage: np.ndarray) -> np.ndarray:
     """Share of customers' running use that the market covered, ``[S, K]``, from deliveries,
     needs and use per step ``[S, C, K]``: 1 when deliveries keep up with use (stock
     rebuilding beyond that does not count as scarcity)."""
-    want = np.minimum(need, usage).sum(axis=1)
-    got = np.minimum(got, usage).sum(axis=1)
+    return _coverage(np.minimum(got, usage), np.minimum(need, usage))
+
+
+def _widen(a: np.ndarray, products: np.ndarray, width: int) -> np.ndarray:
+    """``a[..., len(products)]`` placed at ``products`` of a last axis of ``width`` (else 0)."""
+    out = np.zeros((*a.shape[:-1], width))
+    out[..., products] = a
+    return out
+
+
+def _coverage(got: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """``got.sum(1) / want.sum(1)``, 1 where nothing is wanted, from ``[S, C, K]`` arrays of
+    deliveries and needs already capped at use."""
+    # C order, so that the sums add in the same order whatever the batch size.
+    want = np.ascontiguousarray(want).sum(axis=1)
+    got = np.ascontiguousarray(got).sum(axis=1)
     return np.divide(got, want, out=np.ones_like(want), where=want > 1e-9)
 
 
@@ -149,21 +163,20 @@ def make_magnets(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None
     mag = chain.slices["magnet"]
     capacity = chain.capacity[:, mag, None]
     avail = np.minimum(capacity[:, :, 0], limit)[:, :, None]
-    allowed = origin.magnet_allowed(chain)  # with extraterritorial reach
-    reserved, avail, left = reserve(chain.offtakes, avail, need[:, :, None], allowed, step)
-    x = reserved + allocate_home_first(
+    dense, lanes = origin.magnet_allowed(chain)  # with extraterritorial reach
+    reserved, avail, left = reserve(chain.offtakes, avail, need[:, :, None], dense, step)
+    flow = chain.markets["magnet"].allocate(
         avail,
         left,
-        chain.magnet_open,
-        chain.magnet_home,
-        chain.buyer_priority[chain.bm],
-        allowed,
+        lanes,
         normal_avail=capacity,
         normal_need=np.broadcast_to(chain.demand_path[step + chain.warmup, chain.bm], need.shape)[
             :, :, None
         ],
+        home_first=True,
     )
-    made = x.sum(axis=2)[:, :, 0]
+    x = flow.dense(slice(None)) + reserved  # every sample's: the market's, plus offtakes
+    made = flow.supplied()[:, :, 0] + reserved.sum(axis=2)[:, :, 0]
     used = made[:, :, None] * per_t[None]
     content = made[:, :, None] * chain.recipe[None]
     chain.mag_in = chain.mag_in - used
@@ -178,14 +191,16 @@ def make_magnets(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None
                           (need - home_got)[:, :, None], home_open)
     planned = used + claim[:, :, :1] * per_t[None]  # plan inputs for the backlog too
     chain.rate_g = SMOOTHING * chain.rate_g + (1.0 - SMOOTHING) * planned
-    chain.pipe["magnet"].ship(step, x, chain.lead["magnet"])
+    chain.pipe["magnet"].ship_flow(step, flow, chain.lane_lead["magnet"])
+    if chain.offtakes:
+        chain.pipe["magnet"].ship(step, reserved, chain.lead["magnet"])
     receive(chain, "magnet", step)
     rec.produced(chain, step, "magnet", content)
     rec.swarf(chain, step, recovered)
     rec.market(chain, step, "magnet", x)
     materials = np.array([chain.buyers[b].material for b in chain.bm])
     regions = [chain.buyers[b].region for b in chain.bm]
-    got = x.sum(axis=1)[:, :, 0]
+    got = flow.received()[:, :, 0] + reserved.sum(axis=1)[:, :, 0]
     for tier, members in _tiers(regions).items():
         for name in MAGNETS:
             sel = members & (materials == name)
@@ -206,28 +221,31 @@ def make_metal(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     cap = chain.capacity[:, chain.slices["metal"]]
     share = np.minimum(np.divide(cap, y * stock, out=np.zeros_like(cap), where=stock > 0), 1.0)
     avail = y * chain.metal_in * share[:, :, None]
-    open_ = np.ones((avail.shape[1], need.shape[1], len(ELEMENTS)))
-    prio = np.ones(need.shape[1], dtype=int)
-    normal = cap[:, :, None] * np.ones(len(ELEMENTS))
-    x = allocate_controlled(
-        avail,
-        need,
-        open_,
-        prio,
+    k = chain.market_products["metal"]  # the elements magnets use (others are never ordered)
+    k = np.arange(len(ELEMENTS)) if k is None else k
+    normal = cap[:, :, None] * np.ones(len(k))
+    flow = chain.markets["metal"].allocate(
+        np.take(avail, k, axis=2),
+        np.take(need, k, axis=2),
         chain.allowed["metal"],
         normal_avail=normal,
-        normal_need=chain.rate_g,
+        normal_need=np.take(chain.rate_g, k, axis=2),
     )
-    made = x.sum(axis=2)
+    made = np.zeros_like(avail)
+    made[:, :, k] = flow.supplied()
     used = made / y
     chain.metal_in = chain.metal_in - used
     ledger.losses += (used - made).sum(axis=1)
+    x = _widen(flow.dense(slice(None) if chain.traces else slice(0, 1)), k, len(ELEMENTS))
+    unmet = need - _widen(flow.received(), k, len(ELEMENTS))
     claim = startup_claim(made.sum(axis=2), cap, chain.new_capacity[:, chain.slices["metal"]],
-                          need - add_along(x, 1), open_[:, :, 0])
+                          unmet, np.ones((cap.shape[1], need.shape[1])))
     planned = used + claim / y  # plan inputs for the backlog too
     chain.rate_m = SMOOTHING * chain.rate_m + (1.0 - SMOOTHING) * planned
     origin.track_metal(chain, x)
-    chain.pipe["metal"].ship(step, x, chain.lead["metal"])
+    chain.pipe["metal"].ship_flow(
+        step, flow, chain.lane_lead["metal"], then=lambda got: _widen(got, k, len(ELEMENTS))
+    )
     receive(chain, "metal", step)
     rec.produced(chain, step, "metal", made)
     rec.market(chain, step, "metal", x)
@@ -240,31 +258,42 @@ def trade_oxide(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     need_m, _ = _position_need(
         chain.rate_m, p["plant_input_cover_months"], chain.input_lead["metal"], held
     )
-    transit = chain.pipe["oxide_buyer"].in_transit().sum(axis=2)
+    transit = chain.pipe["oxide_buyer"].in_transit()[:, :, 0]
     need_b, _ = _buyer_need(chain, step, chain.be, transit)
-    unit = chain.content[chain.be][None]
-    need = np.concatenate([need_m, need_b[:, :, None] * unit], axis=1)
-    demand_b = chain.demand_path[step + chain.warmup, chain.be][None, :, None] * unit
-    usage = np.concatenate(
-        [chain.rate_m, np.broadcast_to(demand_b, need_b.shape + (unit.shape[2],))], axis=1
-    )
+    demand_b = np.broadcast_to(chain.demand_path[step + chain.warmup, chain.be], need_b.shape)
+    pool = chain.oxide_pool  # element buyers pooled by region and priority
+    need = np.concatenate([need_m, pool.total(need_b)], axis=1)
+    usage = np.concatenate([chain.rate_m, pool.total(demand_b)], axis=1)
     pm = need_m.shape[1]
-    prio = np.concatenate([np.ones(pm, dtype=int), chain.buyer_priority[chain.be]])
-    open_ = np.ones((chain.sep_out.shape[1], need.shape[1], len(ELEMENTS)))
-    x = allocate_controlled(
-        chain.sep_out, need, open_, prio, chain.allowed["oxide"], normal_need=usage
+    flow = chain.markets["oxide"].allocate(
+        chain.sep_out, need, chain.allowed["oxide"], normal_need=usage
     )
-    chain.sep_out = chain.sep_out - x.sum(axis=2)
-    origin.track_oxide(chain, x)
-    chain.pipe["oxide_metal"].ship(step, x[:, :, :pm], chain.lead["oxide_metal"])
-    chain.pipe["oxide_buyer"].ship(step, x[:, :, pm:], chain.lead["oxide_buyer"])
+    share_b = pool.share(need_b, need[:, pm:])
+    chain.sep_out = chain.sep_out - flow.supplied()
+    lead = chain.lane_lead["oxide"]
+    chain.pipe["oxide_metal"].ship_flow(step, flow, lead, slice(0, pm))
+    chain.pipe["oxide_buyer"].ship_flow(
+        step, flow, lead, slice(pm, None), lambda got: (pool.pick(got) * share_b)[:, :, None]
+    )
     receive(chain, "oxide_metal", step)
     receive(chain, "oxide_buyer", step)
-    rec.market(chain, step, "oxide", x)
-    regions = chain.regions("metal") + [chain.buyers[b].region for b in chain.be]
-    got = x.sum(axis=1)
+    x = flow.dense()
+    if chain.traces:  # origin of what metal plants get: every sample's flows
+        origin.track_oxide(chain, flow.dense(slice(None)))
+    rec.market(chain, step, "oxide", np.concatenate(
+        [x[:, :, :pm], pool.spread(x[:, :, pm:], share_b[:1])], axis=2
+    ))
+    got = flow.received()
+    got_b = pool.pick(got[:, pm:]) * share_b
+    covered = np.concatenate(
+        [np.minimum(got[:, :pm], chain.rate_m), pool.total(np.minimum(got_b, demand_b))], axis=1
+    )
+    wanted = np.concatenate(
+        [np.minimum(need_m, chain.rate_m), pool.total(np.minimum(need_b, demand_b))], axis=1
+    )
+    regions = chain.regions("metal") + chain.oxide_pool_regions
     for tier, members in _tiers(regions).items():
-        fill = _fill(got[:, members], need[:, members], usage[:, members])
+        fill = _coverage(covered[:, members], wanted[:, members])
         for e, name in enumerate(ELEMENTS[:-1]):
             rec.fill(step, f"{name}_oxide", tier, fill[:, e])
 
@@ -277,11 +306,10 @@ def trade_concentrate(chain: Chain, step: int, ledger: Ledger, rec: Recorder) ->
     lead = np.maximum(chain.input_lead["separation"], 1.0)
     need = np.maximum(cap * (p["separation_input_cover_months"] + lead)[None] - held, 0.0)
     stock_reo = (chain.mine_stock / REO_TO_ELEMENT).sum(axis=2)
-    x = allocate_controlled(
+    market = chain.markets["concentrate"]
+    flow = market.allocate(
         stock_reo[:, :, None],
         need[:, :, None],
-        chain.feeds,
-        chain.sep_priority,
         chain.allowed["concentrate"],
         normal_need=cap[:, :, None],
     )
@@ -291,11 +319,13 @@ def trade_concentrate(chain: Chain, step: int, ledger: Ledger, rec: Recorder) ->
         out=np.zeros_like(chain.mine_stock),
         where=stock_reo[:, :, None] > 0,
     )
-    shipped = x[:, :, :, 0][:, :, :, None] * mix[:, :, None, :]
-    chain.mine_stock = chain.mine_stock - shipped.sum(axis=2)
-    chain.pipe["concentrate"].ship(step, shipped, chain.lead["concentrate"])
+    chain.mine_stock = chain.mine_stock - flow.supplied() * mix
+    # A lane's shipments carry its mines' mix, weighted by what each mine sends.
+    lane_mix = np.take(market.sup.sum(flow.sup_share * mix), market.edge_sup.labels, axis=1)
+    by_element = Flow(market, flow.x * lane_mix, flow.sup_share, flow.cus_share)
+    chain.pipe["concentrate"].ship_flow(step, by_element, chain.lane_lead["concentrate"])
     receive(chain, "concentrate", step)
-    rec.market(chain, step, "concentrate", shipped)
+    rec.market(chain, step, "concentrate", flow.dense() * mix[:1, :, None, :])
 
 
 def release_stockpiles(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:

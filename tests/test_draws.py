@@ -107,14 +107,29 @@ def test_lever_fields_drawn_per_sample_equal_their_single_runs() -> None:
                                suspended[s])
         events[1]["completion_probability"] = 0.7 if completes[s] else 0.3
         alone = run(world, scenario(events, **horizon), detail=False)
-        # Equal to rounding: on the default world numpy's reductions in the allocation can
-        # order additions by batch shape (differences ~1e-13 t); the one-chain test above is
-        # bit-identical.
-        same = {"rtol": 1e-9, "atol": 1e-9}
-        assert np.allclose(batch.shortfall[s], alone.shortfall[0], **same)
-        assert np.allclose(batch.prices_usd_per_kg[s], alone.prices_usd_per_kg[0],
-                           equal_nan=True, **same)
+        assert np.array_equal(batch.shortfall[s], alone.shortfall[0])
+        assert np.array_equal(batch.prices_usd_per_kg[s], alone.prices_usd_per_kg[0],
+                              equal_nan=True)
         assert batch.record.floor_usd is not None and alone.record.floor_usd is not None
-        assert np.allclose(batch.record.floor_usd[s], alone.record.floor_usd[0], rtol=1e-9)
+        assert np.array_equal(batch.record.floor_usd[s], alone.record.floor_usd[0])
         assert batch.record.stockpile_t is not None and alone.record.stockpile_t is not None
-        assert np.allclose(batch.record.stockpile_t[s], alone.record.stockpile_t[0], **same)
+        assert np.array_equal(batch.record.stockpile_t[s], alone.record.stockpile_t[0])
+
+
+def test_samples_of_a_large_batch_equal_single_runs_on_the_default_world() -> None:
+    # Reductions whose summation order depended on the batch size would break this.
+    world = default_world()
+    events = [{"kind": "export_control", "exporter": "CN", "destinations": "all",
+               "elements": ["Dy", "Tb", "Y"], "forms": ["oxide", "metal", "magnet"],
+               "mode": "quota", "share": 0.4, "start": "2024-04-04"}]
+    sc = Scenario.model_validate({"name": "x", "horizon": {"start": "2024-01-01",
+                                                           "end": "2024-12-31"},
+                                  "events": events})
+    shares = np.linspace(0.1, 0.9, 1000)
+    batch = run(world, sc, samples=1000, draws={"events[0].share": shares}, detail=False)
+    for s in (0, 1, 499, 999):
+        alone = run(world, sc, samples=1, draws={"events[0].share": shares[s:s + 1]},
+                    detail=False)
+        assert np.array_equal(batch.shortfall[s], alone.shortfall[0])
+        assert np.array_equal(batch.prices_usd_per_kg[s], alone.prices_usd_per_kg[0],
+                              equal_nan=True)
