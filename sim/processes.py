@@ -175,7 +175,6 @@ def make_magnets(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None
         ],
         home_first=True,
     )
-    x = flow.dense(slice(None)) + reserved  # every sample's: the market's, plus offtakes
     made = flow.supplied()[:, :, 0] + reserved.sum(axis=2)[:, :, 0]
     used = made[:, :, None] * per_t[None]
     content = made[:, :, None] * chain.recipe[None]
@@ -185,10 +184,14 @@ def make_magnets(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None
     for g in np.flatnonzero(chain.swarf_to >= 0):
         chain.sep_out[:, chain.swarf_to[g]] += recovered[:, g]
     ledger.losses += (swarf - recovered).sum(axis=1)
-    home_got = add_along(x[..., 0] * chain.magnet_home[None], 1)  # [S, Bm] from home plants
     home_open = chain.magnet_home * chain.magnet_open[..., 0]
-    claim = startup_claim(made, capacity[:, :, 0], chain.new_capacity[:, mag],
-                          (need - home_got)[:, :, None], home_open)
+
+    def not_from_home() -> np.ndarray:  # [S, Bm, 1] need that home plants did not meet
+        x = flow.dense(slice(None)) + reserved  # every sample's flows
+        return (need - add_along(x[..., 0] * chain.magnet_home[None], 1))[:, :, None]
+
+    claim = startup_claim(made, capacity[:, :, 0], chain.new_capacity[:, mag], not_from_home,
+                          home_open)
     planned = used + claim[:, :, :1] * per_t[None]  # plan inputs for the backlog too
     chain.rate_g = SMOOTHING * chain.rate_g + (1.0 - SMOOTHING) * planned
     chain.pipe["magnet"].ship_flow(step, flow, chain.lane_lead["magnet"])
@@ -197,7 +200,7 @@ def make_magnets(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None
     receive(chain, "magnet", step)
     rec.produced(chain, step, "magnet", content)
     rec.swarf(chain, step, recovered)
-    rec.market(chain, step, "magnet", x)
+    rec.market(chain, step, "magnet", flow.dense() + reserved[:1])
     materials = np.array([chain.buyers[b].material for b in chain.bm])
     regions = [chain.buyers[b].region for b in chain.bm]
     got = flow.received()[:, :, 0] + reserved.sum(axis=1)[:, :, 0]
@@ -237,9 +240,9 @@ def make_metal(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     chain.metal_in = chain.metal_in - used
     ledger.losses += (used - made).sum(axis=1)
     x = _widen(flow.dense(slice(None) if chain.traces else slice(0, 1)), k, len(ELEMENTS))
-    unmet = need - _widen(flow.received(), k, len(ELEMENTS))
     claim = startup_claim(made.sum(axis=2), cap, chain.new_capacity[:, chain.slices["metal"]],
-                          unmet, np.ones((cap.shape[1], need.shape[1])))
+                          lambda: need - _widen(flow.received(), k, len(ELEMENTS)),
+                          np.ones((cap.shape[1], need.shape[1])))
     planned = used + claim / y  # plan inputs for the backlog too
     chain.rate_m = SMOOTHING * chain.rate_m + (1.0 - SMOOTHING) * planned
     origin.track_metal(chain, x)

@@ -12,6 +12,8 @@ operating before the horizon behave as before.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 
@@ -42,18 +44,26 @@ def backlog_claim(unmet: np.ndarray, idle: np.ndarray, open_: np.ndarray) -> np.
 
 
 def startup_claim(
-    made: np.ndarray, capacity: np.ndarray, new_capacity: np.ndarray, unmet: np.ndarray,
-    open_: np.ndarray
+    made: np.ndarray, capacity: np.ndarray, new_capacity: np.ndarray,
+    unmet: Callable[[], np.ndarray], open_: np.ndarray
 ) -> np.ndarray:
     """What plants plan to make beyond this step's output, ``[S, P, K]``: their idle project
-    capacity's pro-rata take of the need left unmet.
+    capacity's pro-rata take of the need left unmet (zero, and ``unmet`` not computed, when no
+    project has idle capacity; only projects' plants are computed).
 
     Args:
         made: ``[S, P]`` output this step.
         capacity: ``[S, P]`` capacity this step.
         new_capacity: ``[S, P]`` the part of it from projects (tranches with a start date).
-        unmet: ``[S, C, K]`` need the market left unmet (for magnet buyers: not met at home).
+        unmet: gives ``[S, C, K]``, the need the market left unmet (for magnet buyers: not met
+            at home).
         open_: ``[P, C]`` 1 where plant ``p`` may serve customer ``c``.
     """
     idle = np.minimum(np.maximum(capacity - made, 0.0), new_capacity)
-    return backlog_claim(np.maximum(unmet, 0.0), idle, open_)
+    plants = np.flatnonzero(idle.any(axis=0))
+    if not plants.size:
+        return np.zeros((*made.shape, 1))
+    need = np.maximum(unmet(), 0.0)
+    out = np.zeros((*made.shape, need.shape[2]))
+    out[:, plants] = backlog_claim(need, idle[:, plants], open_[plants])
+    return out
