@@ -17,7 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim import economics, origin
-from sim.economics import FloorState, LevelState, ProducerState
+from sim.demand import RecyclingState, SubstitutionState
+from sim.demand import speed as demand_speed
+from sim.economics import PRICE_PRODUCTS, TIERS, FloorState, LevelState, ProducerState
 from sim.market import Flow, Market, Pool
 from sim.offtake import OfftakeState
 from sim.origin import Reach, Trace
@@ -30,7 +32,16 @@ from sim.policies import (
     ramp_average,
     withheld_share,
 )
-from sim.scenario import ExportControl, NewCapacity, Offtake, Outage, Scenario, Stockpile
+from sim.scenario import (
+    ExportControl,
+    NewCapacity,
+    Offtake,
+    Outage,
+    Recycling,
+    Scenario,
+    Stockpile,
+    Substitution,
+)
 from sim.stockpile import StockpileState
 from sim.units import DAYS_PER_MONTH, ELEMENT_INDEX, ELEMENTS, MAGNETS, REO_TO_ELEMENT, month_index
 from sim.world import Facility, Tranche, World
@@ -449,6 +460,8 @@ class Chain:
         self.outages: list[OutageSwitch] = []
         self.stockpiles: list[StockpileState] = []
         self.offtakes: list[OfftakeState] = []
+        self.substitutions: list[SubstitutionState] = []
+        self.recycling: list[RecyclingState] = []
         for i, ev in enumerate(self.scenario.events):
             if isinstance(ev, ExportControl):
                 scope = {m: control_scope(ev, *sides[m], self._covered(m, ev)) for m in MARKETS}
@@ -459,6 +472,10 @@ class Chain:
                 self.stockpiles.append(self._stockpile(i, ev))
             elif isinstance(ev, Offtake):
                 self.offtakes.append(self._offtake(i, ev))
+            elif isinstance(ev, Substitution):
+                self.substitutions.append(self._substitution(i, ev))
+            elif isinstance(ev, Recycling):
+                self.recycling.append(self._recycling(i, ev))
             elif isinstance(ev, Outage):
                 self.outages.append(
                     OutageSwitch(
@@ -481,6 +498,57 @@ class Chain:
                     out[k] = self.value(i, "foreign_content_threshold")
                 k += 1
         return out
+
+    def demand(self, step: int) -> np.ndarray:
+        """``[S, B]`` this step's demand: the demand path less what substitution switched."""
+        path = self.demand_path[step + self.warmup][None, :]
+        if not self.substitutions:
+            return np.broadcast_to(path, (self.samples, path.shape[1]))
+        kept = np.ones((self.samples, path.shape[1]))
+        for sub in self.substitutions:
+            kept[:, sub.buyers] *= 1.0 - sub.share
+        return path * kept
+
+    def _substitution(self, i: int, ev: Substitution) -> SubstitutionState:
+        """Substitution ``i``: its buyers, the price each one watches, and its rules."""
+        def named(value: object, name: str) -> bool:
+            return value == "all" or name in value  # type: ignore[operator]
+
+        buyers = [k for k, b in enumerate(self.buyers)
+                  if named(ev.materials, b.material) and named(ev.regions, b.region)
+                  and named(ev.sectors, b.sector)]
+        product, tier = [], []
+        for k in buyers:
+            b = self.buyers[k]
+            name = f"{b.material}_magnet" if b.material in MAGNETS else f"{b.material}_oxide"
+            product.append(PRICE_PRODUCTS.index(name) if name in PRICE_PRODUCTS else -1)
+            tier.append(TIERS.index("china" if b.region == "CN" else "ex_china"))
+        return SubstitutionState(
+            buyers=np.array(buyers, dtype=int), product=np.array(product, dtype=int),
+            tier=np.array(tier, dtype=int), max_share=self.value(i, "max_share"),
+            trigger=self.value(i, "trigger_price_ratio"), full=self.value(i, "full_price_ratio"),
+            speed=demand_speed(self.value(i, "adoption_months")),
+            start=self.when(i, "start", 0.0), end=self.when(i, "end", np.inf),
+            reversible=ev.reversible, share=np.zeros((self.samples, len(buyers))))
+
+    def _recycling(self, i: int, ev: Recycling) -> RecyclingState:
+        """Recycling ``i``: the magnets its region's buyers bought ``life_years`` before each
+        step (their demand path, extended back), and what a tonne of scrap yields."""
+        idx = [k for k, b in enumerate(self.buyers)
+               if b.region == ev.region and b.material == ev.material]
+        life = self.value(i, "life_years")[:, None]
+        base = self.world.base_year + 0.5
+        first = month_index(self.origin, dt.date(self.world.base_year, 1, 1))
+        years = (np.arange(-self.warmup, self.steps) - first + 0.5) / 12.0 + self.world.base_year
+        scrap = np.zeros((self.samples, len(years)))
+        for k in idx:
+            b = self.buyers[k]
+            scrap += b.demand_tpa / 12.0 * (1.0 + b.growth_pa) ** (years[None] - life - base)
+        seps = [f.id for f in self.stage("separation")]
+        return RecyclingState(
+            plant=seps.index(ev.facility), start=self.when(i, "start", 0.0),
+            ramp=self.value(i, "ramp_months"), collection=self.value(i, "collection_share"),
+            scrap=scrap, content=self.world.recipes[ev.material] * self.params["swarf_recovery"])
 
     def _stockpile(self, i: int, ev: Stockpile) -> StockpileState:
         """Stockpile ``i``'s served buyers (checked non-empty by loading) and rules."""

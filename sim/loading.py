@@ -30,8 +30,10 @@ from sim.scenario import (
     Offtake,
     Outage,
     PriceFloor,
+    Recycling,
     Scenario,
     Stockpile,
+    Substitution,
     Uncertain,
 )
 from sim.units import ELEMENTS, REO_TO_ELEMENT
@@ -204,7 +206,7 @@ def _suggest(field: str, loc: tuple[Any, ...]) -> str:
 
     models: list[type] = [sc.Scenario, sc.Horizon, sc.ExportControl, sc.NewCapacity, sc.Outage,
                           sc.Stockpile, sc.PriceFloor, sc.PriceLevel, sc.PriceCap,
-                          sc.Offtake, sc.Distribution]
+                          sc.Offtake, sc.Substitution, sc.Recycling, sc.Distribution]
     known = {name for m in models for name in m.model_fields}  # type: ignore[attr-defined]
     close = difflib.get_close_matches(field, sorted(known), n=1)
     return f"; did you mean '{close[0]}'?" if close else ""
@@ -281,6 +283,8 @@ def check_against_world(scenario: Scenario, world: World, lines: Lines, file: st
             _check_stockpile(i, ev, world, fail)
         if isinstance(ev, Offtake):
             _check_offtake(i, ev, world, fail)
+        if isinstance(ev, (Substitution, Recycling)):
+            _check_demand_response(i, ev, world, fail)
         if isinstance(ev, PriceFloor):
             producers = {p.id: p for p in world.producers}
             if ev.beneficiary not in producers:
@@ -322,6 +326,28 @@ def _check_stockpile(i: int, ev: Stockpile, world: World, fail: Any) -> None:
         if sector not in sectors:
             fail(i, "sectors", f"no {ev.material} buyers of this sector in {ev.region}; "
                  f"{_nearest(sector, sectors)}", sector)
+
+
+def _check_demand_response(i: int, ev: Substitution | Recycling, world: World, fail: Any
+                           ) -> None:
+    """Names a substitution or recycling event uses exist among the world's buyers/plants."""
+    known = {"regions": {b.region for b in world.buyers},
+             "sectors": {b.sector for b in world.buyers},
+             "materials": {b.material for b in world.buyers}}
+    if isinstance(ev, Recycling):
+        if ev.region not in known["regions"]:
+            fail(i, "region", f"unknown demand region; {_nearest(ev.region, known['regions'])}",
+                 ev.region)
+        seps = {f.id for f in world.by_stage("separation")}
+        if ev.facility not in seps:
+            fail(i, "facility", f"not a separation plant; {_nearest(ev.facility, seps)}",
+                 ev.facility)
+        return
+    for field, names in known.items():
+        value = getattr(ev, field)
+        for name in () if value == "all" else value:
+            if name not in names:
+                fail(i, field, f"unknown name; {_nearest(name, names)}", name)
 
 
 def _check_offtake(i: int, ev: Offtake, world: World, fail: Any) -> None:

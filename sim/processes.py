@@ -21,6 +21,7 @@ from simpy.events import URGENT
 
 from sim import economics, origin
 from sim.chain import Chain
+from sim.demand import adapt, recovered
 from sim.ledger import Ledger
 from sim.market import Flow
 from sim.offtake import reserve
@@ -146,7 +147,7 @@ def _buyer_need(
     chain: Chain, step: int, idx: np.ndarray, transit: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Order-up-to need and target of buyers ``idx``, before they consume this step."""
-    demand = chain.demand_path[step + chain.warmup, idx]
+    demand = np.take(chain.demand(step), idx, axis=1)
     target = np.broadcast_to(
         demand * (1.0 + chain.cover[idx] + chain.buyer_lead[idx]), transit.shape
     )
@@ -170,7 +171,7 @@ def make_magnets(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None
         left,
         lanes,
         normal_avail=capacity,
-        normal_need=np.broadcast_to(chain.demand_path[step + chain.warmup, chain.bm], need.shape)[
+        normal_need=np.broadcast_to(np.take(chain.demand(step), chain.bm, axis=1), need.shape)[
             :, :, None
         ],
         home_first=True,
@@ -207,7 +208,7 @@ def make_magnets(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None
     for tier, members in _tiers(regions).items():
         for name in MAGNETS:
             sel = members & (materials == name)
-            demand = np.broadcast_to(chain.demand_path[step + chain.warmup, chain.bm], got.shape)
+            demand = np.broadcast_to(np.take(chain.demand(step), chain.bm, axis=1), got.shape)
             fill = _fill(got[:, sel, None], need[:, sel, None], demand[:, sel, None])
             rec.fill(step, f"{name}_magnet", tier, fill[:, 0])
 
@@ -263,7 +264,7 @@ def trade_oxide(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     )
     transit = chain.pipe["oxide_buyer"].in_transit()[:, :, 0]
     need_b, _ = _buyer_need(chain, step, chain.be, transit)
-    demand_b = np.broadcast_to(chain.demand_path[step + chain.warmup, chain.be], need_b.shape)
+    demand_b = np.broadcast_to(np.take(chain.demand(step), chain.be, axis=1), need_b.shape)
     pool = chain.oxide_pool  # element buyers pooled by region and priority
     need = np.concatenate([need_m, pool.total(need_b)], axis=1)
     usage = np.concatenate([chain.rate_m, pool.total(demand_b)], axis=1)
@@ -333,10 +334,10 @@ def trade_concentrate(chain: Chain, step: int, ledger: Ledger, rec: Recorder) ->
 
 def release_stockpiles(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     """Stockpiles release to (or buy from) the buyers they serve, before those consume."""
-    demand = chain.demand_path[step + chain.warmup]
+    demand = chain.demand(step)
     for pile in chain.stockpiles:
         b = pile.buyers
-        chain.inventory[:, b] += draw(pile, np.broadcast_to(demand[b], (chain.samples, b.size)),
+        chain.inventory[:, b] += draw(pile, np.take(demand, b, axis=1),
                                       chain.inventory[:, b], step)
     if chain.stockpiles:
         rec.stockpiled(step, np.stack([p.held for p in chain.stockpiles], axis=1))
@@ -344,11 +345,30 @@ def release_stockpiles(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -
 
 def consume(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     """Buyers use what they hold, up to this step's demand; the rest is their shortfall."""
-    demand = chain.demand_path[step + chain.warmup][None, :]
+    demand = chain.demand(step)
     got = np.minimum(demand, chain.inventory)
     chain.inventory = chain.inventory - got
     ledger.consumed += got @ chain.content
-    rec.consumed(chain, step, np.broadcast_to(demand, got.shape), got)
+    rec.consumed(chain, step, demand, got)
+
+
+def respond(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
+    """Buyers switch away from dear materials (with a lag); end-of-life scrap comes back."""
+    if chain.substitutions:
+        price = economics.market_price(chain, step)
+        base = economics.base_at(chain, step)
+        for sub in chain.substitutions:
+            product = np.maximum(sub.product, 0)
+            now = price[:, product, sub.tier]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ratio = np.where(base[:, product, sub.tier] > 0,
+                                 now / base[:, product, sub.tier], 1.0)
+            adapt(sub, np.nan_to_num(ratio, nan=1.0), step)
+    for rc in chain.recycling:
+        back = recovered(rc, step, chain.warmup)
+        chain.sep_out[:, rc.plant] += back
+        if step >= 0:
+            ledger.recycled_in += back
 
 
 STAGES: tuple[Callable[[Chain, int, Ledger, Recorder], None], ...] = (
@@ -357,6 +377,7 @@ STAGES: tuple[Callable[[Chain, int, Ledger, Recorder], None], ...] = (
     mine,
     separate,
     settle_producers,
+    respond,
     make_magnets,
     make_metal,
     trade_oxide,

@@ -313,14 +313,70 @@ class Offtake(Event):
                                 "to the end of the horizon.")
 
 
+class Substitution(Event):
+    """Buyers design a material out (ferrite or induction motors, Dy-free grades, thrifting)
+    when its price stays high: the share of demand switched away moves towards a target set by
+    the price, with a lag. Switched demand is gone from the market (not short)."""
+
+    kind: Literal["substitution"]
+    materials: Literal["all"] | list[str] = Field(
+        "all", description="Materials bought (NdFeB, SmCo, or elements such as Dy), or 'all'."
+    )
+    regions: Literal["all"] | list[str] = Field("all", description="Demand regions, or 'all'.")
+    sectors: Literal["all"] | list[str] = Field("all", description="Sectors, or 'all'.")
+    max_share: float = Field(
+        gt=0.0, le=1.0, description="Largest share of demand that can switch away (0-1]."
+    )
+    trigger_price_ratio: float = Field(
+        1.5, ge=1.0, description="Price, as a multiple of its base level, where switching starts."
+    )
+    full_price_ratio: float = Field(
+        4.0, gt=1.0, description="Price multiple at which the whole max_share switches."
+    )
+    adoption_months: float = Field(
+        18.0, ge=0.0, le=240.0, description="Time constant of the switch (months): redesign, "
+        "qualification and retooling take time."
+    )
+    reversible: bool = Field(
+        False, description="Whether buyers switch back when the price falls (default: no, a "
+        "redesigned motor stays redesigned)."
+    )
+    end: dt.date | None = Field(None, description="Date switching stops; none = never.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Substitution:
+        if self.full_price_ratio <= self.trigger_price_ratio:
+            raise ValueError(f"full_price_ratio ({self.full_price_ratio}) must exceed "
+                             f"trigger_price_ratio ({self.trigger_price_ratio})")
+        if self.end is not None and self.end <= self.start:
+            raise ValueError(f"end ({self.end}) must be after start ({self.start})")
+        return self
+
+
+class Recycling(Event):
+    """End-of-life magnet recycling in a region: a share of the magnets sold ``life_years``
+    earlier comes back as scrap, and its rare earths join a separation plant's output."""
+
+    kind: Literal["recycling"]
+    region: str = Field(description="Demand region whose scrapped magnets are collected.")
+    material: Literal["NdFeB", "SmCo"] = Field("NdFeB", description="Magnet recycled.")
+    collection_share: float = Field(
+        gt=0.0, le=1.0, description="Share of the magnets reaching end of life that are "
+        "collected and recovered (0-1]."
+    )
+    life_years: float = Field(12.0, ge=1.0, le=40.0, description="Years from sale to scrap.")
+    ramp_months: float = Field(36.0, ge=0.0, le=240.0, description="Months to full collection.")
+    facility: str = Field(description="Separation plant that takes the scrap (its id).")
+
+
 AnyEvent = Annotated[
     ExportControl | NewCapacity | Outage | Stockpile | PriceFloor | PriceLevel | PriceCap
-    | Offtake,
+    | Offtake | Substitution | Recycling,
     Field(discriminator="kind"),
 ]
 EVENT_KINDS: tuple[str, ...] = (
     "export_control", "new_capacity", "outage", "stockpile", "price_floor", "price_level",
-    "price_cap", "offtake",
+    "price_cap", "offtake", "substitution", "recycling",
 )
 
 

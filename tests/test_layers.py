@@ -22,6 +22,7 @@ LAYERS = {
     "startup": 2,
     "economics": 2,
     "stockpile": 2,
+    "demand": 2,
     "offtake": 2,
     "origin": 2,
     "engine": 3,
