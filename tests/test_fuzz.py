@@ -122,7 +122,8 @@ def mutated(draw: st.DrawFn) -> tuple[str, str]:
         return name, "\n".join([*lines[:i], extra, *lines[i:]]) + "\n"
     data = yaml.safe_load(text)
     # Walk down to a random mapping inside the document (the top, horizon or an event).
-    targets: list[dict] = [data, data["horizon"], *[e for e in data.get("events") or []]]
+    horizon = [data["horizon"]] if isinstance(data.get("horizon"), dict) else []
+    targets: list[dict] = [data, *horizon, *[e for e in data.get("events") or []]]
     target = draw(st.sampled_from(targets))
     key = draw(st.sampled_from(sorted(target)))
     if how == "delete":
