@@ -28,10 +28,10 @@ events:
     exporter: CN
     destinations: [US]
     forms: [magnet]
-    mode: quota
-    share: {{dist: beta, a: 2, b: 5, name: approval}}
-    start: {{dist: triangular, low: 2025-02-01, mode: 2025-03-01, high: 2025-06-30,
-             name: start}}
+    mode: licence
+    approval_rate: {{dist: beta, a: 2, b: 5, name: approval}}
+    review_delay_days: {{dist: triangular, low: 30, mode: 63, high: 120, name: delay}}
+    start: 2025-03-01
   - kind: new_capacity
     facility: mp_10x
     stage: magnet
@@ -64,11 +64,12 @@ def test_sweep_writes_every_file(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert (summary["p05"] <= summary["p50"] + 1e-9).all()
     assert (summary["p50"] <= summary["p95"] + 1e-9).all()
     params = pd.read_csv(out / "parameters.csv")
-    assert len(params) == 12 and {"sample", "seed", "events[0].share", "events[0].start",
-                                  "events[1].start", "events[1].ramp_months"} <= set(params)
+    assert len(params) == 12 and {"sample", "seed", "events[0].approval_rate",
+                                  "events[0].review_delay_days", "events[1].start",
+                                  "events[1].ramp_months"} <= set(params)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["samples"] == 12 and manifest["mass_balance_residual"] < 1e-9
-    assert [u["key"] for u in manifest["uncertain_inputs"]][:2] == ["approval", "start"]
+    assert [u["key"] for u in manifest["uncertain_inputs"]][:2] == ["approval", "delay"]
     table = pq.read_table(out / "samples.parquet")
     months, buyers = summary["date"].nunique(), len(summary[summary["metric"] ==
                                                             "shortfall_t"]) // 12
@@ -111,7 +112,7 @@ def test_compare_and_sensitivity_write_their_tables(tmp_path: Path) -> None:
     assert main(["sensitivity", str(a), "--output", "shortfall_t:US:ev_traction:NdFeB",
                  "-n", "2", "--workers", "1", "--out", str(sens)]) == 0
     result = pd.read_csv(sens / "sensitivity.csv")
-    assert set(result["input"]) == {"approval", "start", "events[1].start",
+    assert set(result["input"]) == {"approval", "delay", "events[1].start",
                                     "events[1].ramp_months"}
     assert (sens / "tornado.png").stat().st_size > 1000
     assert main(["sensitivity", str(a), "--output", "shortfall:US", "--out",
