@@ -163,8 +163,10 @@ def _executor_map(fn: BatchFn, jobs: list[Job], world: World, scenario: Scenario
         for index, draws, count in jobs:
             yield index, fn(world, scenario, draws, count)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(fn, world, scenario, draws, count): index
+    # The world and scenario go to each worker once, when it starts, not with every batch.
+    with ProcessPoolExecutor(max_workers=workers, initializer=_worker_setup,
+                             initargs=(fn, world, scenario)) as pool:
+        futures = {pool.submit(_worker_batch, draws, count): index
                    for index, draws, count in jobs}
         try:
             for future in as_completed(futures):
@@ -173,6 +175,19 @@ def _executor_map(fn: BatchFn, jobs: list[Job], world: World, scenario: Scenario
             for future in futures:
                 future.cancel()
             raise
+
+
+_WORKER: dict[str, object] = {}
+
+
+def _worker_setup(fn: BatchFn, world: World, scenario: Scenario) -> None:
+    """Keep a pool worker's batch function, world and scenario for all its batches."""
+    _WORKER.update(fn=fn, world=world, scenario=scenario)
+
+
+def _worker_batch(draws: Mapping[str, np.ndarray], count: int) -> dict[str, np.ndarray]:
+    fn: BatchFn = _WORKER["fn"]  # type: ignore[assignment]
+    return fn(_WORKER["world"], _WORKER["scenario"], draws, count)  # type: ignore[arg-type]
 
 
 def _dask_map(fn: BatchFn, jobs: list[Job], world: World, scenario: Scenario, workers: int,
@@ -231,24 +246,35 @@ def sweep(
         draws = sampling.draw(scenario, samples, seed, method)
     spans = _batches(samples, batch_size)
     saved = BatchStore(store) if store is not None else None
-    done: dict[int, dict[str, np.ndarray]] = {}
+    # Batches are copied into the merged arrays as they come and then dropped, so that the
+    # merged arrays are the only full-size copy held.
+    merged: dict[str, np.ndarray] = {}
+
+    def keep(index: int, arrays: Mapping[str, np.ndarray]) -> None:
+        a, b = spans[index]
+        for k in ARRAYS:
+            part = arrays[k]
+            if k not in merged:
+                merged[k] = np.empty((samples, *part.shape[1:]), dtype=part.dtype)
+            merged[k][a:b] = part
+        if progress:
+            progress(b - a)
+
+    done: set[int] = set()
     resumed = 0
     if saved is not None:
         for i in range(len(spans)):
             if saved.has(i):
-                done[i] = saved.load(i)
+                keep(i, saved.load(i))
+                done.add(i)
                 resumed += 1
-                if progress:
-                    progress(spans[i][1] - spans[i][0])
     jobs = [(i, {k: v[a:b] for k, v in draws.items()}, b - a) for i, (a, b) in enumerate(spans)
             if i not in done]
     for index, arrays in _executor_map(batch_fn, jobs, world, scenario, workers, scheduler):
-        done[index] = arrays
         if saved is not None:
             saved.save(index, arrays)
-        if progress:
-            progress(spans[index][1] - spans[index][0])
-    merged = {k: np.concatenate([done[i][k] for i in range(len(spans))]) for k in ARRAYS}
+        keep(index, arrays)
+        del arrays
     origin = dt.date(scenario.horizon.start.year, scenario.horizon.start.month, 1)
     steps = merged["shortfall"].shape[1]
     buyers = pd.DataFrame([(b.region, b.sector, b.material) for b in world.buyers],
