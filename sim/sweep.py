@@ -56,8 +56,8 @@ def run_batch(world: World, scenario: Scenario, draws: Mapping[str, np.ndarray],
                  draws=draws or None)
     rec = result.record
     out = {
-        "shortfall": np.maximum(rec.demand - rec.delivered, 0.0).astype(np.float32),
-        "demand": rec.demand.astype(np.float32),
+        "shortfall": np.maximum(rec.demand - rec.delivered, 0.0).astype(np.float32, order="C"),
+        "demand": rec.demand.astype(np.float32, order="C"),
         "prices": result.prices_usd_per_kg.astype(np.float32),
         "residual": np.full(rec.demand.shape[0], result.residual),
     }
