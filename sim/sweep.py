@@ -131,7 +131,7 @@ def check_size(world: World, scenario: Scenario, samples: int, batch_size: int,
     origin = dt.date(scenario.horizon.start.year, scenario.horizon.start.month, 1)
     steps = int(month_index(origin, scenario.horizon.end)) + 1
     per_sample = 4 * steps * (2 * len(world.buyers) + 2 * len(PRICE_PRODUCTS) * len(TIERS))
-    kept = samples * per_sample + samples * 8 * 2 * 2048  # merged arrays; summary blocks
+    kept = samples * per_sample + 8 * 4 * min(samples * 2048, BLOCK_NUMBERS)  # merged; summary
     batches = min(workers, -(-samples // batch_size)) * estimate_bytes(
         world, scenario, min(batch_size, samples), detail=False)
     need = kept + batches
@@ -287,16 +287,29 @@ def sweep(
 
 
 # -- tables ---------------------------------------------------------------------------------
+BLOCK_NUMBERS = 2**22  # float64 numbers in one block of `_stats` (32 MB)
+
+
+def _column_blocks(samples: int, columns: int, chunk: int) -> list[slice]:
+    """Blocks of at most ``chunk`` columns, fewer for many samples (a block holds about
+    `BLOCK_NUMBERS` numbers), none of one column but a lone column (a one-column block
+    would be summed in another order)."""
+    width = max(2, min(chunk, BLOCK_NUMBERS // max(samples, 1)))
+    bounds = list(range(0, columns, width)) + [columns]
+    if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
+        del bounds[-2]
+    return [slice(a, b) for a, b in zip(bounds, bounds[1:])]
+
+
 def _stats(values: np.ndarray, chunk: int = 2048,
            transform: Callable[[slice], np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Mean and percentiles over the sample axis (axis 0), in float64, a block of columns at
-    a time (memory stays near ``samples x chunk`` numbers). ``transform(cols)`` may supply
-    the block instead of ``values``."""
+    a time (memory stays near ``min(samples x chunk, BLOCK_NUMBERS)`` numbers; the blocks
+    change no number). ``transform(cols)`` may supply the block instead of ``values``."""
     shape = values.shape[1:]
     flat = values.reshape(values.shape[0], -1)
     out = {name: np.empty(flat.shape[1]) for name in ("mean", *QUANTILES)}
-    for a in range(0, flat.shape[1], chunk):
-        cols = slice(a, min(a + chunk, flat.shape[1]))
+    for cols in _column_blocks(flat.shape[0], flat.shape[1], chunk):
         block = (transform(cols) if transform is not None else flat[:, cols]).astype(np.float64)
         out["mean"][cols] = block.mean(axis=0)
         found = np.percentile(block, list(QUANTILES.values()), axis=0)
@@ -344,16 +357,25 @@ def summary_table(result: SweepResult) -> pd.DataFrame:
                            kind="stable").reset_index(drop=True)
 
 
+def _sum_steps(values: np.ndarray, block: int = 1024) -> np.ndarray:
+    """``values[S, T, ...]`` summed over steps in float64, a block of samples at a time (a
+    sample's sum is the same whatever the block)."""
+    out = np.empty((values.shape[0], *values.shape[2:]))
+    for a in range(0, values.shape[0], block):
+        out[a:a + block] = values[a:a + block].astype(np.float64).sum(axis=1)
+    return out
+
+
 def cumulative(result: SweepResult) -> np.ndarray:
     """Each sample's shortfall summed over the horizon, ``[S, B]``."""
-    return result.arrays["shortfall"].astype(np.float64).sum(axis=1)
+    return _sum_steps(result.arrays["shortfall"])
 
 
 def totals_table(result: SweepResult) -> pd.DataFrame:
     """Cumulative shortfall over the horizon by buyer: mean and percentiles, and the share
     of samples with any shortfall."""
     total = cumulative(result)
-    demand = result.arrays["demand"].astype(np.float64).sum(axis=1)
+    demand = _sum_steps(result.arrays["demand"][:1])  # the first sample's is used
     stats = _stats(total)
     frame = result.buyers.copy()
     frame["metric"] = "cumulative_shortfall_t"
