@@ -55,8 +55,10 @@ def run_batch(world: World, scenario: Scenario, draws: Mapping[str, np.ndarray],
     result = run(world, scenario, samples=count if draws else 1, detail=False,
                  draws=draws or None)
     rec = result.record
+    short = rec.demand - rec.delivered
+    np.maximum(short, 0.0, out=short)
     out = {
-        "shortfall": np.maximum(rec.demand - rec.delivered, 0.0).astype(np.float32, order="C"),
+        "shortfall": short.astype(np.float32, order="C"),
         "demand": rec.demand.astype(np.float32, order="C"),
         "prices": result.prices_usd_per_kg.astype(np.float32),
         "residual": np.full(rec.demand.shape[0], result.residual),
