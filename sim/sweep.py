@@ -172,7 +172,8 @@ def _executor_map(fn: BatchFn, jobs: list[Job], world: World, scenario: Scenario
                    for index, draws, count in jobs}
         try:
             for future in as_completed(futures):
-                yield futures[future], future.result()
+                # Dropped as it is yielded: a finished future holds its batch's arrays.
+                yield futures.pop(future), future.result()
         except BaseException:
             for future in futures:
                 future.cancel()
