@@ -33,8 +33,6 @@ class Record:
 
     chain: Chain
     detail: bool
-    demand: np.ndarray = field(init=False)
-    delivered: np.ndarray = field(init=False)
     fills: np.ndarray = field(init=False)
     production: np.ndarray | None = None
     stocks: np.ndarray | None = None
@@ -48,14 +46,25 @@ class Record:
     def __post_init__(self) -> None:
         c = self.chain
         S, T, B, F = c.samples, c.steps, len(c.buyers), len(c.facilities)
-        self.demand = np.zeros((S, T, B))
-        self.delivered = np.zeros((S, T, B))
+        # Kept step-major, ``[T, S, B]``, so that each step writes one contiguous block.
+        self._demand = np.zeros((T, S, B))
+        self._delivered = np.zeros((T, S, B))
         self.fills = np.ones((S, T, len(PRICE_PRODUCTS), len(TIERS)))
         if self.detail:
             self.production = np.zeros((T, F, len(ELEMENTS)))
             self.stocks = np.zeros((T, F, len(ELEMENTS)))
             self.inventory = np.zeros((T, B))
             self.recycled = np.zeros((T, len(c.stage("magnet")), len(ELEMENTS)))
+
+    @property
+    def demand(self) -> np.ndarray:
+        """``[S, T, B]`` what buyers wanted to use each step (a view)."""
+        return self._demand.transpose(1, 0, 2)
+
+    @property
+    def delivered(self) -> np.ndarray:
+        """``[S, T, B]`` what buyers used each step (a view)."""
+        return self._delivered.transpose(1, 0, 2)
 
     def market(self, chain: Chain, step: int, name: str, x: np.ndarray) -> None:
         if not self.detail or step < 0:
@@ -99,8 +108,8 @@ class Record:
     def consumed(self, chain: Chain, step: int, demand: np.ndarray, got: np.ndarray) -> None:
         if step < 0:
             return
-        self.demand[:, step] = demand
-        self.delivered[:, step] = got
+        self._demand[step] = demand
+        self._delivered[step] = got
         if self.stocks is not None and self.inventory is not None:
             sl = chain.slices
             self.stocks[step, sl["mine"]] = chain.mine_stock[0]

@@ -12,6 +12,7 @@ gives the same numbers whatever runs it and however often it was resumed.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import json
 import os
@@ -55,12 +56,18 @@ def run_batch(world: World, scenario: Scenario, draws: Mapping[str, np.ndarray],
     result = run(world, scenario, samples=count if draws else 1, detail=False,
                  draws=draws or None)
     rec = result.record
+    short = rec.demand - rec.delivered
+    np.maximum(short, 0.0, out=short)
     out = {
-        "shortfall": np.maximum(rec.demand - rec.delivered, 0.0).astype(np.float32),
-        "demand": rec.demand.astype(np.float32),
+        "shortfall": short.astype(np.float32, order="C"),
+        "demand": rec.demand.astype(np.float32, order="C"),
         "prices": result.prices_usd_per_kg.astype(np.float32),
         "residual": np.full(rec.demand.shape[0], result.residual),
     }
+    # A run's environment, processes and chain refer to each other: only the cycle collector
+    # frees them, and until it runs the next batches' arrays pile up on top.
+    del result, rec
+    gc.collect()
     return out if draws else {k: np.repeat(v, count, axis=0) for k, v in out.items()}
 
 
@@ -131,7 +138,7 @@ def check_size(world: World, scenario: Scenario, samples: int, batch_size: int,
     origin = dt.date(scenario.horizon.start.year, scenario.horizon.start.month, 1)
     steps = int(month_index(origin, scenario.horizon.end)) + 1
     per_sample = 4 * steps * (2 * len(world.buyers) + 2 * len(PRICE_PRODUCTS) * len(TIERS))
-    kept = samples * per_sample + samples * 8 * 2 * 2048  # merged arrays; summary blocks
+    kept = samples * per_sample + 8 * 4 * min(samples * 2048, BLOCK_NUMBERS)  # merged; summary
     batches = min(workers, -(-samples // batch_size)) * estimate_bytes(
         world, scenario, min(batch_size, samples), detail=False)
     need = kept + batches
@@ -163,16 +170,32 @@ def _executor_map(fn: BatchFn, jobs: list[Job], world: World, scenario: Scenario
         for index, draws, count in jobs:
             yield index, fn(world, scenario, draws, count)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(fn, world, scenario, draws, count): index
+    # The world and scenario go to each worker once, when it starts, not with every batch.
+    with ProcessPoolExecutor(max_workers=workers, initializer=_worker_setup,
+                             initargs=(fn, world, scenario)) as pool:
+        futures = {pool.submit(_worker_batch, draws, count): index
                    for index, draws, count in jobs}
         try:
             for future in as_completed(futures):
-                yield futures[future], future.result()
+                # Dropped as it is yielded: a finished future holds its batch's arrays.
+                yield futures.pop(future), future.result()
         except BaseException:
             for future in futures:
                 future.cancel()
             raise
+
+
+_WORKER: dict[str, object] = {}
+
+
+def _worker_setup(fn: BatchFn, world: World, scenario: Scenario) -> None:
+    """Keep a pool worker's batch function, world and scenario for all its batches."""
+    _WORKER.update(fn=fn, world=world, scenario=scenario)
+
+
+def _worker_batch(draws: Mapping[str, np.ndarray], count: int) -> dict[str, np.ndarray]:
+    fn: BatchFn = _WORKER["fn"]  # type: ignore[assignment]
+    return fn(_WORKER["world"], _WORKER["scenario"], draws, count)  # type: ignore[arg-type]
 
 
 def _dask_map(fn: BatchFn, jobs: list[Job], world: World, scenario: Scenario, workers: int,
@@ -231,24 +254,35 @@ def sweep(
         draws = sampling.draw(scenario, samples, seed, method)
     spans = _batches(samples, batch_size)
     saved = BatchStore(store) if store is not None else None
-    done: dict[int, dict[str, np.ndarray]] = {}
+    # Batches are copied into the merged arrays as they come and then dropped, so that the
+    # merged arrays are the only full-size copy held.
+    merged: dict[str, np.ndarray] = {}
+
+    def keep(index: int, arrays: Mapping[str, np.ndarray]) -> None:
+        a, b = spans[index]
+        for k in ARRAYS:
+            part = arrays[k]
+            if k not in merged:
+                merged[k] = np.empty((samples, *part.shape[1:]), dtype=part.dtype)
+            merged[k][a:b] = part
+        if progress:
+            progress(b - a)
+
+    done: set[int] = set()
     resumed = 0
     if saved is not None:
         for i in range(len(spans)):
             if saved.has(i):
-                done[i] = saved.load(i)
+                keep(i, saved.load(i))
+                done.add(i)
                 resumed += 1
-                if progress:
-                    progress(spans[i][1] - spans[i][0])
     jobs = [(i, {k: v[a:b] for k, v in draws.items()}, b - a) for i, (a, b) in enumerate(spans)
             if i not in done]
     for index, arrays in _executor_map(batch_fn, jobs, world, scenario, workers, scheduler):
-        done[index] = arrays
         if saved is not None:
             saved.save(index, arrays)
-        if progress:
-            progress(spans[index][1] - spans[index][0])
-    merged = {k: np.concatenate([done[i][k] for i in range(len(spans))]) for k in ARRAYS}
+        keep(index, arrays)
+        del arrays
     origin = dt.date(scenario.horizon.start.year, scenario.horizon.start.month, 1)
     steps = merged["shortfall"].shape[1]
     buyers = pd.DataFrame([(b.region, b.sector, b.material) for b in world.buyers],
@@ -261,16 +295,29 @@ def sweep(
 
 
 # -- tables ---------------------------------------------------------------------------------
+BLOCK_NUMBERS = 2**22  # float64 numbers in one block of `_stats` (32 MB)
+
+
+def _column_blocks(samples: int, columns: int, chunk: int) -> list[slice]:
+    """Blocks of at most ``chunk`` columns, fewer for many samples (a block holds about
+    `BLOCK_NUMBERS` numbers), none of one column but a lone column (a one-column block
+    would be summed in another order)."""
+    width = max(2, min(chunk, BLOCK_NUMBERS // max(samples, 1)))
+    bounds = list(range(0, columns, width)) + [columns]
+    if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
+        del bounds[-2]
+    return [slice(a, b) for a, b in zip(bounds, bounds[1:])]
+
+
 def _stats(values: np.ndarray, chunk: int = 2048,
            transform: Callable[[slice], np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Mean and percentiles over the sample axis (axis 0), in float64, a block of columns at
-    a time (memory stays near ``samples x chunk`` numbers). ``transform(cols)`` may supply
-    the block instead of ``values``."""
+    a time (memory stays near ``min(samples x chunk, BLOCK_NUMBERS)`` numbers; the blocks
+    change no number). ``transform(cols)`` may supply the block instead of ``values``."""
     shape = values.shape[1:]
     flat = values.reshape(values.shape[0], -1)
     out = {name: np.empty(flat.shape[1]) for name in ("mean", *QUANTILES)}
-    for a in range(0, flat.shape[1], chunk):
-        cols = slice(a, min(a + chunk, flat.shape[1]))
+    for cols in _column_blocks(flat.shape[0], flat.shape[1], chunk):
         block = (transform(cols) if transform is not None else flat[:, cols]).astype(np.float64)
         out["mean"][cols] = block.mean(axis=0)
         found = np.percentile(block, list(QUANTILES.values()), axis=0)
@@ -318,16 +365,25 @@ def summary_table(result: SweepResult) -> pd.DataFrame:
                            kind="stable").reset_index(drop=True)
 
 
+def _sum_steps(values: np.ndarray, block: int = 1024) -> np.ndarray:
+    """``values[S, T, ...]`` summed over steps in float64, a block of samples at a time (a
+    sample's sum is the same whatever the block)."""
+    out = np.empty((values.shape[0], *values.shape[2:]))
+    for a in range(0, values.shape[0], block):
+        out[a:a + block] = values[a:a + block].astype(np.float64).sum(axis=1)
+    return out
+
+
 def cumulative(result: SweepResult) -> np.ndarray:
     """Each sample's shortfall summed over the horizon, ``[S, B]``."""
-    return result.arrays["shortfall"].astype(np.float64).sum(axis=1)
+    return _sum_steps(result.arrays["shortfall"])
 
 
 def totals_table(result: SweepResult) -> pd.DataFrame:
     """Cumulative shortfall over the horizon by buyer: mean and percentiles, and the share
     of samples with any shortfall."""
     total = cumulative(result)
-    demand = result.arrays["demand"].astype(np.float64).sum(axis=1)
+    demand = _sum_steps(result.arrays["demand"][:1])  # the first sample's is used
     stats = _stats(total)
     frame = result.buyers.copy()
     frame["metric"] = "cumulative_shortfall_t"
