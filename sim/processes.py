@@ -188,8 +188,10 @@ def make_magnets(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None
     home_open = chain.magnet_home * chain.magnet_open[..., 0]
 
     def not_from_home() -> np.ndarray:  # [S, Bm, 1] need that home plants did not meet
-        x = flow.dense(slice(None)) + reserved  # every sample's flows
-        return (need - add_along(x[..., 0] * chain.magnet_home[None], 1))[:, :, None]
+        # home routes are constant within lanes: sum lane flows, not every plant's
+        home = flow.arriving(flow.market.lanes(chain.magnet_home))[..., 0]
+        home = home + add_along(reserved[..., 0] * chain.magnet_home[None], 1)
+        return (need - home)[:, :, None]
 
     claim = startup_claim(made, capacity[:, :, 0], chain.new_capacity[:, mag], not_from_home,
                           home_open)
