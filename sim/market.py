@@ -20,9 +20,12 @@ buyers of one element each into customers with a need over elements. See ``docs/
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from sim import kernels
 
 ROUNDS = 4
 TINY = 1e-12
@@ -140,36 +143,36 @@ class Grouping:
         self.size = (int(labels.max()) + 1 if labels.size else 0) if size is None else size
         self.order = np.argsort(labels, kind="stable")
         counts = np.bincount(labels, minlength=self.size)
-        self.present = np.flatnonzero(counts)  # classes with members
-        self.starts = (np.cumsum(counts) - counts)[self.present].astype(int)
-        self.first = self.order[self.starts]
+        present = np.flatnonzero(counts)  # classes with members
+        self.first = self.order[(np.cumsum(counts) - counts)[present]]  # each one's first
         self.trivial = self.size == labels.size and bool((labels == np.arange(labels.size)).all())
-        # For sums: classes by size, largest first, so that the j-th members of the classes
-        # that have one are a prefix; ``members[j]`` lists them.
-        self.by_size = np.argsort(-counts, kind="stable")
-        members = [np.flatnonzero(labels == c) for c in self.by_size]
-        self.members = [
-            np.array([m[j] for m in members if len(m) > j], dtype=int)
-            for j in range(int(counts.max()) if counts.size else 0)
-        ]
-        self.unsort = np.argsort(self.by_size)
+        # Class c's members are order[ptr[c]:ptr[c + 1]], ascending (a stable sort).
+        self.ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self.order = self.order.astype(np.int64)
 
     def sum(self, a: np.ndarray) -> np.ndarray:
         """Class totals ``[S, classes, ...]`` of ``a[S, members, ...]`` (``a`` itself if every
         member is its own class; do not write to the result); 0 for classes without members.
-        Members are added one at a time in their order (a sum in a fixed order)."""
+        Members are added one at a time in ascending order (a sum in a fixed order)."""
         if self.trivial:
             return a
-        if not self.members:
-            return np.zeros((a.shape[0], self.size, *a.shape[2:]))
-        total = np.take(a, self.members[0], axis=1)
-        for j in self.members[1:]:
-            total[:, : len(j)] += np.take(a, j, axis=1)
-        if self.present.size < self.size:
-            out = np.zeros((a.shape[0], self.size, *a.shape[2:]))
-            out[:, self.by_size[: total.shape[1]]] = total
-            return out
-        return np.take(total, self.unsort, axis=1)
+        a = np.asarray(a, dtype=float)
+        rest = a.shape[2:]
+        width = math.prod(rest)
+        out = np.empty((a.shape[0], self.size, width))
+        kernels.group_sum(a.reshape(a.shape[0], a.shape[1], width), self.ptr, self.order, out)
+        return out.reshape(a.shape[0], self.size, *rest)
+
+    def weighted_sum(self, a: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        """`sum` of ``a[S, members, ...] * weight[members]`` (a new array)."""
+        a = np.asarray(a, dtype=float)
+        rest = a.shape[2:]
+        width = math.prod(rest)
+        out = np.empty((a.shape[0], self.size, width))
+        kernels.weighted_group_sum(a.reshape(a.shape[0], a.shape[1], width),
+                                   np.ascontiguousarray(weight, dtype=float), self.ptr,
+                                   self.order, out)
+        return out.reshape(a.shape[0], self.size, *rest)
 
     def sum_back(self, total: np.ndarray) -> np.ndarray:
         """Each member's class value ``[S, members, ...]`` from ``total[S, classes, ...]``."""
@@ -211,39 +214,39 @@ class _Tier:
         is asked again (``ROUNDS`` rounds, fewer once no open edge joins a supplier with
         something left to a customer that needs something)."""
         opened = self.open if open_ is None else open_
-        # A sample stops as it would alone: when none of its open edges can carry more (its
-        # later rounds then move exactly nothing, whatever the other samples of the batch do).
-        need = np.where((need > TINY).any(axis=(1, 2), keepdims=True), need, 0.0)
-        x = np.zeros(())
-        for round_ in range(ROUNDS):
-            weight = np.take(avail, self.g, axis=1) * opened
-            if cap is not None:
-                weight = np.minimum(weight, cap)
-            total = np.take(self.by_h.sum(weight), self.h, axis=1)
-            request = np.divide(weight, total, out=np.zeros_like(weight), where=total > TINY)
-            request *= np.take(need, self.h, axis=1)
-            if cap is not None:
-                np.minimum(request, cap, out=request)
-            asked = self.by_g.sum(request)
-            over = (asked > avail) & (asked > 0)
-            scale = np.divide(avail, asked, out=np.ones_like(avail), where=over)
-            flow = request
-            flow *= np.take(scale, self.g, axis=1)
-            x = x + flow
-            if round_ == ROUNDS - 1:
-                break
-            avail = np.maximum(avail - self.by_g.sum(flow), 0.0)
-            need = np.maximum(need - self.by_h.sum(flow), 0.0)
-            live = (np.take(avail, self.g, axis=1) > TINY) & (np.take(need, self.h, axis=1) > TINY)
-            live &= opened > 0
-            if cap is not None:
-                cap = np.maximum(cap - flow, 0.0)
-                live &= cap > TINY
-            active = np.asarray(live.any(axis=(1, 2)))
-            if not active.any():
-                break
-            need = need * active[:, None, None]
+        lead = [avail.shape[0], need.shape[0]]
+        lead += [cap.shape[0]] if cap is not None else []
+        lead += [opened.shape[0]] if opened.ndim == 3 else []
+        width = [avail.shape[-1], need.shape[-1], opened.shape[-1]]
+        width += [cap.shape[-1]] if cap is not None else []
+        S, K = max(lead), max(width)
+        x = np.empty((S, self.g.size, K))
+        kernels.fill(
+            _kernel_input(avail, S, K),
+            _kernel_input(need, S, K),
+            _kernel_input(cap, S, K) if cap is not None else _NO_CAP,
+            cap is not None,
+            _kernel_input(opened, S, K),
+            self.g, self.h, self.by_g.ptr, self.by_g.order, self.by_h.ptr, self.by_h.order,
+            ROUNDS, TINY, x,
+        )
         return x
+
+
+_NO_CAP = np.zeros((1, 1, 1))
+
+
+def _kernel_input(a: np.ndarray, samples: int, width: int) -> np.ndarray:
+    """``a[S or 1, n, K or 1]`` (or ``[n, K]``) as a C-ordered float ``[S or 1, n, width]``
+    for the kernels: an axis that numpy would broadcast stays of size 1 (or becomes so)."""
+    a = np.asarray(a, dtype=float)
+    if a.ndim == 2:
+        a = a[None]
+    if a.shape[0] == samples > 1 and a.strides[0] == 0:
+        a = a[:1]
+    if a.shape[2] != width:
+        a = np.broadcast_to(a, (*a.shape[:2], width))
+    return np.ascontiguousarray(a)
 
 
 class _Pass:
@@ -460,7 +463,7 @@ class Flow:
         key = weight.tobytes()  # pipelines of one market share their lanes' weights
         got = self._lanes_got.get(key)
         if got is None:
-            got = m.edge_cus.sum(self.x * weight.reshape(-1)[m.edge_flat][None, :, None])
+            got = m.edge_cus.weighted_sum(self.x, weight.reshape(-1)[m.edge_flat])
             self._lanes_got[key] = got
         return self.cus_share[:, customers] * np.take(got, m.cus.labels[customers], axis=1)
 

@@ -16,6 +16,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from sim import kernels
+
 
 def add_along(a: np.ndarray, axis: int) -> np.ndarray:
     """Sum over ``axis`` one slice at a time, so that every sample's result is the same
@@ -34,13 +36,12 @@ def backlog_claim(unmet: np.ndarray, idle: np.ndarray, open_: np.ndarray) -> np.
         idle: ``[S, P]`` capacity not used this step (>= 0).
         open_: ``[P, C]`` 1 where plant ``p`` may serve customer ``c``.
     """
-    weight = idle[:, :, None] * open_[None]  # [S, P, C]
-    total = add_along(weight, 1)[:, None, :]
-    share = np.divide(weight, total, out=np.zeros_like(weight), where=total > 1e-12)
-    claim = add_along(share[:, :, :, None] * unmet[:, None, :, :], 2)
-    asked = add_along(claim, 2)
-    scale = np.divide(idle, asked, out=np.ones_like(idle), where=asked > idle)
-    return claim * np.minimum(scale, 1.0)[:, :, None]
+    unmet = np.ascontiguousarray(unmet, dtype=float)
+    out = np.empty((unmet.shape[0], idle.shape[1], unmet.shape[2]))
+    kernels.backlog_claim(unmet, np.ascontiguousarray(np.broadcast_to(idle, (unmet.shape[0],
+                          idle.shape[1])), dtype=float),
+                          np.ascontiguousarray(open_, dtype=float), 1e-12, out)
+    return out
 
 
 def startup_claim(

@@ -11,6 +11,7 @@ PACKAGE = Path(__file__).parent.parent / "sim"
 LAYERS = {
     "errors": 0,
     "units": 0,
+    "kernels": 0,
     "scenario": 1,
     "sampling": 1,
     "world": 2,
