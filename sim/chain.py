@@ -78,13 +78,8 @@ class Pipeline:
         (lanes share a region, so a lead time), to this pipeline's ``customers`` of it;
         ``then`` maps what they get, ``[S, C, K]``, to this pipeline's customers (pools of
         buyers to their members)."""
-        whole = np.floor(lead).astype(int)
-        frac = lead - whole
-        for offset in range(self.slots):
-            weight = (whole == offset) * (1.0 - frac) + (whole + 1 == offset) * frac
-            if weight.any():
-                got = flow.arriving(weight, customers)
-                self.buf[(step + offset) % self.slots] += got if then is None else then(got)
+        for offset, got in flow.by_lead(lead, customers):
+            self.buf[(step + offset) % self.slots] += got if then is None else then(got)
 
     def arrive(self, step: int) -> np.ndarray:
         """Take this step's arrivals, ``[S, C, K]``."""

@@ -168,20 +168,22 @@ def fill(
 def weighted_group_sum(
     a: np.ndarray, weight: np.ndarray, ptr: np.ndarray, idx: np.ndarray, out: np.ndarray
 ) -> None:
-    """`group_sum` of ``a[s, m, r] * weight[m]``: each product rounded, then added in order."""
-    S, C, R = out.shape
+    """`group_sum` of ``a[s, m, r] * weight[o, m]`` for each row ``o`` of ``weight``, into
+    ``out[o, s, c, r]``: each product rounded, then added in order."""
+    O, S, C, R = out.shape
     for s in range(S):
-        for c in range(C):
-            lo, hi = ptr[c], ptr[c + 1]
-            for r in range(R):
-                t = 0.0
-                if lo < hi:
-                    m = idx[lo]
-                    t = a[s, m, r] * weight[m]
-                    for q in range(lo + 1, hi):
-                        m = idx[q]
-                        t += a[s, m, r] * weight[m]
-                out[s, c, r] = t
+        for o in range(O):
+            for c in range(C):
+                lo, hi = ptr[c], ptr[c + 1]
+                for r in range(R):
+                    t = 0.0
+                    if lo < hi:
+                        m = idx[lo]
+                        t = a[s, m, r] * weight[o, m]
+                        for q in range(lo + 1, hi):
+                            m = idx[q]
+                            t += a[s, m, r] * weight[o, m]
+                    out[o, s, c, r] = t
 
 
 @njit(cache=True, nogil=True)

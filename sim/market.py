@@ -164,15 +164,16 @@ class Grouping:
         return out.reshape(a.shape[0], self.size, *rest)
 
     def weighted_sum(self, a: np.ndarray, weight: np.ndarray) -> np.ndarray:
-        """`sum` of ``a[S, members, ...] * weight[members]`` (a new array)."""
+        """`sum` of ``a[S, members, ...] * weight[o, members]`` for each row of ``weight[O,
+        members]``: ``[O, S, classes, ...]`` (a new array)."""
         a = np.asarray(a, dtype=float)
         rest = a.shape[2:]
         width = math.prod(rest)
-        out = np.empty((a.shape[0], self.size, width))
+        out = np.empty((weight.shape[0], a.shape[0], self.size, width))
         kernels.weighted_group_sum(a.reshape(a.shape[0], a.shape[1], width),
                                    np.ascontiguousarray(weight, dtype=float), self.ptr,
                                    self.order, out)
-        return out.reshape(a.shape[0], self.size, *rest)
+        return out.reshape(weight.shape[0], a.shape[0], self.size, *rest)
 
     def sum_back(self, total: np.ndarray) -> np.ndarray:
         """Each member's class value ``[S, members, ...]`` from ``total[S, classes, ...]``."""
@@ -445,7 +446,8 @@ class Flow:
     x: np.ndarray
     sup_share: np.ndarray
     cus_share: np.ndarray
-    _lanes_got: dict[bytes, np.ndarray] = field(default_factory=dict, repr=False)
+    _lanes_got: dict[bytes, tuple[list[int], np.ndarray]] = field(
+        default_factory=dict, repr=False)
 
     def supplied(self) -> np.ndarray:
         """What each supplier sends, ``[S, P, K]``."""
@@ -460,12 +462,31 @@ class Flow:
     def arriving(self, weight: np.ndarray, customers: slice = slice(None)) -> np.ndarray:
         """What some ``customers`` receive along routes weighted by ``weight[G, H]`` (lanes)."""
         m = self.market
-        key = weight.tobytes()  # pipelines of one market share their lanes' weights
-        got = self._lanes_got.get(key)
-        if got is None:
-            got = m.edge_cus.weighted_sum(self.x, weight.reshape(-1)[m.edge_flat])
-            self._lanes_got[key] = got
+        got = m.edge_cus.weighted_sum(self.x, weight.reshape(1, -1)[:, m.edge_flat])[0]
         return self.cus_share[:, customers] * np.take(got, m.cus.labels[customers], axis=1)
+
+    def by_lead(self, lead: np.ndarray, customers: slice = slice(None)
+                ) -> list[tuple[int, np.ndarray]]:
+        """What some ``customers`` receive ``offset`` steps from now, for each offset, along
+        routes of ``lead[G, H]`` months between lanes (a fractional lead splits a route's flow
+        between the steps either side of it, pro rata)."""
+        m = self.market
+        key = lead.tobytes()  # pipelines of one market share their lanes' lead times
+        if key not in self._lanes_got:
+            whole = np.floor(lead).astype(int)
+            frac = lead - whole
+            offsets, weights = [], []
+            for offset in range(int(whole.max(initial=0)) + 2):
+                weight = (whole == offset) * (1.0 - frac) + (whole + 1 == offset) * frac
+                if weight.reshape(-1)[m.edge_flat].any():
+                    offsets.append(offset)
+                    weights.append(weight.reshape(-1)[m.edge_flat])
+            got = m.edge_cus.weighted_sum(self.x, np.array(weights).reshape(len(offsets), -1))
+            self._lanes_got[key] = (offsets, got)
+        offsets, got = self._lanes_got[key]
+        labels = m.cus.labels[customers]
+        return [(offset, self.cus_share[:, customers] * np.take(got[i], labels, axis=1))
+                for i, offset in enumerate(offsets)]
 
     def dense(self, samples: slice = slice(0, 1)) -> np.ndarray:
         """Flows between members ``x[S, P, C, K]`` of some samples (the first by default)."""

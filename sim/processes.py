@@ -165,7 +165,10 @@ def make_magnets(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None
     capacity = chain.capacity[:, mag, None]
     avail = np.minimum(capacity[:, :, 0], limit)[:, :, None]
     dense, lanes = origin.magnet_allowed(chain)  # with extraterritorial reach
-    reserved, avail, left = reserve(chain.offtakes, avail, need[:, :, None], dense, step)
+    if chain.offtakes:
+        reserved, avail, left = reserve(chain.offtakes, avail, need[:, :, None], dense, step)
+    else:  # nothing reserved (the dense [S, P, C] reserve would be zeros)
+        reserved, avail, left = None, np.maximum(avail, 0.0), need[:, :, None]
     flow = chain.markets["magnet"].allocate(
         avail,
         left,
@@ -176,7 +179,9 @@ def make_magnets(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None
         ],
         home_first=True,
     )
-    made = flow.supplied()[:, :, 0] + reserved.sum(axis=2)[:, :, 0]
+    made = flow.supplied()[:, :, 0]
+    if reserved is not None:
+        made = made + reserved.sum(axis=2)[:, :, 0]
     used = made[:, :, None] * per_t[None]
     content = made[:, :, None] * chain.recipe[None]
     chain.mag_in = chain.mag_in - used
@@ -190,7 +195,8 @@ def make_magnets(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None
     def not_from_home() -> np.ndarray:  # [S, Bm, 1] need that home plants did not meet
         # home routes are constant within lanes: sum lane flows, not every plant's
         home = flow.arriving(flow.market.lanes(chain.magnet_home))[..., 0]
-        home = home + add_along(reserved[..., 0] * chain.magnet_home[None], 1)
+        if reserved is not None:
+            home = home + add_along(reserved[..., 0] * chain.magnet_home[None], 1)
         return (need - home)[:, :, None]
 
     claim = startup_claim(made, capacity[:, :, 0], chain.new_capacity[:, mag], not_from_home,
@@ -198,15 +204,18 @@ def make_magnets(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None
     planned = used + claim[:, :, :1] * per_t[None]  # plan inputs for the backlog too
     chain.rate_g = SMOOTHING * chain.rate_g + (1.0 - SMOOTHING) * planned
     chain.pipe["magnet"].ship_flow(step, flow, chain.lane_lead["magnet"])
-    if chain.offtakes:
+    if reserved is not None:
         chain.pipe["magnet"].ship(step, reserved, chain.lead["magnet"])
     receive(chain, "magnet", step)
     rec.produced(chain, step, "magnet", content)
     rec.swarf(chain, step, recovered)
-    rec.market(chain, step, "magnet", flow.dense() + reserved[:1])
+    rec.market(chain, step, "magnet", flow.dense() if reserved is None else
+               flow.dense() + reserved[:1])
     materials = np.array([chain.buyers[b].material for b in chain.bm])
     regions = [chain.buyers[b].region for b in chain.bm]
-    got = flow.received()[:, :, 0] + reserved.sum(axis=1)[:, :, 0]
+    got = flow.received()[:, :, 0]
+    if reserved is not None:
+        got = got + reserved.sum(axis=1)[:, :, 0]
     for tier, members in _tiers(regions).items():
         for name in MAGNETS:
             sel = members & (materials == name)
