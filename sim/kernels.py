@@ -170,9 +170,9 @@ def weighted_group_sum(
 ) -> None:
     """`group_sum` of ``a[s, m, r] * weight[o, m]`` for each row ``o`` of ``weight``, into
     ``out[o, s, c, r]``: each product rounded, then added in order."""
-    O, S, C, R = out.shape
+    offsets, S, C, R = out.shape
     for s in range(S):
-        for o in range(O):
+        for o in range(offsets):
             for c in range(C):
                 lo, hi = ptr[c], ptr[c + 1]
                 for r in range(R):

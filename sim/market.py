@@ -481,7 +481,8 @@ class Flow:
                 if weight.reshape(-1)[m.edge_flat].any():
                     offsets.append(offset)
                     weights.append(weight.reshape(-1)[m.edge_flat])
-            got = m.edge_cus.weighted_sum(self.x, np.array(weights).reshape(len(offsets), -1))
+            weights_ = np.array(weights, dtype=float).reshape(len(offsets), m.edge_flat.size)
+            got = m.edge_cus.weighted_sum(self.x, weights_)
             self._lanes_got[key] = (offsets, got)
         offsets, got = self._lanes_got[key]
         labels = m.cus.labels[customers]
