@@ -33,6 +33,7 @@ class Record:
 
     chain: Chain
     detail: bool
+    compact: bool = False  # keep shortfall and demand only, in float32 (for sweeps)
     fills: np.ndarray = field(init=False)
     production: np.ndarray | None = None
     stocks: np.ndarray | None = None
@@ -47,8 +48,11 @@ class Record:
         c = self.chain
         S, T, B, F = c.samples, c.steps, len(c.buyers), len(c.facilities)
         # Kept step-major, ``[T, S, B]``, so that each step writes one contiguous block.
-        self._demand = np.zeros((T, S, B))
-        self._delivered = np.zeros((T, S, B))
+        # Compact records keep each step's shortfall instead of deliveries, both in float32:
+        # the same numbers a sweep would get by subtracting and rounding after the run.
+        kept = np.float32 if self.compact else np.float64
+        self._demand = np.zeros((T, S, B), dtype=kept)
+        self._delivered = np.zeros((T, S, B), dtype=kept)
         self.fills = np.ones((S, T, len(PRICE_PRODUCTS), len(TIERS)))
         if self.detail:
             self.production = np.zeros((T, F, len(ELEMENTS)))
@@ -64,6 +68,15 @@ class Record:
     @property
     def delivered(self) -> np.ndarray:
         """``[S, T, B]`` what buyers used each step (a view)."""
+        if self.compact:
+            raise AttributeError("a compact record keeps shortfalls, not deliveries")
+        return self._delivered.transpose(1, 0, 2)
+
+    @property
+    def shortfall(self) -> np.ndarray:
+        """``[S, T, B]`` demand not delivered each step (a view of a compact record)."""
+        if not self.compact:
+            return np.maximum(self.demand - self.delivered, 0.0)
         return self._delivered.transpose(1, 0, 2)
 
     def market(self, chain: Chain, step: int, name: str, x: np.ndarray) -> None:
@@ -109,7 +122,11 @@ class Record:
         if step < 0:
             return
         self._demand[step] = demand
-        self._delivered[step] = got
+        if self.compact:
+            short = demand - got
+            self._delivered[step] = np.maximum(short, 0.0, out=short)
+        else:
+            self._delivered[step] = got
         if self.stocks is not None and self.inventory is not None:
             sl = chain.slices
             self.stocks[step, sl["mine"]] = chain.mine_stock[0]
@@ -139,6 +156,8 @@ class RunResult:
     @property
     def shortfall(self) -> np.ndarray:
         """``[S, T, B]`` demand not met, in the buyer's unit."""
+        if self.record.compact:
+            return self.record.shortfall
         return self.record.demand - self.record.delivered
 
 
@@ -181,11 +200,13 @@ def run(
     warmup: int = WARMUP_MONTHS,
     tolerance: float = TOLERANCE,
     draws: Mapping[str, np.ndarray] | None = None,
+    compact: bool = False,
 ) -> RunResult:
     """Simulate ``samples`` futures of ``scenario`` on ``world`` and check their mass balance.
 
     ``draws`` maps a scenario field path (``events[3].start``) to one value a sample (dates as
-    day ordinals); every sample uses the scenario's own value for fields not drawn.
+    day ordinals); every sample uses the scenario's own value for fields not drawn. A
+    ``compact`` run records only shortfall and demand, in float32 (`Record`), for sweeps.
 
     Raises:
         MassBalanceError: if any sample's books do not balance within ``tolerance``.
@@ -203,7 +224,7 @@ def run(
     began = time.perf_counter()
     chain = Chain(world, scenario, samples, warmup, draws)
     ledger = Ledger(samples)
-    record = Record(chain, detail)
+    record = Record(chain, detail, compact)
     env = simpy.Environment(initial_time=-warmup)
     for control in chain.controls:
         env.process(switch(env, chain, control, chain.refresh_controls))

@@ -509,7 +509,10 @@ def scarcity_price(
     short-run demand elasticity of 0.5 pays four times base.
     """
     safe = np.clip(fill, 1.0 / ceiling**elasticity, 1.0)
-    return np.minimum(base_usd_per_kg * safe ** (-1.0 / elasticity), base_usd_per_kg * ceiling)
+    factor = np.ones_like(safe)
+    short = safe < 1.0  # most markets are served in full, where the factor is exactly 1
+    factor[short] = safe[short] ** (-1.0 / elasticity)
+    return np.minimum(base_usd_per_kg * factor, base_usd_per_kg * ceiling)
 
 
 class Pool:

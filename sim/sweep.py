@@ -54,13 +54,11 @@ def run_batch(world: World, scenario: Scenario, draws: Mapping[str, np.ndarray],
 
     Without draws every sample is the same future: it is run once and repeated."""
     result = run(world, scenario, samples=count if draws else 1, detail=False,
-                 draws=draws or None)
+                 draws=draws or None, compact=True)
     rec = result.record
-    short = rec.demand - rec.delivered
-    np.maximum(short, 0.0, out=short)
     out = {
-        "shortfall": short.astype(np.float32, order="C"),
-        "demand": rec.demand.astype(np.float32, order="C"),
+        "shortfall": np.ascontiguousarray(rec.shortfall),
+        "demand": np.ascontiguousarray(rec.demand),
         "prices": result.prices_usd_per_kg.astype(np.float32),
         "residual": np.full(rec.demand.shape[0], result.residual),
     }
