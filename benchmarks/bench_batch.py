@@ -1,12 +1,14 @@
 """Benchmark: cost per sample of a batch of the default world against one-at-a-time runs.
 
-Run: ``python benchmarks/bench_batch.py [--sizes 1 100 1000] [--repeat 3]``. For each batch
-size ``S`` it prints the median wall time of ``run(world, scenario, samples=S, detail=False)``
-on ``scenarios/china-heavy-ree-controls-2025.yaml`` (60 months plus 12 of warm-up), the cost
-per sample and per sample-step, and the speed-up of the batch over running its samples one at
-a time (``S x`` the median of ``S = 1``). Under pytest, ``python -m pytest -m benchmark
-benchmarks/`` runs it for ``S = 1000`` and asserts the batch is at least 10x faster a sample
-than one-at-a-time runs.
+Run: ``python benchmarks/bench_batch.py [--sizes 1 100 1000] [--repeat 3] [--sweep]``. For
+each batch size ``S`` it prints the median wall time of ``run(world, scenario, samples=S,
+detail=False)`` on ``scenarios/china-heavy-ree-controls-2025.yaml`` (60 months plus 12 of
+warm-up), the cost per sample and per sample-step, and the speed-up of the batch over running
+its samples one at a time (``S x`` the median of ``S = 1``). With ``--sweep`` it times what a
+sweep worker runs instead: `sim.sweep.run_batch` on the 10-year scenario of
+``bench_sweep.py`` with each sample's own draws (132 steps with the warm-up). Under pytest,
+``python -m pytest -m benchmark benchmarks/`` runs it for ``S = 1000`` and asserts the batch
+is at least 10x faster a sample than one-at-a-time runs.
 """
 
 from __future__ import annotations
@@ -22,9 +24,23 @@ from sim.loading import default_world, load_scenario
 SCENARIO_FILE = Path(__file__).parent.parent / "scenarios" / "china-heavy-ree-controls-2025.yaml"
 
 
-def median_seconds(samples: int, repeat: int) -> tuple[float, int]:
+def median_seconds(samples: int, repeat: int, sweep: bool = False) -> tuple[float, int]:
     """Median wall time of a batch of ``samples`` and its number of steps (with warm-up)."""
     world = default_world()
+    if sweep:
+        from bench_sweep import SCENARIO
+
+        from sim import sampling
+        from sim.sweep import run_batch
+
+        draws = sampling.draw(SCENARIO, max(samples, 10), 1)
+        run_batch(world, SCENARIO, {k: v[:10] for k, v in draws.items()}, 10)  # warm up
+        times = []
+        for _ in range(repeat):
+            began = time.perf_counter()
+            run_batch(world, SCENARIO, {k: v[:samples] for k, v in draws.items()}, samples)
+            times.append(time.perf_counter() - began)
+        return statistics.median(times), 132
     scenario = load_scenario(SCENARIO_FILE, world)
     run(world, scenario, samples=min(samples, 10), detail=False)  # warm caches and imports
     times = []
@@ -35,12 +51,12 @@ def median_seconds(samples: int, repeat: int) -> tuple[float, int]:
     return statistics.median(times), result.chain.steps + result.chain.warmup
 
 
-def measure(sizes: list[int], repeat: int) -> dict[int, dict[str, float]]:
+def measure(sizes: list[int], repeat: int, sweep: bool = False) -> dict[int, dict[str, float]]:
     """Per batch size: median seconds, per sample, per sample-step and speed-up vs S = 1."""
-    single, steps = median_seconds(1, max(repeat, 5))
+    single, steps = median_seconds(1, max(repeat, 5), sweep)
     out: dict[int, dict[str, float]] = {}
     for size in sizes:
-        seconds = single if size == 1 else median_seconds(size, repeat)[0]
+        seconds = single if size == 1 else median_seconds(size, repeat, sweep)[0]
         out[size] = {
             "median_s": seconds,
             "per_sample_ms": 1e3 * seconds / size,
@@ -54,8 +70,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 100, 1000])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--sweep", action="store_true",
+                        help="time sweep batches of the 10-year benchmark scenario")
     args = parser.parse_args()
-    for size, row in measure(args.sizes, args.repeat).items():
+    for size, row in measure(args.sizes, args.repeat, args.sweep).items():
         print(
             f"S={size:>6}: median {row['median_s']:.3f} s, {row['per_sample_ms']:.3f} ms a "
             f"sample, {row['per_sample_step_us']:.1f} us a sample-step, "
