@@ -78,8 +78,11 @@ class Pipeline:
         (lanes share a region, so a lead time), to this pipeline's ``customers`` of it;
         ``then`` maps what they get, ``[S, C, K]``, to this pipeline's customers (pools of
         buyers to their members)."""
+        if then is None:
+            flow.ship_into(self.buf, step, lead, customers)
+            return
         for offset, got in flow.by_lead(lead, customers):  # offsets < slots (max lead + 2)
-            self.buf[(step + offset) % self.slots] += got if then is None else then(got)
+            self.buf[(step + offset) % self.slots] += then(got)
 
     def arrive(self, step: int) -> np.ndarray:
         """Take this step's arrivals, ``[S, C, K]``."""

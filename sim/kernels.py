@@ -220,3 +220,48 @@ def backlog_claim(
             scale = scale if scale < 1.0 else 1.0
             for k in range(K):
                 out[s, p, k] = out[s, p, k] * scale
+
+
+@njit(cache=True, nogil=True)
+def ship(
+    x: np.ndarray,
+    weight: np.ndarray,
+    ptr: np.ndarray,
+    idx: np.ndarray,
+    share: np.ndarray,
+    first: int,
+    labels: np.ndarray,
+    slots: np.ndarray,
+    buf: np.ndarray,
+) -> None:
+    """Add a market's flows to a pipeline: ``buf[slots[o], s, c] += share[s, first + c] *
+    lanes[o, labels[first + c]]`` (``share``'s last axis may be 1: one share for every
+    product), where ``lanes[o, h]`` sums ``x[s, e] * weight[o, e]`` over customer lane
+    ``h``'s edges ``idx[ptr[h]:ptr[h + 1]]`` in order (`weighted_group_sum`): what each
+    customer receives ``o`` steps on, rounded as numpy rounds it."""
+    S, C, K = buf.shape[1], buf.shape[2], buf.shape[3]
+    offsets, H = weight.shape[0], ptr.size - 1
+    lanes = np.empty((offsets, H, K))
+    for s in range(S):
+        sx = min(s, x.shape[0] - 1)
+        for o in range(offsets):
+            for h in range(H):
+                lo, hi = ptr[h], ptr[h + 1]
+                for k in range(K):
+                    t = 0.0
+                    if lo < hi:
+                        m = idx[lo]
+                        t = x[sx, m, k] * weight[o, m]
+                        for q in range(lo + 1, hi):
+                            m = idx[q]
+                            t += x[sx, m, k] * weight[o, m]
+                    lanes[o, h, k] = t
+        ss = min(s, share.shape[0] - 1)
+        wide = share.shape[2] > 1  # else one share for every product
+        for o in range(offsets):
+            slot = slots[o]
+            for c in range(C):
+                lane = labels[first + c]
+                for k in range(K):
+                    part = share[ss, first + c, k if wide else 0] * lanes[o, lane, k]
+                    buf[slot, s, c, k] += part

@@ -384,6 +384,8 @@ class Market:
         self.edge_flat = g * self.open.shape[1] + h
         self.edge_sup = Grouping(g, self.sup.size)
         self.edge_cus = Grouping(h, self.cus.size)
+        self.cus_labels = self.cus.labels.astype(np.int64)
+        self._lead_weights: dict[bytes, tuple[list[int], np.ndarray]] = {}
         lane_scopes = [self.lanes(s) for s in scopes]
         self.world = _Pass(self.open, self.priority, lane_scopes, (g, h))
         self.home = (
@@ -393,6 +395,25 @@ class Market:
                 self.open * self.lanes(home_)[:, :, None], self.priority, lane_scopes, (g, h)
             )
         )
+
+    def lead_weights(self, lead: np.ndarray) -> tuple[list[int], np.ndarray]:
+        """Arrival months of the market's edges for lead times ``lead[G, H]`` between lanes:
+        the offsets (steps from now) at which some edge delivers, and each edge's share of its
+        flow delivered at each, ``[offsets, edges]`` (a fractional lead splits a route's flow
+        between the steps either side of it, pro rata)."""
+        key = lead.tobytes()
+        if key not in self._lead_weights:
+            whole = np.floor(lead).astype(int)
+            frac = lead - whole
+            offsets, weights = [], []
+            for offset in range(int(whole.max(initial=0)) + 2):
+                weight = (whole == offset) * (1.0 - frac) + (whole + 1 == offset) * frac
+                if weight.reshape(-1)[self.edge_flat].any():
+                    offsets.append(offset)
+                    weights.append(weight.reshape(-1)[self.edge_flat])
+            self._lead_weights[key] = (offsets, np.array(weights, dtype=float).reshape(
+                len(offsets), self.edge_flat.size))
+        return self._lead_weights[key]
 
     def lanes(self, a: np.ndarray, columns: np.ndarray | None = None) -> np.ndarray:
         """Structure ``a[P, C, ...]`` at lane level, from each lane's first members (``a`` must
@@ -473,21 +494,23 @@ class Flow:
         m = self.market
         key = lead.tobytes()  # pipelines of one market share their lanes' lead times
         if key not in self._lanes_got:
-            whole = np.floor(lead).astype(int)
-            frac = lead - whole
-            offsets, weights = [], []
-            for offset in range(int(whole.max(initial=0)) + 2):
-                weight = (whole == offset) * (1.0 - frac) + (whole + 1 == offset) * frac
-                if weight.reshape(-1)[m.edge_flat].any():
-                    offsets.append(offset)
-                    weights.append(weight.reshape(-1)[m.edge_flat])
-            weights_ = np.array(weights, dtype=float).reshape(len(offsets), m.edge_flat.size)
-            got = m.edge_cus.weighted_sum(self.x, weights_)
-            self._lanes_got[key] = (offsets, got)
+            offsets, weights = m.lead_weights(lead)
+            self._lanes_got[key] = (offsets, m.edge_cus.weighted_sum(self.x, weights))
         offsets, got = self._lanes_got[key]
         labels = m.cus.labels[customers]
         return [(offset, self.cus_share[:, customers] * np.take(got[i], labels, axis=1))
                 for i, offset in enumerate(offsets)]
+
+    def ship_into(self, buf: np.ndarray, step: int, lead: np.ndarray,
+                  customers: slice = slice(None)) -> None:
+        """Add what some ``customers`` receive to a pipeline's ring ``buf[slot, S, C, K]``,
+        each offset's arrivals at slot ``(step + offset) % slots`` (`by_lead`, compiled)."""
+        m = self.market
+        offsets, weights = m.lead_weights(lead)
+        first = range(m.cus.labels.size)[customers].start
+        slots = (step + np.asarray(offsets, dtype=np.int64)) % buf.shape[0]
+        kernels.ship(self.x, weights, m.edge_cus.ptr, m.edge_cus.order,
+                     np.ascontiguousarray(self.cus_share), first, m.cus_labels, slots, buf)
 
     def dense(self, samples: slice = slice(0, 1)) -> np.ndarray:
         """Flows between members ``x[S, P, C, K]`` of some samples (the first by default)."""

@@ -150,3 +150,27 @@ def test_backlog_claim_kernel_equals_the_numpy_sums(seed: int) -> None:
     open_ = (rng.random((plants, customers)) < 0.7).astype(float)
     assert np.array_equal(backlog_claim(unmet, idle, open_),
                           reference_backlog_claim(unmet, idle, open_))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_shipping_kernel_equals_the_numpy_arrivals(seed: int) -> None:
+    from sim.market import Market
+
+    rng = np.random.default_rng(seed)
+    suppliers, customers, width, samples = (int(v) for v in rng.integers(1, 6, size=4))
+    open_ = (rng.random((suppliers, customers, 1)) < 0.7).astype(float)
+    open_[0] = 1.0
+    market = Market(open_, rng.integers(0, 2, size=customers),
+                    sup_key=rng.integers(0, 2, size=suppliers))
+    flow = market.allocate(sparse(rng, (samples, suppliers, width)),
+                           sparse(rng, (samples, customers, width)), None)
+    lead = rng.choice([0.0, 0.5, 1.0, 1.25, 2.0], size=(market.sup.size, market.cus.size))
+    slots = int(np.floor(lead.max())) + 2
+    first = int(rng.integers(0, customers))
+    chosen = slice(first, customers)
+    compiled = sparse(rng, (slots, samples, customers - first, width))
+    numpy_ = compiled.copy()
+    flow.ship_into(compiled, 5, lead, chosen)
+    for offset, got in flow.by_lead(lead, chosen):
+        numpy_[(5 + offset) % slots] += got
+    assert np.array_equal(compiled, numpy_)
