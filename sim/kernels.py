@@ -170,20 +170,28 @@ def weighted_group_sum(
 ) -> None:
     """`group_sum` of ``a[s, m, r] * weight[o, m]`` for each row ``o`` of ``weight``, into
     ``out[o, s, c, r]``: each product rounded, then added in order."""
-    offsets, S, C, R = out.shape
+    S = out.shape[1]
     for s in range(S):
-        for o in range(offsets):
-            for c in range(C):
-                lo, hi = ptr[c], ptr[c + 1]
-                for r in range(R):
-                    t = 0.0
-                    if lo < hi:
-                        m = idx[lo]
-                        t = a[s, m, r] * weight[o, m]
-                        for q in range(lo + 1, hi):
-                            m = idx[q]
-                            t += a[s, m, r] * weight[o, m]
-                    out[o, s, c, r] = t
+        _weighted_lanes(a, s, weight, ptr, idx, out[:, s])
+
+
+@njit(cache=True, nogil=True)
+def _weighted_lanes(a: np.ndarray, s: int, weight: np.ndarray, ptr: np.ndarray,
+                    idx: np.ndarray, out: np.ndarray) -> None:
+    """Sample ``s`` of `weighted_group_sum`, into ``out[o, c, r]``."""
+    offsets, C, R = out.shape
+    for o in range(offsets):
+        for c in range(C):
+            lo, hi = ptr[c], ptr[c + 1]
+            for r in range(R):
+                t = 0.0
+                if lo < hi:
+                    m = idx[lo]
+                    t = a[s, m, r] * weight[o, m]
+                    for q in range(lo + 1, hi):
+                        m = idx[q]
+                        t += a[s, m, r] * weight[o, m]
+                out[o, c, r] = t
 
 
 @njit(cache=True, nogil=True)
@@ -243,19 +251,7 @@ def ship(
     offsets, H = weight.shape[0], ptr.size - 1
     lanes = np.empty((offsets, H, K))
     for s in range(S):
-        sx = min(s, x.shape[0] - 1)
-        for o in range(offsets):
-            for h in range(H):
-                lo, hi = ptr[h], ptr[h + 1]
-                for k in range(K):
-                    t = 0.0
-                    if lo < hi:
-                        m = idx[lo]
-                        t = x[sx, m, k] * weight[o, m]
-                        for q in range(lo + 1, hi):
-                            m = idx[q]
-                            t += x[sx, m, k] * weight[o, m]
-                    lanes[o, h, k] = t
+        _weighted_lanes(x, min(s, x.shape[0] - 1), weight, ptr, idx, lanes)
         ss = min(s, share.shape[0] - 1)
         wide = share.shape[2] > 1  # else one share for every product
         for o in range(offsets):
