@@ -19,6 +19,7 @@ from sim.chain import Chain
 from sim.economics import PRICE_PRODUCTS, TIERS, base_at, capped
 from sim.errors import InputError
 from sim.ledger import TOLERANCE, Ledger
+from sim.prefix import CannotFork, carry, shared_until, snapshot
 from sim.processes import STAGES, actor, switch
 from sim.scenario import Scenario
 from sim.units import ELEMENTS, month_start
@@ -147,6 +148,7 @@ class RunResult:
     residual: float
     wall_seconds: float
     prices_usd_per_kg: np.ndarray
+    shared_steps: int = 0  # steps, warm-up included, run once for every sample
 
     @property
     def dates(self) -> list[dt.date]:
@@ -201,12 +203,15 @@ def run(
     tolerance: float = TOLERANCE,
     draws: Mapping[str, np.ndarray] | None = None,
     compact: bool = False,
+    fork_prefix: bool = True,
 ) -> RunResult:
     """Simulate ``samples`` futures of ``scenario`` on ``world`` and check their mass balance.
 
     ``draws`` maps a scenario field path (``events[3].start``) to one value a sample (dates as
     day ordinals); every sample uses the scenario's own value for fields not drawn. A
     ``compact`` run records only shortfall and demand, in float32 (`Record`), for sweeps.
+    Steps before any sample can differ run once, with one sample (`sim.prefix`), unless
+    ``fork_prefix`` is false; the numbers are the same either way.
 
     Raises:
         MassBalanceError: if any sample's books do not balance within ``tolerance``.
@@ -225,17 +230,38 @@ def run(
     chain = Chain(world, scenario, samples, warmup, draws)
     ledger = Ledger(samples)
     record = Record(chain, detail, compact)
-    env = simpy.Environment(initial_time=-warmup)
+    start = -warmup
+    fork = shared_until(scenario, draws, chain.origin) if samples > 1 and fork_prefix else -1e9
+    if start + 1 < fork < chain.steps:  # the samples' first steps are one history
+        assert draws is not None
+        small_chain = Chain(world, scenario, 1, warmup, {k: v[:1] for k, v in draws.items()})
+        small = (small_chain, Ledger(1), Record(small_chain, detail, compact))
+        before = snapshot(*small)
+        _simulate(*small, start, int(fork))
+        try:
+            carry(before, small, (chain, ledger, record), samples)
+            start = int(fork)
+        except CannotFork:
+            chain = Chain(world, scenario, samples, warmup, draws)
+            ledger = Ledger(samples)
+            record = Record(chain, detail, compact)
+    _simulate(chain, ledger, record, start, chain.steps)
+    residual = ledger.check(chain.holdings(), tolerance)
+    base = np.stack([base_at(chain, t) for t in range(chain.steps)], axis=1)
+    prices = prices_from_fills(chain.world, record.fills, base)
+    for t in range(chain.steps):
+        prices[:, t] = capped(chain, prices[:, t], t)
+    return RunResult(scenario, chain, record, seed, residual, time.perf_counter() - began, prices,
+                     start + warmup)
+
+
+def _simulate(chain: Chain, ledger: Ledger, record: Record, start: int, stop: int) -> None:
+    """Run the chain's processes from step ``start`` up to (not including) ``stop``."""
+    env = simpy.Environment(initial_time=start)
     for control in chain.controls:
         env.process(switch(env, chain, control, chain.refresh_controls))
     for outage in chain.outages:
         env.process(switch(env, chain, outage, lambda: None))
     for stage in STAGES:
         env.process(actor(env, stage, chain, ledger, record))
-    env.run(until=chain.steps)
-    residual = ledger.check(chain.holdings(), tolerance)
-    base = np.stack([base_at(chain, t) for t in range(chain.steps)], axis=1)
-    prices = prices_from_fills(chain.world, record.fills, base)
-    for t in range(chain.steps):
-        prices[:, t] = capped(chain, prices[:, t], t)
-    return RunResult(scenario, chain, record, seed, residual, time.perf_counter() - began, prices)
+    env.run(until=stop)

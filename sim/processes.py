@@ -411,8 +411,8 @@ def switch(
     env: simpy.Environment, chain: Chain, target: Any, on_change: Callable[[], None]
 ) -> Generator[simpy.Event, None, None]:
     """Set ``target.level`` to ``target.at(step)`` at every step where it may change (the
-    steps of ``target.times()`` and the ones after)."""
-    first = -chain.warmup
+    steps of ``target.times()`` and the ones after), from the step the run starts at."""
+    first = int(env.now)
     for step in change_steps(target.times(), first, chain.steps, always=first):
         if step > env.now:
             yield urgent(env, step - env.now)

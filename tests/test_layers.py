@@ -27,6 +27,7 @@ LAYERS = {
     "offtake": 2,
     "origin": 2,
     "engine": 3,
+    "prefix": 3,
     "results": 3,
     "summary": 3,
     "backtest": 3,

@@ -1,0 +1,110 @@
+"""Shared history: a batch whose samples cannot differ for their first steps runs those steps
+once, and its numbers are the same, bit for bit, as a batch that runs every step for every
+sample (`sim.prefix`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sim import sampling
+from sim.engine import RunResult, run
+from sim.loading import load_scenario, vintage_world
+from sim.prefix import shared_until
+from sim.scenario import Scenario
+
+SCENARIOS = sorted((Path(__file__).parent.parent / "scenarios").glob("*.yaml"))
+RECORDED = ("_demand", "_delivered", "fills", "production", "stocks", "inventory", "recycled",
+            "stockpile_t", "floor_usd", "producer_level")
+
+
+def late_draws(scenario: Scenario, samples: int) -> dict[str, np.ndarray]:
+    """The scenario's own uncertain inputs, or else its latest-starting event moved 0, 1, 2,
+    ... months later in each sample."""
+    if scenario.uncertain:
+        return sampling.draw(scenario, samples, 3)
+    dated = [(ev.start, i) for i, ev in enumerate(scenario.events)
+             if isinstance(getattr(ev, "start", None), dt.date)
+             and ev.start < scenario.horizon.end]
+    if not dated:
+        return {}
+    start, i = max(dated)
+    days = [start.toordinal() + 31 * k for k in range(samples)]
+    return {f"events[{i}].start": np.array(days, dtype=float)}
+
+
+def assert_same(a: RunResult, b: RunResult) -> None:
+    for name in RECORDED:
+        x, y = getattr(a.record, name), getattr(b.record, name)
+        assert (x is None) == (y is None), name
+        if x is not None:
+            assert np.array_equal(x, y), name
+    assert sorted(a.record.flows) == sorted(b.record.flows)
+    for key in b.record.flows:
+        assert np.array_equal(a.record.flows[key], b.record.flows[key]), key
+    assert np.array_equal(a.prices_usd_per_kg, b.prices_usd_per_kg)
+    assert a.residual == b.residual
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_a_forked_batch_equals_one_that_runs_every_step(path: Path) -> None:
+    world_name = load_scenario(path).world
+    world = vintage_world(world_name)
+    scenario = load_scenario(path, world)
+    draws = late_draws(scenario, 4)
+    if not draws:
+        pytest.skip("no dated event to draw")
+    forked = run(world, scenario, samples=4, draws=draws)
+    whole = run(world, scenario, samples=4, draws=draws, fork_prefix=False)
+    assert whole.shared_steps == 0
+    assert_same(forked, whole)
+    origin = forked.chain.origin
+    if shared_until(scenario, draws, origin) > -forked.chain.warmup + 1:
+        assert forked.shared_steps > 0  # it did fork
+
+
+def test_a_sweep_batch_forks_and_equals_its_samples_run_alone() -> None:
+    path = Path(__file__).parent.parent / "scenarios" / "china-2025-licensing-uncertain.yaml"
+    world = vintage_world(load_scenario(path).world)
+    scenario = load_scenario(path, world)
+    draws = sampling.draw(scenario, 6, 11)
+    batch = run(world, scenario, samples=6, draws=draws, detail=False, compact=True)
+    assert batch.shared_steps > 0
+    for s in (0, 5):
+        alone = run(world, scenario, samples=1, draws={k: v[s:s + 1] for k, v in draws.items()},
+                    detail=False, compact=True)
+        assert np.array_equal(batch.record.shortfall[s], alone.record.shortfall[0])
+        assert np.array_equal(batch.prices_usd_per_kg[s], alone.prices_usd_per_kg[0])
+
+
+def test_samples_differ_from_the_step_before_the_earliest_drawn_date() -> None:
+    path = Path(__file__).parent.parent / "scenarios" / "china-2025-licensing-uncertain.yaml"
+    scenario = load_scenario(path)
+    origin = dt.date(scenario.horizon.start.year, scenario.horizon.start.month, 1)
+    assert shared_until(scenario, None, origin) == np.inf
+    draws = sampling.draw(scenario, 50, 1)
+    earliest = min(
+        dt.date.fromordinal(int(v.min())) for k, v in draws.items()
+        if isinstance(getattr(scenario.events[int(k[7:k.index("]")])], k.split(".", 1)[1]),
+                      dt.date))
+    months = (earliest.year - origin.year) * 12 + earliest.month - origin.month
+    assert shared_until(scenario, draws, origin) <= months - 1
+
+
+def test_a_number_that_acts_from_the_first_step_stops_the_fork() -> None:
+    from sim.loading import default_world
+    from tests.test_draws import _lever_events
+    from tests.worlds import scenario as make
+
+    base = make(_lever_events(0.2, 30.0, 0.0, 0.0, 30.0, "2025-09-01"),
+                start="2024-01-01", end="2026-12-31")
+    held = {"events[2].initial_t": np.array([0.0, 900.0, 3000.0])}  # a stockpile's holding
+    batch = run(default_world(), base, samples=3, draws=held, detail=False)
+    assert batch.shared_steps == 0
+    late = {"events[4].usd_per_kg": np.array([30.0, 110.0, 60.0])}  # a floor from July 2025
+    forked = run(default_world(), base, samples=3, draws=late)
+    assert forked.shared_steps > 0
+    assert_same(forked, run(default_world(), base, samples=3, draws=late, fork_prefix=False))
