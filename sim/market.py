@@ -302,7 +302,8 @@ class _Pass:
                 parts.append(np.zeros((avail.shape[0], t.g.size, avail.shape[2])))
                 continue
             flow = t.fill(left, tier_need, None if cap is None else cap[:, t.edges])
-            flow = np.broadcast_to(flow, (avail.shape[0], t.g.size, avail.shape[2]))
+            shape = (avail.shape[0], t.g.size, avail.shape[2])
+            flow = flow if flow.shape == shape else np.broadcast_to(flow, shape)
             parts.append(flow)
             left = np.maximum(left - t.by_g.sum(flow), 0.0)
         return np.concatenate(parts, axis=1)
