@@ -51,18 +51,54 @@ def run_batch(world: World, scenario: Scenario, draws: Mapping[str, np.ndarray],
     """One batch of ``count`` samples through the engine: shortfall and demand ``[S, T, B]``,
     prices ``[S, T, product, tier]`` (float32) and each sample's mass-balance residual.
 
-    Without draws every sample is the same future: it is run once and repeated."""
+    Without draws every sample is the same future: it is run once, and each array has one
+    row for the whole batch; so has demand whenever every sample's is the same."""
     result = run(world, scenario, samples=count if draws else 1, detail=False,
                  draws=draws or None, compact=True)
     rec = result.record
+    demand = np.ascontiguousarray(rec.demand)
+    if demand.shape[0] > 1 and np.array_equal(demand, np.broadcast_to(demand[:1], demand.shape)):
+        demand = demand[:1].copy()  # every sample's demand is the same (no demand response)
     out = {
         "shortfall": np.ascontiguousarray(rec.shortfall),
-        "demand": np.ascontiguousarray(rec.demand),
+        "demand": demand,
         "prices": result.prices_usd_per_kg.astype(np.float32),
         "residual": np.full(rec.demand.shape[0], result.residual),
     }
     del result, rec  # the run closes its processes, so this frees its arrays (no cycles)
-    return out if draws else {k: np.repeat(v, count, axis=0) for k, v in out.items()}
+    return out  # a part of one row stands for every sample of the batch (`Rows`)
+
+
+class Rows:
+    """Samples' rows of one result array, merged from batches in any order; kept as one row
+    (a broadcast view when read) while every sample's row is the same, as a sweep's demand is
+    without demand response: 0.5 GB less for 10,000 futures of 10 years."""
+
+    def __init__(self, samples: int) -> None:
+        self.samples = samples
+        self.row: np.ndarray | None = None
+        self.spans: list[tuple[int, int]] = []  # placed while one row stood for all
+        self.full: np.ndarray | None = None
+
+    def put(self, a: int, b: int, part: np.ndarray) -> None:
+        """Samples ``a:b``'s rows: ``part[b - a, ...]``, or ``part[1, ...]`` for all of them."""
+        if self.full is None and part.shape[0] == 1:
+            if self.row is None:
+                self.row = part[0].copy()
+            if np.array_equal(self.row, part[0]):
+                self.spans.append((a, b))
+                return
+        if self.full is None:
+            self.full = np.empty((self.samples, *part.shape[1:]), dtype=part.dtype)
+            for lo, hi in self.spans:
+                self.full[lo:hi] = self.row
+        self.full[a:b] = part
+
+    def value(self) -> np.ndarray:
+        if self.full is not None:
+            return self.full
+        assert self.row is not None, "no batch was merged"
+        return np.broadcast_to(self.row, (self.samples, *self.row.shape))
 
 
 @dataclass
@@ -250,15 +286,12 @@ def sweep(
     saved = BatchStore(store) if store is not None else None
     # Batches are copied into the merged arrays as they come and then dropped, so that the
     # merged arrays are the only full-size copy held.
-    merged: dict[str, np.ndarray] = {}
+    merged = {k: Rows(samples) for k in ARRAYS}
 
     def keep(index: int, arrays: Mapping[str, np.ndarray]) -> None:
         a, b = spans[index]
         for k in ARRAYS:
-            part = arrays[k]
-            if k not in merged:
-                merged[k] = np.empty((samples, *part.shape[1:]), dtype=part.dtype)
-            merged[k][a:b] = part
+            merged[k].put(a, b, arrays[k])
         if progress:
             progress(b - a)
 
@@ -277,13 +310,14 @@ def sweep(
             saved.save(index, arrays)
         keep(index, arrays)
         del arrays
+    arrays = {k: v.value() for k, v in merged.items()}
     origin = dt.date(scenario.horizon.start.year, scenario.horizon.start.month, 1)
-    steps = merged["shortfall"].shape[1]
+    steps = arrays["shortfall"].shape[1]
     buyers = pd.DataFrame([(b.region, b.sector, b.material) for b in world.buyers],
                           columns=["region", "sector", "material"])
     return SweepResult(
         scenario=scenario, seed=seed, method=method, draws=draws,
-        seeds=sampling.sample_seeds(seed, samples), arrays=merged,
+        seeds=sampling.sample_seeds(seed, samples), arrays=arrays,
         dates=[month_start(origin, t) for t in range(steps)], buyers=buyers,
         batches=len(spans), resumed=resumed, wall_seconds=time.perf_counter() - began)
 

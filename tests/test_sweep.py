@@ -115,3 +115,47 @@ def test_totals_count_the_share_of_futures_short(tmp_path: Path) -> None:
     cumulative = result.arrays["shortfall"].astype(float).sum(axis=1)[:, 0]
     assert totals.loc[0, "probability_short"] == pytest.approx((cumulative > 0.5).mean())
     assert totals.loc[0, "mean"] == pytest.approx(cumulative.mean())
+
+
+def test_rows_keep_one_row_while_every_sample_shares_it() -> None:
+    from sim.sweep import Rows
+
+    rng = np.random.default_rng(0)
+    row = rng.random((3, 2))
+    rows = Rows(7)
+    for a, b in ((4, 7), (0, 2), (2, 4)):  # batches arrive in any order
+        rows.put(a, b, row[None])
+    assert rows.full is None
+    assert np.array_equal(rows.value(), np.broadcast_to(row, (7, 3, 2)))
+    # a batch whose rows differ turns the merge into a full array, earlier batches included
+    full = rng.random((2, 3, 2))
+    rows = Rows(6)
+    rows.put(2, 4, row[None])
+    rows.put(0, 2, full)
+    rows.put(4, 6, row[None])
+    expected = np.concatenate([full, np.broadcast_to(row, (4, 3, 2))])
+    assert rows.full is not None and np.array_equal(rows.value(), expected)
+    # as does a shared row that is not the first one
+    rows = Rows(4)
+    rows.put(0, 2, row[None])
+    rows.put(2, 4, (row + 1.0)[None])
+    assert np.array_equal(rows.value(), np.concatenate([np.broadcast_to(row, (2, 3, 2)),
+                                                         np.broadcast_to(row + 1, (2, 3, 2))]))
+
+
+def test_demand_that_differs_by_sample_is_kept_sample_by_sample() -> None:
+    path = Path(__file__).parent.parent / "scenarios" / "china-2025-april-licensing-response.yaml"
+    from sim.loading import vintage_world
+
+    world = vintage_world(load_scenario(path).world)
+    scenario = load_scenario(path, world)
+    i = next(k for k, ev in enumerate(scenario.events) if ev.kind == "substitution")
+    draws = {f"events[{i}].max_share": np.array([0.0, 0.2, 0.5, 0.9])}
+    result = sweep(world, scenario, 4, workers=1, batch_size=2, draws=draws)
+    demand = result.arrays["demand"]
+    assert demand.strides[0] != 0  # one row a sample, not one shared row
+    alone = run_batch(world, scenario, {k: v[3:] for k, v in draws.items()}, 1)
+    assert np.array_equal(demand[3], alone["demand"][0])
+    assert not np.array_equal(demand[0], demand[3])
+    plain = sweep(world, scenario, 4, workers=1, batch_size=2)
+    assert plain.arrays["demand"].strides[0] == 0  # shared: no demand response drawn
