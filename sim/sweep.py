@@ -32,7 +32,7 @@ from sim.scenario import Scenario
 from sim.units import month_start
 from sim.world import World
 
-BATCH_SIZE = 250
+BATCH_SIZE = 500
 MAX_SAMPLES = 1_000_000
 MEMORY_LIMIT_BYTES = 4 * 1024**3
 QUANTILES = {"p05": 5.0, "p50": 50.0, "p95": 95.0}
