@@ -1,15 +1,17 @@
 """Compiled loops for the engine's innermost arithmetic (numba).
 
-A batch carries thousands of samples through every step; written as numpy expressions, the
+A batch carries hundreds of samples through every step; written as numpy expressions, the
 markets' pro-rata rounds spend their time moving ``[S, edges, K]`` temporaries through memory
 and paying numpy's per-call cost, thousands of calls a step. These kernels run the same
-arithmetic one sample at a time in compiled loops, with scratch arrays that stay in cache.
+arithmetic in compiled loops: a whole allocation pass with the samples as the innermost,
+vectorised loop (`pass_allocate`), and class sums, lead-time arrivals and start-up claims one
+sample at a time.
 
 They do exactly the operations of the numpy code they replace, in the same order (sums add
-members in ascending index order, as `sim.market.Grouping` documents), so results are equal
-bit for bit, and a sample's numbers still do not depend on the batch it runs in.
-Compiled code is cached next to this module (``cache=True``): the first run on a machine
-compiles for a few seconds, later runs load it.
+members in ascending index order, as `sim.market.Grouping` documents; no fast-math), so
+results are equal bit for bit, and a sample's numbers still do not depend on the batch it
+runs in (`tests/test_kernels.py`). Compiled code is cached next to this module
+(``cache=True``): the first run on a machine compiles for a few seconds, later runs load it.
 """
 
 from __future__ import annotations
@@ -37,131 +39,6 @@ def group_sum(a: np.ndarray, ptr: np.ndarray, idx: np.ndarray, out: np.ndarray) 
                 m = idx[q]
                 for r in range(R):
                     out[s, c, r] += a[s, m, r]
-
-
-@njit(cache=True, nogil=True)
-def _by_class(v: np.ndarray, ptr: np.ndarray, idx: np.ndarray, out: np.ndarray) -> None:
-    """`group_sum` of one sample: ``out[c, k]`` from ``v[e, k]``."""
-    C, K = out.shape
-    for c in range(C):
-        lo, hi = ptr[c], ptr[c + 1]
-        for k in range(K):
-            t = 0.0
-            if lo < hi:
-                t = v[idx[lo], k]
-                for q in range(lo + 1, hi):
-                    t += v[idx[q], k]
-            out[c, k] = t
-
-
-@njit(cache=True, nogil=True)
-def fill(
-    avail: np.ndarray,
-    need: np.ndarray,
-    cap: np.ndarray,
-    has_cap: bool,
-    opened: np.ndarray,
-    g: np.ndarray,
-    h: np.ndarray,
-    g_ptr: np.ndarray,
-    g_idx: np.ndarray,
-    h_ptr: np.ndarray,
-    h_idx: np.ndarray,
-    rounds: int,
-    tiny: float,
-    x: np.ndarray,
-) -> None:
-    """Pro-rata rounds of one priority tier over its edges ``(g[e], h[e])``, into
-    ``x[S, E, K]``: the loop of `sim.market._Tier.fill`, one sample at a time.
-
-    ``avail[Sa, G, K]``, ``need[Sn, H, K]``, ``cap[Sc, E, K]`` (read when ``has_cap``) and
-    ``opened[So, E, K]`` have a leading axis of 1 (shared by every sample) or ``S``. Suppliers'
-    edges are ``g_idx[g_ptr[i]:g_ptr[i + 1]]``, customers' likewise, in ascending order.
-    A sample stops when none of its open edges can carry more; its later rounds would move
-    exactly nothing.
-    """
-    S, E, K = x.shape
-    G = avail.shape[1]
-    H = need.shape[1]
-    av = np.empty((G, K))
-    nd = np.empty((H, K))
-    cp = np.empty((E, K))
-    w = np.empty((E, K))
-    req = np.empty((E, K))
-    tot = np.empty((H, K))
-    per_g = np.empty((G, K))
-    per_h = np.empty((H, K))
-    for s in range(S):
-        sa = s if avail.shape[0] > 1 else 0
-        sn = s if need.shape[0] > 1 else 0
-        so = s if opened.shape[0] > 1 else 0
-        sc = s if cap.shape[0] > 1 else 0
-        wanted = False
-        for c in range(H):
-            for k in range(K):
-                nd[c, k] = need[sn, c, k]
-                if nd[c, k] > tiny:
-                    wanted = True
-        if not wanted:
-            nd[:, :] = 0.0
-        for i in range(G):
-            for k in range(K):
-                av[i, k] = avail[sa, i, k]
-        if has_cap:
-            for e in range(E):
-                for k in range(K):
-                    cp[e, k] = cap[sc, e, k]
-        for e in range(E):
-            for k in range(K):
-                x[s, e, k] = 0.0
-        for round_ in range(rounds):
-            for e in range(E):
-                for k in range(K):
-                    v = av[g[e], k] * opened[so, e, k]
-                    if has_cap and cp[e, k] < v:
-                        v = cp[e, k]
-                    w[e, k] = v
-            _by_class(w, h_ptr, h_idx, tot)
-            for e in range(E):
-                for k in range(K):
-                    t = tot[h[e], k]
-                    r = w[e, k] / t if t > tiny else 0.0
-                    r *= nd[h[e], k]
-                    if has_cap and cp[e, k] < r:
-                        r = cp[e, k]
-                    req[e, k] = r
-            _by_class(req, g_ptr, g_idx, per_g)
-            for i in range(G):
-                for k in range(K):
-                    a, q = av[i, k], per_g[i, k]
-                    per_g[i, k] = a / q if (q > a and q > 0.0) else 1.0  # the scale
-            for e in range(E):
-                for k in range(K):
-                    req[e, k] *= per_g[g[e], k]  # now the flow
-                    x[s, e, k] = x[s, e, k] + req[e, k]
-            if round_ == rounds - 1:
-                break
-            _by_class(req, g_ptr, g_idx, per_g)
-            _by_class(req, h_ptr, h_idx, per_h)
-            for i in range(G):
-                for k in range(K):
-                    v = av[i, k] - per_g[i, k]
-                    av[i, k] = v if v > 0.0 else 0.0
-            for c in range(H):
-                for k in range(K):
-                    v = nd[c, k] - per_h[c, k]
-                    nd[c, k] = v if v > 0.0 else 0.0
-            live = False
-            for e in range(E):
-                for k in range(K):
-                    ok = av[g[e], k] > tiny and nd[h[e], k] > tiny and opened[so, e, k] > 0.0
-                    if has_cap:
-                        v = cp[e, k] - req[e, k]
-                        cp[e, k] = v if v > 0.0 else 0.0
-                        ok = ok and cp[e, k] > tiny
-                    live = live or ok
-            if not live:
-                break
 
 
 @njit(cache=True, nogil=True)
@@ -261,3 +138,260 @@ def ship(
                 for k in range(K):
                     part = share[ss, first + c, k if wide else 0] * lanes[o, lane, k]
                     buf[slot, s, c, k] += part
+
+
+# -- samples innermost ----------------------------------------------------------------------
+# The kernels below take arrays with the sample axis last (``[rows, K, S]``): each operation
+# runs over all samples in one vectorised inner loop. A sample stops its rounds by having
+# its need zeroed, as the numpy code did, so the numbers are the same.
+
+
+@njit(cache=True, nogil=True)
+def _sum_t(v: np.ndarray, ptr: np.ndarray, idx: np.ndarray, i0: int, v0: int,
+           out: np.ndarray) -> None:
+    """``out[c] = sum of v[v0 + idx[i0 + q]]`` over ``q`` in ``ptr[c]:ptr[c + 1]``, in order
+    (0 when empty), for ``[rows, K, S]`` arrays."""
+    C, K, S = out.shape
+    for c in range(C):
+        lo, hi = ptr[c], ptr[c + 1]
+        for k in range(K):
+            if lo == hi:
+                for s in range(S):
+                    out[c, k, s] = 0.0
+                continue
+            m = v0 + idx[i0 + lo]
+            for s in range(S):
+                out[c, k, s] = v[m, k, s]
+            for q in range(lo + 1, hi):
+                m = v0 + idx[i0 + q]
+                for s in range(S):
+                    out[c, k, s] += v[m, k, s]
+
+
+@njit(cache=True, nogil=True)
+def _fill_t(av: np.ndarray, nd: np.ndarray, cp: np.ndarray, has_cap: bool,
+            opened: np.ndarray, e0: int, E: int, g: np.ndarray, h: np.ndarray,
+            g_ptr: np.ndarray, h_ptr: np.ndarray, g_idx: np.ndarray, h_idx: np.ndarray,
+            rounds: int, tiny: float, x: np.ndarray) -> None:
+    """`sim.market._Tier.fill` with samples innermost, over one tier's edges ``e0 + e``:
+    supply ``av[G, K, S]``, need ``nd[H, K, S]`` and caps ``cp[E, K, S]`` (used up), flows into
+    rows ``e0:e0 + E`` of ``x``; ``opened``, ``g``, ``h``, ``g_idx`` and ``h_idx`` are indexed
+    from ``e0`` too, the groupings' members counted within the tier; the tier has ``E``
+    edges."""
+    G, K, S = av.shape
+    H = nd.shape[0]
+    w = np.empty((E, K, S))
+    req = np.empty((E, K, S))
+    tot = np.empty((H, K, S))
+    per_g = np.empty((G, K, S))
+    per_h = np.empty((H, K, S))
+    active = np.ones(S, dtype=np.bool_)
+    for s in range(S):
+        wanted = False
+        for c in range(H):
+            for k in range(K):
+                if nd[c, k, s] > tiny:
+                    wanted = True
+        if not wanted:
+            for c in range(H):
+                for k in range(K):
+                    nd[c, k, s] = 0.0
+    for e in range(E):
+        for k in range(K):
+            for s in range(S):
+                x[e0 + e, k, s] = 0.0
+    for round_ in range(rounds):
+        for e in range(E):
+            i = g[e0 + e]
+            for k in range(K):
+                o = opened[e0 + e, k]
+                for s in range(S):
+                    v = av[i, k, s] * o
+                    if has_cap:
+                        c_ = cp[e, k, s]
+                        v = c_ if c_ < v else v
+                    w[e, k, s] = v
+        _sum_t(w, h_ptr, h_idx, e0, 0, tot)
+        for e in range(E):
+            c = h[e0 + e]
+            for k in range(K):
+                for s in range(S):
+                    t = tot[c, k, s]
+                    r = w[e, k, s] / t if t > tiny else 0.0
+                    r *= nd[c, k, s]
+                    if has_cap:
+                        c_ = cp[e, k, s]
+                        r = c_ if c_ < r else r
+                    req[e, k, s] = r
+        _sum_t(req, g_ptr, g_idx, e0, 0, per_g)
+        for i in range(G):
+            for k in range(K):
+                for s in range(S):
+                    a, q = av[i, k, s], per_g[i, k, s]
+                    per_g[i, k, s] = a / q if (q > a and q > 0.0) else 1.0  # the scale
+        for e in range(E):
+            i = g[e0 + e]
+            for k in range(K):
+                for s in range(S):
+                    f = req[e, k, s] * per_g[i, k, s]
+                    req[e, k, s] = f  # now the flow
+                    x[e0 + e, k, s] = x[e0 + e, k, s] + f
+        if round_ == rounds - 1:
+            break
+        _sum_t(req, g_ptr, g_idx, e0, 0, per_g)
+        _sum_t(req, h_ptr, h_idx, e0, 0, per_h)
+        for i in range(G):
+            for k in range(K):
+                for s in range(S):
+                    v = av[i, k, s] - per_g[i, k, s]
+                    av[i, k, s] = v if v > 0.0 else 0.0
+        for c in range(H):
+            for k in range(K):
+                for s in range(S):
+                    v = nd[c, k, s] - per_h[c, k, s]
+                    nd[c, k, s] = v if v > 0.0 else 0.0
+        live = np.zeros(S, dtype=np.bool_)
+        for e in range(E):
+            i, c = g[e0 + e], h[e0 + e]
+            for k in range(K):
+                o = opened[e0 + e, k] > 0.0
+                for s in range(S):
+                    ok = o and av[i, k, s] > tiny and nd[c, k, s] > tiny
+                    if has_cap:
+                        v = cp[e, k, s] - req[e, k, s]
+                        cp[e, k, s] = v if v > 0.0 else 0.0
+                        ok = ok and cp[e, k, s] > tiny
+                    live[s] = live[s] or ok
+        if not live.any():
+            break
+        for s in range(S):
+            if not live[s]:
+                active[s] = False
+                for c in range(H):
+                    for k in range(K):
+                        nd[c, k, s] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def _tiers_t(av_in: np.ndarray, nd_in: np.ndarray, has_cap: bool, cap: np.ndarray,
+             t: tuple, rounds: int, tiny: float, x: np.ndarray) -> None:
+    """`sim.market._Pass._run` with samples innermost: flows ``x[E, K, S]`` from classes'
+    supply and need, tier by tier, highest first."""
+    tier_e, tier_m, members, g, h, g_ptr, g_off, g_idx, h_ptr, h_off, h_idx, opened = t
+    G, K, S = av_in.shape
+    left = av_in.copy()
+    per_g = np.empty((G, K, S))
+    for j in range(tier_e.size - 1):
+        e0, e1, m0, m1 = tier_e[j], tier_e[j + 1], tier_m[j], tier_m[j + 1]
+        for e in range(e0, e1):
+            for k in range(K):
+                for s in range(S):
+                    x[e, k, s] = 0.0
+        if e0 == e1:
+            continue
+        nd = np.empty((m1 - m0, K, S))
+        wanted = False
+        for c in range(m1 - m0):
+            for k in range(K):
+                for s in range(S):
+                    v = nd_in[members[m0 + c], k, s]
+                    nd[c, k, s] = v
+                    wanted = wanted or v > tiny
+        if not wanted:  # no sample of the batch needs anything of this tier
+            continue
+        cp = cap[e0:e1].copy() if has_cap else cap[:1].copy()
+        gp = g_ptr[g_off[j]:g_off[j] + G + 1]
+        hp = h_ptr[h_off[j]:h_off[j] + m1 - m0 + 1]
+        _fill_t(left.copy(), nd, cp, has_cap, opened, e0, e1 - e0, g, h, gp, hp, g_idx,
+                h_idx, rounds, tiny, x)
+        _sum_t(x, gp, g_idx, e0, e0, per_g)
+        for i in range(G):
+            for k in range(K):
+                for s in range(S):
+                    v = left[i, k, s] - per_g[i, k, s]
+                    left[i, k, s] = v if v > 0.0 else 0.0
+
+
+@njit(cache=True, nogil=True)
+def _class_sum_t(v: np.ndarray, grouping: tuple) -> np.ndarray:
+    """`sim.market.Grouping.sum` of ``v[members, K, S]`` (``v`` itself if trivial)."""
+    trivial, ptr, idx, _, size = grouping
+    if trivial:
+        return v
+    out = np.empty((size, v.shape[1], v.shape[2]))
+    _sum_t(v, ptr, idx, 0, 0, out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def pass_allocate(a: np.ndarray, n: np.ndarray, na: np.ndarray, nn: np.ndarray,
+                  allowed: np.ndarray, has_allowed: bool, sup: tuple, cus: tuple, tiers: tuple,
+                  lanes: tuple, rounds: int, tiny: float, x: np.ndarray) -> None:
+    """`sim.market._Pass.allocate` with samples innermost: flows ``x[L, K, S]`` on the
+    market's lane edges from lanes' supply ``a``, need ``n`` and normal levels ``na``, ``nn``
+    (``[lanes, K, S]``), classes' edges capped at ``allowed[E, K, S]`` times their normal
+    flow where it is below 1 (if any sample has such an edge).
+
+    ``sup`` and ``cus`` group lanes into classes, ``(trivial, ptr, idx, labels, size)``;
+    ``tiers`` is ``(tier_e, tier_m, members, g, h, g_ptr, g_off, g_idx, h_ptr, h_off, h_idx,
+    opened)``: tier ``j`` has the edges ``tier_e[j]:tier_e[j + 1]`` (supplier class ``g``,
+    customer ``h`` counted among the tier's ``members[tier_m[j]:tier_m[j + 1]]``), grouped by
+    supplier (pointers at ``g_off[j]`` of ``g_ptr``, members in ``g_idx``, counted within
+    the tier) and by customer (``h_off``, ``h_ptr``, ``h_idx``), and which are open
+    (``opened[E, K]``); ``lanes`` is ``(lane_edge, lane_g, lane_h)``: each lane edge's class
+    edge (-1 if this pass does not open it) and its two lanes."""
+    L, K, S = x.shape
+    E = tiers[3].size
+    lane_edge, lane_g, lane_h = lanes
+    a_c = _class_sum_t(a, sup)
+    n_c = _class_sum_t(n, cus)
+    xe = np.zeros((E, K, S))
+    capped = False
+    if has_allowed:
+        for e in range(E):
+            for k in range(K):
+                for s in range(S):
+                    if allowed[e, k, s] < 1.0:
+                        capped = True
+    if capped:
+        normal = np.empty((E, K, S))
+        _tiers_t(_class_sum_t(na, sup), _class_sum_t(nn, cus), False, xe, tiers, rounds,
+                 tiny, normal)
+        cap = np.empty((E, K, S))
+        for e in range(E):
+            for k in range(K):
+                for s in range(S):
+                    al = allowed[e, k, s]
+                    cap[e, k, s] = al * normal[e, k, s] if al < 1.0 else np.inf
+        _tiers_t(a_c, n_c, True, cap, tiers, rounds, tiny, xe)
+    elif E > 0:
+        _tiers_t(a_c, n_c, False, xe, tiers, rounds, tiny, xe)
+    share_g = _shares_t(a, a_c, sup)
+    share_h = _shares_t(n, n_c, cus)
+    for j in range(L):
+        le = lane_edge[j]
+        for k in range(K):
+            for s in range(S):
+                v = xe[le, k, s] if le >= 0 else 0.0
+                if not sup[0]:
+                    v = v * share_g[lane_g[j], k, s]
+                if not cus[0]:
+                    v = v * share_h[lane_h[j], k, s]
+                x[j, k, s] = v
+
+
+@njit(cache=True, nogil=True)
+def _shares_t(v: np.ndarray, total: np.ndarray, grouping: tuple) -> np.ndarray:
+    """Each member's share of its class total (0 where that is 0), ``[members, K, S]``."""
+    labels = grouping[3]
+    out = np.empty_like(v)
+    if grouping[0]:
+        return out
+    M, K, S = v.shape
+    for i in range(M):
+        c = labels[i]
+        for k in range(K):
+            for s in range(S):
+                whole = total[c, k, s]
+                out[i, k, s] = v[i, k, s] / whole if whole > 0.0 else 0.0
+    return out

@@ -215,39 +215,45 @@ class _Tier:
         is asked again (``ROUNDS`` rounds, fewer once no open edge joins a supplier with
         something left to a customer that needs something)."""
         opened = self.open if open_ is None else open_
-        lead = [avail.shape[0], need.shape[0]]
-        lead += [cap.shape[0]] if cap is not None else []
-        lead += [opened.shape[0]] if opened.ndim == 3 else []
-        width = [avail.shape[-1], need.shape[-1], opened.shape[-1]]
-        width += [cap.shape[-1]] if cap is not None else []
-        S, K = max(lead), max(width)
-        x = np.empty((S, self.g.size, K))
-        kernels.fill(
-            _kernel_input(avail, S, K),
-            _kernel_input(need, S, K),
-            _kernel_input(cap, S, K) if cap is not None else _NO_CAP,
-            cap is not None,
-            _kernel_input(opened, S, K),
-            self.g, self.h, self.by_g.ptr, self.by_g.order, self.by_h.ptr, self.by_h.order,
-            ROUNDS, TINY, x,
-        )
+        # A sample stops as it would alone: when none of its open edges can carry more (its
+        # later rounds then move exactly nothing, whatever the other samples of the batch do).
+        need = np.where((need > TINY).any(axis=(1, 2), keepdims=True), need, 0.0)
+        x = np.zeros(())
+        for round_ in range(ROUNDS):
+            weight = np.take(avail, self.g, axis=1) * opened
+            if cap is not None:
+                weight = np.minimum(weight, cap)
+            total = np.take(self.by_h.sum(weight), self.h, axis=1)
+            request = np.divide(weight, total, out=np.zeros_like(weight), where=total > TINY)
+            request *= np.take(need, self.h, axis=1)
+            if cap is not None:
+                np.minimum(request, cap, out=request)
+            asked = self.by_g.sum(request)
+            over = (asked > avail) & (asked > 0)
+            scale = np.divide(avail, asked, out=np.ones_like(avail), where=over)
+            flow = request
+            flow *= np.take(scale, self.g, axis=1)
+            x = x + flow
+            if round_ == ROUNDS - 1:
+                break
+            avail = np.maximum(avail - self.by_g.sum(flow), 0.0)
+            need = np.maximum(need - self.by_h.sum(flow), 0.0)
+            live = (np.take(avail, self.g, axis=1) > TINY) & (np.take(need, self.h, axis=1) > TINY)
+            live &= opened > 0
+            if cap is not None:
+                cap = np.maximum(cap - flow, 0.0)
+                live &= cap > TINY
+            active = np.asarray(live.any(axis=(1, 2)))
+            if not active.any():
+                break
+            need = need * active[:, None, None]
         return x
 
 
-_NO_CAP = np.zeros((1, 1, 1))
-
-
-def _kernel_input(a: np.ndarray, samples: int, width: int) -> np.ndarray:
-    """``a[S or 1, n, K or 1]`` (or ``[n, K]``) as a C-ordered float ``[S or 1, n, width]``
-    for the kernels: an axis that numpy would broadcast stays of size 1 (or becomes so)."""
-    a = np.asarray(a, dtype=float)
-    if a.ndim == 2:
-        a = a[None]
-    if a.shape[0] == samples > 1 and a.strides[0] == 0:
-        a = a[:1]
-    if a.shape[2] != width:
-        a = np.broadcast_to(a, (*a.shape[:2], width))
-    return np.ascontiguousarray(a)
+def _samples_last(a: np.ndarray, samples: int, width: int) -> np.ndarray:
+    """``a[S or 1, n, K or 1]`` as a C-ordered ``[n, width, samples]`` float array."""
+    a = np.broadcast_to(np.asarray(a, dtype=float), (samples, a.shape[1], width))
+    return np.ascontiguousarray(np.moveaxis(a, 0, -1))
 
 
 class _Pass:
@@ -287,6 +293,40 @@ class _Pass:
         at = self.sup.labels[lane_g] * self.open.shape[1] + self.cus.labels[lane_h]
         self.lane_edge = where[at]
         self.lane_g, self.lane_h = lane_g, lane_h
+        self._kernel: dict[int, tuple] = {}  # `kernels.pass_allocate`'s structure, by width
+
+    def _structure(self, width: int) -> tuple:
+        """This pass's groupings, tiers and lane edges as `kernels.pass_allocate` reads them,
+        for products ``width`` wide."""
+        if width not in self._kernel:
+            i64, tiers = np.int64, self.tiers
+            none = [np.zeros(0, dtype=i64)]
+
+            def cat(parts: list[np.ndarray]) -> np.ndarray:
+                return np.concatenate(parts + none).astype(i64)
+
+            opened = [np.broadcast_to(t.open, (t.g.size, width)) for t in tiers]
+            self._kernel[width] = (
+                tuple((g.trivial, g.ptr, g.order, g.labels.astype(i64), g.size)
+                      for g in (self.sup, self.cus)),
+                (
+                    np.array([0] + [t.edges.stop for t in tiers], dtype=i64),
+                    np.cumsum([0] + [len(t.members) for t in tiers]).astype(i64),
+                    cat([t.members for t in tiers]),
+                    cat([t.g for t in tiers]),
+                    cat([t.h for t in tiers]),
+                    cat([t.by_g.ptr for t in tiers]),
+                    (np.arange(len(tiers)) * (self.open.shape[0] + 1)).astype(i64),
+                    cat([t.by_g.order for t in tiers]),
+                    cat([t.by_h.ptr for t in tiers]),
+                    np.cumsum([0] + [len(t.members) + 1 for t in tiers])[:-1].astype(i64),
+                    cat([t.by_h.order for t in tiers]),
+                    np.ascontiguousarray(np.concatenate(opened + [np.zeros((0, width))])),
+                ),
+                tuple(np.asarray(v, dtype=i64) for v in (self.lane_edge, self.lane_g,
+                                                         self.lane_h)),
+            )
+        return self._kernel[width]
 
     def _edges(self, a: np.ndarray) -> np.ndarray:
         """Class-level ``a[S, G, H, K]`` on this pass's edges, ``[S, edges, K]``."""
@@ -318,7 +358,31 @@ class _Pass:
     ) -> np.ndarray:
         """Flows on the market's lane edges ``[S, edges, K]`` from lanes' supply and need;
         ``allowed[S, G, H, K]`` is the lanes' share of normal flow (constant within a class
-        by construction)."""
+        by construction). `kernels.pass_allocate` does it with samples innermost; the numbers
+        are those of `allocate_numpy`."""
+        S = max(avail.shape[0], need.shape[0], normal_avail.shape[0], normal_need.shape[0],
+                1 if allowed is None else allowed.shape[0])
+        K = avail.shape[2]
+        (sup, cus), tiers, lanes = self._structure(K)
+        if allowed is not None:
+            allowed = self._edges(np.take(np.take(allowed, self.sup.first, 1), self.cus.first, 2))
+        x = np.empty((self.lane_edge.size, K, S))
+        kernels.pass_allocate(
+            _samples_last(avail, S, K), _samples_last(need, S, K),
+            _samples_last(normal_avail, S, K), _samples_last(normal_need, S, K),
+            _samples_last(allowed, S, K) if allowed is not None else np.ones((0, K, S)),
+            allowed is not None, sup, cus, tiers, lanes, ROUNDS, TINY, x)
+        return np.ascontiguousarray(np.moveaxis(x, -1, 0))
+
+    def allocate_numpy(
+        self,
+        avail: np.ndarray,
+        need: np.ndarray,
+        allowed: np.ndarray | None,
+        normal_avail: np.ndarray,
+        normal_need: np.ndarray,
+    ) -> np.ndarray:
+        """`allocate` with numpy between the tiers' rounds: the reference for the kernel."""
         a, n = self.sup.sum(avail), self.cus.sum(need)
         if not self.flat.size:
             return np.zeros((a.shape[0], self.lane_edge.size, a.shape[2]))

@@ -1,8 +1,9 @@
 """The compiled kernels against the numpy code they replaced, bit for bit.
 
-Each reference below is the numpy implementation the engine used before `sim.kernels`; the
-kernels must give exactly the same numbers (the same operations in the same order), and a
-sample's numbers must not depend on the batch it runs in.
+Each reference is the numpy implementation the engine used before `sim.kernels` (for a whole
+allocation pass, `_Pass.allocate_numpy`, whose tiers' rounds are `_Tier.fill`); the kernels
+must give exactly the same numbers (the same operations in the same order), and a sample's
+numbers must not depend on the batch it runs in.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.market import ROUNDS, TINY, Grouping, _Tier
+from sim.market import Grouping
 from sim.startup import add_along, backlog_claim
 
 
@@ -27,41 +28,6 @@ def reference_group_sum(a: np.ndarray, labels: np.ndarray, size: int) -> np.ndar
                 total = total + a[:, m]
             out[:, c] = total
     return out
-
-
-def reference_fill(t: _Tier, avail: np.ndarray, need: np.ndarray, cap: np.ndarray | None,
-                   opened: np.ndarray) -> np.ndarray:
-    """`_Tier.fill` as it was written in numpy."""
-    need = np.where((need > TINY).any(axis=(1, 2), keepdims=True), need, 0.0)
-    x = np.zeros(())
-    for round_ in range(ROUNDS):
-        weight = np.take(avail, t.g, axis=1) * opened
-        if cap is not None:
-            weight = np.minimum(weight, cap)
-        total = np.take(reference_group_sum(weight, t.h, len(t.members)), t.h, axis=1)
-        request = np.divide(weight, total, out=np.zeros_like(weight), where=total > TINY)
-        request *= np.take(need, t.h, axis=1)
-        if cap is not None:
-            np.minimum(request, cap, out=request)
-        asked = reference_group_sum(request, t.g, avail.shape[1])
-        over = (asked > avail) & (asked > 0)
-        scale = np.divide(avail, asked, out=np.ones_like(avail), where=over)
-        flow = request * np.take(scale, t.g, axis=1)
-        x = x + flow
-        if round_ == ROUNDS - 1:
-            break
-        avail = np.maximum(avail - reference_group_sum(flow, t.g, avail.shape[1]), 0.0)
-        need = np.maximum(need - reference_group_sum(flow, t.h, len(t.members)), 0.0)
-        live = (np.take(avail, t.g, axis=1) > TINY) & (np.take(need, t.h, axis=1) > TINY)
-        live &= opened > 0
-        if cap is not None:
-            cap = np.maximum(cap - flow, 0.0)
-            live &= cap > TINY
-        active = live.any(axis=(1, 2))
-        if not active.any():
-            break
-        need = need * active[:, None, None]
-    return x
 
 
 def reference_backlog_claim(unmet: np.ndarray, idle: np.ndarray, open_: np.ndarray
@@ -99,48 +65,6 @@ def test_class_sums_add_members_in_order(seed: int, members: int, classes: int, 
                               reference_group_sum(a * weight[o][None, :, None], labels, classes))
 
 
-def random_tier(rng: np.random.Generator) -> tuple[_Tier, int, int]:
-    suppliers, customers, width = (int(v) for v in rng.integers(1, 6, size=3))
-    open_ = (rng.random((suppliers, customers, width)) < 0.6).astype(float)
-    open_[0, :, :] = 1.0  # every customer has a route
-    members = np.sort(rng.choice(customers, size=rng.integers(1, customers + 1), replace=False))
-    return _Tier(open_, members, 0), suppliers, width
-
-
-@settings(max_examples=80, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), samples=st.integers(1, 6), capped=st.booleans(),
-       per_sample_routes=st.booleans())
-def test_fill_kernel_equals_the_numpy_rounds(seed: int, samples: int, capped: bool,
-                                             per_sample_routes: bool) -> None:
-    rng = np.random.default_rng(seed)
-    tier, suppliers, width = random_tier(rng)
-    edges = tier.g.size
-    avail = sparse(rng, (samples, suppliers, width))
-    need = sparse(rng, (samples, len(tier.members), width))
-    cap = sparse(rng, (samples, edges, width)) if capped else None
-    opened = (np.broadcast_to(tier.open, (samples, edges, width)) * (rng.random(
-        (samples, edges, width)) < 0.8)) if per_sample_routes else tier.open
-    got = tier.fill(avail, need, cap, None if not per_sample_routes else opened)
-    expected = reference_fill(tier, avail, need, cap, opened)
-    assert np.array_equal(got, np.broadcast_to(expected, got.shape))
-    # and each sample alone gives its row of the batch
-    for s in range(samples):
-        alone = tier.fill(avail[s:s + 1], need[s:s + 1], None if cap is None else cap[s:s + 1],
-                          None if not per_sample_routes else opened[s:s + 1])
-        assert np.array_equal(alone[0], got[s])
-
-
-def test_fill_kernel_broadcasts_what_every_sample_shares() -> None:
-    rng = np.random.default_rng(7)
-    tier, suppliers, width = random_tier(rng)
-    avail = sparse(rng, (1, suppliers, width))  # shared by the 4 samples
-    need = sparse(rng, (4, len(tier.members), width))
-    got = tier.fill(avail, need, None)
-    assert got.shape == (4, tier.g.size, width)
-    assert np.array_equal(got, reference_fill(tier, np.repeat(avail, 4, 0), need, None,
-                                              tier.open))
-
-
 @pytest.mark.parametrize("seed", range(20))
 def test_backlog_claim_kernel_equals_the_numpy_sums(seed: int) -> None:
     rng = np.random.default_rng(seed)
@@ -174,3 +98,39 @@ def test_shipping_kernel_equals_the_numpy_arrivals(seed: int) -> None:
     for offset, got in flow.by_lead(lead, chosen):
         numpy_[(5 + offset) % slots] += got
     assert np.array_equal(compiled, numpy_)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), samples=st.integers(1, 5), controlled=st.booleans(),
+       home=st.booleans())
+def test_pass_kernel_equals_the_numpy_pass(seed: int, samples: int, controlled: bool,
+                                          home: bool) -> None:
+    from sim.market import Market
+
+    rng = np.random.default_rng(seed)
+    suppliers, customers, width = (int(v) for v in rng.integers(1, 7, size=3))
+    open_ = (rng.random((suppliers, customers, width)) < 0.6).astype(float)
+    open_[0] = 1.0
+    homes = (rng.random((suppliers, customers)) < 0.5).astype(float) if home else None
+    scope = (rng.random((suppliers, customers, width)) < 0.5).astype(float)
+    market = Market(open_, rng.integers(0, 3, size=customers), home=homes,
+                    sup_key=rng.integers(0, 2, size=suppliers),
+                    scopes=[scope[..., None]] if controlled else ())
+    G, H = market.sup.size, market.cus.size
+    avail = sparse(rng, (samples, G, width))
+    need = sparse(rng, (1 if rng.random() < 0.3 else samples, H, width))
+    normal_avail = sparse(rng, (samples, G, width))
+    normal_need = sparse(rng, (samples, H, width))
+    allowed = None
+    if controlled:  # a share of normal flow, constant within the lanes of a scope
+        level = rng.random(samples) * (rng.random(samples) < 0.7)
+        allowed = 1.0 - level[:, None, None, None] * market.lanes(scope)[None]
+    for p in [market.world] + ([market.home] if market.home is not None else []):
+        got = p.allocate(avail, need, allowed, normal_avail, normal_need)
+        expected = p.allocate_numpy(avail, need, allowed, normal_avail, normal_need)
+        assert np.array_equal(got, np.broadcast_to(expected, got.shape))
+        s = int(rng.integers(0, samples))  # a sample alone gives its row of the batch
+        alone = p.allocate(avail[s:s + 1], need[min(s, need.shape[0] - 1)][None],
+                           None if allowed is None else allowed[s:s + 1],
+                           normal_avail[s:s + 1], normal_need[s:s + 1])
+        assert np.array_equal(alone[0], got[s])
