@@ -348,7 +348,15 @@ def _stats(values: np.ndarray, chunk: int = 2048,
     for cols in _column_blocks(flat.shape[0], flat.shape[1], chunk):
         block = (transform(cols) if transform is not None else flat[:, cols]).astype(np.float64)
         out["mean"][cols] = block.mean(axis=0)
-        found = np.percentile(block, list(QUANTILES.values()), axis=0)
+        # A column whose samples all agree (no shortfall in any future, most of them) has
+        # that value for every percentile; only the others are partitioned, along a
+        # contiguous axis. The numbers are those of `np.percentile` on the whole block.
+        low = block.min(axis=0)
+        found = np.repeat(low[None], len(QUANTILES), axis=0)
+        varies = np.flatnonzero(low != block.max(axis=0))
+        if varies.size:
+            found[:, varies] = np.percentile(np.ascontiguousarray(block[:, varies].T),
+                                             list(QUANTILES.values()), axis=1)
         for name, row in zip(QUANTILES, found):
             out[name][cols] = row
     return {k: v.reshape(shape) for k, v in out.items()}
