@@ -50,6 +50,14 @@ E = len(ELEMENTS)
 MARKETS: tuple[str, ...] = ("concentrate", "oxide", "metal", "magnet")
 
 
+def _span(idx: np.ndarray) -> slice | np.ndarray:
+    """``idx`` as a slice if it is a run of consecutive integers (indexing with it is then
+    a view, and updates in place are plain), else ``idx`` itself."""
+    if idx.size and bool((np.diff(idx) == 1).all()):
+        return slice(int(idx[0]), int(idx[-1]) + 1)
+    return idx
+
+
 class Pipeline:
     """Material in transit to customers: a ring of future arrivals, ``[slot, S, C, K]``."""
 
@@ -349,6 +357,7 @@ class Chain:
         self.is_magnet = np.array([b.material in MAGNETS for b in self.buyers])
         self.bm = np.flatnonzero(self.is_magnet)
         self.be = np.flatnonzero(~self.is_magnet)
+        self.bm_at, self.be_at = _span(self.bm), _span(self.be)  # slices when contiguous
         content = np.zeros((len(self.buyers), E))
         for i, b in enumerate(self.buyers):
             if b.material in MAGNETS:
@@ -506,6 +515,14 @@ class Chain:
         for sub in self.substitutions:
             kept[:, sub.buyers] *= 1.0 - sub.share
         return path * kept
+
+    def demand_of(self, step: int, idx: np.ndarray) -> np.ndarray:
+        """``demand(step)[:, idx]`` (read only): taken from the one demand row before it is
+        spread over the samples when every sample's demand is the same."""
+        if not self.substitutions:
+            row = np.take(self.demand_path[step + self.warmup][None, :], idx, axis=1)
+            return np.broadcast_to(row, (self.samples, row.shape[1]))
+        return np.take(self.demand(step), idx, axis=1)
 
     def _substitution(self, i: int, ev: Substitution) -> SubstitutionState:
         """Substitution ``i``: its buyers, the price each one watches, and its rules."""

@@ -140,6 +140,126 @@ def ship(
                     buf[slot, s, c, k] += part
 
 
+# -- a stage's arithmetic, one sample at a time ----------------------------------------------
+# numpy sums a contiguous last axis pairwise (`_pairwise`), any other axis one row at a time.
+
+
+@njit(cache=True, nogil=True)
+def _pairwise(v: np.ndarray) -> float:
+    """``v.sum()`` as numpy adds a contiguous run of at most 128 numbers: one at a time from
+    0 below 8, else in 8 running sums combined as a tree, then the remainder."""
+    n = v.size
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += v[i]
+        return res
+    r0, r1, r2, r3, r4, r5, r6, r7 = v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]
+    i = 8
+    while i < n - n % 8:
+        r0 += v[i]
+        r1 += v[i + 1]
+        r2 += v[i + 2]
+        r3 += v[i + 3]
+        r4 += v[i + 4]
+        r5 += v[i + 5]
+        r6 += v[i + 6]
+        r7 += v[i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += v[i]
+        i += 1
+    return res
+
+
+@njit(cache=True, nogil=True)
+def separate(sep_in: np.ndarray, cap: np.ndarray, per_reo: np.ndarray, recover: np.ndarray,
+             sep_out: np.ndarray, losses: np.ndarray, out: np.ndarray) -> None:
+    """Separation plants crack their feed ``sep_in[S, G, K]`` (t element; ``per_reo[K]``
+    t element a t REO) up to ``cap[S, G]`` t REO: ``out`` (``recover[G, K]`` of what is
+    cracked) is added to ``sep_out``, the rest to ``losses[S, K]``; cracked feed leaves
+    ``sep_in``. `sim.processes.separate` spelled out, with numpy's rounding."""
+    S, G, K = sep_in.shape
+    reo = np.empty(K)
+    lost = np.empty(K)
+    column = np.empty(G)  # with one element numpy sums the plants' column pairwise
+    for s in range(S):
+        for g in range(G):
+            for k in range(K):
+                reo[k] = sep_in[s, g, k] / per_reo[k]
+            feed = _pairwise(reo)
+            share = cap[s, g] / feed if feed > 0 else 0.0
+            share = 1.0 if share > 1.0 else share  # np.minimum(share, 1.0)
+            for k in range(K):
+                done = sep_in[s, g, k] * share
+                made = done * recover[g, k]
+                sep_in[s, g, k] = sep_in[s, g, k] - done
+                sep_out[s, g, k] = sep_out[s, g, k] + made
+                out[s, g, k] = made
+                column[g] = done - made
+                if g == 0:
+                    lost[k] = done - made
+                else:
+                    lost[k] = lost[k] + (done - made)
+        if K == 1:
+            lost[0] = _pairwise(column)
+        for k in range(K):
+            losses[s, k] = losses[s, k] + lost[k]
+
+
+@njit(cache=True, nogil=True)
+def magnet_avail(mag_in: np.ndarray, per_t: np.ndarray, cap: np.ndarray, out: np.ndarray
+                 ) -> None:
+    """What magnet plants can make, ``out[S, G]``: capacity ``cap[S, G]`` or what the metal
+    they hold ``mag_in[S, G, K]`` allows at ``per_t[G, K]`` t metal a t of magnet, if less."""
+    S, G, K = mag_in.shape
+    for s in range(S):
+        for g in range(G):
+            limit = np.inf
+            for k in range(K):
+                if per_t[g, k] > 0:
+                    allows = mag_in[s, g, k] / per_t[g, k]
+                    limit = allows if allows < limit else limit
+            out[s, g] = limit if limit < cap[s, g] else cap[s, g]
+
+
+@njit(cache=True, nogil=True)
+def make_magnets(made: np.ndarray, per_t: np.ndarray, recipe: np.ndarray, recovery: float,
+                 swarf_to: np.ndarray, mag_in: np.ndarray, sep_out: np.ndarray,
+                 losses: np.ndarray, used: np.ndarray, content: np.ndarray,
+                 recovered: np.ndarray) -> None:
+    """Magnet plants that made ``made[S, G]`` use ``per_t[G, K]`` metal a t from ``mag_in``
+    into magnets of ``recipe[G, K]``; of the swarf (used less content) ``recovery`` goes back
+    to separation plant ``swarf_to[g]`` (none if < 0), the rest to ``losses``. Fills
+    ``used``, ``content`` and ``recovered`` ``[S, G, K]``."""
+    S, G, K = mag_in.shape
+    lost = np.empty(K)
+    column = np.empty(G)  # with one element numpy sums the plants' column pairwise
+    for s in range(S):
+        for g in range(G):
+            back = 1.0 if swarf_to[g] >= 0 else 0.0
+            for k in range(K):
+                u = made[s, g] * per_t[g, k]
+                c = made[s, g] * recipe[g, k]
+                swarf = u - c
+                r = swarf * recovery * back
+                used[s, g, k] = u
+                content[s, g, k] = c
+                recovered[s, g, k] = r
+                mag_in[s, g, k] = mag_in[s, g, k] - u
+                lost[k] = swarf - r if g == 0 else lost[k] + (swarf - r)
+                column[g] = swarf - r
+        if K == 1:
+            lost[0] = _pairwise(column)
+        for g in range(G):
+            if swarf_to[g] >= 0:
+                for k in range(K):
+                    sep_out[s, swarf_to[g], k] += recovered[s, g, k]
+        for k in range(K):
+            losses[s, k] = losses[s, k] + lost[k]
+
+
 # -- samples innermost ----------------------------------------------------------------------
 # The kernels below take arrays with the sample axis last (``[rows, K, S]``): each operation
 # runs over all samples in one vectorised inner loop. A sample stops its rounds by having

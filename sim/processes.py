@@ -19,7 +19,7 @@ import numpy as np
 import simpy
 from simpy.events import URGENT
 
-from sim import economics, origin
+from sim import economics, kernels, origin
 from sim.chain import Chain
 from sim.demand import adapt, recovered
 from sim.ledger import Ledger
@@ -92,9 +92,9 @@ def receive(chain: Chain, name: str, step: int) -> None:
     elif name == "metal":
         chain.mag_in += got
     elif name == "oxide_buyer":
-        chain.inventory[:, chain.be] += got.sum(axis=2)
+        chain.inventory[:, chain.be_at] += got.sum(axis=2)
     else:
-        chain.inventory[:, chain.bm] += got[:, :, 0]
+        chain.inventory[:, chain.bm_at] += got[:, :, 0]
 
 
 def operate(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
@@ -113,14 +113,9 @@ def mine(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
 
 def separate(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     """Separation plants crack what feed they hold, up to capacity (t REO), into oxides."""
-    feed_reo = (chain.sep_in / REO_TO_ELEMENT).sum(axis=2)
-    cap = chain.capacity[:, chain.slices["separation"]]
-    share = np.divide(cap, feed_reo, out=np.zeros_like(cap), where=feed_reo > 0)
-    done = chain.sep_in * np.minimum(share, 1.0)[:, :, None]
-    out = done * chain.recover[None]
-    chain.sep_in -= done
-    chain.sep_out += out
-    ledger.losses += (done - out).sum(axis=1)
+    out = np.empty_like(chain.sep_in)
+    kernels.separate(chain.sep_in, chain.capacity[:, chain.slices["separation"]],
+                     REO_TO_ELEMENT, chain.recover, chain.sep_out, ledger.losses, out)
     chain.separated = out
     rec.produced(chain, step, "separation", out)
 
@@ -144,26 +139,27 @@ def _position_need(
 
 
 def _buyer_need(
-    chain: Chain, step: int, idx: np.ndarray, transit: np.ndarray
+    chain: Chain, step: int, idx: np.ndarray, at: slice | np.ndarray, transit: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Order-up-to need and target of buyers ``idx``, before they consume this step."""
-    demand = np.take(chain.demand(step), idx, axis=1)
+    """Order-up-to need and target of buyers ``idx`` (``at``: the same as a slice when it
+    can be one), before they consume this step."""
+    demand = chain.demand_of(step, idx)
     target = np.broadcast_to(
         demand * (1.0 + chain.cover[idx] + chain.buyer_lead[idx]), transit.shape
     )
-    return np.maximum(target - chain.inventory[:, idx] - transit, 0.0), target
+    return np.maximum(target - chain.inventory[:, at] - transit, 0.0), target
 
 
 def make_magnets(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     """Magnet plants make to order for buyers, within capacity and the metal they hold."""
     p = chain.params
-    need, _ = _buyer_need(chain, step, chain.bm, chain.pipe["magnet"].in_transit()[:, :, 0])
+    transit = chain.pipe["magnet"].in_transit()[:, :, 0]
+    need, _ = _buyer_need(chain, step, chain.bm, chain.bm_at, transit)
     per_t = chain.recipe / p["magnet_yield"]  # metal used per t of magnet
-    uses = per_t > 0
-    limit = np.where(uses[None], chain.mag_in / np.where(uses, per_t, 1.0)[None], np.inf).min(2)
     mag = chain.slices["magnet"]
     capacity = chain.capacity[:, mag, None]
-    avail = np.minimum(capacity[:, :, 0], limit)[:, :, None]
+    avail = np.empty((capacity.shape[0], capacity.shape[1], 1))
+    kernels.magnet_avail(chain.mag_in, per_t, capacity[:, :, 0], avail[:, :, 0])
     dense, lanes = origin.magnet_allowed(chain)  # with extraterritorial reach
     if chain.offtakes:
         reserved, avail, left = reserve(chain.offtakes, avail, need[:, :, None], dense, step)
@@ -174,22 +170,15 @@ def make_magnets(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None
         left,
         lanes,
         normal_avail=capacity,
-        normal_need=np.broadcast_to(np.take(chain.demand(step), chain.bm, axis=1), need.shape)[
-            :, :, None
-        ],
+        normal_need=chain.demand_of(step, chain.bm)[:, :, None],
         home_first=True,
     )
     made = flow.supplied()[:, :, 0]
     if reserved is not None:
         made = made + reserved.sum(axis=2)[:, :, 0]
-    used = made[:, :, None] * per_t[None]
-    content = made[:, :, None] * chain.recipe[None]
-    chain.mag_in = chain.mag_in - used
-    swarf = used - content
-    recovered = swarf * p["swarf_recovery"] * (chain.swarf_to >= 0)[None, :, None]
-    for g in np.flatnonzero(chain.swarf_to >= 0):
-        chain.sep_out[:, chain.swarf_to[g]] += recovered[:, g]
-    ledger.losses += (swarf - recovered).sum(axis=1)
+    used, content, recovered = (np.empty_like(chain.mag_in) for _ in range(3))
+    kernels.make_magnets(made, per_t, chain.recipe, p["swarf_recovery"], chain.swarf_to,
+                         chain.mag_in, chain.sep_out, ledger.losses, used, content, recovered)
     home_open = chain.magnet_home * chain.magnet_open[..., 0]
 
     def not_from_home() -> np.ndarray:  # [S, Bm, 1] need that home plants did not meet
@@ -219,7 +208,7 @@ def make_magnets(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None
     for tier, members in _tiers(regions).items():
         for name in MAGNETS:
             sel = members & (materials == name)
-            demand = np.broadcast_to(np.take(chain.demand(step), chain.bm, axis=1), got.shape)
+            demand = chain.demand_of(step, chain.bm)
             fill = _fill(got[:, sel, None], need[:, sel, None], demand[:, sel, None])
             rec.fill(step, f"{name}_magnet", tier, fill[:, 0])
 
@@ -274,8 +263,8 @@ def trade_oxide(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
         chain.rate_m, p["plant_input_cover_months"], chain.input_lead["metal"], held
     )
     transit = chain.pipe["oxide_buyer"].in_transit()[:, :, 0]
-    need_b, _ = _buyer_need(chain, step, chain.be, transit)
-    demand_b = np.broadcast_to(np.take(chain.demand(step), chain.be, axis=1), need_b.shape)
+    need_b, _ = _buyer_need(chain, step, chain.be, chain.be_at, transit)
+    demand_b = chain.demand_of(step, chain.be)
     pool = chain.oxide_pool  # element buyers pooled by region and priority
     need = np.concatenate([need_m, pool.total(need_b)], axis=1)
     usage = np.concatenate([chain.rate_m, pool.total(demand_b)], axis=1)

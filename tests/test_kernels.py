@@ -134,3 +134,90 @@ def test_pass_kernel_equals_the_numpy_pass(seed: int, samples: int, controlled: 
                            None if allowed is None else allowed[s:s + 1],
                            normal_avail[s:s + 1], normal_need[s:s + 1])
         assert np.array_equal(alone[0], got[s])
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 128), rows=st.integers(1, 40))
+def test_pairwise_sum_is_numpys_sum_of_a_last_axis(seed: int, n: int, rows: int) -> None:
+    from sim.kernels import _pairwise
+
+    a = sparse(np.random.default_rng(seed), (rows, 3, n))
+    expected = a.sum(axis=2)
+    assert all(_pairwise(a[r, j]) == expected[r, j] for r in range(rows) for j in range(3))
+
+
+def reference_separate(sep_in: np.ndarray, cap: np.ndarray, per_reo: np.ndarray,
+                       recover: np.ndarray, sep_out: np.ndarray, losses: np.ndarray
+                       ) -> np.ndarray:
+    """`sim.processes.separate` as it was written in numpy (updates its arguments)."""
+    feed_reo = (sep_in / per_reo).sum(axis=2)
+    share = np.divide(cap, feed_reo, out=np.zeros_like(cap), where=feed_reo > 0)
+    done = sep_in * np.minimum(share, 1.0)[:, :, None]
+    out = done * recover[None]
+    sep_in -= done
+    sep_out += out
+    losses += (done - out).sum(axis=1)
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), samples=st.integers(1, 6), plants=st.integers(1, 20),
+       width=st.integers(1, 10))
+def test_separation_kernel_equals_the_numpy_stage(seed: int, samples: int, plants: int,
+                                                 width: int) -> None:
+    from sim import kernels
+
+    rng = np.random.default_rng(seed)
+    state = [sparse(rng, (samples, plants, width)), sparse(rng, (samples, plants)),
+             rng.uniform(0.7, 1.0, width), rng.uniform(0.5, 1.0, (plants, width)),
+             sparse(rng, (samples, plants, width)), sparse(rng, (samples, width))]
+    numpy_ = [a.copy() for a in state]
+    expected = reference_separate(*numpy_)
+    out = np.empty_like(state[0])
+    kernels.separate(*state, out)
+    assert np.array_equal(out, expected)
+    assert all(np.array_equal(a, b) for a, b in zip(state, numpy_))
+
+
+def reference_make_magnets(made: np.ndarray, per_t: np.ndarray, recipe: np.ndarray,
+                           recovery: float, swarf_to: np.ndarray, mag_in: np.ndarray,
+                           sep_out: np.ndarray, losses: np.ndarray
+                           ) -> tuple[np.ndarray, ...]:
+    """The numpy of `sim.processes.make_magnets` around its market (updates its arguments)."""
+    uses = per_t > 0
+    limit = np.where(uses[None], mag_in / np.where(uses, per_t, 1.0)[None], np.inf).min(2)
+    used = made[:, :, None] * per_t[None]
+    content = made[:, :, None] * recipe[None]
+    mag_in -= used
+    swarf = used - content
+    recovered = swarf * recovery * (swarf_to >= 0)[None, :, None]
+    for g in np.flatnonzero(swarf_to >= 0):
+        sep_out[:, swarf_to[g]] += recovered[:, g]
+    losses += (swarf - recovered).sum(axis=1)
+    return limit, used, content, recovered
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), samples=st.integers(1, 6), plants=st.integers(1, 20),
+       width=st.integers(1, 10))
+def test_magnet_kernels_equal_the_numpy_stage(seed: int, samples: int, plants: int,
+                                              width: int) -> None:
+    from sim import kernels
+
+    rng = np.random.default_rng(seed)
+    recipe = sparse(rng, (plants, width), zeros=0.5)
+    per_t = recipe / 0.8
+    cap = sparse(rng, (samples, plants))
+    swarf_to = rng.integers(-1, 3, size=plants)
+    state = [sparse(rng, (samples, plants, width)), sparse(rng, (samples, 3, width)),
+             sparse(rng, (samples, width))]
+    numpy_ = [a.copy() for a in state]
+    made = sparse(rng, (samples, plants))
+    limit, *expected = reference_make_magnets(made, per_t, recipe, 0.4, swarf_to, *numpy_)
+    avail = np.empty((samples, plants))
+    kernels.magnet_avail(state[0], per_t, cap, avail)
+    assert np.array_equal(avail, np.minimum(cap, limit))
+    got = [np.empty_like(state[0]) for _ in range(3)]
+    kernels.make_magnets(made, per_t, recipe, 0.4, swarf_to, *state, *got)
+    assert all(np.array_equal(a, b) for a, b in zip(got, expected))
+    assert all(np.array_equal(a, b) for a, b in zip(state, numpy_))
