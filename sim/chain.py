@@ -11,7 +11,7 @@ plants, ``Pg`` magnet plants, ``B`` buyers (``Bm`` of magnets, ``Be`` of element
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +20,7 @@ from sim import economics, origin
 from sim.demand import RecyclingState, SubstitutionState
 from sim.demand import speed as demand_speed
 from sim.economics import PRICE_PRODUCTS, TIERS, FloorState, LevelState, ProducerState
-from sim.market import Flow, Market, Pool
+from sim.market import Flow, Into, Market, Pool
 from sim.offtake import OfftakeState
 from sim.origin import Reach, Trace
 from sim.policies import (
@@ -59,11 +59,16 @@ def _span(idx: np.ndarray) -> slice | np.ndarray:
 
 
 class Pipeline:
-    """Material in transit to customers: a ring of future arrivals, ``[slot, S, C, K]``."""
+    """Material in transit to customers: a ring of future arrivals, ``[slot, S, C, K]``; its
+    market may trade only some ``products`` of the ``K``."""
 
-    def __init__(self, samples: int, customers: int, width: int, max_lead: float) -> None:
+    def __init__(self, samples: int, customers: int, width: int, max_lead: float,
+                 products: np.ndarray | None = None) -> None:
         self.slots = int(np.floor(max_lead)) + 2
         self.buf = np.zeros((self.slots, samples, customers, width))
+        # where the market's shipments land: the same place, or its products' columns
+        self.same = (Into.same(customers, width) if products is None
+                     else Into.columns(customers, products))
 
     def ship(self, step: int, amount: np.ndarray, lead: np.ndarray) -> None:
         """Send ``amount[S, P, C, K]`` along routes with ``lead[P, C]`` months (pro rata)."""
@@ -80,17 +85,13 @@ class Pipeline:
         flow: Flow,
         lead: np.ndarray,
         customers: slice = slice(None),
-        then: Callable[[np.ndarray], np.ndarray] | None = None,
+        into: Into | None = None,
     ) -> None:
         """Send a market's ``flow`` along routes with ``lead[G, H]`` months between its lanes
         (lanes share a region, so a lead time), to this pipeline's ``customers`` of it;
-        ``then`` maps what they get, ``[S, C, K]``, to this pipeline's customers (pools of
-        buyers to their members)."""
-        if then is None:
-            flow.ship_into(self.buf, step, lead, customers)
-            return
-        for offset, got in flow.by_lead(lead, customers):  # offsets < slots (max lead + 2)
-            self.buf[(step + offset) % self.slots] += then(got)
+        ``into`` places what they get in this pipeline (pools of buyers to their members;
+        default: the same customer, its market's products' columns)."""
+        flow.ship_into(self.buf, step, lead, customers, into or self.same)
 
     def arrive(self, step: int) -> np.ndarray:
         """Take this step's arrivals, ``[S, C, K]``."""
@@ -742,7 +743,7 @@ class Chain:
             "concentrate": Pipeline(S, Ps, E, max_lead),
             "oxide_metal": Pipeline(S, Pm, E, max_lead),
             "oxide_buyer": Pipeline(S, len(self.be), 1, max_lead),
-            "metal": Pipeline(S, Pg, E, max_lead),
+            "metal": Pipeline(S, Pg, E, max_lead, self.market_products["metal"]),
             "magnet": Pipeline(S, len(self.bm), 1, max_lead),
         }
 

@@ -117,27 +117,33 @@ def ship(
     first: int,
     labels: np.ndarray,
     slots: np.ndarray,
+    into: tuple,
     buf: np.ndarray,
 ) -> None:
-    """Add a market's flows to a pipeline: ``buf[slots[o], s, c] += share[s, first + c] *
-    lanes[o, labels[first + c]]`` (``share``'s last axis may be 1: one share for every
+    """Add a market's flows to a pipeline: for each entry ``j`` of ``into = (src_c, src_k,
+    dst_c, dst_k, mult, has_mult)``, ``buf[slots[o], s, dst_c[j], dst_k[j]] += share[s, c,
+    k] * lanes[o, labels[c], k]`` (times ``mult[s, j]`` if ``has_mult``) with ``c = first +
+    src_c[j]`` and ``k = src_k[j]`` (``share``'s last axis may be 1: one share for every
     product), where ``lanes[o, h]`` sums ``x[s, e] * weight[o, e]`` over customer lane
     ``h``'s edges ``idx[ptr[h]:ptr[h + 1]]`` in order (`weighted_group_sum`): what each
     customer receives ``o`` steps on, rounded as numpy rounds it."""
-    S, C, K = buf.shape[1], buf.shape[2], buf.shape[3]
+    src_c, src_k, dst_c, dst_k, mult, has_mult = into
+    S, K = buf.shape[1], x.shape[2]
     offsets, H = weight.shape[0], ptr.size - 1
     lanes = np.empty((offsets, H, K))
+    wide = share.shape[2] > 1  # else one share for every product
     for s in range(S):
         _weighted_lanes(x, min(s, x.shape[0] - 1), weight, ptr, idx, lanes)
         ss = min(s, share.shape[0] - 1)
-        wide = share.shape[2] > 1  # else one share for every product
+        ms = min(s, mult.shape[0] - 1)
         for o in range(offsets):
             slot = slots[o]
-            for c in range(C):
-                lane = labels[first + c]
-                for k in range(K):
-                    part = share[ss, first + c, k if wide else 0] * lanes[o, lane, k]
-                    buf[slot, s, c, k] += part
+            for j in range(src_c.size):
+                c, k = first + src_c[j], src_k[j]
+                part = share[ss, c, k if wide else 0] * lanes[o, labels[c], k]
+                if has_mult:
+                    part = part * mult[ms, j]
+                buf[slot, s, dst_c[j], dst_k[j]] += part
 
 
 # -- a stage's arithmetic, one sample at a time ----------------------------------------------

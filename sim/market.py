@@ -567,15 +567,18 @@ class Flow:
                 for i, offset in enumerate(offsets)]
 
     def ship_into(self, buf: np.ndarray, step: int, lead: np.ndarray,
-                  customers: slice = slice(None)) -> None:
+                  customers: slice = slice(None), into: Into | None = None) -> None:
         """Add what some ``customers`` receive to a pipeline's ring ``buf[slot, S, C, K]``,
-        each offset's arrivals at slot ``(step + offset) % slots`` (`by_lead`, compiled)."""
+        each offset's arrivals at slot ``(step + offset) % slots`` (`by_lead`, compiled);
+        ``into`` says where each customer's product lands (default: the same place)."""
         m = self.market
         offsets, weights = m.lead_weights(lead)
         first = range(m.cus.labels.size)[customers].start
         slots = (step + np.asarray(offsets, dtype=np.int64)) % buf.shape[0]
+        into = into or Into.same(buf.shape[2], buf.shape[3])
         kernels.ship(self.x, weights, m.edge_cus.ptr, m.edge_cus.order,
-                     np.ascontiguousarray(self.cus_share), first, m.cus_labels, slots, buf)
+                     np.ascontiguousarray(self.cus_share), first, m.cus_labels, slots,
+                     into.kernel(), buf)
 
     def dense(self, samples: slice = slice(0, 1)) -> np.ndarray:
         """Flows between members ``x[S, P, C, K]`` of some samples (the first by default)."""
@@ -601,6 +604,38 @@ def scarcity_price(
     short = safe < 1.0  # most markets are served in full, where the factor is exactly 1
     factor[short] = safe[short] ** (-1.0 / elasticity)
     return np.minimum(base_usd_per_kg * factor, base_usd_per_kg * ceiling)
+
+
+@dataclass(frozen=True)
+class Into:
+    """Where shipped customers' arrivals land in a pipeline: entry ``j`` takes shipped
+    customer ``src_c[j]``'s product ``src_k[j]``, times ``mult[:, j]`` if given, into the
+    pipeline's customer ``dst_c[j]`` and product ``dst_k[j]`` (each place at most once)."""
+
+    src_c: np.ndarray
+    src_k: np.ndarray
+    dst_c: np.ndarray
+    dst_k: np.ndarray
+    mult: np.ndarray | None = None
+
+    @staticmethod
+    def same(customers: int, width: int) -> Into:
+        """Every customer's every product to the same place."""
+        c, k = (a.reshape(-1) for a in np.indices((customers, width), dtype=np.int64))
+        return Into(c, k, c, k)
+
+    @staticmethod
+    def columns(customers: int, products: np.ndarray) -> Into:
+        """Product ``j`` to column ``products[j]`` (a market of some of a pipeline's
+        products)."""
+        c, j = (a.reshape(-1) for a in np.indices((customers, len(products)), dtype=np.int64))
+        return Into(c, j, c, np.asarray(products, dtype=np.int64)[j])
+
+    def kernel(self) -> tuple:
+        """As `kernels.ship` reads it."""
+        mult = np.ones((1, 0)) if self.mult is None else np.ascontiguousarray(self.mult,
+                                                                               dtype=float)
+        return (self.src_c, self.src_k, self.dst_c, self.dst_k, mult, self.mult is not None)
 
 
 class Pool:
@@ -633,6 +668,13 @@ class Pool:
         """Each member's share ``a[S, J]`` of its pool's ``total[S, pools, width]``."""
         whole = self.pick(total)
         return np.divide(a, whole, out=np.zeros_like(a), where=whole > 0)
+
+    def into(self, share: np.ndarray) -> Into:
+        """Where pools' arrivals go: each member's product of its pool, times its ``share[S,
+        J]`` (`pick`), to the member (a pipeline of one product a member)."""
+        pool, product = np.divmod(self.flat.astype(np.int64), self.shape[1])
+        members = np.arange(len(self.flat), dtype=np.int64)
+        return Into(pool, product, members, np.zeros_like(members), share)
 
     def spread(self, a: np.ndarray, share: np.ndarray) -> np.ndarray:
         """Members' part ``[S, P, J, width]`` of pools' flows ``a[S, P, pools, width]``, given

@@ -247,9 +247,7 @@ def make_metal(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     planned = used + claim / y  # plan inputs for the backlog too
     chain.rate_m = SMOOTHING * chain.rate_m + (1.0 - SMOOTHING) * planned
     origin.track_metal(chain, x)
-    chain.pipe["metal"].ship_flow(
-        step, flow, chain.lane_lead["metal"], then=lambda got: _widen(got, k, len(ELEMENTS))
-    )
+    chain.pipe["metal"].ship_flow(step, flow, chain.lane_lead["metal"])
     receive(chain, "metal", step)
     rec.produced(chain, step, "metal", made)
     rec.market(chain, step, "metal", x)
@@ -276,9 +274,7 @@ def trade_oxide(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     chain.sep_out = chain.sep_out - flow.supplied()
     lead = chain.lane_lead["oxide"]
     chain.pipe["oxide_metal"].ship_flow(step, flow, lead, slice(0, pm))
-    chain.pipe["oxide_buyer"].ship_flow(
-        step, flow, lead, slice(pm, None), lambda got: (pool.pick(got) * share_b)[:, :, None]
-    )
+    chain.pipe["oxide_buyer"].ship_flow(step, flow, lead, slice(pm, None), pool.into(share_b))
     receive(chain, "oxide_metal", step)
     receive(chain, "oxide_buyer", step)
     x = flow.dense()

@@ -221,3 +221,39 @@ def test_magnet_kernels_equal_the_numpy_stage(seed: int, samples: int, plants: i
     kernels.make_magnets(made, per_t, recipe, 0.4, swarf_to, *state, *got)
     assert all(np.array_equal(a, b) for a, b in zip(got, expected))
     assert all(np.array_equal(a, b) for a, b in zip(state, numpy_))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_shipping_into_columns_and_pools_equals_the_numpy_arrivals(seed: int) -> None:
+    from sim.market import Into, Market, Pool
+
+    rng = np.random.default_rng(seed)
+    suppliers, customers, width, samples = (int(v) for v in rng.integers(1, 6, size=4))
+    open_ = (rng.random((suppliers, customers, 1)) < 0.7).astype(float)
+    open_[0] = 1.0
+    market = Market(open_, rng.integers(0, 2, size=customers),
+                    sup_key=rng.integers(0, 2, size=suppliers))
+    flow = market.allocate(sparse(rng, (samples, suppliers, width)),
+                           sparse(rng, (samples, customers, width)), None)
+    lead = rng.choice([0.0, 0.5, 1.0, 1.25, 2.0], size=(market.sup.size, market.cus.size))
+    slots = int(np.floor(lead.max())) + 2
+    # a market of some products of a wider pipeline: each product to its column
+    wide = width + 2
+    products = np.sort(rng.choice(wide, size=width, replace=False))
+    compiled = sparse(rng, (slots, samples, customers, wide))
+    numpy_ = compiled.copy()
+    flow.ship_into(compiled, 3, lead, into=Into.columns(customers, products))
+    for offset, got in flow.by_lead(lead):
+        numpy_[(3 + offset) % slots][..., products] += got
+    assert np.array_equal(compiled, numpy_)
+    # pools of members that each take one product of their pool, pro rata to a share
+    members = int(rng.integers(1, 8))
+    pool = Pool(rng.integers(0, customers, size=members), rng.integers(0, width, size=members),
+                customers, width)
+    share = rng.random((samples, members))
+    compiled = sparse(rng, (slots, samples, members, 1))
+    numpy_ = compiled.copy()
+    flow.ship_into(compiled, 3, lead, into=pool.into(share))
+    for offset, got in flow.by_lead(lead):
+        numpy_[(3 + offset) % slots] += (pool.pick(got) * share)[:, :, None]
+    assert np.array_equal(compiled, numpy_)
