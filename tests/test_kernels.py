@@ -76,11 +76,10 @@ def test_backlog_claim_kernel_equals_the_numpy_sums(seed: int) -> None:
                           reference_backlog_claim(unmet, idle, open_))
 
 
-@pytest.mark.parametrize("seed", range(12))
-def test_shipping_kernel_equals_the_numpy_arrivals(seed: int) -> None:
+def shipping(rng: np.random.Generator) -> tuple:
+    """A random market's allocation, lead times between its lanes, and a pipeline's size."""
     from sim.market import Market
 
-    rng = np.random.default_rng(seed)
     suppliers, customers, width, samples = (int(v) for v in rng.integers(1, 6, size=4))
     open_ = (rng.random((suppliers, customers, 1)) < 0.7).astype(float)
     open_[0] = 1.0
@@ -89,7 +88,13 @@ def test_shipping_kernel_equals_the_numpy_arrivals(seed: int) -> None:
     flow = market.allocate(sparse(rng, (samples, suppliers, width)),
                            sparse(rng, (samples, customers, width)), None)
     lead = rng.choice([0.0, 0.5, 1.0, 1.25, 2.0], size=(market.sup.size, market.cus.size))
-    slots = int(np.floor(lead.max())) + 2
+    return flow, lead, int(np.floor(lead.max())) + 2, samples, customers, width
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_shipping_kernel_equals_the_numpy_arrivals(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    flow, lead, slots, samples, customers, width = shipping(rng)
     first = int(rng.integers(0, customers))
     chosen = slice(first, customers)
     compiled = sparse(rng, (slots, samples, customers - first, width))
@@ -225,18 +230,10 @@ def test_magnet_kernels_equal_the_numpy_stage(seed: int, samples: int, plants: i
 
 @pytest.mark.parametrize("seed", range(12))
 def test_shipping_into_columns_and_pools_equals_the_numpy_arrivals(seed: int) -> None:
-    from sim.market import Into, Market, Pool
+    from sim.market import Into, Pool
 
     rng = np.random.default_rng(seed)
-    suppliers, customers, width, samples = (int(v) for v in rng.integers(1, 6, size=4))
-    open_ = (rng.random((suppliers, customers, 1)) < 0.7).astype(float)
-    open_[0] = 1.0
-    market = Market(open_, rng.integers(0, 2, size=customers),
-                    sup_key=rng.integers(0, 2, size=suppliers))
-    flow = market.allocate(sparse(rng, (samples, suppliers, width)),
-                           sparse(rng, (samples, customers, width)), None)
-    lead = rng.choice([0.0, 0.5, 1.0, 1.25, 2.0], size=(market.sup.size, market.cus.size))
-    slots = int(np.floor(lead.max())) + 2
+    flow, lead, slots, samples, customers, width = shipping(rng)
     # a market of some products of a wider pipeline: each product to its column
     wide = width + 2
     products = np.sort(rng.choice(wide, size=width, replace=False))
