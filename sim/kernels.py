@@ -266,6 +266,40 @@ def make_magnets(made: np.ndarray, per_t: np.ndarray, recipe: np.ndarray, recove
             losses[s, k] = losses[s, k] + lost[k]
 
 
+@njit(cache=True, nogil=True)
+def reo_held(held: np.ndarray, buf: np.ndarray, per_reo: np.ndarray, out: np.ndarray) -> None:
+    """``out[S, G]``: t REO of ``held[S, G, K]`` t element (``per_reo[K]`` t element a t REO)
+    plus what is on its way, ``buf[slot, S, G, K]`` (no slots: nothing on its way), as numpy
+    rounds ``((held + buf.sum(axis=0)) / per_reo).sum(axis=2)``."""
+    S, G, K = held.shape
+    v = np.empty(K)
+    for s in range(S):
+        for g in range(G):
+            for k in range(K):
+                if buf.shape[0] == 0:
+                    v[k] = held[s, g, k] / per_reo[k]
+                    continue
+                transit = buf[0, s, g, k]
+                for slot in range(1, buf.shape[0]):
+                    transit = transit + buf[slot, s, g, k]
+                v[k] = (held[s, g, k] + transit) / per_reo[k]
+            out[s, g] = _pairwise(v)
+
+
+@njit(cache=True, nogil=True)
+def ship_mix(stock: np.ndarray, stock_reo: np.ndarray, sent: np.ndarray, mix: np.ndarray
+             ) -> None:
+    """Mines send ``sent[S, M]`` t REO of their ``stock[S, M, K]`` (``stock_reo[S, M]`` t
+    REO) in its element mix ``mix`` (filled; 0 for an empty stock), which leaves ``stock``."""
+    S, M, K = stock.shape
+    for s in range(S):
+        for m in range(M):
+            for k in range(K):
+                share = stock[s, m, k] / stock_reo[s, m] if stock_reo[s, m] > 0 else 0.0
+                mix[s, m, k] = share
+                stock[s, m, k] = stock[s, m, k] - sent[s, m] * share
+
+
 # -- samples innermost ----------------------------------------------------------------------
 # The kernels below take arrays with the sample axis last (``[rows, K, S]``): each operation
 # runs over all samples in one vectorised inner loop. A sample stops its rounds by having

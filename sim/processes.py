@@ -302,10 +302,11 @@ def trade_concentrate(chain: Chain, step: int, ledger: Ledger, rec: Recorder) ->
     """Mines' concentrate goes to the separation plants they feed (tonnes REO)."""
     p = chain.params
     cap = chain.capacity[:, chain.slices["separation"]]
-    held = ((chain.sep_in + chain.pipe["concentrate"].in_transit()) / REO_TO_ELEMENT).sum(axis=2)
+    held, stock_reo = np.empty(cap.shape), np.empty(chain.mine_stock.shape[:2])
+    kernels.reo_held(chain.sep_in, chain.pipe["concentrate"].buf, REO_TO_ELEMENT, held)
     lead = np.maximum(chain.input_lead["separation"], 1.0)
     need = np.maximum(cap * (p["separation_input_cover_months"] + lead)[None] - held, 0.0)
-    stock_reo = (chain.mine_stock / REO_TO_ELEMENT).sum(axis=2)
+    kernels.reo_held(chain.mine_stock, np.empty((0, 0, 0, 0)), REO_TO_ELEMENT, stock_reo)
     market = chain.markets["concentrate"]
     flow = market.allocate(
         stock_reo[:, :, None],
@@ -313,13 +314,8 @@ def trade_concentrate(chain: Chain, step: int, ledger: Ledger, rec: Recorder) ->
         chain.allowed["concentrate"],
         normal_need=cap[:, :, None],
     )
-    mix = np.divide(
-        chain.mine_stock,
-        stock_reo[:, :, None],
-        out=np.zeros_like(chain.mine_stock),
-        where=stock_reo[:, :, None] > 0,
-    )
-    chain.mine_stock = chain.mine_stock - flow.supplied() * mix
+    mix = np.empty_like(chain.mine_stock)
+    kernels.ship_mix(chain.mine_stock, stock_reo, flow.supplied()[:, :, 0], mix)
     # A lane's shipments carry its mines' mix, weighted by what each mine sends.
     lane_mix = np.take(market.sup.sum(flow.sup_share * mix), market.edge_sup.labels, axis=1)
     by_element = Flow(market, flow.x * lane_mix, flow.sup_share, flow.cus_share)

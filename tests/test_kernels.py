@@ -254,3 +254,28 @@ def test_shipping_into_columns_and_pools_equals_the_numpy_arrivals(seed: int) ->
     for offset, got in flow.by_lead(lead):
         numpy_[(3 + offset) % slots] += (pool.pick(got) * share)[:, :, None]
     assert np.array_equal(compiled, numpy_)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), samples=st.integers(1, 6), plants=st.integers(1, 20),
+       width=st.integers(1, 10), slots=st.integers(0, 4))
+def test_concentrate_kernels_equal_the_numpy_stage(seed: int, samples: int, plants: int,
+                                                   width: int, slots: int) -> None:
+    from sim import kernels
+
+    rng = np.random.default_rng(seed)
+    per_reo = rng.uniform(0.7, 1.0, width)
+    held, buf = sparse(rng, (samples, plants, width)), sparse(rng, (slots, samples, plants, width))
+    got = np.empty((samples, plants))
+    kernels.reo_held(held, buf, per_reo, got)
+    on_way = buf.sum(axis=0) if slots else None
+    assert np.array_equal(got, ((held if on_way is None else held + on_way) / per_reo).sum(axis=2))
+    stock_reo = (held / per_reo).sum(axis=2)
+    sent = sparse(rng, (samples, plants))
+    expected_mix = np.divide(held, stock_reo[:, :, None], out=np.zeros_like(held),
+                             where=stock_reo[:, :, None] > 0)
+    expected_stock = held - sent[:, :, None] * expected_mix
+    mix = np.empty_like(held)
+    kernels.ship_mix(held, stock_reo, sent, mix)
+    assert np.array_equal(mix, expected_mix)
+    assert np.array_equal(held, expected_stock)
