@@ -110,9 +110,7 @@ def backlog_claim(
 @njit(cache=True, nogil=True)
 def ship(
     x: np.ndarray,
-    weight: np.ndarray,
-    ptr: np.ndarray,
-    idx: np.ndarray,
+    plan: tuple,
     share: np.ndarray,
     first: int,
     labels: np.ndarray,
@@ -124,23 +122,42 @@ def ship(
     dst_c, dst_k, mult, has_mult)``, ``buf[slots[o], s, dst_c[j], dst_k[j]] += share[s, c,
     k] * lanes[o, labels[c], k]`` (times ``mult[s, j]`` if ``has_mult``) with ``c = first +
     src_c[j]`` and ``k = src_k[j]`` (``share``'s last axis may be 1: one share for every
-    product), where ``lanes[o, h]`` sums ``x[s, e] * weight[o, e]`` over customer lane
-    ``h``'s edges ``idx[ptr[h]:ptr[h + 1]]`` in order (`weighted_group_sum`): what each
-    customer receives ``o`` steps on, rounded as numpy rounds it."""
+    product). ``lanes[o, h]`` is what customer lane ``h`` receives ``o`` steps on: the sum
+    of ``x[s, e] * w`` over the edges ``e`` of ``plan = (ptr, edge, w)`` that deliver to it
+    then, ``ptr[o * H + h]:ptr[o * H + h + 1]``, in the lane's order (`weighted_group_sum`
+    without its products by a zero weight, which add nothing; a lane nothing reaches at an
+    offset adds nothing either): what each customer receives, rounded as numpy rounds it."""
+    ptr, edge, w = plan
     src_c, src_k, dst_c, dst_k, mult, has_mult = into
     S, K = buf.shape[1], x.shape[2]
-    offsets, H = weight.shape[0], ptr.size - 1
+    offsets = slots.size
+    if offsets == 0:  # nothing delivers (a market without routes)
+        return
+    H = (ptr.size - 1) // offsets
     lanes = np.empty((offsets, H, K))
     wide = share.shape[2] > 1  # else one share for every product
     for s in range(S):
-        _weighted_lanes(x, min(s, x.shape[0] - 1), weight, ptr, idx, lanes)
+        sx = min(s, x.shape[0] - 1)
+        for o in range(offsets):
+            for h in range(H):
+                lo, hi = ptr[o * H + h], ptr[o * H + h + 1]
+                for k in range(K):
+                    t = 0.0
+                    if lo < hi:
+                        t = x[sx, edge[lo], k] * w[lo]
+                        for q in range(lo + 1, hi):
+                            t += x[sx, edge[q], k] * w[q]
+                    lanes[o, h, k] = t
         ss = min(s, share.shape[0] - 1)
         ms = min(s, mult.shape[0] - 1)
         for o in range(offsets):
             slot = slots[o]
             for j in range(src_c.size):
                 c, k = first + src_c[j], src_k[j]
-                part = share[ss, c, k if wide else 0] * lanes[o, labels[c], k]
+                lane = labels[c]
+                if ptr[o * H + lane] == ptr[o * H + lane + 1]:
+                    continue
+                part = share[ss, c, k if wide else 0] * lanes[o, lane, k]
                 if has_mult:
                     part = part * mult[ms, j]
                 buf[slot, s, dst_c[j], dst_k[j]] += part

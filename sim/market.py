@@ -451,6 +451,7 @@ class Market:
         self.edge_cus = Grouping(h, self.cus.size)
         self.cus_labels = self.cus.labels.astype(np.int64)
         self._lead_weights: dict[bytes, tuple[list[int], np.ndarray]] = {}
+        self._lead_plans: dict[bytes, tuple[np.ndarray, tuple]] = {}
         lane_scopes = [self.lanes(s) for s in scopes]
         self.world = _Pass(self.open, self.priority, lane_scopes, (g, h))
         self.home = (
@@ -479,6 +480,26 @@ class Market:
             self._lead_weights[key] = (offsets, np.array(weights, dtype=float).reshape(
                 len(offsets), self.edge_flat.size))
         return self._lead_weights[key]
+
+    def lead_plan(self, lead: np.ndarray) -> tuple[np.ndarray, tuple]:
+        """`lead_weights` as `kernels.ship` reads them: the offsets, and for each offset and
+        customer lane the edges that deliver to it then with their weights, in the lane's
+        order (``(ptr, edge, weight)``, rows ``offset * lanes + lane``)."""
+        key = lead.tobytes()
+        if key not in self._lead_plans:
+            offsets, weights = self.lead_weights(lead)
+            ptr, edges, w = [0], [], []
+            for row in weights:
+                for h in range(self.edge_cus.size):
+                    members = self.edge_cus.order[self.edge_cus.ptr[h]:self.edge_cus.ptr[h + 1]]
+                    members = members[row[members] != 0.0]
+                    edges.extend(members.tolist())
+                    w.extend(row[members].tolist())
+                    ptr.append(len(edges))
+            self._lead_plans[key] = (np.asarray(offsets, dtype=np.int64), (
+                np.asarray(ptr, dtype=np.int64), np.asarray(edges, dtype=np.int64),
+                np.asarray(w, dtype=float)))
+        return self._lead_plans[key]
 
     def lanes(self, a: np.ndarray, columns: np.ndarray | None = None) -> np.ndarray:
         """Structure ``a[P, C, ...]`` at lane level, from each lane's first members (``a`` must
@@ -572,13 +593,12 @@ class Flow:
         each offset's arrivals at slot ``(step + offset) % slots`` (`by_lead`, compiled);
         ``into`` says where each customer's product lands (default: the same place)."""
         m = self.market
-        offsets, weights = m.lead_weights(lead)
+        offsets, plan = m.lead_plan(lead)
         first = range(m.cus.labels.size)[customers].start
-        slots = (step + np.asarray(offsets, dtype=np.int64)) % buf.shape[0]
+        slots = (step + offsets) % buf.shape[0]
         into = into or Into.same(buf.shape[2], buf.shape[3])
-        kernels.ship(self.x, weights, m.edge_cus.ptr, m.edge_cus.order,
-                     np.ascontiguousarray(self.cus_share), first, m.cus_labels, slots,
-                     into.kernel(), buf)
+        kernels.ship(self.x, plan, np.ascontiguousarray(self.cus_share), first, m.cus_labels,
+                     slots, into.kernel(), buf)
 
     def dense(self, samples: slice = slice(0, 1)) -> np.ndarray:
         """Flows between members ``x[S, P, C, K]`` of some samples (the first by default)."""
@@ -599,11 +619,16 @@ def scarcity_price(
     A fully served market (fill 1) keeps its base price; a market that met half its need at a
     short-run demand elasticity of 0.5 pays four times base.
     """
-    safe = np.clip(fill, 1.0 / ceiling**elasticity, 1.0)
-    factor = np.ones_like(safe)
-    short = safe < 1.0  # most markets are served in full, where the factor is exactly 1
-    factor[short] = safe[short] ** (-1.0 / elasticity)
-    return np.minimum(base_usd_per_kg * factor, base_usd_per_kg * ceiling)
+    shape = np.broadcast_shapes(np.shape(base_usd_per_kg), np.shape(fill))
+    base = np.broadcast_to(base_usd_per_kg, shape)
+    # Most markets are served in full, where the factor is exactly 1: base, capped.
+    out = np.broadcast_to(np.minimum(base_usd_per_kg, base_usd_per_kg * ceiling), shape).copy()
+    short = np.broadcast_to(fill < 1.0, shape)
+    if short.any():
+        low = base[short]
+        safe = np.clip(np.broadcast_to(fill, shape)[short], 1.0 / ceiling**elasticity, 1.0)
+        out[short] = np.minimum(low * safe ** (-1.0 / elasticity), low * ceiling)
+    return out
 
 
 @dataclass(frozen=True)
