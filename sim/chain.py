@@ -93,12 +93,9 @@ class Pipeline:
         default: the same customer, its market's products' columns)."""
         flow.ship_into(self.buf, step, lead, customers, into or self.same)
 
-    def arrive(self, step: int) -> np.ndarray:
-        """Take this step's arrivals, ``[S, C, K]``."""
-        slot = step % self.slots
-        out = self.buf[slot].copy()
-        self.buf[slot] = 0.0
-        return out
+    def due(self, step: int) -> np.ndarray:
+        """This step's arrivals, ``[S, C, K]``: a view of the ring, to be taken and zeroed."""
+        return self.buf[step % self.slots]
 
     def in_transit(self) -> np.ndarray:
         """Everything on its way, ``[S, C, K]``."""
@@ -311,6 +308,12 @@ class Chain:
         self.tranche_s_curve = (
             np.stack(s_curve, axis=1) if s_curve else np.zeros((self.samples, 0), dtype=bool)
         )
+        # Tranches whose timing differs between samples (a drawn start, say); the others'
+        # levels are worked out once a step for every sample.
+        timing = (self.tranche_start, self.tranche_ramp, self.tranche_end, self.tranche_s_curve)
+        self.tranche_varies = np.zeros(self.tranche_start.shape[1], dtype=bool)
+        for a in timing:
+            self.tranche_varies |= (a != a[:1]).any(axis=0)
 
     def _build_structure(self) -> None:
         w, p = self.world, self.params
@@ -749,8 +752,13 @@ class Chain:
 
     def update_capacity(self, step: int) -> None:
         """Capacity this step, tonnes per step, from tranches' ramps, growth and outages."""
-        level = ramp_average(self.tranche_start, self.tranche_ramp, step, self.tranche_s_curve)
-        level = level * np.clip(self.tranche_end - step, 0.0, 1.0)  # share of the step before end
+        level = np.empty(self.tranche_start.shape)
+        for cols, rows in ((~self.tranche_varies, slice(0, 1)), (self.tranche_varies, slice(None))):
+            if cols.any():
+                start, end = self.tranche_start[rows, cols], self.tranche_end[rows, cols]
+                part = ramp_average(start, self.tranche_ramp[rows, cols], step,
+                                    self.tranche_s_curve[rows, cols])
+                level[:, cols] = part * np.clip(end - step, 0.0, 1.0)  # share before the end
         tpa, new_tpa = np.zeros_like(self.capacity), np.zeros_like(self.capacity)
         if self._owners.size:
             # A sum in a fixed order (a BLAS product's order may depend on the batch size).

@@ -84,7 +84,7 @@ def arrive(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
 
 def receive(chain: Chain, name: str, step: int) -> None:
     """Move one pipeline's arrivals for ``step`` into stocks."""
-    got = chain.pipe[name].arrive(step)
+    got = chain.pipe[name].due(step)
     if name == "concentrate":
         chain.sep_in += got
     elif name == "oxide_metal":
@@ -92,9 +92,10 @@ def receive(chain: Chain, name: str, step: int) -> None:
     elif name == "metal":
         chain.mag_in += got
     elif name == "oxide_buyer":
-        chain.inventory[:, chain.be_at] += got.sum(axis=2)
+        chain.inventory[:, chain.be_at] += got[:, :, 0]
     else:
         chain.inventory[:, chain.bm_at] += got[:, :, 0]
+    got[...] = 0.0  # taken
 
 
 def operate(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
