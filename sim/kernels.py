@@ -108,59 +108,44 @@ def backlog_claim(
 
 
 @njit(cache=True, nogil=True)
-def ship(
-    x: np.ndarray,
-    plan: tuple,
-    share: np.ndarray,
-    first: int,
-    labels: np.ndarray,
-    slots: np.ndarray,
-    into: tuple,
-    buf: np.ndarray,
-) -> None:
-    """Add a market's flows to a pipeline: for each entry ``j`` of ``into = (src_c, src_k,
-    dst_c, dst_k, mult, has_mult)``, ``buf[slots[o], s, dst_c[j], dst_k[j]] += share[s, c,
-    k] * lanes[o, labels[c], k]`` (times ``mult[s, j]`` if ``has_mult``) with ``c = first +
-    src_c[j]`` and ``k = src_k[j]`` (``share``'s last axis may be 1: one share for every
-    product). ``lanes[o, h]`` is what customer lane ``h`` receives ``o`` steps on: the sum
-    of ``x[s, e] * w`` over the edges ``e`` of ``plan = (ptr, edge, w)`` that deliver to it
-    then, ``ptr[o * H + h]:ptr[o * H + h + 1]``, in the lane's order (`weighted_group_sum`
-    without its products by a zero weight, which add nothing; a lane nothing reaches at an
-    offset adds nothing either): what each customer receives, rounded as numpy rounds it."""
+def ship(x: np.ndarray, plan: tuple, share: np.ndarray, slots: np.ndarray, entries: tuple,
+         mult: np.ndarray, has_mult: bool, buf: np.ndarray) -> None:
+    """Add a market's flows to a pipeline's ring ``buf[slot, S, C, K]``.
+
+    ``lanes[r, k]`` is what customer lane ``h`` receives of product ``k`` ``o`` steps on
+    (row ``r = o * lanes + h``): the sum of ``x[s, e, k] * w`` over the edges ``e`` of ``plan
+    = (ptr, edge, w)`` that deliver to it then, ``ptr[r]:ptr[r + 1]``, in the lane's order
+    (`weighted_group_sum` without its products by a zero weight, which add nothing). Each
+    entry ``i`` of ``entries = (offset, lane, member, place, column)`` then adds ``share[s,
+    member[i]] * lanes[lane[i]]`` (flat indices), times ``mult[s, column[i]]`` if
+    ``has_mult``, to ``buf[slots[offset[i]], s, place[i]]``: what each customer receives,
+    rounded as numpy rounds it (entries whose lane nothing reaches are left out: they add
+    nothing)."""
     ptr, edge, w = plan
-    src_c, src_k, dst_c, dst_k, mult, has_mult = into
+    offset, lane, member, place, column = entries
     S, K = buf.shape[1], x.shape[2]
-    offsets = slots.size
-    if offsets == 0:  # nothing delivers (a market without routes)
-        return
-    H = (ptr.size - 1) // offsets
-    lanes = np.empty((offsets, H, K))
-    wide = share.shape[2] > 1  # else one share for every product
+    rows = ptr.size - 1
+    lanes = np.empty(rows * K)
+    share2 = share.reshape((share.shape[0], -1))
+    ring = buf.reshape((buf.shape[0], S, -1))
     for s in range(S):
         sx = min(s, x.shape[0] - 1)
-        for o in range(offsets):
-            for h in range(H):
-                lo, hi = ptr[o * H + h], ptr[o * H + h + 1]
-                for k in range(K):
-                    t = 0.0
-                    if lo < hi:
-                        t = x[sx, edge[lo], k] * w[lo]
-                        for q in range(lo + 1, hi):
-                            t += x[sx, edge[q], k] * w[q]
-                    lanes[o, h, k] = t
-        ss = min(s, share.shape[0] - 1)
+        for r in range(rows):
+            lo, hi = ptr[r], ptr[r + 1]
+            for k in range(K):
+                t = 0.0
+                if lo < hi:
+                    t = x[sx, edge[lo], k] * w[lo]
+                    for q in range(lo + 1, hi):
+                        t += x[sx, edge[q], k] * w[q]
+                lanes[r * K + k] = t
+        ss = min(s, share2.shape[0] - 1)
         ms = min(s, mult.shape[0] - 1)
-        for o in range(offsets):
-            slot = slots[o]
-            for j in range(src_c.size):
-                c, k = first + src_c[j], src_k[j]
-                lane = labels[c]
-                if ptr[o * H + lane] == ptr[o * H + lane + 1]:
-                    continue
-                part = share[ss, c, k if wide else 0] * lanes[o, lane, k]
-                if has_mult:
-                    part = part * mult[ms, j]
-                buf[slot, s, dst_c[j], dst_k[j]] += part
+        for i in range(offset.size):
+            part = share2[ss, member[i]] * lanes[lane[i]]
+            if has_mult:
+                part = part * mult[ms, column[i]]
+            ring[slots[offset[i]], s, place[i]] += part
 
 
 # -- a stage's arithmetic, one sample at a time ----------------------------------------------

@@ -21,7 +21,7 @@ buyers of one element each into customers with a need over elements. See ``docs/
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -452,6 +452,7 @@ class Market:
         self.cus_labels = self.cus.labels.astype(np.int64)
         self._lead_weights: dict[bytes, tuple[list[int], np.ndarray]] = {}
         self._lead_plans: dict[bytes, tuple[np.ndarray, tuple]] = {}
+        self._ship_plans: dict[tuple, tuple[np.ndarray, tuple, tuple]] = {}
         lane_scopes = [self.lanes(s) for s in scopes]
         self.world = _Pass(self.open, self.priority, lane_scopes, (g, h))
         self.home = (
@@ -500,6 +501,29 @@ class Market:
                 np.asarray(ptr, dtype=np.int64), np.asarray(edges, dtype=np.int64),
                 np.asarray(w, dtype=float)))
         return self._lead_plans[key]
+
+    def ship_plan(self, lead: np.ndarray, first: int, into: Into, share_width: int,
+                  width: int, buf_width: int) -> tuple[np.ndarray, tuple, tuple]:
+        """`lead_plan` and the additions `kernels.ship` makes for customers from ``first`` on,
+        placed by ``into`` in a pipeline ``buf_width`` products wide, from flows ``width``
+        products wide and customers' shares ``share_width`` wide (1: one for all products):
+        for each offset and entry of ``into`` whose lane something reaches then, in that
+        order, its offset, lane row, member, place and column (flat indices)."""
+        key = (lead.tobytes(), first, into.key, share_width, width, buf_width)
+        if key not in self._ship_plans:
+            offsets, plan = self.lead_plan(lead)
+            ptr, lanes = plan[0], self.edge_cus.size
+            c = first + into.src_c
+            rows = np.arange(len(offsets))[:, None] * lanes + self.cus_labels[c][None, :]
+            reached = ptr[rows + 1] > ptr[rows]  # [offsets, entries]
+            o, j = np.nonzero(reached)
+            k = into.src_k[j]
+            entries = tuple(np.ascontiguousarray(v, dtype=np.int64) for v in (
+                o, rows[o, j] * width + k,
+                c[j] * share_width + (k if share_width > 1 else 0),
+                into.dst_c[j] * buf_width + into.dst_k[j], j))
+            self._ship_plans[key] = (offsets, plan, entries)
+        return self._ship_plans[key]
 
     def lanes(self, a: np.ndarray, columns: np.ndarray | None = None) -> np.ndarray:
         """Structure ``a[P, C, ...]`` at lane level, from each lane's first members (``a`` must
@@ -593,12 +617,16 @@ class Flow:
         each offset's arrivals at slot ``(step + offset) % slots`` (`by_lead`, compiled);
         ``into`` says where each customer's product lands (default: the same place)."""
         m = self.market
-        offsets, plan = m.lead_plan(lead)
-        first = range(m.cus.labels.size)[customers].start
-        slots = (step + offsets) % buf.shape[0]
         into = into or Into.same(buf.shape[2], buf.shape[3])
-        kernels.ship(self.x, plan, np.ascontiguousarray(self.cus_share), first, m.cus_labels,
-                     slots, into.kernel(), buf)
+        share = np.ascontiguousarray(self.cus_share)
+        first = range(m.cus.labels.size)[customers].start
+        offsets, plan, entries = m.ship_plan(lead, first, into, share.shape[2],
+                                             self.x.shape[2], buf.shape[3])
+        mult = np.ones((1, 0)) if into.mult is None else np.ascontiguousarray(into.mult,
+                                                                               dtype=float)
+        assert buf.flags.c_contiguous, "a pipeline's ring is one C-ordered array"
+        kernels.ship(self.x, plan, share, (step + offsets) % buf.shape[0], entries, mult,
+                     into.mult is not None, buf)
 
     def dense(self, samples: slice = slice(0, 1)) -> np.ndarray:
         """Flows between members ``x[S, P, C, K]`` of some samples (the first by default)."""
@@ -635,32 +663,36 @@ def scarcity_price(
 class Into:
     """Where shipped customers' arrivals land in a pipeline: entry ``j`` takes shipped
     customer ``src_c[j]``'s product ``src_k[j]``, times ``mult[:, j]`` if given, into the
-    pipeline's customer ``dst_c[j]`` and product ``dst_k[j]`` (each place at most once)."""
+    pipeline's customer ``dst_c[j]`` and product ``dst_k[j]`` (each place at most once).
+    ``key`` names the places (not ``mult``)."""
 
     src_c: np.ndarray
     src_k: np.ndarray
     dst_c: np.ndarray
     dst_k: np.ndarray
     mult: np.ndarray | None = None
+    key: bytes = b""
+
+    @staticmethod
+    def of(src_c: np.ndarray, src_k: np.ndarray, dst_c: np.ndarray, dst_k: np.ndarray,
+           mult: np.ndarray | None = None) -> Into:
+        sc, sk, dc, dk = (np.ascontiguousarray(a, dtype=np.int64)
+                          for a in (src_c, src_k, dst_c, dst_k))
+        key = b"|".join(a.tobytes() for a in (sc, sk, dc, dk))
+        return Into(sc, sk, dc, dk, mult=mult, key=key)
 
     @staticmethod
     def same(customers: int, width: int) -> Into:
         """Every customer's every product to the same place."""
         c, k = (a.reshape(-1) for a in np.indices((customers, width), dtype=np.int64))
-        return Into(c, k, c, k)
+        return Into.of(c, k, c, k)
 
     @staticmethod
     def columns(customers: int, products: np.ndarray) -> Into:
         """Product ``j`` to column ``products[j]`` (a market of some of a pipeline's
         products)."""
         c, j = (a.reshape(-1) for a in np.indices((customers, len(products)), dtype=np.int64))
-        return Into(c, j, c, np.asarray(products, dtype=np.int64)[j])
-
-    def kernel(self) -> tuple:
-        """As `kernels.ship` reads it."""
-        mult = np.ones((1, 0)) if self.mult is None else np.ascontiguousarray(self.mult,
-                                                                               dtype=float)
-        return (self.src_c, self.src_k, self.dst_c, self.dst_k, mult, self.mult is not None)
+        return Into.of(c, j, c, np.asarray(products, dtype=np.int64)[j])
 
 
 class Pool:
@@ -678,6 +710,7 @@ class Pool:
         self.cells, labels = np.unique(flat, return_inverse=True)
         self.group = Grouping(labels.reshape(-1))
         self.shape = (pools, width)
+        self._into: Into | None = None
 
     def total(self, a: np.ndarray) -> np.ndarray:
         """Pools' need ``[S, pools, width]`` from members' ``a[S, J]``."""
@@ -697,9 +730,11 @@ class Pool:
     def into(self, share: np.ndarray) -> Into:
         """Where pools' arrivals go: each member's product of its pool, times its ``share[S,
         J]`` (`pick`), to the member (a pipeline of one product a member)."""
-        pool, product = np.divmod(self.flat.astype(np.int64), self.shape[1])
-        members = np.arange(len(self.flat), dtype=np.int64)
-        return Into(pool, product, members, np.zeros_like(members), share)
+        if self._into is None:
+            pool, product = np.divmod(self.flat.astype(np.int64), self.shape[1])
+            members = np.arange(len(self.flat), dtype=np.int64)
+            self._into = Into.of(pool, product, members, np.zeros_like(members))
+        return replace(self._into, mult=share)
 
     def spread(self, a: np.ndarray, share: np.ndarray) -> np.ndarray:
         """Members' part ``[S, P, J, width]`` of pools' flows ``a[S, P, pools, width]``, given
