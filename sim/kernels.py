@@ -309,6 +309,40 @@ def ship_mix(stock: np.ndarray, stock_reo: np.ndarray, sent: np.ndarray, mix: np
 
 
 @njit(cache=True, nogil=True)
+def samples_last(a: np.ndarray, out: np.ndarray) -> None:
+    """``out[r, k, s] = a[s, r, k]`` for ``a[S or 1, R, K or 1]`` (a size-1 axis repeats)."""
+    R, K, S = out.shape
+    last_s, last_k = a.shape[0] - 1, a.shape[2] - 1
+    for r in range(R):
+        for k in range(K):
+            kk = min(k, last_k)
+            for s in range(S):
+                out[r, k, s] = a[min(s, last_s), r, kk]
+
+
+@njit(cache=True, nogil=True)
+def edges_samples_last(a: np.ndarray, g: np.ndarray, h: np.ndarray, out: np.ndarray) -> None:
+    """``out[e, k, s] = a[s, g[e], h[e], k]`` for ``a[S or 1, G, H, K or 1]``."""
+    E, K, S = out.shape
+    last_s, last_k = a.shape[0] - 1, a.shape[3] - 1
+    for e in range(E):
+        for k in range(K):
+            kk = min(k, last_k)
+            for s in range(S):
+                out[e, k, s] = a[min(s, last_s), g[e], h[e], kk]
+
+
+@njit(cache=True, nogil=True)
+def samples_first(x: np.ndarray, out: np.ndarray) -> None:
+    """``out[s, e, k] = x[e, k, s]``."""
+    S, E, K = out.shape
+    for s in range(S):
+        for e in range(E):
+            for k in range(K):
+                out[s, e, k] = x[e, k, s]
+
+
+@njit(cache=True, nogil=True)
 def _sum_t(v: np.ndarray, ptr: np.ndarray, idx: np.ndarray, i0: int, v0: int,
            out: np.ndarray) -> None:
     """``out[c] = sum of v[v0 + idx[i0 + q]]`` over ``q`` in ``ptr[c]:ptr[c + 1]``, in order

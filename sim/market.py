@@ -252,8 +252,9 @@ class _Tier:
 
 def _samples_last(a: np.ndarray, samples: int, width: int) -> np.ndarray:
     """``a[S or 1, n, K or 1]`` as a C-ordered ``[n, width, samples]`` float array."""
-    a = np.broadcast_to(np.asarray(a, dtype=float), (samples, a.shape[1], width))
-    return np.ascontiguousarray(np.moveaxis(a, 0, -1))
+    out = np.empty((a.shape[1], width, samples))
+    kernels.samples_last(np.asarray(a, dtype=float), out)
+    return out
 
 
 class _Pass:
@@ -286,6 +287,9 @@ class _Pass:
         g = np.concatenate([t.g for t in self.tiers] + none).astype(int)
         h = np.concatenate([t.members[t.h] for t in self.tiers] + none).astype(int)
         self.flat = g * self.open.shape[1] + h  # each edge's place in a [G * H] matrix
+        # each edge's first supplier and customer (the lanes of its classes)
+        self.edge_g = self.sup.first[g].astype(np.int64)
+        self.edge_h = self.cus.first[h].astype(np.int64)
         # Each lane edge's class edge (or -1 where this pass does not open it).
         where = np.full(self.open.shape[0] * self.open.shape[1], -1)
         where[self.flat] = np.arange(len(self.flat))
@@ -364,15 +368,19 @@ class _Pass:
                 1 if allowed is None else allowed.shape[0])
         K = avail.shape[2]
         (sup, cus), tiers, lanes = self._structure(K)
-        if allowed is not None:
-            allowed = self._edges(np.take(np.take(allowed, self.sup.first, 1), self.cus.first, 2))
+        edges = np.ones((0, K, S))
+        if allowed is not None:  # on this pass's edges, between classes' first members
+            edges = np.empty((self.flat.size, K, S))
+            kernels.edges_samples_last(np.asarray(allowed, dtype=float), self.edge_g,
+                                       self.edge_h, edges)
         x = np.empty((self.lane_edge.size, K, S))
         kernels.pass_allocate(
             _samples_last(avail, S, K), _samples_last(need, S, K),
             _samples_last(normal_avail, S, K), _samples_last(normal_need, S, K),
-            _samples_last(allowed, S, K) if allowed is not None else np.ones((0, K, S)),
-            allowed is not None, sup, cus, tiers, lanes, ROUNDS, TINY, x)
-        return np.ascontiguousarray(np.moveaxis(x, -1, 0))
+            edges, allowed is not None, sup, cus, tiers, lanes, ROUNDS, TINY, x)
+        out = np.empty((S, self.lane_edge.size, K))
+        kernels.samples_first(x, out)
+        return out
 
     def allocate_numpy(
         self,

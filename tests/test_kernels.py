@@ -279,3 +279,23 @@ def test_concentrate_kernels_equal_the_numpy_stage(seed: int, samples: int, plan
     kernels.ship_mix(held, stock_reo, sent, mix)
     assert np.array_equal(mix, expected_mix)
     assert np.array_equal(held, expected_stock)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_transposes_put_samples_last_and_back(seed: int) -> None:
+    from sim import kernels
+
+    rng = np.random.default_rng(seed)
+    S, R, K = (int(v) for v in rng.integers(1, 7, size=3))
+    for a in (sparse(rng, (S, R, K)), sparse(rng, (1, R, K)), sparse(rng, (S, R, 1))):
+        out = np.empty((R, K, S))
+        kernels.samples_last(a, out)
+        assert np.array_equal(out, np.moveaxis(np.broadcast_to(a, (S, R, K)), 0, -1))
+        back = np.empty((S, R, K))
+        kernels.samples_first(out, back)
+        assert np.array_equal(back, np.broadcast_to(a, (S, R, K)))
+    grid = sparse(rng, (S, 3, 4, K))
+    g, h = rng.integers(0, 3, size=5), rng.integers(0, 4, size=5)
+    edges = np.empty((5, K, S))
+    kernels.edges_samples_last(grid, g, h, edges)
+    assert np.array_equal(edges, np.moveaxis(grid[:, g, h], 0, -1))
