@@ -299,29 +299,60 @@ def trade_oxide(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
             rec.fill(step, f"{name}_oxide", tier, fill[:, e])
 
 
+def _rows_agree(*arrays: np.ndarray | None, axis: int = 0) -> bool:
+    """Whether every sample's rows (along ``axis``) of each array are the same."""
+    for a in arrays:
+        if a is not None and a.shape[axis] > 1:
+            first = a[(slice(None),) * axis + (slice(0, 1),)]
+            if not np.array_equal(a, np.broadcast_to(first, a.shape)):
+                return False
+    return True
+
+
 def trade_concentrate(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
-    """Mines' concentrate goes to the separation plants they feed (tonnes REO)."""
-    p = chain.params
+    """Mines' concentrate goes to the separation plants they feed (tonnes REO).
+
+    Often nothing upstream differs between the samples (a sweep draws export controls on
+    oxides or magnets, or a plant's start): then the trade is worked out for the first
+    sample and copied to the others, which gives each the numbers it would get alone."""
     cap = chain.capacity[:, chain.slices["separation"]]
-    held, stock_reo = np.empty(cap.shape), np.empty(chain.mine_stock.shape[:2])
-    kernels.reo_held(chain.sep_in, chain.pipe["concentrate"].buf, REO_TO_ELEMENT, held)
+    pipe = chain.pipe["concentrate"]
+    allowed = chain.allowed["concentrate"]
+    if chain.samples > 1 and _rows_agree(cap, chain.sep_in, chain.mine_stock, allowed) \
+            and _rows_agree(pipe.buf, axis=1):
+        ring = pipe.buf[:, :1].copy()
+        stock = chain.mine_stock[:1].copy()
+        _trade_concentrate(chain, step, rec, cap[:1], chain.sep_in[:1], stock, ring,
+                           None if allowed is None else allowed[:1])
+        chain.mine_stock[:] = stock
+        pipe.buf[:] = ring
+    else:
+        _trade_concentrate(chain, step, rec, cap, chain.sep_in, chain.mine_stock, pipe.buf,
+                           allowed)
+    receive(chain, "concentrate", step)
+
+
+def _trade_concentrate(chain: Chain, step: int, rec: Recorder, cap: np.ndarray,
+                       sep_in: np.ndarray, mine_stock: np.ndarray, ring: np.ndarray,
+                       allowed: np.ndarray | None) -> None:
+    """`trade_concentrate` for some samples: separation plants' capacity ``cap`` and feed
+    ``sep_in``, mines' ``mine_stock`` (updated) and the pipeline's ``ring`` (shipped into)."""
+    p = chain.params
+    held, stock_reo = np.empty(cap.shape), np.empty(mine_stock.shape[:2])
+    kernels.reo_held(sep_in, ring, REO_TO_ELEMENT, held)
     lead = np.maximum(chain.input_lead["separation"], 1.0)
     need = np.maximum(cap * (p["separation_input_cover_months"] + lead)[None] - held, 0.0)
-    kernels.reo_held(chain.mine_stock, np.empty((0, 0, 0, 0)), REO_TO_ELEMENT, stock_reo)
+    kernels.reo_held(mine_stock, np.empty((0, 0, 0, 0)), REO_TO_ELEMENT, stock_reo)
     market = chain.markets["concentrate"]
-    flow = market.allocate(
-        stock_reo[:, :, None],
-        need[:, :, None],
-        chain.allowed["concentrate"],
-        normal_need=cap[:, :, None],
-    )
-    mix = np.empty_like(chain.mine_stock)
-    kernels.ship_mix(chain.mine_stock, stock_reo, flow.supplied()[:, :, 0], mix)
+    flow = market.allocate(stock_reo[:, :, None], need[:, :, None], allowed,
+                           normal_need=cap[:, :, None])
+    mix = np.empty_like(mine_stock)
+    kernels.ship_mix(mine_stock, stock_reo, flow.supplied()[:, :, 0], mix)
     # A lane's shipments carry its mines' mix, weighted by what each mine sends.
     lane_mix = np.take(market.sup.sum(flow.sup_share * mix), market.edge_sup.labels, axis=1)
     by_element = Flow(market, flow.x * lane_mix, flow.sup_share, flow.cus_share)
-    chain.pipe["concentrate"].ship_flow(step, by_element, chain.lane_lead["concentrate"])
-    receive(chain, "concentrate", step)
+    by_element.ship_into(ring, step, chain.lane_lead["concentrate"],
+                         into=chain.pipe["concentrate"].same)
     rec.market(chain, step, "concentrate", flow.dense() * mix[:1, :, None, :])
 
 

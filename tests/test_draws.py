@@ -133,3 +133,45 @@ def test_samples_of_a_large_batch_equal_single_runs_on_the_default_world() -> No
         assert np.array_equal(batch.shortfall[s], alone.shortfall[0])
         assert np.array_equal(batch.prices_usd_per_kg[s], alone.prices_usd_per_kg[0],
                               equal_nan=True)
+
+
+def test_a_concentrate_trade_run_once_for_agreeing_samples_equals_each_sample_alone() -> None:
+    # The oxide quota leaves the mines and their trade alike in every sample until a mine's
+    # drawn outage starts (from then they differ): the concentrate trade is worked out once
+    # while they agree (`sim.processes.trade_concentrate`), and each sample's whole state
+    # must still be what it is alone.
+    import sim.processes as processes
+
+    world = default_world()
+    events = [{"kind": "export_control", "exporter": "CN", "destinations": "all",
+               "elements": ["Dy", "Tb"], "forms": ["oxide"], "mode": "quota", "share": 0.4,
+               "start": "2024-04-04"},
+              {"kind": "outage", "facility": "myanmar", "start": "2024-09-01",
+               "end": "2025-06-30", "share": 0.8}]
+    sc = Scenario.model_validate({"name": "x", "horizon": {"start": "2024-01-01",
+                                                           "end": "2025-12-31"},
+                                  "events": events})
+    draws = {"events[0].share": np.array([0.2, 0.5, 0.7, 0.9]),
+             "events[1].start": np.array([dt.date(2024, m, 1).toordinal()
+                                          for m in (3, 9, 9, 12)], float)}
+    once: list[int] = []
+    real = processes._trade_concentrate
+
+    def spy(chain, step, rec, cap, *rest):  # type: ignore[no-untyped-def]
+        once.append(cap.shape[0])
+        return real(chain, step, rec, cap, *rest)
+
+    processes._trade_concentrate = spy
+    try:
+        batch = run(world, sc, samples=4, draws=draws, detail=False)
+    finally:
+        processes._trade_concentrate = real
+    assert 1 in once and 4 in once  # both ways were taken
+    for s in range(4):
+        alone = run(world, sc, samples=1, draws={k: v[s:s + 1] for k, v in draws.items()},
+                    detail=False)
+        for name in ("mine_stock", "sep_in", "sep_out", "metal_in", "mag_in", "inventory"):
+            assert np.array_equal(getattr(batch.chain, name)[s], getattr(alone.chain, name)[0])
+        for name, pipe in batch.chain.pipe.items():
+            assert np.array_equal(pipe.buf[:, s], alone.chain.pipe[name].buf[:, 0])
+        assert np.array_equal(batch.shortfall[s], alone.shortfall[0])
