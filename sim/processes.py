@@ -34,7 +34,10 @@ SMOOTHING = 0.5  # weight of the previous usage rate when plants plan their inpu
 
 
 class Recorder(Protocol):
-    """Receives what a step did (see `sim.engine.Record`)."""
+    """Receives what a step did (see `sim.engine.Record`); flows between members only with
+    ``detail``."""
+
+    detail: bool
 
     def market(self, chain: Chain, step: int, name: str, x: np.ndarray) -> None: ...
     def produced(self, chain: Chain, step: int, stage: str, out: np.ndarray) -> None: ...
@@ -199,8 +202,9 @@ def make_magnets(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None
     receive(chain, "magnet", step)
     rec.produced(chain, step, "magnet", content)
     rec.swarf(chain, step, recovered)
-    rec.market(chain, step, "magnet", flow.dense() if reserved is None else
-               flow.dense() + reserved[:1])
+    if rec.detail:
+        rec.market(chain, step, "magnet", flow.dense() if reserved is None else
+                   flow.dense() + reserved[:1])
     materials = np.array([chain.buyers[b].material for b in chain.bm])
     regions = [chain.buyers[b].region for b in chain.bm]
     got = flow.received()[:, :, 0]
@@ -241,17 +245,18 @@ def make_metal(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     used = made / y
     chain.metal_in = chain.metal_in - used
     ledger.losses += (used - made).sum(axis=1)
-    x = _widen(flow.dense(slice(None) if chain.traces else slice(0, 1)), k, len(ELEMENTS))
     claim = startup_claim(made.sum(axis=2), cap, chain.new_capacity[:, chain.slices["metal"]],
                           lambda: need - _widen(flow.received(), k, len(ELEMENTS)),
                           np.ones((cap.shape[1], need.shape[1])))
     planned = used + claim / y  # plan inputs for the backlog too
     chain.rate_m = SMOOTHING * chain.rate_m + (1.0 - SMOOTHING) * planned
-    origin.track_metal(chain, x)
+    if chain.traces:  # origin of what magnet plants get: every sample's flows
+        origin.track_metal(chain, _widen(flow.dense(slice(None)), k, len(ELEMENTS)))
     chain.pipe["metal"].ship_flow(step, flow, chain.lane_lead["metal"])
     receive(chain, "metal", step)
     rec.produced(chain, step, "metal", made)
-    rec.market(chain, step, "metal", x)
+    if rec.detail:
+        rec.market(chain, step, "metal", _widen(flow.dense(), k, len(ELEMENTS)))
 
 
 def trade_oxide(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
@@ -278,12 +283,13 @@ def trade_oxide(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     chain.pipe["oxide_buyer"].ship_flow(step, flow, lead, slice(pm, None), pool.into(share_b))
     receive(chain, "oxide_metal", step)
     receive(chain, "oxide_buyer", step)
-    x = flow.dense()
     if chain.traces:  # origin of what metal plants get: every sample's flows
         origin.track_oxide(chain, flow.dense(slice(None)))
-    rec.market(chain, step, "oxide", np.concatenate(
-        [x[:, :, :pm], pool.spread(x[:, :, pm:], share_b[:1])], axis=2
-    ))
+    if rec.detail:
+        x = flow.dense()
+        rec.market(chain, step, "oxide", np.concatenate(
+            [x[:, :, :pm], pool.spread(x[:, :, pm:], share_b[:1])], axis=2
+        ))
     got = flow.received()
     got_b = pool.pick(got[:, pm:]) * share_b
     covered = np.concatenate(
@@ -353,7 +359,8 @@ def _trade_concentrate(chain: Chain, step: int, rec: Recorder, cap: np.ndarray,
     by_element = Flow(market, flow.x * lane_mix, flow.sup_share, flow.cus_share)
     by_element.ship_into(ring, step, chain.lane_lead["concentrate"],
                          into=chain.pipe["concentrate"].same)
-    rec.market(chain, step, "concentrate", flow.dense() * mix[:1, :, None, :])
+    if rec.detail:
+        rec.market(chain, step, "concentrate", flow.dense() * mix[:1, :, None, :])
 
 
 def release_stockpiles(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
