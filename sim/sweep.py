@@ -368,6 +368,8 @@ def summary_table(result: SweepResult) -> pd.DataFrame:
     short, demand = result.arrays["shortfall"], result.arrays["demand"]
     S, T, B = short.shape
     flat_s, flat_d = short.reshape(S, -1), demand.reshape(S, -1)
+    if flat_d.strides[0] == 0:  # one demand row stands for every sample (`Rows`)
+        flat_d = flat_d[:1]
 
     def share(cols: slice) -> np.ndarray:
         s, d = flat_s[:, cols].astype(np.float64), flat_d[:, cols].astype(np.float64)
