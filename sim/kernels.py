@@ -91,13 +91,16 @@ def backlog_claim(
                 weight[p, c] = idle[s, p] * open_[p, c]
                 total[c] = total[c] + weight[p, c]
         for p in range(P):
-            for c in range(C):
-                weight[p, c] = weight[p, c] / total[c] if total[c] > tiny else 0.0  # share
             for k in range(K):
                 out[s, p, k] = 0.0
             for c in range(C):
+                # A closed route or no idle capacity: a share of exactly 0, which adds
+                # exactly 0 (need is finite and >= 0), so it is skipped.
+                if weight[p, c] == 0.0:
+                    continue
+                share = weight[p, c] / total[c] if total[c] > tiny else 0.0
                 for k in range(K):
-                    out[s, p, k] = out[s, p, k] + weight[p, c] * unmet[s, c, k]
+                    out[s, p, k] = out[s, p, k] + share * unmet[s, c, k]
             asked = 0.0
             for k in range(K):
                 asked = asked + out[s, p, k]
