@@ -298,7 +298,6 @@ class Chain:
         self.tranche_owner = np.zeros((len(owner), len(self.facilities)))
         self.tranche_owner[np.arange(len(owner)), owner] = 1.0
         # Tranches are listed by owner: a facility's capacity is the sum of its run of them.
-        self._owners, self._owner_starts = np.unique(np.array(owner, dtype=int), return_index=True)
         self.tranche_tpa = (
             np.stack(nameplate, axis=1) if nameplate else np.zeros((self.samples, 0))
         )
@@ -308,12 +307,21 @@ class Chain:
         self.tranche_s_curve = (
             np.stack(s_curve, axis=1) if s_curve else np.zeros((self.samples, 0), dtype=bool)
         )
-        # Tranches whose timing differs between samples (a drawn start, say); the others'
-        # levels are worked out once a step for every sample.
-        timing = (self.tranche_start, self.tranche_ramp, self.tranche_end, self.tranche_s_curve)
-        self.tranche_varies = np.zeros(self.tranche_start.shape[1], dtype=bool)
-        for a in timing:
-            self.tranche_varies |= (a != a[:1]).any(axis=0)
+        # Facilities whose tranches differ between samples (a drawn start or nameplate, say);
+        # the others' capacity is worked out once a step for every sample. Each part is whole
+        # runs of tranches (a facility's), with its owners and where each run starts.
+        varies = np.zeros(self.tranche_start.shape[1], dtype=bool)
+        for a in (self.tranche_tpa, self.tranche_start, self.tranche_ramp, self.tranche_end,
+                  self.tranche_s_curve):
+            varies |= (a != a[:1]).any(axis=0)
+        owner_of = np.array(owner, dtype=int)
+        varies = np.isin(owner_of, owner_of[varies])
+        self._tranche_parts = []
+        for cols, rows in ((np.flatnonzero(~varies), slice(0, 1)),
+                           (np.flatnonzero(varies), slice(None))):
+            if cols.size:
+                owners, starts = np.unique(owner_of[cols], return_index=True)
+                self._tranche_parts.append((cols, rows, owners, starts))
 
     def _build_structure(self) -> None:
         w, p = self.world, self.params
@@ -752,20 +760,19 @@ class Chain:
 
     def update_capacity(self, step: int) -> None:
         """Capacity this step, tonnes per step, from tranches' ramps, growth and outages."""
-        level = np.empty(self.tranche_start.shape)
-        for cols, rows in ((~self.tranche_varies, slice(0, 1)), (self.tranche_varies, slice(None))):
-            if cols.any():
-                start, end = self.tranche_start[rows, cols], self.tranche_end[rows, cols]
-                part = ramp_average(start, self.tranche_ramp[rows, cols], step,
-                                    self.tranche_s_curve[rows, cols])
-                level[:, cols] = part * np.clip(end - step, 0.0, 1.0)  # share before the end
         tpa, new_tpa = np.zeros_like(self.capacity), np.zeros_like(self.capacity)
-        if self._owners.size:
+        for cols, rows, owners, starts in self._tranche_parts:  # agreeing facilities: 1 row
+            # C-ordered gathers of whole runs of tranches
+            start, ramp, end, s_curve, nameplate = (
+                np.take(a[rows], cols, axis=1) for a in (
+                    self.tranche_start, self.tranche_ramp, self.tranche_end,
+                    self.tranche_s_curve, self.tranche_tpa))
+            level = ramp_average(start, ramp, step, s_curve)
+            level = level * np.clip(end - step, 0.0, 1.0)  # share of the step before the end
             # A sum in a fixed order (a BLAS product's order may depend on the batch size).
-            by_owner = np.add.reduceat(self.tranche_tpa * level, self._owner_starts, axis=1)
-            tpa[:, self._owners] = by_owner
-            planned = self.tranche_tpa * level * np.isfinite(self.tranche_start)
-            new_tpa[:, self._owners] = np.add.reduceat(planned, self._owner_starts, axis=1)
+            tpa[:, owners] = np.add.reduceat(nameplate * level, starts, axis=1)
+            planned = nameplate * level * np.isfinite(start)
+            new_tpa[:, owners] = np.add.reduceat(planned, starts, axis=1)
         tpa *= self.growth_path[step + self.warmup]
         new_tpa *= self.growth_path[step + self.warmup]
         for out in self.outages:
