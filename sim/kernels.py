@@ -72,6 +72,26 @@ def _weighted_lanes(a: np.ndarray, s: int, weight: np.ndarray, ptr: np.ndarray,
 
 
 @njit(cache=True, nogil=True)
+def by_class(a: np.ndarray, total: np.ndarray, labels: np.ndarray, divide: bool,
+             out: np.ndarray) -> None:
+    """Each member's ``a[s, m, k]`` against its class's ``total[s, labels[m], k]``: divided
+    by it where it is > 0 (else 0), or multiplied by it (``divide`` False); a first or last
+    axis of 1 repeats."""
+    S, M, K = out.shape
+    for s in range(S):
+        sa, st = min(s, a.shape[0] - 1), min(s, total.shape[0] - 1)
+        for m in range(M):
+            c = labels[m]
+            for k in range(K):
+                v = a[sa, m, min(k, a.shape[2] - 1)]
+                t = total[st, c, min(k, total.shape[2] - 1)]
+                if divide:
+                    out[s, m, k] = v / t if t > 0 else 0.0
+                else:
+                    out[s, m, k] = v * t
+
+
+@njit(cache=True, nogil=True)
 def backlog_claim(
     unmet: np.ndarray, idle: np.ndarray, open_: np.ndarray, tiny: float, out: np.ndarray
 ) -> None:

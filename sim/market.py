@@ -181,9 +181,19 @@ class Grouping:
 
     def share(self, a: np.ndarray, total: np.ndarray) -> np.ndarray:
         """Each member's share ``a / total`` of its class total (0 where the total is 0)."""
-        whole = self.sum_back(total)
-        return np.divide(a, whole, out=np.zeros(np.broadcast_shapes(a.shape, whole.shape)),
-                         where=whole > 0)
+        return self._by_class(a, total, True)
+
+    def part(self, share: np.ndarray, total: np.ndarray) -> np.ndarray:
+        """Each member's ``share`` of its class ``total``: ``share * sum_back(total)``."""
+        return self._by_class(share, total, False)
+
+    def _by_class(self, a: np.ndarray, total: np.ndarray, divide: bool) -> np.ndarray:
+        a, total = np.asarray(a, dtype=float), np.asarray(total, dtype=float)
+        whole = (max(a.shape[0], total.shape[0]), a.shape[1],
+                 max(a.shape[2], total.shape[2]))
+        out = np.empty(whole)
+        kernels.by_class(a, total, self.labels.astype(np.int64, copy=False), divide, out)
+        return out
 
 
 class _Tier:
@@ -591,12 +601,12 @@ class Flow:
     def supplied(self) -> np.ndarray:
         """What each supplier sends, ``[S, P, K]``."""
         m = self.market
-        return self.sup_share * m.sup.sum_back(m.edge_sup.sum(self.x))
+        return m.sup.part(self.sup_share, m.edge_sup.sum(self.x))
 
     def received(self) -> np.ndarray:
         """What each customer receives, ``[S, C, K]``."""
         m = self.market
-        return self.cus_share * m.cus.sum_back(m.edge_cus.sum(self.x))
+        return m.cus.part(self.cus_share, m.edge_cus.sum(self.x))
 
     def arriving(self, weight: np.ndarray, customers: slice = slice(None)) -> np.ndarray:
         """What some ``customers`` receive along routes weighted by ``weight[G, H]`` (lanes)."""

@@ -299,3 +299,19 @@ def test_transposes_put_samples_last_and_back(seed: int) -> None:
     edges = np.empty((5, K, S))
     kernels.edges_samples_last(grid, g, h, edges)
     assert np.array_equal(edges, np.moveaxis(grid[:, g, h], 0, -1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), members=st.integers(1, 12), classes=st.integers(1, 6),
+       samples=st.integers(1, 5), width=st.integers(1, 4), one_row=st.booleans())
+def test_members_shares_and_parts_of_class_totals_equal_numpy(
+        seed: int, members: int, classes: int, samples: int, width: int, one_row: bool) -> None:
+    rng = np.random.default_rng(seed)
+    grouping = Grouping(rng.integers(0, classes, size=members), classes)
+    a = sparse(rng, (1 if one_row else samples, members, width))
+    total = sparse(rng, (samples, classes, width))
+    whole = np.take(total, grouping.labels, axis=1)
+    expected = np.divide(a, whole, out=np.zeros(np.broadcast_shapes(a.shape, whole.shape)),
+                         where=whole > 0)
+    assert np.array_equal(grouping.share(a, total), expected)
+    assert np.array_equal(grouping.part(a, total), a * whole)
