@@ -370,6 +370,8 @@ class Chain:
         self.bm = np.flatnonzero(self.is_magnet)
         self.be = np.flatnonzero(~self.is_magnet)
         self.bm_at, self.be_at = _span(self.bm), _span(self.be)  # slices when contiguous
+        self.buyer_region = np.array([b.region for b in self.buyers])
+        self.buyer_material = np.array([b.material for b in self.buyers])
         content = np.zeros((len(self.buyers), E))
         for i, b in enumerate(self.buyers):
             if b.material in MAGNETS:

@@ -205,6 +205,45 @@ def _pairwise(v: np.ndarray) -> float:
 
 
 @njit(cache=True, nogil=True)
+def coverage(got: np.ndarray, need: np.ndarray, use: np.ndarray, capped: bool,
+             ptr: np.ndarray, idx: np.ndarray, out: np.ndarray) -> None:
+    """Share of need that deliveries covered, for groups of members (group ``g``: members
+    ``idx[ptr[g]:ptr[g + 1]]``, ascending): ``out[s, g, k]`` = the group's sum of ``got[s, m,
+    k]`` over its sum of ``need[s, m, k]`` (1 where that is <= 1e-9), each capped at ``use[s,
+    m, k]`` first if ``capped`` (a first axis of 1 repeats). Sums as numpy adds the rows of
+    a C-ordered ``[S, members, K]`` array: in order, or pairwise when ``K`` is 1."""
+    S, G, K = out.shape
+    n = 0
+    for g in range(G):
+        n = max(n, ptr[g + 1] - ptr[g])
+    a = np.empty(n)
+    b = np.empty(n)
+    for s in range(S):
+        sg, sn, su = min(s, got.shape[0] - 1), min(s, need.shape[0] - 1), min(s, use.shape[0] - 1)
+        for g in range(G):
+            lo, hi = ptr[g], ptr[g + 1]
+            for k in range(K):
+                for q in range(lo, hi):
+                    m = idx[q]
+                    x, y = got[sg, m, k], need[sn, m, k]
+                    if capped:
+                        u = use[su, m, k]
+                        x = u if u < x else x
+                        y = u if u < y else y
+                    a[q - lo], b[q - lo] = x, y
+                if K == 1:
+                    covered, wanted = _pairwise(a[:hi - lo]), _pairwise(b[:hi - lo])
+                else:
+                    covered, wanted = 0.0, 0.0
+                    if hi > lo:
+                        covered, wanted = a[0], b[0]
+                    for q in range(1, hi - lo):
+                        covered += a[q]
+                        wanted += b[q]
+                out[s, g, k] = covered / wanted if wanted > 1e-9 else 1.0
+
+
+@njit(cache=True, nogil=True)
 def separate(sep_in: np.ndarray, cap: np.ndarray, per_reo: np.ndarray, recover: np.ndarray,
              sep_out: np.ndarray, losses: np.ndarray, out: np.ndarray) -> None:
     """Separation plants crack their feed ``sep_in[S, G, K]`` (t element; ``per_reo[K]``

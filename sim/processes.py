@@ -54,11 +54,21 @@ def _tiers(regions: list[str]) -> dict[str, np.ndarray]:
     return {"china": china, "ex_china": ~china}
 
 
-def _fill(got: np.ndarray, need: np.ndarray, usage: np.ndarray) -> np.ndarray:
-    """Share of customers' running use that the market covered, ``[S, K]``, from deliveries,
-    needs and use per step ``[S, C, K]``: 1 when deliveries keep up with use (stock
-    rebuilding beyond that does not count as scarcity)."""
-    return _coverage(np.minimum(got, usage), np.minimum(need, usage))
+def _covered(got: np.ndarray, need: np.ndarray, usage: np.ndarray, groups: list[np.ndarray],
+             capped: bool = True) -> np.ndarray:
+    """Share of customers' running use that the market covered, ``[S, groups, K]``, for each
+    group of customers (a boolean mask over axis 1), from deliveries, needs and use per step
+    ``[S, C, K]``: 1 when deliveries keep up with use (stock rebuilding beyond that does not
+    count as scarcity). Not ``capped``: the share of ``need`` that ``got`` covered, both
+    already capped at use. One compiled pass (`kernels.coverage`)."""
+    members = [np.flatnonzero(g) for g in groups]
+    ptr = np.cumsum([0] + [m.size for m in members]).astype(np.int64)
+    idx = np.concatenate(members + [np.zeros(0, dtype=np.int64)]).astype(np.int64)
+    S = max(got.shape[0], need.shape[0])
+    out = np.empty((S, len(groups), got.shape[2]))
+    kernels.coverage(np.asarray(got, dtype=float), np.asarray(need, dtype=float),
+                     np.asarray(usage, dtype=float), capped, ptr, idx, out)
+    return out
 
 
 def _widen(a: np.ndarray, products: np.ndarray, width: int) -> np.ndarray:
@@ -66,15 +76,6 @@ def _widen(a: np.ndarray, products: np.ndarray, width: int) -> np.ndarray:
     out = np.zeros((*a.shape[:-1], width))
     out[..., products] = a
     return out
-
-
-def _coverage(got: np.ndarray, want: np.ndarray) -> np.ndarray:
-    """``got.sum(1) / want.sum(1)``, 1 where nothing is wanted, from ``[S, C, K]`` arrays of
-    deliveries and needs already capped at use."""
-    # C order, so that the sums add in the same order whatever the batch size.
-    want = np.ascontiguousarray(want).sum(axis=1)
-    got = np.ascontiguousarray(got).sum(axis=1)
-    return np.divide(got, want, out=np.ones_like(want), where=want > 1e-9)
 
 
 def arrive(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
@@ -205,17 +206,17 @@ def make_magnets(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None
     if rec.detail:
         rec.market(chain, step, "magnet", flow.dense() if reserved is None else
                    flow.dense() + reserved[:1])
-    materials = np.array([chain.buyers[b].material for b in chain.bm])
-    regions = [chain.buyers[b].region for b in chain.bm]
     got = flow.received()[:, :, 0]
     if reserved is not None:
         got = got + reserved.sum(axis=1)[:, :, 0]
-    for tier, members in _tiers(regions).items():
-        for name in MAGNETS:
-            sel = members & (materials == name)
-            demand = chain.demand_of(step, chain.bm)
-            fill = _fill(got[:, sel, None], need[:, sel, None], demand[:, sel, None])
-            rec.fill(step, f"{name}_magnet", tier, fill[:, 0])
+    materials = chain.buyer_material[chain.bm]
+    cells = [(f"{name}_magnet", tier, members & (materials == name))
+             for tier, members in _tiers(list(chain.buyer_region[chain.bm])).items()
+             for name in MAGNETS]
+    fill = _covered(got[:, :, None], need[:, :, None], chain.demand_of(step, chain.bm)[:, :, None],
+                    [sel for _, _, sel in cells])
+    for (product, tier, _), share in zip(cells, fill.transpose(1, 0, 2)):
+        rec.fill(step, product, tier, share[:, 0])
 
 
 def make_metal(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
@@ -298,11 +299,11 @@ def trade_oxide(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     wanted = np.concatenate(
         [np.minimum(need_m, chain.rate_m), pool.total(np.minimum(need_b, demand_b))], axis=1
     )
-    regions = chain.regions("metal") + chain.oxide_pool_regions
-    for tier, members in _tiers(regions).items():
-        fill = _coverage(covered[:, members], wanted[:, members])
+    tiers = _tiers(chain.regions("metal") + chain.oxide_pool_regions)
+    fill = _covered(covered, wanted, covered, list(tiers.values()), capped=False)
+    for tier, share in zip(tiers, fill.transpose(1, 0, 2)):
         for e, name in enumerate(ELEMENTS[:-1]):
-            rec.fill(step, f"{name}_oxide", tier, fill[:, e])
+            rec.fill(step, f"{name}_oxide", tier, share[:, e])
 
 
 def _rows_agree(*arrays: np.ndarray | None, axis: int = 0) -> bool:

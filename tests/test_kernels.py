@@ -315,3 +315,32 @@ def test_members_shares_and_parts_of_class_totals_equal_numpy(
                          where=whole > 0)
     assert np.array_equal(grouping.share(a, total), expected)
     assert np.array_equal(grouping.part(a, total), a * whole)
+
+
+def reference_fill(got: np.ndarray, need: np.ndarray, usage: np.ndarray | None
+                   ) -> np.ndarray:
+    """The numpy fill share `sim.processes` used: summed deliveries over summed needs
+    (1 where nothing is needed), each capped at use first when ``usage`` is given."""
+    if usage is not None:
+        got, need = np.minimum(got, usage), np.minimum(need, usage)
+    want = np.ascontiguousarray(need).sum(axis=1)
+    covered = np.ascontiguousarray(got).sum(axis=1)
+    return np.divide(covered, want, out=np.ones_like(want), where=want > 1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), samples=st.integers(1, 5), members=st.integers(1, 40),
+       width=st.integers(1, 9), capped=st.booleans(), one_row=st.booleans())
+def test_coverage_kernel_equals_the_numpy_fill_shares(seed: int, samples: int, members: int,
+                                                       width: int, capped: bool,
+                                                       one_row: bool) -> None:
+    from sim.processes import _covered
+
+    rng = np.random.default_rng(seed)
+    got, need = sparse(rng, (samples, members, width)), sparse(rng, (samples, members, width))
+    usage = sparse(rng, (1 if one_row else samples, members, width))
+    groups = [rng.random(members) < 0.5 for _ in range(3)] + [np.zeros(members, dtype=bool)]
+    out = _covered(got, need, usage, groups, capped=capped)
+    for g, sel in enumerate(groups):
+        use = np.broadcast_to(usage, got.shape)[:, sel] if capped else None
+        assert np.array_equal(out[:, g], reference_fill(got[:, sel], need[:, sel], use))
