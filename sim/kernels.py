@@ -12,6 +12,8 @@ members in ascending index order, as `sim.market.Grouping` documents; no fast-ma
 results are equal bit for bit, and a sample's numbers still do not depend on the batch it
 runs in (`tests/test_kernels.py`). Compiled code is cached next to this module
 (``cache=True``): the first run on a machine compiles for a few seconds, later runs load it.
+Divisions follow numpy's error model (no zero check, which keeps loops vectorisable): every
+divisor is tested before it is used, as in the numpy code.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def group_sum(a: np.ndarray, ptr: np.ndarray, idx: np.ndarray, out: np.ndarray) -> None:
     """``out[s, c, r]``: the sum of ``a[s, m, r]`` over class ``c``'s members ``m`` =
     ``idx[ptr[c]:ptr[c + 1]]``, added one at a time in that order (0 without members)."""
@@ -41,7 +43,7 @@ def group_sum(a: np.ndarray, ptr: np.ndarray, idx: np.ndarray, out: np.ndarray) 
                     out[s, c, r] += a[s, m, r]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def weighted_group_sum(
     a: np.ndarray, weight: np.ndarray, ptr: np.ndarray, idx: np.ndarray, out: np.ndarray
 ) -> None:
@@ -52,7 +54,7 @@ def weighted_group_sum(
         _weighted_lanes(a, s, weight, ptr, idx, out[:, s])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _weighted_lanes(a: np.ndarray, s: int, weight: np.ndarray, ptr: np.ndarray,
                     idx: np.ndarray, out: np.ndarray) -> None:
     """Sample ``s`` of `weighted_group_sum`, into ``out[o, c, r]``."""
@@ -71,7 +73,7 @@ def _weighted_lanes(a: np.ndarray, s: int, weight: np.ndarray, ptr: np.ndarray,
                 out[o, c, r] = t
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def by_class(a: np.ndarray, total: np.ndarray, labels: np.ndarray, divide: bool,
              out: np.ndarray) -> None:
     """Each member's ``a[s, m, k]`` against its class's ``total[s, labels[m], k]``: divided
@@ -91,7 +93,7 @@ def by_class(a: np.ndarray, total: np.ndarray, labels: np.ndarray, divide: bool,
                     out[s, m, k] = v * t
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def backlog_claim(
     unmet: np.ndarray, idle: np.ndarray, open_: np.ndarray, tiny: float, out: np.ndarray
 ) -> None:
@@ -130,7 +132,7 @@ def backlog_claim(
                 out[s, p, k] = out[s, p, k] * scale
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def ship(x: np.ndarray, plan: tuple, share: np.ndarray, slots: np.ndarray, entries: tuple,
          mult: np.ndarray, has_mult: bool, buf: np.ndarray) -> None:
     """Add a market's flows to a pipeline's ring ``buf[slot, S, C, K]``.
@@ -175,7 +177,7 @@ def ship(x: np.ndarray, plan: tuple, share: np.ndarray, slots: np.ndarray, entri
 # numpy sums a contiguous last axis pairwise (`_pairwise`), any other axis one row at a time.
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _pairwise(v: np.ndarray) -> float:
     """``v.sum()`` as numpy adds a contiguous run of at most 128 numbers: one at a time from
     0 below 8, else in 8 running sums combined as a tree, then the remainder."""
@@ -204,7 +206,7 @@ def _pairwise(v: np.ndarray) -> float:
     return res
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def coverage(got: np.ndarray, need: np.ndarray, use: np.ndarray, capped: bool,
              ptr: np.ndarray, idx: np.ndarray, out: np.ndarray) -> None:
     """Share of need that deliveries covered, for groups of members (group ``g``: members
@@ -243,7 +245,7 @@ def coverage(got: np.ndarray, need: np.ndarray, use: np.ndarray, capped: bool,
                 out[s, g, k] = covered / wanted if wanted > 1e-9 else 1.0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def separate(sep_in: np.ndarray, cap: np.ndarray, per_reo: np.ndarray, recover: np.ndarray,
              sep_out: np.ndarray, losses: np.ndarray, out: np.ndarray) -> None:
     """Separation plants crack their feed ``sep_in[S, G, K]`` (t element; ``per_reo[K]``
@@ -278,7 +280,7 @@ def separate(sep_in: np.ndarray, cap: np.ndarray, per_reo: np.ndarray, recover: 
             losses[s, k] = losses[s, k] + lost[k]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def magnet_avail(mag_in: np.ndarray, per_t: np.ndarray, cap: np.ndarray, out: np.ndarray
                  ) -> None:
     """What magnet plants can make, ``out[S, G]``: capacity ``cap[S, G]`` or what the metal
@@ -294,7 +296,7 @@ def magnet_avail(mag_in: np.ndarray, per_t: np.ndarray, cap: np.ndarray, out: np
             out[s, g] = limit if limit < cap[s, g] else cap[s, g]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def make_magnets(made: np.ndarray, per_t: np.ndarray, recipe: np.ndarray, recovery: float,
                  swarf_to: np.ndarray, mag_in: np.ndarray, sep_out: np.ndarray,
                  losses: np.ndarray, used: np.ndarray, content: np.ndarray,
@@ -330,7 +332,7 @@ def make_magnets(made: np.ndarray, per_t: np.ndarray, recipe: np.ndarray, recove
             losses[s, k] = losses[s, k] + lost[k]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def reo_held(held: np.ndarray, buf: np.ndarray, per_reo: np.ndarray, out: np.ndarray) -> None:
     """``out[S, G]``: t REO of ``held[S, G, K]`` t element (``per_reo[K]`` t element a t REO)
     plus what is on its way, ``buf[slot, S, G, K]`` (no slots: nothing on its way), as numpy
@@ -350,7 +352,7 @@ def reo_held(held: np.ndarray, buf: np.ndarray, per_reo: np.ndarray, out: np.nda
             out[s, g] = _pairwise(v)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def ship_mix(stock: np.ndarray, stock_reo: np.ndarray, sent: np.ndarray, mix: np.ndarray
              ) -> None:
     """Mines send ``sent[S, M]`` t REO of their ``stock[S, M, K]`` (``stock_reo[S, M]`` t
@@ -370,7 +372,7 @@ def ship_mix(stock: np.ndarray, stock_reo: np.ndarray, sent: np.ndarray, mix: np
 # its need zeroed, as the numpy code did, so the numbers are the same.
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def samples_last(a: np.ndarray, out: np.ndarray) -> None:
     """``out[r, k, s] = a[s, r, k]`` for ``a[S or 1, R, K or 1]`` (a size-1 axis repeats)."""
     R, K, S = out.shape
@@ -382,7 +384,7 @@ def samples_last(a: np.ndarray, out: np.ndarray) -> None:
                 out[r, k, s] = a[min(s, last_s), r, kk]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def edges_samples_last(a: np.ndarray, g: np.ndarray, h: np.ndarray, out: np.ndarray) -> None:
     """``out[e, k, s] = a[s, g[e], h[e], k]`` for ``a[S or 1, G, H, K or 1]``."""
     E, K, S = out.shape
@@ -394,7 +396,7 @@ def edges_samples_last(a: np.ndarray, g: np.ndarray, h: np.ndarray, out: np.ndar
                 out[e, k, s] = a[min(s, last_s), g[e], h[e], kk]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def samples_first(x: np.ndarray, out: np.ndarray) -> None:
     """``out[s, e, k] = x[e, k, s]``."""
     S, E, K = out.shape
@@ -404,7 +406,7 @@ def samples_first(x: np.ndarray, out: np.ndarray) -> None:
                 out[s, e, k] = x[e, k, s]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _sum_t(v: np.ndarray, ptr: np.ndarray, idx: np.ndarray, i0: int, v0: int,
            out: np.ndarray) -> None:
     """``out[c] = sum of v[v0 + idx[i0 + q]]`` over ``q`` in ``ptr[c]:ptr[c + 1]``, in order
@@ -426,7 +428,7 @@ def _sum_t(v: np.ndarray, ptr: np.ndarray, idx: np.ndarray, i0: int, v0: int,
                     out[c, k, s] += v[m, k, s]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _fill_t(av: np.ndarray, nd: np.ndarray, cp: np.ndarray, has_cap: bool,
             opened: np.ndarray, e0: int, E: int, g: np.ndarray, h: np.ndarray,
             g_ptr: np.ndarray, h_ptr: np.ndarray, g_idx: np.ndarray, h_idx: np.ndarray,
@@ -530,7 +532,7 @@ def _fill_t(av: np.ndarray, nd: np.ndarray, cp: np.ndarray, has_cap: bool,
                         nd[c, k, s] = 0.0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _tiers_t(av_in: np.ndarray, nd_in: np.ndarray, has_cap: bool, cap: np.ndarray,
              t: tuple, rounds: int, tiny: float, x: np.ndarray) -> None:
     """`sim.market._Pass._run` with samples innermost: flows ``x[E, K, S]`` from classes'
@@ -570,7 +572,7 @@ def _tiers_t(av_in: np.ndarray, nd_in: np.ndarray, has_cap: bool, cap: np.ndarra
                     left[i, k, s] = v if v > 0.0 else 0.0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _class_sum_t(v: np.ndarray, grouping: tuple) -> np.ndarray:
     """`sim.market.Grouping.sum` of ``v[members, K, S]`` (``v`` itself if trivial)."""
     trivial, ptr, idx, _, size = grouping
@@ -581,7 +583,7 @@ def _class_sum_t(v: np.ndarray, grouping: tuple) -> np.ndarray:
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def pass_allocate(a: np.ndarray, n: np.ndarray, na: np.ndarray, nn: np.ndarray,
                   allowed: np.ndarray, has_allowed: bool, sup: tuple, cus: tuple, tiers: tuple,
                   lanes: tuple, rounds: int, tiny: float, x: np.ndarray) -> None:
@@ -638,7 +640,7 @@ def pass_allocate(a: np.ndarray, n: np.ndarray, na: np.ndarray, nn: np.ndarray,
                 x[j, k, s] = v
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _shares_t(v: np.ndarray, total: np.ndarray, grouping: tuple) -> np.ndarray:
     """Each member's share of its class total (0 where that is 0), ``[members, K, S]``."""
     labels = grouping[3]
