@@ -146,6 +146,7 @@ class Grouping:
         present = np.flatnonzero(counts)  # classes with members
         self.first = self.order[(np.cumsum(counts) - counts)[present]]  # each one's first
         self.trivial = self.size == labels.size and bool((labels == np.arange(labels.size)).all())
+        self.single = bool((counts == 1).all())  # each class one member: a sum is a gather
         # Class c's members are order[ptr[c]:ptr[c + 1]], ascending (a stable sort).
         self.ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         self.order = self.order.astype(np.int64)
@@ -157,6 +158,8 @@ class Grouping:
         if self.trivial:
             return a
         a = np.asarray(a, dtype=float)
+        if self.single:  # a sum of one number is that number
+            return np.take(a, self.order, axis=1)
         rest = a.shape[2:]
         width = math.prod(rest)
         out = np.empty((a.shape[0], self.size, width))
