@@ -155,15 +155,19 @@ def ship(x: np.ndarray, plan: tuple, share: np.ndarray, slots: np.ndarray, entri
     ring = buf.reshape((buf.shape[0], S, -1))
     for s in range(S):
         sx = min(s, x.shape[0] - 1)
-        for r in range(rows):
+        for r in range(rows):  # products innermost: one vectorised loop an edge
             lo, hi = ptr[r], ptr[r + 1]
+            out = lanes[r * K:(r + 1) * K]
+            if lo == hi:
+                out[:] = 0.0
+                continue
+            e, f = edge[lo], w[lo]
             for k in range(K):
-                t = 0.0
-                if lo < hi:
-                    t = x[sx, edge[lo], k] * w[lo]
-                    for q in range(lo + 1, hi):
-                        t += x[sx, edge[q], k] * w[q]
-                lanes[r * K + k] = t
+                out[k] = x[sx, e, k] * f
+            for q in range(lo + 1, hi):
+                e, f = edge[q], w[q]
+                for k in range(K):
+                    out[k] += x[sx, e, k] * f
         ss = min(s, share2.shape[0] - 1)
         ms = min(s, mult.shape[0] - 1)
         for i in range(offset.size):
