@@ -80,10 +80,20 @@ def by_class(a: np.ndarray, total: np.ndarray, labels: np.ndarray, divide: bool,
     by it where it is > 0 (else 0), or multiplied by it (``divide`` False); a first or last
     axis of 1 repeats."""
     S, M, K = out.shape
+    whole = a.shape[2] == K and total.shape[2] == K  # else a last axis of 1 repeats
     for s in range(S):
         sa, st = min(s, a.shape[0] - 1), min(s, total.shape[0] - 1)
         for m in range(M):
             c = labels[m]
+            if whole:  # products innermost, plain indices: one vectorised loop
+                if divide:
+                    for k in range(K):
+                        t = total[st, c, k]
+                        out[s, m, k] = a[sa, m, k] / t if t > 0 else 0.0
+                else:
+                    for k in range(K):
+                        out[s, m, k] = a[sa, m, k] * total[st, c, k]
+                continue
             for k in range(K):
                 v = a[sa, m, min(k, a.shape[2] - 1)]
                 t = total[st, c, min(k, total.shape[2] - 1)]
