@@ -347,6 +347,41 @@ def make_magnets(made: np.ndarray, per_t: np.ndarray, recipe: np.ndarray, recove
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def position_need(rate: np.ndarray, factor: np.ndarray, held: np.ndarray, ring: np.ndarray,
+                  out: np.ndarray) -> None:
+    """Order-up-to need ``out[S, P, K]``: ``rate * factor[p]`` less ``held`` and what is on
+    its way (``ring[slot, S, P, K]`` summed over slots in order, as numpy sums a ring's first
+    axis), at least 0."""
+    S, P, K = out.shape
+    for s in range(S):
+        for p in range(P):
+            f = factor[p]
+            for k in range(K):
+                transit = ring[0, s, p, k]
+                for slot in range(1, ring.shape[0]):
+                    transit = transit + ring[slot, s, p, k]
+                gap = rate[s, p, k] * f - (held[s, p, k] + transit)
+                out[s, p, k] = gap if gap > 0.0 else 0.0
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def buyer_need(demand: np.ndarray, factor: np.ndarray, held: np.ndarray, ring: np.ndarray,
+               out: np.ndarray) -> None:
+    """Buyers' order-up-to need ``out[S, J]``: ``demand * factor`` (``demand``'s first axis may
+    be 1) less ``held[S, J]``, less what is on its way (``ring[slot, S, J, 1]`` summed over
+    slots in order), at least 0."""
+    S, J = out.shape
+    for s in range(S):
+        sd = min(s, demand.shape[0] - 1)
+        for j in range(J):
+            transit = ring[0, s, j, 0]
+            for slot in range(1, ring.shape[0]):
+                transit = transit + ring[slot, s, j, 0]
+            gap = (demand[sd, j] * factor[j] - held[s, j]) - transit
+            out[s, j] = gap if gap > 0.0 else 0.0
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def reo_held(held: np.ndarray, buf: np.ndarray, per_reo: np.ndarray, out: np.ndarray) -> None:
     """``out[S, G]``: t REO of ``held[S, G, K]`` t element (``per_reo[K]`` t element a t REO)
     plus what is on its way, ``buf[slot, S, G, K]`` (no slots: nothing on its way), as numpy

@@ -135,31 +135,35 @@ def settle_producers(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> 
     rec.producing(step, np.stack([p.level for p in chain.producers], axis=1))
 
 
-def _position_need(
-    rate: np.ndarray, cover: float, lead: np.ndarray, held: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Order-up-to need and target of plants that used ``rate`` this step (after use)."""
-    target = rate * (cover + np.maximum(lead, 1.0))[None, :, None]
-    return np.maximum(target - held, 0.0), target
+def _position_need(rate: np.ndarray, cover: float, lead: np.ndarray, held: np.ndarray,
+                   ring: np.ndarray) -> np.ndarray:
+    """Order-up-to need of plants that used ``rate`` this step (after use), holding ``held``
+    with ``ring`` (their pipeline) on its way: ``rate * (cover + max(lead, 1))`` less what
+    they hold and have coming, at least 0."""
+    assert rate.shape == held.shape == ring.shape[1:], "one row a sample in each"
+    need = np.empty(rate.shape)
+    kernels.position_need(rate, cover + np.maximum(lead, 1.0), held, ring, need)
+    return need
 
 
-def _buyer_need(
-    chain: Chain, step: int, idx: np.ndarray, at: slice | np.ndarray, transit: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Order-up-to need and target of buyers ``idx`` (``at``: the same as a slice when it
-    can be one), before they consume this step."""
+def _buyer_need(chain: Chain, step: int, idx: np.ndarray, at: slice | np.ndarray,
+                ring: np.ndarray) -> np.ndarray:
+    """Order-up-to need of buyers ``idx`` (``at``: the same as a slice when it can be one),
+    before they consume this step, with ``ring`` (their pipeline) on its way: demand times
+    ``1 + cover + lead`` less what they hold and have coming, at least 0."""
     demand = chain.demand_of(step, idx)
-    target = np.broadcast_to(
-        demand * (1.0 + chain.cover[idx] + chain.buyer_lead[idx]), transit.shape
-    )
-    return np.maximum(target - chain.inventory[:, at] - transit, 0.0), target
+    if demand.strides[0] == 0:
+        demand = demand[:1]  # one row for every sample
+    need = np.empty((ring.shape[1], ring.shape[2]))
+    kernels.buyer_need(demand, 1.0 + chain.cover[idx] + chain.buyer_lead[idx],
+                       chain.inventory[:, at], ring, need)
+    return need
 
 
 def make_magnets(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     """Magnet plants make to order for buyers, within capacity and the metal they hold."""
     p = chain.params
-    transit = chain.pipe["magnet"].in_transit()[:, :, 0]
-    need, _ = _buyer_need(chain, step, chain.bm, chain.bm_at, transit)
+    need = _buyer_need(chain, step, chain.bm, chain.bm_at, chain.pipe["magnet"].buf)
     per_t = chain.recipe / p["magnet_yield"]  # metal used per t of magnet
     mag = chain.slices["magnet"]
     capacity = chain.capacity[:, mag, None]
@@ -222,10 +226,8 @@ def make_magnets(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None
 def make_metal(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     """Metal plants reduce oxide to metal to order for magnet plants."""
     p = chain.params
-    held = chain.mag_in + chain.pipe["metal"].in_transit()
-    need, _ = _position_need(
-        chain.rate_g, p["plant_input_cover_months"], chain.input_lead["magnet"], held
-    )
+    need = _position_need(chain.rate_g, p["plant_input_cover_months"],
+                          chain.input_lead["magnet"], chain.mag_in, chain.pipe["metal"].buf)
     y = p["metal_yield"]
     stock = chain.metal_in.sum(axis=2)
     cap = chain.capacity[:, chain.slices["metal"]]
@@ -263,12 +265,10 @@ def make_metal(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
 def trade_oxide(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     """Separated oxides go to metal plants and to users of elements, by priority, pro rata."""
     p = chain.params
-    held = chain.metal_in + chain.pipe["oxide_metal"].in_transit()
-    need_m, _ = _position_need(
-        chain.rate_m, p["plant_input_cover_months"], chain.input_lead["metal"], held
-    )
-    transit = chain.pipe["oxide_buyer"].in_transit()[:, :, 0]
-    need_b, _ = _buyer_need(chain, step, chain.be, chain.be_at, transit)
+    need_m = _position_need(chain.rate_m, p["plant_input_cover_months"],
+                            chain.input_lead["metal"], chain.metal_in,
+                            chain.pipe["oxide_metal"].buf)
+    need_b = _buyer_need(chain, step, chain.be, chain.be_at, chain.pipe["oxide_buyer"].buf)
     demand_b = chain.demand_of(step, chain.be)
     pool = chain.oxide_pool  # element buyers pooled by region and priority
     need = np.concatenate([need_m, pool.total(need_b)], axis=1)

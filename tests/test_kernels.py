@@ -344,3 +344,38 @@ def test_coverage_kernel_equals_the_numpy_fill_shares(seed: int, samples: int, m
     for g, sel in enumerate(groups):
         use = np.broadcast_to(usage, got.shape)[:, sel] if capped else None
         assert np.array_equal(out[:, g], reference_fill(got[:, sel], need[:, sel], use))
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), samples=st.integers(1, 5), plants=st.integers(1, 8),
+       width=st.integers(1, 9), slots=st.integers(1, 4))
+def test_position_need_kernel_equals_the_numpy_need(seed: int, samples: int, plants: int,
+                                                    width: int, slots: int) -> None:
+    from sim.processes import _position_need
+
+    rng = np.random.default_rng(seed)
+    rate, held = sparse(rng, (samples, plants, width)), sparse(rng, (samples, plants, width))
+    ring = sparse(rng, (slots, samples, plants, width))
+    lead = rng.choice([0.0, 0.5, 1.0, 2.5], size=plants)
+    expected = np.maximum(rate * (2.0 + np.maximum(lead, 1.0))[None, :, None]
+                          - (held + ring.sum(axis=0)), 0.0)
+    assert np.array_equal(_position_need(rate, 2.0, lead, held, ring), expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), samples=st.integers(1, 5), buyers=st.integers(1, 12),
+       slots=st.integers(1, 4), one_row=st.booleans())
+def test_buyer_need_kernel_equals_the_numpy_need(seed: int, samples: int, buyers: int,
+                                                 slots: int, one_row: bool) -> None:
+    from sim import kernels
+
+    rng = np.random.default_rng(seed)
+    demand = sparse(rng, (1 if one_row else samples, buyers))
+    factor = 1.0 + rng.random(buyers) + rng.random(buyers)
+    held = sparse(rng, (samples, 2 * buyers))[:, ::2]  # a strided view, as buyers' columns
+    ring = sparse(rng, (slots, samples, buyers, 1))
+    target = np.broadcast_to(demand * factor, (samples, buyers))
+    expected = np.maximum(target - held - ring.sum(axis=0)[:, :, 0], 0.0)
+    got = np.empty((samples, buyers))
+    kernels.buyer_need(demand, factor, held, ring, got)
+    assert np.array_equal(got, expected)
