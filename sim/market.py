@@ -311,6 +311,7 @@ class _Pass:
         self.lane_edge = where[at]
         self.lane_g, self.lane_h = lane_g, lane_h
         self._kernel: dict[int, tuple] = {}  # `kernels.pass_allocate`'s structure, by width
+        self._allowed: tuple[np.ndarray, np.ndarray] | None = None  # the last controls' edges
 
     def _structure(self, width: int) -> tuple:
         """This pass's groupings, tiers and lane edges as `kernels.pass_allocate` reads them,
@@ -383,9 +384,16 @@ class _Pass:
         (sup, cus), tiers, lanes = self._structure(K)
         edges = np.ones((0, K, S))
         if allowed is not None:  # on this pass's edges, between classes' first members
-            edges = np.empty((self.flat.size, K, S))
-            kernels.edges_samples_last(np.asarray(allowed, dtype=float), self.edge_g,
-                                       self.edge_h, edges)
+            # Controls' shares change only when a control does (a new array then): kept.
+            held = self._allowed
+            if held is not None and held[0] is allowed and held[1].shape == (
+                    self.flat.size, K, S):
+                edges = held[1]
+            else:
+                edges = np.empty((self.flat.size, K, S))
+                kernels.edges_samples_last(np.asarray(allowed, dtype=float), self.edge_g,
+                                           self.edge_h, edges)
+                self._allowed = (allowed, edges)
         x = np.empty((self.lane_edge.size, K, S))
         kernels.pass_allocate(
             _samples_last(avail, S, K), _samples_last(need, S, K),
