@@ -382,6 +382,23 @@ def buyer_need(demand: np.ndarray, factor: np.ndarray, held: np.ndarray, ring: n
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def smooth_rate(rate: np.ndarray, used: np.ndarray, extra: np.ndarray, smoothing: float
+                ) -> None:
+    """Plants' planned use rate, in place: ``smoothing * rate + (1 - smoothing) * (used +
+    extra)``, all ``[S, P, K]`` (``extra``'s first or last axis may be 1: it repeats)."""
+    S, P, K = rate.shape
+    assert used.shape == rate.shape and extra.shape[1] == P
+    keep, new = smoothing, 1.0 - smoothing
+    wide = extra.shape[2] == K
+    for s in range(S):
+        se = min(s, extra.shape[0] - 1)
+        for p in range(P):
+            for k in range(K):
+                more = extra[se, p, k if wide else 0]
+                rate[s, p, k] = keep * rate[s, p, k] + new * (used[s, p, k] + more)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def reo_held(held: np.ndarray, buf: np.ndarray, per_reo: np.ndarray, out: np.ndarray) -> None:
     """``out[S, G]``: t REO of ``held[S, G, K]`` t element (``per_reo[K]`` t element a t REO)
     plus what is on its way, ``buf[slot, S, G, K]`` (no slots: nothing on its way), as numpy

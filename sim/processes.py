@@ -199,8 +199,8 @@ def make_magnets(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None
 
     claim = startup_claim(made, capacity[:, :, 0], chain.new_capacity[:, mag], not_from_home,
                           home_open)
-    planned = used + claim[:, :, :1] * per_t[None]  # plan inputs for the backlog too
-    chain.rate_g = SMOOTHING * chain.rate_g + (1.0 - SMOOTHING) * planned
+    # plan inputs for what was used and for the backlog too
+    kernels.smooth_rate(chain.rate_g, used, claim[:, :, :1] * per_t[None], SMOOTHING)
     chain.pipe["magnet"].ship_flow(step, flow, chain.lane_lead["magnet"])
     if reserved is not None:
         chain.pipe["magnet"].ship(step, reserved, chain.lead["magnet"])
@@ -251,8 +251,7 @@ def make_metal(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     claim = startup_claim(made.sum(axis=2), cap, chain.new_capacity[:, chain.slices["metal"]],
                           lambda: need - _widen(flow.received(), k, len(ELEMENTS)),
                           np.ones((cap.shape[1], need.shape[1])))
-    planned = used + claim / y  # plan inputs for the backlog too
-    chain.rate_m = SMOOTHING * chain.rate_m + (1.0 - SMOOTHING) * planned
+    kernels.smooth_rate(chain.rate_m, used, claim / y, SMOOTHING)  # the backlog too
     if chain.traces:  # origin of what magnet plants get: every sample's flows
         origin.track_metal(chain, _widen(flow.dense(slice(None)), k, len(ELEMENTS)))
     chain.pipe["metal"].ship_flow(step, flow, chain.lane_lead["metal"])

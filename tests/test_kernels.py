@@ -379,3 +379,17 @@ def test_buyer_need_kernel_equals_the_numpy_need(seed: int, samples: int, buyers
     got = np.empty((samples, buyers))
     kernels.buyer_need(demand, factor, held, ring, got)
     assert np.array_equal(got, expected)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_rate_smoothing_kernel_equals_the_numpy_update(seed: int) -> None:
+    from sim import kernels
+
+    rng = np.random.default_rng(seed)
+    S, P, K = (int(v) for v in rng.integers(1, 7, size=3))
+    rate, used = sparse(rng, (S, P, K)), sparse(rng, (S, P, K))
+    for extra in (sparse(rng, (S, P, K)), sparse(rng, (S, P, 1)), sparse(rng, (1, P, K))):
+        expected = 0.5 * rate + (1.0 - 0.5) * (used + extra)
+        got = rate.copy()
+        kernels.smooth_rate(got, used, extra, 0.5)
+        assert np.array_equal(got, expected)
