@@ -371,13 +371,15 @@ def buyer_need(demand: np.ndarray, factor: np.ndarray, held: np.ndarray, ring: n
     be 1) less ``held[S, J]``, less what is on its way (``ring[slot, S, J, 1]`` summed over
     slots in order), at least 0."""
     S, J = out.shape
+    transit = np.empty(J)
     for s in range(S):
         sd = min(s, demand.shape[0] - 1)
+        transit[:] = ring[0, s, :, 0]  # buyers innermost: vectorised loops
+        for slot in range(1, ring.shape[0]):
+            for j in range(J):
+                transit[j] += ring[slot, s, j, 0]
         for j in range(J):
-            transit = ring[0, s, j, 0]
-            for slot in range(1, ring.shape[0]):
-                transit = transit + ring[slot, s, j, 0]
-            gap = (demand[sd, j] * factor[j] - held[s, j]) - transit
+            gap = (demand[sd, j] * factor[j] - held[s, j]) - transit[j]
             out[s, j] = gap if gap > 0.0 else 0.0
 
 
