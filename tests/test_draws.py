@@ -175,3 +175,28 @@ def test_a_concentrate_trade_run_once_for_agreeing_samples_equals_each_sample_al
         for name, pipe in batch.chain.pipe.items():
             assert np.array_equal(pipe.buf[:, s], alone.chain.pipe[name].buf[:, 0])
         assert np.array_equal(batch.shortfall[s], alone.shortfall[0])
+
+
+def test_a_concentrate_control_alike_or_drawn_gives_each_sample_its_own_run() -> None:
+    # A control on concentrate exports: the same in every sample (the trade is worked out
+    # once, with the control), or drawn (every sample's own trade).
+    world = default_world()
+    events = [{"kind": "export_control", "exporter": "US", "destinations": "all",
+               "forms": ["concentrate"], "mode": "quota", "share": 0.5, "start": "2024-04-04"},
+              {"kind": "export_control", "exporter": "CN", "destinations": "all",
+               "elements": ["Dy"], "forms": ["oxide"], "mode": "quota", "share": 0.4,
+               "start": "2024-04-04"}]
+    sc = Scenario.model_validate({"name": "x", "horizon": {"start": "2024-01-01",
+                                                           "end": "2025-06-30"},
+                                  "events": events})
+    for drawn in ("events[1].share", "events[0].share"):
+        draws = {drawn: np.array([0.2, 0.5, 0.7, 0.9])}
+        batch = run(world, sc, samples=4, draws=draws, detail=False)
+        assert batch.chain.allowed["concentrate"] is not None
+        for s in range(4):
+            alone = run(world, sc, samples=1, draws={drawn: draws[drawn][s:s + 1]},
+                        detail=False)
+            for name in ("mine_stock", "sep_in", "sep_out", "inventory"):
+                assert np.array_equal(getattr(batch.chain, name)[s],
+                                      getattr(alone.chain, name)[0])
+            assert np.array_equal(batch.shortfall[s], alone.shortfall[0])
