@@ -21,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+NO_WEIGHTS = np.empty(0)  # `_sum_t` without weights
+
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def group_sum(a: np.ndarray, ptr: np.ndarray, idx: np.ndarray, out: np.ndarray) -> None:
@@ -140,51 +142,6 @@ def backlog_claim(
             scale = scale if scale < 1.0 else 1.0
             for k in range(K):
                 out[s, p, k] = out[s, p, k] * scale
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def ship(x: np.ndarray, plan: tuple, share: np.ndarray, slots: np.ndarray, entries: tuple,
-         mult: np.ndarray, has_mult: bool, buf: np.ndarray) -> None:
-    """Add a market's flows to a pipeline's ring ``buf[slot, S, C, K]``.
-
-    ``lanes[r, k]`` is what customer lane ``h`` receives of product ``k`` ``o`` steps on
-    (row ``r = o * lanes + h``): the sum of ``x[s, e, k] * w`` over the edges ``e`` of ``plan
-    = (ptr, edge, w)`` that deliver to it then, ``ptr[r]:ptr[r + 1]``, in the lane's order
-    (`weighted_group_sum` without its products by a zero weight, which add nothing). Each
-    entry ``i`` of ``entries = (offset, lane, member, place, column)`` then adds ``share[s,
-    member[i]] * lanes[lane[i]]`` (flat indices), times ``mult[s, column[i]]`` if
-    ``has_mult``, to ``buf[slots[offset[i]], s, place[i]]``: what each customer receives,
-    rounded as numpy rounds it (entries whose lane nothing reaches are left out: they add
-    nothing)."""
-    ptr, edge, w = plan
-    offset, lane, member, place, column = entries
-    S, K = buf.shape[1], x.shape[2]
-    rows = ptr.size - 1
-    lanes = np.empty(rows * K)
-    share2 = share.reshape((share.shape[0], -1))
-    ring = buf.reshape((buf.shape[0], S, -1))
-    for s in range(S):
-        sx = min(s, x.shape[0] - 1)
-        for r in range(rows):  # products innermost: one vectorised loop an edge
-            lo, hi = ptr[r], ptr[r + 1]
-            out = lanes[r * K:(r + 1) * K]
-            if lo == hi:
-                out[:] = 0.0
-                continue
-            e, f = edge[lo], w[lo]
-            for k in range(K):
-                out[k] = x[sx, e, k] * f
-            for q in range(lo + 1, hi):
-                e, f = edge[q], w[q]
-                for k in range(K):
-                    out[k] += x[sx, e, k] * f
-        ss = min(s, share2.shape[0] - 1)
-        ms = min(s, mult.shape[0] - 1)
-        for i in range(offset.size):
-            part = share2[ss, member[i]] * lanes[lane[i]]
-            if has_mult:
-                part = part * mult[ms, column[i]]
-            ring[slots[offset[i]], s, place[i]] += part
 
 
 # -- a stage's arithmetic, one sample at a time ----------------------------------------------
@@ -476,10 +433,12 @@ def samples_first(x: np.ndarray, out: np.ndarray) -> None:
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _sum_t(v: np.ndarray, ptr: np.ndarray, idx: np.ndarray, i0: int, v0: int,
-           out: np.ndarray) -> None:
+           out: np.ndarray, w: np.ndarray = NO_WEIGHTS) -> None:
     """``out[c] = sum of v[v0 + idx[i0 + q]]`` over ``q`` in ``ptr[c]:ptr[c + 1]``, in order
-    (0 when empty), for ``[rows, K, S]`` arrays."""
+    (0 when empty), for ``[rows, K, S]`` arrays; each row times its weight ``w[row]`` first
+    (rounded, then added) if weights are given."""
     C, K, S = out.shape
+    weighted = w.size > 0
     for c in range(C):
         lo, hi = ptr[c], ptr[c + 1]
         for k in range(K):
@@ -488,12 +447,22 @@ def _sum_t(v: np.ndarray, ptr: np.ndarray, idx: np.ndarray, i0: int, v0: int,
                     out[c, k, s] = 0.0
                 continue
             m = v0 + idx[i0 + lo]
-            for s in range(S):
-                out[c, k, s] = v[m, k, s]
+            if weighted:
+                f = w[m]
+                for s in range(S):
+                    out[c, k, s] = v[m, k, s] * f
+            else:
+                for s in range(S):
+                    out[c, k, s] = v[m, k, s]
             for q in range(lo + 1, hi):
                 m = v0 + idx[i0 + q]
-                for s in range(S):
-                    out[c, k, s] += v[m, k, s]
+                if weighted:
+                    f = w[m]
+                    for s in range(S):
+                        out[c, k, s] += v[m, k, s] * f
+                else:
+                    for s in range(S):
+                        out[c, k, s] += v[m, k, s]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -723,3 +692,126 @@ def _shares_t(v: np.ndarray, total: np.ndarray, grouping: tuple) -> np.ndarray:
                 whole = total[c, k, s]
                 out[i, k, s] = v[i, k, s] / whole if whole > 0.0 else 0.0
     return out
+
+
+# -- flows kept samples-last: a market's allocation as the pass leaves it ---------------------
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def gather_sum_t(a: np.ndarray, ptr: np.ndarray, idx: np.ndarray, out: np.ndarray) -> None:
+    """`group_sum` into samples-last ``out[c, k, s]``: the sum of ``a[s, m, k]`` over class
+    ``c``'s members ``idx[ptr[c]:ptr[c + 1]]`` in that order (0 without members), for ``a[S or
+    1, members, K or 1]`` (a size-1 axis repeats)."""
+    C, K, S = out.shape
+    last_s, last_k = a.shape[0] - 1, a.shape[2] - 1
+    for c in range(C):
+        lo, hi = ptr[c], ptr[c + 1]
+        for k in range(K):
+            kk = min(k, last_k)
+            if lo == hi:
+                for s in range(S):
+                    out[c, k, s] = 0.0
+                continue
+            m = idx[lo]
+            for s in range(S):
+                out[c, k, s] = a[min(s, last_s), m, kk]
+            for q in range(lo + 1, hi):
+                m = idx[q]
+                for s in range(S):
+                    out[c, k, s] += a[min(s, last_s), m, kk]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def sum_t(v: np.ndarray, ptr: np.ndarray, idx: np.ndarray, out: np.ndarray) -> None:
+    """`group_sum` of samples-last ``v[rows, K, S]`` into ``out[classes, K, S]``."""
+    _sum_t(v, ptr, idx, 0, 0, out)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def weighted_sum_t(v: np.ndarray, ptr: np.ndarray, idx: np.ndarray, w: np.ndarray,
+                   out: np.ndarray) -> None:
+    """`weighted_group_sum` of samples-last ``v[rows, K, S]`` with one weight a row, ``w[rows]``,
+    into ``out[classes, K, S]``: each product rounded, then added in order."""
+    _sum_t(v, ptr, idx, 0, 0, out, w)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def by_class_t(a: np.ndarray, total: np.ndarray, labels: np.ndarray, divide: bool,
+               out: np.ndarray) -> None:
+    """`by_class` with the classes' totals samples-last, ``total[C, K or 1, S or 1]``: each
+    member's ``a[s, m, k]`` divided by its class's total where that is > 0 (else 0), or
+    multiplied by it, into ``out[S, M, K]`` (a size-1 axis repeats)."""
+    S, M, K = out.shape
+    last_as, last_ak = a.shape[0] - 1, a.shape[2] - 1
+    last_tk, last_ts = total.shape[1] - 1, total.shape[2] - 1
+    for s in range(S):
+        sa, st = min(s, last_as), min(s, last_ts)
+        for m in range(M):
+            c = labels[m]
+            for k in range(K):
+                v = a[sa, m, min(k, last_ak)]
+                t = total[c, min(k, last_tk), st]
+                if divide:
+                    out[s, m, k] = v / t if t > 0 else 0.0
+                else:
+                    out[s, m, k] = v * t
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def ship(xt: np.ndarray, plan: tuple, share: np.ndarray, slots: np.ndarray, entries: tuple,
+         mult: np.ndarray, has_mult: bool, buf: np.ndarray) -> None:
+    """Add a market's flows ``xt[edges, K, S or 1]`` (samples-last, as the pass
+    leaves them) to a pipeline's ring ``buf[slot, S, C, K]``.
+
+    ``lanes[r, k]`` is what customer lane ``h`` receives of product ``k`` ``o`` steps on
+    (row ``r = o * lanes + h``): the sum of ``xt[e, k, s] * w`` over the edges ``e`` of ``plan
+    = (ptr, edge, w)`` that deliver to it then, ``ptr[r]:ptr[r + 1]``, in the lane's order
+    (`weighted_group_sum` without its products by a zero weight, which add nothing). Each
+    entry ``i`` of ``entries = (offset, lane, member, place, column)`` then adds ``share[s,
+    member[i]] * lanes[lane[i]]`` (flat indices), times ``mult[s, column[i]]`` if
+    ``has_mult``, to ``buf[slots[offset[i]], s, place[i]]``: what each customer receives,
+    rounded as numpy rounds it (entries whose lane nothing reaches are left out: they add
+    nothing). The lanes are summed for all samples at once, then the entries added with the
+    samples innermost."""
+    ptr, edge, w = plan
+    offset, lane, member, place, column = entries
+    _, K, SX = xt.shape
+    S = buf.shape[1]
+    rows = ptr.size - 1
+    lanes = np.empty((rows * K, SX))
+    for r in range(rows):
+        lo, hi = ptr[r], ptr[r + 1]
+        for k in range(K):
+            out = lanes[r * K + k]
+            if lo == hi:
+                out[:] = 0.0
+                continue
+            e, f = edge[lo], w[lo]
+            for s in range(SX):
+                out[s] = xt[e, k, s] * f
+            for q in range(lo + 1, hi):
+                e, f = edge[q], w[q]
+                for s in range(SX):
+                    out[s] += xt[e, k, s] * f
+    share2 = share.reshape((share.shape[0], -1))
+    ring = buf.reshape((buf.shape[0], S, -1))
+    if SX == S and share2.shape[0] == S and (not has_mult or mult.shape[0] == S):
+        for i in range(offset.size):  # every sample its own row: samples innermost
+            sl = ring[slots[offset[i]]]
+            p, mb, ln, c = place[i], member[i], lane[i], column[i]
+            if has_mult:
+                for s in range(S):
+                    sl[s, p] += share2[s, mb] * lanes[ln, s] * mult[s, c]
+            else:
+                for s in range(S):
+                    sl[s, p] += share2[s, mb] * lanes[ln, s]
+        return
+    last_x, last_sh, last_m = SX - 1, share2.shape[0] - 1, mult.shape[0] - 1
+    for i in range(offset.size):
+        sl = ring[slots[offset[i]]]
+        p, mb, ln, c = place[i], member[i], lane[i], column[i]
+        for s in range(S):
+            part = share2[min(s, last_sh), mb] * lanes[ln, min(s, last_x)]
+            if has_mult:
+                part = part * mult[min(s, last_m), c]
+            sl[s, p] += part

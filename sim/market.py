@@ -21,7 +21,7 @@ buyers of one element each into customers with a need over elements. See ``docs/
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -178,6 +178,35 @@ class Grouping:
                                    self.order, out)
         return out.reshape(weight.shape[0], a.shape[0], self.size, *rest)
 
+    def sum_t(self, a: np.ndarray, width: int) -> np.ndarray:
+        """`sum` samples-last: class totals ``[classes, width, S]`` of ``a[S, members, width
+        or 1]`` (a new array; the same numbers)."""
+        a = np.asarray(a, dtype=float)
+        out = np.empty((self.size, width, a.shape[0]))
+        kernels.gather_sum_t(a, self.ptr, self.order, out)
+        return out
+
+    def sum_edges(self, v: np.ndarray) -> np.ndarray:
+        """`sum` of samples-last ``v[members, K, S]``: ``[classes, K, S]`` (a new array)."""
+        out = np.empty((self.size, *v.shape[1:]))
+        kernels.sum_t(v, self.ptr, self.order, out)
+        return out
+
+    def share_t(self, a: np.ndarray, total: np.ndarray) -> np.ndarray:
+        """`share` of samples-last class totals ``total[classes, K, S]``."""
+        return self._by_class_t(a, total, True)
+
+    def part_t(self, share: np.ndarray, total: np.ndarray) -> np.ndarray:
+        """`part` of samples-last class totals ``total[classes, K, S]``."""
+        return self._by_class_t(share, total, False)
+
+    def _by_class_t(self, a: np.ndarray, total: np.ndarray, divide: bool) -> np.ndarray:
+        a = np.asarray(a, dtype=float)
+        out = np.empty((max(a.shape[0], total.shape[2]), a.shape[1],
+                        max(a.shape[2], total.shape[1])))
+        kernels.by_class_t(a, total, self.labels.astype(np.int64, copy=False), divide, out)
+        return out
+
     def sum_back(self, total: np.ndarray) -> np.ndarray:
         """Each member's class value ``[S, members, ...]`` from ``total[S, classes, ...]``."""
         return total if self.trivial else np.take(total, self.labels, axis=1)
@@ -261,6 +290,13 @@ class _Tier:
                 break
             need = need * active[:, None, None]
         return x
+
+
+def _every_sample(a: np.ndarray, samples: int) -> np.ndarray:
+    """Samples-last ``a[n, K, S or 1]`` with a column for every sample (C-ordered)."""
+    if a.shape[2] == samples:
+        return a
+    return np.ascontiguousarray(np.broadcast_to(a, (*a.shape[:2], samples)))
 
 
 def _samples_last(a: np.ndarray, samples: int, width: int) -> np.ndarray:
@@ -381,6 +417,23 @@ class _Pass:
         S = max(avail.shape[0], need.shape[0], normal_avail.shape[0], normal_need.shape[0],
                 1 if allowed is None else allowed.shape[0])
         K = avail.shape[2]
+        xt = self.allocate_t(_samples_last(avail, S, K), _samples_last(need, S, K), allowed,
+                             _samples_last(normal_avail, S, K), _samples_last(normal_need, S, K))
+        out = np.empty((S, self.lane_edge.size, K))
+        kernels.samples_first(xt, out)
+        return out
+
+    def allocate_t(
+        self,
+        a: np.ndarray,
+        n: np.ndarray,
+        allowed: np.ndarray | None,
+        na: np.ndarray,
+        nn: np.ndarray,
+    ) -> np.ndarray:
+        """`allocate` samples-last: lanes' supply, need and normal levels ``[lanes, K, S]``
+        (C-ordered, every sample) to flows ``[edges, K, S]``."""
+        K, S = a.shape[1], a.shape[2]
         (sup, cus), tiers, lanes = self._structure(K)
         edges = np.ones((0, K, S))
         if allowed is not None:  # on this pass's edges, between classes' first members
@@ -395,13 +448,9 @@ class _Pass:
                                            self.edge_h, edges)
                 self._allowed = (allowed, edges)
         x = np.empty((self.lane_edge.size, K, S))
-        kernels.pass_allocate(
-            _samples_last(avail, S, K), _samples_last(need, S, K),
-            _samples_last(normal_avail, S, K), _samples_last(normal_need, S, K),
-            edges, allowed is not None, sup, cus, tiers, lanes, ROUNDS, TINY, x)
-        out = np.empty((S, self.lane_edge.size, K))
-        kernels.samples_first(x, out)
-        return out
+        kernels.pass_allocate(a, n, na, nn, edges, allowed is not None, sup, cus, tiers, lanes,
+                              ROUNDS, TINY, x)
+        return x
 
     def allocate_numpy(
         self,
@@ -576,60 +625,93 @@ class Market:
     ) -> Flow:
         """As the module's `allocate_controlled` (or, with ``home_first``,
         `allocate_home_first`), for members' ``avail[S, P, K]`` and ``need[S, C, K]``, with
-        ``allowed[S, G, H, K]`` per lane."""
-        a, n = self.sup.sum(avail), self.cus.sum(need)
-        na = a if normal_avail is None else self.sup.sum(normal_avail)
-        nn = n if normal_need is None else self.cus.sum(normal_need)
+        ``allowed[S, G, H, K]`` per lane. Lane totals and flows are kept samples-last, as
+        the allocation pass works (`_Pass.allocate_t`); the numbers are those of lane totals
+        summed samples-first (`Grouping.sum`)."""
+        K = avail.shape[2]
+        a, n = self.sup.sum_t(avail, K), self.cus.sum_t(need, K)
+        na = a if normal_avail is None else self.sup.sum_t(normal_avail, K)
+        nn = n if normal_need is None else self.cus.sum_t(normal_need, K)
+        S = max(v.shape[2] for v in (a, n, na, nn))
+        S = max(S, 1 if allowed is None else allowed.shape[0])
+        a_, n_, na_, nn_ = (_every_sample(v, S) for v in (a, n, na, nn))
         if not home_first:
-            x = self.world.allocate(a, n, allowed, na, nn)
+            x = self.world.allocate_t(a_, n_, allowed, na_, nn_)
         else:
             assert self.home is not None, "a market without home routes"
-            first = self.home.allocate(a, n, allowed, na, nn)
-            sent, got = self.edge_sup.sum(first), self.edge_cus.sum(first)
-            x = first + self.world.allocate(
-                np.maximum(a - sent, 0.0),
-                np.maximum(n - got, 0.0),
+            first = self.home.allocate_t(a_, n_, allowed, na_, nn_)
+            sent, got = self.edge_sup.sum_edges(first), self.edge_cus.sum_edges(first)
+            x = first + self.world.allocate_t(
+                np.maximum(a_ - sent, 0.0),
+                np.maximum(n_ - got, 0.0),
                 allowed,
-                np.maximum(na - sent, 0.0),
-                np.maximum(nn - got, 0.0),
+                np.maximum(na_ - sent, 0.0),
+                np.maximum(nn_ - got, 0.0),
             )
-        return Flow(self, x, self.sup.share(avail, a), self.cus.share(need, n))
+        return Flow(self, self.sup.share_t(avail, a), self.cus.share_t(need, n), xt=x)
 
 
-@dataclass
 class Flow:
-    """An allocation: flows on the market's edges ``x[S, edges, K]`` (pairs of lanes ``g, h``)
+    """An allocation: flows on the market's edges (pairs of lanes ``g, h``), ``x[S, edges,
+    K]`` or samples-last ``xt[edges, K, S]`` (each made from the other when first asked for),
     and each member's share of its lane (``sup_share[S, P, K]``, ``cus_share[S, C, K]``);
     supplier ``p`` sends customer ``c`` ``x[(g(p), h(c))] * sup_share[p] * cus_share[c]``."""
 
-    market: Market
-    x: np.ndarray
-    sup_share: np.ndarray
-    cus_share: np.ndarray
-    _lanes_got: dict[bytes, tuple[list[int], np.ndarray]] = field(
-        default_factory=dict, repr=False)
+    def __init__(self, market: Market, sup_share: np.ndarray, cus_share: np.ndarray, *,
+                 x: np.ndarray | None = None, xt: np.ndarray | None = None) -> None:
+        assert (x is None) != (xt is None), "a flow is given one way"
+        self.market, self.sup_share, self.cus_share = market, sup_share, cus_share
+        self._x, self._xt = x, xt
+        self._lanes_got: dict[bytes, tuple[list[int], np.ndarray]] = {}
+
+    @property
+    def x(self) -> np.ndarray:
+        if self._x is None:
+            assert self._xt is not None
+            K, S = self._xt.shape[1:]
+            self._x = np.empty((S, self._xt.shape[0], K))
+            kernels.samples_first(self._xt, self._x)
+        return self._x
+
+    @property
+    def xt(self) -> np.ndarray:
+        if self._xt is None:
+            assert self._x is not None
+            S, E, K = self._x.shape
+            self._xt = np.empty((E, K, S))
+            kernels.samples_last(np.asarray(self._x, dtype=float), self._xt)
+        return self._xt
 
     def supplied(self) -> np.ndarray:
         """What each supplier sends, ``[S, P, K]``."""
         m = self.market
-        return m.sup.part(self.sup_share, m.edge_sup.sum(self.x))
+        return m.sup.part_t(self.sup_share, m.edge_sup.sum_edges(self.xt))
 
     def received(self) -> np.ndarray:
         """What each customer receives, ``[S, C, K]``."""
         m = self.market
-        return m.cus.part(self.cus_share, m.edge_cus.sum(self.x))
+        return m.cus.part_t(self.cus_share, m.edge_cus.sum_edges(self.xt))
 
     def arriving(self, weight: np.ndarray, customers: slice = slice(None)) -> np.ndarray:
         """What some ``customers`` receive along routes weighted by ``weight[G, H]`` (lanes)."""
         m = self.market
-        got = m.edge_cus.weighted_sum(self.x, weight.reshape(1, -1)[:, m.edge_flat])[0]
-        return self.cus_share[:, customers] * np.take(got, m.cus.labels[customers], axis=1)
+        xt = self.xt
+        got = np.empty((m.edge_cus.size, *xt.shape[1:]))
+        kernels.weighted_sum_t(xt, m.edge_cus.ptr, m.edge_cus.order,
+                               np.ascontiguousarray(weight.reshape(-1)[m.edge_flat], dtype=float),
+                               got)
+        share = self.cus_share[:, customers]
+        out = np.empty((max(share.shape[0], got.shape[2]), share.shape[1],
+                        max(share.shape[2], got.shape[1])))
+        kernels.by_class_t(share, got, m.cus_labels[customers], False, out)
+        return out
 
     def by_lead(self, lead: np.ndarray, customers: slice = slice(None)
                 ) -> list[tuple[int, np.ndarray]]:
         """What some ``customers`` receive ``offset`` steps from now, for each offset, along
         routes of ``lead[G, H]`` months between lanes (a fractional lead splits a route's flow
-        between the steps either side of it, pro rata)."""
+        between the steps either side of it, pro rata): with numpy, the reference for
+        `ship_into`."""
         m = self.market
         key = lead.tobytes()  # pipelines of one market share their lanes' lead times
         if key not in self._lanes_got:
@@ -649,13 +731,14 @@ class Flow:
         into = into or Into.same(buf.shape[2], buf.shape[3])
         share = np.ascontiguousarray(self.cus_share)
         first = range(m.cus.labels.size)[customers].start
-        offsets, plan, entries = m.ship_plan(lead, first, into, share.shape[2],
-                                             self.x.shape[2], buf.shape[3])
+        xt = self.xt
+        offsets, plan, entries = m.ship_plan(lead, first, into, share.shape[2], xt.shape[1],
+                                             buf.shape[3])
         mult = np.ones((1, 0)) if into.mult is None else np.ascontiguousarray(into.mult,
                                                                                dtype=float)
         assert buf.flags.c_contiguous, "a pipeline's ring is one C-ordered array"
-        kernels.ship(self.x, plan, share, (step + offsets) % buf.shape[0], entries, mult,
-                     into.mult is not None, buf)
+        kernels.ship(xt, plan, share, (step + offsets) % buf.shape[0], entries, mult,
+                       into.mult is not None, buf)
 
     def dense(self, samples: slice = slice(0, 1)) -> np.ndarray:
         """Flows between members ``x[S, P, C, K]`` of some samples (the first by default)."""

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sim import kernels
 from sim.market import Grouping
 from sim.startup import add_along, backlog_claim
 
@@ -63,6 +64,23 @@ def test_class_sums_add_members_in_order(seed: int, members: int, classes: int, 
     for o in range(2):
         assert np.array_equal(grouping.weighted_sum(a, weight)[o],
                               reference_group_sum(a * weight[o][None, :, None], labels, classes))
+    # samples-last: the same sums, as the markets keep lane totals and flows
+    wide = width if rng.random() < 0.5 else 1  # a last axis of 1 repeats to the width
+    a1 = a[..., :wide]
+    t = grouping.sum_t(a1, width)
+    assert np.array_equal(t, np.moveaxis(np.broadcast_to(
+        reference_group_sum(a1, labels, classes), (samples, classes, width)), 0, -1))
+    at = np.ascontiguousarray(np.moveaxis(a, 0, -1))
+    assert np.array_equal(grouping.sum_edges(at), np.moveaxis(expected, 0, -1))
+    got = np.empty((classes, width, samples))
+    kernels.weighted_sum_t(at, grouping.ptr, grouping.order, weight[0], got)
+    assert np.array_equal(got, np.moveaxis(grouping.weighted_sum(a, weight)[0], 0, -1))
+    # members' shares and parts of samples-last totals: those of the samples-first ones
+    total = reference_group_sum(a, labels, classes)
+    for divide in (True, False):
+        first = grouping._by_class(a, total, divide)
+        last = grouping._by_class_t(a, np.ascontiguousarray(np.moveaxis(total, 0, -1)), divide)
+        assert np.array_equal(first, last)
 
 
 @pytest.mark.parametrize("seed", range(20))
