@@ -48,6 +48,7 @@ from sim.world import Facility, Tranche, World
 
 E = len(ELEMENTS)
 MARKETS: tuple[str, ...] = ("concentrate", "oxide", "metal", "magnet")
+CAPACITY_BLOCK = 12  # steps of tranches' levels worked out at once
 
 
 def _span(idx: np.ndarray) -> slice | np.ndarray:
@@ -317,6 +318,7 @@ class Chain:
         owner_of = np.array(owner, dtype=int)
         varies = np.isin(owner_of, owner_of[varies])
         self._tranche_parts = []
+        self._capacity_levels: tuple[int, list] = (-1 << 30, [])  # `_tranche_levels`
         for cols, rows in ((np.flatnonzero(~varies), slice(0, 1)),
                            (np.flatnonzero(varies), slice(None))):
             if cols.size:
@@ -763,24 +765,43 @@ class Chain:
     def update_capacity(self, step: int) -> None:
         """Capacity this step, tonnes per step, from tranches' ramps, growth and outages."""
         tpa, new_tpa = np.zeros_like(self.capacity), np.zeros_like(self.capacity)
-        for cols, rows, owners, starts in self._tranche_parts:  # agreeing facilities: 1 row
-            # C-ordered gathers of whole runs of tranches
-            start, ramp, end, s_curve, nameplate = (
-                np.take(a[rows], cols, axis=1) for a in (
-                    self.tranche_start, self.tranche_ramp, self.tranche_end,
-                    self.tranche_s_curve, self.tranche_tpa))
-            level = ramp_average(start, ramp, step, s_curve)
-            level = level * np.clip(end - step, 0.0, 1.0)  # share of the step before the end
-            # A sum in a fixed order (a BLAS product's order may depend on the batch size).
-            tpa[:, owners] = np.add.reduceat(nameplate * level, starts, axis=1)
-            planned = nameplate * level * np.isfinite(start)
-            new_tpa[:, owners] = np.add.reduceat(planned, starts, axis=1)
+        for (_, _, owners, _), (made, planned) in zip(self._tranche_parts,
+                                                      self._tranche_levels(step)):
+            tpa[:, owners], new_tpa[:, owners] = made, planned  # agreeing facilities: 1 row
         tpa *= self.growth_path[step + self.warmup]
         new_tpa *= self.growth_path[step + self.warmup]
         for out in self.outages:
             tpa[:, out.facility] *= 1.0 - out.share * out.level
         self.capacity = tpa / 12.0
         self.new_capacity = np.minimum(new_tpa / 12.0, self.capacity)  # of projects, t a step
+
+    def _tranche_levels(self, step: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each tranche part's facilities' nameplate at ``step`` after ramps and ends, all and
+        of projects (tonnes a year, before growth and outages): ``[rows, owners]`` each.
+
+        They depend on the step and the draws alone, so they are worked out for
+        `CAPACITY_BLOCK` steps at a time, with the steps as a leading axis (the same numbers
+        as one step at a time: elementwise, and each facility's run of tranches summed in
+        order)."""
+        t0, parts = self._capacity_levels
+        if not t0 <= step < t0 + CAPACITY_BLOCK:
+            t0 = step
+            steps = np.arange(t0, t0 + CAPACITY_BLOCK, dtype=float)[:, None, None]
+            parts = []
+            for cols, rows, _, starts in self._tranche_parts:
+                # C-ordered gathers of whole runs of tranches
+                start, ramp, end, s_curve, nameplate = (
+                    np.take(a[rows], cols, axis=1) for a in (
+                        self.tranche_start, self.tranche_ramp, self.tranche_end,
+                        self.tranche_s_curve, self.tranche_tpa))
+                level = ramp_average(start, ramp, steps, s_curve)
+                level = level * np.clip(end - steps, 0.0, 1.0)  # share before the end
+                # A sum in a fixed order (a BLAS product's order may depend on the batch).
+                parts.append((np.add.reduceat(nameplate * level, starts, axis=2),
+                              np.add.reduceat(nameplate * level * np.isfinite(start), starts,
+                                              axis=2)))
+            self._capacity_levels = (t0, parts)
+        return [(made[step - t0], planned[step - t0]) for made, planned in parts]
 
     def holdings(self) -> np.ndarray:
         """Every stock and pipeline in tonnes of contained element, ``[S, E]``."""

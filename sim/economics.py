@@ -116,8 +116,12 @@ def build(chain: Chain) -> None:
 
 
 def base_at(chain: Chain, step: int) -> np.ndarray:
-    """``[S, P, K]`` base prices at ``step``: 2024 levels, moved pro rata by `price_level`s."""
-    base = np.broadcast_to(chain.base_prices, (chain.samples, *chain.base_prices.shape)).copy()
+    """``[S, P, K]`` base prices at ``step``: 2024 levels, moved pro rata by `price_level`s
+    (without them, a read-only view of the 2024 levels)."""
+    base = np.broadcast_to(chain.base_prices, (chain.samples, *chain.base_prices.shape))
+    if not chain.price_levels:
+        return base
+    base = base.copy()
     for lv in chain.price_levels:
         share = active_fraction(lv.start, lv.end, step)[:, None]
         row = base[:, lv.product]

@@ -247,7 +247,10 @@ def run(
             record = Record(chain, detail, compact)
     _simulate(chain, ledger, record, start, chain.steps)
     residual = ledger.check(chain.holdings(), tolerance)
-    base = np.stack([base_at(chain, t) for t in range(chain.steps)], axis=1)
+    if chain.price_levels:
+        base = np.stack([base_at(chain, t) for t in range(chain.steps)], axis=1)
+    else:  # the 2024 levels throughout
+        base = chain.base_prices[None, None]
     prices = prices_from_fills(chain.world, record.fills, base)
     for t in range(chain.steps):
         prices[:, t] = capped(chain, prices[:, t], t)

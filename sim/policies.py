@@ -44,12 +44,15 @@ def _s_curve_integral(x: np.ndarray, start: np.ndarray, ramp: np.ndarray) -> np.
 
 
 def ramp_average(
-    start: np.ndarray, ramp: np.ndarray, step: int, s_curve: np.ndarray | None = None
+    start: np.ndarray, ramp: np.ndarray, step: int | np.ndarray,
+    s_curve: np.ndarray | None = None
 ) -> np.ndarray:
     """Mean level over step ``[step, step+1)`` of a ramp from 0 at ``start`` to 1 at
-    ``start+ramp``: linear, or S-shaped (smoothstep) where ``s_curve`` is True."""
+    ``start+ramp``: linear, or S-shaped (smoothstep) where ``s_curve`` is True. ``step`` may
+    be an array of steps that broadcasts with ``start`` (the levels of each)."""
     with np.errstate(invalid="ignore"):
-        lo, hi = np.full_like(start, float(step)), np.full_like(start, step + 1.0)
+        lo = np.zeros(np.broadcast_shapes(np.shape(start), np.shape(step))) + step
+        hi = lo + 1.0
         level = _ramp_integral(hi, start, ramp) - _ramp_integral(lo, start, ramp)
         if s_curve is not None and s_curve.any():
             smooth = _s_curve_integral(hi, start, ramp) - _s_curve_integral(lo, start, ramp)

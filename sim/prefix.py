@@ -42,7 +42,7 @@ DATED = {
     "recycling": {"collection_share", "life_years", "ramp_months"},
 }
 SKIP = frozenset({"world", "scenario", "draws", "markets", "oxide_pool", "chain", "facilities",
-                  "buyers", "index", "slices", "params"})
+                  "buyers", "index", "slices", "params", "_capacity_levels"})
 Path = tuple[tuple[str, Any], ...]
 
 
