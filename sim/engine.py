@@ -52,7 +52,9 @@ class Record:
         # Compact records keep each step's shortfall instead of deliveries, both in float32:
         # the same numbers a sweep would get by subtracting and rounding after the run.
         kept = np.float32 if self.compact else np.float64
-        self._demand = np.zeros((T, S, B), dtype=kept)
+        # Demand is one row for every sample until some step's differs between them (demand
+        # response): ``[T, 1, B]``, then ``[T, S, B]``.
+        self._demand = np.zeros((T, 1, B), dtype=kept)
         self._delivered = np.zeros((T, S, B), dtype=kept)
         self.fills = np.ones((S, T, len(PRICE_PRODUCTS), len(TIERS)))
         if self.detail:
@@ -63,8 +65,10 @@ class Record:
 
     @property
     def demand(self) -> np.ndarray:
-        """``[S, T, B]`` what buyers wanted to use each step (a view)."""
-        return self._demand.transpose(1, 0, 2)
+        """``[S, T, B]`` what buyers wanted to use each step (a view; a read-only broadcast of
+        one row while every sample's demand is the same)."""
+        T, _, B = self._demand.shape
+        return np.broadcast_to(self._demand, (T, self.chain.samples, B)).transpose(1, 0, 2)
 
     @property
     def delivered(self) -> np.ndarray:
@@ -122,7 +126,9 @@ class Record:
     def consumed(self, chain: Chain, step: int, demand: np.ndarray, got: np.ndarray) -> None:
         if step < 0:
             return
-        self._demand[step] = demand
+        if self._demand.shape[1] == 1 and demand.shape[0] > 1 and demand.strides[0] != 0:
+            self._demand = np.repeat(self._demand, demand.shape[0], axis=1)  # rows differ now
+        self._demand[step] = demand[:1] if self._demand.shape[1] == 1 else demand
         if self.compact:
             short = demand - got
             self._delivered[step] = np.maximum(short, 0.0, out=short)

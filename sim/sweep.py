@@ -56,11 +56,12 @@ def run_batch(world: World, scenario: Scenario, draws: Mapping[str, np.ndarray],
     result = run(world, scenario, samples=count if draws else 1, detail=False,
                  draws=draws or None, compact=True)
     rec = result.record
-    demand = np.ascontiguousarray(rec.demand)
-    if demand.shape[0] > 1 and np.array_equal(demand, np.broadcast_to(demand[:1], demand.shape)):
-        demand = demand[:1].copy()  # every sample's demand is the same (no demand response)
+    # one row when every sample's demand is the same (no demand response)
+    demand = rec.demand[:1].copy() if rec.demand.strides[0] == 0 else rec.demand.copy()
     out = {
-        "shortfall": np.ascontiguousarray(rec.shortfall),
+        # a view of the record's step-major array: the copy sample by sample is the merge's
+        # (in the parent process for a pool: `_from_worker`)
+        "shortfall": rec.shortfall,
         "demand": demand,
         "prices": result.prices_usd_per_kg.astype(np.float32),
         "residual": np.full(rec.demand.shape[0], result.residual),
@@ -208,7 +209,7 @@ def _executor_map(fn: BatchFn, jobs: list[Job], world: World, scenario: Scenario
         try:
             for future in as_completed(futures):
                 # Dropped as it is yielded: a finished future holds its batch's arrays.
-                yield futures.pop(future), future.result()
+                yield futures.pop(future), _from_worker(future.result())
         except BaseException:
             for future in futures:
                 future.cancel()
@@ -223,9 +224,28 @@ def _worker_setup(fn: BatchFn, world: World, scenario: Scenario) -> None:
     _WORKER.update(fn=fn, world=world, scenario=scenario)
 
 
-def _worker_batch(draws: Mapping[str, np.ndarray], count: int) -> dict[str, np.ndarray]:
+def _worker_batch(draws: Mapping[str, np.ndarray], count: int) -> dict[str, object]:
     fn: BatchFn = _WORKER["fn"]  # type: ignore[assignment]
-    return fn(_WORKER["world"], _WORKER["scenario"], draws, count)  # type: ignore[arg-type]
+    arrays = fn(_WORKER["world"], _WORKER["scenario"], draws, count)  # type: ignore[arg-type]
+    return {k: _StepMajor(v) if _StepMajor.fits(v) else v for k, v in arrays.items()}
+
+
+class _StepMajor:
+    """A ``[S, T, ...]`` view of step-major memory, sent between processes as that memory:
+    pickling the view would copy it sample by sample in the worker; the parent reads it as
+    the view again (`_from_worker`) and its merge makes the one copy."""
+
+    def __init__(self, view: np.ndarray) -> None:
+        self.memory = np.swapaxes(view, 0, 1)
+
+    @staticmethod
+    def fits(a: np.ndarray) -> bool:
+        return a.ndim >= 2 and not a.flags.c_contiguous and np.swapaxes(a, 0, 1).flags.c_contiguous
+
+
+def _from_worker(arrays: Mapping[str, object]) -> dict[str, np.ndarray]:
+    return {k: np.swapaxes(v.memory, 0, 1) if isinstance(v, _StepMajor) else v  # type: ignore[misc]
+            for k, v in arrays.items()}
 
 
 def _dask_map(fn: BatchFn, jobs: list[Job], world: World, scenario: Scenario, workers: int,
