@@ -699,7 +699,7 @@ class Chain:
             sup_key = key(sup)
             if name == "magnet" and self.reaches:  # origin differs plant by plant
                 sup_key = len(codes) + np.arange(len(sup_key))
-            self.markets[name] = market = Market(
+            self.markets[name] = market = Market.shared(
                 open_,
                 priority,
                 home=home,

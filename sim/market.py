@@ -20,8 +20,10 @@ buyers of one element each into customers with a need over elements. See ``docs/
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -484,6 +486,10 @@ class _Pass:
         return x
 
 
+SHARED_MARKETS = 32  # markets kept by `Market.shared`
+_SHARED: dict[tuple[str, int], Market] = {}
+
+
 class Market:
     """A market's routes, grouped once so that each step allocates between classes, not
     between every supplier and customer.
@@ -540,6 +546,26 @@ class Market:
                 self.open * self.lanes(home_)[:, :, None], self.priority, lane_scopes, (g, h)
             )
         )
+
+    @classmethod
+    def shared(cls, open_: np.ndarray, priority: np.ndarray, **kwargs: Any) -> Market:
+        """`Market` of these routes, the same object for the same arguments (a sweep's
+        batches, and a run's one-sample prefix, build their chains' markets once). A market
+        changes after it is built only in caches of what its arguments determine (plans,
+        lane structures) and of the last control shares it saw (kept by identity)."""
+        parts = [open_, priority] + [kwargs.get(k) for k in ("home", "sup_key", "cus_key")]
+        parts += list(kwargs.get("scopes", ()))
+        digest = hashlib.sha1()
+        for part in parts:
+            a = np.ascontiguousarray(part if part is not None else np.zeros(0))
+            digest.update(f"{a.dtype}{a.shape}|".encode())
+            digest.update(a.tobytes())
+        key = (digest.hexdigest(), len(parts))
+        if key not in _SHARED:
+            if len(_SHARED) >= SHARED_MARKETS:
+                del _SHARED[next(iter(_SHARED))]  # the oldest
+            _SHARED[key] = cls(open_, priority, **kwargs)
+        return _SHARED[key]
 
     def lead_weights(self, lead: np.ndarray) -> tuple[list[int], np.ndarray]:
         """Arrival months of the market's edges for lead times ``lead[G, H]`` between lanes:

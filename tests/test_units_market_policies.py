@@ -81,3 +81,29 @@ def test_scarcity_price_rises_as_fill_falls_and_is_capped() -> None:
     assert scarcity_price(base, np.array([1.0]), 0.5, 20)[0] == 50.0
     assert scarcity_price(base, np.array([0.5]), 0.5, 20)[0] == pytest.approx(200.0)
     assert scarcity_price(base, np.array([0.0]), 0.5, 20)[0] == pytest.approx(1000.0)
+
+
+def test_markets_of_the_same_routes_are_built_once() -> None:
+    from sim.market import Market
+
+    rng = np.random.default_rng(3)
+    open_ = (rng.random((5, 4, 2)) < 0.6).astype(float)
+    open_[0] = 1.0
+    priority = np.array([0, 1, 0, 1])
+    home = (rng.random((5, 4)) < 0.5).astype(float)
+    one = Market.shared(open_, priority, home=home, scopes=[open_[..., :1]])
+    assert Market.shared(open_.copy(), priority.copy(), home=home.copy(),
+                         scopes=[open_[..., :1].copy()]) is one
+    for other in (Market.shared(open_, priority, home=home),  # no scope
+                  Market.shared(open_, priority[::-1], home=home, scopes=[open_[..., :1]]),
+                  Market.shared(1.0 - open_, priority, home=home, scopes=[open_[..., :1]])):
+        assert other is not one
+
+
+def test_ramp_average_of_many_steps_is_that_of_each_step() -> None:
+    start, ramp = np.array([[-np.inf, 2.5, 4.0]]), np.array([[0.0, 3.0, 0.0]])
+    curve = np.array([[False, True, False]])
+    steps = np.arange(-2.0, 9.0)[:, None, None]
+    together = ramp_average(start, ramp, steps, curve)
+    for i, step in enumerate(range(-2, 9)):
+        assert np.array_equal(together[i], ramp_average(start, ramp, step, curve))
