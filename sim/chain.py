@@ -51,6 +51,11 @@ MARKETS: tuple[str, ...] = ("concentrate", "oxide", "metal", "magnet")
 CAPACITY_BLOCK = 12  # steps of tranches' levels worked out at once
 
 
+def _rows_same(a: np.ndarray) -> bool:
+    """Whether every row (axis 0) of ``a`` is the same."""
+    return bool((a[1:] == a[:1]).all())
+
+
 def _span(idx: np.ndarray) -> slice | np.ndarray:
     """``idx`` as a slice if it is a run of consecutive integers (indexing with it is then
     a view, and updates in place are plain), else ``idx`` itself."""
@@ -749,13 +754,15 @@ class Chain:
         feed_reo = (feed / REO_TO_ELEMENT).sum(axis=1, keepdims=True)
         mix = np.divide(feed, feed_reo, out=np.zeros_like(feed), where=feed_reo > 0)
         cap_s = cap[self.slices["separation"]]
-        self.sep_in = np.tile(cap_s[:, None] * mix * p["separation_input_cover_months"], (S, 1, 1))
+        # Upstream of the oxides every sample's state starts the same: one row (`upstream`).
+        self.upstream_rows = 1
+        self.sep_in = cap_s[None, :, None] * mix[None] * p["separation_input_cover_months"]
         self.sep_out = np.tile(cap_s[:, None] * mix * self.recover, (S, 1, 1))
-        self.mine_stock = np.zeros((S, M, E))
+        self.mine_stock = np.zeros((1, M, E))
         self.inventory = np.tile(d0 * self.cover, (S, 1))
         max_lead = max(float(m.max()) if m.size else 0.0 for m in self.lead.values())
         self.pipe = {
-            "concentrate": Pipeline(S, Ps, E, max_lead),
+            "concentrate": Pipeline(1, Ps, E, max_lead),
             "oxide_metal": Pipeline(S, Pm, E, max_lead),
             "oxide_buyer": Pipeline(S, len(self.be), 1, max_lead),
             "metal": Pipeline(S, Pg, E, max_lead, self.market_products["metal"]),
@@ -802,6 +809,25 @@ class Chain:
                                               axis=2)))
             self._capacity_levels = (t0, parts)
         return [(made[step - t0], planned[step - t0]) for made, planned in parts]
+
+    def upstream(self) -> int:
+        """Rows of the state upstream of the oxides (mines' stocks, separation plants' feed,
+        the concentrate pipeline; ``[R, ...]``) this step: one for every sample while it is
+        the same in all and so is what moves it (mines' and separation plants' capacity, the
+        controls on concentrate), as when a sweep draws downstream levers; from the first
+        step where that differs, one a sample. Each sample's numbers are those it would get
+        alone either way."""
+        S = self.samples
+        if self.upstream_rows < S:
+            cap = self.capacity[:, :self.slices["separation"].stop]  # mines, separation
+            allowed = self.allowed["concentrate"]
+            if not (_rows_same(cap) and (allowed is None or _rows_same(allowed))):
+                self.mine_stock = np.repeat(self.mine_stock, S, axis=0)
+                self.sep_in = np.repeat(self.sep_in, S, axis=0)
+                pipe = self.pipe["concentrate"]
+                pipe.buf = np.repeat(pipe.buf, S, axis=1)
+                self.upstream_rows = S
+        return self.upstream_rows
 
     def holdings(self) -> np.ndarray:
         """Every stock and pipeline in tonnes of contained element, ``[S, E]``."""

@@ -110,7 +110,7 @@ def operate(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
 
 def mine(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     """Mines push their output (ore in its element proportions) into their stocks."""
-    out = chain.capacity[:, chain.slices["mine"], None] * chain.comp[None]
+    out = chain.capacity[:chain.upstream(), chain.slices["mine"], None] * chain.comp[None]
     chain.mine_stock += out
     ledger.mined += out.sum(axis=1)
     rec.produced(chain, step, "mine", out)
@@ -118,9 +118,17 @@ def mine(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
 
 def separate(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     """Separation plants crack what feed they hold, up to capacity (t REO), into oxides."""
+    rows = chain.upstream()
+    cap = chain.capacity[:rows, chain.slices["separation"]]
     out = np.empty_like(chain.sep_in)
-    kernels.separate(chain.sep_in, chain.capacity[:, chain.slices["separation"]],
-                     REO_TO_ELEMENT, chain.recover, chain.sep_out, ledger.losses, out)
+    if rows == chain.samples:
+        kernels.separate(chain.sep_in, cap, REO_TO_ELEMENT, chain.recover, chain.sep_out,
+                         ledger.losses, out)
+    else:  # one feed for every sample: its oxides and losses added to each sample's books
+        made, lost = np.zeros_like(chain.sep_in), np.zeros((rows, ledger.losses.shape[1]))
+        kernels.separate(chain.sep_in, cap, REO_TO_ELEMENT, chain.recover, made, lost, out)
+        chain.sep_out += made
+        ledger.losses += lost
     chain.separated = out
     rec.produced(chain, step, "separation", out)
 
@@ -305,36 +313,17 @@ def trade_oxide(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
             rec.fill(step, f"{name}_oxide", tier, share[:, e])
 
 
-def _rows_agree(*arrays: np.ndarray | None, axis: int = 0) -> bool:
-    """Whether every sample's rows (along ``axis``) of each array are the same."""
-    for a in arrays:
-        if a is not None and a.shape[axis] > 1:
-            first = a[(slice(None),) * axis + (slice(0, 1),)]
-            if not np.array_equal(a, np.broadcast_to(first, a.shape)):
-                return False
-    return True
-
-
 def trade_concentrate(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     """Mines' concentrate goes to the separation plants they feed (tonnes REO).
 
-    Often nothing upstream differs between the samples (a sweep draws export controls on
-    oxides or magnets, or a plant's start): then the trade is worked out for the first
-    sample and copied to the others, which gives each the numbers it would get alone."""
-    cap = chain.capacity[:, chain.slices["separation"]]
-    pipe = chain.pipe["concentrate"]
+    While nothing upstream differs between the samples (a sweep draws export controls on
+    oxides or magnets, or a plant's start), the trade is worked out once for all
+    (`Chain.upstream`)."""
+    rows = chain.upstream()
     allowed = chain.allowed["concentrate"]
-    if chain.samples > 1 and _rows_agree(cap, chain.sep_in, chain.mine_stock, allowed) \
-            and _rows_agree(pipe.buf, axis=1):
-        ring = pipe.buf[:, :1].copy()
-        stock = chain.mine_stock[:1].copy()
-        _trade_concentrate(chain, step, rec, cap[:1], chain.sep_in[:1], stock, ring,
-                           None if allowed is None else allowed[:1])
-        chain.mine_stock[:] = stock
-        pipe.buf[:] = ring
-    else:
-        _trade_concentrate(chain, step, rec, cap, chain.sep_in, chain.mine_stock, pipe.buf,
-                           allowed)
+    _trade_concentrate(chain, step, rec, chain.capacity[:rows, chain.slices["separation"]],
+                       chain.sep_in, chain.mine_stock, chain.pipe["concentrate"].buf,
+                       None if allowed is None else allowed[:rows])
     receive(chain, "concentrate", step)
 
 

@@ -135,10 +135,16 @@ def test_samples_of_a_large_batch_equal_single_runs_on_the_default_world() -> No
                               equal_nan=True)
 
 
+def row(a: np.ndarray, s: int, axis: int = 0) -> np.ndarray:
+    """Sample ``s``'s part of a chain's array (one row stands for every sample while the
+    upstream state is shared, `Chain.upstream`)."""
+    return np.take(a, min(s, a.shape[axis] - 1), axis=axis)
+
+
 def test_a_concentrate_trade_run_once_for_agreeing_samples_equals_each_sample_alone() -> None:
     # The oxide quota leaves the mines and their trade alike in every sample until a mine's
     # drawn outage starts (from then they differ): the concentrate trade is worked out once
-    # while they agree (`sim.processes.trade_concentrate`), and each sample's whole state
+    # while they agree (`sim.chain.Chain.upstream`), and each sample's whole state
     # must still be what it is alone.
     import sim.processes as processes
 
@@ -171,9 +177,10 @@ def test_a_concentrate_trade_run_once_for_agreeing_samples_equals_each_sample_al
         alone = run(world, sc, samples=1, draws={k: v[s:s + 1] for k, v in draws.items()},
                     detail=False)
         for name in ("mine_stock", "sep_in", "sep_out", "metal_in", "mag_in", "inventory"):
-            assert np.array_equal(getattr(batch.chain, name)[s], getattr(alone.chain, name)[0])
+            assert np.array_equal(row(getattr(batch.chain, name), s),
+                                  getattr(alone.chain, name)[0])
         for name, pipe in batch.chain.pipe.items():
-            assert np.array_equal(pipe.buf[:, s], alone.chain.pipe[name].buf[:, 0])
+            assert np.array_equal(row(pipe.buf, s, axis=1), alone.chain.pipe[name].buf[:, 0])
         assert np.array_equal(batch.shortfall[s], alone.shortfall[0])
 
 
@@ -197,6 +204,6 @@ def test_a_concentrate_control_alike_or_drawn_gives_each_sample_its_own_run() ->
             alone = run(world, sc, samples=1, draws={drawn: draws[drawn][s:s + 1]},
                         detail=False)
             for name in ("mine_stock", "sep_in", "sep_out", "inventory"):
-                assert np.array_equal(getattr(batch.chain, name)[s],
+                assert np.array_equal(row(getattr(batch.chain, name), s),
                                       getattr(alone.chain, name)[0])
             assert np.array_equal(batch.shortfall[s], alone.shortfall[0])
