@@ -130,22 +130,36 @@ def base_at(chain: Chain, step: int) -> np.ndarray:
     return base
 
 
-def capped(chain: Chain, prices: np.ndarray, step: int) -> np.ndarray:
-    """``[S, P, K]`` prices at ``step`` under the `price_cap`s (pro rata within the step)."""
+def capped(chain: Chain, prices: np.ndarray, step: int,
+           cells: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """``prices[S, P, K]`` at ``step`` under the `price_cap`s (pro rata within the step), or
+    ``prices[S, n]`` of some ``cells`` (their products and tiers, ``[n]`` each)."""
+    if not chain.price_caps:
+        return prices
+    shape = prices.shape
+    if cells is None:  # every cell
+        P, K = shape[1:]
+        cells = (np.repeat(np.arange(P), K), np.tile(np.arange(K), P))
+        prices = prices.reshape(shape[0], P * K)
+    product, tier = cells
     for cap in chain.price_caps:
         share = active_fraction(cap.start, cap.end, step)[:, None]
-        row = prices[:, cap.product]
-        low = np.minimum(row, cap.usd_per_kg[:, None])
-        prices[:, cap.product] = np.where(cap.tiers[None], row * (1 - share) + low * share, row)
-    return prices
+        low = np.minimum(prices, cap.usd_per_kg[:, None])
+        on = (product == cap.product) & cap.tiers[tier]
+        prices = np.where(on[None], prices * (1 - share) + low * share, prices)
+    return prices.reshape(shape)
 
 
-def market_price(chain: Chain, step: int) -> np.ndarray:
-    """``[S, P, K]`` prices a producer sees at ``step`` (scarcity of the last step)."""
+def market_price(chain: Chain, step: int,
+                 cells: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """``[S, P, K]`` prices a producer sees at ``step`` (scarcity of the last step), or
+    ``[S, n]`` of some ``cells`` alone (their products and tiers; the same numbers)."""
     p = chain.params
-    price = scarcity_price(base_at(chain, step), chain.fills_now, p["price_elasticity"],
-                           p["price_ceiling"])
-    return capped(chain, price, step)
+    base, fills = base_at(chain, step), chain.fills_now
+    if cells is not None:
+        base, fills = base[:, cells[0], cells[1]], fills[:, cells[0], cells[1]]
+    price = scarcity_price(base, fills, p["price_elasticity"], p["price_ceiling"])
+    return capped(chain, price, step, cells)
 
 
 def apply_levels(chain: Chain) -> None:
@@ -158,9 +172,11 @@ def settle(chain: Chain, step: int) -> np.ndarray:
     """Producers compare their realised price with cost and set next step's level; floors
     pay their top-up on this step's output. Returns each floor's payment, ``[S, floors]``
     in US$."""
-    price = market_price(chain, step)
+    cells = (np.array([prod.product for prod in chain.producers], dtype=int),
+             np.array([prod.tier for prod in chain.producers], dtype=int))
+    price = market_price(chain, step, cells)  # the producers' prices alone
     paid = np.zeros((chain.samples, len(chain.floors)))
-    realised = [price[:, prod.product, prod.tier] for prod in chain.producers]
+    realised = [price[:, i] for i in range(len(chain.producers))]
     for j, fl in enumerate(chain.floors):
         prod = chain.producers[fl.producer]
         on = active_fraction(fl.start, fl.end, step)

@@ -258,7 +258,7 @@ def run(
     else:  # the 2024 levels throughout
         base = chain.base_prices[None, None]
     prices = prices_from_fills(chain.world, record.fills, base)
-    for t in range(chain.steps):
+    for t in range(chain.steps if chain.price_caps else 0):
         prices[:, t] = capped(chain, prices[:, t], t)
     return RunResult(scenario, chain, record, seed, residual, time.perf_counter() - began, prices,
                      start + warmup)

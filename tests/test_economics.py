@@ -92,3 +92,37 @@ def test_a_cap_below_cost_makes_a_producer_curtail(world) -> None:  # type: igno
            "start": "2025-01-01"}
     res = run(world, scenario([cap], **HORIZON))
     assert _mp(res)[M0 + 3] == 0.5 and _mp(res)[M0 + 12] == 0.0
+
+
+def test_producers_prices_are_those_cells_of_the_whole_price_table(world) -> None:  # type: ignore[no-untyped-def]
+    # Producers read their own cells (`market_price` with cells): the numbers must be those
+    # of the whole table, caps and levels included.
+    from sim.economics import base_at, market_price
+    from sim.market import scarcity_price
+    from sim.policies import active_fraction
+
+    cap = {"kind": "price_cap", "product": "NdPr_oxide", "tiers": ["ex_china"],
+           "usd_per_kg": 45.0, "start": "2025-01-01", "end": "2025-03-15"}
+    level = {"kind": "price_level", "product": "Dy_oxide", "usd_per_kg": 900.0,
+             "start": "2025-02-01"}
+    licence = {"kind": "export_control", "exporter": "CN", "elements": ["Dy", "Nd"],
+               "forms": ["oxide"], "mode": "quota", "share": 0.5, "start": "2024-11-01"}
+    res = run(world, scenario([licence, cap, level], **HORIZON), samples=2,
+              draws={"events[0].share": np.array([0.3, 0.8])})
+    chain = res.chain
+    P, K = len(PRICE_PRODUCTS), len(TIERS)
+    cells = (np.repeat(np.arange(P), K)[::-1].copy(), np.tile(np.arange(K), P)[::-1].copy())
+    ndpr, ex = PRICE_PRODUCTS.index("NdPr_oxide"), TIERS.index("ex_china")
+    (held,) = chain.price_caps
+    for step in (M0 - 1, M0 + 1, M0 + 2, M0 + 5):
+        whole = market_price(chain, step)
+        assert np.array_equal(market_price(chain, step, cells), whole[:, cells[0], cells[1]])
+        # the table itself: scarcity prices, the cap on its own product and tier alone
+        p = chain.params
+        expected = scarcity_price(base_at(chain, step), chain.fills_now, p["price_elasticity"],
+                                  p["price_ceiling"])
+        share = active_fraction(held.start, held.end, step)
+        row = expected[:, ndpr, ex]
+        expected[:, ndpr, ex] = row * (1 - share) + np.minimum(row, 45.0) * share
+        assert np.array_equal(whole, expected)
+    assert chain.fills_now.min() < 1.0  # scarcity priced, not only base prices
