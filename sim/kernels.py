@@ -698,16 +698,17 @@ def _shares_t(v: np.ndarray, total: np.ndarray, grouping: tuple) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def gather_sum_t(a: np.ndarray, ptr: np.ndarray, idx: np.ndarray, out: np.ndarray) -> None:
-    """`group_sum` into samples-last ``out[c, k, s]``: the sum of ``a[s, m, k]`` over class
-    ``c``'s members ``idx[ptr[c]:ptr[c + 1]]`` in that order (0 without members), for ``a[S or
-    1, members, K or 1]`` (a size-1 axis repeats)."""
+def gather_sum_t(a: np.ndarray, ptr: np.ndarray, idx: np.ndarray, cols: np.ndarray,
+                 out: np.ndarray) -> None:
+    """`group_sum` into samples-last ``out[c, k, s]``: the sum of ``a[s, m, cols[k]]`` over
+    class ``c``'s members ``idx[ptr[c]:ptr[c + 1]]`` in that order (0 without members), for
+    ``a[S or 1, members, ...]`` (a first axis of 1 repeats)."""
     C, K, S = out.shape
-    last_s, last_k = a.shape[0] - 1, a.shape[2] - 1
+    last_s = a.shape[0] - 1
     for c in range(C):
         lo, hi = ptr[c], ptr[c + 1]
         for k in range(K):
-            kk = min(k, last_k)
+            kk = cols[k]
             if lo == hi:
                 for s in range(S):
                     out[c, k, s] = 0.0
@@ -737,19 +738,20 @@ def weighted_sum_t(v: np.ndarray, ptr: np.ndarray, idx: np.ndarray, w: np.ndarra
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def by_class_t(a: np.ndarray, total: np.ndarray, labels: np.ndarray, divide: bool,
-               out: np.ndarray) -> None:
+               cols: np.ndarray, out: np.ndarray) -> None:
     """`by_class` with the classes' totals samples-last, ``total[C, K or 1, S or 1]``: each
-    member's ``a[s, m, k]`` divided by its class's total where that is > 0 (else 0), or
-    multiplied by it, into ``out[S, M, K]`` (a size-1 axis repeats)."""
+    member's ``a[s, m, cols[k]]`` divided by its class's total where that is > 0 (else 0), or
+    multiplied by it, into ``out[S, M, K]`` (a size-1 axis of ``total`` or first axis of
+    ``a`` repeats)."""
     S, M, K = out.shape
-    last_as, last_ak = a.shape[0] - 1, a.shape[2] - 1
+    last_as = a.shape[0] - 1
     last_tk, last_ts = total.shape[1] - 1, total.shape[2] - 1
     for s in range(S):
         sa, st = min(s, last_as), min(s, last_ts)
         for m in range(M):
             c = labels[m]
             for k in range(K):
-                v = a[sa, m, min(k, last_ak)]
+                v = a[sa, m, cols[k]]
                 t = total[c, min(k, last_tk), st]
                 if divide:
                     out[s, m, k] = v / t if t > 0 else 0.0

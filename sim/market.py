@@ -180,12 +180,13 @@ class Grouping:
                                    self.order, out)
         return out.reshape(weight.shape[0], a.shape[0], self.size, *rest)
 
-    def sum_t(self, a: np.ndarray, width: int) -> np.ndarray:
-        """`sum` samples-last: class totals ``[classes, width, S]`` of ``a[S, members, width
-        or 1]`` (a new array; the same numbers)."""
+    def sum_t(self, a: np.ndarray, width: int, products: np.ndarray | None = None
+              ) -> np.ndarray:
+        """`sum` samples-last: class totals ``[classes, width, S]`` of ``a[S, members, width or
+        1]``, or of its columns ``products`` (a new array; the same numbers)."""
         a = np.asarray(a, dtype=float)
         out = np.empty((self.size, width, a.shape[0]))
-        kernels.gather_sum_t(a, self.ptr, self.order, out)
+        kernels.gather_sum_t(a, self.ptr, self.order, _columns(a, width, products), out)
         return out
 
     def sum_edges(self, v: np.ndarray) -> np.ndarray:
@@ -194,19 +195,23 @@ class Grouping:
         kernels.sum_t(v, self.ptr, self.order, out)
         return out
 
-    def share_t(self, a: np.ndarray, total: np.ndarray) -> np.ndarray:
-        """`share` of samples-last class totals ``total[classes, K, S]``."""
-        return self._by_class_t(a, total, True)
+    def share_t(self, a: np.ndarray, total: np.ndarray, products: np.ndarray | None = None
+                ) -> np.ndarray:
+        """`share` of samples-last class totals ``total[classes, K, S]`` (of ``a``'s columns
+        ``products`` if given)."""
+        return self._by_class_t(a, total, True, products)
 
     def part_t(self, share: np.ndarray, total: np.ndarray) -> np.ndarray:
         """`part` of samples-last class totals ``total[classes, K, S]``."""
         return self._by_class_t(share, total, False)
 
-    def _by_class_t(self, a: np.ndarray, total: np.ndarray, divide: bool) -> np.ndarray:
+    def _by_class_t(self, a: np.ndarray, total: np.ndarray, divide: bool,
+                    products: np.ndarray | None = None) -> np.ndarray:
         a = np.asarray(a, dtype=float)
-        out = np.empty((max(a.shape[0], total.shape[2]), a.shape[1],
-                        max(a.shape[2], total.shape[1])))
-        kernels.by_class_t(a, total, self.labels.astype(np.int64, copy=False), divide, out)
+        K = max(a.shape[2] if products is None else len(products), total.shape[1])
+        out = np.empty((max(a.shape[0], total.shape[2]), a.shape[1], K))
+        kernels.by_class_t(a, total, self.labels.astype(np.int64, copy=False), divide,
+                           _columns(a, K, products), out)
         return out
 
     def sum_back(self, total: np.ndarray) -> np.ndarray:
@@ -292,6 +297,17 @@ class _Tier:
                 break
             need = need * active[:, None, None]
         return x
+
+
+def _columns(a: np.ndarray, width: int, products: np.ndarray | None = None) -> np.ndarray:
+    """Which column of ``a[..., n]`` each of ``width`` products reads: ``products`` (if
+    given), each its own (``n == width``), or the one column (``n == 1``)."""
+    if products is not None:
+        return np.asarray(products, dtype=np.int64)
+    if a.shape[-1] == 1:
+        return np.zeros(width, dtype=np.int64)
+    assert a.shape[-1] == width, "a product axis of the width or of 1"
+    return np.arange(width, dtype=np.int64)
 
 
 def _every_sample(a: np.ndarray, samples: int) -> np.ndarray:
@@ -648,16 +664,22 @@ class Market:
         normal_avail: np.ndarray | None = None,
         normal_need: np.ndarray | None = None,
         home_first: bool = False,
+        products: np.ndarray | None = None,
     ) -> Flow:
         """As the module's `allocate_controlled` (or, with ``home_first``,
         `allocate_home_first`), for members' ``avail[S, P, K]`` and ``need[S, C, K]``, with
-        ``allowed[S, G, H, K]`` per lane. Lane totals and flows are kept samples-last, as
-        the allocation pass works (`_Pass.allocate_t`); the numbers are those of lane totals
-        summed samples-first (`Grouping.sum`)."""
-        K = avail.shape[2]
-        a, n = self.sup.sum_t(avail, K), self.cus.sum_t(need, K)
-        na = a if normal_avail is None else self.sup.sum_t(normal_avail, K)
-        nn = n if normal_need is None else self.cus.sum_t(normal_need, K)
+        ``allowed[S, G, H, K]`` per lane; with ``products``, of those columns of wider arrays
+        (normal levels of one column or as wide). Lane totals and flows are kept samples-last,
+        as the allocation pass works (`_Pass.allocate_t`); the numbers are those of lane
+        totals summed samples-first (`Grouping.sum`)."""
+        K = avail.shape[2] if products is None else len(products)
+
+        def wide(v: np.ndarray) -> np.ndarray | None:  # which columns of ``v`` are traded
+            return products if products is not None and v.shape[2] > 1 else None
+
+        a, n = self.sup.sum_t(avail, K, wide(avail)), self.cus.sum_t(need, K, wide(need))
+        na = a if normal_avail is None else self.sup.sum_t(normal_avail, K, wide(normal_avail))
+        nn = n if normal_need is None else self.cus.sum_t(normal_need, K, wide(normal_need))
         S = max(v.shape[2] for v in (a, n, na, nn))
         S = max(S, 1 if allowed is None else allowed.shape[0])
         a_, n_, na_, nn_ = (_every_sample(v, S) for v in (a, n, na, nn))
@@ -674,7 +696,8 @@ class Market:
                 np.maximum(na_ - sent, 0.0),
                 np.maximum(nn_ - got, 0.0),
             )
-        return Flow(self, self.sup.share_t(avail, a), self.cus.share_t(need, n), xt=x)
+        return Flow(self, self.sup.share_t(avail, a, wide(avail)),
+                    self.cus.share_t(need, n, wide(need)), xt=x)
 
 
 class Flow:
@@ -729,7 +752,8 @@ class Flow:
         share = self.cus_share[:, customers]
         out = np.empty((max(share.shape[0], got.shape[2]), share.shape[1],
                         max(share.shape[2], got.shape[1])))
-        kernels.by_class_t(share, got, m.cus_labels[customers], False, out)
+        kernels.by_class_t(share, got, m.cus_labels[customers], False,
+                           _columns(share, out.shape[2]), out)
         return out
 
     def by_lead(self, lead: np.ndarray, customers: slice = slice(None)
@@ -851,7 +875,10 @@ class Pool:
         self._into: Into | None = None
 
     def total(self, a: np.ndarray) -> np.ndarray:
-        """Pools' need ``[S, pools, width]`` from members' ``a[S, J]``."""
+        """Pools' need ``[S, pools, width]`` from members' ``a[S, J]`` (a read-only view of
+        one row when ``a`` is one row for every sample, as demand mostly is)."""
+        if a.shape[0] > 1 and a.strides[0] == 0:
+            return np.broadcast_to(self.total(a[:1]), (a.shape[0], *self.shape))
         out = np.zeros((a.shape[0], self.shape[0] * self.shape[1]))
         out[:, self.cells] = self.group.sum(a)
         return out.reshape(a.shape[0], *self.shape)

@@ -243,13 +243,9 @@ def make_metal(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     avail = y * chain.metal_in * share[:, :, None]
     k = chain.market_products["metal"]  # the elements magnets use (others are never ordered)
     k = np.arange(len(ELEMENTS)) if k is None else k
-    normal = cap[:, :, None] * np.ones(len(k))
     flow = chain.markets["metal"].allocate(
-        np.take(avail, k, axis=2),
-        np.take(need, k, axis=2),
-        chain.allowed["metal"],
-        normal_avail=normal,
-        normal_need=np.take(chain.rate_g, k, axis=2),
+        avail, need, chain.allowed["metal"], normal_avail=cap[:, :, None],
+        normal_need=chain.rate_g, products=k,
     )
     made = np.zeros_like(avail)
     made[:, :, k] = flow.supplied()

@@ -411,3 +411,33 @@ def test_rate_smoothing_kernel_equals_the_numpy_update(seed: int) -> None:
         got = rate.copy()
         kernels.smooth_rate(got, used, extra, 0.5)
         assert np.array_equal(got, expected)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), samples=st.integers(1, 4))
+def test_a_market_of_some_columns_equals_it_on_those_columns_alone(seed: int,
+                                                                   samples: int) -> None:
+    # The metal market trades the elements magnets use out of every element's stocks: read
+    # in place (`products`), they must give what the same columns taken out give.
+    from sim.market import Market
+
+    rng = np.random.default_rng(seed)
+    suppliers, customers, wide = (int(v) for v in rng.integers(1, 7, size=3))
+    products = np.sort(rng.choice(wide + 2, size=wide, replace=False))[:max(1, wide - 1)]
+    K = len(products)
+    open_ = (rng.random((suppliers, customers, K)) < 0.6).astype(float)
+    open_[0] = 1.0
+    market = Market(open_, rng.integers(0, 2, size=customers),
+                    sup_key=rng.integers(0, 2, size=suppliers))
+    avail = sparse(rng, (samples, suppliers, wide + 2))
+    need = sparse(rng, (samples, customers, wide + 2))
+    normal = sparse(rng, (samples, suppliers, 1))
+    got = market.allocate(avail, need, None, normal_avail=normal, normal_need=need,
+                          products=products)
+    taken = market.allocate(np.take(avail, products, 2), np.take(need, products, 2), None,
+                            normal_avail=normal * np.ones(K),
+                            normal_need=np.take(need, products, 2))
+    for a, b in ((got.xt, taken.xt), (got.sup_share, taken.sup_share),
+                 (got.cus_share, taken.cus_share), (got.supplied(), taken.supplied()),
+                 (got.received(), taken.received())):
+        assert np.array_equal(a, b)
