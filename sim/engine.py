@@ -11,6 +11,7 @@ import datetime as dt
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import simpy
@@ -240,12 +241,10 @@ def run(
     fork = shared_until(scenario, draws, chain.origin) if samples > 1 and fork_prefix else -1e9
     if start + 1 < fork < chain.steps:  # the samples' first steps are one history
         assert draws is not None
-        small_chain = Chain(world, scenario, 1, warmup, {k: v[:1] for k, v in draws.items()})
-        small = (small_chain, Ledger(1), Record(small_chain, detail, compact))
-        before = snapshot(*small)
-        _simulate(*small, start, int(fork))
+        before, after = _history(world, scenario, warmup, detail, compact, draws, start,
+                                 int(fork))
         try:
-            carry(before, small, (chain, ledger, record), samples)
+            carry(before, after, (chain, ledger, record), samples)
             start = int(fork)
         except CannotFork:
             chain = Chain(world, scenario, samples, warmup, draws)
@@ -262,6 +261,33 @@ def run(
         prices[:, t] = capped(chain, prices[:, t], t)
     return RunResult(scenario, chain, record, seed, residual, time.perf_counter() - began, prices,
                      start + warmup)
+
+
+HISTORIES_KEPT = 4  # shared histories `_history` keeps (a sweep's batches share one)
+_HISTORIES: list[tuple[tuple[Any, ...], tuple[dict[Any, Any], dict[Any, Any]]]] = []
+
+
+def _history(world: World, scenario: Scenario, warmup: int, detail: bool, compact: bool,
+             draws: Mapping[str, np.ndarray], start: int, stop: int
+             ) -> tuple[dict[Any, Any], dict[Any, Any]]:
+    """The state before and after steps ``start``-``stop`` of one sample (the first of
+    ``draws``), which every sample shares (`sim.prefix`): `snapshot`s of its chain, ledger
+    and record. The steps do not depend on the draws, so batches of one sweep share them:
+    the last few are kept, by world and scenario (frozen, compared by identity, and held
+    so that their identities stay theirs)."""
+    key = (world, scenario, warmup, detail, compact, start, stop)
+    for held, found in _HISTORIES:
+        if all(a is b if isinstance(a, (World, Scenario)) else a == b
+               for a, b in zip(held, key)):
+            return found
+    small_chain = Chain(world, scenario, 1, warmup, {k: v[:1] for k, v in draws.items()})
+    small = (small_chain, Ledger(1), Record(small_chain, detail, compact))
+    before = snapshot(*small)
+    _simulate(*small, start, stop)
+    found = (before, snapshot(*small))
+    _HISTORIES.append((key, found))
+    del _HISTORIES[:-HISTORIES_KEPT]
+    return found
 
 
 def _simulate(chain: Chain, ledger: Ledger, record: Record, start: int, stop: int) -> None:

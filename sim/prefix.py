@@ -110,11 +110,11 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b) if type(a) is type(b) else False
 
 
-def carry(before: dict[Path, Any], small: tuple[Any, ...], full: tuple[Any, ...],
+def carry(before: dict[Path, Any], after: dict[Path, Any], full: tuple[Any, ...],
           samples: int) -> None:
-    """Copy into ``full`` what the prefix changed in ``small`` (one sample) since ``before``,
-    repeated along the sample axis; raise `CannotFork` where that is not clear."""
-    after = snapshot(*small)
+    """Copy into ``full`` what the prefix changed in the one-sample run (its `snapshot`s
+    ``before`` and ``after``), repeated along the sample axis; raise `CannotFork` where that
+    is not clear. The snapshots are not changed (``full`` gets copies)."""
     if set(before) - set(after):
         raise CannotFork("the prefix removed part of the state")
     for path, value in after.items():

@@ -108,3 +108,26 @@ def test_a_number_that_acts_from_the_first_step_stops_the_fork() -> None:
     forked = run(default_world(), base, samples=3, draws=late)
     assert forked.shared_steps > 0
     assert_same(forked, run(default_world(), base, samples=3, draws=late, fork_prefix=False))
+
+
+def test_batches_of_one_sweep_share_one_history_and_keep_their_own_numbers() -> None:
+    # The second batch reuses the first batch's shared history (the same world, scenario and
+    # fork step; `sim.engine._history`): its numbers must be those of every step run for it,
+    # and running a batch again must give it again (the kept history is not changed).
+    from sim import engine
+
+    path = Path(__file__).parent.parent / "scenarios" / "china-2025-licensing-uncertain.yaml"
+    world = vintage_world(load_scenario(path).world)
+    scenario = load_scenario(path, world)
+    draws = sampling.draw(scenario, 8, 5)
+    first = {k: v[:4] for k, v in draws.items()}
+    second = {k: v[4:] for k, v in draws.items()}
+    assert shared_until(scenario, first, dt.date(2025, 1, 1)) == shared_until(
+        scenario, second, dt.date(2025, 1, 1))  # one fork step, so one history
+    engine._HISTORIES.clear()
+    a = run(world, scenario, samples=4, draws=first)
+    kept = len(engine._HISTORIES)
+    b = run(world, scenario, samples=4, draws=second)
+    assert kept == len(engine._HISTORIES) == 1 and b.shared_steps > 0  # reused
+    assert_same(b, run(world, scenario, samples=4, draws=second, fork_prefix=False))
+    assert_same(a, run(world, scenario, samples=4, draws=first))
