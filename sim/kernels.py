@@ -737,44 +737,68 @@ def weighted_sum_t(v: np.ndarray, ptr: np.ndarray, idx: np.ndarray, w: np.ndarra
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def by_class_t(a: np.ndarray, total: np.ndarray, labels: np.ndarray, divide: bool,
-               cols: np.ndarray, out: np.ndarray) -> None:
-    """`by_class` with the classes' totals samples-last, ``total[C, K or 1, S or 1]``: each
-    member's ``a[s, m, cols[k]]`` divided by its class's total where that is > 0 (else 0), or
-    multiplied by it, into ``out[S, M, K]`` (a size-1 axis of ``total`` or first axis of
-    ``a`` repeats)."""
-    S, M, K = out.shape
+def shares_t(a: np.ndarray, total: np.ndarray, labels: np.ndarray, cols: np.ndarray,
+             out: np.ndarray) -> None:
+    """Members' shares of their classes' totals, samples-last: ``out[m, k, s]`` is ``a[s, m,
+    cols[k]]`` over ``total[labels[m], k, s]`` where that is > 0, else 0 (`by_class`'s
+    division), for ``total[C, K or 1, S or 1]`` and ``a[S or 1, M, ...]`` (a size-1 axis
+    repeats)."""
+    M, K, S = out.shape
     last_as = a.shape[0] - 1
     last_tk, last_ts = total.shape[1] - 1, total.shape[2] - 1
-    for s in range(S):
-        sa, st = min(s, last_as), min(s, last_ts)
-        for m in range(M):
-            c = labels[m]
-            for k in range(K):
-                v = a[sa, m, cols[k]]
-                t = total[c, min(k, last_tk), st]
-                if divide:
-                    out[s, m, k] = v / t if t > 0 else 0.0
-                else:
-                    out[s, m, k] = v * t
+    full = last_as == S - 1 and last_ts == S - 1
+    for m in range(M):
+        c = labels[m]
+        for k in range(K):
+            kk, tk, o = cols[k], min(k, last_tk), out[m, k]
+            if full:  # every sample its own: samples innermost, plain indices
+                for s in range(S):
+                    t = total[c, tk, s]
+                    o[s] = a[s, m, kk] / t if t > 0 else 0.0
+            else:
+                for s in range(S):
+                    t = total[c, tk, min(s, last_ts)]
+                    o[s] = a[min(s, last_as), m, kk] / t if t > 0 else 0.0
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def parts_t(share: np.ndarray, total: np.ndarray, labels: np.ndarray, out: np.ndarray
+            ) -> None:
+    """Members' parts of their classes' totals from samples-last shares: ``out[s, m, k] =
+    share[m, k, s] * total[labels[m], k, s]`` (`by_class`'s product), for ``share[M, K or 1,
+    S or 1]`` and ``total[C, K or 1, S or 1]`` (a size-1 axis repeats)."""
+    S, M, K = out.shape
+    last_hk, last_hs = share.shape[1] - 1, share.shape[2] - 1
+    last_tk, last_ts = total.shape[1] - 1, total.shape[2] - 1
+    full = last_hs == S - 1 and last_ts == S - 1
+    for m in range(M):
+        c = labels[m]
+        for k in range(K):
+            h, t = share[m, min(k, last_hk)], total[c, min(k, last_tk)]
+            if full:
+                for s in range(S):
+                    out[s, m, k] = h[s] * t[s]
+            else:
+                for s in range(S):
+                    out[s, m, k] = h[min(s, last_hs)] * t[min(s, last_ts)]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def ship(xt: np.ndarray, plan: tuple, share: np.ndarray, slots: np.ndarray, entries: tuple,
          mult: np.ndarray, has_mult: bool, buf: np.ndarray) -> None:
-    """Add a market's flows ``xt[edges, K, S or 1]`` (samples-last, as the pass
-    leaves them) to a pipeline's ring ``buf[slot, S, C, K]``.
+    """Add a market's flows ``xt[edges, K, S or 1]`` (samples-last, as the pass leaves them)
+    to a pipeline's ring ``buf[slot, S, C, K]``.
 
     ``lanes[r, k]`` is what customer lane ``h`` receives of product ``k`` ``o`` steps on
     (row ``r = o * lanes + h``): the sum of ``xt[e, k, s] * w`` over the edges ``e`` of ``plan
     = (ptr, edge, w)`` that deliver to it then, ``ptr[r]:ptr[r + 1]``, in the lane's order
     (`weighted_group_sum` without its products by a zero weight, which add nothing). Each
-    entry ``i`` of ``entries = (offset, lane, member, place, column)`` then adds ``share[s,
-    member[i]] * lanes[lane[i]]`` (flat indices), times ``mult[s, column[i]]`` if
-    ``has_mult``, to ``buf[slots[offset[i]], s, place[i]]``: what each customer receives,
-    rounded as numpy rounds it (entries whose lane nothing reaches are left out: they add
-    nothing). The lanes are summed for all samples at once, then the entries added with the
-    samples innermost."""
+    entry ``i`` of ``entries = (offset, lane, member, place, column)`` then adds
+    ``share[member[i], s] * lanes[lane[i]]`` (flat indices; customers' shares samples-last,
+    ``[C, K, S or 1]``), times ``mult[column[i], s]`` if ``has_mult``, to
+    ``buf[slots[offset[i]], s, place[i]]``: what each customer receives, rounded as numpy
+    rounds it (entries whose lane nothing reaches are left out: they add nothing). The lanes
+    are summed for all samples at once, then the entries added with the samples innermost."""
     ptr, edge, w = plan
     offset, lane, member, place, column = entries
     _, K, SX = xt.shape
@@ -795,25 +819,26 @@ def ship(xt: np.ndarray, plan: tuple, share: np.ndarray, slots: np.ndarray, entr
                 e, f = edge[q], w[q]
                 for s in range(SX):
                     out[s] += xt[e, k, s] * f
-    share2 = share.reshape((share.shape[0], -1))
+    share2 = share.reshape((-1, share.shape[-1]))  # [members x products, S or 1]
     ring = buf.reshape((buf.shape[0], S, -1))
-    if SX == S and share2.shape[0] == S and (not has_mult or mult.shape[0] == S):
+    if SX == S and share2.shape[1] == S and (not has_mult or mult.shape[1] == S):
         for i in range(offset.size):  # every sample its own row: samples innermost
             sl = ring[slots[offset[i]]]
-            p, mb, ln, c = place[i], member[i], lane[i], column[i]
+            p, sh, la = place[i], share2[member[i]], lanes[lane[i]]
             if has_mult:
+                mu = mult[column[i]]
                 for s in range(S):
-                    sl[s, p] += share2[s, mb] * lanes[ln, s] * mult[s, c]
+                    sl[s, p] += sh[s] * la[s] * mu[s]
             else:
                 for s in range(S):
-                    sl[s, p] += share2[s, mb] * lanes[ln, s]
+                    sl[s, p] += sh[s] * la[s]
         return
-    last_x, last_sh, last_m = SX - 1, share2.shape[0] - 1, mult.shape[0] - 1
+    last_x, last_sh, last_m = SX - 1, share2.shape[1] - 1, mult.shape[1] - 1
     for i in range(offset.size):
         sl = ring[slots[offset[i]]]
-        p, mb, ln, c = place[i], member[i], lane[i], column[i]
+        p, sh, la, c = place[i], share2[member[i]], lanes[lane[i]], column[i]
         for s in range(S):
-            part = share2[min(s, last_sh), mb] * lanes[ln, min(s, last_x)]
+            part = sh[min(s, last_sh)] * la[min(s, last_x)]
             if has_mult:
-                part = part * mult[min(s, last_m), c]
+                part = part * mult[c, min(s, last_m)]
             sl[s, p] += part

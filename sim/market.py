@@ -197,21 +197,21 @@ class Grouping:
 
     def share_t(self, a: np.ndarray, total: np.ndarray, products: np.ndarray | None = None
                 ) -> np.ndarray:
-        """`share` of samples-last class totals ``total[classes, K, S]`` (of ``a``'s columns
-        ``products`` if given)."""
-        return self._by_class_t(a, total, True, products)
-
-    def part_t(self, share: np.ndarray, total: np.ndarray) -> np.ndarray:
-        """`part` of samples-last class totals ``total[classes, K, S]``."""
-        return self._by_class_t(share, total, False)
-
-    def _by_class_t(self, a: np.ndarray, total: np.ndarray, divide: bool,
-                    products: np.ndarray | None = None) -> np.ndarray:
+        """`share` of samples-last class totals ``total[classes, K, S]``, samples-last too:
+        ``[members, K, S]`` (of ``a``'s columns ``products`` if given)."""
         a = np.asarray(a, dtype=float)
         K = max(a.shape[2] if products is None else len(products), total.shape[1])
-        out = np.empty((max(a.shape[0], total.shape[2]), a.shape[1], K))
-        kernels.by_class_t(a, total, self.labels.astype(np.int64, copy=False), divide,
-                           _columns(a, K, products), out)
+        out = np.empty((a.shape[1], K, max(a.shape[0], total.shape[2])))
+        kernels.shares_t(a, total, self.labels.astype(np.int64, copy=False),
+                         _columns(a, K, products), out)
+        return out
+
+    def part_t(self, share: np.ndarray, total: np.ndarray) -> np.ndarray:
+        """`part` from samples-last shares ``share[members, K, S]`` and class totals
+        ``total[classes, K, S]``: ``[S, members, K]``."""
+        out = np.empty((max(share.shape[2], total.shape[2]), share.shape[0],
+                        max(share.shape[1], total.shape[1])))
+        kernels.parts_t(share, total, self.labels.astype(np.int64, copy=False), out)
         return out
 
     def sum_back(self, total: np.ndarray) -> np.ndarray:
@@ -703,15 +703,26 @@ class Market:
 class Flow:
     """An allocation: flows on the market's edges (pairs of lanes ``g, h``), ``x[S, edges,
     K]`` or samples-last ``xt[edges, K, S]`` (each made from the other when first asked for),
-    and each member's share of its lane (``sup_share[S, P, K]``, ``cus_share[S, C, K]``);
-    supplier ``p`` sends customer ``c`` ``x[(g(p), h(c))] * sup_share[p] * cus_share[c]``."""
+    and each member's share of its lane, samples-last (``sup_t[P, K, S]``, ``cus_t[C, K, S]``;
+    ``sup_share`` and ``cus_share`` are ``[S, ...]`` views of them); supplier ``p`` sends
+    customer ``c`` ``x[(g(p), h(c))] * sup_share[p] * cus_share[c]``."""
 
-    def __init__(self, market: Market, sup_share: np.ndarray, cus_share: np.ndarray, *,
+    def __init__(self, market: Market, sup_t: np.ndarray, cus_t: np.ndarray, *,
                  x: np.ndarray | None = None, xt: np.ndarray | None = None) -> None:
         assert (x is None) != (xt is None), "a flow is given one way"
-        self.market, self.sup_share, self.cus_share = market, sup_share, cus_share
+        self.market, self.sup_t, self.cus_t = market, sup_t, cus_t
         self._x, self._xt = x, xt
         self._lanes_got: dict[bytes, tuple[list[int], np.ndarray]] = {}
+
+    @property
+    def sup_share(self) -> np.ndarray:
+        """Suppliers' shares of their lanes, ``[S, P, K]`` (a view)."""
+        return np.moveaxis(self.sup_t, -1, 0)
+
+    @property
+    def cus_share(self) -> np.ndarray:
+        """Customers' shares of their lanes, ``[S, C, K]`` (a view)."""
+        return np.moveaxis(self.cus_t, -1, 0)
 
     @property
     def x(self) -> np.ndarray:
@@ -734,12 +745,12 @@ class Flow:
     def supplied(self) -> np.ndarray:
         """What each supplier sends, ``[S, P, K]``."""
         m = self.market
-        return m.sup.part_t(self.sup_share, m.edge_sup.sum_edges(self.xt))
+        return m.sup.part_t(self.sup_t, m.edge_sup.sum_edges(self.xt))
 
     def received(self) -> np.ndarray:
         """What each customer receives, ``[S, C, K]``."""
         m = self.market
-        return m.cus.part_t(self.cus_share, m.edge_cus.sum_edges(self.xt))
+        return m.cus.part_t(self.cus_t, m.edge_cus.sum_edges(self.xt))
 
     def arriving(self, weight: np.ndarray, customers: slice = slice(None)) -> np.ndarray:
         """What some ``customers`` receive along routes weighted by ``weight[G, H]`` (lanes)."""
@@ -749,11 +760,10 @@ class Flow:
         kernels.weighted_sum_t(xt, m.edge_cus.ptr, m.edge_cus.order,
                                np.ascontiguousarray(weight.reshape(-1)[m.edge_flat], dtype=float),
                                got)
-        share = self.cus_share[:, customers]
-        out = np.empty((max(share.shape[0], got.shape[2]), share.shape[1],
-                        max(share.shape[2], got.shape[1])))
-        kernels.by_class_t(share, got, m.cus_labels[customers], False,
-                           _columns(share, out.shape[2]), out)
+        share = self.cus_t[customers]
+        out = np.empty((max(share.shape[2], got.shape[2]), share.shape[0],
+                        max(share.shape[1], got.shape[1])))
+        kernels.parts_t(share, got, m.cus_labels[customers], out)
         return out
 
     def by_lead(self, lead: np.ndarray, customers: slice = slice(None)
@@ -779,13 +789,13 @@ class Flow:
         ``into`` says where each customer's product lands (default: the same place)."""
         m = self.market
         into = into or Into.same(buf.shape[2], buf.shape[3])
-        share = np.ascontiguousarray(self.cus_share)
+        share = np.ascontiguousarray(self.cus_t)
         first = range(m.cus.labels.size)[customers].start
         xt = self.xt
-        offsets, plan, entries = m.ship_plan(lead, first, into, share.shape[2], xt.shape[1],
+        offsets, plan, entries = m.ship_plan(lead, first, into, share.shape[1], xt.shape[1],
                                              buf.shape[3])
-        mult = np.ones((1, 0)) if into.mult is None else np.ascontiguousarray(into.mult,
-                                                                               dtype=float)
+        mult = np.ones((0, 1)) if into.mult is None else np.ascontiguousarray(
+            np.asarray(into.mult, dtype=float).T)  # samples-last, as the shares
         assert buf.flags.c_contiguous, "a pipeline's ring is one C-ordered array"
         kernels.ship(xt, plan, share, (step + offsets) % buf.shape[0], entries, mult,
                        into.mult is not None, buf)

@@ -341,7 +341,7 @@ def _trade_concentrate(chain: Chain, step: int, rec: Recorder, cap: np.ndarray,
     kernels.ship_mix(mine_stock, stock_reo, flow.supplied()[:, :, 0], mix)
     # A lane's shipments carry its mines' mix, weighted by what each mine sends.
     lane_mix = np.take(market.sup.sum(flow.sup_share * mix), market.edge_sup.labels, axis=1)
-    by_element = Flow(market, flow.sup_share, flow.cus_share, x=flow.x * lane_mix)
+    by_element = Flow(market, flow.sup_t, flow.cus_t, x=flow.x * lane_mix)
     by_element.ship_into(ring, step, chain.lane_lead["concentrate"],
                          into=chain.pipe["concentrate"].same)
     if rec.detail:

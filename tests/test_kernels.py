@@ -75,12 +75,15 @@ def test_class_sums_add_members_in_order(seed: int, members: int, classes: int, 
     got = np.empty((classes, width, samples))
     kernels.weighted_sum_t(at, grouping.ptr, grouping.order, weight[0], got)
     assert np.array_equal(got, np.moveaxis(grouping.weighted_sum(a, weight)[0], 0, -1))
-    # members' shares and parts of samples-last totals: those of the samples-first ones
+    # members' shares and parts of samples-last totals, shares kept samples-last: those of
+    # the samples-first ones (a first axis of 1 repeats)
     total = reference_group_sum(a, labels, classes)
-    for divide in (True, False):
-        first = grouping._by_class(a, total, divide)
-        last = grouping._by_class_t(a, np.ascontiguousarray(np.moveaxis(total, 0, -1)), divide)
-        assert np.array_equal(first, last)
+    total_t = np.ascontiguousarray(np.moveaxis(total, 0, -1))
+    for one in (a, a[:1]):
+        share = grouping.share_t(one, total_t)
+        assert np.array_equal(np.moveaxis(share, -1, 0), grouping.share(one, total))
+        assert np.array_equal(grouping.part_t(share, total_t),
+                              grouping.part(grouping.share(one, total), total))
 
 
 @pytest.mark.parametrize("seed", range(20))
