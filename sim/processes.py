@@ -252,9 +252,12 @@ def make_metal(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     used = made / y
     chain.metal_in = chain.metal_in - used
     ledger.losses += (used - made).sum(axis=1)
-    claim = startup_claim(made.sum(axis=2), cap, chain.new_capacity[:, chain.slices["metal"]],
-                          lambda: need - _widen(flow.received(), k, len(ELEMENTS)),
-                          np.ones((cap.shape[1], need.shape[1])))
+    # Claims on the traded elements alone: the others' need is exactly 0 (magnet plants use
+    # none), so their claims would be 0 too, and adding 0 changes no sum.
+    claim = _widen(startup_claim(made.sum(axis=2), cap,
+                                 chain.new_capacity[:, chain.slices["metal"]],
+                                 lambda: np.take(need, k, axis=2) - flow.received(),
+                                 np.ones((cap.shape[1], need.shape[1]))), k, len(ELEMENTS))
     kernels.smooth_rate(chain.rate_m, used, claim / y, SMOOTHING)  # the backlog too
     if chain.traces:  # origin of what magnet plants get: every sample's flows
         origin.track_metal(chain, _widen(flow.dense(slice(None)), k, len(ELEMENTS)))
