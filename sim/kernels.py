@@ -482,17 +482,15 @@ def _fill_t(av: np.ndarray, nd: np.ndarray, cp: np.ndarray, has_cap: bool,
     tot = np.empty((H, K, S))
     per_g = np.empty((G, K, S))
     per_h = np.empty((H, K, S))
-    active = np.ones(S, dtype=np.bool_)
-    for s in range(S):
-        wanted = False
-        for c in range(H):
-            for k in range(K):
-                if nd[c, k, s] > tiny:
-                    wanted = True
-        if not wanted:
-            for c in range(H):
-                for k in range(K):
-                    nd[c, k, s] = 0.0
+    wanted = np.zeros(S, dtype=np.bool_)  # samples innermost: plain, vectorised loops
+    for c in range(H):
+        for k in range(K):
+            for s in range(S):
+                wanted[s] = wanted[s] or nd[c, k, s] > tiny
+    for c in range(H):
+        for k in range(K):
+            for s in range(S):
+                nd[c, k, s] = nd[c, k, s] if wanted[s] else 0.0
     for e in range(E):
         for k in range(K):
             for s in range(S):
@@ -561,12 +559,10 @@ def _fill_t(av: np.ndarray, nd: np.ndarray, cp: np.ndarray, has_cap: bool,
                     live[s] = live[s] or ok
         if not live.any():
             break
-        for s in range(S):
-            if not live[s]:
-                active[s] = False
-                for c in range(H):
-                    for k in range(K):
-                        nd[c, k, s] = 0.0
+        for c in range(H):  # a sample none of whose edges can carry more stops here
+            for k in range(K):
+                for s in range(S):
+                    nd[c, k, s] = nd[c, k, s] if live[s] else 0.0
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
