@@ -21,9 +21,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
-def checkout(ref: str, into: Path) -> Path:
-    """A detached work tree of ``ref`` under ``into``."""
-    tree = into / ref.replace("/", "_")
+def checkout(ref: str, tree: Path) -> Path:
+    """A detached work tree of ``ref`` at ``tree``."""
     subprocess.run(
         ["git", "-C", str(REPO), "worktree", "add", "--detach", "--quiet", str(tree), ref],
         check=True,
@@ -68,7 +67,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
-        trees = [checkout(ref, root / "trees") for ref in (args.old, args.new)]
+        trees = [checkout(ref, root / f"tree{i}") for i, ref in enumerate((args.old, args.new))]
         try:
             runs = [run_all(tree, root / f"out{i}", args.jobs) for i, tree in enumerate(trees)]
         finally:
