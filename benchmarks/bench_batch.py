@@ -5,7 +5,7 @@ each batch size ``S`` it prints the median wall time of ``run(world, scenario, s
 detail=False)`` on ``scenarios/china-heavy-ree-controls-2025.yaml`` (60 months plus 12 of
 warm-up), the cost per sample and per sample-step, and the speed-up of the batch over running
 its samples one at a time (``S x`` the median of ``S = 1``). With ``--sweep`` it times what a
-sweep worker runs instead: `sim.sweep.run_batch` on the 10-year scenario of
+sweep worker runs instead: `sim.runs.sweep.run_batch` on the 10-year scenario of
 ``bench_sweep.py`` with each sample's own draws (132 steps with the warm-up). Under pytest,
 ``python -m pytest -m benchmark benchmarks/`` runs it for ``S = 1000`` and asserts the batch
 is at least 10x faster a sample than one-at-a-time runs.
@@ -18,8 +18,8 @@ import statistics
 import time
 from pathlib import Path
 
-from sim.engine import run
-from sim.loading import default_world, load_scenario
+from sim.io.loading import default_world, load_scenario
+from sim.runs.engine import run
 
 SCENARIO_FILE = Path(__file__).parent.parent / "scenarios" / "china-heavy-ree-controls-2025.yaml"
 
@@ -30,8 +30,8 @@ def median_seconds(samples: int, repeat: int, sweep: bool = False) -> tuple[floa
     if sweep:
         from bench_sweep import SCENARIO
 
-        from sim import sampling
-        from sim.sweep import run_batch
+        from sim.config import draws as sampling
+        from sim.runs.sweep import run_batch
 
         draws = sampling.draw(SCENARIO, max(samples, 10), 1)
         run_batch(world, SCENARIO, {k: v[:10] for k, v in draws.items()}, 10)  # warm up
@@ -70,8 +70,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 100, 1000])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--sweep", action="store_true",
-                        help="time sweep batches of the 10-year benchmark scenario")
+    parser.add_argument(
+        "--sweep", action="store_true", help="time sweep batches of the 10-year benchmark scenario"
+    )
     args = parser.parse_args()
     for size, row in measure(args.sizes, args.repeat, args.sweep).items():
         print(

@@ -12,10 +12,10 @@ import argparse
 import statistics
 import time
 
-from sim.engine import run
-from sim.loading import default_world
-from sim.results import flows_table, shortfall_table
-from sim.scenario import Scenario
+from sim.config.scenario import Scenario
+from sim.io.loading import default_world
+from sim.runs.engine import run
+from sim.runs.tables import flows_table, shortfall_table
 
 SCENARIO = Scenario.model_validate(
     {

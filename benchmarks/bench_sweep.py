@@ -18,31 +18,54 @@ import resource
 import statistics
 import time
 
-from sim import sampling
-from sim.engine import run
-from sim.loading import default_world
-from sim.scenario import Distribution, Scenario, Uncertain
-from sim.sweep import sweep
+from sim.config import draws as sampling
+from sim.config.scenario import Distribution, Scenario, Uncertain
+from sim.io.loading import default_world
+from sim.runs.engine import run
+from sim.runs.sweep import sweep
 
-BASE = Scenario.model_validate({
-    "name": "bench-sweep",
-    "horizon": {"start": "2024-01-01", "end": "2033-12-31"},
-    "events": [
-        {"kind": "export_control", "label": "CN heavy-RE licensing", "exporter": "CN",
-         "elements": ["Dy", "Tb", "Sm"], "forms": ["oxide", "metal", "magnet"],
-         "mode": "quota", "share": 0.4, "start": "2025-04-04"},
-        {"kind": "new_capacity", "facility": "mp_10x", "stage": "magnet", "country": "US",
-         "nameplate_tpa": 7000, "ramp_months": 24, "start": "2028-01-01"},
-    ],
-})
+BASE = Scenario.model_validate(
+    {
+        "name": "bench-sweep",
+        "horizon": {"start": "2024-01-01", "end": "2033-12-31"},
+        "events": [
+            {
+                "kind": "export_control",
+                "label": "CN heavy-RE licensing",
+                "exporter": "CN",
+                "elements": ["Dy", "Tb", "Sm"],
+                "forms": ["oxide", "metal", "magnet"],
+                "mode": "quota",
+                "share": 0.4,
+                "start": "2025-04-04",
+            },
+            {
+                "kind": "new_capacity",
+                "facility": "mp_10x",
+                "stage": "magnet",
+                "country": "US",
+                "nameplate_tpa": 7000,
+                "ramp_months": 24,
+                "start": "2028-01-01",
+            },
+        ],
+    }
+)
 INPUTS = (
     ("events[0].share", {"dist": "uniform", "low": 0.25, "high": 0.6}),
-    ("events[0].start", {"dist": "triangular", "low": "2025-04-04", "mode": "2025-05-15",
-                         "high": "2025-07-01"}),
+    (
+        "events[0].start",
+        {"dist": "triangular", "low": "2025-04-04", "mode": "2025-05-15", "high": "2025-07-01"},
+    ),
     ("events[1].start", {"dist": "uniform", "low": "2027-06-01", "high": "2029-06-30"}),
 )
-SCENARIO = BASE.model_copy(update={"uncertain": tuple(
-    Uncertain(path=p, key=p, dist=Distribution.model_validate(d)) for p, d in INPUTS)})
+SCENARIO = BASE.model_copy(
+    update={
+        "uncertain": tuple(
+            Uncertain(path=p, key=p, dist=Distribution.model_validate(d)) for p, d in INPUTS
+        )
+    }
+)
 
 
 def _peak_mb() -> dict[str, float]:
@@ -64,8 +87,13 @@ def measure(n: int, repeat: int, single: int) -> dict[str, float]:
     one = []
     for s in range(single):
         began = time.perf_counter()
-        run(world, SCENARIO, samples=1, detail=False,
-            draws={k: v[s:s + 1] for k, v in draws.items()})
+        run(
+            world,
+            SCENARIO,
+            samples=1,
+            detail=False,
+            draws={k: v[s : s + 1] for k, v in draws.items()},
+        )
         one.append(time.perf_counter() - began)
     t2, t1 = statistics.median(timings[2]), statistics.median(timings[1])
     per_sample_alone = statistics.median(one)

@@ -26,6 +26,8 @@ def test_a_batch_of_1000_costs_far_less_a_sample_than_one_at_a_time() -> None:
     from benchmarks.bench_batch import measure as measure_batch
 
     row = measure_batch([1000], 3)[1000]
-    print(f"S=1000: {row['per_sample_step_us']:.1f} us a sample-step, "
-          f"{row['speedup_vs_single']:.1f}x one-at-a-time")
+    print(
+        f"S=1000: {row['per_sample_step_us']:.1f} us a sample-step, "
+        f"{row['speedup_vs_single']:.1f}x one-at-a-time"
+    )
     assert row["speedup_vs_single"] >= 10.0

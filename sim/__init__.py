@@ -4,4 +4,6 @@ The package turns a YAML scenario (export controls, outages, new capacity) and a
 sourced default world into shortfall timelines by region, sector and material.
 """
 
-__version__ = "0.1.0"
+from sim.version import __version__
+
+__all__ = ["__version__"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.engine import run
+from sim.runs.engine import run
 from sim.units import DAYS_PER_MONTH
 from tests.worlds import one_chain, scenario
 
@@ -79,8 +79,16 @@ def test_quota_lets_through_its_share_once_cover_is_gone() -> None:
 def test_quota_is_a_share_of_normal_flow_even_when_buyers_hold_cover() -> None:
     # Emptied stocks make buyers order more than they use; the quota must not grow with that.
     world = one_chain(cover_weeks=8.0, lead_days=20.0)
-    evs = [{"kind": "export_control", "exporter": "CN", "forms": ["magnet"], "mode": "quota",
-            "share": 0.4, "start": "2025-01-01"}]
+    evs = [
+        {
+            "kind": "export_control",
+            "exporter": "CN",
+            "forms": ["magnet"],
+            "mode": "quota",
+            "share": 0.4,
+            "start": "2025-01-01",
+        }
+    ]
     result = run(world, scenario(evs))
-    got = result.record.delivered[0, M0 + 6:, 0]
-    assert np.allclose(got, 0.4 * result.record.demand[0, M0 + 6:, 0], rtol=1e-6)
+    got = result.record.delivered[0, M0 + 6 :, 0]
+    assert np.allclose(got, 0.4 * result.record.demand[0, M0 + 6 :, 0], rtol=1e-6)

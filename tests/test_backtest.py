@@ -12,7 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.backtest import (
+from sim.io.cli import main
+from sim.io.observed import read_observed
+from sim.runs.backtest import (
     compare,
     direction,
     mape,
@@ -22,9 +24,7 @@ from sim.backtest import (
     peak_to_base,
     xcorr_lag,
 )
-from sim.cli import main
-from sim.engine import run
-from sim.observed import read_observed
+from sim.runs.engine import run
 from tests.worlds import one_chain, scenario
 
 ROOT = Path(__file__).parent.parent
@@ -103,32 +103,38 @@ def test_errors_of_known_size() -> None:
 
 
 # -- keys -------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("series", "key", "unit"), [
-    ("flow", "CN>JP:oxide", "t_reo"),
-    ("flow", "CN>*:concentrate+oxide+metal", "t_reo"),
-    ("flow", "CN>*:magnet", "t_magnet"),
-    ("flow", "*>US:oxide:Dy", "t_reo"),
-    ("price", "ex_china:Dy_oxide", "usd_per_kg"),
-    ("price", "ex-China:Dy_oxide", "usd_per_kg"),
-    ("shortfall", "US:ev_traction", "t"),
-    ("shortfall", "JP:other:La", "t"),
-    ("production", "CN:mine", "t_reo"),
-    ("production", "*:magnet", "t_magnet"),
-])
+@pytest.mark.parametrize(
+    ("series", "key", "unit"),
+    [
+        ("flow", "CN>JP:oxide", "t_reo"),
+        ("flow", "CN>*:concentrate+oxide+metal", "t_reo"),
+        ("flow", "CN>*:magnet", "t_magnet"),
+        ("flow", "*>US:oxide:Dy", "t_reo"),
+        ("price", "ex_china:Dy_oxide", "usd_per_kg"),
+        ("price", "ex-China:Dy_oxide", "usd_per_kg"),
+        ("shortfall", "US:ev_traction", "t"),
+        ("shortfall", "JP:other:La", "t"),
+        ("production", "CN:mine", "t_reo"),
+        ("production", "*:magnet", "t_magnet"),
+    ],
+)
 def test_good_keys(series: str, key: str, unit: str) -> None:
     assert parse_key(series, key).unit == unit
 
 
-@pytest.mark.parametrize(("series", "key", "problem"), [
-    ("flows", "CN>JP:oxide", "unknown series"),
-    ("flow", "CN-JP:oxide", "a flow key is ORIGIN>DEST"),
-    ("flow", "CN>JP:ore", "unknown form 'ore'"),
-    ("flow", "CN>JP:oxide+magnet", "cannot be summed"),
-    ("flow", "CN>JP:oxide:Xx", "unknown element"),
-    ("price", "tokyo:Dy_oxide", "a price key is TIER:PRODUCT"),
-    ("shortfall", "US:cars", "a shortfall key is REGION:SECTOR"),
-    ("production", "CN:refining", "a production key is PLACE:STAGE"),
-])
+@pytest.mark.parametrize(
+    ("series", "key", "problem"),
+    [
+        ("flows", "CN>JP:oxide", "unknown series"),
+        ("flow", "CN-JP:oxide", "a flow key is ORIGIN>DEST"),
+        ("flow", "CN>JP:ore", "unknown form 'ore'"),
+        ("flow", "CN>JP:oxide+magnet", "cannot be summed"),
+        ("flow", "CN>JP:oxide:Xx", "unknown element"),
+        ("price", "tokyo:Dy_oxide", "a price key is TIER:PRODUCT"),
+        ("shortfall", "US:cars", "a shortfall key is REGION:SECTOR"),
+        ("production", "CN:refining", "a production key is PLACE:STAGE"),
+    ],
+)
 def test_bad_keys(series: str, key: str, problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         parse_key(series, key)
@@ -137,22 +143,34 @@ def test_bad_keys(series: str, key: str, problem: str) -> None:
 # -- compare() on a small world with known answers --------------------------------------------
 @pytest.fixture(scope="module")
 def ban_run():
-    ban = {"kind": "export_control", "exporter": "CN", "destinations": ["US"],
-           "forms": ["magnet"], "mode": "ban", "start": "2025-01-01", "end": "2025-07-01",
-           "label": "ban"}
+    ban = {
+        "kind": "export_control",
+        "exporter": "CN",
+        "destinations": ["US"],
+        "forms": ["magnet"],
+        "mode": "ban",
+        "start": "2025-01-01",
+        "end": "2025-07-01",
+        "label": "ban",
+    }
     return run(one_chain(cover_weeks=4.0), scenario([ban]))
 
 
 def test_compare_finds_a_two_month_delay_and_agreeing_direction(ban_run) -> None:
-    from sim.backtest import Tables, simulated
+    from sim.runs.backtest import Tables, simulated
 
     monthly = simulated(Tables(ban_run), parse_key("shortfall", "US:ev_traction"))
     assert monthly.max() > 0
     late = monthly.shift(2).fillna(0.0)  # what was "observed": the model's path 2 months later
-    observed = pd.DataFrame({
-        "start": [d.date() for d in late.index],
-        "end": [(d + pd.offsets.MonthBegin(1)).date() for d in late.index],
-        "series": "shortfall", "key": "US:ev_traction", "value": late.to_numpy()})
+    observed = pd.DataFrame(
+        {
+            "start": [d.date() for d in late.index],
+            "end": [(d + pd.offsets.MonthBegin(1)).date() for d in late.index],
+            "series": "shortfall",
+            "key": "US:ev_traction",
+            "value": late.to_numpy(),
+        }
+    )
     bt = compare(ban_run, observed)
     row = bt.summary.iloc[0]
     assert row["peak_lag_months"] == pytest.approx(-2.0)  # the model peaks 2 months early
@@ -166,24 +184,34 @@ def test_compare_reports_a_known_observed_peak_ratio(ban_run) -> None:
     months = pd.date_range("2024-01-01", "2026-12-01", freq="MS")
     values = np.full(len(months), 60.0)
     values[list(months).index(pd.Timestamp("2025-05-01"))] = 180.0
-    observed = pd.DataFrame({
-        "start": [d.date() for d in months],
-        "end": [(d + pd.offsets.MonthBegin(1)).date() for d in months],
-        "series": "price", "key": "ex_china:NdFeB_magnet", "value": values})
+    observed = pd.DataFrame(
+        {
+            "start": [d.date() for d in months],
+            "end": [(d + pd.offsets.MonthBegin(1)).date() for d in months],
+            "series": "price",
+            "key": "ex_china:NdFeB_magnet",
+            "value": values,
+        }
+    )
     row = compare(ban_run, observed).summary.iloc[0]
     assert row["obs_peak_to_base"] == pytest.approx(3.0)
     assert row["sim_peak_to_base"] > 1.0  # the ban makes magnets scarce in the US
 
 
 def test_yearly_observations_are_compared_with_yearly_totals(ban_run) -> None:
-    from sim.backtest import Tables, simulated
+    from sim.runs.backtest import Tables, simulated
 
     monthly = simulated(Tables(ban_run), parse_key("production", "CN:magnet"))
     total_2024 = float(monthly[monthly.index.year == 2024].sum())
-    observed = pd.DataFrame({"start": [pd.Timestamp("2024-01-01").date()],
-                             "end": [pd.Timestamp("2025-01-01").date()],
-                             "series": ["production"], "key": ["CN:magnet"],
-                             "value": [total_2024 / 1.25]})
+    observed = pd.DataFrame(
+        {
+            "start": [pd.Timestamp("2024-01-01").date()],
+            "end": [pd.Timestamp("2025-01-01").date()],
+            "series": ["production"],
+            "key": ["CN:magnet"],
+            "value": [total_2024 / 1.25],
+        }
+    )
     row = compare(ban_run, observed).summary.iloc[0]
     assert total_2024 == pytest.approx(1200.0, rel=0.02)  # the buyer's demand, t of magnet
     assert row["mape"] == pytest.approx(0.25)
@@ -195,8 +223,14 @@ def test_backtest_on_the_shipped_example(tmp_path, capsys) -> None:
     assert main(["backtest", str(QUOTAS), "--observed", str(EXAMPLE), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "CN:mine" in printed and f"wrote {out}" in printed
-    assert {p.name for p in out.iterdir()} == {"backtest.csv", "directions.csv", "compared.csv",
-                                               "simulated.csv", "backtest.png", "manifest.json"}
+    assert {p.name for p in out.iterdir()} == {
+        "backtest.csv",
+        "directions.csv",
+        "compared.csv",
+        "simulated.csv",
+        "backtest.png",
+        "manifest.json",
+    }
     summary = pd.read_csv(out / "backtest.csv")
     observed = read_observed(EXAMPLE)
     assert len(summary) == observed.groupby(["series", "key"]).ngroups
@@ -216,32 +250,73 @@ def test_the_example_holds_only_pre_event_statistics() -> None:
     assert (observed["end"] <= pd.Timestamp("2010-07-01").date()).all()
 
 
-@pytest.mark.parametrize(("text", "line", "field", "problem", "got"), [
-    ("date,series,key\n2009,flow,CN>JP:oxide\n", 1, "header", "missing column 'value'",
-     "'date,series,key'"),
-    (HEADER + "2009,flow,CN>JP:oxide,10\n2009-13,flow,CN>JP:oxide,5\n", 3, "date",
-     "not a date", "'2009-13'"),
-    (HEADER + "2009,flows,CN>JP:oxide,10\n", 2, "series", "unknown series", "'flows'"),
-    (HEADER + "2009,flow,CN>JP,10\n", 2, "key", "a flow key is", "'CN>JP'"),
-    (HEADER + "2009,flow,CN>QQ:oxide,10\n", 2, "key", "unknown country or region 'QQ'",
-     "'CN>QQ:oxide'"),
-    (HEADER + "2009,shortfall,DE:wind,10\n", 2, "key", "unknown region 'DE'", "'DE:wind'"),
-    (HEADER + "2009,price,china:La_oxide,cheap\n", 2, "value", "must be a number", "'cheap'"),
-    (HEADER + "2009,price,china:La_oxide,-1\n", 2, "value", "must be a finite number >= 0",
-     "'-1'"),
-    (HEADER + "2009,price,china:La_oxide,1\n2009,price,china:La_oxide,2\n", 3, "date",
-     "duplicate of line 2", "'2009'"),
-    (HEADER + "2009,price,china:La_oxide,1\n2010-01,price,china:La_oxide,2\n", 3, "date",
-     "key china:La_oxide mixes yearly and monthly dates", "'2010-01'"),
-    ("# a comment\n\n" + HEADER + "# another\n2009,flow,CN>JP:ore,1\n", 5, "key",
-     "unknown form 'ore'", "'CN>JP:ore'"),
-])
-def test_bad_observed_files_give_one_line_and_exit_2(tmp_path, capsys, text, line, field,
-                                                     problem, got) -> None:
+@pytest.mark.parametrize(
+    ("text", "line", "field", "problem", "got"),
+    [
+        (
+            "date,series,key\n2009,flow,CN>JP:oxide\n",
+            1,
+            "header",
+            "missing column 'value'",
+            "'date,series,key'",
+        ),
+        (
+            HEADER + "2009,flow,CN>JP:oxide,10\n2009-13,flow,CN>JP:oxide,5\n",
+            3,
+            "date",
+            "not a date",
+            "'2009-13'",
+        ),
+        (HEADER + "2009,flows,CN>JP:oxide,10\n", 2, "series", "unknown series", "'flows'"),
+        (HEADER + "2009,flow,CN>JP,10\n", 2, "key", "a flow key is", "'CN>JP'"),
+        (
+            HEADER + "2009,flow,CN>QQ:oxide,10\n",
+            2,
+            "key",
+            "unknown country or region 'QQ'",
+            "'CN>QQ:oxide'",
+        ),
+        (HEADER + "2009,shortfall,DE:wind,10\n", 2, "key", "unknown region 'DE'", "'DE:wind'"),
+        (HEADER + "2009,price,china:La_oxide,cheap\n", 2, "value", "must be a number", "'cheap'"),
+        (
+            HEADER + "2009,price,china:La_oxide,-1\n",
+            2,
+            "value",
+            "must be a finite number >= 0",
+            "'-1'",
+        ),
+        (
+            HEADER + "2009,price,china:La_oxide,1\n2009,price,china:La_oxide,2\n",
+            3,
+            "date",
+            "duplicate of line 2",
+            "'2009'",
+        ),
+        (
+            HEADER + "2009,price,china:La_oxide,1\n2010-01,price,china:La_oxide,2\n",
+            3,
+            "date",
+            "key china:La_oxide mixes yearly and monthly dates",
+            "'2010-01'",
+        ),
+        (
+            "# a comment\n\n" + HEADER + "# another\n2009,flow,CN>JP:ore,1\n",
+            5,
+            "key",
+            "unknown form 'ore'",
+            "'CN>JP:ore'",
+        ),
+    ],
+)
+def test_bad_observed_files_give_one_line_and_exit_2(
+    tmp_path, capsys, text, line, field, problem, got
+) -> None:
     path = tmp_path / "obs.csv"
     path.write_text(text)
-    assert main(["backtest", str(QUOTAS), "--observed", str(path),
-                 "--out", str(tmp_path / "out")]) == 2
+    assert (
+        main(["backtest", str(QUOTAS), "--observed", str(path), "--out", str(tmp_path / "out")])
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.startswith(f"error: {path}:{line}: {field}: {problem}"), err
     assert err.rstrip().endswith(f"(got {got})"), err
@@ -249,13 +324,16 @@ def test_bad_observed_files_give_one_line_and_exit_2(tmp_path, capsys, text, lin
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("text", ["", "# only a comment\n", HEADER,
-                                  HEADER + "2009,flow,CN>JP:oxide\n", "\x00\xff"])
+@pytest.mark.parametrize(
+    "text", ["", "# only a comment\n", HEADER, HEADER + "2009,flow,CN>JP:oxide\n", "\x00\xff"]
+)
 def test_empty_or_malformed_observed_files(tmp_path, capsys, text) -> None:
     path = tmp_path / "obs.csv"
     path.write_bytes(text.encode("latin-1"))
-    assert main(["backtest", str(QUOTAS), "--observed", str(path),
-                 "--out", str(tmp_path / "out")]) == 2
+    assert (
+        main(["backtest", str(QUOTAS), "--observed", str(path), "--out", str(tmp_path / "out")])
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.startswith(f"error: {path}") and "Traceback" not in err
 

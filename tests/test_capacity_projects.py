@@ -8,18 +8,32 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from sim import sampling
-from sim.engine import run
-from sim.policies import ramp_average
+from sim.config import draws as sampling
+from sim.model.levers.schedules import ramp_average
+from sim.runs.engine import run
 from tests.worlds import one_chain, scenario
 
-BAN = {"kind": "export_control", "exporter": "CN", "destinations": ["US"], "forms": ["magnet"],
-       "mode": "ban", "start": "2025-01-01"}
+BAN = {
+    "kind": "export_control",
+    "exporter": "CN",
+    "destinations": ["US"],
+    "forms": ["magnet"],
+    "mode": "ban",
+    "start": "2025-01-01",
+}
 
 
 def _plant(**extra: object) -> dict:
-    return {"kind": "new_capacity", "facility": "us_mag", "stage": "magnet", "country": "US",
-            "nameplate_tpa": 600.0, "ramp_months": 12, "start": "2025-03-01", **extra}
+    return {
+        "kind": "new_capacity",
+        "facility": "us_mag",
+        "stage": "magnet",
+        "country": "US",
+        "nameplate_tpa": 600.0,
+        "ramp_months": 12,
+        "start": "2025-03-01",
+        **extra,
+    }
 
 
 @pytest.mark.parametrize("start", [-3.0, 0.25, 2.7])
@@ -28,8 +42,11 @@ def test_s_curve_mean_over_each_step_is_the_exact_integral(start: float, ramp: f
     fine = np.linspace(0.0, 1.0, 20001)[:-1] + 0.5 / 20000  # midpoints
     for step in range(-2, 20):
         got = ramp_average(np.array([start]), np.array([ramp]), step, np.array([True]))[0]
-        u = np.clip((step + fine - start) / ramp, 0.0, 1.0) if ramp > 0 else (
-            (step + fine) >= start).astype(float)
+        u = (
+            np.clip((step + fine - start) / ramp, 0.0, 1.0)
+            if ramp > 0
+            else ((step + fine) >= start).astype(float)
+        )
         want = np.mean(3 * u**2 - 2 * u**3)
         assert got == pytest.approx(want, abs=1e-6)
 
@@ -73,8 +90,9 @@ def test_a_project_that_starts_earlier_never_raises_a_shortfall(shape: str) -> N
     world = one_chain(cover_weeks=4.0, lead_days=20.0)
     starts = [dt.date(2024, 6, 1) + dt.timedelta(days=37 * k) for k in range(12)]
     draws = {"events[1].start": np.array([d.toordinal() for d in starts], float)}
-    res = run(world, scenario([BAN, _plant(ramp=shape)]), samples=len(starts), detail=False,
-              draws=draws)
+    res = run(
+        world, scenario([BAN, _plant(ramp=shape)]), samples=len(starts), detail=False, draws=draws
+    )
     cumulative = res.shortfall[:, :, 0].cumsum(axis=1)  # [S, T], samples in start order
     assert (np.diff(cumulative, axis=0) >= -1e-9).all()  # a later start: never less short
     assert cumulative[-1, -1] > cumulative[0, -1] + 1.0  # and the timing matters here

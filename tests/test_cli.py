@@ -1,4 +1,4 @@
-"""The command line, through `sim.cli.main(argv)`: exit statuses, messages and run folders."""
+"""The command line, through `sim.io.cli.main(argv)`: exit statuses, messages and run folders."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from sim import __version__
-from sim.cli import main
+from sim.io.cli import main
+from sim.version import __version__
 
 ROOT = Path(__file__).parent.parent
 SCENARIOS = ROOT / "scenarios"
@@ -54,8 +54,10 @@ def test_validate_good_file(path: Path, capsys: pytest.CaptureFixture[str]) -> N
 
 def test_validate_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text(SHORT + "events:\n  - kind: outage\n    facility: mountain_pass\n"
-                   "    start: 2024-02-01\n    end: 2024-03-01\n    share: 1.5\n")
+    bad.write_text(
+        SHORT + "events:\n  - kind: outage\n    facility: mountain_pass\n"
+        "    start: 2024-02-01\n    end: 2024-03-01\n    share: 1.5\n"
+    )
     assert main(["validate", str(bad)]) == 2
     out, err = capsys.readouterr()
     assert out == ""
@@ -65,10 +67,20 @@ def test_validate_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("text", ["", "name: [unclosed\n", "- a\n- b\n", "a: 1\na: 2\n",
-                                  "name: t\nhorizon:\n  start: 2024-13-45\n", "x: \x00\n"])
-def test_validate_broken_yaml(tmp_path: Path, text: str,
-                              capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "name: [unclosed\n",
+        "- a\n- b\n",
+        "a: 1\na: 2\n",
+        "name: t\nhorizon:\n  start: 2024-13-45\n",
+        "x: \x00\n",
+    ],
+)
+def test_validate_broken_yaml(
+    tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(text)
     assert main(["validate", str(bad)]) == 2
@@ -98,8 +110,13 @@ def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_python_m_sim_version() -> None:
-    done = subprocess.run([sys.executable, "-m", "sim", "--version"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "sim", "--version"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"sim {__version__}"
 
@@ -107,15 +124,19 @@ def test_python_m_sim_version() -> None:
 def test_python_m_sim_input_error_exit_status(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: t\nhorizon: 3\n")
-    done = subprocess.run([sys.executable, "-m", "sim", "validate", str(bad)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "sim", "validate", str(bad)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert f"{bad}:2: horizon: " in done.stderr and "Traceback" not in done.stderr
 
 
 # -- run --------------------------------------------------------------------------------------
-def test_run_writes_a_complete_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]
-                                      ) -> None:
+def test_run_writes_a_complete_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
     assert main(["run", str(BAN), "--out", str(out), "--seed", "7"]) == 0
     printed, err = capsys.readouterr()
@@ -123,8 +144,16 @@ def test_run_writes_a_complete_folder(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "china-magnet-ban-us" in printed and "mass-balance residual" in printed
     assert "shortfall" in printed and f"wrote {out}" in printed
 
-    for name in ("shortfall.csv", "flows.csv", "stocks.csv", "prices.csv", "manifest.json",
-                 "shortfall.png", "summary.csv", "production.csv"):
+    for name in (
+        "shortfall.csv",
+        "flows.csv",
+        "stocks.csv",
+        "prices.csv",
+        "manifest.json",
+        "shortfall.png",
+        "summary.csv",
+        "production.csv",
+    ):
         assert (out / name).is_file(), name
         assert (out / name).stat().st_size > 0, name
     for name, expected in HEADERS.items():
@@ -133,8 +162,15 @@ def test_run_writes_a_complete_folder(tmp_path: Path, capsys: pytest.CaptureFixt
     assert (out / "shortfall.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     manifest = json.loads((out / "manifest.json").read_text())
-    for key in ("scenario", "scenario_hash", "seed", "version", "horizon", "wall_seconds",
-                "mass_balance_residual"):
+    for key in (
+        "scenario",
+        "scenario_hash",
+        "seed",
+        "version",
+        "horizon",
+        "wall_seconds",
+        "mass_balance_residual",
+    ):
         assert key in manifest, key
     assert manifest["scenario"] == "china-magnet-ban-us"
     assert manifest["seed"] == 7 and manifest["version"] == __version__
@@ -170,8 +206,9 @@ def test_run_default_folders(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     no_partial(tmp_path)
 
 
-def test_run_bad_scenario_writes_nothing(tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_bad_scenario_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: t\nhorizon:\n  start: 2024-01-01\n  end: 2023-01-01\n")
     assert main(["run", str(bad), "--out", str(tmp_path / "out")]) == 2

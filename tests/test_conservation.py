@@ -7,10 +7,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.engine import run
 from sim.errors import MassBalanceError
-from sim.ledger import Ledger
-from sim.world import Buyer, Facility, Tranche, World
+from sim.model.ledger import Ledger
+from sim.runs.engine import run
+from sim.world.world import Buyer, Facility, Tranche, World
 from tests.worlds import PARAMS, REGIONS, one_chain, ore, scenario
 
 COUNTRIES = {"CN": "CN", "US": "US", "JP": "JP", "DE": "EU", "AU": "ROW", "KR": "KR"}

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.engine import run
-from sim.loading import default_world, load_scenario, vintage_world
-from sim.results import calibration, shortfall_table
-from sim.scenario import Scenario
+from sim.config.scenario import Scenario
+from sim.io.loading import default_world, load_scenario, vintage_world
+from sim.runs.engine import run
+from sim.runs.tables import calibration, shortfall_table
 from sim.units import DAYS_PER_MONTH, month_index
 
 SCENARIOS = sorted((Path(__file__).parent.parent / "scenarios").glob("*.yaml"))
@@ -50,7 +50,7 @@ def test_every_data_row_has_a_source() -> None:
     import csv
     from importlib import resources
 
-    for entry in resources.files("sim.data").iterdir():
+    for entry in resources.files("sim.world.data").iterdir():
         if entry.name.endswith(".csv"):
             rows = list(csv.DictReader(entry.read_text().splitlines()))
             assert rows, entry.name

@@ -9,17 +9,31 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.engine import run
 from sim.errors import InputError
-from sim.loading import load_scenario
+from sim.io.loading import load_scenario
+from sim.runs.engine import run
 from tests.worlds import one_chain, scenario
 
 M0 = 12  # 2025-01 in a horizon from 2024-01
-BAN = {"kind": "export_control", "exporter": "CN", "destinations": ["US"], "forms": ["magnet"],
-       "mode": "quota", "share": 0.3, "start": "2025-01-01", "end": "2025-12-31"}
-SUB = {"kind": "substitution", "materials": ["NdFeB"], "max_share": 0.4,
-       "trigger_price_ratio": 1.5, "full_price_ratio": 4.0, "adoption_months": 6.0,
-       "start": "2024-01-01"}
+BAN = {
+    "kind": "export_control",
+    "exporter": "CN",
+    "destinations": ["US"],
+    "forms": ["magnet"],
+    "mode": "quota",
+    "share": 0.3,
+    "start": "2025-01-01",
+    "end": "2025-12-31",
+}
+SUB = {
+    "kind": "substitution",
+    "materials": ["NdFeB"],
+    "max_share": 0.4,
+    "trigger_price_ratio": 1.5,
+    "full_price_ratio": 4.0,
+    "adoption_months": 6.0,
+    "start": "2024-01-01",
+}
 
 
 def _short(events: list[dict]) -> tuple[np.ndarray, np.ndarray]:
@@ -60,8 +74,16 @@ def test_reversible_substitution_returns_when_the_price_falls() -> None:
     assert 1 - back[-1] / demand0[-1] < 1 - sticky[-1] / demand0[-1]
 
 
-REC = {"kind": "recycling", "region": "US", "material": "NdFeB", "collection_share": 0.5,
-       "life_years": 5, "ramp_months": 0, "facility": "s", "start": "2024-06-01"}
+REC = {
+    "kind": "recycling",
+    "region": "US",
+    "material": "NdFeB",
+    "collection_share": 0.5,
+    "life_years": 5,
+    "ramp_months": 0,
+    "facility": "s",
+    "start": "2024-06-01",
+}
 
 
 def test_recycling_returns_half_of_five_year_old_magnets_into_the_books() -> None:
@@ -81,35 +103,58 @@ def test_recycling_returns_half_of_five_year_old_magnets_into_the_books() -> Non
 def test_lever_draws_per_sample_equal_single_runs() -> None:
     world = one_chain(cover_weeks=2.0)
     shares, collect = [0.1, 0.4, 0.7], [0.2, 0.5, 0.9]
-    draws = {"events[1].max_share": np.array(shares),
-             "events[2].collection_share": np.array(collect),
-             "events[1].start": np.array([dt.date(2024, m, 1).toordinal() for m in (1, 3, 9)],
-                                         float)}
-    batch = run(world, scenario([BAN, SUB, {**REC, "start": "2024-01-01"}]), samples=3,
-                draws=draws, detail=False)
+    draws = {
+        "events[1].max_share": np.array(shares),
+        "events[2].collection_share": np.array(collect),
+        "events[1].start": np.array([dt.date(2024, m, 1).toordinal() for m in (1, 3, 9)], float),
+    }
+    batch = run(
+        world,
+        scenario([BAN, SUB, {**REC, "start": "2024-01-01"}]),
+        samples=3,
+        draws=draws,
+        detail=False,
+    )
     for s, month in enumerate((1, 3, 9)):
-        alone = run(world, scenario([BAN, {**SUB, "max_share": shares[s],
-                                           "start": f"2024-{month:02d}-01"},
-                                     {**REC, "start": "2024-01-01",
-                                      "collection_share": collect[s]}]), detail=False)
+        alone = run(
+            world,
+            scenario(
+                [
+                    BAN,
+                    {**SUB, "max_share": shares[s], "start": f"2024-{month:02d}-01"},
+                    {**REC, "start": "2024-01-01", "collection_share": collect[s]},
+                ]
+            ),
+            detail=False,
+        )
         assert np.array_equal(batch.shortfall[s], alone.shortfall[0])
 
 
-@pytest.mark.parametrize(("event", "expect"), [
-    ({**SUB, "full_price_ratio": 1.2}, "must exceed"),
-    ({**SUB, "regions": ["XX"]}, "events[0].regions: unknown name"),
-    ({**SUB, "max_share": 1.5}, "events[0].max_share"),
-    ({**REC, "facility": "g"}, "events[0].facility: not a separation plant"),
-    ({**REC, "region": "Mars"}, "events[0].region: unknown demand region"),
-])
-def test_bad_demand_response_input_names_its_field(tmp_path: Path, event: dict, expect: str
-                                                   ) -> None:
+@pytest.mark.parametrize(
+    ("event", "expect"),
+    [
+        ({**SUB, "full_price_ratio": 1.2}, "must exceed"),
+        ({**SUB, "regions": ["XX"]}, "events[0].regions: unknown name"),
+        ({**SUB, "max_share": 1.5}, "events[0].max_share"),
+        ({**REC, "facility": "g"}, "events[0].facility: not a separation plant"),
+        ({**REC, "region": "Mars"}, "events[0].region: unknown demand region"),
+    ],
+)
+def test_bad_demand_response_input_names_its_field(
+    tmp_path: Path, event: dict, expect: str
+) -> None:
     import yaml
 
     path = tmp_path / "bad.yaml"
-    path.write_text(yaml.safe_dump({"name": "bad", "horizon": {"start": "2024-01-01",
-                                                                "end": "2026-12-31"},
-                                    "events": [event]}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "bad",
+                "horizon": {"start": "2024-01-01", "end": "2026-12-31"},
+                "events": [event],
+            }
+        )
+    )
     with pytest.raises(InputError) as err:
         load_scenario(path, one_chain())
     assert expect in str(err.value) and f"{path}:" in str(err.value)

@@ -6,16 +6,27 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.economics import PRICE_PRODUCTS, TIERS
-from sim.engine import run
-from sim.loading import default_world
+from sim.io.loading import default_world
+from sim.model.levers.economics import PRICE_PRODUCTS, TIERS
+from sim.runs.engine import run
 from tests.worlds import scenario
 
 HORIZON = {"start": "2024-01-01", "end": "2027-12-31"}
-SLUMP = {"kind": "price_level", "product": "NdPr_oxide", "usd_per_kg": 37.0,
-         "start": "2025-01-01"}  # the 2015 year-end low (USGS MCS 2016), below MP's cost
-FLOOR = {"kind": "price_floor", "product": "NdPr_oxide", "usd_per_kg": 110.0,
-         "beneficiary": "mp_materials", "start": "2025-01-01", "years": 10, "payer": "US DoD"}
+SLUMP = {
+    "kind": "price_level",
+    "product": "NdPr_oxide",
+    "usd_per_kg": 37.0,
+    "start": "2025-01-01",
+}  # the 2015 year-end low (USGS MCS 2016), below MP's cost
+FLOOR = {
+    "kind": "price_floor",
+    "product": "NdPr_oxide",
+    "usd_per_kg": 110.0,
+    "beneficiary": "mp_materials",
+    "start": "2025-01-01",
+    "years": 10,
+    "payer": "US DoD",
+}
 M0 = 12
 
 
@@ -39,8 +50,8 @@ def test_a_floor_keeps_running_a_producer_that_curtails_without_it(world) -> Non
     assert (_mp(with_floor) == 1.0).all()
     mp_sep = without.chain.index["mp_mountain_pass_sep"]
     assert without.record.production is not None and with_floor.record.production is not None
-    assert with_floor.record.production[M0 + 14:, mp_sep].sum() > 100.0
-    assert without.record.production[M0 + 14:, mp_sep].sum() < 1e-6
+    assert with_floor.record.production[M0 + 14 :, mp_sep].sum() > 100.0
+    assert without.record.production[M0 + 14 :, mp_sep].sum() < 1e-6
     assert with_floor.residual < 1e-9 and without.residual < 1e-9
 
 
@@ -52,8 +63,9 @@ def test_floor_payments_are_the_gap_times_the_output(world) -> None:  # type: ig
     seps = [chain.index[f] for f in ("mp_mountain_pass_sep", "mp_mountain_pass_sep_ramp")]
     assert res.record.production is not None
     ndpr_t = res.record.production[M0 + 6, seps, 0].sum()
-    price = res.prices_usd_per_kg[0, M0 + 5, PRICE_PRODUCTS.index("NdPr_oxide"),
-                                  TIERS.index("ex_china")]  # producers see last month's price
+    price = res.prices_usd_per_kg[
+        0, M0 + 5, PRICE_PRODUCTS.index("NdPr_oxide"), TIERS.index("ex_china")
+    ]  # producers see last month's price
     assert paid[0, M0 + 6, 0] == pytest.approx((110.0 - price) * ndpr_t * 1000.0, rel=1e-9)
 
 
@@ -73,23 +85,35 @@ def test_price_level_moves_the_reported_base(world) -> None:  # type: ignore[no-
 
 
 def test_a_price_cap_bounds_reported_prices_only_while_it_runs(world) -> None:  # type: ignore[no-untyped-def]
-    licence = {"kind": "export_control", "exporter": "CN", "elements": ["Dy"],
-               "forms": ["oxide"], "mode": "licence", "approval_rate": 0.3,
-               "review_delay_days": 60, "start": "2025-01-01"}
-    cap = {"kind": "price_cap", "product": "Dy_oxide", "tiers": ["ex_china"],
-           "usd_per_kg": 500.0, "start": "2025-03-01", "end": "2026-01-01"}
+    licence = {
+        "kind": "export_control",
+        "exporter": "CN",
+        "elements": ["Dy"],
+        "forms": ["oxide"],
+        "mode": "licence",
+        "approval_rate": 0.3,
+        "review_delay_days": 60,
+        "start": "2025-01-01",
+    }
+    cap = {
+        "kind": "price_cap",
+        "product": "Dy_oxide",
+        "tiers": ["ex_china"],
+        "usd_per_kg": 500.0,
+        "start": "2025-03-01",
+        "end": "2026-01-01",
+    }
     free = run(world, scenario([licence], **HORIZON)).prices_usd_per_kg[0]
     capped = run(world, scenario([licence, cap], **HORIZON)).prices_usd_per_kg[0]
     dy, ex = PRICE_PRODUCTS.index("Dy_oxide"), TIERS.index("ex_china")
-    assert free[M0 + 2: M0 + 12, dy, ex].max() > 500.0  # the cap binds
-    assert (capped[M0 + 2: M0 + 12, dy, ex] <= 500.0 + 1e-9).all()
-    outside = np.r_[0:M0 + 2, M0 + 12:free.shape[0]]
+    assert free[M0 + 2 : M0 + 12, dy, ex].max() > 500.0  # the cap binds
+    assert (capped[M0 + 2 : M0 + 12, dy, ex] <= 500.0 + 1e-9).all()
+    outside = np.r_[0 : M0 + 2, M0 + 12 : free.shape[0]]
     assert np.array_equal(capped[outside], free[outside])
 
 
 def test_a_cap_below_cost_makes_a_producer_curtail(world) -> None:  # type: ignore[no-untyped-def]
-    cap = {"kind": "price_cap", "product": "NdPr_oxide", "usd_per_kg": 40.0,
-           "start": "2025-01-01"}
+    cap = {"kind": "price_cap", "product": "NdPr_oxide", "usd_per_kg": 40.0, "start": "2025-01-01"}
     res = run(world, scenario([cap], **HORIZON))
     assert _mp(res)[M0 + 3] == 0.5 and _mp(res)[M0 + 12] == 0.0
 
@@ -97,18 +121,39 @@ def test_a_cap_below_cost_makes_a_producer_curtail(world) -> None:  # type: igno
 def test_producers_prices_are_those_cells_of_the_whole_price_table(world) -> None:  # type: ignore[no-untyped-def]
     # Producers read their own cells (`market_price` with cells): the numbers must be those
     # of the whole table, caps and levels included.
-    from sim.economics import base_at, market_price
-    from sim.market import scarcity_price
-    from sim.policies import active_fraction
+    from sim.market.market import scarcity_price
+    from sim.model.levers.economics import base_at, market_price
+    from sim.model.levers.schedules import active_fraction
 
-    cap = {"kind": "price_cap", "product": "NdPr_oxide", "tiers": ["ex_china"],
-           "usd_per_kg": 45.0, "start": "2025-01-01", "end": "2025-03-15"}
-    level = {"kind": "price_level", "product": "Dy_oxide", "usd_per_kg": 900.0,
-             "start": "2025-02-01"}
-    licence = {"kind": "export_control", "exporter": "CN", "elements": ["Dy", "Nd"],
-               "forms": ["oxide"], "mode": "quota", "share": 0.5, "start": "2024-11-01"}
-    res = run(world, scenario([licence, cap, level], **HORIZON), samples=2,
-              draws={"events[0].share": np.array([0.3, 0.8])})
+    cap = {
+        "kind": "price_cap",
+        "product": "NdPr_oxide",
+        "tiers": ["ex_china"],
+        "usd_per_kg": 45.0,
+        "start": "2025-01-01",
+        "end": "2025-03-15",
+    }
+    level = {
+        "kind": "price_level",
+        "product": "Dy_oxide",
+        "usd_per_kg": 900.0,
+        "start": "2025-02-01",
+    }
+    licence = {
+        "kind": "export_control",
+        "exporter": "CN",
+        "elements": ["Dy", "Nd"],
+        "forms": ["oxide"],
+        "mode": "quota",
+        "share": 0.5,
+        "start": "2024-11-01",
+    }
+    res = run(
+        world,
+        scenario([licence, cap, level], **HORIZON),
+        samples=2,
+        draws={"events[0].share": np.array([0.3, 0.8])},
+    )
     chain = res.chain
     P, K = len(PRICE_PRODUCTS), len(TIERS)
     cells = (np.repeat(np.arange(P), K)[::-1].copy(), np.tile(np.arange(K), P)[::-1].copy())
@@ -119,8 +164,9 @@ def test_producers_prices_are_those_cells_of_the_whole_price_table(world) -> Non
         assert np.array_equal(market_price(chain, step, cells), whole[:, cells[0], cells[1]])
         # the table itself: scarcity prices, the cap on its own product and tier alone
         p = chain.params
-        expected = scarcity_price(base_at(chain, step), chain.fills_now, p["price_elasticity"],
-                                  p["price_ceiling"])
+        expected = scarcity_price(
+            base_at(chain, step), chain.fills_now, p["price_elasticity"], p["price_ceiling"]
+        )
         share = active_fraction(held.start, held.end, step)
         row = expected[:, ndpr, ex]
         expected[:, ndpr, ex] = row * (1 - share) + np.minimum(row, 45.0) * share

@@ -8,38 +8,50 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from sim.engine import run
-from sim.loading import default_world
+from sim.io.loading import default_world
+from sim.runs.engine import run
 from sim.units import DAYS_PER_MONTH
 from tests.worlds import one_chain, scenario, with_defence
 
 M0 = 12  # 2025-01 is month 12 after the 2024-01 origin
-LICENCE = {"kind": "export_control", "exporter": "CN", "forms": ["magnet"], "mode": "licence",
-           "approval_rate": 0.5, "review_delay_days": 2 * DAYS_PER_MONTH, "start": "2025-01-01"}
-BAN = {"kind": "export_control", "exporter": "CN", "forms": ["magnet"], "mode": "ban",
-       "start": "2025-01-01"}
+LICENCE = {
+    "kind": "export_control",
+    "exporter": "CN",
+    "forms": ["magnet"],
+    "mode": "licence",
+    "approval_rate": 0.5,
+    "review_delay_days": 2 * DAYS_PER_MONTH,
+    "start": "2025-01-01",
+}
+BAN = {
+    "kind": "export_control",
+    "exporter": "CN",
+    "forms": ["magnet"],
+    "mode": "ban",
+    "start": "2025-01-01",
+}
 
 
 def test_licences_hold_everything_for_the_review_then_release_the_approved_share() -> None:
     res = run(one_chain(cover_weeks=0.0), scenario([LICENCE]))
     got, demand = res.record.delivered[0, :, 0], res.record.demand[0, :, 0]
     assert np.allclose(got[:M0], demand[:M0])
-    assert np.allclose(got[M0:M0 + 2], 0.0, atol=1e-9)
-    assert np.allclose(got[M0 + 2:], 0.5 * demand[M0 + 2:], rtol=1e-6)
+    assert np.allclose(got[M0 : M0 + 2], 0.0, atol=1e-9)
+    assert np.allclose(got[M0 + 2 :], 0.5 * demand[M0 + 2 :], rtol=1e-6)
 
 
 def test_a_suspension_switches_the_control_off_until_it_resumes() -> None:
     ev = {**BAN, "suspended": "2025-04-01", "resumed": "2025-07-01"}
     res = run(one_chain(cover_weeks=0.0), scenario([ev]))
     got, demand = res.record.delivered[0, :, 0], res.record.demand[0, :, 0]
-    assert np.allclose(got[M0:M0 + 3], 0.0, atol=1e-9)
-    assert np.allclose(got[M0 + 3:M0 + 6], demand[M0 + 3:M0 + 6])
-    assert np.allclose(got[M0 + 6:], 0.0, atol=1e-9)
+    assert np.allclose(got[M0 : M0 + 3], 0.0, atol=1e-9)
+    assert np.allclose(got[M0 + 3 : M0 + 6], demand[M0 + 3 : M0 + 6])
+    assert np.allclose(got[M0 + 6 :], 0.0, atol=1e-9)
 
 
 def test_a_suspension_without_resumption_ends_the_control() -> None:
     res = run(one_chain(cover_weeks=0.0), scenario([{**BAN, "suspended": "2025-05-01"}]))
-    assert res.shortfall[0, :M0 + 4].sum() > 0 and res.shortfall[0, M0 + 4:].max() < 1e-9
+    assert res.shortfall[0, : M0 + 4].sum() > 0 and res.shortfall[0, M0 + 4 :].max() < 1e-9
 
 
 def test_general_licence_exempts_its_destinations() -> None:
@@ -51,7 +63,7 @@ def test_sector_scope_denies_only_the_named_end_users() -> None:
     res = run(with_defence(one_chain(cover_weeks=0.0)), scenario([{**BAN, "sectors": ["defence"]}]))
     short = res.shortfall[0]
     assert short[:, 0].max() < 1e-9  # ev_traction still served
-    assert short[M0 + 1:, 1].min() > 9.9  # defence gets nothing (10 t a month)
+    assert short[M0 + 1 :, 1].min() > 9.9  # defence gets nothing (10 t a month)
 
 
 # -- direction of effect on the default world --------------------------------------------------
@@ -59,8 +71,14 @@ HORIZON = {"start": "2024-01-01", "end": "2027-12-31"}
 
 
 def _control(**kw: object) -> dict:
-    return {"kind": "export_control", "exporter": "CN", "elements": ["Dy", "Tb"],
-            "forms": ["oxide", "metal", "magnet"], "start": "2025-04-04", **kw}
+    return {
+        "kind": "export_control",
+        "exporter": "CN",
+        "elements": ["Dy", "Tb"],
+        "forms": ["oxide", "metal", "magnet"],
+        "start": "2025-04-04",
+        **kw,
+    }
 
 
 def _abroad_short(res: object) -> np.ndarray:
@@ -87,17 +105,25 @@ def world():  # type: ignore[no-untyped-def]
 LICENCE_60 = _control(mode="licence", approval_rate=0.5, review_delay_days=60)
 
 
-@pytest.mark.parametrize(("event", "field", "loosest_first"), [
-    (LICENCE_60, "approval_rate", [1.0, 0.8, 0.6, 0.4, 0.2, 0.0]),  # higher rate: never worse
-    (LICENCE_60, "review_delay_days", [0.0, 30.0, 63.0, 120.0, 240.0]),
-    (_control(mode="quota", share=0.5), "share", [1.0, 0.7, 0.4, 0.1, 0.0]),
-])
+@pytest.mark.parametrize(
+    ("event", "field", "loosest_first"),
+    [
+        (LICENCE_60, "approval_rate", [1.0, 0.8, 0.6, 0.4, 0.2, 0.0]),  # higher rate: never worse
+        (LICENCE_60, "review_delay_days", [0.0, 30.0, 63.0, 120.0, 240.0]),
+        (_control(mode="quota", share=0.5), "share", [1.0, 0.7, 0.4, 0.1, 0.0]),
+    ],
+)
 def test_a_tighter_control_never_lowers_a_shortfall(  # type: ignore[no-untyped-def]
     world, event: dict, field: str, loosest_first: list[float]
 ) -> None:
     values = np.array(loosest_first)
-    res = run(world, scenario([event], **HORIZON), samples=len(values), detail=False,
-              draws={f"events[0].{field}": values})
+    res = run(
+        world,
+        scenario([event], **HORIZON),
+        samples=len(values),
+        detail=False,
+        draws={f"events[0].{field}": values},
+    )
     _ordered(_abroad_short(res))
 
 
@@ -105,18 +131,25 @@ def _days(*dates: str) -> list[float]:
     return [float(dt.date.fromisoformat(d).toordinal()) for d in dates]
 
 
-@pytest.mark.parametrize(("field", "loosest_first"), [
-    ("end", _days("2025-06-01", "2025-10-01", "2026-03-01", "2027-06-01")),  # lasts longer
-    ("resumed", _days("2027-06-01", "2026-09-01", "2026-02-01", "2025-11-01")),  # shorter pause
-])
+@pytest.mark.parametrize(
+    ("field", "loosest_first"),
+    [
+        ("end", _days("2025-06-01", "2025-10-01", "2026-03-01", "2027-06-01")),  # lasts longer
+        ("resumed", _days("2027-06-01", "2026-09-01", "2026-02-01", "2025-11-01")),  # shorter pause
+    ],
+)
 def test_a_longer_control_never_lowers_a_shortfall(  # type: ignore[no-untyped-def]
     world, field: str, loosest_first: list[float]
 ) -> None:
-    event = {**LICENCE_60, "end": "2026-01-01", "suspended": "2025-09-01",
-             "resumed": "2026-01-01"}
+    event = {**LICENCE_60, "end": "2026-01-01", "suspended": "2025-09-01", "resumed": "2026-01-01"}
     values = np.array(loosest_first)
-    res = run(world, scenario([event], **HORIZON), samples=len(values), detail=False,
-              draws={f"events[0].{field}": values})
+    res = run(
+        world,
+        scenario([event], **HORIZON),
+        samples=len(values),
+        detail=False,
+        draws={f"events[0].{field}": values},
+    )
     _ordered(_abroad_short(res))
 
 
@@ -130,8 +163,18 @@ def test_more_destinations_never_lower_their_shortfall(world) -> None:  # type: 
 
 def test_more_elements_never_lower_a_shortfall(world) -> None:  # type: ignore[no-untyped-def]
     runs = [
-        run(world, scenario([_control(mode="licence", approval_rate=0.4, review_delay_days=60,
-                                      elements=elements)], **HORIZON), detail=False)
+        run(
+            world,
+            scenario(
+                [
+                    _control(
+                        mode="licence", approval_rate=0.4, review_delay_days=60, elements=elements
+                    )
+                ],
+                **HORIZON,
+            ),
+            detail=False,
+        )
         for elements in (["Tb"], ["Dy", "Tb"], ["Sm", "Dy", "Tb"], ["Sm", "Dy", "Tb", "NdPr"])
     ]
     _ordered(np.concatenate([_abroad_short(r) for r in runs]))

@@ -10,27 +10,92 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sim.config.scenario import Scenario
 from sim.errors import InputError
-from sim.loading import load_scenario
-from sim.scenario import Scenario
+from sim.io.loading import load_scenario
 
 SCENARIOS = Path(__file__).parent.parent / "scenarios"
 SHIPPED = {p.name: p.read_text(encoding="utf-8") for p in sorted(SCENARIOS.glob("*.yaml"))}
-FIELDS = ["name", "horizon", "start", "end", "step", "events", "kind", "exporter", "share",
-          "mode", "elements", "forms", "destinations", "facility", "nameplate_tpa", "extends",
-          "ramp_months", "stage", "country", "feeds_from", "label", "world", "replace"]
-WORDS = ["CN", "US", "all", "ban", "quota", "outage", "export_control", "new_capacity",
-         "mountain_pass", "mp_10x", "Dy", "Xx", "magnet", "oxide", "2025-04-04", "2024-13-45",
-         "baseline.yaml", "nowhere.yaml", ".nan", ".inf", "-1", "1e9", "~", "yes", "&a", "*a",
-         "!!int", "!!python/name:os.system", "[", "{", "- ", ": ", "\t", "'", '"', "#", "---"]
+FIELDS = [
+    "name",
+    "horizon",
+    "start",
+    "end",
+    "step",
+    "events",
+    "kind",
+    "exporter",
+    "share",
+    "mode",
+    "elements",
+    "forms",
+    "destinations",
+    "facility",
+    "nameplate_tpa",
+    "extends",
+    "ramp_months",
+    "stage",
+    "country",
+    "feeds_from",
+    "label",
+    "world",
+    "replace",
+]
+WORDS = [
+    "CN",
+    "US",
+    "all",
+    "ban",
+    "quota",
+    "outage",
+    "export_control",
+    "new_capacity",
+    "mountain_pass",
+    "mp_10x",
+    "Dy",
+    "Xx",
+    "magnet",
+    "oxide",
+    "2025-04-04",
+    "2024-13-45",
+    "baseline.yaml",
+    "nowhere.yaml",
+    ".nan",
+    ".inf",
+    "-1",
+    "1e9",
+    "~",
+    "yes",
+    "&a",
+    "*a",
+    "!!int",
+    "!!python/name:os.system",
+    "[",
+    "{",
+    "- ",
+    ": ",
+    "\t",
+    "'",
+    '"',
+    "#",
+    "---",
+]
 
 # Mostly printable text; control characters now and then.
-chars = (st.characters(min_codepoint=0x20, max_codepoint=0xD7FF, exclude_categories=("Cc",))
-         | st.sampled_from(["\n", "\t", " "]))
+chars = st.characters(
+    min_codepoint=0x20, max_codepoint=0xD7FF, exclude_categories=("Cc",)
+) | st.sampled_from(["\n", "\t", " "])
 texts = st.text(chars, max_size=20) | st.text(max_size=5)
-scalars = (st.none() | st.booleans() | st.integers(-10**20, 10**20)
-           | st.floats(allow_nan=True, allow_infinity=True) | texts
-           | st.sampled_from(WORDS) | st.dates().map(str) | st.dates())
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**20), 10**20)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | texts
+    | st.sampled_from(WORDS)
+    | st.dates().map(str)
+    | st.dates()
+)
 keys = st.sampled_from(FIELDS) | st.text(chars, max_size=10)
 documents = st.recursive(
     scalars,
@@ -39,8 +104,11 @@ documents = st.recursive(
 )
 
 
-DATES = st.sampled_from(["2024-01-01", "2025-04-04", "2026-01-01", "2028-12-31"]) | st.dates(
-    dt.date(2000, 1, 1), dt.date(2040, 1, 1)) | st.dates().map(str)
+DATES = (
+    st.sampled_from(["2024-01-01", "2025-04-04", "2026-01-01", "2028-12-31"])
+    | st.dates(dt.date(2000, 1, 1), dt.date(2040, 1, 1))
+    | st.dates().map(str)
+)
 VALUES = {
     "kind": st.sampled_from(["export_control", "new_capacity", "outage", "embargo"]),
     "exporter": st.sampled_from(["CN", "US", "MY", "ZZ"]),
@@ -49,11 +117,10 @@ VALUES = {
     "start": DATES,
     "end": DATES,
     "facility": st.sampled_from(["mountain_pass", "mp_10x", "china_ndfeb", "brand_new", "x"]),
-    "elements": st.just("all") | st.lists(st.sampled_from(["Dy", "Tb", "NdPr", "Xx"]),
-                                          max_size=3),
+    "elements": st.just("all") | st.lists(st.sampled_from(["Dy", "Tb", "NdPr", "Xx"]), max_size=3),
     "forms": st.just("all") | st.lists(st.sampled_from(["magnet", "oxide", "ore"]), max_size=3),
-    "destinations": st.just("all") | st.lists(st.sampled_from(["US", "EU", "JP", "QQ"]),
-                                              max_size=3),
+    "destinations": st.just("all")
+    | st.lists(st.sampled_from(["US", "EU", "JP", "QQ"]), max_size=3),
     "nameplate_tpa": st.floats(-10, 1e6) | st.integers(-5, 10**6),
     "ramp_months": st.integers(-1, 300),
     "stage": st.sampled_from(["mine", "separation", "metal", "magnet"]),
@@ -62,8 +129,7 @@ VALUES = {
 }
 KIND_FIELDS = {
     "export_control": ["exporter", "mode", "share", "end", "elements", "forms", "destinations"],
-    "new_capacity": ["facility", "nameplate_tpa", "ramp_months", "stage", "country",
-                     "feeds_from"],
+    "new_capacity": ["facility", "nameplate_tpa", "ramp_months", "stage", "country", "feeds_from"],
     "outage": ["facility", "end", "share"],
     "embargo": ["exporter", "mode"],
 }
@@ -82,12 +148,15 @@ def events(draw: st.DrawFn) -> dict:
     return event
 
 
-scenario_like = st.fixed_dictionaries({
-    "name": st.sampled_from(["fuzz", "fuzz", "fuzz", "ok-2.x", "bad name", ""]),
-    "horizon": st.just({"start": "2024-01-01", "end": "2028-12-31"})
-    | st.fixed_dictionaries({"start": DATES, "end": DATES}),
-    "events": st.lists(events(), max_size=4),
-}, optional={"extends": st.sampled_from(["baseline.yaml", "missing.yaml"])})
+scenario_like = st.fixed_dictionaries(
+    {
+        "name": st.sampled_from(["fuzz", "fuzz", "fuzz", "ok-2.x", "bad name", ""]),
+        "horizon": st.just({"start": "2024-01-01", "end": "2028-12-31"})
+        | st.fixed_dictionaries({"start": DATES, "end": DATES}),
+        "events": st.lists(events(), max_size=4),
+    },
+    optional={"extends": st.sampled_from(["baseline.yaml", "missing.yaml"])},
+)
 
 
 def dump(value: object) -> str:
@@ -98,8 +167,7 @@ def dump(value: object) -> str:
 def random_text(draw: st.DrawFn) -> str:
     """Random YAML-looking text: fragments of keys, words and punctuation on random lines."""
     parts = st.sampled_from(FIELDS).map(lambda k: k + ":") | st.sampled_from(WORDS) | texts
-    lines = draw(st.lists(st.tuples(st.integers(0, 6), st.lists(parts, max_size=4)),
-                          max_size=12))
+    lines = draw(st.lists(st.tuples(st.integers(0, 6), st.lists(parts, max_size=4)), max_size=12))
     return "\n".join(" " * indent + " ".join(words) for indent, words in lines)
 
 
@@ -108,14 +176,13 @@ def mutated(draw: st.DrawFn) -> tuple[str, str]:
     """A shipped scenario with one random change, as (file name, text)."""
     name = draw(st.sampled_from(sorted(SHIPPED)))
     text = SHIPPED[name]
-    how = draw(st.sampled_from(["delete", "replace", "rename", "duplicate", "truncate",
-                                "insert"]))
+    how = draw(st.sampled_from(["delete", "replace", "rename", "duplicate", "truncate", "insert"]))
     if how == "truncate":
         return name, text[: draw(st.integers(0, len(text)))]
     lines = text.splitlines()
     if how == "duplicate":
         i = draw(st.integers(0, len(lines) - 1))
-        return name, "\n".join([*lines[: i + 1], lines[i], *lines[i + 1:]]) + "\n"
+        return name, "\n".join([*lines[: i + 1], lines[i], *lines[i + 1 :]]) + "\n"
     if how == "insert":
         i = draw(st.integers(0, len(lines)))
         extra = draw(random_text())
@@ -137,8 +204,7 @@ def mutated(draw: st.DrawFn) -> tuple[str, str]:
 
 @st.composite
 def files(draw: st.DrawFn) -> tuple[str, str | bytes]:
-    kind = draw(st.sampled_from(["document", "scenario", "text", "mutated", "mutated",
-                                 "bytes"]))
+    kind = draw(st.sampled_from(["document", "scenario", "text", "mutated", "mutated", "bytes"]))
     if kind == "document":
         return "doc.yaml", dump(draw(st.dictionaries(keys, documents, max_size=6) | documents))
     if kind == "scenario":

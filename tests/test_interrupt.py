@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from sim.engine import estimate_bytes, run
+from sim.config.scenario import Scenario
 from sim.errors import InputError
-from sim.loading import default_world
-from sim.scenario import Scenario
+from sim.io.loading import default_world
+from sim.runs.engine import estimate_bytes, run
 
 ROOT = Path(__file__).parent.parent
 
@@ -22,15 +22,27 @@ ROOT = Path(__file__).parent.parent
 def _start(out: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "MPLBACKEND": "Agg"}
     return subprocess.Popen(
-        [sys.executable, "-m", "sim", "run", str(ROOT / "scenarios/baseline.yaml"),
-         "--out", str(out)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "sim",
+            "run",
+            str(ROOT / "scenarios/baseline.yaml"),
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 @pytest.mark.parametrize("delay", [0.8, 1.6, 2.4])
-def test_killed_run_leaves_no_complete_looking_folder(tmp_path: Path, sig: int, delay: float
-                                                      ) -> None:
+def test_killed_run_leaves_no_complete_looking_folder(
+    tmp_path: Path, sig: int, delay: float
+) -> None:
     earlier = tmp_path / "earlier"
     earlier.mkdir()
     (earlier / "manifest.json").write_text("{}")
@@ -50,7 +62,8 @@ def test_killed_run_leaves_no_complete_looking_folder(tmp_path: Path, sig: int, 
 def test_a_run_too_big_for_memory_is_refused_before_it_starts() -> None:
     world = default_world()
     scenario = Scenario.model_validate(
-        {"name": "huge", "horizon": {"start": "2024-01-01", "end": "2120-12-31"}})
+        {"name": "huge", "horizon": {"start": "2024-01-01", "end": "2120-12-31"}}
+    )
     assert estimate_bytes(world, scenario, 1, True) < 4 * 1024**3  # one sample fits
     assert estimate_bytes(world, scenario, 5000, True) > 4 * 1024**3
     with pytest.raises(InputError, match=r"GiB.*limit"):

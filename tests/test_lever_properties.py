@@ -9,8 +9,8 @@ import dataclasses
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.engine import run
-from sim.world import Producer, World
+from sim.runs.engine import run
+from sim.world.world import Producer, World
 from tests.test_conservation import COUNTRIES, worlds
 from tests.worlds import scenario
 
@@ -20,27 +20,53 @@ STARTS = ["2024-02-10", "2024-09-01", "2025-05-20"]
 def _with_producer(draw: st.DrawFn, world: World) -> World:
     facs = [f.id for f in world.facilities if f.stage in ("mine", "separation")]
     chosen = draw(st.lists(st.sampled_from(facs), min_size=1, max_size=3, unique=True))
-    prod = Producer("p", tuple(chosen), "NdPr_oxide", draw(st.sampled_from(["china", "ex_china"])),
-                    draw(st.floats(10, 200)), draw(st.sampled_from([1.0, 3.0])),
-                    draw(st.floats(0.1, 1.0)), draw(st.sampled_from([2.0, 6.0])),
-                    draw(st.sampled_from([1.0, 4.0])))
-    prices = {**world.prices_usd_per_kg, ("NdPr_oxide", "china"): 50.0,
-              ("NdPr_oxide", "ex_china"): 52.5}
+    prod = Producer(
+        "p",
+        tuple(chosen),
+        "NdPr_oxide",
+        draw(st.sampled_from(["china", "ex_china"])),
+        draw(st.floats(10, 200)),
+        draw(st.sampled_from([1.0, 3.0])),
+        draw(st.floats(0.1, 1.0)),
+        draw(st.sampled_from([2.0, 6.0])),
+        draw(st.sampled_from([1.0, 4.0])),
+    )
+    prices = {
+        **world.prices_usd_per_kg,
+        ("NdPr_oxide", "china"): 50.0,
+        ("NdPr_oxide", "ex_china"): 52.5,
+    }
     return dataclasses.replace(world, producers=(prod,), prices_usd_per_kg=prices)
 
 
 def _lever(draw: st.DrawFn, world: World) -> dict:
-    kind = draw(st.sampled_from(["licence", "new_capacity", "stockpile", "offtake",
-                                 "price_level", "price_cap", "price_floor"]))
+    kind = draw(
+        st.sampled_from(
+            [
+                "licence",
+                "new_capacity",
+                "stockpile",
+                "offtake",
+                "price_level",
+                "price_cap",
+                "price_floor",
+            ]
+        )
+    )
     start = draw(st.sampled_from(STARTS))
     buyer = draw(st.sampled_from(world.buyers))
     if kind == "licence":
-        ev = {"kind": "export_control", "exporter": draw(st.sampled_from(sorted(COUNTRIES))),
-              "mode": "licence", "approval_rate": draw(st.floats(0, 1)),
-              "review_delay_days": draw(st.floats(0, 200)), "start": start,
-              "forms": draw(st.sampled_from(["all", ["magnet"], ["oxide", "metal"]])),
-              "general_licence": draw(st.sampled_from([[], ["US"], ["EU", "JP"]])),
-              "sectors": draw(st.sampled_from(["all", ["defence"], ["ev_traction", "wind"]]))}
+        ev = {
+            "kind": "export_control",
+            "exporter": draw(st.sampled_from(sorted(COUNTRIES))),
+            "mode": "licence",
+            "approval_rate": draw(st.floats(0, 1)),
+            "review_delay_days": draw(st.floats(0, 200)),
+            "start": start,
+            "forms": draw(st.sampled_from(["all", ["magnet"], ["oxide", "metal"]])),
+            "general_licence": draw(st.sampled_from([[], ["US"], ["EU", "JP"]])),
+            "sectors": draw(st.sampled_from(["all", ["defence"], ["ev_traction", "wind"]])),
+        }
         if draw(st.booleans()):
             ev["foreign_content_threshold"] = draw(st.floats(0, 1))
         if draw(st.booleans()):
@@ -49,30 +75,56 @@ def _lever(draw: st.DrawFn, world: World) -> dict:
                 ev["resumed"] = "2025-07-01"
         return ev
     if kind == "new_capacity":
-        return {"kind": kind, "facility": draw(st.sampled_from([f.id for f in world.facilities])),
-                "start": start, "nameplate_tpa": draw(st.floats(1, 10_000)),
-                "ramp_months": draw(st.sampled_from([0, 7, 24])),
-                "ramp": draw(st.sampled_from(["linear", "s_curve"])),
-                "delay_months": draw(st.floats(0, 12)),
-                "completion_probability": draw(st.floats(0, 1))}
+        return {
+            "kind": kind,
+            "facility": draw(st.sampled_from([f.id for f in world.facilities])),
+            "start": start,
+            "nameplate_tpa": draw(st.floats(1, 10_000)),
+            "ramp_months": draw(st.sampled_from([0, 7, 24])),
+            "ramp": draw(st.sampled_from(["linear", "s_curve"])),
+            "delay_months": draw(st.floats(0, 12)),
+            "completion_probability": draw(st.floats(0, 1)),
+        }
     if kind == "stockpile":
-        ev = {"kind": kind, "region": buyer.region, "material": buyer.material,
-              "sectors": [buyer.sector], "initial_t": draw(st.floats(0, 5_000)),
-              "release_threshold": draw(st.floats(0, 1)),
-              "max_release_t_per_month": draw(st.floats(0.1, 1_000)), "start": start}
+        ev = {
+            "kind": kind,
+            "region": buyer.region,
+            "material": buyer.material,
+            "sectors": [buyer.sector],
+            "initial_t": draw(st.floats(0, 5_000)),
+            "release_threshold": draw(st.floats(0, 1)),
+            "max_release_t_per_month": draw(st.floats(0.1, 1_000)),
+            "start": start,
+        }
         if draw(st.booleans()):
-            ev.update(purchase_t_per_month=draw(st.floats(0, 500)),
-                      target_t=draw(st.floats(0, 5_000)))
+            ev.update(
+                purchase_t_per_month=draw(st.floats(0, 500)), target_t=draw(st.floats(0, 5_000))
+            )
         return ev
     if kind == "offtake":
         magnets = [f.id for f in world.facilities if f.stage == "magnet"]
-        return {"kind": kind, "facility": draw(st.sampled_from(magnets)), "region": buyer.region,
-                "share": draw(st.floats(0.01, 1)), "start": start}
+        return {
+            "kind": kind,
+            "facility": draw(st.sampled_from(magnets)),
+            "region": buyer.region,
+            "share": draw(st.floats(0.01, 1)),
+            "start": start,
+        }
     if kind in ("price_level", "price_cap"):
-        return {"kind": kind, "product": "NdPr_oxide", "usd_per_kg": draw(st.floats(1, 300)),
-                "start": start}
-    return {"kind": kind, "product": "NdPr_oxide", "usd_per_kg": draw(st.floats(1, 300)),
-            "beneficiary": "p", "start": start, "years": draw(st.floats(0.1, 5))}
+        return {
+            "kind": kind,
+            "product": "NdPr_oxide",
+            "usd_per_kg": draw(st.floats(1, 300)),
+            "start": start,
+        }
+    return {
+        "kind": kind,
+        "product": "NdPr_oxide",
+        "usd_per_kg": draw(st.floats(1, 300)),
+        "beneficiary": "p",
+        "start": start,
+        "years": draw(st.floats(0.1, 5)),
+    }
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

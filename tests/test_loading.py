@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from sim.config.scenario import ExportControl, Outage, Scenario
 from sim.errors import InputError
-from sim.loading import load_scenario
-from sim.scenario import ExportControl, Outage, Scenario
+from sim.io.loading import load_scenario
 
 SCENARIOS = Path(__file__).parent.parent / "scenarios"
 
@@ -48,8 +48,9 @@ def fails(path: Path) -> InputError:
     return err
 
 
-def check(err: InputError, line: int | None, field: str | None, *words: str,
-          value: object = ...) -> None:
+def check(
+    err: InputError, line: int | None, field: str | None, *words: str, value: object = ...
+) -> None:
     text = str(err)
     assert err.line == line, text
     if line is not None:
@@ -73,7 +74,12 @@ def test_minimal_file_loads(tmp_path: Path) -> None:
 
 
 def test_file_with_every_event_kind_loads(tmp_path: Path) -> None:
-    s = load_scenario(write(tmp_path, HEAD + EXPORT + """\
+    s = load_scenario(
+        write(
+            tmp_path,
+            HEAD
+            + EXPORT
+            + """\
   - kind: export_control
     exporter: CN
     mode: quota
@@ -92,9 +98,15 @@ def test_file_with_every_event_kind_loads(tmp_path: Path) -> None:
     nameplate_tpa: 1000
     ramp_months: 12
     start: 2026-01-01
-"""))
-    assert [e.kind for e in s.events] == ["export_control", "export_control", "outage",
-                                          "new_capacity"]
+""",
+        )
+    )
+    assert [e.kind for e in s.events] == [
+        "export_control",
+        "export_control",
+        "outage",
+        "new_capacity",
+    ]
     assert isinstance(s.events[1], ExportControl) and s.events[1].share == 0.4
 
 
@@ -122,47 +134,71 @@ def test_unknown_top_level_field(tmp_path: Path) -> None:
 
 
 def test_wrong_type_for_nameplate(tmp_path: Path) -> None:
-    err = fails(write(tmp_path, HEAD + """\
+    err = fails(
+        write(
+            tmp_path,
+            HEAD
+            + """\
 events:
   - kind: new_capacity
     facility: mp_10x
     nameplate_tpa: lots
     start: 2026-01-01
-"""))
+""",
+        )
+    )
     check(err, 8, "events[0].nameplate_tpa", value="lots")
 
 
 def test_negative_tonnage(tmp_path: Path) -> None:
-    err = fails(write(tmp_path, HEAD + """\
+    err = fails(
+        write(
+            tmp_path,
+            HEAD
+            + """\
 events:
   - kind: new_capacity
     facility: mp_10x
     start: 2026-01-01
     nameplate_tpa: -5
-"""))
+""",
+        )
+    )
     check(err, 9, "events[0].nameplate_tpa", "greater than 0", value=-5)
 
 
 def test_share_outside_zero_one(tmp_path: Path) -> None:
-    err = fails(write(tmp_path, HEAD + """\
+    err = fails(
+        write(
+            tmp_path,
+            HEAD
+            + """\
 events:
   - kind: export_control
     exporter: CN
     mode: quota
     start: 2025-01-01
     share: 1.4
-"""))
+""",
+        )
+    )
     check(err, 10, "events[0].share", "less than or equal to 1", value=1.4)
 
 
 def test_quota_without_share(tmp_path: Path) -> None:
-    err = fails(write(tmp_path, HEAD + """\
+    err = fails(
+        write(
+            tmp_path,
+            HEAD
+            + """\
 events:
   - kind: export_control
     exporter: CN
     mode: quota
     start: 2025-01-01
-"""))
+""",
+        )
+    )
     check(err, 6, "events[0]", "mode 'quota' needs 'share'")
 
 
@@ -172,23 +208,34 @@ def test_export_control_end_before_start(tmp_path: Path) -> None:
 
 
 def test_horizon_end_before_start(tmp_path: Path) -> None:
-    err = fails(write(tmp_path, """\
+    err = fails(
+        write(
+            tmp_path,
+            """\
 name: t
 horizon:
   start: 2026-01-01
   end: 2025-01-01
-"""))
+""",
+        )
+    )
     check(err, 2, "horizon", "end (2025-01-01) must be after start (2026-01-01)")
 
 
 def test_outage_end_before_start(tmp_path: Path) -> None:
-    err = fails(write(tmp_path, HEAD + """\
+    err = fails(
+        write(
+            tmp_path,
+            HEAD
+            + """\
 events:
   - kind: outage
     facility: mountain_pass
     start: 2025-06-01
     end: 2025-06-01
-"""))
+""",
+        )
+    )
     check(err, 6, "events[0]", "must be after start")
 
 
@@ -225,26 +272,38 @@ def test_missing_event_field(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("text", [".nan", ".NaN", ".inf", "-.inf", ".Inf"])
 def test_nan_and_inf_refused(tmp_path: Path, text: str) -> None:
-    err = fails(write(tmp_path, HEAD + f"""\
+    err = fails(
+        write(
+            tmp_path,
+            HEAD
+            + f"""\
 events:
   - kind: outage
     facility: mountain_pass
     start: 2025-01-01
     end: 2025-06-01
     share: {text}
-"""))
+""",
+        )
+    )
     check(err, 10, "events[0].share", "finite")
     assert err.has_value
 
 
 def test_inf_nameplate_refused(tmp_path: Path) -> None:
-    err = fails(write(tmp_path, HEAD + """\
+    err = fails(
+        write(
+            tmp_path,
+            HEAD
+            + """\
 events:
   - kind: new_capacity
     facility: mp_10x
     start: 2026-01-01
     nameplate_tpa: .inf
-"""))
+""",
+        )
+    )
     check(err, 9, "events[0].nameplate_tpa", "finite", value=float("inf"))
 
 
@@ -260,15 +319,27 @@ def test_union_field_path_has_no_pydantic_internals(tmp_path: Path) -> None:
 
 # -- world checks -----------------------------------------------------------------------------
 def test_unknown_facility_in_outage(tmp_path: Path) -> None:
-    err = fails(write(tmp_path, HEAD + """\
+    err = fails(
+        write(
+            tmp_path,
+            HEAD
+            + """\
 events:
   - kind: outage
     facility: mountain_pas
     start: 2025-01-01
     end: 2025-06-01
-"""))
-    check(err, 7, "events[0].facility", "unknown facility", "did you mean 'mountain_pass'?",
-          value="mountain_pas")
+""",
+        )
+    )
+    check(
+        err,
+        7,
+        "events[0].facility",
+        "unknown facility",
+        "did you mean 'mountain_pass'?",
+        value="mountain_pas",
+    )
 
 
 def test_unknown_exporter(tmp_path: Path) -> None:
@@ -282,24 +353,37 @@ def test_unknown_destination(tmp_path: Path) -> None:
 
 
 def test_new_facility_needs_stage(tmp_path: Path) -> None:
-    err = fails(write(tmp_path, HEAD + """\
+    err = fails(
+        write(
+            tmp_path,
+            HEAD
+            + """\
 events:
   - kind: new_capacity
     facility: brand_new
     country: US
     nameplate_tpa: 10
     start: 2026-01-01
-"""))
+""",
+        )
+    )
     check(err, 6, "events[0].stage", "needs 'stage'")
 
 
 def test_second_event_error_points_at_second_event(tmp_path: Path) -> None:
-    err = fails(write(tmp_path, HEAD + EXPORT + """\
+    err = fails(
+        write(
+            tmp_path,
+            HEAD
+            + EXPORT
+            + """\
   - kind: outage
     facility: nowhere
     start: 2025-01-01
     end: 2025-06-01
-"""))
+""",
+        )
+    )
     check(err, 14, "events[1].facility", value="nowhere")
 
 
@@ -359,8 +443,9 @@ def test_python_tags_are_never_constructed(tmp_path: Path) -> None:
     err = fails(write(tmp_path, HEAD + "description: !!python/name:os.system ''\n"))
     assert "not valid YAML" in str(err) and err.line == 5
     marker = tmp_path / "ran"
-    err = fails(write(tmp_path, HEAD + f"description: !!python/object/apply:os.system "
-                      f"['touch {marker}']\n"))
+    err = fails(
+        write(tmp_path, HEAD + f"description: !!python/object/apply:os.system ['touch {marker}']\n")
+    )
     assert err.line == 5 and not marker.exists()
 
 
@@ -455,8 +540,9 @@ def test_extends_inherits_and_appends(tmp_path: Path) -> None:
 
 def test_extends_child_overrides_horizon_field(tmp_path: Path) -> None:
     write(tmp_path, PARENT, "parent.yaml")
-    child = write(tmp_path, "extends: parent.yaml\nname: child\nhorizon:\n  end: 2030-12-31\n",
-                  "child.yaml")
+    child = write(
+        tmp_path, "extends: parent.yaml\nname: child\nhorizon:\n  end: 2030-12-31\n", "child.yaml"
+    )
     s = load_scenario(child)
     assert s.horizon.start == dt.date(2024, 1, 1) and s.horizon.end == dt.date(2030, 12, 31)
     assert len(s.events) == 1
@@ -465,9 +551,12 @@ def test_extends_child_overrides_horizon_field(tmp_path: Path) -> None:
 def test_extends_chain_of_three(tmp_path: Path) -> None:
     write(tmp_path, PARENT, "a.yaml")
     write(tmp_path, "extends: a.yaml\nname: b\n" + EXPORT, "b.yaml")
-    c = write(tmp_path, "extends: b.yaml\nname: c\nevents:\n  - kind: outage\n"
-              "    facility: lynas_malaysia\n    start: 2026-01-01\n    end: 2026-02-01\n",
-              "c.yaml")
+    c = write(
+        tmp_path,
+        "extends: b.yaml\nname: c\nevents:\n  - kind: outage\n"
+        "    facility: lynas_malaysia\n    start: 2026-01-01\n    end: 2026-02-01\n",
+        "c.yaml",
+    )
     s = load_scenario(c)
     assert [e.kind for e in s.events] == ["outage", "export_control", "outage"]
     assert s.events[2].facility == "lynas_malaysia"  # type: ignore[union-attr]
@@ -488,8 +577,9 @@ def test_extends_shipped_baseline(tmp_path: Path) -> None:
 
 
 def test_error_in_parent_event_points_at_parent(tmp_path: Path) -> None:
-    parent = write(tmp_path, PARENT.replace("facility: mountain_pass", "facility: atlantis"),
-                   "parent.yaml")
+    parent = write(
+        tmp_path, PARENT.replace("facility: mountain_pass", "facility: atlantis"), "parent.yaml"
+    )
     child = write(tmp_path, "extends: parent.yaml\nname: child\n" + EXPORT, "child.yaml")
     with pytest.raises(InputError) as info:
         load_scenario(child)
@@ -499,8 +589,11 @@ def test_error_in_parent_event_points_at_parent(tmp_path: Path) -> None:
 
 
 def test_schema_error_in_parent_points_at_parent(tmp_path: Path) -> None:
-    write(tmp_path, PARENT.replace("    end: 2025-06-01", "    end: 2025-06-01\n    share: 2"),
-          "parent.yaml")
+    write(
+        tmp_path,
+        PARENT.replace("    end: 2025-06-01", "    end: 2025-06-01\n    share: 2"),
+        "parent.yaml",
+    )
     child = write(tmp_path, "extends: parent.yaml\nname: child\n", "child.yaml")
     with pytest.raises(InputError) as info:
         load_scenario(child)
@@ -510,8 +603,11 @@ def test_schema_error_in_parent_points_at_parent(tmp_path: Path) -> None:
 
 def test_error_in_child_event_points_at_child_with_merged_index(tmp_path: Path) -> None:
     write(tmp_path, PARENT, "parent.yaml")
-    child = write(tmp_path, "extends: parent.yaml\nname: child\n"
-                  + EXPORT.replace("exporter: CN", "exporter: ZZ"), "child.yaml")
+    child = write(
+        tmp_path,
+        "extends: parent.yaml\nname: child\n" + EXPORT.replace("exporter: CN", "exporter: ZZ"),
+        "child.yaml",
+    )
     err = fails(child)
     assert Path(err.file or "").name == "child.yaml"
     check(err, 5, "events[1].exporter", value="ZZ")
@@ -519,8 +615,9 @@ def test_error_in_child_event_points_at_child_with_merged_index(tmp_path: Path) 
 
 def test_error_in_child_horizon_points_at_child(tmp_path: Path) -> None:
     write(tmp_path, PARENT, "parent.yaml")
-    child = write(tmp_path, "extends: parent.yaml\nname: child\nhorizon:\n  end: 2020-01-01\n",
-                  "child.yaml")
+    child = write(
+        tmp_path, "extends: parent.yaml\nname: child\nhorizon:\n  end: 2020-01-01\n", "child.yaml"
+    )
     err = fails(child)
     assert "must be after start" in str(err) and err.path == "horizon"
 

@@ -6,14 +6,25 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.engine import run
+from sim.runs.engine import run
 from tests.worlds import one_chain, scenario, with_defence
 
 M0 = 12
-SCARCE = {"kind": "outage", "facility": "g", "share": 0.9995, "start": "2025-01-01",
-          "end": "2026-01-01"}  # 4.2 t a month left for 110 t of demand
-OFFTAKE = {"kind": "offtake", "facility": "g", "share": 0.5, "region": "US",
-           "sectors": ["ev_traction"], "start": "2025-01-01"}
+SCARCE = {
+    "kind": "outage",
+    "facility": "g",
+    "share": 0.9995,
+    "start": "2025-01-01",
+    "end": "2026-01-01",
+}  # 4.2 t a month left for 110 t of demand
+OFFTAKE = {
+    "kind": "offtake",
+    "facility": "g",
+    "share": 0.5,
+    "region": "US",
+    "sectors": ["ev_traction"],
+    "start": "2025-01-01",
+}
 
 
 def test_an_offtake_lowers_its_buyers_shortfall() -> None:
@@ -31,8 +42,13 @@ def test_an_offtake_lowers_its_buyers_shortfall() -> None:
 def test_a_larger_offtake_share_never_raises_its_buyers_shortfall() -> None:
     world = with_defence(one_chain(cover_weeks=0.0))
     shares = np.array([0.1, 0.3, 0.6, 1.0])
-    res = run(world, scenario([SCARCE, OFFTAKE]), samples=shares.size, detail=False,
-              draws={"events[1].share": shares})
+    res = run(
+        world,
+        scenario([SCARCE, OFFTAKE]),
+        samples=shares.size,
+        detail=False,
+        draws={"events[1].share": shares},
+    )
     total = res.shortfall[:, :, 0].sum(axis=1)
     assert (np.diff(total) <= 1e-9).all() and total[0] > total[-1]
 

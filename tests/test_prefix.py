@@ -1,6 +1,6 @@
 """Shared history: a batch whose samples cannot differ for their first steps runs those steps
 once, and its numbers are the same, bit for bit, as a batch that runs every step for every
-sample (`sim.prefix`)."""
+sample (`sim.runs.history`)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim import sampling
-from sim.engine import RunResult, run
-from sim.loading import load_scenario, vintage_world
-from sim.prefix import shared_until
-from sim.scenario import Scenario
+from sim.config import draws as sampling
+from sim.config.scenario import Scenario
+from sim.io.loading import load_scenario, vintage_world
+from sim.runs.engine import RunResult, run
+from sim.runs.history import shared_until
 
 SCENARIOS = sorted((Path(__file__).parent.parent / "scenarios").glob("*.yaml"))
-RECORDED = ("_demand", "_delivered", "fills", "production", "stocks", "inventory", "recycled",
-            "stockpile_t", "floor_usd", "producer_level")
+RECORDED = (
+    "_demand",
+    "_delivered",
+    "fills",
+    "production",
+    "stocks",
+    "inventory",
+    "recycled",
+    "stockpile_t",
+    "floor_usd",
+    "producer_level",
+)
 
 
 def late_draws(scenario: Scenario, samples: int) -> dict[str, np.ndarray]:
@@ -26,9 +36,11 @@ def late_draws(scenario: Scenario, samples: int) -> dict[str, np.ndarray]:
     ... months later in each sample."""
     if scenario.uncertain:
         return sampling.draw(scenario, samples, 3)
-    dated = [(ev.start, i) for i, ev in enumerate(scenario.events)
-             if isinstance(getattr(ev, "start", None), dt.date)
-             and ev.start < scenario.horizon.end]
+    dated = [
+        (ev.start, i)
+        for i, ev in enumerate(scenario.events)
+        if isinstance(getattr(ev, "start", None), dt.date) and ev.start < scenario.horizon.end
+    ]
     if not dated:
         return {}
     start, i = max(dated)
@@ -74,8 +86,14 @@ def test_a_sweep_batch_forks_and_equals_its_samples_run_alone() -> None:
     batch = run(world, scenario, samples=6, draws=draws, detail=False, compact=True)
     assert batch.shared_steps > 0
     for s in (0, 5):
-        alone = run(world, scenario, samples=1, draws={k: v[s:s + 1] for k, v in draws.items()},
-                    detail=False, compact=True)
+        alone = run(
+            world,
+            scenario,
+            samples=1,
+            draws={k: v[s : s + 1] for k, v in draws.items()},
+            detail=False,
+            compact=True,
+        )
         assert np.array_equal(batch.record.shortfall[s], alone.record.shortfall[0])
         assert np.array_equal(batch.prices_usd_per_kg[s], alone.prices_usd_per_kg[0])
 
@@ -87,20 +105,24 @@ def test_samples_differ_from_the_step_before_the_earliest_drawn_date() -> None:
     assert shared_until(scenario, None, origin) == np.inf
     draws = sampling.draw(scenario, 50, 1)
     earliest = min(
-        dt.date.fromordinal(int(v.min())) for k, v in draws.items()
-        if isinstance(getattr(scenario.events[int(k[7:k.index("]")])], k.split(".", 1)[1]),
-                      dt.date))
+        dt.date.fromordinal(int(v.min()))
+        for k, v in draws.items()
+        if isinstance(
+            getattr(scenario.events[int(k[7 : k.index("]")])], k.split(".", 1)[1]), dt.date
+        )
+    )
     months = (earliest.year - origin.year) * 12 + earliest.month - origin.month
     assert shared_until(scenario, draws, origin) <= months - 1
 
 
 def test_a_number_that_acts_from_the_first_step_stops_the_fork() -> None:
-    from sim.loading import default_world
+    from sim.io.loading import default_world
     from tests.test_draws import _lever_events
     from tests.worlds import scenario as make
 
-    base = make(_lever_events(0.2, 30.0, 0.0, 0.0, 30.0, "2025-09-01"),
-                start="2024-01-01", end="2026-12-31")
+    base = make(
+        _lever_events(0.2, 30.0, 0.0, 0.0, 30.0, "2025-09-01"), start="2024-01-01", end="2026-12-31"
+    )
     held = {"events[2].initial_t": np.array([0.0, 900.0, 3000.0])}  # a stockpile's holding
     batch = run(default_world(), base, samples=3, draws=held, detail=False)
     assert batch.shared_steps == 0
@@ -112,9 +134,9 @@ def test_a_number_that_acts_from_the_first_step_stops_the_fork() -> None:
 
 def test_batches_of_one_sweep_share_one_history_and_keep_their_own_numbers() -> None:
     # The second batch reuses the first batch's shared history (the same world, scenario and
-    # fork step; `sim.engine._history`): its numbers must be those of every step run for it,
+    # fork step; `sim.runs.engine._history`): its numbers must be those of every step run for it,
     # and running a batch again must give it again (the kept history is not changed).
-    from sim import engine
+    from sim.runs import engine
 
     path = Path(__file__).parent.parent / "scenarios" / "china-2025-licensing-uncertain.yaml"
     world = vintage_world(load_scenario(path).world)
@@ -123,7 +145,8 @@ def test_batches_of_one_sweep_share_one_history_and_keep_their_own_numbers() -> 
     first = {k: v[:4] for k, v in draws.items()}
     second = {k: v[4:] for k, v in draws.items()}
     assert shared_until(scenario, first, dt.date(2025, 1, 1)) == shared_until(
-        scenario, second, dt.date(2025, 1, 1))  # one fork step, so one history
+        scenario, second, dt.date(2025, 1, 1)
+    )  # one fork step, so one history
     engine._HISTORIES.clear()
     a = run(world, scenario, samples=4, draws=first)
     kept = len(engine._HISTORIES)

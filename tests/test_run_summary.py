@@ -8,15 +8,22 @@ from pathlib import Path
 
 import pytest
 
-from sim.cli import main
-from sim.engine import run
-from sim.loading import default_world, load_scenario
-from sim.results import shortfall_table, summary_table
-from sim.summary import floor_payments_table, price_peaks_table, stockpiles_table
+from sim.io.cli import main
+from sim.io.loading import default_world, load_scenario
+from sim.runs.engine import run
+from sim.runs.summary import floor_payments_table, price_peaks_table, stockpiles_table
+from sim.runs.tables import shortfall_table, summary_table
 from tests.worlds import one_chain, scenario, with_defence
 
-BAN = {"kind": "export_control", "exporter": "CN", "destinations": ["US"], "forms": ["magnet"],
-       "mode": "ban", "start": "2025-01-01", "end": "2025-04-01"}
+BAN = {
+    "kind": "export_control",
+    "exporter": "CN",
+    "destinations": ["US"],
+    "forms": ["magnet"],
+    "mode": "ban",
+    "start": "2025-01-01",
+    "end": "2025-04-01",
+}
 
 
 def test_first_short_and_recovery_of_a_three_month_ban() -> None:
@@ -43,8 +50,15 @@ def test_price_peaks_by_tier() -> None:
 
 
 def test_stockpile_table_follows_the_holding() -> None:
-    pile = {"kind": "stockpile", "region": "US", "material": "NdFeB", "sectors": ["defence"],
-            "initial_t": 20.0, "max_release_t_per_month": 5.0, "start": "2024-01-01"}
+    pile = {
+        "kind": "stockpile",
+        "region": "US",
+        "material": "NdFeB",
+        "sectors": ["defence"],
+        "initial_t": 20.0,
+        "max_release_t_per_month": 5.0,
+        "start": "2024-01-01",
+    }
     res = run(with_defence(one_chain(cover_weeks=0.0)), scenario([{**BAN, "end": None}, pile]))
     table = stockpiles_table(res)
     assert table["tonnes"].iloc[0] == 20.0 and table["tonnes"].iloc[-1] == 0.0

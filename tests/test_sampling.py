@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim import sampling
+from sim.config import draws as sampling
+from sim.config.scenario import Distribution
 from sim.errors import InputError
-from sim.loading import load_scenario
-from sim.scenario import Distribution
+from sim.io.loading import load_scenario
 
 N = 4000
 
@@ -53,16 +53,18 @@ def test_choice_follows_weights_and_bounds_truncate() -> None:
     x = sampling.ppf(d, _u())
     assert set(np.unique(x)) == {1.0, 3.0}
     assert abs((x == 3).mean() - 0.75) < 0.03
-    bounded = Distribution.model_validate({"dist": "normal", "mean": 0, "sd": 1,
-                                           "bounds": [-0.5, 2]})
+    bounded = Distribution.model_validate(
+        {"dist": "normal", "mean": 0, "sd": 1, "bounds": [-0.5, 2]}
+    )
     y = sampling.ppf(bounded, _u())
     assert y.min() >= -0.5 and y.max() <= 2
     assert stats.kstest(y, stats.truncnorm(-0.5, 2).cdf).pvalue > 1e-3
 
 
 def test_date_draws_are_whole_days_within_range() -> None:
-    d = Distribution.model_validate({"dist": "uniform", "low": dt.date(2027, 1, 1),
-                                     "high": dt.date(2028, 6, 30)})
+    d = Distribution.model_validate(
+        {"dist": "uniform", "low": dt.date(2027, 1, 1), "high": dt.date(2028, 6, 30)}
+    )
     x = sampling.ppf(d, _u())
     assert np.array_equal(x, np.rint(x))
     assert x.min() >= dt.date(2027, 1, 1).toordinal()
@@ -83,17 +85,30 @@ def _write(tmp: Path, name: str, body: str) -> Path:
 
 
 HEAD = "horizon: {start: 2024-01-01, end: 2026-12-31}\nevents:\n"
-CONTROL = ("  - kind: export_control\n    exporter: CN\n    mode: quota\n"
-           "    share: {share}\n    start: {start}\n")
+CONTROL = (
+    "  - kind: export_control\n    exporter: CN\n    mode: quota\n"
+    "    share: {share}\n    start: {start}\n"
+)
 
 
 def test_scenarios_sharing_an_input_name_share_its_draws(tmp_path: Path) -> None:
-    a = _write(tmp_path, "a.yaml", "name: a\n" + HEAD + CONTROL.format(
-        share="{dist: uniform, low: 0.1, high: 0.9, name: q}", start="2025-01-01"))
-    b = _write(tmp_path, "b.yaml", "name: b\n" + HEAD + CONTROL.format(
-        share="0.5", start="{dist: uniform, low: 2024-06-01, high: 2025-06-01, name: t}")
-        + CONTROL.format(share="{dist: uniform, low: 0.1, high: 0.9, name: q}",
-                         start="2025-01-01"))
+    a = _write(
+        tmp_path,
+        "a.yaml",
+        "name: a\n"
+        + HEAD
+        + CONTROL.format(share="{dist: uniform, low: 0.1, high: 0.9, name: q}", start="2025-01-01"),
+    )
+    b = _write(
+        tmp_path,
+        "b.yaml",
+        "name: b\n"
+        + HEAD
+        + CONTROL.format(
+            share="0.5", start="{dist: uniform, low: 2024-06-01, high: 2025-06-01, name: t}"
+        )
+        + CONTROL.format(share="{dist: uniform, low: 0.1, high: 0.9, name: q}", start="2025-01-01"),
+    )
     da = sampling.draw(load_scenario(a), 50, 11)
     db = sampling.draw(load_scenario(b), 50, 11)
     assert np.array_equal(da["events[0].share"], db["events[1].share"])
@@ -101,8 +116,15 @@ def test_scenarios_sharing_an_input_name_share_its_draws(tmp_path: Path) -> None
 
 
 def test_a_run_uses_the_median_and_the_inputs_are_listed(tmp_path: Path) -> None:
-    path = _write(tmp_path, "c.yaml", "name: c\n" + HEAD + CONTROL.format(
-        share="{dist: triangular, low: 0.2, mode: 0.3, high: 0.9}", start="2025-01-01"))
+    path = _write(
+        tmp_path,
+        "c.yaml",
+        "name: c\n"
+        + HEAD
+        + CONTROL.format(
+            share="{dist: triangular, low: 0.2, mode: 0.3, high: 0.9}", start="2025-01-01"
+        ),
+    )
     sc = load_scenario(path)
     assert sc.uncertain[0].path == "events[0].share" and sc.uncertain[0].line == 7
     law = stats.triang((0.3 - 0.2) / 0.7, 0.2, 0.7)
@@ -122,10 +144,12 @@ def test_a_run_uses_the_median_and_the_inputs_are_listed(tmp_path: Path) -> None
         ("{dist: choice, values: [0.2, 0.4], weights: [1]}", "2025-01-01", "weights"),
     ],
 )
-def test_bad_distributions_are_refused_with_their_line(tmp_path: Path, share: str, start: str,
-                                                      expect: str) -> None:
-    path = _write(tmp_path, "bad.yaml", "name: bad\n" + HEAD + CONTROL.format(share=share,
-                                                                              start=start))
+def test_bad_distributions_are_refused_with_their_line(
+    tmp_path: Path, share: str, start: str, expect: str
+) -> None:
+    path = _write(
+        tmp_path, "bad.yaml", "name: bad\n" + HEAD + CONTROL.format(share=share, start=start)
+    )
     with pytest.raises(InputError) as err:
         load_scenario(path)
     text = str(err.value)
@@ -133,8 +157,12 @@ def test_bad_distributions_are_refused_with_their_line(tmp_path: Path, share: st
 
 
 def test_distributions_outside_events_are_refused(tmp_path: Path) -> None:
-    path = _write(tmp_path, "h.yaml", "name: h\nhorizon: {start: {dist: uniform, low: "
-                  "2024-01-01, high: 2024-03-01}, end: 2026-01-01}\n")
+    path = _write(
+        tmp_path,
+        "h.yaml",
+        "name: h\nhorizon: {start: {dist: uniform, low: "
+        "2024-01-01, high: 2024-03-01}, end: 2026-01-01}\n",
+    )
     with pytest.raises(InputError, match="horizon.start: only the numbers and dates of events"):
         load_scenario(path)
     path = _write(tmp_path, "r.yaml", "name: r\nuncertain: []\n" + HEAD)

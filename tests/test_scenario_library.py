@@ -9,15 +9,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.economics import PRICE_PRODUCTS, TIERS
-from sim.engine import RunResult, run
-from sim.loading import default_world, load_scenario
+from sim.io.loading import default_world, load_scenario
+from sim.model.levers.economics import PRICE_PRODUCTS, TIERS
+from sim.runs.engine import RunResult, run
 
 SCENARIOS = Path(__file__).parent.parent / "scenarios"
 LIBRARY = [
-    "china-2025-april-licensing", "china-2025-october-expansion",
-    "china-2025-october-expansion-lapse", "us-dod-mp-price-floor", "us-dod-mp-price-floor-slump",
-    "us-dod-mp-price-floor-slump-no-floor", "new-capacity-ex-china", "us-australia-framework",
+    "china-2025-april-licensing",
+    "china-2025-october-expansion",
+    "china-2025-october-expansion-lapse",
+    "us-dod-mp-price-floor",
+    "us-dod-mp-price-floor-slump",
+    "us-dod-mp-price-floor-slump-no-floor",
+    "new-capacity-ex-china",
+    "us-australia-framework",
     "full-embargo-us",
 ]
 _cache: dict[str, RunResult] = {}
@@ -49,12 +54,15 @@ def test_april_2025_ex_china_magnet_users_run_short_once_cover_is_used() -> None
     ndfeb = np.array([b.material == "NdFeB" for b in chain.buyers])
     abroad = np.array([b.region != "CN" for b in chain.buyers]) & ndfeb
     assert short[:april].sum() < 1e-6
-    first = [int(np.argmax(short[:, b] > 1e-6)) for b in np.flatnonzero(abroad)
-             if chain.buyers[b].sector != "defence"]
+    first = [
+        int(np.argmax(short[:, b] > 1e-6))
+        for b in np.flatnonzero(abroad)
+        if chain.buyers[b].sector != "defence"
+    ]
     assert min(first) == month(res, "2025-05-01")  # 3 weeks' cover + 5 weeks' shipping
     assert max(first) <= month(res, "2026-03-01")
     china = np.array([b.region == "CN" for b in chain.buyers]) & ndfeb
-    assert short[april:month(res, "2027-01-01"), china].sum() < 1e-6
+    assert short[april : month(res, "2027-01-01"), china].sum() < 1e-6
 
 
 def test_april_2025_china_and_ex_china_prices_diverge() -> None:
@@ -71,8 +79,10 @@ def test_april_2025_china_and_ex_china_prices_diverge() -> None:
 
 
 def test_october_lapse_switches_the_measures_on_only_after_the_suspension_ends() -> None:
-    kept, lapsed = result("china-2025-october-expansion"), result(
-        "china-2025-october-expansion-lapse")
+    kept, lapsed = (
+        result("china-2025-october-expansion"),
+        result("china-2025-october-expansion-lapse"),
+    )
     lapse = month(kept, "2026-11-01")
     assert np.allclose(kept.shortfall[0, :lapse], lapsed.shortfall[0, :lapse])
     assert [c.level[0] for c in lapsed.chain.controls[1:]] == pytest.approx([0.6, 1.0, 0.6])
@@ -85,8 +95,10 @@ def test_october_lapse_switches_the_measures_on_only_after_the_suspension_ends()
 
 
 def test_the_floor_keeps_mp_running_through_a_slump() -> None:
-    floor, no_floor = result("us-dod-mp-price-floor-slump"), result(
-        "us-dod-mp-price-floor-slump-no-floor")
+    floor, no_floor = (
+        result("us-dod-mp-price-floor-slump"),
+        result("us-dod-mp-price-floor-slump-no-floor"),
+    )
     assert floor.record.producer_level is not None
     assert no_floor.record.producer_level is not None
     assert (floor.record.producer_level[0, :, 0] == 1.0).all()

@@ -6,14 +6,27 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.engine import run
+from sim.runs.engine import run
 from tests.worlds import one_chain, scenario, with_defence
 
 M0 = 12
-BAN = {"kind": "export_control", "exporter": "CN", "destinations": ["US"], "forms": ["magnet"],
-       "mode": "ban", "start": "2025-01-01"}
-PILE = {"kind": "stockpile", "region": "US", "material": "NdFeB", "sectors": ["defence"],
-        "initial_t": 60.0, "max_release_t_per_month": 5.0, "start": "2024-01-01"}
+BAN = {
+    "kind": "export_control",
+    "exporter": "CN",
+    "destinations": ["US"],
+    "forms": ["magnet"],
+    "mode": "ban",
+    "start": "2025-01-01",
+}
+PILE = {
+    "kind": "stockpile",
+    "region": "US",
+    "material": "NdFeB",
+    "sectors": ["defence"],
+    "initial_t": 60.0,
+    "max_release_t_per_month": 5.0,
+    "start": "2024-01-01",
+}
 
 
 def test_a_release_lowers_the_shortfall_of_the_sector_it_serves() -> None:
@@ -23,7 +36,7 @@ def test_a_release_lowers_the_shortfall_of_the_sector_it_serves() -> None:
     ev, defence = 0, 1
     saved = without.shortfall[0, :, defence] - with_pile.shortfall[0, :, defence]
     assert saved.sum() == pytest.approx(60.0, abs=1e-9)
-    assert saved[M0:M0 + 12].max() <= 5.0 + 1e-9  # at most the monthly release
+    assert saved[M0 : M0 + 12].max() <= 5.0 + 1e-9  # at most the monthly release
     assert np.allclose(with_pile.shortfall[0, :, ev], without.shortfall[0, :, ev])
     assert with_pile.residual < 1e-9
     assert with_pile.record.stockpile_t is not None
@@ -41,8 +54,13 @@ def test_no_release_below_the_threshold() -> None:
 def test_more_stock_never_raises_the_served_shortfall() -> None:
     world = with_defence(one_chain(cover_weeks=0.0))
     held = np.array([0.0, 10.0, 40.0, 90.0, 500.0])
-    res = run(world, scenario([BAN, PILE]), samples=held.size, detail=False,
-              draws={"events[1].initial_t": held})
+    res = run(
+        world,
+        scenario([BAN, PILE]),
+        samples=held.size,
+        detail=False,
+        draws={"events[1].initial_t": held},
+    )
     total = res.shortfall[:, :, 1].sum(axis=1)
     assert (np.diff(total) <= 1e-9).all() and total[0] > total[-1] + 50.0
 

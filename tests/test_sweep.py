@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.loading import load_scenario
-from sim.sensitivity import analyse, parse_output
-from sim.sweep import comparison_table, run_batch, summary_table, sweep, totals_table
+from sim.io.loading import load_scenario
+from sim.runs.sensitivity import analyse, parse_output
+from sim.runs.sweep import comparison_table, run_batch, summary_table, sweep, totals_table
 from tests.worlds import one_chain
 
 SCENARIO = """name: {name}
@@ -51,8 +51,9 @@ def test_same_seed_same_summary_whatever_the_executor_and_after_resuming(tmp_pat
     world, scenario = one_chain(cover_weeks=4.0), _scenario(tmp_path)
     kwargs = {"seed": 5, "batch_size": 6}
     one = summary_table(sweep(world, scenario, 30, workers=1, **kwargs))
-    assert (one[one["metric"] == "shortfall_t"]["p95"] > one[one["metric"] == "shortfall_t"][
-        "p05"]).any(), "the draws must spread the outcome (a band, not a line)"
+    assert (
+        one[one["metric"] == "shortfall_t"]["p95"] > one[one["metric"] == "shortfall_t"]["p05"]
+    ).any(), "the draws must spread the outcome (a band, not a line)"
     two = summary_table(sweep(world, scenario, 30, workers=2, **kwargs))
     pd.testing.assert_frame_equal(one, two, check_exact=True)
     dask = summary_table(sweep(world, scenario, 30, workers=2, scheduler="local", **kwargs))
@@ -72,7 +73,7 @@ def test_a_sample_is_the_run_of_its_drawn_values(tmp_path: Path) -> None:
     world, scenario = one_chain(cover_weeks=4.0), _scenario(tmp_path)
     result = sweep(world, scenario, 5, seed=2, batch_size=5)
     for s in (0, 3):
-        fixed = {p: v[s:s + 1] for p, v in result.draws.items()}
+        fixed = {p: v[s : s + 1] for p, v in result.draws.items()}
         alone = run_batch(world, scenario, fixed, 1)
         assert np.array_equal(alone["shortfall"][0], result.arrays["shortfall"][s])
 
@@ -80,9 +81,11 @@ def test_a_sample_is_the_run_of_its_drawn_values(tmp_path: Path) -> None:
 def test_comparison_is_paired_future_by_future(tmp_path: Path) -> None:
     world = one_chain(cover_weeks=4.0)
     a = _scenario(tmp_path, "a")
-    ban = ("  - kind: export_control\n    exporter: CN\n    destinations: [US]\n    mode: ban\n"
-           "    start: {dist: uniform, low: 2024-03-01, high: 2024-12-31, name: start}\n"
-           "    end: 2025-06-30\n")
+    ban = (
+        "  - kind: export_control\n    exporter: CN\n    destinations: [US]\n    mode: ban\n"
+        "    start: {dist: uniform, low: 2024-03-01, high: 2024-12-31, name: start}\n"
+        "    end: 2025-06-30\n"
+    )
     b = _scenario(tmp_path, "b", ban)
     ra, rb = sweep(world, a, 40, seed=9), sweep(world, b, 40, seed=9)
     same = comparison_table(ra, sweep(world, a, 40, seed=9))
@@ -118,7 +121,7 @@ def test_totals_count_the_share_of_futures_short(tmp_path: Path) -> None:
 
 
 def test_rows_keep_one_row_while_every_sample_shares_it() -> None:
-    from sim.sweep import Rows
+    from sim.runs.sweep import Rows
 
     rng = np.random.default_rng(0)
     row = rng.random((3, 2))
@@ -139,13 +142,15 @@ def test_rows_keep_one_row_while_every_sample_shares_it() -> None:
     rows = Rows(4)
     rows.put(0, 2, row[None])
     rows.put(2, 4, (row + 1.0)[None])
-    assert np.array_equal(rows.value(), np.concatenate([np.broadcast_to(row, (2, 3, 2)),
-                                                         np.broadcast_to(row + 1, (2, 3, 2))]))
+    assert np.array_equal(
+        rows.value(),
+        np.concatenate([np.broadcast_to(row, (2, 3, 2)), np.broadcast_to(row + 1, (2, 3, 2))]),
+    )
 
 
 def test_demand_that_differs_by_sample_is_kept_sample_by_sample() -> None:
     path = Path(__file__).parent.parent / "scenarios" / "china-2025-april-licensing-response.yaml"
-    from sim.loading import vintage_world
+    from sim.io.loading import vintage_world
 
     world = vintage_world(load_scenario(path).world)
     scenario = load_scenario(path, world)

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from sim.cli import main
+from sim.io.cli import main
 
 ROOT = Path(__file__).parent.parent
 SWEEP = """\
@@ -50,29 +50,66 @@ def _file(tmp: Path, name: str = "unc") -> Path:
 
 def test_sweep_writes_every_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
-    code = main(["sweep", str(_file(tmp_path)), "-n", "12", "--seed", "4", "--workers", "1",
-                 "--batch-size", "5", "--keep-samples", "--out", str(out)])
+    code = main(
+        [
+            "sweep",
+            str(_file(tmp_path)),
+            "-n",
+            "12",
+            "--seed",
+            "4",
+            "--workers",
+            "1",
+            "--batch-size",
+            "5",
+            "--keep-samples",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     names = {p.name for p in out.iterdir()}
-    assert names == {"summary.csv", "totals.csv", "parameters.csv", "manifest.json", "fan.png",
-                     "samples.parquet"}
+    assert names == {
+        "summary.csv",
+        "totals.csv",
+        "parameters.csv",
+        "manifest.json",
+        "fan.png",
+        "samples.parquet",
+    }
     summary = pd.read_csv(out / "summary.csv")
-    assert list(summary.columns) == ["date", "region", "sector", "material", "metric", "mean",
-                                     "p05", "p50", "p95"]
+    assert list(summary.columns) == [
+        "date",
+        "region",
+        "sector",
+        "material",
+        "metric",
+        "mean",
+        "p05",
+        "p50",
+        "p95",
+    ]
     us = summary[(summary["metric"] == "shortfall_t") & (summary["region"] == "US")]
     assert (us["p95"] > us["p05"]).any()
     assert (summary["p05"] <= summary["p50"] + 1e-9).all()
     assert (summary["p50"] <= summary["p95"] + 1e-9).all()
     params = pd.read_csv(out / "parameters.csv")
-    assert len(params) == 12 and {"sample", "seed", "events[0].approval_rate",
-                                  "events[0].review_delay_days", "events[1].start",
-                                  "events[1].ramp_months"} <= set(params)
+    assert len(params) == 12 and {
+        "sample",
+        "seed",
+        "events[0].approval_rate",
+        "events[0].review_delay_days",
+        "events[1].start",
+        "events[1].ramp_months",
+    } <= set(params)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["samples"] == 12 and manifest["mass_balance_residual"] < 1e-9
     assert [u["key"] for u in manifest["uncertain_inputs"]][:2] == ["approval", "delay"]
     table = pq.read_table(out / "samples.parquet")
-    months, buyers = summary["date"].nunique(), len(summary[summary["metric"] ==
-                                                            "shortfall_t"]) // 12
+    months, buyers = (
+        summary["date"].nunique(),
+        len(summary[summary["metric"] == "shortfall_t"]) // 12,
+    )
     assert table.num_rows == 12 * months * buyers
     assert "sweep unc: 12 futures" in capsys.readouterr().out
     before = (out / "summary.csv").read_bytes()
@@ -80,10 +117,18 @@ def test_sweep_writes_every_file(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert (out / "summary.csv").read_bytes() == before
 
 
-@pytest.mark.parametrize("argv", [["-n", "0"], ["-n", "2000000"], ["-n", "5", "--workers", "0"],
-                                  ["-n", "5", "--method", "halton"]])
-def test_bad_sweep_options_exit_2(tmp_path: Path, argv: list[str],
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-n", "0"],
+        ["-n", "2000000"],
+        ["-n", "5", "--workers", "0"],
+        ["-n", "5", "--method", "halton"],
+    ],
+)
+def test_bad_sweep_options_exit_2(
+    tmp_path: Path, argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["sweep", str(_file(tmp_path)), *argv, "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and err.strip()
@@ -91,7 +136,8 @@ def test_bad_sweep_options_exit_2(tmp_path: Path, argv: list[str],
 
 
 def test_a_sweep_too_big_for_memory_is_refused_with_the_estimate(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "long.yaml"
     path.write_text(SWEEP.format(name="long").replace("end: 2025-12-31", "end: 2060-12-31"))
     out = tmp_path / "o"
@@ -104,32 +150,67 @@ def test_a_sweep_too_big_for_memory_is_refused_with_the_estimate(
 def test_compare_and_sensitivity_write_their_tables(tmp_path: Path) -> None:
     a = _file(tmp_path, "a")
     out = tmp_path / "cmp"
-    assert main(["compare", str(a), str(a), "-n", "6", "--workers", "1", "--out",
-                 str(out)]) == 0
+    assert main(["compare", str(a), str(a), "-n", "6", "--workers", "1", "--out", str(out)]) == 0
     table = pd.read_csv(out / "comparison.csv")
     assert (table["diff_mean"] == 0).all()
     sens = tmp_path / "sens"
-    assert main(["sensitivity", str(a), "--output", "shortfall_t:US:ev_traction:NdFeB",
-                 "-n", "2", "--workers", "1", "--out", str(sens)]) == 0
+    assert (
+        main(
+            [
+                "sensitivity",
+                str(a),
+                "--output",
+                "shortfall_t:US:ev_traction:NdFeB",
+                "-n",
+                "2",
+                "--workers",
+                "1",
+                "--out",
+                str(sens),
+            ]
+        )
+        == 0
+    )
     result = pd.read_csv(sens / "sensitivity.csv")
-    assert set(result["input"]) == {"approval", "delay", "events[1].start",
-                                    "events[1].ramp_months"}
+    assert set(result["input"]) == {"approval", "delay", "events[1].start", "events[1].ramp_months"}
     assert (sens / "tornado.png").stat().st_size > 1000
-    assert main(["sensitivity", str(a), "--output", "shortfall:US", "--out",
-                 str(tmp_path / "s2")]) == 2
+    assert (
+        main(["sensitivity", str(a), "--output", "shortfall:US", "--out", str(tmp_path / "s2")])
+        == 2
+    )
 
 
 def _sweep_proc(path: Path, out: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "MPLBACKEND": "Agg"}
     return subprocess.Popen(
-        [sys.executable, "-m", "sim", "sweep", str(path), "-n", "40", "--batch-size", "2",
-         "--workers", "1", "--seed", "1", "--out", str(out)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "sim",
+            "sweep",
+            str(path),
+            "-n",
+            "40",
+            "--batch-size",
+            "2",
+            "--workers",
+            "1",
+            "--seed",
+            "1",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_killed_sweep_leaves_earlier_results_and_resumes_to_the_same_numbers(
-        tmp_path: Path, sig: int) -> None:
+    tmp_path: Path, sig: int
+) -> None:
     path = _file(tmp_path)
     earlier = tmp_path / "earlier"
     earlier.mkdir()
@@ -156,7 +237,24 @@ def test_killed_sweep_leaves_earlier_results_and_resumes_to_the_same_numbers(
     assert f"{done} of 20 batches resumed" in stdout.decode()
     assert not store.exists(), "the store is removed once the sweep's folder is complete"
     fresh = tmp_path / "fresh"
-    assert main(["sweep", str(path), "-n", "40", "--batch-size", "8", "--workers", "2",
-                 "--seed", "1", "--out", str(fresh)]) == 0
+    assert (
+        main(
+            [
+                "sweep",
+                str(path),
+                "-n",
+                "40",
+                "--batch-size",
+                "8",
+                "--workers",
+                "2",
+                "--seed",
+                "1",
+                "--out",
+                str(fresh),
+            ]
+        )
+        == 0
+    )
     assert (out / "summary.csv").read_bytes() == (fresh / "summary.csv").read_bytes()
     assert (out / "parameters.csv").read_bytes() == (fresh / "parameters.csv").read_bytes()

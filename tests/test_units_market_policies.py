@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from sim.market import allocate, allocate_controlled, scarcity_price
-from sim.policies import active_fraction, change_steps, ramp_average
+from sim.market.market import allocate, allocate_controlled, scarcity_price
+from sim.model.levers.schedules import active_fraction, change_steps, ramp_average
 from sim.units import month_index, month_start
 
 
@@ -84,7 +84,7 @@ def test_scarcity_price_rises_as_fill_falls_and_is_capped() -> None:
 
 
 def test_markets_of_the_same_routes_are_built_once() -> None:
-    from sim.market import Market
+    from sim.market.market import Market
 
     rng = np.random.default_rng(3)
     open_ = (rng.random((5, 4, 2)) < 0.6).astype(float)
@@ -92,11 +92,17 @@ def test_markets_of_the_same_routes_are_built_once() -> None:
     priority = np.array([0, 1, 0, 1])
     home = (rng.random((5, 4)) < 0.5).astype(float)
     one = Market.shared(open_, priority, home=home, scopes=[open_[..., :1]])
-    assert Market.shared(open_.copy(), priority.copy(), home=home.copy(),
-                         scopes=[open_[..., :1].copy()]) is one
-    for other in (Market.shared(open_, priority, home=home),  # no scope
-                  Market.shared(open_, priority[::-1], home=home, scopes=[open_[..., :1]]),
-                  Market.shared(1.0 - open_, priority, home=home, scopes=[open_[..., :1]])):
+    assert (
+        Market.shared(
+            open_.copy(), priority.copy(), home=home.copy(), scopes=[open_[..., :1].copy()]
+        )
+        is one
+    )
+    for other in (
+        Market.shared(open_, priority, home=home),  # no scope
+        Market.shared(open_, priority[::-1], home=home, scopes=[open_[..., :1]]),
+        Market.shared(1.0 - open_, priority, home=home, scopes=[open_[..., :1]]),
+    ):
         assert other is not one
 
 

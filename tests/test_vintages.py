@@ -12,14 +12,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.cli import main
-from sim.engine import run
+from sim.config.scenario import Scenario
 from sim.errors import InputError
-from sim.loading import apply_history, default_world, load_scenario, vintage_world, world_names
-from sim.results import calibration, production_table
-from sim.scenario import Scenario
+from sim.io.cli import main
+from sim.io.loading import apply_history, default_world, load_scenario, vintage_world, world_names
+from sim.runs.engine import run
+from sim.runs.tables import calibration, production_table
 from sim.units import ELEMENTS, REO_TO_ELEMENT, month_index
-from sim.world import Facility, Tranche
+from sim.world.world import Facility, Tranche
 
 ROOT = Path(__file__).parent.parent
 QUOTAS = ROOT / "scenarios" / "china-2010-quotas.yaml"
@@ -35,13 +35,17 @@ def quotas_run():
 
 
 def _data_files() -> list[tuple[str, str]]:
-    root = resources.files("sim.data")
-    files = [(e.name, e.read_text(encoding="utf-8")) for e in root.iterdir()
-             if e.name.endswith(".csv")]
+    root = resources.files("sim.world.data")
+    files = [
+        (e.name, e.read_text(encoding="utf-8")) for e in root.iterdir() if e.name.endswith(".csv")
+    ]
     vintages = root.joinpath("vintages")
     for folder in vintages.iterdir():
-        files += [(f"vintages/{folder.name}/{e.name}", e.read_text(encoding="utf-8"))
-                  for e in folder.iterdir() if e.name.endswith(".csv")]
+        files += [
+            (f"vintages/{folder.name}/{e.name}", e.read_text(encoding="utf-8"))
+            for e in folder.iterdir()
+            if e.name.endswith(".csv")
+        ]
     return files
 
 
@@ -92,17 +96,25 @@ def test_the_mountain_pass_stockpile_is_worked_out_when_the_mine_restarts(quotas
 
 
 def test_validation_rows_and_late_plans_are_never_inputs() -> None:
-    history = list(csv.DictReader(
-        resources.files("sim.data").joinpath("history.csv").read_text().splitlines()))
-    cutoffs = {int(r["year"]): dt.date.fromisoformat(r["cutoff"]) for r in csv.DictReader(
-        resources.files("sim.data").joinpath("vintages.csv").read_text().splitlines())}
+    history = list(
+        csv.DictReader(
+            resources.files("sim.world.data").joinpath("history.csv").read_text().splitlines()
+        )
+    )
+    cutoffs = {
+        int(r["year"]): dt.date.fromisoformat(r["cutoff"])
+        for r in csv.DictReader(
+            resources.files("sim.world.data").joinpath("vintages.csv").read_text().splitlines()
+        )
+    }
     assert any(r["use"] == "validation" for r in history)
     for name in world_names():
         world = vintage_world(name)
         dates = {d for f in world.facilities for t in f.tranches for d in (t.start, t.end) if d}
         for r in history:
             excluded = r["use"] == "validation" or (
-                dt.date.fromisoformat(r["known_by"]) > cutoffs[world.base_year])
+                dt.date.fromisoformat(r["known_by"]) > cutoffs[world.base_year]
+            )
             if excluded and r["facility"] in {f.id for f in world.facilities}:
                 assert dt.date.fromisoformat(r["date"]) not in dates, (name, r)
 
@@ -133,8 +145,15 @@ def _plant(**tranche: object) -> Facility:
 
 
 def _row(**fields: str) -> dict[str, str]:
-    base = {"facility": "p", "date": "2011-08-15", "event": "start", "capacity_tpa": "500",
-            "ramp_months": "12", "known_by": "2009-09-29", "use": "input"}
+    base = {
+        "facility": "p",
+        "date": "2011-08-15",
+        "event": "start",
+        "capacity_tpa": "500",
+        "ramp_months": "12",
+        "known_by": "2009-09-29",
+        "use": "input",
+    }
     return {**base, **fields}
 
 
@@ -142,24 +161,33 @@ def test_history_adds_a_plan_known_by_the_cutoff_and_dated_in_or_after_the_year(
     cutoff = dt.date(2010, 6, 30)
     [fac] = apply_history([_plant()], 2009, cutoff, [_row()])
     assert fac.tranches[-1] == Tranche(500.0, dt.date(2011, 8, 15), 12.0)
-    for ignored in (_row(known_by="2010-07-02"), _row(use="validation"), _row(event="status"),
-                    _row(date="2008-01-01")):
+    for ignored in (
+        _row(known_by="2010-07-02"),
+        _row(use="validation"),
+        _row(event="status"),
+        _row(date="2008-01-01"),
+    ):
         [fac] = apply_history([_plant()], 2009, cutoff, [ignored])
         assert fac.tranches == (Tranche(1000.0),), ignored
 
 
 def test_history_halt_ends_the_earlier_tranches() -> None:
-    [fac] = apply_history([_plant()], 2009, dt.date(2010, 6, 30),
-                          [_row(event="halt", date="2012-10-01", capacity_tpa="")])
+    [fac] = apply_history(
+        [_plant()],
+        2009,
+        dt.date(2010, 6, 30),
+        [_row(event="halt", date="2012-10-01", capacity_tpa="")],
+    )
     assert fac.tranches == (Tranche(1000.0, end=dt.date(2012, 10, 1)),)
 
 
-@pytest.mark.parametrize(("fields", "where"), [({"facility": "nope"}, "facility"),
-                                               ({"event": "explode"}, "event")])
+@pytest.mark.parametrize(
+    ("fields", "where"), [({"facility": "nope"}, "facility"), ({"event": "explode"}, "event")]
+)
 def test_history_errors_name_the_file_line_and_field(fields, where) -> None:
     with pytest.raises(InputError) as err:
         apply_history([_plant()], 2009, dt.date(2010, 6, 30), [_row(), _row(**fields)])
-    assert str(err.value).startswith(f"sim/data/history.csv:3: {where}: ")
+    assert str(err.value).startswith(f"sim/world/data/history.csv:3: {where}: ")
 
 
 # -- choosing a world in a scenario -----------------------------------------------------------
@@ -175,10 +203,13 @@ def test_what_if_today_runs_on_the_2024_world() -> None:
     assert "mp_10x" not in {f.id for f in vintage_world("default@2009").facilities}
 
 
-@pytest.mark.parametrize(("world", "problem"), [
-    ("default@1999", "unknown world; expected one of ['default', 'default@2009'"),
-    ("today", "must be 'default' or a vintage 'default@YEAR'"),
-])
+@pytest.mark.parametrize(
+    ("world", "problem"),
+    [
+        ("default@1999", "unknown world; expected one of ['default', 'default@2009'"),
+        ("today", "must be 'default' or a vintage 'default@YEAR'"),
+    ],
+)
 def test_an_unknown_world_is_an_input_error_at_its_line(tmp_path, world, problem) -> None:
     path = tmp_path / "s.yaml"
     path.write_text(f"name: s\nworld: {world}\nhorizon: {{start: 2024-01-01, end: 2024-12-31}}\n")
@@ -194,8 +225,9 @@ def test_a_horizon_before_the_worlds_year_is_refused(tmp_path, capsys) -> None:
     err = capsys.readouterr().err
     assert f"{path}:3: horizon.start: this world is as of 2024" in err
     assert "(got '2009-01-01')" in err
-    path.write_text("name: s\nworld: default@2009\nhorizon:\n  start: 2009-01-01\n"
-                    "  end: 2010-12-31\n")
+    path.write_text(
+        "name: s\nworld: default@2009\nhorizon:\n  start: 2009-01-01\n  end: 2010-12-31\n"
+    )
     assert main(["validate", str(path)]) == 0
 
 
@@ -215,7 +247,11 @@ def test_calibrate_runs_for_either_vintage(capsys) -> None:
 
 def test_a_2009_baseline_needs_no_event_to_run(tmp_path) -> None:
     scenario = Scenario.model_validate(
-        {"name": "b", "world": "default@2009", "horizon": {"start": "2009-01-01",
-                                                           "end": "2009-12-31"}})
+        {
+            "name": "b",
+            "world": "default@2009",
+            "horizon": {"start": "2009-01-01", "end": "2009-12-31"},
+        }
+    )
     result = run(vintage_world("default@2009"), scenario)
     assert result.shortfall.sum() < 1e-6

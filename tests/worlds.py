@@ -7,9 +7,9 @@ import datetime as dt
 
 import numpy as np
 
-from sim.scenario import Scenario
+from sim.config.scenario import Scenario
 from sim.units import ELEMENTS
-from sim.world import Buyer, Facility, Tranche, World
+from sim.world.world import Buyer, Facility, Tranche, World
 
 REGIONS = ("US", "EU", "JP", "KR", "CN", "ROW")
 PARAMS = {

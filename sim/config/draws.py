@@ -1,0 +1,180 @@
+"""Draws of a scenario's uncertain inputs, one value a sample, reproducible from one seed.
+
+Every sample ``i`` of a sweep with seed ``s`` has its own 64-bit seed, a hash of ``(s, i)``.
+An input's uniform draw in that sample is a hash of the sample's seed and the input's key
+(its ``name``, else its field path), turned into the input's value by the inverse of its
+distribution (scipy.stats ``ppf``). So a sample's draws do not depend on the batch it runs in,
+on the worker that runs it, nor on the other inputs of the scenario: two scenarios swept with
+one seed share the draws of the inputs they share (common random numbers).
+
+Methods: ``random`` (independent draws, as above), ``lhs`` (Latin hypercube: each input's
+``n`` draws fall one in each of ``n`` equal-probability strata; the order of strata is a
+permutation keyed by seed and input key, so common random numbers still hold), ``sobol``
+(scrambled Sobol' points over the inputs sorted by key; best with ``n`` a power of two; draws
+are shared between scenarios only when they have the same set of inputs).
+
+Draws are clipped to the ``EPS`` and ``1 - EPS`` quantiles, which the loader has checked are
+valid values for the field, so no drawn value can be one the scenario schema refuses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+from scipy import stats
+from scipy.stats import qmc
+
+from sim.config.scenario import Distribution, Scenario
+
+EPS = 1e-6
+METHODS: tuple[str, ...] = ("random", "lhs", "sobol")
+Method = Literal["random", "lhs", "sobol"]
+_MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser: a bijective scramble of 64-bit integers."""
+    with np.errstate(over="ignore"):
+        x = (x + np.uint64(0x9E3779B97F4A7C15)) & _MASK
+        x = ((x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & _MASK
+        x = ((x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & _MASK
+        return x ^ (x >> np.uint64(31))
+
+
+def key_hash(key: str) -> np.uint64:
+    """A stable 64-bit hash of a text (the same on every machine and Python run)."""
+    return np.uint64(int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big"))
+
+
+def sample_seeds(seed: int, count: int, first: int = 0) -> np.ndarray:
+    """The 64-bit seeds of samples ``first .. first+count-1`` of a sweep with ``seed``."""
+    index = np.arange(first, first + count, dtype=np.uint64)
+    return _mix(_mix(np.full(count, np.uint64(seed % 2**64))) ^ _mix(index))
+
+
+def uniforms(seeds: np.ndarray, key: str) -> np.ndarray:
+    """One uniform draw in ``(0, 1)`` a sample seed for the input keyed ``key``."""
+    bits = _mix(seeds ^ key_hash(key))
+    return ((bits >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
+
+
+def _number(value: float | dt.date) -> float:
+    return float(value.toordinal()) if isinstance(value, dt.date) else float(value)
+
+
+def _law(d: Distribution) -> stats.rv_continuous | None:
+    """The scipy.stats law of a continuous distribution (None for ``choice``)."""
+    if d.dist == "uniform":
+        lo, hi = _number(d.low), _number(d.high)  # type: ignore[arg-type]
+        return stats.uniform(loc=lo, scale=hi - lo)
+    if d.dist == "triangular":
+        lo, mode, hi = (_number(v) for v in (d.low, d.mode, d.high))  # type: ignore[arg-type]
+        return stats.triang(c=(mode - lo) / (hi - lo), loc=lo, scale=hi - lo)
+    if d.dist == "normal":
+        return stats.norm(loc=_number(d.mean), scale=d.sd)  # type: ignore[arg-type]
+    if d.dist == "lognormal":
+        return stats.lognorm(s=d.sigma, scale=d.median)
+    if d.dist == "beta":
+        lo = 0.0 if d.low is None else _number(d.low)
+        hi = 1.0 if d.high is None else _number(d.high)
+        return stats.beta(d.a, d.b, loc=lo, scale=hi - lo)
+    return None
+
+
+def ppf(d: Distribution, u: np.ndarray) -> np.ndarray:
+    """Values at probabilities ``u`` (dates as day ordinals, rounded to whole days)."""
+    u = np.clip(np.asarray(u, dtype=float), EPS, 1.0 - EPS)
+    law = _law(d)
+    if law is None:
+        values = np.array([_number(v) for v in d.values or ()])
+        weights = np.ones(len(values)) if d.weights is None else np.array(d.weights, float)
+        if d.bounds is not None:
+            lo, hi = (_number(b) for b in d.bounds)
+            weights = weights * ((values >= lo) & (values <= hi))
+        cum = np.cumsum(weights) / weights.sum()
+        out = values[np.minimum(np.searchsorted(cum, u, side="right"), len(values) - 1)]
+    else:
+        if d.bounds is not None:
+            lo, hi = law.cdf([_number(b) for b in d.bounds])
+            u = lo + u * (hi - lo)
+        out = np.asarray(law.ppf(u), dtype=float)
+        if d.bounds is not None:
+            out = np.clip(out, _number(d.bounds[0]), _number(d.bounds[1]))
+    return np.rint(out) if d.is_date else out
+
+
+def as_value(d: Distribution, x: float) -> float | dt.date:
+    """A drawn number as the field's type (a date for a date distribution)."""
+    return dt.date.fromordinal(int(round(x))) if d.is_date else float(x)
+
+
+def central(d: Distribution) -> float | dt.date:
+    """The value a single (non-sweep) run uses: the median draw."""
+    return as_value(d, float(ppf(d, np.array([0.5]))[0]))
+
+
+def extremes(d: Distribution) -> tuple[float | dt.date, float | dt.date]:
+    """The lowest and highest values a sweep can draw."""
+    lo, hi = ppf(d, np.array([EPS, 1.0 - EPS]))
+    return as_value(d, float(lo)), as_value(d, float(hi))
+
+
+def _unit_draws(keys: Sequence[str], seed: int, count: int, method: Method) -> np.ndarray:
+    """Uniforms ``[count, len(keys)]`` for the distinct input keys."""
+    seeds = sample_seeds(seed, count)
+    if method == "sobol":
+        if not keys:
+            return np.zeros((count, 0))
+        engine = qmc.Sobol(d=len(keys), scramble=True, seed=np.random.default_rng(seed))
+        order = np.argsort(keys)
+        points = engine.random(count)
+        out = np.empty_like(points)
+        out[:, order] = points
+        return out
+    cols = []
+    for key in keys:
+        u = uniforms(seeds, key)
+        if method == "lhs":
+            rng = np.random.default_rng([seed % 2**63, int(key_hash(key) % np.uint64(2**63))])
+            u = (rng.permutation(count) + u) / count
+        cols.append(u)
+    return np.stack(cols, axis=1) if cols else np.zeros((count, 0))
+
+
+def draw(
+    scenario: Scenario, count: int, seed: int, method: Method = "random"
+) -> dict[str, np.ndarray]:
+    """Values of every uncertain input for samples ``0 .. count-1``, by field path.
+
+    Projects with a ``completion_probability`` also get ``events[i].completes`` (1 if the
+    project is built in that sample, else 0), drawn from their own key.
+    """
+    keys = input_keys(scenario)
+    return from_units(scenario, _unit_draws(keys, seed, count, method), seed)
+
+
+def input_keys(scenario: Scenario) -> list[str]:
+    """The distinct keys of a scenario's uncertain inputs, sorted (the columns of a design)."""
+    return sorted({u.key for u in scenario.uncertain})
+
+
+def from_units(scenario: Scenario, units: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+    """Values from a design of uniforms ``[count, keys]`` (columns as `input_keys`)."""
+    keys = input_keys(scenario)
+    count = units.shape[0]
+    out = {u.path: ppf(u.dist, units[:, keys.index(u.key)]) for u in scenario.uncertain}
+    seeds = sample_seeds(seed, count)
+    for i, ev in enumerate(scenario.events):
+        p = getattr(ev, "completion_probability", None)
+        if p is None or (p >= 1.0 and f"events[{i}].completion_probability" not in out):
+            continue  # certain projects need no draw (and a sweep without draws runs once)
+        prob = out.get(f"events[{i}].completion_probability", np.full(count, float(p)))
+        name = next(
+            (u.key for u in scenario.uncertain if u.path == f"events[{i}].start"), f"events[{i}]"
+        )
+        out[f"events[{i}].completes"] = (uniforms(seeds, f"{name}.completes") < prob).astype(float)
+    return out

@@ -1,0 +1,192 @@
+"""Reading observed series for `sim backtest`: ``date, series, key, value`` CSV files.
+
+Every error is an `InputError` naming the file, the line, the field, the bad value and what was
+expected (``FILE:LINE: field: problem (got VALUE)``), as for scenario files.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import math
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sim.errors import InputError
+from sim.io.loading import _nearest, read_text
+from sim.runs.backtest import parse_key
+from sim.world.world import World
+
+OBSERVED_COLUMNS: tuple[str, ...] = ("date", "series", "key", "value")
+MAX_OBSERVED_BYTES = 20_000_000
+
+
+def _period(raw: str) -> tuple[dt.date, dt.date, str]:
+    """``YYYY`` (a calendar year), ``YYYY-MM`` or ``YYYY-MM-DD`` (its month): start, end
+    (exclusive) and kind. Raises ValueError."""
+    text = raw.strip()
+    if re.fullmatch(r"[0-9]{4}", text):
+        year = int(text)
+        return dt.date(year, 1, 1), dt.date(year + 1, 1, 1), "year"
+    if re.fullmatch(r"[0-9]{4}-[0-9]{2}(-[0-9]{2})?", text):
+        day = dt.date.fromisoformat(text if len(text) == 10 else text + "-01")
+        first = day.replace(day=1)
+        return first, (first + dt.timedelta(days=32)).replace(day=1), "month"
+    raise ValueError(text)
+
+
+def _observed_records(text: str, file: str) -> Iterator[tuple[int, list[str]]]:
+    """Records of a CSV text with their first line number; ``#`` lines and blank lines are
+    comments."""
+    kept = [
+        (n, line)
+        for n, line in enumerate(text.splitlines(), start=1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    reader = csv.reader(line for _, line in kept)
+    consumed = 0
+    try:
+        for record in reader:
+            yield kept[consumed][0], record
+            consumed = reader.line_num
+    except csv.Error as exc:
+        raise InputError(
+            f"not valid CSV: {exc}", file=file, line=kept[min(consumed, len(kept) - 1)][0]
+        ) from None
+
+
+def read_observed(path: str | Path) -> pd.DataFrame:
+    """An observed-series file (``date, series, key, value`` and any other columns, such as
+    ``source``), one row an observation: line, start, end (exclusive), period, series, key,
+    value.
+
+    Raises:
+        InputError: ``FILE:LINE: field: problem (got VALUE)`` for the first bad row.
+    """
+    file = str(path)
+    text = read_text(Path(path), MAX_OBSERVED_BYTES).removeprefix("\ufeff")
+    records = _observed_records(text, file)
+    header_line, header = next(records, (1, []))
+    header = [h.strip() for h in header]
+    for column in OBSERVED_COLUMNS:
+        if column not in header:
+            raise InputError(
+                f"missing column '{column}'; expected columns {', '.join(OBSERVED_COLUMNS)}",
+                file=file,
+                line=header_line,
+                path="header",
+                value=",".join(header),
+                has_value=True,
+            )
+    where = {c: header.index(c) for c in OBSERVED_COLUMNS}
+    rows: list[dict[str, Any]] = []
+    seen: dict[tuple[str, str, dt.date], int] = {}
+    for line, record in records:
+        row = _observed_row(record, where, len(header), file, line)
+        first = seen.setdefault((row["series"], row["key"], row["start"]), line)
+        if first != line:
+            raise InputError(
+                f"duplicate of line {first} (same date, series and key)",
+                file=file,
+                line=line,
+                path="date",
+                value=record[where["date"]],
+                has_value=True,
+            )
+        rows.append(row)
+    if not rows:
+        raise InputError(
+            "no observations (expected rows of date, series, key, value)",
+            file=file,
+            line=header_line,
+        )
+    frame = pd.DataFrame(rows)
+    _one_period_kind(frame, file)
+    return frame
+
+
+def _observed_row(
+    record: list[str], where: dict[str, int], width: int, file: str, line: int
+) -> dict[str, Any]:
+    if len(record) != width:
+        raise InputError(
+            f"expected {width} fields like the header, found {len(record)}", file=file, line=line
+        )
+    cell = {c: record[i].strip() for c, i in where.items()}
+
+    def fail(field: str, problem: str) -> InputError:
+        return InputError(
+            problem, file=file, line=line, path=field, value=cell[field], has_value=True
+        )
+
+    try:
+        start, end, period = _period(cell["date"])
+    except ValueError:
+        raise fail(
+            "date", "not a date; expected YYYY (a year), YYYY-MM or YYYY-MM-DD (its month)"
+        ) from None
+    try:
+        key = parse_key(cell["series"], cell["key"])
+    except ValueError as exc:
+        field = "series" if str(exc).startswith("unknown series") else "key"
+        raise fail(field, str(exc)) from None
+    try:
+        value = float(cell["value"])
+    except ValueError:
+        raise fail("value", "must be a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise fail("value", "must be a finite number >= 0")
+    return {
+        "line": line,
+        "date": cell["date"],
+        "start": start,
+        "end": end,
+        "period": period,
+        "series": key.series,
+        "key": cell["key"],
+        "value": value,
+    }
+
+
+def _one_period_kind(frame: pd.DataFrame, file: str) -> None:
+    """A key's observations are all yearly or all monthly (their totals do not mix)."""
+    first: dict[tuple[str, str], tuple[str, int]] = {}
+    for row in frame.to_dict("records"):
+        kind, line = first.setdefault((row["series"], row["key"]), (row["period"], row["line"]))
+        if kind != row["period"]:
+            raise InputError(
+                f"key {row['key']} mixes yearly and monthly dates (first {kind} "
+                f"at line {line}); use one kind of period per key",
+                file=file,
+                line=row["line"],
+                path="date",
+                value=row["date"],
+                has_value=True,
+            )
+
+
+def check_observed(observed: pd.DataFrame, world: World, file: str) -> None:
+    """Places named in observed keys exist in the world (countries, regions or ``*``)."""
+    regions = set(world.countries.values()) | {"*"}
+    places = set(world.countries) | regions
+    for row in observed.to_dict("records"):
+        key = parse_key(row["series"], row["key"])
+        if key.series == "price":
+            continue
+        known, what = (
+            (regions, "region") if key.series == "shortfall" else (places, "country or region")
+        )
+        for place in key.places[: 2 if key.series == "flow" else 1]:
+            if place not in known:
+                raise InputError(
+                    f"unknown {what} '{place}'; {_nearest(place, known)}",
+                    file=file,
+                    line=row["line"],
+                    path="key",
+                    value=row["key"],
+                    has_value=True,
+                )

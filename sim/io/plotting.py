@@ -1,0 +1,190 @@
+"""Pictures of a run: shortfall timelines by sector and region, with the events marked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from sim.config.scenario import Scenario  # noqa: E402
+from sim.runs.backtest import Backtest  # noqa: E402
+from sim.units import MAGNETS, REGIONS, SECTORS  # noqa: E402
+
+COLOURS = dict(zip(REGIONS, ("#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e", "#7f7f7f")))
+
+
+def _event_spans(scenario: Scenario) -> list[tuple[str, pd.Timestamp, pd.Timestamp | None]]:
+    spans = []
+    for ev in scenario.events:
+        label = ev.label or ev.kind.replace("_", " ")
+        end = getattr(ev, "end", None)
+        spans.append((label, pd.Timestamp(ev.start), None if end is None else pd.Timestamp(end)))
+    return spans
+
+
+def _panels(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[str], Any, Any]:
+    """Split rows into magnet and element users and lay out one panel a sector (+ elements)."""
+    frame = frame.copy()
+    frame["date"] = pd.to_datetime(frame["date"])
+    magnets = frame[frame["material"].isin(MAGNETS)]
+    elements = frame[~frame["material"].isin(MAGNETS)]
+    sectors = [s for s in SECTORS if s in set(magnets["sector"])]
+    panels = [*sectors, "elements"] if len(elements) else sectors
+    cols = 2
+    rows = (len(panels) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(12, 2.8 * rows + 0.8), sharex=True, squeeze=False)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.axis("off")
+    return magnets, elements, panels, fig, axes
+
+
+def _decorate(
+    ax: Any, panel: str, spans: list[tuple[str, pd.Timestamp, pd.Timestamp | None]]
+) -> None:
+    """Title, unit, grid and the scenario's events (dashed starts, shaded spans)."""
+    unit = "t element / month" if panel == "elements" else "t magnet / month"
+    title = "non-magnet uses (La, Ce, Y, ...)" if panel == "elements" else panel
+    ax.set_title(title.replace("_", " "), fontsize=10)
+    ax.set_ylabel(unit, fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.set_ylim(bottom=0)
+    for _label, start, end in spans:
+        if end is not None:
+            ax.axvspan(start, end, color="#d62728", alpha=0.06)
+        ax.axvline(start, color="#d62728", ls="--", lw=0.8)
+
+
+def plot_shortfall(shortfall: pd.DataFrame, scenario: Scenario, path: Path) -> None:
+    """Monthly magnet shortfall (t of magnet) per sector, a line per region; element users
+    (t of element) in a last panel. Shaded bands and dashed lines mark the scenario's events."""
+    magnets, elements, panels, fig, axes = _panels(shortfall)
+    spans = _event_spans(scenario)
+    for ax, panel in zip(axes.flat, panels):
+        data = elements if panel == "elements" else magnets[magnets["sector"] == panel]
+        by = data.groupby(["date", "region"])["shortfall_t"].sum().unstack("region").fillna(0.0)
+        for region in by.columns:
+            ax.plot(by.index, by[region], label=region, color=COLOURS.get(region), lw=1.6)
+        _decorate(ax, panel, spans)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    for ax in axes.flat:
+        h, lab = ax.get_legend_handles_labels()
+        if len(h) > len(handles):
+            handles, labels = h, lab
+    events = "; ".join(f"{label} from {start:%Y-%m-%d}" for label, start, _ in spans)
+    fig.suptitle(
+        f"{scenario.name}: monthly shortfall by sector and region"
+        + (f"\nevents (dashed): {events}" if events else ""),
+        fontsize=10,
+    )
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9)
+    fig.tight_layout(rect=(0, 0.04, 1, 0.95))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_backtest(backtest: Backtest, scenario: Scenario, path: Path) -> None:
+    """Simulated monthly series (lines) against observations (markers for months, a bar across
+    the year for yearly figures, as a monthly average), one panel a series and key; dashed
+    lines mark the scenario's events."""
+    keys = list(backtest.summary[["series", "key", "unit"]].itertuples(index=False))
+    cols = 2 if len(keys) > 1 else 1
+    rows = (len(keys) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 2.8 * rows + 0.8), squeeze=False)
+    sim, seen = backtest.simulated, backtest.compared
+    for ax, (series, key, unit) in zip(axes.flat, keys):
+        line = sim[(sim["series"] == series) & (sim["key"] == key)]
+        ax.plot(
+            pd.to_datetime(line["date"]),
+            line["simulated"],
+            color="#1f77b4",
+            lw=1.5,
+            label="simulated",
+        )
+        obs = seen[(seen["series"] == series) & (seen["key"] == key)]
+        for i, row in enumerate(obs.itertuples(index=False)):
+            start, end = pd.Timestamp(row.start), pd.Timestamp(row.end)
+            months = max(1, round((end - start).days / 30.44))
+            value = row.observed if series == "price" else row.observed / months
+            label = "observed" if i == 0 else None
+            if months == 1:
+                ax.plot([start + (end - start) / 2], [value], "o", color="#d62728", label=label)
+            else:
+                ax.hlines(value, start, end, color="#d62728", lw=3, label=label)
+        per = "" if series == "price" else " / month"
+        ax.set_title(f"{series} {key}", fontsize=10)
+        ax.set_ylabel(f"{unit}{per}", fontsize=8)
+        ax.grid(alpha=0.3)
+        for _label, day in backtest.events:
+            ax.axvline(pd.Timestamp(day), color="#7f7f7f", ls="--", lw=0.8)
+        ax.legend(fontsize=7, loc="best")
+    for ax in list(axes.flat)[len(keys) :]:
+        ax.axis("off")
+    fig.suptitle(f"{scenario.name} ({scenario.world}): simulated against observed", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_fan(summary: pd.DataFrame, scenario: Scenario, path: Path, samples: int) -> None:
+    """Shortfall fan charts: per sector, each region's P5-P95 band of monthly magnet shortfall
+    (t of magnet) with its median; element users (t of element) in a last panel."""
+    magnets, elements, panels, fig, axes = _panels(summary[summary["metric"] == "shortfall_t"])
+    spans = _event_spans(scenario)
+    for ax, panel in zip(axes.flat, panels):
+        data = elements if panel == "elements" else magnets[magnets["sector"] == panel]
+        # percentiles of a sum are not sums of percentiles: a panel shows each buyer group
+        # (region x material) on its own; materials of one region share its colour
+        for (region, _material), group in data.groupby(["region", "material"], sort=True):
+            if group["p95"].max() <= 0.0:
+                continue
+            group = group.sort_values("date")
+            colour = COLOURS.get(str(region))
+            ax.fill_between(
+                group["date"], group["p05"], group["p95"], color=colour, alpha=0.2, lw=0
+            )
+            ax.plot(group["date"], group["p50"], color=colour, lw=1.5, label=str(region))
+        _decorate(ax, panel, spans)
+    seen: dict[str, Any] = {}
+    for ax in axes.flat:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(lab, h)
+    fig.suptitle(
+        f"{scenario.name}: monthly shortfall over {samples:,} futures "
+        "(line: median; band: 5th to 95th percentile)",
+        fontsize=10,
+    )
+    if seen:
+        fig.legend(list(seen.values()), list(seen), loc="lower center", ncol=len(seen), fontsize=9)
+    fig.tight_layout(rect=(0, 0.04, 1, 0.95))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_tornado(table: pd.DataFrame, output: str, path: Path) -> None:
+    """Tornado: the output at each input's 5th and 95th percentile, others at their median,
+    widest swing on top; the base case is the vertical line."""
+    data = table.sort_values("swing", ascending=True)
+    base = float(data["base"].iloc[0]) if len(data) else 0.0
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(data) + 1.6))
+    y = range(len(data))
+    ax.barh(y, data["at_p05"] - base, left=base, color="#1f77b4", label="input at P5")
+    ax.barh(y, data["at_p95"] - base, left=base, color="#d62728", alpha=0.7, label="input at P95")
+    ax.axvline(base, color="black", lw=0.8)
+    labels = [
+        f"{name}  (ST {st:.2f})" if pd.notna(st) else str(name)
+        for name, st in zip(data["input"], data.get("ST", [float("nan")] * len(data)))
+    ]
+    ax.set_yticks(list(y), labels, fontsize=8)
+    ax.set_xlabel(output, fontsize=9)
+    ax.set_title("sensitivity: swing of the output (ST: Sobol total-order index)", fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,336 @@
+"""Writing a run's folder: tables, manifest and picture, atomically and never over another.
+
+Files are written into a hidden temporary folder beside the destination and the folder is
+renamed into place only when complete, so an interrupted run leaves no folder that looks
+finished, and an existing folder is never touched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.config.scenario import Scenario
+from sim.errors import InputError
+from sim.io.plotting import plot_backtest, plot_fan, plot_shortfall, plot_tornado
+from sim.runs.backtest import Backtest
+from sim.runs.engine import RunResult
+from sim.runs.summary import (
+    floor_payments_table,
+    price_peaks_table,
+    producers_table,
+    stockpiles_table,
+)
+from sim.runs.sweep import SweepResult, comparison_table, parameters_table, totals_table
+from sim.runs.sweep import summary_table as sweep_summary
+from sim.runs.tables import (
+    flows_table,
+    prices_table,
+    production_table,
+    shortfall_table,
+    stocks_table,
+    summary_table,
+)
+from sim.version import __version__
+
+
+def scenario_hash(scenario: Scenario) -> str:
+    """SHA-256 of the resolved scenario's canonical JSON."""
+    text = json.dumps(scenario.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def data_hash() -> str:
+    """SHA-256 over the embedded world's data files (every vintage), in name order."""
+    digest = hashlib.sha256()
+    folders = [("", resources.files("sim.world.data"))]
+    while folders:
+        prefix, folder = folders.pop(0)
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+            if entry.is_dir() and not entry.name.startswith(("_", ".")):
+                folders.append((f"{prefix}{entry.name}/", entry))
+            elif entry.name.endswith(".csv"):
+                digest.update(f"{prefix}{entry.name}".encode())
+                digest.update(entry.read_bytes())
+    return digest.hexdigest()
+
+
+def default_folder(root: Path, scenario: Scenario) -> Path:
+    """``root/<scenario name>/<UTC timestamp>``, with a suffix if that already exists."""
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    base = root / scenario.name / stamp
+    candidate, n = base, 1
+    while candidate.exists():
+        candidate = base.with_name(f"{stamp}-{n}")
+        n += 1
+    return candidate
+
+
+def check_free(folder: Path) -> None:
+    """Refuse a destination that already exists (before any work is done)."""
+    if folder.exists():
+        raise InputError(
+            "output folder already exists; it is never overwritten, choose another",
+            path="--out",
+            value=str(folder),
+            has_value=True,
+        )
+
+
+@contextmanager
+def atomic_folder(folder: Path) -> Iterator[Path]:
+    """A hidden temporary folder beside ``folder``, renamed to it when the block ends
+    without error, removed otherwise; ``folder`` must not exist."""
+    check_free(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
+    try:
+        yield tmp
+        os.rename(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _write_manifest(tmp: Path, manifest: dict[str, Any]) -> None:
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+
+
+def _write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> None:
+    for name, table in tables.items():
+        table.to_csv(folder / name, index=False, float_format="%.6g")
+
+
+def write_run(result: RunResult, folder: Path) -> dict[str, Any]:
+    """Write every table, the picture and the manifest into ``folder`` atomically."""
+    with atomic_folder(folder) as tmp:
+        shortfall = shortfall_table(result)
+        tables: dict[str, pd.DataFrame] = {
+            "shortfall.csv": shortfall,
+            "summary.csv": summary_table(shortfall),
+            "flows.csv": flows_table(result),
+            "production.csv": production_table(result),
+            "stocks.csv": stocks_table(result),
+            "prices.csv": prices_table(result),
+            "price_peaks.csv": price_peaks_table(result),
+        }
+        extras = {
+            "floor_payments.csv": floor_payments_table(result),
+            "stockpiles.csv": stockpiles_table(result),
+            "producers.csv": producers_table(result),
+        }
+        tables.update({name: table for name, table in extras.items() if not table.empty})
+        _write_tables(tables, tmp)
+        plot_shortfall(shortfall, result.scenario, tmp / "shortfall.png")
+        manifest = build_manifest(result, sorted([*tables, "shortfall.png", "manifest.json"]))
+        _write_manifest(tmp, manifest)
+    return manifest
+
+
+def write_backtest(
+    backtest: Backtest, result: RunResult, folder: Path, observed: Path
+) -> dict[str, Any]:
+    """Write a backtest's tables, its picture and a manifest into ``folder`` atomically."""
+    with atomic_folder(folder) as tmp:
+        tables = {
+            "backtest.csv": backtest.summary,
+            "directions.csv": backtest.directions,
+            "compared.csv": backtest.compared,
+            "simulated.csv": backtest.simulated,
+        }
+        _write_tables(tables, tmp)
+        plot_backtest(backtest, result.scenario, tmp / "backtest.png")
+        files = sorted([*tables, "backtest.png", "manifest.json"])
+        manifest = build_manifest(result, files)
+        manifest["observed"] = {
+            "file": str(observed),
+            "sha256": hashlib.sha256(observed.read_bytes()).hexdigest(),
+        }
+        _write_manifest(tmp, manifest)
+    return manifest
+
+
+def build_manifest(result: RunResult, files: list[str]) -> dict[str, Any]:
+    """What a reader needs to trust and reproduce a run."""
+    h = result.scenario.horizon
+    return {
+        "scenario": result.scenario.name,
+        "scenario_hash": scenario_hash(result.scenario),
+        "world": result.scenario.world,
+        "data_hash": data_hash(),
+        "seed": result.seed,
+        "samples": result.chain.samples,
+        "version": __version__,
+        "horizon": {
+            "start": h.start.isoformat(),
+            "end": h.end.isoformat(),
+            "step": h.step,
+            "months": result.chain.steps,
+        },
+        "warmup_months": result.chain.warmup,
+        "wall_seconds": round(result.wall_seconds, 4),
+        "mass_balance_residual": result.residual,
+        "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "files": files,
+    }
+
+
+def sweep_store(folder: Path, key: str, default: bool) -> Path:
+    """Where a sweep keeps its finished batches until its folder is complete: beside the
+    destination, named by the sweep's identity, so that rerunning the same command (even with
+    a new default timestamped folder) finds and resumes it."""
+    parent = folder.parent
+    return parent / (f".sweep-{key}" if default else f".{folder.name}.sweep-{key}")
+
+
+def _write_samples(result: SweepResult, path: Path, rows_per_group: int = 250) -> None:
+    """Every sample's monthly shortfall and demand by buyer, long, in Parquet row groups."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    short, demand = result.arrays["shortfall"], result.arrays["demand"]
+    S, T, B = short.shape
+    labels = result.buyers
+    dates = np.array(result.dates, dtype="datetime64[D]")
+    schema = pa.schema(
+        [
+            ("sample", pa.int32()),
+            ("date", pa.date32()),
+            ("region", pa.dictionary(pa.int8(), pa.string())),
+            ("sector", pa.dictionary(pa.int8(), pa.string())),
+            ("material", pa.dictionary(pa.int8(), pa.string())),
+            ("shortfall_t", pa.float32()),
+            ("demand_t", pa.float32()),
+        ]
+    )
+    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+        for a in range(0, S, rows_per_group):
+            b = min(a + rows_per_group, S)
+            n = b - a
+            cols = {
+                "sample": np.repeat(np.arange(a, b, dtype=np.int32), T * B),
+                "date": np.tile(np.repeat(dates, B), n),
+                "region": np.tile(labels["region"].to_numpy(), n * T),
+                "sector": np.tile(labels["sector"].to_numpy(), n * T),
+                "material": np.tile(labels["material"].to_numpy(), n * T),
+                "shortfall_t": short[a:b].ravel(),
+                "demand_t": demand[a:b].ravel(),
+            }
+            table = pa.table(
+                {
+                    k: (
+                        pa.array(v).dictionary_encode()
+                        if k in ("region", "sector", "material")
+                        else pa.array(v)
+                    )
+                    for k, v in cols.items()
+                }
+            )
+            writer.write_table(table.cast(schema))
+
+
+def write_sweep(
+    result: SweepResult, folder: Path, keep_samples: bool, extra: dict[str, Any]
+) -> dict[str, Any]:
+    """Write a sweep's summary, totals, parameters, fan chart, manifest (and with
+    ``keep_samples`` every sample's path) into ``folder`` atomically."""
+    with atomic_folder(folder) as tmp:
+        summary = sweep_summary(result)
+        tables = {
+            "summary.csv": summary,
+            "totals.csv": totals_table(result),
+            "parameters.csv": parameters_table(result),
+        }
+        for name, table in tables.items():
+            table.to_csv(tmp / name, index=False, float_format="%.6g")
+        files = [*tables, "fan.png", "manifest.json"]
+        plot_fan(summary, result.scenario, tmp / "fan.png", result.samples)
+        if keep_samples:
+            _write_samples(result, tmp / "samples.parquet")
+            files.append("samples.parquet")
+        residual = float(np.max(result.arrays["residual"]))
+        manifest = {
+            "scenario": result.scenario.name,
+            "scenario_hash": scenario_hash(result.scenario),
+            "world": result.scenario.world,
+            "data_hash": data_hash(),
+            "seed": result.seed,
+            "samples": result.samples,
+            "method": result.method,
+            "batches": result.batches,
+            "batches_resumed": result.resumed,
+            "uncertain_inputs": [
+                {"path": u.path, "key": u.key, **u.dist.model_dump(mode="json", exclude_none=True)}
+                for u in result.scenario.uncertain
+            ],
+            "version": __version__,
+            "horizon": {
+                "start": result.scenario.horizon.start.isoformat(),
+                "end": result.scenario.horizon.end.isoformat(),
+                "months": len(result.dates),
+            },
+            "wall_seconds": round(result.wall_seconds, 3),
+            "mass_balance_residual": residual,
+            "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "python": platform.python_version(),
+            "files": sorted(files),
+            **extra,
+        }
+        _write_manifest(tmp, manifest)
+    return manifest
+
+
+def write_comparison(a: SweepResult, b: SweepResult, folder: Path) -> pd.DataFrame:
+    """Paired comparison of two sweeps: comparison.csv, both summaries and a manifest."""
+    with atomic_folder(folder) as tmp:
+        table = comparison_table(a, b)
+        table.to_csv(tmp / "comparison.csv", index=False, float_format="%.6g")
+        totals_table(a).to_csv(tmp / "totals_a.csv", index=False, float_format="%.6g")
+        totals_table(b).to_csv(tmp / "totals_b.csv", index=False, float_format="%.6g")
+        manifest = {
+            "a": {"scenario": a.scenario.name, "scenario_hash": scenario_hash(a.scenario)},
+            "b": {"scenario": b.scenario.name, "scenario_hash": scenario_hash(b.scenario)},
+            "samples": a.samples,
+            "seed": a.seed,
+            "method": a.method,
+            "shared_inputs": sorted(
+                {u.key for u in a.scenario.uncertain} & {u.key for u in b.scenario.uncertain}
+            ),
+            "data_hash": data_hash(),
+            "version": __version__,
+            "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "files": ["comparison.csv", "manifest.json", "totals_a.csv", "totals_b.csv"],
+        }
+        _write_manifest(tmp, manifest)
+    return table
+
+
+def write_sensitivity(table: pd.DataFrame, output: str, scenario: Scenario, folder: Path) -> None:
+    """sensitivity.csv, tornado.png and a manifest, atomically."""
+    with atomic_folder(folder) as tmp:
+        table.to_csv(tmp / "sensitivity.csv", index=False, float_format="%.6g")
+        plot_tornado(table, output, tmp / "tornado.png")
+        manifest = {
+            "scenario": scenario.name,
+            "scenario_hash": scenario_hash(scenario),
+            "output": output,
+            "data_hash": data_hash(),
+            "version": __version__,
+            "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "files": ["manifest.json", "sensitivity.csv", "tornado.png"],
+        }
+        _write_manifest(tmp, manifest)

@@ -1,0 +1,58 @@
+"""Offtakes: a share of a magnet plant's output reserved for some buyers.
+
+Before a step's magnet market clears, each active offtake gives its buyers (region x sectors)
+up to ``share`` of its plant's available output, pro rata to their need; the market then
+allocates what is left as usual. Export controls still apply: on a controlled route the
+reserved flow is scaled by the share the control allows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.model.levers.schedules import active_fraction
+
+
+@dataclass
+class OfftakeState:
+    """One offtake: plant index among magnet plants, buyer indices among magnet buyers."""
+
+    plant: int
+    buyers: np.ndarray
+    share: np.ndarray  # [S]
+    start: np.ndarray
+    end: np.ndarray
+
+
+def reserve(
+    offtakes: list[OfftakeState],
+    avail: np.ndarray,
+    need: np.ndarray,
+    allowed: np.ndarray | None,
+    step: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Serve offtakes first: ``(x_reserved[S, P, C, 1], avail_left, need_left)``.
+
+    Args:
+        offtakes: the active and inactive offtakes.
+        avail: ``[S, P, 1]`` plants' available output.
+        need: ``[S, C, 1]`` buyers' need.
+        allowed: ``[S, P, C, 1]`` share of flow controls allow, or None.
+        step: the step.
+    """
+    x = np.zeros((avail.shape[0], avail.shape[1], need.shape[1], 1))
+    avail, need = avail.copy(), need.copy()
+    for off in offtakes:
+        on = active_fraction(off.start, off.end, step)
+        wants = need[:, off.buyers, 0]
+        if allowed is not None:
+            wants = wants * allowed[:, off.plant, off.buyers, 0]
+        total = wants.sum(axis=1)
+        give = np.minimum(off.share * on * avail[:, off.plant, 0], total)
+        flow = wants * np.divide(give, total, out=np.zeros_like(give), where=total > 1e-12)[:, None]
+        x[:, off.plant, off.buyers, 0] += flow
+        avail[:, off.plant, 0] -= flow.sum(axis=1)
+        need[:, off.buyers, 0] -= flow
+    return x, np.maximum(avail, 0.0), np.maximum(need, 0.0)

@@ -1,0 +1,157 @@
+"""Timing of events and the reach of export controls.
+
+Dates become months from the horizon's origin (floats, one value a sample). An event covering
+part of a step applies pro rata: `active_fraction` is the share of a step inside
+``[start, end)``, and `ramp_average` the mean level of a ramp (linear, or the S-shaped
+smoothstep ``3u^2 - 2u^3``) over a step, integrated exactly. A control's
+reach on a market is a boolean mask over routes and products, computed once; its strength at a
+step is that mask times the control's level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.config.scenario import ExportControl
+from sim.units import ELEMENT_ALIASES, ELEMENTS, FORM_ALIASES, FORMS
+
+
+def active_fraction(start: np.ndarray, end: np.ndarray, step: int) -> np.ndarray:
+    """Share of step ``[step, step+1)`` inside ``[start, end)``, per sample."""
+    return np.clip(np.minimum(end, step + 1.0) - np.maximum(start, float(step)), 0.0, 1.0)
+
+
+def _ramp_integral(x: np.ndarray, start: np.ndarray, ramp: np.ndarray) -> np.ndarray:
+    """Integral from -inf to x of a ramp rising from 0 at ``start`` to 1 at ``start+ramp``."""
+    u = x - start
+    safe = np.where(ramp > 0, ramp, 1.0)
+    rising = np.where(ramp > 0, np.clip(u, 0.0, ramp) ** 2 / (2.0 * safe), 0.0)
+    return rising + np.maximum(u - ramp, 0.0)
+
+
+def _s_curve_integral(x: np.ndarray, start: np.ndarray, ramp: np.ndarray) -> np.ndarray:
+    """Integral from -inf to x of a smoothstep rising from 0 at ``start`` to 1 at
+    ``start+ramp``: with ``v = u/ramp`` clipped to [0, 1], ``ramp * (v^3 - v^4/2)`` while
+    rising (half the ramp's length at its end, as for a linear ramp), then 1 a month."""
+    u = x - start
+    safe = np.where(ramp > 0, ramp, 1.0)
+    v = np.clip(u / safe, 0.0, 1.0)
+    rising = np.where(ramp > 0, safe * (v**3 - 0.5 * v**4), 0.0)
+    return rising + np.maximum(u - ramp, 0.0)
+
+
+def ramp_average(
+    start: np.ndarray, ramp: np.ndarray, step: int | np.ndarray, s_curve: np.ndarray | None = None
+) -> np.ndarray:
+    """Mean level over step ``[step, step+1)`` of a ramp from 0 at ``start`` to 1 at
+    ``start+ramp``: linear, or S-shaped (smoothstep) where ``s_curve`` is True. ``step`` may
+    be an array of steps that broadcasts with ``start`` (the levels of each)."""
+    with np.errstate(invalid="ignore"):
+        lo = np.zeros(np.broadcast_shapes(np.shape(start), np.shape(step))) + step
+        hi = lo + 1.0
+        level = _ramp_integral(hi, start, ramp) - _ramp_integral(lo, start, ramp)
+        if s_curve is not None and s_curve.any():
+            smooth = _s_curve_integral(hi, start, ramp) - _s_curve_integral(lo, start, ramp)
+            level = np.where(s_curve, smooth, level)
+    return np.where(np.isneginf(start), 1.0, level)
+
+
+def withheld_share(
+    phases: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    off: tuple[np.ndarray, np.ndarray],
+    step: int,
+) -> np.ndarray:
+    """Mean over ``step`` of a control's withheld share of normal flow, per sample.
+
+    Args:
+        phases: ``(start, end, withheld)`` arrays: the share withheld inside ``[start, end)``.
+        off: ``(suspended, resumed)``: the control is off inside this window.
+        step: the step.
+    """
+    total = np.zeros_like(off[0], dtype=float)
+    for start, end, share in phases:
+        on = active_fraction(start, end, step)
+        paused = active_fraction(np.maximum(start, off[0]), np.minimum(end, off[1]), step)
+        total = total + share * np.maximum(on - paused, 0.0)
+    return total
+
+
+def change_steps(
+    times: Iterable[np.ndarray], first: int, last: int, always: int | None = None
+) -> list[int]:
+    """Steps in ``[first, last)`` at which a switch with these start/end times may change
+    level (plus ``always``, where the switch must set its first level)."""
+    steps: set[int] = set() if always is None else {always}
+    for arr in times:
+        finite = arr[np.isfinite(arr)]
+        floor = np.floor(finite).astype(int)
+        steps.update(floor.tolist())
+        steps.update((floor + 1).tolist())
+    return sorted(s for s in steps if first <= s < last)
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a market's routes: each party's country and region, and for buyers their
+    end-use sector (``None`` for plants)."""
+
+    countries: Sequence[str]
+    regions: Sequence[str]
+    sectors: Sequence[str | None] | None = None
+
+
+def element_set(names: Sequence[str] | str) -> set[str]:
+    """The element buckets a control names."""
+    if names == "all":
+        return set(ELEMENTS)
+    return {ELEMENT_ALIASES[n] for n in names}
+
+
+def form_set(names: Sequence[str] | str) -> set[str]:
+    """The forms a control names."""
+    if names == "all":
+        return set(FORMS)
+    return {f for n in names for f in FORM_ALIASES[n]}
+
+
+def control_scope(
+    control: ExportControl, suppliers: Side, customers: Side, covered: np.ndarray
+) -> np.ndarray:
+    """Routes and products a control reaches on one market, ``[P, C, K]`` booleans.
+
+    Args:
+        control: the export control.
+        suppliers: the market's suppliers.
+        customers: the market's customers.
+        covered: ``[P, K]`` True where supplier ``p``'s product ``k`` is of a form and contains
+            an element the control names (the caller knows the market's forms).
+    """
+    exporter = np.array([c == control.exporter for c in suppliers.countries], dtype=bool)
+    if control.destinations == "all":
+        dest = np.ones(len(customers.countries), dtype=bool)
+    else:
+        wanted = set(control.destinations)
+        dest = np.array(
+            [c in wanted or r in wanted for c, r in zip(customers.countries, customers.regions)],
+            dtype=bool,
+        )
+    abroad = np.array(
+        [[cs != cc for cc in customers.countries] for cs in suppliers.countries], dtype=bool
+    ).reshape(len(suppliers.countries), len(customers.countries))
+    exempt = set(control.general_licence)
+    dest &= np.array(
+        [
+            c not in exempt and r not in exempt
+            for c, r in zip(customers.countries, customers.regions)
+        ],
+        dtype=bool,
+    ).reshape(dest.shape)
+    if control.sectors != "all":
+        named = set(control.sectors)
+        sectors = customers.sectors or [None] * len(customers.countries)
+        dest &= np.array([s in named for s in sectors], dtype=bool).reshape(dest.shape)
+    route = exporter[:, None] & dest[None, :] & abroad
+    return route[:, :, None] & covered[:, None, :]

@@ -1,0 +1,314 @@
+"""One run: a batch of samples of one scenario through one SimPy environment.
+
+`run` builds the `Chain`, starts the event switches and the stage actors, runs the clock
+from the warm-up to the horizon's end, checks the mass balance and returns a `RunResult`
+holding arrays (tidy tables are built from it by `sim.runs.tables`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import simpy
+
+from sim.config.scenario import Scenario
+from sim.errors import InputError
+from sim.model.chain import Chain
+from sim.model.ledger import TOLERANCE, Ledger
+from sim.model.levers.economics import PRICE_PRODUCTS, TIERS, base_at, capped
+from sim.model.stages import STAGES, actor, switch
+from sim.runs.history import CannotFork, carry, shared_until, snapshot
+from sim.units import ELEMENTS, month_start
+from sim.world.world import World
+
+WARMUP_MONTHS = 12
+
+
+@dataclass
+class Record:
+    """What a run keeps: shortfall and prices for every sample, details for sample 0."""
+
+    chain: Chain
+    detail: bool
+    compact: bool = False  # keep shortfall and demand only, in float32 (for sweeps)
+    fills: np.ndarray = field(init=False)
+    production: np.ndarray | None = None
+    stocks: np.ndarray | None = None
+    inventory: np.ndarray | None = None
+    flows: dict[str, np.ndarray] = field(default_factory=dict)
+    recycled: np.ndarray | None = None
+    stockpile_t: np.ndarray | None = None  # [S, T, stockpiles] holding after each step's rule
+    floor_usd: np.ndarray | None = None  # [S, T, floors] price-floor payments
+    producer_level: np.ndarray | None = None  # [S, T, producers] share of capacity run
+
+    def __post_init__(self) -> None:
+        c = self.chain
+        S, T, B, F = c.samples, c.steps, len(c.buyers), len(c.facilities)
+        # Kept step-major, ``[T, S, B]``, so that each step writes one contiguous block.
+        # Compact records keep each step's shortfall instead of deliveries, both in float32:
+        # the same numbers a sweep would get by subtracting and rounding after the run.
+        kept = np.float32 if self.compact else np.float64
+        # Demand is one row for every sample until some step's differs between them (demand
+        # response): ``[T, 1, B]``, then ``[T, S, B]``.
+        self._demand = np.zeros((T, 1, B), dtype=kept)
+        self._delivered = np.zeros((T, S, B), dtype=kept)
+        self.fills = np.ones((S, T, len(PRICE_PRODUCTS), len(TIERS)))
+        if self.detail:
+            self.production = np.zeros((T, F, len(ELEMENTS)))
+            self.stocks = np.zeros((T, F, len(ELEMENTS)))
+            self.inventory = np.zeros((T, B))
+            self.recycled = np.zeros((T, len(c.stage("magnet")), len(ELEMENTS)))
+
+    @property
+    def demand(self) -> np.ndarray:
+        """``[S, T, B]`` what buyers wanted to use each step (a view; a read-only broadcast of
+        one row while every sample's demand is the same)."""
+        T, _, B = self._demand.shape
+        return np.broadcast_to(self._demand, (T, self.chain.samples, B)).transpose(1, 0, 2)
+
+    @property
+    def delivered(self) -> np.ndarray:
+        """``[S, T, B]`` what buyers used each step (a view)."""
+        if self.compact:
+            raise AttributeError("a compact record keeps shortfalls, not deliveries")
+        return self._delivered.transpose(1, 0, 2)
+
+    @property
+    def shortfall(self) -> np.ndarray:
+        """``[S, T, B]`` demand not delivered each step (a view of a compact record)."""
+        if not self.compact:
+            return np.maximum(self.demand - self.delivered, 0.0)
+        return self._delivered.transpose(1, 0, 2)
+
+    def market(self, chain: Chain, step: int, name: str, x: np.ndarray) -> None:
+        if not self.detail or step < 0:
+            return
+        if name not in self.flows:
+            self.flows[name] = np.zeros((chain.steps, *x.shape[1:]))
+        self.flows[name][step] = x[0]
+
+    def produced(self, chain: Chain, step: int, stage: str, out: np.ndarray) -> None:
+        if self.production is not None and step >= 0:
+            self.production[step, chain.slices[stage]] = out[0]
+
+    def swarf(self, chain: Chain, step: int, recovered: np.ndarray) -> None:
+        if self.recycled is not None and step >= 0:
+            self.recycled[step] = recovered[0]
+
+    def _series(self, name: str, step: int, values: np.ndarray, start: float) -> None:
+        """Store ``values[S, n]`` at ``step`` in the ``[S, T, n]`` array ``name``."""
+        if step < 0:
+            return
+        if getattr(self, name) is None:
+            shape = (values.shape[0], self.chain.steps, values.shape[1])
+            setattr(self, name, np.full(shape, start))
+        getattr(self, name)[:, step] = values
+
+    def stockpiled(self, step: int, held: np.ndarray) -> None:
+        self._series("stockpile_t", step, held, 0.0)
+
+    def paid(self, step: int, usd: np.ndarray) -> None:
+        self._series("floor_usd", step, usd, 0.0)
+
+    def producing(self, step: int, levels: np.ndarray) -> None:
+        self._series("producer_level", step, levels, 1.0)
+
+    def fill(self, step: int, product: str, tier: str, value: np.ndarray) -> None:
+        p, k = PRICE_PRODUCTS.index(product), TIERS.index(tier)
+        self.chain.fills_now[:, p, k] = value  # the price producers see next step
+        if step >= 0:
+            self.fills[:, step, PRICE_PRODUCTS.index(product), TIERS.index(tier)] = value
+
+    def consumed(self, chain: Chain, step: int, demand: np.ndarray, got: np.ndarray) -> None:
+        if step < 0:
+            return
+        if self._demand.shape[1] == 1 and demand.shape[0] > 1 and demand.strides[0] != 0:
+            self._demand = np.repeat(self._demand, demand.shape[0], axis=1)  # rows differ now
+        self._demand[step] = demand[:1] if self._demand.shape[1] == 1 else demand
+        if self.compact:
+            short = demand - got
+            self._delivered[step] = np.maximum(short, 0.0, out=short)
+        else:
+            self._delivered[step] = got
+        if self.stocks is not None and self.inventory is not None:
+            sl = chain.slices
+            self.stocks[step, sl["mine"]] = chain.mine_stock[0]
+            self.stocks[step, sl["separation"]] = chain.sep_in[0] + chain.sep_out[0]
+            self.stocks[step, sl["metal"]] = chain.metal_in[0]
+            self.stocks[step, sl["magnet"]] = chain.mag_in[0]
+            self.inventory[step] = chain.inventory[0]
+
+
+@dataclass
+class RunResult:
+    """Arrays of one run and what is needed to label them."""
+
+    scenario: Scenario
+    chain: Chain
+    record: Record
+    seed: int
+    residual: float
+    wall_seconds: float
+    prices_usd_per_kg: np.ndarray
+    shared_steps: int = 0  # steps, warm-up included, run once for every sample
+
+    @property
+    def dates(self) -> list[dt.date]:
+        """First day of each reported step."""
+        return [month_start(self.chain.origin, t) for t in range(self.chain.steps)]
+
+    @property
+    def shortfall(self) -> np.ndarray:
+        """``[S, T, B]`` demand not met, in the buyer's unit."""
+        if self.record.compact:
+            return self.record.shortfall
+        return self.record.demand - self.record.delivered
+
+
+def prices_from_fills(
+    world: World, fills: np.ndarray, base: np.ndarray | None = None
+) -> np.ndarray:
+    """Price paths ``[S, T, product, tier]`` from the share of need each market met, on
+    ``base`` prices ``[S, T, P, K]`` (default: the world's 2024 prices throughout)."""
+    from sim.market.market import scarcity_price
+    from sim.model.levers.economics import base_table
+
+    if base is None:
+        base = base_table(world.prices_usd_per_kg)[None, None]
+    p = world.parameters
+    return scarcity_price(base, fills, p["price_elasticity"], p["price_ceiling"])
+
+
+MEMORY_LIMIT_BYTES = 4 * 1024**3
+
+
+def estimate_bytes(world: World, scenario: Scenario, samples: int, detail: bool) -> int:
+    """Rough peak memory of a run: the recorded arrays dominate (8 bytes a number)."""
+    from sim.units import month_index
+
+    origin = dt.date(scenario.horizon.start.year, scenario.horizon.start.month, 1)
+    steps = int(month_index(origin, scenario.horizon.end)) + 1
+    facs, buyers, elements = len(world.facilities) + len(scenario.events), len(world.buyers), 8
+    per_sample = steps * (2 * buyers + 2 * len(PRICE_PRODUCTS)) + 4 * facs * elements
+    detailed = steps * (2 * facs * elements + buyers + facs * (facs + buyers) * elements)
+    return 8 * (samples * per_sample + (detailed if detail else 0))
+
+
+def run(
+    world: World,
+    scenario: Scenario,
+    *,
+    samples: int = 1,
+    seed: int = 0,
+    detail: bool = True,
+    warmup: int = WARMUP_MONTHS,
+    tolerance: float = TOLERANCE,
+    draws: Mapping[str, np.ndarray] | None = None,
+    compact: bool = False,
+    fork_prefix: bool = True,
+) -> RunResult:
+    """Simulate ``samples`` futures of ``scenario`` on ``world`` and check their mass balance.
+
+    ``draws`` maps a scenario field path (``events[3].start``) to one value a sample (dates as
+    day ordinals); every sample uses the scenario's own value for fields not drawn. A
+    ``compact`` run records only shortfall and demand, in float32 (`Record`), for sweeps.
+    Steps before any sample can differ run once, with one sample (`sim.runs.history`), unless
+    ``fork_prefix`` is false; the numbers are the same either way.
+
+    Raises:
+        MassBalanceError: if any sample's books do not balance within ``tolerance``.
+    """
+    if draws:
+        sizes = {len(v) for v in draws.values()}
+        if sizes != {samples}:
+            raise ValueError(f"draws hold {sorted(sizes)} values, expected {samples} a field")
+    need = estimate_bytes(world, scenario, samples, detail)
+    if need > MEMORY_LIMIT_BYTES:
+        raise InputError(
+            f"this run would need about {need / 1024**3:.1f} GiB, over the "
+            f"{MEMORY_LIMIT_BYTES / 1024**3:.0f} GiB limit; shorten the horizon or use fewer "
+            "samples",
+            path="horizon",
+        )
+    began = time.perf_counter()
+    chain = Chain(world, scenario, samples, warmup, draws)
+    ledger = Ledger(samples)
+    record = Record(chain, detail, compact)
+    start = -warmup
+    fork = shared_until(scenario, draws, chain.origin) if samples > 1 and fork_prefix else -1e9
+    if start + 1 < fork < chain.steps:  # the samples' first steps are one history
+        assert draws is not None
+        before, after = _history(world, scenario, warmup, detail, compact, draws, start, int(fork))
+        try:
+            carry(before, after, (chain, ledger, record), samples)
+            start = int(fork)
+        except CannotFork:
+            chain = Chain(world, scenario, samples, warmup, draws)
+            ledger = Ledger(samples)
+            record = Record(chain, detail, compact)
+    _simulate(chain, ledger, record, start, chain.steps)
+    residual = ledger.check(chain.holdings(), tolerance)
+    if chain.price_levels:
+        base = np.stack([base_at(chain, t) for t in range(chain.steps)], axis=1)
+    else:  # the 2024 levels throughout
+        base = chain.base_prices[None, None]
+    prices = prices_from_fills(chain.world, record.fills, base)
+    for t in range(chain.steps if chain.price_caps else 0):
+        prices[:, t] = capped(chain, prices[:, t], t)
+    return RunResult(
+        scenario, chain, record, seed, residual, time.perf_counter() - began, prices, start + warmup
+    )
+
+
+HISTORIES_KEPT = 4  # shared histories `_history` keeps (a sweep's batches share one)
+_HISTORIES: list[tuple[tuple[Any, ...], tuple[dict[Any, Any], dict[Any, Any]]]] = []
+
+
+def _history(
+    world: World,
+    scenario: Scenario,
+    warmup: int,
+    detail: bool,
+    compact: bool,
+    draws: Mapping[str, np.ndarray],
+    start: int,
+    stop: int,
+) -> tuple[dict[Any, Any], dict[Any, Any]]:
+    """The state before and after steps ``start``-``stop`` of one sample (the first of
+    ``draws``), which every sample shares (`sim.runs.history`): `snapshot`s of its chain, ledger
+    and record. The steps do not depend on the draws, so batches of one sweep share them:
+    the last few are kept, by world and scenario (frozen, compared by identity, and held
+    so that their identities stay theirs)."""
+    key = (world, scenario, warmup, detail, compact, start, stop)
+    for held, found in _HISTORIES:
+        if all(a is b if isinstance(a, (World, Scenario)) else a == b for a, b in zip(held, key)):
+            return found
+    small_chain = Chain(world, scenario, 1, warmup, {k: v[:1] for k, v in draws.items()})
+    small = (small_chain, Ledger(1), Record(small_chain, detail, compact))
+    before = snapshot(*small)
+    _simulate(*small, start, stop)
+    found = (before, snapshot(*small))
+    _HISTORIES.append((key, found))
+    del _HISTORIES[:-HISTORIES_KEPT]
+    return found
+
+
+def _simulate(chain: Chain, ledger: Ledger, record: Record, start: int, stop: int) -> None:
+    """Run the chain's processes from step ``start`` up to (not including) ``stop``."""
+    env = simpy.Environment(initial_time=start)
+    processes = [switch(env, chain, control, chain.refresh_controls) for control in chain.controls]
+    processes += [switch(env, chain, outage, lambda: None) for outage in chain.outages]
+    processes += [actor(env, stage, chain, ledger, record) for stage in STAGES]
+    for process in processes:
+        env.process(process)
+    env.run(until=stop)
+    # The environment and its processes refer to each other; closing the processes lets the
+    # chain, ledger and record go as soon as the caller drops them, without waiting for the
+    # cycle collector (whose full pass costs a sweep worker ~50 ms a batch).
+    for process in processes:
+        process.close()
