@@ -2,7 +2,9 @@
 
 `run` builds the `Chain`, starts the event switches and the stage actors, runs the clock
 from the warm-up to the horizon's end, checks the mass balance and returns a `RunResult`
-holding arrays (tidy tables are built from it by `sim.runs.tables`).
+holding arrays (tidy tables are built from it by `sim.runs.tables`). Steps every sample shares
+run once, with one sample; that history is kept in a `HistoryCache` the run owns, or one a
+sweep hands all its batches in a process.
 """
 
 from __future__ import annotations
