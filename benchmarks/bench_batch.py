@@ -6,7 +6,8 @@ detail=False)`` on ``scenarios/china-heavy-ree-controls-2025.yaml`` (60 months p
 warm-up), the cost per sample and per sample-step, and the speed-up of the batch over running
 its samples one at a time (``S x`` the median of ``S = 1``). With ``--sweep`` it times what a
 sweep worker runs instead: `sim.runs.sweep.run_batch` on the 10-year scenario of
-``bench_sweep.py`` with each sample's own draws (132 steps with the warm-up). Under pytest,
+``bench_sweep.py`` with each sample's own draws (132 steps with the warm-up), its shared
+histories kept across batches as a worker keeps them. Under pytest,
 ``python -m pytest -m benchmark benchmarks/`` runs it for ``S = 1000`` and asserts the batch
 is at least 10x faster a sample than one-at-a-time runs.
 """
@@ -15,11 +16,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from pathlib import Path
 
-from sim.io.loading import default_world, load_scenario
-from sim.runs.engine import run
+if not __package__:  # run as a script: measure the tree it is in, not an installed sim
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sim.io.loading import default_world, load_scenario  # noqa: E402
+from sim.runs.engine import run  # noqa: E402
 
 SCENARIO_FILE = Path(__file__).parent.parent / "scenarios" / "china-heavy-ree-controls-2025.yaml"
 
@@ -29,16 +34,20 @@ def median_seconds(samples: int, repeat: int, sweep: bool = False) -> tuple[floa
     world = default_world()
     if sweep:
         from bench_sweep import SCENARIO
+        from trees import load
 
         from sim.config import draws as sampling
+        from sim.runs.engine import HistoryCache
         from sim.runs.sweep import run_batch
 
-        draws = sampling.draw(SCENARIO, max(samples, 10), 1)
-        run_batch(world, SCENARIO, {k: v[:10] for k, v in draws.items()}, 10)  # warm up
+        swept = load(None).scenario(SCENARIO)
+        draws = sampling.draw(swept, max(samples, 10), 1)
+        histories = HistoryCache()  # as a sweep worker's, kept across its batches
+        run_batch(world, swept, {k: v[:10] for k, v in draws.items()}, 10, histories)  # warm up
         times = []
         for _ in range(repeat):
             began = time.perf_counter()
-            run_batch(world, SCENARIO, {k: v[:samples] for k, v in draws.items()}, samples)
+            run_batch(world, swept, {k: v[:samples] for k, v in draws.items()}, samples, histories)
             times.append(time.perf_counter() - began)
         return statistics.median(times), 132
     scenario = load_scenario(SCENARIO_FILE, world)

@@ -1,65 +1,80 @@
 """Benchmark: one 10-year monthly run of the default world (target: under 1 s).
 
-Run: ``python benchmarks/bench_run.py [--repeat 7]``. Prints the median and spread of the
-model's wall time (building the chain, the SimPy run and the mass-balance check; writing
-files excluded) and the median with table building included. Or, under pytest,
-``python -m pytest -m benchmark benchmarks/`` asserts the median is under 1 s.
+Run: ``python benchmarks/bench_run.py [--repeat 7] [--tree DIR]``. Prints the median and
+spread of the model's wall time (building the chain, the SimPy run and the mass-balance check;
+writing files excluded) and the median with the shortfall and flows tables built. Or, under
+pytest, ``python -m pytest -m benchmark benchmarks/`` asserts the median is under 1 s.
+
+It measures the tree ``--tree`` (default: the one it is in), through its public API or, in a
+tree before it (812e266), the modules of the time (`benchmarks.trees`). To compare two trees
+in the same hour, in turns: ``python benchmarks/bench_run.py --ab OLD_TREE NEW_TREE --rounds 5``
+(each round runs each tree once, in a fresh process; it prints the medians and new/old).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import sys
 import time
+from pathlib import Path
 
-from sim.config.scenario import Scenario
-from sim.io.loading import default_world
-from sim.runs.engine import run
-from sim.runs.tables import flows_table, shortfall_table
+if __package__:  # imported (pytest): the tree under test is already importable
+    from benchmarks import trees
+else:  # run as a script: its folder is first on sys.path
+    import trees
 
-SCENARIO = Scenario.model_validate(
-    {
-        "name": "bench",
-        "horizon": {"start": "2024-01-01", "end": "2033-12-31"},
-        "events": [
-            {
-                "kind": "export_control",
-                "exporter": "CN",
-                "destinations": ["US"],
-                "forms": ["magnet"],
-                "mode": "ban",
-                "start": "2025-04-04",
-            }
-        ],
-    }
-)
+SCENARIO = {
+    "name": "bench",
+    "horizon": {"start": "2024-01-01", "end": "2033-12-31"},
+    "events": [
+        {
+            "kind": "export_control",
+            "exporter": "CN",
+            "destinations": ["US"],
+            "forms": ["magnet"],
+            "mode": "ban",
+            "start": "2025-04-04",
+        }
+    ],
+}
 
 
-def measure(repeat: int) -> dict[str, float]:
+def measure(repeat: int, tree: Path | None = None) -> dict[str, float]:
     """Median and range of the run's wall time, and with tables built, in seconds."""
-    world = default_world()
-    run(world, SCENARIO)  # warm caches and imports
+    sim = trees.load(tree)
+    world = sim.load_world()
+    scenario = sim.scenario(SCENARIO)
+    sim.run(world, scenario)  # warm caches and imports
     model, full = [], []
     for _ in range(repeat):
         began = time.perf_counter()
-        result = run(world, SCENARIO)
+        result = sim.run(world, scenario)
         model.append(time.perf_counter() - began)
-        shortfall_table(result)
-        flows_table(result)
+        sim.tables(result)
         full.append(time.perf_counter() - began)
     return {
         "median_s": statistics.median(model),
         "min_s": min(model),
         "max_s": max(model),
         "median_with_tables_s": statistics.median(full),
-        "months": result.chain.steps,
+        "months": sim.months(result),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=7)
-    out = measure(parser.parse_args().repeat)
+    trees.add_options(parser)
+    args = parser.parse_args()
+    if args.ab:
+        trees.alternate(__file__, *args.ab, args.rounds, ["--repeat", str(args.repeat)])
+        return
+    out = measure(args.repeat, args.tree)
+    if args.json:
+        json.dump(out, sys.stdout)
+        return
     print(
         f"default world, {out['months']} months, 1 sample: median {out['median_s']:.3f} s "
         f"(min {out['min_s']:.3f}, max {out['max_s']:.3f}); with tables "

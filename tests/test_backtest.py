@@ -14,17 +14,9 @@ from hypothesis import strategies as st
 
 from sim.io.cli import main
 from sim.io.observed import read_observed
-from sim.runs.backtest import (
-    compare,
-    direction,
-    mape,
-    nrmse,
-    parse_key,
-    peak_lag,
-    peak_to_base,
-    xcorr_lag,
-)
+from sim.runs.backtest import compare, parse_key
 from sim.runs.engine import run
+from sim.runs.measures import direction, mape, nrmse, peak_lag, peak_to_base, xcorr_lag
 from tests.worlds import one_chain, scenario
 
 ROOT = Path(__file__).parent.parent

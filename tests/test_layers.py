@@ -25,7 +25,8 @@ LAYERS = {
     "model": 4,
     "runs": 5,
     "io": 6,
-    "__init__": 7,  # the public API re-exports from every layer
+    "api": 7,  # the public API wraps every layer
+    "__init__": 7,  # and the package re-exports it
     "__main__": 7,
 }
 # Layers that do no file I/O, printing or plotting.

@@ -134,9 +134,10 @@ def test_a_number_that_acts_from_the_first_step_stops_the_fork() -> None:
 
 def test_batches_of_one_sweep_share_one_history_and_keep_their_own_numbers() -> None:
     # The second batch reuses the first batch's shared history (the same world, scenario and
-    # fork step; `sim.runs.engine._history`): its numbers must be those of every step run for it,
-    # and running a batch again must give it again (the kept history is not changed).
-    from sim.runs import engine
+    # fork step, in the cache the sweep hands both: `sim.runs.engine.HistoryCache`): its
+    # numbers must be those of every step run for it, and running a batch again must give it
+    # again (the kept history is not changed).
+    from sim.runs.engine import HistoryCache
 
     path = Path(__file__).parent.parent / "scenarios" / "china-2025-licensing-uncertain.yaml"
     world = vintage_world(load_scenario(path).world)
@@ -147,10 +148,10 @@ def test_batches_of_one_sweep_share_one_history_and_keep_their_own_numbers() -> 
     assert shared_until(scenario, first, dt.date(2025, 1, 1)) == shared_until(
         scenario, second, dt.date(2025, 1, 1)
     )  # one fork step, so one history
-    engine._HISTORIES.clear()
-    a = run(world, scenario, samples=4, draws=first)
-    kept = len(engine._HISTORIES)
-    b = run(world, scenario, samples=4, draws=second)
-    assert kept == len(engine._HISTORIES) == 1 and b.shared_steps > 0  # reused
+    histories = HistoryCache()
+    a = run(world, scenario, samples=4, draws=first, histories=histories)
+    kept = len(histories)
+    b = run(world, scenario, samples=4, draws=second, histories=histories)
+    assert kept == len(histories) == 1 and b.shared_steps > 0  # reused
     assert_same(b, run(world, scenario, samples=4, draws=second, fork_prefix=False))
-    assert_same(a, run(world, scenario, samples=4, draws=first))
+    assert_same(a, run(world, scenario, samples=4, draws=first, histories=histories))

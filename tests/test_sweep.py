@@ -11,7 +11,8 @@ import pytest
 
 from sim.io.loading import load_scenario
 from sim.runs.sensitivity import analyse, parse_output
-from sim.runs.sweep import comparison_table, run_batch, summary_table, sweep, totals_table
+from sim.runs.sweep import run_batch, sweep
+from sim.runs.sweep_tables import comparison_table, summary_table, totals_table
 from tests.worlds import one_chain
 
 SCENARIO = """name: {name}
@@ -164,3 +165,102 @@ def test_demand_that_differs_by_sample_is_kept_sample_by_sample() -> None:
     assert not np.array_equal(demand[0], demand[3])
     plain = sweep(world, scenario, 4, workers=1, batch_size=2)
     assert plain.arrays["demand"].strides[0] == 0  # shared: no demand response drawn
+
+
+# -- shared histories belong to a run or a sweep (`sim.runs.engine.HistoryCache`) ---------------
+FIXED_START = """name: fixed-start
+horizon: {start: 2024-01-01, end: 2025-12-31}
+events:
+  - kind: export_control
+    exporter: CN
+    destinations: [US]
+    forms: [magnet]
+    mode: quota
+    share: {dist: uniform, low: 0.0, high: 0.8, name: quota}
+    start: 2024-09-01
+"""
+
+
+def _fixed_start(tmp: Path):
+    """A scenario whose samples share every step before September 2024 (one fork step)."""
+    path = tmp / "fixed-start.yaml"
+    path.write_text(FIXED_START)
+    return load_scenario(path, one_chain())
+
+
+def _history_runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the shared histories simulated from now on (one-sample runs of a prefix)."""
+    from sim.runs import engine
+
+    found: list[int] = []
+    simulate = engine._simulate
+
+    def counted(chain, ledger, record, start, stop) -> None:  # noqa: ANN001
+        if chain.samples == 1:
+            found.append(stop)
+        simulate(chain, ledger, record, start, stop)
+
+    monkeypatch.setattr(engine, "_simulate", counted)
+    return found
+
+
+def test_two_runs_do_not_see_each_others_histories(tmp_path: Path, monkeypatch) -> None:
+    from sim.config import draws as sampling
+    from sim.runs.engine import HistoryCache, run
+
+    world, scenario = one_chain(cover_weeks=4.0), _fixed_start(tmp_path)
+    draws = sampling.draw(scenario, 4, 1)
+    simulated = _history_runs(monkeypatch)
+    first = run(world, scenario, samples=4, draws=draws, detail=False)
+    second = run(world, scenario, samples=4, draws=draws, detail=False)
+    assert len(simulated) == 2, "each run simulates its own shared history"
+    assert first.shared_steps == second.shared_steps > 0
+    mine, theirs = HistoryCache(), HistoryCache()
+    run(world, scenario, samples=4, draws=draws, detail=False, histories=mine)
+    run(world, scenario, samples=4, draws=draws, detail=False, histories=theirs)
+    assert len(simulated) == 4 and len(mine) == len(theirs) == 1
+    run(world, scenario, samples=4, draws=draws, detail=False, histories=mine)
+    assert len(simulated) == 4, "a run handed a cache reuses what it holds"
+
+
+def test_a_sweeps_batches_share_one_cache_in_this_process(tmp_path: Path, monkeypatch) -> None:
+    world, scenario = one_chain(cover_weeks=4.0), _fixed_start(tmp_path)
+    caches: list[tuple[int, int]] = []
+
+    def batch(world, scenario, draws, count, histories):  # noqa: ANN001, ANN202
+        caches.append((id(histories), len(histories)))
+        return run_batch(world, scenario, draws, count, histories)
+
+    simulated = _history_runs(monkeypatch)
+    result = sweep(world, scenario, 12, seed=1, batch_size=4, batch_fn=batch)
+    assert len({cache for cache, _ in caches}) == 1 and [n for _, n in caches] == [0, 1, 1]
+    assert len(simulated) == 1, "the prefix every sample shares runs once a sweep"
+    again = sweep(world, scenario, 12, seed=1, batch_size=4)
+    assert len(simulated) == 2, "a new sweep has a new cache"
+    assert np.array_equal(result.arrays["shortfall"], again.arrays["shortfall"])
+
+
+def counting_batch(world, scenario, draws, count, histories) -> dict[str, np.ndarray]:  # noqa: ANN001
+    """`run_batch`, also saying which process ran it and what its cache held before."""
+    import os
+
+    held = len(histories)
+    arrays = run_batch(world, scenario, draws, count, histories)
+    return {**arrays, "pid": np.array(os.getpid()), "held": np.array(held)}
+
+
+@pytest.mark.parametrize("scheduler", [None, "local"], ids=["pool", "dask"])
+def test_each_worker_process_keeps_its_cache_across_batches(
+    tmp_path: Path, scheduler: str | None
+) -> None:
+    world, scenario = one_chain(cover_weeks=4.0), _fixed_start(tmp_path)
+    store = tmp_path / "store"
+    kwargs = {"seed": 1, "batch_size": 3, "workers": 2, "scheduler": scheduler}
+    result = sweep(world, scenario, 24, store=store, batch_fn=counting_batch, **kwargs)
+    batches = [np.load(path) for path in sorted(store.glob("batch-*.npz"))]
+    processes = {int(b["pid"]) for b in batches}
+    assert len(batches) == 8 and 1 <= len(processes) <= 2
+    # the first batch a process runs simulates the shared history; its later ones reuse it
+    assert sum(int(b["held"]) for b in batches) == len(batches) - len(processes)
+    alone = sweep(world, scenario, 24, seed=1, batch_size=3)
+    assert np.array_equal(result.arrays["shortfall"], alone.arrays["shortfall"])

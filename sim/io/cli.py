@@ -429,7 +429,8 @@ def _sweep_one(path: Path, args: argparse.Namespace, folder: Path | None) -> tup
     """Load and sweep one scenario, resuming from its store; returns result, folder, store."""
     from sim.io.loading import load_scenario, vintage_world
     from sim.io.report import check_free, data_hash, default_folder, scenario_hash, sweep_store
-    from sim.runs.sweep import default_batch, sweep, sweep_key
+    from sim.runs.store import sweep_key
+    from sim.runs.sweep import default_batch, sweep
 
     if args.workers < 1:
         raise InputError("must be at least 1", path="--workers", value=args.workers, has_value=True)
@@ -468,7 +469,8 @@ def _sweep(args: argparse.Namespace) -> int:
     import shutil
 
     from sim.io.report import write_sweep
-    from sim.runs.sweep import default_batch, totals_table
+    from sim.runs.sweep import default_batch
+    from sim.runs.sweep_tables import totals_table
 
     result, folder, store = _sweep_one(args.scenario, args, args.out)
     manifest = write_sweep(

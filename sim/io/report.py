@@ -34,8 +34,9 @@ from sim.runs.summary import (
     producers_table,
     stockpiles_table,
 )
-from sim.runs.sweep import SweepResult, comparison_table, parameters_table, totals_table
-from sim.runs.sweep import summary_table as sweep_summary
+from sim.runs.sweep import SweepResult
+from sim.runs.sweep_tables import comparison_table, parameters_table, totals_table
+from sim.runs.sweep_tables import summary_table as sweep_summary
 from sim.runs.tables import (
     flows_table,
     prices_table,

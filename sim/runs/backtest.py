@@ -14,9 +14,9 @@ Places are ISO-2 countries, demand regions (US, EU, JP, KR, CN, ROW) or ``*`` (a
 counts when it leaves ORIGIN for DEST (``CN>*`` is China's exports; ``CN>CN`` its domestic
 trade). Periods are a calendar year (totals, or the mean for prices) or a month.
 
-The measures are pure functions of arrays, testable on synthetic series: the direction of change
-after a date, the lag between peaks and by cross-correlation, the peak-to-base ratio, and two
-errors (MAPE and RMSE over the mean observed level) on the periods both series cover.
+The measures (`sim.runs.measures`) are pure functions of arrays: the direction of change after a
+date, the lag between peaks and by cross-correlation, the peak-to-base ratio, and two errors
+(MAPE and RMSE over the mean observed level) on the periods both series cover.
 """
 
 from __future__ import annotations
@@ -29,6 +29,15 @@ import numpy as np
 import pandas as pd
 
 from sim.runs.engine import PRICE_PRODUCTS, TIERS, RunResult
+from sim.runs.measures import (
+    WINDOW_MONTHS,
+    direction,
+    mape,
+    nrmse,
+    peak_lag,
+    peak_to_base,
+    xcorr_lag,
+)
 from sim.runs.tables import flows_table, prices_table, production_table, shortfall_table
 from sim.units import (
     ELEMENT_ALIASES,
@@ -42,7 +51,6 @@ from sim.units import (
 
 SERIES: tuple[str, ...] = ("flow", "price", "shortfall", "production")
 STAGES: tuple[str, ...] = ("mine", "separation", "metal", "magnet")
-WINDOW_MONTHS = 12
 PLACE = r"(\*|[A-Z]{2,3})"
 UNITS = {"price": "usd_per_kg", "shortfall": "t", "flow": "t_reo", "production": "t_reo"}
 
@@ -210,89 +218,6 @@ def _flow(tables: Tables, key: Key) -> pd.Series:
     return tables.monthly(f[rows], tables.to_reo(f[rows]))
 
 
-# -- measures -----------------------------------------------------------------------------------
-def direction(
-    times: np.ndarray,
-    values: np.ndarray,
-    when: float,
-    window: float = WINDOW_MONTHS,
-    tolerance: float = 0.02,
-) -> float:
-    """Sign of the change in the mean level across ``when``: +1, -1, 0 (within ``tolerance``
-    of the level before), or NaN when either side of the window has no point.
-
-    Args:
-        times: when each value was measured, in months (any origin).
-        values: the values.
-        when: the date of the event, in the same months.
-        window: months looked at on each side.
-        tolerance: a relative change this small counts as no change.
-    """
-    before = values[(times >= when - window) & (times < when)]
-    after = values[(times >= when) & (times < when + window)]
-    if not len(before) or not len(after):
-        return float("nan")
-    change = float(after.mean() - before.mean())
-    if abs(change) <= tolerance * abs(float(before.mean())) + 1e-12:
-        return 0.0
-    return float(np.sign(change))
-
-
-def peak_to_base(times: np.ndarray, values: np.ndarray, base_end: float) -> float:
-    """Highest value from ``base_end`` on over the mean before it (NaN if either is missing
-    or the base is zero)."""
-    base = values[times < base_end]
-    later = values[times >= base_end]
-    if not len(base) or not len(later) or abs(float(base.mean())) < 1e-12:
-        return float("nan")
-    return float(later.max() / base.mean())
-
-
-def peak_lag(
-    sim_times: np.ndarray, sim: np.ndarray, obs_times: np.ndarray, obs: np.ndarray
-) -> float:
-    """Months from the observed peak to the simulated one (positive: the model peaks late);
-    NaN when either series is empty or flat."""
-    if not len(sim) or not len(obs) or np.ptp(sim) == 0 or np.ptp(obs) == 0:
-        return float("nan")
-    return float(sim_times[int(np.argmax(sim))] - obs_times[int(np.argmax(obs))])
-
-
-def xcorr_lag(
-    sim: np.ndarray, obs: np.ndarray, max_lag: int = WINDOW_MONTHS, min_overlap: int = 6
-) -> float:
-    """The shift ``k`` (steps) that best correlates ``sim[t + k]`` with ``obs[t]`` on equally
-    spaced, aligned series: positive when the model trails the observation. NaN when no shift
-    leaves ``min_overlap`` points with variation on both sides."""
-    best, best_k = -np.inf, float("nan")
-    for k in range(-max_lag, max_lag + 1):
-        a = sim[k:] if k >= 0 else sim[:k]
-        b = obs[: len(obs) - k] if k >= 0 else obs[-k:]
-        n = min(len(a), len(b))
-        a, b = a[:n], b[:n]
-        ok = np.isfinite(a) & np.isfinite(b)
-        if ok.sum() < min_overlap or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
-            continue
-        r = float(np.corrcoef(a[ok], b[ok])[0, 1])
-        if r > best + 1e-12 or (abs(r - best) <= 1e-12 and abs(k) < abs(best_k)):
-            best, best_k = r, float(k)
-    return best_k
-
-
-def mape(sim: np.ndarray, obs: np.ndarray) -> float:
-    """Mean absolute percentage error over the points where the observation is not zero."""
-    ok = np.isfinite(sim) & np.isfinite(obs) & (obs != 0)
-    return float(np.mean(np.abs(sim[ok] - obs[ok]) / np.abs(obs[ok]))) if ok.any() else np.nan
-
-
-def nrmse(sim: np.ndarray, obs: np.ndarray) -> float:
-    """Root-mean-square error over the mean absolute observed level."""
-    ok = np.isfinite(sim) & np.isfinite(obs)
-    if not ok.any() or np.mean(np.abs(obs[ok])) == 0:
-        return float("nan")
-    return float(np.sqrt(np.mean((sim[ok] - obs[ok]) ** 2)) / np.mean(np.abs(obs[ok])))
-
-
 # -- the comparison ---------------------------------------------------------------------------
 @dataclass
 class Backtest:
@@ -367,6 +292,25 @@ def compare(result: RunResult, observed: pd.DataFrame, window: float = WINDOW_MO
     )
 
 
+@dataclass(frozen=True)
+class _Held:
+    """One observed series and key, held against the run's series for it."""
+
+    name: str
+    text: str
+    key: Key
+    values: np.ndarray  # the run's monthly series
+    starts: np.ndarray  # each observed period's start and end, in months from the origin
+    ends: np.ndarray
+    observed: np.ndarray
+    simulated: np.ndarray  # the run's value over each observed period
+
+    @property
+    def obs_t(self) -> np.ndarray:
+        """Middle of each observed period, in months from the origin."""
+        return (self.starts + self.ends) / 2
+
+
 def _hold(
     tables: Tables, clock: _Clock, name: str, text: str, rows: pd.DataFrame
 ) -> tuple[dict[str, object], list[dict[str, object]], pd.DataFrame, pd.DataFrame]:
@@ -374,15 +318,33 @@ def _hold(
     simulated monthly series."""
     key = parse_key(name, text)
     monthly = simulated(tables, key)
-    values = monthly.to_numpy(dtype=float)
     starts, ends = _months(clock.origin, rows["start"]), _months(clock.origin, rows["end"])
-    obs_t, obs = (starts + ends) / 2, rows["value"].to_numpy(dtype=float)
-    sim = _per_period(monthly, starts, ends, "mean" if name == "price" else "sum")
-    summary = {
-        "series": name,
-        "key": text,
-        "unit": key.unit,
-        "periods": len(rows),
+    held = _Held(
+        name,
+        text,
+        key,
+        monthly.to_numpy(dtype=float),
+        starts,
+        ends,
+        rows["value"].to_numpy(dtype=float),
+        _per_period(monthly, starts, ends, "mean" if name == "price" else "sum"),
+    )
+    return (
+        _summary_row(held, clock),
+        _directions(held, clock),
+        _compared(held, rows),
+        _simulated_series(held, tables),
+    )
+
+
+def _summary_row(held: _Held, clock: _Clock) -> dict[str, object]:
+    """Errors, peak-to-base ratios and lags of one series and key."""
+    obs_t, obs, sim, values = held.obs_t, held.observed, held.simulated, held.values
+    return {
+        "series": held.name,
+        "key": held.text,
+        "unit": held.key.unit,
+        "periods": len(obs),
         "compared": int(np.isfinite(sim).sum()),
         "mape": mape(sim, obs),
         "nrmse": nrmse(sim, obs),
@@ -393,16 +355,20 @@ def _hold(
             if (obs_t >= clock.base_end).any()
             else float("nan")
         ),
-        "xcorr_lag_months": _xcorr(values, starts, ends, obs),
+        "xcorr_lag_months": _xcorr(values, held.starts, held.ends, obs),
     }
+
+
+def _directions(held: _Held, clock: _Clock) -> list[dict[str, object]]:
+    """The direction of change across each event, simulated and observed."""
     directions = []
     for (label, day), t in zip(clock.events, clock.event_t):
-        sim_dir = direction(clock.sim_t, values, t, clock.window)
-        obs_dir = direction(obs_t, obs, t, clock.window)
+        sim_dir = direction(clock.sim_t, held.values, t, clock.window)
+        obs_dir = direction(held.obs_t, held.observed, t, clock.window)
         directions.append(
             {
-                "series": name,
-                "key": text,
+                "series": held.name,
+                "key": held.text,
                 "event": label,
                 "date": day,
                 "window_months": clock.window,
@@ -411,26 +377,34 @@ def _hold(
                 "agree": (sim_dir == obs_dir) if np.isfinite(obs_dir) else None,
             }
         )
-    compared = pd.DataFrame(
+    return directions
+
+
+def _compared(held: _Held, rows: pd.DataFrame) -> pd.DataFrame:
+    """Each observed period beside the run's value over it."""
+    return pd.DataFrame(
         {
-            "series": name,
-            "key": text,
+            "series": held.name,
+            "key": held.text,
             "start": rows["start"],
             "end": rows["end"],
-            "simulated": sim,
-            "observed": obs,
+            "simulated": held.simulated,
+            "observed": held.observed,
         }
     )
-    series = pd.DataFrame(
+
+
+def _simulated_series(held: _Held, tables: Tables) -> pd.DataFrame:
+    """The run's monthly series for the key."""
+    return pd.DataFrame(
         {
             "date": tables.dates.date,
-            "series": name,
-            "key": text,
-            "unit": key.unit,
-            "simulated": values,
+            "series": held.name,
+            "key": held.text,
+            "unit": held.key.unit,
+            "simulated": held.values,
         }
     )
-    return summary, directions, compared, series
 
 
 DIRECTION_COLUMNS = [

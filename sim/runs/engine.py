@@ -2,7 +2,9 @@
 
 `run` builds the `Chain`, starts the event switches and the stage actors, runs the clock
 from the warm-up to the horizon's end, checks the mass balance and returns a `RunResult`
-holding arrays (tidy tables are built from it by `sim.runs.tables`).
+holding arrays (tidy tables are built from it by `sim.runs.tables`). Steps every sample shares
+run once, with one sample; that history is kept in a `HistoryCache` the run owns, or one a
+sweep hands all its batches in a process.
 """
 
 from __future__ import annotations
@@ -211,6 +213,7 @@ def run(
     draws: Mapping[str, np.ndarray] | None = None,
     compact: bool = False,
     fork_prefix: bool = True,
+    histories: HistoryCache | None = None,
 ) -> RunResult:
     """Simulate ``samples`` futures of ``scenario`` on ``world`` and check their mass balance.
 
@@ -218,11 +221,37 @@ def run(
     day ordinals); every sample uses the scenario's own value for fields not drawn. A
     ``compact`` run records only shortfall and demand, in float32 (`Record`), for sweeps.
     Steps before any sample can differ run once, with one sample (`sim.runs.history`), unless
-    ``fork_prefix`` is false; the numbers are the same either way.
+    ``fork_prefix`` is false; the numbers are the same either way. That shared history is
+    looked up in, or added to, ``histories``: a sweep passes its own cache to every batch so
+    that they share it; by default the run makes a cache of its own.
 
     Raises:
         MassBalanceError: if any sample's books do not balance within ``tolerance``.
+        InputError: if the run would need more memory than `MEMORY_LIMIT_BYTES`.
     """
+    _check_request(world, scenario, samples, detail, draws)
+    began = time.perf_counter()
+    if histories is None:
+        histories = HistoryCache()
+    chain, ledger, record, start = _start(
+        world, scenario, samples, warmup, detail, compact, draws, fork_prefix, histories
+    )
+    _simulate(chain, ledger, record, start, chain.steps)
+    residual = ledger.check(chain.holdings(), tolerance)
+    prices = _prices(chain, record)
+    return RunResult(
+        scenario, chain, record, seed, residual, time.perf_counter() - began, prices, start + warmup
+    )
+
+
+def _check_request(
+    world: World,
+    scenario: Scenario,
+    samples: int,
+    detail: bool,
+    draws: Mapping[str, np.ndarray] | None,
+) -> None:
+    """Refuse draws of the wrong length, and a run too big for memory, before it starts."""
     if draws:
         sizes = {len(v) for v in draws.values()}
         if sizes != {samples}:
@@ -235,7 +264,21 @@ def run(
             "samples",
             path="horizon",
         )
-    began = time.perf_counter()
+
+
+def _start(
+    world: World,
+    scenario: Scenario,
+    samples: int,
+    warmup: int,
+    detail: bool,
+    compact: bool,
+    draws: Mapping[str, np.ndarray] | None,
+    fork_prefix: bool,
+    histories: HistoryCache,
+) -> tuple[Chain, Ledger, Record, int]:
+    """The chain, ledger and record a run starts from, and its first step: the warm-up's,
+    or the step after the history every sample shares (carried into the full batch)."""
     chain = Chain(world, scenario, samples, warmup, draws)
     ledger = Ledger(samples)
     record = Record(chain, detail, compact)
@@ -243,7 +286,9 @@ def run(
     fork = shared_until(scenario, draws, chain.origin) if samples > 1 and fork_prefix else -1e9
     if start + 1 < fork < chain.steps:  # the samples' first steps are one history
         assert draws is not None
-        before, after = _history(world, scenario, warmup, detail, compact, draws, start, int(fork))
+        before, after = _history(
+            world, scenario, warmup, detail, compact, draws, start, int(fork), histories
+        )
         try:
             carry(before, after, (chain, ledger, record), samples)
             start = int(fork)
@@ -251,8 +296,12 @@ def run(
             chain = Chain(world, scenario, samples, warmup, draws)
             ledger = Ledger(samples)
             record = Record(chain, detail, compact)
-    _simulate(chain, ledger, record, start, chain.steps)
-    residual = ledger.check(chain.holdings(), tolerance)
+    return chain, ledger, record, start
+
+
+def _prices(chain: Chain, record: Record) -> np.ndarray:
+    """Price paths ``[S, T, product, tier]`` of a finished run: the scarcity price on each
+    step's base level (the scenario's price levels, else the 2024 ones), then its caps."""
     if chain.price_levels:
         base = np.stack([base_at(chain, t) for t in range(chain.steps)], axis=1)
     else:  # the 2024 levels throughout
@@ -260,13 +309,45 @@ def run(
     prices = prices_from_fills(chain.world, record.fills, base)
     for t in range(chain.steps if chain.price_caps else 0):
         prices[:, t] = capped(chain, prices[:, t], t)
-    return RunResult(
-        scenario, chain, record, seed, residual, time.perf_counter() - began, prices, start + warmup
-    )
+    return prices
 
 
-HISTORIES_KEPT = 4  # shared histories `_history` keeps (a sweep's batches share one)
-_HISTORIES: list[tuple[tuple[Any, ...], tuple[dict[Any, Any], dict[Any, Any]]]] = []
+HISTORIES_KEPT = 4  # shared histories a `HistoryCache` keeps (a sweep's batches share one)
+History = tuple[dict[Any, Any], dict[Any, Any]]  # `snapshot`s before and after shared steps
+
+
+class HistoryCache:
+    """The shared histories (`sim.runs.history`) one run or one sweep has simulated, so that
+    batches of a sweep run the steps their samples share once. The steps do not depend on
+    the draws, only on the world, the scenario and where they start and stop: the last
+    `HISTORIES_KEPT` are kept, keyed by those (world and scenario, frozen, compared by
+    identity and held so that their identities stay theirs).
+
+    Owned by whoever makes it: `run` makes a fresh one unless given one, a sweep makes one
+    for its batches in this process and each pool or Dask worker one for its own batches
+    (`sim.runs.executors`); two runs never see each other's histories unless handed the
+    same cache."""
+
+    def __init__(self, kept: int = HISTORIES_KEPT) -> None:
+        self.kept = kept
+        self._held: list[tuple[tuple[Any, ...], History]] = []
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def find(self, key: tuple[Any, ...]) -> History | None:
+        """The history kept under ``key``, or ``None``."""
+        for held, found in self._held:
+            if all(
+                a is b if isinstance(a, (World, Scenario)) else a == b for a, b in zip(held, key)
+            ):
+                return found
+        return None
+
+    def keep(self, key: tuple[Any, ...], found: History) -> None:
+        """Keep ``found`` under ``key``, dropping the oldest beyond `kept`."""
+        self._held.append((key, found))
+        del self._held[: -self.kept]
 
 
 def _history(
@@ -278,23 +359,20 @@ def _history(
     draws: Mapping[str, np.ndarray],
     start: int,
     stop: int,
-) -> tuple[dict[Any, Any], dict[Any, Any]]:
+    histories: HistoryCache,
+) -> History:
     """The state before and after steps ``start``-``stop`` of one sample (the first of
     ``draws``), which every sample shares (`sim.runs.history`): `snapshot`s of its chain, ledger
-    and record. The steps do not depend on the draws, so batches of one sweep share them:
-    the last few are kept, by world and scenario (frozen, compared by identity, and held
-    so that their identities stay theirs)."""
+    and record, from ``histories`` if it holds them, else simulated and kept there."""
     key = (world, scenario, warmup, detail, compact, start, stop)
-    for held, found in _HISTORIES:
-        if all(a is b if isinstance(a, (World, Scenario)) else a == b for a, b in zip(held, key)):
-            return found
-    small_chain = Chain(world, scenario, 1, warmup, {k: v[:1] for k, v in draws.items()})
-    small = (small_chain, Ledger(1), Record(small_chain, detail, compact))
-    before = snapshot(*small)
-    _simulate(*small, start, stop)
-    found = (before, snapshot(*small))
-    _HISTORIES.append((key, found))
-    del _HISTORIES[:-HISTORIES_KEPT]
+    found = histories.find(key)
+    if found is None:
+        small_chain = Chain(world, scenario, 1, warmup, {k: v[:1] for k, v in draws.items()})
+        small = (small_chain, Ledger(1), Record(small_chain, detail, compact))
+        before = snapshot(*small)
+        _simulate(*small, start, stop)
+        found = (before, snapshot(*small))
+        histories.keep(key, found)
     return found
 
 

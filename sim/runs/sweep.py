@@ -2,22 +2,20 @@
 
 A sweep draws every uncertain input for all its samples up front (`sim.config.draws`), cuts the
 samples into fixed-size batches and runs each batch through the engine as one simulation with
-a sample axis. Batches go to an executor: this process, a local process pool, or a Dask
-distributed cluster. Each finished batch is saved in a store folder, so a sweep that is
-interrupted resumes where it stopped. Results are merged in batch order; a sample's numbers
-depend only on its draws (the engine is exact per sample whatever the batch), so one seed
-gives the same numbers whatever runs it and however often it was resumed.
+a sample axis. Batches go to an executor: this process, a local process pool
+(`sim.runs.executors`), or a Dask distributed cluster (`sim.runs.dask_executor`). Each
+finished batch is saved in a store folder (`sim.runs.store`), so a sweep that is interrupted
+resumes where it stopped. Results are merged in batch order; a sample's numbers depend only on
+its draws (the engine is exact per sample whatever the batch), so one seed gives the same
+numbers whatever runs it and however often it was resumed. Its tables are
+`sim.runs.sweep_tables`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
-import os
-import tempfile
+import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,16 +26,16 @@ from sim.config import draws as sampling
 from sim.config.draws import Method
 from sim.config.scenario import Scenario
 from sim.errors import InputError
-from sim.runs.engine import PRICE_PRODUCTS, TIERS, estimate_bytes, run
+from sim.runs.engine import PRICE_PRODUCTS, TIERS, HistoryCache, estimate_bytes, run
+from sim.runs.executors import BatchFn, BatchWorker, Job, local_map
+from sim.runs.store import ARRAYS, BatchStore
 from sim.units import month_start
-from sim.version import __version__
 from sim.world.world import World
 
 BATCH_SIZE = 500
 MAX_SAMPLES = 1_000_000
 MEMORY_LIMIT_BYTES = 4 * 1024**3
-QUANTILES = {"p05": 5.0, "p50": 50.0, "p95": 95.0}
-ARRAYS = ("shortfall", "demand", "prices", "residual")
+BLOCK_NUMBERS = 2**22  # float64 numbers in one block of a table's statistics (32 MB)
 
 
 def default_batch(samples: int, workers: int) -> int:
@@ -48,13 +46,19 @@ def default_batch(samples: int, workers: int) -> int:
 
 
 def run_batch(
-    world: World, scenario: Scenario, draws: Mapping[str, np.ndarray], count: int
+    world: World,
+    scenario: Scenario,
+    draws: Mapping[str, np.ndarray],
+    count: int,
+    histories: HistoryCache | None = None,
 ) -> dict[str, np.ndarray]:
     """One batch of ``count`` samples through the engine: shortfall and demand ``[S, T, B]``,
     prices ``[S, T, product, tier]`` (float32) and each sample's mass-balance residual.
 
     Without draws every sample is the same future: it is run once, and each array has one
-    row for the whole batch; so has demand whenever every sample's is the same."""
+    row for the whole batch; so has demand whenever every sample's is the same. The steps
+    every sample shares are looked up in, or added to, ``histories`` (the batch worker's:
+    `sim.runs.executors`; by default, the batch's own)."""
     result = run(
         world,
         scenario,
@@ -62,13 +66,14 @@ def run_batch(
         detail=False,
         draws=draws or None,
         compact=True,
+        histories=histories,
     )
     rec = result.record
     # one row when every sample's demand is the same (no demand response)
     demand = rec.demand[:1].copy() if rec.demand.strides[0] == 0 else rec.demand.copy()
     out = {
         # a view of the record's step-major array: the copy sample by sample is the merge's
-        # (in the parent process for a pool: `_from_worker`)
+        # (in the parent process for a pool: `sim.runs.executors`)
         "shortfall": rec.shortfall,
         "demand": demand,
         "prices": result.prices_usd_per_kg.astype(np.float32),
@@ -131,42 +136,6 @@ class SweepResult:
         return len(self.seeds)
 
 
-def sweep_key(
-    scenario_hash: str, data_hash: str, samples: int, seed: int, method: str, batch_size: int
-) -> str:
-    """Identity of a sweep's batches: the same key means the stored batches can be reused."""
-    text = json.dumps([scenario_hash, data_hash, samples, seed, method, batch_size, __version__])
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-class BatchStore:
-    """Finished batches of one sweep, one ``.npz`` file each, written atomically."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
-
-    def path(self, index: int) -> Path:
-        return self.folder / f"batch-{index:06d}.npz"
-
-    def has(self, index: int) -> bool:
-        return self.path(index).is_file()
-
-    def save(self, index: int, arrays: Mapping[str, np.ndarray]) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=".batch-", suffix=".npz", dir=self.folder)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, **dict(arrays))  # type: ignore[arg-type]
-            os.replace(tmp, self.path(index))
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-
-    def load(self, index: int) -> dict[str, np.ndarray]:
-        with np.load(self.path(index)) as data:
-            return {k: data[k] for k in ARRAYS}
-
-
 def check_size(
     world: World, scenario: Scenario, samples: int, batch_size: int, workers: int
 ) -> None:
@@ -203,113 +172,44 @@ def _batches(samples: int, batch_size: int) -> list[tuple[int, int]]:
     return [(a, min(a + batch_size, samples)) for a in range(0, samples, batch_size)]
 
 
-Job = tuple[int, dict[str, np.ndarray], int]
-BatchFn = Callable[[World, Scenario, Mapping[str, np.ndarray], int], dict[str, np.ndarray]]
+class Merge:
+    """A sweep's batches merged into every sample's rows as they come (then dropped, so the
+    merged arrays are the only full-size copy held), and the batches still to run."""
 
+    def __init__(
+        self, samples: int, batch_size: int, progress: Callable[[int], None] | None
+    ) -> None:
+        self.spans = _batches(samples, batch_size)
+        self.rows = {k: Rows(samples) for k in ARRAYS}
+        self.progress = progress
+        self.done: set[int] = set()
 
-def _executor_map(
-    fn: BatchFn,
-    jobs: list[Job],
-    world: World,
-    scenario: Scenario,
-    workers: int,
-    scheduler: str | None,
-) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
-    """Run ``fn(world, scenario, draws, count)`` for each job; yield (index, result) as
-    each ends, in whatever order they end."""
-    if not jobs:
-        return
-    if scheduler is not None:
-        yield from _dask_map(fn, jobs, world, scenario, workers, scheduler)
-        return
-    if workers <= 1:
-        for index, draws, count in jobs:
-            yield index, fn(world, scenario, draws, count)
-        return
-    # The world and scenario go to each worker once, when it starts, not with every batch.
-    with ProcessPoolExecutor(
-        max_workers=workers, initializer=_worker_setup, initargs=(fn, world, scenario)
-    ) as pool:
-        futures = {pool.submit(_worker_batch, draws, count): index for index, draws, count in jobs}
-        try:
-            for future in as_completed(futures):
-                # Dropped as it is yielded: a finished future holds its batch's arrays.
-                yield futures.pop(future), _from_worker(future.result())
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+    def keep(self, index: int, arrays: Mapping[str, np.ndarray]) -> None:
+        """Merge batch ``index``'s arrays."""
+        a, b = self.spans[index]
+        for k in ARRAYS:
+            self.rows[k].put(a, b, arrays[k])
+        self.done.add(index)
+        if self.progress:
+            self.progress(b - a)
 
+    def resume(self, store: BatchStore) -> int:
+        """Merge the batches ``store`` holds; how many it held."""
+        found = [i for i in range(len(self.spans)) if store.has(i)]
+        for i in found:
+            self.keep(i, store.load(i))
+        return len(found)
 
-_WORKER: dict[str, object] = {}
-
-
-def _worker_setup(fn: BatchFn, world: World, scenario: Scenario) -> None:
-    """Keep a pool worker's batch function, world and scenario for all its batches."""
-    _WORKER.update(fn=fn, world=world, scenario=scenario)
-
-
-def _worker_batch(draws: Mapping[str, np.ndarray], count: int) -> dict[str, object]:
-    fn: BatchFn = _WORKER["fn"]  # type: ignore[assignment]
-    arrays = fn(_WORKER["world"], _WORKER["scenario"], draws, count)  # type: ignore[arg-type]
-    return {k: _StepMajor(v) if _StepMajor.fits(v) else v for k, v in arrays.items()}
-
-
-class _StepMajor:
-    """A ``[S, T, ...]`` view of step-major memory, sent between processes as that memory:
-    pickling the view would copy it sample by sample in the worker; the parent reads it as
-    the view again (`_from_worker`) and its merge makes the one copy."""
-
-    def __init__(self, view: np.ndarray) -> None:
-        self.memory = np.swapaxes(view, 0, 1)
-
-    @staticmethod
-    def fits(a: np.ndarray) -> bool:
-        return a.ndim >= 2 and not a.flags.c_contiguous and np.swapaxes(a, 0, 1).flags.c_contiguous
-
-
-def _from_worker(arrays: Mapping[str, object]) -> dict[str, np.ndarray]:
-    return {
-        k: np.swapaxes(v.memory, 0, 1) if isinstance(v, _StepMajor) else v  # type: ignore[misc]
-        for k, v in arrays.items()
-    }
-
-
-def _dask_map(
-    fn: BatchFn, jobs: list[Job], world: World, scenario: Scenario, workers: int, scheduler: str
-) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
-    from dask.distributed import Client, LocalCluster
-    from dask.distributed import as_completed as dask_completed
-
-    cluster = None
-    if scheduler == "local":
-        cluster = LocalCluster(
-            n_workers=max(workers, 1), threads_per_worker=1, processes=True, dashboard_address=None
-        )
-        client = Client(cluster)
-    else:
-        try:
-            client = Client(scheduler, timeout="10s")
-        except OSError as exc:
-            raise InputError(
-                f"cannot reach the Dask scheduler: {exc}",
-                path="--scheduler",
-                value=scheduler,
-                has_value=True,
-            ) from None
-    try:
-        world_f, scenario_f = client.scatter([world, scenario], broadcast=True)
-        futures = [
-            client.submit(fn, world_f, scenario_f, draws, count, pure=False)
-            for _, draws, count in jobs
+    def jobs(self, draws: Mapping[str, np.ndarray]) -> list[Job]:
+        """The batches not merged yet: index, draws and sample count of each."""
+        return [
+            (i, {k: v[a:b] for k, v in draws.items()}, b - a)
+            for i, (a, b) in enumerate(self.spans)
+            if i not in self.done
         ]
-        index_of = {f.key: index for f, (index, _, _) in zip(futures, jobs)}
-        for future in dask_completed(futures):
-            yield index_of[future.key], future.result()
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {k: v.value() for k, v in self.rows.items()}
 
 
 def sweep(
@@ -329,52 +229,23 @@ def sweep(
 ) -> SweepResult:
     """Run ``samples`` futures of ``scenario`` in batches; resume from ``store`` if given.
 
-    ``draws`` replaces the drawn inputs (a design made elsewhere, e.g. by SALib)."""
-    import time
-
+    ``draws`` replaces the drawn inputs (a design made elsewhere, e.g. by SALib). Each
+    process that runs batches keeps the histories they share (`sim.runs.executors`)."""
     batch_size = batch_size or default_batch(samples, workers)
     check_size(world, scenario, samples, batch_size, workers)
     began = time.perf_counter()
     if draws is None:
         draws = sampling.draw(scenario, samples, seed, method)
-    spans = _batches(samples, batch_size)
+    merge = Merge(samples, batch_size, progress)
     saved = BatchStore(store) if store is not None else None
-    # Batches are copied into the merged arrays as they come and then dropped, so that the
-    # merged arrays are the only full-size copy held.
-    merged = {k: Rows(samples) for k in ARRAYS}
-
-    def keep(index: int, arrays: Mapping[str, np.ndarray]) -> None:
-        a, b = spans[index]
-        for k in ARRAYS:
-            merged[k].put(a, b, arrays[k])
-        if progress:
-            progress(b - a)
-
-    done: set[int] = set()
-    resumed = 0
-    if saved is not None:
-        for i in range(len(spans)):
-            if saved.has(i):
-                keep(i, saved.load(i))
-                done.add(i)
-                resumed += 1
-    jobs = [
-        (i, {k: v[a:b] for k, v in draws.items()}, b - a)
-        for i, (a, b) in enumerate(spans)
-        if i not in done
-    ]
-    for index, arrays in _executor_map(batch_fn, jobs, world, scenario, workers, scheduler):
+    resumed = merge.resume(saved) if saved is not None else 0
+    worker = BatchWorker(batch_fn, world, scenario)
+    for index, arrays in _finished(worker, merge.jobs(draws), workers, scheduler):
         if saved is not None:
             saved.save(index, arrays)
-        keep(index, arrays)
+        merge.keep(index, arrays)
         del arrays
-    arrays = {k: v.value() for k, v in merged.items()}
-    origin = dt.date(scenario.horizon.start.year, scenario.horizon.start.month, 1)
-    steps = arrays["shortfall"].shape[1]
-    buyers = pd.DataFrame(
-        [(b.region, b.sector, b.material) for b in world.buyers],
-        columns=["region", "sector", "material"],
-    )
+    arrays = merge.arrays()
     return SweepResult(
         scenario=scenario,
         seed=seed,
@@ -382,166 +253,36 @@ def sweep(
         draws=draws,
         seeds=sampling.sample_seeds(seed, samples),
         arrays=arrays,
-        dates=[month_start(origin, t) for t in range(steps)],
-        buyers=buyers,
-        batches=len(spans),
+        dates=_dates(scenario, arrays["shortfall"].shape[1]),
+        buyers=buyer_labels(world),
+        batches=len(merge.spans),
         resumed=resumed,
         wall_seconds=time.perf_counter() - began,
     )
 
 
-# -- tables ---------------------------------------------------------------------------------
-BLOCK_NUMBERS = 2**22  # float64 numbers in one block of `_stats` (32 MB)
+def _finished(
+    worker: BatchWorker, jobs: list[Job], workers: int, scheduler: str | None
+) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+    """Run the jobs on the executor asked for; yield (index, arrays) as each batch ends."""
+    if not jobs:
+        return iter(())
+    if scheduler is None:
+        return local_map(worker, jobs, workers)
+    from sim.runs.dask_executor import dask_map
+
+    return dask_map(worker, jobs, workers, scheduler)
 
 
-def _column_blocks(samples: int, columns: int, chunk: int) -> list[slice]:
-    """Blocks of at most ``chunk`` columns, fewer for many samples (a block holds about
-    `BLOCK_NUMBERS` numbers), none of one column but a lone column (a one-column block
-    would be summed in another order)."""
-    width = max(2, min(chunk, BLOCK_NUMBERS // max(samples, 1)))
-    bounds = list(range(0, columns, width)) + [columns]
-    if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
-        del bounds[-2]
-    return [slice(a, b) for a, b in zip(bounds, bounds[1:])]
+def _dates(scenario: Scenario, steps: int) -> list[dt.date]:
+    """First day of each of a sweep's ``steps`` months."""
+    origin = dt.date(scenario.horizon.start.year, scenario.horizon.start.month, 1)
+    return [month_start(origin, t) for t in range(steps)]
 
 
-def _stats(
-    values: np.ndarray, chunk: int = 2048, transform: Callable[[slice], np.ndarray] | None = None
-) -> dict[str, np.ndarray]:
-    """Mean and percentiles over the sample axis (axis 0), in float64, a block of columns at
-    a time (memory stays near ``min(samples x chunk, BLOCK_NUMBERS)`` numbers; the blocks
-    change no number). ``transform(cols)`` may supply the block instead of ``values``."""
-    shape = values.shape[1:]
-    flat = values.reshape(values.shape[0], -1)
-    out = {name: np.empty(flat.shape[1]) for name in ("mean", *QUANTILES)}
-    for cols in _column_blocks(flat.shape[0], flat.shape[1], chunk):
-        block = (transform(cols) if transform is not None else flat[:, cols]).astype(np.float64)
-        out["mean"][cols] = block.mean(axis=0)
-        # A column whose samples all agree (no shortfall in any future, most of them) has
-        # that value for every percentile; only the others are partitioned, along a
-        # contiguous axis. The numbers are those of `np.percentile` on the whole block.
-        low = block.min(axis=0)
-        found = np.repeat(low[None], len(QUANTILES), axis=0)
-        varies = np.flatnonzero(low != block.max(axis=0))
-        if varies.size:
-            found[:, varies] = np.percentile(
-                np.ascontiguousarray(block[:, varies].T), list(QUANTILES.values()), axis=1
-            )
-        for name, row in zip(QUANTILES, found):
-            out[name][cols] = row
-    return {k: v.reshape(shape) for k, v in out.items()}
-
-
-def summary_table(result: SweepResult) -> pd.DataFrame:
-    """``date, region, sector, material, metric, mean, p05, p50, p95``: monthly shortfall
-    (t) and shortfall share of demand by buyer, and prices by tier (region = tier)."""
-    short, demand = result.arrays["shortfall"], result.arrays["demand"]
-    S, T, B = short.shape
-    flat_s, flat_d = short.reshape(S, -1), demand.reshape(S, -1)
-    if flat_d.strides[0] == 0:  # one demand row stands for every sample (`Rows`)
-        flat_d = flat_d[:1]
-
-    def share(cols: slice) -> np.ndarray:
-        s, d = flat_s[:, cols].astype(np.float64), flat_d[:, cols].astype(np.float64)
-        return np.where(d > 0, s / np.where(d > 0, d, 1.0), 0.0)
-
-    labels = result.buyers
-    frames = []
-    for metric, stats in (
-        ("shortfall_t", _stats(short)),
-        ("shortfall_share", _stats(short, transform=share)),
-    ):
-        frames.append(
-            pd.DataFrame(
-                {
-                    "date": np.repeat(np.array(result.dates, dtype=object), B),
-                    "region": np.tile(labels["region"].to_numpy(), T),
-                    "sector": np.tile(labels["sector"].to_numpy(), T),
-                    "material": np.tile(labels["material"].to_numpy(), T),
-                    "metric": metric,
-                    **{k: v.ravel() for k, v in stats.items()},
-                }
-            )
-        )
-    prices = result.arrays["prices"]
-    P, K = prices.shape[2:]
-    stats = _stats(prices)
-    frames.append(
-        pd.DataFrame(
-            {
-                "date": np.repeat(np.array(result.dates, dtype=object), P * K),
-                "region": np.tile(np.array(TIERS, dtype=object), T * P),
-                "sector": "",
-                "material": np.tile(np.repeat(np.array(PRICE_PRODUCTS, dtype=object), K), T),
-                "metric": "price_usd_per_kg",
-                **{k: v.ravel() for k, v in stats.items()},
-            }
-        ).dropna(subset=["mean"])
+def buyer_labels(world: World) -> pd.DataFrame:
+    """Region, sector and material of every buyer of ``world``, in array order."""
+    return pd.DataFrame(
+        [(b.region, b.sector, b.material) for b in world.buyers],
+        columns=["region", "sector", "material"],
     )
-    out = pd.concat(frames, ignore_index=True)
-    return out.sort_values(
-        ["metric", "date", "region", "sector", "material"], kind="stable"
-    ).reset_index(drop=True)
-
-
-def _sum_steps(values: np.ndarray, block: int = 1024) -> np.ndarray:
-    """``values[S, T, ...]`` summed over steps in float64, a block of samples at a time (a
-    sample's sum is the same whatever the block)."""
-    out = np.empty((values.shape[0], *values.shape[2:]))
-    for a in range(0, values.shape[0], block):
-        out[a : a + block] = values[a : a + block].astype(np.float64).sum(axis=1)
-    return out
-
-
-def cumulative(result: SweepResult) -> np.ndarray:
-    """Each sample's shortfall summed over the horizon, ``[S, B]``."""
-    return _sum_steps(result.arrays["shortfall"])
-
-
-def totals_table(result: SweepResult) -> pd.DataFrame:
-    """Cumulative shortfall over the horizon by buyer: mean and percentiles, and the share
-    of samples with any shortfall."""
-    total = cumulative(result)
-    demand = _sum_steps(result.arrays["demand"][:1])  # the first sample's is used
-    stats = _stats(total)
-    frame = result.buyers.copy()
-    frame["metric"] = "cumulative_shortfall_t"
-    for k, v in stats.items():
-        frame[k] = v
-    frame["share_of_demand_mean"] = np.where(
-        demand[0] > 0, stats["mean"] / np.where(demand[0] > 0, demand[0], 1.0), 0.0
-    )
-    frame["probability_short"] = (total > 0.5).mean(axis=0)
-    return frame.sort_values(["region", "sector", "material"]).reset_index(drop=True)
-
-
-def parameters_table(result: SweepResult) -> pd.DataFrame:
-    """One row a sample: its index, its seed and every drawn input (dates as dates)."""
-    frame = pd.DataFrame(
-        {"sample": np.arange(result.samples), "seed": result.seeds.astype(np.uint64)}
-    )
-    by_path = {u.path: u for u in result.scenario.uncertain}
-    for path, values in result.draws.items():
-        u = by_path.get(path)
-        if u is not None and u.dist.is_date:
-            frame[path] = [dt.date.fromordinal(int(v)).isoformat() for v in values]
-        else:
-            frame[path] = values
-    return frame
-
-
-def comparison_table(a: SweepResult, b: SweepResult) -> pd.DataFrame:
-    """Cumulative shortfall by buyer in A and B and their difference future by future
-    (B - A; the two sweeps share the draws of their shared inputs)."""
-    if a.samples != b.samples:
-        raise ValueError("comparison needs the same number of samples")
-    ta, tb = cumulative(a), cumulative(b)
-    diff = tb - ta
-    frame = a.buyers.copy()
-    frame["a_mean"], frame["b_mean"] = ta.mean(axis=0), tb.mean(axis=0)
-    for name, stats in (("diff", _stats(diff)),):
-        for k, v in stats.items():
-            frame[f"{name}_{k}"] = v
-    frame["probability_b_lower"] = (diff < -0.5).mean(axis=0)
-    frame["probability_b_higher"] = (diff > 0.5).mean(axis=0)
-    return frame.sort_values(["region", "sector", "material"]).reset_index(drop=True)

@@ -1,0 +1,75 @@
+"""A sweep's batches on a Dask cluster: a local one, or a running scheduler's. Imported only
+when a sweep names a scheduler (Dask is slow to import).
+
+The sweep's `BatchWorker` (world, scenario and an empty `HistoryCache`) reaches every Dask
+worker once, as a worker plugin registered under a name of the sweep's own; each worker keeps
+its copy, and so its shared histories, for all the batches it runs, and the plugin is removed
+when the sweep ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator, Mapping
+
+import numpy as np
+from dask.distributed import Client, LocalCluster, WorkerPlugin, get_worker
+from dask.distributed import as_completed as dask_completed
+
+from sim.errors import InputError
+from sim.runs.executors import BatchWorker, Job
+
+
+class SweepPlugin(WorkerPlugin):
+    """Carries one sweep's batch worker to each Dask worker."""
+
+    def __init__(self, worker: BatchWorker) -> None:
+        self.worker = worker
+
+
+def _dask_batch(plugin: str, draws: Mapping[str, np.ndarray], count: int) -> dict[str, np.ndarray]:
+    """One batch on a Dask worker, by the batch worker its sweep's plugin brought."""
+    found: SweepPlugin = get_worker().plugins[plugin]  # type: ignore[assignment]
+    return found.worker(draws, count)
+
+
+def dask_map(
+    worker: BatchWorker, jobs: list[Job], workers: int, scheduler: str
+) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+    """The jobs on a local cluster of ``workers`` processes (``scheduler`` "local") or on the
+    cluster of the scheduler at ``scheduler``; yield (index, result) as each ends."""
+    client, cluster = _connect(scheduler, workers)
+    plugin = f"sim-sweep-{uuid.uuid4().hex}"
+    try:
+        client.register_plugin(SweepPlugin(worker), name=plugin)
+        futures = [
+            client.submit(_dask_batch, plugin, draws, count, pure=False) for _, draws, count in jobs
+        ]
+        index_of = {f.key: index for f, (index, _, _) in zip(futures, jobs)}
+        for future in dask_completed(futures):
+            yield index_of[future.key], future.result()
+    finally:
+        with contextlib.suppress(Exception):  # a lost connection must not hide the first error
+            client.unregister_worker_plugin(plugin)
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _connect(scheduler: str, workers: int) -> tuple[Client, LocalCluster | None]:
+    """A client of a new local cluster, or of the scheduler at an address."""
+    if scheduler == "local":
+        cluster = LocalCluster(
+            n_workers=max(workers, 1), threads_per_worker=1, processes=True, dashboard_address=None
+        )
+        return Client(cluster), cluster
+    try:
+        return Client(scheduler, timeout="10s"), None
+    except OSError as exc:
+        raise InputError(
+            f"cannot reach the Dask scheduler: {exc}",
+            path="--scheduler",
+            value=scheduler,
+            has_value=True,
+        ) from None
