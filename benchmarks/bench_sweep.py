@@ -19,7 +19,8 @@ import statistics
 import time
 
 from sim.config import draws as sampling
-from sim.config.scenario import Distribution, Scenario, Uncertain
+from sim.config.distributions import Distribution, Uncertain
+from sim.config.scenario import Scenario
 from sim.io.loading import default_world
 from sim.runs.engine import run
 from sim.runs.sweep import sweep

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.config.scenario import ExportControl, Outage, Scenario
+from sim.config.events import ExportControl, Outage
+from sim.config.scenario import Scenario
 from sim.errors import InputError
 from sim.io.loading import load_scenario
 

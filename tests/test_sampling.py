@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 from sim.config import draws as sampling
-from sim.config.scenario import Distribution
+from sim.config.distributions import Distribution
 from sim.errors import InputError
 from sim.io.loading import load_scenario
 

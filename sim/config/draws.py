@@ -28,7 +28,8 @@ import numpy as np
 from scipy import stats
 from scipy.stats import qmc
 
-from sim.config.scenario import Distribution, Scenario
+from sim.config.distributions import Distribution
+from sim.config.scenario import Scenario
 
 EPS = 1e-6
 METHODS: tuple[str, ...] = ("random", "lhs", "sobol")

@@ -22,19 +22,18 @@ import yaml
 from pydantic import ValidationError
 
 from sim.config import draws as sampling
-from sim.config.scenario import (
+from sim.config.distributions import Distribution, Uncertain
+from sim.config.events import (
     EVENT_KINDS,
-    Distribution,
     NewCapacity,
     Offtake,
     Outage,
     PriceFloor,
     Recycling,
-    Scenario,
     Stockpile,
     Substitution,
-    Uncertain,
 )
+from sim.config.scenario import Scenario
 from sim.errors import InputError
 from sim.units import ELEMENTS, REO_TO_ELEMENT
 from sim.world.world import Buyer, Facility, Producer, Tranche, World
@@ -246,22 +245,23 @@ def _locate(loc: tuple[Any, ...], lines: Lines, fallback: str) -> tuple[str, int
 
 def _suggest(field: str, loc: tuple[Any, ...]) -> str:
     """A 'did you mean' for an unknown field, from the model's known fields."""
-    from sim.config import scenario as sc
+    from sim.config import events
+    from sim.config.scenario import Horizon
 
     models: list[type] = [
-        sc.Scenario,
-        sc.Horizon,
-        sc.ExportControl,
-        sc.NewCapacity,
-        sc.Outage,
-        sc.Stockpile,
-        sc.PriceFloor,
-        sc.PriceLevel,
-        sc.PriceCap,
-        sc.Offtake,
-        sc.Substitution,
-        sc.Recycling,
-        sc.Distribution,
+        Scenario,
+        Horizon,
+        events.ExportControl,
+        events.NewCapacity,
+        events.Outage,
+        events.Stockpile,
+        events.PriceFloor,
+        events.PriceLevel,
+        events.PriceCap,
+        events.Offtake,
+        events.Substitution,
+        events.Recycling,
+        Distribution,
     ]
     known = {name for m in models for name in m.model_fields}  # type: ignore[attr-defined]
     close = difflib.get_close_matches(field, sorted(known), n=1)
