@@ -18,7 +18,8 @@ import statistics
 import time
 from pathlib import Path
 
-from sim.io.loading import default_world, load_scenario
+from sim.io.loading import load_scenario
+from sim.world.loader import default_world
 from sim.runs.engine import run
 
 SCENARIO_FILE = Path(__file__).parent.parent / "scenarios" / "china-heavy-ree-controls-2025.yaml"

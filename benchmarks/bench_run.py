@@ -13,7 +13,7 @@ import statistics
 import time
 
 from sim.config.scenario import Scenario
-from sim.io.loading import default_world
+from sim.world.loader import default_world
 from sim.runs.engine import run
 from sim.runs.tables import flows_table, shortfall_table
 

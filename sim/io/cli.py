@@ -327,9 +327,10 @@ def _format_levers(result: RunResult, summary: pd.DataFrame) -> str:
 
 def _calibrate(args: argparse.Namespace) -> int:
     from sim.config.scenario import Scenario
-    from sim.io.loading import calibration_targets, load_scenario, vintage_world, world_names
+    from sim.io.loading import load_scenario
     from sim.runs.engine import run
     from sim.runs.tables import calibration
+    from sim.world.loader import calibration_targets, vintage_world, world_names
 
     if args.scenario is None:
         if args.world not in world_names():
@@ -353,9 +354,9 @@ def _calibrate(args: argparse.Namespace) -> int:
     targets = calibration_targets(scenario.world)
     print(f"world {scenario.world}, first 12 months from {scenario.horizon.start}")
     for key, value in measures.items():
-        row = targets.get(key, {})
-        bounds = f" [{row['low']} to {row['high']}]" if row.get("low") else ""
-        target = f"{row['target']}{bounds} ({row['source']})" if row else ""
+        row = targets.get(key)
+        bounds = f" [{row.low} to {row.high}]" if row is not None and row.low else ""
+        target = f"{row.target}{bounds} ({row.source})" if row is not None else ""
         print(f"{key:28s} {value:14,.3f}   target: {target}")
     return 0
 
