@@ -18,9 +18,9 @@ import statistics
 import time
 from pathlib import Path
 
-from sim.io.loading import load_scenario
-from sim.world.loader import default_world
+from sim.io.scenario_files import load_scenario
 from sim.runs.engine import run
+from sim.world.loader import default_world
 
 SCENARIO_FILE = Path(__file__).parent.parent / "scenarios" / "china-heavy-ree-controls-2025.yaml"
 

@@ -13,9 +13,9 @@ import statistics
 import time
 
 from sim.config.scenario import Scenario
-from sim.world.loader import default_world
 from sim.runs.engine import run
 from sim.runs.tables import flows_table, shortfall_table
+from sim.world.loader import default_world
 
 SCENARIO = Scenario.model_validate(
     {

@@ -21,9 +21,9 @@ import time
 from sim.config import draws as sampling
 from sim.config.distributions import Distribution, Uncertain
 from sim.config.scenario import Scenario
-from sim.world.loader import default_world
 from sim.runs.engine import run
 from sim.runs.sweep import sweep
+from sim.world.loader import default_world
 
 BASE = Scenario.model_validate(
     {

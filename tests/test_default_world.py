@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from sim.config.scenario import Scenario
-from sim.io.loading import load_scenario
+from sim.io.scenario_files import load_scenario
 from sim.runs.engine import run
 from sim.runs.tables import calibration, shortfall_table
 from sim.units import DAYS_PER_MONTH, month_index

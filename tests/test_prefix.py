@@ -12,7 +12,7 @@ import pytest
 
 from sim.config import draws as sampling
 from sim.config.scenario import Scenario
-from sim.io.loading import load_scenario
+from sim.io.scenario_files import load_scenario
 from sim.runs.engine import RunResult, run
 from sim.runs.history import shared_until
 from sim.world.loader import vintage_world

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sim.io.cli import main
-from sim.io.loading import load_scenario
+from sim.io.scenario_files import load_scenario
 from sim.runs.engine import run
 from sim.runs.summary import floor_payments_table, price_peaks_table, stockpiles_table
 from sim.runs.tables import shortfall_table, summary_table

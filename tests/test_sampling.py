@@ -13,7 +13,7 @@ from scipy import stats
 from sim.config import draws as sampling
 from sim.config.distributions import Distribution
 from sim.errors import InputError
-from sim.io.loading import load_scenario
+from sim.io.scenario_files import load_scenario
 
 N = 4000
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.io.loading import load_scenario
+from sim.io.scenario_files import load_scenario
 from sim.runs.sensitivity import analyse, parse_output
 from sim.runs.sweep import comparison_table, run_batch, summary_table, sweep, totals_table
 from tests.worlds import one_chain

@@ -15,7 +15,7 @@ import pytest
 from sim.config.scenario import Scenario
 from sim.errors import InputError
 from sim.io.cli import main
-from sim.io.loading import load_scenario
+from sim.io.scenario_files import load_scenario
 from sim.runs.engine import run
 from sim.runs.tables import calibration, production_table
 from sim.units import ELEMENTS, REO_TO_ELEMENT, month_index

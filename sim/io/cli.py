@@ -196,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from sim.io.loading import load_scenario
+    from sim.io.scenario_files import load_scenario
 
     scenario = load_scenario(args.scenario)
     print(
@@ -209,10 +209,11 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from sim.io.loading import load_scenario, vintage_world
     from sim.io.report import check_free, default_folder, write_run
+    from sim.io.scenario_files import load_scenario
     from sim.runs.engine import run
     from sim.runs.tables import shortfall_table, summary_table
+    from sim.world.loader import vintage_world
 
     scenario = load_scenario(args.scenario)
     world = vintage_world(scenario.world)
@@ -327,7 +328,7 @@ def _format_levers(result: RunResult, summary: pd.DataFrame) -> str:
 
 def _calibrate(args: argparse.Namespace) -> int:
     from sim.config.scenario import Scenario
-    from sim.io.loading import load_scenario
+    from sim.io.scenario_files import load_scenario
     from sim.runs.engine import run
     from sim.runs.tables import calibration
     from sim.world.loader import calibration_targets, vintage_world, world_names
@@ -388,11 +389,12 @@ def _backtest_parser(sub: Any) -> None:
 
 
 def _backtest(args: argparse.Namespace) -> int:
-    from sim.io.loading import load_scenario, vintage_world
     from sim.io.observed import check_observed, read_observed
     from sim.io.report import check_free, default_folder, write_backtest
+    from sim.io.scenario_files import load_scenario
     from sim.runs.backtest import compare
     from sim.runs.engine import run
+    from sim.world.loader import vintage_world
 
     scenario = load_scenario(args.scenario)
     world = vintage_world(scenario.world)
@@ -428,9 +430,10 @@ def _progress(total: int, label: str) -> tuple[Callable[[int], None], Callable[[
 
 def _sweep_one(path: Path, args: argparse.Namespace, folder: Path | None) -> tuple[Any, Path, Path]:
     """Load and sweep one scenario, resuming from its store; returns result, folder, store."""
-    from sim.io.loading import load_scenario, vintage_world
     from sim.io.report import check_free, data_hash, default_folder, scenario_hash, sweep_store
+    from sim.io.scenario_files import load_scenario
     from sim.runs.sweep import default_batch, sweep, sweep_key
+    from sim.world.loader import vintage_world
 
     if args.workers < 1:
         raise InputError("must be at least 1", path="--workers", value=args.workers, has_value=True)
@@ -570,9 +573,10 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _sensitivity(args: argparse.Namespace) -> int:
-    from sim.io.loading import load_scenario, vintage_world
     from sim.io.report import check_free, default_folder, write_sensitivity
+    from sim.io.scenario_files import load_scenario
     from sim.runs.sensitivity import analyse, parse_output
+    from sim.world.loader import vintage_world
 
     scenario = load_scenario(args.scenario)
     world = vintage_world(scenario.world)

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from sim.errors import InputError
-from sim.io.loading import _nearest, read_text
+from sim.io.input_text import nearest, read_text
 from sim.runs.backtest import parse_key
 from sim.world.world import World
 
@@ -183,7 +183,7 @@ def check_observed(observed: pd.DataFrame, world: World, file: str) -> None:
         for place in key.places[: 2 if key.series == "flow" else 1]:
             if place not in known:
                 raise InputError(
-                    f"unknown {what} '{place}'; {_nearest(place, known)}",
+                    f"unknown {what} '{place}'; {nearest(place, known)}",
                     file=file,
                     line=row["line"],
                     path="key",

@@ -58,7 +58,8 @@ def vintage_world(name: str) -> World:
         KeyError: if there is no such vintage.
         InputError: if a data file has a bad row (its file, line and column).
     """
-    return built_world(_year_of(name), data_files.DATA)
+    # a Traversable is a path: hashable, though its protocol does not say so
+    return built_world(_year_of(name), data_files.DATA)  # type: ignore[arg-type]
 
 
 def calibration_targets(name: str) -> dict[str, TargetRow]:

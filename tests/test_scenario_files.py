@@ -11,7 +11,7 @@ import pytest
 from sim.config.events import ExportControl, Outage
 from sim.config.scenario import Scenario
 from sim.errors import InputError
-from sim.io.loading import load_scenario
+from sim.io.scenario_files import load_scenario
 
 SCENARIOS = Path(__file__).parent.parent / "scenarios"
 
