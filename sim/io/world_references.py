@@ -40,6 +40,11 @@ class _Reporter:
             problem, file=where_file, line=line, path=path, value=value, has_value=True
         )
 
+    def require(self, index: int, field: str, name: str, known: set[str], problem: str) -> None:
+        """Fail with ``problem; did you mean ...`` unless ``name`` is one of ``known``."""
+        if name not in known:
+            self.fail(index, field, f"{problem}; {nearest(name, known)}", name)
+
 
 def check_against_world(scenario: Scenario, world: World, lines: Lines, file: str) -> None:
     """References the schema alone cannot check: facilities, countries, horizon vs world."""
@@ -72,21 +77,18 @@ def _check_event(
 ) -> set[str]:
     """One event's references; returns the facility ids known after it (a new facility of a
     new-capacity event may be named by later events)."""
-    if isinstance(event, Outage) and event.facility not in facility_ids:
-        report.fail(
-            index,
-            "facility",
-            f"unknown facility; {nearest(event.facility, facility_ids)}",
-            event.facility,
-        )
+    if isinstance(event, Outage):
+        report.require(index, "facility", event.facility, facility_ids, "unknown facility")
     if isinstance(event, NewCapacity):
         facility_ids = _check_new_capacity(index, event, world, facility_ids, report)
     if isinstance(event, Stockpile):
         _check_stockpile(index, event, world, report)
     if isinstance(event, Offtake):
         _check_offtake(index, event, world, report)
-    if isinstance(event, (Substitution, Recycling)):
-        _check_demand_response(index, event, world, report)
+    if isinstance(event, Substitution):
+        _check_substitution(index, event, world, report)
+    if isinstance(event, Recycling):
+        _check_recycling(index, event, world, report)
     if isinstance(event, PriceFloor):
         _check_price_floor(index, event, world, report)
     _check_places(index, event, world, report)
@@ -110,129 +112,64 @@ def _check_new_capacity(
         )
     if event.country is None:
         report.fail(index, "country", "a new facility needs 'country' (ISO-2 code)", None)
-    elif event.country not in world.countries:
-        report.fail(
-            index,
-            "country",
-            f"unknown country; {nearest(event.country, set(world.countries))}",
-            event.country,
-        )
+    report.require(index, "country", event.country, set(world.countries), "unknown country")
     mines = {facility.id for facility in world.by_stage("mine")}
     for mine in event.feeds_from or ():
-        if mine not in mines:
-            report.fail(index, "feeds_from", f"unknown mine; {nearest(mine, mines)}", mine)
+        report.require(index, "feeds_from", mine, mines, "unknown mine")
     return facility_ids | {event.facility}
 
 
 def _check_stockpile(index: int, event: Stockpile, world: World, report: _Reporter) -> None:
     """The stockpile's region has buyers of its material, in the sectors it names."""
     regions = {buyer.region for buyer in world.buyers}
-    if event.region not in regions:
-        report.fail(
-            index,
-            "region",
-            f"unknown demand region; {nearest(event.region, regions)}",
-            event.region,
-        )
-    materials = {buyer.material for buyer in world.buyers if buyer.region == event.region}
-    if event.material not in materials:
-        report.fail(
-            index,
-            "material",
-            f"no buyers of it in {event.region}; {nearest(event.material, materials)}",
-            event.material,
-        )
-    sectors = {
-        buyer.sector
-        for buyer in world.buyers
-        if buyer.region == event.region and buyer.material == event.material
-    }
+    report.require(index, "region", event.region, regions, "unknown demand region")
+    in_region = [buyer for buyer in world.buyers if buyer.region == event.region]
+    materials = {buyer.material for buyer in in_region}
+    no_buyers = f"no buyers of it in {event.region}"
+    report.require(index, "material", event.material, materials, no_buyers)
+    sectors = {buyer.sector for buyer in in_region if buyer.material == event.material}
+    no_sector = f"no {event.material} buyers of this sector in {event.region}"
     for sector in () if event.sectors == "all" else event.sectors:
-        if sector not in sectors:
-            report.fail(
-                index,
-                "sectors",
-                f"no {event.material} buyers of this sector in {event.region}; "
-                f"{nearest(sector, sectors)}",
-                sector,
-            )
+        report.require(index, "sectors", sector, sectors, no_sector)
 
 
 def _check_offtake(index: int, event: Offtake, world: World, report: _Reporter) -> None:
     """A magnet plant, and buyers in the region and sectors named."""
     magnets = {facility.id for facility in world.by_stage("magnet")}
-    if event.facility not in magnets:
-        report.fail(
-            index,
-            "facility",
-            f"not a magnet plant; {nearest(event.facility, magnets)}",
-            event.facility,
-        )
+    report.require(index, "facility", event.facility, magnets, "not a magnet plant")
     regions = {buyer.region for buyer in world.buyers}
-    if event.region not in regions:
-        report.fail(
-            index,
-            "region",
-            f"unknown demand region; {nearest(event.region, regions)}",
-            event.region,
-        )
+    report.require(index, "region", event.region, regions, "unknown demand region")
     sectors = {buyer.sector for buyer in world.buyers if buyer.region == event.region}
     for sector in () if event.sectors == "all" else event.sectors:
-        if sector not in sectors:
-            report.fail(index, "sectors", f"unknown sector; {nearest(sector, sectors)}", sector)
+        report.require(index, "sectors", sector, sectors, "unknown sector")
 
 
-def _check_demand_response(
-    index: int, event: Substitution | Recycling, world: World, report: _Reporter
-) -> None:
-    """Names a substitution or recycling event uses exist among the world's buyers/plants."""
+def _check_substitution(index: int, event: Substitution, world: World, report: _Reporter) -> None:
+    """The regions, sectors and materials named are those of the world's buyers."""
     known = {
         "regions": {buyer.region for buyer in world.buyers},
         "sectors": {buyer.sector for buyer in world.buyers},
         "materials": {buyer.material for buyer in world.buyers},
     }
-    if isinstance(event, Recycling):
-        _check_recycling(index, event, world, known["regions"], report)
-        return
     for field, names in known.items():
         value = getattr(event, field)
         for name in () if value == "all" else value:
-            if name not in names:
-                report.fail(index, field, f"unknown name; {nearest(name, names)}", name)
+            report.require(index, field, name, names, "unknown name")
 
 
-def _check_recycling(
-    index: int, event: Recycling, world: World, regions: set[str], report: _Reporter
-) -> None:
+def _check_recycling(index: int, event: Recycling, world: World, report: _Reporter) -> None:
     """A known demand region, and a separation plant to take the scrap."""
-    if event.region not in regions:
-        report.fail(
-            index,
-            "region",
-            f"unknown demand region; {nearest(event.region, regions)}",
-            event.region,
-        )
+    regions = {buyer.region for buyer in world.buyers}
+    report.require(index, "region", event.region, regions, "unknown demand region")
     separation_plants = {facility.id for facility in world.by_stage("separation")}
-    if event.facility not in separation_plants:
-        report.fail(
-            index,
-            "facility",
-            f"not a separation plant; {nearest(event.facility, separation_plants)}",
-            event.facility,
-        )
+    report.require(index, "facility", event.facility, separation_plants, "not a separation plant")
 
 
 def _check_price_floor(index: int, event: PriceFloor, world: World, report: _Reporter) -> None:
     """The beneficiary is a producer that sells the floored product."""
     producers = {producer.id: producer for producer in world.producers}
-    if event.beneficiary not in producers:
-        report.fail(
-            index,
-            "beneficiary",
-            "unknown producer (sim/world/data/producers.csv); "
-            f"{nearest(event.beneficiary, set(producers))}",
-            event.beneficiary,
-        )
+    unknown = "unknown producer (sim/world/data/producers.csv)"
+    report.require(index, "beneficiary", event.beneficiary, set(producers), unknown)
     sold = producers[event.beneficiary].product
     if sold != event.product:
         report.fail(index, "product", f"producer '{event.beneficiary}' sells {sold}", event.product)
@@ -243,25 +180,13 @@ def _check_places(index: int, event: Any, world: World, report: _Reporter) -> No
     countries = set(world.countries)
     places = countries | set(world.countries.values())
     exporter = getattr(event, "exporter", None)
-    if exporter is not None and exporter not in countries:
-        report.fail(index, "exporter", f"unknown country; {nearest(exporter, countries)}", exporter)
+    if exporter is not None:
+        report.require(index, "exporter", exporter, countries, "unknown country")
     destinations = getattr(event, "destinations", "all")
     for place in () if destinations == "all" else destinations:
-        if place not in places:
-            report.fail(
-                index,
-                "destinations",
-                f"unknown country or region; {nearest(place, places)}",
-                place,
-            )
+        report.require(index, "destinations", place, places, "unknown country or region")
     for place in getattr(event, "general_licence", ()):
-        if place not in places:
-            report.fail(
-                index,
-                "general_licence",
-                f"unknown country or region; {nearest(place, places)}",
-                place,
-            )
+        report.require(index, "general_licence", place, places, "unknown country or region")
 
 
 def _check_sectors(index: int, event: Any, world: World, report: _Reporter) -> None:
@@ -269,7 +194,4 @@ def _check_sectors(index: int, event: Any, world: World, report: _Reporter) -> N
     sectors = getattr(event, "sectors", "all")
     known_sectors = {buyer.sector for buyer in world.buyers}
     for sector in () if sectors == "all" else sectors:
-        if sector not in known_sectors:
-            report.fail(
-                index, "sectors", f"unknown sector; {nearest(sector, known_sectors)}", sector
-            )
+        report.require(index, "sectors", sector, known_sectors, "unknown sector")
