@@ -164,8 +164,11 @@ def compare(args: argparse.Namespace) -> int:
 
     if args.out is not None:
         check_free(args.out)
-    a, _, store_a = _sweep_one(args.a, args, _suffixed(args.out, "-a"))
-    b, folder_b, store_b = _sweep_one(args.b, args, _suffixed(args.out, "-b"))
+    out_a, out_b = (
+        (None, None) if args.out is None else (_renamed(args.out, "-a"), _renamed(args.out, "-b"))
+    )
+    a, _, store_a = _sweep_one(args.a, args, out_a)
+    b, folder_b, store_b = _sweep_one(args.b, args, out_b)
     out = (
         args.out
         if args.out is not None
@@ -184,9 +187,9 @@ def compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _suffixed(folder: Path | None, suffix: str) -> Path | None:
-    """``folder`` with ``suffix`` added to its name (None stays None: the default folder)."""
-    return None if folder is None else folder.with_name(folder.name + suffix)
+def _renamed(folder: Path, suffix: str) -> Path:
+    """``folder`` with ``suffix`` added to its name."""
+    return folder.with_name(folder.name + suffix)
 
 
 def sensitivity(args: argparse.Namespace) -> int:
@@ -199,9 +202,9 @@ def sensitivity(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     world = vintage_world(scenario.world)
     output = parse_output(args.output, scenario)
-    folder = args.out if args.out is not None else default_folder(args.results, scenario)
-    if args.out is None:
-        folder = folder.with_name(folder.name + "-sensitivity")
+    folder = args.out
+    if folder is None:
+        folder = _renamed(default_folder(args.results, scenario), "-sensitivity")
     check_free(folder)
     _, close = _progress(0, "sensitivity")
     try:
@@ -246,8 +249,7 @@ def _sweep_one(
     world = vintage_world(scenario.world)
     target = folder
     if target is None:
-        default = default_folder(args.results, scenario)
-        target = default.with_name(default.name + "-sweep")
+        target = _renamed(default_folder(args.results, scenario), "-sweep")
     check_free(target)
     key = sweep_key(scenario_hash(scenario), data_hash(), args.n, args.seed, args.method, batch)
     store = sweep_store(target, key, folder is None)

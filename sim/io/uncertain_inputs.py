@@ -23,15 +23,7 @@ def uncertain_inputs(
     data: dict[str, Any], lines: Lines, file: str
 ) -> tuple[dict[str, Any], list[Uncertain]]:
     """Replace every ``{dist: ...}`` by its central value; return the inputs found."""
-    if "uncertain" in data:
-        where_file, line, _ = locate(("uncertain",), lines, file)
-        raise InputError(
-            "reserved: write a distribution in place of the value it varies, "
-            "e.g. start: {dist: uniform, low: 2027-01-01, high: 2028-06-30}",
-            file=where_file,
-            line=line,
-            path="uncertain",
-        )
+    _refuse_reserved(data, lines, file)
     inputs = []
     for path, distribution in _distributions(data, (), lines, file):
         where_file, line, path_text = locate(path, lines, file)
@@ -49,6 +41,19 @@ def uncertain_inputs(
             Uncertain(path=path_text, key=key, dist=distribution, line=line, file=where_file)
         )
     return data, inputs
+
+
+def _refuse_reserved(data: dict[str, Any], lines: Lines, file: str) -> None:
+    """``uncertain:`` is filled by the loader, never written."""
+    if "uncertain" in data:
+        where_file, line, _ = locate(("uncertain",), lines, file)
+        raise InputError(
+            "reserved: write a distribution in place of the value it varies, "
+            "e.g. start: {dist: uniform, low: 2027-01-01, high: 2028-06-30}",
+            file=where_file,
+            line=line,
+            path="uncertain",
+        )
 
 
 def _distributions(node: Any, path: tuple[Any, ...], lines: Lines, file: str) -> Found:
