@@ -1,4 +1,5 @@
-"""Pictures of a run: shortfall timelines by sector and region, with the events marked."""
+"""Pictures of results: a run's shortfall timelines, a sweep's fan charts, a backtest's series
+against observations and a sensitivity tornado, with the scenario's events marked."""
 
 from __future__ import annotations
 
@@ -20,10 +21,10 @@ COLOURS = dict(zip(REGIONS, ("#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0
 
 def _event_spans(scenario: Scenario) -> list[tuple[str, pd.Timestamp, pd.Timestamp | None]]:
     spans = []
-    for ev in scenario.events:
-        label = ev.label or ev.kind.replace("_", " ")
-        end = getattr(ev, "end", None)
-        spans.append((label, pd.Timestamp(ev.start), None if end is None else pd.Timestamp(end)))
+    for event in scenario.events:
+        label = event.label or event.kind.replace("_", " ")
+        end = getattr(event, "end", None)
+        spans.append((label, pd.Timestamp(event.start), None if end is None else pd.Timestamp(end)))
     return spans
 
 

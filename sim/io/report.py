@@ -1,4 +1,5 @@
-"""Writing a run's folder: tables, manifest and picture, atomically and never over another.
+"""Writing results folders (a run, a backtest, a sweep, a comparison, a sensitivity analysis):
+tables, manifest and pictures, atomically and never over another.
 
 Files are written into a hidden temporary folder beside the destination and the folder is
 renamed into place only when complete, so an interrupted run leaves no folder that looks
@@ -170,7 +171,7 @@ def write_backtest(
 
 def build_manifest(result: RunResult, files: list[str]) -> dict[str, Any]:
     """What a reader needs to trust and reproduce a run."""
-    h = result.scenario.horizon
+    horizon = result.scenario.horizon
     return {
         "scenario": result.scenario.name,
         "scenario_hash": scenario_hash(result.scenario),
@@ -180,9 +181,9 @@ def build_manifest(result: RunResult, files: list[str]) -> dict[str, Any]:
         "samples": result.chain.samples,
         "version": __version__,
         "horizon": {
-            "start": h.start.isoformat(),
-            "end": h.end.isoformat(),
-            "step": h.step,
+            "start": horizon.start.isoformat(),
+            "end": horizon.end.isoformat(),
+            "step": horizon.step,
             "months": result.chain.steps,
         },
         "warmup_months": result.chain.warmup,
