@@ -20,6 +20,7 @@ from sim.io import console
 if TYPE_CHECKING:
     from sim.config.scenario import Scenario
     from sim.runs.sweep import SweepResult
+    from sim.world.world import World
 
 
 def validate(args: argparse.Namespace) -> int:
@@ -33,27 +34,29 @@ def validate(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     """``sim run``: run a scenario once and write its results folder."""
     from sim.io.report import check_free, default_folder, write_run
-    from sim.io.scenario_files import load_scenario
     from sim.runs import engine
     from sim.runs.tables import shortfall_table, summary_table
-    from sim.world.loader import vintage_world
 
-    scenario = load_scenario(args.scenario)
-    world = vintage_world(scenario.world)
+    scenario, world = _scenario_and_world(args.scenario)
     folder = args.out if args.out is not None else default_folder(args.results, scenario)
     check_free(folder)
     result = engine.run(world, scenario, seed=args.seed)
     manifest = write_run(result, folder)
     summary = summary_table(shortfall_table(result))
-    print(
-        f"scenario {scenario.name}: {scenario.horizon.start} to {scenario.horizon.end}, "
-        f"{result.chain.steps} months, simulated in {result.wall_seconds:.2f} s, "
-        f"mass-balance residual {manifest['mass_balance_residual']:.1e}"
-    )
+    print(console.run_header(result, manifest))
     print(console.shortfall_summary(summary))
     print(console.levers(result, summary))
     print(f"wrote {folder}")
     return 0
+
+
+def _scenario_and_world(path: Path) -> tuple[Scenario, World]:
+    """A scenario file, read and checked, and the embedded world it names."""
+    from sim.io.scenario_files import load_scenario
+    from sim.world.loader import vintage_world
+
+    scenario = load_scenario(path)
+    return scenario, vintage_world(scenario.world)
 
 
 def calibrate(args: argparse.Namespace) -> int:
@@ -100,13 +103,10 @@ def backtest(args: argparse.Namespace) -> int:
     """``sim backtest``: run a scenario and hold its series against observed ones."""
     from sim.io.observed import check_observed, read_observed
     from sim.io.report import check_free, default_folder, write_backtest
-    from sim.io.scenario_files import load_scenario
     from sim.runs import engine
     from sim.runs.backtest import compare
-    from sim.world.loader import vintage_world
 
-    scenario = load_scenario(args.scenario)
-    world = vintage_world(scenario.world)
+    scenario, world = _scenario_and_world(args.scenario)
     observed = read_observed(args.observed)
     check_observed(observed, world, str(args.observed))
     folder = (
@@ -116,14 +116,7 @@ def backtest(args: argparse.Namespace) -> int:
     result = engine.run(world, scenario, seed=args.seed)
     held = compare(result, observed)
     write_backtest(held, result, folder, args.observed)
-    print(
-        f"scenario {scenario.name} on {scenario.world}, against {args.observed} "
-        f"({len(observed)} observations):"
-    )
-    print(held.summary.drop(columns=["unit"]).round(3).to_string(index=False))
-    agree = held.directions["agree"].dropna()
-    if len(agree):
-        print(f"direction after events: {int(agree.sum())} of {len(agree)} agree")
+    print(console.backtest(held, scenario, args.observed, len(observed)))
     print(f"wrote {folder}")
     return 0
 
@@ -145,14 +138,7 @@ def sweep(args: argparse.Namespace) -> int:
         },
     )
     shutil.rmtree(store, ignore_errors=True)
-    scenario = result.scenario
-    print(
-        f"sweep {scenario.name}: {result.samples:,} futures ({len(scenario.uncertain)} "
-        f"uncertain inputs, method {result.method}, seed {result.seed}) in "
-        f"{result.wall_seconds:.1f} s"
-        + (f", {result.resumed} of {result.batches} batches resumed" if result.resumed else "")
-        + f"; mass-balance residual {manifest['mass_balance_residual']:.1e}"
-    )
+    print(console.sweep_header(result, manifest))
     print(console.sweep_totals(totals_table(result)))
     print(f"wrote {folder}")
     return 0
@@ -177,11 +163,7 @@ def compare(args: argparse.Namespace) -> int:
     table = write_comparison(a, b, out)
     shutil.rmtree(store_a, ignore_errors=True)
     shutil.rmtree(store_b, ignore_errors=True)
-    shared = sorted({u.key for u in a.scenario.uncertain} & {u.key for u in b.scenario.uncertain})
-    print(
-        f"compare {b.scenario.name} against {a.scenario.name}: {a.samples:,} futures each, "
-        f"seed {args.seed}; shared inputs (same draws): {', '.join(shared) or 'none'}"
-    )
+    print(console.comparison_header(a, b, args.seed))
     print(console.comparison(table))
     print(f"wrote {out}")
     return 0
@@ -195,12 +177,9 @@ def _renamed(folder: Path, suffix: str) -> Path:
 def sensitivity(args: argparse.Namespace) -> int:
     """``sim sensitivity``: which uncertain inputs drive an outcome (SALib)."""
     from sim.io.report import check_free, default_folder, write_sensitivity
-    from sim.io.scenario_files import load_scenario
     from sim.runs.sensitivity import analyse, parse_output
-    from sim.world.loader import vintage_world
 
-    scenario = load_scenario(args.scenario)
-    world = vintage_world(scenario.world)
+    scenario, world = _scenario_and_world(args.scenario)
     output = parse_output(args.output, scenario)
     folder = args.out
     if folder is None:
@@ -239,14 +218,11 @@ def _sweep_one(
 ) -> tuple[SweepResult, Path, Path]:
     """Load and sweep one scenario, resuming from its store; returns result, folder, store."""
     from sim.io.report import check_free, data_hash, default_folder, scenario_hash, sweep_store
-    from sim.io.scenario_files import load_scenario
     from sim.runs.sweep import sweep as sweep_samples
     from sim.runs.sweep import sweep_key
-    from sim.world.loader import vintage_world
 
     batch = _batch_size(args)
-    scenario = load_scenario(path)
-    world = vintage_world(scenario.world)
+    scenario, world = _scenario_and_world(path)
     target = folder
     if target is None:
         target = _renamed(default_folder(args.results, scenario), "-sweep")

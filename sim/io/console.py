@@ -5,13 +5,15 @@ Each function returns text (the command prints it); none reads or writes files.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from sim.config.scenario import Scenario
+    from sim.runs.backtest import Backtest
     from sim.runs.engine import RunResult
+    from sim.runs.sweep import SweepResult
     from sim.world.rows import TargetRow
 
 #: Rows of the largest shortfalls (or differences) a sweep or comparison prints.
@@ -47,6 +49,16 @@ def validated(path: object, scenario: Scenario) -> str:
         f"({scenario.horizon.start} to {scenario.horizon.end}, {len(scenario.events)} events"
         + (f", {len(scenario.uncertain)} uncertain inputs" if scenario.uncertain else "")
         + ")"
+    )
+
+
+def run_header(result: RunResult, manifest: dict[str, Any]) -> str:
+    """The first line ``sim run`` prints: the horizon, the time taken, the books' residual."""
+    scenario = result.scenario
+    return (
+        f"scenario {scenario.name}: {scenario.horizon.start} to {scenario.horizon.end}, "
+        f"{result.chain.steps} months, simulated in {result.wall_seconds:.2f} s, "
+        f"mass-balance residual {manifest['mass_balance_residual']:.1e}"
     )
 
 
@@ -172,6 +184,31 @@ def calibration(measures: dict[str, float], targets: dict[str, TargetRow]) -> li
     return lines
 
 
+def backtest(held: Backtest, scenario: Scenario, observed_file: object, observations: int) -> str:
+    """A backtest's measures by series and key, and how often directions after events agree."""
+    lines = [
+        f"scenario {scenario.name} on {scenario.world}, against {observed_file} "
+        f"({observations} observations):",
+        held.summary.drop(columns=["unit"]).round(3).to_string(index=False),
+    ]
+    agree = held.directions["agree"].dropna()
+    if len(agree):
+        lines.append(f"direction after events: {int(agree.sum())} of {len(agree)} agree")
+    return "\n".join(lines)
+
+
+def sweep_header(result: SweepResult, manifest: dict[str, Any]) -> str:
+    """The first line ``sim sweep`` prints: futures, inputs, method, time, books' residual."""
+    scenario = result.scenario
+    return (
+        f"sweep {scenario.name}: {result.samples:,} futures ({len(scenario.uncertain)} "
+        f"uncertain inputs, method {result.method}, seed {result.seed}) in "
+        f"{result.wall_seconds:.1f} s"
+        + (f", {result.resumed} of {result.batches} batches resumed" if result.resumed else "")
+        + f"; mass-balance residual {manifest['mass_balance_residual']:.1e}"
+    )
+
+
 def sweep_totals(totals: pd.DataFrame, limit: int = TOP_ROWS) -> str:
     """A sweep's cumulative shortfall quantiles by group, largest mean first."""
     short = totals[totals["p95"] > 0.5].sort_values("mean", ascending=False).head(limit)
@@ -186,6 +223,15 @@ def sweep_totals(totals: pd.DataFrame, limit: int = TOP_ROWS) -> str:
     return (
         "cumulative shortfall over the horizon (t of magnet, or t of element), "
         "largest first:\n" + table.to_string(index=False)
+    )
+
+
+def comparison_header(a: SweepResult, b: SweepResult, seed: int) -> str:
+    """The first line ``sim compare`` prints: what is compared, and the inputs drawn alike."""
+    shared = sorted({u.key for u in a.scenario.uncertain} & {u.key for u in b.scenario.uncertain})
+    return (
+        f"compare {b.scenario.name} against {a.scenario.name}: {a.samples:,} futures each, "
+        f"seed {seed}; shared inputs (same draws): {', '.join(shared) or 'none'}"
     )
 
 
