@@ -1,5 +1,7 @@
-"""Uncertain inputs: the distributions a scenario may write in place of a number or a date,
-and the record of where each one sits in the scenario."""
+"""The distributions a scenario may write in place of a number or a date, and their records.
+
+An `Uncertain` records where a distribution sits in the scenario and how its draws are keyed.
+"""
 
 from __future__ import annotations
 

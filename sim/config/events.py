@@ -1,8 +1,9 @@
-"""The scenario's dated events: export controls, new capacity, outages, stockpiles, price
-floors, levels and caps, offtakes, substitution and recycling.
+"""The scenario's dated events, one pydantic model a kind of event.
 
-Every model forbids unknown fields and carries its units in its field names. Checks that need
-the world (does this facility exist?) are in `sim.io.world_references`.
+Export controls, new capacity, outages, stockpiles, price floors, levels and caps, offtakes,
+substitution and recycling. Every model forbids unknown fields and carries its units in its
+field names. Checks that need the world (does this facility exist?) are in
+`sim.io.world_references`.
 """
 
 from __future__ import annotations

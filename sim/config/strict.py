@@ -1,5 +1,4 @@
-"""The strict, frozen pydantic base every configuration model derives from, and the date-order
-check several of them share."""
+"""The strict, frozen pydantic base of every configuration model, and a shared date check."""
 
 from __future__ import annotations
 

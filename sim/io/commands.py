@@ -1,6 +1,6 @@
-"""The command line's commands, one function each: read the inputs, run, write the results
-folder, print a summary (`sim.io.console`). Each returns the exit status.
+"""The command line's seven commands, one function each, returning the exit status.
 
+Each reads its inputs, runs, writes its results folder and prints a summary (`sim.io.console`).
 Modules are imported inside each command, so that a command loads only what it needs (``sim
 validate`` does not load the engine).
 """

@@ -1,5 +1,8 @@
-"""Pictures of results: a run's shortfall timelines, a sweep's fan charts, a backtest's series
-against observations and a sensitivity tornado, with the scenario's events marked."""
+"""Pictures of results, with the scenario's events marked.
+
+A run's shortfall timelines, a sweep's fan charts, a backtest's series against observations
+and a sensitivity tornado.
+"""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
-"""Writing results folders (a run, a backtest, a sweep, a comparison, a sensitivity analysis):
-tables, manifest and pictures, atomically and never over another.
+"""Writing results folders: tables, manifest and pictures, atomically, never over another.
 
-Files are written into a hidden temporary folder beside the destination and the folder is
-renamed into place only when complete, so an interrupted run leaves no folder that looks
-finished, and an existing folder is never touched.
+A run, a backtest, a sweep, a comparison or a sensitivity analysis. Files are written into a
+hidden temporary folder beside the destination and the folder is renamed into place only when
+complete, so an interrupted run leaves no folder that looks finished, and an existing folder
+is never touched.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""Scenario files: a YAML file and its ``extends:`` chain merged, validated into a frozen
-`Scenario`, its uncertain inputs found, and its references checked against the world it names.
+"""Scenario files read into a frozen `Scenario`: the one entry point, `load_scenario`.
 
-Every error raised here is an `InputError` naming the file, the line, the field path, the bad
-value and what was expected.
+A YAML file and its ``extends:`` chain are merged, validated, their uncertain inputs found, and
+their references checked against the world they name. Every error raised here is an
+`InputError` naming the file, the line, the field path, the bad value and what was expected.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
-"""A scenario document validated against the schema, its first problem reported at the file,
-line and field path it comes from."""
+"""Schema validation of a scenario document, its first problem reported at its file and line.
+
+A pydantic error's location becomes the file, line and dotted field path it comes from; its
+message is said for the author of the file, with a 'did you mean' for an unknown field.
+"""
 
 from __future__ import annotations
 

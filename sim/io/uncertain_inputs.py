@@ -1,6 +1,9 @@
-"""Uncertain inputs of a scenario file: each ``{dist: ...}`` written in place of a value is
-replaced by its central value, recorded as an `Uncertain` input, and checked: it stands for a
-number or date of its own kind, and every value a sweep can draw is one the schema accepts."""
+"""The uncertain inputs of a scenario file: found, replaced by central values, and checked.
+
+Each ``{dist: ...}`` written in place of a value is replaced by its central value and recorded
+as an `Uncertain` input; it must stand for a number or date of its own kind, and every value a
+sweep can draw must be one the schema accepts.
+"""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""The references a scenario makes to its world, which the schema alone cannot check: facility
-ids, countries and regions, sectors, materials, producers, and a horizon within the vintage.
+"""Checks of the references a scenario makes to its world, which the schema cannot check.
 
-Each problem is an `InputError` at the file and line of the field that names the unknown thing,
-with a 'did you mean' from the world's own names.
+Facility ids, countries and regions, sectors, materials, producers, and a horizon within the
+vintage. Each problem is an `InputError` at the file and line of the field that names the
+unknown thing, with a 'did you mean' from the world's own names.
 """
 
 from __future__ import annotations
