@@ -23,8 +23,9 @@ from pathlib import Path
 if not __package__:  # run as a script: measure the tree it is in, not an installed sim
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sim.io.loading import default_world, load_scenario  # noqa: E402
+from sim.io.scenario_files import load_scenario  # noqa: E402
 from sim.runs.engine import run  # noqa: E402
+from sim.world.loader import default_world  # noqa: E402
 
 SCENARIO_FILE = Path(__file__).parent.parent / "scenarios" / "china-heavy-ree-controls-2025.yaml"
 

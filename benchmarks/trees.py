@@ -84,6 +84,7 @@ def load(tree: Path | None) -> Tree:
 def _before_the_api() -> Tree:
     """The same functions in a tree before the public API (812e266)."""
     from sim.io.loading import default_world, load_scenario
+
     from sim.runs.engine import run
     from sim.runs.sweep import sweep
     from sim.runs.tables import flows_table, shortfall_table

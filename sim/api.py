@@ -50,7 +50,7 @@ def load_scenario(path: str | os.PathLike[str], world: World | str | None = None
         >>> scenario.horizon.start
         datetime.date(2024, 1, 1)
     """
-    from sim.io.loading import load_scenario as load
+    from sim.io.scenario_files import load_scenario as load
 
     return load(Path(path), None if world is None else load_world(world))
 
@@ -71,7 +71,7 @@ def load_world(name: World | str = "default") -> World:
         >>> world = sim.load_world("default@2009")
     """
     from sim.errors import InputError
-    from sim.io.loading import vintage_world, world_names
+    from sim.world.loader import vintage_world, world_names
 
     if not isinstance(name, str):
         return name

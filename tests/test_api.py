@@ -17,12 +17,12 @@ import pytest
 import sim
 from sim.config.scenario import Scenario
 from sim.errors import InputError
-from sim.io.loading import load_scenario as load_from_file
-from sim.io.loading import vintage_world
 from sim.io.observed import read_observed
+from sim.io.scenario_files import load_scenario as load_from_file
 from sim.runs import backtest as backtests
 from sim.runs import engine, sweep_tables, tables
 from sim.runs import sweep as sweeps
+from sim.world.loader import vintage_world
 from tests.test_sweep import SCENARIO
 from tests.worlds import one_chain
 

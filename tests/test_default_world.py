@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from sim.config.scenario import Scenario
-from sim.io.loading import default_world, load_scenario, vintage_world
+from sim.io.scenario_files import load_scenario
 from sim.runs.engine import run
 from sim.runs.tables import calibration, shortfall_table
 from sim.units import DAYS_PER_MONTH, month_index
+from sim.world.loader import default_world, vintage_world
 
 SCENARIOS = sorted((Path(__file__).parent.parent / "scenarios").glob("*.yaml"))
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from sim.errors import InputError
-from sim.io.loading import load_scenario
+from sim.io.scenario_files import load_scenario
 from sim.runs.engine import run
 from tests.worlds import one_chain, scenario
 

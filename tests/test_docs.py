@@ -12,7 +12,11 @@ import pytest
 from sim.model import stages
 
 ROOT = Path(__file__).parent.parent
-DOCS = [ROOT / "docs" / "design.md", ROOT / "README.md", ROOT / "sim" / "world" / "data" / "README.md"]
+DOCS = [
+    ROOT / "docs" / "design.md",
+    ROOT / "README.md",
+    ROOT / "sim" / "world" / "data" / "README.md",
+]
 CITED = re.compile(r"`(sim(?:\.\w+)+)")
 STAGE_LINE = re.compile(r"[Ss]tage order: `([a-z_, ]+)`")
 
@@ -34,9 +38,7 @@ def resolves(dotted: str) -> bool:
 
 
 def cited() -> list[tuple[str, str]]:
-    return sorted(
-        {(doc.name, name) for doc in DOCS for name in CITED.findall(doc.read_text())}
-    )
+    return sorted({(doc.name, name) for doc in DOCS for name in CITED.findall(doc.read_text())})
 
 
 @pytest.mark.parametrize(("doc", "name"), cited())

@@ -8,8 +8,8 @@ import datetime as dt
 import numpy as np
 
 from sim.config.scenario import Scenario
-from sim.io.loading import default_world
 from sim.runs.engine import run
+from sim.world.loader import default_world
 from tests.worlds import one_chain, scenario
 
 

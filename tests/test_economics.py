@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.io.loading import default_world
 from sim.model.levers.economics import PRICE_PRODUCTS, TIERS
 from sim.runs.engine import run
+from sim.world.loader import default_world
 from tests.worlds import scenario
 
 HORIZON = {"start": "2024-01-01", "end": "2027-12-31"}

@@ -8,9 +8,9 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from sim.io.loading import default_world
 from sim.runs.engine import run
 from sim.units import DAYS_PER_MONTH
+from sim.world.loader import default_world
 from tests.worlds import one_chain, scenario, with_defence
 
 M0 = 12  # 2025-01 is month 12 after the 2024-01 origin

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from sim.config.scenario import Scenario
 from sim.errors import InputError
-from sim.io.loading import load_scenario
+from sim.io.scenario_files import load_scenario
 
 SCENARIOS = Path(__file__).parent.parent / "scenarios"
 SHIPPED = {p.name: p.read_text(encoding="utf-8") for p in sorted(SCENARIOS.glob("*.yaml"))}

@@ -13,8 +13,8 @@ import pytest
 
 from sim.config.scenario import Scenario
 from sim.errors import InputError
-from sim.io.loading import default_world
 from sim.runs.engine import estimate_bytes, run
+from sim.world.loader import default_world
 
 ROOT = Path(__file__).parent.parent
 

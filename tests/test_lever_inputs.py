@@ -9,7 +9,7 @@ import pytest
 
 from sim.errors import InputError
 from sim.io.cli import main
-from sim.io.loading import load_scenario
+from sim.io.scenario_files import load_scenario
 
 HEAD = """\
 name: t

@@ -12,9 +12,10 @@ import pytest
 
 from sim.config import draws as sampling
 from sim.config.scenario import Scenario
-from sim.io.loading import load_scenario, vintage_world
+from sim.io.scenario_files import load_scenario
 from sim.runs.engine import RunResult, run
 from sim.runs.history import shared_until
+from sim.world.loader import vintage_world
 
 SCENARIOS = sorted((Path(__file__).parent.parent / "scenarios").glob("*.yaml"))
 RECORDED = (
@@ -116,7 +117,7 @@ def test_samples_differ_from_the_step_before_the_earliest_drawn_date() -> None:
 
 
 def test_a_number_that_acts_from_the_first_step_stops_the_fork() -> None:
-    from sim.io.loading import default_world
+    from sim.world.loader import default_world
     from tests.test_draws import _lever_events
     from tests.worlds import scenario as make
 

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from sim.io.cli import main
-from sim.io.loading import default_world, load_scenario
+from sim.io.scenario_files import load_scenario
 from sim.runs.engine import run
 from sim.runs.summary import floor_payments_table, price_peaks_table, stockpiles_table
 from sim.runs.tables import shortfall_table, summary_table
+from sim.world.loader import default_world
 from tests.worlds import one_chain, scenario, with_defence
 
 BAN = {

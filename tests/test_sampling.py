@@ -11,9 +11,9 @@ import pytest
 from scipy import stats
 
 from sim.config import draws as sampling
-from sim.config.scenario import Distribution
+from sim.config.distributions import Distribution
 from sim.errors import InputError
-from sim.io.loading import load_scenario
+from sim.io.scenario_files import load_scenario
 
 N = 4000
 

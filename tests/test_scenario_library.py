@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.io.loading import default_world, load_scenario
+from sim.io.scenario_files import load_scenario
 from sim.model.levers.economics import PRICE_PRODUCTS, TIERS
 from sim.runs.engine import RunResult, run
+from sim.world.loader import default_world
 
 SCENARIOS = Path(__file__).parent.parent / "scenarios"
 LIBRARY = [

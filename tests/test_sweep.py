@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.io.loading import load_scenario
+from sim.io.scenario_files import load_scenario
 from sim.runs.sensitivity import analyse, parse_output
 from sim.runs.sweep import run_batch, sweep
 from sim.runs.sweep_tables import comparison_table, summary_table, totals_table
@@ -151,7 +151,7 @@ def test_rows_keep_one_row_while_every_sample_shares_it() -> None:
 
 def test_demand_that_differs_by_sample_is_kept_sample_by_sample() -> None:
     path = Path(__file__).parent.parent / "scenarios" / "china-2025-april-licensing-response.yaml"
-    from sim.io.loading import vintage_world
+    from sim.world.loader import vintage_world
 
     world = vintage_world(load_scenario(path).world)
     scenario = load_scenario(path, world)

@@ -15,10 +15,14 @@ import pytest
 from sim.config.scenario import Scenario
 from sim.errors import InputError
 from sim.io.cli import main
-from sim.io.loading import apply_history, default_world, load_scenario, vintage_world, world_names
+from sim.io.scenario_files import load_scenario
 from sim.runs.engine import run
 from sim.runs.tables import calibration, production_table
 from sim.units import ELEMENTS, REO_TO_ELEMENT, month_index
+from sim.world.data_files import LocatedRow, parse_rows
+from sim.world.history import apply_history
+from sim.world.loader import default_world, vintage_world, world_names
+from sim.world.rows import HistoryRow
 from sim.world.world import Facility, Tranche
 
 ROOT = Path(__file__).parent.parent
@@ -144,17 +148,23 @@ def _plant(**tranche: object) -> Facility:
     return Facility("p", "Plant", "MY", "separation", "oxide", (Tranche(1000.0, **tranche),))
 
 
-def _row(**fields: str) -> dict[str, str]:
-    base = {
-        "facility": "p",
-        "date": "2011-08-15",
-        "event": "start",
-        "capacity_tpa": "500",
-        "ramp_months": "12",
-        "known_by": "2009-09-29",
-        "use": "input",
-    }
-    return {**base, **fields}
+HISTORY_FILE = "sim/world/data/history.csv"
+HISTORY_ROW = {
+    "facility": "p",
+    "date": "2011-08-15",
+    "event": "start",
+    "capacity_tpa": "500",
+    "ramp_months": "12",
+    "known_by": "2009-09-29",
+    "use": "input",
+    "source": "test",
+    "confidence": "D",
+}
+
+
+def _row(**fields: str) -> LocatedRow[HistoryRow]:
+    values = {k: v for k, v in {**HISTORY_ROW, **fields}.items() if v}  # blank: absent
+    return LocatedRow(HISTORY_FILE, 2, HistoryRow.model_validate(values))
 
 
 def test_history_adds_a_plan_known_by_the_cutoff_and_dated_in_or_after_the_year() -> None:
@@ -181,13 +191,27 @@ def test_history_halt_ends_the_earlier_tranches() -> None:
     assert fac.tranches == (Tranche(1000.0, end=dt.date(2012, 10, 1)),)
 
 
-@pytest.mark.parametrize(
-    ("fields", "where"), [({"facility": "nope"}, "facility"), ({"event": "explode"}, "event")]
-)
-def test_history_errors_name_the_file_line_and_field(fields, where) -> None:
+def test_history_of_an_unknown_facility_names_the_file_line_and_field() -> None:
+    unknown = LocatedRow(HISTORY_FILE, 3, _row(facility="nope").row)
     with pytest.raises(InputError) as err:
-        apply_history([_plant()], 2009, dt.date(2010, 6, 30), [_row(), _row(**fields)])
-    assert str(err.value).startswith(f"sim/world/data/history.csv:3: {where}: ")
+        apply_history([_plant()], 2009, dt.date(2010, 6, 30), [_row(), unknown])
+    assert str(err.value).startswith(f"{HISTORY_FILE}:3: facility: no facility of this id")
+
+
+@pytest.mark.parametrize(
+    ("fields", "where"),
+    [
+        ({"event": "explode"}, "event: Input should be 'start', 'halt' or 'status'"),
+        ({"date": "2011-13-01"}, "date: Input should be a valid date"),
+        ({"capacity_tpa": ""}, "an input 'start' needs capacity_tpa"),
+    ],
+)
+def test_a_bad_history_row_names_the_file_line_and_field(fields, where) -> None:
+    header = ",".join(HISTORY_ROW)
+    rows = [",".join({**HISTORY_ROW, **fields}.values()) for fields in ({}, fields)]
+    with pytest.raises(InputError) as err:
+        parse_rows(HistoryRow, "\n".join([header, *rows]) + "\n", HISTORY_FILE)
+    assert str(err.value).startswith(f"{HISTORY_FILE}:3: {where}")
 
 
 # -- choosing a world in a scenario -----------------------------------------------------------

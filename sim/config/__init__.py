@@ -1,2 +1,5 @@
-"""Configuration: the validated, frozen scenario (events, horizon, distributions) and the keyed
-draws of its uncertain inputs. Imports only the base layer (errors, units)."""
+"""Configuration: the validated, frozen scenario and the keyed draws of its uncertain inputs.
+
+Events, horizon and distributions are pydantic models. Imports only the base layer (errors,
+units).
+"""

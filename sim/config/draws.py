@@ -28,7 +28,8 @@ import numpy as np
 from scipy import stats
 from scipy.stats import qmc
 
-from sim.config.scenario import Distribution, Scenario
+from sim.config.distributions import Distribution
+from sim.config.scenario import Scenario
 
 EPS = 1e-6
 METHODS: tuple[str, ...] = ("random", "lhs", "sobol")
@@ -66,61 +67,80 @@ def _number(value: float | dt.date) -> float:
     return float(value.toordinal()) if isinstance(value, dt.date) else float(value)
 
 
-def _law(d: Distribution) -> stats.rv_continuous | None:
+def _law(distribution: Distribution) -> stats.rv_continuous | None:
     """The scipy.stats law of a continuous distribution (None for ``choice``)."""
-    if d.dist == "uniform":
-        lo, hi = _number(d.low), _number(d.high)  # type: ignore[arg-type]
-        return stats.uniform(loc=lo, scale=hi - lo)
-    if d.dist == "triangular":
-        lo, mode, hi = (_number(v) for v in (d.low, d.mode, d.high))  # type: ignore[arg-type]
-        return stats.triang(c=(mode - lo) / (hi - lo), loc=lo, scale=hi - lo)
-    if d.dist == "normal":
-        return stats.norm(loc=_number(d.mean), scale=d.sd)  # type: ignore[arg-type]
-    if d.dist == "lognormal":
-        return stats.lognorm(s=d.sigma, scale=d.median)
-    if d.dist == "beta":
-        lo = 0.0 if d.low is None else _number(d.low)
-        hi = 1.0 if d.high is None else _number(d.high)
-        return stats.beta(d.a, d.b, loc=lo, scale=hi - lo)
-    return None
+    kind = distribution.dist
+    if kind == "choice":
+        return None
+    if kind == "normal":
+        return stats.norm(loc=_number(distribution.mean), scale=distribution.sd)  # type: ignore[arg-type]
+    if kind == "lognormal":
+        return stats.lognorm(s=distribution.sigma, scale=distribution.median)
+    # uniform and triangular have both; beta defaults to 0-1
+    low = 0.0 if distribution.low is None else _number(distribution.low)
+    high = 1.0 if distribution.high is None else _number(distribution.high)
+    if kind == "uniform":
+        return stats.uniform(loc=low, scale=high - low)
+    if kind == "triangular":
+        mode = _number(distribution.mode)  # type: ignore[arg-type]
+        return stats.triang(c=(mode - low) / (high - low), loc=low, scale=high - low)
+    return stats.beta(distribution.a, distribution.b, loc=low, scale=high - low)
 
 
-def ppf(d: Distribution, u: np.ndarray) -> np.ndarray:
-    """Values at probabilities ``u`` (dates as day ordinals, rounded to whole days)."""
-    u = np.clip(np.asarray(u, dtype=float), EPS, 1.0 - EPS)
-    law = _law(d)
+def ppf(distribution: Distribution, probabilities: np.ndarray) -> np.ndarray:
+    """Values at ``probabilities`` (dates as day ordinals, rounded to whole days)."""
+    probabilities = np.clip(np.asarray(probabilities, dtype=float), EPS, 1.0 - EPS)
+    law = _law(distribution)
     if law is None:
-        values = np.array([_number(v) for v in d.values or ()])
-        weights = np.ones(len(values)) if d.weights is None else np.array(d.weights, float)
-        if d.bounds is not None:
-            lo, hi = (_number(b) for b in d.bounds)
-            weights = weights * ((values >= lo) & (values <= hi))
-        cum = np.cumsum(weights) / weights.sum()
-        out = values[np.minimum(np.searchsorted(cum, u, side="right"), len(values) - 1)]
+        values = _choice_ppf(distribution, probabilities)
     else:
-        if d.bounds is not None:
-            lo, hi = law.cdf([_number(b) for b in d.bounds])
-            u = lo + u * (hi - lo)
-        out = np.asarray(law.ppf(u), dtype=float)
-        if d.bounds is not None:
-            out = np.clip(out, _number(d.bounds[0]), _number(d.bounds[1]))
-    return np.rint(out) if d.is_date else out
+        values = _continuous_ppf(distribution, law, probabilities)
+    return np.rint(values) if distribution.is_date else values
 
 
-def as_value(d: Distribution, x: float) -> float | dt.date:
+def _choice_ppf(distribution: Distribution, probabilities: np.ndarray) -> np.ndarray:
+    """A choice's values at ``probabilities``: weighted, values out of bounds never drawn."""
+    values = np.array([_number(v) for v in distribution.values or ()])
+    weights = (
+        np.ones(len(values))
+        if distribution.weights is None
+        else np.array(distribution.weights, float)
+    )
+    if distribution.bounds is not None:
+        low, high = (_number(bound) for bound in distribution.bounds)
+        weights = weights * ((values >= low) & (values <= high))
+    cumulative = np.cumsum(weights) / weights.sum()
+    chosen = np.searchsorted(cumulative, probabilities, side="right")
+    return values[np.minimum(chosen, len(values) - 1)]
+
+
+def _continuous_ppf(
+    distribution: Distribution, law: stats.rv_continuous, probabilities: np.ndarray
+) -> np.ndarray:
+    """A continuous law's values at ``probabilities``, truncated to the bounds if any."""
+    if distribution.bounds is not None:
+        low, high = law.cdf([_number(bound) for bound in distribution.bounds])
+        probabilities = low + probabilities * (high - low)
+    values = np.asarray(law.ppf(probabilities), dtype=float)
+    if distribution.bounds is not None:
+        values = np.clip(values, _number(distribution.bounds[0]), _number(distribution.bounds[1]))
+    return values
+
+
+def as_value(distribution: Distribution, number: float) -> float | dt.date:
     """A drawn number as the field's type (a date for a date distribution)."""
-    return dt.date.fromordinal(int(round(x))) if d.is_date else float(x)
+    return dt.date.fromordinal(int(round(number))) if distribution.is_date else float(number)
 
 
-def central(d: Distribution) -> float | dt.date:
+def central(distribution: Distribution) -> float | dt.date:
     """The value a single (non-sweep) run uses: the median draw."""
-    return as_value(d, float(ppf(d, np.array([0.5]))[0]))
+    return as_value(distribution, float(ppf(distribution, np.array([0.5]))[0]))
 
 
-def extremes(d: Distribution) -> tuple[float | dt.date, float | dt.date]:
+def extremes(distribution: Distribution) -> tuple[float | dt.date, float | dt.date]:
     """The lowest and highest values a sweep can draw."""
-    lo, hi = ppf(d, np.array([EPS, 1.0 - EPS]))
-    return as_value(d, float(lo)), as_value(d, float(hi))
+    lowest, highest = ppf(distribution, np.array([EPS, 1.0 - EPS]))
+    return as_value(distribution, float(lowest)), as_value(distribution, float(highest))
 
 
 def _unit_draws(keys: Sequence[str], seed: int, count: int, method: Method) -> np.ndarray:
@@ -135,14 +155,14 @@ def _unit_draws(keys: Sequence[str], seed: int, count: int, method: Method) -> n
         out = np.empty_like(points)
         out[:, order] = points
         return out
-    cols = []
+    columns = []
     for key in keys:
-        u = uniforms(seeds, key)
+        column = uniforms(seeds, key)
         if method == "lhs":
             rng = np.random.default_rng([seed % 2**63, int(key_hash(key) % np.uint64(2**63))])
-            u = (rng.permutation(count) + u) / count
-        cols.append(u)
-    return np.stack(cols, axis=1) if cols else np.zeros((count, 0))
+            column = (rng.permutation(count) + column) / count
+        columns.append(column)
+    return np.stack(columns, axis=1) if columns else np.zeros((count, 0))
 
 
 def draw(
@@ -168,13 +188,16 @@ def from_units(scenario: Scenario, units: np.ndarray, seed: int) -> dict[str, np
     count = units.shape[0]
     out = {u.path: ppf(u.dist, units[:, keys.index(u.key)]) for u in scenario.uncertain}
     seeds = sample_seeds(seed, count)
-    for i, ev in enumerate(scenario.events):
-        p = getattr(ev, "completion_probability", None)
-        if p is None or (p >= 1.0 and f"events[{i}].completion_probability" not in out):
+    for i, event in enumerate(scenario.events):
+        probability = getattr(event, "completion_probability", None)
+        if probability is None or (
+            probability >= 1.0 and f"events[{i}].completion_probability" not in out
+        ):
             continue  # certain projects need no draw (and a sweep without draws runs once)
-        prob = out.get(f"events[{i}].completion_probability", np.full(count, float(p)))
+        chance = out.get(f"events[{i}].completion_probability", np.full(count, float(probability)))
         name = next(
             (u.key for u in scenario.uncertain if u.path == f"events[{i}].start"), f"events[{i}]"
         )
-        out[f"events[{i}].completes"] = (uniforms(seeds, f"{name}.completes") < prob).astype(float)
+        completes = uniforms(seeds, f"{name}.completes") < chance
+        out[f"events[{i}].completes"] = completes.astype(float)
     return out

@@ -11,13 +11,14 @@ import datetime as dt
 import math
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from sim.errors import InputError
-from sim.io.loading import _nearest, read_text
+from sim.io.input_text import nearest, read_text
 from sim.runs.backtest import parse_key
 from sim.world.world import World
 
@@ -72,32 +73,8 @@ def read_observed(path: str | Path) -> pd.DataFrame:
     records = _observed_records(text, file)
     header_line, header = next(records, (1, []))
     header = [h.strip() for h in header]
-    for column in OBSERVED_COLUMNS:
-        if column not in header:
-            raise InputError(
-                f"missing column '{column}'; expected columns {', '.join(OBSERVED_COLUMNS)}",
-                file=file,
-                line=header_line,
-                path="header",
-                value=",".join(header),
-                has_value=True,
-            )
-    where = {c: header.index(c) for c in OBSERVED_COLUMNS}
-    rows: list[dict[str, Any]] = []
-    seen: dict[tuple[str, str, dt.date], int] = {}
-    for line, record in records:
-        row = _observed_row(record, where, len(header), file, line)
-        first = seen.setdefault((row["series"], row["key"], row["start"]), line)
-        if first != line:
-            raise InputError(
-                f"duplicate of line {first} (same date, series and key)",
-                file=file,
-                line=line,
-                path="date",
-                value=record[where["date"]],
-                has_value=True,
-            )
-        rows.append(row)
+    _check_header(header, header_line, file)
+    rows = _observed_rows(records, header, file)
     if not rows:
         raise InputError(
             "no observations (expected rows of date, series, key, value)",
@@ -109,47 +86,104 @@ def read_observed(path: str | Path) -> pd.DataFrame:
     return frame
 
 
-def _observed_row(
-    record: list[str], where: dict[str, int], width: int, file: str, line: int
-) -> dict[str, Any]:
-    if len(record) != width:
-        raise InputError(
-            f"expected {width} fields like the header, found {len(record)}", file=file, line=line
-        )
-    cell = {c: record[i].strip() for c, i in where.items()}
+def _check_header(header: list[str], line: int, file: str) -> None:
+    """The header names every column an observation needs."""
+    for column in OBSERVED_COLUMNS:
+        if column not in header:
+            raise InputError(
+                f"missing column '{column}'; expected columns {', '.join(OBSERVED_COLUMNS)}",
+                file=file,
+                line=line,
+                path="header",
+                value=",".join(header),
+                has_value=True,
+            )
 
-    def fail(field: str, problem: str) -> InputError:
+
+def _observed_rows(
+    records: Iterator[tuple[int, list[str]]], header: list[str], file: str
+) -> list[dict[str, Any]]:
+    """Every observation after the header, each date, series and key once."""
+    where = {c: header.index(c) for c in OBSERVED_COLUMNS}
+    rows: list[dict[str, Any]] = []
+    seen: dict[tuple[str, str, dt.date], int] = {}
+    for line, record in records:
+        if len(record) != len(header):
+            raise InputError(
+                f"expected {len(header)} fields like the header, found {len(record)}",
+                file=file,
+                line=line,
+            )
+        row = _Cells(file, line, {c: record[i].strip() for c, i in where.items()}).row()
+        first = seen.setdefault((row["series"], row["key"], row["start"]), line)
+        if first != line:
+            raise InputError(
+                f"duplicate of line {first} (same date, series and key)",
+                file=file,
+                line=line,
+                path="date",
+                value=record[where["date"]],
+                has_value=True,
+            )
+        rows.append(row)
+    return rows
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """The cells of one observation (by column), read into a row or refused at its line."""
+
+    file: str
+    line: int
+    cell: dict[str, str]
+
+    def row(self) -> dict[str, Any]:
+        """The observation: its period, series, key and value."""
+        start, end, period = self._period()
+        return {
+            "line": self.line,
+            "date": self.cell["date"],
+            "start": start,
+            "end": end,
+            "period": period,
+            "series": self._series(),
+            "key": self.cell["key"],
+            "value": self._value(),
+        }
+
+    def _fail(self, field: str, problem: str) -> InputError:
         return InputError(
-            problem, file=file, line=line, path=field, value=cell[field], has_value=True
+            problem,
+            file=self.file,
+            line=self.line,
+            path=field,
+            value=self.cell[field],
+            has_value=True,
         )
 
-    try:
-        start, end, period = _period(cell["date"])
-    except ValueError:
-        raise fail(
-            "date", "not a date; expected YYYY (a year), YYYY-MM or YYYY-MM-DD (its month)"
-        ) from None
-    try:
-        key = parse_key(cell["series"], cell["key"])
-    except ValueError as exc:
-        field = "series" if str(exc).startswith("unknown series") else "key"
-        raise fail(field, str(exc)) from None
-    try:
-        value = float(cell["value"])
-    except ValueError:
-        raise fail("value", "must be a number") from None
-    if not math.isfinite(value) or value < 0:
-        raise fail("value", "must be a finite number >= 0")
-    return {
-        "line": line,
-        "date": cell["date"],
-        "start": start,
-        "end": end,
-        "period": period,
-        "series": key.series,
-        "key": cell["key"],
-        "value": value,
-    }
+    def _period(self) -> tuple[dt.date, dt.date, str]:
+        try:
+            return _period(self.cell["date"])
+        except ValueError:
+            raise self._fail(
+                "date", "not a date; expected YYYY (a year), YYYY-MM or YYYY-MM-DD (its month)"
+            ) from None
+
+    def _series(self) -> str:
+        try:
+            return parse_key(self.cell["series"], self.cell["key"]).series
+        except ValueError as exc:
+            field = "series" if str(exc).startswith("unknown series") else "key"
+            raise self._fail(field, str(exc)) from None
+
+    def _value(self) -> float:
+        try:
+            value = float(self.cell["value"])
+        except ValueError:
+            raise self._fail("value", "must be a number") from None
+        if not math.isfinite(value) or value < 0:
+            raise self._fail("value", "must be a finite number >= 0")
+        return value
 
 
 def _one_period_kind(frame: pd.DataFrame, file: str) -> None:
@@ -183,7 +217,7 @@ def check_observed(observed: pd.DataFrame, world: World, file: str) -> None:
         for place in key.places[: 2 if key.series == "flow" else 1]:
             if place not in known:
                 raise InputError(
-                    f"unknown {what} '{place}'; {_nearest(place, known)}",
+                    f"unknown {what} '{place}'; {nearest(place, known)}",
                     file=file,
                     line=row["line"],
                     path="key",

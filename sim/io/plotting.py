@@ -1,4 +1,8 @@
-"""Pictures of a run: shortfall timelines by sector and region, with the events marked."""
+"""Pictures of results, with the scenario's events marked.
+
+A run's shortfall timelines, a sweep's fan charts, a backtest's series against observations
+and a sensitivity tornado.
+"""
 
 from __future__ import annotations
 
@@ -20,10 +24,10 @@ COLOURS = dict(zip(REGIONS, ("#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0
 
 def _event_spans(scenario: Scenario) -> list[tuple[str, pd.Timestamp, pd.Timestamp | None]]:
     spans = []
-    for ev in scenario.events:
-        label = ev.label or ev.kind.replace("_", " ")
-        end = getattr(ev, "end", None)
-        spans.append((label, pd.Timestamp(ev.start), None if end is None else pd.Timestamp(end)))
+    for event in scenario.events:
+        label = event.label or event.kind.replace("_", " ")
+        end = getattr(event, "end", None)
+        spans.append((label, pd.Timestamp(event.start), None if end is None else pd.Timestamp(end)))
     return spans
 
 
@@ -70,11 +74,7 @@ def plot_shortfall(shortfall: pd.DataFrame, scenario: Scenario, path: Path) -> N
         for region in by.columns:
             ax.plot(by.index, by[region], label=region, color=COLOURS.get(region), lw=1.6)
         _decorate(ax, panel, spans)
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    for ax in axes.flat:
-        h, lab = ax.get_legend_handles_labels()
-        if len(h) > len(handles):
-            handles, labels = h, lab
+    handles, labels = _fullest_legend(axes)
     events = "; ".join(f"{label} from {start:%Y-%m-%d}" for label, start, _ in spans)
     fig.suptitle(
         f"{scenario.name}: monthly shortfall by sector and region"
@@ -83,7 +83,25 @@ def plot_shortfall(shortfall: pd.DataFrame, scenario: Scenario, path: Path) -> N
     )
     if handles:
         fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9)
-    fig.tight_layout(rect=(0, 0.04, 1, 0.95))
+    _save(fig, path, rect=(0, 0.04, 1, 0.95))
+
+
+def _fullest_legend(axes: Any) -> tuple[list[Any], list[str]]:
+    """The legend entries of the panel with the most (the first of those)."""
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    for ax in axes.flat:
+        panel_handles, panel_labels = ax.get_legend_handles_labels()
+        if len(panel_handles) > len(handles):
+            handles, labels = panel_handles, panel_labels
+    return handles, labels
+
+
+def _save(fig: Any, path: Path, rect: tuple[float, float, float, float] | None = None) -> None:
+    """Lay the figure out (within ``rect``), write it as a PNG and free it."""
+    if rect is None:
+        fig.tight_layout()
+    else:
+        fig.tight_layout(rect=rect)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -96,9 +114,9 @@ def plot_backtest(backtest: Backtest, scenario: Scenario, path: Path) -> None:
     cols = 2 if len(keys) > 1 else 1
     rows = (len(keys) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 2.8 * rows + 0.8), squeeze=False)
-    sim, seen = backtest.simulated, backtest.compared
+    simulated, observed = backtest.simulated, backtest.compared
     for ax, (series, key, unit) in zip(axes.flat, keys):
-        line = sim[(sim["series"] == series) & (sim["key"] == key)]
+        line = simulated[(simulated["series"] == series) & (simulated["key"] == key)]
         ax.plot(
             pd.to_datetime(line["date"]),
             line["simulated"],
@@ -106,29 +124,38 @@ def plot_backtest(backtest: Backtest, scenario: Scenario, path: Path) -> None:
             lw=1.5,
             label="simulated",
         )
-        obs = seen[(seen["series"] == series) & (seen["key"] == key)]
-        for i, row in enumerate(obs.itertuples(index=False)):
-            start, end = pd.Timestamp(row.start), pd.Timestamp(row.end)
-            months = max(1, round((end - start).days / 30.44))
-            value = row.observed if series == "price" else row.observed / months
-            label = "observed" if i == 0 else None
-            if months == 1:
-                ax.plot([start + (end - start) / 2], [value], "o", color="#d62728", label=label)
-            else:
-                ax.hlines(value, start, end, color="#d62728", lw=3, label=label)
-        per = "" if series == "price" else " / month"
-        ax.set_title(f"{series} {key}", fontsize=10)
-        ax.set_ylabel(f"{unit}{per}", fontsize=8)
-        ax.grid(alpha=0.3)
-        for _label, day in backtest.events:
-            ax.axvline(pd.Timestamp(day), color="#7f7f7f", ls="--", lw=0.8)
-        ax.legend(fontsize=7, loc="best")
+        _plot_observed(ax, observed[(observed["series"] == series) & (observed["key"] == key)])
+        _decorate_series(ax, series, key, unit, backtest.events)
     for ax in list(axes.flat)[len(keys) :]:
         ax.axis("off")
     fig.suptitle(f"{scenario.name} ({scenario.world}): simulated against observed", fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.96))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path, rect=(0, 0, 1, 0.96))
+
+
+def _plot_observed(ax: Any, observed: pd.DataFrame) -> None:
+    """Observations as monthly averages: a marker for a month, a bar across a longer period
+    (a price is an average already)."""
+    rows: Any = observed.itertuples(index=False)  # named tuples of the compared table
+    for i, row in enumerate(rows):
+        start, end = pd.Timestamp(row.start), pd.Timestamp(row.end)
+        months = max(1, round((end - start).days / 30.44))
+        value = row.observed if row.series == "price" else row.observed / months
+        label = "observed" if i == 0 else None
+        if months == 1:
+            ax.plot([start + (end - start) / 2], [value], "o", color="#d62728", label=label)
+        else:
+            ax.hlines(value, start, end, color="#d62728", lw=3, label=label)
+
+
+def _decorate_series(ax: Any, series: str, key: str, unit: str, events: Any) -> None:
+    """Title, unit, grid, the scenario's events (dashed) and the legend of a backtest panel."""
+    per = "" if series == "price" else " / month"
+    ax.set_title(f"{series} {key}", fontsize=10)
+    ax.set_ylabel(f"{unit}{per}", fontsize=8)
+    ax.grid(alpha=0.3)
+    for _label, day in events:
+        ax.axvline(pd.Timestamp(day), color="#7f7f7f", ls="--", lw=0.8)
+    ax.legend(fontsize=7, loc="best")
 
 
 def plot_fan(summary: pd.DataFrame, scenario: Scenario, path: Path, samples: int) -> None:
@@ -137,33 +164,37 @@ def plot_fan(summary: pd.DataFrame, scenario: Scenario, path: Path, samples: int
     magnets, elements, panels, fig, axes = _panels(summary[summary["metric"] == "shortfall_t"])
     spans = _event_spans(scenario)
     for ax, panel in zip(axes.flat, panels):
-        data = elements if panel == "elements" else magnets[magnets["sector"] == panel]
-        # percentiles of a sum are not sums of percentiles: a panel shows each buyer group
-        # (region x material) on its own; materials of one region share its colour
-        for (region, _material), group in data.groupby(["region", "material"], sort=True):
-            if group["p95"].max() <= 0.0:
-                continue
-            group = group.sort_values("date")
-            colour = COLOURS.get(str(region))
-            ax.fill_between(
-                group["date"], group["p05"], group["p95"], color=colour, alpha=0.2, lw=0
-            )
-            ax.plot(group["date"], group["p50"], color=colour, lw=1.5, label=str(region))
+        _plot_fans(ax, elements if panel == "elements" else magnets[magnets["sector"] == panel])
         _decorate(ax, panel, spans)
-    seen: dict[str, Any] = {}
+    legend: dict[str, Any] = {}
     for ax in axes.flat:
-        for h, lab in zip(*ax.get_legend_handles_labels()):
-            seen.setdefault(lab, h)
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, handle)
     fig.suptitle(
         f"{scenario.name}: monthly shortfall over {samples:,} futures "
         "(line: median; band: 5th to 95th percentile)",
         fontsize=10,
     )
-    if seen:
-        fig.legend(list(seen.values()), list(seen), loc="lower center", ncol=len(seen), fontsize=9)
-    fig.tight_layout(rect=(0, 0.04, 1, 0.95))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    if legend:
+        fig.legend(
+            list(legend.values()), list(legend), loc="lower center", ncol=len(legend), fontsize=9
+        )
+    _save(fig, path, rect=(0, 0.04, 1, 0.95))
+
+
+def _plot_fans(ax: Any, data: pd.DataFrame) -> None:
+    """A band and a median line for each buyer group of a panel that is ever short.
+
+    Percentiles of a sum are not sums of percentiles: a panel shows each buyer group (region x
+    material) on its own; materials of one region share its colour.
+    """
+    for (region, _material), group in data.groupby(["region", "material"], sort=True):
+        if group["p95"].max() <= 0.0:
+            continue
+        group = group.sort_values("date")
+        colour = COLOURS.get(str(region))
+        ax.fill_between(group["date"], group["p05"], group["p95"], color=colour, alpha=0.2, lw=0)
+        ax.plot(group["date"], group["p50"], color=colour, lw=1.5, label=str(region))
 
 
 def plot_tornado(table: pd.DataFrame, output: str, path: Path) -> None:
@@ -185,6 +216,4 @@ def plot_tornado(table: pd.DataFrame, output: str, path: Path) -> None:
     ax.set_title("sensitivity: swing of the output (ST: Sobol total-order index)", fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)

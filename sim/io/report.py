@@ -1,8 +1,9 @@
-"""Writing a run's folder: tables, manifest and picture, atomically and never over another.
+"""Writing results folders: tables, manifest and pictures, atomically, never over another.
 
-Files are written into a hidden temporary folder beside the destination and the folder is
-renamed into place only when complete, so an interrupted run leaves no folder that looks
-finished, and an existing folder is never touched.
+A run, a backtest, a sweep, a comparison or a sensitivity analysis. Files are written into a
+hidden temporary folder beside the destination and the folder is renamed into place only when
+complete, so an interrupted run leaves no folder that looks finished, and an existing folder
+is never touched.
 """
 
 from __future__ import annotations
@@ -110,6 +111,11 @@ def _write_manifest(tmp: Path, manifest: dict[str, Any]) -> None:
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
 
 
+def _utc_now() -> str:
+    """The time now, UTC, to the second (ISO 8601)."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
 def _write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> None:
     for name, table in tables.items():
         table.to_csv(folder / name, index=False, float_format="%.6g")
@@ -166,7 +172,7 @@ def write_backtest(
 
 def build_manifest(result: RunResult, files: list[str]) -> dict[str, Any]:
     """What a reader needs to trust and reproduce a run."""
-    h = result.scenario.horizon
+    horizon = result.scenario.horizon
     return {
         "scenario": result.scenario.name,
         "scenario_hash": scenario_hash(result.scenario),
@@ -176,15 +182,15 @@ def build_manifest(result: RunResult, files: list[str]) -> dict[str, Any]:
         "samples": result.chain.samples,
         "version": __version__,
         "horizon": {
-            "start": h.start.isoformat(),
-            "end": h.end.isoformat(),
-            "step": h.step,
+            "start": horizon.start.isoformat(),
+            "end": horizon.end.isoformat(),
+            "step": horizon.step,
             "months": result.chain.steps,
         },
         "warmup_months": result.chain.warmup,
         "wall_seconds": round(result.wall_seconds, 4),
         "mass_balance_residual": result.residual,
-        "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created_utc": _utc_now(),
         "python": platform.python_version(),
         "files": files,
     }
@@ -199,49 +205,56 @@ def sweep_store(folder: Path, key: str, default: bool) -> Path:
 
 
 def _write_samples(result: SweepResult, path: Path, rows_per_group: int = 250) -> None:
-    """Every sample's monthly shortfall and demand by buyer, long, in Parquet row groups."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    """Every sample's monthly shortfall and demand by buyer, long, in Parquet row groups of
+    ``rows_per_group`` samples."""
+    import pyarrow.parquet as parquet
 
-    short, demand = result.arrays["shortfall"], result.arrays["demand"]
-    S, T, B = short.shape
-    labels = result.buyers
-    dates = np.array(result.dates, dtype="datetime64[D]")
-    schema = pa.schema(
+    schema = _samples_schema()
+    samples = result.arrays["shortfall"].shape[0]
+    with parquet.ParquetWriter(path, schema, compression="zstd") as writer:
+        for first in range(0, samples, rows_per_group):
+            last = min(first + rows_per_group, samples)
+            writer.write_table(_samples_table(result, first, last).cast(schema))
+
+
+def _samples_schema() -> Any:
+    import pyarrow as pa
+
+    labels = pa.dictionary(pa.int8(), pa.string())
+    return pa.schema(
         [
             ("sample", pa.int32()),
             ("date", pa.date32()),
-            ("region", pa.dictionary(pa.int8(), pa.string())),
-            ("sector", pa.dictionary(pa.int8(), pa.string())),
-            ("material", pa.dictionary(pa.int8(), pa.string())),
+            ("region", labels),
+            ("sector", labels),
+            ("material", labels),
             ("shortfall_t", pa.float32()),
             ("demand_t", pa.float32()),
         ]
     )
-    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
-        for a in range(0, S, rows_per_group):
-            b = min(a + rows_per_group, S)
-            n = b - a
-            cols = {
-                "sample": np.repeat(np.arange(a, b, dtype=np.int32), T * B),
-                "date": np.tile(np.repeat(dates, B), n),
-                "region": np.tile(labels["region"].to_numpy(), n * T),
-                "sector": np.tile(labels["sector"].to_numpy(), n * T),
-                "material": np.tile(labels["material"].to_numpy(), n * T),
-                "shortfall_t": short[a:b].ravel(),
-                "demand_t": demand[a:b].ravel(),
-            }
-            table = pa.table(
-                {
-                    k: (
-                        pa.array(v).dictionary_encode()
-                        if k in ("region", "sector", "material")
-                        else pa.array(v)
-                    )
-                    for k, v in cols.items()
-                }
-            )
-            writer.write_table(table.cast(schema))
+
+
+def _samples_table(result: SweepResult, first: int, last: int) -> Any:
+    """Samples ``first`` to ``last - 1``, one row a sample, month and buyer."""
+    import pyarrow as pa
+
+    shortfall_t, demand_t = result.arrays["shortfall"], result.arrays["demand"]
+    _, months, buyers = shortfall_t.shape
+    count = last - first
+    dates = np.array(result.dates, dtype="datetime64[D]")
+    labels = {
+        column: pa.array(np.tile(result.buyers[column].to_numpy(), count * months))
+        for column in ("region", "sector", "material")
+    }
+    return pa.table(
+        {
+            "sample": pa.array(np.repeat(np.arange(first, last, dtype=np.int32), months * buyers)),
+            "date": pa.array(np.tile(np.repeat(dates, buyers), count)),
+            **{column: array.dictionary_encode() for column, array in labels.items()},
+            "shortfall_t": pa.array(shortfall_t[first:last].ravel()),
+            "demand_t": pa.array(demand_t[first:last].ravel()),
+        }
+    )
 
 
 def write_sweep(
@@ -256,43 +269,45 @@ def write_sweep(
             "totals.csv": totals_table(result),
             "parameters.csv": parameters_table(result),
         }
-        for name, table in tables.items():
-            table.to_csv(tmp / name, index=False, float_format="%.6g")
+        _write_tables(tables, tmp)
         files = [*tables, "fan.png", "manifest.json"]
         plot_fan(summary, result.scenario, tmp / "fan.png", result.samples)
         if keep_samples:
             _write_samples(result, tmp / "samples.parquet")
             files.append("samples.parquet")
-        residual = float(np.max(result.arrays["residual"]))
-        manifest = {
-            "scenario": result.scenario.name,
-            "scenario_hash": scenario_hash(result.scenario),
-            "world": result.scenario.world,
-            "data_hash": data_hash(),
-            "seed": result.seed,
-            "samples": result.samples,
-            "method": result.method,
-            "batches": result.batches,
-            "batches_resumed": result.resumed,
-            "uncertain_inputs": [
-                {"path": u.path, "key": u.key, **u.dist.model_dump(mode="json", exclude_none=True)}
-                for u in result.scenario.uncertain
-            ],
-            "version": __version__,
-            "horizon": {
-                "start": result.scenario.horizon.start.isoformat(),
-                "end": result.scenario.horizon.end.isoformat(),
-                "months": len(result.dates),
-            },
-            "wall_seconds": round(result.wall_seconds, 3),
-            "mass_balance_residual": residual,
-            "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "python": platform.python_version(),
-            "files": sorted(files),
-            **extra,
-        }
+        manifest = {**_sweep_manifest(result, sorted(files)), **extra}
         _write_manifest(tmp, manifest)
     return manifest
+
+
+def _sweep_manifest(result: SweepResult, files: list[str]) -> dict[str, Any]:
+    """What a reader needs to trust and reproduce a sweep."""
+    return {
+        "scenario": result.scenario.name,
+        "scenario_hash": scenario_hash(result.scenario),
+        "world": result.scenario.world,
+        "data_hash": data_hash(),
+        "seed": result.seed,
+        "samples": result.samples,
+        "method": result.method,
+        "batches": result.batches,
+        "batches_resumed": result.resumed,
+        "uncertain_inputs": [
+            {"path": u.path, "key": u.key, **u.dist.model_dump(mode="json", exclude_none=True)}
+            for u in result.scenario.uncertain
+        ],
+        "version": __version__,
+        "horizon": {
+            "start": result.scenario.horizon.start.isoformat(),
+            "end": result.scenario.horizon.end.isoformat(),
+            "months": len(result.dates),
+        },
+        "wall_seconds": round(result.wall_seconds, 3),
+        "mass_balance_residual": float(np.max(result.arrays["residual"])),
+        "created_utc": _utc_now(),
+        "python": platform.python_version(),
+        "files": files,
+    }
 
 
 def write_comparison(a: SweepResult, b: SweepResult, folder: Path) -> pd.DataFrame:
@@ -313,7 +328,7 @@ def write_comparison(a: SweepResult, b: SweepResult, folder: Path) -> pd.DataFra
             ),
             "data_hash": data_hash(),
             "version": __version__,
-            "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "created_utc": _utc_now(),
             "files": ["comparison.csv", "manifest.json", "totals_a.csv", "totals_b.csv"],
         }
         _write_manifest(tmp, manifest)
@@ -331,7 +346,7 @@ def write_sensitivity(table: pd.DataFrame, output: str, scenario: Scenario, fold
             "output": output,
             "data_hash": data_hash(),
             "version": __version__,
-            "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "created_utc": _utc_now(),
             "files": ["manifest.json", "sensitivity.csv", "tornado.png"],
         }
         _write_manifest(tmp, manifest)

@@ -16,16 +16,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.config.scenario import (
+from sim.config.events import (
     ExportControl,
     NewCapacity,
     Offtake,
     Outage,
     Recycling,
-    Scenario,
     Stockpile,
     Substitution,
 )
+from sim.config.scenario import Scenario
 from sim.market.market import Flow, Into, Market, Pool
 from sim.model.levers import economics, origin
 from sim.model.levers.demand_response import RecyclingState, SubstitutionState

@@ -11,7 +11,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from sim.config.scenario import PriceFloor, Stockpile
+from sim.config.events import PriceFloor, Stockpile
 from sim.runs.engine import PRICE_PRODUCTS, TIERS, RunResult
 
 

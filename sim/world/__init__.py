@@ -1,2 +1,5 @@
-"""The world a scenario runs on: its data model, the embedded data files (`data/`), vintages
-and history. Imports config and the base layer."""
+"""The world a scenario runs on: its data model, embedded data, vintages and history.
+
+The data files (`data/`) are read through one pydantic row model a file. Imports config and the
+base layer.
+"""

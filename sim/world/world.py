@@ -1,10 +1,10 @@
 """The world a scenario runs on: mines, plants, buyers, routes, recipes and prices.
 
 A `World` is plain, immutable data (already in model units: tonnes of contained element, or of
-magnet); `sim.io.loading` builds it from the sourced CSV files in `sim/world/data/`. Facilities
-carry a
-list of capacity tranches so that a plant that exists, a plant being built and an expansion are
-one mechanism: capacity = sum of tranches, each ramping from its start date to its nameplate.
+magnet); `sim.world.loader` builds it from the sourced CSV files in `sim/world/data/`.
+Facilities carry a list of capacity tranches so that a plant that exists, a plant being built
+and an expansion are one mechanism: capacity = sum of tranches, each ramping from its start
+date to its nameplate.
 """
 
 from __future__ import annotations

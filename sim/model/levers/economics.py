@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.config.scenario import PriceCap, PriceFloor, PriceLevel
+from sim.config.events import PriceCap, PriceFloor, PriceLevel
 from sim.market.market import scarcity_price
 from sim.model.levers.schedules import active_fraction
 from sim.units import ELEMENT_INDEX, ELEMENTS, MAGNETS

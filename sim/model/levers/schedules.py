@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.config.scenario import ExportControl
+from sim.config.events import ExportControl
 from sim.units import ELEMENT_ALIASES, ELEMENTS, FORM_ALIASES, FORMS
 
 

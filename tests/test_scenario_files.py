@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from sim.config.scenario import ExportControl, Outage, Scenario
+from sim.config.events import ExportControl, Outage
+from sim.config.scenario import Scenario
 from sim.errors import InputError
-from sim.io.loading import load_scenario
+from sim.io.scenario_files import load_scenario
 
 SCENARIOS = Path(__file__).parent.parent / "scenarios"
 

@@ -1,0 +1,124 @@
+"""The distributions a scenario may write in place of a number or a date, and their records.
+
+An `Uncertain` records where a distribution sits in the scenario and how its draws are keyed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from sim.config.strict import Strict
+
+DIST_KINDS: tuple[str, ...] = ("uniform", "triangular", "normal", "lognormal", "beta", "choice")
+Number = float | dt.date
+#: The parameters each kind of distribution needs.
+PARAMETERS: dict[str, tuple[str, ...]] = {
+    "uniform": ("low", "high"),
+    "triangular": ("low", "mode", "high"),
+    "normal": ("mean", "sd"),
+    "lognormal": ("median", "sigma"),
+    "beta": ("a", "b"),
+    "choice": ("values",),
+}
+
+
+class Distribution(Strict):
+    """An uncertain number or date, written in place of a value: ``{dist: uniform, low, high}``.
+
+    Parameters by kind: uniform ``low, high``; triangular ``low, mode, high``; normal ``mean,
+    sd``; lognormal ``median, sigma`` (sigma of the logarithm); beta ``a, b`` scaled to ``low,
+    high`` (default 0-1); choice ``values`` with optional ``weights``. Optional ``bounds: [lo,
+    hi]`` truncate. Dates may stand for numbers in ``low, mode, high, mean, values, bounds``; a
+    date's ``sd`` is in days. ``name`` keys the draws: two scenarios swept with one seed share
+    the draws of inputs of the same name (default: the field's path).
+    """
+
+    dist: Literal["uniform", "triangular", "normal", "lognormal", "beta", "choice"]
+    low: Number | None = None
+    high: Number | None = None
+    mode: Number | None = None
+    mean: Number | None = None
+    sd: float | None = Field(None, gt=0)
+    median: float | None = Field(None, gt=0)
+    sigma: float | None = Field(None, gt=0)
+    a: float | None = Field(None, gt=0)
+    b: float | None = Field(None, gt=0)
+    values: list[Number] | None = Field(None, min_length=1)
+    weights: list[float] | None = None
+    bounds: tuple[Number, Number] | None = None
+    name: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\[\]-]*$", max_length=120)
+
+    @property
+    def is_date(self) -> bool:
+        """True when the distribution's parameters are dates."""
+        return any(isinstance(v, dt.date) for v in self._points())
+
+    def _points(self) -> tuple[Number | None, ...]:
+        """The parameters that are points of the line (numbers, or dates standing for them)."""
+        return (
+            self.low,
+            self.high,
+            self.mode,
+            self.mean,
+            *(self.values or ()),
+            *(self.bounds or ()),
+        )
+
+    @model_validator(mode="after")
+    def _parameters(self) -> Distribution:
+        self._check_parameter_names()
+        self._check_points()
+        self._check_weights()
+        return self
+
+    def _check_parameter_names(self) -> None:
+        """The kind's parameters are all given, and no others."""
+        needs = PARAMETERS[self.dist]
+        allowed = set(needs) | {"dist", "bounds", "name"}
+        allowed |= {"low", "high"} if self.dist == "beta" else set()
+        allowed |= {"weights"} if self.dist == "choice" else set()
+        given = {k for k in type(self).model_fields if getattr(self, k) is not None}
+        missing = [k for k in needs if getattr(self, k) is None]
+        if missing:
+            raise ValueError(f"a {self.dist} distribution needs {', '.join(missing)}")
+        extra = sorted(given - allowed)
+        if extra:
+            raise ValueError(
+                f"a {self.dist} distribution takes {', '.join(needs)} (and bounds, "
+                f"name), not {', '.join(extra)}"
+            )
+
+    def _check_points(self) -> None:
+        """All dates or all numbers, in order: low < high, low <= mode <= high, bounds."""
+        kinds = {isinstance(v, dt.date) for v in self._points() if v is not None}
+        if len(kinds) > 1:
+            raise ValueError("mixes dates and numbers; use one or the other")
+        if self.low is not None and self.high is not None and not self.low < self.high:  # type: ignore[operator]
+            raise ValueError("needs low < high")
+        order = [v for v in (self.low, self.mode, self.high) if v is not None]
+        if any(x > y for x, y in zip(order, order[1:])):  # type: ignore[operator]
+            raise ValueError("needs low <= mode <= high")
+        if self.bounds is not None and not self.bounds[0] < self.bounds[1]:  # type: ignore[operator]
+            raise ValueError("bounds must be [lower, upper] with lower < upper")
+
+    def _check_weights(self) -> None:
+        """A choice's weights: one a value, none negative, a positive sum."""
+        if self.weights is None:
+            return
+        if self.values is None or len(self.weights) != len(self.values):
+            raise ValueError("weights must match values one for one")
+        if any(w < 0 for w in self.weights) or sum(self.weights) <= 0:
+            raise ValueError("weights must be >= 0 with a positive sum")
+
+
+class Uncertain(Strict):
+    """One uncertain input of a scenario: where it is, how its draws are keyed, its law."""
+
+    path: str = Field(description="Field path in the scenario, e.g. events[2].start.")
+    key: str = Field(description="Name its draws are keyed by (common random numbers).")
+    dist: Distribution
+    line: int | None = None
+    file: str | None = None

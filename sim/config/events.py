@@ -1,0 +1,407 @@
+"""The scenario's dated events, one pydantic model a kind of event.
+
+Export controls, new capacity, outages, stockpiles, price floors, levels and caps, offtakes,
+substitution and recycling. Every model forbids unknown fields and carries its units in its
+field names. Checks that need the world (does this facility exist?) are in
+`sim.io.world_references`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from sim.config.strict import Strict, check_end_after_start
+from sim.units import ELEMENT_ALIASES, FORM_ALIASES
+
+
+def _known_names(value: object, allowed: Mapping[str, object], what: str) -> object:
+    """``value`` if it is 'all' or a non-empty list of names ``allowed`` knows, else why not."""
+    if value == "all":
+        return value
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"must be 'all' or a non-empty list of {what}")
+    bad = [v for v in value if not isinstance(v, str) or v not in allowed]
+    if bad:
+        raise ValueError(f"unknown {what} {bad}; expected one of {sorted(allowed)}")
+    return value
+
+
+class Event(Strict):
+    """Fields every event shares."""
+
+    label: str | None = Field(None, description="A short name shown on plots.")
+    start: dt.date = Field(description="Date the event takes effect (pro rata within a step).")
+
+
+class ExportControl(Event):
+    """An exporter stops (`ban`) or limits (`quota`) shipments of some elements and forms."""
+
+    kind: Literal["export_control"]
+    exporter: str = Field(description="ISO-2 code of the exporting country, e.g. CN.")
+    destinations: Literal["all"] | list[str] = Field(
+        "all", description="Importing countries (ISO-2) or regions, or 'all'."
+    )
+    elements: Literal["all"] | list[str] = Field(
+        "all", description="Rare earths covered (La..Lu, Y, Sc, or NdPr), or 'all'."
+    )
+    forms: Literal["all"] | list[str] = Field(
+        "all", description="Forms covered: concentrate, oxide, metal (alloy), NdFeB, SmCo, magnet."
+    )
+    mode: Literal["ban", "quota", "licence"] = Field(
+        description="ban: nothing ships; quota: a share does; licence: per-shipment licences, "
+        "nothing ships during the review, then the approved share does."
+    )
+    share: float | None = Field(
+        None, ge=0.0, le=1.0, description="For quota: share of the normal flow allowed (0-1)."
+    )
+    approval_rate: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="For licence: share of the normal flow whose licences are approved (0-1).",
+    )
+    review_delay_days: float = Field(
+        0.0,
+        ge=0.0,
+        le=3650.0,
+        description="For licence: calendar days from `start` before the first licences are "
+        "granted; the control is a ban until then.",
+    )
+    general_licence: list[str] = Field(
+        default_factory=list,
+        description="Destinations (ISO-2 countries or regions) exempted by a general licence.",
+    )
+    sectors: Literal["all"] | list[str] = Field(
+        "all",
+        description="End-use sectors of buyers in scope (e.g. [defence] for military end "
+        "users), or 'all'. With named sectors, shipments to plants are not in scope.",
+    )
+    foreign_content_threshold: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Extraterritorial rule: magnets made outside the exporter whose rare-earth "
+        "inputs are at least this share of the exporter's origin fall under the control too, "
+        "on their exports abroad (October 2025's 0.1% rule: 0.001). The share is by mass of "
+        "rare earth, a stand-in for the rule's share by value.",
+    )
+    end: dt.date | None = Field(None, description="Date the control lapses; none = never.")
+    announced: dt.date | None = Field(
+        None, description="Date announced (recorded; the model does not act on it)."
+    )
+    suspended: dt.date | None = Field(
+        None, description="Date the control is suspended (off from then until `resumed`)."
+    )
+    resumed: dt.date | None = Field(
+        None, description="Date a suspension ends; none = the suspension never ends."
+    )
+
+    @field_validator("elements", mode="before")
+    @classmethod
+    def _elements(cls, value: object) -> object:
+        return _known_names(value, ELEMENT_ALIASES, "elements")
+
+    @field_validator("forms", mode="before")
+    @classmethod
+    def _forms(cls, value: object) -> object:
+        return _known_names(value, FORM_ALIASES, "forms")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ExportControl:
+        self._check_mode()
+        self._check_dates()
+        return self
+
+    def _check_mode(self) -> None:
+        """Each mode has its own share: quota a ``share``, licence an ``approval_rate``."""
+        if self.mode == "quota" and self.share is None:
+            raise ValueError("mode 'quota' needs 'share' (the share of normal flow allowed, 0-1)")
+        if self.mode == "ban" and self.share is not None:
+            raise ValueError("mode 'ban' takes no 'share'; use mode 'quota' for a partial limit")
+        if self.mode == "licence" and self.approval_rate is None:
+            raise ValueError(
+                "mode 'licence' needs 'approval_rate' (share of normal flow approved, 0-1)"
+            )
+        if self.mode == "licence" and self.share is not None:
+            raise ValueError("mode 'licence' takes 'approval_rate', not 'share'")
+        licence_only = {"approval_rate", "review_delay_days"} & self.model_fields_set
+        if self.mode != "licence" and licence_only:
+            raise ValueError(f"{sorted(licence_only)} only apply to mode 'licence'")
+
+    def _check_dates(self) -> None:
+        """Announced by the start, ending after it, resumed after a suspension."""
+        check_end_after_start(self.start, self.end)
+        if self.announced is not None and self.announced > self.start:
+            raise ValueError(f"announced ({self.announced}) must not be after start ({self.start})")
+        if self.resumed is not None and self.suspended is None:
+            raise ValueError("'resumed' needs 'suspended' (the date the suspension began)")
+        if (
+            self.resumed is not None
+            and self.suspended is not None
+            and self.resumed <= self.suspended
+        ):
+            raise ValueError(f"resumed ({self.resumed}) must be after suspended ({self.suspended})")
+
+
+class NewCapacity(Event):
+    """Capacity coming online at a facility (existing or new), ramping up to nameplate."""
+
+    kind: Literal["new_capacity"]
+    facility: str = Field(description="Facility id; a new id creates a facility.")
+    nameplate_tpa: float = Field(gt=0, description="Capacity added, tonnes per year.")
+    ramp_months: float = Field(0.0, ge=0, le=240, description="Months from start to nameplate.")
+    ramp: Literal["linear", "s_curve"] = Field(
+        "linear", description="Shape of the ramp to nameplate: linear, or S-shaped (smoothstep)."
+    )
+    delay_months: float = Field(
+        0.0, ge=0, le=240, description="Months the start slips beyond `start` (a project delay)."
+    )
+    completion_probability: float = Field(
+        1.0,
+        ge=0.0,
+        le=1.0,
+        description="Chance the project is built at all (0-1). A sweep draws each sample's "
+        "outcome (`events[i].completes`, 0 or 1); a single run builds it if this is >= 0.5.",
+    )
+    replace: bool = Field(
+        False, description="Replace the facility's planned capacity instead of adding to it."
+    )
+    stage: Literal["separation", "metal", "magnet"] | None = Field(
+        None, description="For a new facility: its stage."
+    )
+    product: Literal["NdFeB", "SmCo"] | None = Field(
+        None, description="For a new magnet plant: the magnet it makes (default NdFeB)."
+    )
+    country: str | None = Field(None, description="For a new facility: ISO-2 country code.")
+    recovers: Literal["all", "light"] | None = Field(
+        None, description="For a new separation plant: which elements it recovers."
+    )
+    feeds_from: list[str] | None = Field(
+        None, description="For a new separation plant: mine ids it takes concentrate from."
+    )
+
+
+class Outage(Event):
+    """A facility loses a share of its capacity for a period."""
+
+    kind: Literal["outage"]
+    facility: str = Field(description="Facility id (mine or plant).")
+    end: dt.date = Field(description="Date capacity returns.")
+    share: float = Field(1.0, gt=0.0, le=1.0, description="Share of capacity lost (0-1].")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Outage:
+        check_end_after_start(self.start, self.end)
+        return self
+
+
+class Stockpile(Event):
+    """A government or industry stockpile of one material in one region, released to its
+    buyers by rule from `start` (and bought, optionally, while they are fully supplied)."""
+
+    kind: Literal["stockpile"]
+    region: str = Field(description="Demand region whose buyers it serves (US, EU, JP, ...).")
+    material: str = Field(
+        description="What it holds: a magnet (NdFeB, SmCo; t of magnet) or an element bought "
+        "as such (NdPr, Dy, ...; t of contained element)."
+    )
+    sectors: Literal["all"] | list[str] = Field(
+        "all", description="End-use sectors it releases to (e.g. [defence]), or 'all'."
+    )
+    initial_t: float = Field(ge=0.0, description="Holding at the start of the horizon, t.")
+    release_threshold: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="Release when the share of the served buyers' demand they would go "
+        "short of this month exceeds this (0-1).",
+    )
+    max_release_t_per_month: float = Field(gt=0.0, description="Most it releases a month, t.")
+    purchase_t_per_month: float = Field(
+        0.0,
+        ge=0.0,
+        description="Bought a month from the served buyers' surplus stock while none of them "
+        "is short (they reorder it from the market), t.",
+    )
+    target_t: float | None = Field(
+        None, ge=0.0, description="Holding purchases stop at; none = no purchases."
+    )
+    end: dt.date | None = Field(None, description="Date the rules stop; none = never.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Stockpile:
+        if self.purchase_t_per_month > 0 and self.target_t is None:
+            raise ValueError("'purchase_t_per_month' needs 'target_t' (the holding to buy up to)")
+        check_end_after_start(self.start, self.end)
+        return self
+
+
+PriceProduct = Literal[
+    "NdPr_oxide",
+    "Dy_oxide",
+    "Tb_oxide",
+    "Sm_oxide",
+    "La_oxide",
+    "Ce_oxide",
+    "Y_oxide",
+    "NdFeB_magnet",
+    "SmCo_magnet",
+]
+
+
+class PriceFloor(Event):
+    """A guaranteed minimum price for a producer's product: the payer tops up the market
+    price to the floor on what the producer makes (a cost to the payer, recorded)."""
+
+    kind: Literal["price_floor"]
+    product: Literal[
+        "NdPr_oxide", "Dy_oxide", "Tb_oxide", "Sm_oxide", "La_oxide", "Ce_oxide", "Y_oxide"
+    ] = Field(description="Oxide whose price is floored.")
+    usd_per_kg: float = Field(gt=0.0, le=100_000.0, description="The floor, US$/kg.")
+    beneficiary: str = Field(description="Producer id (sim/world/data/producers.csv).")
+    years: float = Field(gt=0.0, le=100.0, description="Years the floor runs from `start`.")
+    payer: str = Field("government", description="Who pays the top-up (shown in results).")
+
+
+class PriceLevel(Event):
+    """A market's price level moves for reasons outside the model (a price war, a demand
+    slump): the base price of a product in some tiers becomes `usd_per_kg` (scarcity comes
+    on top)."""
+
+    kind: Literal["price_level"]
+    product: PriceProduct = Field(description="Product whose base price moves.")
+    tiers: Literal["all"] | list[str] = Field(
+        "all", description="Market tiers: china (domestic), ex_china, or 'all'."
+    )
+    usd_per_kg: float = Field(gt=0.0, le=100_000.0, description="New base price, US$/kg.")
+    end: dt.date | None = Field(None, description="Date the base price returns; none = never.")
+
+    @field_validator("tiers", mode="before")
+    @classmethod
+    def _tiers(cls, value: object) -> object:
+        return _known_names(value, {"china": 0, "ex_china": 1}, "tiers")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PriceLevel:
+        check_end_after_start(self.start, self.end)
+        return self
+
+
+class PriceCap(PriceLevel):
+    """A ceiling on a product's price in some tiers (a government price control): prices
+    reported and seen by producers are at most `usd_per_kg`. Supply and demand do not react
+    to the cap itself (the model has no price-driven demand yet)."""
+
+    kind: Literal["price_cap"]  # type: ignore[assignment]
+    usd_per_kg: float = Field(gt=0.0, le=100_000.0, description="The cap, US$/kg.")
+    end: dt.date | None = Field(None, description="Date the cap lapses; none = never.")
+
+
+class Offtake(Event):
+    """A share of a magnet plant's output reserved for some buyers (e.g. 10X for US defence):
+    they are served from it first, before any other allocation."""
+
+    kind: Literal["offtake"]
+    facility: str = Field(description="Magnet plant id.")
+    share: float = Field(gt=0.0, le=1.0, description="Share of the plant's output reserved.")
+    region: str = Field(description="Demand region of the buyers (US, EU, ...).")
+    sectors: Literal["all"] | list[str] = Field(
+        "all", description="Their end-use sectors, or 'all'."
+    )
+    years: float | None = Field(
+        None, gt=0.0, le=100.0, description="Years it runs; none = to the end of the horizon."
+    )
+
+
+class Substitution(Event):
+    """Buyers design a material out (ferrite or induction motors, Dy-free grades, thrifting)
+    when its price stays high: the share of demand switched away moves towards a target set by
+    the price, with a lag. Switched demand is gone from the market (not short)."""
+
+    kind: Literal["substitution"]
+    materials: Literal["all"] | list[str] = Field(
+        "all", description="Materials bought (NdFeB, SmCo, or elements such as Dy), or 'all'."
+    )
+    regions: Literal["all"] | list[str] = Field("all", description="Demand regions, or 'all'.")
+    sectors: Literal["all"] | list[str] = Field("all", description="Sectors, or 'all'.")
+    max_share: float = Field(
+        gt=0.0, le=1.0, description="Largest share of demand that can switch away (0-1]."
+    )
+    trigger_price_ratio: float = Field(
+        1.5, ge=1.0, description="Price, as a multiple of its base level, where switching starts."
+    )
+    full_price_ratio: float = Field(
+        4.0, gt=1.0, description="Price multiple at which the whole max_share switches."
+    )
+    adoption_months: float = Field(
+        18.0,
+        ge=0.0,
+        le=240.0,
+        description="Time constant of the switch (months): redesign, "
+        "qualification and retooling take time.",
+    )
+    reversible: bool = Field(
+        False,
+        description="Whether buyers switch back when the price falls (default: no, a "
+        "redesigned motor stays redesigned).",
+    )
+    end: dt.date | None = Field(None, description="Date switching stops; none = never.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Substitution:
+        if self.full_price_ratio <= self.trigger_price_ratio:
+            raise ValueError(
+                f"full_price_ratio ({self.full_price_ratio}) must exceed "
+                f"trigger_price_ratio ({self.trigger_price_ratio})"
+            )
+        check_end_after_start(self.start, self.end)
+        return self
+
+
+class Recycling(Event):
+    """End-of-life magnet recycling in a region: a share of the magnets sold ``life_years``
+    earlier comes back as scrap, and its rare earths join a separation plant's output."""
+
+    kind: Literal["recycling"]
+    region: str = Field(description="Demand region whose scrapped magnets are collected.")
+    material: Literal["NdFeB", "SmCo"] = Field("NdFeB", description="Magnet recycled.")
+    collection_share: float = Field(
+        gt=0.0,
+        le=1.0,
+        description="Share of the magnets reaching end of life that are "
+        "collected and recovered (0-1].",
+    )
+    life_years: float = Field(12.0, ge=1.0, le=40.0, description="Years from sale to scrap.")
+    ramp_months: float = Field(36.0, ge=0.0, le=240.0, description="Months to full collection.")
+    facility: str = Field(description="Separation plant that takes the scrap (its id).")
+
+
+AnyEvent = Annotated[
+    ExportControl
+    | NewCapacity
+    | Outage
+    | Stockpile
+    | PriceFloor
+    | PriceLevel
+    | PriceCap
+    | Offtake
+    | Substitution
+    | Recycling,
+    Field(discriminator="kind"),
+]
+EVENT_KINDS: tuple[str, ...] = (
+    "export_control",
+    "new_capacity",
+    "outage",
+    "stockpile",
+    "price_floor",
+    "price_level",
+    "price_cap",
+    "offtake",
+    "substitution",
+    "recycling",
+)

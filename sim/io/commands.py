@@ -1,0 +1,261 @@
+"""The command line's seven commands, one function each, returning the exit status.
+
+Each reads its inputs, runs, writes its results folder and prints a summary (`sim.io.console`).
+Modules are imported inside each command, so that a command loads only what it needs (``sim
+validate`` does not load the engine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sim.errors import InputError
+from sim.io import console
+
+if TYPE_CHECKING:
+    from sim.config.scenario import Scenario
+    from sim.runs.sweep import SweepResult
+    from sim.world.world import World
+
+
+def validate(args: argparse.Namespace) -> int:
+    """``sim validate``: check a scenario file against the schema and its world."""
+    from sim.io.scenario_files import load_scenario
+
+    print(console.validated(args.scenario, load_scenario(args.scenario)))
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """``sim run``: run a scenario once and write its results folder."""
+    from sim.io.report import check_free, default_folder, write_run
+    from sim.runs import engine
+    from sim.runs.tables import shortfall_table, summary_table
+
+    scenario, world = _scenario_and_world(args.scenario)
+    folder = args.out if args.out is not None else default_folder(args.results, scenario)
+    check_free(folder)
+    result = engine.run(world, scenario, seed=args.seed)
+    manifest = write_run(result, folder)
+    summary = summary_table(shortfall_table(result))
+    print(console.run_header(result, manifest))
+    print(console.shortfall_summary(summary))
+    print(console.levers(result, summary))
+    print(f"wrote {folder}")
+    return 0
+
+
+def _scenario_and_world(path: Path) -> tuple[Scenario, World]:
+    """A scenario file, read and checked, and the embedded world it names."""
+    from sim.io.scenario_files import load_scenario
+    from sim.world.loader import vintage_world
+
+    scenario = load_scenario(path)
+    return scenario, vintage_world(scenario.world)
+
+
+def calibrate(args: argparse.Namespace) -> int:
+    """``sim calibrate``: a world's (or a scenario's) first-year measures against targets."""
+    from sim.io.scenario_files import load_scenario
+    from sim.runs import engine
+    from sim.runs.tables import calibration
+    from sim.world.loader import calibration_targets, vintage_world
+
+    scenario = (
+        _calibration_scenario(args.world) if args.scenario is None else load_scenario(args.scenario)
+    )
+    measures = calibration(engine.run(vintage_world(scenario.world), scenario))
+    targets = calibration_targets(scenario.world)
+    print(f"world {scenario.world}, first 12 months from {scenario.horizon.start}")
+    for line in console.calibration(measures, targets):
+        print(line)
+    return 0
+
+
+def _calibration_scenario(world_name: str) -> Scenario:
+    """The first year of a world, with no event."""
+    from sim.config.scenario import Scenario
+    from sim.world.loader import vintage_world, world_names
+
+    if world_name not in world_names():
+        raise InputError(
+            f"unknown world; expected one of {world_names()}",
+            path="--world",
+            value=world_name,
+            has_value=True,
+        )
+    year = vintage_world(world_name).base_year
+    return Scenario.model_validate(
+        {
+            "name": f"calibration-{year}",
+            "world": world_name,
+            "horizon": {"start": f"{year}-01-01", "end": f"{year}-12-31"},
+        }
+    )
+
+
+def backtest(args: argparse.Namespace) -> int:
+    """``sim backtest``: run a scenario and hold its series against observed ones."""
+    from sim.io.observed import check_observed, read_observed
+    from sim.io.report import check_free, default_folder, write_backtest
+    from sim.runs import engine
+    from sim.runs.backtest import compare
+
+    scenario, world = _scenario_and_world(args.scenario)
+    observed = read_observed(args.observed)
+    check_observed(observed, world, str(args.observed))
+    folder = (
+        args.out if args.out is not None else default_folder(args.results / "backtest", scenario)
+    )
+    check_free(folder)
+    result = engine.run(world, scenario, seed=args.seed)
+    held = compare(result, observed)
+    write_backtest(held, result, folder, args.observed)
+    print(console.backtest(held, scenario, args.observed, len(observed)))
+    print(f"wrote {folder}")
+    return 0
+
+
+def sweep(args: argparse.Namespace) -> int:
+    """``sim sweep``: run many futures of a scenario and write their distribution."""
+    from sim.io.report import write_sweep
+    from sim.runs.sweep import default_batch
+    from sim.runs.sweep_tables import totals_table
+
+    result, folder, store = _sweep_one(args.scenario, args, args.out)
+    manifest = write_sweep(
+        result,
+        folder,
+        args.keep_samples,
+        {
+            "workers": args.workers,
+            "scheduler": args.scheduler,
+            "batch_size": args.batch_size or default_batch(args.n, args.workers),
+        },
+    )
+    shutil.rmtree(store, ignore_errors=True)
+    print(console.sweep_header(result, manifest))
+    print(console.sweep_totals(totals_table(result)))
+    print(f"wrote {folder}")
+    return 0
+
+
+def compare(args: argparse.Namespace) -> int:
+    """``sim compare``: sweep A and B with shared draws; report B's effect against A."""
+    from sim.io.report import check_free, write_comparison
+
+    if args.out is not None:
+        check_free(args.out)
+    out_a, out_b = (
+        (None, None) if args.out is None else (_renamed(args.out, "-a"), _renamed(args.out, "-b"))
+    )
+    a, _, store_a = _sweep_one(args.a, args, out_a)
+    b, folder_b, store_b = _sweep_one(args.b, args, out_b)
+    out = (
+        args.out
+        if args.out is not None
+        else (args.results / f"{a.scenario.name}-vs-{b.scenario.name}" / folder_b.name)
+    )
+    table = write_comparison(a, b, out)
+    shutil.rmtree(store_a, ignore_errors=True)
+    shutil.rmtree(store_b, ignore_errors=True)
+    print(console.comparison_header(a, b, args.seed))
+    print(console.comparison(table))
+    print(f"wrote {out}")
+    return 0
+
+
+def _renamed(folder: Path, suffix: str) -> Path:
+    """``folder`` with ``suffix`` added to its name."""
+    return folder.with_name(folder.name + suffix)
+
+
+def sensitivity(args: argparse.Namespace) -> int:
+    """``sim sensitivity``: which uncertain inputs drive an outcome (SALib)."""
+    from sim.io.report import check_free, default_folder, write_sensitivity
+    from sim.runs.sensitivity import analyse, parse_output
+
+    scenario, world = _scenario_and_world(args.scenario)
+    output = parse_output(args.output, scenario)
+    folder = args.out
+    if folder is None:
+        folder = _renamed(default_folder(args.results, scenario), "-sensitivity")
+    check_free(folder)
+    _, close = _progress(0, "sensitivity")
+    try:
+        table = analyse(
+            world,
+            scenario,
+            output,
+            args.n,
+            seed=args.seed,
+            analysis=args.analysis,
+            workers=args.workers,
+        )
+    finally:
+        close()
+    write_sensitivity(table, output.label, scenario, folder)
+    print(f"sensitivity of {output.label} in {scenario.name} ({args.analysis}, n={args.n}):")
+    print(console.sensitivity(table))
+    print(f"wrote {folder}")
+    return 0
+
+
+def _progress(total: int, label: str) -> tuple[Callable[[int], None], Callable[[], None]]:
+    """A progress bar on a terminal; silent otherwise."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=label, unit="sample", disable=not sys.stderr.isatty(), leave=False)
+    return bar.update, bar.close
+
+
+def _sweep_one(
+    path: Path, args: argparse.Namespace, folder: Path | None
+) -> tuple[SweepResult, Path, Path]:
+    """Load and sweep one scenario, resuming from its store; returns result, folder, store."""
+    from sim.io.report import check_free, data_hash, default_folder, scenario_hash, sweep_store
+    from sim.runs.store import sweep_key
+    from sim.runs.sweep import sweep as sweep_samples
+
+    batch = _batch_size(args)
+    scenario, world = _scenario_and_world(path)
+    target = folder
+    if target is None:
+        target = _renamed(default_folder(args.results, scenario), "-sweep")
+    check_free(target)
+    key = sweep_key(scenario_hash(scenario), data_hash(), args.n, args.seed, args.method, batch)
+    store = sweep_store(target, key, folder is None)
+    update, close = _progress(args.n, scenario.name)
+    try:
+        result = sweep_samples(
+            world,
+            scenario,
+            args.n,
+            seed=args.seed,
+            method=args.method,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            batch_size=batch,
+            store=store,
+            progress=update,
+        )
+    finally:
+        close()
+    return result, target, store
+
+
+def _batch_size(args: argparse.Namespace) -> int:
+    """Samples per engine batch (``--batch-size``, else the default for the workers)."""
+    from sim.runs.sweep import default_batch
+
+    if args.workers < 1:
+        raise InputError("must be at least 1", path="--workers", value=args.workers, has_value=True)
+    batch = args.batch_size or default_batch(args.n, args.workers)
+    if batch < 1:
+        raise InputError("must be at least 1", path="--batch-size", value=batch, has_value=True)
+    return batch

@@ -1,0 +1,263 @@
+"""What the command line prints: the tables and one-line summaries of each command's results.
+
+Each function returns text (the command prints it); none reads or writes files.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from sim.config.scenario import Scenario
+    from sim.runs.backtest import Backtest
+    from sim.runs.engine import RunResult
+    from sim.runs.sweep import SweepResult
+    from sim.world.rows import TargetRow
+
+#: Rows of the largest shortfalls (or differences) a sweep or comparison prints.
+TOP_ROWS = 15
+SUMMARY_COLUMNS = [
+    "region",
+    "sector",
+    "material",
+    "shortfall_t",
+    "share_short",
+    "peak_month_t",
+    "months_short",
+    "first_short",
+    "recovered",
+]
+COMPARISON_COLUMNS = [
+    "region",
+    "sector",
+    "material",
+    "a_mean",
+    "b_mean",
+    "diff_mean",
+    "diff_p05",
+    "diff_p95",
+    "probability_b_lower",
+]
+
+
+def validated(path: object, scenario: Scenario) -> str:
+    """The line ``sim validate`` prints for a valid scenario."""
+    return (
+        f"{path}: valid scenario '{scenario.name}' "
+        f"({scenario.horizon.start} to {scenario.horizon.end}, {len(scenario.events)} events"
+        + (f", {len(scenario.uncertain)} uncertain inputs" if scenario.uncertain else "")
+        + ")"
+    )
+
+
+def run_header(result: RunResult, manifest: dict[str, Any]) -> str:
+    """The first line ``sim run`` prints: the horizon, the time taken, the books' residual."""
+    scenario = result.scenario
+    return (
+        f"scenario {scenario.name}: {scenario.horizon.start} to {scenario.horizon.end}, "
+        f"{result.chain.steps} months, simulated in {result.wall_seconds:.2f} s, "
+        f"mass-balance residual {manifest['mass_balance_residual']:.1e}"
+    )
+
+
+def shortfall_summary(summary: pd.DataFrame) -> str:
+    """A run's shortfall by region x sector x material, largest first."""
+    short = summary[summary["shortfall_t"] > 0.5].sort_values("shortfall_t", ascending=False)
+    if short.empty:
+        return "no shortfall: every region and sector was fully supplied"
+    table = short.assign(
+        shortfall_t=short["shortfall_t"].round(0).astype(int),
+        peak_month_t=short["peak_month_t"].round(1),
+        share_short=(100 * short["share_short"]).round(1).astype(str) + "%",
+    )[SUMMARY_COLUMNS]
+    table = table.rename(columns={"shortfall_t": "cumulative_t", "share_short": "of_demand"})
+    return "shortfall by region x sector (t of magnet, or t of element):\n" + table.to_string(
+        index=False
+    )
+
+
+def levers(result: RunResult, summary: pd.DataFrame) -> str:
+    """Timing of shortfalls, price peaks by tier, floor payments, stockpiles, producers."""
+    return "\n".join(
+        [
+            *_shortfall_timing(result, summary),
+            *_price_peaks(result),
+            *_floor_payments(result),
+            *_stockpiles(result),
+            *_producers(result),
+        ]
+    )
+
+
+def _shortfall_timing(result: RunResult, summary: pd.DataFrame) -> list[str]:
+    """When the first group ran short (after the first event), and how many recovered."""
+    from sim.runs.summary import first_event
+    from sim.units import month_index
+
+    short = summary.dropna(subset=["first_short"])
+    if short.empty:
+        return []
+    start = first_event(result)
+    first = short.sort_values("first_short").iloc[0]
+    since = (
+        ""
+        if start is None
+        else (
+            f", {month_index(start, first['first_short']):.1f} months after the first event "
+            f"({start})"
+        )
+    )
+    recovered = short.dropna(subset=["recovered"])
+    return [
+        f"first shortfall: {first['first_short']} ({first['region']} "
+        f"{first['sector']} {first['material']}){since}",
+        f"recovered by the end: {len(recovered)} of {len(short)} region x sector "
+        "x material groups that ran short",
+    ]
+
+
+def _price_peaks(result: RunResult) -> list[str]:
+    """The eight largest price rises above 5%, by product and tier."""
+    from sim.runs.summary import price_peaks_table
+
+    peaks = price_peaks_table(result)
+    peaks = peaks[peaks["peak_ratio"] > 1.05].sort_values("peak_ratio", ascending=False)
+    if peaks.empty:
+        return []
+    return ["price peaks by tier (US$/kg):"] + [
+        f"  {row.product:13s} {row.market:8s} {row.first_usd_per_kg:10,.1f} -> "
+        f"{row.peak_usd_per_kg:10,.1f} ({row.peak_ratio:.1f}x) in "
+        f"{row.peak_date}"
+        for row in peaks.head(8).itertuples()
+    ]
+
+
+def _floor_payments(result: RunResult) -> list[str]:
+    """What each price floor's payer paid its beneficiary over the horizon."""
+    from sim.runs.summary import floor_payments_table
+
+    paid = floor_payments_table(result)
+    return [
+        f"price floor '{floor}': {payer} paid {beneficiary} "
+        f"US${group['usd'].sum() / 1e6:,.1f}M over the horizon"
+        for (floor, payer, beneficiary), group in paid.groupby(["floor", "payer", "beneficiary"])
+    ]
+
+
+def _stockpiles(result: RunResult) -> list[str]:
+    """Each stockpile's holding after the first month and at the end."""
+    from sim.runs.summary import stockpiles_table
+
+    piles = stockpiles_table(result)
+    return [
+        f"stockpile '{name}': {group['tonnes'].iloc[0]:,.1f} t after the first "
+        f"month, {group['tonnes'].iloc[-1]:,.1f} t at the end"
+        for name, group in piles.groupby("stockpile")
+    ]
+
+
+def _producers(result: RunResult) -> list[str]:
+    """Producers that ran below full capacity: from when, how long, and at the end."""
+    from sim.runs.summary import producers_table
+
+    lines = []
+    for name, group in producers_table(result).groupby("producer"):
+        low = group[group["capacity_share"] < 1.0]
+        if not low.empty:
+            lines.append(
+                f"producer {name}: below full capacity from {low['date'].iloc[0]} "
+                f"({len(low)} months; {group['capacity_share'].iloc[-1]:.0%} at the end)"
+            )
+    return lines
+
+
+def calibration(measures: dict[str, float], targets: dict[str, TargetRow]) -> list[str]:
+    """One line a calibration measure: its value, and its target with bounds and source."""
+    lines = []
+    for key, value in measures.items():
+        row = targets.get(key)
+        bounds = f" [{row.low} to {row.high}]" if row is not None and row.low else ""
+        target = f"{row.target}{bounds} ({row.source})" if row is not None else ""
+        lines.append(f"{key:28s} {value:14,.3f}   target: {target}")
+    return lines
+
+
+def backtest(held: Backtest, scenario: Scenario, observed_file: object, observations: int) -> str:
+    """A backtest's measures by series and key, and how often directions after events agree."""
+    lines = [
+        f"scenario {scenario.name} on {scenario.world}, against {observed_file} "
+        f"({observations} observations):",
+        held.summary.drop(columns=["unit"]).round(3).to_string(index=False),
+    ]
+    agree = held.directions["agree"].dropna()
+    if len(agree):
+        lines.append(f"direction after events: {int(agree.sum())} of {len(agree)} agree")
+    return "\n".join(lines)
+
+
+def sweep_header(result: SweepResult, manifest: dict[str, Any]) -> str:
+    """The first line ``sim sweep`` prints: futures, inputs, method, time, books' residual."""
+    scenario = result.scenario
+    return (
+        f"sweep {scenario.name}: {result.samples:,} futures ({len(scenario.uncertain)} "
+        f"uncertain inputs, method {result.method}, seed {result.seed}) in "
+        f"{result.wall_seconds:.1f} s"
+        + (f", {result.resumed} of {result.batches} batches resumed" if result.resumed else "")
+        + f"; mass-balance residual {manifest['mass_balance_residual']:.1e}"
+    )
+
+
+def sweep_totals(totals: pd.DataFrame, limit: int = TOP_ROWS) -> str:
+    """A sweep's cumulative shortfall quantiles by group, largest mean first."""
+    short = totals[totals["p95"] > 0.5].sort_values("mean", ascending=False).head(limit)
+    if short.empty:
+        return "no shortfall in any future"
+    table = short[
+        ["region", "sector", "material", "mean", "p05", "p50", "p95", "probability_short"]
+    ].copy()
+    for column in ("mean", "p05", "p50", "p95"):
+        table[column] = table[column].round(0).astype(int)
+    table["probability_short"] = _percent(table["probability_short"])
+    return (
+        "cumulative shortfall over the horizon (t of magnet, or t of element), "
+        "largest first:\n" + table.to_string(index=False)
+    )
+
+
+def comparison_header(a: SweepResult, b: SweepResult, seed: int) -> str:
+    """The first line ``sim compare`` prints: what is compared, and the inputs drawn alike."""
+    shared = sorted({u.key for u in a.scenario.uncertain} & {u.key for u in b.scenario.uncertain})
+    return (
+        f"compare {b.scenario.name} against {a.scenario.name}: {a.samples:,} futures each, "
+        f"seed {seed}; shared inputs (same draws): {', '.join(shared) or 'none'}"
+    )
+
+
+def comparison(table: pd.DataFrame) -> str:
+    """The groups whose shortfall B moved against A, largest mean difference first."""
+    moved = table[(table["diff_p95"].abs() > 0.5) | (table["diff_p05"].abs() > 0.5)]
+    moved = moved.reindex(moved["diff_mean"].abs().sort_values(ascending=False).index)
+    moved = moved.head(TOP_ROWS)
+    if moved.empty:
+        return "no difference in cumulative shortfall in any future"
+    view = moved[COMPARISON_COLUMNS].copy()
+    for column in ("a_mean", "b_mean", "diff_mean", "diff_p05", "diff_p95"):
+        view[column] = view[column].round(0).astype(int)
+    view["probability_b_lower"] = _percent(view["probability_b_lower"])
+    return "cumulative shortfall, B minus A, paired future by future (t):\n" + view.to_string(
+        index=False
+    )
+
+
+def sensitivity(table: pd.DataFrame) -> str:
+    """Each uncertain input's swing of the outcome, with its indices."""
+    indices = [column for column in ("S1", "ST", "mu_star", "sigma") if column in table]
+    view = table[["input", "base", "at_p05", "at_p95", "swing", *indices]]
+    return view.to_string(index=False, float_format=lambda v: f"{v:,.3g}")
+
+
+def _percent(shares: pd.Series) -> pd.Series:
+    """Shares (0-1) as whole percentages: ``0.25`` -> ``25%``."""
+    return (100 * shares).round(0).astype(int).astype(str) + "%"

@@ -1,0 +1,122 @@
+"""Scenario files read into a frozen `Scenario`: the one entry point, `load_scenario`.
+
+A YAML file and its ``extends:`` chain are merged, validated, their uncertain inputs found, and
+their references checked against the world they name. Every error raised here is an
+`InputError` naming the file, the line, the field path, the bad value and what was expected.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sim.config.scenario import Scenario
+from sim.errors import InputError
+from sim.io.scenario_validation import locate, validate
+from sim.io.uncertain_inputs import check_uncertain, uncertain_inputs
+from sim.io.world_references import check_against_world
+from sim.io.yaml_lines import Lines, read_yaml
+from sim.world.loader import vintage_world, world_names
+from sim.world.world import World
+
+
+def load_scenario(path: str | Path, world: World | None = None) -> Scenario:
+    """Read, merge, validate and check a scenario file against ``world`` (default: the world
+    the scenario names, e.g. ``default@2009``).
+
+    Fields written as distributions hold their central value in the returned scenario and
+    are listed in its ``uncertain`` inputs.
+
+    Raises:
+        InputError: at the file, line and field of the first problem found.
+    """
+    path = Path(path)
+    file = str(path)
+    if not path.is_file():
+        raise InputError("no such file", file=file)
+    data, lines = resolve(path)
+    data, found = uncertain_inputs(data, lines, file)
+    scenario = validate(data, lines, file)
+    check_uncertain(data, lines, file, scenario, found)
+    if found:
+        scenario = scenario.model_copy(update={"uncertain": tuple(found)})
+    if world is None:
+        world = _named_world(scenario, lines, file)
+    check_against_world(scenario, world, lines, file)
+    return scenario
+
+
+def _named_world(scenario: Scenario, lines: Lines, file: str) -> World:
+    """The embedded world the scenario names, or an `InputError` at its ``world:`` line."""
+    try:
+        return vintage_world(scenario.world)
+    except KeyError:
+        where_file, line, field = locate(("world",), lines, file)
+        raise InputError(
+            f"unknown world; expected one of {world_names()}",
+            file=where_file,
+            line=line,
+            path=field,
+            value=scenario.world,
+            has_value=True,
+        ) from None
+
+
+def resolve(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any], Lines]:
+    """A scenario file with its `extends:` chain merged in (parent first)."""
+    path = path.resolve() if path.exists() else path
+    if path in seen:
+        chain = " -> ".join(str(p) for p in (*seen, path))
+        raise InputError(f"extends: cycle {chain}", file=str(seen[-1]), path="extends")
+    data, lines = read_yaml(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data, lines
+    parent_data, parent_lines = resolve(_parent_path(path, parent, lines), (*seen, path))
+    parent_data.pop("name", None)
+    parent_lines = {p: where for p, where in parent_lines.items() if p[:1] != ("name",)}
+    return _merge(parent_data, parent_lines, data, lines)
+
+
+def _parent_path(path: Path, parent: Any, lines: Lines) -> Path:
+    """The file an ``extends:`` names (relative to the file), which must exist."""
+    problem = None
+    if not isinstance(parent, str):
+        problem = "must be a path to another scenario file"
+    elif not (path.parent / parent).is_file():
+        problem = f"parent scenario {path.parent / parent} not found"
+    if problem is not None:
+        raise InputError(
+            problem,
+            file=str(path),
+            line=lines[("extends",)][1],
+            path="extends",
+            value=parent,
+            has_value=True,
+        )
+    return path.parent / parent
+
+
+def _merge(
+    parent: dict[str, Any], parent_lines: Lines, child: dict[str, Any], child_lines: Lines
+) -> tuple[dict[str, Any], Lines]:
+    """Child keys override the parent's, mappings merge, and ``events`` lists concatenate."""
+    out = dict(parent)
+    lines = dict(parent_lines)
+    for key, value in child.items():
+        if key == "events" and isinstance(value, list) and isinstance(parent.get(key), list):
+            offset = len(parent[key])
+            out[key] = [*parent[key], *value]
+            for path, where in child_lines.items():
+                if path[:1] == ("events",) and len(path) > 1 and isinstance(path[1], int):
+                    lines[("events", path[1] + offset, *path[2:])] = where
+            continue
+        if isinstance(value, dict) and isinstance(parent.get(key), dict):
+            out[key] = {**parent[key], **value}
+        else:
+            out[key] = value
+            lines = {p: where for p, where in lines.items() if p[:1] != (key,)}
+        lines.update({p: where for p, where in child_lines.items() if p[:1] == (key,)})
+    if () in child_lines:  # the merged document is the child's: top-level problems point at it
+        lines[()] = child_lines[()]
+    return out, lines

@@ -1,0 +1,120 @@
+"""Schema validation of a scenario document, its first problem reported at its file and line.
+
+A pydantic error's location becomes the file, line and dotted field path it comes from; its
+message is said for the author of the file, with a 'did you mean' for an unknown field.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from pydantic import ValidationError
+
+from sim.config import events
+from sim.config.distributions import Distribution
+from sim.config.events import EVENT_KINDS
+from sim.config.scenario import Horizon, Scenario
+from sim.errors import InputError
+from sim.io.yaml_lines import Lines, dotted
+
+#: Every field name the schema knows, for 'did you mean' hints on unknown fields.
+KNOWN_FIELDS: frozenset[str] = frozenset(
+    name
+    for model in (
+        Scenario,
+        Horizon,
+        events.ExportControl,
+        events.NewCapacity,
+        events.Outage,
+        events.Stockpile,
+        events.PriceFloor,
+        events.PriceLevel,
+        events.PriceCap,
+        events.Offtake,
+        events.Substitution,
+        events.Recycling,
+        Distribution,
+    )
+    for name in model.model_fields
+)
+
+
+def locate(loc: tuple[Any, ...], lines: Lines, fallback: str) -> tuple[str, int | None, str]:
+    """File, line and dotted path of a pydantic error location (event kinds dropped)."""
+    path = tuple(
+        p
+        for i, p in enumerate(loc)
+        if not (isinstance(p, str) and p in EVENT_KINDS and i == 2)
+        and not (isinstance(p, str) and "[" in p)
+    )  # union members: "literal['all']"
+    for cut in range(len(path), -1, -1):
+        if path[:cut] in lines:
+            file, line = lines[path[:cut]]
+            return file, line, dotted(path)
+    return fallback, None, dotted(path)
+
+
+def problem(error: Any) -> str:
+    """What a pydantic error means, said for the author of a scenario file."""
+    kind, message = error["type"], error["msg"]
+    if kind == "extra_forbidden":
+        return "unknown field" + _suggest(str(error["loc"][-1]))
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "union_tag_invalid":
+        return f"unknown event kind; expected one of {list(EVENT_KINDS)}"
+    if kind == "union_tag_not_found":
+        return f"event needs a 'kind' (one of {list(EVENT_KINDS)})"
+    return message.removeprefix("Value error, ")
+
+
+def shows_value(error: Any) -> bool:
+    """Whether the error's message should quote the value it refused."""
+    return error["type"] not in ("missing", "extra_forbidden") and not isinstance(
+        error.get("input"), (dict, list)
+    )
+
+
+def _suggest(field: str) -> str:
+    """A 'did you mean' for an unknown field, from the schema's known fields."""
+    close = difflib.get_close_matches(field, sorted(KNOWN_FIELDS), n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def validate(data: dict[str, Any], lines: Lines, file: str) -> Scenario:
+    """The frozen `Scenario`, or an `InputError` for the first problem found."""
+    _check_name_lists(data, lines, file)
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        # an unknown field first: a misspelt required field is also reported "missing"
+        error = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+        where_file, line, path = locate(tuple(error["loc"]), lines, file)
+        raise InputError(
+            problem(error),
+            file=where_file,
+            line=line,
+            path=path,
+            value=error.get("input"),
+            has_value=shows_value(error),
+        ) from None
+
+
+def _check_name_lists(data: dict[str, Any], lines: Lines, file: str) -> None:
+    """A list or mapping inside an event's `elements`/`forms` (the schema's validator looks
+    names up in a dict, so an unhashable item would raise TypeError there)."""
+    event_list = data.get("events")
+    for i, event in enumerate(event_list if isinstance(event_list, list) else []):
+        for field in ("elements", "forms"):
+            items = event.get(field) if isinstance(event, dict) else None
+            for j, item in enumerate(items if isinstance(items, list) else []):
+                if isinstance(item, (dict, list)):
+                    where_file, line, path = locate(("events", i, field, j), lines, file)
+                    raise InputError(
+                        f"each of {field} must be a name, not a {type(item).__name__}",
+                        file=where_file,
+                        line=line,
+                        path=path,
+                    )

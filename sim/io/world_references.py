@@ -1,0 +1,197 @@
+"""Checks of the references a scenario makes to its world, which the schema cannot check.
+
+Facility ids, countries and regions, sectors, materials, producers, and a horizon within the
+vintage. Each problem is an `InputError` at the file and line of the field that names the
+unknown thing, with a 'did you mean' from the world's own names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from sim.config.events import (
+    NewCapacity,
+    Offtake,
+    Outage,
+    PriceFloor,
+    Recycling,
+    Stockpile,
+    Substitution,
+)
+from sim.config.scenario import Scenario
+from sim.errors import InputError
+from sim.io.input_text import nearest
+from sim.io.scenario_validation import locate
+from sim.io.yaml_lines import Lines
+from sim.world.world import World
+
+
+@dataclass(frozen=True)
+class _Reporter:
+    """Raises a problem at the file and line of one field of one event."""
+
+    lines: Lines
+    file: str
+
+    def fail(self, index: int, field: str, problem: str, value: Any) -> NoReturn:
+        where_file, line, path = locate(("events", index, field), self.lines, self.file)
+        raise InputError(
+            problem, file=where_file, line=line, path=path, value=value, has_value=True
+        )
+
+    def require(self, index: int, field: str, name: str, known: set[str], problem: str) -> None:
+        """Fail with ``problem; did you mean ...`` unless ``name`` is one of ``known``."""
+        if name not in known:
+            self.fail(index, field, f"{problem}; {nearest(name, known)}", name)
+
+
+def check_against_world(scenario: Scenario, world: World, lines: Lines, file: str) -> None:
+    """References the schema alone cannot check: facilities, countries, horizon vs world."""
+    _check_horizon(scenario, world, lines, file)
+    report = _Reporter(lines, file)
+    facility_ids = {facility.id for facility in world.facilities}
+    for index, event in enumerate(scenario.events):
+        facility_ids = _check_event(index, event, world, facility_ids, report)
+
+
+def _check_horizon(scenario: Scenario, world: World, lines: Lines, file: str) -> None:
+    """The horizon starts in or after the world's base year."""
+    if scenario.horizon.start.year >= world.base_year:
+        return
+    where_file, line, path = locate(("horizon", "start"), lines, file)
+    raise InputError(
+        f"this world is as of {world.base_year}; the horizon may not start "
+        "before that year (choose an earlier vintage, e.g. world: "
+        "default@2009)",
+        file=where_file,
+        line=line,
+        path=path,
+        value=scenario.horizon.start.isoformat(),
+        has_value=True,
+    )
+
+
+def _check_event(
+    index: int, event: Any, world: World, facility_ids: set[str], report: _Reporter
+) -> set[str]:
+    """One event's references; returns the facility ids known after it (a new facility of a
+    new-capacity event may be named by later events)."""
+    if isinstance(event, Outage):
+        report.require(index, "facility", event.facility, facility_ids, "unknown facility")
+    if isinstance(event, NewCapacity):
+        facility_ids = _check_new_capacity(index, event, world, facility_ids, report)
+    if isinstance(event, Stockpile):
+        _check_stockpile(index, event, world, report)
+    if isinstance(event, Offtake):
+        _check_offtake(index, event, world, report)
+    if isinstance(event, Substitution):
+        _check_substitution(index, event, world, report)
+    if isinstance(event, Recycling):
+        _check_recycling(index, event, world, report)
+    if isinstance(event, PriceFloor):
+        _check_price_floor(index, event, world, report)
+    _check_places(index, event, world, report)
+    _check_sectors(index, event, world, report)
+    return facility_ids
+
+
+def _check_new_capacity(
+    index: int, event: NewCapacity, world: World, facility_ids: set[str], report: _Reporter
+) -> set[str]:
+    """A new facility says its stage and a known country, and feeds from known mines."""
+    if event.facility in facility_ids:
+        return facility_ids
+    if event.stage is None:
+        report.fail(
+            index,
+            "stage",
+            f"'{event.facility}' is a new facility (no such id; "
+            f"{nearest(event.facility, facility_ids)}): it needs 'stage'",
+            None,
+        )
+    if event.country is None:
+        report.fail(index, "country", "a new facility needs 'country' (ISO-2 code)", None)
+    report.require(index, "country", event.country, set(world.countries), "unknown country")
+    mines = {facility.id for facility in world.by_stage("mine")}
+    for mine in event.feeds_from or ():
+        report.require(index, "feeds_from", mine, mines, "unknown mine")
+    return facility_ids | {event.facility}
+
+
+def _check_stockpile(index: int, event: Stockpile, world: World, report: _Reporter) -> None:
+    """The stockpile's region has buyers of its material, in the sectors it names."""
+    regions = {buyer.region for buyer in world.buyers}
+    report.require(index, "region", event.region, regions, "unknown demand region")
+    in_region = [buyer for buyer in world.buyers if buyer.region == event.region]
+    materials = {buyer.material for buyer in in_region}
+    no_buyers = f"no buyers of it in {event.region}"
+    report.require(index, "material", event.material, materials, no_buyers)
+    sectors = {buyer.sector for buyer in in_region if buyer.material == event.material}
+    no_sector = f"no {event.material} buyers of this sector in {event.region}"
+    for sector in () if event.sectors == "all" else event.sectors:
+        report.require(index, "sectors", sector, sectors, no_sector)
+
+
+def _check_offtake(index: int, event: Offtake, world: World, report: _Reporter) -> None:
+    """A magnet plant, and buyers in the region and sectors named."""
+    magnets = {facility.id for facility in world.by_stage("magnet")}
+    report.require(index, "facility", event.facility, magnets, "not a magnet plant")
+    regions = {buyer.region for buyer in world.buyers}
+    report.require(index, "region", event.region, regions, "unknown demand region")
+    sectors = {buyer.sector for buyer in world.buyers if buyer.region == event.region}
+    for sector in () if event.sectors == "all" else event.sectors:
+        report.require(index, "sectors", sector, sectors, "unknown sector")
+
+
+def _check_substitution(index: int, event: Substitution, world: World, report: _Reporter) -> None:
+    """The regions, sectors and materials named are those of the world's buyers."""
+    known = {
+        "regions": {buyer.region for buyer in world.buyers},
+        "sectors": {buyer.sector for buyer in world.buyers},
+        "materials": {buyer.material for buyer in world.buyers},
+    }
+    for field, names in known.items():
+        value = getattr(event, field)
+        for name in () if value == "all" else value:
+            report.require(index, field, name, names, "unknown name")
+
+
+def _check_recycling(index: int, event: Recycling, world: World, report: _Reporter) -> None:
+    """A known demand region, and a separation plant to take the scrap."""
+    regions = {buyer.region for buyer in world.buyers}
+    report.require(index, "region", event.region, regions, "unknown demand region")
+    separation_plants = {facility.id for facility in world.by_stage("separation")}
+    report.require(index, "facility", event.facility, separation_plants, "not a separation plant")
+
+
+def _check_price_floor(index: int, event: PriceFloor, world: World, report: _Reporter) -> None:
+    """The beneficiary is a producer that sells the floored product."""
+    producers = {producer.id: producer for producer in world.producers}
+    unknown = "unknown producer (sim/world/data/producers.csv)"
+    report.require(index, "beneficiary", event.beneficiary, set(producers), unknown)
+    sold = producers[event.beneficiary].product
+    if sold != event.product:
+        report.fail(index, "product", f"producer '{event.beneficiary}' sells {sold}", event.product)
+
+
+def _check_places(index: int, event: Any, world: World, report: _Reporter) -> None:
+    """An exporter is a known country; destinations and licensees are countries or regions."""
+    countries = set(world.countries)
+    places = countries | set(world.countries.values())
+    exporter = getattr(event, "exporter", None)
+    if exporter is not None:
+        report.require(index, "exporter", exporter, countries, "unknown country")
+    destinations = getattr(event, "destinations", "all")
+    for place in () if destinations == "all" else destinations:
+        report.require(index, "destinations", place, places, "unknown country or region")
+    for place in getattr(event, "general_licence", ()):
+        report.require(index, "general_licence", place, places, "unknown country or region")
+
+
+def _check_sectors(index: int, event: Any, world: World, report: _Reporter) -> None:
+    """The sectors an event names are sectors of the world's buyers."""
+    sectors = getattr(event, "sectors", "all")
+    known_sectors = {buyer.sector for buyer in world.buyers}
+    for sector in () if sectors == "all" else sectors:
+        report.require(index, "sectors", sector, known_sectors, "unknown sector")

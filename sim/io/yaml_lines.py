@@ -1,0 +1,150 @@
+"""YAML read safely into plain values, with the file and line of every value.
+
+The lines let every later error (schema, world references, uncertain inputs) point at
+``FILE:LINE``. Reading is bounded: files over ``MAX_BYTES``, documents expanding to more than
+``MAX_NODES`` values, and nesting too deep for Python are refused as input errors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sim.errors import InputError
+from sim.io.input_text import read_text
+
+#: The (file, line) of every value of a document, by its path of keys and list indices.
+Lines = dict[tuple[Any, ...], tuple[str, int]]
+MAX_BYTES = 1_000_000
+MAX_NODES = 200_000  # values after alias expansion (guards against "billion laughs" files)
+
+
+def dotted(path: tuple[Any, ...]) -> str:
+    """A path of keys and indices as text: ``("events", 0, "start")`` -> ``events[0].start``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def read_yaml(path: Path) -> tuple[dict[str, Any], Lines]:
+    """Parse one YAML file safely into a mapping and the line of every field."""
+    file = str(path)
+    data, lines = _parse(read_text(path, MAX_BYTES), file)
+    if data is None:
+        raise InputError(
+            "the file is empty; expected a scenario mapping (name, horizon, events)",
+            file=file,
+            line=1,
+        )
+    if not isinstance(data, dict):
+        raise InputError(
+            "expected a mapping at the top level (name, horizon, events)",
+            file=file,
+            line=1,
+            value=type(data).__name__,
+            has_value=True,
+        )
+    return data, lines
+
+
+def _parse(text: str, file: str) -> tuple[Any, Lines]:
+    """The document's values (None if empty) and lines; YAML errors become `InputError`s."""
+    try:
+        loader = yaml.SafeLoader(text)  # the reader checks characters here: keep it in the try
+    except yaml.reader.ReaderError as exc:
+        raise InputError(
+            f"not valid YAML: {exc.reason} (character #x{exc.character:04x})",
+            file=file,
+            line=text.count("\n", 0, exc.position) + 1,
+        ) from None
+    try:
+        node = loader.get_single_node()
+        composer = _Composer(loader, file)
+        return (None if node is None else composer.value(node, ())), composer.lines
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise InputError(
+            f"not valid YAML: {exc.problem or exc.context}", file=file, line=line
+        ) from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"not valid YAML: {exc}", file=file) from None
+    except RecursionError:
+        raise InputError("YAML nested too deeply", file=file) from None
+    finally:
+        loader.dispose()
+
+
+class _Composer:
+    """Builds plain values from a YAML node tree, recording the line of each in ``lines``."""
+
+    def __init__(self, loader: yaml.SafeLoader, file: str) -> None:
+        self.loader, self.file = loader, file
+        self.lines: Lines = {}
+
+    def value(self, node: yaml.Node, path: tuple[Any, ...]) -> Any:
+        """The value of ``node`` at ``path`` (a mapping, a list or a scalar)."""
+        self.lines[path] = (self.file, node.start_mark.line + 1)
+        if len(self.lines) > MAX_NODES:
+            raise InputError(
+                f"YAML expands to more than {MAX_NODES} values (aliases?)",
+                file=self.file,
+                line=node.start_mark.line + 1,
+            )
+        if isinstance(node, yaml.MappingNode):
+            return self.mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.value(item, (*path, i)) for i, item in enumerate(node.value)]
+        return self.scalar(node, path)
+
+    def mapping(self, node: yaml.MappingNode, path: tuple[Any, ...]) -> dict[str, Any]:
+        """A mapping; each key's line is the line of the key, not of its value."""
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = self.key(key_node, path, out)
+            self.lines[(*path, key)] = (self.file, key_node.start_mark.line + 1)
+            out[key] = self.value(value_node, (*path, key))
+            self.lines[(*path, key)] = (self.file, key_node.start_mark.line + 1)
+        return out
+
+    def key(self, node: yaml.Node, path: tuple[Any, ...], seen: dict[str, Any]) -> str:
+        """A mapping's key: text, and not one the mapping already has."""
+        key = self.scalar(node, path)
+        if not isinstance(key, str):
+            raise InputError(
+                "keys must be text",
+                file=self.file,
+                line=node.start_mark.line + 1,
+                path=dotted(path) or None,
+                value=key,
+                has_value=True,
+            )
+        if key in seen:
+            raise InputError(
+                f"duplicate key '{key}' (first at line {self.lines[(*path, key)][1]})",
+                file=self.file,
+                line=node.start_mark.line + 1,
+                path=dotted((*path, key)),
+            )
+        return key
+
+    def scalar(self, node: yaml.Node, path: tuple[Any, ...]) -> Any:
+        """PyYAML's own constructor, whose non-YAML errors (``2024-13-45``, ``!!int abc``)
+        become `InputError`s."""
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except yaml.YAMLError:
+            raise
+        except Exception as exc:  # ValueError, KeyError, AttributeError... from PyYAML
+            why = f" ({exc})" if isinstance(exc, ValueError) else ""
+            raise InputError(
+                f"not a valid {node.tag.rsplit(':', 1)[-1]}{why}",
+                file=self.file,
+                line=node.start_mark.line + 1,
+                path=dotted(path) or None,
+                value=getattr(node, "value", None) if isinstance(node, yaml.ScalarNode) else None,
+                has_value=isinstance(node, yaml.ScalarNode),
+            ) from None
