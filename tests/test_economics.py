@@ -123,7 +123,7 @@ def test_producers_prices_are_those_cells_of_the_whole_price_table(world) -> Non
     # of the whole table, caps and levels included.
     from sim.market.market import scarcity_price
     from sim.model.levers.economics import base_at, market_price
-    from sim.model.levers.schedules import active_fraction
+    from sim.model.levers.timing import active_fraction
 
     cap = {
         "kind": "price_cap",

@@ -33,16 +33,9 @@ from sim.model.levers.demand_response import speed as demand_speed
 from sim.model.levers.economics import PRICE_PRODUCTS, TIERS, FloorState, LevelState, ProducerState
 from sim.model.levers.offtakes import OfftakeState
 from sim.model.levers.origin import Reach, Trace
-from sim.model.levers.schedules import (
-    Side,
-    active_fraction,
-    control_scope,
-    element_set,
-    form_set,
-    ramp_average,
-    withheld_share,
-)
+from sim.model.levers.reach import Side, control_scope, element_set, form_set
 from sim.model.levers.stockpiles import StockpileState
+from sim.model.levers.timing import active_fraction, ramp_average, withheld_share
 from sim.units import DAYS_PER_MONTH, ELEMENT_INDEX, ELEMENTS, MAGNETS, REO_TO_ELEMENT, month_index
 from sim.world.world import Facility, Tranche, World
 

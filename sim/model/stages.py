@@ -25,9 +25,9 @@ from sim.model.ledger import Ledger
 from sim.model.levers import economics, origin
 from sim.model.levers.demand_response import adapt, recovered
 from sim.model.levers.offtakes import reserve
-from sim.model.levers.schedules import change_steps
 from sim.model.levers.startups import add_along, startup_claim
 from sim.model.levers.stockpiles import draw
+from sim.model.levers.timing import change_steps
 from sim.units import ELEMENTS, MAGNETS, REO_TO_ELEMENT
 
 SMOOTHING = 0.5  # weight of the previous usage rate when plants plan their input orders

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.model.levers.schedules import active_fraction, ramp_average
+from sim.model.levers.timing import active_fraction, ramp_average
 
 
 @dataclass

@@ -23,7 +23,7 @@ import numpy as np
 
 from sim.config.scenario import PriceCap, PriceFloor, PriceLevel
 from sim.market.market import scarcity_price
-from sim.model.levers.schedules import active_fraction
+from sim.model.levers.timing import active_fraction
 from sim.units import ELEMENT_INDEX, ELEMENTS, MAGNETS
 
 if TYPE_CHECKING:

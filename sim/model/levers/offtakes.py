@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.model.levers.schedules import active_fraction
+from sim.model.levers.timing import active_fraction
 
 
 @dataclass

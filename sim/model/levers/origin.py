@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.model.levers.schedules import Side, control_scope
+from sim.model.levers.reach import Side, control_scope
 
 if TYPE_CHECKING:
     from sim.model.chain import Chain, Control

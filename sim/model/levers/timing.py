@@ -1,22 +1,16 @@
-"""Timing of events and the reach of export controls.
+"""Timing of events: dates as months, shares of a step, ramps and the steps a level changes.
 
 Dates become months from the horizon's origin (floats, one value a sample). An event covering
 part of a step applies pro rata: `active_fraction` is the share of a step inside
 ``[start, end)``, and `ramp_average` the mean level of a ramp (linear, or the S-shaped
-smoothstep ``3u^2 - 2u^3``) over a step, integrated exactly. A control's
-reach on a market is a boolean mask over routes and products, computed once; its strength at a
-step is that mask times the control's level.
+smoothstep ``3u^2 - 2u^3``) over a step, integrated exactly.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
-
-from sim.config.scenario import ExportControl
-from sim.units import ELEMENT_ALIASES, ELEMENTS, FORM_ALIASES, FORMS
 
 
 def active_fraction(start: np.ndarray, end: np.ndarray, step: int) -> np.ndarray:
@@ -91,67 +85,3 @@ def change_steps(
         steps.update(floor.tolist())
         steps.update((floor + 1).tolist())
     return sorted(s for s in steps if first <= s < last)
-
-
-@dataclass(frozen=True)
-class Side:
-    """One side of a market's routes: each party's country and region, and for buyers their
-    end-use sector (``None`` for plants)."""
-
-    countries: Sequence[str]
-    regions: Sequence[str]
-    sectors: Sequence[str | None] | None = None
-
-
-def element_set(names: Sequence[str] | str) -> set[str]:
-    """The element buckets a control names."""
-    if names == "all":
-        return set(ELEMENTS)
-    return {ELEMENT_ALIASES[n] for n in names}
-
-
-def form_set(names: Sequence[str] | str) -> set[str]:
-    """The forms a control names."""
-    if names == "all":
-        return set(FORMS)
-    return {f for n in names for f in FORM_ALIASES[n]}
-
-
-def control_scope(
-    control: ExportControl, suppliers: Side, customers: Side, covered: np.ndarray
-) -> np.ndarray:
-    """Routes and products a control reaches on one market, ``[P, C, K]`` booleans.
-
-    Args:
-        control: the export control.
-        suppliers: the market's suppliers.
-        customers: the market's customers.
-        covered: ``[P, K]`` True where supplier ``p``'s product ``k`` is of a form and contains
-            an element the control names (the caller knows the market's forms).
-    """
-    exporter = np.array([c == control.exporter for c in suppliers.countries], dtype=bool)
-    if control.destinations == "all":
-        dest = np.ones(len(customers.countries), dtype=bool)
-    else:
-        wanted = set(control.destinations)
-        dest = np.array(
-            [c in wanted or r in wanted for c, r in zip(customers.countries, customers.regions)],
-            dtype=bool,
-        )
-    abroad = np.array(
-        [[cs != cc for cc in customers.countries] for cs in suppliers.countries], dtype=bool
-    ).reshape(len(suppliers.countries), len(customers.countries))
-    exempt = set(control.general_licence)
-    dest &= np.array(
-        [
-            c not in exempt and r not in exempt
-            for c, r in zip(customers.countries, customers.regions)
-        ],
-        dtype=bool,
-    ).reshape(dest.shape)
-    if control.sectors != "all":
-        named = set(control.sectors)
-        sectors = customers.sectors or [None] * len(customers.countries)
-        dest &= np.array([s in named for s in sectors], dtype=bool).reshape(dest.shape)
-    route = exporter[:, None] & dest[None, :] & abroad
-    return route[:, :, None] & covered[:, None, :]

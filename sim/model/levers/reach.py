@@ -1,0 +1,79 @@
+"""The reach of export controls: the routes and products a control covers on a market.
+
+A control's reach on a market is a boolean mask over routes and products, computed once; its
+strength at a step is that mask times the control's level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.config.scenario import ExportControl
+from sim.units import ELEMENT_ALIASES, ELEMENTS, FORM_ALIASES, FORMS
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a market's routes: each party's country and region, and for buyers their
+    end-use sector (``None`` for plants)."""
+
+    countries: Sequence[str]
+    regions: Sequence[str]
+    sectors: Sequence[str | None] | None = None
+
+
+def element_set(names: Sequence[str] | str) -> set[str]:
+    """The element buckets a control names."""
+    if names == "all":
+        return set(ELEMENTS)
+    return {ELEMENT_ALIASES[n] for n in names}
+
+
+def form_set(names: Sequence[str] | str) -> set[str]:
+    """The forms a control names."""
+    if names == "all":
+        return set(FORMS)
+    return {f for n in names for f in FORM_ALIASES[n]}
+
+
+def control_scope(
+    control: ExportControl, suppliers: Side, customers: Side, covered: np.ndarray
+) -> np.ndarray:
+    """Routes and products a control reaches on one market, ``[P, C, K]`` booleans.
+
+    Args:
+        control: the export control.
+        suppliers: the market's suppliers.
+        customers: the market's customers.
+        covered: ``[P, K]`` True where supplier ``p``'s product ``k`` is of a form and contains
+            an element the control names (the caller knows the market's forms).
+    """
+    exporter = np.array([c == control.exporter for c in suppliers.countries], dtype=bool)
+    if control.destinations == "all":
+        dest = np.ones(len(customers.countries), dtype=bool)
+    else:
+        wanted = set(control.destinations)
+        dest = np.array(
+            [c in wanted or r in wanted for c, r in zip(customers.countries, customers.regions)],
+            dtype=bool,
+        )
+    abroad = np.array(
+        [[cs != cc for cc in customers.countries] for cs in suppliers.countries], dtype=bool
+    ).reshape(len(suppliers.countries), len(customers.countries))
+    exempt = set(control.general_licence)
+    dest &= np.array(
+        [
+            c not in exempt and r not in exempt
+            for c, r in zip(customers.countries, customers.regions)
+        ],
+        dtype=bool,
+    ).reshape(dest.shape)
+    if control.sectors != "all":
+        named = set(control.sectors)
+        sectors = customers.sectors or [None] * len(customers.countries)
+        dest &= np.array([s in named for s in sectors], dtype=bool).reshape(dest.shape)
+    route = exporter[:, None] & dest[None, :] & abroad
+    return route[:, :, None] & covered[:, None, :]
