@@ -176,7 +176,6 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-@pytest.mark.xfail(strict=True, reason="chain <-> economics/origin: being split (issue 13)")
 def test_no_import_cycle() -> None:
     """Counting every import (``TYPE_CHECKING`` and function-level ones too); a package's
     ``__init__`` importing its own modules is not a cycle unless they import it back."""

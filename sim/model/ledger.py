@@ -12,6 +12,7 @@ exceeds ``tolerance`` times the throughput.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,6 +38,22 @@ class Ledger:
         zeros = np.zeros((self.samples, len(ELEMENTS)))
         self.mined, self.recycled_in = zeros.copy(), zeros.copy()
         self.consumed, self.losses = zeros.copy(), zeros.copy()
+
+    def copy(self) -> Ledger:
+        """An independent copy of the books."""
+        return self._with(lambda a: a.copy(), self.samples)
+
+    def repeat(self, samples: int) -> Ledger:
+        """One sample's books for ``samples`` samples that all had its history."""
+        assert self.samples == 1, "the books of one sample"
+        return self._with(lambda a: np.repeat(a, samples, axis=0), samples)
+
+    def _with(self, each: Callable[[np.ndarray], np.ndarray], samples: int) -> Ledger:
+        out = Ledger(samples)
+        out.mined, out.recycled_in = each(self.mined), each(self.recycled_in)
+        out.consumed, out.losses = each(self.consumed), each(self.losses)
+        out.opening = None if self.opening is None else each(self.opening)
+        return out
 
     def open(self, holdings: np.ndarray) -> None:
         """Start the books: zero the flows and remember the opening holdings."""

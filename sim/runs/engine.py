@@ -1,8 +1,8 @@
 """One run: a batch of samples of one scenario through one SimPy environment.
 
-`run` builds the `Chain`, starts the event switches and the stage actors, runs the clock
-from the warm-up to the horizon's end, checks the mass balance and returns a `RunResult`
-holding arrays (tidy tables are built from it by `sim.runs.tables`).
+`run` builds the `Chain` and its initial `State`, starts the event switches and the stage
+actors, runs the clock from the warm-up to the horizon's end, checks the mass balance and
+returns a `RunResult` holding arrays (tidy tables are built from it by `sim.runs.tables`).
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ import simpy
 from sim.config.scenario import Scenario
 from sim.errors import InputError
 from sim.model.chain import Chain
+from sim.model.clock import processes
 from sim.model.ledger import TOLERANCE, Ledger
-from sim.model.levers.economics import PRICE_PRODUCTS, TIERS, base_at, capped
-from sim.model.stages import STAGES, actor, switch
-from sim.runs.history import CannotFork, carry, shared_until, snapshot
+from sim.model.levers.economics import PRICE_PRODUCTS, TIERS
+from sim.model.state import State
+from sim.runs.history import shared_until
 from sim.units import ELEMENTS, month_start
 from sim.world.world import World
 
@@ -118,13 +119,13 @@ class Record:
     def producing(self, step: int, levels: np.ndarray) -> None:
         self._series("producer_level", step, levels, 1.0)
 
-    def fill(self, step: int, product: str, tier: str, value: np.ndarray) -> None:
-        p, k = PRICE_PRODUCTS.index(product), TIERS.index(tier)
-        self.chain.fills_now[:, p, k] = value  # the price producers see next step
+    def fill(self, step: int, product: int, tier: int, value: np.ndarray) -> None:
         if step >= 0:
-            self.fills[:, step, PRICE_PRODUCTS.index(product), TIERS.index(tier)] = value
+            self.fills[:, step, product, tier] = value
 
-    def consumed(self, chain: Chain, step: int, demand: np.ndarray, got: np.ndarray) -> None:
+    def consumed(
+        self, chain: Chain, state: State, step: int, demand: np.ndarray, got: np.ndarray
+    ) -> None:
         if step < 0:
             return
         if self._demand.shape[1] == 1 and demand.shape[0] > 1 and demand.strides[0] != 0:
@@ -137,11 +138,26 @@ class Record:
             self._delivered[step] = got
         if self.stocks is not None and self.inventory is not None:
             sl = chain.slices
-            self.stocks[step, sl["mine"]] = chain.mine_stock[0]
-            self.stocks[step, sl["separation"]] = chain.sep_in[0] + chain.sep_out[0]
-            self.stocks[step, sl["metal"]] = chain.metal_in[0]
-            self.stocks[step, sl["magnet"]] = chain.mag_in[0]
-            self.inventory[step] = chain.inventory[0]
+            self.stocks[step, sl["mine"]] = state.mine_stock[0]
+            self.stocks[step, sl["separation"]] = state.sep_in[0] + state.sep_out[0]
+            self.stocks[step, sl["metal"]] = state.metal_in[0]
+            self.stocks[step, sl["magnet"]] = state.mag_in[0]
+            self.inventory[step] = state.inventory[0]
+
+    def repeat(self, chain: Chain) -> Record:
+        """This one-sample record for ``chain``'s samples, which all had its history."""
+        out = Record(chain, self.detail, self.compact)
+        out._demand = self._demand.copy()
+        out._delivered = np.repeat(self._delivered, chain.samples, axis=1)
+        out.fills = np.repeat(self.fills, chain.samples, axis=0)
+        out.flows = {name: x.copy() for name, x in self.flows.items()}
+        for name in ("production", "stocks", "inventory", "recycled"):  # sample 0's
+            kept = getattr(self, name)
+            setattr(out, name, None if kept is None else kept.copy())
+        for name in ("stockpile_t", "floor_usd", "producer_level"):
+            kept = getattr(self, name)
+            setattr(out, name, None if kept is None else np.repeat(kept, chain.samples, axis=0))
+        return out
 
 
 @dataclass
@@ -150,6 +166,7 @@ class RunResult:
 
     scenario: Scenario
     chain: Chain
+    state: State  # at the end of the run
     record: Record
     seed: int
     residual: float
@@ -237,36 +254,53 @@ def run(
         )
     began = time.perf_counter()
     chain = Chain(world, scenario, samples, warmup, draws)
-    ledger = Ledger(samples)
-    record = Record(chain, detail, compact)
     start = -warmup
     fork = shared_until(scenario, draws, chain.origin) if samples > 1 and fork_prefix else -1e9
     if start + 1 < fork < chain.steps:  # the samples' first steps are one history
         assert draws is not None
-        before, after = _history(world, scenario, warmup, detail, compact, draws, start, int(fork))
-        try:
-            carry(before, after, (chain, ledger, record), samples)
-            start = int(fork)
-        except CannotFork:
-            chain = Chain(world, scenario, samples, warmup, draws)
-            ledger = Ledger(samples)
-            record = Record(chain, detail, compact)
-    _simulate(chain, ledger, record, start, chain.steps)
-    residual = ledger.check(chain.holdings(), tolerance)
-    if chain.price_levels:
-        base = np.stack([base_at(chain, t) for t in range(chain.steps)], axis=1)
-    else:  # the 2024 levels throughout
-        base = chain.base_prices[None, None]
-    prices = prices_from_fills(chain.world, record.fills, base)
-    for t in range(chain.steps if chain.price_caps else 0):
-        prices[:, t] = capped(chain, prices[:, t], t)
+        state, ledger, record = _history(
+            world, scenario, warmup, detail, compact, draws, start, int(fork)
+        )
+        state, ledger, record = state.repeat(samples), ledger.repeat(samples), record.repeat(chain)
+        start = int(fork)
+    else:
+        state, ledger, record = (
+            State.initial(chain),
+            Ledger(samples),
+            Record(chain, detail, compact),
+        )
+    _simulate(chain, state, ledger, record, start, chain.steps)
+    residual = ledger.check(state.holdings(chain), tolerance)
+    prices = _prices(chain, record)
     return RunResult(
-        scenario, chain, record, seed, residual, time.perf_counter() - began, prices, start + warmup
+        scenario,
+        chain,
+        state,
+        record,
+        seed,
+        residual,
+        time.perf_counter() - began,
+        prices,
+        start + warmup,
     )
 
 
+def _prices(chain: Chain, record: Record) -> np.ndarray:
+    """Price paths ``[S, T, product, tier]`` from the fills recorded, on the run's base prices
+    (`price_level` events) and under its caps."""
+    rules = chain.economics
+    if rules.price_levels:
+        base = np.stack([rules.base_at(t) for t in range(chain.steps)], axis=1)
+    else:  # the 2024 levels throughout
+        base = rules.base_prices[None, None]
+    prices = prices_from_fills(chain.world, record.fills, base)
+    for t in range(chain.steps if rules.price_caps else 0):
+        prices[:, t] = rules.capped(prices[:, t], t)
+    return prices
+
+
 HISTORIES_KEPT = 4  # shared histories `_history` keeps (a sweep's batches share one)
-_HISTORIES: list[tuple[tuple[Any, ...], tuple[dict[Any, Any], dict[Any, Any]]]] = []
+_HISTORIES: list[tuple[tuple[Any, ...], tuple[State, Ledger, Record]]] = []
 
 
 def _history(
@@ -278,37 +312,35 @@ def _history(
     draws: Mapping[str, np.ndarray],
     start: int,
     stop: int,
-) -> tuple[dict[Any, Any], dict[Any, Any]]:
-    """The state before and after steps ``start``-``stop`` of one sample (the first of
-    ``draws``), which every sample shares (`sim.runs.history`): `snapshot`s of its chain, ledger
-    and record. The steps do not depend on the draws, so batches of one sweep share them:
-    the last few are kept, by world and scenario (frozen, compared by identity, and held
-    so that their identities stay theirs)."""
+) -> tuple[State, Ledger, Record]:
+    """The state, books and record of one sample (the first of ``draws``) after steps
+    ``start``-``stop``, which every sample shares (`sim.runs.history`); not to be changed
+    (`State.repeat` and the others copy). The steps do not depend on the draws, so batches of
+    one sweep share them: the last few are kept, by world and scenario (frozen, compared by
+    identity, and held so that their identities stay theirs)."""
     key = (world, scenario, warmup, detail, compact, start, stop)
     for held, found in _HISTORIES:
         if all(a is b if isinstance(a, (World, Scenario)) else a == b for a, b in zip(held, key)):
             return found
-    small_chain = Chain(world, scenario, 1, warmup, {k: v[:1] for k, v in draws.items()})
-    small = (small_chain, Ledger(1), Record(small_chain, detail, compact))
-    before = snapshot(*small)
-    _simulate(*small, start, stop)
-    found = (before, snapshot(*small))
+    small = Chain(world, scenario, 1, warmup, {k: v[:1] for k, v in draws.items()})
+    found = (State.initial(small), Ledger(1), Record(small, detail, compact))
+    _simulate(small, *found, start, stop)
     _HISTORIES.append((key, found))
     del _HISTORIES[:-HISTORIES_KEPT]
     return found
 
 
-def _simulate(chain: Chain, ledger: Ledger, record: Record, start: int, stop: int) -> None:
+def _simulate(
+    chain: Chain, state: State, ledger: Ledger, record: Record, start: int, stop: int
+) -> None:
     """Run the chain's processes from step ``start`` up to (not including) ``stop``."""
     env = simpy.Environment(initial_time=start)
-    processes = [switch(env, chain, control, chain.refresh_controls) for control in chain.controls]
-    processes += [switch(env, chain, outage, lambda: None) for outage in chain.outages]
-    processes += [actor(env, stage, chain, ledger, record) for stage in STAGES]
-    for process in processes:
+    running = processes(env, chain, state, ledger, record)
+    for process in running:
         env.process(process)
     env.run(until=stop)
     # The environment and its processes refer to each other; closing the processes lets the
     # chain, ledger and record go as soon as the caller drops them, without waiting for the
     # cycle collector (whose full pass costs a sweep worker ~50 ms a batch).
-    for process in processes:
+    for process in running:
         process.close()

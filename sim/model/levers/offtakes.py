@@ -12,11 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.model.levers.timing import active_fraction
+from sim.config.scenario import Offtake
+from sim.model.layout import Layout
+from sim.model.levers.timing import EventValues, active_fraction
+from sim.world.world import Buyer
 
 
-@dataclass
-class OfftakeState:
+@dataclass(frozen=True)
+class OfftakeRules:
     """One offtake: plant index among magnet plants, buyer indices among magnet buyers."""
 
     plant: int
@@ -26,8 +29,43 @@ class OfftakeState:
     end: np.ndarray
 
 
+def build(
+    events: EventValues,
+    layout: Layout,
+    buyers: list[Buyer],
+    magnet_buyers: np.ndarray,
+    magnet_open: np.ndarray,
+) -> list[OfftakeRules]:
+    """The scenario's offtakes, in its order (their plants and buyers are checked by loading).
+
+    Args:
+        events: the scenario's events and their values.
+        layout: where the facilities are.
+        buyers: every buyer.
+        magnet_buyers: the buyers of magnets, indices into ``buyers``.
+        magnet_open: ``[magnet plants, magnet buyers, 1]`` 1 where a plant makes the magnet a
+            buyer uses.
+    """
+    out = []
+    for i, ev in events.of_kind(Offtake):
+        plant = layout.index[ev.facility] - layout.slices["magnet"].start
+        served = [
+            j
+            for j, k in enumerate(magnet_buyers)
+            if buyers[k].region == ev.region
+            and magnet_open[plant, j, 0] > 0
+            and (ev.sectors == "all" or buyers[k].sector in ev.sectors)
+        ]
+        start = events.when(i, "start", 0.0)
+        years = events.value(i, "years") if ev.years is not None else None
+        end = start + 12.0 * years if years is not None else np.full(events.samples, np.inf)
+        share = events.value(i, "share")
+        out.append(OfftakeRules(plant, np.array(served, dtype=int), share, start, end))
+    return out
+
+
 def reserve(
-    offtakes: list[OfftakeState],
+    offtakes: list[OfftakeRules],
     avail: np.ndarray,
     need: np.ndarray,
     allowed: np.ndarray | None,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.config.scenario import ExportControl
-from sim.units import ELEMENT_ALIASES, ELEMENTS, FORM_ALIASES, FORMS
+from sim.units import ELEMENT_ALIASES, ELEMENTS, FORM_ALIASES, FORMS, MAGNETS
 
 
 @dataclass(frozen=True)
@@ -77,3 +77,29 @@ def control_scope(
         dest &= np.array([s in named for s in sectors], dtype=bool).reshape(dest.shape)
     route = exporter[:, None] & dest[None, :] & abroad
     return route[:, :, None] & covered[:, None, :]
+
+
+@dataclass(frozen=True)
+class Products:
+    """What each market's suppliers sell, to be matched with the forms and elements a control
+    names."""
+
+    mine_mix: np.ndarray  # [mines, E] element content of each mine's output
+    recipe: np.ndarray  # [magnet plants, E] each magnet plant's recipe
+    magnet_product: np.ndarray  # [magnet plants] index into MAGNETS
+    separation_plants: int
+    metal_plants: int
+
+    def covered(self, market: str, control: ExportControl) -> np.ndarray:
+        """``[P, K]``: suppliers' products this control names, on one market."""
+        forms, elements = form_set(control.forms), element_set(control.elements)
+        named = np.array([e in elements for e in ELEMENTS])
+        if market == "concentrate":
+            hit = "concentrate" in forms and (self.mine_mix[:, named] > 0).any(axis=1)
+            return np.broadcast_to(np.asarray(hit), (self.mine_mix.shape[0],))[:, None].copy()
+        if market in ("oxide", "metal"):
+            plants = self.separation_plants if market == "oxide" else self.metal_plants
+            return np.tile(named & (market in forms), (plants, 1))
+        contains = (self.recipe[:, named] > 0).any(axis=1)
+        in_forms = np.array([MAGNETS[k] in forms for k in self.magnet_product], dtype=bool)
+        return (contains & in_forms)[:, None]
