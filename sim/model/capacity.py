@@ -104,11 +104,7 @@ class Tranches:
         self, facilities: list[Facility], events: EventValues, growth_path: np.ndarray
     ) -> None:
         owner, columns = _tranche_columns(facilities, events)
-        samples = events.samples
-        stacked = [
-            np.stack(c, axis=1) if c else np.zeros((samples, 0), dtype=c_type)
-            for c, c_type in zip(columns, (float, float, float, float, bool))
-        ]
+        stacked = _stack(columns, events.samples)
         self.start, self.ramp, self.end, self.nameplate_tpa, self.s_curve = stacked
         self.growth_path = growth_path  # [steps incl. warm-up, F]
         self.facility_count = len(facilities)
@@ -178,25 +174,36 @@ def _tranche_columns(
     return owner, columns
 
 
+def _stack(columns: tuple[list[np.ndarray], ...], samples: int) -> list[np.ndarray]:
+    """Each column's tranches side by side, ``[S, tranches]`` (the last column's booleans)."""
+    return [
+        np.stack(c, axis=1) if c else np.zeros((samples, 0), dtype=c_type)
+        for c, c_type in zip(columns, (float, float, float, float, bool))
+    ]
+
+
 def _tranche(tranche: Tranche, events: EventValues) -> tuple[np.ndarray, ...]:
     """One tranche's start, ramp, end, nameplate and S-curve flag, a sample each: a project's
     from its event (drawn or not), else the world's."""
     samples = events.samples
     end = events.month(tranche.end, np.inf)
-    if tranche.event is None:
-        return (
-            events.month(tranche.start, -np.inf),
-            np.full(samples, tranche.ramp_months),
-            end,
-            np.full(samples, tranche.capacity_tpa),
-            np.zeros(samples, dtype=bool),
-        )
-    i = tranche.event
-    ev = events.scenario.events[i]
+    if tranche.event is not None:
+        return _project(tranche.event, events, end)
+    return (
+        events.month(tranche.start, -np.inf),
+        np.full(samples, tranche.ramp_months),
+        end,
+        np.full(samples, tranche.capacity_tpa),
+        np.zeros(samples, dtype=bool),
+    )
+
+
+def _project(i: int, events: EventValues, end: np.ndarray) -> tuple[np.ndarray, ...]:
+    """A `new_capacity` event's tranche (`_tranche`): delayed, maybe never built."""
     nameplate = events.value(i, "nameplate_tpa") * events.completes(i)
     start = events.when(i, "start", -np.inf) + events.value(i, "delay_months")
-    s_curve = np.full(samples, getattr(ev, "ramp", "") == "s_curve")
-    return start, events.value(i, "ramp_months"), end, nameplate, s_curve
+    s_curve = getattr(events.scenario.events[i], "ramp", "") == "s_curve"
+    return start, events.value(i, "ramp_months"), end, nameplate, np.full(events.samples, s_curve)
 
 
 def growth_path(

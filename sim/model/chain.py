@@ -50,8 +50,7 @@ class Chain(Layout):
         super().__init__(apply_capacity_events(world, scenario))
         self.scenario = scenario
         self.samples = samples
-        self.origin = dt.date(scenario.horizon.start.year, scenario.horizon.start.month, 1)
-        self.steps = int(np.floor(month_index(self.origin, scenario.horizon.end))) + 1
+        self.origin, self.steps = horizon(scenario)
         self.warmup = warmup
         self.params = self.world.parameters
         self.events = EventValues(scenario, draws, self.origin, samples)
@@ -76,6 +75,13 @@ class Chain(Layout):
         self.magnet_product = np.array([MAGNETS.index(p.product) for p in magnet], dtype=int)
         self.recipe = np.array([world.recipes[p.product] for p in magnet]).reshape(-1, E)
         self.swarf_to = np.array([_recycler(world, separation, p) for p in magnet], dtype=int)
+        self.products = Products(
+            self.mine_mix,
+            self.recipe,
+            self.magnet_product,
+            len(separation),
+            len(self.stage("metal")),
+        )
         self.lead = {
             route: lead_matrix(world, self.regions(source), self.regions(to))
             for route, source, to in (
@@ -142,15 +148,8 @@ class Chain(Layout):
     def _build_levers(self) -> None:
         """The scenario's events (controls, outages, stockpiles, offtakes, demand response,
         the origin rule) and the markets, whose lanes follow the controls' reach."""
-        events = self.events
+        events, products = self.events, self.products
         sides = self.sides(self.buyers, self.magnet_buyers, self.element_buyers)
-        products = Products(
-            self.mine_mix,
-            self.recipe,
-            self.magnet_product,
-            len(self.stage("separation")),
-            len(self.stage("metal")),
-        )
         self.controls = controls.build_controls(events, sides, products)
         self.outages = build_outages(events, self.index)
         self.stockpiles = stockpiles.build(events, self.buyers, self.content)
@@ -187,6 +186,12 @@ class Chain(Layout):
             [c.scope for c in self.controls],
             bool(self.origin_rule.reaches),
         )
+
+
+def horizon(scenario: Scenario) -> tuple[dt.date, int]:
+    """The first day of a scenario's first month (the origin of steps), and its months."""
+    origin = dt.date(scenario.horizon.start.year, scenario.horizon.start.month, 1)
+    return origin, int(np.floor(month_index(origin, scenario.horizon.end))) + 1
 
 
 def _recovery(recovery: float, plants: list[Facility]) -> np.ndarray:

@@ -76,8 +76,15 @@ def actor(
 def processes(
     env: simpy.Environment, chain: Chain, state: State, ledger: Ledger, rec: Recorder
 ) -> list[Process]:
-    """The switches of the chain's controls (which set each market's allowed share when they
-    change) and outages, then the stages' actors, in the order they run within a step."""
+    """The switches of the chain's controls and outages, then the stages' actors, in the
+    order they run within a step."""
+    actors = [actor(env, stage, chain, state, ledger, rec) for stage in STAGES]
+    return _switches(env, chain, state) + actors
+
+
+def _switches(env: simpy.Environment, chain: Chain, state: State) -> list[Process]:
+    """A switch a control (which sets each market's allowed share when it changes), then a
+    switch an outage."""
 
     def controls_changed() -> None:
         state.refresh_allowed(chain)
@@ -90,5 +97,4 @@ def processes(
         switch(env, chain.steps, outage, state.outage_levels, i, lambda: None)
         for i, outage in enumerate(chain.outages)
     ]
-    out += [actor(env, stage, chain, state, ledger, rec) for stage in STAGES]
     return out

@@ -83,17 +83,21 @@ def allowed_shares(
 ) -> dict[str, np.ndarray | None]:
     """Each market's allowed share of normal flow at lane level, ``[S, G, H, K]``, from the
     controls' ``levels`` (None where nothing is withheld)."""
-    out: dict[str, np.ndarray | None] = {}
-    for market in MARKETS:
-        allowed = None
-        for control, level in zip(controls, levels):
-            if not level.any() or not control.scope[market].any():
-                continue
-            lanes = trade.markets[market].lanes(trade.route_columns(control.scope[market], market))
-            cut = level[:, None, None, None] * lanes[None]
-            allowed = (1.0 - cut) if allowed is None else allowed * (1.0 - cut)
-        out[market] = allowed
-    return out
+    return {market: _allowed(controls, levels, trade, market) for market in MARKETS}
+
+
+def _allowed(
+    controls: list[Control], levels: list[np.ndarray], trade: Trade, market: str
+) -> np.ndarray | None:
+    """One market's allowed share at lane level (`allowed_shares`)."""
+    allowed = None
+    for control, level in zip(controls, levels):
+        if not level.any() or not control.scope[market].any():
+            continue
+        lanes = trade.markets[market].lanes(trade.route_columns(control.scope[market], market))
+        cut = level[:, None, None, None] * lanes[None]
+        allowed = (1.0 - cut) if allowed is None else allowed * (1.0 - cut)
+    return allowed
 
 
 def dense_allowed(

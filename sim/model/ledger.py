@@ -68,17 +68,19 @@ class Ledger:
         throughput = inflow + opening
         return inflow - outflow, throughput
 
+    def _relative(self, holdings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Residual, and residual relative to each sample's total throughput, ``[S, E]``."""
+        res, through = self.residual(holdings)
+        return res, np.abs(res) / np.maximum(through.sum(axis=1, keepdims=True), 1.0)
+
     def relative_residual(self, holdings: np.ndarray) -> float:
         """Largest residual over all samples and elements, relative to total throughput."""
-        res, through = self.residual(holdings)
-        scale = np.maximum(through.sum(axis=1, keepdims=True), 1.0)
-        return float(np.max(np.abs(res) / scale)) if res.size else 0.0
+        rel = self._relative(holdings)[1]
+        return float(np.max(rel)) if rel.size else 0.0
 
     def check(self, holdings: np.ndarray, tolerance: float = TOLERANCE) -> float:
         """Raise `MassBalanceError` unless the books balance; return the relative residual."""
-        res, through = self.residual(holdings)
-        scale = np.maximum(through.sum(axis=1, keepdims=True), 1.0)
-        rel = np.abs(res) / scale
+        res, rel = self._relative(holdings)
         if rel.size and rel.max() > tolerance:
             s, e = np.unravel_index(int(np.argmax(rel)), rel.shape)
             raise MassBalanceError(

@@ -88,9 +88,7 @@ def covered_share(
     ``[S, C, K]``: 1 when deliveries keep up with use (stock rebuilding beyond that does not
     count as scarcity). Not ``capped``: the share of ``need`` that ``got`` covered, both
     already capped at use. One compiled pass (`kernels.coverage`)."""
-    members = [np.flatnonzero(group) for group in groups]
-    ptr = np.cumsum([0] + [m.size for m in members]).astype(np.int64)
-    idx = np.concatenate(members + [np.zeros(0, dtype=np.int64)]).astype(np.int64)
+    ptr, idx = _members(groups)
     S = max(got.shape[0], need.shape[0])
     out = np.empty((S, len(groups), got.shape[2]))
     kernels.coverage(
@@ -103,6 +101,15 @@ def covered_share(
         out,
     )
     return out
+
+
+def _members(groups: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Groups' members listed one group after another, and where each group's run starts
+    (with the end: ``[groups + 1]``)."""
+    members = [np.flatnonzero(group) for group in groups]
+    ptr = np.cumsum([0] + [m.size for m in members]).astype(np.int64)
+    idx = np.concatenate(members + [np.zeros(0, dtype=np.int64)]).astype(np.int64)
+    return ptr, idx
 
 
 def widen(a: np.ndarray, products: np.ndarray, width: int) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""The actors: what each stage of the chain does in one step.
+"""The stages: what each part of the chain does in one step, in the order they run.
 
 Each step runs, in this order: the `switch` processes of events that change level now (urgent;
 `sim.model.clock`), then the stages of `STAGES`: `arrive` (shipments due), `operate`
@@ -91,20 +91,26 @@ def settle_producers(chain: Chain, state: State, step: int, ledger: Ledger, rec:
 def respond(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recorder) -> None:
     """Buyers switch away from dear materials (with a lag); end-of-life scrap comes back."""
     if chain.substitutions:
-        price = chain.economics.market_price(state.fills_now, step)
-        base = chain.economics.base_at(step)
-        for j, sub in enumerate(chain.substitutions):
-            product = np.maximum(sub.product, 0)
-            now, then = price[:, product, sub.tier], base[:, product, sub.tier]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                ratio = np.where(then > 0, now / then, 1.0)
-            shares = state.substitution_shares
-            shares[j] = adapt(sub, shares[j], np.nan_to_num(ratio, nan=1.0), step)
+        _substitute(chain, state, step)
     for rc in chain.recycling:
         back = recovered(rc, step, chain.warmup)
         state.sep_out[:, rc.plant] += back
         if step >= 0:
             ledger.recycled_in += back
+
+
+def _substitute(chain: Chain, state: State, step: int) -> None:
+    """Move each substitution's switched share for its buyers' prices against base prices
+    (the prices producers see: the last step's scarcity)."""
+    price = chain.economics.market_price(state.fills_now, step)
+    base = chain.economics.base_at(step)
+    for j, sub in enumerate(chain.substitutions):
+        product = np.maximum(sub.product, 0)
+        now, then = price[:, product, sub.tier], base[:, product, sub.tier]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.where(then > 0, now / then, 1.0)
+        shares = state.substitution_shares
+        shares[j] = adapt(sub, shares[j], np.nan_to_num(ratio, nan=1.0), step)
 
 
 def release_stockpiles(

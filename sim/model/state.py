@@ -36,7 +36,8 @@ def _rows_same(a: np.ndarray) -> bool:
 @dataclass
 class State:
     """Everything a run changes, ``S`` samples (``R``: upstream rows, 1 or ``S``); tonnes of
-    contained element unless said."""
+    contained element unless said. The stages (`sim.model.stages`, `sim.model.trading`) and
+    the clock's switches write its fields; the levers' parts change through their modules."""
 
     capacity: np.ndarray  # [S, F] t a step, after outages and producers' levels
     new_capacity: np.ndarray  # [S, F] the part of it from projects, t a step
@@ -158,16 +159,23 @@ class State:
         the controls on concentrate), as when a sweep draws downstream levers; from the first
         step where that differs, one a sample. Each sample's numbers are those it would get
         alone either way."""
-        S = chain.samples
-        if self.upstream_rows < S:
-            cap = self.capacity[:, : chain.slices["separation"].stop]  # mines, separation
-            allowed = self.allowed["concentrate"]
-            if not (_rows_same(cap) and (allowed is None or _rows_same(allowed))):
-                self.mine_stock = np.repeat(self.mine_stock, S, axis=0)
-                self.sep_in = np.repeat(self.sep_in, S, axis=0)
-                self.pipelines["concentrate"].widen(S)
-                self.upstream_rows = S
+        if self.upstream_rows < chain.samples and self._upstream_differs(chain):
+            self._widen_upstream(chain.samples)
         return self.upstream_rows
+
+    def _upstream_differs(self, chain: Chain) -> bool:
+        """Whether mines' or separation plants' capacity or the controls on concentrate differ
+        between samples this step."""
+        cap = self.capacity[:, : chain.slices["separation"].stop]  # mines, separation
+        allowed = self.allowed["concentrate"]
+        return not (_rows_same(cap) and (allowed is None or _rows_same(allowed)))
+
+    def _widen_upstream(self, samples: int) -> None:
+        """Give every sample its own rows upstream of the oxides."""
+        self.mine_stock = np.repeat(self.mine_stock, samples, axis=0)
+        self.sep_in = np.repeat(self.sep_in, samples, axis=0)
+        self.pipelines["concentrate"].widen(samples)
+        self.upstream_rows = samples
 
     def holdings(self, chain: Chain) -> np.ndarray:
         """Every stock and pipeline in tonnes of contained element, ``[S, E]``."""

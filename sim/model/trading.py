@@ -7,6 +7,8 @@ of customers' running use it covered (the scarcity prices are formed from).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from sim.market.market import Flow, Into, kernels
@@ -176,13 +178,7 @@ def _magnet_fills(
 
 def make_metal(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recorder) -> None:
     """Metal plants reduce oxide to metal to order for magnet plants."""
-    need = position_need(
-        state.magnet_use_rate,
-        chain.params["plant_input_cover_months"],
-        chain.input_lead["magnet"],
-        state.mag_in,
-        state.pipelines["metal"].buf,
-    )
+    need = _metal_need(chain, state)
     y = chain.params["metal_yield"]
     cap = state.capacity[:, chain.slices["metal"]]
     k = chain.trade.products["metal"]  # the elements magnets use (others are never ordered)
@@ -191,19 +187,7 @@ def make_metal(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recor
     used = made / y
     state.metal_in = state.metal_in - used
     ledger.losses += (used - made).sum(axis=1)
-    # Claims on the traded elements alone: the others' need is exactly 0 (magnet plants use
-    # none), so their claims would be 0 too, and adding 0 changes no sum.
-    claim = widen(
-        startup_claim(
-            made.sum(axis=2),
-            cap,
-            state.new_capacity[:, chain.slices["metal"]],
-            lambda: np.take(need, k, axis=2) - flow.received(),
-            np.ones((cap.shape[1], need.shape[1])),
-        ),
-        k,
-        len(ELEMENTS),
-    )
+    claim = _metal_claim(chain, state, flow, need, made, cap, k)
     kernels.smooth_rate(state.metal_use_rate, used, claim / y, SMOOTHING)  # the backlog too
     if chain.origin_rule.traces:  # origin of what magnet plants get: every sample's flows
         shipped = widen(flow.dense(slice(None)), k, len(ELEMENTS))
@@ -213,6 +197,38 @@ def make_metal(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recor
     rec.produced(chain, step, "metal", made)
     if rec.detail:
         rec.market(chain, step, "metal", widen(flow.dense(), k, len(ELEMENTS)))
+
+
+def _metal_need(chain: Chain, state: State) -> np.ndarray:
+    """Magnet plants' order-up-to need of metal, ``[S, magnet plants, E]``."""
+    cover = chain.params["plant_input_cover_months"]
+    ring = state.pipelines["metal"].buf
+    lead = chain.input_lead["magnet"]
+    return position_need(state.magnet_use_rate, cover, lead, state.mag_in, ring)
+
+
+def _metal_claim(
+    chain: Chain,
+    state: State,
+    flow: Flow,
+    need: np.ndarray,
+    made: np.ndarray,
+    cap: np.ndarray,
+    k: np.ndarray,
+) -> np.ndarray:
+    """What metal plants' idle project capacity could make of magnet plants' unmet ``need``
+    (`startup_claim`), ``[S, metal plants, E]``.
+
+    Claims on the traded elements ``k`` alone: the others' need is exactly 0 (magnet plants
+    use none), so their claims would be 0 too, and adding 0 changes no sum."""
+    claim = startup_claim(
+        made.sum(axis=2),
+        cap,
+        state.new_capacity[:, chain.slices["metal"]],
+        lambda: np.take(need, k, axis=2) - flow.received(),
+        np.ones((cap.shape[1], need.shape[1])),
+    )
+    return widen(claim, k, len(ELEMENTS))
 
 
 def _allocate_metal(
@@ -238,28 +254,26 @@ def _allocate_metal(
     return flow, made
 
 
+class _OxideNeed(NamedTuple):
+    """What the oxide market's customers need: metal plants ``[S, plants, E]``, buyers of
+    elements ``[S, buyers]``, and those buyers' demand this step ``[S, buyers]``."""
+
+    metal: np.ndarray
+    buyers: np.ndarray
+    demand: np.ndarray
+
+
 def trade_oxide(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recorder) -> None:
     """Separated oxides go to metal plants and to users of elements, by priority, pro rata."""
-    need_metal = position_need(
-        state.metal_use_rate,
-        chain.params["plant_input_cover_months"],
-        chain.input_lead["metal"],
-        state.metal_in,
-        state.pipelines["oxide_metal"].buf,
-    )
-    ring = state.pipelines["oxide_buyer"].buf
-    need_buyers = buyer_need(
-        chain, state, step, chain.element_buyers, chain.element_buyers_at, ring
-    )
-    demand_buyers = demand_of(chain, state, step, chain.element_buyers)
+    wants = _oxide_need(chain, state, step)
     pool = chain.trade.oxide_pool  # element buyers pooled by region and priority
-    need = np.concatenate([need_metal, pool.total(need_buyers)], axis=1)
-    usage = np.concatenate([state.metal_use_rate, pool.total(demand_buyers)], axis=1)
-    metal_plants = need_metal.shape[1]
+    need = np.concatenate([wants.metal, pool.total(wants.buyers)], axis=1)
+    usage = np.concatenate([state.metal_use_rate, pool.total(wants.demand)], axis=1)
+    metal_plants = wants.metal.shape[1]
     flow = chain.trade.markets["oxide"].allocate(
         state.sep_out, need, state.allowed["oxide"], normal_need=usage
     )
-    share_buyers = pool.share(need_buyers, need[:, metal_plants:])
+    share_buyers = pool.share(wants.buyers, need[:, metal_plants:])
     state.sep_out = state.sep_out - flow.supplied()
     _ship_oxide(chain, state, step, flow, metal_plants, pool.into(share_buyers))
     if chain.origin_rule.traces:  # origin of what metal plants get: every sample's flows
@@ -269,20 +283,22 @@ def trade_oxide(chain: Chain, state: State, step: int, ledger: Ledger, rec: Reco
         x = flow.dense()
         buyers_x = pool.spread(x[:, :, metal_plants:], share_buyers[:1])
         rec.market(chain, step, "oxide", np.concatenate([x[:, :, :metal_plants], buyers_x], axis=2))
-    got = flow.received()
-    got_buyers = pool.pick(got[:, metal_plants:]) * share_buyers
-    rate = state.metal_use_rate
-    covered = np.concatenate(
-        [
-            np.minimum(got[:, :metal_plants], rate),
-            pool.total(np.minimum(got_buyers, demand_buyers)),
-        ],
-        axis=1,
+    _oxide_fills(chain, state, step, rec, flow, share_buyers, wants)
+
+
+def _oxide_need(chain: Chain, state: State, step: int) -> _OxideNeed:
+    """Metal plants' order-up-to need, buyers of elements' need and their demand."""
+    need_metal = position_need(
+        state.metal_use_rate,
+        chain.params["plant_input_cover_months"],
+        chain.input_lead["metal"],
+        state.metal_in,
+        state.pipelines["oxide_metal"].buf,
     )
-    wanted = np.concatenate(
-        [np.minimum(need_metal, rate), pool.total(np.minimum(need_buyers, demand_buyers))], axis=1
-    )
-    _oxide_fills(chain, state, step, rec, covered, wanted)
+    ring = state.pipelines["oxide_buyer"].buf
+    buyers, at = chain.element_buyers, chain.element_buyers_at
+    need_buyers = buyer_need(chain, state, step, buyers, at, ring)
+    return _OxideNeed(need_metal, need_buyers, demand_of(chain, state, step, buyers))
 
 
 def _ship_oxide(
@@ -299,15 +315,45 @@ def _ship_oxide(
 
 
 def _oxide_fills(
-    chain: Chain, state: State, step: int, rec: Recorder, covered: np.ndarray, wanted: np.ndarray
+    chain: Chain,
+    state: State,
+    step: int,
+    rec: Recorder,
+    flow: Flow,
+    share_buyers: np.ndarray,
+    wants: _OxideNeed,
 ) -> None:
     """The share of what the oxide market's customers wanted (within use) that it covered,
-    for each element's oxide price cells."""
+    for each element's oxide price cells (buyers of elements get ``share_buyers`` of their
+    pool's)."""
+    covered, wanted = _oxide_covered(chain, state, flow, share_buyers, wants)
     tiers = chain.fill_cells.oxide_tiers
     fill = covered_share(covered, wanted, covered, [members for _, members in tiers], capped=False)
     for (tier, _), share in zip(tiers, fill.transpose(1, 0, 2)):
         for e, product in enumerate(chain.fill_cells.oxide_products):
             record_fill(state, rec, step, product, tier, share[:, e])
+
+
+def _oxide_covered(
+    chain: Chain, state: State, flow: Flow, share_buyers: np.ndarray, wants: _OxideNeed
+) -> tuple[np.ndarray, np.ndarray]:
+    """What the oxide market's customers got and needed, each within their use, ``[S,
+    metal plants + pools, E]`` each."""
+    pool, metal_plants = chain.trade.oxide_pool, wants.metal.shape[1]
+    got = flow.received()
+    got_buyers = pool.pick(got[:, metal_plants:]) * share_buyers
+    rate = state.metal_use_rate
+    covered = np.concatenate(
+        [
+            np.minimum(got[:, :metal_plants], rate),
+            pool.total(np.minimum(got_buyers, wants.demand)),
+        ],
+        axis=1,
+    )
+    wanted = np.concatenate(
+        [np.minimum(wants.metal, rate), pool.total(np.minimum(wants.buyers, wants.demand))], axis=1
+    )
+    return covered, wanted
 
 
 def trade_concentrate(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recorder) -> None:
@@ -343,12 +389,8 @@ def _trade_concentrate(
 ) -> None:
     """`trade_concentrate` for some samples: separation plants' capacity ``cap`` and feed
     ``sep_in``, mines' ``mine_stock`` (updated) and the concentrate pipeline (shipped into)."""
-    ring = pipe.buf
-    held, stock_reo = np.empty(cap.shape), np.empty(mine_stock.shape[:2])
-    kernels.reo_held(sep_in, ring, REO_TO_ELEMENT, held)
-    lead = np.maximum(chain.input_lead["separation"], 1.0)
-    cover = chain.params["separation_input_cover_months"]
-    need = np.maximum(cap * (cover + lead)[None] - held, 0.0)
+    need = _concentrate_need(chain, cap, sep_in, pipe.buf)
+    stock_reo = np.empty(mine_stock.shape[:2])
     kernels.reo_held(mine_stock, np.empty((0, 0, 0, 0)), REO_TO_ELEMENT, stock_reo)
     market = chain.trade.markets["concentrate"]
     flow = market.allocate(
@@ -359,6 +401,18 @@ def _trade_concentrate(
     # A lane's shipments carry its mines' mix, weighted by what each mine sends.
     lane_mix = np.take(market.sup.sum(flow.sup_share * mix), market.edge_sup.labels, axis=1)
     by_element = Flow(market, flow.sup_t, flow.cus_t, x=flow.x * lane_mix)
-    by_element.ship_into(ring, step, chain.trade.lane_lead["concentrate"], into=pipe.same)
+    by_element.ship_into(pipe.buf, step, chain.trade.lane_lead["concentrate"], into=pipe.same)
     if rec.detail:
         rec.market(chain, step, "concentrate", flow.dense() * mix[:1, :, None, :])
+
+
+def _concentrate_need(
+    chain: Chain, cap: np.ndarray, sep_in: np.ndarray, ring: np.ndarray
+) -> np.ndarray:
+    """Separation plants' order-up-to need, tonnes REO: capacity ``cap`` times cover and lead
+    time, less the feed they hold (``sep_in``) and have coming (``ring``), at least 0."""
+    held = np.empty(cap.shape)
+    kernels.reo_held(sep_in, ring, REO_TO_ELEMENT, held)
+    lead = np.maximum(chain.input_lead["separation"], 1.0)
+    cover = chain.params["separation_input_cover_months"]
+    return np.maximum(cap * (cover + lead)[None] - held, 0.0)

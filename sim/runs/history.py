@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -67,15 +68,26 @@ def shared_until(
             return -np.inf
         i, name = int(key[len("events[") : key.index("]")]), key.split(".", 1)[1]
         event = scenario.events[i]
-        if not isinstance(getattr(event, name, None), dt.date) and name not in DATED.get(
-            str(getattr(event, "kind", "")), ()
-        ):
+        if not _acts_from_dates(event, name):
             return -np.inf
-        dates = [v for v in dict(event).values() if isinstance(v, dt.date)]
-        for other, drawn in draws.items():
-            if other.startswith(f"events[{i}].") and isinstance(
-                getattr(event, other.split(".", 1)[1], None), dt.date
-            ):
-                dates.append(dt.date.fromordinal(int(np.min(drawn))))
+        dates = _dates(event, i, draws)
         earliest = min(earliest, np.floor(min(month_index(origin, d) for d in dates)))
     return float(earliest - 1)
+
+
+def _acts_from_dates(event: Any, name: str) -> bool:
+    """Whether an event's field ``name`` acts only from the event's dates: a date, or a
+    number of `DATED`."""
+    kind = str(getattr(event, "kind", ""))
+    return isinstance(getattr(event, name, None), dt.date) or name in DATED.get(kind, ())
+
+
+def _dates(event: Any, i: int, draws: Mapping[str, np.ndarray]) -> list[dt.date]:
+    """Event ``i``'s dates, and the earliest drawn value of each of its drawn dates."""
+    dates = [v for v in dict(event).values() if isinstance(v, dt.date)]
+    for other, drawn in draws.items():
+        if other.startswith(f"events[{i}].") and isinstance(
+            getattr(event, other.split(".", 1)[1], None), dt.date
+        ):
+            dates.append(dt.date.fromordinal(int(np.min(drawn))))
+    return dates

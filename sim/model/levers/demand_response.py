@@ -30,7 +30,7 @@ from sim.model.layout import Layout
 from sim.model.levers.economics import PRICE_PRODUCTS, TIERS
 from sim.model.levers.timing import EventValues, active_fraction, ramp_average
 from sim.units import MAGNETS
-from sim.world.world import Buyer
+from sim.world.world import Buyer, World
 
 
 @dataclass(frozen=True)
@@ -75,16 +75,11 @@ def _substitution(
         and _named(ev.regions, b.region)
         and _named(ev.sectors, b.sector)
     ]
-    product, tier = [], []
-    for k in covered:
-        b = buyers[k]
-        name = f"{b.material}_magnet" if b.material in MAGNETS else f"{b.material}_oxide"
-        product.append(PRICE_PRODUCTS.index(name) if name in PRICE_PRODUCTS else -1)
-        tier.append(TIERS.index("china" if b.region == "CN" else "ex_china"))
+    product, tier = _price_cells([buyers[k] for k in covered])
     return SubstitutionRules(
         buyers=np.array(covered, dtype=int),
-        product=np.array(product, dtype=int),
-        tier=np.array(tier, dtype=int),
+        product=product,
+        tier=tier,
         max_share=events.value(i, "max_share"),
         trigger=events.value(i, "trigger_price_ratio"),
         full=events.value(i, "full_price_ratio"),
@@ -93,6 +88,15 @@ def _substitution(
         end=events.when(i, "end", np.inf),
         reversible=ev.reversible,
     )
+
+
+def _price_cells(buyers: list[Buyer]) -> tuple[np.ndarray, np.ndarray]:
+    """Each buyer's price product (-1 for none) and tier, indices into `PRICE_PRODUCTS` and
+    `TIERS`."""
+    names = [f"{b.material}_{'magnet' if b.material in MAGNETS else 'oxide'}" for b in buyers]
+    product = [PRICE_PRODUCTS.index(n) if n in PRICE_PRODUCTS else -1 for n in names]
+    tier = [TIERS.index("china" if b.region == "CN" else "ex_china") for b in buyers]
+    return np.array(product, dtype=int), np.array(tier, dtype=int)
 
 
 def adapt(sub: SubstitutionRules, share: np.ndarray, ratio: np.ndarray, step: int) -> np.ndarray:
@@ -145,12 +149,7 @@ def _recycling(
     """Recycling ``i``: the magnets its region's buyers bought ``life_years`` before each
     step (their demand path, extended back), and what a tonne of scrap yields."""
     world = layout.world
-    life = events.value(i, "life_years")[:, None]
-    base = world.base_year + 0.5
-    scrap = np.zeros((events.samples, len(years)))
-    for b in world.buyers:
-        if b.region == ev.region and b.material == ev.material:
-            scrap += b.demand_tpa / 12.0 * (1.0 + b.growth_pa) ** (years[None] - life - base)
+    scrap = _scrap(world, ev, events.value(i, "life_years"), years)
     separation_plants = [f.id for f in layout.stage("separation")]
     return RecyclingRules(
         plant=separation_plants.index(ev.facility),
@@ -160,6 +159,17 @@ def _recycling(
         scrap=scrap,
         content=world.recipes[ev.material] * world.parameters["swarf_recovery"],
     )
+
+
+def _scrap(world: World, ev: Recycling, life_years: np.ndarray, years: np.ndarray) -> np.ndarray:
+    """``[S, steps incl. warm-up]`` tonnes of magnet the event's buyers bought ``life_years``
+    before each step (their demand path, extended back)."""
+    life, base = life_years[:, None], world.base_year + 0.5
+    scrap = np.zeros((len(life_years), len(years)))
+    for b in world.buyers:
+        if b.region == ev.region and b.material == ev.material:
+            scrap += b.demand_tpa / 12.0 * (1.0 + b.growth_pa) ** (years[None] - life - base)
+    return scrap
 
 
 def recovered(rec: RecyclingRules, step: int, warmup: int) -> np.ndarray:

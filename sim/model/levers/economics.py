@@ -200,28 +200,30 @@ class Economics:
 def build(layout: Layout, events: EventValues) -> Economics:
     """The world's producers and the scenario's price floors, levels and caps."""
     producers = [_producer(p, layout) for p in layout.world.producers]
-    ids = [p.id for p in producers]
-    floors: list[FloorRules] = []
-    for i, floor in events.of_kind(PriceFloor):
-        start = events.when(i, "start", 0.0)
-        years = events.value(i, "years")
-        usd = events.value(i, "usd_per_kg")
-        floors.append(FloorRules(ids.index(floor.beneficiary), usd, start, start + 12.0 * years))
-    levels: list[LevelRules] = []
-    caps: list[LevelRules] = []
-    for i, level in events.of_kind(PriceLevel):  # caps are price levels too
-        (caps if isinstance(level, PriceCap) else levels).append(_level(events, i, level))
+    levels = [(i, ev) for i, ev in events.of_kind(PriceLevel)]  # caps are price levels too
     params = layout.world.parameters
     return Economics(
         producers,
-        floors,
-        levels,
-        caps,
+        _floor_rules(events, [p.id for p in producers]),
+        [_level(events, i, ev) for i, ev in levels if not isinstance(ev, PriceCap)],
+        [_level(events, i, ev) for i, ev in levels if isinstance(ev, PriceCap)],
         base_table(layout.world.prices_usd_per_kg),
         events.samples,
         params["price_elasticity"],
         params["price_ceiling"],
     )
+
+
+def _floor_rules(events: EventValues, producers: list[str]) -> list[FloorRules]:
+    """The scenario's price floors (``producers``: the producers' ids, in order)."""
+    floors = []
+    for i, floor in events.of_kind(PriceFloor):
+        start = events.when(i, "start", 0.0)
+        years = events.value(i, "years")
+        usd = events.value(i, "usd_per_kg")
+        beneficiary = producers.index(floor.beneficiary)
+        floors.append(FloorRules(beneficiary, usd, start, start + 12.0 * years))
+    return floors
 
 
 def _producer(p: Producer, layout: Layout) -> ProducerRules:
@@ -285,8 +287,19 @@ def settle(
         np.array([rules.tier for rules in economics.producers], dtype=int),
     )
     price = economics.market_price(fills, step, cells)  # the producers' prices alone
-    paid = np.zeros((economics.samples, len(economics.floors)))
     realised = [price[:, i] for i in range(len(economics.producers))]
+    paid = _floors(economics, realised, separated, step)
+    for rules, state, got in zip(economics.producers, producers, realised):
+        _decide(rules, state, got)
+    return paid
+
+
+def _floors(
+    economics: Economics, realised: list[np.ndarray], separated: np.ndarray, step: int
+) -> np.ndarray:
+    """Each floor's payment, ``[S, floors]`` in US$, on its producer's separated oxide; a
+    floor raises its producer's ``realised`` price (in place) to its level."""
+    paid = np.zeros((economics.samples, len(economics.floors)))
     for j, fl in enumerate(economics.floors):
         rules = economics.producers[fl.producer]
         on = active_fraction(fl.start, fl.end, step)
@@ -296,8 +309,6 @@ def settle(
         made_kg = separated[:, rules.separators, element].sum(axis=1) * KG_PER_T
         paid[:, j] = np.maximum(fl.usd_per_kg - market, 0.0) * on * made_kg
         realised[fl.producer] = floor
-    for rules, state, got in zip(economics.producers, producers, realised):
-        _decide(rules, state, got)
     return paid
 
 

@@ -97,14 +97,19 @@ def build(
     for k, threshold in thresholds.items():
         ev = controls[k]
         if ev.exporter not in traces:
-            traces[ev.exporter] = Trace(
-                ev.exporter,
-                np.array([c == ev.exporter for c in sides["oxide"][0].countries]),
-                np.array([c == ev.exporter for c in sides["metal"][0].countries]),
-            )
+            traces[ev.exporter] = _trace(ev.exporter, sides)
         scope = _foreign_routes(ev, magnet_plants, magnet_buyers, products.covered("magnet", ev))
         reaches.append(Reach(k, scope, threshold, ev.exporter))
     return OriginRule(traces, reaches, len(magnet_plants.countries))
+
+
+def _trace(exporter: str, sides: dict[str, tuple[Side, Side]]) -> Trace:
+    """The separation and metal plants in the exporter's country."""
+    return Trace(
+        exporter,
+        np.array([c == exporter for c in sides["oxide"][0].countries]),
+        np.array([c == exporter for c in sides["metal"][0].countries]),
+    )
 
 
 def _foreign_routes(

@@ -52,31 +52,31 @@ def control_scope(
             an element the control names (the caller knows the market's forms).
     """
     exporter = np.array([c == control.exporter for c in suppliers.countries], dtype=bool)
+    abroad = np.array(
+        [[cs != cc for cc in customers.countries] for cs in suppliers.countries], dtype=bool
+    ).reshape(len(suppliers.countries), len(customers.countries))
+    route = exporter[:, None] & _destinations(control, customers)[None, :] & abroad
+    return route[:, :, None] & covered[:, None, :]
+
+
+def _destinations(control: ExportControl, customers: Side) -> np.ndarray:
+    """``[C]`` customers a control's exports are bound for: its destinations (countries or
+    regions) and sectors, less those under a general licence."""
+    pairs = list(zip(customers.countries, customers.regions))
     if control.destinations == "all":
         dest = np.ones(len(customers.countries), dtype=bool)
     else:
         wanted = set(control.destinations)
-        dest = np.array(
-            [c in wanted or r in wanted for c, r in zip(customers.countries, customers.regions)],
-            dtype=bool,
-        )
-    abroad = np.array(
-        [[cs != cc for cc in customers.countries] for cs in suppliers.countries], dtype=bool
-    ).reshape(len(suppliers.countries), len(customers.countries))
+        dest = np.array([c in wanted or r in wanted for c, r in pairs], dtype=bool)
     exempt = set(control.general_licence)
-    dest &= np.array(
-        [
-            c not in exempt and r not in exempt
-            for c, r in zip(customers.countries, customers.regions)
-        ],
-        dtype=bool,
-    ).reshape(dest.shape)
+    dest &= np.array([c not in exempt and r not in exempt for c, r in pairs], dtype=bool).reshape(
+        dest.shape
+    )
     if control.sectors != "all":
         named = set(control.sectors)
         sectors = customers.sectors or [None] * len(customers.countries)
         dest &= np.array([s in named for s in sectors], dtype=bool).reshape(dest.shape)
-    route = exporter[:, None] & dest[None, :] & abroad
-    return route[:, :, None] & covered[:, None, :]
+    return dest
 
 
 @dataclass(frozen=True)

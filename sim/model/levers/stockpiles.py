@@ -65,16 +65,7 @@ def build(events: EventValues, buyers: list[Buyer], content: np.ndarray) -> list
 def _stockpile(
     events: EventValues, i: int, ev: Stockpile, buyers: list[Buyer], content: np.ndarray
 ) -> StockpileRules:
-    served = np.array(
-        [
-            k
-            for k, b in enumerate(buyers)
-            if b.region == ev.region
-            and b.material == ev.material
-            and (ev.sectors == "all" or b.sector in ev.sectors)
-        ],
-        dtype=int,
-    )
+    served = _served(ev, buyers)
     target = events.value(i, "target_t") if ev.target_t is not None else np.zeros(events.samples)
     return StockpileRules(
         buyers=served,
@@ -86,6 +77,20 @@ def _stockpile(
         max_release=events.value(i, "max_release_t_per_month"),
         purchase=events.value(i, "purchase_t_per_month"),
         target=target,
+    )
+
+
+def _served(ev: Stockpile, buyers: list[Buyer]) -> np.ndarray:
+    """Indices of the buyers a stockpile serves: of its region, material and sectors."""
+    return np.array(
+        [
+            k
+            for k, b in enumerate(buyers)
+            if b.region == ev.region
+            and b.material == ev.material
+            and (ev.sectors == "all" or b.sector in ev.sectors)
+        ],
+        dtype=int,
     )
 
 
@@ -109,24 +114,46 @@ def draw(
     active = active_fraction(pile.start, pile.end, step)
     gap = np.maximum(demand - inventory, 0.0)
     short = gap.sum(axis=1)
+    to_buyers = _release(pile, state, gap, short, demand, active)
+    from_buyers = _purchase(pile, state, np.maximum(inventory - demand, 0.0), short, active)
+    state.held = state.held - to_buyers.sum(axis=1) + from_buyers.sum(axis=1)
+    state.released = to_buyers.sum(axis=1) - from_buyers.sum(axis=1)
+    return to_buyers - from_buyers
+
+
+def _release(
+    pile: StockpileRules,
+    state: StockpileState,
+    gap: np.ndarray,
+    short: np.ndarray,
+    demand: np.ndarray,
+    active: np.ndarray,
+) -> np.ndarray:
+    """What the stockpile releases to each buyer, ``[S, B]``, in proportion to its ``gap``
+    (``short``: their total), when the share of demand short exceeds the threshold."""
     share = np.divide(
         short, demand.sum(axis=1), out=np.zeros_like(short), where=demand.sum(axis=1) > TINY
     )
     release = np.where(share > pile.threshold, np.minimum(short, pile.max_release * active), 0.0)
     release = np.minimum(release, state.held)
-    to_buyers = (
-        gap * np.divide(release, short, out=np.zeros_like(short), where=short > TINY)[:, None]
-    )
-    surplus = np.maximum(inventory - demand, 0.0)
+    return gap * np.divide(release, short, out=np.zeros_like(short), where=short > TINY)[:, None]
+
+
+def _purchase(
+    pile: StockpileRules,
+    state: StockpileState,
+    surplus: np.ndarray,
+    short: np.ndarray,
+    active: np.ndarray,
+) -> np.ndarray:
+    """What the stockpile buys from each buyer's ``surplus`` beyond this step's use, ``[S,
+    B]``, while none of them is ``short``, up to its target."""
     room = np.maximum(pile.target - state.held, 0.0)
     buy = np.where(short <= TINY, np.minimum(pile.purchase * active, room), 0.0)
     buy = np.minimum(buy, surplus.sum(axis=1))
-    from_buyers = (
+    return (
         surplus
         * np.divide(
             buy, surplus.sum(axis=1), out=np.zeros_like(buy), where=surplus.sum(axis=1) > TINY
         )[:, None]
     )
-    state.held = state.held - to_buyers.sum(axis=1) + from_buyers.sum(axis=1)
-    state.released = to_buyers.sum(axis=1) - from_buyers.sum(axis=1)
-    return to_buyers - from_buyers
