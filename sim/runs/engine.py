@@ -264,24 +264,13 @@ def run(
         state, ledger, record = state.repeat(samples), ledger.repeat(samples), record.repeat(chain)
         start = int(fork)
     else:
-        state, ledger, record = (
-            State.initial(chain),
-            Ledger(samples),
-            Record(chain, detail, compact),
-        )
+        state, ledger = State.initial(chain), Ledger(samples)
+        record = Record(chain, detail, compact)
     _simulate(chain, state, ledger, record, start, chain.steps)
     residual = ledger.check(state.holdings(chain), tolerance)
-    prices = _prices(chain, record)
+    prices, seconds = _prices(chain, record), time.perf_counter() - began
     return RunResult(
-        scenario,
-        chain,
-        state,
-        record,
-        seed,
-        residual,
-        time.perf_counter() - began,
-        prices,
-        start + warmup,
+        scenario, chain, state, record, seed, residual, seconds, prices, start + warmup
     )
 
 
