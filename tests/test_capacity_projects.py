@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from sim.config import draws as sampling
-from sim.model.levers.schedules import ramp_average
+from sim.model.levers.timing import ramp_average
 from sim.runs.engine import run
 from tests.worlds import one_chain, scenario
 

@@ -46,7 +46,6 @@ def test_no_module_over_the_limit() -> None:
     assert {m: n for m, n in modules.items() if n > MAX_MODULE} == {}
 
 
-@pytest.mark.xfail(strict=True, reason="the split of issue 13 is under way")
 def test_no_class_over_the_limit() -> None:
     _, classes, _ = shapes()
     assert {c: n for c, n in classes.items() if n > MAX_CLASS} == {}

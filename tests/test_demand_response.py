@@ -92,7 +92,7 @@ def test_recycling_returns_half_of_five_year_old_magnets_into_the_books() -> Non
     with_rec = run(world, scenario([REC]))
     assert with_rec.residual < 1e-9
     assert np.array_equal(with_rec.shortfall, without.shortfall)
-    gained = (with_rec.chain.holdings() - without.chain.holdings())[0]
+    gained = (with_rec.state.holdings(with_rec.chain) - without.state.holdings(without.chain))[0]
     months = 31  # June 2024 to December 2026; 100 t of magnet a month, no growth
     per_month = 0.5 * 100.0 * 0.8  # collected x recovered (swarf recovery 0.8 in tests)
     assert gained[0] == pytest.approx(months * per_month * 0.29, rel=1e-9)  # NdPr

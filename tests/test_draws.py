@@ -218,9 +218,9 @@ def row(a: np.ndarray, s: int, axis: int = 0) -> np.ndarray:
 def test_a_concentrate_trade_run_once_for_agreeing_samples_equals_each_sample_alone() -> None:
     # The oxide quota leaves the mines and their trade alike in every sample until a mine's
     # drawn outage starts (from then they differ): the concentrate trade is worked out once
-    # while they agree (`sim.model.chain.Chain.upstream`), and each sample's whole state
+    # while they agree (`sim.model.state.State.upstream`), and each sample's whole state
     # must still be what it is alone.
-    import sim.model.stages as processes
+    import sim.model.trading as processes
 
     world = default_world()
     events = [
@@ -269,9 +269,9 @@ def test_a_concentrate_trade_run_once_for_agreeing_samples_equals_each_sample_al
             world, sc, samples=1, draws={k: v[s : s + 1] for k, v in draws.items()}, detail=False
         )
         for name in ("mine_stock", "sep_in", "sep_out", "metal_in", "mag_in", "inventory"):
-            assert np.array_equal(row(getattr(batch.chain, name), s), getattr(alone.chain, name)[0])
-        for name, pipe in batch.chain.pipe.items():
-            assert np.array_equal(row(pipe.buf, s, axis=1), alone.chain.pipe[name].buf[:, 0])
+            assert np.array_equal(row(getattr(batch.state, name), s), getattr(alone.state, name)[0])
+        for name, pipe in batch.state.pipelines.items():
+            assert np.array_equal(row(pipe.buf, s, axis=1), alone.state.pipelines[name].buf[:, 0])
         assert np.array_equal(batch.shortfall[s], alone.shortfall[0])
 
 
@@ -306,11 +306,11 @@ def test_a_concentrate_control_alike_or_drawn_gives_each_sample_its_own_run() ->
     for drawn in ("events[1].share", "events[0].share"):
         draws = {drawn: np.array([0.2, 0.5, 0.7, 0.9])}
         batch = run(world, sc, samples=4, draws=draws, detail=False)
-        assert batch.chain.allowed["concentrate"] is not None
+        assert batch.state.allowed["concentrate"] is not None
         for s in range(4):
             alone = run(world, sc, samples=1, draws={drawn: draws[drawn][s : s + 1]}, detail=False)
             for name in ("mine_stock", "sep_in", "sep_out", "inventory"):
                 assert np.array_equal(
-                    row(getattr(batch.chain, name), s), getattr(alone.chain, name)[0]
+                    row(getattr(batch.state, name), s), getattr(alone.state, name)[0]
                 )
             assert np.array_equal(batch.shortfall[s], alone.shortfall[0])

@@ -122,8 +122,7 @@ def test_producers_prices_are_those_cells_of_the_whole_price_table(world) -> Non
     # Producers read their own cells (`market_price` with cells): the numbers must be those
     # of the whole table, caps and levels included.
     from sim.market.market import scarcity_price
-    from sim.model.levers.economics import base_at, market_price
-    from sim.model.levers.schedules import active_fraction
+    from sim.model.levers.timing import active_fraction
 
     cap = {
         "kind": "price_cap",
@@ -154,21 +153,21 @@ def test_producers_prices_are_those_cells_of_the_whole_price_table(world) -> Non
         samples=2,
         draws={"events[0].share": np.array([0.3, 0.8])},
     )
-    chain = res.chain
+    rules, fills = res.chain.economics, res.state.fills_now
     P, K = len(PRICE_PRODUCTS), len(TIERS)
     cells = (np.repeat(np.arange(P), K)[::-1].copy(), np.tile(np.arange(K), P)[::-1].copy())
     ndpr, ex = PRICE_PRODUCTS.index("NdPr_oxide"), TIERS.index("ex_china")
-    (held,) = chain.price_caps
+    (held,) = rules.price_caps
     for step in (M0 - 1, M0 + 1, M0 + 2, M0 + 5):
-        whole = market_price(chain, step)
-        assert np.array_equal(market_price(chain, step, cells), whole[:, cells[0], cells[1]])
+        whole = rules.market_price(fills, step)
+        assert np.array_equal(rules.market_price(fills, step, cells), whole[:, cells[0], cells[1]])
         # the table itself: scarcity prices, the cap on its own product and tier alone
-        p = chain.params
+        p = res.chain.params
         expected = scarcity_price(
-            base_at(chain, step), chain.fills_now, p["price_elasticity"], p["price_ceiling"]
+            rules.base_at(step), fills, p["price_elasticity"], p["price_ceiling"]
         )
         share = active_fraction(held.start, held.end, step)
         row = expected[:, ndpr, ex]
         expected[:, ndpr, ex] = row * (1 - share) + np.minimum(row, 45.0) * share
         assert np.array_equal(whole, expected)
-    assert chain.fills_now.min() < 1.0  # scarcity priced, not only base prices
+    assert fills.min() < 1.0  # scarcity priced, not only base prices

@@ -260,7 +260,7 @@ def reference_make_magnets(
     sep_out: np.ndarray,
     losses: np.ndarray,
 ) -> tuple[np.ndarray, ...]:
-    """The numpy of `sim.model.stages.make_magnets` around its market (updates its arguments)."""
+    """The numpy of `sim.model.trading.make_magnets` around its market (updates its arguments)."""
     uses = per_t > 0
     limit = np.where(uses[None], mag_in / np.where(uses, per_t, 1.0)[None], np.inf).min(2)
     used = made[:, :, None] * per_t[None]
@@ -417,7 +417,7 @@ def test_members_shares_and_parts_of_class_totals_equal_numpy(
 
 
 def reference_fill(got: np.ndarray, need: np.ndarray, usage: np.ndarray | None) -> np.ndarray:
-    """The numpy fill share `sim.model.stages` used: summed deliveries over summed needs
+    """The numpy fill share `sim.model.orders` used: summed deliveries over summed needs
     (1 where nothing is needed), each capped at use first when ``usage`` is given."""
     if usage is not None:
         got, need = np.minimum(got, usage), np.minimum(need, usage)
@@ -438,13 +438,13 @@ def reference_fill(got: np.ndarray, need: np.ndarray, usage: np.ndarray | None) 
 def test_coverage_kernel_equals_the_numpy_fill_shares(
     seed: int, samples: int, members: int, width: int, capped: bool, one_row: bool
 ) -> None:
-    from sim.model.stages import _covered
+    from sim.model.orders import covered_share
 
     rng = np.random.default_rng(seed)
     got, need = sparse(rng, (samples, members, width)), sparse(rng, (samples, members, width))
     usage = sparse(rng, (1 if one_row else samples, members, width))
     groups = [rng.random(members) < 0.5 for _ in range(3)] + [np.zeros(members, dtype=bool)]
-    out = _covered(got, need, usage, groups, capped=capped)
+    out = covered_share(got, need, usage, groups, capped=capped)
     for g, sel in enumerate(groups):
         use = np.broadcast_to(usage, got.shape)[:, sel] if capped else None
         assert np.array_equal(out[:, g], reference_fill(got[:, sel], need[:, sel], use))
@@ -461,7 +461,7 @@ def test_coverage_kernel_equals_the_numpy_fill_shares(
 def test_position_need_kernel_equals_the_numpy_need(
     seed: int, samples: int, plants: int, width: int, slots: int
 ) -> None:
-    from sim.model.stages import _position_need
+    from sim.model.orders import position_need
 
     rng = np.random.default_rng(seed)
     rate, held = sparse(rng, (samples, plants, width)), sparse(rng, (samples, plants, width))
@@ -470,7 +470,7 @@ def test_position_need_kernel_equals_the_numpy_need(
     expected = np.maximum(
         rate * (2.0 + np.maximum(lead, 1.0))[None, :, None] - (held + ring.sum(axis=0)), 0.0
     )
-    assert np.array_equal(_position_need(rate, 2.0, lead, held, ring), expected)
+    assert np.array_equal(position_need(rate, 2.0, lead, held, ring), expected)
 
 
 @settings(max_examples=60, deadline=None)

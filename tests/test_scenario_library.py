@@ -86,8 +86,8 @@ def test_october_lapse_switches_the_measures_on_only_after_the_suspension_ends()
     )
     lapse = month(kept, "2026-11-01")
     assert np.allclose(kept.shortfall[0, :lapse], lapsed.shortfall[0, :lapse])
-    assert [c.level[0] for c in lapsed.chain.controls[1:]] == pytest.approx([0.6, 1.0, 0.6])
-    assert [c.level[0] for c in kept.chain.controls[1:]] == [0.0, 0.0, 0.0]
+    assert [level[0] for level in lapsed.state.control_levels[1:]] == pytest.approx([0.6, 1.0, 0.6])
+    assert [level[0] for level in kept.state.control_levels[1:]] == [0.0, 0.0, 0.0]
     # the 0.1% rule reaches magnets made abroad from Chinese metal: more shortfall abroad
     chain = kept.chain
     abroad = np.array([b.region != "CN" and b.material == "NdFeB" for b in chain.buyers])

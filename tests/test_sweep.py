@@ -195,10 +195,10 @@ def _history_runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     found: list[int] = []
     simulate = engine._simulate
 
-    def counted(chain, ledger, record, start, stop) -> None:  # noqa: ANN001
+    def counted(chain, state, ledger, record, start, stop) -> None:  # noqa: ANN001
         if chain.samples == 1:
             found.append(stop)
-        simulate(chain, ledger, record, start, stop)
+        simulate(chain, state, ledger, record, start, stop)
 
     monkeypatch.setattr(engine, "_simulate", counted)
     return found

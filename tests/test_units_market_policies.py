@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from sim.market.market import allocate, allocate_controlled, scarcity_price
-from sim.model.levers.schedules import active_fraction, change_steps, ramp_average
+from sim.model.levers.timing import active_fraction, change_steps, ramp_average
 from sim.units import month_index, month_start
 
 

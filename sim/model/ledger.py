@@ -12,6 +12,7 @@ exceeds ``tolerance`` times the throughput.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,6 +39,22 @@ class Ledger:
         self.mined, self.recycled_in = zeros.copy(), zeros.copy()
         self.consumed, self.losses = zeros.copy(), zeros.copy()
 
+    def copy(self) -> Ledger:
+        """An independent copy of the books."""
+        return self._with(lambda a: a.copy(), self.samples)
+
+    def repeat(self, samples: int) -> Ledger:
+        """One sample's books for ``samples`` samples that all had its history."""
+        assert self.samples == 1, "the books of one sample"
+        return self._with(lambda a: np.repeat(a, samples, axis=0), samples)
+
+    def _with(self, each: Callable[[np.ndarray], np.ndarray], samples: int) -> Ledger:
+        out = Ledger(samples)
+        out.mined, out.recycled_in = each(self.mined), each(self.recycled_in)
+        out.consumed, out.losses = each(self.consumed), each(self.losses)
+        out.opening = None if self.opening is None else each(self.opening)
+        return out
+
     def open(self, holdings: np.ndarray) -> None:
         """Start the books: zero the flows and remember the opening holdings."""
         self.__post_init__()
@@ -51,17 +68,19 @@ class Ledger:
         throughput = inflow + opening
         return inflow - outflow, throughput
 
+    def _relative(self, holdings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Residual, and residual relative to each sample's total throughput, ``[S, E]``."""
+        res, through = self.residual(holdings)
+        return res, np.abs(res) / np.maximum(through.sum(axis=1, keepdims=True), 1.0)
+
     def relative_residual(self, holdings: np.ndarray) -> float:
         """Largest residual over all samples and elements, relative to total throughput."""
-        res, through = self.residual(holdings)
-        scale = np.maximum(through.sum(axis=1, keepdims=True), 1.0)
-        return float(np.max(np.abs(res) / scale)) if res.size else 0.0
+        rel = self._relative(holdings)[1]
+        return float(np.max(rel)) if rel.size else 0.0
 
     def check(self, holdings: np.ndarray, tolerance: float = TOLERANCE) -> float:
         """Raise `MassBalanceError` unless the books balance; return the relative residual."""
-        res, through = self.residual(holdings)
-        scale = np.maximum(through.sum(axis=1, keepdims=True), 1.0)
-        rel = np.abs(res) / scale
+        res, rel = self._relative(holdings)
         if rel.size and rel.max() > tolerance:
             s, e = np.unravel_index(int(np.argmax(rel)), rel.shape)
             raise MassBalanceError(

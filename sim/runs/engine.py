@@ -1,10 +1,10 @@
 """One run: a batch of samples of one scenario through one SimPy environment.
 
-`run` builds the `Chain`, starts the event switches and the stage actors, runs the clock
-from the warm-up to the horizon's end, checks the mass balance and returns a `RunResult`
-holding arrays (tidy tables are built from it by `sim.runs.tables`). Steps every sample shares
-run once, with one sample; that history is kept in a `HistoryCache` the run owns, or one a
-sweep hands all its batches in a process.
+`run` builds the `Chain` and its initial `State`, starts the event switches and the stage
+actors, runs the clock from the warm-up to the horizon's end, checks the mass balance and
+returns a `RunResult` holding arrays (tidy tables are built from it by `sim.runs.tables`).
+Steps every sample shares run once, with one sample; that history is kept in a `HistoryCache`
+the run owns, or one a sweep hands all its batches in a process.
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ import simpy
 from sim.config.scenario import Scenario
 from sim.errors import InputError
 from sim.model.chain import Chain
+from sim.model.clock import processes
 from sim.model.ledger import TOLERANCE, Ledger
-from sim.model.levers.economics import PRICE_PRODUCTS, TIERS, base_at, capped
-from sim.model.stages import STAGES, actor, switch
-from sim.runs.history import CannotFork, carry, shared_until, snapshot
+from sim.model.levers.economics import PRICE_PRODUCTS, TIERS
+from sim.model.state import State
+from sim.runs.history import shared_until
 from sim.units import ELEMENTS, month_start
 from sim.world.world import World
 
@@ -120,13 +121,13 @@ class Record:
     def producing(self, step: int, levels: np.ndarray) -> None:
         self._series("producer_level", step, levels, 1.0)
 
-    def fill(self, step: int, product: str, tier: str, value: np.ndarray) -> None:
-        p, k = PRICE_PRODUCTS.index(product), TIERS.index(tier)
-        self.chain.fills_now[:, p, k] = value  # the price producers see next step
+    def fill(self, step: int, product: int, tier: int, value: np.ndarray) -> None:
         if step >= 0:
-            self.fills[:, step, PRICE_PRODUCTS.index(product), TIERS.index(tier)] = value
+            self.fills[:, step, product, tier] = value
 
-    def consumed(self, chain: Chain, step: int, demand: np.ndarray, got: np.ndarray) -> None:
+    def consumed(
+        self, chain: Chain, state: State, step: int, demand: np.ndarray, got: np.ndarray
+    ) -> None:
         if step < 0:
             return
         if self._demand.shape[1] == 1 and demand.shape[0] > 1 and demand.strides[0] != 0:
@@ -139,11 +140,26 @@ class Record:
             self._delivered[step] = got
         if self.stocks is not None and self.inventory is not None:
             sl = chain.slices
-            self.stocks[step, sl["mine"]] = chain.mine_stock[0]
-            self.stocks[step, sl["separation"]] = chain.sep_in[0] + chain.sep_out[0]
-            self.stocks[step, sl["metal"]] = chain.metal_in[0]
-            self.stocks[step, sl["magnet"]] = chain.mag_in[0]
-            self.inventory[step] = chain.inventory[0]
+            self.stocks[step, sl["mine"]] = state.mine_stock[0]
+            self.stocks[step, sl["separation"]] = state.sep_in[0] + state.sep_out[0]
+            self.stocks[step, sl["metal"]] = state.metal_in[0]
+            self.stocks[step, sl["magnet"]] = state.mag_in[0]
+            self.inventory[step] = state.inventory[0]
+
+    def repeat(self, chain: Chain) -> Record:
+        """This one-sample record for ``chain``'s samples, which all had its history."""
+        out = Record(chain, self.detail, self.compact)
+        out._demand = self._demand.copy()
+        out._delivered = np.repeat(self._delivered, chain.samples, axis=1)
+        out.fills = np.repeat(self.fills, chain.samples, axis=0)
+        out.flows = {name: x.copy() for name, x in self.flows.items()}
+        for name in ("production", "stocks", "inventory", "recycled"):  # sample 0's
+            kept = getattr(self, name)
+            setattr(out, name, None if kept is None else kept.copy())
+        for name in ("stockpile_t", "floor_usd", "producer_level"):
+            kept = getattr(self, name)
+            setattr(out, name, None if kept is None else np.repeat(kept, chain.samples, axis=0))
+        return out
 
 
 @dataclass
@@ -152,6 +168,7 @@ class RunResult:
 
     scenario: Scenario
     chain: Chain
+    state: State  # at the end of the run
     record: Record
     seed: int
     residual: float
@@ -233,14 +250,15 @@ def run(
     began = time.perf_counter()
     if histories is None:
         histories = HistoryCache()
-    chain, ledger, record, start = _start(
-        world, scenario, samples, warmup, detail, compact, draws, fork_prefix, histories
+    chain = Chain(world, scenario, samples, warmup, draws)
+    state, ledger, record, start = _start(
+        chain, world, scenario, detail, compact, draws, fork_prefix, histories
     )
-    _simulate(chain, ledger, record, start, chain.steps)
-    residual = ledger.check(chain.holdings(), tolerance)
-    prices = _prices(chain, record)
+    _simulate(chain, state, ledger, record, start, chain.steps)
+    residual = ledger.check(state.holdings(chain), tolerance)
+    prices, seconds = _prices(chain, record), time.perf_counter() - began
     return RunResult(
-        scenario, chain, record, seed, residual, time.perf_counter() - began, prices, start + warmup
+        scenario, chain, state, record, seed, residual, seconds, prices, start + warmup
     )
 
 
@@ -267,53 +285,44 @@ def _check_request(
 
 
 def _start(
+    chain: Chain,
     world: World,
     scenario: Scenario,
-    samples: int,
-    warmup: int,
     detail: bool,
     compact: bool,
     draws: Mapping[str, np.ndarray] | None,
     fork_prefix: bool,
     histories: HistoryCache,
-) -> tuple[Chain, Ledger, Record, int]:
-    """The chain, ledger and record a run starts from, and its first step: the warm-up's,
-    or the step after the history every sample shares (carried into the full batch)."""
-    chain = Chain(world, scenario, samples, warmup, draws)
-    ledger = Ledger(samples)
-    record = Record(chain, detail, compact)
-    start = -warmup
+) -> tuple[State, Ledger, Record, int]:
+    """The state, books and record a run starts from, and its first step: the warm-up's, or
+    the step after the history every sample shares (repeated into the full batch)."""
+    samples, start = chain.samples, -chain.warmup
     fork = shared_until(scenario, draws, chain.origin) if samples > 1 and fork_prefix else -1e9
-    if start + 1 < fork < chain.steps:  # the samples' first steps are one history
-        assert draws is not None
-        before, after = _history(
-            world, scenario, warmup, detail, compact, draws, start, int(fork), histories
-        )
-        try:
-            carry(before, after, (chain, ledger, record), samples)
-            start = int(fork)
-        except CannotFork:
-            chain = Chain(world, scenario, samples, warmup, draws)
-            ledger = Ledger(samples)
-            record = Record(chain, detail, compact)
-    return chain, ledger, record, start
+    if not start + 1 < fork < chain.steps:
+        return State.initial(chain), Ledger(samples), Record(chain, detail, compact), start
+    assert draws is not None  # the samples' first steps are one history
+    state, ledger, record = _history(
+        world, scenario, chain.warmup, detail, compact, draws, start, int(fork), histories
+    )
+    return state.repeat(samples), ledger.repeat(samples), record.repeat(chain), int(fork)
 
 
 def _prices(chain: Chain, record: Record) -> np.ndarray:
-    """Price paths ``[S, T, product, tier]`` of a finished run: the scarcity price on each
-    step's base level (the scenario's price levels, else the 2024 ones), then its caps."""
-    if chain.price_levels:
-        base = np.stack([base_at(chain, t) for t in range(chain.steps)], axis=1)
+    """Price paths ``[S, T, product, tier]`` from the fills recorded, on the run's base prices
+    (`price_level` events) and under its caps."""
+    rules = chain.economics
+    if rules.price_levels:
+        base = np.stack([rules.base_at(t) for t in range(chain.steps)], axis=1)
     else:  # the 2024 levels throughout
-        base = chain.base_prices[None, None]
+        base = rules.base_prices[None, None]
     prices = prices_from_fills(chain.world, record.fills, base)
-    for t in range(chain.steps if chain.price_caps else 0):
-        prices[:, t] = capped(chain, prices[:, t], t)
+    for t in range(chain.steps if rules.price_caps else 0):
+        prices[:, t] = rules.capped(prices[:, t], t)
     return prices
 
 
 HISTORIES_KEPT = 4  # shared histories a `HistoryCache` keeps (a sweep's batches share one)
-History = tuple[dict[Any, Any], dict[Any, Any]]  # `snapshot`s before and after shared steps
+History = tuple[State, Ledger, Record]  # one sample's end of the steps every sample shares
 
 
 class HistoryCache:
@@ -361,32 +370,31 @@ def _history(
     stop: int,
     histories: HistoryCache,
 ) -> History:
-    """The state before and after steps ``start``-``stop`` of one sample (the first of
-    ``draws``), which every sample shares (`sim.runs.history`): `snapshot`s of its chain, ledger
-    and record, from ``histories`` if it holds them, else simulated and kept there."""
+    """The state, books and record of one sample (the first of ``draws``) after steps
+    ``start``-``stop``, which every sample shares (`sim.runs.history`); not to be changed
+    (`State.repeat` and the others copy). The steps do not depend on the draws, so batches of
+    one sweep share them through ``histories``."""
     key = (world, scenario, warmup, detail, compact, start, stop)
     found = histories.find(key)
     if found is None:
-        small_chain = Chain(world, scenario, 1, warmup, {k: v[:1] for k, v in draws.items()})
-        small = (small_chain, Ledger(1), Record(small_chain, detail, compact))
-        before = snapshot(*small)
-        _simulate(*small, start, stop)
-        found = (before, snapshot(*small))
+        small = Chain(world, scenario, 1, warmup, {k: v[:1] for k, v in draws.items()})
+        found = (State.initial(small), Ledger(1), Record(small, detail, compact))
+        _simulate(small, *found, start, stop)
         histories.keep(key, found)
     return found
 
 
-def _simulate(chain: Chain, ledger: Ledger, record: Record, start: int, stop: int) -> None:
+def _simulate(
+    chain: Chain, state: State, ledger: Ledger, record: Record, start: int, stop: int
+) -> None:
     """Run the chain's processes from step ``start`` up to (not including) ``stop``."""
     env = simpy.Environment(initial_time=start)
-    processes = [switch(env, chain, control, chain.refresh_controls) for control in chain.controls]
-    processes += [switch(env, chain, outage, lambda: None) for outage in chain.outages]
-    processes += [actor(env, stage, chain, ledger, record) for stage in STAGES]
-    for process in processes:
+    running = processes(env, chain, state, ledger, record)
+    for process in running:
         env.process(process)
     env.run(until=stop)
     # The environment and its processes refer to each other; closing the processes lets the
     # chain, ledger and record go as soon as the caller drops them, without waiting for the
     # cycle collector (whose full pass costs a sweep worker ~50 ms a batch).
-    for process in processes:
+    for process in running:
         process.close()

@@ -85,7 +85,7 @@ def stockpiles_table(result: RunResult, sample: int = 0) -> pd.DataFrame:
 def producers_table(result: RunResult, sample: int = 0) -> pd.DataFrame:
     """Each price-sensitive producer's share of capacity run, every month."""
     level = result.record.producer_level
-    producers = result.chain.producers
+    producers = result.chain.economics.producers
     rows = (
         []
         if level is None

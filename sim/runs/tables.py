@@ -73,7 +73,7 @@ def flows_table(result: RunResult) -> pd.DataFrame:
         part = _long(rec.flows["concentrate"], dates, ids["mine"], ids["separation"])
         parts.append(part.assign(stage="mining", form="concentrate"))
     if "oxide" in rec.flows:
-        targets = ids["metal"] + _buyer_names(result, chain.be)
+        targets = ids["metal"] + _buyer_names(result, chain.element_buyers)
         parts.append(
             _long(rec.flows["oxide"], dates, ids["separation"], targets).assign(
                 stage="separation", form="oxide"
@@ -87,7 +87,7 @@ def flows_table(result: RunResult) -> pd.DataFrame:
         )
     if "magnet" in rec.flows:
         content = rec.flows["magnet"][..., 0][..., None] * chain.recipe[None, :, None, :]
-        part = _long(content, dates, ids["magnet"], _buyer_names(result, chain.bm))
+        part = _long(content, dates, ids["magnet"], _buyer_names(result, chain.magnet_buyers))
         form = {f.id: f.product for f in chain.stage("magnet")}
         parts.append(part.assign(stage="magnet", form=part["source"].map(form)))
     if rec.recycled is not None:

@@ -15,6 +15,8 @@ linearly over ``ramp_months`` from ``start``) of the magnets the region's buyers
 bought ``life_years`` earlier (their demand path extended back), as the elements of the magnet
 recipe, recovered at the swarf recovery rate, into a separation plant's output. That mass
 enters the books as ``recycled_in``.
+
+The builders return each event's rules; the switched shares are part of the run's state.
 """
 
 from __future__ import annotations
@@ -23,12 +25,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.model.levers.schedules import active_fraction, ramp_average
+from sim.config.events import Recycling, Substitution
+from sim.model.layout import Layout
+from sim.model.levers.economics import PRICE_PRODUCTS, TIERS
+from sim.model.levers.timing import EventValues, active_fraction, ramp_average
+from sim.units import MAGNETS
+from sim.world.world import Buyer, World
 
 
-@dataclass
-class SubstitutionState:
-    """One substitution event: its buyers, rules (one value a sample) and switched share."""
+@dataclass(frozen=True)
+class SubstitutionRules:
+    """One substitution event: its buyers and rules (one value a sample)."""
 
     buyers: np.ndarray  # indices into the chain's buyers
     product: np.ndarray  # [B] index of each buyer's price product (-1: no price, no switch)
@@ -40,7 +47,6 @@ class SubstitutionState:
     start: np.ndarray
     end: np.ndarray
     reversible: bool
-    share: np.ndarray  # [S, B] switched away
 
 
 def speed(adoption_months: np.ndarray) -> np.ndarray:
@@ -49,18 +55,77 @@ def speed(adoption_months: np.ndarray) -> np.ndarray:
     return np.where(adoption_months > 0, 1.0 - np.exp(-1.0 / safe), 1.0)
 
 
-def adapt(sub: SubstitutionState, ratio: np.ndarray, step: int) -> None:
-    """Move the switched share one month towards its target for price ratios ``[S, B]``."""
+def build_substitutions(events: EventValues, buyers: list[Buyer]) -> list[SubstitutionRules]:
+    """The scenario's substitution events, in its order."""
+    return [_substitution(events, i, ev, buyers) for i, ev in events.of_kind(Substitution)]
+
+
+def _named(value: object, name: str | None) -> bool:
+    return value == "all" or name in value  # type: ignore[operator]
+
+
+def _substitution(
+    events: EventValues, i: int, ev: Substitution, buyers: list[Buyer]
+) -> SubstitutionRules:
+    """Substitution ``i``: its buyers, the price each one watches, and its rules."""
+    covered = [
+        k
+        for k, b in enumerate(buyers)
+        if _named(ev.materials, b.material)
+        and _named(ev.regions, b.region)
+        and _named(ev.sectors, b.sector)
+    ]
+    product, tier = _price_cells([buyers[k] for k in covered])
+    return SubstitutionRules(
+        buyers=np.array(covered, dtype=int),
+        product=product,
+        tier=tier,
+        max_share=events.value(i, "max_share"),
+        trigger=events.value(i, "trigger_price_ratio"),
+        full=events.value(i, "full_price_ratio"),
+        speed=speed(events.value(i, "adoption_months")),
+        start=events.when(i, "start", 0.0),
+        end=events.when(i, "end", np.inf),
+        reversible=ev.reversible,
+    )
+
+
+def _price_cells(buyers: list[Buyer]) -> tuple[np.ndarray, np.ndarray]:
+    """Each buyer's price product (-1 for none) and tier, indices into `PRICE_PRODUCTS` and
+    `TIERS`."""
+    names = [f"{b.material}_{'magnet' if b.material in MAGNETS else 'oxide'}" for b in buyers]
+    product = [PRICE_PRODUCTS.index(n) if n in PRICE_PRODUCTS else -1 for n in names]
+    tier = [TIERS.index("china" if b.region == "CN" else "ex_china") for b in buyers]
+    return np.array(product, dtype=int), np.array(tier, dtype=int)
+
+
+def adapt(sub: SubstitutionRules, share: np.ndarray, ratio: np.ndarray, step: int) -> np.ndarray:
+    """The switched ``share[S, B]`` moved one month towards its target for price ratios
+    ``[S, B]``."""
     active = active_fraction(sub.start, sub.end, step)[:, None]
     span = (sub.full - sub.trigger)[:, None]
     reach = np.clip((ratio - sub.trigger[:, None]) / span, 0.0, 1.0)
     target = np.where(sub.product[None] >= 0, sub.max_share[:, None] * reach, 0.0)
-    moved = sub.share + (target - sub.share) * (sub.speed[:, None] * active)
-    sub.share = moved if sub.reversible else np.maximum(sub.share, moved)
+    moved = share + (target - share) * (sub.speed[:, None] * active)
+    return moved if sub.reversible else np.maximum(share, moved)
 
 
-@dataclass
-class RecyclingState:
+def demand(
+    path: np.ndarray, samples: int, rules: list[SubstitutionRules], shares: list[np.ndarray]
+) -> np.ndarray:
+    """``[S, B]`` a step's demand: its row of the demand path, ``path[1, B]``, less what
+    substitution switched (``shares``, one ``[S, buyers]`` a rule); a read-only view of the
+    row when nothing can switch."""
+    if not rules:
+        return np.broadcast_to(path, (samples, path.shape[1]))
+    kept = np.ones((samples, path.shape[1]))
+    for sub, share in zip(rules, shares):
+        kept[:, sub.buyers] *= 1.0 - share
+    return path * kept
+
+
+@dataclass(frozen=True)
+class RecyclingRules:
     """One recycling event: the plant it feeds and the element yield per step, ``[S, T', E]``
     computed up front (from the demand path extended back by the product life)."""
 
@@ -72,7 +137,42 @@ class RecyclingState:
     content: np.ndarray  # [E] recovered element per t of magnet scrap
 
 
-def recovered(rec: RecyclingState, step: int, warmup: int) -> np.ndarray:
+def build_recycling(events: EventValues, layout: Layout, years: np.ndarray) -> list[RecyclingRules]:
+    """The scenario's recycling events, in its order (``years``: the middle of every step,
+    warm-up included, as a calendar year)."""
+    return [_recycling(events, i, ev, layout, years) for i, ev in events.of_kind(Recycling)]
+
+
+def _recycling(
+    events: EventValues, i: int, ev: Recycling, layout: Layout, years: np.ndarray
+) -> RecyclingRules:
+    """Recycling ``i``: the magnets its region's buyers bought ``life_years`` before each
+    step (their demand path, extended back), and what a tonne of scrap yields."""
+    world = layout.world
+    scrap = _scrap(world, ev, events.value(i, "life_years"), years)
+    separation_plants = [f.id for f in layout.stage("separation")]
+    return RecyclingRules(
+        plant=separation_plants.index(ev.facility),
+        start=events.when(i, "start", 0.0),
+        ramp=events.value(i, "ramp_months"),
+        collection=events.value(i, "collection_share"),
+        scrap=scrap,
+        content=world.recipes[ev.material] * world.parameters["swarf_recovery"],
+    )
+
+
+def _scrap(world: World, ev: Recycling, life_years: np.ndarray, years: np.ndarray) -> np.ndarray:
+    """``[S, steps incl. warm-up]`` tonnes of magnet the event's buyers bought ``life_years``
+    before each step (their demand path, extended back)."""
+    life, base = life_years[:, None], world.base_year + 0.5
+    scrap = np.zeros((len(life_years), len(years)))
+    for b in world.buyers:
+        if b.region == ev.region and b.material == ev.material:
+            scrap += b.demand_tpa / 12.0 * (1.0 + b.growth_pa) ** (years[None] - life - base)
+    return scrap
+
+
+def recovered(rec: RecyclingRules, step: int, warmup: int) -> np.ndarray:
     """``[S, E]`` elements recovered from end-of-life scrap this step."""
     level = ramp_average(rec.start, rec.ramp, step) * rec.collection
     return (level * rec.scrap[:, step + warmup])[:, None] * rec.content[None]

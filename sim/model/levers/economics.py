@@ -12,22 +12,23 @@ idles; back at or above cost for long enough it restarts. Its level multiplies i
 facilities' capacity. A `price_floor` pays the beneficiary the gap between the floor and the
 market price on each kilogram of the product it separates; the payments are recorded as the
 payer's cost. A `price_cap` bounds the prices reported and seen by producers.
+
+`build` returns the rules (`Economics`); producers' running levels (`ProducerState`) are part
+of the run's state.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sim.config.events import PriceCap, PriceFloor, PriceLevel
 from sim.market.market import scarcity_price
-from sim.model.levers.schedules import active_fraction
+from sim.model.layout import Layout
+from sim.model.levers.timing import EventValues, active_fraction
 from sim.units import ELEMENT_INDEX, ELEMENTS, MAGNETS
-
-if TYPE_CHECKING:
-    from sim.model.chain import Chain
+from sim.world.world import Producer
 
 PRICE_PRODUCTS: tuple[str, ...] = (
     *(f"{e}_oxide" for e in ELEMENTS[:-1]),
@@ -36,10 +37,12 @@ PRICE_PRODUCTS: tuple[str, ...] = (
 TIERS: tuple[str, ...] = ("china", "ex_china")
 KG_PER_T = 1000.0
 
+Cells = tuple[np.ndarray, np.ndarray]  # products and tiers of some cells of the price table
 
-@dataclass
-class ProducerState:
-    """One producer's facilities, cost and state (one value a sample)."""
+
+@dataclass(frozen=True)
+class ProducerRules:
+    """One producer: its facilities, product, cost and how it reacts to prices."""
 
     id: str
     facilities: np.ndarray  # indices into the chain's facilities
@@ -51,24 +54,39 @@ class ProducerState:
     curtail_share: float
     idle_after: float
     restart: float
+
+
+@dataclass
+class ProducerState:
+    """One producer's running level and its months below and above cost, a sample each."""
+
     level: np.ndarray  # [S] share of capacity it runs at
     below: np.ndarray  # [S] consecutive months below cost
     above: np.ndarray  # [S] consecutive months at or above cost
 
+    def copy(self) -> ProducerState:
+        return ProducerState(self.level.copy(), self.below.copy(), self.above.copy())
 
-@dataclass
-class FloorState:
+    def repeat(self, samples: int) -> ProducerState:
+        """A one-sample state for ``samples`` samples."""
+        return ProducerState(
+            *(np.repeat(a, samples, axis=0) for a in (self.level, self.below, self.above))
+        )
+
+
+@dataclass(frozen=True)
+class FloorRules:
     """A price floor: its producer, level and dates (one value a sample)."""
 
-    producer: int  # index into the chain's producers
+    producer: int  # index into the producers
     usd_per_kg: np.ndarray
     start: np.ndarray
     end: np.ndarray
 
 
-@dataclass
-class LevelState:
-    """A `price_level` event: product, tiers, new base and dates."""
+@dataclass(frozen=True)
+class LevelRules:
+    """A `price_level` or `price_cap` event: product, tiers, price and dates."""
 
     product: int
     tiers: np.ndarray  # [K] booleans
@@ -77,155 +95,228 @@ class LevelState:
     end: np.ndarray
 
 
+def tier_members(regions: list[str]) -> dict[str, np.ndarray]:
+    """Which of some parties (by region) are in each price tier, a mask each."""
+    china = np.array([r == "CN" for r in regions], dtype=bool)
+    return {"china": china, "ex_china": ~china}
+
+
+@dataclass(frozen=True)
+class FillCells:
+    """The price cells (product and tier, indices into `PRICE_PRODUCTS` and `TIERS`) whose
+    scarcity the magnet and oxide markets measure, and the customers each one covers."""
+
+    magnet: list[tuple[int, int, np.ndarray]]  # product, tier, magnet buyers (a mask)
+    oxide_tiers: list[tuple[int, np.ndarray]]  # tier, oxide customers (metal plants, pools)
+    oxide_products: list[int]  # each element's oxide (the last element has no price)
+
+    @classmethod
+    def build(
+        cls, magnet_regions: list[str], magnet_materials: np.ndarray, oxide_regions: list[str]
+    ) -> FillCells:
+        """The cells of magnet buyers with these regions and materials, and of the oxide
+        market's customers with these regions."""
+        magnet = [
+            (
+                PRICE_PRODUCTS.index(f"{name}_magnet"),
+                TIERS.index(tier),
+                members & (magnet_materials == name),
+            )
+            for tier, members in tier_members(magnet_regions).items()
+            for name in MAGNETS
+        ]
+        oxide_tiers = [(TIERS.index(t), m) for t, m in tier_members(oxide_regions).items()]
+        oxide_products = [PRICE_PRODUCTS.index(f"{name}_oxide") for name in ELEMENTS[:-1]]
+        return cls(magnet, oxide_tiers, oxide_products)
+
+
 def base_table(prices: dict[tuple[str, str], float]) -> np.ndarray:
     """``[P, K]`` 2024 base prices (NaN where the world has none)."""
     return np.array([[prices.get((p, t), np.nan) for t in TIERS] for p in PRICE_PRODUCTS])
 
 
-def build(chain: Chain) -> None:
-    """Set ``chain.producers``, ``chain.floors``, ``chain.price_levels`` and the price state."""
-    S, sep = chain.samples, chain.slices["separation"]
-    chain.producers = [
-        ProducerState(
-            p.id,
-            np.array([chain.index[f] for f in p.facilities if f in chain.index], dtype=int),
-            np.array(
-                [
-                    chain.index[f] - sep.start
-                    for f in p.facilities
-                    if f in chain.index and chain.facilities[chain.index[f]].stage == "separation"
-                ],
-                dtype=int,
-            ),
-            PRICE_PRODUCTS.index(p.product),
-            TIERS.index(p.tier),
-            p.cash_cost_usd_per_kg,
-            p.curtail_after_months,
-            p.curtail_share,
-            p.idle_after_months,
-            p.restart_months,
-            np.ones(S),
-            np.zeros(S),
-            np.zeros(S),
-        )
-        for p in chain.world.producers
-    ]
-    ids = [p.id for p in chain.producers]
-    chain.floors, chain.price_levels, chain.price_caps = [], [], []
-    for i, ev in enumerate(chain.scenario.events):
-        if isinstance(ev, PriceFloor):
-            start = chain.when(i, "start", 0.0)
-            chain.floors.append(
-                FloorState(
-                    ids.index(ev.beneficiary),
-                    chain.value(i, "usd_per_kg"),
-                    start,
-                    start + 12.0 * chain.value(i, "years"),
-                )
-            )
-        elif isinstance(ev, PriceLevel):
-            tiers = np.array([ev.tiers == "all" or t in ev.tiers for t in TIERS])
-            into = chain.price_caps if isinstance(ev, PriceCap) else chain.price_levels
-            into.append(
-                LevelState(
-                    PRICE_PRODUCTS.index(ev.product),
-                    tiers,
-                    chain.value(i, "usd_per_kg"),
-                    chain.when(i, "start", 0.0),
-                    chain.when(i, "end", np.inf),
-                )
-            )
-    chain.base_prices = base_table(chain.world.prices_usd_per_kg)
-    chain.fills_now = np.ones((S, len(PRICE_PRODUCTS), len(TIERS)))
-    chain.separated = np.zeros((S, len(chain.stage("separation")), len(ELEMENTS)))
+@dataclass(frozen=True)
+class Economics:
+    """Producers, price floors, levels and caps, and how prices are formed."""
 
+    producers: list[ProducerRules]
+    floors: list[FloorRules]
+    price_levels: list[LevelRules]
+    price_caps: list[LevelRules]
+    base_prices: np.ndarray  # [P, K] 2024 prices
+    samples: int
+    elasticity: float
+    ceiling: float
 
-def base_at(chain: Chain, step: int) -> np.ndarray:
-    """``[S, P, K]`` base prices at ``step``: 2024 levels, moved pro rata by `price_level`s
-    (without them, a read-only view of the 2024 levels)."""
-    base = np.broadcast_to(chain.base_prices, (chain.samples, *chain.base_prices.shape))
-    if not chain.price_levels:
+    def initial_producers(self) -> list[ProducerState]:
+        """Every producer running at full capacity."""
+        S = self.samples
+        return [ProducerState(np.ones(S), np.zeros(S), np.zeros(S)) for _ in self.producers]
+
+    def base_at(self, step: int) -> np.ndarray:
+        """``[S, P, K]`` base prices at ``step``: 2024 levels, moved pro rata by `price_level`s
+        (without them, a read-only view of the 2024 levels)."""
+        base = np.broadcast_to(self.base_prices, (self.samples, *self.base_prices.shape))
+        if not self.price_levels:
+            return base
+        base = base.copy()
+        for lv in self.price_levels:
+            share = active_fraction(lv.start, lv.end, step)[:, None]
+            row = base[:, lv.product]
+            base[:, lv.product] = np.where(
+                lv.tiers[None], row * (1 - share) + lv.usd_per_kg[:, None] * share, row
+            )
         return base
-    base = base.copy()
-    for lv in chain.price_levels:
-        share = active_fraction(lv.start, lv.end, step)[:, None]
-        row = base[:, lv.product]
-        base[:, lv.product] = np.where(
-            lv.tiers[None], row * (1 - share) + lv.usd_per_kg[:, None] * share, row
-        )
-    return base
+
+    def capped(self, prices: np.ndarray, step: int, cells: Cells | None = None) -> np.ndarray:
+        """``prices[S, P, K]`` at ``step`` under the `price_cap`s (pro rata within the step),
+        or ``prices[S, n]`` of some ``cells`` (their products and tiers, ``[n]`` each)."""
+        if not self.price_caps:
+            return prices
+        shape = prices.shape
+        if cells is None:  # every cell
+            P, K = shape[1:]
+            cells = (np.repeat(np.arange(P), K), np.tile(np.arange(K), P))
+            prices = prices.reshape(shape[0], P * K)
+        product, tier = cells
+        for cap in self.price_caps:
+            share = active_fraction(cap.start, cap.end, step)[:, None]
+            low = np.minimum(prices, cap.usd_per_kg[:, None])
+            on = (product == cap.product) & cap.tiers[tier]
+            prices = np.where(on[None], prices * (1 - share) + low * share, prices)
+        return prices.reshape(shape)
+
+    def market_price(self, fills: np.ndarray, step: int, cells: Cells | None = None) -> np.ndarray:
+        """``[S, P, K]`` prices a producer sees at ``step`` given the share of running use
+        each market covered last step, ``fills[S, P, K]``, or ``[S, n]`` of some ``cells``
+        alone (their products and tiers; the same numbers)."""
+        base = self.base_at(step)
+        if cells is not None:
+            base, fills = base[:, cells[0], cells[1]], fills[:, cells[0], cells[1]]
+        price = scarcity_price(base, fills, self.elasticity, self.ceiling)
+        return self.capped(price, step, cells)
 
 
-def capped(
-    chain: Chain, prices: np.ndarray, step: int, cells: tuple[np.ndarray, np.ndarray] | None = None
-) -> np.ndarray:
-    """``prices[S, P, K]`` at ``step`` under the `price_cap`s (pro rata within the step), or
-    ``prices[S, n]`` of some ``cells`` (their products and tiers, ``[n]`` each)."""
-    if not chain.price_caps:
-        return prices
-    shape = prices.shape
-    if cells is None:  # every cell
-        P, K = shape[1:]
-        cells = (np.repeat(np.arange(P), K), np.tile(np.arange(K), P))
-        prices = prices.reshape(shape[0], P * K)
-    product, tier = cells
-    for cap in chain.price_caps:
-        share = active_fraction(cap.start, cap.end, step)[:, None]
-        low = np.minimum(prices, cap.usd_per_kg[:, None])
-        on = (product == cap.product) & cap.tiers[tier]
-        prices = np.where(on[None], prices * (1 - share) + low * share, prices)
-    return prices.reshape(shape)
-
-
-def market_price(
-    chain: Chain, step: int, cells: tuple[np.ndarray, np.ndarray] | None = None
-) -> np.ndarray:
-    """``[S, P, K]`` prices a producer sees at ``step`` (scarcity of the last step), or
-    ``[S, n]`` of some ``cells`` alone (their products and tiers; the same numbers)."""
-    p = chain.params
-    base, fills = base_at(chain, step), chain.fills_now
-    if cells is not None:
-        base, fills = base[:, cells[0], cells[1]], fills[:, cells[0], cells[1]]
-    price = scarcity_price(base, fills, p["price_elasticity"], p["price_ceiling"])
-    return capped(chain, price, step, cells)
-
-
-def apply_levels(chain: Chain) -> None:
-    """Scale producers' facilities' capacity by their running level."""
-    for prod in chain.producers:
-        chain.capacity[:, prod.facilities] *= prod.level[:, None]
-
-
-def settle(chain: Chain, step: int) -> np.ndarray:
-    """Producers compare their realised price with cost and set next step's level; floors
-    pay their top-up on this step's output. Returns each floor's payment, ``[S, floors]``
-    in US$."""
-    cells = (
-        np.array([prod.product for prod in chain.producers], dtype=int),
-        np.array([prod.tier for prod in chain.producers], dtype=int),
+def build(layout: Layout, events: EventValues) -> Economics:
+    """The world's producers and the scenario's price floors, levels and caps."""
+    producers = [_producer(p, layout) for p in layout.world.producers]
+    levels = [(i, ev) for i, ev in events.of_kind(PriceLevel)]  # caps are price levels too
+    params = layout.world.parameters
+    return Economics(
+        producers,
+        _floor_rules(events, [p.id for p in producers]),
+        [_level(events, i, ev) for i, ev in levels if not isinstance(ev, PriceCap)],
+        [_level(events, i, ev) for i, ev in levels if isinstance(ev, PriceCap)],
+        base_table(layout.world.prices_usd_per_kg),
+        events.samples,
+        params["price_elasticity"],
+        params["price_ceiling"],
     )
-    price = market_price(chain, step, cells)  # the producers' prices alone
-    paid = np.zeros((chain.samples, len(chain.floors)))
-    realised = [price[:, i] for i in range(len(chain.producers))]
-    for j, fl in enumerate(chain.floors):
-        prod = chain.producers[fl.producer]
-        on = active_fraction(fl.start, fl.end, step)
-        market = realised[fl.producer]
-        floor = np.where(on > 0, np.maximum(market, fl.usd_per_kg), market)
-        element = ELEMENT_INDEX[PRICE_PRODUCTS[prod.product].split("_")[0]]
-        made_kg = chain.separated[:, prod.separators, element].sum(axis=1) * KG_PER_T
-        paid[:, j] = np.maximum(fl.usd_per_kg - market, 0.0) * on * made_kg
-        realised[fl.producer] = floor
-    for prod, got in zip(chain.producers, realised):
-        _decide(prod, got)
+
+
+def _floor_rules(events: EventValues, producers: list[str]) -> list[FloorRules]:
+    """The scenario's price floors (``producers``: the producers' ids, in order)."""
+    floors = []
+    for i, floor in events.of_kind(PriceFloor):
+        start = events.when(i, "start", 0.0)
+        years = events.value(i, "years")
+        usd = events.value(i, "usd_per_kg")
+        beneficiary = producers.index(floor.beneficiary)
+        floors.append(FloorRules(beneficiary, usd, start, start + 12.0 * years))
+    return floors
+
+
+def _producer(p: Producer, layout: Layout) -> ProducerRules:
+    index, first_separator = layout.index, layout.slices["separation"].start
+    mine = [index[f] for f in p.facilities if f in index]
+    separators = [i - first_separator for i in mine if layout.facilities[i].stage == "separation"]
+    return ProducerRules(
+        p.id,
+        np.array(mine, dtype=int),
+        np.array(separators, dtype=int),
+        PRICE_PRODUCTS.index(p.product),
+        TIERS.index(p.tier),
+        p.cash_cost_usd_per_kg,
+        p.curtail_after_months,
+        p.curtail_share,
+        p.idle_after_months,
+        p.restart_months,
+    )
+
+
+def _level(events: EventValues, i: int, ev: PriceLevel) -> LevelRules:
+    return LevelRules(
+        PRICE_PRODUCTS.index(ev.product),
+        np.array([ev.tiers == "all" or t in ev.tiers for t in TIERS]),
+        events.value(i, "usd_per_kg"),
+        events.when(i, "start", 0.0),
+        events.when(i, "end", np.inf),
+    )
+
+
+def apply_levels(
+    economics: Economics, producers: list[ProducerState], capacity: np.ndarray
+) -> None:
+    """Scale producers' facilities' ``capacity[S, F]`` (in place) by their running level."""
+    for rules, state in zip(economics.producers, producers):
+        capacity[:, rules.facilities] *= state.level[:, None]
+
+
+def settle(
+    economics: Economics,
+    producers: list[ProducerState],
+    fills: np.ndarray,
+    separated: np.ndarray,
+    step: int,
+) -> np.ndarray:
+    """Producers compare their realised price with cost and set next step's level; floors
+    pay their top-up on this step's output.
+
+    Args:
+        economics: the rules.
+        producers: producers' states (updated).
+        fills: ``[S, P, K]`` share of running use each market covered last step.
+        separated: ``[S, separation plants, E]`` this step's separated oxide.
+        step: the step.
+
+    Returns:
+        Each floor's payment, ``[S, floors]`` in US$.
+    """
+    cells = (
+        np.array([rules.product for rules in economics.producers], dtype=int),
+        np.array([rules.tier for rules in economics.producers], dtype=int),
+    )
+    price = economics.market_price(fills, step, cells)  # the producers' prices alone
+    realised = [price[:, i] for i in range(len(economics.producers))]
+    paid = _floors(economics, realised, separated, step)
+    for rules, state, got in zip(economics.producers, producers, realised):
+        _decide(rules, state, got)
     return paid
 
 
-def _decide(prod: ProducerState, realised: np.ndarray) -> None:
-    below = realised < prod.cost
-    prod.below = np.where(below, prod.below + 1.0, 0.0)
-    prod.above = np.where(below, 0.0, prod.above + 1.0)
-    curtailed = np.minimum(prod.level, 1.0 - prod.curtail_share)
-    level = np.where(prod.below >= prod.curtail_after, curtailed, prod.level)
-    level = np.where(prod.below >= prod.idle_after, 0.0, level)
-    prod.level = np.where(prod.above >= prod.restart, 1.0, level)
+def _floors(
+    economics: Economics, realised: list[np.ndarray], separated: np.ndarray, step: int
+) -> np.ndarray:
+    """Each floor's payment, ``[S, floors]`` in US$, on its producer's separated oxide; a
+    floor raises its producer's ``realised`` price (in place) to its level."""
+    paid = np.zeros((economics.samples, len(economics.floors)))
+    for j, fl in enumerate(economics.floors):
+        rules = economics.producers[fl.producer]
+        on = active_fraction(fl.start, fl.end, step)
+        market = realised[fl.producer]
+        floor = np.where(on > 0, np.maximum(market, fl.usd_per_kg), market)
+        element = ELEMENT_INDEX[PRICE_PRODUCTS[rules.product].split("_")[0]]
+        made_kg = separated[:, rules.separators, element].sum(axis=1) * KG_PER_T
+        paid[:, j] = np.maximum(fl.usd_per_kg - market, 0.0) * on * made_kg
+        realised[fl.producer] = floor
+    return paid
+
+
+def _decide(rules: ProducerRules, state: ProducerState, realised: np.ndarray) -> None:
+    below = realised < rules.cost
+    state.below = np.where(below, state.below + 1.0, 0.0)
+    state.above = np.where(below, 0.0, state.above + 1.0)
+    curtailed = np.minimum(state.level, 1.0 - rules.curtail_share)
+    level = np.where(state.below >= rules.curtail_after, curtailed, state.level)
+    level = np.where(state.below >= rules.idle_after, 0.0, level)
+    state.level = np.where(state.above >= rules.restart, 1.0, level)

@@ -12,11 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.model.levers.schedules import active_fraction
+from sim.config.events import Offtake
+from sim.model.layout import Layout
+from sim.model.levers.timing import EventValues, active_fraction
+from sim.world.world import Buyer
 
 
-@dataclass
-class OfftakeState:
+@dataclass(frozen=True)
+class OfftakeRules:
     """One offtake: plant index among magnet plants, buyer indices among magnet buyers."""
 
     plant: int
@@ -26,8 +29,53 @@ class OfftakeState:
     end: np.ndarray
 
 
+def build(
+    events: EventValues,
+    layout: Layout,
+    buyers: list[Buyer],
+    magnet_buyers: np.ndarray,
+    magnet_open: np.ndarray,
+) -> list[OfftakeRules]:
+    """The scenario's offtakes, in its order (their plants and buyers are checked by loading).
+
+    Args:
+        events: the scenario's events and their values.
+        layout: where the facilities are.
+        buyers: every buyer.
+        magnet_buyers: the buyers of magnets, indices into ``buyers``.
+        magnet_open: ``[magnet plants, magnet buyers, 1]`` 1 where a plant makes the magnet a
+            buyer uses.
+    """
+    out = []
+    for i, ev in events.of_kind(Offtake):
+        plant = layout.index[ev.facility] - layout.slices["magnet"].start
+        served = _served(ev, magnet_open[plant, :, 0], buyers, magnet_buyers)
+        start = events.when(i, "start", 0.0)
+        years = events.value(i, "years") if ev.years is not None else None
+        end = start + 12.0 * years if years is not None else np.full(events.samples, np.inf)
+        out.append(OfftakeRules(plant, served, events.value(i, "share"), start, end))
+    return out
+
+
+def _served(
+    ev: Offtake, open_: np.ndarray, buyers: list[Buyer], magnet_buyers: np.ndarray
+) -> np.ndarray:
+    """Indices among magnet buyers of those an offtake serves: of its region and sectors,
+    buying the magnet its plant makes (``open_[magnet buyers]``)."""
+    return np.array(
+        [
+            j
+            for j, k in enumerate(magnet_buyers)
+            if buyers[k].region == ev.region
+            and open_[j] > 0
+            and (ev.sectors == "all" or buyers[k].sector in ev.sectors)
+        ],
+        dtype=int,
+    )
+
+
 def reserve(
-    offtakes: list[OfftakeState],
+    offtakes: list[OfftakeRules],
     avail: np.ndarray,
     need: np.ndarray,
     allowed: np.ndarray | None,
@@ -45,14 +93,26 @@ def reserve(
     x = np.zeros((avail.shape[0], avail.shape[1], need.shape[1], 1))
     avail, need = avail.copy(), need.copy()
     for off in offtakes:
-        on = active_fraction(off.start, off.end, step)
-        wants = need[:, off.buyers, 0]
-        if allowed is not None:
-            wants = wants * allowed[:, off.plant, off.buyers, 0]
-        total = wants.sum(axis=1)
-        give = np.minimum(off.share * on * avail[:, off.plant, 0], total)
-        flow = wants * np.divide(give, total, out=np.zeros_like(give), where=total > 1e-12)[:, None]
+        flow = _reserved(off, avail, need, allowed, step)
         x[:, off.plant, off.buyers, 0] += flow
         avail[:, off.plant, 0] -= flow.sum(axis=1)
         need[:, off.buyers, 0] -= flow
     return x, np.maximum(avail, 0.0), np.maximum(need, 0.0)
+
+
+def _reserved(
+    off: OfftakeRules,
+    avail: np.ndarray,
+    need: np.ndarray,
+    allowed: np.ndarray | None,
+    step: int,
+) -> np.ndarray:
+    """What one offtake reserves for its buyers, ``[S, its buyers]``: up to its share of its
+    plant's ``avail``, pro rata to their ``need`` (as far as controls allow)."""
+    on = active_fraction(off.start, off.end, step)
+    wants = need[:, off.buyers, 0]
+    if allowed is not None:
+        wants = wants * allowed[:, off.plant, off.buyers, 0]
+    total = wants.sum(axis=1)
+    give = np.minimum(off.share * on * avail[:, off.plant, 0], total)
+    return wants * np.divide(give, total, out=np.zeros_like(give), where=total > 1e-12)[:, None]

@@ -12,68 +12,118 @@ level.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.model.levers.schedules import Side, control_scope
-
-if TYPE_CHECKING:
-    from sim.model.chain import Chain, Control
+from sim.config.events import ExportControl
+from sim.model.levers.reach import Products, Side, control_scope
 
 
-@dataclass
+@dataclass(frozen=True)
 class Trace:
-    """Origin shares of one exporter's material at metal and magnet plants, ``[S, P]``."""
+    """Where one exporter's material starts: its separation and metal plants."""
 
     exporter: str
-    sep_home: np.ndarray  # [Ps] separation plants in the exporter's country
-    metal_home: np.ndarray  # [Pm]
-    metal: np.ndarray  # [S, Pm]
-    magnet: np.ndarray  # [S, Pg]
+    sep_home: np.ndarray  # [separation plants] in the exporter's country
+    metal_home: np.ndarray  # [metal plants] in the exporter's country
 
 
 @dataclass
-class Reach:
-    """An extraterritorial control: its routes from plants outside the exporter, threshold."""
+class OriginShares:
+    """Share of one exporter's origin in metal and magnet plants' input stocks, a sample each;
+    changed by every shipment booked."""
 
-    control: Control
-    scope: np.ndarray  # [Pg, Bm, 1]
-    threshold: np.ndarray  # [S]
-    trace: Trace
+    metal: np.ndarray  # [S, metal plants]
+    magnet: np.ndarray  # [S, magnet plants]
 
+    def copy(self) -> OriginShares:
+        return OriginShares(self.metal.copy(), self.magnet.copy())
 
-def build(chain: Chain, thresholds: dict[int, np.ndarray]) -> None:
-    """Set ``chain.traces`` and ``chain.reaches`` for controls ``{index in chain.controls:
-    threshold}``."""
-    chain.traces, chain.reaches = {}, []
-    mags = chain.stage("magnet")
-    regions_g = chain.regions("magnet")
-    buyer_regions = [chain.buyers[b].region for b in chain.bm]
-    sectors = [chain.buyers[b].sector for b in chain.bm]
-    for k, threshold in thresholds.items():
-        control = chain.controls[k]
-        ev = control.event
-        if ev.exporter not in chain.traces:
-            chain.traces[ev.exporter] = Trace(
-                ev.exporter,
-                np.array([f.country == ev.exporter for f in chain.stage("separation")]),
-                np.array([f.country == ev.exporter for f in chain.stage("metal")]),
-                np.zeros((chain.samples, len(chain.stage("metal")))),
-                np.zeros((chain.samples, len(mags))),
-            )
-        as_exporter = Side([ev.exporter] * len(mags), regions_g)
-        routes = control_scope(
-            ev,
-            as_exporter,
-            Side(buyer_regions, buyer_regions, sectors),
-            chain._covered("magnet", ev),
+    def repeat(self, samples: int) -> OriginShares:
+        """A one-sample state's shares for ``samples`` samples."""
+        return OriginShares(
+            np.repeat(self.metal, samples, axis=0), np.repeat(self.magnet, samples, axis=0)
         )
-        foreign = np.array([f.country != ev.exporter for f in mags])
-        abroad = np.array([[r != b for b in buyer_regions] for r in regions_g], dtype=bool)
-        scope = routes & (foreign[:, None] & abroad.reshape(len(mags), -1))[:, :, None]
-        chain.reaches.append(Reach(control, scope, threshold, chain.traces[ev.exporter]))
+
+
+@dataclass(frozen=True)
+class Reach:
+    """An extraterritorial control: its routes from magnet plants outside the exporter, and
+    the origin share from which a plant's exports are caught."""
+
+    control: int  # index among the chain's controls
+    scope: np.ndarray  # [magnet plants, magnet buyers, 1]
+    threshold: np.ndarray  # [S]
+    exporter: str
+
+
+@dataclass(frozen=True)
+class OriginRule:
+    """The traced exporters and the extraterritorial controls (empty: no origin traced)."""
+
+    traces: dict[str, Trace]
+    reaches: list[Reach]
+    magnet_plants: int
+
+    def initial_shares(self, samples: int) -> dict[str, OriginShares]:
+        """No exporter's origin anywhere yet."""
+        return {
+            exporter: OriginShares(
+                np.zeros((samples, len(trace.metal_home))), np.zeros((samples, self.magnet_plants))
+            )
+            for exporter, trace in self.traces.items()
+        }
+
+
+def build(
+    controls: Sequence[ExportControl],
+    thresholds: dict[int, np.ndarray],
+    sides: dict[str, tuple[Side, Side]],
+    products: Products,
+) -> OriginRule:
+    """The origin rule of ``controls`` with a ``{index in controls: threshold}``.
+
+    Args:
+        controls: every export control, in the chain's order.
+        thresholds: the extraterritorial ones' foreign content thresholds, a sample each.
+        sides: each market's suppliers and customers (`sim.model.layout.Layout.sides`).
+        products: what each market's suppliers sell.
+    """
+    traces: dict[str, Trace] = {}
+    reaches = []
+    magnet_plants, magnet_buyers = sides["magnet"]
+    for k, threshold in thresholds.items():
+        ev = controls[k]
+        if ev.exporter not in traces:
+            traces[ev.exporter] = _trace(ev.exporter, sides)
+        scope = _foreign_routes(ev, magnet_plants, magnet_buyers, products.covered("magnet", ev))
+        reaches.append(Reach(k, scope, threshold, ev.exporter))
+    return OriginRule(traces, reaches, len(magnet_plants.countries))
+
+
+def _trace(exporter: str, sides: dict[str, tuple[Side, Side]]) -> Trace:
+    """The separation and metal plants in the exporter's country."""
+    return Trace(
+        exporter,
+        np.array([c == exporter for c in sides["oxide"][0].countries]),
+        np.array([c == exporter for c in sides["metal"][0].countries]),
+    )
+
+
+def _foreign_routes(
+    ev: ExportControl, plants: Side, buyers: Side, covered: np.ndarray
+) -> np.ndarray:
+    """``[plants, buyers, 1]``: routes abroad from magnet plants outside the exporter that the
+    control would reach were the plants in the exporter's country."""
+    as_exporter = Side([ev.exporter] * len(plants.countries), plants.regions)
+    routes = control_scope(
+        ev, as_exporter, Side(buyers.regions, buyers.regions, buyers.sectors), covered
+    )
+    foreign = np.array([c != ev.exporter for c in plants.countries])
+    abroad = np.array([[r != b for b in buyers.regions] for r in plants.regions], dtype=bool)
+    return routes & (foreign[:, None] & abroad.reshape(len(plants.countries), -1))[:, :, None]
 
 
 def _mix(
@@ -84,45 +134,47 @@ def _mix(
     return np.clip(mixed, 0.0, 1.0)
 
 
-def track_oxide(chain: Chain, x: np.ndarray) -> None:
-    """Mix the oxide shipped to metal plants, ``x[S, Ps, C, E]`` (metal plants first)."""
-    pm = len(chain.stage("metal"))
-    for tr in chain.traces.values():
-        to_metal = x[:, :, :pm, :].sum(axis=3)  # [S, Ps, Pm]
+def track_oxide(
+    rule: OriginRule, shares: dict[str, OriginShares], metal_in: np.ndarray, x: np.ndarray
+) -> None:
+    """Mix the oxide shipped to metal plants, ``x[S, separation plants, C, E]`` (metal plants
+    first), into their stocks ``metal_in`` (before the shipment)."""
+    metal_plants = metal_in.shape[1]
+    for exporter, trace in rule.traces.items():
+        share = shares[exporter]
+        to_metal = x[:, :, :metal_plants, :].sum(axis=3)  # [S, separation, metal plants]
         got = to_metal.sum(axis=1)
-        got_origin = (to_metal * tr.sep_home[None, :, None]).sum(axis=1)
-        mixed = _mix(tr.metal, chain.metal_in.sum(axis=2), got, got_origin)
-        tr.metal = np.where(tr.metal_home[None], 1.0, mixed)
+        got_origin = (to_metal * trace.sep_home[None, :, None]).sum(axis=1)
+        mixed = _mix(share.metal, metal_in.sum(axis=2), got, got_origin)
+        share.metal = np.where(trace.metal_home[None], 1.0, mixed)
 
 
-def track_metal(chain: Chain, x: np.ndarray) -> None:
-    """Mix the metal shipped to magnet plants, ``x[S, Pm, Pg, E]``."""
-    for tr in chain.traces.values():
-        shipped = x.sum(axis=3)  # [S, Pm, Pg]
-        origin = np.where(tr.metal_home[None], 1.0, tr.metal)  # [S, Pm]
+def track_metal(
+    rule: OriginRule, shares: dict[str, OriginShares], mag_in: np.ndarray, x: np.ndarray
+) -> None:
+    """Mix the metal shipped to magnet plants, ``x[S, metal plants, magnet plants, E]``, into
+    their stocks ``mag_in`` (before the shipment)."""
+    for exporter, trace in rule.traces.items():
+        share = shares[exporter]
+        shipped = x.sum(axis=3)  # [S, metal plants, magnet plants]
+        origin = np.where(trace.metal_home[None], 1.0, share.metal)
         got_origin = (shipped * origin[:, :, None]).sum(axis=1)
-        tr.magnet = _mix(tr.magnet, chain.mag_in.sum(axis=2), shipped.sum(axis=1), got_origin)
+        share.magnet = _mix(share.magnet, mag_in.sum(axis=2), shipped.sum(axis=1), got_origin)
 
 
-def magnet_allowed(chain: Chain) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """The magnet market's allowed share of normal flow with extraterritorial reach: dense
-    ``[S, Pg, Bm, 1]`` (for offtakes; None when nothing needs it or nothing is capped) and at
-    lane level for the market (plants are lanes of their own when a reach exists)."""
-    lanes = chain.allowed["magnet"]
-    if not chain.reaches and not chain.offtakes:
-        return None, lanes
-    dense = None
-    for c in chain.controls:
-        if c.level.any() and c.scope["magnet"].any():
-            cut = c.level[:, None, None, None] * c.scope["magnet"][None]
-            dense = (1.0 - cut) if dense is None else dense * (1.0 - cut)
-    for reach in chain.reaches:
-        level = reach.control.level
+def reach_allowed(
+    rule: OriginRule,
+    dense: np.ndarray | None,
+    levels: list[np.ndarray],
+    shares: dict[str, OriginShares],
+) -> np.ndarray | None:
+    """The magnet market's allowed share ``dense[S, plants, buyers, 1]`` (None: all) further
+    cut on the routes of plants whose origin share catches them under a control's reach."""
+    for reach in rule.reaches:
+        level = levels[reach.control]
         if not level.any():
             continue
-        caught = (reach.trace.magnet >= reach.threshold[:, None]).astype(float)  # [S, Pg]
+        caught = (shares[reach.exporter].magnet >= reach.threshold[:, None]).astype(float)
         cut = level[:, None, None, None] * reach.scope[None] * caught[:, :, None, None]
         dense = (1.0 - cut) if dense is None else dense * (1.0 - cut)
-    if chain.reaches:
-        lanes = chain.markets["magnet"].sample_lanes(dense)
-    return dense, lanes
+    return dense

@@ -1,22 +1,83 @@
-"""Timing of events and the reach of export controls.
+"""Timing of events: dates as months, shares of a step, ramps and the steps a level changes.
 
-Dates become months from the horizon's origin (floats, one value a sample). An event covering
+Dates become months from the horizon's origin (floats, one value a sample; `EventValues` reads
+them, and every number of an event, from a sweep's draws or the scenario). An event covering
 part of a step applies pro rata: `active_fraction` is the share of a step inside
 ``[start, end)``, and `ramp_average` the mean level of a ramp (linear, or the S-shaped
-smoothstep ``3u^2 - 2u^3``) over a step, integrated exactly. A control's
-reach on a market is a boolean mask over routes and products, computed once; its strength at a
-step is that mask times the control's level.
+smoothstep ``3u^2 - 2u^3``) over a step, integrated exactly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TypeVar
 
 import numpy as np
 
-from sim.config.events import ExportControl
-from sim.units import ELEMENT_ALIASES, ELEMENTS, FORM_ALIASES, FORMS
+from sim.config.scenario import Scenario
+from sim.units import month_index
+
+Kind = TypeVar("Kind")
+
+
+class EventValues:
+    """The numbers and dates of a scenario's events, one value a sample: a sweep's draws for
+    ``events[i].field`` where it has any, else the scenario's own value. Dates are months
+    from ``origin``."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        draws: Mapping[str, np.ndarray] | None,
+        origin: dt.date,
+        samples: int,
+    ) -> None:
+        self.scenario = scenario
+        self.draws = dict(draws or {})
+        self.origin = origin
+        self.samples = samples
+
+    def of_kind(self, kind: type[Kind]) -> list[tuple[int, Kind]]:
+        """``(index, event)`` of the scenario's events of one kind, in the scenario's order."""
+        return [(i, ev) for i, ev in enumerate(self.scenario.events) if isinstance(ev, kind)]
+
+    def month(self, when: dt.date | None, default: float) -> np.ndarray:
+        """Months from the origin to a date, one value a sample."""
+        value = default if when is None else month_index(self.origin, when)
+        return np.full(self.samples, value)
+
+    def value(self, event: int, field: str) -> np.ndarray:
+        """A number of event ``event``, one value a sample."""
+        drawn = self.draws.get(f"events[{event}].{field}")
+        if drawn is not None:
+            return np.asarray(drawn, dtype=float)
+        return np.full(self.samples, float(getattr(self.scenario.events[event], field)))
+
+    def when(self, event: int, field: str, default: float) -> np.ndarray:
+        """A date of event ``event`` as months from the origin, one value a sample (drawn
+        dates are day ordinals); ``default`` where the date is not set."""
+        drawn = self.draws.get(f"events[{event}].{field}")
+        if drawn is None:
+            return self.month(getattr(self.scenario.events[event], field), default)
+        days = np.asarray(drawn, dtype=float)
+        cache = {d: month_index(self.origin, dt.date.fromordinal(int(d))) for d in np.unique(days)}
+        return np.array([cache[d] for d in days])
+
+    def completes(self, event: int) -> np.ndarray:
+        """Whether capacity project ``event`` is built, 0 or 1 a sample: the sweep's draws
+        for ``events[i].completes``, else the central case (built if its completion
+        probability is at least one half)."""
+        drawn = self.draws.get(f"events[{event}].completes")
+        if drawn is not None:
+            return (np.asarray(drawn, dtype=float) > 0.5).astype(float)
+        return (self.value(event, "completion_probability") >= 0.5).astype(float)
+
+
+def calendar_years(origin: dt.date, base_year: int, warmup: int, steps: int) -> np.ndarray:
+    """The middle of every step, warm-up included, as a fractional calendar year."""
+    first = month_index(origin, dt.date(base_year, 1, 1))
+    return (np.arange(-warmup, steps) - first + 0.5) / 12.0 + base_year
 
 
 def active_fraction(start: np.ndarray, end: np.ndarray, step: int) -> np.ndarray:
@@ -91,67 +152,3 @@ def change_steps(
         steps.update(floor.tolist())
         steps.update((floor + 1).tolist())
     return sorted(s for s in steps if first <= s < last)
-
-
-@dataclass(frozen=True)
-class Side:
-    """One side of a market's routes: each party's country and region, and for buyers their
-    end-use sector (``None`` for plants)."""
-
-    countries: Sequence[str]
-    regions: Sequence[str]
-    sectors: Sequence[str | None] | None = None
-
-
-def element_set(names: Sequence[str] | str) -> set[str]:
-    """The element buckets a control names."""
-    if names == "all":
-        return set(ELEMENTS)
-    return {ELEMENT_ALIASES[n] for n in names}
-
-
-def form_set(names: Sequence[str] | str) -> set[str]:
-    """The forms a control names."""
-    if names == "all":
-        return set(FORMS)
-    return {f for n in names for f in FORM_ALIASES[n]}
-
-
-def control_scope(
-    control: ExportControl, suppliers: Side, customers: Side, covered: np.ndarray
-) -> np.ndarray:
-    """Routes and products a control reaches on one market, ``[P, C, K]`` booleans.
-
-    Args:
-        control: the export control.
-        suppliers: the market's suppliers.
-        customers: the market's customers.
-        covered: ``[P, K]`` True where supplier ``p``'s product ``k`` is of a form and contains
-            an element the control names (the caller knows the market's forms).
-    """
-    exporter = np.array([c == control.exporter for c in suppliers.countries], dtype=bool)
-    if control.destinations == "all":
-        dest = np.ones(len(customers.countries), dtype=bool)
-    else:
-        wanted = set(control.destinations)
-        dest = np.array(
-            [c in wanted or r in wanted for c, r in zip(customers.countries, customers.regions)],
-            dtype=bool,
-        )
-    abroad = np.array(
-        [[cs != cc for cc in customers.countries] for cs in suppliers.countries], dtype=bool
-    ).reshape(len(suppliers.countries), len(customers.countries))
-    exempt = set(control.general_licence)
-    dest &= np.array(
-        [
-            c not in exempt and r not in exempt
-            for c, r in zip(customers.countries, customers.regions)
-        ],
-        dtype=bool,
-    ).reshape(dest.shape)
-    if control.sectors != "all":
-        named = set(control.sectors)
-        sectors = customers.sectors or [None] * len(customers.countries)
-        dest &= np.array([s in named for s in sectors], dtype=bool).reshape(dest.shape)
-    route = exporter[:, None] & dest[None, :] & abroad
-    return route[:, :, None] & covered[:, None, :]

@@ -1,0 +1,113 @@
+"""Export controls: their phases and reach, and the share of normal flow they let through.
+
+A control withholds a share of normal flow on the routes and products it reaches
+(`sim.model.levers.reach`): all of it under a ban, ``1 - share`` under a quota, and under
+licences all of it during the review delay, then ``1 - approval_rate``; nothing while it is
+suspended. Its level at a step (the withheld share, averaged over the step, a sample) is part
+of the run's state; `allowed_shares` turns the levels into each market's allowed share.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.config.events import ExportControl
+from sim.model.levers.reach import Products, Side, control_scope
+from sim.model.levers.timing import EventValues, withheld_share
+from sim.model.trade import MARKETS, Trade
+from sim.units import DAYS_PER_MONTH
+
+Phase = tuple[np.ndarray, np.ndarray, np.ndarray]  # start, end, share withheld (a sample each)
+
+
+@dataclass(frozen=True)
+class Control:
+    """An export control: its event, its ``phases``, its suspension window ``off`` and its
+    reach on each market (``scope``: routes and products, ``[P, C, K]`` booleans over the
+    chain's suppliers, customers and products)."""
+
+    event: ExportControl
+    phases: list[Phase]
+    off: tuple[np.ndarray, np.ndarray]
+    scope: dict[str, np.ndarray]
+
+    def times(self) -> list[np.ndarray]:
+        """Every date at which the level may change, months from the origin."""
+        return [t for a, b, _ in self.phases for t in (a, b)] + list(self.off)
+
+    def at(self, step: int) -> np.ndarray:
+        """Share of normal flow withheld, mean over ``step``."""
+        return withheld_share(self.phases, self.off, step)
+
+
+def build_controls(
+    events: EventValues, sides: dict[str, tuple[Side, Side]], products: Products
+) -> list[Control]:
+    """The scenario's export controls, in its order."""
+    controls = []
+    for i, ev in events.of_kind(ExportControl):
+        scope = {m: control_scope(ev, *sides[m], products.covered(m, ev)) for m in MARKETS}
+        off = (events.when(i, "suspended", np.inf), events.when(i, "resumed", np.inf))
+        controls.append(Control(ev, _phases(events, i, ev), off, scope))
+    return controls
+
+
+def _phases(events: EventValues, i: int, ev: ExportControl) -> list[Phase]:
+    """``(start, end, withheld)`` phases of control ``i``: a ban, a quota letting through
+    ``share``, or licences: nothing ships during the review delay, then ``approval_rate``
+    of normal flow does."""
+    start, end = events.when(i, "start", 0.0), events.when(i, "end", np.inf)
+    always = np.ones(events.samples)
+    if ev.mode == "ban":
+        return [(start, end, always)]
+    if ev.mode == "quota":
+        return [(start, end, 1.0 - events.value(i, "share"))]
+    delay = events.value(i, "review_delay_days") / DAYS_PER_MONTH
+    granted = np.minimum(start + delay, end)
+    return [(start, granted, always), (granted, end, 1.0 - events.value(i, "approval_rate"))]
+
+
+def reach_thresholds(events: EventValues) -> dict[int, np.ndarray]:
+    """``{index among the controls: threshold, a sample}`` of extraterritorial controls."""
+    return {
+        k: events.value(i, "foreign_content_threshold")
+        for k, (i, ev) in enumerate(events.of_kind(ExportControl))
+        if ev.foreign_content_threshold is not None
+    }
+
+
+def allowed_shares(
+    controls: list[Control], levels: list[np.ndarray], trade: Trade
+) -> dict[str, np.ndarray | None]:
+    """Each market's allowed share of normal flow at lane level, ``[S, G, H, K]``, from the
+    controls' ``levels`` (None where nothing is withheld)."""
+    return {market: _allowed(controls, levels, trade, market) for market in MARKETS}
+
+
+def _allowed(
+    controls: list[Control], levels: list[np.ndarray], trade: Trade, market: str
+) -> np.ndarray | None:
+    """One market's allowed share at lane level (`allowed_shares`)."""
+    allowed = None
+    for control, level in zip(controls, levels):
+        if not level.any() or not control.scope[market].any():
+            continue
+        lanes = trade.markets[market].lanes(trade.route_columns(control.scope[market], market))
+        cut = level[:, None, None, None] * lanes[None]
+        allowed = (1.0 - cut) if allowed is None else allowed * (1.0 - cut)
+    return allowed
+
+
+def dense_allowed(
+    controls: list[Control], levels: list[np.ndarray], market: str
+) -> np.ndarray | None:
+    """One market's allowed share of normal flow over the chain's suppliers and customers,
+    ``[S, P, C, K]`` (None where nothing is withheld)."""
+    dense = None
+    for control, level in zip(controls, levels):
+        if level.any() and control.scope[market].any():
+            cut = level[:, None, None, None] * control.scope[market][None]
+            dense = (1.0 - cut) if dense is None else dense * (1.0 - cut)
+    return dense

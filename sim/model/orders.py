@@ -1,0 +1,119 @@
+"""What parties want and get each step: buyers' demand, the order-up-to needs of buyers and
+plants, arrivals into stocks, and the share of use a market covered."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.market.market import kernels
+from sim.model.chain import Chain
+from sim.model.levers import demand_response
+from sim.model.state import State
+
+
+def demand_at(chain: Chain, state: State, step: int) -> np.ndarray:
+    """``[S, B]`` this step's demand: the demand path less what substitution switched."""
+    path = chain.demand_path[step + chain.warmup][None, :]
+    shares = state.substitution_shares
+    return demand_response.demand(path, chain.samples, chain.substitutions, shares)
+
+
+def demand_of(chain: Chain, state: State, step: int, idx: np.ndarray) -> np.ndarray:
+    """``demand_at(...)[:, idx]`` (read only): taken from the one demand row before it is spread
+    over the samples when every sample's demand is the same."""
+    if not chain.substitutions:
+        row = np.take(chain.demand_path[step + chain.warmup][None, :], idx, axis=1)
+        return np.broadcast_to(row, (chain.samples, row.shape[1]))
+    return np.take(demand_at(chain, state, step), idx, axis=1)
+
+
+def position_need(
+    rate: np.ndarray, cover: float, lead: np.ndarray, held: np.ndarray, ring: np.ndarray
+) -> np.ndarray:
+    """Order-up-to need of plants that used ``rate`` this step (after use), holding ``held``
+    with ``ring`` (their pipeline) on its way: ``rate * (cover + max(lead, 1))`` less what
+    they hold and have coming, at least 0."""
+    assert rate.shape == held.shape == ring.shape[1:], "one row a sample in each"
+    need = np.empty(rate.shape)
+    kernels.position_need(rate, cover + np.maximum(lead, 1.0), held, ring, need)
+    return need
+
+
+def buyer_need(
+    chain: Chain,
+    state: State,
+    step: int,
+    idx: np.ndarray,
+    at: slice | np.ndarray,
+    ring: np.ndarray,
+) -> np.ndarray:
+    """Order-up-to need of buyers ``idx`` (``at``: the same as a slice when it can be one),
+    before they consume this step, with ``ring`` (their pipeline) on its way: demand times
+    ``1 + cover + lead`` less what they hold and have coming, at least 0."""
+    demand = demand_of(chain, state, step, idx)
+    if demand.strides[0] == 0:
+        demand = demand[:1]  # one row for every sample
+    need = np.empty((ring.shape[1], ring.shape[2]))
+    kernels.buyer_need(
+        demand, 1.0 + chain.cover[idx] + chain.buyer_lead[idx], state.inventory[:, at], ring, need
+    )
+    return need
+
+
+def receive(chain: Chain, state: State, name: str, step: int) -> None:
+    """Move one pipeline's arrivals for ``step`` into stocks."""
+    got = state.pipelines[name].due(step)
+    if name == "concentrate":
+        state.sep_in += got
+    elif name == "oxide_metal":
+        state.metal_in += got
+    elif name == "metal":
+        state.mag_in += got
+    elif name == "oxide_buyer":
+        state.inventory[:, chain.element_buyers_at] += got[:, :, 0]
+    else:
+        state.inventory[:, chain.magnet_buyers_at] += got[:, :, 0]
+    got[...] = 0.0  # taken
+
+
+def covered_share(
+    got: np.ndarray,
+    need: np.ndarray,
+    usage: np.ndarray,
+    groups: list[np.ndarray],
+    capped: bool = True,
+) -> np.ndarray:
+    """Share of customers' running use that the market covered, ``[S, groups, K]``, for each
+    group of customers (a boolean mask over axis 1), from deliveries, needs and use per step
+    ``[S, C, K]``: 1 when deliveries keep up with use (stock rebuilding beyond that does not
+    count as scarcity). Not ``capped``: the share of ``need`` that ``got`` covered, both
+    already capped at use. One compiled pass (`kernels.coverage`)."""
+    ptr, idx = _members(groups)
+    S = max(got.shape[0], need.shape[0])
+    out = np.empty((S, len(groups), got.shape[2]))
+    kernels.coverage(
+        np.asarray(got, dtype=float),
+        np.asarray(need, dtype=float),
+        np.asarray(usage, dtype=float),
+        capped,
+        ptr,
+        idx,
+        out,
+    )
+    return out
+
+
+def _members(groups: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Groups' members listed one group after another, and where each group's run starts
+    (with the end: ``[groups + 1]``)."""
+    members = [np.flatnonzero(group) for group in groups]
+    ptr = np.cumsum([0] + [m.size for m in members]).astype(np.int64)
+    idx = np.concatenate(members + [np.zeros(0, dtype=np.int64)]).astype(np.int64)
+    return ptr, idx
+
+
+def widen(a: np.ndarray, products: np.ndarray, width: int) -> np.ndarray:
+    """``a[..., len(products)]`` placed at ``products`` of a last axis of ``width`` (else 0)."""
+    out = np.zeros((*a.shape[:-1], width))
+    out[..., products] = a
+    return out

@@ -1,0 +1,418 @@
+"""The trading stages: magnet and metal plants make to order, oxide and concentrate are traded.
+
+Each allocates its market (`sim.market.market.Market`) between what suppliers have and what
+customers need, ships along the routes' lead times, plans the next orders and records how much
+of customers' running use it covered (the scarcity prices are formed from).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from sim.market.market import Flow, Into, kernels
+from sim.model.chain import Chain
+from sim.model.controls import dense_allowed
+from sim.model.ledger import Ledger
+from sim.model.levers import origin
+from sim.model.levers.offtakes import reserve
+from sim.model.levers.startups import add_along, startup_claim
+from sim.model.orders import buyer_need, covered_share, demand_of, position_need, receive, widen
+from sim.model.pipeline import Pipeline
+from sim.model.recorder import Recorder, record_fill
+from sim.model.state import State
+from sim.units import ELEMENTS, REO_TO_ELEMENT
+
+SMOOTHING = 0.5  # weight of the previous usage rate when plants plan their input orders
+
+
+def make_magnets(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recorder) -> None:
+    """Magnet plants make to order for buyers, within capacity and the metal they hold."""
+    ring = state.pipelines["magnet"].buf
+    need = buyer_need(chain, state, step, chain.magnet_buyers, chain.magnet_buyers_at, ring)
+    per_tonne = chain.recipe / chain.params["magnet_yield"]  # metal used per t of magnet
+    capacity = state.capacity[:, chain.slices["magnet"], None]
+    flow, reserved = _allocate_magnets(chain, state, step, need, capacity, per_tonne)
+    made = flow.supplied()[:, :, 0]
+    if reserved is not None:
+        made = made + reserved.sum(axis=2)[:, :, 0]
+    used, content, recovered = _use_metal(chain, state, ledger, made, per_tonne)
+    claim = _magnet_claim(chain, state, flow, reserved, need, made, capacity[:, :, 0])
+    # plan inputs for what was used and for the backlog too
+    kernels.smooth_rate(state.magnet_use_rate, used, claim[:, :, :1] * per_tonne[None], SMOOTHING)
+    _ship_magnets(chain, state, step, flow, reserved)
+    rec.produced(chain, step, "magnet", content)
+    rec.swarf(chain, step, recovered)
+    if rec.detail:
+        rec.market(
+            chain, step, "magnet", flow.dense() if reserved is None else flow.dense() + reserved[:1]
+        )
+    _magnet_fills(chain, state, step, rec, flow, reserved, need)
+
+
+def _allocate_magnets(
+    chain: Chain,
+    state: State,
+    step: int,
+    need: np.ndarray,
+    capacity: np.ndarray,
+    per_tonne: np.ndarray,
+) -> tuple[Flow, np.ndarray | None]:
+    """The magnet market's flow for buyers' ``need[S, buyers]`` from plants' ``capacity[S,
+    plants, 1]``, after what offtakes reserve (``[S, plants, buyers, 1]``, or None)."""
+    avail = np.empty((capacity.shape[0], capacity.shape[1], 1))
+    kernels.magnet_avail(state.mag_in, per_tonne, capacity[:, :, 0], avail[:, :, 0])
+    dense, lanes = _magnet_allowed(chain, state)  # with extraterritorial reach
+    if chain.offtakes:
+        reserved, avail, left = reserve(chain.offtakes, avail, need[:, :, None], dense, step)
+    else:  # nothing reserved (the dense [S, P, C] reserve would be zeros)
+        reserved, avail, left = None, np.maximum(avail, 0.0), need[:, :, None]
+    flow = chain.trade.markets["magnet"].allocate(
+        avail,
+        left,
+        lanes,
+        normal_avail=capacity,
+        normal_need=demand_of(chain, state, step, chain.magnet_buyers)[:, :, None],
+        home_first=True,
+    )
+    return flow, reserved
+
+
+def _magnet_allowed(chain: Chain, state: State) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The magnet market's allowed share of normal flow with extraterritorial reach: dense
+    ``[S, plants, buyers, 1]`` (for offtakes; None when nothing needs it or nothing is
+    capped) and at lane level for the market (plants are lanes of their own under a reach)."""
+    lanes = state.allowed["magnet"]
+    rule = chain.origin_rule
+    if not rule.reaches and not chain.offtakes:
+        return None, lanes
+    dense = dense_allowed(chain.controls, state.control_levels, "magnet")
+    dense = origin.reach_allowed(rule, dense, state.control_levels, state.origin_shares)
+    if rule.reaches:
+        lanes = chain.trade.markets["magnet"].sample_lanes(dense)
+    return dense, lanes
+
+
+def _use_metal(
+    chain: Chain, state: State, ledger: Ledger, made: np.ndarray, per_tonne: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Magnet plants use the metal for ``made[S, plants]`` (swarf recovered to separation
+    plants): the metal used, the magnets' element content and the swarf recovered, ``[S,
+    plants, E]`` each."""
+    used, content, recovered = (np.empty_like(state.mag_in) for _ in range(3))
+    kernels.make_magnets(
+        made,
+        per_tonne,
+        chain.recipe,
+        chain.params["swarf_recovery"],
+        chain.swarf_to,
+        state.mag_in,
+        state.sep_out,
+        ledger.losses,
+        used,
+        content,
+        recovered,
+    )
+    return used, content, recovered
+
+
+def _magnet_claim(
+    chain: Chain,
+    state: State,
+    flow: Flow,
+    reserved: np.ndarray | None,
+    need: np.ndarray,
+    made: np.ndarray,
+    capacity: np.ndarray,
+) -> np.ndarray:
+    """What magnet plants' idle project capacity could make of buyers' need that their home
+    plants did not meet (`startup_claim`), ``[S, plants, K]``."""
+    home_open = chain.magnet_home * chain.magnet_open[..., 0]
+
+    def not_from_home() -> np.ndarray:  # [S, Bm, 1] need that home plants did not meet
+        # home routes are constant within lanes: sum lane flows, not every plant's
+        home = flow.arriving(flow.market.lanes(chain.magnet_home))[..., 0]
+        if reserved is not None:
+            home = home + add_along(reserved[..., 0] * chain.magnet_home[None], 1)
+        return (need - home)[:, :, None]
+
+    new_capacity = state.new_capacity[:, chain.slices["magnet"]]
+    return startup_claim(made, capacity, new_capacity, not_from_home, home_open)
+
+
+def _ship_magnets(
+    chain: Chain, state: State, step: int, flow: Flow, reserved: np.ndarray | None
+) -> None:
+    """Ship the market's flow and the offtakes' reserve; take this step's arrivals."""
+    pipe = state.pipelines["magnet"]
+    pipe.ship_flow(step, flow, chain.trade.lane_lead["magnet"])
+    if reserved is not None:
+        pipe.ship(step, reserved, chain.lead["magnet"])
+    receive(chain, state, "magnet", step)
+
+
+def _magnet_fills(
+    chain: Chain,
+    state: State,
+    step: int,
+    rec: Recorder,
+    flow: Flow,
+    reserved: np.ndarray | None,
+    need: np.ndarray,
+) -> None:
+    """The share of magnet buyers' running use covered, for each magnet's price cells."""
+    got = flow.received()[:, :, 0]
+    if reserved is not None:
+        got = got + reserved.sum(axis=1)[:, :, 0]
+    cells = chain.fill_cells.magnet
+    fill = covered_share(
+        got[:, :, None],
+        need[:, :, None],
+        demand_of(chain, state, step, chain.magnet_buyers)[:, :, None],
+        [members for _, _, members in cells],
+    )
+    for (product, tier, _), share in zip(cells, fill.transpose(1, 0, 2)):
+        record_fill(state, rec, step, product, tier, share[:, 0])
+
+
+def make_metal(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recorder) -> None:
+    """Metal plants reduce oxide to metal to order for magnet plants."""
+    need = _metal_need(chain, state)
+    y = chain.params["metal_yield"]
+    cap = state.capacity[:, chain.slices["metal"]]
+    k = chain.trade.products["metal"]  # the elements magnets use (others are never ordered)
+    k = np.arange(len(ELEMENTS)) if k is None else k
+    flow, made = _allocate_metal(chain, state, need, cap, k)
+    used = made / y
+    state.metal_in = state.metal_in - used
+    ledger.losses += (used - made).sum(axis=1)
+    claim = _metal_claim(chain, state, flow, need, made, cap, k)
+    kernels.smooth_rate(state.metal_use_rate, used, claim / y, SMOOTHING)  # the backlog too
+    if chain.origin_rule.traces:  # origin of what magnet plants get: every sample's flows
+        shipped = widen(flow.dense(slice(None)), k, len(ELEMENTS))
+        origin.track_metal(chain.origin_rule, state.origin_shares, state.mag_in, shipped)
+    state.pipelines["metal"].ship_flow(step, flow, chain.trade.lane_lead["metal"])
+    receive(chain, state, "metal", step)
+    rec.produced(chain, step, "metal", made)
+    if rec.detail:
+        rec.market(chain, step, "metal", widen(flow.dense(), k, len(ELEMENTS)))
+
+
+def _metal_need(chain: Chain, state: State) -> np.ndarray:
+    """Magnet plants' order-up-to need of metal, ``[S, magnet plants, E]``."""
+    cover = chain.params["plant_input_cover_months"]
+    ring = state.pipelines["metal"].buf
+    lead = chain.input_lead["magnet"]
+    return position_need(state.magnet_use_rate, cover, lead, state.mag_in, ring)
+
+
+def _metal_claim(
+    chain: Chain,
+    state: State,
+    flow: Flow,
+    need: np.ndarray,
+    made: np.ndarray,
+    cap: np.ndarray,
+    k: np.ndarray,
+) -> np.ndarray:
+    """What metal plants' idle project capacity could make of magnet plants' unmet ``need``
+    (`startup_claim`), ``[S, metal plants, E]``.
+
+    Claims on the traded elements ``k`` alone: the others' need is exactly 0 (magnet plants
+    use none), so their claims would be 0 too, and adding 0 changes no sum."""
+    claim = startup_claim(
+        made.sum(axis=2),
+        cap,
+        state.new_capacity[:, chain.slices["metal"]],
+        lambda: np.take(need, k, axis=2) - flow.received(),
+        np.ones((cap.shape[1], need.shape[1])),
+    )
+    return widen(claim, k, len(ELEMENTS))
+
+
+def _allocate_metal(
+    chain: Chain, state: State, need: np.ndarray, cap: np.ndarray, k: np.ndarray
+) -> tuple[Flow, np.ndarray]:
+    """The metal market's flow of elements ``k`` for magnet plants' ``need`` from what metal
+    plants can make of the oxide they hold within capacity ``cap``, and the metal made,
+    ``[S, metal plants, E]``."""
+    y = chain.params["metal_yield"]
+    stock = state.metal_in.sum(axis=2)
+    share = np.minimum(np.divide(cap, y * stock, out=np.zeros_like(cap), where=stock > 0), 1.0)
+    avail = y * state.metal_in * share[:, :, None]
+    flow = chain.trade.markets["metal"].allocate(
+        avail,
+        need,
+        state.allowed["metal"],
+        normal_avail=cap[:, :, None],
+        normal_need=state.magnet_use_rate,
+        products=k,
+    )
+    made = np.zeros_like(avail)
+    made[:, :, k] = flow.supplied()
+    return flow, made
+
+
+class _OxideNeed(NamedTuple):
+    """What the oxide market's customers need: metal plants ``[S, plants, E]``, buyers of
+    elements ``[S, buyers]``, and those buyers' demand this step ``[S, buyers]``."""
+
+    metal: np.ndarray
+    buyers: np.ndarray
+    demand: np.ndarray
+
+
+def trade_oxide(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recorder) -> None:
+    """Separated oxides go to metal plants and to users of elements, by priority, pro rata."""
+    wants = _oxide_need(chain, state, step)
+    pool = chain.trade.oxide_pool  # element buyers pooled by region and priority
+    need = np.concatenate([wants.metal, pool.total(wants.buyers)], axis=1)
+    usage = np.concatenate([state.metal_use_rate, pool.total(wants.demand)], axis=1)
+    metal_plants = wants.metal.shape[1]
+    flow = chain.trade.markets["oxide"].allocate(
+        state.sep_out, need, state.allowed["oxide"], normal_need=usage
+    )
+    share_buyers = pool.share(wants.buyers, need[:, metal_plants:])
+    state.sep_out = state.sep_out - flow.supplied()
+    _ship_oxide(chain, state, step, flow, metal_plants, pool.into(share_buyers))
+    if chain.origin_rule.traces:  # origin of what metal plants get: every sample's flows
+        rule = chain.origin_rule
+        origin.track_oxide(rule, state.origin_shares, state.metal_in, flow.dense(slice(None)))
+    if rec.detail:
+        x = flow.dense()
+        buyers_x = pool.spread(x[:, :, metal_plants:], share_buyers[:1])
+        rec.market(chain, step, "oxide", np.concatenate([x[:, :, :metal_plants], buyers_x], axis=2))
+    _oxide_fills(chain, state, step, rec, flow, share_buyers, wants)
+
+
+def _oxide_need(chain: Chain, state: State, step: int) -> _OxideNeed:
+    """Metal plants' order-up-to need, buyers of elements' need and their demand."""
+    need_metal = position_need(
+        state.metal_use_rate,
+        chain.params["plant_input_cover_months"],
+        chain.input_lead["metal"],
+        state.metal_in,
+        state.pipelines["oxide_metal"].buf,
+    )
+    ring = state.pipelines["oxide_buyer"].buf
+    buyers, at = chain.element_buyers, chain.element_buyers_at
+    need_buyers = buyer_need(chain, state, step, buyers, at, ring)
+    return _OxideNeed(need_metal, need_buyers, demand_of(chain, state, step, buyers))
+
+
+def _ship_oxide(
+    chain: Chain, state: State, step: int, flow: Flow, metal_plants: int, into_buyers: Into
+) -> None:
+    """Ship the oxide market's flow to metal plants and (pools') buyers; take this step's
+    arrivals."""
+    lead = chain.trade.lane_lead["oxide"]
+    state.pipelines["oxide_metal"].ship_flow(step, flow, lead, slice(0, metal_plants))
+    buyers = state.pipelines["oxide_buyer"]
+    buyers.ship_flow(step, flow, lead, slice(metal_plants, None), into_buyers)
+    receive(chain, state, "oxide_metal", step)
+    receive(chain, state, "oxide_buyer", step)
+
+
+def _oxide_fills(
+    chain: Chain,
+    state: State,
+    step: int,
+    rec: Recorder,
+    flow: Flow,
+    share_buyers: np.ndarray,
+    wants: _OxideNeed,
+) -> None:
+    """The share of what the oxide market's customers wanted (within use) that it covered,
+    for each element's oxide price cells (buyers of elements get ``share_buyers`` of their
+    pool's)."""
+    covered, wanted = _oxide_covered(chain, state, flow, share_buyers, wants)
+    tiers = chain.fill_cells.oxide_tiers
+    fill = covered_share(covered, wanted, covered, [members for _, members in tiers], capped=False)
+    for (tier, _), share in zip(tiers, fill.transpose(1, 0, 2)):
+        for e, product in enumerate(chain.fill_cells.oxide_products):
+            record_fill(state, rec, step, product, tier, share[:, e])
+
+
+def _oxide_covered(
+    chain: Chain, state: State, flow: Flow, share_buyers: np.ndarray, wants: _OxideNeed
+) -> tuple[np.ndarray, np.ndarray]:
+    """What the oxide market's customers got and needed, each within their use, ``[S,
+    metal plants + pools, E]`` each."""
+    pool, metal_plants = chain.trade.oxide_pool, wants.metal.shape[1]
+    got = flow.received()
+    got_buyers = pool.pick(got[:, metal_plants:]) * share_buyers
+    rate = state.metal_use_rate
+    covered = np.concatenate(
+        [
+            np.minimum(got[:, :metal_plants], rate),
+            pool.total(np.minimum(got_buyers, wants.demand)),
+        ],
+        axis=1,
+    )
+    wanted = np.concatenate(
+        [np.minimum(wants.metal, rate), pool.total(np.minimum(wants.buyers, wants.demand))], axis=1
+    )
+    return covered, wanted
+
+
+def trade_concentrate(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recorder) -> None:
+    """Mines' concentrate goes to the separation plants they feed (tonnes REO).
+
+    While nothing upstream differs between the samples (a sweep draws export controls on
+    oxides or magnets, or a plant's start), the trade is worked out once for all
+    (`State.upstream`)."""
+    rows = state.upstream(chain)
+    allowed = state.allowed["concentrate"]
+    _trade_concentrate(
+        chain,
+        step,
+        rec,
+        state.capacity[:rows, chain.slices["separation"]],
+        state.sep_in,
+        state.mine_stock,
+        state.pipelines["concentrate"],
+        None if allowed is None else allowed[:rows],
+    )
+    receive(chain, state, "concentrate", step)
+
+
+def _trade_concentrate(
+    chain: Chain,
+    step: int,
+    rec: Recorder,
+    cap: np.ndarray,
+    sep_in: np.ndarray,
+    mine_stock: np.ndarray,
+    pipe: Pipeline,
+    allowed: np.ndarray | None,
+) -> None:
+    """`trade_concentrate` for some samples: separation plants' capacity ``cap`` and feed
+    ``sep_in``, mines' ``mine_stock`` (updated) and the concentrate pipeline (shipped into)."""
+    need = _concentrate_need(chain, cap, sep_in, pipe.buf)
+    stock_reo = np.empty(mine_stock.shape[:2])
+    kernels.reo_held(mine_stock, np.empty((0, 0, 0, 0)), REO_TO_ELEMENT, stock_reo)
+    market = chain.trade.markets["concentrate"]
+    flow = market.allocate(
+        stock_reo[:, :, None], need[:, :, None], allowed, normal_need=cap[:, :, None]
+    )
+    mix = np.empty_like(mine_stock)
+    kernels.ship_mix(mine_stock, stock_reo, flow.supplied()[:, :, 0], mix)
+    # A lane's shipments carry its mines' mix, weighted by what each mine sends.
+    lane_mix = np.take(market.sup.sum(flow.sup_share * mix), market.edge_sup.labels, axis=1)
+    by_element = Flow(market, flow.sup_t, flow.cus_t, x=flow.x * lane_mix)
+    by_element.ship_into(pipe.buf, step, chain.trade.lane_lead["concentrate"], into=pipe.same)
+    if rec.detail:
+        rec.market(chain, step, "concentrate", flow.dense() * mix[:1, :, None, :])
+
+
+def _concentrate_need(
+    chain: Chain, cap: np.ndarray, sep_in: np.ndarray, ring: np.ndarray
+) -> np.ndarray:
+    """Separation plants' order-up-to need, tonnes REO: capacity ``cap`` times cover and lead
+    time, less the feed they hold (``sep_in``) and have coming (``ring``), at least 0."""
+    held = np.empty(cap.shape)
+    kernels.reo_held(sep_in, ring, REO_TO_ELEMENT, held)
+    lead = np.maximum(chain.input_lead["separation"], 1.0)
+    cover = chain.params["separation_input_cover_months"]
+    return np.maximum(cap * (cover + lead)[None] - held, 0.0)
