@@ -26,7 +26,7 @@ from sim.config.scenario import (
     Stockpile,
     Substitution,
 )
-from sim.market.market import Flow, Into, Market, Pool
+from sim.market import Destinations, Flow, Market, MarketCache, Pool
 from sim.model.levers import economics, origin
 from sim.model.levers.demand_response import RecyclingState, SubstitutionState
 from sim.model.levers.demand_response import speed as demand_speed
@@ -80,7 +80,9 @@ class Pipeline:
         self.buf = np.zeros((self.slots, samples, customers, width))
         # where the market's shipments land: the same place, or its products' columns
         self.same = (
-            Into.same(customers, width) if products is None else Into.columns(customers, products)
+            Destinations.same(customers, width)
+            if products is None
+            else Destinations.columns(customers, products)
         )
 
     def ship(self, step: int, amount: np.ndarray, lead: np.ndarray) -> None:
@@ -98,7 +100,7 @@ class Pipeline:
         flow: Flow,
         lead: np.ndarray,
         customers: slice = slice(None),
-        into: Into | None = None,
+        into: Destinations | None = None,
     ) -> None:
         """Send a market's ``flow`` along routes with ``lead[G, H]`` months between its lanes
         (lanes share a region, so a lead time), to this pipeline's ``customers`` of it;
@@ -216,6 +218,7 @@ class Chain:
         samples: int,
         warmup: int,
         draws: Mapping[str, np.ndarray] | None = None,
+        market_cache: MarketCache | None = None,
     ) -> None:
         self.scenario = scenario
         self.draws = dict(draws or {})
@@ -235,7 +238,7 @@ class Chain:
         self._build_structure()
         self._build_buyers()
         self._build_events()
-        self._build_markets()
+        self._build_markets(market_cache or MarketCache())
         economics.build(self)
         self.capacity = np.zeros((S, len(self.facilities)))  # t per step
         self.new_capacity = np.zeros((S, len(self.facilities)))  # of projects, t per step
@@ -692,7 +695,7 @@ class Chain:
                 allowed = (1.0 - cut) if allowed is None else allowed * (1.0 - cut)
             self.allowed[market] = allowed
 
-    def _build_markets(self) -> None:
+    def _build_markets(self, market_cache: MarketCache) -> None:
         """Each market's lanes: suppliers (customers) grouped by region, open routes, home
         routes, priority and the reach of every control, so that allocation and shipping
         work on lanes; ``lane_lead`` holds the lead times between lanes."""
@@ -750,7 +753,7 @@ class Chain:
             sup_key = key(sup)
             if name == "magnet" and self.reaches:  # origin differs plant by plant
                 sup_key = len(codes) + np.arange(len(sup_key))
-            self.markets[name] = market = Market.shared(
+            self.markets[name] = market = market_cache.get(
                 open_,
                 priority,
                 home=home,

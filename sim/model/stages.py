@@ -19,7 +19,8 @@ import numpy as np
 import simpy
 from simpy.events import URGENT
 
-from sim.market.market import Flow, kernels
+from sim.market import Flow
+from sim.model import kernels
 from sim.model.chain import Chain
 from sim.model.ledger import Ledger
 from sim.model.levers import economics, origin
@@ -342,7 +343,9 @@ def trade_oxide(chain: Chain, step: int, ledger: Ledger, rec: Recorder) -> None:
     chain.sep_out = chain.sep_out - flow.supplied()
     lead = chain.lane_lead["oxide"]
     chain.pipe["oxide_metal"].ship_flow(step, flow, lead, slice(0, pm))
-    chain.pipe["oxide_buyer"].ship_flow(step, flow, lead, slice(pm, None), pool.into(share_b))
+    chain.pipe["oxide_buyer"].ship_flow(
+        step, flow, lead, slice(pm, None), pool.destinations(share_b)
+    )
     receive(chain, "oxide_metal", step)
     receive(chain, "oxide_buyer", step)
     if chain.traces:  # origin of what metal plants get: every sample's flows
@@ -417,9 +420,9 @@ def _trade_concentrate(
     kernels.ship_mix(mine_stock, stock_reo, flow.supplied()[:, :, 0], mix)
     # A lane's shipments carry its mines' mix, weighted by what each mine sends.
     lane_mix = np.take(market.sup.sum(flow.sup_share * mix), market.edge_sup.labels, axis=1)
-    by_element = Flow(market, flow.sup_t, flow.cus_t, x=flow.x * lane_mix)
+    by_element = Flow(market, flow.sup_share_sl, flow.cus_share_sl, x=flow.x * lane_mix)
     by_element.ship_into(
-        ring, step, chain.lane_lead["concentrate"], into=chain.pipe["concentrate"].same
+        ring, step, chain.lane_lead["concentrate"], destinations=chain.pipe["concentrate"].same
     )
     if rec.detail:
         rec.market(chain, step, "concentrate", flow.dense() * mix[:1, :, None, :])

@@ -175,7 +175,7 @@ def prices_from_fills(
 ) -> np.ndarray:
     """Price paths ``[S, T, product, tier]`` from the share of need each market met, on
     ``base`` prices ``[S, T, P, K]`` (default: the world's 2024 prices throughout)."""
-    from sim.market.market import scarcity_price
+    from sim.market import scarcity_price
     from sim.model.levers.economics import base_table
 
     if base is None:
