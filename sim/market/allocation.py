@@ -14,16 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.market.allocation_kernels import (
-    ClassIndex,
-    EdgeGroups,
-    LaneEdges,
-    PassIndex,
-    TierIndex,
-    allocate_pass,
-)
+from sim.market.allocation_kernels import allocate_pass
 from sim.market.grouping_kernels import edges_samples_last
 from sim.market.groupings import Grouping, class_labels
+from sim.market.pass_index import ClassIndex, EdgeGroups, LaneEdges, PassIndex, TierIndex
 
 ROUNDS = 4
 TINY = 1e-12

@@ -15,8 +15,9 @@ machine compiles for a few seconds, later runs load it. Kernels that call one an
 this one module, because numba's cache notices a change only in the file of the function it
 compiled, not in the files of the kernels that function calls.
 
-What the pass reads of a market's structure is spelled out as named tuples (`PassIndex`);
-what a kernel writes is its ``out`` argument, or an argument named ``..._left`` that it uses up.
+What the pass reads of a market's structure is spelled out as named tuples
+(`sim.market.pass_index`); what a kernel writes is its ``out`` argument, or an argument named
+``..._left`` that it uses up.
 """
 
 from __future__ import annotations
@@ -26,57 +27,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-
-class ClassIndex(NamedTuple):
-    """Lanes grouped into classes (a `sim.market.groupings.Grouping`), as the pass reads it."""
-
-    trivial: bool  # every lane a class of its own: class totals are the lanes' own
-    ptr: np.ndarray  # class ``c``'s lanes are ``order[ptr[c]:ptr[c + 1]]``, ascending
-    order: np.ndarray
-    labels: np.ndarray  # each lane's class
-    size: int  # number of classes
-
-
-class EdgeGroups(NamedTuple):
-    """One side's grouping of each tier's edges: in tier ``j``, class ``c``'s edges (counted
-    from the tier's first) are ``order[e0 + q]`` for ``q`` in ``ptr[offset[j] + c] :
-    ptr[offset[j] + c + 1]``, where ``e0`` is the tier's first edge."""
-
-    ptr: np.ndarray
-    offset: np.ndarray
-    order: np.ndarray
-
-
-class TierIndex(NamedTuple):
-    """A pass's edges (the routes between classes that may carry flow), tier by tier, highest
-    priority first: tier ``j`` has the edges ``edge_bounds[j]:edge_bounds[j + 1]`` and the
-    customer classes ``members[member_bounds[j]:member_bounds[j + 1]]``."""
-
-    edge_bounds: np.ndarray
-    member_bounds: np.ndarray
-    members: np.ndarray
-    edge_sup: np.ndarray  # each edge's supplier class
-    edge_cus: np.ndarray  # each edge's customer, counted among its tier's members
-    by_sup: EdgeGroups
-    by_cus: EdgeGroups
-    opened: np.ndarray  # [E, K]: 1 where the edge may carry the product, else 0
-
-
-class LaneEdges(NamedTuple):
-    """The market's lane edges (pairs of lanes that may carry flow) against a pass's edges."""
-
-    class_edge: np.ndarray  # each lane edge's class edge, -1 where the pass does not open it
-    sup_lane: np.ndarray  # each lane edge's supplier lane
-    cus_lane: np.ndarray  # each lane edge's customer lane
-
-
-class PassIndex(NamedTuple):
-    """Everything `allocate_pass` reads of a pass's structure (`AllocationPass.index`)."""
-
-    sup: ClassIndex
-    cus: ClassIndex
-    tiers: TierIndex
-    lane_edges: LaneEdges
+from sim.market.pass_index import ClassIndex, PassIndex, TierIndex
 
 
 class TierEdges(NamedTuple):
@@ -442,12 +393,12 @@ def _route_weights(
     for e in range(E):
         i = tier.edge_sup[e]
         for k in range(K):
-            o = tier.opened[e, k]
+            opened = tier.opened[e, k]
             for s in range(S):
-                v = supply_left[i, k, s] * o
+                v = supply_left[i, k, s] * opened
                 if has_cap:
-                    c_ = cap_left[e, k, s]
-                    v = c_ if c_ < v else v
+                    cap = cap_left[e, k, s]
+                    v = cap if cap < v else v
                 out[e, k, s] = v
 
 
@@ -473,8 +424,8 @@ def _requests(
                 r = weights[e, k, s] / t if t > tiny else 0.0
                 r *= need_left[c, k, s]
                 if has_cap:
-                    c_ = cap_left[e, k, s]
-                    r = c_ if c_ < r else r
+                    cap = cap_left[e, k, s]
+                    r = cap if cap < r else r
                 out[e, k, s] = r
 
 
@@ -486,8 +437,8 @@ def _supply_scale(supply_left: np.ndarray, asked: np.ndarray) -> None:
     for i in range(G):
         for k in range(K):
             for s in range(S):
-                a, q = supply_left[i, k, s], asked[i, k, s]
-                asked[i, k, s] = a / q if (q > a and q > 0.0) else 1.0
+                has, wants = supply_left[i, k, s], asked[i, k, s]
+                asked[i, k, s] = has / wants if (wants > has and wants > 0.0) else 1.0
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -522,9 +473,9 @@ def _live_samples(
     for e in range(E):
         i, c = tier.edge_sup[e], tier.edge_cus[e]
         for k in range(K):
-            o = tier.opened[e, k] > 0.0
+            opened = tier.opened[e, k] > 0.0
             for s in range(S):
-                ok = o and supply_left[i, k, s] > tiny and need_left[c, k, s] > tiny
+                ok = opened and supply_left[i, k, s] > tiny and need_left[c, k, s] > tiny
                 if has_cap:
                     v = cap_left[e, k, s] - flows[e, k, s]
                     cap_left[e, k, s] = v if v > 0.0 else 0.0

@@ -15,6 +15,7 @@ from sim.market.allocation_kernels import weighted_group_sum
 from sim.market.grouping_kernels import parts_sl, samples_first, samples_last
 from sim.market.groupings import Destinations
 from sim.market.lanes import Lanes
+from sim.market.shipping import LanePlan
 from sim.market.shipping_kernels import add_arrivals
 
 
@@ -69,27 +70,27 @@ class Flow:
 
     def supplied(self) -> np.ndarray:
         """What each supplier sends, ``[S, P, K]``."""
-        m = self.market
-        return m.sup.part_sl(self.sup_share_sl, m.edge_sup.sum_sl(self.x_sl))
+        market = self.market
+        return market.sup.part_sl(self.sup_share_sl, market.edge_sup.sum_sl(self.x_sl))
 
     def received(self) -> np.ndarray:
         """What each customer receives, ``[S, C, K]``."""
-        m = self.market
-        return m.cus.part_sl(self.cus_share_sl, m.edge_cus.sum_sl(self.x_sl))
+        market = self.market
+        return market.cus.part_sl(self.cus_share_sl, market.edge_cus.sum_sl(self.x_sl))
 
     def arriving(self, weight: np.ndarray, customers: slice = slice(None)) -> np.ndarray:
         """What some ``customers`` receive along routes weighted by ``weight[G, H]`` (lanes),
         ``[S, customers, K]``."""
-        m = self.market
+        market = self.market
         x_sl = self.x_sl
-        got = np.empty((m.edge_cus.size, *x_sl.shape[1:]))
-        by_edge = weight.reshape(-1)[m.edge_flat]
-        weights = np.ascontiguousarray(by_edge[m.edge_cus.order], dtype=float)
-        weighted_group_sum(x_sl, m.edge_cus.ptr, m.edge_cus.order, weights, got)
+        got = np.empty((market.edge_cus.size, *x_sl.shape[1:]))
+        by_edge = weight.reshape(-1)[market.edge_flat]
+        weights = np.ascontiguousarray(by_edge[market.edge_cus.order], dtype=float)
+        weighted_group_sum(x_sl, market.edge_cus.ptr, market.edge_cus.order, weights, got)
         share = self.cus_share_sl[customers]
         samples = max(share.shape[2], got.shape[2])
         out = np.empty((samples, share.shape[0], max(share.shape[1], got.shape[1])))
-        parts_sl(share, got, m.cus_labels[customers], out)
+        parts_sl(share, got, market.cus_labels[customers], out)
         return out
 
     def ship_into(
@@ -106,35 +107,39 @@ class Flow:
         the steps either side of it, pro rata); ``destinations`` says where each customer's
         product lands (default: the same place)."""
         assert ring.flags.c_contiguous, "a pipeline's ring is one C-ordered array"
-        m = self.market
+        market = self.market
         destinations = destinations or Destinations.same(ring.shape[2], ring.shape[3])
         share = np.ascontiguousarray(self.cus_share_sl)
-        first = range(m.cus_labels.size)[customers].start
-        x_sl = self.x_sl
-        plan = m.shipping.ship_plan(
-            lead, first, destinations, share.shape[1], x_sl.shape[1], ring.shape[3]
+        first = range(market.cus_labels.size)[customers].start
+        width, ring_width = self.x_sl.shape[1], ring.shape[3]
+        plan = market.shipping.ship_plan(
+            lead, first, destinations, share.shape[1], width, ring_width
         )
-        lanes = np.empty((plan.lanes.ptr.size - 1, x_sl.shape[1], x_sl.shape[2]))
-        weighted_group_sum(x_sl, plan.lanes.ptr, plan.lanes.edge, plan.lanes.weight, lanes)
         weight = destinations.weight
         add_arrivals(
-            lanes.reshape(-1, x_sl.shape[2]),
+            self._lane_rows(plan.lanes),
             share.reshape(-1, share.shape[2]),
             (step + plan.offsets) % ring.shape[0],
             plan.entries,
-            np.ones((0, 1))
-            if weight is None
-            else np.ascontiguousarray(np.asarray(weight, dtype=float).T),
+            np.ones((0, 1)) if weight is None else np.asarray(weight, dtype=float).T.copy(),
             weight is not None,
             ring,
         )
 
+    def _lane_rows(self, plan: LanePlan) -> np.ndarray:
+        """What each row of a lane plan (an arrival step's customer lane and product)
+        receives, ``[rows, S]``."""
+        x_sl = self.x_sl
+        lanes = np.empty((plan.ptr.size - 1, x_sl.shape[1], x_sl.shape[2]))
+        weighted_group_sum(x_sl, plan.ptr, plan.edge, plan.weight, lanes)
+        return lanes.reshape(-1, x_sl.shape[2])
+
     def dense(self, samples: slice = slice(0, 1)) -> np.ndarray:
         """Flows between members ``x[S, P, C, K]`` of some samples (the first by default)."""
-        m = self.market
+        market = self.market
         edges = self.x[samples]
-        lanes = np.zeros((edges.shape[0], m.sup.size * m.cus.size, edges.shape[2]))
-        lanes[:, m.edge_flat] = edges
-        x = lanes.reshape(edges.shape[0], m.sup.size, m.cus.size, edges.shape[2])
-        x = np.take(np.take(x, m.sup.labels, 1), m.cus.labels, 2)
+        lanes = np.zeros((edges.shape[0], market.sup.size * market.cus.size, edges.shape[2]))
+        lanes[:, market.edge_flat] = edges
+        x = lanes.reshape(edges.shape[0], market.sup.size, market.cus.size, edges.shape[2])
+        x = np.take(np.take(x, market.sup.labels, 1), market.cus.labels, 2)
         return x * self.sup_share[samples][:, :, None, :] * self.cus_share[samples][:, None, :, :]

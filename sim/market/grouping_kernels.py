@@ -27,15 +27,15 @@ def shares_sl(
     for m in range(M):
         c = labels[m]
         for k in range(K):
-            kk, tk, o = columns[k], min(k, last_tk), out[m, k]
+            column, total_k, row = columns[k], min(k, last_tk), out[m, k]
             if full:  # every sample its own: samples innermost, plain indices
                 for s in range(S):
-                    t = total[c, tk, s]
-                    o[s] = a[s, m, kk] / t if t > 0 else 0.0
+                    t = total[c, total_k, s]
+                    row[s] = a[s, m, column] / t if t > 0 else 0.0
             else:
                 for s in range(S):
-                    t = total[c, tk, min(s, last_ts)]
-                    o[s] = a[min(s, last_as), m, kk] / t if t > 0 else 0.0
+                    t = total[c, total_k, min(s, last_ts)]
+                    row[s] = a[min(s, last_as), m, column] / t if t > 0 else 0.0
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -44,19 +44,19 @@ def parts_sl(share: np.ndarray, total: np.ndarray, labels: np.ndarray, out: np.n
     share[m, k, s] * total[labels[m], k, s]``, for ``share[M, K or 1, S or 1]`` and
     ``total[C, K or 1, S or 1]`` (a size-1 axis repeats)."""
     S, M, K = out.shape
-    last_hk, last_hs = share.shape[1] - 1, share.shape[2] - 1
+    last_sk, last_ss = share.shape[1] - 1, share.shape[2] - 1
     last_tk, last_ts = total.shape[1] - 1, total.shape[2] - 1
-    full = last_hs == S - 1 and last_ts == S - 1
+    full = last_ss == S - 1 and last_ts == S - 1
     for m in range(M):
         c = labels[m]
         for k in range(K):
-            h, t = share[m, min(k, last_hk)], total[c, min(k, last_tk)]
+            share_row, total_row = share[m, min(k, last_sk)], total[c, min(k, last_tk)]
             if full:
                 for s in range(S):
-                    out[s, m, k] = h[s] * t[s]
+                    out[s, m, k] = share_row[s] * total_row[s]
             else:
                 for s in range(S):
-                    out[s, m, k] = h[min(s, last_hs)] * t[min(s, last_ts)]
+                    out[s, m, k] = share_row[min(s, last_ss)] * total_row[min(s, last_ts)]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -66,9 +66,9 @@ def samples_last(a: np.ndarray, out: np.ndarray) -> None:
     last_s, last_k = a.shape[0] - 1, a.shape[2] - 1
     for r in range(R):
         for k in range(K):
-            kk = min(k, last_k)
+            column = min(k, last_k)
             for s in range(S):
-                out[r, k, s] = a[min(s, last_s), r, kk]
+                out[r, k, s] = a[min(s, last_s), r, column]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -78,9 +78,9 @@ def edges_samples_last(a: np.ndarray, sup: np.ndarray, cus: np.ndarray, out: np.
     last_s, last_k = a.shape[0] - 1, a.shape[3] - 1
     for e in range(E):
         for k in range(K):
-            kk = min(k, last_k)
+            column = min(k, last_k)
             for s in range(S):
-                out[e, k, s] = a[min(s, last_s), sup[e], cus[e], kk]
+                out[e, k, s] = a[min(s, last_s), sup[e], cus[e], column]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

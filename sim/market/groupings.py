@@ -142,12 +142,12 @@ class Destinations:
         weight: np.ndarray | None = None,
     ) -> Destinations:
         """Destinations of these places (as int64 arrays), keyed by them."""
-        fc, fp, tc, tp = (
+        from_c, from_k, to_c, to_k = (
             np.ascontiguousarray(a, dtype=np.int64)
             for a in (from_customer, from_product, to_customer, to_product)
         )
-        key = b"|".join(a.tobytes() for a in (fc, fp, tc, tp))
-        return Destinations(fc, fp, tc, tp, weight=weight, key=key)
+        key = b"|".join(a.tobytes() for a in (from_c, from_k, to_c, to_k))
+        return Destinations(from_c, from_k, to_c, to_k, weight=weight, key=key)
 
     @staticmethod
     def same(customers: int, width: int) -> Destinations:

@@ -91,33 +91,43 @@ class Market(Lanes):
         Returns:
             The allocation (`Flow`), kept samples-last as the pass leaves it.
         """
+        totals = self._lane_totals(avail, need, normal_avail, normal_need, products)
+        lanes = _every_sample(totals, 1 if allowed is None else allowed.shape[0])
+        if home_first:
+            x_sl = self._home_first(allowed, *lanes)
+        else:
+            x_sl = self.world.allocate_sl(lanes[0], lanes[1], allowed, lanes[2], lanes[3])
+        return Flow(
+            self,
+            self.sup.share_sl(avail, totals[0], _traded(avail, products)),
+            self.cus.share_sl(need, totals[1], _traded(need, products)),
+            x_sl=x_sl,
+        )
+
+    def _lane_totals(
+        self,
+        avail: np.ndarray,
+        need: np.ndarray,
+        normal_avail: np.ndarray | None,
+        normal_need: np.ndarray | None,
+        products: np.ndarray | None,
+    ) -> list[np.ndarray]:
+        """Lanes' supply, need and normal levels, samples-last ``[lanes, K, S or 1]``."""
         width = avail.shape[2] if products is None else len(products)
-        supply_sl = self.sup.sum_to_sl(avail, width, _traded(avail, products))
-        need_sl = self.cus.sum_to_sl(need, width, _traded(need, products))
+        sup, cus = self.sup, self.cus
+        supply_sl = sup.sum_to_sl(avail, width, _traded(avail, products))
+        need_sl = cus.sum_to_sl(need, width, _traded(need, products))
         normal_supply_sl = (
             supply_sl
             if normal_avail is None
-            else self.sup.sum_to_sl(normal_avail, width, _traded(normal_avail, products))
+            else sup.sum_to_sl(normal_avail, width, _traded(normal_avail, products))
         )
         normal_need_sl = (
             need_sl
             if normal_need is None
-            else self.cus.sum_to_sl(normal_need, width, _traded(normal_need, products))
+            else cus.sum_to_sl(normal_need, width, _traded(normal_need, products))
         )
-        lanes = (supply_sl, need_sl, normal_supply_sl, normal_need_sl)
-        samples = max(max(v.shape[2] for v in lanes), 1 if allowed is None else allowed.shape[0])
-        every = tuple(_every_sample(v, samples) for v in lanes)
-        x_sl = (
-            self._home_first(allowed, *every)
-            if home_first
-            else self.world.allocate_sl(every[0], every[1], allowed, every[2], every[3])
-        )
-        return Flow(
-            self,
-            self.sup.share_sl(avail, supply_sl, _traded(avail, products)),
-            self.cus.share_sl(need, need_sl, _traded(need, products)),
-            x_sl=x_sl,
-        )
+        return [supply_sl, need_sl, normal_supply_sl, normal_need_sl]
 
     def _home_first(
         self,
@@ -146,11 +156,16 @@ def _traded(a: np.ndarray, products: np.ndarray | None) -> np.ndarray | None:
     return products if products is not None and a.shape[2] > 1 else None
 
 
-def _every_sample(a: np.ndarray, samples: int) -> np.ndarray:
-    """Samples-last ``a[n, K, S or 1]`` with a column for every sample (C-ordered)."""
-    if a.shape[2] == samples:
-        return a
-    return np.ascontiguousarray(np.broadcast_to(a, (*a.shape[:2], samples)))
+def _every_sample(arrays: list[np.ndarray], samples: int) -> list[np.ndarray]:
+    """Samples-last ``arrays[n, K, S or 1]``, each with a column for every sample of any of
+    them, and at least ``samples`` (C-ordered)."""
+    samples = max(samples, *(a.shape[2] for a in arrays))
+    return [
+        a
+        if a.shape[2] == samples
+        else np.ascontiguousarray(np.broadcast_to(a, (*a.shape[:2], samples)))
+        for a in arrays
+    ]
 
 
 class MarketCache:
@@ -169,9 +184,6 @@ class MarketCache:
     def __init__(self, size: int = 32) -> None:
         self.size = size
         self._markets: dict[tuple[str, int], Market] = {}
-
-    def __len__(self) -> int:
-        return len(self._markets)
 
     def get(self, open_: np.ndarray, priority: np.ndarray, **kwargs: Any) -> Market:
         """`Market` ``(open_, priority, **kwargs)``, built on the first call with arguments

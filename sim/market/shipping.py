@@ -128,20 +128,21 @@ class ShippingPlans:
         ring_width: int,
     ) -> ArrivalEntries:
         """`ship_plan`'s additions, by offset, then destination (flat indices)."""
-        c = first + destinations.from_customer
-        rows = np.arange(offsets)[:, None] * self.edge_cus.size + self.cus_labels[c][None, :]
+        customer = first + destinations.from_customer
+        lane = self.cus_labels[customer]
+        rows = np.arange(offsets)[:, None] * self.edge_cus.size + lane[None, :]
         reached = lanes.ptr[rows + 1] > lanes.ptr[rows]  # [offsets, destinations]
-        o, j = np.nonzero(reached)
-        k = destinations.from_product[j]
+        offset, entry = np.nonzero(reached)
+        product = destinations.from_product[entry]
+        to = destinations.to_customer[entry] * ring_width + destinations.to_product[entry]
         return ArrivalEntries(
-            *(
-                np.ascontiguousarray(v, dtype=np.int64)
-                for v in (
-                    o,
-                    rows[o, j] * width + k,
-                    c[j] * share_width + (k if share_width > 1 else 0),
-                    destinations.to_customer[j] * ring_width + destinations.to_product[j],
-                    j,
-                )
-            )
+            offset=_int64(offset),
+            lane_row=_int64(rows[offset, entry] * width + product),
+            share_row=_int64(customer[entry] * share_width + (product if share_width > 1 else 0)),
+            place=_int64(to),
+            column=_int64(entry),
         )
+
+
+def _int64(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.int64)

@@ -64,14 +64,18 @@ def _add_every_sample(
     S = ring.shape[1]
     for i in range(entries.offset.size):
         slot = ring[slots[entries.offset[i]]]
-        p, sh, la = entries.place[i], share[entries.share_row[i]], lanes[entries.lane_row[i]]
+        place, member, lane = (
+            entries.place[i],
+            share[entries.share_row[i]],
+            lanes[entries.lane_row[i]],
+        )
         if weighted:
-            mu = weight[entries.column[i]]
+            scale = weight[entries.column[i]]
             for s in range(S):
-                slot[s, p] += sh[s] * la[s] * mu[s]
+                slot[s, place] += member[s] * lane[s] * scale[s]
         else:
             for s in range(S):
-                slot[s, p] += sh[s] * la[s]
+                slot[s, place] += member[s] * lane[s]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -86,13 +90,17 @@ def _add_repeating(
 ) -> None:
     """`add_arrivals` where some array has one column for every sample (it repeats)."""
     S = ring.shape[1]
-    last_x, last_sh, last_w = lanes.shape[1] - 1, share.shape[1] - 1, weight.shape[1] - 1
+    last_lane, last_share, last_w = lanes.shape[1] - 1, share.shape[1] - 1, weight.shape[1] - 1
     for i in range(entries.offset.size):
         slot = ring[slots[entries.offset[i]]]
-        p, sh, la = entries.place[i], share[entries.share_row[i]], lanes[entries.lane_row[i]]
-        c = entries.column[i]
+        place, member, lane = (
+            entries.place[i],
+            share[entries.share_row[i]],
+            lanes[entries.lane_row[i]],
+        )
+        column = entries.column[i]
         for s in range(S):
-            part = sh[min(s, last_sh)] * la[min(s, last_x)]
+            part = member[min(s, last_share)] * lane[min(s, last_lane)]
             if weighted:
-                part = part * weight[c, min(s, last_w)]
-            slot[s, p] += part
+                part = part * weight[column, min(s, last_w)]
+            slot[s, place] += part

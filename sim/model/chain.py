@@ -238,7 +238,7 @@ class Chain:
         self._build_structure()
         self._build_buyers()
         self._build_events()
-        self._build_markets(market_cache or MarketCache())
+        self._build_markets(MarketCache() if market_cache is None else market_cache)
         economics.build(self)
         self.capacity = np.zeros((S, len(self.facilities)))  # t per step
         self.new_capacity = np.zeros((S, len(self.facilities)))  # of projects, t per step

@@ -104,7 +104,8 @@ def separate(
     """Separation plants crack their feed ``sep_in[S, P, K]`` (t element; ``per_reo[K]``
     t element a t REO) up to ``cap[S, P]`` t REO: ``out`` (``recover[P, K]`` of what is
     cracked) is added to ``sep_out``, the rest to ``losses[S, K]``; cracked feed leaves
-    ``sep_in``. `sim.model.stages.separate` spelled out, with numpy's rounding."""
+    ``sep_in``. `sim.model.stages.separate` spelled out, with numpy's rounding. Writes
+    ``out``; updates ``sep_in``, ``sep_out`` and ``losses`` in place."""
     S, P, K = sep_in.shape
     reo = np.empty(K)
     lost = np.empty(K)
@@ -168,7 +169,8 @@ def make_magnets(
     """Magnet plants that made ``made[S, P]`` use ``metal_per_magnet[P, K]`` t metal a t from
     ``mag_in`` into magnets of ``recipe[P, K]``; of the swarf (used less content)
     ``recovery`` goes back to separation plant ``swarf_to[p]`` (none if < 0), the rest to
-    ``losses``. Fills ``used``, ``content`` and ``recovered`` ``[S, P, K]``."""
+    ``losses``. Writes ``used``, ``content`` and ``recovered`` ``[S, P, K]``; updates
+    ``mag_in``, ``sep_out`` and ``losses`` in place."""
     S, P, K = mag_in.shape
     lost = np.empty(K)
     column = np.empty(P)  # with one element numpy sums the plants' column pairwise
@@ -252,29 +254,30 @@ def smooth_rate(rate: np.ndarray, used: np.ndarray, extra: np.ndarray, smoothing
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def reo_held(held: np.ndarray, buf: np.ndarray, per_reo: np.ndarray, out: np.ndarray) -> None:
-    """``out[S, G]``: t REO of ``held[S, G, K]`` t element (``per_reo[K]`` t element a t REO)
-    plus what is on its way, ``buf[slot, S, G, K]`` (no slots: nothing on its way), as numpy
-    rounds ``((held + buf.sum(axis=0)) / per_reo).sum(axis=2)``."""
-    S, G, K = held.shape
+def reo_held(held: np.ndarray, ring: np.ndarray, per_reo: np.ndarray, out: np.ndarray) -> None:
+    """``out[S, P]``: t REO of ``held[S, P, K]`` t element (``per_reo[K]`` t element a t REO)
+    plus what is on its way, ``ring[slot, S, P, K]`` (no slots: nothing on its way), as numpy
+    rounds ``((held + ring.sum(axis=0)) / per_reo).sum(axis=2)``."""
+    S, P, K = held.shape
     v = np.empty(K)
     for s in range(S):
-        for g in range(G):
+        for p in range(P):
             for k in range(K):
-                if buf.shape[0] == 0:
-                    v[k] = held[s, g, k] / per_reo[k]
+                if ring.shape[0] == 0:
+                    v[k] = held[s, p, k] / per_reo[k]
                     continue
-                transit = buf[0, s, g, k]
-                for slot in range(1, buf.shape[0]):
-                    transit = transit + buf[slot, s, g, k]
-                v[k] = (held[s, g, k] + transit) / per_reo[k]
-            out[s, g] = pairwise_sum(v)
+                transit = ring[0, s, p, k]
+                for slot in range(1, ring.shape[0]):
+                    transit = transit + ring[slot, s, p, k]
+                v[k] = (held[s, p, k] + transit) / per_reo[k]
+            out[s, p] = pairwise_sum(v)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def ship_mix(stock: np.ndarray, stock_reo: np.ndarray, sent: np.ndarray, mix: np.ndarray) -> None:
     """Mines send ``sent[S, M]`` t REO of their ``stock[S, M, K]`` (``stock_reo[S, M]`` t
-    REO) in its element mix ``mix`` (filled; 0 for an empty stock), which leaves ``stock``."""
+    REO) in its element mix: writes ``mix`` (0 for an empty stock) and takes what is sent
+    out of ``stock`` in place."""
     S, M, K = stock.shape
     for s in range(S):
         for m in range(M):
