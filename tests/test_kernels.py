@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from sim.market import Destinations, Flow, Grouping, Market, Pool
 from sim.market.allocation import AllocationPass
-from sim.market.allocation_kernels import weighted_group_sum
 from sim.market.grouping_kernels import edges_samples_last, samples_first, samples_last
+from sim.market.shipping_kernels import weighted_group_sum
 from tests.arrays import sparse
 from tests.reference.allocation import dense_allocate, pass_flows
 from tests.reference.flows import arrivals

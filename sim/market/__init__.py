@@ -3,11 +3,11 @@ their compiled kernels. Imports only the base layer.
 
 Modules, from the bottom up: `groupings` (classes of members, pools of buyers, destinations in
 a pipeline), `shipping` (when and where flows arrive), `lanes` (a market's lanes and edges),
-`allocation` (the allocation pass: tiers and pro-rata rounds), `markets` (`Market`,
-`MarketCache`), `flows` (an allocation, and its shipment), `pricing` (scarcity prices); the
-compiled kernels in `allocation_kernels` (the pass and the ordered group sums),
-`grouping_kernels` (shares, parts, transposes) and `shipping_kernels`. The names other layers
-use are re-exported here.
+`allocation` (the allocation pass: tiers and pro-rata rounds), `flows` (an allocation, and its
+shipment), `markets` (`Market`, `MarketCache`), `pricing` (scarcity prices). Compiled kernels:
+`allocation_kernels` (the pass and the ordered group sum; the structure it reads is in
+`pass_index`), `grouping_kernels` (shares, parts, transposes), `shipping_kernels` (shipments,
+and the weighted group sum). The names other layers use are re-exported here.
 """
 
 from sim.market.flows import Flow

@@ -51,7 +51,8 @@ def group_sum(rows: np.ndarray, ptr: np.ndarray, order: np.ndarray, out: np.ndar
     """``out[c, k, s]``: the sum of ``rows[m, k, s]`` over class ``c``'s members ``m`` =
     ``order[ptr[c]:ptr[c + 1]]``, added one at a time in that order (0 without members).
 
-    The one ordered sum of the markets: samples-first arrays are passed as transposed views
+    The one ordered sum of the markets (`sim.market.shipping_kernels.weighted_group_sum` is
+    its weighted variant): samples-first arrays are passed as transposed views
     (`sim.market.groupings.Grouping.sum`)."""
     C, K, S = out.shape
     for c in range(C):
@@ -68,29 +69,6 @@ def group_sum(rows: np.ndarray, ptr: np.ndarray, order: np.ndarray, out: np.ndar
                 m = order[q]
                 for s in range(S):
                     out[c, k, s] += rows[m, k, s]
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def weighted_group_sum(
-    rows: np.ndarray, ptr: np.ndarray, order: np.ndarray, weights: np.ndarray, out: np.ndarray
-) -> None:
-    """`group_sum` of ``rows[order[q]] * weights[q]`` (one weight a member of a class, in the
-    class's order): each product rounded, then added in order."""
-    C, K, S = out.shape
-    for c in range(C):
-        lo, hi = ptr[c], ptr[c + 1]
-        for k in range(K):
-            if lo == hi:
-                for s in range(S):
-                    out[c, k, s] = 0.0
-                continue
-            m, f = order[lo], weights[lo]
-            for s in range(S):
-                out[c, k, s] = rows[m, k, s] * f
-            for q in range(lo + 1, hi):
-                m, f = order[q], weights[q]
-                for s in range(S):
-                    out[c, k, s] += rows[m, k, s] * f
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

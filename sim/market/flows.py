@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.market.allocation_kernels import weighted_group_sum
 from sim.market.grouping_kernels import parts_sl, samples_first, samples_last
 from sim.market.groupings import Destinations
 from sim.market.lanes import Lanes
-from sim.market.shipping import LanePlan
-from sim.market.shipping_kernels import add_arrivals
+from sim.market.shipping_kernels import ship, weighted_group_sum
 
 
 class Flow:
@@ -116,8 +114,9 @@ class Flow:
             lead, first, destinations, share.shape[1], width, ring_width
         )
         weight = destinations.weight
-        add_arrivals(
-            self._lane_rows(plan.lanes),
+        ship(
+            self.x_sl,
+            plan.lanes,
             share.reshape(-1, share.shape[2]),
             (step + plan.offsets) % ring.shape[0],
             plan.entries,
@@ -125,14 +124,6 @@ class Flow:
             weight is not None,
             ring,
         )
-
-    def _lane_rows(self, plan: LanePlan) -> np.ndarray:
-        """What each row of a lane plan (an arrival step's customer lane and product)
-        receives, ``[rows, S]``."""
-        x_sl = self.x_sl
-        lanes = np.empty((plan.ptr.size - 1, x_sl.shape[1], x_sl.shape[2]))
-        weighted_group_sum(x_sl, plan.ptr, plan.edge, plan.weight, lanes)
-        return lanes.reshape(-1, x_sl.shape[2])
 
     def dense(self, samples: slice = slice(0, 1)) -> np.ndarray:
         """Flows between members ``x[S, P, C, K]`` of some samples (the first by default)."""

@@ -4,9 +4,8 @@ market and lead times.
 A route's lead time ``lead[G, H]`` (months between supplier lane ``G`` and customer lane
 ``H``) may be fractional: its flow is split between the steps either side of it, pro rata.
 `ShippingPlans` keeps, by lead times, the arrival steps and each edge's weight at each
-(`lead_weights`), the edges that reach each customer lane at each step (`lane_plan`, summed
-by `sim.market.allocation_kernels.weighted_group_sum`), and what `add_arrivals` of
-`sim.market.shipping_kernels` adds where (`entries`).
+(`lead_weights`), the edges that reach each customer lane at each step (`lane_plan`), and
+what the kernel `sim.market.shipping_kernels.ship` adds where (`ship_plan`).
 """
 
 from __future__ import annotations
@@ -16,17 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from sim.market.groupings import Destinations, Grouping
-from sim.market.shipping_kernels import ArrivalEntries
-
-
-class LanePlan(NamedTuple):
-    """What each customer lane receives at each arrival step: row ``r = offset * lanes +
-    lane`` sums ``x[edge[q]] * weight[q]`` for ``q`` in ``ptr[r]:ptr[r + 1]``, in the lane's
-    order of edges."""
-
-    ptr: np.ndarray
-    edge: np.ndarray
-    weight: np.ndarray
+from sim.market.shipping_kernels import ArrivalEntries, LanePlan
 
 
 class ShipPlan(NamedTuple):
@@ -104,7 +93,7 @@ class ShippingPlans:
         width: int,
         ring_width: int,
     ) -> ShipPlan:
-        """`lane_plan` and the additions `add_arrivals` makes for customers from ``first``
+        """`lane_plan` and the additions `ship` makes for customers from ``first``
         on, placed by ``destinations`` in a pipeline ``ring_width`` products wide, from flows
         ``width`` products wide and customers' shares ``share_width`` wide (1: one for all
         products): for each offset and destination whose lane something reaches then."""
