@@ -25,13 +25,11 @@ def class_labels(*rows: np.ndarray) -> np.ndarray:
     n = rows[0].shape[0]
     if n == 0:
         return np.zeros(0, dtype=int)
-    flat = np.concatenate(
-        [np.ones((n, 1))] + [np.asarray(r, dtype=float).reshape(n, -1) for r in rows], axis=1
-    )
-    _, first, inverse = np.unique(flat, axis=0, return_index=True, return_inverse=True)
-    rank = np.empty(len(first), dtype=int)
-    rank[np.argsort(first)] = np.arange(len(first))
-    return rank[inverse.reshape(-1)]
+    parts = [np.asarray(r, dtype=float).reshape(n, -1) for r in rows]
+    # + 0.0 makes -0.0 0.0, so that rows of equal values have equal bytes
+    flat = np.ascontiguousarray(np.concatenate(parts, axis=1)) + 0.0
+    first: dict[bytes, int] = {}
+    return np.array([first.setdefault(row.tobytes(), len(first)) for row in flat], dtype=int)
 
 
 def product_columns(a: np.ndarray, width: int, products: np.ndarray | None = None) -> np.ndarray:
