@@ -40,7 +40,6 @@ def shapes() -> tuple[dict[str, int], dict[str, int], dict[str, tuple[int, bool]
     return modules, classes, functions
 
 
-@pytest.mark.xfail(strict=True, reason="the split of issue 13 is under way")
 def test_no_module_over_the_limit() -> None:
     modules, _, _ = shapes()
     assert {m: n for m, n in modules.items() if n > MAX_MODULE} == {}
@@ -51,7 +50,6 @@ def test_no_class_over_the_limit() -> None:
     assert {c: n for c, n in classes.items() if n > MAX_CLASS} == {}
 
 
-@pytest.mark.xfail(strict=True, reason="the split of issue 13 is under way")
 def test_no_function_over_the_limit() -> None:
     _, _, functions = shapes()
     long = {f: n for f, (n, excused) in functions.items() if n > MAX_FUNCTION and not excused}

@@ -121,7 +121,7 @@ def test_a_cap_below_cost_makes_a_producer_curtail(world) -> None:  # type: igno
 def test_producers_prices_are_those_cells_of_the_whole_price_table(world) -> None:  # type: ignore[no-untyped-def]
     # Producers read their own cells (`market_price` with cells): the numbers must be those
     # of the whole table, caps and levels included.
-    from sim.market.market import scarcity_price
+    from sim.market import scarcity_price
     from sim.model.levers.timing import active_fraction
 
     cap = {

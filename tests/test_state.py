@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from sim.io.scenario_files import load_scenario
-from sim.market.market import Market
+from sim.market import Market
 from sim.model.chain import Chain
 from sim.model.ledger import Ledger
 from sim.model.pipeline import Pipeline

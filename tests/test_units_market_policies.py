@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from sim.market.market import allocate, allocate_controlled, scarcity_price
+from sim.market import Market, MarketCache, scarcity_price
 from sim.model.levers.timing import active_fraction, change_steps, ramp_average
 from sim.units import month_index, month_start
 
@@ -42,12 +42,40 @@ def test_change_steps_cover_starts_ends_and_their_next_steps() -> None:
     assert steps == [-12, 2, 3]
 
 
-def test_priority_tier_is_served_first() -> None:
+def allocated(
+    avail: np.ndarray,
+    need: np.ndarray,
+    open_: np.ndarray,
+    priority: np.ndarray,
+    allowed: np.ndarray | None = None,
+    home_first: bool = False,
+) -> np.ndarray:
+    """Flows ``x[S, P, C, K]`` as the engine allocates them (`Market.allocate`); a control's
+    ``allowed[S, P, C, K]`` share of normal flow scopes the market's lanes, as the chain's do.
+    With ``home_first`` every route is a home route: the home pass, then the world's."""
+    scopes = () if allowed is None else (np.moveaxis(allowed, 0, -1),)
+    home = np.ones(open_.shape[:2]) if home_first else None
+    market = Market(open_, priority, home=home, scopes=scopes)
+    flow = market.allocate(avail, need, market.sample_lanes(allowed), home_first=home_first)
+    return flow.dense(slice(None))
+
+
+@pytest.mark.parametrize("home_first", [False, True])
+def test_priority_tier_is_served_first(home_first: bool) -> None:
     avail = np.array([[[10.0]]])
     need = np.array([[[8.0], [8.0]]])
-    x = allocate(avail, need, np.ones((1, 2, 1)), np.array([1, 3]))
+    x = allocated(avail, need, np.ones((1, 2, 1)), np.array([1, 3]), home_first=home_first)
     assert x[0, 0, 1, 0] == pytest.approx(8.0)
     assert x[0, 0, 0, 0] == pytest.approx(2.0)
+
+
+def test_priority_tiers_are_served_in_order_within_a_batch() -> None:
+    # Three tiers and two samples: each tier takes what the tiers above it left.
+    avail = np.array([[[10.0]], [[25.0]]])
+    need = np.full((2, 3, 1), 8.0)
+    x = allocated(avail, need, np.ones((1, 3, 1)), np.array([2, 0, 5]))
+    assert x[0, 0, :, 0] == pytest.approx([2.0, 0.0, 8.0])
+    assert x[1, 0, :, 0] == pytest.approx([8.0, 8.0, 8.0])
 
 
 def test_quota_caps_a_route_at_its_share_of_normal_flow() -> None:
@@ -55,8 +83,8 @@ def test_quota_caps_a_route_at_its_share_of_normal_flow() -> None:
     need = np.array([[[40.0]]])
     allowed = np.ones((1, 2, 1, 1))
     allowed[0, 0] = 0.25
-    x = allocate_controlled(avail, need, np.ones((2, 1, 1)), np.array([1]), allowed)
-    normal = allocate(avail, need, np.ones((2, 1, 1)), np.array([1]))
+    x = allocated(avail, need, np.ones((2, 1, 1)), np.array([1]), allowed)
+    normal = allocated(avail, need, np.ones((2, 1, 1)), np.array([1]))
     assert x[0, 0, 0, 0] == pytest.approx(0.25 * normal[0, 0, 0, 0])
     assert x[0, 1, 0, 0] == pytest.approx(5.0)  # the free supplier gives all it has
 
@@ -69,7 +97,7 @@ def test_quota_caps_a_route_at_its_share_of_normal_flow() -> None:
     prio=hnp.arrays(int, 4, elements=st.integers(1, 3)),
 )
 def test_allocation_never_exceeds_supply_or_need(avail, need, open_, prio) -> None:
-    x = allocate(avail, need, open_.astype(float), prio)
+    x = allocated(avail, need, open_.astype(float), prio)
     assert (x >= 0).all()
     assert (x.sum(axis=2) <= avail + 1e-6).all()
     assert (x.sum(axis=1) <= need + 1e-6).all()
@@ -83,27 +111,33 @@ def test_scarcity_price_rises_as_fill_falls_and_is_capped() -> None:
     assert scarcity_price(base, np.array([0.0]), 0.5, 20)[0] == pytest.approx(1000.0)
 
 
-def test_markets_of_the_same_routes_are_built_once() -> None:
-    from sim.market.market import Market
-
+def test_markets_of_the_same_routes_are_built_once_by_a_cache() -> None:
     rng = np.random.default_rng(3)
     open_ = (rng.random((5, 4, 2)) < 0.6).astype(float)
     open_[0] = 1.0
     priority = np.array([0, 1, 0, 1])
     home = (rng.random((5, 4)) < 0.5).astype(float)
-    one = Market.shared(open_, priority, home=home, scopes=[open_[..., :1]])
-    assert (
-        Market.shared(
-            open_.copy(), priority.copy(), home=home.copy(), scopes=[open_[..., :1].copy()]
-        )
-        is one
+    cache = MarketCache()
+    one = cache.get(open_, priority, home=home, scopes=[open_[..., :1]])
+    again = cache.get(
+        open_.copy(), priority.copy(), home=home.copy(), scopes=[open_[..., :1].copy()]
     )
+    assert again is one
     for other in (
-        Market.shared(open_, priority, home=home),  # no scope
-        Market.shared(open_, priority[::-1], home=home, scopes=[open_[..., :1]]),
-        Market.shared(1.0 - open_, priority, home=home, scopes=[open_[..., :1]]),
+        cache.get(open_, priority, home=home),  # no scope
+        cache.get(open_, priority[::-1], home=home, scopes=[open_[..., :1]]),
+        cache.get(1.0 - open_, priority, home=home, scopes=[open_[..., :1]]),
     ):
         assert other is not one
+    # another cache (another run or sweep) builds its own
+    assert MarketCache().get(open_, priority, home=home, scopes=[open_[..., :1]]) is not one
+
+
+def test_a_market_cache_keeps_its_newest_markets() -> None:
+    cache = MarketCache(size=2)
+    markets = [cache.get(np.ones((1, 1, 1)), np.array([i])) for i in range(3)]
+    assert cache.get(np.ones((1, 1, 1)), np.array([2])) is markets[2]
+    assert cache.get(np.ones((1, 1, 1)), np.array([0])) is not markets[0]  # dropped, rebuilt
 
 
 def test_ramp_average_of_many_steps_is_that_of_each_step() -> None:
@@ -113,3 +147,17 @@ def test_ramp_average_of_many_steps_is_that_of_each_step() -> None:
     together = ramp_average(start, ramp, steps, curve)
     for i, step in enumerate(range(-2, 9)):
         assert np.array_equal(together[i], ramp_average(start, ramp, step, curve))
+
+
+def test_chains_share_markets_only_through_a_cache_they_are_given() -> None:
+    from sim.model.chain import Chain
+    from tests.worlds import one_chain, scenario
+
+    world, plan = one_chain(), scenario()
+    cache = MarketCache()
+    one = Chain(world, plan, 1, 12, market_cache=cache)
+    batch = Chain(world, plan, 3, 12, market_cache=cache)  # a run's prefix and its batch
+    markets = one.trade.markets
+    assert markets and all(markets[k] is batch.trade.markets[k] for k in markets)
+    alone = Chain(world, plan, 1, 12)  # another run: markets of its own
+    assert all(alone.trade.markets[k] is not markets[k] for k in markets)

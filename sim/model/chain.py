@@ -18,6 +18,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from sim.config.scenario import Scenario
+from sim.market import MarketCache
 from sim.model import buyers as buyer_arrays
 from sim.model import controls, trade
 from sim.model.capacity import Tranches, apply_capacity_events, build_outages, growth_path
@@ -46,6 +47,7 @@ class Chain(Layout):
         samples: int,
         warmup: int,
         draws: Mapping[str, np.ndarray] | None = None,
+        market_cache: MarketCache | None = None,
     ) -> None:
         super().__init__(apply_capacity_events(world, scenario))
         self.scenario = scenario
@@ -60,7 +62,7 @@ class Chain(Layout):
         self.tranches = Tranches(self.facilities, self.events, growth)
         self._build_plants()
         self._build_buyers()
-        self._build_levers()
+        self._build_levers(MarketCache() if market_cache is None else market_cache)
         self.economics = economics.build(self, self.events)
 
     def _build_plants(self) -> None:
@@ -145,7 +147,7 @@ class Chain(Layout):
             self.lead["oxide_buyer"],
         )
 
-    def _build_levers(self) -> None:
+    def _build_levers(self, market_cache: MarketCache) -> None:
         """The scenario's events (controls, outages, stockpiles, offtakes, demand response,
         the origin rule) and the markets, whose lanes follow the controls' reach."""
         events, products = self.events, self.products
@@ -161,14 +163,16 @@ class Chain(Layout):
         self.origin_rule = origin.build(
             [c.event for c in self.controls], controls.reach_thresholds(events), sides, products
         )
-        self.trade = self._build_trade(sides)
+        self.trade = self._build_trade(sides, market_cache)
         self.fill_cells = economics.FillCells.build(
             list(self.buyer_region[self.magnet_buyers]),
             self.buyer_material[self.magnet_buyers],
             self.regions("metal") + self.trade.oxide_pool_regions,
         )
 
-    def _build_trade(self, sides: dict[str, tuple[Side, Side]]) -> trade.Trade:
+    def _build_trade(
+        self, sides: dict[str, tuple[Side, Side]], market_cache: MarketCache
+    ) -> trade.Trade:
         """The four markets, their lanes split by the controls' reach."""
         element = np.array([ELEMENT_INDEX[self.buyers[b].material] for b in self.element_buyers])
         routes = {
@@ -185,6 +189,7 @@ class Chain(Layout):
             self.recipe,
             [c.scope for c in self.controls],
             bool(self.origin_rule.reaches),
+            market_cache,
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.market.market import kernels
+from sim.model import kernels
 from sim.model.chain import Chain
 from sim.model.levers import demand_response
 from sim.model.state import State

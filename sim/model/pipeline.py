@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.market.market import Flow, Into
+from sim.market import Destinations, Flow
 
 
 class Pipeline:
@@ -22,11 +22,13 @@ class Pipeline:
         slots = int(np.floor(max_lead)) + 2
         # where the market's shipments land: the same place, or its products' columns
         same = (
-            Into.same(customers, width) if products is None else Into.columns(customers, products)
+            Destinations.same(customers, width)
+            if products is None
+            else Destinations.columns(customers, products)
         )
         self._set(np.zeros((slots, samples, customers, width)), same)
 
-    def _set(self, buf: np.ndarray, same: Into) -> None:
+    def _set(self, buf: np.ndarray, same: Destinations) -> None:
         self.buf = buf
         self.slots = buf.shape[0]
         self.same = same
@@ -63,7 +65,7 @@ class Pipeline:
         flow: Flow,
         lead: np.ndarray,
         customers: slice = slice(None),
-        into: Into | None = None,
+        into: Destinations | None = None,
     ) -> None:
         """Send a market's ``flow`` along routes with ``lead[G, H]`` months between its lanes
         (lanes share a region, so a lead time), to this pipeline's ``customers`` of it;

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sim.market.market import kernels
+from sim.model import kernels
 from sim.model.capacity import capacity_at
 from sim.model.chain import Chain
 from sim.model.ledger import Ledger

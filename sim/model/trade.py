@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sim.market.market import Market, Pool
+from sim.market import Market, MarketCache, Pool
 from sim.model.levers.reach import Side
 from sim.units import ELEMENTS
 
@@ -63,6 +63,7 @@ def build(
     recipe: np.ndarray,
     scopes: list[dict[str, np.ndarray]],
     plants_own_lanes: bool,
+    market_cache: MarketCache,
 ) -> Trade:
     """The chain's markets, grouped into lanes by region, routes, priority and the reach of
     every control, so that allocation and shipping work on lanes.
@@ -76,6 +77,7 @@ def build(
         recipe: ``[magnet plants, E]`` magnet plants' recipes.
         scopes: every control's reach, by market, over the chain's customers and products.
         plants_own_lanes: each magnet plant a lane of its own (origin differs plant by plant).
+        market_cache: where markets of the same routes are built once (its owner's).
     """
     pool, pool_regions, firsts = _pool(sides["oxide"][1], *element_buyers)
     metal_plants = len(sides["metal"][0].countries)
@@ -88,7 +90,7 @@ def build(
     products["metal"] = used if used.size else None
     every = _all_routes(sides, routes, element_buyers[0][firsts], used.size or len(ELEMENTS))
     sides = {**sides, "oxide": _pooled_side(sides["oxide"], oxide_columns)}
-    markets = _markets(sides, every, scopes, columns, products, plants_own_lanes)
+    markets = _markets(sides, every, scopes, columns, products, plants_own_lanes, market_cache)
     lane_lead = {name: markets[name].lanes(a) for name, a in _lane_leads(lead, firsts).items()}
     return Trade(markets, lane_lead, pool, pool_regions, columns, products)
 
@@ -143,6 +145,7 @@ def _markets(
     columns: dict[str, np.ndarray | None],
     products: dict[str, np.ndarray | None],
     plants_own_lanes: bool,
+    market_cache: MarketCache,
 ) -> dict[str, Market]:
     """Each market, its parties keyed by region (which sets lead times)."""
     codes: dict[str, int] = {}
@@ -156,7 +159,7 @@ def _markets(
         supplier_key = key(suppliers)
         if name == "magnet" and plants_own_lanes:  # origin differs plant by plant
             supplier_key = len(codes) + np.arange(len(supplier_key))
-        markets[name] = Market.shared(
+        markets[name] = market_cache.get(
             routes[name].open,
             routes[name].priority,
             home=routes[name].home,

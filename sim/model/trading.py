@@ -1,6 +1,6 @@
 """The trading stages: magnet and metal plants make to order, oxide and concentrate are traded.
 
-Each allocates its market (`sim.market.market.Market`) between what suppliers have and what
+Each allocates its market (`sim.market.Market`) between what suppliers have and what
 customers need, ships along the routes' lead times, plans the next orders and records how much
 of customers' running use it covered (the scarcity prices are formed from).
 """
@@ -11,7 +11,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sim.market.market import Flow, Into, kernels
+from sim.market import Destinations, Flow
+from sim.model import kernels
 from sim.model.chain import Chain
 from sim.model.controls import dense_allowed
 from sim.model.ledger import Ledger
@@ -275,7 +276,7 @@ def trade_oxide(chain: Chain, state: State, step: int, ledger: Ledger, rec: Reco
     )
     share_buyers = pool.share(wants.buyers, need[:, metal_plants:])
     state.sep_out = state.sep_out - flow.supplied()
-    _ship_oxide(chain, state, step, flow, metal_plants, pool.into(share_buyers))
+    _ship_oxide(chain, state, step, flow, metal_plants, pool.destinations(share_buyers))
     if chain.origin_rule.traces:  # origin of what metal plants get: every sample's flows
         rule = chain.origin_rule
         origin.track_oxide(rule, state.origin_shares, state.metal_in, flow.dense(slice(None)))
@@ -302,7 +303,7 @@ def _oxide_need(chain: Chain, state: State, step: int) -> _OxideNeed:
 
 
 def _ship_oxide(
-    chain: Chain, state: State, step: int, flow: Flow, metal_plants: int, into_buyers: Into
+    chain: Chain, state: State, step: int, flow: Flow, metal_plants: int, into_buyers: Destinations
 ) -> None:
     """Ship the oxide market's flow to metal plants and (pools') buyers; take this step's
     arrivals."""
@@ -400,8 +401,10 @@ def _trade_concentrate(
     kernels.ship_mix(mine_stock, stock_reo, flow.supplied()[:, :, 0], mix)
     # A lane's shipments carry its mines' mix, weighted by what each mine sends.
     lane_mix = np.take(market.sup.sum(flow.sup_share * mix), market.edge_sup.labels, axis=1)
-    by_element = Flow(market, flow.sup_t, flow.cus_t, x=flow.x * lane_mix)
-    by_element.ship_into(pipe.buf, step, chain.trade.lane_lead["concentrate"], into=pipe.same)
+    by_element = Flow(market, flow.sup_share_sl, flow.cus_share_sl, x=flow.x * lane_mix)
+    by_element.ship_into(
+        pipe.buf, step, chain.trade.lane_lead["concentrate"], destinations=pipe.same
+    )
     if rec.detail:
         rec.market(chain, step, "concentrate", flow.dense() * mix[:1, :, None, :])
 

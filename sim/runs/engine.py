@@ -20,6 +20,7 @@ import simpy
 
 from sim.config.scenario import Scenario
 from sim.errors import InputError
+from sim.market import MarketCache
 from sim.model.chain import Chain
 from sim.model.clock import processes
 from sim.model.ledger import TOLERANCE, Ledger
@@ -194,7 +195,7 @@ def prices_from_fills(
 ) -> np.ndarray:
     """Price paths ``[S, T, product, tier]`` from the share of need each market met, on
     ``base`` prices ``[S, T, P, K]`` (default: the world's 2024 prices throughout)."""
-    from sim.market.market import scarcity_price
+    from sim.market import scarcity_price
     from sim.model.levers.economics import base_table
 
     if base is None:
@@ -250,7 +251,7 @@ def run(
     began = time.perf_counter()
     if histories is None:
         histories = HistoryCache()
-    chain = Chain(world, scenario, samples, warmup, draws)
+    chain = Chain(world, scenario, samples, warmup, draws, histories.markets)
     state, ledger, record, start = _start(
         chain, world, scenario, detail, compact, draws, fork_prefix, histories
     )
@@ -335,10 +336,13 @@ class HistoryCache:
     Owned by whoever makes it: `run` makes a fresh one unless given one, a sweep makes one
     for its batches in this process and each pool or Dask worker one for its own batches
     (`sim.runs.executors`); two runs never see each other's histories unless handed the
-    same cache."""
+    same cache. It also holds the `MarketCache` their chains build markets in (``markets``),
+    so a sweep's batches build markets of the same routes once."""
 
     def __init__(self, kept: int = HISTORIES_KEPT) -> None:
         self.kept = kept
+        # Markets of the same routes, built once for the prefix's chain and every batch's.
+        self.markets = MarketCache()
         self._held: list[tuple[tuple[Any, ...], History]] = []
 
     def __len__(self) -> int:
@@ -377,7 +381,8 @@ def _history(
     key = (world, scenario, warmup, detail, compact, start, stop)
     found = histories.find(key)
     if found is None:
-        small = Chain(world, scenario, 1, warmup, {k: v[:1] for k, v in draws.items()})
+        first = {k: v[:1] for k, v in draws.items()}
+        small = Chain(world, scenario, 1, warmup, first, histories.markets)
         found = (State.initial(small), Ledger(1), Record(small, detail, compact))
         _simulate(small, *found, start, stop)
         histories.keep(key, found)

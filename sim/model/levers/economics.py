@@ -2,7 +2,7 @@
 
 Prices are per product and market tier (China domestic, ex-China): a base level (the 2024
 price, or a `price_level` event's) times a scarcity factor from the share of customers'
-running use the market covered (`sim.market.market.scarcity_price`). During a run a producer
+running use the market covered (`sim.market.pricing.scarcity_price`). During a run a producer
 sees the
 price formed from the previous step's deliveries; the reported prices use each step's own.
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.config.events import PriceCap, PriceFloor, PriceLevel
-from sim.market.market import scarcity_price
+from sim.market import scarcity_price
 from sim.model.layout import Layout
 from sim.model.levers.timing import EventValues, active_fraction
 from sim.units import ELEMENT_INDEX, ELEMENTS, MAGNETS

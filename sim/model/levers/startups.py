@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sim.market import kernels
+from sim.model import kernels
 
 
 def add_along(a: np.ndarray, axis: int) -> np.ndarray:

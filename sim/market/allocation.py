@@ -1,0 +1,180 @@
+"""The allocation pass: a market's lanes grouped further into the coarsest classes that face
+the same routes, controls and priority, and allocated between along the routes that may carry
+flow, tier by tier (highest priority first), pro rata.
+
+Each customer spreads its need over the suppliers it may buy from in proportion to what they
+have, suppliers that are asked for more than they have scale every request down, and unmet
+need is asked again of what is left (``ROUNDS`` rounds). A route may be capped (an export quota
+or ban): ``allowed`` is the share of its normal flow (what it carries uncontrolled, from normal
+supply and need) it may carry. `AllocationPass` holds the structure; the rounds run compiled
+(`sim.market.allocation_kernels.allocate_pass`), samples innermost.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.market.allocation_kernels import allocate_pass
+from sim.market.grouping_kernels import edges_samples_last
+from sim.market.groupings import Grouping, class_labels
+from sim.market.pass_index import ClassIndex, EdgeGroups, LaneEdges, PassIndex, TierIndex
+
+ROUNDS = 4
+TINY = 1e-12
+
+
+class Tier:
+    """The routes that may carry flow to one priority tier's customer classes, as a list of
+    edges (``sup``, ``cus``), ``cus`` counted within the tier, sorted by customer."""
+
+    def __init__(self, open_: np.ndarray, members: np.ndarray, start: int) -> None:
+        """Edges of routes ``open_[G, H, K]`` to customer classes ``members``, numbered from
+        ``start`` among the pass's edges."""
+        sup, cus = np.nonzero(open_[:, members].any(axis=2))
+        order = np.lexsort((sup, cus))
+        self.sup, self.cus = sup[order], cus[order]
+        self.members = members
+        self.open = open_[self.sup, members[self.cus]]  # [edges, K]
+        self.by_sup = Grouping(self.sup, open_.shape[0])
+        self.by_cus = Grouping(self.cus, len(members))
+        self.edges = slice(start, start + len(self.sup))
+
+
+def tiers_of(open_: np.ndarray, priority: np.ndarray) -> list[Tier]:
+    """The tiers of customer classes of ``priority[H]``, highest first, on routes ``open_``."""
+    tiers: list[Tier] = []
+    start = 0
+    for level in sorted(set(priority.tolist()), reverse=True):
+        tiers.append(Tier(open_, np.flatnonzero(priority == level), start))
+        start = tiers[-1].edges.stop
+    return tiers
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """``parts`` end to end as one int64 array (empty without parts)."""
+    return np.concatenate([*parts, np.zeros(0, dtype=np.int64)]).astype(np.int64)
+
+
+class AllocationPass:
+    """One allocation over a market's lanes, grouped further into the coarsest classes of
+    suppliers and customers that face the same open routes, controls and priority."""
+
+    def __init__(
+        self,
+        open_: np.ndarray,
+        priority: np.ndarray,
+        scopes: list[np.ndarray],
+        lane_edges: tuple[np.ndarray, np.ndarray],
+    ) -> None:
+        """A pass over lanes' routes ``open_[G, H, K]``, customer lanes' ``priority[H]`` and
+        controls' ``scopes`` (lane level), for the market's ``lane_edges`` (each edge's
+        supplier lane and customer lane)."""
+        self.sup = Grouping(class_labels(open_, *scopes))
+        self.cus = Grouping(
+            class_labels(open_.swapaxes(0, 1), priority, *(s.swapaxes(0, 1) for s in scopes))
+        )
+        self.open = np.take(np.take(open_, self.sup.first, 0), self.cus.first, 1)
+        self.priority = priority[self.cus.first]
+        self.tiers = tiers_of(self.open, self.priority)
+        sup = _joined([t.sup for t in self.tiers])
+        cus = _joined([t.members[t.cus] for t in self.tiers])
+        self.flat = sup * self.open.shape[1] + cus  # each edge's place in a [G * H] matrix
+        # each edge's first supplier and customer (the lanes of its classes)
+        self.edge_sup_lane = self.sup.first[sup].astype(np.int64)
+        self.edge_cus_lane = self.cus.first[cus].astype(np.int64)
+        # Each lane edge's class edge (or -1 where this pass does not open it).
+        where = np.full(self.open.shape[0] * self.open.shape[1], -1)
+        where[self.flat] = np.arange(len(self.flat))
+        sup_lane, cus_lane = lane_edges
+        at = self.sup.labels[sup_lane] * self.open.shape[1] + self.cus.labels[cus_lane]
+        self.lane_edges = LaneEdges(
+            *(np.asarray(v, dtype=np.int64) for v in (where[at], sup_lane, cus_lane))
+        )
+        self._index: dict[int, PassIndex] = {}  # by products' width
+        self._allowed: tuple[np.ndarray, np.ndarray] | None = None  # the last controls' edges
+
+    def index(self, width: int) -> PassIndex:
+        """This pass's structure as `allocate_pass` reads it, for products ``width`` wide."""
+        if width not in self._index:
+            self._index[width] = PassIndex(
+                _class_index(self.sup),
+                _class_index(self.cus),
+                self._tier_index(width),
+                self.lane_edges,
+            )
+        return self._index[width]
+
+    def _tier_index(self, width: int) -> TierIndex:
+        """The tiers' edges, end to end (`TierIndex`)."""
+        tiers = self.tiers
+        opened = [np.broadcast_to(t.open, (t.sup.size, width)) for t in tiers]
+        by_sup = EdgeGroups(
+            _joined([t.by_sup.ptr for t in tiers]),
+            (np.arange(len(tiers)) * (self.open.shape[0] + 1)).astype(np.int64),
+            _joined([t.by_sup.order for t in tiers]),
+        )
+        by_cus = EdgeGroups(
+            _joined([t.by_cus.ptr for t in tiers]),
+            np.cumsum([0] + [len(t.members) + 1 for t in tiers])[:-1].astype(np.int64),
+            _joined([t.by_cus.order for t in tiers]),
+        )
+        return TierIndex(
+            np.array([0] + [t.edges.stop for t in tiers], dtype=np.int64),
+            np.cumsum([0] + [len(t.members) for t in tiers]).astype(np.int64),
+            _joined([t.members for t in tiers]),
+            _joined([t.sup for t in tiers]),
+            _joined([t.cus for t in tiers]),
+            by_sup,
+            by_cus,
+            np.ascontiguousarray(np.concatenate(opened + [np.zeros((0, width))])),
+        )
+
+    def allowed_on_edges(self, allowed: np.ndarray, width: int, samples: int) -> np.ndarray:
+        """Lanes' ``allowed[S, G, H, K]`` on this pass's edges, samples-last ``[edges, K, S]``
+        (read between classes' first lanes: it is constant within a class by construction).
+        Controls' shares change only when a control does (a new array then): kept."""
+        held = self._allowed
+        shape = (self.flat.size, width, samples)
+        if held is not None and held[0] is allowed and held[1].shape == shape:
+            return held[1]
+        edges = np.empty(shape)
+        edges_samples_last(
+            np.asarray(allowed, dtype=float), self.edge_sup_lane, self.edge_cus_lane, edges
+        )
+        self._allowed = (allowed, edges)
+        return edges
+
+    def allocate_sl(
+        self,
+        supply_sl: np.ndarray,
+        need_sl: np.ndarray,
+        allowed: np.ndarray | None,
+        normal_supply_sl: np.ndarray,
+        normal_need_sl: np.ndarray,
+    ) -> np.ndarray:
+        """Flows on the market's lane edges, ``[edges, K, S]``, from lanes' supply, need and
+        normal levels, all samples-last ``[lanes, K, S]`` (C-ordered, every sample);
+        ``allowed[S, G, H, K]`` is the lanes' share of normal flow (``None``: uncapped)."""
+        K, S = supply_sl.shape[1], supply_sl.shape[2]
+        edges = np.ones((0, K, S)) if allowed is None else self.allowed_on_edges(allowed, K, S)
+        out = np.empty((self.lane_edges.class_edge.size, K, S))
+        allocate_pass(
+            supply_sl,
+            need_sl,
+            normal_supply_sl,
+            normal_need_sl,
+            edges,
+            allowed is not None,
+            self.index(K),
+            ROUNDS,
+            TINY,
+            out,
+        )
+        return out
+
+
+def _class_index(grouping: Grouping) -> ClassIndex:
+    """A grouping as `allocate_pass` reads it."""
+    return ClassIndex(
+        grouping.trivial, grouping.ptr, grouping.order, grouping.labels_i64, grouping.size
+    )

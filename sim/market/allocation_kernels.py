@@ -1,0 +1,462 @@
+"""The compiled allocation pass, and the ordered group sums it and the markets' groupings use.
+
+A batch carries hundreds of samples through every step; written as numpy expressions, the
+markets' pro-rata rounds spend their time moving ``[S, edges, K]`` temporaries through memory
+and paying numpy's per-call cost, thousands of calls a step. These kernels run the rounds in
+compiled loops with the sample axis last (``[rows, K, S]``): each operation runs over all
+samples in one vectorised inner loop. A sample stops its rounds by having its need zeroed, so a
+sample's numbers do not depend on the batch it runs in (`tests/test_kernels.py`).
+
+Sums add members one at a time in a fixed order (`group_sum`; no fast-math), so results are
+equal bit for bit to the numpy references in ``tests/reference/``. Divisions follow numpy's
+error model (no zero check, which keeps loops vectorisable): every divisor is tested before it
+is used. Compiled code is cached next to this module (``cache=True``): the first run on a
+machine compiles for a few seconds, later runs load it. Kernels that call one another live in
+this one module, because numba's cache notices a change only in the file of the function it
+compiled, not in the files of the kernels that function calls.
+
+What the pass reads of a market's structure is spelled out as named tuples
+(`sim.market.pass_index`); what a kernel writes is its ``out`` argument, or an argument named
+``..._left`` that it uses up.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from sim.market.pass_index import ClassIndex, PassIndex, TierIndex
+
+
+class TierEdges(NamedTuple):
+    """One tier's edges, cut out of a `TierIndex` (every array starts at the tier's first
+    edge; pointers count the tier's supplier classes and customers)."""
+
+    edge_sup: np.ndarray
+    edge_cus: np.ndarray
+    opened: np.ndarray
+    sup_ptr: np.ndarray
+    sup_order: np.ndarray
+    cus_ptr: np.ndarray
+    cus_order: np.ndarray
+
+
+# -- ordered group sums ---------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def group_sum(rows: np.ndarray, ptr: np.ndarray, order: np.ndarray, out: np.ndarray) -> None:
+    """``out[c, k, s]``: the sum of ``rows[m, k, s]`` over class ``c``'s members ``m`` =
+    ``order[ptr[c]:ptr[c + 1]]``, added one at a time in that order (0 without members).
+
+    The one ordered sum of the markets (`sim.market.shipping_kernels.weighted_group_sum` is
+    its weighted variant): samples-first arrays are passed as transposed views
+    (`sim.market.groupings.Grouping.sum`)."""
+    C, K, S = out.shape
+    for c in range(C):
+        lo, hi = ptr[c], ptr[c + 1]
+        for k in range(K):
+            if lo == hi:
+                for s in range(S):
+                    out[c, k, s] = 0.0
+                continue
+            m = order[lo]
+            for s in range(S):
+                out[c, k, s] = rows[m, k, s]
+            for q in range(lo + 1, hi):
+                m = order[q]
+                for s in range(S):
+                    out[c, k, s] += rows[m, k, s]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def group_sum_columns(
+    rows: np.ndarray, ptr: np.ndarray, order: np.ndarray, columns: np.ndarray, out: np.ndarray
+) -> None:
+    """`group_sum` of some columns of ``rows[members, n, S]``: ``out[:, k]`` sums column
+    ``columns[k]``."""
+    for k in range(columns.size):
+        c = columns[k]
+        group_sum(rows[:, c : c + 1], ptr, order, out[:, k : k + 1])
+
+
+# -- the allocation pass --------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def allocate_pass(
+    supply: np.ndarray,
+    need: np.ndarray,
+    normal_supply: np.ndarray,
+    normal_need: np.ndarray,
+    allowed: np.ndarray,
+    has_allowed: bool,
+    index: PassIndex,
+    rounds: int,
+    tiny: float,
+    out: np.ndarray,
+) -> None:
+    """`sim.market.allocation.AllocationPass.allocate_sl`: flows ``out[L, K, S]`` on the
+    market's lane edges from lanes' ``supply``, ``need`` and normal levels (``[lanes, K, S]``),
+    the pass's edges capped at ``allowed[E, K, S]`` times their normal flow where that is
+    below 1 (if ``has_allowed`` and any sample has such an edge)."""
+    K, S = out.shape[1], out.shape[2]
+    E = index.tiers.edge_sup.size
+    supply_c = _class_totals(supply, index.sup)
+    need_c = _class_totals(need, index.cus)
+    flows = np.zeros((E, K, S))
+    no_cap = np.empty((0, K, S))
+    if has_allowed and _any_below_one(allowed):
+        normal = np.empty((E, K, S))
+        normal_supply_c = _class_totals(normal_supply, index.sup)
+        normal_need_c = _class_totals(normal_need, index.cus)
+        _allocate_tiers(
+            normal_supply_c, normal_need_c, False, no_cap, index.tiers, rounds, tiny, normal
+        )
+        cap = _caps(allowed, normal)
+        _allocate_tiers(supply_c, need_c, True, cap, index.tiers, rounds, tiny, flows)
+    elif E > 0:
+        _allocate_tiers(supply_c, need_c, False, no_cap, index.tiers, rounds, tiny, flows)
+    share_sup = _shares(supply, supply_c, index.sup)
+    share_cus = _shares(need, need_c, index.cus)
+    _lane_flows(flows, share_sup, share_cus, index, out)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _class_totals(rows: np.ndarray, grouping: ClassIndex) -> np.ndarray:
+    """Class totals of ``rows[lanes, K, S]`` (``rows`` itself if every lane is a class)."""
+    if grouping.trivial:
+        return rows
+    out = np.empty((grouping.size, rows.shape[1], rows.shape[2]))
+    group_sum(rows, grouping.ptr, grouping.order, out)
+    return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _any_below_one(allowed: np.ndarray) -> bool:
+    """Whether any edge of any sample is allowed less than all its normal flow."""
+    E, K, S = allowed.shape
+    below = False
+    for e in range(E):
+        for k in range(K):
+            for s in range(S):
+                if allowed[e, k, s] < 1.0:
+                    below = True
+    return below
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _caps(allowed: np.ndarray, normal: np.ndarray) -> np.ndarray:
+    """Each edge's cap: ``allowed`` times its ``normal`` flow where allowed is below 1, else
+    none (infinite)."""
+    E, K, S = allowed.shape
+    cap = np.empty((E, K, S))
+    for e in range(E):
+        for k in range(K):
+            for s in range(S):
+                share = allowed[e, k, s]
+                cap[e, k, s] = share * normal[e, k, s] if share < 1.0 else np.inf
+    return cap
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _shares(rows: np.ndarray, total: np.ndarray, grouping: ClassIndex) -> np.ndarray:
+    """Each lane's share of its class total (0 where that is 0), ``[lanes, K, S]``; not
+    filled when every lane is a class of its own (then unused)."""
+    out = np.empty_like(rows)
+    if grouping.trivial:
+        return out
+    M, K, S = rows.shape
+    for i in range(M):
+        c = grouping.labels[i]
+        for k in range(K):
+            for s in range(S):
+                whole = total[c, k, s]
+                out[i, k, s] = rows[i, k, s] / whole if whole > 0.0 else 0.0
+    return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _lane_flows(
+    flows: np.ndarray,
+    share_sup: np.ndarray,
+    share_cus: np.ndarray,
+    index: PassIndex,
+    out: np.ndarray,
+) -> None:
+    """Each lane edge's part of its class edge's flow: times its supplier lane's and its
+    customer lane's shares of their classes (0 on edges the pass does not open)."""
+    L, K, S = out.shape
+    lanes = index.lane_edges
+    for j in range(L):
+        edge = lanes.class_edge[j]
+        for k in range(K):
+            for s in range(S):
+                v = flows[edge, k, s] if edge >= 0 else 0.0
+                if not index.sup.trivial:
+                    v = v * share_sup[lanes.sup_lane[j], k, s]
+                if not index.cus.trivial:
+                    v = v * share_cus[lanes.cus_lane[j], k, s]
+                out[j, k, s] = v
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _allocate_tiers(
+    supply: np.ndarray,
+    need: np.ndarray,
+    has_cap: bool,
+    cap: np.ndarray,
+    tiers: TierIndex,
+    rounds: int,
+    tiny: float,
+    out: np.ndarray,
+) -> None:
+    """Flows ``out[E, K, S]`` from classes' ``supply`` and ``need``, tier by tier, highest
+    first, each edge at most ``cap[E, K, S]`` if ``has_cap``: each tier takes what the tiers
+    before it left."""
+    G, K, S = supply.shape
+    left = supply.copy()
+    taken = np.empty((G, K, S))
+    for j in range(tiers.edge_bounds.size - 1):
+        e0, e1 = tiers.edge_bounds[j], tiers.edge_bounds[j + 1]
+        out[e0:e1] = 0.0
+        if e0 == e1:
+            continue
+        tier_need = _tier_need(need, tiers, j)
+        if not _anything_above(tier_need, tiny):  # no sample of the batch needs anything
+            continue
+        tier = _tier_edges(tiers, j, G)
+        cap_left = cap[e0:e1].copy() if has_cap else cap[:1].copy()
+        _fill_tier(left.copy(), tier_need, cap_left, has_cap, tier, rounds, tiny, out[e0:e1])
+        group_sum(out[e0:e1], tier.sup_ptr, tier.sup_order, taken)
+        _subtract_at_least_zero(left, taken)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _tier_need(need: np.ndarray, tiers: TierIndex, j: int) -> np.ndarray:
+    """Tier ``j``'s customers' need, ``[members, K, S]`` (a copy)."""
+    m0, m1 = tiers.member_bounds[j], tiers.member_bounds[j + 1]
+    K, S = need.shape[1], need.shape[2]
+    out = np.empty((m1 - m0, K, S))
+    for c in range(m1 - m0):
+        for k in range(K):
+            for s in range(S):
+                out[c, k, s] = need[tiers.members[m0 + c], k, s]
+    return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _anything_above(a: np.ndarray, tiny: float) -> bool:
+    """Whether any value of ``a[rows, K, S]`` is above ``tiny``."""
+    R, K, S = a.shape
+    above = False
+    for i in range(R):
+        for k in range(K):
+            for s in range(S):
+                above = above or a[i, k, s] > tiny
+    return above
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _tier_edges(tiers: TierIndex, j: int, suppliers: int) -> TierEdges:
+    """Tier ``j``'s edges, with their groupings by supplier class and by customer."""
+    e0, e1 = tiers.edge_bounds[j], tiers.edge_bounds[j + 1]
+    customers = tiers.member_bounds[j + 1] - tiers.member_bounds[j]
+    sup, cus = tiers.by_sup, tiers.by_cus
+    return TierEdges(
+        tiers.edge_sup[e0:e1],
+        tiers.edge_cus[e0:e1],
+        tiers.opened[e0:e1],
+        sup.ptr[sup.offset[j] : sup.offset[j] + suppliers + 1],
+        sup.order[e0:e1],
+        cus.ptr[cus.offset[j] : cus.offset[j] + customers + 1],
+        cus.order[e0:e1],
+    )
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _subtract_at_least_zero(left: np.ndarray, taken: np.ndarray) -> None:
+    """``left = max(left - taken, 0)``, in place."""
+    R, K, S = left.shape
+    for i in range(R):
+        for k in range(K):
+            for s in range(S):
+                v = left[i, k, s] - taken[i, k, s]
+                left[i, k, s] = v if v > 0.0 else 0.0
+
+
+# -- one tier's pro-rata rounds -------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _fill_tier(
+    supply_left: np.ndarray,
+    need_left: np.ndarray,
+    cap_left: np.ndarray,
+    has_cap: bool,
+    tier: TierEdges,
+    rounds: int,
+    tiny: float,
+    out: np.ndarray,
+) -> None:
+    """Pro-rata allocation within one tier (``tests/reference/allocation.py: fill``): flows
+    ``out[E, K, S]`` on its edges from supply ``supply_left[G, K, S]``, its customers'
+    ``need_left[H, K, S]`` and, if ``has_cap``, edges' caps ``cap_left[E, K, S]`` (all three
+    used up). Each customer spreads its need over open edges in proportion to what suppliers
+    have, oversubscribed suppliers scale requests down, and unmet need is asked again
+    (``rounds`` rounds, fewer once no open edge joins a supplier with something left to a
+    customer that needs something)."""
+    E, K, S = out.shape
+    G, H = supply_left.shape[0], need_left.shape[0]
+    weights, flows = np.empty((E, K, S)), np.empty((E, K, S))
+    per_sup, per_cus = np.empty((G, K, S)), np.empty((H, K, S))
+    # A sample stops as it would alone: when none of its open edges can carry more (its
+    # later rounds then move exactly nothing, whatever the other samples of the batch do).
+    _keep_samples(need_left, _samples_above(need_left, tiny))
+    out[:] = 0.0
+    for round_ in range(rounds):
+        _route_weights(supply_left, cap_left, has_cap, tier, weights)
+        group_sum(weights, tier.cus_ptr, tier.cus_order, per_cus)
+        _requests(weights, per_cus, need_left, cap_left, has_cap, tier, tiny, flows)
+        group_sum(flows, tier.sup_ptr, tier.sup_order, per_sup)
+        _supply_scale(supply_left, per_sup)
+        _scale_and_add(flows, per_sup, tier, out)
+        if round_ == rounds - 1:
+            break
+        group_sum(flows, tier.sup_ptr, tier.sup_order, per_sup)
+        group_sum(flows, tier.cus_ptr, tier.cus_order, per_cus)
+        _subtract_at_least_zero(supply_left, per_sup)
+        _subtract_at_least_zero(need_left, per_cus)
+        live = _live_samples(supply_left, need_left, cap_left, has_cap, tier, flows, tiny)
+        if not live.any():
+            break
+        _keep_samples(need_left, live)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _samples_above(a: np.ndarray, tiny: float) -> np.ndarray:
+    """Which samples have some value of ``a[rows, K, S]`` above ``tiny``."""
+    R, K, S = a.shape
+    above = np.zeros(S, dtype=np.bool_)  # samples innermost: plain, vectorised loops
+    for i in range(R):
+        for k in range(K):
+            for s in range(S):
+                above[s] = above[s] or a[i, k, s] > tiny
+    return above
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _keep_samples(need_left: np.ndarray, keep: np.ndarray) -> None:
+    """Zero the need of samples not to ``keep`` (they stop: no request moves anything)."""
+    H, K, S = need_left.shape
+    for c in range(H):
+        for k in range(K):
+            for s in range(S):
+                need_left[c, k, s] = need_left[c, k, s] if keep[s] else 0.0
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _route_weights(
+    supply_left: np.ndarray,
+    cap_left: np.ndarray,
+    has_cap: bool,
+    tier: TierEdges,
+    out: np.ndarray,
+) -> None:
+    """Each edge's weight ``out[E, K, S]``: what its supplier has left if the edge is open
+    (else 0), at most the edge's cap."""
+    E, K, S = out.shape
+    for e in range(E):
+        i = tier.edge_sup[e]
+        for k in range(K):
+            opened = tier.opened[e, k]
+            for s in range(S):
+                v = supply_left[i, k, s] * opened
+                if has_cap:
+                    cap = cap_left[e, k, s]
+                    v = cap if cap < v else v
+                out[e, k, s] = v
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _requests(
+    weights: np.ndarray,
+    total: np.ndarray,
+    need_left: np.ndarray,
+    cap_left: np.ndarray,
+    has_cap: bool,
+    tier: TierEdges,
+    tiny: float,
+    out: np.ndarray,
+) -> None:
+    """What each customer asks along each edge, ``out[E, K, S]``: its need times the edge's
+    share of its weights' ``total`` (0 where that is at most ``tiny``), at most the cap."""
+    E, K, S = out.shape
+    for e in range(E):
+        c = tier.edge_cus[e]
+        for k in range(K):
+            for s in range(S):
+                t = total[c, k, s]
+                r = weights[e, k, s] / t if t > tiny else 0.0
+                r *= need_left[c, k, s]
+                if has_cap:
+                    cap = cap_left[e, k, s]
+                    r = cap if cap < r else r
+                out[e, k, s] = r
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _supply_scale(supply_left: np.ndarray, asked: np.ndarray) -> None:
+    """Each supplier's scale, in place of what it is ``asked``: what it has over what it is
+    asked where that is more (and more than 0), else 1."""
+    G, K, S = asked.shape
+    for i in range(G):
+        for k in range(K):
+            for s in range(S):
+                has, wants = supply_left[i, k, s], asked[i, k, s]
+                asked[i, k, s] = has / wants if (wants > has and wants > 0.0) else 1.0
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _scale_and_add(flows: np.ndarray, scale: np.ndarray, tier: TierEdges, out: np.ndarray) -> None:
+    """Requests ``flows`` scaled by their suppliers' ``scale``, in place: this round's flows,
+    added to ``out``."""
+    E, K, S = flows.shape
+    for e in range(E):
+        i = tier.edge_sup[e]
+        for k in range(K):
+            for s in range(S):
+                f = flows[e, k, s] * scale[i, k, s]
+                flows[e, k, s] = f
+                out[e, k, s] = out[e, k, s] + f
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _live_samples(
+    supply_left: np.ndarray,
+    need_left: np.ndarray,
+    cap_left: np.ndarray,
+    has_cap: bool,
+    tier: TierEdges,
+    flows: np.ndarray,
+    tiny: float,
+) -> np.ndarray:
+    """Which samples have an open edge that can carry more: its supplier has something left,
+    its customer needs something, and (caps used up by this round's ``flows``) its cap is not
+    reached."""
+    E, K, S = flows.shape
+    live = np.zeros(S, dtype=np.bool_)
+    for e in range(E):
+        i, c = tier.edge_sup[e], tier.edge_cus[e]
+        for k in range(K):
+            opened = tier.opened[e, k] > 0.0
+            for s in range(S):
+                ok = opened and supply_left[i, k, s] > tiny and need_left[c, k, s] > tiny
+                if has_cap:
+                    v = cap_left[e, k, s] - flows[e, k, s]
+                    cap_left[e, k, s] = v if v > 0.0 else 0.0
+                    ok = ok and cap_left[e, k, s] > tiny
+                live[s] = live[s] or ok
+    return live

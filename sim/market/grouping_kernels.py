@@ -1,0 +1,93 @@
+"""Compiled members' shares and parts of class totals, and transposes between samples-first
+(``[S, rows, K]``) and samples-last (``[rows, K, S]``) arrays.
+
+The markets keep lane totals and flows samples-last, as the allocation pass works
+(`sim.market.allocation_kernels`); members' arrays come and go samples-first. A size-1 axis
+repeats where a docstring says so. Divisions are tested before they are made (numpy's error
+model, as in `sim.market.allocation_kernels`); compiled code is cached (``cache=True``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def shares_sl(
+    a: np.ndarray, total: np.ndarray, labels: np.ndarray, columns: np.ndarray, out: np.ndarray
+) -> None:
+    """Members' shares of their classes' totals, samples-last: ``out[m, k, s]`` is ``a[s, m,
+    columns[k]]`` over ``total[labels[m], k, s]`` where that is > 0, else 0, for ``total[C, K
+    or 1, S or 1]`` and ``a[S or 1, M, ...]`` (a size-1 axis repeats)."""
+    M, K, S = out.shape
+    last_as = a.shape[0] - 1
+    last_tk, last_ts = total.shape[1] - 1, total.shape[2] - 1
+    full = last_as == S - 1 and last_ts == S - 1
+    for m in range(M):
+        c = labels[m]
+        for k in range(K):
+            column, total_k, row = columns[k], min(k, last_tk), out[m, k]
+            if full:  # every sample its own: samples innermost, plain indices
+                for s in range(S):
+                    t = total[c, total_k, s]
+                    row[s] = a[s, m, column] / t if t > 0 else 0.0
+            else:
+                for s in range(S):
+                    t = total[c, total_k, min(s, last_ts)]
+                    row[s] = a[min(s, last_as), m, column] / t if t > 0 else 0.0
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def parts_sl(share: np.ndarray, total: np.ndarray, labels: np.ndarray, out: np.ndarray) -> None:
+    """Members' parts of their classes' totals from samples-last shares: ``out[s, m, k] =
+    share[m, k, s] * total[labels[m], k, s]``, for ``share[M, K or 1, S or 1]`` and
+    ``total[C, K or 1, S or 1]`` (a size-1 axis repeats)."""
+    S, M, K = out.shape
+    last_sk, last_ss = share.shape[1] - 1, share.shape[2] - 1
+    last_tk, last_ts = total.shape[1] - 1, total.shape[2] - 1
+    full = last_ss == S - 1 and last_ts == S - 1
+    for m in range(M):
+        c = labels[m]
+        for k in range(K):
+            share_row, total_row = share[m, min(k, last_sk)], total[c, min(k, last_tk)]
+            if full:
+                for s in range(S):
+                    out[s, m, k] = share_row[s] * total_row[s]
+            else:
+                for s in range(S):
+                    out[s, m, k] = share_row[min(s, last_ss)] * total_row[min(s, last_ts)]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def samples_last(a: np.ndarray, out: np.ndarray) -> None:
+    """``out[r, k, s] = a[s, r, k]`` for ``a[S or 1, R, K or 1]`` (a size-1 axis repeats)."""
+    R, K, S = out.shape
+    last_s, last_k = a.shape[0] - 1, a.shape[2] - 1
+    for r in range(R):
+        for k in range(K):
+            column = min(k, last_k)
+            for s in range(S):
+                out[r, k, s] = a[min(s, last_s), r, column]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def edges_samples_last(a: np.ndarray, sup: np.ndarray, cus: np.ndarray, out: np.ndarray) -> None:
+    """``out[e, k, s] = a[s, sup[e], cus[e], k]`` for ``a[S or 1, G, H, K or 1]``."""
+    E, K, S = out.shape
+    last_s, last_k = a.shape[0] - 1, a.shape[3] - 1
+    for e in range(E):
+        for k in range(K):
+            column = min(k, last_k)
+            for s in range(S):
+                out[e, k, s] = a[min(s, last_s), sup[e], cus[e], column]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def samples_first(a: np.ndarray, out: np.ndarray) -> None:
+    """``out[s, r, k] = a[r, k, s]``."""
+    S, R, K = out.shape
+    for s in range(S):
+        for r in range(R):
+            for k in range(K):
+                out[s, r, k] = a[r, k, s]

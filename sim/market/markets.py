@@ -1,0 +1,208 @@
+"""Markets: who gets scarce supply. A `Market` allocates suppliers' supply among customers'
+needs along its routes, on its lanes (`sim.market.lanes`), by priority tier and pro rata
+(`sim.market.allocation`); a `MarketCache` keeps markets built once for chains that share
+their routes.
+
+Arrays carry a leading sample axis and a trailing product axis ``K`` (elements for oxide and
+metal, one for concentrate and magnets): members' ``avail[S, P, K]`` and ``need[S, C, K]``;
+lane totals and flows are kept samples-last, as the allocation pass works.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+
+from sim.market.allocation import AllocationPass
+from sim.market.flows import Flow
+from sim.market.lanes import Lanes
+
+
+class Market(Lanes):
+    """A market's routes, grouped once so that each step allocates between classes, not
+    between every supplier and customer.
+
+    Each allocation groups lanes further into the coarsest classes that face the same routes
+    (`AllocationPass`); a control's cap applies to the flow between classes. With home routes,
+    a second pass allocates over them alone (`allocate` with ``home_first``).
+    """
+
+    def __init__(
+        self,
+        open_: np.ndarray,
+        priority: np.ndarray,
+        *,
+        home: np.ndarray | None = None,
+        sup_key: np.ndarray | None = None,
+        cus_key: np.ndarray | None = None,
+        scopes: tuple[np.ndarray, ...] | list[np.ndarray] = (),
+    ) -> None:
+        """A market of routes ``open_[P, C, K]`` (1 where a route may carry a product) to
+        customers of ``priority[C]`` (higher first); ``home[P, C]`` marks home routes,
+        ``sup_key``/``cus_key`` split lanes further (the engine passes regions), and each of
+        ``scopes`` (``[P, C, ...]``) is a control's reach, whose caps apply between the
+        classes it separates."""
+        open_ = np.asarray(open_, dtype=float)
+        P, C = open_.shape[:2]
+        home_ = np.ones((P, C)) if home is None else np.asarray(home, dtype=float)
+        sup_key = np.zeros(P) if sup_key is None else np.asarray(sup_key)
+        cus_key = np.zeros(C) if cus_key is None else np.asarray(cus_key)
+        super().__init__(open_, priority, home_, sup_key, cus_key, scopes)
+        lane_scopes = [self.lanes(s) for s in scopes]
+        lane_edges = (self.edge_sup_lane, self.edge_cus_lane)
+        self.world = AllocationPass(self.open, self.priority, lane_scopes, lane_edges)
+        self.home = (
+            None
+            if home is None
+            else AllocationPass(
+                self.open * self.lanes(home_)[:, :, None], self.priority, lane_scopes, lane_edges
+            )
+        )
+
+    def allocate(
+        self,
+        avail: np.ndarray,
+        need: np.ndarray,
+        allowed: np.ndarray | None,
+        normal_avail: np.ndarray | None = None,
+        normal_need: np.ndarray | None = None,
+        home_first: bool = False,
+        products: np.ndarray | None = None,
+    ) -> Flow:
+        """Allocate members' supply ``avail[S, P, K]`` to their ``need[S, C, K]``.
+
+        Args:
+            avail: what each supplier can deliver (>= 0); a first axis of 1 repeats.
+            need: what each customer wants (>= 0); a first axis of 1 repeats.
+            allowed: ``[S, G, H, K]`` each lane route's share of normal flow (1 uncontrolled,
+                0 banned), or ``None`` where no control is active.
+            normal_avail: supply in normal times (default ``avail``): plants that make to
+                order pass their capacity, so that a quota is a share of what would ship in
+                normal times, not of what its own cut has left plants able to make.
+            normal_need: need in normal times (default ``need``): customers' running use,
+                not the panic orders of customers whose stocks a control has emptied.
+            home_first: allocate over the home routes first, then what is left over all
+                routes (buyers keep their established, mostly domestic suppliers).
+            products: trade these columns of wider arrays (normal levels of one column or
+                as wide).
+
+        Returns:
+            The allocation (`Flow`), kept samples-last as the pass leaves it.
+        """
+        totals = self._lane_totals(avail, need, normal_avail, normal_need, products)
+        lanes = _every_sample(totals, 1 if allowed is None else allowed.shape[0])
+        if home_first:
+            x_sl = self._home_first(allowed, *lanes)
+        else:
+            x_sl = self.world.allocate_sl(lanes[0], lanes[1], allowed, lanes[2], lanes[3])
+        return Flow(
+            self,
+            self.sup.share_sl(avail, totals[0], _traded(avail, products)),
+            self.cus.share_sl(need, totals[1], _traded(need, products)),
+            x_sl=x_sl,
+        )
+
+    def _lane_totals(
+        self,
+        avail: np.ndarray,
+        need: np.ndarray,
+        normal_avail: np.ndarray | None,
+        normal_need: np.ndarray | None,
+        products: np.ndarray | None,
+    ) -> list[np.ndarray]:
+        """Lanes' supply, need and normal levels, samples-last ``[lanes, K, S or 1]``."""
+        width = avail.shape[2] if products is None else len(products)
+        sup, cus = self.sup, self.cus
+        supply_sl = sup.sum_to_sl(avail, width, _traded(avail, products))
+        need_sl = cus.sum_to_sl(need, width, _traded(need, products))
+        normal_supply_sl = (
+            supply_sl
+            if normal_avail is None
+            else sup.sum_to_sl(normal_avail, width, _traded(normal_avail, products))
+        )
+        normal_need_sl = (
+            need_sl
+            if normal_need is None
+            else cus.sum_to_sl(normal_need, width, _traded(normal_need, products))
+        )
+        return [supply_sl, need_sl, normal_supply_sl, normal_need_sl]
+
+    def _home_first(
+        self,
+        allowed: np.ndarray | None,
+        supply_sl: np.ndarray,
+        need_sl: np.ndarray,
+        normal_supply_sl: np.ndarray,
+        normal_need_sl: np.ndarray,
+    ) -> np.ndarray:
+        """Flows ``[edges, K, S]`` over the home routes first, then over all routes from
+        what is left (lane totals samples-last, every sample)."""
+        assert self.home is not None, "a market without home routes"
+        first = self.home.allocate_sl(supply_sl, need_sl, allowed, normal_supply_sl, normal_need_sl)
+        sent, got = self.edge_sup.sum_sl(first), self.edge_cus.sum_sl(first)
+        return first + self.world.allocate_sl(
+            np.maximum(supply_sl - sent, 0.0),
+            np.maximum(need_sl - got, 0.0),
+            allowed,
+            np.maximum(normal_supply_sl - sent, 0.0),
+            np.maximum(normal_need_sl - got, 0.0),
+        )
+
+
+def _traded(a: np.ndarray, products: np.ndarray | None) -> np.ndarray | None:
+    """Which columns of ``a`` are traded: ``products`` if ``a`` is wider than one column."""
+    return products if products is not None and a.shape[2] > 1 else None
+
+
+def _every_sample(arrays: list[np.ndarray], samples: int) -> list[np.ndarray]:
+    """Samples-last ``arrays[n, K, S or 1]``, each with a column for every sample of any of
+    them, and at least ``samples`` (C-ordered)."""
+    samples = max(samples, *(a.shape[2] for a in arrays))
+    return [
+        a
+        if a.shape[2] == samples
+        else np.ascontiguousarray(np.broadcast_to(a, (*a.shape[:2], samples)))
+        for a in arrays
+    ]
+
+
+class MarketCache:
+    """Markets built once, for chains that share their routes: the same `Market` object for
+    the same arguments.
+
+    A sweep's batches, and a run's one-sample prefix and its full chain, build markets of
+    the same routes; building one groups routes and plans every pass, so whoever runs those
+    chains owns one cache and passes it to each (`sim.model.chain.Chain`'s ``market_cache``).
+    A market changes after it is built only in caches of what its arguments determine (pass
+    structures, shipping plans) and of the last control shares it saw (kept by identity, and
+    checked against the number of samples), so chains of any size may share it. Holds at most
+    ``size`` markets, dropping the oldest.
+    """
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self._markets: dict[tuple[str, int], Market] = {}
+
+    def get(self, open_: np.ndarray, priority: np.ndarray, **kwargs: Any) -> Market:
+        """`Market` ``(open_, priority, **kwargs)``, built on the first call with arguments
+        of these values (compared by their bytes, dtypes and shapes)."""
+        key = _market_key(open_, priority, **kwargs)
+        if key not in self._markets:
+            if len(self._markets) >= self.size:
+                del self._markets[next(iter(self._markets))]  # the oldest
+            self._markets[key] = Market(open_, priority, **kwargs)
+        return self._markets[key]
+
+
+def _market_key(open_: np.ndarray, priority: np.ndarray, **kwargs: Any) -> tuple[str, int]:
+    """A digest of `Market`'s arguments' values, and how many there are."""
+    parts = [open_, priority] + [kwargs.get(k) for k in ("home", "sup_key", "cus_key")]
+    parts += list(kwargs.get("scopes", ()))
+    digest = hashlib.sha1()
+    for part in parts:
+        a = np.ascontiguousarray(part if part is not None else np.zeros(0))
+        digest.update(f"{a.dtype}{a.shape}|".encode())
+        digest.update(a.tobytes())
+    return digest.hexdigest(), len(parts)
