@@ -106,7 +106,7 @@ def _observed_rows(
     """Every observation after the header, each date, series and key once."""
     where = {c: header.index(c) for c in OBSERVED_COLUMNS}
     rows: list[dict[str, Any]] = []
-    seen: dict[tuple[str, str, dt.date], int] = {}
+    first_lines: dict[tuple[str, str, dt.date], int] = {}
     for line, record in records:
         if len(record) != len(header):
             raise InputError(
@@ -115,18 +115,26 @@ def _observed_rows(
                 line=line,
             )
         row = _Cells(file, line, {c: record[i].strip() for c, i in where.items()}).row()
-        first = seen.setdefault((row["series"], row["key"], row["start"]), line)
-        if first != line:
-            raise InputError(
-                f"duplicate of line {first} (same date, series and key)",
-                file=file,
-                line=line,
-                path="date",
-                value=record[where["date"]],
-                has_value=True,
-            )
+        _check_once(row, record[where["date"]], first_lines, file)
         rows.append(row)
     return rows
+
+
+def _check_once(
+    row: dict[str, Any], date_cell: str, first_lines: dict[Any, int], file: str
+) -> None:
+    """A date, series and key are observed once (``first_lines`` records where each was)."""
+    line = row["line"]
+    first = first_lines.setdefault((row["series"], row["key"], row["start"]), line)
+    if first != line:
+        raise InputError(
+            f"duplicate of line {first} (same date, series and key)",
+            file=file,
+            line=line,
+            path="date",
+            value=date_cell,
+            has_value=True,
+        )
 
 
 @dataclass(frozen=True)

@@ -52,14 +52,7 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], Lines]:
 
 def _parse(text: str, file: str) -> tuple[Any, Lines]:
     """The document's values (None if empty) and lines; YAML errors become `InputError`s."""
-    try:
-        loader = yaml.SafeLoader(text)  # the reader checks characters here: keep it in the try
-    except yaml.reader.ReaderError as exc:
-        raise InputError(
-            f"not valid YAML: {exc.reason} (character #x{exc.character:04x})",
-            file=file,
-            line=text.count("\n", 0, exc.position) + 1,
-        ) from None
+    loader = _loader(text, file)
     try:
         node = loader.get_single_node()
         composer = _Composer(loader, file)
@@ -76,6 +69,18 @@ def _parse(text: str, file: str) -> tuple[Any, Lines]:
         raise InputError("YAML nested too deeply", file=file) from None
     finally:
         loader.dispose()
+
+
+def _loader(text: str, file: str) -> yaml.SafeLoader:
+    """A safe loader of ``text``; its reader refuses characters YAML does not allow."""
+    try:
+        return yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:
+        raise InputError(
+            f"not valid YAML: {exc.reason} (character #x{exc.character:04x})",
+            file=file,
+            line=text.count("\n", 0, exc.position) + 1,
+        ) from None
 
 
 class _Composer:

@@ -197,14 +197,5 @@ def _recipes(rows: list[RecipeRow]) -> dict[str, np.ndarray]:
 
 
 def _producer(row: ProducerRow) -> Producer:
-    return Producer(
-        id=row.id,
-        facilities=row.facilities,
-        product=row.product,
-        tier=row.tier,
-        cash_cost_usd_per_kg=row.cash_cost_usd_per_kg,
-        curtail_after_months=row.curtail_after_months,
-        curtail_share=row.curtail_share,
-        idle_after_months=row.idle_after_months,
-        restart_months=row.restart_months,
-    )
+    """A producer: its row's columns are the `Producer`'s fields, less the sourcing."""
+    return Producer(**row.model_dump(exclude={"source", "confidence", "note"}))
