@@ -145,7 +145,7 @@ def test_imports_of_the_same_or_lower_layers_pass() -> None:
 
 def test_the_model_does_no_io() -> None:
     assert violations("import yaml", "sim.model.chain") != []
-    assert violations("from pathlib import Path", "sim.market.market") != []
+    assert violations("from pathlib import Path", "sim.market.markets") != []
 
 
 def _graph() -> dict[str, set[str]]:
