@@ -12,15 +12,25 @@ supply and need) it may carry. `AllocationPass` holds the structure; the rounds 
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from sim.market.allocation_kernels import allocate_pass
 from sim.market.grouping_kernels import edges_samples_last
 from sim.market.groupings import Grouping, class_labels
-from sim.market.pass_index import ClassIndex, EdgeGroups, LaneEdges, PassIndex, TierIndex
+from sim.market.pass_index import PassIndex
 
 ROUNDS = 4
 TINY = 1e-12
+
+
+class LaneEdges(NamedTuple):
+    """The market's lane edges (pairs of lanes that may carry flow) against a pass's edges."""
+
+    class_edge: np.ndarray  # each lane edge's class edge, -1 where the pass does not open it
+    sup_lane: np.ndarray  # each lane edge's supplier lane
+    cus_lane: np.ndarray  # each lane edge's customer lane
 
 
 class Tier:
@@ -96,38 +106,32 @@ class AllocationPass:
     def index(self, width: int) -> PassIndex:
         """This pass's structure as `allocate_pass` reads it, for products ``width`` wide."""
         if width not in self._index:
+            tiers, sup, cus, lanes = self.tiers, self.sup, self.cus, self.lane_edges
+            opened = [np.broadcast_to(t.open, (t.sup.size, width)) for t in tiers]
             self._index[width] = PassIndex(
-                _class_index(self.sup),
-                _class_index(self.cus),
-                self._tier_index(width),
-                self.lane_edges,
+                sup_trivial=sup.trivial,
+                sup_ptr=sup.ptr,
+                sup_order=sup.order,
+                sup_labels=sup.labels_i64,
+                cus_trivial=cus.trivial,
+                cus_ptr=cus.ptr,
+                cus_order=cus.order,
+                cus_labels=cus.labels_i64,
+                edge_bounds=np.array([0] + [t.edges.stop for t in tiers], dtype=np.int64),
+                member_bounds=np.cumsum([0] + [len(t.members) for t in tiers]).astype(np.int64),
+                members=_joined([t.members for t in tiers]),
+                edge_sup=_joined([t.sup for t in tiers]),
+                edge_cus=_joined([t.cus for t in tiers]),
+                edge_sup_ptr=_joined([t.by_sup.ptr for t in tiers]),
+                edge_sup_order=_joined([t.by_sup.order for t in tiers]),
+                edge_cus_ptr=_joined([t.by_cus.ptr for t in tiers]),
+                edge_cus_order=_joined([t.by_cus.order for t in tiers]),
+                opened=np.ascontiguousarray(np.concatenate(opened + [np.zeros((0, width))])),
+                lane_class_edge=lanes.class_edge,
+                lane_sup=lanes.sup_lane,
+                lane_cus=lanes.cus_lane,
             )
         return self._index[width]
-
-    def _tier_index(self, width: int) -> TierIndex:
-        """The tiers' edges, end to end (`TierIndex`)."""
-        tiers = self.tiers
-        opened = [np.broadcast_to(t.open, (t.sup.size, width)) for t in tiers]
-        by_sup = EdgeGroups(
-            _joined([t.by_sup.ptr for t in tiers]),
-            (np.arange(len(tiers)) * (self.open.shape[0] + 1)).astype(np.int64),
-            _joined([t.by_sup.order for t in tiers]),
-        )
-        by_cus = EdgeGroups(
-            _joined([t.by_cus.ptr for t in tiers]),
-            np.cumsum([0] + [len(t.members) + 1 for t in tiers])[:-1].astype(np.int64),
-            _joined([t.by_cus.order for t in tiers]),
-        )
-        return TierIndex(
-            np.array([0] + [t.edges.stop for t in tiers], dtype=np.int64),
-            np.cumsum([0] + [len(t.members) for t in tiers]).astype(np.int64),
-            _joined([t.members for t in tiers]),
-            _joined([t.sup for t in tiers]),
-            _joined([t.cus for t in tiers]),
-            by_sup,
-            by_cus,
-            np.ascontiguousarray(np.concatenate(opened + [np.zeros((0, width))])),
-        )
 
     def allowed_on_edges(self, allowed: np.ndarray, width: int, samples: int) -> np.ndarray:
         """Lanes' ``allowed[S, G, H, K]`` on this pass's edges, samples-last ``[edges, K, S]``
@@ -171,10 +175,3 @@ class AllocationPass:
             out,
         )
         return out
-
-
-def _class_index(grouping: Grouping) -> ClassIndex:
-    """A grouping as `allocate_pass` reads it."""
-    return ClassIndex(
-        grouping.trivial, grouping.ptr, grouping.order, grouping.labels_i64, grouping.size
-    )

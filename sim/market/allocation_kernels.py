@@ -15,9 +15,12 @@ machine compiles for a few seconds, later runs load it. Kernels that call one an
 this one module, because numba's cache notices a change only in the file of the function it
 compiled, not in the files of the kernels that function calls.
 
-What the pass reads of a market's structure is spelled out as named tuples
-(`sim.market.pass_index`); what a kernel writes is its ``out`` argument, or an argument named
-``..._left`` that it uses up.
+What the pass reads of a market's structure is spelled out as a named tuple
+(`sim.market.pass_index.PassIndex`); what a kernel writes is its ``out`` argument, or an
+argument named ``..._left`` that it uses up. The pass's steps are small named functions that
+numba inlines into their caller (``inline="always"``): compiled apart, LLVM would have to
+assume that their array arguments overlap and would not vectorise the sample loops (a pass
+then takes three times as long).
 """
 
 from __future__ import annotations
@@ -27,11 +30,11 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from sim.market.pass_index import ClassIndex, PassIndex, TierIndex
+from sim.market.pass_index import PassIndex
 
 
 class TierEdges(NamedTuple):
-    """One tier's edges, cut out of a `TierIndex` (every array starts at the tier's first
+    """One tier's edges, cut out of a `PassIndex` (every array starts at the tier's first
     edge; pointers count the tier's supplier classes and customers)."""
 
     edge_sup: np.ndarray
@@ -73,10 +76,11 @@ def group_sum(rows: np.ndarray, ptr: np.ndarray, order: np.ndarray, out: np.ndar
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def group_sum_columns(
-    rows: np.ndarray, ptr: np.ndarray, order: np.ndarray, columns: np.ndarray, out: np.ndarray
+    a: np.ndarray, ptr: np.ndarray, order: np.ndarray, columns: np.ndarray, out: np.ndarray
 ) -> None:
-    """`group_sum` of some columns of ``rows[members, n, S]``: ``out[:, k]`` sums column
-    ``columns[k]``."""
+    """`group_sum` of some columns of samples-first ``a[S, members, n]``, samples-last:
+    ``out[:, k]`` sums column ``columns[k]``."""
+    rows = a.transpose((1, 2, 0))  # [members, n, S], a view
     for k in range(columns.size):
         c = columns[k]
         group_sum(rows[:, c : c + 1], ptr, order, out[:, k : k + 1])
@@ -103,38 +107,42 @@ def allocate_pass(
     the pass's edges capped at ``allowed[E, K, S]`` times their normal flow where that is
     below 1 (if ``has_allowed`` and any sample has such an edge)."""
     K, S = out.shape[1], out.shape[2]
-    E = index.tiers.edge_sup.size
-    supply_c = _class_totals(supply, index.sup)
-    need_c = _class_totals(need, index.cus)
+    E = index.edge_sup.size
+    supply_c = _class_totals(supply, index.sup_trivial, index.sup_ptr, index.sup_order)
+    need_c = _class_totals(need, index.cus_trivial, index.cus_ptr, index.cus_order)
     flows = np.zeros((E, K, S))
     no_cap = np.empty((0, K, S))
     if has_allowed and _any_below_one(allowed):
         normal = np.empty((E, K, S))
-        normal_supply_c = _class_totals(normal_supply, index.sup)
-        normal_need_c = _class_totals(normal_need, index.cus)
-        _allocate_tiers(
-            normal_supply_c, normal_need_c, False, no_cap, index.tiers, rounds, tiny, normal
+        normal_supply_c = _class_totals(
+            normal_supply, index.sup_trivial, index.sup_ptr, index.sup_order
         )
+        normal_need_c = _class_totals(
+            normal_need, index.cus_trivial, index.cus_ptr, index.cus_order
+        )
+        _allocate_tiers(normal_supply_c, normal_need_c, False, no_cap, index, rounds, tiny, normal)
         cap = _caps(allowed, normal)
-        _allocate_tiers(supply_c, need_c, True, cap, index.tiers, rounds, tiny, flows)
+        _allocate_tiers(supply_c, need_c, True, cap, index, rounds, tiny, flows)
     elif E > 0:
-        _allocate_tiers(supply_c, need_c, False, no_cap, index.tiers, rounds, tiny, flows)
-    share_sup = _shares(supply, supply_c, index.sup)
-    share_cus = _shares(need, need_c, index.cus)
+        _allocate_tiers(supply_c, need_c, False, no_cap, index, rounds, tiny, flows)
+    share_sup = _shares(supply, supply_c, index.sup_trivial, index.sup_labels)
+    share_cus = _shares(need, need_c, index.cus_trivial, index.cus_labels)
     _lane_flows(flows, share_sup, share_cus, index, out)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def _class_totals(rows: np.ndarray, grouping: ClassIndex) -> np.ndarray:
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _class_totals(
+    rows: np.ndarray, trivial: bool, ptr: np.ndarray, order: np.ndarray
+) -> np.ndarray:
     """Class totals of ``rows[lanes, K, S]`` (``rows`` itself if every lane is a class)."""
-    if grouping.trivial:
+    if trivial:
         return rows
-    out = np.empty((grouping.size, rows.shape[1], rows.shape[2]))
-    group_sum(rows, grouping.ptr, grouping.order, out)
+    out = np.empty((ptr.size - 1, rows.shape[1], rows.shape[2]))
+    group_sum(rows, ptr, order, out)
     return out
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _any_below_one(allowed: np.ndarray) -> bool:
     """Whether any edge of any sample is allowed less than all its normal flow."""
     E, K, S = allowed.shape
@@ -147,7 +155,7 @@ def _any_below_one(allowed: np.ndarray) -> bool:
     return below
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _caps(allowed: np.ndarray, normal: np.ndarray) -> np.ndarray:
     """Each edge's cap: ``allowed`` times its ``normal`` flow where allowed is below 1, else
     none (infinite)."""
@@ -161,16 +169,16 @@ def _caps(allowed: np.ndarray, normal: np.ndarray) -> np.ndarray:
     return cap
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def _shares(rows: np.ndarray, total: np.ndarray, grouping: ClassIndex) -> np.ndarray:
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _shares(rows: np.ndarray, total: np.ndarray, trivial: bool, labels: np.ndarray) -> np.ndarray:
     """Each lane's share of its class total (0 where that is 0), ``[lanes, K, S]``; not
     filled when every lane is a class of its own (then unused)."""
     out = np.empty_like(rows)
-    if grouping.trivial:
+    if trivial:
         return out
     M, K, S = rows.shape
     for i in range(M):
-        c = grouping.labels[i]
+        c = labels[i]
         for k in range(K):
             for s in range(S):
                 whole = total[c, k, s]
@@ -178,7 +186,7 @@ def _shares(rows: np.ndarray, total: np.ndarray, grouping: ClassIndex) -> np.nda
     return out
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _lane_flows(
     flows: np.ndarray,
     share_sup: np.ndarray,
@@ -189,16 +197,15 @@ def _lane_flows(
     """Each lane edge's part of its class edge's flow: times its supplier lane's and its
     customer lane's shares of their classes (0 on edges the pass does not open)."""
     L, K, S = out.shape
-    lanes = index.lane_edges
     for j in range(L):
-        edge = lanes.class_edge[j]
+        edge = index.lane_class_edge[j]
         for k in range(K):
             for s in range(S):
                 v = flows[edge, k, s] if edge >= 0 else 0.0
-                if not index.sup.trivial:
-                    v = v * share_sup[lanes.sup_lane[j], k, s]
-                if not index.cus.trivial:
-                    v = v * share_cus[lanes.cus_lane[j], k, s]
+                if not index.sup_trivial:
+                    v = v * share_sup[index.lane_sup[j], k, s]
+                if not index.cus_trivial:
+                    v = v * share_cus[index.lane_cus[j], k, s]
                 out[j, k, s] = v
 
 
@@ -208,7 +215,7 @@ def _allocate_tiers(
     need: np.ndarray,
     has_cap: bool,
     cap: np.ndarray,
-    tiers: TierIndex,
+    tiers: PassIndex,
     rounds: int,
     tiny: float,
     out: np.ndarray,
@@ -234,8 +241,8 @@ def _allocate_tiers(
         _subtract_at_least_zero(left, taken)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def _tier_need(need: np.ndarray, tiers: TierIndex, j: int) -> np.ndarray:
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _tier_need(need: np.ndarray, tiers: PassIndex, j: int) -> np.ndarray:
     """Tier ``j``'s customers' need, ``[members, K, S]`` (a copy)."""
     m0, m1 = tiers.member_bounds[j], tiers.member_bounds[j + 1]
     K, S = need.shape[1], need.shape[2]
@@ -247,7 +254,7 @@ def _tier_need(need: np.ndarray, tiers: TierIndex, j: int) -> np.ndarray:
     return out
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _anything_above(a: np.ndarray, tiny: float) -> bool:
     """Whether any value of ``a[rows, K, S]`` is above ``tiny``."""
     R, K, S = a.shape
@@ -259,24 +266,25 @@ def _anything_above(a: np.ndarray, tiny: float) -> bool:
     return above
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def _tier_edges(tiers: TierIndex, j: int, suppliers: int) -> TierEdges:
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _tier_edges(tiers: PassIndex, j: int, suppliers: int) -> TierEdges:
     """Tier ``j``'s edges, with their groupings by supplier class and by customer."""
     e0, e1 = tiers.edge_bounds[j], tiers.edge_bounds[j + 1]
     customers = tiers.member_bounds[j + 1] - tiers.member_bounds[j]
-    sup, cus = tiers.by_sup, tiers.by_cus
+    sup_start = j * (suppliers + 1)
+    cus_start = tiers.member_bounds[j] + j
     return TierEdges(
         tiers.edge_sup[e0:e1],
         tiers.edge_cus[e0:e1],
         tiers.opened[e0:e1],
-        sup.ptr[sup.offset[j] : sup.offset[j] + suppliers + 1],
-        sup.order[e0:e1],
-        cus.ptr[cus.offset[j] : cus.offset[j] + customers + 1],
-        cus.order[e0:e1],
+        tiers.edge_sup_ptr[sup_start : sup_start + suppliers + 1],
+        tiers.edge_sup_order[e0:e1],
+        tiers.edge_cus_ptr[cus_start : cus_start + customers + 1],
+        tiers.edge_cus_order[e0:e1],
     )
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _subtract_at_least_zero(left: np.ndarray, taken: np.ndarray) -> None:
     """``left = max(left - taken, 0)``, in place."""
     R, K, S = left.shape
@@ -335,7 +343,7 @@ def _fill_tier(
         _keep_samples(need_left, live)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _samples_above(a: np.ndarray, tiny: float) -> np.ndarray:
     """Which samples have some value of ``a[rows, K, S]`` above ``tiny``."""
     R, K, S = a.shape
@@ -347,7 +355,7 @@ def _samples_above(a: np.ndarray, tiny: float) -> np.ndarray:
     return above
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _keep_samples(need_left: np.ndarray, keep: np.ndarray) -> None:
     """Zero the need of samples not to ``keep`` (they stop: no request moves anything)."""
     H, K, S = need_left.shape
@@ -357,7 +365,7 @@ def _keep_samples(need_left: np.ndarray, keep: np.ndarray) -> None:
                 need_left[c, k, s] = need_left[c, k, s] if keep[s] else 0.0
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _route_weights(
     supply_left: np.ndarray,
     cap_left: np.ndarray,
@@ -380,7 +388,7 @@ def _route_weights(
                 out[e, k, s] = v
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _requests(
     weights: np.ndarray,
     total: np.ndarray,
@@ -407,7 +415,7 @@ def _requests(
                 out[e, k, s] = r
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _supply_scale(supply_left: np.ndarray, asked: np.ndarray) -> None:
     """Each supplier's scale, in place of what it is ``asked``: what it has over what it is
     asked where that is more (and more than 0), else 1."""
@@ -419,7 +427,7 @@ def _supply_scale(supply_left: np.ndarray, asked: np.ndarray) -> None:
                 asked[i, k, s] = has / wants if (wants > has and wants > 0.0) else 1.0
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _scale_and_add(flows: np.ndarray, scale: np.ndarray, tier: TierEdges, out: np.ndarray) -> None:
     """Requests ``flows`` scaled by their suppliers' ``scale``, in place: this round's flows,
     added to ``out``."""
@@ -433,7 +441,7 @@ def _scale_and_add(flows: np.ndarray, scale: np.ndarray, tier: TierEdges, out: n
                 out[e, k, s] = out[e, k, s] + f
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _live_samples(
     supply_left: np.ndarray,
     need_left: np.ndarray,

@@ -109,17 +109,16 @@ class Flow:
         destinations = destinations or Destinations.same(ring.shape[2], ring.shape[3])
         share = np.ascontiguousarray(self.cus_share_sl)
         first = range(market.cus_labels.size)[customers].start
-        width, ring_width = self.x_sl.shape[1], ring.shape[3]
+        x_sl = self.x_sl
         plan = market.shipping.ship_plan(
-            lead, first, destinations, share.shape[1], width, ring_width
+            lead, first, destinations, share.shape[1], x_sl.shape[1], ring.shape[3]
         )
         weight = destinations.weight
         ship(
-            self.x_sl,
-            plan.lanes,
-            share.reshape(-1, share.shape[2]),
+            x_sl,
+            plan.ship_index,
+            share,
             (step + plan.offsets) % ring.shape[0],
-            plan.entries,
             np.ones((0, 1)) if weight is None else np.asarray(weight, dtype=float).T.copy(),
             weight is not None,
             ring,

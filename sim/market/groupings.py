@@ -84,8 +84,7 @@ class Grouping:
         width or 1]``, or of its columns ``products`` (a new array; the same numbers)."""
         a = np.asarray(a, dtype=float)
         out = np.empty((self.size, width, a.shape[0]))
-        rows = a.transpose(1, 2, 0)  # [members, n, S], a view
-        group_sum_columns(rows, self.ptr, self.order, product_columns(a, width, products), out)
+        group_sum_columns(a, self.ptr, self.order, product_columns(a, width, products), out)
         return out
 
     def sum_sl(self, rows_sl: np.ndarray) -> np.ndarray:

@@ -1,6 +1,15 @@
-"""What the compiled allocation pass reads of a pass's structure: named tuples of index arrays
-(`sim.market.allocation.AllocationPass.index` builds them, `sim.market.allocation_kernels`
-reads them). Index arrays are C-ordered int64; ``opened`` is float64."""
+"""What the compiled allocation pass reads of a pass's structure (`PassIndex`), built by
+`sim.market.allocation.AllocationPass.index` and read by `sim.market.allocation_kernels`.
+
+One flat named tuple: numba works out a named tuple's type, node by node and field by field,
+at every call of a kernel, which costs about a microsecond a nested tuple (the pass runs
+thousands of times a run), so nothing is nested and nothing is stored that the kernels can
+derive. Index arrays are C-ordered int64; ``opened`` is float64.
+
+Renaming or removing a named tuple that a cached kernel took makes numba fail to read that
+kernel's cache index (it unpickles the index before it checks it is fresh): delete the
+``__pycache__/*.nbi`` files next to the kernels then.
+"""
 
 from __future__ import annotations
 
@@ -9,53 +18,45 @@ from typing import NamedTuple
 import numpy as np
 
 
-class ClassIndex(NamedTuple):
-    """Lanes grouped into classes (a `sim.market.groupings.Grouping`), as the pass reads it."""
+class PassIndex(NamedTuple):
+    """A pass's classes, its edges (the routes between classes that may carry flow) tier by
+    tier, highest priority first, and the market's lane edges.
 
-    trivial: bool  # every lane a class of its own: class totals are the lanes' own
-    ptr: np.ndarray  # class ``c``'s lanes are ``order[ptr[c]:ptr[c + 1]]``, ascending
-    order: np.ndarray
-    labels: np.ndarray  # each lane's class
-    size: int  # number of classes
+    Classes: supplier class ``c``'s lanes are ``sup_order[sup_ptr[c]:sup_ptr[c + 1]]``,
+    ascending; ``sup_labels`` is each lane's class; ``sup_trivial`` when every lane is a
+    class of its own (class totals are then the lanes' own). Customers likewise.
 
+    Tiers: tier ``j`` has the edges ``edge_bounds[j]:edge_bounds[j + 1]`` and the customer
+    classes ``members[member_bounds[j]:member_bounds[j + 1]]``; each edge has a supplier class
+    ``edge_sup`` and a customer ``edge_cus`` counted among its tier's members. A tier's edges
+    grouped by supplier class: in tier ``j`` (first edge ``e0``), class ``g``'s edges are
+    ``e0 + edge_sup_order[e0 + q]`` for ``q`` in ``edge_sup_ptr[a + g]:edge_sup_ptr[a + g +
+    1]``, ``a = j * (classes + 1)`` (a tier has a pointer a supplier class and one more);
+    by customer likewise in ``edge_cus_ptr`` and ``edge_cus_order``, ``a = member_bounds[j] +
+    j``. ``opened[E, K]`` is 1 where an edge may carry a product, else 0.
 
-class EdgeGroups(NamedTuple):
-    """One side's grouping of each tier's edges: in tier ``j``, class ``c``'s edges (counted
-    from the tier's first) are ``order[e0 + q]`` for ``q`` in ``ptr[offset[j] + c] :
-    ptr[offset[j] + c + 1]``, where ``e0`` is the tier's first edge."""
+    Lane edges: each lane edge's class edge ``lane_class_edge`` (-1 where the pass does not
+    open it), supplier lane ``lane_sup`` and customer lane ``lane_cus``.
+    """
 
-    ptr: np.ndarray
-    offset: np.ndarray
-    order: np.ndarray
-
-
-class TierIndex(NamedTuple):
-    """A pass's edges (the routes between classes that may carry flow), tier by tier, highest
-    priority first: tier ``j`` has the edges ``edge_bounds[j]:edge_bounds[j + 1]`` and the
-    customer classes ``members[member_bounds[j]:member_bounds[j + 1]]``."""
-
+    sup_trivial: bool
+    sup_ptr: np.ndarray
+    sup_order: np.ndarray
+    sup_labels: np.ndarray
+    cus_trivial: bool
+    cus_ptr: np.ndarray
+    cus_order: np.ndarray
+    cus_labels: np.ndarray
     edge_bounds: np.ndarray
     member_bounds: np.ndarray
     members: np.ndarray
-    edge_sup: np.ndarray  # each edge's supplier class
-    edge_cus: np.ndarray  # each edge's customer, counted among its tier's members
-    by_sup: EdgeGroups
-    by_cus: EdgeGroups
-    opened: np.ndarray  # [E, K]: 1 where the edge may carry the product, else 0
-
-
-class LaneEdges(NamedTuple):
-    """The market's lane edges (pairs of lanes that may carry flow) against a pass's edges."""
-
-    class_edge: np.ndarray  # each lane edge's class edge, -1 where the pass does not open it
-    sup_lane: np.ndarray  # each lane edge's supplier lane
-    cus_lane: np.ndarray  # each lane edge's customer lane
-
-
-class PassIndex(NamedTuple):
-    """Everything `allocate_pass` reads of a pass's structure (`AllocationPass.index`)."""
-
-    sup: ClassIndex
-    cus: ClassIndex
-    tiers: TierIndex
-    lane_edges: LaneEdges
+    edge_sup: np.ndarray
+    edge_cus: np.ndarray
+    edge_sup_ptr: np.ndarray
+    edge_sup_order: np.ndarray
+    edge_cus_ptr: np.ndarray
+    edge_cus_order: np.ndarray
+    opened: np.ndarray
+    lane_class_edge: np.ndarray
+    lane_sup: np.ndarray
+    lane_cus: np.ndarray

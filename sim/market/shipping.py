@@ -15,16 +15,25 @@ from typing import NamedTuple
 import numpy as np
 
 from sim.market.groupings import Destinations, Grouping
-from sim.market.shipping_kernels import ArrivalEntries, LanePlan
+from sim.market.shipping_kernels import ShipIndex
+
+
+class LanePlan(NamedTuple):
+    """What each customer lane receives at each arrival step: row ``r = offset * lanes +
+    lane`` sums ``x[edge[q]] * weight[q]`` for ``q`` in ``ptr[r]:ptr[r + 1]``, in the lane's
+    order of edges."""
+
+    ptr: np.ndarray
+    edge: np.ndarray
+    weight: np.ndarray
 
 
 class ShipPlan(NamedTuple):
-    """A pipeline's shipment plan: the arrival steps (``offsets``, steps from now), the lane
-    rows to sum (`LanePlan`), and the additions to make (`ArrivalEntries`)."""
+    """A pipeline's shipment plan: the arrival steps (``offsets``, steps from now) and what
+    the kernel `ship` sums and adds (`ShipIndex`)."""
 
     offsets: np.ndarray
-    lanes: LanePlan
-    entries: ArrivalEntries
+    ship_index: ShipIndex
 
 
 class ShippingPlans:
@@ -100,13 +109,13 @@ class ShippingPlans:
         key = (lead.tobytes(), first, destinations.key, share_width, width, ring_width)
         if key not in self._ship_plans:
             offsets, lanes = self.lane_plan(lead)
-            entries = self._entries(
+            index = self._ship_index(
                 lanes, len(offsets), first, destinations, share_width, width, ring_width
             )
-            self._ship_plans[key] = ShipPlan(offsets, lanes, entries)
+            self._ship_plans[key] = ShipPlan(offsets, index)
         return self._ship_plans[key]
 
-    def _entries(
+    def _ship_index(
         self,
         lanes: LanePlan,
         offsets: int,
@@ -115,8 +124,8 @@ class ShippingPlans:
         share_width: int,
         width: int,
         ring_width: int,
-    ) -> ArrivalEntries:
-        """`ship_plan`'s additions, by offset, then destination (flat indices)."""
+    ) -> ShipIndex:
+        """`ship_plan`'s lane rows and additions (by offset, then destination)."""
         customer = first + destinations.from_customer
         lane = self.cus_labels[customer]
         rows = np.arange(offsets)[:, None] * self.edge_cus.size + lane[None, :]
@@ -124,7 +133,10 @@ class ShippingPlans:
         offset, entry = np.nonzero(reached)
         product = destinations.from_product[entry]
         to = destinations.to_customer[entry] * ring_width + destinations.to_product[entry]
-        return ArrivalEntries(
+        return ShipIndex(
+            lane_ptr=lanes.ptr,
+            lane_edge=lanes.edge,
+            lane_weight=lanes.weight,
             offset=_int64(offset),
             lane_row=_int64(rows[offset, entry] * width + product),
             share_row=_int64(customer[entry] * share_width + (product if share_width > 1 else 0)),

@@ -6,7 +6,8 @@ the weighted variant of `sim.market.allocation_kernels.group_sum`: the same orde
 product rounded before it is added), then shares each lane's arrivals among its members,
 samples innermost. The numbers are those of the numpy reference (``tests/reference/flows.py``),
 bit for bit. Kernels that call one another live in this one module (numba's cache notices a
-change only in the file of the function it compiled).
+change only in the file of the function it compiled); the private steps are inlined into
+`ship`, so that their loops vectorise as one function's (see `sim.market.allocation_kernels`).
 """
 
 from __future__ import annotations
@@ -17,22 +18,19 @@ import numpy as np
 from numba import njit
 
 
-class LanePlan(NamedTuple):
-    """What each customer lane receives at each arrival step: row ``r = offset * lanes +
-    lane`` sums ``x[edge[q]] * weight[q]`` for ``q`` in ``ptr[r]:ptr[r + 1]``, in the lane's
-    order of edges."""
+class ShipIndex(NamedTuple):
+    """What `ship` reads of a shipment plan (`sim.market.shipping.ShippingPlans.ship_plan`),
+    as flat indices.
 
-    ptr: np.ndarray
-    edge: np.ndarray
-    weight: np.ndarray
+    Lane rows: row ``r = offset * lanes + lane`` (an arrival step's customer lane) sums
+    ``x[lane_edge[q]] * lane_weight[q]`` for ``q`` in ``lane_ptr[r]:lane_ptr[r + 1]``, in the
+    lane's order of edges. Entries: entry ``i`` adds member ``share_row[i]``'s share of lane
+    row ``lane_row[i]`` (a row and product), times the destination's weight ``column[i]`` if
+    any, ``offset[i]`` steps from now at place ``place[i]`` (customer and product)."""
 
-
-class ArrivalEntries(NamedTuple):
-    """The additions `ship` makes, one an entry ``i`` (flat indices): of lane row
-    ``lane_row[i]`` (an offset's customer lane and product), member ``share_row[i]``'s share,
-    times the destination's weight ``column[i]`` if any, lands ``offset[i]`` steps from now at
-    place ``place[i]`` (customer and product) of the ring."""
-
+    lane_ptr: np.ndarray
+    lane_edge: np.ndarray
+    lane_weight: np.ndarray
     offset: np.ndarray
     lane_row: np.ndarray
     share_row: np.ndarray
@@ -66,51 +64,52 @@ def weighted_group_sum(
 @njit(cache=True, nogil=True, error_model="numpy")
 def ship(
     x_sl: np.ndarray,
-    lanes: LanePlan,
+    plan: ShipIndex,
     share: np.ndarray,
     slots: np.ndarray,
-    entries: ArrivalEntries,
     weight: np.ndarray,
     weighted: bool,
     out: np.ndarray,
 ) -> None:
     """Add a market's flows ``x_sl[edges, K, S or 1]`` to a pipeline's ring ``out[slot, S, C,
-    K]``: each entry's ``share[member, s] * rows[lane_row, s]``, times ``weight[column, s]``
-    if ``weighted``, at slot ``slots[offset]``, where ``rows[offset x lane x product, S or
-    1]`` is what each lane receives at each arrival step (summed by ``lanes``), ``share[members
-    x products, S or 1]`` customers' shares, samples-last, and ``weight[columns, S or 1]``."""
-    rows = np.empty((lanes.ptr.size - 1, x_sl.shape[1], x_sl.shape[2]))
-    weighted_group_sum(x_sl, lanes.ptr, lanes.edge, lanes.weight, rows)
-    rows_2d = rows.reshape((-1, x_sl.shape[2]))
+    K]``: each entry's ``share[member, product, s] * rows[lane_row, s]``, times
+    ``weight[column, s]`` if ``weighted``, at slot ``slots[offset]``, where ``rows[offset x
+    lane x product, S or 1]`` is what each lane receives at each arrival step; customers'
+    shares ``share[C, K or 1, S or 1]`` are samples-last, and so are ``weight[columns, S or
+    1]``."""
+    rows = np.empty((plan.lane_ptr.size - 1, x_sl.shape[1], x_sl.shape[2]))
+    weighted_group_sum(x_sl, plan.lane_ptr, plan.lane_edge, plan.lane_weight, rows)
+    lanes = rows.reshape((-1, x_sl.shape[2]))
+    shares = share.reshape((-1, share.shape[2]))
     S = out.shape[1]
     ring = out.reshape((out.shape[0], S, -1))
-    if rows_2d.shape[1] == S and share.shape[1] == S and (not weighted or weight.shape[1] == S):
-        _add_every_sample(rows_2d, share, slots, entries, weight, weighted, ring)
+    if lanes.shape[1] == S and shares.shape[1] == S and (not weighted or weight.shape[1] == S):
+        _add_every_sample(lanes, shares, slots, plan, weight, weighted, ring)
     else:
-        _add_repeating(rows_2d, share, slots, entries, weight, weighted, ring)
+        _add_repeating(lanes, shares, slots, plan, weight, weighted, ring)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _add_every_sample(
     lanes: np.ndarray,
     share: np.ndarray,
     slots: np.ndarray,
-    entries: ArrivalEntries,
+    plan: ShipIndex,
     weight: np.ndarray,
     weighted: bool,
     ring: np.ndarray,
 ) -> None:
     """`ship`'s additions where every array has a column a sample: samples innermost."""
     S = ring.shape[1]
-    for i in range(entries.offset.size):
-        slot = ring[slots[entries.offset[i]]]
+    for i in range(plan.offset.size):
+        slot = ring[slots[plan.offset[i]]]
         place, member, lane = (
-            entries.place[i],
-            share[entries.share_row[i]],
-            lanes[entries.lane_row[i]],
+            plan.place[i],
+            share[plan.share_row[i]],
+            lanes[plan.lane_row[i]],
         )
         if weighted:
-            scale = weight[entries.column[i]]
+            scale = weight[plan.column[i]]
             for s in range(S):
                 slot[s, place] += member[s] * lane[s] * scale[s]
         else:
@@ -118,12 +117,12 @@ def _add_every_sample(
                 slot[s, place] += member[s] * lane[s]
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _add_repeating(
     lanes: np.ndarray,
     share: np.ndarray,
     slots: np.ndarray,
-    entries: ArrivalEntries,
+    plan: ShipIndex,
     weight: np.ndarray,
     weighted: bool,
     ring: np.ndarray,
@@ -131,14 +130,14 @@ def _add_repeating(
     """`ship`'s additions where some array has one column for every sample (it repeats)."""
     S = ring.shape[1]
     last_lane, last_share, last_w = lanes.shape[1] - 1, share.shape[1] - 1, weight.shape[1] - 1
-    for i in range(entries.offset.size):
-        slot = ring[slots[entries.offset[i]]]
+    for i in range(plan.offset.size):
+        slot = ring[slots[plan.offset[i]]]
         place, member, lane = (
-            entries.place[i],
-            share[entries.share_row[i]],
-            lanes[entries.lane_row[i]],
+            plan.place[i],
+            share[plan.share_row[i]],
+            lanes[plan.lane_row[i]],
         )
-        column = entries.column[i]
+        column = plan.column[i]
         for s in range(S):
             part = member[min(s, last_share)] * lane[min(s, last_lane)]
             if weighted:

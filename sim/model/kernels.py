@@ -79,16 +79,21 @@ def coverage(
                         x = u if u < x else x
                         y = u if u < y else y
                     a[q - lo], b[q - lo] = x, y
-                if K == 1:
-                    covered, wanted = pairwise_sum(a[: hi - lo]), pairwise_sum(b[: hi - lo])
-                else:
-                    covered, wanted = 0.0, 0.0
-                    if hi > lo:
-                        covered, wanted = a[0], b[0]
-                    for q in range(1, hi - lo):
-                        covered += a[q]
-                        wanted += b[q]
+                covered = _sum_as_numpy(a[: hi - lo], K == 1)
+                wanted = _sum_as_numpy(b[: hi - lo], K == 1)
                 out[s, group, k] = covered / wanted if wanted > 1e-9 else 1.0
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _sum_as_numpy(v: np.ndarray, pairwise: bool) -> float:
+    """``v.sum()`` as numpy adds a column of a C-ordered array: pairwise if the column is the
+    array's contiguous last axis, else one at a time in order."""
+    if pairwise:
+        return pairwise_sum(v)
+    total = v[0] if v.size else 0.0
+    for i in range(1, v.size):
+        total += v[i]
+    return total
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
