@@ -44,19 +44,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _handler(command: str) -> Callable[[argparse.Namespace], int]:
-    """The function of `sim.io.commands` that runs ``command`` (imported only now, so that
+    """The function of `sim.io.commands` named ``command`` (imported only now, so that
     ``sim --help`` stays quick)."""
     from sim.io import commands
 
-    return {
-        "validate": commands.validate,
-        "run": commands.run,
-        "sweep": commands.sweep,
-        "compare": commands.compare,
-        "sensitivity": commands.sensitivity,
-        "backtest": commands.backtest,
-        "calibrate": commands.calibrate,
-    }[command]
+    handler: Callable[[argparse.Namespace], int] = getattr(commands, command)
+    return handler
 
 
 def _failure(exc: BaseException) -> tuple[str, int]:

@@ -33,18 +33,29 @@ def _event_spans(scenario: Scenario) -> list[tuple[str, pd.Timestamp, pd.Timesta
 
 def _panels(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[str], Any, Any]:
     """Split rows into magnet and element users and lay out one panel a sector (+ elements)."""
-    frame = frame.copy()
-    frame["date"] = pd.to_datetime(frame["date"])
-    magnets = frame[frame["material"].isin(MAGNETS)]
-    elements = frame[~frame["material"].isin(MAGNETS)]
+    magnets, elements = _users(frame)
     sectors = [s for s in SECTORS if s in set(magnets["sector"])]
     panels = [*sectors, "elements"] if len(elements) else sectors
-    cols = 2
-    rows = (len(panels) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(12, 2.8 * rows + 0.8), sharex=True, squeeze=False)
-    for ax in list(axes.flat)[len(panels) :]:
-        ax.axis("off")
+    fig, axes = _figure(len(panels))
     return magnets, elements, panels, fig, axes
+
+
+def _users(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows of magnet users and those of element users, with dates as timestamps."""
+    frame = frame.copy()
+    frame["date"] = pd.to_datetime(frame["date"])
+    magnet = frame["material"].isin(MAGNETS)
+    return frame[magnet], frame[~magnet]
+
+
+def _figure(panels: int) -> tuple[Any, Any]:
+    """A figure of ``panels`` panels in two columns; axes past the last panel are hidden."""
+    cols = 2
+    rows = (panels + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(12, 2.8 * rows + 0.8), sharex=True, squeeze=False)
+    for ax in list(axes.flat)[panels:]:
+        ax.axis("off")
+    return fig, axes
 
 
 def _decorate(

@@ -26,7 +26,14 @@ from sim.config import draws as sampling
 from sim.config.draws import Method
 from sim.config.scenario import Scenario
 from sim.errors import InputError
-from sim.runs.engine import PRICE_PRODUCTS, TIERS, HistoryCache, estimate_bytes, run
+from sim.runs.engine import (
+    PRICE_PRODUCTS,
+    TIERS,
+    HistoryCache,
+    estimate_bytes,
+    horizon_months,
+    run,
+)
 from sim.runs.executors import BatchFn, BatchWorker, Job, local_map
 from sim.runs.store import ARRAYS, BatchStore
 from sim.units import month_start
@@ -147,10 +154,7 @@ def check_size(
             value=samples,
             has_value=True,
         )
-    from sim.units import month_index
-
-    origin = dt.date(scenario.horizon.start.year, scenario.horizon.start.month, 1)
-    steps = int(month_index(origin, scenario.horizon.end)) + 1
+    steps = horizon_months(scenario)
     per_sample = 4 * steps * (2 * len(world.buyers) + 2 * len(PRICE_PRODUCTS) * len(TIERS))
     kept = samples * per_sample + 8 * 4 * min(samples * 2048, BLOCK_NUMBERS)  # merged; summary
     batches = min(workers, -(-samples // batch_size)) * estimate_bytes(
