@@ -20,9 +20,10 @@ from sim.runs.backtest import Backtest  # noqa: E402
 from sim.units import MAGNETS, REGIONS, SECTORS  # noqa: E402
 
 COLOURS = dict(zip(REGIONS, ("#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e", "#7f7f7f")))
+Span = tuple[str, pd.Timestamp, pd.Timestamp | None]  # an event: label, start, end if any
 
 
-def _event_spans(scenario: Scenario) -> list[tuple[str, pd.Timestamp, pd.Timestamp | None]]:
+def _event_spans(scenario: Scenario) -> list[Span]:
     spans = []
     for event in scenario.events:
         label = event.label or event.kind.replace("_", " ")
@@ -58,16 +59,18 @@ def _figure(panels: int) -> tuple[Any, Any]:
     return fig, axes
 
 
-def _decorate(
-    ax: Any, panel: str, spans: list[tuple[str, pd.Timestamp, pd.Timestamp | None]]
-) -> None:
+def _decorate(ax: Any, panel: str, spans: list[Span]) -> None:
     """Title, unit, grid and the scenario's events (dashed starts, shaded spans)."""
-    unit = "t element / month" if panel == "elements" else "t magnet / month"
     title = "non-magnet uses (La, Ce, Y, ...)" if panel == "elements" else panel
     ax.set_title(title.replace("_", " "), fontsize=10)
-    ax.set_ylabel(unit, fontsize=8)
+    ax.set_ylabel("t element / month" if panel == "elements" else "t magnet / month", fontsize=8)
     ax.grid(alpha=0.3)
     ax.set_ylim(bottom=0)
+    _mark_spans(ax, spans)
+
+
+def _mark_spans(ax: Any, spans: list[Span]) -> None:
+    """The scenario's events: a dashed line at each start, a shaded span until each end."""
     for _label, start, end in spans:
         if end is not None:
             ax.axvspan(start, end, color="#d62728", alpha=0.06)
