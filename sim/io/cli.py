@@ -35,6 +35,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0) if exc.code in (0, None) else EXIT_INPUT
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the command parsed; an error it raises is printed as one line, with its status."""
     try:
         return _handler(args.command)(args)
     except (SimError, OSError, KeyboardInterrupt) as exc:
