@@ -114,6 +114,7 @@ class ExportControl(Event):
     def _consistent(self) -> ExportControl:
         self._check_mode()
         self._check_dates()
+        self._check_resumed()
         return self
 
     def _check_mode(self) -> None:
@@ -133,17 +134,18 @@ class ExportControl(Event):
             raise ValueError(f"{sorted(licence_only)} only apply to mode 'licence'")
 
     def _check_dates(self) -> None:
-        """Announced by the start, ending after it, resumed after a suspension."""
+        """Announced by the start, and ending after it."""
         check_end_after_start(self.start, self.end)
         if self.announced is not None and self.announced > self.start:
             raise ValueError(f"announced ({self.announced}) must not be after start ({self.start})")
-        if self.resumed is not None and self.suspended is None:
+
+    def _check_resumed(self) -> None:
+        """Resumed, if at all, after a suspension began."""
+        if self.resumed is None:
+            return
+        if self.suspended is None:
             raise ValueError("'resumed' needs 'suspended' (the date the suspension began)")
-        if (
-            self.resumed is not None
-            and self.suspended is not None
-            and self.resumed <= self.suspended
-        ):
+        if self.resumed <= self.suspended:
             raise ValueError(f"resumed ({self.resumed}) must be after suspended ({self.suspended})")
 
 

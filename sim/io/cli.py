@@ -35,6 +35,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0) if exc.code in (0, None) else EXIT_INPUT
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the command parsed; an error it raises is printed as one line, with its status."""
     try:
         return _handler(args.command)(args)
     except (SimError, OSError, KeyboardInterrupt) as exc:
@@ -44,19 +49,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _handler(command: str) -> Callable[[argparse.Namespace], int]:
-    """The function of `sim.io.commands` that runs ``command`` (imported only now, so that
+    """The function of `sim.io.commands` named ``command`` (imported only now, so that
     ``sim --help`` stays quick)."""
     from sim.io import commands
 
-    return {
-        "validate": commands.validate,
-        "run": commands.run,
-        "sweep": commands.sweep,
-        "compare": commands.compare,
-        "sensitivity": commands.sensitivity,
-        "backtest": commands.backtest,
-        "calibrate": commands.calibrate,
-    }[command]
+    handler: Callable[[argparse.Namespace], int] = getattr(commands, command)
+    return handler
 
 
 def _failure(exc: BaseException) -> tuple[str, int]:

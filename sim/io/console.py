@@ -175,13 +175,18 @@ def _producers(result: RunResult) -> list[str]:
 
 def calibration(measures: dict[str, float], targets: dict[str, TargetRow]) -> list[str]:
     """One line a calibration measure: its value, and its target with bounds and source."""
-    lines = []
-    for key, value in measures.items():
-        row = targets.get(key)
-        bounds = f" [{row.low} to {row.high}]" if row is not None and row.low else ""
-        target = f"{row.target}{bounds} ({row.source})" if row is not None else ""
-        lines.append(f"{key:28s} {value:14,.3f}   target: {target}")
-    return lines
+    return [
+        f"{key:28s} {value:14,.3f}   target: {_target(targets.get(key))}"
+        for key, value in measures.items()
+    ]
+
+
+def _target(row: TargetRow | None) -> str:
+    """A calibration target with its bounds, if any, and its source; empty if there is none."""
+    if row is None:
+        return ""
+    bounds = f" [{row.low} to {row.high}]" if row.low else ""
+    return f"{row.target}{bounds} ({row.source})"
 
 
 def backtest(held: Backtest, scenario: Scenario, observed_file: object, observations: int) -> str:

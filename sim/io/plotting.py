@@ -20,9 +20,10 @@ from sim.runs.backtest import Backtest  # noqa: E402
 from sim.units import MAGNETS, REGIONS, SECTORS  # noqa: E402
 
 COLOURS = dict(zip(REGIONS, ("#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e", "#7f7f7f")))
+Span = tuple[str, pd.Timestamp, pd.Timestamp | None]  # an event: label, start, end if any
 
 
-def _event_spans(scenario: Scenario) -> list[tuple[str, pd.Timestamp, pd.Timestamp | None]]:
+def _event_spans(scenario: Scenario) -> list[Span]:
     spans = []
     for event in scenario.events:
         label = event.label or event.kind.replace("_", " ")
@@ -33,30 +34,43 @@ def _event_spans(scenario: Scenario) -> list[tuple[str, pd.Timestamp, pd.Timesta
 
 def _panels(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[str], Any, Any]:
     """Split rows into magnet and element users and lay out one panel a sector (+ elements)."""
-    frame = frame.copy()
-    frame["date"] = pd.to_datetime(frame["date"])
-    magnets = frame[frame["material"].isin(MAGNETS)]
-    elements = frame[~frame["material"].isin(MAGNETS)]
+    magnets, elements = _users(frame)
     sectors = [s for s in SECTORS if s in set(magnets["sector"])]
     panels = [*sectors, "elements"] if len(elements) else sectors
-    cols = 2
-    rows = (len(panels) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(12, 2.8 * rows + 0.8), sharex=True, squeeze=False)
-    for ax in list(axes.flat)[len(panels) :]:
-        ax.axis("off")
+    fig, axes = _figure(len(panels))
     return magnets, elements, panels, fig, axes
 
 
-def _decorate(
-    ax: Any, panel: str, spans: list[tuple[str, pd.Timestamp, pd.Timestamp | None]]
-) -> None:
+def _users(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows of magnet users and those of element users, with dates as timestamps."""
+    frame = frame.copy()
+    frame["date"] = pd.to_datetime(frame["date"])
+    magnet = frame["material"].isin(MAGNETS)
+    return frame[magnet], frame[~magnet]
+
+
+def _figure(panels: int) -> tuple[Any, Any]:
+    """A figure of ``panels`` panels in two columns; axes past the last panel are hidden."""
+    cols = 2
+    rows = (panels + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(12, 2.8 * rows + 0.8), sharex=True, squeeze=False)
+    for ax in list(axes.flat)[panels:]:
+        ax.axis("off")
+    return fig, axes
+
+
+def _decorate(ax: Any, panel: str, spans: list[Span]) -> None:
     """Title, unit, grid and the scenario's events (dashed starts, shaded spans)."""
-    unit = "t element / month" if panel == "elements" else "t magnet / month"
     title = "non-magnet uses (La, Ce, Y, ...)" if panel == "elements" else panel
     ax.set_title(title.replace("_", " "), fontsize=10)
-    ax.set_ylabel(unit, fontsize=8)
+    ax.set_ylabel("t element / month" if panel == "elements" else "t magnet / month", fontsize=8)
     ax.grid(alpha=0.3)
     ax.set_ylim(bottom=0)
+    _mark_spans(ax, spans)
+
+
+def _mark_spans(ax: Any, spans: list[Span]) -> None:
+    """The scenario's events: a dashed line at each start, a shaded span until each end."""
     for _label, start, end in spans:
         if end is not None:
             ax.axvspan(start, end, color="#d62728", alpha=0.06)

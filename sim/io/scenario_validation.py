@@ -42,17 +42,23 @@ KNOWN_FIELDS: frozenset[str] = frozenset(
 
 def locate(loc: tuple[Any, ...], lines: Lines, fallback: str) -> tuple[str, int | None, str]:
     """File, line and dotted path of a pydantic error location (event kinds dropped)."""
-    path = tuple(
-        p
-        for i, p in enumerate(loc)
-        if not (isinstance(p, str) and p in EVENT_KINDS and i == 2)
-        and not (isinstance(p, str) and "[" in p)
-    )  # union members: "literal['all']"
+    path = _schema_path(loc)
     for cut in range(len(path), -1, -1):
         if path[:cut] in lines:
             file, line = lines[path[:cut]]
             return file, line, dotted(path)
     return fallback, None, dotted(path)
+
+
+def _schema_path(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A pydantic error location without its union members: an event's kind, or a member
+    such as "literal['all']"."""
+    return tuple(
+        p
+        for i, p in enumerate(loc)
+        if not (isinstance(p, str) and p in EVENT_KINDS and i == 2)
+        and not (isinstance(p, str) and "[" in p)
+    )
 
 
 def problem(error: Any) -> str:

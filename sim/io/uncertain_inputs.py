@@ -113,12 +113,17 @@ def check_uncertain(
     """Each uncertain field is a number or date of the distribution's kind, and every value
     the sweep can draw (down to the EPS quantiles) is one the schema accepts."""
     for uncertain in found:
-        path = tuple(
-            int(p) if p.isdigit() else p
-            for p in uncertain.path.replace("[", ".").replace("]", "").split(".")
-        )
+        path = _path_of(uncertain.path)
         _check_kind(uncertain, _field(scenario, path), file)
         _check_extremes(uncertain, data, lines, file, path)
+
+
+def _path_of(dotted: str) -> tuple[Any, ...]:
+    """The path ``events[0].start`` names, as ``("events", 0, "start")``."""
+    return tuple(
+        int(part) if part.isdigit() else part
+        for part in dotted.replace("[", ".").replace("]", "").split(".")
+    )
 
 
 def _field(scenario: Scenario, path: tuple[Any, ...]) -> Any:

@@ -91,6 +91,7 @@ def _check_event(
         _check_recycling(index, event, world, report)
     if isinstance(event, PriceFloor):
         _check_price_floor(index, event, world, report)
+    _check_exporter(index, event, world, report)
     _check_places(index, event, world, report)
     _check_sectors(index, event, world, report)
     return facility_ids
@@ -121,8 +122,7 @@ def _check_new_capacity(
 
 def _check_stockpile(index: int, event: Stockpile, world: World, report: _Reporter) -> None:
     """The stockpile's region has buyers of its material, in the sectors it names."""
-    regions = {buyer.region for buyer in world.buyers}
-    report.require(index, "region", event.region, regions, "unknown demand region")
+    _check_region(index, event, world, report)
     in_region = [buyer for buyer in world.buyers if buyer.region == event.region]
     materials = {buyer.material for buyer in in_region}
     no_buyers = f"no buyers of it in {event.region}"
@@ -133,12 +133,17 @@ def _check_stockpile(index: int, event: Stockpile, world: World, report: _Report
         report.require(index, "sectors", sector, sectors, no_sector)
 
 
+def _check_region(index: int, event: Stockpile | Offtake, world: World, report: _Reporter) -> None:
+    """The event's region is one where the world has buyers."""
+    regions = {buyer.region for buyer in world.buyers}
+    report.require(index, "region", event.region, regions, "unknown demand region")
+
+
 def _check_offtake(index: int, event: Offtake, world: World, report: _Reporter) -> None:
     """A magnet plant, and buyers in the region and sectors named."""
     magnets = {facility.id for facility in world.by_stage("magnet")}
     report.require(index, "facility", event.facility, magnets, "not a magnet plant")
-    regions = {buyer.region for buyer in world.buyers}
-    report.require(index, "region", event.region, regions, "unknown demand region")
+    _check_region(index, event, world, report)
     sectors = {buyer.sector for buyer in world.buyers if buyer.region == event.region}
     for sector in () if event.sectors == "all" else event.sectors:
         report.require(index, "sectors", sector, sectors, "unknown sector")
@@ -146,12 +151,12 @@ def _check_offtake(index: int, event: Offtake, world: World, report: _Reporter) 
 
 def _check_substitution(index: int, event: Substitution, world: World, report: _Reporter) -> None:
     """The regions, sectors and materials named are those of the world's buyers."""
-    known = {
-        "regions": {buyer.region for buyer in world.buyers},
-        "sectors": {buyer.sector for buyer in world.buyers},
-        "materials": {buyer.material for buyer in world.buyers},
-    }
-    for field, names in known.items():
+    for field, attribute in (
+        ("regions", "region"),
+        ("sectors", "sector"),
+        ("materials", "material"),
+    ):
+        names = {getattr(buyer, attribute) for buyer in world.buyers}
         value = getattr(event, field)
         for name in () if value == "all" else value:
             report.require(index, field, name, names, "unknown name")
@@ -175,13 +180,16 @@ def _check_price_floor(index: int, event: PriceFloor, world: World, report: _Rep
         report.fail(index, "product", f"producer '{event.beneficiary}' sells {sold}", event.product)
 
 
-def _check_places(index: int, event: Any, world: World, report: _Reporter) -> None:
-    """An exporter is a known country; destinations and licensees are countries or regions."""
-    countries = set(world.countries)
-    places = countries | set(world.countries.values())
+def _check_exporter(index: int, event: Any, world: World, report: _Reporter) -> None:
+    """An exporter, if the event has one, is a known country."""
     exporter = getattr(event, "exporter", None)
     if exporter is not None:
-        report.require(index, "exporter", exporter, countries, "unknown country")
+        report.require(index, "exporter", exporter, set(world.countries), "unknown country")
+
+
+def _check_places(index: int, event: Any, world: World, report: _Reporter) -> None:
+    """Destinations and licensees are countries or regions."""
+    places = set(world.countries) | set(world.countries.values())
     destinations = getattr(event, "destinations", "all")
     for place in () if destinations == "all" else destinations:
         report.require(index, "destinations", place, places, "unknown country or region")

@@ -92,6 +92,15 @@ class _Composer:
 
     def value(self, node: yaml.Node, path: tuple[Any, ...]) -> Any:
         """The value of ``node`` at ``path`` (a mapping, a list or a scalar)."""
+        self.note(node, path)
+        if isinstance(node, yaml.MappingNode):
+            return self.mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.value(item, (*path, i)) for i, item in enumerate(node.value)]
+        return self.scalar(node, path)
+
+    def note(self, node: yaml.Node, path: tuple[Any, ...]) -> None:
+        """Record the line of ``path``; refuse a document of more than `MAX_NODES` values."""
         self.lines[path] = (self.file, node.start_mark.line + 1)
         if len(self.lines) > MAX_NODES:
             raise InputError(
@@ -99,18 +108,12 @@ class _Composer:
                 file=self.file,
                 line=node.start_mark.line + 1,
             )
-        if isinstance(node, yaml.MappingNode):
-            return self.mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.value(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self.scalar(node, path)
 
     def mapping(self, node: yaml.MappingNode, path: tuple[Any, ...]) -> dict[str, Any]:
         """A mapping; each key's line is the line of the key, not of its value."""
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             key = self.key(key_node, path, out)
-            self.lines[(*path, key)] = (self.file, key_node.start_mark.line + 1)
             out[key] = self.value(value_node, (*path, key))
             self.lines[(*path, key)] = (self.file, key_node.start_mark.line + 1)
         return out

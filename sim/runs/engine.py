@@ -27,7 +27,7 @@ from sim.model.ledger import TOLERANCE, Ledger
 from sim.model.levers.economics import PRICE_PRODUCTS, TIERS
 from sim.model.state import State
 from sim.runs.history import shared_until
-from sim.units import ELEMENTS, month_start
+from sim.units import ELEMENTS, month_index, month_start
 from sim.world.world import World
 
 WARMUP_MONTHS = 12
@@ -207,12 +207,15 @@ def prices_from_fills(
 MEMORY_LIMIT_BYTES = 4 * 1024**3
 
 
+def horizon_months(scenario: Scenario) -> int:
+    """The months a run records: from the horizon's first month to its end's, both included."""
+    origin = dt.date(scenario.horizon.start.year, scenario.horizon.start.month, 1)
+    return int(month_index(origin, scenario.horizon.end)) + 1
+
+
 def estimate_bytes(world: World, scenario: Scenario, samples: int, detail: bool) -> int:
     """Rough peak memory of a run: the recorded arrays dominate (8 bytes a number)."""
-    from sim.units import month_index
-
-    origin = dt.date(scenario.horizon.start.year, scenario.horizon.start.month, 1)
-    steps = int(month_index(origin, scenario.horizon.end)) + 1
+    steps = horizon_months(scenario)
     facs, buyers, elements = len(world.facilities) + len(scenario.events), len(world.buyers), 8
     per_sample = steps * (2 * buyers + 2 * len(PRICE_PRODUCTS)) + 4 * facs * elements
     detailed = steps * (2 * facs * elements + buyers + facs * (facs + buyers) * elements)
@@ -312,14 +315,19 @@ def _prices(chain: Chain, record: Record) -> np.ndarray:
     """Price paths ``[S, T, product, tier]`` from the fills recorded, on the run's base prices
     (`price_level` events) and under its caps."""
     rules = chain.economics
-    if rules.price_levels:
-        base = np.stack([rules.base_at(t) for t in range(chain.steps)], axis=1)
-    else:  # the 2024 levels throughout
-        base = rules.base_prices[None, None]
-    prices = prices_from_fills(chain.world, record.fills, base)
+    prices = prices_from_fills(chain.world, record.fills, _base_prices(chain))
     for t in range(chain.steps if rules.price_caps else 0):
         prices[:, t] = rules.capped(prices[:, t], t)
     return prices
+
+
+def _base_prices(chain: Chain) -> np.ndarray:
+    """The run's base prices: month by month if `price_level` events set them, else the 2024
+    levels throughout."""
+    rules = chain.economics
+    if rules.price_levels:
+        return np.stack([rules.base_at(t) for t in range(chain.steps)], axis=1)
+    return rules.base_prices[None, None]
 
 
 HISTORIES_KEPT = 4  # shared histories a `HistoryCache` keeps (a sweep's batches share one)

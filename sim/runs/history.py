@@ -86,8 +86,7 @@ def _dates(event: Any, i: int, draws: Mapping[str, np.ndarray]) -> list[dt.date]
     """Event ``i``'s dates, and the earliest drawn value of each of its drawn dates."""
     dates = [v for v in dict(event).values() if isinstance(v, dt.date)]
     for other, drawn in draws.items():
-        if other.startswith(f"events[{i}].") and isinstance(
-            getattr(event, other.split(".", 1)[1], None), dt.date
-        ):
+        field = other.removeprefix(f"events[{i}].")
+        if field != other and isinstance(getattr(event, field, None), dt.date):
             dates.append(dt.date.fromordinal(int(np.min(drawn))))
     return dates

@@ -26,7 +26,14 @@ from sim.config import draws as sampling
 from sim.config.draws import Method
 from sim.config.scenario import Scenario
 from sim.errors import InputError
-from sim.runs.engine import PRICE_PRODUCTS, TIERS, HistoryCache, estimate_bytes, run
+from sim.runs.engine import (
+    PRICE_PRODUCTS,
+    TIERS,
+    HistoryCache,
+    estimate_bytes,
+    horizon_months,
+    run,
+)
 from sim.runs.executors import BatchFn, BatchWorker, Job, local_map
 from sim.runs.store import ARRAYS, BatchStore
 from sim.units import month_start
@@ -96,17 +103,24 @@ class Rows:
 
     def put(self, a: int, b: int, part: np.ndarray) -> None:
         """Samples ``a:b``'s rows: ``part[b - a, ...]``, or ``part[1, ...]`` for all of them."""
-        if self.full is None and part.shape[0] == 1:
-            if self.row is None:
-                self.row = part[0].copy()
-            if np.array_equal(self.row, part[0]):
-                self.spans.append((a, b))
-                return
-        if self.full is None:
-            self.full = np.empty((self.samples, *part.shape[1:]), dtype=part.dtype)
-            for lo, hi in self.spans:
-                self.full[lo:hi] = self.row
-        self.full[a:b] = part
+        if self.full is None and part.shape[0] == 1 and self._is_the_row(part[0]):
+            self.spans.append((a, b))
+            return
+        full = self.full if self.full is not None else self._expand(part)
+        full[a:b] = part
+
+    def _is_the_row(self, row: np.ndarray) -> bool:
+        """Whether ``row`` is the one row standing for all (the first one put becomes it)."""
+        if self.row is None:
+            self.row = row.copy()
+        return bool(np.array_equal(self.row, row))
+
+    def _expand(self, part: np.ndarray) -> np.ndarray:
+        """Every sample's rows, from now on: the spans placed so far hold the one row."""
+        self.full = np.empty((self.samples, *part.shape[1:]), dtype=part.dtype)
+        for lo, hi in self.spans:
+            self.full[lo:hi] = self.row
+        return self.full
 
     def value(self) -> np.ndarray:
         if self.full is not None:
@@ -147,10 +161,7 @@ def check_size(
             value=samples,
             has_value=True,
         )
-    from sim.units import month_index
-
-    origin = dt.date(scenario.horizon.start.year, scenario.horizon.start.month, 1)
-    steps = int(month_index(origin, scenario.horizon.end)) + 1
+    steps = horizon_months(scenario)
     per_sample = 4 * steps * (2 * len(world.buyers) + 2 * len(PRICE_PRODUCTS) * len(TIERS))
     kept = samples * per_sample + 8 * 4 * min(samples * 2048, BLOCK_NUMBERS)  # merged; summary
     batches = min(workers, -(-samples // batch_size)) * estimate_bytes(

@@ -20,9 +20,8 @@ QUANTILES = {"p05": 5.0, "p50": 50.0, "p95": 95.0}
 
 
 def _column_blocks(samples: int, columns: int, chunk: int) -> list[slice]:
-    """Blocks of at most ``chunk`` columns, fewer for many samples (a block holds about
-    `BLOCK_NUMBERS` numbers), none of one column but a lone column (a one-column block
-    would be summed in another order)."""
+    """Blocks of at most ``chunk`` columns (fewer for many samples: about `BLOCK_NUMBERS` numbers
+    a block), none of one column but a lone column (it would be summed in another order)."""
     width = max(2, min(chunk, BLOCK_NUMBERS // max(samples, 1)))
     bounds = list(range(0, columns, width)) + [columns]
     if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
@@ -169,9 +168,8 @@ def comparison_table(a: SweepResult, b: SweepResult) -> pd.DataFrame:
     diff = tb - ta
     frame = a.buyers.copy()
     frame["a_mean"], frame["b_mean"] = ta.mean(axis=0), tb.mean(axis=0)
-    for name, stats in (("diff", _stats(diff)),):
-        for k, v in stats.items():
-            frame[f"{name}_{k}"] = v
+    for k, v in _stats(diff).items():
+        frame[f"diff_{k}"] = v
     frame["probability_b_lower"] = (diff < -0.5).mean(axis=0)
     frame["probability_b_higher"] = (diff > 0.5).mean(axis=0)
     return frame.sort_values(["region", "sector", "material"]).reset_index(drop=True)

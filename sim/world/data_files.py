@@ -82,15 +82,20 @@ def _check_header(model: type[DataRow], header: list[str], file: str) -> None:
     """Every column is a field of the model, once, and every required field is a column."""
     fields = {field.alias or name: field for name, field in model.model_fields.items()}
     for column in header:
-        if column not in fields:
-            close = difflib.get_close_matches(column, sorted(fields), n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"expected {sorted(fields)}"
-            raise InputError(f"unknown column; {hint}", file=file, line=1, path=column)
-        if header.count(column) > 1:
-            raise InputError("column given twice", file=file, line=1, path=column)
+        _check_column(column, header, sorted(fields), file)
     for column, field in fields.items():
         if field.is_required() and column not in header:
             raise InputError("missing column", file=file, line=1, path=column)
+
+
+def _check_column(column: str, header: list[str], fields: list[str], file: str) -> None:
+    """A column of the header is one of the model's ``fields``, and given once."""
+    if column not in fields:
+        close = difflib.get_close_matches(column, fields, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"expected {fields}"
+        raise InputError(f"unknown column; {hint}", file=file, line=1, path=column)
+    if header.count(column) > 1:
+        raise InputError("column given twice", file=file, line=1, path=column)
 
 
 def _row(model: type[RowT], header: list[str], cells: list[str], file: str, line: int) -> RowT:
