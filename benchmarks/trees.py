@@ -60,10 +60,12 @@ def load(tree: Path | None) -> Tree:
         if "sim" in sys.modules:
             raise RuntimeError("sim is already imported; choose the tree first")
         sys.path.insert(0, str(Path(tree).resolve()))
-    try:
-        import sim.api as api
-    except ImportError:
+    import sim
+
+    # Look for the file: an editable install's finder would find `sim.api` in its own tree.
+    if not (Path(sim.__file__).parent / "api.py").exists():
         return _before_the_api()
+    import sim.api as api
 
     def tables(result: Any) -> None:
         result.shortfall, result.flows  # noqa: B018 (built when first read)
