@@ -15,7 +15,21 @@ Example:
     >>> result.summary.nlargest(5, "shortfall_t")[["region", "sector", "shortfall_t"]]
 """
 
-from sim.api import (
+import os
+
+# Compiled kernels are cached in the user's cache folder, not beside the modules (numba's
+# default): files numba writes into an installed package are not pip's, so `pip uninstall`
+# leaves them, and the half-empty `site-packages/sim` then shadows a later editable install.
+os.environ.setdefault(
+    "NUMBA_CACHE_DIR",
+    os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "sim",
+        "numba",
+    ),
+)
+
+from sim.api import (  # noqa: E402 (after the cache folder is chosen)
     Result,
     Sweep,
     backtest,
@@ -25,7 +39,7 @@ from sim.api import (
     run,
     sweep,
 )
-from sim.version import __version__
+from sim.version import __version__  # noqa: E402
 
 __all__ = [
     "Result",
