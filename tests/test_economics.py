@@ -121,7 +121,6 @@ def test_a_cap_below_cost_makes_a_producer_curtail(world) -> None:  # type: igno
 def test_producers_prices_are_those_cells_of_the_whole_price_table(world) -> None:  # type: ignore[no-untyped-def]
     # Producers read their own cells (`market_price` with cells): the numbers must be those
     # of the whole table, caps and levels included.
-    from sim.market import scarcity_price
     from sim.model.levers.timing import active_fraction
 
     cap = {
@@ -153,21 +152,20 @@ def test_producers_prices_are_those_cells_of_the_whole_price_table(world) -> Non
         samples=2,
         draws={"events[0].share": np.array([0.3, 0.8])},
     )
-    rules, fills = res.chain.economics, res.state.fills_now
+    rules, prices = res.chain.economics, res.state.prices
     P, K = len(PRICE_PRODUCTS), len(TIERS)
     cells = (np.repeat(np.arange(P), K)[::-1].copy(), np.tile(np.arange(K), P)[::-1].copy())
     ndpr, ex = PRICE_PRODUCTS.index("NdPr_oxide"), TIERS.index("ex_china")
     (held,) = rules.price_caps
     for step in (M0 - 1, M0 + 1, M0 + 2, M0 + 5):
-        whole = rules.market_price(fills, step)
-        assert np.array_equal(rules.market_price(fills, step, cells), whole[:, cells[0], cells[1]])
-        # the table itself: scarcity prices, the cap on its own product and tier alone
-        p = res.chain.params
-        expected = scarcity_price(
-            rules.base_at(step), fills, p["price_elasticity"], p["price_ceiling"]
+        whole = rules.market_price(prices, step)
+        assert np.array_equal(
+            rules.market_price(prices, step, cells), whole[:, cells[0], cells[1]]
         )
+        # the table itself: the market's prices, the cap on its own product and tier alone
+        expected = prices.copy()
         share = active_fraction(held.start, held.end, step)
         row = expected[:, ndpr, ex]
         expected[:, ndpr, ex] = row * (1 - share) + np.minimum(row, 45.0) * share
         assert np.array_equal(whole, expected)
-    assert fills.min() < 1.0  # scarcity priced, not only base prices
+    assert not np.allclose(prices, rules.base_at(M0 + 5))  # moved by stocks, not only base

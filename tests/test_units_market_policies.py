@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from sim.market import Market, MarketCache, scarcity_price
+from sim.market import Market, MarketCache
+from sim.market.pricing import adapt, blended_cover, indicated_price
 from sim.model.levers.timing import active_fraction, change_steps, ramp_average
 from sim.units import month_index, month_start
 
@@ -56,7 +57,9 @@ def allocated(
     scopes = () if allowed is None else (np.moveaxis(allowed, 0, -1),)
     home = np.ones(open_.shape[:2]) if home_first else None
     market = Market(open_, priority, home=home, scopes=scopes)
-    flow = market.allocate(avail, need, market.sample_lanes(allowed), home_first=home_first)
+    flow = market.allocate(
+        avail, need, market.sample_lanes(allowed), home_share=np.ones(1) if home_first else None
+    )
     return flow.dense(slice(None))
 
 
@@ -104,11 +107,28 @@ def test_allocation_never_exceeds_supply_or_need(avail, need, open_, prio) -> No
     assert (x[:, ~open_] == 0).all()
 
 
-def test_scarcity_price_rises_as_fill_falls_and_is_capped() -> None:
-    base = np.array([50.0])
-    assert scarcity_price(base, np.array([1.0]), 0.5, 20)[0] == 50.0
-    assert scarcity_price(base, np.array([0.5]), 0.5, 20)[0] == pytest.approx(200.0)
-    assert scarcity_price(base, np.array([0.0]), 0.5, 20)[0] == pytest.approx(1000.0)
+def test_indicated_price_follows_cover_within_its_bounds() -> None:
+    anchor, normal = np.array([50.0]), np.array([2.0])
+
+    def price(cover: float) -> float:
+        return float(indicated_price(anchor, np.array([cover]), normal, 1.5, 0.1, 0.7)[0])
+
+    assert price(2.0) == 50.0  # normal cover: the anchor
+    assert price(1.0) == pytest.approx(50.0 * 2**1.5)  # half the cover
+    assert price(0.0) == pytest.approx(50.0 * 0.1**-1.5)  # no stock: the bound from history
+    assert price(100.0) == pytest.approx(35.0)  # a glut: producers' cash cost, 0.7x
+    covers = np.linspace(0.0, 10.0, 50)
+    prices = indicated_price(anchor, covers, normal, 1.5, 0.1, 0.7)
+    assert (np.diff(prices) <= 0).all()  # more stock never raises the price
+
+
+def test_prices_adapt_in_logs_and_tiers_share_cover_where_trade_is_free() -> None:
+    moved = adapt(np.array([10.0]), np.array([40.0]), 3.0)[0]
+    assert moved == pytest.approx(10.0 * 4.0 ** (1 - np.exp(-1 / 3)))
+    assert adapt(np.array([10.0]), np.array([40.0]), 0.0)[0] == 40.0
+    own, pooled = np.array([0.5]), np.array([2.0])
+    assert blended_cover(own, pooled, np.array([0.0]))[0] == 2.0  # free trade: one market
+    assert blended_cover(own, pooled, np.array([1.0]))[0] == 0.5  # a ban: its own stocks
 
 
 def test_markets_of_the_same_routes_are_built_once_by_a_cache() -> None:

@@ -19,8 +19,10 @@ PARAMS = {
     "swarf_recovery": 0.8,
     "plant_input_cover_months": 1.5,
     "separation_input_cover_months": 1.0,
-    "price_elasticity": 0.5,
-    "price_ceiling": 20.0,
+    "price_cover_sensitivity": 1.5,
+    "price_cover_floor": 0.1,
+    "price_floor_share": 0.7,
+    "price_adjustment_months": 3.0,
 }
 
 

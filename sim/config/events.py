@@ -1,7 +1,7 @@
 """The scenario's dated events, one pydantic model a kind of event.
 
-Export controls, new capacity, outages, stockpiles, price floors, levels and caps, offtakes,
-substitution and recycling. Every model forbids unknown fields and carries its units in its
+Export controls and restraints, new capacity, outages, stockpiles, price floors, levels and
+caps, offtakes, substitution and recycling. Every model forbids unknown fields and carries its units in its
 field names. Checks that need the world (does this facility exist?) are in
 `sim.io.world_references`.
 """
@@ -382,8 +382,24 @@ class Recycling(Event):
     facility: str = Field(description="Separation plant that takes the scrap (its id).")
 
 
+class ExportRestraint(Event):
+    """Magnet makers serve buyers in their own region first and sell abroad only what is left
+    (home-first, China-first): a restraint on exports with no quota or licence. Without it,
+    buyers everywhere are served pro rata, as trade that follows price would serve them."""
+
+    kind: Literal["export_restraint"]
+    end: dt.date | None = Field(None, description="Date it ends; none = never.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ExportRestraint:
+        if self.end is not None:
+            check_end_after_start(self.start, self.end)
+        return self
+
+
 AnyEvent = Annotated[
     ExportControl
+    | ExportRestraint
     | NewCapacity
     | Outage
     | Stockpile
@@ -397,6 +413,7 @@ AnyEvent = Annotated[
 ]
 EVENT_KINDS: tuple[str, ...] = (
     "export_control",
+    "export_restraint",
     "new_capacity",
     "outage",
     "stockpile",

@@ -18,6 +18,7 @@ import numpy as np
 from sim.market.allocation import AllocationPass
 from sim.market.flows import Flow
 from sim.market.lanes import Lanes
+from sim.market.reference import Reference
 
 
 class Market(Lanes):
@@ -26,7 +27,7 @@ class Market(Lanes):
 
     Each allocation groups lanes further into the coarsest classes that face the same routes
     (`AllocationPass`); a control's cap applies to the flow between classes. With home routes,
-    a second pass allocates over them alone (`allocate` with ``home_first``).
+    a second pass allocates over them alone (`allocate` with a ``home_share``).
     """
 
     def __init__(
@@ -68,8 +69,9 @@ class Market(Lanes):
         allowed: np.ndarray | None,
         normal_avail: np.ndarray | None = None,
         normal_need: np.ndarray | None = None,
-        home_first: bool = False,
+        home_share: np.ndarray | None = None,
         products: np.ndarray | None = None,
+        reference: Reference | None = None,
     ) -> Flow:
         """Allocate members' supply ``avail[S, P, K]`` to their ``need[S, C, K]``.
 
@@ -83,25 +85,44 @@ class Market(Lanes):
                 normal times, not of what its own cut has left plants able to make.
             normal_need: need in normal times (default ``need``): customers' running use,
                 not the panic orders of customers whose stocks a control has emptied.
-            home_first: allocate over the home routes first, then what is left over all
-                routes (buyers keep their established, mostly domestic suppliers).
+            home_share: ``[S]`` share of the step in which suppliers serve home customers
+                first (an export restraint): over the home routes first, then what is left
+                over all routes; the rest of the step, over all routes at once (None: 0).
             products: trade these columns of wider arrays (normal levels of one column or
                 as wide).
+            reference: the normal levels held while a control is in force (updated), so a
+                control's share applies to a reference fixed when it started.
 
         Returns:
             The allocation (`Flow`), kept samples-last as the pass leaves it.
         """
         totals = self._lane_totals(avail, need, normal_avail, normal_need, products)
-        lanes = _every_sample(totals, 1 if allowed is None else allowed.shape[0])
-        if home_first:
-            x_sl = self._home_first(allowed, *lanes)
-        else:
-            x_sl = self.world.allocate_sl(lanes[0], lanes[1], allowed, lanes[2], lanes[3])
+        lanes = _every_sample(totals, _samples(allowed, home_share))
+        if reference is not None:
+            lanes[2], lanes[3] = reference.hold(_in_force(allowed), lanes[2], lanes[3])
+        x_sl = self._flows(allowed, home_share, lanes)
         return Flow(
             self,
             self.sup.share_sl(avail, totals[0], _traded(avail, products)),
             self.cus.share_sl(need, totals[1], _traded(need, products)),
             x_sl=x_sl,
+        )
+
+    def _flows(
+        self, allowed: np.ndarray | None, home_share: np.ndarray | None, lanes: list[np.ndarray]
+    ) -> np.ndarray:
+        """Lane-edge flows ``[edges, K, S]``: pro rata over all routes, or home first for
+        ``home_share`` of the step, or a mix of the two, a sample each."""
+        share = 0.0 if home_share is None else np.broadcast_to(home_share, lanes[0].shape[2])
+        if np.all(share == 0.0):
+            return self.world.allocate_sl(lanes[0], lanes[1], allowed, lanes[2], lanes[3])
+        home = self._home_first(allowed, *lanes)
+        if np.all(share == 1.0):
+            return home
+        world = self.world.allocate_sl(lanes[0], lanes[1], allowed, lanes[2], lanes[3])
+        # exact where a sample is all one or the other: its numbers are its own single run's
+        return np.where(
+            share == 1.0, home, np.where(share == 0.0, world, world + (home - world) * share)
         )
 
     def _lane_totals(
@@ -149,6 +170,19 @@ class Market(Lanes):
             np.maximum(normal_supply_sl - sent, 0.0),
             np.maximum(normal_need_sl - got, 0.0),
         )
+
+
+def _samples(allowed: np.ndarray | None, home_share: np.ndarray | None) -> int:
+    """Samples the market's arrays must have: those of the controls' shares or the home
+    share (1 if neither is per sample)."""
+    return max(1 if a is None else np.shape(a)[0] for a in (allowed, home_share))
+
+
+def _in_force(allowed: np.ndarray | None) -> np.ndarray | None:
+    """``[S]`` whether some control withholds flow in each sample (None: in none)."""
+    if allowed is None:
+        return None
+    return (allowed < 1.0).reshape(allowed.shape[0], -1).any(axis=1)
 
 
 def _traded(a: np.ndarray, products: np.ndarray | None) -> np.ndarray | None:

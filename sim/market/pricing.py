@@ -1,34 +1,63 @@
-"""Scarcity prices: what a market pays when it meets only part of its need."""
+"""Prices from fundamentals: stock cover against its normal level, moved by expectations.
+
+A market's price is set by how many months of use its holders have in stock (all stocks of the
+product and of what is made from it, over the unconstrained use they serve) against the cover
+of the base period, in which the price was the base price: ``anchor * (cover / normal)**(-a)``
+(the indicated price). Traders do not jump to it: the price moves towards it by a share of the
+gap in logs each month (adaptive expectations with a time constant in months), so a spike
+outlives the month flows resume, until stocks are rebuilt. This is the form of the
+system-dynamics rare-earth models (Jeffers et al.; Sprecher et al. 2017), where price follows
+inventory coverage and expected price.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 
-def scarcity_price(
-    base_usd_per_kg: np.ndarray, fill: np.ndarray, elasticity: float, ceiling: float
+def indicated_price(
+    anchor: np.ndarray,
+    cover: np.ndarray,
+    normal: np.ndarray,
+    sensitivity: float,
+    floor: float,
+    low: float,
 ) -> np.ndarray:
-    """Price from the share of need that was met: ``base * fill**(-1/elasticity)``, capped.
-
-    A fully served market (fill 1) keeps its base price; a market that met half its need at a
-    short-run demand elasticity of 0.5 pays four times base.
+    """The price stocks indicate: ``anchor * (cover / normal) ** (-sensitivity)``, between
+    ``low`` and ``floor ** -sensitivity`` times the anchor.
 
     Args:
-        base_usd_per_kg: the price when need is met in full.
-        fill: the share of need met (broadcast against ``base_usd_per_kg``).
-        elasticity: the short-run demand elasticity (> 0).
-        ceiling: the highest price, as a multiple of base.
+        anchor: the price at normal cover (the base price), US$/kg.
+        cover: months of use held now.
+        normal: months of use held in the base period (> 0; where it is not, the anchor).
+        sensitivity: the price's elasticity to cover (> 0): halving cover multiplies the
+            price by ``2 ** sensitivity``.
+        floor: the share of normal cover below which a market's price stops rising (> 0):
+            the indicated price is at most ``floor ** -sensitivity`` times the anchor.
+        low: the lowest price, as a share of the anchor (producers' cash costs: below it
+            they stop selling from stock and cut output rather than cut price further).
 
     Returns:
-        The price, US$/kg, of the broadcast shape.
+        The indicated price, of the broadcast shape.
     """
-    shape = np.broadcast_shapes(np.shape(base_usd_per_kg), np.shape(fill))
-    base = np.broadcast_to(base_usd_per_kg, shape)
-    # Most markets are served in full, where the factor is exactly 1: base, capped.
-    out = np.broadcast_to(np.minimum(base_usd_per_kg, base_usd_per_kg * ceiling), shape).copy()
-    short = np.broadcast_to(fill < 1.0, shape)
-    if short.any():
-        low = base[short]
-        safe = np.clip(np.broadcast_to(fill, shape)[short], 1.0 / ceiling**elasticity, 1.0)
-        out[short] = np.minimum(low * safe ** (-1.0 / elasticity), low * ceiling)
-    return out
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(normal > 0, cover / normal, 1.0)
+    return anchor * np.maximum(np.maximum(ratio, floor) ** (-sensitivity), low)
+
+
+def adapt(price: np.ndarray, target: np.ndarray, months: float) -> np.ndarray:
+    """The price a month on: ``price`` moved towards ``target`` by ``1 - exp(-1/months)`` of
+    the gap in logs (``months`` 0: at once). Non-positive prices take the target."""
+    if months <= 0:
+        return target.copy()
+    step = 1.0 - np.exp(-1.0 / months)
+    ok = (price > 0) & (target > 0)
+    safe_p, safe_t = np.where(ok, price, 1.0), np.where(ok, target, 1.0)
+    return np.where(ok, safe_p * (safe_t / safe_p) ** step, target)
+
+
+def blended_cover(own: np.ndarray, pooled: np.ndarray, withheld: np.ndarray) -> np.ndarray:
+    """A tier's cover as its buyers face it: the pooled cover of both tiers where trade
+    between them is free (arbitrage equalises what they can get), its own where a control
+    withholds the flow between them, in proportion to the share ``withheld``."""
+    return pooled + (own - pooled) * withheld

@@ -23,7 +23,15 @@ from sim.model import buyers as buyer_arrays
 from sim.model import controls, trade
 from sim.model.capacity import Tranches, apply_capacity_events, build_outages, growth_path
 from sim.model.layout import Layout, lead_matrix
-from sim.model.levers import demand_response, economics, offtakes, origin, stockpiles
+from sim.model.levers import (
+    demand_response,
+    economics,
+    offtakes,
+    origin,
+    prices,
+    stockpiles,
+    supply_response,
+)
 from sim.model.levers.reach import Products, Side
 from sim.model.levers.timing import EventValues, calendar_years
 from sim.units import ELEMENT_INDEX, ELEMENTS, MAGNETS, REO_TO_ELEMENT, month_index
@@ -64,6 +72,13 @@ class Chain(Layout):
         self._build_buyers()
         self._build_levers(MarketCache() if market_cache is None else market_cache)
         self.economics = economics.build(self, self.events)
+        buyers = prices.Buyers(
+            self.buyer_region, self.buyer_material, self.content, self.magnet_buyers
+        )
+        sides = self.sides(self.buyers, self.magnet_buyers, self.element_buyers)
+        scopes = [c.scope for c in self.controls]
+        self.supply_responses = supply_response.build(self)
+        self.price_rules = prices.build(self, buyers, self.magnet_product, sides, scopes)
 
     def _build_plants(self) -> None:
         """What plants do: mines' element mix, separation plants' recovery and feeds, magnet
@@ -153,6 +168,7 @@ class Chain(Layout):
         events, products = self.events, self.products
         sides = self.sides(self.buyers, self.magnet_buyers, self.element_buyers)
         self.controls = controls.build_controls(events, sides, products)
+        self.restraints = controls.build_restraints(events)
         self.outages = build_outages(events, self.index)
         self.stockpiles = stockpiles.build(events, self.buyers, self.content)
         self.offtakes = offtakes.build(

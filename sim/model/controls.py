@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.config.events import ExportControl
+from sim.config.events import ExportControl, ExportRestraint
 from sim.model.levers.reach import Products, Side, control_scope
-from sim.model.levers.timing import EventValues, withheld_share
+from sim.model.levers.timing import EventValues, active_fraction, withheld_share
 from sim.model.trade import MARKETS, Trade
 from sim.units import DAYS_PER_MONTH
 
@@ -111,3 +111,22 @@ def dense_allowed(
             cut = level[:, None, None, None] * control.scope[market][None]
             dense = (1.0 - cut) if dense is None else dense * (1.0 - cut)
     return dense
+
+
+Restraint = tuple[np.ndarray, np.ndarray]  # start, end (months from the origin, a sample each)
+
+
+def build_restraints(events: EventValues) -> list[Restraint]:
+    """The scenario's export restraints (home-first selling), in its order."""
+    return [
+        (events.when(i, "start", 0.0), events.when(i, "end", np.inf))
+        for i, _ in events.of_kind(ExportRestraint)
+    ]
+
+
+def restraint_share(restraints: list[Restraint], step: int) -> np.ndarray | None:
+    """``[S]`` share of ``step`` in which some export restraint is in force (None: none
+    in the scenario)."""
+    if not restraints:
+        return None
+    return np.max([active_fraction(start, end, step) for start, end in restraints], axis=0)

@@ -21,7 +21,7 @@ from sim.model import kernels
 from sim.model.capacity import capacity_at
 from sim.model.chain import Chain
 from sim.model.ledger import Ledger
-from sim.model.levers import economics
+from sim.model.levers import economics, prices, supply_response
 from sim.model.levers.demand_response import adapt, recovered
 from sim.model.levers.stockpiles import draw
 from sim.model.orders import demand_at, receive
@@ -47,6 +47,7 @@ def operate(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recorder
         chain.tranches, step, chain.warmup, chain.samples, chain.outages, state.outage_levels
     )
     economics.apply_levels(chain.economics, state.producers, state.capacity)
+    supply_response.apply(chain.supply_responses, state.supply_levels, state.capacity)
 
 
 def mine(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recorder) -> None:
@@ -82,7 +83,7 @@ def settle_producers(chain: Chain, state: State, step: int, ledger: Ledger, rec:
     rules = chain.economics
     if not rules.producers:
         return
-    paid = economics.settle(rules, state.producers, state.fills_now, state.separated, step)
+    paid = economics.settle(rules, state.producers, state.prices, state.separated, step)
     if rules.floors:
         rec.paid(step, paid)
     rec.producing(step, np.stack([p.level for p in state.producers], axis=1))
@@ -102,7 +103,7 @@ def respond(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recorder
 def _substitute(chain: Chain, state: State, step: int) -> None:
     """Move each substitution's switched share for its buyers' prices against base prices
     (the prices producers see: the last step's scarcity)."""
-    price = chain.economics.market_price(state.fills_now, step)
+    price = chain.economics.market_price(state.prices, step)
     base = chain.economics.base_at(step)
     for j, sub in enumerate(chain.substitutions):
         product = np.maximum(sub.product, 0)
@@ -135,6 +136,25 @@ def consume(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recorder
     rec.consumed(chain, state, step, demand, got)
 
 
+def clear_prices(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recorder) -> None:
+    """Markets clear: each price moves towards what its stocks' cover indicates."""
+    rules = chain.price_rules
+    held = rules.holdings(state.sep_out, state.metal_in, state.mag_in)
+    demand = chain.demand_path[step + chain.warmup]
+    cover = prices.covers(rules, held, state.inventory, demand)
+    state.prices, state.normal_cover = prices.clear(
+        rules, chain.economics, state.prices, state.normal_cover, cover, state.control_levels, step
+    )
+    rec.priced(step, chain.economics.capped(state.prices, step))
+    state.supply_levels = supply_response.settle(
+        chain.supply_responses,
+        state.supply_levels,
+        state.prices,
+        chain.economics.base_at(step),
+        step,
+    )
+
+
 STAGES: tuple[Stage, ...] = (
     arrive,
     operate,
@@ -148,4 +168,5 @@ STAGES: tuple[Stage, ...] = (
     trade_concentrate,
     release_stockpiles,
     consume,
+    clear_prices,
 )

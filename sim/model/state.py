@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.market import Reference
 from sim.model.capacity import capacity_at
 from sim.model.chain import Chain
 from sim.model.controls import allowed_shares
@@ -53,9 +54,13 @@ class State:
     pipelines: dict[str, Pipeline]  # by route; concentrate's holds R rows
     separated: np.ndarray  # [R or S, separation plants, E] this step's separated oxide
     fills_now: np.ndarray  # [S, P, K] share of running use the markets covered, last step
+    prices: np.ndarray  # [S, P, K] US$/kg each market cleared at, last step (before caps)
+    normal_cover: np.ndarray  # [S, P, K + 1] months of use held at the end of the warm-up
+    supply_levels: np.ndarray  # [S, R] each supply response's capacity multiplier
     control_levels: list[np.ndarray]  # [S] each control's withheld share this step
     outage_levels: list[np.ndarray]  # [S] each outage's share of this step
     allowed: dict[str, np.ndarray | None]  # each market's allowed share of normal flow
+    references: dict[str, Reference]  # each market's normal levels, held while a control is on
     producers: list[ProducerState]
     stockpiles: list[StockpileState]
     substitution_shares: list[np.ndarray]  # [S, its buyers] each substitution's switched share
@@ -93,9 +98,13 @@ class State:
             pipelines=_pipelines(chain),
             separated=np.zeros((S, len(chain.stage("separation")), len(ELEMENTS))),
             fills_now=np.ones((S, len(PRICE_PRODUCTS), len(TIERS))),
+            prices=np.array(chain.economics.base_at(-chain.warmup), dtype=float),
+            normal_cover=np.zeros((S, len(PRICE_PRODUCTS), len(TIERS) + 1)),
+            supply_levels=np.ones((S, len(chain.supply_responses))),
             control_levels=zeros,
             outage_levels=[np.zeros(S) for _ in chain.outages],
             allowed={m: None for m in MARKETS},
+            references={m: Reference() for m in MARKETS},
             producers=chain.economics.initial_producers(),
             stockpiles=[StockpileState(pile.initial_t.copy()) for pile in chain.stockpiles],
             substitution_shares=[np.zeros((S, len(sub.buyers))) for sub in chain.substitutions],
@@ -140,9 +149,15 @@ class State:
             },
             separated=each(self.separated, 0),
             fills_now=each(self.fills_now, 0),
+            prices=each(self.prices, 0),
+            normal_cover=each(self.normal_cover, 0),
+            supply_levels=each(self.supply_levels, 0),
             control_levels=[each(a, 0) for a in self.control_levels],
             outage_levels=[each(a, 0) for a in self.outage_levels],
             allowed={m: None if a is None else each(a, 0) for m, a in self.allowed.items()},
+            references={
+                m: ref.copy() if m in upstream else part(ref) for m, ref in self.references.items()
+            },
             producers=[part(p) for p in self.producers],
             stockpiles=[part(p) for p in self.stockpiles],
             substitution_shares=[each(a, 0) for a in self.substitution_shares],

@@ -11,10 +11,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sim.market import Destinations, Flow
+from sim.market import Destinations, Flow, Reference
 from sim.model import kernels
 from sim.model.chain import Chain
-from sim.model.controls import dense_allowed
+from sim.model.controls import dense_allowed, restraint_share
 from sim.model.ledger import Ledger
 from sim.model.levers import origin
 from sim.model.levers.offtakes import reserve
@@ -75,7 +75,8 @@ def _allocate_magnets(
         lanes,
         normal_avail=capacity,
         normal_need=demand_of(chain, state, step, chain.magnet_buyers)[:, :, None],
-        home_first=True,
+        home_share=restraint_share(chain.restraints, step),
+        reference=state.references["magnet"],
     )
     return flow, reserved
 
@@ -249,6 +250,7 @@ def _allocate_metal(
         normal_avail=cap[:, :, None],
         normal_need=state.magnet_use_rate,
         products=k,
+        reference=state.references["metal"],
     )
     made = np.zeros_like(avail)
     made[:, :, k] = flow.supplied()
@@ -272,7 +274,11 @@ def trade_oxide(chain: Chain, state: State, step: int, ledger: Ledger, rec: Reco
     usage = np.concatenate([state.metal_use_rate, pool.total(wants.demand)], axis=1)
     metal_plants = wants.metal.shape[1]
     flow = chain.trade.markets["oxide"].allocate(
-        state.sep_out, need, state.allowed["oxide"], normal_need=usage
+        state.sep_out,
+        need,
+        state.allowed["oxide"],
+        normal_need=usage,
+        reference=state.references["oxide"],
     )
     share_buyers = pool.share(wants.buyers, need[:, metal_plants:])
     state.sep_out = state.sep_out - flow.supplied()
@@ -374,6 +380,7 @@ def trade_concentrate(chain: Chain, state: State, step: int, ledger: Ledger, rec
         state.mine_stock,
         state.pipelines["concentrate"],
         None if allowed is None else allowed[:rows],
+        state.references["concentrate"],
     )
     receive(chain, state, "concentrate", step)
 
@@ -387,15 +394,21 @@ def _trade_concentrate(
     mine_stock: np.ndarray,
     pipe: Pipeline,
     allowed: np.ndarray | None,
+    reference: Reference,
 ) -> None:
     """`trade_concentrate` for some samples: separation plants' capacity ``cap`` and feed
-    ``sep_in``, mines' ``mine_stock`` (updated) and the concentrate pipeline (shipped into)."""
+    ``sep_in``, mines' ``mine_stock`` (updated), the concentrate pipeline (shipped into) and
+    the controls' reference (updated)."""
     need = _concentrate_need(chain, cap, sep_in, pipe.buf)
     stock_reo = np.empty(mine_stock.shape[:2])
     kernels.reo_held(mine_stock, np.empty((0, 0, 0, 0)), REO_TO_ELEMENT, stock_reo)
     market = chain.trade.markets["concentrate"]
     flow = market.allocate(
-        stock_reo[:, :, None], need[:, :, None], allowed, normal_need=cap[:, :, None]
+        stock_reo[:, :, None],
+        need[:, :, None],
+        allowed,
+        normal_need=cap[:, :, None],
+        reference=reference,
     )
     mix = np.empty_like(mine_stock)
     kernels.ship_mix(mine_stock, stock_reo, flow.supplied()[:, :, 0], mix)

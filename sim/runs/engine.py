@@ -41,6 +41,7 @@ class Record:
     detail: bool
     compact: bool = False  # keep shortfall and demand only, in float32 (for sweeps)
     fills: np.ndarray = field(init=False)
+    prices: np.ndarray = field(init=False)  # [S, T, P, K] US$/kg, under the caps
     production: np.ndarray | None = None
     stocks: np.ndarray | None = None
     inventory: np.ndarray | None = None
@@ -62,6 +63,7 @@ class Record:
         self._demand = np.zeros((T, 1, B), dtype=kept)
         self._delivered = np.zeros((T, S, B), dtype=kept)
         self.fills = np.ones((S, T, len(PRICE_PRODUCTS), len(TIERS)))
+        self.prices = np.zeros((S, T, len(PRICE_PRODUCTS), len(TIERS)))
         if self.detail:
             self.production = np.zeros((T, F, len(ELEMENTS)))
             self.stocks = np.zeros((T, F, len(ELEMENTS)))
@@ -126,6 +128,10 @@ class Record:
         if step >= 0:
             self.fills[:, step, product, tier] = value
 
+    def priced(self, step: int, prices: np.ndarray) -> None:
+        if step >= 0:
+            self.prices[:, step] = prices
+
     def consumed(
         self, chain: Chain, state: State, step: int, demand: np.ndarray, got: np.ndarray
     ) -> None:
@@ -153,6 +159,7 @@ class Record:
         out._demand = self._demand.copy()
         out._delivered = np.repeat(self._delivered, chain.samples, axis=1)
         out.fills = np.repeat(self.fills, chain.samples, axis=0)
+        out.prices = np.repeat(self.prices, chain.samples, axis=0)
         out.flows = {name: x.copy() for name, x in self.flows.items()}
         for name in ("production", "stocks", "inventory", "recycled"):  # sample 0's
             kept = getattr(self, name)
@@ -188,20 +195,6 @@ class RunResult:
         if self.record.compact:
             return self.record.shortfall
         return self.record.demand - self.record.delivered
-
-
-def prices_from_fills(
-    world: World, fills: np.ndarray, base: np.ndarray | None = None
-) -> np.ndarray:
-    """Price paths ``[S, T, product, tier]`` from the share of need each market met, on
-    ``base`` prices ``[S, T, P, K]`` (default: the world's 2024 prices throughout)."""
-    from sim.market import scarcity_price
-    from sim.model.levers.economics import base_table
-
-    if base is None:
-        base = base_table(world.prices_usd_per_kg)[None, None]
-    p = world.parameters
-    return scarcity_price(base, fills, p["price_elasticity"], p["price_ceiling"])
 
 
 MEMORY_LIMIT_BYTES = 4 * 1024**3
@@ -260,7 +253,7 @@ def run(
     )
     _simulate(chain, state, ledger, record, start, chain.steps)
     residual = ledger.check(state.holdings(chain), tolerance)
-    prices, seconds = _prices(chain, record), time.perf_counter() - began
+    prices, seconds = record.prices, time.perf_counter() - began
     return RunResult(
         scenario, chain, state, record, seed, residual, seconds, prices, start + warmup
     )
@@ -309,25 +302,6 @@ def _start(
         world, scenario, chain.warmup, detail, compact, draws, start, int(fork), histories
     )
     return state.repeat(samples), ledger.repeat(samples), record.repeat(chain), int(fork)
-
-
-def _prices(chain: Chain, record: Record) -> np.ndarray:
-    """Price paths ``[S, T, product, tier]`` from the fills recorded, on the run's base prices
-    (`price_level` events) and under its caps."""
-    rules = chain.economics
-    prices = prices_from_fills(chain.world, record.fills, _base_prices(chain))
-    for t in range(chain.steps if rules.price_caps else 0):
-        prices[:, t] = rules.capped(prices[:, t], t)
-    return prices
-
-
-def _base_prices(chain: Chain) -> np.ndarray:
-    """The run's base prices: month by month if `price_level` events set them, else the 2024
-    levels throughout."""
-    rules = chain.economics
-    if rules.price_levels:
-        return np.stack([rules.base_at(t) for t in range(chain.steps)], axis=1)
-    return rules.base_prices[None, None]
 
 
 HISTORIES_KEPT = 4  # shared histories a `HistoryCache` keeps (a sweep's batches share one)

@@ -29,10 +29,11 @@ from sim.world.rows import (
     ProducerRow,
     RecipeRow,
     RouteRow,
+    SupplyResponseRow,
     TargetRow,
     VintageRow,
 )
-from sim.world.world import Buyer, Facility, Producer, Tranche, World
+from sim.world.world import Buyer, Facility, Producer, SupplyResponse, Tranche, World
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
@@ -119,6 +120,7 @@ def build_world(vintage: VintageRow, root: Traversable) -> World:
     prices = read_rows(PriceRow, "prices.csv", folder, root)
     # only today's world models producers' costs: a vintage with its own files has none
     producers = () if folder else read_rows(ProducerRow, "producers.csv", "", root)
+    responses = () if folder else read_rows(SupplyResponseRow, "supply_response.csv", "", root)
     return World(
         base_year=vintage.year,
         countries={row.code: row.region for row in countries},
@@ -132,6 +134,10 @@ def build_world(vintage: VintageRow, root: Traversable) -> World:
         parameters={row.name: row.value for row in parameters},
         prices_usd_per_kg={(row.product, row.tier): row.usd_per_kg for row in prices},
         producers=tuple(_producer(row) for row in producers),
+        supply_responses=tuple(
+            SupplyResponse(**row.model_dump(exclude={"source", "confidence", "note"}))
+            for row in responses
+        ),
     )
 
 

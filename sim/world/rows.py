@@ -257,6 +257,24 @@ class ProducerRow(DataRow):
     restart_months: float = Field(ge=0, description="Months at or above cost before restarting.")
 
 
+class SupplyResponseRow(DataRow):
+    """``supply_response.csv``: facilities whose capacity stands above or below its trend
+    (their ``growth_pa``) as the price of their product stands above or below its base."""
+
+    id: str = Field(min_length=1, description="Rule id.")
+    facilities: Names = Field(min_length=1, description="Its facility ids, space-separated.")
+    product: PriceProduct = Field(description="Product whose price it watches.")
+    tier: Tier = Field(description="Market tier it sells in.")
+    elasticity: float = Field(
+        ge=0, le=5, description="Capacity's elasticity to price (of the level over trend)."
+    )
+    level_min: float = Field(gt=0, le=1, description="Lowest level over trend.")
+    level_max: float = Field(ge=1, le=10, description="Highest level over trend.")
+    lag_months: float = Field(
+        ge=0, le=120, description="Time constant of the move to the level price sets."
+    )
+
+
 class TargetRow(DataRow):
     """``targets.csv``: a calibration target, printed as written by ``sim calibrate``."""
 

@@ -93,6 +93,23 @@ class Producer:
 
 
 @dataclass(frozen=True)
+class SupplyResponse:
+    """Facilities whose capacity moves, over ``lag_months``, to ``(price / base) **
+    elasticity`` times its trend (their ``growth_pa``), within ``level_min .. level_max``, on
+    the price of ``product`` in ``tier`` (a quota set on last year's market, idle capacity
+    brought back, a mine expanded)."""
+
+    id: str
+    facilities: tuple[str, ...]
+    product: str
+    tier: str
+    elasticity: float
+    level_min: float
+    level_max: float
+    lag_months: float
+
+
+@dataclass(frozen=True)
 class World:
     """Everything the model needs besides the scenario's events."""
 
@@ -106,6 +123,7 @@ class World:
     parameters: dict[str, float]
     prices_usd_per_kg: dict[tuple[str, str], float] = field(default_factory=dict)
     producers: tuple[Producer, ...] = ()
+    supply_responses: tuple[SupplyResponse, ...] = ()
 
     def region(self, country: str) -> str:
         """The demand region a country belongs to."""

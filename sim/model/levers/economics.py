@@ -1,10 +1,9 @@
 """Prices during a run, producer economics and price floors.
 
-Prices are per product and market tier (China domestic, ex-China): a base level (the 2024
-price, or a `price_level` event's) times a scarcity factor from the share of customers'
-running use the market covered (`sim.market.pricing.scarcity_price`). During a run a producer
-sees the
-price formed from the previous step's deliveries; the reported prices use each step's own.
+Prices are per product and market tier (China domestic, ex-China). Their base level (the
+2024 price, or a `price_level` event's) is the anchor from which stocks move them
+(`sim.model.levers.prices`); during a run a producer sees the price the previous step
+cleared at.
 
 A `Producer` (sim/world/data/producers.csv) compares its realised price (the market price, or a
 floor's if higher) with its cash cost every step: below cost for long enough it curtails, then
@@ -24,7 +23,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.config.events import PriceCap, PriceFloor, PriceLevel
-from sim.market import scarcity_price
 from sim.model.layout import Layout
 from sim.model.levers.timing import EventValues, active_fraction
 from sim.units import ELEMENT_INDEX, ELEMENTS, MAGNETS
@@ -145,8 +143,6 @@ class Economics:
     price_caps: list[LevelRules]
     base_prices: np.ndarray  # [P, K] 2024 prices
     samples: int
-    elasticity: float
-    ceiling: float
 
     def initial_producers(self) -> list[ProducerState]:
         """Every producer running at full capacity."""
@@ -186,22 +182,18 @@ class Economics:
             prices = np.where(on[None], prices * (1 - share) + low * share, prices)
         return prices.reshape(shape)
 
-    def market_price(self, fills: np.ndarray, step: int, cells: Cells | None = None) -> np.ndarray:
-        """``[S, P, K]`` prices a producer sees at ``step`` given the share of running use
-        each market covered last step, ``fills[S, P, K]``, or ``[S, n]`` of some ``cells``
-        alone (their products and tiers; the same numbers)."""
-        base = self.base_at(step)
+    def market_price(self, prices: np.ndarray, step: int, cells: Cells | None = None) -> np.ndarray:
+        """``[S, P, K]`` prices a producer sees at ``step``, the market's ``prices[S, P, K]``
+        under the caps, or ``[S, n]`` of some ``cells`` alone (their products and tiers)."""
         if cells is not None:
-            base, fills = base[:, cells[0], cells[1]], fills[:, cells[0], cells[1]]
-        price = scarcity_price(base, fills, self.elasticity, self.ceiling)
-        return self.capped(price, step, cells)
+            prices = prices[:, cells[0], cells[1]]
+        return self.capped(prices, step, cells)
 
 
 def build(layout: Layout, events: EventValues) -> Economics:
     """The world's producers and the scenario's price floors, levels and caps."""
     producers = [_producer(p, layout) for p in layout.world.producers]
     levels = [(i, ev) for i, ev in events.of_kind(PriceLevel)]  # caps are price levels too
-    params = layout.world.parameters
     return Economics(
         producers,
         _floor_rules(events, [p.id for p in producers]),
@@ -209,8 +201,6 @@ def build(layout: Layout, events: EventValues) -> Economics:
         [_level(events, i, ev) for i, ev in levels if isinstance(ev, PriceCap)],
         base_table(layout.world.prices_usd_per_kg),
         events.samples,
-        params["price_elasticity"],
-        params["price_ceiling"],
     )
 
 
@@ -265,7 +255,7 @@ def apply_levels(
 def settle(
     economics: Economics,
     producers: list[ProducerState],
-    fills: np.ndarray,
+    prices: np.ndarray,
     separated: np.ndarray,
     step: int,
 ) -> np.ndarray:
@@ -275,7 +265,7 @@ def settle(
     Args:
         economics: the rules.
         producers: producers' states (updated).
-        fills: ``[S, P, K]`` share of running use each market covered last step.
+        prices: ``[S, P, K]`` the prices the markets cleared at last step.
         separated: ``[S, separation plants, E]`` this step's separated oxide.
         step: the step.
 
@@ -286,7 +276,7 @@ def settle(
         np.array([rules.product for rules in economics.producers], dtype=int),
         np.array([rules.tier for rules in economics.producers], dtype=int),
     )
-    price = economics.market_price(fills, step, cells)  # the producers' prices alone
+    price = economics.market_price(prices, step, cells)  # the producers' prices alone
     realised = [price[:, i] for i in range(len(economics.producers))]
     paid = _floors(economics, realised, separated, step)
     for rules, state, got in zip(economics.producers, producers, realised):

@@ -1,0 +1,71 @@
+"""The reference a control's share applies to: lanes' normal supply and need as they stood
+just before the control started, held while it is in force."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+
+class Reference:
+    """A market's normal levels held fixed while a control is in force, a sample each.
+
+    A quota or licence lets through a share of the flow its routes would carry in normal
+    times. If normal times were measured each step, a supply loss elsewhere (an outage at a
+    plant outside the exporter) would raise the normal flow from the exporter and loosen the
+    control. So each sample's lanes' normal supply and need are followed while no control of
+    the market is in force in that sample, and held at their last values while one is: the
+    reference is fixed when the control starts and released when none is in force.
+    """
+
+    def __init__(self) -> None:
+        self.supply_sl: np.ndarray | None = None  # [lanes, K, S] suppliers' normal supply
+        self.need_sl: np.ndarray | None = None  # [lanes, K, S] customers' normal need
+
+    def hold(
+        self, active: np.ndarray | None, supply_sl: np.ndarray, need_sl: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The normal levels to use this step: this step's ``supply_sl`` and ``need_sl``
+        (``[lanes, K, S]``) in samples with no control in force, the held ones where
+        ``active[S]`` says a control is."""
+        held_supply, held_need = self._held(supply_sl.shape, need_sl.shape)
+        if active is None or held_supply is None or held_need is None or not active.any():
+            supply, need = supply_sl, need_sl
+        else:
+            supply = np.where(active[None, None, :], held_supply, supply_sl)
+            need = np.where(active[None, None, :], held_need, need_sl)
+        self.supply_sl, self.need_sl = supply, need
+        return supply, need
+
+    def _held(
+        self, supply_shape: tuple[int, ...], need_shape: tuple[int, ...]
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The held levels for arrays of these shapes (one held sample for every sample
+        when the market has just widened from one row to one a sample)."""
+        if self.supply_sl is None or self.need_sl is None:
+            return None, None
+        return _widened(self.supply_sl, supply_shape), _widened(self.need_sl, need_shape)
+
+    def copy(self) -> Reference:
+        """An independent copy."""
+        return self._with(lambda a: a.copy())
+
+    def repeat(self, samples: int) -> Reference:
+        """This one-sample reference for ``samples`` samples."""
+        return self._with(lambda a: np.repeat(a, samples, axis=2))
+
+    def _with(self, each: Callable[[np.ndarray], np.ndarray]) -> Reference:
+        out = Reference()
+        if self.supply_sl is not None and self.need_sl is not None:
+            out.supply_sl, out.need_sl = each(self.supply_sl), each(self.need_sl)
+        return out
+
+
+def _widened(held: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
+    """``held`` for arrays of ``shape`` (None if it cannot be)."""
+    if held.shape == shape:
+        return held
+    if held.shape[:2] == shape[:2] and held.shape[2] == 1:
+        return np.broadcast_to(held, shape)
+    return None

@@ -1,0 +1,207 @@
+"""Prices during a run, formed from fundamentals (`sim.market.pricing`).
+
+Each step, after buyers consume, every price cell (product x tier: China, ex-China) moves
+towards the price its stock cover indicates. Cover counts every holder's stock of the product
+and of what is made from it in the tier (separated oxide at separation plants, oxide at metal
+plants, metal at magnet plants, buyers' stocks, by element content), over the tier's
+unconstrained use (buyers' demand, by element content); a magnet's cover is its buyers'
+stock over their demand. The normal cover is the one at the end of the warm-up, when prices
+are the base prices. The two tiers are one market where trade between them is free: each
+faces the pooled cover of both, and its own in proportion to the share of the flow from China
+a control withholds (the licence rent). A magnet's price also passes through the change of its
+oxides' prices (kg of oxide a kg of magnet takes).
+
+`build` returns the rules (`PriceRules`); the prices and normal covers are part of the state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.market.pricing import adapt, blended_cover, indicated_price
+from sim.model.layout import Layout
+from sim.model.levers.economics import PRICE_PRODUCTS, Economics
+from sim.model.levers.reach import Side
+from sim.units import ELEMENTS, MAGNETS, REO_TO_ELEMENT
+
+OXIDES = len(ELEMENTS) - 1  # every element but the residual bucket has an oxide price
+
+
+@dataclass(frozen=True)
+class PriceRules:
+    """Who holds what in which tier, and how prices answer to cover."""
+
+    plant_tiers: dict[str, np.ndarray]  # separation, metal, magnet plants: [plants, K] one-hot
+    buyer_tiers: np.ndarray  # [B, K] one-hot
+    content: np.ndarray  # [B, E] t of each element a t of each buyer's material
+    magnet_buyers: np.ndarray  # [M, B] 1 where a buyer buys magnet M
+    pass_through: np.ndarray  # [M, E] kg of oxide a kg of magnet takes
+    reach: list[np.ndarray]  # each control's share of the ex-China tier's flow it reaches, [P]
+    sensitivity: float
+    floor: float
+    low: float
+    months: float
+
+    def holdings(self, sep_out: np.ndarray, metal_in: np.ndarray, mag_in: np.ndarray) -> np.ndarray:
+        """``[S, E, K]`` tonnes of each element held in each tier by plants."""
+        t = self.plant_tiers
+        return (
+            np.einsum("sne,nk->sek", sep_out, t["separation"])
+            + np.einsum("sne,nk->sek", metal_in, t["metal"])
+            + np.einsum("sne,nk->sek", mag_in, t["magnet"])
+        )
+
+
+@dataclass(frozen=True)
+class Buyers:
+    """What the price rules need of the buyers: region, material and content, and which of
+    them buy magnets (indices)."""
+
+    region: np.ndarray  # [B]
+    material: np.ndarray  # [B]
+    content: np.ndarray  # [B, E]
+    magnets: np.ndarray  # indices of the buyers of magnets
+
+
+def build(
+    layout: Layout,
+    buyers: Buyers,
+    magnet_product: np.ndarray,
+    sides: dict[str, tuple[Side, Side]],
+    scopes: list[dict[str, np.ndarray]],
+) -> PriceRules:
+    """The rules for a layout's plants, its ``buyers``, its magnet plants' products, the
+    markets' ``sides`` and each control's ``scopes`` by market."""
+    params = layout.world.parameters
+    plant_tiers = {st: _one_hot(layout.regions(st)) for st in ("separation", "metal", "magnet")}
+    recipes = np.array([layout.world.recipes[m] for m in MAGNETS])
+    oxide_kg = recipes / REO_TO_ELEMENT[None] / (params["magnet_yield"] * params["metal_yield"])
+    return PriceRules(
+        plant_tiers,
+        _one_hot(list(buyers.region)),
+        buyers.content,
+        np.array([buyers.material == m for m in MAGNETS], dtype=float),
+        oxide_kg,
+        [_reach(scope, sides, buyers, magnet_product) for scope in scopes],
+        params["price_cover_sensitivity"],
+        params["price_cover_floor"],
+        params["price_floor_share"],
+        params["price_adjustment_months"],
+    )
+
+
+def _one_hot(regions: list[str]) -> np.ndarray:
+    """``[n, K]``: 1 in each party's tier (China or ex-China)."""
+    china = np.array([r == "CN" for r in regions], dtype=float).reshape(-1)
+    return np.stack([china, 1.0 - china], axis=1)
+
+
+def _reach(
+    scope: dict[str, np.ndarray],
+    sides: dict[str, tuple[Side, Side]],
+    buyers: Buyers,
+    magnet_product: np.ndarray,
+) -> np.ndarray:
+    """``[P]`` share of the ex-China tier's customers a control of this ``scope`` reaches
+    from China, for each price product (an oxide on the oxide or metal market, a magnet on
+    the magnet market)."""
+    out = np.zeros(len(PRICE_PRODUCTS))
+    for market in ("oxide", "metal"):
+        share = _reached(scope[market], *sides[market], np.ones(scope[market].shape[1], bool))
+        cols = min(share.size, OXIDES)
+        out[:cols] = np.maximum(out[:cols], share[:cols])
+    sup, cus = sides["magnet"]
+    bought = buyers.material[buyers.magnets]
+    for k, name in enumerate(MAGNETS):
+        makers = scope["magnet"][magnet_product == k]
+        china = np.array([r == "CN" for r in sup.regions])[magnet_product == k]
+        out[OXIDES + k] = _reached_from(makers, china, cus, bought == name)[0]
+    return out
+
+
+def _reached(scope: np.ndarray, sup: Side, cus: Side, customers: np.ndarray) -> np.ndarray:
+    """``[K]`` share of ``customers`` outside China reached from suppliers in China, a
+    column each of ``scope[P, C, K]``."""
+    china = np.array([r == "CN" for r in sup.regions], dtype=bool)
+    return _reached_from(scope, china, cus, customers)
+
+
+def _reached_from(
+    scope: np.ndarray, china: np.ndarray, cus: Side, customers: np.ndarray
+) -> np.ndarray:
+    """`_reached` with the suppliers in China given as a mask."""
+    abroad = np.array([r != "CN" for r in cus.regions], dtype=bool) & customers
+    if not china.any() or not abroad.any():
+        return np.zeros(scope.shape[2])
+    return scope[china][:, abroad].any(axis=0).mean(axis=0)
+
+
+def withheld(rules: PriceRules, levels: list[np.ndarray], samples: int) -> np.ndarray:
+    """``[S, P]`` share of the flow from China to the ex-China tier the controls withhold,
+    for each price product, from their ``levels`` (``[S]`` each)."""
+    let_through = np.ones((samples, len(PRICE_PRODUCTS)))
+    for reach, level in zip(rules.reach, levels):
+        if reach.any() and level.any():
+            let_through = let_through * (1.0 - level[:, None] * reach[None])
+    return 1.0 - let_through
+
+
+def covers(
+    rules: PriceRules, held: np.ndarray, inventory: np.ndarray, demand: np.ndarray
+) -> np.ndarray:
+    """``[S, P, K + 1]`` months of use held for each price product in each tier, and pooled
+    over both (last column), from plants' holdings ``held[S, E, K]``, buyers' ``inventory[S,
+    B]`` and their unconstrained ``demand[B]`` a month."""
+    tiers = rules.buyer_tiers
+    stock = held + np.einsum("sb,be,bk->sek", inventory, rules.content, tiers)
+    use = np.einsum("b,be,bk->ek", demand, rules.content, tiers)
+    mag_stock = np.einsum("sb,mb,bk->smk", inventory, rules.magnet_buyers, tiers)
+    mag_use = np.einsum("b,mb,bk->mk", demand, rules.magnet_buyers, tiers)
+    stock = np.concatenate([stock[:, :OXIDES], mag_stock], axis=1)
+    use = np.concatenate([use[:OXIDES], mag_use], axis=0)
+    stock = np.concatenate([stock, stock.sum(axis=2, keepdims=True)], axis=2)
+    use = np.concatenate([use, use.sum(axis=1, keepdims=True)], axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(use[None] > 0, stock / use[None], 0.0)
+
+
+def target(
+    rules: PriceRules,
+    anchor: np.ndarray,
+    cover: np.ndarray,
+    normal: np.ndarray,
+    withheld_share: np.ndarray,
+) -> np.ndarray:
+    """``[S, P, K]`` the prices stocks indicate: each tier's blended ``cover[S, P, K + 1]``
+    against its ``normal`` one, on the ``anchor[S, P, K]`` prices; magnets also pass
+    through their oxides' change."""
+    w = withheld_share[:, :, None]
+    own = blended_cover(cover[..., :-1], cover[..., -1:], w)
+    usual = blended_cover(normal[..., :-1], normal[..., -1:], w)
+    price = indicated_price(anchor, own, usual, rules.sensitivity, rules.floor, rules.low)
+    change = price[:, :OXIDES] - anchor[:, :OXIDES]  # [S, oxides, K]
+    extra = np.einsum("me,sek->smk", rules.pass_through[:, :OXIDES], np.nan_to_num(change))
+    price[:, OXIDES:] = price[:, OXIDES:] + extra
+    return price
+
+
+def clear(
+    rules: PriceRules,
+    economics: Economics,
+    prices: np.ndarray,
+    normal: np.ndarray,
+    cover: np.ndarray,
+    levels: list[np.ndarray],
+    step: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Next ``prices[S, P, K]`` and normal covers from this step's ``cover`` (`covers`):
+    during the warm-up prices stay at the anchor and the normal cover follows the cover;
+    from the first reported step prices move towards the stocks' indication."""
+    anchor = economics.base_at(step)
+    if step < 0:
+        return np.array(anchor, dtype=float), cover
+    share = withheld(rules, levels, cover.shape[0])
+    goal = target(rules, anchor, cover, normal, share)
+    return adapt(prices, goal, rules.months), normal

@@ -1,0 +1,84 @@
+"""Supply that answers price: capacity that grows faster or slower than its trend as the price
+of its product stands above or below its base (`sim.world.world.SupplyResponse`).
+
+Each rule watches one price cell. Its facilities' capacity is multiplied by a level that moves
+each month ``1 - exp(-1 / lag)`` of the way (in logs) to ``(price / base) ** elasticity``,
+kept within ``level_min .. level_max``: a quota set on last year's market, idle capacity
+brought back, a mine expanded on the price its owners see, each with its delay. The target is
+a level, not a growth rate, so supply settles where price and capacity agree instead of
+overshooting. The level is 1 until the first reported step (the data's capacities and growth
+hold until then).
+
+`build` returns the rules; the levels and smoothed prices are part of the run's state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.model.layout import Layout
+from sim.model.levers.economics import PRICE_PRODUCTS, TIERS
+
+
+@dataclass(frozen=True)
+class ResponseRules:
+    """One rule: its facilities (indices), the price cell it watches and its response."""
+
+    facilities: np.ndarray
+    product: int
+    tier: int
+    elasticity: float
+    low: float
+    high: float
+    lag_months: float
+
+
+def build(layout: Layout) -> list[ResponseRules]:
+    """The world's supply responses over the facilities the layout has."""
+    rules = []
+    for r in layout.world.supply_responses:
+        facilities = [layout.index[f] for f in r.facilities if f in layout.index]
+        if facilities:
+            rules.append(
+                ResponseRules(
+                    np.array(facilities, dtype=int),
+                    PRICE_PRODUCTS.index(r.product),
+                    TIERS.index(r.tier),
+                    r.elasticity,
+                    r.level_min,
+                    r.level_max,
+                    r.lag_months,
+                )
+            )
+    return rules
+
+
+def apply(rules: list[ResponseRules], levels: np.ndarray, capacity: np.ndarray) -> None:
+    """Scale the rules' facilities' ``capacity[S, F]`` (in place) by their ``levels[S, R]``."""
+    for j, rule in enumerate(rules):
+        capacity[:, rule.facilities] *= levels[:, j, None]
+
+
+def settle(
+    rules: list[ResponseRules], levels: np.ndarray, prices: np.ndarray, base: np.ndarray, step: int
+) -> np.ndarray:
+    """Next month's ``levels[S, R]`` from the market's ``prices[S, P, K]`` and the ``base[S,
+    P, K]`` prices (1 during the warm-up)."""
+    if not rules or step < 0:
+        return levels
+    ratio = np.stack([_ratio(prices, base, r) for r in rules], axis=1)
+    elasticity = np.array([r.elasticity for r in rules])
+    low, high = np.array([r.low for r in rules]), np.array([r.high for r in rules])
+    goal = np.clip(ratio ** elasticity[None], low[None], high[None])
+    lags = np.array([r.lag_months for r in rules])
+    weight = 1.0 - np.exp(-1.0 / np.maximum(lags, 1e-9))
+    return levels * (goal / levels) ** weight[None]
+
+
+def _ratio(prices: np.ndarray, base: np.ndarray, rule: ResponseRules) -> np.ndarray:
+    """``[S]`` a rule's price over its base (1 where either is not positive)."""
+    now, then = prices[:, rule.product, rule.tier], base[:, rule.product, rule.tier]
+    ok = (now > 0) & (then > 0)
+    return np.where(ok, now / np.where(ok, then, 1.0), 1.0)
