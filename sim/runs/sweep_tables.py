@@ -17,6 +17,7 @@ import pandas as pd
 from sim.config.distributions import Uncertain
 from sim.runs.engine import PRICE_PRODUCTS, TIERS
 from sim.runs.sweep import BLOCK_NUMBERS, SweepResult
+from sim.runs.tables import month_buyer_labels
 
 QUANTILES = {"p05": 5.0, "p50": 50.0, "p95": 95.0}
 
@@ -70,7 +71,7 @@ def summary_table(result: SweepResult) -> pd.DataFrame:
 def _buyer_frames(result: SweepResult) -> list[pd.DataFrame]:
     """Statistics of monthly shortfall (t) and of its share of demand, a row a month x buyer."""
     short, demand = result.arrays["shortfall"], result.arrays["demand"]
-    S, T, B = short.shape
+    S = short.shape[0]
     flat_s, flat_d = short.reshape(S, -1), demand.reshape(S, -1)
     if flat_d.strides[0] == 0:  # one demand row stands for every sample (`Rows`)
         flat_d = flat_d[:1]
@@ -78,14 +79,10 @@ def _buyer_frames(result: SweepResult) -> list[pd.DataFrame]:
     def share(cols: slice) -> np.ndarray:
         return _share(flat_s[:, cols].astype(np.float64), flat_d[:, cols].astype(np.float64))
 
-    labels = result.buyers
     return [
         pd.DataFrame(
             {
-                "date": np.repeat(np.array(result.dates, dtype=object), B),
-                "region": np.tile(labels["region"].to_numpy(), T),
-                "sector": np.tile(labels["sector"].to_numpy(), T),
-                "material": np.tile(labels["material"].to_numpy(), T),
+                **month_buyer_labels(result.dates, result.buyers),
                 "metric": metric,
                 **{k: v.ravel() for k, v in stats.items()},
             }
