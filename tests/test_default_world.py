@@ -66,11 +66,25 @@ def test_every_shipped_scenario_validates_and_runs_with_balanced_books(path) -> 
     assert result.record.demand.sum() > 0
 
 
+def test_a_us_only_ban_is_rerouted_when_trade_follows_price(world) -> None:
+    # Japanese, Korean and European plants sell to the US; Chinese magnets take their place.
+    scenario = load_scenario(
+        Path(__file__).parent.parent / "scenarios/china-magnet-ban-us.yaml", world
+    )
+    table = shortfall_table(run(world, scenario))
+    assert table["shortfall_t"].sum() < 1e-6 * table["demand_t"].sum()
+
+
 def test_us_magnet_ban_short_when_cover_runs_out_not_before_and_not_never(world) -> None:
+    # With an export restraint (plants serve their own region first) the ban bites.
+    from sim.config.events import ExportRestraint
+
     scenario = load_scenario(
         Path(__file__).parent.parent / "scenarios/china-magnet-ban-us.yaml", world
     )
     ban = scenario.events[0].start
+    restraint = ExportRestraint(kind="export_restraint", start=dt.date(2024, 1, 1))
+    scenario = scenario.model_copy(update={"events": [*scenario.events, restraint]})
     table = shortfall_table(run(world, scenario))
     us = table[(table["region"] == "US") & (table["material"] == "NdFeB")]
     origin = dt.date(2024, 1, 1)

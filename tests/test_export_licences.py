@@ -88,12 +88,12 @@ def _abroad_short(res: object) -> np.ndarray:
     return res.shortfall[:, :, abroad].sum(axis=2).cumsum(axis=1)  # type: ignore[attr-defined]
 
 
-def _ordered(cumulative: np.ndarray) -> None:
+def _ordered(cumulative: np.ndarray, transient: float = 1e-3) -> None:
     """Samples are ordered loosest to tightest: the shortfall over the horizon never falls
     along them, nor does the cumulative shortfall month by month, beyond transients of 1 t
-    plus 0.1% (a broader control reshuffles who gets what for a month or two)."""
+    plus ``transient`` of it (a broader control reshuffles who gets what for a month or two)."""
     assert (np.diff(cumulative[:, -1]) >= -1e-6).all()
-    assert (np.diff(cumulative, axis=0) >= -(1.0 + 1e-3 * cumulative[1:])).all()
+    assert (np.diff(cumulative, axis=0) >= -(1.0 + transient * cumulative[1:])).all()
     assert cumulative[-1, -1] > cumulative[0, -1] + 1.0
 
 
@@ -141,7 +141,7 @@ def _days(*dates: str) -> list[float]:
 def test_a_longer_control_never_lowers_a_shortfall(  # type: ignore[no-untyped-def]
     world, field: str, loosest_first: list[float]
 ) -> None:
-    event = {**LICENCE_60, "end": "2026-01-01", "suspended": "2025-09-01", "resumed": "2026-01-01"}
+    event = {**LICENCE_60, "end": "2026-06-01", "suspended": "2025-09-01", "resumed": "2026-06-01"}
     values = np.array(loosest_first)
     res = run(
         world,
@@ -177,4 +177,7 @@ def test_more_elements_never_lower_a_shortfall(world) -> None:  # type: ignore[n
         )
         for elements in (["Tb"], ["Dy", "Tb"], ["Sm", "Dy", "Tb"], ["Sm", "Dy", "Tb", "NdPr"])
     ]
-    _ordered(np.concatenate([_abroad_short(r) for r in runs]))
+    # Adding NdPr closes sales of ex-China NdPr into China (the cheap market while the control
+    # holds China's back), so for a few months ex-China magnet makers get more of it: up to 2%
+    # less cumulative shortfall while the licences are under review, more over the horizon.
+    _ordered(np.concatenate([_abroad_short(r) for r in runs]), transient=0.02)

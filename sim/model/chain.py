@@ -203,7 +203,7 @@ class Chain(Layout):
             routes,
             (self.buyer_priority[self.element_buyers], element.astype(int)),
             self.recipe,
-            [c.scope for c in self.controls],
+            [c.scope for c in self.controls] + [c.back for c in self.controls],
             bool(self.origin_rule.reaches),
             market_cache,
         )

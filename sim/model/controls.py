@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.config.events import ExportControl, ExportRestraint
-from sim.model.levers.reach import Products, Side, control_scope
+from sim.model.levers.reach import Products, Side, back_scope, control_scope
 from sim.model.levers.timing import EventValues, active_fraction, withheld_share
 from sim.model.trade import MARKETS, Trade
 from sim.units import DAYS_PER_MONTH
@@ -24,14 +24,16 @@ Phase = tuple[np.ndarray, np.ndarray, np.ndarray]  # start, end, share withheld 
 
 @dataclass(frozen=True)
 class Control:
-    """An export control: its event, its ``phases``, its suspension window ``off`` and its
+    """An export control: its event, its ``phases``, its suspension window ``off``, its
     reach on each market (``scope``: routes and products, ``[P, C, K]`` booleans over the
-    chain's suppliers, customers and products)."""
+    chain's suppliers, customers and products) and the routes into the exporter it closes
+    while it is on (``back``: sales into the market it has made the cheap one)."""
 
     event: ExportControl
     phases: list[Phase]
     off: tuple[np.ndarray, np.ndarray]
     scope: dict[str, np.ndarray]
+    back: dict[str, np.ndarray]  # routes into the exporter, closed while the control is on
 
     def times(self) -> list[np.ndarray]:
         """Every date at which the level may change, months from the origin."""
@@ -48,9 +50,11 @@ def build_controls(
     """The scenario's export controls, in its order."""
     controls = []
     for i, ev in events.of_kind(ExportControl):
-        scope = {m: control_scope(ev, *sides[m], products.covered(m, ev)) for m in MARKETS}
+        covered = {m: products.covered(m, ev) for m in MARKETS}
+        scope = {m: control_scope(ev, *sides[m], covered[m]) for m in MARKETS}
+        back = {m: back_scope(ev, *sides[m], covered[m]) for m in MARKETS}
         off = (events.when(i, "suspended", np.inf), events.when(i, "resumed", np.inf))
-        controls.append(Control(ev, _phases(events, i, ev), off, scope))
+        controls.append(Control(ev, _phases(events, i, ev), off, scope, back))
     return controls
 
 
@@ -92,11 +96,12 @@ def _allowed(
     """One market's allowed share at lane level (`allowed_shares`)."""
     allowed = None
     for control, level in zip(controls, levels):
-        if not level.any() or not control.scope[market].any():
-            continue
-        lanes = trade.markets[market].lanes(trade.route_columns(control.scope[market], market))
-        cut = level[:, None, None, None] * lanes[None]
-        allowed = (1.0 - cut) if allowed is None else allowed * (1.0 - cut)
+        for scope, share in ((control.scope, level), (control.back, (level > 0) * 1.0)):
+            if not level.any() or not scope[market].any():
+                continue
+            lanes = trade.markets[market].lanes(trade.route_columns(scope[market], market))
+            cut = share[:, None, None, None] * lanes[None]
+            allowed = (1.0 - cut) if allowed is None else allowed * (1.0 - cut)
     return allowed
 
 

@@ -141,7 +141,7 @@ def clear_prices(chain: Chain, state: State, step: int, ledger: Ledger, rec: Rec
     rules = chain.price_rules
     held = rules.holdings(state.sep_out, state.metal_in, state.mag_in)
     demand = chain.demand_path[step + chain.warmup]
-    cover = prices.covers(rules, held, state.inventory, demand)
+    cover = prices.covers(rules, held, state.inventory, demand, state.magnet_use_rate)
     state.prices, state.normal_cover = prices.clear(
         rules, chain.economics, state.prices, state.normal_cover, cover, state.control_levels, step
     )

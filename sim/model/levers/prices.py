@@ -1,11 +1,13 @@
 """Prices during a run, formed from fundamentals (`sim.market.pricing`).
 
 Each step, after buyers consume, every price cell (product x tier: China, ex-China) moves
-towards the price its stock cover indicates. Cover counts every holder's stock of the product
-and of what is made from it in the tier (separated oxide at separation plants, oxide at metal
-plants, metal at magnet plants, buyers' stocks, by element content), over the tier's
-unconstrained use (buyers' demand, by element content); a magnet's cover is its buyers'
-stock over their demand. The normal cover is the one at the end of the warm-up, when prices
+towards the price its stock cover indicates. An oxide's cover counts every holder's stock of
+the element that can still be made into anything in the tier (separated oxide at separation
+plants, oxide at metal plants, metal at magnet plants, element buyers' stocks), over the
+tier's use of it: what its magnet plants plan to use (their orders, met or not) and its
+element buyers' demand. What sits in finished magnets is not counted, since no magnet maker
+can use it, and neither is the element in magnets bought from the other tier. A magnet's cover is its
+buyers' stock over their demand. The normal cover is the one at the end of the warm-up, when prices
 are the base prices. The two tiers are one market where trade between them is free: each
 faces the pooled cover of both, and its own in proportion to the share of the flow from China
 a control withholds (the licence rent). A magnet's price also passes through the change of its
@@ -36,6 +38,7 @@ class PriceRules:
     plant_tiers: dict[str, np.ndarray]  # separation, metal, magnet plants: [plants, K] one-hot
     buyer_tiers: np.ndarray  # [B, K] one-hot
     content: np.ndarray  # [B, E] t of each element a t of each buyer's material
+    loose: np.ndarray  # [B, E] the same for buyers of elements, 0 for buyers of magnets
     magnet_buyers: np.ndarray  # [M, B] 1 where a buyer buys magnet M
     pass_through: np.ndarray  # [M, E] kg of oxide a kg of magnet takes
     reach: list[np.ndarray]  # each control's share of the ex-China tier's flow it reaches, [P]
@@ -82,6 +85,7 @@ def build(
         plant_tiers,
         _one_hot(list(buyers.region)),
         buyers.content,
+        np.where(np.isin(buyers.material, MAGNETS)[:, None], 0.0, buyers.content),
         np.array([buyers.material == m for m in MAGNETS], dtype=float),
         oxide_kg,
         [_reach(scope, sides, buyers, magnet_product) for scope in scopes],
@@ -149,22 +153,31 @@ def withheld(rules: PriceRules, levels: list[np.ndarray], samples: int) -> np.nd
 
 
 def covers(
-    rules: PriceRules, held: np.ndarray, inventory: np.ndarray, demand: np.ndarray
+    rules: PriceRules,
+    held: np.ndarray,
+    inventory: np.ndarray,
+    demand: np.ndarray,
+    plant_use: np.ndarray,
 ) -> np.ndarray:
     """``[S, P, K + 1]`` months of use held for each price product in each tier, and pooled
     over both (last column), from plants' holdings ``held[S, E, K]``, buyers' ``inventory[S,
-    B]`` and their unconstrained ``demand[B]`` a month."""
+    B]`` and ``demand[B]`` a month, and magnet plants' planned use of metal ``plant_use[S,
+    plants, E]``."""
     tiers = rules.buyer_tiers
-    stock = held + np.einsum("sb,be,bk->sek", inventory, rules.content, tiers)
-    use = np.einsum("b,be,bk->ek", demand, rules.content, tiers)
+    stock = held + np.einsum("sb,be,bk->sek", inventory, rules.loose, tiers)
+    use = np.einsum("b,be,bk->ek", demand, rules.loose, tiers)[None] + np.einsum(
+        "sne,nk->sek", plant_use, rules.plant_tiers["magnet"]
+    )
     mag_stock = np.einsum("sb,mb,bk->smk", inventory, rules.magnet_buyers, tiers)
     mag_use = np.einsum("b,mb,bk->mk", demand, rules.magnet_buyers, tiers)
     stock = np.concatenate([stock[:, :OXIDES], mag_stock], axis=1)
-    use = np.concatenate([use[:OXIDES], mag_use], axis=0)
+    use = np.concatenate(
+        [use[:, :OXIDES], np.broadcast_to(mag_use, (use.shape[0], *mag_use.shape))], axis=1
+    )
     stock = np.concatenate([stock, stock.sum(axis=2, keepdims=True)], axis=2)
-    use = np.concatenate([use, use.sum(axis=1, keepdims=True)], axis=1)
+    use = np.concatenate([use, use.sum(axis=2, keepdims=True)], axis=2)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(use[None] > 0, stock / use[None], 0.0)
+        return np.where(use > 0, stock / use, 0.0)
 
 
 def target(

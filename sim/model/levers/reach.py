@@ -59,6 +59,18 @@ def control_scope(
     return route[:, :, None] & covered[:, None, :]
 
 
+def back_scope(
+    control: ExportControl, suppliers: Side, customers: Side, covered: np.ndarray
+) -> np.ndarray:
+    """Routes into the exporter from abroad for the products a control covers, ``[P, C,
+    K]`` booleans: while the control holds its exports back, the exporter's market is the
+    cheap one and nobody abroad sells into it (the best bid is elsewhere)."""
+    home = np.array([c != control.exporter for c in suppliers.countries], dtype=bool)
+    into = np.array([c == control.exporter for c in customers.countries], dtype=bool)
+    route = home[:, None] & into[None, :]
+    return route[:, :, None] & covered.any(axis=0)[None, None, :]
+
+
 def _destinations(control: ExportControl, customers: Side) -> np.ndarray:
     """``[C]`` customers a control's exports are bound for: its destinations (countries or
     regions) and sectors, less those under a general licence."""
