@@ -46,8 +46,10 @@ def test_price_peaks_by_tier() -> None:
     peaks = price_peaks_table(res).set_index(["product", "market"])
     ex_china = peaks.loc[("NdFeB_magnet", "ex_china")]
     assert ex_china["first_usd_per_kg"] == 60.0
-    assert ex_china["peak_usd_per_kg"] == pytest.approx(60.0 * 20.0)  # nothing delivered: cap
-    assert ex_china["peak_date"] == dt.date(2025, 1, 1)
+    # nothing delivered: buyers' stocks run out and the price climbs month by month (it adapts
+    # to what stocks indicate) towards the bound from history, 0.1 ** -1.5 times its anchor
+    assert 60.0 * 5.0 < ex_china["peak_usd_per_kg"] <= 60.0 * 0.1**-1.5 + 1e-9
+    assert dt.date(2025, 1, 1) < ex_china["peak_date"] <= dt.date(2025, 4, 1)
 
 
 def test_stockpile_table_follows_the_holding() -> None:
@@ -71,7 +73,7 @@ def test_sim_run_prints_timing_price_peaks_and_floor_payments(
     path = Path(__file__).parent.parent / "scenarios" / "us-dod-mp-price-floor-slump.yaml"
     assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
-    assert "first shortfall: " in out and "months after the first event" in out
+    assert "no shortfall" in out  # the floor keeps Mountain Pass running: nobody runs short
     assert "price peaks by tier" in out
     assert "price floor 'DoD NdPr floor': US DoD paid mp_materials US$" in out
     assert (tmp_path / "out" / "floor_payments.csv").is_file()

@@ -24,9 +24,9 @@ name: {name}
 horizon: {{start: 2025-01-01, end: 2025-12-31}}
 events:
   - kind: export_control
-    label: CN magnet quota to the US
+    label: CN magnet licences
     exporter: CN
-    destinations: [US]
+    destinations: all
     forms: [magnet]
     mode: licence
     approval_rate: {{dist: beta, a: 2, b: 5, name: approval}}

@@ -1,8 +1,8 @@
 """The scenario's dated events, one pydantic model a kind of event.
 
 Export controls and restraints, new capacity, outages, stockpiles, price floors, levels and
-caps, offtakes, substitution and recycling. Every model forbids unknown fields and carries its units in its
-field names. Checks that need the world (does this facility exist?) are in
+caps, offtakes, substitution and recycling. Every model forbids unknown fields and carries its
+units in its field names. Checks that need the world (does this facility exist?) are in
 `sim.io.world_references`.
 """
 

@@ -182,7 +182,7 @@ def _in_force(allowed: np.ndarray | None) -> np.ndarray | None:
     """``[S]`` whether some control withholds flow in each sample (None: in none)."""
     if allowed is None:
         return None
-    return (allowed < 1.0).reshape(allowed.shape[0], -1).any(axis=1)
+    return np.asarray((allowed < 1.0).reshape(allowed.shape[0], -1).any(axis=1))
 
 
 def _traded(a: np.ndarray, products: np.ndarray | None) -> np.ndarray | None:

@@ -3,7 +3,8 @@
 Each step runs, in this order: the `switch` processes of events that change level now (urgent;
 `sim.model.clock`), then the stages of `STAGES`: `arrive` (shipments due), `operate`
 (capacity), `mine`, `separate`, `settle_producers`, `respond`, `make_magnets`, `make_metal`,
-`trade_oxide`, `trade_concentrate`, `release_stockpiles`, `consume`. Markets run downstream
+`trade_oxide`, `trade_concentrate`, `release_stockpiles`, `consume`, `clear_prices` (prices
+move towards what stocks indicate; supply responses follow them). Markets run downstream
 first, so each stage orders to replace what the stage below it has just used.
 
 Every stage reads the chain's structure (`Chain`) and changes the run's `State`; it books what
@@ -132,6 +133,7 @@ def consume(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recorder
     demand = demand_at(chain, state, step)
     got = np.minimum(demand, state.inventory)
     state.inventory = state.inventory - got
+    state.used = got
     ledger.consumed += got @ chain.content
     rec.consumed(chain, state, step, demand, got)
 
@@ -141,7 +143,8 @@ def clear_prices(chain: Chain, state: State, step: int, ledger: Ledger, rec: Rec
     rules = chain.price_rules
     held = rules.holdings(state.sep_out, state.metal_in, state.mag_in)
     demand = chain.demand_path[step + chain.warmup]
-    cover = prices.covers(rules, held, state.inventory, demand, state.magnet_use_rate)
+    available = state.inventory + state.used  # what buyers had this step, before using it
+    cover = prices.covers(rules, held, available, demand, state.magnet_use_rate)
     state.prices, state.normal_cover = prices.clear(
         rules, chain.economics, state.prices, state.normal_cover, cover, state.control_levels, step
     )

@@ -49,6 +49,7 @@ class State:
     metal_in: np.ndarray  # [S, metal plants, E] oxide held
     mag_in: np.ndarray  # [S, magnet plants, E] metal held
     inventory: np.ndarray  # [S, B] buyers' stocks, t of their material
+    used: np.ndarray  # [S, B] what buyers used this step, t of their material
     magnet_use_rate: np.ndarray  # [S, magnet plants, E] planned metal use a step
     metal_use_rate: np.ndarray  # [S, metal plants, E] planned oxide use a step
     pipelines: dict[str, Pipeline]  # by route; concentrate's holds R rows
@@ -93,6 +94,7 @@ class State:
             metal_in=metal_rate * plant_cover,
             mag_in=magnet_rate * plant_cover,
             inventory=np.tile(chain.demand_path[0] * chain.cover, (S, 1)),
+            used=np.zeros((S, len(chain.buyers))),
             magnet_use_rate=magnet_rate,
             metal_use_rate=metal_rate,
             pipelines=_pipelines(chain),
@@ -141,6 +143,7 @@ class State:
             metal_in=each(self.metal_in, 0),
             mag_in=each(self.mag_in, 0),
             inventory=each(self.inventory, 0),
+            used=each(self.used, 0),
             magnet_use_rate=each(self.magnet_use_rate, 0),
             metal_use_rate=each(self.metal_use_rate, 0),
             pipelines={

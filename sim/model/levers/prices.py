@@ -1,17 +1,22 @@
 """Prices during a run, formed from fundamentals (`sim.market.pricing`).
 
 Each step, after buyers consume, every price cell (product x tier: China, ex-China) moves
-towards the price its stock cover indicates. An oxide's cover counts every holder's stock of
-the element that can still be made into anything in the tier (separated oxide at separation
-plants, oxide at metal plants, metal at magnet plants, element buyers' stocks), over the
-tier's use of it: what its magnet plants plan to use (their orders, met or not) and its
-element buyers' demand. What sits in finished magnets is not counted, since no magnet maker
-can use it, and neither is the element in magnets bought from the other tier. A magnet's cover is its
-buyers' stock over their demand. The normal cover is the one at the end of the warm-up, when prices
-are the base prices. The two tiers are one market where trade between them is free: each
-faces the pooled cover of both, and its own in proportion to the share of the flow from China
-a control withholds (the licence rent). A magnet's price also passes through the change of its
-oxides' prices (kg of oxide a kg of magnet takes).
+towards the price its stock cover indicates: months of use available, counting what buyers
+used this step as well as what they hold, so that a market with no stocks still sees supply
+fall.
+
+- An oxide's cover counts every holder's stock of the element that can still be made into
+  anything in the tier (separated oxide at separation plants, oxide at metal plants, metal at
+  magnet plants, element buyers' stocks), over the tier's use of it: what its magnet plants
+  plan to use (their orders, met or not) and its element buyers' demand. What sits in
+  finished magnets is not counted, since no magnet maker can use it, and neither is the
+  element in magnets bought from the other tier.
+- A magnet's cover is its buyers' stock over their demand; its price also passes through the
+  change of its oxides' prices (kg of oxide a kg of magnet takes).
+- The normal cover is the one at the end of the warm-up, when prices are the base prices.
+- The two tiers are one market where trade between them is free: each faces the pooled cover
+  of both, and its own in proportion to the share of the flow from China a control withholds
+  (the licence rent).
 
 `build` returns the rules (`PriceRules`); the prices and normal covers are part of the state.
 """

@@ -68,7 +68,8 @@ def back_scope(
     home = np.array([c != control.exporter for c in suppliers.countries], dtype=bool)
     into = np.array([c == control.exporter for c in customers.countries], dtype=bool)
     route = home[:, None] & into[None, :]
-    return route[:, :, None] & covered.any(axis=0)[None, None, :]
+    products = np.asarray(covered.any(axis=0), dtype=bool)
+    return route[:, :, None] & products[None, None, :]
 
 
 def _destinations(control: ExportControl, customers: Side) -> np.ndarray:
