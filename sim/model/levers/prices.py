@@ -12,7 +12,9 @@ fall.
   finished magnets is not counted, since no magnet maker can use it, and neither is the
   element in magnets bought from the other tier.
 - A magnet's cover is its buyers' stock over their demand; its price also passes through the
-  change of its oxides' prices (kg of oxide a kg of magnet takes).
+  change of its oxides' prices, each by its share of the magnet's cost at anchor prices (kg
+  of oxide a kg of magnet takes, at China's prices), so both tiers' magnets move alike when
+  their oxides do.
 - The normal cover is the one at the end of the warm-up, when prices are the base prices.
 - The two tiers are one market where trade between them is free: each faces the pooled cover
   of both, and its own in proportion to the share of the flow from China a control withholds
@@ -199,9 +201,15 @@ def target(
     own = blended_cover(cover[..., :-1], cover[..., -1:], w)
     usual = blended_cover(normal[..., :-1], normal[..., -1:], w)
     price = indicated_price(anchor, own, usual, rules.sensitivity, rules.floor, rules.low)
-    change = price[:, :OXIDES] - anchor[:, :OXIDES]  # [S, oxides, K]
-    extra = np.einsum("me,sek->smk", rules.pass_through[:, :OXIDES], np.nan_to_num(change))
-    price[:, OXIDES:] = price[:, OXIDES:] + extra
+    # each oxide's share of a magnet's cost at anchor prices (China's), times its change
+    with np.errstate(divide="ignore", invalid="ignore"):
+        change = np.nan_to_num(price[:, :OXIDES] / anchor[:, :OXIDES] - 1.0)  # [S, oxides, K]
+        share = np.nan_to_num(
+            rules.pass_through[None, :, :OXIDES]
+            * anchor[:, None, :OXIDES, 0]
+            / anchor[:, OXIDES:, None, 0]
+        )  # [S, magnets, oxides]
+    price[:, OXIDES:] += anchor[:, OXIDES:] * np.einsum("sme,sek->smk", share, change)
     return price
 
 
