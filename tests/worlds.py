@@ -23,6 +23,12 @@ PARAMS = {
     "price_cover_floor": 0.1,
     "price_floor_share": 0.7,
     "price_adjustment_months": 3.0,
+    "demand_response_months": 6.0,
+    "stocking_sensitivity": 1.0,
+    "stocking_cover_min": 0.5,
+    "stocking_cover_max": 3.0,
+    "stocking_months": 3.0,
+    "expectation_months": 12.0,
 }
 
 

@@ -182,6 +182,16 @@ def _add_calibrate(subparsers: Any) -> None:
         default="default",
         help="world when no scenario is given: default (2024) or default@2009",
     )
+    command.add_argument(
+        "--fit",
+        action="store_true",
+        help="fit the market's behavioural parameters (scipy.optimize) on a historical "
+        "scenario's prices (default scenarios/china-2010-quotas.yaml against "
+        "scenarios/observed/china-2010-episode.csv) and print them with their errors",
+    )
+    command.add_argument(
+        "--observed", type=Path, default=None, help="observed series to fit on (with --fit)"
+    )
 
 
 def _out_option(command: argparse.ArgumentParser, default: str) -> None:

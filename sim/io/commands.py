@@ -59,8 +59,15 @@ def _scenario_and_world(path: Path) -> tuple[Scenario, World]:
     return scenario, vintage_world(scenario.world)
 
 
+FIT_SCENARIO = Path("scenarios/china-2010-quotas.yaml")
+FIT_OBSERVED = Path("scenarios/observed/china-2010-episode.csv")
+
+
 def calibrate(args: argparse.Namespace) -> int:
-    """``sim calibrate``: a world's (or a scenario's) first-year measures against targets."""
+    """``sim calibrate``: a world's (or a scenario's) first-year measures against targets, or
+    with ``--fit`` the market's behavioural parameters fitted on history."""
+    if args.fit:
+        return _fit(args.scenario or FIT_SCENARIO, args.observed or FIT_OBSERVED)
     from sim.io.scenario_files import load_scenario
     from sim.runs import engine
     from sim.runs.tables import calibration
@@ -73,6 +80,21 @@ def calibrate(args: argparse.Namespace) -> int:
     targets = calibration_targets(scenario.world)
     print(f"world {scenario.world}, first 12 months from {scenario.horizon.start}")
     for line in console.calibration(measures, targets):
+        print(line)
+    return 0
+
+
+def _fit(scenario_path: Path, observed_path: Path) -> int:
+    """``sim calibrate --fit``: fit, then print each parameter and the errors."""
+    from sim.io.observed import read_observed
+    from sim.io.scenario_files import load_scenario
+    from sim.runs.fit import fit
+    from sim.world.loader import vintage_world
+
+    scenario = load_scenario(scenario_path)
+    result = fit(vintage_world(scenario.world), scenario, read_observed(observed_path))
+    print(f"fit on {scenario.name} ({scenario.world}) against {observed_path}:")
+    for line in console.fit_lines(result):
         print(line)
     return 0
 

@@ -5,6 +5,7 @@ Each function returns text (the command prints it); none reads or writes files.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
     from sim.config.scenario import Scenario
     from sim.runs.backtest import Backtest
     from sim.runs.engine import RunResult
+    from sim.runs.fit import Fit
     from sim.runs.sweep import SweepResult
     from sim.world.rows import TargetRow
 
@@ -274,3 +276,17 @@ def sensitivity(table: pd.DataFrame) -> str:
 def _percent(shares: pd.Series) -> pd.Series:
     """Shares (0-1) as whole percentages: ``0.25`` -> ``25%``."""
     return (100 * shares).round(0).astype(int).astype(str) + "%"
+
+
+def fit_lines(fit: Fit) -> list[str]:
+    """A fit's parameters (prior -> fitted) and errors, one a line."""
+    lines = [
+        f"  {name:<26} {fit.prior[name]:8.3f} -> {fit.fitted[name]:8.3f}" for name in fit.prior
+    ]
+    rms = [math.sqrt(e) for e in (fit.error_before, fit.error_after)]
+    lines.append(
+        f"  mean squared log error {fit.error_before:.3f} -> {fit.error_after:.3f} (a factor of "
+        f"{math.exp(rms[0]):.2f} -> {math.exp(rms[1]):.2f} off) over {fit.periods} observed "
+        f"periods, {fit.runs} runs"
+    )
+    return lines

@@ -24,6 +24,7 @@ from sim.model import controls, trade
 from sim.model.capacity import Tranches, apply_capacity_events, build_outages, growth_path
 from sim.model.layout import Layout, lead_matrix
 from sim.model.levers import (
+    buying,
     demand_response,
     economics,
     offtakes,
@@ -78,6 +79,7 @@ class Chain(Layout):
         sides = self.sides(self.buyers, self.magnet_buyers, self.element_buyers)
         scopes = [c.scope for c in self.controls]
         self.supply_responses = supply_response.build(self)
+        self.buying = buying.build(self.buyers, self.world.demand_elasticity, self.params)
         self.price_rules = prices.build(self, buyers, self.magnet_product, sides, scopes)
 
     def _build_plants(self) -> None:

@@ -12,16 +12,18 @@ from sim.model.state import State
 
 
 def demand_at(chain: Chain, state: State, step: int) -> np.ndarray:
-    """``[S, B]`` this step's demand: the demand path less what substitution switched."""
+    """``[S, B]`` this step's demand: the demand path less what substitution switched and
+    what price made buyers give up."""
     path = chain.demand_path[step + chain.warmup][None, :]
     shares = state.substitution_shares
-    return demand_response.demand(path, chain.samples, chain.substitutions, shares)
+    demand = demand_response.demand(path, chain.samples, chain.substitutions, shares)
+    return demand * state.use_levels if chain.buying.responds else demand
 
 
 def demand_of(chain: Chain, state: State, step: int, idx: np.ndarray) -> np.ndarray:
     """``demand_at(...)[:, idx]`` (read only): taken from the one demand row before it is spread
     over the samples when every sample's demand is the same."""
-    if not chain.substitutions:
+    if not chain.substitutions and not chain.buying.responds:
         row = np.take(chain.demand_path[step + chain.warmup][None, :], idx, axis=1)
         return np.broadcast_to(row, (chain.samples, row.shape[1]))
     return np.take(demand_at(chain, state, step), idx, axis=1)
@@ -54,6 +56,11 @@ def buyer_need(
     if demand.strides[0] == 0:
         demand = demand[:1]  # one row for every sample
     need = np.empty((ring.shape[1], ring.shape[2]))
+    if chain.buying.stock_sensitivity > 0:  # cover that answers price, a sample each
+        cover = chain.cover[idx] * state.cover_levels[:, idx]
+        target = demand * (1.0 + cover + chain.buyer_lead[idx])
+        kernels.buyer_need(target, np.ones(len(idx)), state.inventory[:, at], ring, need)
+        return need
     kernels.buyer_need(
         demand, 1.0 + chain.cover[idx] + chain.buyer_lead[idx], state.inventory[:, at], ring, need
     )

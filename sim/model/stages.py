@@ -22,7 +22,7 @@ from sim.model import kernels
 from sim.model.capacity import capacity_at
 from sim.model.chain import Chain
 from sim.model.ledger import Ledger
-from sim.model.levers import economics, prices, supply_response
+from sim.model.levers import buying, economics, prices, supply_response
 from sim.model.levers.demand_response import adapt, recovered
 from sim.model.levers.stockpiles import draw
 from sim.model.orders import demand_at, receive
@@ -149,6 +149,15 @@ def clear_prices(chain: Chain, state: State, step: int, ledger: Ledger, rec: Rec
         rules, chain.economics, state.prices, state.normal_cover, cover, state.control_levels, step
     )
     rec.priced(step, chain.economics.capped(state.prices, step))
+    state.use_levels, state.cover_levels, state.expected = buying.settle(
+        chain.buying,
+        state.use_levels,
+        state.cover_levels,
+        state.expected,
+        state.prices,
+        chain.economics.base_at(step),
+        step,
+    )
     state.supply_levels = supply_response.settle(
         chain.supply_responses,
         state.supply_levels,

@@ -21,6 +21,7 @@ from sim.market import Reference
 from sim.model.capacity import capacity_at
 from sim.model.chain import Chain
 from sim.model.controls import allowed_shares
+from sim.model.levers import buying
 from sim.model.levers.economics import PRICE_PRODUCTS, TIERS, ProducerState
 from sim.model.levers.origin import OriginShares
 from sim.model.levers.stockpiles import StockpileState
@@ -50,6 +51,9 @@ class State:
     mag_in: np.ndarray  # [S, magnet plants, E] metal held
     inventory: np.ndarray  # [S, B] buyers' stocks, t of their material
     used: np.ndarray  # [S, B] what buyers used this step, t of their material
+    use_levels: np.ndarray  # [S, B] buyers' use of their demand path, after price
+    cover_levels: np.ndarray  # [S, B] multiplier of the stock buyers aim to hold
+    expected: np.ndarray  # [S, B] the price each buyer expects (its recent average)
     magnet_use_rate: np.ndarray  # [S, magnet plants, E] planned metal use a step
     metal_use_rate: np.ndarray  # [S, metal plants, E] planned oxide use a step
     pipelines: dict[str, Pipeline]  # by route; concentrate's holds R rows
@@ -95,6 +99,9 @@ class State:
             mag_in=magnet_rate * plant_cover,
             inventory=np.tile(chain.demand_path[0] * chain.cover, (S, 1)),
             used=np.zeros((S, len(chain.buyers))),
+            use_levels=np.ones((S, len(chain.buyers))),
+            cover_levels=np.ones((S, len(chain.buyers))),
+            expected=buying.watched(chain.buying, chain.economics.base_at(-chain.warmup)).copy(),
             magnet_use_rate=magnet_rate,
             metal_use_rate=metal_rate,
             pipelines=_pipelines(chain),
@@ -144,6 +151,9 @@ class State:
             mag_in=each(self.mag_in, 0),
             inventory=each(self.inventory, 0),
             used=each(self.used, 0),
+            use_levels=each(self.use_levels, 0),
+            cover_levels=each(self.cover_levels, 0),
+            expected=each(self.expected, 0),
             magnet_use_rate=each(self.magnet_use_rate, 0),
             metal_use_rate=each(self.metal_use_rate, 0),
             pipelines={

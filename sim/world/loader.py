@@ -19,6 +19,7 @@ from sim.world.data_files import located_rows, read_rows
 from sim.world.history import apply_history
 from sim.world.rows import (
     CountryRow,
+    DemandResponseRow,
     DemandRow,
     HistoryRow,
     MineRow,
@@ -121,6 +122,7 @@ def build_world(vintage: VintageRow, root: Traversable) -> World:
     # only today's world models producers' costs: a vintage with its own files has none
     producers = () if folder else read_rows(ProducerRow, "producers.csv", "", root)
     responses = () if folder else read_rows(SupplyResponseRow, "supply_response.csv", "", root)
+    elasticities = read_rows(DemandResponseRow, "demand_response.csv", folder, root)
     return World(
         base_year=vintage.year,
         countries={row.code: row.region for row in countries},
@@ -134,6 +136,7 @@ def build_world(vintage: VintageRow, root: Traversable) -> World:
         parameters={row.name: row.value for row in parameters},
         prices_usd_per_kg={(row.product, row.tier): row.usd_per_kg for row in prices},
         producers=tuple(_producer(row) for row in producers),
+        demand_elasticity={row.sector: row.elasticity for row in elasticities},
         supply_responses=tuple(
             SupplyResponse(**row.model_dump(exclude={"source", "confidence", "note"}))
             for row in responses

@@ -275,6 +275,15 @@ class SupplyResponseRow(DataRow):
     )
 
 
+class DemandResponseRow(DataRow):
+    """``demand_response.csv``: a sector's short-run price elasticity of use."""
+
+    sector: str = Field(min_length=1, description="End-use sector (as in demand.csv).")
+    elasticity: float = Field(
+        ge=0, le=2, description="Short-run price elasticity of use, as a magnitude (0: none)."
+    )
+
+
 class TargetRow(DataRow):
     """``targets.csv``: a calibration target, printed as written by ``sim calibrate``."""
 

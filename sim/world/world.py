@@ -124,6 +124,7 @@ class World:
     prices_usd_per_kg: dict[tuple[str, str], float] = field(default_factory=dict)
     producers: tuple[Producer, ...] = ()
     supply_responses: tuple[SupplyResponse, ...] = ()
+    demand_elasticity: dict[str, float] = field(default_factory=dict)  # by sector (magnitude)
 
     def region(self, country: str) -> str:
         """The demand region a country belongs to."""

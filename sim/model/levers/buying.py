@@ -1,0 +1,102 @@
+"""How buyers answer price: they use less of a dear material (short-run elasticity by sector)
+and hold more of it while its price rises faster than they expected (precautionary buying),
+less while it falls (destocking).
+
+Each buyer watches its material's price in its tier (magnets: the magnet's; elements: the
+oxide's). Its **use level** moves each month ``1 - exp(-1 / demand_response_months)`` of the
+way to ``(price / anchor) ** -elasticity`` (its sector's, `sim/world/data/demand_response.csv`):
+its demand is its demand path times that level, and what it no longer uses is not a
+shortfall. Its **cover level** (a multiplier of the stock it aims to hold) moves each month
+``1 - exp(-1 / stocking_months)`` of the way to ``(price / expected) ** stocking_sensitivity``
+within ``stocking_cover_min .. stocking_cover_max``, where the expected price is the price
+averaged over ``expectation_months``: buyers who see prices run ahead of what they expected
+stock up, and run their stocks down when prices fall below it. Levels are 1 until the first
+reported step.
+
+`build` returns the rules (`BuyingRules`); the levels are part of the run's state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.model.levers.economics import PRICE_PRODUCTS, TIERS
+from sim.units import MAGNETS
+from sim.world.world import Buyer
+
+
+@dataclass(frozen=True)
+class BuyingRules:
+    """Each buyer's price cell and elasticity, and the shared stocking parameters."""
+
+    product: np.ndarray  # [B] price product each buyer watches (-1: none)
+    tier: np.ndarray  # [B]
+    elasticity: np.ndarray  # [B] short-run price elasticity of its use (>= 0, a magnitude)
+    use_speed: float  # share of the gap to the target use level closed a month
+    stock_sensitivity: float
+    cover_min: float
+    cover_max: float
+    stock_speed: float
+    expectation_speed: float
+
+    @property
+    def responds(self) -> bool:
+        """Whether any buyer's use or stocks answer price."""
+        return bool(self.elasticity.any() or self.stock_sensitivity > 0)
+
+
+def _speed(months: float) -> float:
+    return 1.0 if months <= 0 else float(1.0 - np.exp(-1.0 / months))
+
+
+def build(
+    buyers: list[Buyer], elasticity: dict[str, float], params: dict[str, float]
+) -> BuyingRules:
+    """The rules for ``buyers``, with each sector's ``elasticity`` (0 for a sector without
+    one) and the world's parameters."""
+    names = [f"{b.material}_{'magnet' if b.material in MAGNETS else 'oxide'}" for b in buyers]
+    product = [PRICE_PRODUCTS.index(n) if n in PRICE_PRODUCTS else -1 for n in names]
+    tier = [TIERS.index("china" if b.region == "CN" else "ex_china") for b in buyers]
+    return BuyingRules(
+        np.array(product, dtype=int),
+        np.array(tier, dtype=int),
+        np.array([elasticity.get(b.sector, 0.0) for b in buyers]) * (np.array(product) >= 0),
+        _speed(params["demand_response_months"]),
+        params["stocking_sensitivity"],
+        params["stocking_cover_min"],
+        params["stocking_cover_max"],
+        _speed(params["stocking_months"]),
+        _speed(params["expectation_months"]),
+    )
+
+
+def watched(rules: BuyingRules, prices: np.ndarray) -> np.ndarray:
+    """``[S, B]`` the price each buyer watches in ``prices[S, P, K]`` (1 where none)."""
+    cells = prices[:, np.maximum(rules.product, 0), rules.tier]
+    return np.where(rules.product[None] >= 0, cells, 1.0)
+
+
+def settle(
+    rules: BuyingRules,
+    use: np.ndarray,
+    cover: np.ndarray,
+    expected: np.ndarray,
+    prices: np.ndarray,
+    anchor: np.ndarray,
+    step: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Next month's use levels, cover levels and expected prices (``[S, B]`` each) from
+    this month's ``prices`` and ``anchor`` prices (``[S, P, K]``)."""
+    now = watched(rules, prices)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.nan_to_num(now / watched(rules, anchor), nan=1.0, posinf=1.0)
+        ahead = np.nan_to_num(now / expected, nan=1.0, posinf=1.0)
+        expected = np.nan_to_num(expected * ahead**rules.expectation_speed, nan=1.0)
+    if step < 0:
+        return use, cover, expected
+    use = use * (ratio ** -rules.elasticity[None] / use) ** rules.use_speed
+    goal = np.clip(ahead**rules.stock_sensitivity, rules.cover_min, rules.cover_max)
+    cover = cover * (goal / cover) ** rules.stock_speed
+    return use, cover, expected
