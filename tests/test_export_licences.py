@@ -82,17 +82,21 @@ def _control(**kw: object) -> dict:
 
 
 def _abroad_short(res: object) -> np.ndarray:
-    """Cumulative shortfall over time of buyers outside China, t of magnet or element, [S, T]."""
+    """Cumulative unmet need over time of buyers outside China (shortfall and what they gave
+    up for price: a dearer market makes buyers use less, which must not count as relief), t of
+    magnet or element, [S, T]."""
     chain = res.chain  # type: ignore[attr-defined]
     abroad = np.array([b.region != "CN" for b in chain.buyers])
-    return res.shortfall[:, :, abroad].sum(axis=2).cumsum(axis=1)  # type: ignore[attr-defined]
+    return res.unmet[:, :, abroad].sum(axis=2).cumsum(axis=1)  # type: ignore[attr-defined]
 
 
-def _ordered(cumulative: np.ndarray, transient: float = 1e-3) -> None:
+def _ordered(cumulative: np.ndarray, transient: float = 5e-3) -> None:
     """Samples are ordered loosest to tightest: the shortfall over the horizon never falls
-    along them, nor does the cumulative shortfall month by month, beyond transients of 1 t
-    plus ``transient`` of it (a broader control reshuffles who gets what for a month or two)."""
-    assert (np.diff(cumulative[:, -1]) >= -1e-6).all()
+    along them (beyond 0.01%: buyers who answer a dearer price free supply for others, which
+    reshuffles a few tonnes), nor does the cumulative shortfall month by month, beyond
+    transients of 1 t plus ``transient`` of it (a broader control reshuffles who gets what
+    for a month or two, and buyers who see prices run ahead stock up a few weeks early)."""
+    assert (np.diff(cumulative[:, -1]) >= -1e-4 * cumulative[1:, -1]).all()
     assert (np.diff(cumulative, axis=0) >= -(1.0 + transient * cumulative[1:])).all()
     assert cumulative[-1, -1] > cumulative[0, -1] + 1.0
 

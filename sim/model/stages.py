@@ -134,15 +134,26 @@ def consume(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recorder
     got = np.minimum(demand, state.inventory)
     state.inventory = state.inventory - got
     state.used = got
-    ledger.consumed += got @ chain.content
+    ledger.consumed += _contained(got, chain.content)
     rec.consumed(chain, state, step, demand, got)
 
 
 def clear_prices(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recorder) -> None:
     """Markets clear: each price moves towards what its stocks' cover indicates."""
     rules = chain.price_rules
-    held = rules.holdings(state.sep_out, state.metal_in, state.mag_in)
-    demand = chain.demand_path[step + chain.warmup]
+    running = np.ones((chain.samples, len(chain.facilities)))
+    for out, level in zip(chain.outages, state.outage_levels):
+        running[:, out.facility] *= 1.0 - out.share * level
+    sl = chain.slices
+    held = rules.holdings(
+        state.sep_out,
+        state.metal_in,
+        state.mag_in,
+        (running[:, sl["metal"]], running[:, sl["magnet"]]),
+    )
+    demand = demand_at(chain, state, step)  # what buyers want at today's prices
+    if demand.strides[0] == 0:
+        demand = demand[:1]  # one row for every sample
     available = state.inventory + state.used  # what buyers had this step, before using it
     cover = prices.covers(rules, held, available, demand, state.magnet_use_rate)
     state.prices, state.normal_cover = prices.clear(
@@ -165,6 +176,12 @@ def clear_prices(chain: Chain, state: State, step: int, ledger: Ledger, rec: Rec
         chain.economics.base_at(step),
         step,
     )
+
+
+def _contained(tonnes: np.ndarray, content: np.ndarray) -> np.ndarray:
+    """``[S, E]`` elements contained in buyers' ``tonnes[S, B]`` of their material, added in
+    the same order whatever the batch size (a BLAS product's order may depend on it)."""
+    return np.einsum("sb,be->se", tonnes, content)
 
 
 STAGES: tuple[Stage, ...] = (

@@ -213,15 +213,19 @@ class State:
             + self.sep_out.sum(1)
             + self.metal_in.sum(1)
             + self.mag_in.sum(1)
-            + self.inventory @ chain.content
+            + np.einsum("sb,be->se", self.inventory, chain.content)
         )
         pipe = self.pipelines
         for name in ("concentrate", "oxide_metal", "metal"):
             total = total + pipe[name].in_transit().sum(1)
-        total = (
-            total + pipe["oxide_buyer"].in_transit()[:, :, 0] @ chain.content[chain.element_buyers]
+        total = total + np.einsum(
+            "sb,be->se",
+            pipe["oxide_buyer"].in_transit()[:, :, 0],
+            chain.content[chain.element_buyers],
         )
-        total = total + pipe["magnet"].in_transit()[:, :, 0] @ chain.content[chain.magnet_buyers]
+        total = total + np.einsum(
+            "sb,be->se", pipe["magnet"].in_transit()[:, :, 0], chain.content[chain.magnet_buyers]
+        )
         for rules, pile in zip(chain.stockpiles, self.stockpiles):
             total = total + pile.held[:, None] * rules.content[None]
         return total

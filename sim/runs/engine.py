@@ -190,6 +190,14 @@ class RunResult:
         return [month_start(self.chain.origin, t) for t in range(self.chain.steps)]
 
     @property
+    def unmet(self) -> np.ndarray:
+        """``[S, T, B]`` need not met, in the buyer's unit: the demand path before buyers
+        answered price (what they gave up for price and what they were short of)."""
+        chain = self.chain
+        path = chain.demand_path[chain.warmup : chain.warmup + chain.steps][None]
+        return np.maximum(path - self.record.delivered, 0.0)
+
+    @property
     def shortfall(self) -> np.ndarray:
         """``[S, T, B]`` demand not met, in the buyer's unit."""
         if self.record.compact:

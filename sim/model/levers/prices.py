@@ -54,13 +54,23 @@ class PriceRules:
     low: float
     months: float
 
-    def holdings(self, sep_out: np.ndarray, metal_in: np.ndarray, mag_in: np.ndarray) -> np.ndarray:
-        """``[S, E, K]`` tonnes of each element held in each tier by plants."""
+    def holdings(
+        self,
+        sep_out: np.ndarray,
+        metal_in: np.ndarray,
+        mag_in: np.ndarray,
+        running: tuple[np.ndarray, np.ndarray],
+    ) -> np.ndarray:
+        """``[S, E, K]`` tonnes of each element held in each tier by plants: separated oxide,
+        and metal and magnet plants' inputs in proportion to the share of their capacity
+        ``running`` (``[S, plants]`` each: an input held at a plant an outage stopped cannot
+        be made into anything)."""
         t = self.plant_tiers
+        metal, magnet = running
         return (
             np.einsum("sne,nk->sek", sep_out, t["separation"])
-            + np.einsum("sne,nk->sek", metal_in, t["metal"])
-            + np.einsum("sne,nk->sek", mag_in, t["magnet"])
+            + np.einsum("sne,sn,nk->sek", metal_in, metal, t["metal"])
+            + np.einsum("sne,sn,nk->sek", mag_in, magnet, t["magnet"])
         )
 
 
@@ -168,21 +178,28 @@ def covers(
 ) -> np.ndarray:
     """``[S, P, K + 1]`` months of use held for each price product in each tier, and pooled
     over both (last column), from plants' holdings ``held[S, E, K]``, buyers' ``inventory[S,
-    B]`` and ``demand[B]`` a month, and magnet plants' planned use of metal ``plant_use[S,
-    plants, E]``."""
+    B]`` and ``demand[S or 1, B]`` a month (what they want at today's prices), and magnet
+    plants' planned use of metal ``plant_use[S, plants, E]``.
+
+    A tier's use of an element is what its magnet plants plan to use and its element buyers
+    want (what a licence on the element withholds from them); the pooled use is final demand
+    (every buyer's demand by element content), which does not change with where the magnets
+    are made."""
     tiers = rules.buyer_tiers
     stock = held + np.einsum("sb,be,bk->sek", inventory, rules.loose, tiers)
-    use = np.einsum("b,be,bk->ek", demand, rules.loose, tiers)[None] + np.einsum(
+    use = np.einsum("sb,be,bk->sek", demand, rules.loose, tiers) + np.einsum(
         "sne,nk->sek", plant_use, rules.plant_tiers["magnet"]
     )
+    final = np.einsum("sb,be->se", demand, rules.content)
+    final = np.broadcast_to(final, (use.shape[0], *final.shape[1:]))
     mag_stock = np.einsum("sb,mb,bk->smk", inventory, rules.magnet_buyers, tiers)
-    mag_use = np.einsum("b,mb,bk->mk", demand, rules.magnet_buyers, tiers)
+    mag_use = np.einsum("sb,mb,bk->smk", demand, rules.magnet_buyers, tiers)
+    mag_use = np.broadcast_to(mag_use, (use.shape[0], *mag_use.shape[1:]))
     stock = np.concatenate([stock[:, :OXIDES], mag_stock], axis=1)
-    use = np.concatenate(
-        [use[:, :OXIDES], np.broadcast_to(mag_use, (use.shape[0], *mag_use.shape))], axis=1
-    )
+    pooled = np.concatenate([final[:, :OXIDES], mag_use.sum(axis=2)], axis=1)
+    use = np.concatenate([use[:, :OXIDES], mag_use], axis=1)
     stock = np.concatenate([stock, stock.sum(axis=2, keepdims=True)], axis=2)
-    use = np.concatenate([use, use.sum(axis=2, keepdims=True)], axis=2)
+    use = np.concatenate([use, pooled[:, :, None]], axis=2)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(use > 0, stock / use, 0.0)
 
