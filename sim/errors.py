@@ -2,7 +2,8 @@
 
 `InputError` is the user's to fix (a bad scenario or option): the command line prints it and
 exits with status 2. `MassBalanceError` means the model lost or created material: a bug, never
-silenced.
+silenced (status 3); so does `NonFiniteError`, a NaN or infinite number where the model's
+numbers must be finite.
 """
 
 from __future__ import annotations
@@ -49,3 +50,8 @@ class InputError(SimError):
 
 class MassBalanceError(SimError):
     """Material was created or destroyed: the books of a run do not balance."""
+
+
+class NonFiniteError(MassBalanceError):
+    """A number of a run, a sweep or a manifest is NaN or infinite: its books cannot be
+    checked, so they are not trusted."""

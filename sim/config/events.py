@@ -17,6 +17,12 @@ from pydantic import Field, field_validator, model_validator
 from sim.config.strict import Strict, check_end_after_start
 from sim.units import ELEMENT_ALIASES, FORM_ALIASES
 
+#: Most tonnes (or tonnes a year) any event may name: the world mines about 4e5 t REO a year,
+#: so 1e9 is generous, and far enough from float limits that no sum of them overflows.
+MAX_TONNES = 1e9
+#: Largest price multiple a substitution may name (prices are capped at 20x their base).
+MAX_PRICE_RATIO = 1000.0
+
 
 def _known_names(value: object, allowed: Mapping[str, object], what: str) -> object:
     """``value`` if it is 'all' or a non-empty list of names ``allowed`` knows, else why not."""
@@ -154,7 +160,9 @@ class NewCapacity(Event):
 
     kind: Literal["new_capacity"]
     facility: str = Field(description="Facility id; a new id creates a facility.")
-    nameplate_tpa: float = Field(gt=0, description="Capacity added, tonnes per year.")
+    nameplate_tpa: float = Field(
+        gt=0, le=MAX_TONNES, description="Capacity added, tonnes per year."
+    )
     ramp_months: float = Field(0.0, ge=0, le=240, description="Months from start to nameplate.")
     ramp: Literal["linear", "s_curve"] = Field(
         "linear", description="Shape of the ramp to nameplate: linear, or S-shaped (smoothstep)."
@@ -214,7 +222,9 @@ class Stockpile(Event):
     sectors: Literal["all"] | list[str] = Field(
         "all", description="End-use sectors it releases to (e.g. [defence]), or 'all'."
     )
-    initial_t: float = Field(ge=0.0, description="Holding at the start of the horizon, t.")
+    initial_t: float = Field(
+        ge=0.0, le=MAX_TONNES, description="Holding at the start of the horizon, t."
+    )
     release_threshold: float = Field(
         0.0,
         ge=0.0,
@@ -222,15 +232,18 @@ class Stockpile(Event):
         description="Release when the share of the served buyers' demand they would go "
         "short of this month exceeds this (0-1).",
     )
-    max_release_t_per_month: float = Field(gt=0.0, description="Most it releases a month, t.")
+    max_release_t_per_month: float = Field(
+        gt=0.0, le=MAX_TONNES, description="Most it releases a month, t."
+    )
     purchase_t_per_month: float = Field(
         0.0,
         ge=0.0,
+        le=MAX_TONNES,
         description="Bought a month from the served buyers' surplus stock while none of them "
         "is short (they reorder it from the market), t.",
     )
     target_t: float | None = Field(
-        None, ge=0.0, description="Holding purchases stop at; none = no purchases."
+        None, ge=0.0, le=MAX_TONNES, description="Holding purchases stop at; none = no purchases."
     )
     end: dt.date | None = Field(None, description="Date the rules stop; none = never.")
 
@@ -334,10 +347,16 @@ class Substitution(Event):
         gt=0.0, le=1.0, description="Largest share of demand that can switch away (0-1]."
     )
     trigger_price_ratio: float = Field(
-        1.5, ge=1.0, description="Price, as a multiple of its base level, where switching starts."
+        1.5,
+        ge=1.0,
+        le=MAX_PRICE_RATIO,
+        description="Price, as a multiple of its base level, where switching starts.",
     )
     full_price_ratio: float = Field(
-        4.0, gt=1.0, description="Price multiple at which the whole max_share switches."
+        4.0,
+        gt=1.0,
+        le=MAX_PRICE_RATIO,
+        description="Price multiple at which the whole max_share switches.",
     )
     adoption_months: float = Field(
         18.0,

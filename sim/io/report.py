@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import os
 import platform
 import shutil
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from sim.config.scenario import Scenario
-from sim.errors import InputError
+from sim.errors import InputError, NonFiniteError
 from sim.io.plotting import plot_backtest, plot_fan, plot_shortfall, plot_tornado
 from sim.runs.backtest import Backtest
 from sim.runs.engine import RunResult
@@ -108,7 +109,23 @@ def atomic_folder(folder: Path) -> Iterator[Path]:
 
 
 def _write_manifest(tmp: Path, manifest: dict[str, Any]) -> None:
-    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    """manifest.json, strict JSON: a NaN or infinity in it is a `NonFiniteError` naming it."""
+    where = _non_finite(manifest, "")
+    if where is not None:
+        raise NonFiniteError(f"manifest.json: {where} is not a finite number")
+    text = json.dumps(manifest, indent=2, default=str, allow_nan=False)
+    (tmp / "manifest.json").write_text(text + "\n")
+
+
+def _non_finite(value: object, path: str) -> str | None:
+    """The path (``a.b[2]``) of the first NaN or infinity in a JSON-like ``value``, if any."""
+    if isinstance(value, dict):
+        found = (_non_finite(v, f"{path}.{k}" if path else str(k)) for k, v in value.items())
+    elif isinstance(value, list | tuple):
+        found = (_non_finite(v, f"{path}[{i}]") for i, v in enumerate(value))
+    else:
+        return path if isinstance(value, float) and not math.isfinite(value) else None
+    return next((p for p in found if p is not None), None)
 
 
 def _utc_now() -> str:

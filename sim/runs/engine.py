@@ -26,11 +26,13 @@ from sim.model.clock import processes
 from sim.model.ledger import TOLERANCE, Ledger
 from sim.model.levers.economics import PRICE_PRODUCTS, TIERS
 from sim.model.state import State
+from sim.runs.finite import check_finite, priced
 from sim.runs.history import shared_until
 from sim.units import ELEMENTS, month_index, month_start
 from sim.world.world import World
 
 WARMUP_MONTHS = 12
+REPEATED = ("stockpile_t", "floor_usd", "producer_level")  # `Record`'s series of every sample
 
 
 @dataclass
@@ -147,6 +149,13 @@ class Record:
             self.stocks[step, sl["magnet"]] = state.mag_in[0]
             self.inventory[step] = state.inventory[0]
 
+    def arrays(self) -> dict[str, np.ndarray | None]:
+        """Every array the record keeps, by name (for checks over all of them)."""
+        kept = ("fills", "production", "stocks", "inventory", "recycled", *REPEATED)
+        out = {"demand": self._demand, "delivered": self._delivered}
+        out.update({name: getattr(self, name) for name in kept})
+        return {**out, **{f"flows.{name}": x for name, x in self.flows.items()}}
+
     def repeat(self, chain: Chain) -> Record:
         """This one-sample record for ``chain``'s samples, which all had its history."""
         out = Record(chain, self.detail, self.compact)
@@ -157,7 +166,7 @@ class Record:
         for name in ("production", "stocks", "inventory", "recycled"):  # sample 0's
             kept = getattr(self, name)
             setattr(out, name, None if kept is None else kept.copy())
-        for name in ("stockpile_t", "floor_usd", "producer_level"):
+        for name in REPEATED:
             kept = getattr(self, name)
             setattr(out, name, None if kept is None else np.repeat(kept, chain.samples, axis=0))
         return out
@@ -248,6 +257,7 @@ def run(
 
     Raises:
         MassBalanceError: if any sample's books do not balance within ``tolerance``.
+        NonFiniteError: if a number the run recorded is NaN or infinite.
         InputError: if the run would need more memory than `MEMORY_LIMIT_BYTES`.
     """
     _check_request(world, scenario, samples, detail, draws)
@@ -261,6 +271,8 @@ def run(
     _simulate(chain, state, ledger, record, start, chain.steps)
     residual = ledger.check(state.holdings(chain), tolerance)
     prices, seconds = _prices(chain, record), time.perf_counter() - began
+    priced_only = priced(prices, chain.economics.base_prices)
+    check_finite({**record.arrays(), "prices": priced_only}, f"run of {scenario.name}")
     return RunResult(
         scenario, chain, state, record, seed, residual, seconds, prices, start + warmup
     )

@@ -25,7 +25,9 @@ import pandas as pd
 from sim.config import draws as sampling
 from sim.config.draws import Method
 from sim.config.scenario import Scenario
-from sim.errors import InputError
+from sim.errors import InputError, MassBalanceError
+from sim.model.ledger import TOLERANCE
+from sim.model.levers.economics import base_table
 from sim.runs.engine import (
     PRICE_PRODUCTS,
     TIERS,
@@ -35,6 +37,7 @@ from sim.runs.engine import (
     run,
 )
 from sim.runs.executors import BatchFn, BatchWorker, Job, local_map
+from sim.runs.finite import check_finite, priced
 from sim.runs.store import ARRAYS, BatchStore
 from sim.units import month_start
 from sim.world.world import World
@@ -183,14 +186,34 @@ def _batches(samples: int, batch_size: int) -> list[tuple[int, int]]:
     return [(a, min(a + batch_size, samples)) for a in range(0, samples, batch_size)]
 
 
+def _check_batch(
+    index: int, first: int, arrays: Mapping[str, np.ndarray], base_usd_per_kg: np.ndarray
+) -> None:
+    """Refuse a batch (run now or resumed from a store) holding a non-finite number (but the
+    NaN prices of products without a base price), or whose books do not balance."""
+    kept = {k: arrays[k] for k in ARRAYS}
+    check_finite({**kept, "prices": priced(kept["prices"], base_usd_per_kg)}, f"batch {index}")
+    worst = int(np.argmax(arrays["residual"]))
+    if arrays["residual"][worst] > TOLERANCE:
+        raise MassBalanceError(
+            f"batch {index}: mass balance broken in sample {first + worst}: residual "
+            f"{arrays['residual'][worst]:.3g} of throughput (tolerance {TOLERANCE:g})"
+        )
+
+
 class Merge:
     """A sweep's batches merged into every sample's rows as they come (then dropped, so the
     merged arrays are the only full-size copy held), and the batches still to run."""
 
     def __init__(
-        self, samples: int, batch_size: int, progress: Callable[[int], None] | None
+        self,
+        samples: int,
+        batch_size: int,
+        progress: Callable[[int], None] | None,
+        base_usd_per_kg: np.ndarray,
     ) -> None:
         self.spans = _batches(samples, batch_size)
+        self.base_usd_per_kg = base_usd_per_kg  # [P, K], NaN where the world has no price
         self.rows = {k: Rows(samples) for k in ARRAYS}
         self.progress = progress
         self.done: set[int] = set()
@@ -198,6 +221,7 @@ class Merge:
     def keep(self, index: int, arrays: Mapping[str, np.ndarray]) -> None:
         """Merge batch ``index``'s arrays."""
         a, b = self.spans[index]
+        _check_batch(index, a, arrays, self.base_usd_per_kg)
         for k in ARRAYS:
             self.rows[k].put(a, b, arrays[k])
         self.done.add(index)
@@ -247,7 +271,7 @@ def sweep(
     began = time.perf_counter()
     if draws is None:
         draws = sampling.draw(scenario, samples, seed, method)
-    merge = Merge(samples, batch_size, progress)
+    merge = Merge(samples, batch_size, progress, base_table(world.prices_usd_per_kg))
     saved = BatchStore(store) if store is not None else None
     resumed = merge.resume(saved) if saved is not None else 0
     worker = BatchWorker(batch_fn, world, scenario)
