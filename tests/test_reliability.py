@@ -112,3 +112,27 @@ def test_a_resumed_batch_holding_nan_fails(tmp_path: Path) -> None:
     np.savez(batch, **arrays)
     with pytest.raises(MassBalanceError, match="batch 1: shortfall"):
         sweep(world, scenario, 4, batch_size=2, store=store)
+
+
+# -- 2. empty scopes are refused --------------------------------------------------------------
+EMPTY_SCOPES = {
+    "destinations": "{kind: export_control, exporter: CN, mode: ban, destinations: []}",
+    "sectors": "{kind: export_control, exporter: CN, mode: ban, sectors: []}",
+    "materials": "{kind: substitution, max_share: 0.5, materials: []}",
+    "regions": "{kind: substitution, max_share: 0.5, regions: []}",
+    "stockpile sectors": "{kind: stockpile, region: US, material: NdFeB, initial_t: 10, "
+    "max_release_t_per_month: 1, sectors: []}",
+    "offtake sectors": "{kind: offtake, facility: mp_10x, share: 0.5, region: US, sectors: []}",
+}
+
+
+@pytest.mark.parametrize("event", EMPTY_SCOPES.values(), ids=list(EMPTY_SCOPES))
+def test_an_empty_scope_is_refused_at_its_line(
+    event: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    field = event.rpartition(", ")[2].partition(":")[0]
+    path = write(tmp_path, SHORT + f"events:\n  - {event[:-1]}, start: 2024-03-01}}\n")
+    assert main(["validate", str(path)]) == 2
+    err = one_line_error(capsys)
+    assert f"{path}:6: events[0].{field}: must be 'all' or a non-empty list" in err
+    assert err.rstrip().endswith("(got [])")

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from sim.config.strict import Strict, check_end_after_start
 from sim.units import ELEMENT_ALIASES, FORM_ALIASES
@@ -36,6 +36,24 @@ def _known_names(value: object, allowed: Mapping[str, object], what: str) -> obj
     return value
 
 
+def _non_empty(what: str) -> BeforeValidator:
+    """A scope field's check: 'all', or a list of names that is not empty (an empty list
+    would silently put nothing in scope)."""
+
+    def check(value: object) -> object:
+        if isinstance(value, list) and not value:
+            raise ValueError(f"must be 'all' or a non-empty list of {what}")
+        return value
+
+    return BeforeValidator(check)
+
+
+Destinations = Annotated[Literal["all"] | list[str], _non_empty("countries or regions")]
+Sectors = Annotated[Literal["all"] | list[str], _non_empty("sectors")]
+Materials = Annotated[Literal["all"] | list[str], _non_empty("materials")]
+Regions = Annotated[Literal["all"] | list[str], _non_empty("regions")]
+
+
 class Event(Strict):
     """Fields every event shares."""
 
@@ -48,7 +66,7 @@ class ExportControl(Event):
 
     kind: Literal["export_control"]
     exporter: str = Field(description="ISO-2 code of the exporting country, e.g. CN.")
-    destinations: Literal["all"] | list[str] = Field(
+    destinations: Destinations = Field(
         "all", description="Importing countries (ISO-2) or regions, or 'all'."
     )
     elements: Literal["all"] | list[str] = Field(
@@ -81,7 +99,7 @@ class ExportControl(Event):
         default_factory=list,
         description="Destinations (ISO-2 countries or regions) exempted by a general licence.",
     )
-    sectors: Literal["all"] | list[str] = Field(
+    sectors: Sectors = Field(
         "all",
         description="End-use sectors of buyers in scope (e.g. [defence] for military end "
         "users), or 'all'. With named sectors, shipments to plants are not in scope.",
@@ -219,7 +237,7 @@ class Stockpile(Event):
         description="What it holds: a magnet (NdFeB, SmCo; t of magnet) or an element bought "
         "as such (NdPr, Dy, ...; t of contained element)."
     )
-    sectors: Literal["all"] | list[str] = Field(
+    sectors: Sectors = Field(
         "all", description="End-use sectors it releases to (e.g. [defence]), or 'all'."
     )
     initial_t: float = Field(
@@ -324,9 +342,7 @@ class Offtake(Event):
     facility: str = Field(description="Magnet plant id.")
     share: float = Field(gt=0.0, le=1.0, description="Share of the plant's output reserved.")
     region: str = Field(description="Demand region of the buyers (US, EU, ...).")
-    sectors: Literal["all"] | list[str] = Field(
-        "all", description="Their end-use sectors, or 'all'."
-    )
+    sectors: Sectors = Field("all", description="Their end-use sectors, or 'all'.")
     years: float | None = Field(
         None, gt=0.0, le=100.0, description="Years it runs; none = to the end of the horizon."
     )
@@ -338,11 +354,11 @@ class Substitution(Event):
     the price, with a lag. Switched demand is gone from the market (not short)."""
 
     kind: Literal["substitution"]
-    materials: Literal["all"] | list[str] = Field(
+    materials: Materials = Field(
         "all", description="Materials bought (NdFeB, SmCo, or elements such as Dy), or 'all'."
     )
-    regions: Literal["all"] | list[str] = Field("all", description="Demand regions, or 'all'.")
-    sectors: Literal["all"] | list[str] = Field("all", description="Sectors, or 'all'.")
+    regions: Regions = Field("all", description="Demand regions, or 'all'.")
+    sectors: Sectors = Field("all", description="Sectors, or 'all'.")
     max_share: float = Field(
         gt=0.0, le=1.0, description="Largest share of demand that can switch away (0-1]."
     )

@@ -76,10 +76,11 @@ def problem(error: Any) -> str:
 
 
 def shows_value(error: Any) -> bool:
-    """Whether the error's message should quote the value it refused."""
-    return error["type"] not in ("missing", "extra_forbidden") and not isinstance(
-        error.get("input"), (dict, list)
-    )
+    """Whether the error's message should quote the value it refused (a list or mapping
+    only when empty: a long one would bury the message)."""
+    value = error.get("input")
+    quoted = not isinstance(value, (dict, list)) or not value
+    return error["type"] not in ("missing", "extra_forbidden") and quoted
 
 
 def _suggest(field: str) -> str:
