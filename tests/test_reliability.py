@@ -136,3 +136,46 @@ def test_an_empty_scope_is_refused_at_its_line(
     err = one_line_error(capsys)
     assert f"{path}:6: events[0].{field}: must be 'all' or a non-empty list" in err
     assert err.rstrip().endswith("(got [])")
+
+
+# -- 3. draws that mean what they say ---------------------------------------------------------
+@pytest.mark.parametrize(
+    ("spec", "near"),
+    [
+        ({"dist": "normal", "mean": -50, "sd": 1, "bounds": [0.1, 0.9]}, 0.1),
+        ({"dist": "normal", "mean": 50, "sd": 1, "bounds": [0.1, 0.9]}, 0.9),
+        ({"dist": "lognormal", "median": 1, "sigma": 0.1, "bounds": [100, 200]}, 100),
+        ({"dist": "beta", "a": 1, "b": 5000, "bounds": [0.5, 1.0]}, 0.5),
+    ],
+)
+def test_a_truncated_law_far_in_a_tail_draws_near_the_nearer_bound(spec: dict, near: float) -> None:
+    from sim.config import draws
+    from sim.config.distributions import Distribution
+
+    law = Distribution.model_validate(spec)
+    x = draws.ppf(law, np.linspace(1e-6, 1 - 1e-6, 1001))
+    lo, hi = spec["bounds"]
+    assert (x >= lo).all() and (x <= hi).all()
+    assert np.abs(np.median(x) - near) < 0.05 * (hi - lo), np.median(x)
+    assert np.abs(draws.central(law) - near) < 0.05 * (hi - lo)
+
+
+@pytest.mark.parametrize(
+    "share",
+    [
+        "{dist: choice, values: [0.2, 0.3], bounds: [0.5, 0.9]}",
+        "{dist: uniform, low: 0.1, high: 0.3, bounds: [0.5, 0.9]}",
+        "{dist: lognormal, median: 0.5, sigma: 0.3, bounds: [-1.0, 0.0]}",
+    ],
+)
+def test_bounds_that_exclude_every_value_are_refused(
+    share: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(
+        tmp_path,
+        SHORT + "events:\n  - {kind: export_control, exporter: CN, mode: quota, "
+        f"start: 2024-03-01,\n     share: {share}}}\n",
+    )
+    assert main(["validate", str(path)]) == 2
+    err = one_line_error(capsys)
+    assert f"{path}:7: events[0].share: bounds " in err and "exclude every value" in err

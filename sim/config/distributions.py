@@ -72,6 +72,7 @@ class Distribution(Strict):
         self._check_parameter_names()
         self._check_points()
         self._check_weights()
+        self._check_bounds_reach()
         return self
 
     def _check_parameter_names(self) -> None:
@@ -103,6 +104,35 @@ class Distribution(Strict):
             raise ValueError("needs low <= mode <= high")
         if self.bounds is not None and not self.bounds[0] < self.bounds[1]:  # type: ignore[operator]
             raise ValueError("bounds must be [lower, upper] with lower < upper")
+
+    def _check_bounds_reach(self) -> None:
+        """Bounds that leave something to draw: a value of a choice, a part of a bounded
+        law's support, a positive number for a lognormal."""
+        if self.bounds is None:
+            return
+        lower, upper = self.bounds
+        if self.dist == "choice":
+            if not any(lower <= v <= upper for v in self.values or ()):  # type: ignore[operator]
+                raise ValueError(f"bounds [{lower}, {upper}] exclude every value")
+            return
+        low, high = self._support()
+        if (high is not None and not lower < high) or (low is not None and not upper > low):  # type: ignore[operator]
+            raise ValueError(
+                f"bounds [{lower}, {upper}] exclude every value (the distribution lies "
+                f"within [{low if low is not None else '-inf'}, "
+                f"{high if high is not None else 'inf'}])"
+            )
+
+    def _support(self) -> tuple[Number | None, Number | None]:
+        """Where a continuous law's values lie (None: unbounded on that side)."""
+        if self.dist == "normal":
+            return None, None
+        if self.dist == "lognormal":
+            return 0.0, None
+        if self.dist == "beta":
+            low = 0.0 if self.low is None else self.low
+            return low, 1.0 if self.high is None else self.high
+        return self.low, self.high
 
     def _check_weights(self) -> None:
         """A choice's weights: one a value, none negative, a positive sum."""

@@ -118,13 +118,48 @@ def _continuous_ppf(
     distribution: Distribution, law: stats.rv_continuous, probabilities: np.ndarray
 ) -> np.ndarray:
     """A continuous law's values at ``probabilities``, truncated to the bounds if any."""
-    if distribution.bounds is not None:
-        low, high = law.cdf([_number(bound) for bound in distribution.bounds])
-        probabilities = low + probabilities * (high - low)
-    values = np.asarray(law.ppf(probabilities), dtype=float)
-    if distribution.bounds is not None:
-        values = np.clip(values, _number(distribution.bounds[0]), _number(distribution.bounds[1]))
-    return values
+    if distribution.bounds is None:
+        return np.asarray(law.ppf(probabilities), dtype=float)
+    low, high = (_number(bound) for bound in distribution.bounds)
+    if distribution.dist in ("normal", "lognormal"):
+        values = _truncated_normal(distribution, low, high, probabilities)
+    else:
+        values = _truncated(law, low, high, probabilities)
+    return np.clip(values, low, high)
+
+
+def _truncated_normal(
+    distribution: Distribution, low: float, high: float, probabilities: np.ndarray
+) -> np.ndarray:
+    """A normal (or lognormal: a normal of the logarithm) truncated to ``[low, high]``, by
+    scipy's ``truncnorm``, exact far in a tail: a normal of mean -50 and sd 1 truncated to
+    [0.1, 0.9] draws just above 0.1, not 0.9 (two CDF values that both round to 1)."""
+    if distribution.dist == "normal":
+        mean, sd = _number(distribution.mean), float(distribution.sd)  # type: ignore[arg-type]
+        law = stats.truncnorm((low - mean) / sd, (high - mean) / sd, loc=mean, scale=sd)
+        return np.asarray(law.ppf(probabilities), dtype=float)
+    mu, sigma = np.log(float(distribution.median)), float(distribution.sigma)  # type: ignore[arg-type]
+    log_low = (np.log(low) - mu) / sigma if low > 0 else -np.inf
+    law = stats.truncnorm(log_low, (np.log(high) - mu) / sigma, loc=mu, scale=sigma)
+    return np.exp(np.asarray(law.ppf(probabilities), dtype=float))
+
+
+def _truncated(
+    law: stats.rv_continuous, low: float, high: float, probabilities: np.ndarray
+) -> np.ndarray:
+    """A law of bounded support (uniform, triangular, beta) truncated to ``[low, high]``,
+    inverted from the nearer tail (survival function above the median) so that its
+    precision is kept; where even that rounds to no mass at all, the whole mass is at the
+    bound nearer the law's."""
+    if float(law.cdf(low)) > 0.5:
+        s_low, s_high = law.sf([low, high])
+        if not s_low > s_high:
+            return np.full(probabilities.shape, low)
+        return np.asarray(law.isf(s_low - probabilities * (s_low - s_high)), dtype=float)
+    c_low, c_high = law.cdf([low, high])
+    if not c_high > c_low:
+        return np.full(probabilities.shape, high)
+    return np.asarray(law.ppf(c_low + probabilities * (c_high - c_low)), dtype=float)
 
 
 def as_value(distribution: Distribution, number: float) -> float | dt.date:
