@@ -179,3 +179,35 @@ def test_bounds_that_exclude_every_value_are_refused(
     assert main(["validate", str(path)]) == 2
     err = one_line_error(capsys)
     assert f"{path}:7: events[0].share: bounds " in err and "exclude every value" in err
+
+
+# -- 4. seeds -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("seed", [2**64, -1, 2**64 + 5])
+def test_a_seed_out_of_the_generators_range_is_refused(seed: int, tmp_path: Path) -> None:
+    from sim.errors import InputError
+
+    world = one_chain()
+    scenario = load_scenario_text(QUOTA, world, tmp_path)
+    with pytest.raises(InputError, match=r"--seed: a seed must be a whole number from 0 to"):
+        sweep(world, scenario, 2, seed=seed)
+    with pytest.raises(InputError, match=r"--seed: "):
+        engine.run(world, scenario, seed=seed)
+
+
+def test_the_largest_seed_is_not_seed_0(tmp_path: Path) -> None:
+    from sim.config import draws
+
+    scenario = load_scenario_text(QUOTA, one_chain(), tmp_path)
+    for method in ("random", "lhs", "sobol"):
+        top = draws.draw(scenario, 4, 2**64 - 1, method)["events[0].share"]
+        assert not np.array_equal(top, draws.draw(scenario, 4, 0, method)["events[0].share"])
+
+
+def test_the_command_line_refuses_a_seed_that_would_alias(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, QUOTA)
+    out = tmp_path / "out"
+    assert main(["sweep", str(path), "-n", "2", "--seed", str(2**64), "--out", str(out)]) == 2
+    assert "--seed: a seed must be a whole number" in one_line_error(capsys)
+    assert not out.exists()

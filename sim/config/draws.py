@@ -30,6 +30,7 @@ from scipy.stats import qmc
 
 from sim.config.distributions import Distribution
 from sim.config.scenario import Scenario
+from sim.errors import InputError
 
 EPS = 1e-6
 METHODS: tuple[str, ...] = ("random", "lhs", "sobol")
@@ -54,7 +55,20 @@ def key_hash(key: str) -> np.uint64:
 def sample_seeds(seed: int, count: int, first: int = 0) -> np.ndarray:
     """The 64-bit seeds of samples ``first .. first+count-1`` of a sweep with ``seed``."""
     index = np.arange(first, first + count, dtype=np.uint64)
-    return _mix(_mix(np.full(count, np.uint64(seed % 2**64))) ^ _mix(index))
+    return _mix(_mix(np.full(count, np.uint64(check_seed(seed)))) ^ _mix(index))
+
+
+def check_seed(seed: object) -> int:
+    """``seed`` if it is a whole number the draws take without aliasing (0 to 2**64 - 1: a
+    larger one would give a smaller one's numbers), else an `InputError`."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**64:
+        raise InputError(
+            f"a seed must be a whole number from 0 to 2**64 - 1 = {2**64 - 1}",
+            path="--seed",
+            value=seed,
+            has_value=True,
+        )
+    return int(seed)
 
 
 def uniforms(seeds: np.ndarray, key: str) -> np.ndarray:
@@ -194,7 +208,7 @@ def _unit_draws(keys: Sequence[str], seed: int, count: int, method: Method) -> n
     for key in keys:
         column = uniforms(seeds, key)
         if method == "lhs":
-            rng = np.random.default_rng([seed % 2**63, int(key_hash(key) % np.uint64(2**63))])
+            rng = np.random.default_rng([seed, int(key_hash(key) % np.uint64(2**63))])
             column = (rng.permutation(count) + column) / count
         columns.append(column)
     return np.stack(columns, axis=1) if columns else np.zeros((count, 0))

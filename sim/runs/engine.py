@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import simpy
 
+from sim.config.draws import check_seed
 from sim.config.scenario import Scenario
 from sim.errors import InputError
 from sim.market import MarketCache
@@ -260,7 +261,7 @@ def run(
         NonFiniteError: if a number the run recorded is NaN or infinite.
         InputError: if the run would need more memory than `MEMORY_LIMIT_BYTES`.
     """
-    _check_request(world, scenario, samples, detail, draws)
+    _check_request(world, scenario, samples, seed, detail, draws)
     began = time.perf_counter()
     if histories is None:
         histories = HistoryCache()
@@ -282,10 +283,13 @@ def _check_request(
     world: World,
     scenario: Scenario,
     samples: int,
+    seed: int,
     detail: bool,
     draws: Mapping[str, np.ndarray] | None,
 ) -> None:
-    """Refuse draws of the wrong length, and a run too big for memory, before it starts."""
+    """Refuse a bad seed, draws of the wrong length, and a run too big for memory, before
+    it starts."""
+    check_seed(seed)
     if draws:
         sizes = {len(v) for v in draws.values()}
         if sizes != {samples}:

@@ -266,6 +266,7 @@ def sweep(
 
     ``draws`` replaces the drawn inputs (a design made elsewhere, e.g. by SALib). Each
     process that runs batches keeps the histories they share (`sim.runs.executors`)."""
+    sampling.check_seed(seed)
     batch_size = batch_size or default_batch(samples, workers)
     check_size(world, scenario, samples, batch_size, workers)
     began = time.perf_counter()
