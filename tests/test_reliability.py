@@ -211,3 +211,39 @@ def test_the_command_line_refuses_a_seed_that_would_alias(
     assert main(["sweep", str(path), "-n", "2", "--seed", str(2**64), "--out", str(out)]) == 2
     assert "--seed: a seed must be a whole number" in one_line_error(capsys)
     assert not out.exists()
+
+
+# -- 5. strict types ----------------------------------------------------------------------------
+CONTROL = "  - {kind: export_control, exporter: CN, mode: quota, start: 2024-03-01, share: 0.5"
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "problem"),
+    [
+        (", share: yes}", "share", "must be a number, not yes/no"),
+        (", end: 1735689600}", "end", "must be a date, written YYYY-MM-DD, not a number"),
+        (", end: 2025.5}", "end", "must be a date"),
+        (
+            "}\n  - {kind: outage, facility: mountain_pass, start: 2024-02-01, end: 2024-05-01, "
+            "share: off}",
+            "share",
+            "must be a number, not yes/no",
+        ),
+    ],
+)
+def test_truth_values_for_numbers_and_numbers_for_dates_are_refused(
+    extra: str, field: str, problem: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    control = CONTROL.replace(", share: 0.5", "") if "share: yes" in extra else CONTROL
+    path = write(tmp_path, SHORT + "events:\n" + control + extra + "\n")
+    assert main(["validate", str(path)]) == 2
+    err = one_line_error(capsys)
+    assert f".{field}: {problem}" in err
+
+
+def test_a_horizon_given_as_numbers_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, "name: t\nhorizon: {start: 1704067200, end: 2024-12-31}\n")
+    assert main(["validate", str(path)]) == 2
+    assert f"{path}:2: horizon.start: must be a date" in one_line_error(capsys)

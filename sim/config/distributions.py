@@ -10,10 +10,10 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from sim.config.strict import Strict
+from sim.config.strict import Date, Float, Strict
 
 DIST_KINDS: tuple[str, ...] = ("uniform", "triangular", "normal", "lognormal", "beta", "choice")
-Number = float | dt.date
+Number = Float | Date
 #: The parameters each kind of distribution needs.
 PARAMETERS: dict[str, tuple[str, ...]] = {
     "uniform": ("low", "high"),
@@ -41,13 +41,13 @@ class Distribution(Strict):
     high: Number | None = None
     mode: Number | None = None
     mean: Number | None = None
-    sd: float | None = Field(None, gt=0)
-    median: float | None = Field(None, gt=0)
-    sigma: float | None = Field(None, gt=0)
-    a: float | None = Field(None, gt=0)
-    b: float | None = Field(None, gt=0)
+    sd: Float | None = Field(None, gt=0)
+    median: Float | None = Field(None, gt=0)
+    sigma: Float | None = Field(None, gt=0)
+    a: Float | None = Field(None, gt=0)
+    b: Float | None = Field(None, gt=0)
     values: list[Number] | None = Field(None, min_length=1)
-    weights: list[float] | None = None
+    weights: list[Float] | None = None
     bounds: tuple[Number, Number] | None = None
     name: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\[\]-]*$", max_length=120)
 

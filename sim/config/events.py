@@ -8,13 +8,12 @@ field names. Checks that need the world (does this facility exist?) are in
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from sim.config.strict import Strict, check_end_after_start
+from sim.config.strict import Date, Float, Strict, check_end_after_start
 from sim.units import ELEMENT_ALIASES, FORM_ALIASES
 
 #: Most tonnes (or tonnes a year) any event may name: the world mines about 4e5 t REO a year,
@@ -58,7 +57,7 @@ class Event(Strict):
     """Fields every event shares."""
 
     label: str | None = Field(None, description="A short name shown on plots.")
-    start: dt.date = Field(description="Date the event takes effect (pro rata within a step).")
+    start: Date = Field(description="Date the event takes effect (pro rata within a step).")
 
 
 class ExportControl(Event):
@@ -79,16 +78,16 @@ class ExportControl(Event):
         description="ban: nothing ships; quota: a share does; licence: per-shipment licences, "
         "nothing ships during the review, then the approved share does."
     )
-    share: float | None = Field(
+    share: Float | None = Field(
         None, ge=0.0, le=1.0, description="For quota: share of the normal flow allowed (0-1)."
     )
-    approval_rate: float | None = Field(
+    approval_rate: Float | None = Field(
         None,
         ge=0.0,
         le=1.0,
         description="For licence: share of the normal flow whose licences are approved (0-1).",
     )
-    review_delay_days: float = Field(
+    review_delay_days: Float = Field(
         0.0,
         ge=0.0,
         le=3650.0,
@@ -104,7 +103,7 @@ class ExportControl(Event):
         description="End-use sectors of buyers in scope (e.g. [defence] for military end "
         "users), or 'all'. With named sectors, shipments to plants are not in scope.",
     )
-    foreign_content_threshold: float | None = Field(
+    foreign_content_threshold: Float | None = Field(
         None,
         ge=0.0,
         le=1.0,
@@ -113,14 +112,14 @@ class ExportControl(Event):
         "on their exports abroad (October 2025's 0.1% rule: 0.001). The share is by mass of "
         "rare earth, a stand-in for the rule's share by value.",
     )
-    end: dt.date | None = Field(None, description="Date the control lapses; none = never.")
-    announced: dt.date | None = Field(
+    end: Date | None = Field(None, description="Date the control lapses; none = never.")
+    announced: Date | None = Field(
         None, description="Date announced (recorded; the model does not act on it)."
     )
-    suspended: dt.date | None = Field(
+    suspended: Date | None = Field(
         None, description="Date the control is suspended (off from then until `resumed`)."
     )
-    resumed: dt.date | None = Field(
+    resumed: Date | None = Field(
         None, description="Date a suspension ends; none = the suspension never ends."
     )
 
@@ -178,17 +177,17 @@ class NewCapacity(Event):
 
     kind: Literal["new_capacity"]
     facility: str = Field(description="Facility id; a new id creates a facility.")
-    nameplate_tpa: float = Field(
+    nameplate_tpa: Float = Field(
         gt=0, le=MAX_TONNES, description="Capacity added, tonnes per year."
     )
-    ramp_months: float = Field(0.0, ge=0, le=240, description="Months from start to nameplate.")
+    ramp_months: Float = Field(0.0, ge=0, le=240, description="Months from start to nameplate.")
     ramp: Literal["linear", "s_curve"] = Field(
         "linear", description="Shape of the ramp to nameplate: linear, or S-shaped (smoothstep)."
     )
-    delay_months: float = Field(
+    delay_months: Float = Field(
         0.0, ge=0, le=240, description="Months the start slips beyond `start` (a project delay)."
     )
-    completion_probability: float = Field(
+    completion_probability: Float = Field(
         1.0,
         ge=0.0,
         le=1.0,
@@ -218,8 +217,8 @@ class Outage(Event):
 
     kind: Literal["outage"]
     facility: str = Field(description="Facility id (mine or plant).")
-    end: dt.date = Field(description="Date capacity returns.")
-    share: float = Field(1.0, gt=0.0, le=1.0, description="Share of capacity lost (0-1].")
+    end: Date = Field(description="Date capacity returns.")
+    share: Float = Field(1.0, gt=0.0, le=1.0, description="Share of capacity lost (0-1].")
 
     @model_validator(mode="after")
     def _ordered(self) -> Outage:
@@ -240,30 +239,30 @@ class Stockpile(Event):
     sectors: Sectors = Field(
         "all", description="End-use sectors it releases to (e.g. [defence]), or 'all'."
     )
-    initial_t: float = Field(
+    initial_t: Float = Field(
         ge=0.0, le=MAX_TONNES, description="Holding at the start of the horizon, t."
     )
-    release_threshold: float = Field(
+    release_threshold: Float = Field(
         0.0,
         ge=0.0,
         le=1.0,
         description="Release when the share of the served buyers' demand they would go "
         "short of this month exceeds this (0-1).",
     )
-    max_release_t_per_month: float = Field(
+    max_release_t_per_month: Float = Field(
         gt=0.0, le=MAX_TONNES, description="Most it releases a month, t."
     )
-    purchase_t_per_month: float = Field(
+    purchase_t_per_month: Float = Field(
         0.0,
         ge=0.0,
         le=MAX_TONNES,
         description="Bought a month from the served buyers' surplus stock while none of them "
         "is short (they reorder it from the market), t.",
     )
-    target_t: float | None = Field(
+    target_t: Float | None = Field(
         None, ge=0.0, le=MAX_TONNES, description="Holding purchases stop at; none = no purchases."
     )
-    end: dt.date | None = Field(None, description="Date the rules stop; none = never.")
+    end: Date | None = Field(None, description="Date the rules stop; none = never.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Stockpile:
@@ -294,9 +293,9 @@ class PriceFloor(Event):
     product: Literal[
         "NdPr_oxide", "Dy_oxide", "Tb_oxide", "Sm_oxide", "La_oxide", "Ce_oxide", "Y_oxide"
     ] = Field(description="Oxide whose price is floored.")
-    usd_per_kg: float = Field(gt=0.0, le=100_000.0, description="The floor, US$/kg.")
+    usd_per_kg: Float = Field(gt=0.0, le=100_000.0, description="The floor, US$/kg.")
     beneficiary: str = Field(description="Producer id (sim/world/data/producers.csv).")
-    years: float = Field(gt=0.0, le=100.0, description="Years the floor runs from `start`.")
+    years: Float = Field(gt=0.0, le=100.0, description="Years the floor runs from `start`.")
     payer: str = Field("government", description="Who pays the top-up (shown in results).")
 
 
@@ -310,8 +309,8 @@ class PriceLevel(Event):
     tiers: Literal["all"] | list[str] = Field(
         "all", description="Market tiers: china (domestic), ex_china, or 'all'."
     )
-    usd_per_kg: float = Field(gt=0.0, le=100_000.0, description="New base price, US$/kg.")
-    end: dt.date | None = Field(None, description="Date the base price returns; none = never.")
+    usd_per_kg: Float = Field(gt=0.0, le=100_000.0, description="New base price, US$/kg.")
+    end: Date | None = Field(None, description="Date the base price returns; none = never.")
 
     @field_validator("tiers", mode="before")
     @classmethod
@@ -330,8 +329,8 @@ class PriceCap(PriceLevel):
     to the cap itself (the model has no price-driven demand yet)."""
 
     kind: Literal["price_cap"]  # type: ignore[assignment]
-    usd_per_kg: float = Field(gt=0.0, le=100_000.0, description="The cap, US$/kg.")
-    end: dt.date | None = Field(None, description="Date the cap lapses; none = never.")
+    usd_per_kg: Float = Field(gt=0.0, le=100_000.0, description="The cap, US$/kg.")
+    end: Date | None = Field(None, description="Date the cap lapses; none = never.")
 
 
 class Offtake(Event):
@@ -340,10 +339,10 @@ class Offtake(Event):
 
     kind: Literal["offtake"]
     facility: str = Field(description="Magnet plant id.")
-    share: float = Field(gt=0.0, le=1.0, description="Share of the plant's output reserved.")
+    share: Float = Field(gt=0.0, le=1.0, description="Share of the plant's output reserved.")
     region: str = Field(description="Demand region of the buyers (US, EU, ...).")
     sectors: Sectors = Field("all", description="Their end-use sectors, or 'all'.")
-    years: float | None = Field(
+    years: Float | None = Field(
         None, gt=0.0, le=100.0, description="Years it runs; none = to the end of the horizon."
     )
 
@@ -359,22 +358,22 @@ class Substitution(Event):
     )
     regions: Regions = Field("all", description="Demand regions, or 'all'.")
     sectors: Sectors = Field("all", description="Sectors, or 'all'.")
-    max_share: float = Field(
+    max_share: Float = Field(
         gt=0.0, le=1.0, description="Largest share of demand that can switch away (0-1]."
     )
-    trigger_price_ratio: float = Field(
+    trigger_price_ratio: Float = Field(
         1.5,
         ge=1.0,
         le=MAX_PRICE_RATIO,
         description="Price, as a multiple of its base level, where switching starts.",
     )
-    full_price_ratio: float = Field(
+    full_price_ratio: Float = Field(
         4.0,
         gt=1.0,
         le=MAX_PRICE_RATIO,
         description="Price multiple at which the whole max_share switches.",
     )
-    adoption_months: float = Field(
+    adoption_months: Float = Field(
         18.0,
         ge=0.0,
         le=240.0,
@@ -386,7 +385,7 @@ class Substitution(Event):
         description="Whether buyers switch back when the price falls (default: no, a "
         "redesigned motor stays redesigned).",
     )
-    end: dt.date | None = Field(None, description="Date switching stops; none = never.")
+    end: Date | None = Field(None, description="Date switching stops; none = never.")
 
     @model_validator(mode="after")
     def _ordered(self) -> Substitution:
@@ -406,14 +405,14 @@ class Recycling(Event):
     kind: Literal["recycling"]
     region: str = Field(description="Demand region whose scrapped magnets are collected.")
     material: Literal["NdFeB", "SmCo"] = Field("NdFeB", description="Magnet recycled.")
-    collection_share: float = Field(
+    collection_share: Float = Field(
         gt=0.0,
         le=1.0,
         description="Share of the magnets reaching end of life that are "
         "collected and recovered (0-1].",
     )
-    life_years: float = Field(12.0, ge=1.0, le=40.0, description="Years from sale to scrap.")
-    ramp_months: float = Field(36.0, ge=0.0, le=240.0, description="Months to full collection.")
+    life_years: Float = Field(12.0, ge=1.0, le=40.0, description="Years from sale to scrap.")
+    ramp_months: Float = Field(36.0, ge=0.0, le=240.0, description="Months to full collection.")
     facility: str = Field(description="Separation plant that takes the scrap (its id).")
 
 
