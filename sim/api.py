@@ -341,16 +341,20 @@ def compare(
         and the share of futures where B is lower or higher.
 
     Raises:
-        InputError: if either scenario is not valid.
+        InputError: if either scenario is not valid, or they run on different worlds or
+            horizons.
 
     Example:
         >>> sim.compare("scenarios/baseline.yaml", "scenarios/china-magnet-ban-us.yaml", 1)
     """
+    from sim.runs.sweep import check_comparable
     from sim.runs.sweep_tables import comparison_table
 
+    (scenario_a, world_a), (scenario_b, world_b) = (_scenario_and_world(s, world) for s in (a, b))
+    check_comparable(scenario_a, scenario_b, one_world=world is not None)
     first, second = (
-        sweep(one, samples, seed=seed, workers=workers, method=method, world=world)
-        for one in (a, b)
+        sweep(one, samples, seed=seed, workers=workers, method=method, world=on)
+        for one, on in ((scenario_a, world_a), (scenario_b, world_b))
     )
     return comparison_table(first.raw, second.raw)
 

@@ -247,3 +247,163 @@ def test_a_horizon_given_as_numbers_is_refused(
     path = write(tmp_path, "name: t\nhorizon: {start: 1704067200, end: 2024-12-31}\n")
     assert main(["validate", str(path)]) == 2
     assert f"{path}:2: horizon.start: must be a date" in one_line_error(capsys)
+
+
+# -- 6. one-line errors, not tracebacks ---------------------------------------------------------
+def test_a_backtest_key_that_names_nothing_in_the_run_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = write(tmp_path, SHORT)
+    observed = write(tmp_path, "date,series,key,value\n2024,production,KR:mine,100\n", "o.csv")
+    out = tmp_path / "out"
+    assert main(["backtest", str(scenario), "--observed", str(observed), "--out", str(out)]) == 2
+    err = one_line_error(capsys)
+    assert f"{observed}:2: key: the run has no mine facility in KR" in err
+    assert not out.exists()
+
+
+def test_a_backtest_key_without_flows_is_a_series_of_zeros(tmp_path: Path) -> None:
+    from sim.io.observed import read_observed
+    from sim.runs.backtest import compare
+
+    world = one_chain()
+    result = engine.run(world, load_scenario_text(SHORT, world, tmp_path))
+    observed = read_observed(
+        write(tmp_path, "date,series,key,value\n2024-03,flow,US>CN:concentrate,5\n", "o.csv")
+    )
+    held = compare(result, observed)
+    assert len(held.simulated) == 6 and (held.simulated["simulated"] == 0).all()
+
+
+@pytest.mark.parametrize(
+    ("start", "problem"),
+    [
+        ("9999-12-31", "must be a date from 1900 to 2200"),
+        ("{dist: normal, mean: 2024-06-01, sd: 1.0e+300}", "draws reach beyond dates"),
+        ("{dist: normal, mean: 2024-06-01, sd: 1.0e+6}", "draws reach beyond dates"),
+        ("{dist: normal, mean: 2024-06-01, sd: 30000}", "lowest draw is refused here"),
+    ],
+)
+def test_dates_beyond_the_calendar_are_refused_at_their_line(
+    start: str, problem: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(
+        tmp_path,
+        SHORT + f"events:\n  - {{kind: export_control, exporter: CN, mode: ban,\n"
+        f"     start: {start}}}\n",
+    )
+    assert main(["validate", str(path)]) == 2
+    err = one_line_error(capsys)
+    assert f"{path}:7: events[0].start: " in err and problem in err
+
+
+def test_a_scheduler_that_is_not_an_address_is_refused_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, out = write(tmp_path, QUOTA), tmp_path / "out"
+    argv = ["sweep", str(path), "-n", "2", "--scheduler", "not a url", "--out", str(out)]
+    assert main(argv) == 2
+    assert "--scheduler: expected 'local' or a Dask scheduler's address" in one_line_error(capsys)
+    assert not out.exists() and not list(tmp_path.glob(".*"))
+
+
+@pytest.mark.parametrize("date", ["9999-12", "9999"])
+def test_an_observed_date_at_the_calendars_end_is_refused(date: str, tmp_path: Path) -> None:
+    from sim.errors import InputError
+    from sim.io.observed import read_observed
+
+    path = write(tmp_path, f"date,series,key,value\n{date},production,CN:mine,1\n", "o.csv")
+    with pytest.raises(InputError, match=rf"{path}:2: date: not a date"):
+        read_observed(path)
+
+
+READ = """
+import resource, sys
+from pathlib import Path
+resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
+from sim.errors import InputError
+from sim.io.input_text import read_text
+try:
+    read_text(Path(sys.argv[1]), 1000)
+except InputError as exc:
+    print(exc)
+"""
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo", "folder"])
+def test_only_regular_files_are_read(kind: str, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    path = {"device": Path("/dev/zero"), "fifo": tmp_path / "fifo", "folder": tmp_path}[kind]
+    if kind == "fifo":
+        os.mkfifo(path)
+    # in a child process, with its memory bounded: a device read whole would fill it, and a
+    # FIFO with no writer would wait for ever
+    done = subprocess.run(
+        [sys.executable, "-c", READ, str(path)],
+        cwd=Path(__file__).parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout.strip() == f"{path}: not a regular file (a folder, device or pipe)"
+
+
+def test_a_large_observed_file_is_not_read_whole(tmp_path: Path) -> None:
+    from sim.errors import InputError
+    from sim.io.input_text import read_text
+
+    path = write(tmp_path, "x" * 5000, "big.csv")
+    with pytest.raises(InputError, match="larger than 1000 bytes"):
+        read_text(path, 1000)
+
+
+@pytest.mark.parametrize(
+    ("options", "problem"),
+    [
+        ({"samples": 0}, "-n: must be a whole number of at least 1 (got 0)"),
+        ({"samples": 2, "batch_size": -2}, "--batch-size: must be a whole number of at least 1"),
+        ({"samples": 2, "method": "bogus"}, "--method: expected one of ['random', 'lhs', 'sobol']"),
+        ({"samples": 2, "workers": 0}, "--workers: must be a whole number of at least 1"),
+    ],
+)
+def test_the_python_api_checks_its_arguments(options: dict, problem: str, tmp_path: Path) -> None:
+    import sim
+    from sim.errors import InputError
+
+    path = write(tmp_path, QUOTA)
+    with pytest.raises(InputError) as caught:
+        sim.sweep(path, world=one_chain(), **options)
+    assert str(caught.value) == problem or str(caught.value).startswith(problem)
+
+
+def test_a_run_of_no_samples_is_refused(tmp_path: Path) -> None:
+    from sim.errors import InputError
+
+    world = one_chain()
+    with pytest.raises(InputError, match=r"samples: must be a whole number of at least 1"):
+        engine.run(world, load_scenario_text(SHORT, world, tmp_path), samples=0)
+
+
+def test_compare_refuses_scenarios_on_different_worlds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = Path(__file__).parent.parent / "scenarios"
+    a, b = root / "china-2010-quotas.yaml", root / "baseline.yaml"
+    out = tmp_path / "out"
+    assert main(["compare", str(a), str(b), "-n", "2", "--out", str(out)]) == 2
+    err = one_line_error(capsys)
+    assert "runs on world default@2009 and B on default; a paired comparison needs one world" in err
+    assert not out.exists()
+
+
+def test_compare_refuses_scenarios_of_different_horizons(tmp_path: Path) -> None:
+    import sim
+    from sim.errors import InputError
+
+    a = write(tmp_path, QUOTA, "a.yaml")
+    b = write(tmp_path, QUOTA.replace("name: q", "name: r").replace("2024-12-31", "2025-06-30"))
+    with pytest.raises(InputError, match="a paired comparison needs one horizon"):
+        sim.compare(a, b, 2, world=one_chain())

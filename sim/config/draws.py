@@ -177,8 +177,16 @@ def _truncated(
 
 
 def as_value(distribution: Distribution, number: float) -> float | dt.date:
-    """A drawn number as the field's type (a date for a date distribution)."""
-    return dt.date.fromordinal(int(round(number))) if distribution.is_date else float(number)
+    """A drawn number as the field's type (a date for a date distribution).
+
+    Raises:
+        ValueError: for a day outside the calendar (a date law with a huge sd).
+    """
+    if not distribution.is_date:
+        return float(number)
+    if not 1 <= number <= dt.date.max.toordinal():
+        raise ValueError(f"day {number:.6g} is outside the calendar (years 1 to 9999)")
+    return dt.date.fromordinal(int(round(number)))
 
 
 def central(distribution: Distribution) -> float | dt.date:

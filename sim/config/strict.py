@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 
 class Strict(BaseModel):
@@ -30,10 +30,19 @@ def _not_a_number(value: object) -> object:
     return value
 
 
+def _within_years(value: dt.date) -> dt.date:
+    """Refuse a date outside `FIRST_YEAR` to `LAST_YEAR`: a date near the calendar's end
+    (9999-12-31) would overflow the month arithmetic of a run."""
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"must be a date from {FIRST_YEAR} to {LAST_YEAR}")
+    return value
+
+
+FIRST_YEAR, LAST_YEAR = 1900, 2200
 #: A number field: an int or a float, never a truth value.
 Float = Annotated[float, BeforeValidator(_not_a_truth_value)]
-#: A date field: a date (or its ISO text), never a number.
-Date = Annotated[dt.date, BeforeValidator(_not_a_number)]
+#: A date field: a date (or its ISO text) from `FIRST_YEAR` to `LAST_YEAR`, never a number.
+Date = Annotated[dt.date, BeforeValidator(_not_a_number), AfterValidator(_within_years)]
 
 
 def check_end_after_start(start: dt.date, end: dt.date | None) -> None:

@@ -9,9 +9,15 @@ from sim.errors import InputError
 
 
 def read_text(path: Path, limit: int) -> str:
-    """A UTF-8 text file of at most ``limit`` bytes, or an `InputError` saying why not."""
+    """A UTF-8 text file of at most ``limit`` bytes, or an `InputError` saying why not.
+
+    Only a regular file is read (a FIFO would wait for a writer for ever, a device such as
+    /dev/zero never ends), and never more than ``limit + 1`` bytes of it."""
+    if path.exists() and not path.is_file():
+        raise InputError("not a regular file (a folder, device or pipe)", file=str(path))
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(limit + 1)
     except OSError as exc:
         raise InputError(f"cannot read the file: {exc.strerror}", file=str(path)) from None
     if len(raw) > limit:

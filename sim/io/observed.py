@@ -83,6 +83,7 @@ def read_observed(path: str | Path) -> pd.DataFrame:
         )
     frame = pd.DataFrame(rows)
     _one_period_kind(frame, file)
+    frame.attrs["file"] = file  # for errors found when the run is held against it
     return frame
 
 
@@ -172,7 +173,7 @@ class _Cells:
     def _period(self) -> tuple[dt.date, dt.date, str]:
         try:
             return _period(self.cell["date"])
-        except ValueError:
+        except (ValueError, OverflowError):  # 9999-12 ends beyond the last date
             raise self._fail(
                 "date", "not a date; expected YYYY (a year), YYYY-MM or YYYY-MM-DD (its month)"
             ) from None

@@ -136,37 +136,39 @@ def _field(scenario: Scenario, path: tuple[Any, ...]) -> Any:
 def _check_kind(uncertain: Uncertain, current: Any, file: str) -> None:
     """The field is a number or a date, as the distribution's parameters are."""
     if isinstance(current, bool) or not isinstance(current, (int, float, dt.date)):
-        raise InputError(
-            "only numbers and dates may be uncertain",
-            file=uncertain.file or file,
-            line=uncertain.line,
-            path=uncertain.path,
-        )
+        raise _at(uncertain, file, "only numbers and dates may be uncertain")
     is_date = isinstance(current, dt.date)
     if is_date != uncertain.dist.is_date:
         want = "a date" if is_date else "a number"
-        raise InputError(
-            f"this field is {want}; the distribution's parameters must be too",
-            file=uncertain.file or file,
-            line=uncertain.line,
-            path=uncertain.path,
-        )
+        problem = f"this field is {want}; the distribution's parameters must be too"
+        raise _at(uncertain, file, problem)
 
 
 def _check_extremes(
     uncertain: Uncertain, data: dict[str, Any], lines: Lines, file: str, path: tuple[Any, ...]
 ) -> None:
     """The lowest and highest values a sweep can draw are both valid in the field."""
-    for label, value in zip(("lowest", "highest"), draws.extremes(uncertain.dist)):
+    narrow = "narrow it or add bounds: [low, high]"
+    try:
+        lowest, highest = draws.extremes(uncertain.dist)
+    except ValueError as exc:
+        problem = f"the distribution's draws reach beyond dates: {exc}; {narrow}"
+        raise _at(uncertain, file, problem) from None
+    for label, value in zip(("lowest", "highest"), (lowest, highest)):
         try:
             validate(_put(data, path, value), lines, file)
         except InputError as exc:
-            raise InputError(
-                f"the distribution's {label} draw is refused here: {exc.problem}; narrow "
-                "it or add bounds: [low, high]",
-                file=uncertain.file or file,
-                line=uncertain.line,
-                path=uncertain.path,
-                value=value,
-                has_value=True,
-            ) from None
+            problem = f"the distribution's {label} draw is refused here: {exc.problem}; {narrow}"
+            raise _at(uncertain, file, problem, value) from None
+
+
+def _at(uncertain: Uncertain, file: str, problem: str, *value: object) -> InputError:
+    """An `InputError` at an uncertain input's file and line, quoting ``value`` if given."""
+    return InputError(
+        problem,
+        file=uncertain.file or file,
+        line=uncertain.line,
+        path=uncertain.path,
+        value=value[0] if value else None,
+        has_value=bool(value),
+    )

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sim.errors import InputError
 from sim.runs.engine import PRICE_PRODUCTS, TIERS, RunResult
 from sim.runs.measures import (
     WINDOW_MONTHS,
@@ -175,8 +176,9 @@ class Tables:
 
     def to_reo(self, frame: pd.DataFrame) -> pd.Series:
         """Element tonnes as tonnes of oxide, or magnet content as tonnes of magnet."""
-        magnet = frame["form"].map(self.magnet_content) if "form" in frame else None
-        reo = frame["tonnes"] / frame["element"].map(self.reo)
+        # as floats: a map of no rows keeps the labels' dtype (text, under pandas 3)
+        magnet = frame["form"].map(self.magnet_content).astype(float) if "form" in frame else None
+        reo = frame["tonnes"] / frame["element"].map(self.reo).astype(float)
         if magnet is None:
             return reo
         return reo.where(magnet.isna(), frame["tonnes"] / magnet)
@@ -272,6 +274,7 @@ def compare(result: RunResult, observed: pd.DataFrame, window: float = WINDOW_MO
     """Hold ``result`` against ``observed`` (columns ``start, end, series, key, value``, one
     row a period; ``start`` and ``end`` are dates, ``end`` exclusive)."""
     tables = Tables(result)
+    _check_keys(tables, observed)
     origin = result.chain.origin
     events = sorted(
         ((ev.label or ev.kind, ev.start) for ev in result.scenario.events), key=lambda e: e[1]
@@ -290,6 +293,44 @@ def compare(result: RunResult, observed: pd.DataFrame, window: float = WINDOW_MO
         pd.concat([p[3] for p in parts], ignore_index=True),
         events,
     )
+
+
+def _check_keys(tables: Tables, observed: pd.DataFrame) -> None:
+    """Each production or shortfall key names some facility or buyer of the run: else there
+    is nothing to compare (an `InputError` at the key's first line; the file is the frame's
+    ``attrs["file"]``, if it says)."""
+    for (name, text), rows in observed.groupby(["series", "key"], sort=True):
+        missing = _names_nothing(tables, parse_key(str(name), str(text)))
+        if missing:
+            raise InputError(
+                f"{missing}, so nothing to compare",
+                file=observed.attrs.get("file"),
+                line=int(rows["line"].min()) if "line" in rows else None,
+                path="key",
+                value=text,
+                has_value=True,
+            )
+
+
+def _names_nothing(tables: Tables, key: Key) -> str | None:
+    """Why a production or shortfall key selects no facility or buyer of the run, if so."""
+    chain, place = tables.result.chain, key.places[0]
+    if key.series == "production":
+        codes = [f.country for f in chain.facilities if f.stage == key.what[0]]
+        found = f"no {key.what[0]} facility in {place}"
+    elif key.series == "shortfall":
+        sector = key.places[1]
+        codes = [
+            b.region for b in chain.buyers if b.material in key.what and sector in ("*", b.sector)
+        ]
+        found = f"no buyer of {'/'.join(key.what)} in {place}" + (
+            f" in sector {sector}" if sector != "*" else ""
+        )
+    else:
+        return None
+    if tables.within(pd.Series(codes, dtype=object), place).any():
+        return None
+    return f"the run has {found}"
 
 
 @dataclass(frozen=True)

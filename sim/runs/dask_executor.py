@@ -66,7 +66,7 @@ def _connect(scheduler: str, workers: int) -> tuple[Client, LocalCluster | None]
         return Client(cluster), cluster
     try:
         return Client(scheduler, timeout="10s"), None
-    except OSError as exc:
+    except (OSError, ValueError, TypeError) as exc:  # unreachable, or not an address
         raise InputError(
             f"cannot reach the Dask scheduler: {exc}",
             path="--scheduler",

@@ -290,6 +290,7 @@ def _check_request(
     """Refuse a bad seed, draws of the wrong length, and a run too big for memory, before
     it starts."""
     check_seed(seed)
+    check_count(samples, "samples")
     if draws:
         sizes = {len(v) for v in draws.values()}
         if sizes != {samples}:
@@ -302,6 +303,16 @@ def _check_request(
             "samples",
             path="horizon",
         )
+
+
+def check_count(value: object, path: str, least: int = 1) -> int:
+    """``value`` if it is a whole number of at least ``least``, else an `InputError` at
+    ``path`` (an option or argument: samples, --workers, --batch-size)."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < least:
+        raise InputError(
+            f"must be a whole number of at least {least}", path=path, value=value, has_value=True
+        )
+    return int(value)
 
 
 def _start(

@@ -14,6 +14,7 @@ numbers whatever runs it and however often it was resumed. Its tables are
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from sim.runs.engine import (
     PRICE_PRODUCTS,
     TIERS,
     HistoryCache,
+    check_count,
     estimate_bytes,
     horizon_months,
     run,
@@ -153,6 +155,29 @@ class SweepResult:
         return len(self.seeds)
 
 
+def check_comparable(a: Scenario, b: Scenario, one_world: bool = False) -> None:
+    """Refuse to pair the futures of two scenarios on different worlds (unless both are run
+    on ``one_world`` the caller gives) or horizons: the difference would be the worlds' or
+    the extra months', not B's effect."""
+    if not one_world and a.world != b.world:
+        raise InputError(
+            f"A ({a.name}) runs on world {a.world} and B on {b.world}; a paired comparison "
+            "needs one world",
+            path="B",
+            value=b.name,
+            has_value=True,
+        )
+    if a.horizon != b.horizon:
+        when = [f"{s.horizon.start} to {s.horizon.end}" for s in (a, b)]
+        raise InputError(
+            f"A ({a.name}) runs {when[0]} and B {when[1]}; a paired comparison needs one "
+            "horizon (the extra months would count as B's effect)",
+            path="B",
+            value=b.name,
+            has_value=True,
+        )
+
+
 def check_size(
     world: World, scenario: Scenario, samples: int, batch_size: int, workers: int
 ) -> None:
@@ -180,6 +205,47 @@ def check_size(
             value=samples,
             has_value=True,
         )
+
+
+#: A Dask scheduler's address: ``HOST:PORT``, optionally after a protocol (``tcp://``).
+SCHEDULER = re.compile(r"((tcp|tls|ws|wss|ucx)://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):[0-9]{1,5}")
+
+
+def _check_options(
+    samples: int,
+    seed: int,
+    method: str,
+    workers: int,
+    scheduler: str | None,
+    batch_size: int | None,
+) -> None:
+    """Refuse a bad number of samples, seed, method, number of workers, scheduler or batch
+    size (the Python API calls `sweep` directly: it gets the command line's messages)."""
+    check_count(samples, "-n")
+    sampling.check_seed(seed)
+    if method not in sampling.METHODS:
+        raise InputError(
+            f"expected one of {list(sampling.METHODS)}",
+            path="--method",
+            value=method,
+            has_value=True,
+        )
+    check_count(workers, "--workers")
+    check_scheduler(scheduler)
+    if batch_size is not None:
+        check_count(batch_size, "--batch-size")
+
+
+def check_scheduler(scheduler: str | None) -> None:
+    """Refuse a ``--scheduler`` that is neither 'local' nor an address, before any work."""
+    if scheduler is None or scheduler == "local" or SCHEDULER.fullmatch(scheduler):
+        return
+    raise InputError(
+        "expected 'local' or a Dask scheduler's address, such as tcp://HOST:PORT",
+        path="--scheduler",
+        value=scheduler,
+        has_value=True,
+    )
 
 
 def _batches(samples: int, batch_size: int) -> list[tuple[int, int]]:
@@ -266,7 +332,7 @@ def sweep(
 
     ``draws`` replaces the drawn inputs (a design made elsewhere, e.g. by SALib). Each
     process that runs batches keeps the histories they share (`sim.runs.executors`)."""
-    sampling.check_seed(seed)
+    _check_options(samples, seed, method, workers, scheduler, batch_size)
     batch_size = batch_size or default_batch(samples, workers)
     check_size(world, scenario, samples, batch_size, workers)
     began = time.perf_counter()
