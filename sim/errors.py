@@ -8,6 +8,8 @@ numbers must be finite.
 
 from __future__ import annotations
 
+import datetime as dt
+
 
 class SimError(Exception):
     """Root of every error the package raises on purpose."""
@@ -44,8 +46,22 @@ class InputError(SimError):
         if self.file:
             where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
         field = f"{self.path}: " if self.path else ""
-        got = f" (got {self.value!r})" if self.has_value else ""
-        return f"{where}{field}{self.problem}{got}"
+        got = f" (got {excerpt(self.value)})" if self.has_value else ""
+        return f"{where}{field}{excerpt(self.problem, MAX_PROBLEM, quote=False)}{got}"
+
+
+MAX_VALUE, MAX_PROBLEM = 80, 2000  # characters of a value, and of a problem, an error shows
+
+
+def excerpt(value: object, limit: int = MAX_VALUE, quote: bool = True) -> str:
+    """``value`` as an error shows it: its repr (a date as written, ``2024-01-31``; text as
+    it is with ``quote`` false), on one line, cut to ``limit`` characters."""
+    if isinstance(value, dt.date):
+        text = value.isoformat()
+    else:
+        text = repr(value) if quote or not isinstance(value, str) else value
+    text = " ".join(text.split()) if "\n" in text else text
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 class MassBalanceError(SimError):

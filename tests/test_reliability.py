@@ -407,3 +407,82 @@ def test_compare_refuses_scenarios_of_different_horizons(tmp_path: Path) -> None
     b = write(tmp_path, QUOTA.replace("name: q", "name: r").replace("2024-12-31", "2025-06-30"))
     with pytest.raises(InputError, match="a paired comparison needs one horizon"):
         sim.compare(a, b, 2, world=one_chain())
+
+
+# -- 7. warnings, long values and hints ---------------------------------------------------------
+WARN_THEN = """
+import sys, warnings
+from sim.errors import InputError
+from sim.io import cli, commands
+
+def validate(args):
+    warnings.warn("overflow encountered in multiply", RuntimeWarning)
+    warnings.warn("a library's note", UserWarning)
+    if sys.argv[1] == "fail":
+        raise InputError("bad value", file="s.yaml", line=3)
+    return 0
+
+commands.validate = validate
+sys.exit(cli.main(["validate", "s.yaml"]))
+"""
+
+
+@pytest.mark.parametrize("outcome", ["fail", "succeed"])
+def test_warnings_do_not_break_the_one_line_error(outcome: str) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", WARN_THEN, outcome],
+        cwd=Path(__file__).parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if outcome == "fail":
+        assert done.returncode == 2
+        assert done.stderr == "error: s.yaml:3: bad value\n"
+    else:
+        assert done.returncode == 0
+        assert done.stderr.splitlines() == [
+            "warning: RuntimeWarning: overflow encountered in multiply",
+            "warning: UserWarning: a library's note",
+        ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "name: " + "x" * 5000 + "\nhorizon: {start: 2024-01-01, end: 2024-12-31}\n",
+        SHORT + "events:\n  - {kind: export_control, exporter: CN, mode: ban, "
+        "start: 2024-03-01,\n     elements: [" + ", ".join(f"Zz{i}" for i in range(2000)) + "]}\n",
+    ],
+    ids=["name", "elements"],
+)
+def test_a_long_bad_value_is_echoed_as_a_short_excerpt(
+    text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, text)
+    assert main(["validate", str(path)]) == 2
+    err = one_line_error(capsys)
+    assert len(err) < len(str(path)) + 400, len(err)
+    assert "..." in err
+
+
+def test_a_date_in_an_error_is_written_as_a_date() -> None:
+    import datetime as dt
+
+    from sim.errors import InputError
+
+    found = InputError("too late", value=dt.date(9999, 12, 31), has_value=True)
+    assert str(found) == "too late (got 9999-12-31)"
+
+
+def test_did_you_mean_never_suggests_the_name_itself(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, SHORT + "events:\n" + CONTROL + ", full_price_ratio: 3}\n")
+    assert main(["validate", str(path)]) == 2
+    err = one_line_error(capsys)
+    assert "did you mean 'full_price_ratio'" not in err
+    assert "'full_price_ratio' is a field of substitution events, not of this one" in err

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from sim.config.strict import Date, Float, Strict, check_end_after_start
+from sim.errors import excerpt
 from sim.units import ELEMENT_ALIASES, FORM_ALIASES
 
 #: Most tonnes (or tonnes a year) any event may name: the world mines about 4e5 t REO a year,
@@ -31,7 +32,7 @@ def _known_names(value: object, allowed: Mapping[str, object], what: str) -> obj
         raise ValueError(f"must be 'all' or a non-empty list of {what}")
     bad = [v for v in value if not isinstance(v, str) or v not in allowed]
     if bad:
-        raise ValueError(f"unknown {what} {bad}; expected one of {sorted(allowed)}")
+        raise ValueError(f"unknown {what} {excerpt(bad)}; expected one of {sorted(allowed)}")
     return value
 
 

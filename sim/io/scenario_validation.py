@@ -18,25 +18,25 @@ from sim.config.scenario import Horizon, Scenario
 from sim.errors import InputError
 from sim.io.yaml_lines import Lines, dotted
 
-#: Every field name the schema knows, for 'did you mean' hints on unknown fields.
+#: The schema's models, by what a reader calls them, for 'did you mean' hints on unknown fields.
+MODELS: dict[str, Any] = {
+    "a scenario": Scenario,
+    "a horizon": Horizon,
+    "export_control events": events.ExportControl,
+    "new_capacity events": events.NewCapacity,
+    "outage events": events.Outage,
+    "stockpile events": events.Stockpile,
+    "price_floor events": events.PriceFloor,
+    "price_level events": events.PriceLevel,
+    "price_cap events": events.PriceCap,
+    "offtake events": events.Offtake,
+    "substitution events": events.Substitution,
+    "recycling events": events.Recycling,
+    "a distribution": Distribution,
+}
+#: Every field name the schema knows.
 KNOWN_FIELDS: frozenset[str] = frozenset(
-    name
-    for model in (
-        Scenario,
-        Horizon,
-        events.ExportControl,
-        events.NewCapacity,
-        events.Outage,
-        events.Stockpile,
-        events.PriceFloor,
-        events.PriceLevel,
-        events.PriceCap,
-        events.Offtake,
-        events.Substitution,
-        events.Recycling,
-        Distribution,
-    )
-    for name in model.model_fields
+    name for model in MODELS.values() for name in model.model_fields
 )
 
 
@@ -84,7 +84,11 @@ def shows_value(error: Any) -> bool:
 
 
 def _suggest(field: str) -> str:
-    """A 'did you mean' for an unknown field, from the schema's known fields."""
+    """A 'did you mean' for an unknown field, from the schema's known fields; a field known
+    elsewhere (``full_price_ratio`` in an export control) is said to belong there instead."""
+    if field in KNOWN_FIELDS:
+        owners = [label for label, model in MODELS.items() if field in model.model_fields]
+        return f"; '{field}' is a field of {' and '.join(owners)}, not of this one"
     close = difflib.get_close_matches(field, sorted(KNOWN_FIELDS), n=1)
     return f"; did you mean '{close[0]}'?" if close else ""
 
