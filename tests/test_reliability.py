@@ -486,3 +486,33 @@ def test_did_you_mean_never_suggests_the_name_itself(
     err = one_line_error(capsys)
     assert "did you mean 'full_price_ratio'" not in err
     assert "'full_price_ratio' is a field of substitution events, not of this one" in err
+
+
+# -- 8. extends: reaches only scenario files ----------------------------------------------------
+@pytest.mark.parametrize("parent", ["notes.txt", "link.yaml", "zero.yaml", "folder.yaml"])
+def test_extends_reaches_only_yaml_regular_files(
+    parent: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path, SHORT, "notes.txt")
+    (tmp_path / "link.yaml").symlink_to(tmp_path / "notes.txt")
+    (tmp_path / "zero.yaml").symlink_to("/dev/zero")
+    (tmp_path / "folder.yaml").mkdir()
+    child = write(tmp_path, f"extends: {parent}\nname: child\n", "child.yaml")
+    assert main(["validate", str(child)]) == 2
+    err = one_line_error(capsys)
+    assert f"{child}:1: extends: parent scenario {tmp_path / parent} " in err
+    yaml = parent in ("notes.txt", "link.yaml")
+    assert ("is not a .yaml or .yml file" if yaml else "is not a regular file") in err
+
+
+def test_a_deep_extends_chain_is_refused_at_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path, SHORT, "s0.yaml")
+    for i in range(1, 60):
+        write(tmp_path, f"extends: s{i - 1}.yaml\nname: s{i}\n", f"s{i}.yaml")
+    assert main(["validate", str(tmp_path / "s19.yaml")]) == 0
+    capsys.readouterr()
+    assert main(["validate", str(tmp_path / "s59.yaml")]) == 2
+    err = one_line_error(capsys)
+    assert f":1: extends: the extends: chain from {tmp_path / 's59.yaml'} is more than 20" in err
