@@ -5,10 +5,12 @@ Each test here failed on the tree before its fix."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sim.errors import MassBalanceError
@@ -16,6 +18,7 @@ from sim.io.cli import main
 from sim.io.scenario_files import load_scenario
 from sim.model.ledger import Ledger
 from sim.runs import engine
+from sim.runs.store import BatchStore
 from sim.runs.sweep import sweep
 from tests.worlds import one_chain
 
@@ -108,8 +111,10 @@ def test_a_resumed_batch_holding_nan_fails(tmp_path: Path) -> None:
     batch = store / "batch-000001.npz"
     with np.load(batch) as data:
         arrays = {k: data[k] for k in data.files}
+    record = json.loads(str(arrays.pop("__batch__")))
     arrays["shortfall"][0, 3, 0] = np.nan
-    np.savez(batch, **arrays)
+    # written as the sweep would, with a true record and checksum: only the NaN is wrong
+    BatchStore(store, record["sweep"]).save(1, (record["first"], record["last"]), arrays)
     with pytest.raises(MassBalanceError, match="batch 1: shortfall"):
         sweep(world, scenario, 4, batch_size=2, store=store)
 
@@ -516,3 +521,74 @@ def test_a_deep_extends_chain_is_refused_at_its_line(
     assert main(["validate", str(tmp_path / "s59.yaml")]) == 2
     err = one_line_error(capsys)
     assert f":1: extends: the extends: chain from {tmp_path / 's59.yaml'} is more than 20" in err
+
+
+# -- the resume store verifies itself -----------------------------------------------------------
+def _spoil_truncated(batch: Path, store: Path) -> None:
+    batch.write_bytes(batch.read_bytes()[:100])
+
+
+def _spoil_empty(batch: Path, store: Path) -> None:
+    batch.write_bytes(b"")
+
+
+def _spoil_swapped(batch: Path, store: Path) -> None:
+    batch.write_bytes((store / "batch-000000.npz").read_bytes())
+
+
+def _spoil_edited(batch: Path, store: Path) -> None:
+    with np.load(batch) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["shortfall"] = arrays["shortfall"] + 1.0
+    np.savez(batch, **arrays)
+
+
+def _spoil_old(batch: Path, store: Path) -> None:
+    with np.load(batch) as data:
+        arrays = {k: data[k] for k in data.files if k != "__batch__"}
+    np.savez(batch, **arrays)
+
+
+SPOILS = {
+    "truncated": (_spoil_truncated, "unreadable"),
+    "empty": (_spoil_empty, "unreadable"),
+    "swapped": (_spoil_swapped, "another sweep's or another batch's"),
+    "edited": (_spoil_edited, "checksum does not match"),
+    "unrecorded": (_spoil_old, "does not say which batch it is"),
+}
+
+
+@pytest.mark.parametrize("spoil", SPOILS, ids=list(SPOILS))
+def test_a_bad_batch_file_is_run_again_with_a_notice(spoil: str, tmp_path: Path) -> None:
+    from sim.runs.sweep_tables import summary_table
+
+    world = one_chain()
+    scenario = load_scenario_text(QUOTA, world, tmp_path)
+    fresh = sweep(world, scenario, 6, seed=3, batch_size=2)
+    store = tmp_path / "store"
+    sweep(world, scenario, 6, seed=3, batch_size=2, store=store)
+    action, reason = SPOILS[spoil]
+    action(store / "batch-000001.npz", store)
+    notices: list[str] = []
+    again = sweep(world, scenario, 6, seed=3, batch_size=2, store=store, notice=notices.append)
+    assert again.resumed == 2
+    assert len(notices) == 1 and "batch-000001.npz: not resumed" in notices[0]
+    assert reason in notices[0] and "running batch 1 again" in notices[0]
+    pd.testing.assert_frame_equal(summary_table(again), summary_table(fresh), check_exact=True)
+    # the batch run again was saved whole: a third run resumes every batch
+    third = sweep(world, scenario, 6, seed=3, batch_size=2, store=store, notice=notices.append)
+    assert third.resumed == 3 and len(notices) == 1
+
+
+def test_another_sweeps_batch_is_not_trusted(tmp_path: Path) -> None:
+    world = one_chain()
+    scenario = load_scenario_text(QUOTA, world, tmp_path)
+    mine, theirs = tmp_path / "mine", tmp_path / "theirs"
+    sweep(world, scenario, 4, seed=1, batch_size=2, store=mine)
+    sweep(world, scenario, 4, seed=2, batch_size=2, store=theirs)
+    (mine / "batch-000000.npz").write_bytes((theirs / "batch-000000.npz").read_bytes())
+    notices: list[str] = []
+    again = sweep(world, scenario, 4, seed=1, batch_size=2, store=mine, notice=notices.append)
+    alone = sweep(world, scenario, 4, seed=1, batch_size=2)
+    assert again.resumed == 1 and "another sweep's" in notices[0]
+    assert np.array_equal(again.arrays["shortfall"], alone.arrays["shortfall"])

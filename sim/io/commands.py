@@ -247,6 +247,7 @@ def _sweep_one(
             batch_size=batch,
             store=store,
             progress=update,
+            notice=lambda text: print(f"notice: {text}", file=sys.stderr),
         )
     finally:
         close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +41,7 @@ from sim.runs.engine import (
 )
 from sim.runs.executors import BatchFn, BatchWorker, Job, local_map
 from sim.runs.finite import check_finite, priced
-from sim.runs.store import ARRAYS, BatchStore
+from sim.runs.store import ARRAYS, BadBatch, BatchStore, sweep_identity
 from sim.units import month_start
 from sim.world.world import World
 
@@ -294,12 +295,19 @@ class Merge:
         if self.progress:
             self.progress(b - a)
 
-    def resume(self, store: BatchStore) -> int:
-        """Merge the batches ``store`` holds; how many it held."""
-        found = [i for i in range(len(self.spans)) if store.has(i)]
-        for i in found:
-            self.keep(i, store.load(i))
-        return len(found)
+    def resume(self, store: BatchStore, notice: Callable[[str], None]) -> int:
+        """Merge the batches ``store`` holds and trusts; how many. A batch file it does not
+        trust is run again, with a one-line ``notice`` saying why."""
+        resumed = 0
+        for i in (i for i in range(len(self.spans)) if store.has(i)):
+            try:
+                arrays = store.load(i, self.spans[i])
+            except BadBatch as exc:
+                notice(f"{store.path(i)}: not resumed, {exc}; running batch {i} again")
+                continue
+            self.keep(i, arrays)
+            resumed += 1
+        return resumed
 
     def jobs(self, draws: Mapping[str, np.ndarray]) -> list[Job]:
         """The batches not merged yet: index, draws and sample count of each."""
@@ -327,11 +335,14 @@ def sweep(
     progress: Callable[[int], None] | None = None,
     batch_fn: BatchFn = run_batch,
     draws: dict[str, np.ndarray] | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> SweepResult:
     """Run ``samples`` futures of ``scenario`` in batches; resume from ``store`` if given.
 
     ``draws`` replaces the drawn inputs (a design made elsewhere, e.g. by SALib). Each
-    process that runs batches keeps the histories they share (`sim.runs.executors`)."""
+    process that runs batches keeps the histories they share (`sim.runs.executors`). A
+    stored batch that cannot be trusted is run again, and ``notice`` (default: a warning)
+    is told why, in one line."""
     _check_options(samples, seed, method, workers, scheduler, batch_size)
     batch_size = batch_size or default_batch(samples, workers)
     check_size(world, scenario, samples, batch_size, workers)
@@ -339,12 +350,14 @@ def sweep(
     if draws is None:
         draws = sampling.draw(scenario, samples, seed, method)
     merge = Merge(samples, batch_size, progress, base_table(world.prices_usd_per_kg))
-    saved = BatchStore(store) if store is not None else None
-    resumed = merge.resume(saved) if saved is not None else 0
+    saved = None
+    if store is not None:
+        saved = BatchStore(store, sweep_identity(world, scenario, seed, method, batch_size, draws))
+    resumed = merge.resume(saved, notice or _warn) if saved is not None else 0
     worker = BatchWorker(batch_fn, world, scenario)
     for index, arrays in _finished(worker, merge.jobs(draws), workers, scheduler):
         if saved is not None:
-            saved.save(index, arrays)
+            saved.save(index, merge.spans[index], arrays)
         merge.keep(index, arrays)
         del arrays
     arrays = merge.arrays()
@@ -361,6 +374,10 @@ def sweep(
         resumed=resumed,
         wall_seconds=time.perf_counter() - began,
     )
+
+
+def _warn(text: str) -> None:
+    warnings.warn(text, UserWarning, stacklevel=3)
 
 
 def _finished(
