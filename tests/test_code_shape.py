@@ -12,8 +12,6 @@ import ast
 import statistics
 from pathlib import Path
 
-import pytest
-
 PACKAGE = Path(__file__).parent.parent / "sim"
 MAX_MODULE, MAX_CLASS, MAX_FUNCTION, MAX_MEDIAN = 500, 250, 60, 8
 LONG_KERNEL = "# long kernel:"
@@ -56,7 +54,6 @@ def test_no_function_over_the_limit() -> None:
     assert long == {}
 
 
-@pytest.mark.xfail(strict=True, reason="the split of issue 13 is under way")
 def test_median_function_is_short() -> None:
     _, _, functions = shapes()
     assert statistics.median(n for n, _ in functions.values()) <= MAX_MEDIAN

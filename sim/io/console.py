@@ -29,17 +29,13 @@ SUMMARY_COLUMNS = [
     "first_short",
     "recovered",
 ]
-COMPARISON_COLUMNS = [
-    "region",
-    "sector",
-    "material",
-    "a_mean",
-    "b_mean",
-    "diff_mean",
-    "diff_p05",
-    "diff_p95",
-    "probability_b_lower",
-]
+#: How the shortfall summary names its columns when printed.
+SUMMARY_HEADINGS = {"shortfall_t": "cumulative_t", "share_short": "of_demand"}
+#: The labels of a buyer group, first in every printed table of groups.
+GROUP_COLUMNS = ["region", "sector", "material"]
+#: Columns printed in whole tonnes: a sweep's totals, and a comparison's.
+TOTALS_TONNES = ("mean", "p05", "p50", "p95")
+COMPARISON_TONNES = ("a_mean", "b_mean", "diff_mean", "diff_p05", "diff_p95")
 
 
 def validated(path: object, scenario: Scenario) -> str:
@@ -67,15 +63,17 @@ def shortfall_summary(summary: pd.DataFrame) -> str:
     short = summary[summary["shortfall_t"] > 0.5].sort_values("shortfall_t", ascending=False)
     if short.empty:
         return "no shortfall: every region and sector was fully supplied"
-    table = short.assign(
+    table = _summary_rows(short).to_string(index=False)
+    return f"shortfall by region x sector (t of magnet, or t of element):\n{table}"
+
+
+def _summary_rows(short: pd.DataFrame) -> pd.DataFrame:
+    """The summary's rows as printed: whole tonnes, the peak month to 0.1 t, shares in %."""
+    return short.assign(
         shortfall_t=short["shortfall_t"].round(0).astype(int),
         peak_month_t=short["peak_month_t"].round(1),
         share_short=(100 * short["share_short"]).round(1).astype(str) + "%",
-    )[SUMMARY_COLUMNS]
-    table = table.rename(columns={"shortfall_t": "cumulative_t", "share_short": "of_demand"})
-    return "shortfall by region x sector (t of magnet, or t of element):\n" + table.to_string(
-        index=False
-    )
+    )[SUMMARY_COLUMNS].rename(columns=SUMMARY_HEADINGS)
 
 
 def levers(result: RunResult, summary: pd.DataFrame) -> str:
@@ -120,18 +118,27 @@ def _shortfall_timing(result: RunResult, summary: pd.DataFrame) -> list[str]:
 
 def _price_peaks(result: RunResult) -> list[str]:
     """The eight largest price rises above 5%, by product and tier."""
+    peaks = _large_peaks(result).head(8)
+    if peaks.empty:
+        return []
+    return ["price peaks by tier (US$/kg):"] + [_peak(row) for row in peaks.itertuples()]
+
+
+def _large_peaks(result: RunResult) -> pd.DataFrame:
+    """The price peaks more than 5% above the first month's price, largest first."""
     from sim.runs.summary import price_peaks_table
 
     peaks = price_peaks_table(result)
-    peaks = peaks[peaks["peak_ratio"] > 1.05].sort_values("peak_ratio", ascending=False)
-    if peaks.empty:
-        return []
-    return ["price peaks by tier (US$/kg):"] + [
+    return peaks[peaks["peak_ratio"] > 1.05].sort_values("peak_ratio", ascending=False)
+
+
+def _peak(row: Any) -> str:
+    """One price peak: product, tier, first price -> peak price (ratio) in its month."""
+    return (
         f"  {row.product:13s} {row.market:8s} {row.first_usd_per_kg:10,.1f} -> "
         f"{row.peak_usd_per_kg:10,.1f} ({row.peak_ratio:.1f}x) in "
         f"{row.peak_date}"
-        for row in peaks.head(8).itertuples()
-    ]
+    )
 
 
 def _floor_payments(result: RunResult) -> list[str]:
@@ -162,15 +169,20 @@ def _producers(result: RunResult) -> list[str]:
     """Producers that ran below full capacity: from when, how long, and at the end."""
     from sim.runs.summary import producers_table
 
-    lines = []
-    for name, group in producers_table(result).groupby("producer"):
-        low = group[group["capacity_share"] < 1.0]
-        if not low.empty:
-            lines.append(
-                f"producer {name}: below full capacity from {low['date'].iloc[0]} "
-                f"({len(low)} months; {group['capacity_share'].iloc[-1]:.0%} at the end)"
-            )
-    return lines
+    groups = producers_table(result).groupby("producer")
+    lines = [_below_capacity(name, group) for name, group in groups]
+    return [line for line in lines if line is not None]
+
+
+def _below_capacity(name: object, group: pd.DataFrame) -> str | None:
+    """A producer's first month below full capacity, months below, share at the end; or None."""
+    low = group[group["capacity_share"] < 1.0]
+    if low.empty:
+        return None
+    return (
+        f"producer {name}: below full capacity from {low['date'].iloc[0]} "
+        f"({len(low)} months; {group['capacity_share'].iloc[-1]:.0%} at the end)"
+    )
 
 
 def calibration(measures: dict[str, float], targets: dict[str, TargetRow]) -> list[str]:
@@ -219,16 +231,8 @@ def sweep_totals(totals: pd.DataFrame, limit: int = TOP_ROWS) -> str:
     short = totals[totals["p95"] > 0.5].sort_values("mean", ascending=False).head(limit)
     if short.empty:
         return "no shortfall in any future"
-    table = short[
-        ["region", "sector", "material", "mean", "p05", "p50", "p95", "probability_short"]
-    ].copy()
-    for column in ("mean", "p05", "p50", "p95"):
-        table[column] = table[column].round(0).astype(int)
-    table["probability_short"] = _percent(table["probability_short"])
-    return (
-        "cumulative shortfall over the horizon (t of magnet, or t of element), "
-        "largest first:\n" + table.to_string(index=False)
-    )
+    title = "cumulative shortfall over the horizon (t of magnet, or t of element), largest first"
+    return _groups_table(title, short, TOTALS_TONNES, "probability_short")
 
 
 def comparison_header(a: SweepResult, b: SweepResult, seed: int) -> str:
@@ -244,16 +248,20 @@ def comparison(table: pd.DataFrame) -> str:
     """The groups whose shortfall B moved against A, largest mean difference first."""
     moved = table[(table["diff_p95"].abs() > 0.5) | (table["diff_p05"].abs() > 0.5)]
     moved = moved.reindex(moved["diff_mean"].abs().sort_values(ascending=False).index)
-    moved = moved.head(TOP_ROWS)
     if moved.empty:
         return "no difference in cumulative shortfall in any future"
-    view = moved[COMPARISON_COLUMNS].copy()
-    for column in ("a_mean", "b_mean", "diff_mean", "diff_p05", "diff_p95"):
+    title = "cumulative shortfall, B minus A, paired future by future (t)"
+    return _groups_table(title, moved.head(TOP_ROWS), COMPARISON_TONNES, "probability_b_lower")
+
+
+def _groups_table(title: str, table: pd.DataFrame, tonnes: tuple[str, ...], share: str) -> str:
+    """``title`` over the buyer groups of ``table``: its ``tonnes`` columns in whole tonnes and
+    its ``share`` column (0-1) in whole percent."""
+    view = table[[*GROUP_COLUMNS, *tonnes, share]].copy()
+    for column in tonnes:
         view[column] = view[column].round(0).astype(int)
-    view["probability_b_lower"] = _percent(view["probability_b_lower"])
-    return "cumulative shortfall, B minus A, paired future by future (t):\n" + view.to_string(
-        index=False
-    )
+    view[share] = _percent(view[share])
+    return f"{title}:\n{view.to_string(index=False)}"
 
 
 def sensitivity(table: pd.DataFrame) -> str:

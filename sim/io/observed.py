@@ -31,13 +31,26 @@ def _period(raw: str) -> tuple[dt.date, dt.date, str]:
     (exclusive) and kind. Raises ValueError."""
     text = raw.strip()
     if re.fullmatch(r"[0-9]{4}", text):
-        year = int(text)
-        return dt.date(year, 1, 1), dt.date(year + 1, 1, 1), "year"
+        return _year(int(text))
     if re.fullmatch(r"[0-9]{4}-[0-9]{2}(-[0-9]{2})?", text):
-        day = dt.date.fromisoformat(text if len(text) == 10 else text + "-01")
-        first = day.replace(day=1)
-        return first, (first + dt.timedelta(days=32)).replace(day=1), "month"
+        return _month(dt.date.fromisoformat(text if len(text) == 10 else text + "-01"))
     raise ValueError(text)
+
+
+def _year(year: int) -> tuple[dt.date, dt.date, str]:
+    """A calendar year: its first day, the next year's first day, and its kind."""
+    return dt.date(year, 1, 1), dt.date(year + 1, 1, 1), "year"
+
+
+def _month(day: dt.date) -> tuple[dt.date, dt.date, str]:
+    """The month of ``day``: its first day, the next month's first day, and its kind."""
+    first = day.replace(day=1)
+    return first, (first + dt.timedelta(days=32)).replace(day=1), "month"
+
+
+def _refused(problem: str, file: str, line: int, field: str, value: object) -> InputError:
+    """The error of a bad cell (or header): ``FILE:LINE: field: problem (got VALUE)``."""
+    return InputError(problem, file=file, line=line, path=field, value=value, has_value=True)
 
 
 def _observed_records(text: str, file: str) -> Iterator[tuple[int, list[str]]]:
@@ -91,14 +104,8 @@ def _check_header(header: list[str], line: int, file: str) -> None:
     """The header names every column an observation needs."""
     for column in OBSERVED_COLUMNS:
         if column not in header:
-            raise InputError(
-                f"missing column '{column}'; expected columns {', '.join(OBSERVED_COLUMNS)}",
-                file=file,
-                line=line,
-                path="header",
-                value=",".join(header),
-                has_value=True,
-            )
+            problem = f"missing column '{column}'; expected columns {', '.join(OBSERVED_COLUMNS)}"
+            raise _refused(problem, file, line, "header", ",".join(header))
 
 
 def _observed_rows(
@@ -128,14 +135,8 @@ def _check_once(
     line = row["line"]
     first = first_lines.setdefault((row["series"], row["key"], row["start"]), line)
     if first != line:
-        raise InputError(
-            f"duplicate of line {first} (same date, series and key)",
-            file=file,
-            line=line,
-            path="date",
-            value=date_cell,
-            has_value=True,
-        )
+        problem = f"duplicate of line {first} (same date, series and key)"
+        raise _refused(problem, file, line, "date", date_cell)
 
 
 @dataclass(frozen=True)
@@ -161,14 +162,7 @@ class _Cells:
         }
 
     def _fail(self, field: str, problem: str) -> InputError:
-        return InputError(
-            problem,
-            file=self.file,
-            line=self.line,
-            path=field,
-            value=self.cell[field],
-            has_value=True,
-        )
+        return _refused(problem, self.file, self.line, field, self.cell[field])
 
     def _period(self) -> tuple[dt.date, dt.date, str]:
         try:
@@ -201,15 +195,11 @@ def _one_period_kind(frame: pd.DataFrame, file: str) -> None:
     for row in frame.to_dict("records"):
         kind, line = first.setdefault((row["series"], row["key"]), (row["period"], row["line"]))
         if kind != row["period"]:
-            raise InputError(
+            problem = (
                 f"key {row['key']} mixes yearly and monthly dates (first {kind} "
-                f"at line {line}); use one kind of period per key",
-                file=file,
-                line=row["line"],
-                path="date",
-                value=row["date"],
-                has_value=True,
+                f"at line {line}); use one kind of period per key"
             )
+            raise _refused(problem, file, row["line"], "date", row["date"])
 
 
 def check_observed(observed: pd.DataFrame, world: World, file: str) -> None:
@@ -225,11 +215,5 @@ def check_observed(observed: pd.DataFrame, world: World, file: str) -> None:
         )
         for place in key.places[: 2 if key.series == "flow" else 1]:
             if place not in known:
-                raise InputError(
-                    f"unknown {what} '{place}'; {nearest(place, known)}",
-                    file=file,
-                    line=row["line"],
-                    path="key",
-                    value=row["key"],
-                    has_value=True,
-                )
+                problem = f"unknown {what} '{place}'; {nearest(place, known)}"
+                raise _refused(problem, file, row["line"], "key", row["key"])

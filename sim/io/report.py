@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -49,6 +49,9 @@ from sim.runs.tables import (
 )
 from sim.version import __version__
 
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
 
 def scenario_hash(scenario: Scenario) -> str:
     """SHA-256 of the resolved scenario's canonical JSON."""
@@ -59,6 +62,15 @@ def scenario_hash(scenario: Scenario) -> str:
 def data_hash() -> str:
     """SHA-256 over the embedded world's data files (every vintage), in name order."""
     digest = hashlib.sha256()
+    for name, entry in _data_files():
+        digest.update(name.encode())
+        digest.update(entry.read_bytes())
+    return digest.hexdigest()
+
+
+def _data_files() -> Iterator[tuple[str, Traversable]]:
+    """The embedded data files by their names in the data folder, folder by folder (a folder's
+    files and subfolders in name order)."""
     folders = [("", resources.files("sim.world.data"))]
     while folders:
         prefix, folder = folders.pop(0)
@@ -66,9 +78,7 @@ def data_hash() -> str:
             if entry.is_dir() and not entry.name.startswith(("_", ".")):
                 folders.append((f"{prefix}{entry.name}/", entry))
             elif entry.name.endswith(".csv"):
-                digest.update(f"{prefix}{entry.name}".encode())
-                digest.update(entry.read_bytes())
-    return digest.hexdigest()
+                yield f"{prefix}{entry.name}", entry
 
 
 def default_folder(root: Path, scenario: Scenario) -> Path:

@@ -53,15 +53,9 @@ def _named_world(scenario: Scenario, lines: Lines, file: str) -> World:
     try:
         return vintage_world(scenario.world)
     except KeyError:
-        where_file, line, field = locate(("world",), lines, file)
-        raise InputError(
-            f"unknown world; expected one of {world_names()}",
-            file=where_file,
-            line=line,
-            path=field,
-            value=scenario.world,
-            has_value=True,
-        ) from None
+        place = locate(("world",), lines, file)
+        problem = f"unknown world; expected one of {world_names()}"
+        raise place.error(problem, scenario.world, has_value=True) from None
 
 
 def resolve(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any], Lines]:

@@ -7,7 +7,7 @@ message is said for the author of the file, with a 'did you mean' for an unknown
 from __future__ import annotations
 
 import difflib
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -40,14 +40,33 @@ KNOWN_FIELDS: frozenset[str] = frozenset(
 )
 
 
-def locate(loc: tuple[Any, ...], lines: Lines, fallback: str) -> tuple[str, int | None, str]:
+class Place(NamedTuple):
+    """Where a field of a scenario document is: its file, its line (if known) and its path."""
+
+    file: str
+    line: int | None
+    path: str
+
+    def error(self, problem: str, value: object = None, has_value: bool = False) -> InputError:
+        """An `InputError` at this field: ``FILE:LINE: path: problem (got VALUE)``."""
+        return InputError(
+            problem,
+            file=self.file,
+            line=self.line,
+            path=self.path,
+            value=value,
+            has_value=has_value,
+        )
+
+
+def locate(loc: tuple[Any, ...], lines: Lines, fallback: str) -> Place:
     """File, line and dotted path of a pydantic error location (event kinds dropped)."""
     path = _schema_path(loc)
     for cut in range(len(path), -1, -1):
         if path[:cut] in lines:
             file, line = lines[path[:cut]]
-            return file, line, dotted(path)
-    return fallback, None, dotted(path)
+            return Place(file, line, dotted(path))
+    return Place(fallback, None, dotted(path))
 
 
 def _schema_path(loc: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -75,6 +94,11 @@ def problem(error: Any) -> str:
     return message.removeprefix("Value error, ")
 
 
+def schema_error(error: Any, place: Place) -> InputError:
+    """The `InputError` of a pydantic error, at the place of the field it is about."""
+    return place.error(problem(error), error.get("input"), shows_value(error))
+
+
 def shows_value(error: Any) -> bool:
     """Whether the error's message should quote the value it refused (a list or mapping
     only when empty: a long one would bury the message)."""
@@ -99,18 +123,14 @@ def validate(data: dict[str, Any], lines: Lines, file: str) -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors()
-        # an unknown field first: a misspelt required field is also reported "missing"
-        error = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-        where_file, line, path = locate(tuple(error["loc"]), lines, file)
-        raise InputError(
-            problem(error),
-            file=where_file,
-            line=line,
-            path=path,
-            value=error.get("input"),
-            has_value=shows_value(error),
-        ) from None
+        error = _first_error(exc.errors())
+        raise schema_error(error, locate(tuple(error["loc"]), lines, file)) from None
+
+
+def _first_error(errors: list[Any]) -> Any:
+    """The error to report: an unknown field first (a misspelt required field is also reported
+    "missing"), else the first."""
+    return next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
 
 
 def _check_name_lists(data: dict[str, Any], lines: Lines, file: str) -> None:
@@ -122,10 +142,5 @@ def _check_name_lists(data: dict[str, Any], lines: Lines, file: str) -> None:
             items = event.get(field) if isinstance(event, dict) else None
             for j, item in enumerate(items if isinstance(items, list) else []):
                 if isinstance(item, (dict, list)):
-                    where_file, line, path = locate(("events", i, field, j), lines, file)
-                    raise InputError(
-                        f"each of {field} must be a name, not a {type(item).__name__}",
-                        file=where_file,
-                        line=line,
-                        path=path,
-                    )
+                    problem = f"each of {field} must be a name, not a {type(item).__name__}"
+                    raise locate(("events", i, field, j), lines, file).error(problem)

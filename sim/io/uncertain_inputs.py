@@ -16,7 +16,7 @@ from sim.config import draws
 from sim.config.distributions import Distribution, Uncertain
 from sim.config.scenario import Scenario
 from sim.errors import InputError
-from sim.io.scenario_validation import locate, problem, shows_value, validate
+from sim.io.scenario_validation import locate, schema_error, validate
 from sim.io.yaml_lines import Lines
 
 Found = list[tuple[tuple[Any, ...], Distribution]]
@@ -29,19 +29,16 @@ def uncertain_inputs(
     _refuse_reserved(data, lines, file)
     inputs = []
     for path, distribution in _distributions(data, (), lines, file):
-        where_file, line, path_text = locate(path, lines, file)
+        place = locate(path, lines, file)
         if path[0] != "events" or len(path) != 3:
-            raise InputError(
+            raise place.error(
                 "only the numbers and dates of events may be uncertain (the "
-                "horizon and names are shared by every sample)",
-                file=where_file,
-                line=line,
-                path=path_text,
+                "horizon and names are shared by every sample)"
             )
         data = _put(data, path, draws.central(distribution))
-        key = distribution.name or path_text
+        key = distribution.name or place.path
         inputs.append(
-            Uncertain(path=path_text, key=key, dist=distribution, line=line, file=where_file)
+            Uncertain(path=place.path, key=key, dist=distribution, line=place.line, file=place.file)
         )
     return data, inputs
 
@@ -49,13 +46,9 @@ def uncertain_inputs(
 def _refuse_reserved(data: dict[str, Any], lines: Lines, file: str) -> None:
     """``uncertain:`` is filled by the loader, never written."""
     if "uncertain" in data:
-        where_file, line, _ = locate(("uncertain",), lines, file)
-        raise InputError(
+        raise locate(("uncertain",), lines, file).error(
             "reserved: write a distribution in place of the value it varies, "
-            "e.g. start: {dist: uniform, low: 2027-01-01, high: 2028-06-30}",
-            file=where_file,
-            line=line,
-            path="uncertain",
+            "e.g. start: {dist: uniform, low: 2027-01-01, high: 2028-06-30}"
         )
 
 
@@ -82,29 +75,22 @@ def _distribution(
         return Distribution.model_validate(node)
     except ValidationError as exc:
         error = exc.errors()[0]
-        where_file, line, path_text = locate((*path, *error["loc"]), lines, file)
-        raise InputError(
-            problem(error),
-            file=where_file,
-            line=line,
-            path=path_text,
-            value=error.get("input"),
-            has_value=shows_value(error),
-        ) from None
+        raise schema_error(error, locate((*path, *error["loc"]), lines, file)) from None
 
 
 def _put(data: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
     """A copy of ``data`` with the value at ``path`` replaced (the rest shared)."""
+    return dict(_replaced(data, path, value))
 
-    def go(node: Any, rest: tuple[Any, ...]) -> Any:
-        if not rest:
-            return value
-        head, tail = rest[0], rest[1:]
-        if isinstance(node, list):
-            return [go(v, tail) if i == head else v for i, v in enumerate(node)]
-        return {k: (go(v, tail) if k == head else v) for k, v in node.items()}
 
-    return dict(go(data, path))
+def _replaced(node: Any, path: tuple[Any, ...], value: Any) -> Any:
+    """``node`` (a list or mapping) with the value at ``path`` below it replaced."""
+    if not path:
+        return value
+    head, tail = path[0], path[1:]
+    if isinstance(node, list):
+        return [_replaced(v, tail, value) if i == head else v for i, v in enumerate(node)]
+    return {k: (_replaced(v, tail, value) if k == head else v) for k, v in node.items()}
 
 
 def check_uncertain(

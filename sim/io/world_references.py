@@ -20,7 +20,6 @@ from sim.config.events import (
     Substitution,
 )
 from sim.config.scenario import Scenario
-from sim.errors import InputError
 from sim.io.input_text import nearest
 from sim.io.scenario_validation import locate
 from sim.io.yaml_lines import Lines
@@ -35,10 +34,8 @@ class _Reporter:
     file: str
 
     def fail(self, index: int, field: str, problem: str, value: Any) -> NoReturn:
-        where_file, line, path = locate(("events", index, field), self.lines, self.file)
-        raise InputError(
-            problem, file=where_file, line=line, path=path, value=value, has_value=True
-        )
+        place = locate(("events", index, field), self.lines, self.file)
+        raise place.error(problem, value, has_value=True)
 
     def require(self, index: int, field: str, name: str, known: set[str], problem: str) -> None:
         """Fail with ``problem; did you mean ...`` unless ``name`` is one of ``known``."""
@@ -59,15 +56,11 @@ def _check_horizon(scenario: Scenario, world: World, lines: Lines, file: str) ->
     """The horizon starts in or after the world's base year."""
     if scenario.horizon.start.year >= world.base_year:
         return
-    where_file, line, path = locate(("horizon", "start"), lines, file)
-    raise InputError(
+    raise locate(("horizon", "start"), lines, file).error(
         f"this world is as of {world.base_year}; the horizon may not start "
         "before that year (choose an earlier vintage, e.g. world: "
         "default@2009)",
-        file=where_file,
-        line=line,
-        path=path,
-        value=scenario.horizon.start.isoformat(),
+        scenario.horizon.start.isoformat(),
         has_value=True,
     )
 

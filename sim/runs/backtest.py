@@ -186,38 +186,54 @@ class Tables:
 
 def simulated(tables: Tables, key: Key) -> pd.Series:
     """The run's monthly series for a key, in the key's unit."""
-    if key.series == "price":
-        p = tables.prices
-        rows = p[(p["market"] == key.places[0]) & (p["product"] == key.what[0])]
-        return tables.monthly(rows, rows["usd_per_kg"], how="mean")
-    if key.series == "shortfall":
-        s = tables.shortfall
-        rows = s[tables.within(s["region"], key.places[0]) & s["material"].isin(key.what)]
-        if key.places[1] != "*":
-            rows = rows[rows["sector"] == key.places[1]]
-        return tables.monthly(rows, rows["shortfall_t"])
-    if key.series == "production":
-        p = tables.production
-        rows = p[tables.within(p["country"], key.places[0]) & (p["stage"] == key.what[0])]
-        product = {f.id: f.product for f in tables.result.chain.facilities}
-        rows = rows.assign(form=rows["facility"].map(product).where(rows["stage"] == "magnet"))
-        return tables.monthly(rows, tables.to_reo(rows))
-    return _flow(tables, key)
+    series = {"price": _price, "shortfall": _shortfall, "production": _production, "flow": _flow}
+    return series[key.series](tables, key)
+
+
+def _price(tables: Tables, key: Key) -> pd.Series:
+    """The monthly mean price of a product in a tier, US$/kg."""
+    p = tables.prices
+    rows = p[(p["market"] == key.places[0]) & (p["product"] == key.what[0])]
+    return tables.monthly(rows, rows["usd_per_kg"], how="mean")
+
+
+def _shortfall(tables: Tables, key: Key) -> pd.Series:
+    """The monthly shortfall of a region's buyers of the materials (of one sector, or all)."""
+    s = tables.shortfall
+    rows = s[tables.within(s["region"], key.places[0]) & s["material"].isin(key.what)]
+    if key.places[1] != "*":
+        rows = rows[rows["sector"] == key.places[1]]
+    return tables.monthly(rows, rows["shortfall_t"])
+
+
+def _production(tables: Tables, key: Key) -> pd.Series:
+    """The monthly output of a stage in a place, t REO (or t of magnet for magnet plants)."""
+    p = tables.production
+    rows = p[tables.within(p["country"], key.places[0]) & (p["stage"] == key.what[0])]
+    product = {f.id: f.product for f in tables.result.chain.facilities}
+    rows = rows.assign(form=rows["facility"].map(product).where(rows["stage"] == "magnet"))
+    return tables.monthly(rows, tables.to_reo(rows))
 
 
 def _flow(tables: Tables, key: Key) -> pd.Series:
+    """The monthly flow of the forms (and element) from one place to another, t REO or t of
+    magnet."""
     f = tables.flows
-    origin, dest = key.places
-    src, dst = f["source_country"], f["target_country"]
-    rows = tables.within(src, origin) & tables.within(dst, dest) & f["form"].isin(key.what)
-    if origin != dest:  # leaving ORIGIN for DEST; '*' excludes nothing
-        if origin != "*":
-            rows &= ~tables.within(dst, origin)
-        if dest != "*":
-            rows &= ~tables.within(src, dest)
+    rows = _leaving(tables, *key.places) & f["form"].isin(key.what)
     if key.element is not None:
         rows &= f["element"] == key.element
     return tables.monthly(f[rows], tables.to_reo(f[rows]))
+
+
+def _leaving(tables: Tables, origin: str, dest: str) -> pd.Series:
+    """Which flows leave ``origin`` for ``dest`` ('*' excludes nothing; ``CN>CN`` is domestic)."""
+    src, dst = tables.flows["source_country"], tables.flows["target_country"]
+    rows = tables.within(src, origin) & tables.within(dst, dest)
+    if origin != dest and origin != "*":
+        rows &= ~tables.within(dst, origin)
+    if origin != dest and dest != "*":
+        rows &= ~tables.within(src, dest)
+    return rows
 
 
 # -- the comparison ---------------------------------------------------------------------------

@@ -65,17 +65,23 @@ def xcorr_lag(
     leaves ``min_overlap`` points with variation on both sides."""
     best, best_k = -np.inf, float("nan")
     for k in range(-max_lag, max_lag + 1):
-        a = sim[k:] if k >= 0 else sim[:k]
-        b = obs[: len(obs) - k] if k >= 0 else obs[-k:]
-        n = min(len(a), len(b))
-        a, b = a[:n], b[:n]
-        ok = np.isfinite(a) & np.isfinite(b)
-        if ok.sum() < min_overlap or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
+        a, b = _shifted(sim, obs, k)
+        if len(a) < min_overlap or np.ptp(a) == 0 or np.ptp(b) == 0:
             continue
-        r = float(np.corrcoef(a[ok], b[ok])[0, 1])
+        r = float(np.corrcoef(a, b)[0, 1])
         if r > best + 1e-12 or (abs(r - best) <= 1e-12 and abs(k) < abs(best_k)):
             best, best_k = r, float(k)
     return best_k
+
+
+def _shifted(sim: np.ndarray, obs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``sim[t + k]`` and ``obs[t]`` over the steps ``t`` where both exist and are finite."""
+    a = sim[k:] if k >= 0 else sim[:k]
+    b = obs[: len(obs) - k] if k >= 0 else obs[-k:]
+    n = min(len(a), len(b))
+    a, b = a[:n], b[:n]
+    ok = np.isfinite(a) & np.isfinite(b)
+    return a[ok], b[ok]
 
 
 def mape(sim: np.ndarray, obs: np.ndarray) -> float:

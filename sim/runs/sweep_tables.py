@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from sim.config.distributions import Uncertain
 from sim.runs.engine import PRICE_PRODUCTS, TIERS
 from sim.runs.sweep import BLOCK_NUMBERS, SweepResult
+from sim.runs.tables import month_buyer_labels
 
 QUANTILES = {"p05": 5.0, "p50": 50.0, "p95": 95.0}
 
@@ -68,23 +71,18 @@ def summary_table(result: SweepResult) -> pd.DataFrame:
 def _buyer_frames(result: SweepResult) -> list[pd.DataFrame]:
     """Statistics of monthly shortfall (t) and of its share of demand, a row a month x buyer."""
     short, demand = result.arrays["shortfall"], result.arrays["demand"]
-    S, T, B = short.shape
+    S = short.shape[0]
     flat_s, flat_d = short.reshape(S, -1), demand.reshape(S, -1)
     if flat_d.strides[0] == 0:  # one demand row stands for every sample (`Rows`)
         flat_d = flat_d[:1]
 
     def share(cols: slice) -> np.ndarray:
-        s, d = flat_s[:, cols].astype(np.float64), flat_d[:, cols].astype(np.float64)
-        return np.where(d > 0, s / np.where(d > 0, d, 1.0), 0.0)
+        return _share(flat_s[:, cols].astype(np.float64), flat_d[:, cols].astype(np.float64))
 
-    labels = result.buyers
     return [
         pd.DataFrame(
             {
-                "date": np.repeat(np.array(result.dates, dtype=object), B),
-                "region": np.tile(labels["region"].to_numpy(), T),
-                "sector": np.tile(labels["sector"].to_numpy(), T),
-                "material": np.tile(labels["material"].to_numpy(), T),
+                **month_buyer_labels(result.dates, result.buyers),
                 "metric": metric,
                 **{k: v.ravel() for k, v in stats.items()},
             }
@@ -113,6 +111,11 @@ def _price_frame(result: SweepResult) -> pd.DataFrame:
     ).dropna(subset=["mean"])
 
 
+def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """``part / whole``, and 0 where ``whole`` is 0 (no demand: nothing short)."""
+    return np.where(whole > 0, part / np.where(whole > 0, whole, 1.0), 0.0)
+
+
 def _sum_steps(values: np.ndarray, block: int = 1024) -> np.ndarray:
     """``values[S, T, ...]`` summed over steps in float64, a block of samples at a time (a
     sample's sum is the same whatever the block)."""
@@ -137,9 +140,7 @@ def totals_table(result: SweepResult) -> pd.DataFrame:
     frame["metric"] = "cumulative_shortfall_t"
     for k, v in stats.items():
         frame[k] = v
-    frame["share_of_demand_mean"] = np.where(
-        demand[0] > 0, stats["mean"] / np.where(demand[0] > 0, demand[0], 1.0), 0.0
-    )
+    frame["share_of_demand_mean"] = _share(stats["mean"], demand[0])
     frame["probability_short"] = (total > 0.5).mean(axis=0)
     return frame.sort_values(["region", "sector", "material"]).reset_index(drop=True)
 
@@ -151,12 +152,15 @@ def parameters_table(result: SweepResult) -> pd.DataFrame:
     )
     by_path = {u.path: u for u in result.scenario.uncertain}
     for path, values in result.draws.items():
-        u = by_path.get(path)
-        if u is not None and u.dist.is_date:
-            frame[path] = [dt.date.fromordinal(int(v)).isoformat() for v in values]
-        else:
-            frame[path] = values
+        frame[path] = _as_written(by_path.get(path), values)
     return frame
+
+
+def _as_written(uncertain: Uncertain | None, values: np.ndarray) -> Any:
+    """A drawn input's values as a column: a date's as ISO dates, a number's as drawn."""
+    if uncertain is not None and uncertain.dist.is_date:
+        return [dt.date.fromordinal(int(v)).isoformat() for v in values]
+    return values
 
 
 def comparison_table(a: SweepResult, b: SweepResult) -> pd.DataFrame:

@@ -24,16 +24,21 @@ def buyer_labels(result: RunResult) -> pd.DataFrame:
     )
 
 
+def month_buyer_labels(dates: list, labels: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Date, region, sector and material of every row of a table with a row a month x buyer
+    (months major, buyers in the order of ``labels``)."""
+    return {
+        "date": np.repeat(np.array(dates, dtype=object), len(labels)),
+        **{c: np.tile(labels[c].to_numpy(), len(dates)) for c in ("region", "sector", "material")},
+    }
+
+
 def shortfall_table(result: RunResult, sample: int = 0) -> pd.DataFrame:
     """One row a month x region x sector x material: demand, delivered, shortfall."""
-    rec, labels = result.record, buyer_labels(result)
-    T, B = rec.demand.shape[1:]
+    rec = result.record
     frame = pd.DataFrame(
         {
-            "date": np.repeat(np.array(result.dates, dtype=object), B),
-            "region": np.tile(labels["region"].to_numpy(), T),
-            "sector": np.tile(labels["sector"].to_numpy(), T),
-            "material": np.tile(labels["material"].to_numpy(), T),
+            **month_buyer_labels(result.dates, buyer_labels(result)),
             "demand_t": rec.demand[sample].ravel(),
             "delivered_t": rec.delivered[sample].ravel(),
         }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -65,17 +66,29 @@ def located_rows(
 def parse_rows(model: type[RowT], text: str, file: str) -> list[LocatedRow[RowT]]:
     """The rows of CSV ``text`` (a header, then one row a line), validated by ``model``."""
     reader = csv.reader(io.StringIO(text))
+    header = _header(model, reader, file)
+    return [
+        LocatedRow(file, line, _row(model, header, cells, file, line))
+        for line, cells in _records(reader)
+    ]
+
+
+def _header(model: type[DataRow], reader: Iterator[list[str]], file: str) -> list[str]:
+    """The header row (the first record), checked against the model's fields."""
     header = next(reader, None)
     if header is None:
         raise InputError("the file is empty; expected a header row", file=file, line=1)
     _check_header(model, header, file)
-    rows = []
+    return header
+
+
+def _records(reader: Any) -> Iterator[tuple[int, list[str]]]:
+    """The records after the header, each with the line it starts on (a blank line is none)."""
     line = reader.line_num + 1
     for cells in reader:
-        if cells:  # a blank line is no row
-            rows.append(LocatedRow(file, line, _row(model, header, cells, file, line)))
+        if cells:
+            yield line, cells
         line = reader.line_num + 1
-    return rows
 
 
 def _check_header(model: type[DataRow], header: list[str], file: str) -> None:
