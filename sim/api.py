@@ -70,7 +70,7 @@ def load_world(name: World | str = "default") -> World:
     Example:
         >>> world = sim.load_world("default@2009")
     """
-    from sim.errors import InputError
+    from sim.errors import bad_value
     from sim.world.loader import vintage_world, world_names
 
     if not isinstance(name, str):
@@ -78,12 +78,7 @@ def load_world(name: World | str = "default") -> World:
     try:
         return vintage_world(name)
     except (KeyError, ValueError):
-        raise InputError(
-            f"unknown world; expected one of {world_names()}",
-            path="world",
-            value=name,
-            has_value=True,
-        ) from None
+        raise bad_value(f"unknown world; expected one of {world_names()}", "world", name) from None
 
 
 def _scenario_and_world(

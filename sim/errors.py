@@ -50,6 +50,12 @@ class InputError(SimError):
         return f"{where}{field}{excerpt(self.problem, MAX_PROBLEM, quote=False)}{got}"
 
 
+def bad_value(problem: str, path: str, value: object) -> InputError:
+    """An `InputError` at ``path`` (an option, an argument or a field; no file) quoting the
+    ``value`` given, which may itself be None."""
+    return InputError(problem, path=path, value=value, has_value=True)
+
+
 MAX_VALUE, MAX_PROBLEM = 80, 2000  # characters of a value, and of a problem, an error shows
 
 

@@ -30,7 +30,7 @@ from scipy.stats import qmc
 
 from sim.config.distributions import Distribution
 from sim.config.scenario import Scenario
-from sim.errors import InputError
+from sim.errors import bad_value
 
 EPS = 1e-6
 METHODS: tuple[str, ...] = ("random", "lhs", "sobol")
@@ -62,11 +62,8 @@ def check_seed(seed: object) -> int:
     """``seed`` if it is a whole number the draws take without aliasing (0 to 2**64 - 1: a
     larger one would give a smaller one's numbers), else an `InputError`."""
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**64:
-        raise InputError(
-            f"a seed must be a whole number from 0 to 2**64 - 1 = {2**64 - 1}",
-            path="--seed",
-            value=seed,
-            has_value=True,
+        raise bad_value(
+            f"a seed must be a whole number from 0 to 2**64 - 1 = {2**64 - 1}", "--seed", seed
         )
     return int(seed)
 

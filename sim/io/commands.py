@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sim.errors import InputError
+from sim.errors import bad_value
 from sim.io import console
 
 if TYPE_CHECKING:
@@ -83,12 +83,7 @@ def _calibration_scenario(world_name: str) -> Scenario:
     from sim.world.loader import vintage_world, world_names
 
     if world_name not in world_names():
-        raise InputError(
-            f"unknown world; expected one of {world_names()}",
-            path="--world",
-            value=world_name,
-            has_value=True,
-        )
+        raise bad_value(f"unknown world; expected one of {world_names()}", "--world", world_name)
     year = vintage_world(world_name).base_year
     return Scenario.model_validate(
         {
@@ -259,8 +254,8 @@ def _batch_size(args: argparse.Namespace) -> int:
     from sim.runs.sweep import default_batch
 
     if args.workers < 1:
-        raise InputError("must be at least 1", path="--workers", value=args.workers, has_value=True)
+        raise bad_value("must be at least 1", "--workers", args.workers)
     batch = args.batch_size or default_batch(args.n, args.workers)
     if batch < 1:
-        raise InputError("must be at least 1", path="--batch-size", value=batch, has_value=True)
+        raise bad_value("must be at least 1", "--batch-size", batch)
     return batch

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from sim.config.scenario import Scenario
-from sim.errors import InputError, NonFiniteError
+from sim.errors import NonFiniteError, bad_value
 from sim.io.plotting import plot_backtest, plot_fan, plot_shortfall, plot_tornado
 from sim.runs.backtest import Backtest
 from sim.runs.engine import RunResult
@@ -95,11 +95,10 @@ def default_folder(root: Path, scenario: Scenario) -> Path:
 def check_free(folder: Path) -> None:
     """Refuse a destination that already exists (before any work is done)."""
     if folder.exists():
-        raise InputError(
+        raise bad_value(
             "output folder already exists; it is never overwritten, choose another",
-            path="--out",
-            value=str(folder),
-            has_value=True,
+            "--out",
+            str(folder),
         )
 
 

@@ -20,7 +20,7 @@ import simpy
 
 from sim.config.draws import check_seed
 from sim.config.scenario import Scenario
-from sim.errors import InputError
+from sim.errors import InputError, bad_value
 from sim.market import MarketCache
 from sim.model.chain import Chain
 from sim.model.clock import processes
@@ -309,9 +309,7 @@ def check_count(value: object, path: str, least: int = 1) -> int:
     """``value`` if it is a whole number of at least ``least``, else an `InputError` at
     ``path`` (an option or argument: samples, --workers, --batch-size)."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < least:
-        raise InputError(
-            f"must be a whole number of at least {least}", path=path, value=value, has_value=True
-        )
+        raise bad_value(f"must be a whole number of at least {least}", path, value)
     return int(value)
 
 

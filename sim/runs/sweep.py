@@ -27,7 +27,7 @@ import pandas as pd
 from sim.config import draws as sampling
 from sim.config.draws import Method
 from sim.config.scenario import Scenario
-from sim.errors import InputError, MassBalanceError
+from sim.errors import MassBalanceError, bad_value
 from sim.model.ledger import TOLERANCE
 from sim.model.levers.economics import base_table
 from sim.runs.engine import (
@@ -161,21 +161,19 @@ def check_comparable(a: Scenario, b: Scenario, one_world: bool = False) -> None:
     on ``one_world`` the caller gives) or horizons: the difference would be the worlds' or
     the extra months', not B's effect."""
     if not one_world and a.world != b.world:
-        raise InputError(
+        raise bad_value(
             f"A ({a.name}) runs on world {a.world} and B on {b.world}; a paired comparison "
             "needs one world",
-            path="B",
-            value=b.name,
-            has_value=True,
+            "B",
+            b.name,
         )
     if a.horizon != b.horizon:
         when = [f"{s.horizon.start} to {s.horizon.end}" for s in (a, b)]
-        raise InputError(
+        raise bad_value(
             f"A ({a.name}) runs {when[0]} and B {when[1]}; a paired comparison needs one "
             "horizon (the extra months would count as B's effect)",
-            path="B",
-            value=b.name,
-            has_value=True,
+            "B",
+            b.name,
         )
 
 
@@ -184,11 +182,8 @@ def check_size(
 ) -> None:
     """Refuse a sweep whose results or batches would not fit in memory, before it starts."""
     if not 1 <= samples <= MAX_SAMPLES:
-        raise InputError(
-            f"the number of samples must be between 1 and {MAX_SAMPLES:,}",
-            path="-n",
-            value=samples,
-            has_value=True,
+        raise bad_value(
+            f"the number of samples must be between 1 and {MAX_SAMPLES:,}", "-n", samples
         )
     steps = horizon_months(scenario)
     per_sample = 4 * steps * (2 * len(world.buyers) + 2 * len(PRICE_PRODUCTS) * len(TIERS))
@@ -198,13 +193,12 @@ def check_size(
     )
     need = kept + batches
     if need > MEMORY_LIMIT_BYTES:
-        raise InputError(
+        raise bad_value(
             f"this sweep would need about {need / 1024**3:.1f} GiB, over the "
             f"{MEMORY_LIMIT_BYTES / 1024**3:.0f} GiB limit; use fewer samples or a shorter "
             "horizon",
-            path="-n",
-            value=samples,
-            has_value=True,
+            "-n",
+            samples,
         )
 
 
@@ -225,12 +219,7 @@ def _check_options(
     check_count(samples, "-n")
     sampling.check_seed(seed)
     if method not in sampling.METHODS:
-        raise InputError(
-            f"expected one of {list(sampling.METHODS)}",
-            path="--method",
-            value=method,
-            has_value=True,
-        )
+        raise bad_value(f"expected one of {list(sampling.METHODS)}", "--method", method)
     check_count(workers, "--workers")
     check_scheduler(scheduler)
     if batch_size is not None:
@@ -241,11 +230,10 @@ def check_scheduler(scheduler: str | None) -> None:
     """Refuse a ``--scheduler`` that is neither 'local' nor an address, before any work."""
     if scheduler is None or scheduler == "local" or SCHEDULER.fullmatch(scheduler):
         return
-    raise InputError(
+    raise bad_value(
         "expected 'local' or a Dask scheduler's address, such as tcp://HOST:PORT",
-        path="--scheduler",
-        value=scheduler,
-        has_value=True,
+        "--scheduler",
+        scheduler,
     )
 
 
