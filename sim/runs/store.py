@@ -108,17 +108,33 @@ class BatchStore:
 
     def _check(self, stored: dict[str, np.ndarray], index: int, span: tuple[int, int]) -> None:
         """Raise `BadBatch` unless ``stored`` is whole and this sweep's batch ``index``."""
-        try:
-            record = json.loads(str(stored.pop(META)))
-        except (KeyError, ValueError):
-            record = None
-        if not isinstance(record, dict):
-            raise BadBatch("it does not say which batch it is")
+        record = _own_record(stored)
+        self._check_identity(record, index, span)
+        if record.get("checksum") != checksum(stored):
+            raise BadBatch("its checksum does not match its contents")
+        _check_rows(stored, span)
+
+    def _check_identity(self, record: dict[str, Any], index: int, span: tuple[int, int]) -> None:
+        """Raise `BadBatch` unless ``record`` says its file is this sweep's batch ``index``."""
         expected = self._record(index, span)
         if {k: record.get(k) for k in expected} != expected:
             raise BadBatch("it is another sweep's or another batch's")
-        if record.get("checksum") != checksum(stored):
-            raise BadBatch("its checksum does not match its contents")
-        rows = ((1,), (span[1] - span[0],))  # one row stands for all, or one a sample
-        if any(k not in stored or stored[k].shape[:1] not in rows for k in ARRAYS):
-            raise BadBatch("its arrays are not a batch's")
+
+
+def _own_record(stored: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The record a batch file keeps of itself, taken out of ``stored``; `BadBatch` if none."""
+    try:
+        record = json.loads(str(stored.pop(META)))
+    except (KeyError, ValueError):
+        record = None
+    if not isinstance(record, dict):
+        raise BadBatch("it does not say which batch it is")
+    return record
+
+
+def _check_rows(stored: dict[str, np.ndarray], span: tuple[int, int]) -> None:
+    """`BadBatch` unless each of `ARRAYS` is there, with one row standing for all the
+    samples of ``span`` or one row a sample."""
+    rows = ((1,), (span[1] - span[0],))
+    if any(k not in stored or stored[k].shape[:1] not in rows for k in ARRAYS):
+        raise BadBatch("its arrays are not a batch's")
