@@ -248,11 +248,16 @@ def _check_batch(
     NaN prices of products without a base price), or whose books do not balance."""
     kept = {k: arrays[k] for k in ARRAYS}
     check_finite({**kept, "prices": priced(kept["prices"], base_usd_per_kg)}, f"batch {index}")
-    worst = int(np.argmax(arrays["residual"]))
-    if arrays["residual"][worst] > TOLERANCE:
+    _check_balance(index, first, arrays["residual"])
+
+
+def _check_balance(index: int, first: int, residual: np.ndarray) -> None:
+    """Refuse a batch whose books do not balance, naming its worst sample."""
+    worst = int(np.argmax(residual))
+    if residual[worst] > TOLERANCE:
         raise MassBalanceError(
             f"batch {index}: mass balance broken in sample {first + worst}: residual "
-            f"{arrays['residual'][worst]:.3g} of throughput (tolerance {TOLERANCE:g})"
+            f"{residual[worst]:.3g} of throughput (tolerance {TOLERANCE:g})"
         )
 
 
