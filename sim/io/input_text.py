@@ -13,6 +13,15 @@ def read_text(path: Path, limit: int) -> str:
 
     Only a regular file is read (a FIFO would wait for a writer for ever, a device such as
     /dev/zero never ends), and never more than ``limit + 1`` bytes of it."""
+    raw = _read_bytes(path, limit)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text", file=str(path)) from None
+
+
+def _read_bytes(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file, refused past ``limit`` bytes (read up to one more)."""
     if path.exists() and not path.is_file():
         raise InputError("not a regular file (a folder, device or pipe)", file=str(path))
     try:
@@ -22,10 +31,7 @@ def read_text(path: Path, limit: int) -> str:
         raise InputError(f"cannot read the file: {exc.strerror}", file=str(path)) from None
     if len(raw) > limit:
         raise InputError(f"file is larger than {limit} bytes", file=str(path))
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InputError("not UTF-8 text", file=str(path)) from None
+    return raw
 
 
 def nearest(name: str, options: set[str]) -> str:
