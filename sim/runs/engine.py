@@ -161,16 +161,25 @@ class Record:
         """This one-sample record for ``chain``'s samples, which all had its history."""
         out = Record(chain, self.detail, self.compact)
         out._demand = self._demand.copy()
-        out._delivered = np.repeat(self._delivered, chain.samples, axis=1)
-        out.fills = np.repeat(self.fills, chain.samples, axis=0)
+        self._copy_details(out)
+        self._repeat_rows(out, chain.samples)
+        return out
+
+    def _copy_details(self, out: Record) -> None:
+        """Give ``out`` a copy of the details kept for sample 0 (flows, production, ...)."""
         out.flows = {name: x.copy() for name, x in self.flows.items()}
-        for name in ("production", "stocks", "inventory", "recycled"):  # sample 0's
+        for name in ("production", "stocks", "inventory", "recycled"):
             kept = getattr(self, name)
             setattr(out, name, None if kept is None else kept.copy())
+
+    def _repeat_rows(self, out: Record, samples: int) -> None:
+        """Give ``out`` this record's one sample's rows repeated for ``samples``: deliveries
+        (step-major), fills and the `REPEATED` series."""
+        out._delivered = np.repeat(self._delivered, samples, axis=1)
+        out.fills = np.repeat(self.fills, samples, axis=0)
         for name in REPEATED:
             kept = getattr(self, name)
-            setattr(out, name, None if kept is None else np.repeat(kept, chain.samples, axis=0))
-        return out
+            setattr(out, name, None if kept is None else np.repeat(kept, samples, axis=0))
 
 
 @dataclass
