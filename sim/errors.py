@@ -62,12 +62,16 @@ MAX_VALUE, MAX_PROBLEM = 80, 2000  # characters of a value, and of a problem, an
 def excerpt(value: object, limit: int = MAX_VALUE, quote: bool = True) -> str:
     """``value`` as an error shows it: its repr (a date as written, ``2024-01-31``; text as
     it is with ``quote`` false), on one line, cut to ``limit`` characters."""
-    if isinstance(value, dt.date):
-        text = value.isoformat()
-    else:
-        text = repr(value) if quote or not isinstance(value, str) else value
+    text = _as_text(value, quote)
     text = " ".join(text.split()) if "\n" in text else text
     return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def _as_text(value: object, quote: bool) -> str:
+    """A date as written (ISO), text as it is unless ``quote``, anything else its repr."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return repr(value) if quote or not isinstance(value, str) else value
 
 
 class MassBalanceError(SimError):
