@@ -84,10 +84,14 @@ def _data_files() -> Iterator[tuple[str, Traversable]]:
 def default_folder(root: Path, scenario: Scenario) -> Path:
     """``root/<scenario name>/<UTC timestamp>``, with a suffix if that already exists."""
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    base = root / scenario.name / stamp
-    candidate, n = base, 1
+    return _unused(root / scenario.name / stamp)
+
+
+def _unused(path: Path) -> Path:
+    """``path``, or the first of ``path-1``, ``path-2``, ... that does not exist."""
+    candidate, n = path, 1
     while candidate.exists():
-        candidate = base.with_name(f"{stamp}-{n}")
+        candidate = path.with_name(f"{path.name}-{n}")
         n += 1
     return candidate
 
