@@ -15,13 +15,17 @@ def check_finite(arrays: Mapping[str, np.ndarray | None], where: str) -> None:
     """Raise `NonFiniteError` naming the first array of ``arrays`` holding a NaN or an
     infinity, and the index of its first such number; ``where`` says whose arrays they are."""
     for name, array in arrays.items():
-        if array is None or np.isfinite(array).all():
-            continue
-        index = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
-        raise NonFiniteError(
-            f"{where}: {name} holds a non-finite number ({array[index]!r} at index "
-            f"{list(index)}); the run's numbers cannot be trusted"
-        )
+        if array is not None and not np.isfinite(array).all():
+            raise _non_finite(array, f"{where}: {name}")
+
+
+def _non_finite(array: np.ndarray, what: str) -> NonFiniteError:
+    """The error naming ``what`` (``array``) and its first non-finite number and index."""
+    index = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+    return NonFiniteError(
+        f"{what} holds a non-finite number ({array[index]!r} at index "
+        f"{list(index)}); the run's numbers cannot be trusted"
+    )
 
 
 def priced(prices: np.ndarray, base_usd_per_kg: np.ndarray) -> np.ndarray:
