@@ -256,13 +256,16 @@ def _per_period(monthly: pd.Series, starts: np.ndarray, ends: np.ndarray, how: s
     """The monthly series summed (or averaged) over each period ``[start, end)`` in months;
     NaN for a period the run does not cover."""
     values = monthly.to_numpy(dtype=float)
-    out = np.full(len(starts), np.nan)
-    for i, (a, b) in enumerate(zip(starts, ends)):
-        lo, hi = int(round(a)), int(round(b))
-        if lo >= 0 and hi <= len(values) and hi > lo:
-            part = values[lo:hi]
-            out[i] = part.sum() if how == "sum" else np.nanmean(part)
-    return out
+    return np.array([_over_period(values, a, b, how) for a, b in zip(starts, ends)], dtype=float)
+
+
+def _over_period(values: np.ndarray, start: float, end: float, how: str) -> float:
+    """``values`` summed (or averaged) over months ``[start, end)``; NaN past the run's."""
+    lo, hi = int(round(start)), int(round(end))
+    if lo < 0 or hi > len(values) or hi <= lo:
+        return float("nan")
+    part = values[lo:hi]
+    return float(part.sum() if how == "sum" else np.nanmean(part))
 
 
 @dataclass(frozen=True)
@@ -480,8 +483,13 @@ def _xcorr(values: np.ndarray, starts: np.ndarray, ends: np.ndarray, obs: np.nda
     """Cross-correlation lag for monthly observations placed on the run's months."""
     if not len(obs) or not np.allclose(ends - starts, 1.0):
         return float("nan")
-    aligned = np.full(len(values), np.nan)
+    return xcorr_lag(values, _on_months(len(values), starts, obs))
+
+
+def _on_months(months: int, starts: np.ndarray, obs: np.ndarray) -> np.ndarray:
+    """Monthly observations placed on the run's ``months`` (NaN where there is none)."""
+    aligned = np.full(months, np.nan)
     idx = np.round(starts).astype(int)
-    inside = (idx >= 0) & (idx < len(values))
+    inside = (idx >= 0) & (idx < months)
     aligned[idx[inside]] = obs[inside]
-    return xcorr_lag(values, aligned)
+    return aligned
