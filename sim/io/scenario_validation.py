@@ -7,6 +7,7 @@ message is said for the author of the file, with a 'did you mean' for an unknown
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from pydantic import ValidationError
@@ -136,11 +137,17 @@ def _first_error(errors: list[Any]) -> Any:
 def _check_name_lists(data: dict[str, Any], lines: Lines, file: str) -> None:
     """A list or mapping inside an event's `elements`/`forms` (the schema's validator looks
     names up in a dict, so an unhashable item would raise TypeError there)."""
+    for path, item in _name_list_items(data):
+        if isinstance(item, (dict, list)):
+            problem = f"each of {path[2]} must be a name, not a {type(item).__name__}"
+            raise locate(path, lines, file).error(problem)
+
+
+def _name_list_items(data: dict[str, Any]) -> Iterator[tuple[tuple[Any, ...], Any]]:
+    """Each item of each event's `elements` and `forms` lists, with its path."""
     event_list = data.get("events")
     for i, event in enumerate(event_list if isinstance(event_list, list) else []):
         for field in ("elements", "forms"):
             items = event.get(field) if isinstance(event, dict) else None
             for j, item in enumerate(items if isinstance(items, list) else []):
-                if isinstance(item, (dict, list)):
-                    problem = f"each of {field} must be a name, not a {type(item).__name__}"
-                    raise locate(("events", i, field, j), lines, file).error(problem)
+                yield ("events", i, field, j), item
