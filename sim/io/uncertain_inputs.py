@@ -54,17 +54,22 @@ def _refuse_reserved(data: dict[str, Any], lines: Lines, file: str) -> None:
 
 def _distributions(node: Any, path: tuple[Any, ...], lines: Lines, file: str) -> Found:
     """Every ``{dist: ...}`` mapping in a document, validated, with its path."""
-    if isinstance(node, dict):
-        if "dist" in node and path:
-            return [(path, _distribution(node, path, lines, file))]
-        children: list[tuple[Any, Any]] = list(node.items())
-    elif isinstance(node, list):
-        children = list(enumerate(node))
-    else:
-        return []
+    if isinstance(node, dict) and "dist" in node and path:
+        return [(path, _distribution(node, path, lines, file))]
     return [
-        hit for key, value in children for hit in _distributions(value, (*path, key), lines, file)
+        hit
+        for key, value in _children(node)
+        for hit in _distributions(value, (*path, key), lines, file)
     ]
+
+
+def _children(node: Any) -> list[tuple[Any, Any]]:
+    """A mapping's (key, value) pairs, a list's (index, item) pairs; none for a scalar."""
+    if isinstance(node, dict):
+        return list(node.items())
+    if isinstance(node, list):
+        return list(enumerate(node))
+    return []
 
 
 def _distribution(
