@@ -83,23 +83,12 @@ class BatchStore:
         """Write batch ``index`` (samples ``span[0]`` to ``span[1] - 1``) with its record."""
         record = self._record(index, span)
         record["checksum"] = checksum(arrays)
-        fd, tmp = tempfile.mkstemp(prefix=".batch-", suffix=".npz", dir=self.folder)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, **dict(arrays), **{META: np.array(json.dumps(record))})  # type: ignore[arg-type]
-            os.replace(tmp, self.path(index))
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        _write_npz(self.path(index), {**arrays, META: np.array(json.dumps(record))})
 
     def load(self, index: int, span: tuple[int, int]) -> dict[str, np.ndarray]:
         """Batch ``index``'s arrays, if its file is whole and is this sweep's batch of
         samples ``span``; else `BadBatch`."""
-        try:
-            with np.load(self.path(index), allow_pickle=False) as data:
-                stored = {name: data[name] for name in data.files}
-        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
-            raise BadBatch(f"unreadable ({type(exc).__name__})") from None
+        stored = _read_npz(self.path(index))
         self._check(stored, index, span)
         return {k: stored[k] for k in ARRAYS}
 
@@ -119,6 +108,27 @@ class BatchStore:
         expected = self._record(index, span)
         if {k: record.get(k) for k in expected} != expected:
             raise BadBatch("it is another sweep's or another batch's")
+
+
+def _write_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """Save ``arrays`` to ``path`` atomically: into a temporary file beside it, renamed."""
+    fd, tmp = tempfile.mkstemp(prefix=".batch-", suffix=".npz", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, **arrays)  # type: ignore[arg-type]
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` file; `BadBatch` if it cannot be read whole."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        raise BadBatch(f"unreadable ({type(exc).__name__})") from None
 
 
 def _own_record(stored: dict[str, np.ndarray]) -> dict[str, Any]:
