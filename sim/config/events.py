@@ -30,10 +30,15 @@ def _known_names(value: object, allowed: Mapping[str, object], what: str) -> obj
         return value
     if not isinstance(value, list) or not value:
         raise ValueError(f"must be 'all' or a non-empty list of {what}")
-    bad = [v for v in value if not isinstance(v, str) or v not in allowed]
+    _check_known(value, allowed, what)
+    return value
+
+
+def _check_known(names: list[object], allowed: Mapping[str, object], what: str) -> None:
+    """Every one of ``names`` is a name ``allowed`` knows."""
+    bad = [v for v in names if not isinstance(v, str) or v not in allowed]
     if bad:
         raise ValueError(f"unknown {what} {excerpt(bad)}; expected one of {sorted(allowed)}")
-    return value
 
 
 def _non_empty(what: str) -> BeforeValidator:
