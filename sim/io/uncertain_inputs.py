@@ -56,11 +56,8 @@ def _distributions(node: Any, path: tuple[Any, ...], lines: Lines, file: str) ->
     """Every ``{dist: ...}`` mapping in a document, validated, with its path."""
     if isinstance(node, dict) and "dist" in node and path:
         return [(path, _distribution(node, path, lines, file))]
-    return [
-        hit
-        for key, value in _children(node)
-        for hit in _distributions(value, (*path, key), lines, file)
-    ]
+    found = (_distributions(value, (*path, key), lines, file) for key, value in _children(node))
+    return [hit for hits in found for hit in hits]
 
 
 def _children(node: Any) -> list[tuple[Any, Any]]:
