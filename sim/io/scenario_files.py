@@ -92,12 +92,22 @@ def _parent_problem(found: Path | None, chain: tuple[Path, ...]) -> str | None:
     """Why ``found`` cannot be the parent of the last file of ``chain``, if it cannot."""
     if found is None:
         return "must be a path to another scenario file"
+    return _file_problem(found) or _chain_problem(found.resolve(), chain)
+
+
+def _file_problem(found: Path) -> str | None:
+    """Why ``found`` is not a scenario file (a regular .yaml or .yml file), if it is not."""
     if not found.is_file():
         return f"parent scenario {found} " + ("not found", "is not a regular file")[found.exists()]
     if {found.suffix.lower(), found.resolve().suffix.lower()} - {".yaml", ".yml"}:
         return f"parent scenario {found} is not a .yaml or .yml file"
-    if found.resolve() in chain:
-        return "cycle " + " -> ".join(str(p) for p in (*chain, found.resolve()))
+    return None
+
+
+def _chain_problem(found: Path, chain: tuple[Path, ...]) -> str | None:
+    """Why the file ``found`` cannot extend ``chain`` (a cycle, or too deep), if it cannot."""
+    if found in chain:
+        return "cycle " + " -> ".join(str(p) for p in (*chain, found))
     if len(chain) >= MAX_EXTENDS:
         return f"the extends: chain from {chain[0]} is more than {MAX_EXTENDS} files deep"
     return None
