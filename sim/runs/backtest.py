@@ -294,13 +294,7 @@ def compare(result: RunResult, observed: pd.DataFrame, window: float = WINDOW_MO
     row a period; ``start`` and ``end`` are dates, ``end`` exclusive)."""
     tables = Tables(result)
     _check_keys(tables, observed)
-    origin = result.chain.origin
-    events = sorted(
-        ((ev.label or ev.kind, ev.start) for ev in result.scenario.events), key=lambda e: e[1]
-    )
-    clock = _Clock(
-        origin, events, [month_index(origin, d) for _, d in events], len(tables.dates), window
-    )
+    clock = _clock(result, len(tables.dates), window)
     parts = [
         _hold(tables, clock, str(name), str(text), rows)
         for (name, text), rows in observed.groupby(["series", "key"], sort=True)
@@ -310,8 +304,17 @@ def compare(result: RunResult, observed: pd.DataFrame, window: float = WINDOW_MO
         pd.DataFrame([d for p in parts for d in p[1]], columns=DIRECTION_COLUMNS),
         pd.concat([p[2] for p in parts], ignore_index=True),
         pd.concat([p[3] for p in parts], ignore_index=True),
-        events,
+        clock.events,
     )
+
+
+def _clock(result: RunResult, months: int, window: float) -> _Clock:
+    """The run's origin and events (by date, with their months) and the directions' window."""
+    origin = result.chain.origin
+    events = sorted(
+        ((ev.label or ev.kind, ev.start) for ev in result.scenario.events), key=lambda e: e[1]
+    )
+    return _Clock(origin, events, [month_index(origin, d) for _, d in events], months, window)
 
 
 def _check_keys(tables: Tables, observed: pd.DataFrame) -> None:
