@@ -70,7 +70,7 @@ def load_world(name: World | str = "default") -> World:
     Example:
         >>> world = sim.load_world("default@2009")
     """
-    from sim.errors import InputError
+    from sim.errors import bad_value
     from sim.world.loader import vintage_world, world_names
 
     if not isinstance(name, str):
@@ -78,12 +78,7 @@ def load_world(name: World | str = "default") -> World:
     try:
         return vintage_world(name)
     except (KeyError, ValueError):
-        raise InputError(
-            f"unknown world; expected one of {world_names()}",
-            path="world",
-            value=name,
-            has_value=True,
-        ) from None
+        raise bad_value(f"unknown world; expected one of {world_names()}", "world", name) from None
 
 
 def _scenario_and_world(
@@ -341,16 +336,20 @@ def compare(
         and the share of futures where B is lower or higher.
 
     Raises:
-        InputError: if either scenario is not valid.
+        InputError: if either scenario is not valid, or they run on different worlds or
+            horizons.
 
     Example:
         >>> sim.compare("scenarios/baseline.yaml", "scenarios/china-magnet-ban-us.yaml", 1)
     """
+    from sim.runs.sweep import check_comparable
     from sim.runs.sweep_tables import comparison_table
 
+    (scenario_a, world_a), (scenario_b, world_b) = (_scenario_and_world(s, world) for s in (a, b))
+    check_comparable(scenario_a, scenario_b, one_world=world is not None)
     first, second = (
-        sweep(one, samples, seed=seed, workers=workers, method=method, world=world)
-        for one in (a, b)
+        sweep(one, samples, seed=seed, workers=workers, method=method, world=on)
+        for one, on in ((scenario_a, world_a), (scenario_b, world_b))
     )
     return comparison_table(first.raw, second.raw)
 

@@ -2,10 +2,13 @@
 
 `InputError` is the user's to fix (a bad scenario or option): the command line prints it and
 exits with status 2. `MassBalanceError` means the model lost or created material: a bug, never
-silenced.
+silenced (status 3); so does `NonFiniteError`, a NaN or infinite number where the model's
+numbers must be finite.
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 
 class SimError(Exception):
@@ -43,9 +46,38 @@ class InputError(SimError):
         if self.file:
             where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
         field = f"{self.path}: " if self.path else ""
-        got = f" (got {self.value!r})" if self.has_value else ""
-        return f"{where}{field}{self.problem}{got}"
+        got = f" (got {excerpt(self.value)})" if self.has_value else ""
+        return f"{where}{field}{excerpt(self.problem, MAX_PROBLEM, quote=False)}{got}"
+
+
+def bad_value(problem: str, path: str, value: object) -> InputError:
+    """An `InputError` at ``path`` (an option, an argument or a field; no file) quoting the
+    ``value`` given, which may itself be None."""
+    return InputError(problem, path=path, value=value, has_value=True)
+
+
+MAX_VALUE, MAX_PROBLEM = 80, 2000  # characters of a value, and of a problem, an error shows
+
+
+def excerpt(value: object, limit: int = MAX_VALUE, quote: bool = True) -> str:
+    """``value`` as an error shows it: its repr (a date as written, ``2024-01-31``; text as
+    it is with ``quote`` false), on one line, cut to ``limit`` characters."""
+    text = _as_text(value, quote)
+    text = " ".join(text.split()) if "\n" in text else text
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def _as_text(value: object, quote: bool) -> str:
+    """A date as written (ISO), text as it is unless ``quote``, anything else its repr."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return repr(value) if quote or not isinstance(value, str) else value
 
 
 class MassBalanceError(SimError):
     """Material was created or destroyed: the books of a run do not balance."""
+
+
+class NonFiniteError(MassBalanceError):
+    """A number of a run, a sweep or a manifest is NaN or infinite: its books cannot be
+    checked, so they are not trusted."""

@@ -10,10 +10,10 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from sim.config.strict import Strict
+from sim.config.strict import Date, Float, Strict
 
 DIST_KINDS: tuple[str, ...] = ("uniform", "triangular", "normal", "lognormal", "beta", "choice")
-Number = float | dt.date
+Number = Float | Date
 #: The parameters each kind of distribution needs.
 PARAMETERS: dict[str, tuple[str, ...]] = {
     "uniform": ("low", "high"),
@@ -41,13 +41,13 @@ class Distribution(Strict):
     high: Number | None = None
     mode: Number | None = None
     mean: Number | None = None
-    sd: float | None = Field(None, gt=0)
-    median: float | None = Field(None, gt=0)
-    sigma: float | None = Field(None, gt=0)
-    a: float | None = Field(None, gt=0)
-    b: float | None = Field(None, gt=0)
+    sd: Float | None = Field(None, gt=0)
+    median: Float | None = Field(None, gt=0)
+    sigma: Float | None = Field(None, gt=0)
+    a: Float | None = Field(None, gt=0)
+    b: Float | None = Field(None, gt=0)
     values: list[Number] | None = Field(None, min_length=1)
-    weights: list[float] | None = None
+    weights: list[Float] | None = None
     bounds: tuple[Number, Number] | None = None
     name: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\[\]-]*$", max_length=120)
 
@@ -69,40 +69,86 @@ class Distribution(Strict):
 
     @model_validator(mode="after")
     def _parameters(self) -> Distribution:
-        self._check_parameter_names()
+        self._check_needed()
+        self._check_no_others()
         self._check_points()
         self._check_weights()
+        self._check_bounds_reach()
         return self
 
-    def _check_parameter_names(self) -> None:
-        """The kind's parameters are all given, and no others."""
-        needs = PARAMETERS[self.dist]
-        allowed = set(needs) | {"dist", "bounds", "name"}
-        allowed |= {"low", "high"} if self.dist == "beta" else set()
-        allowed |= {"weights"} if self.dist == "choice" else set()
-        given = {k for k in type(self).model_fields if getattr(self, k) is not None}
-        missing = [k for k in needs if getattr(self, k) is None]
+    def _check_needed(self) -> None:
+        """The kind's parameters are all given."""
+        missing = [k for k in PARAMETERS[self.dist] if getattr(self, k) is None]
         if missing:
             raise ValueError(f"a {self.dist} distribution needs {', '.join(missing)}")
-        extra = sorted(given - allowed)
+
+    def _check_no_others(self) -> None:
+        """No parameter but the kind's (and bounds, name) is given."""
+        given = {k for k in type(self).model_fields if getattr(self, k) is not None}
+        extra = sorted(given - self._allowed())
         if extra:
             raise ValueError(
-                f"a {self.dist} distribution takes {', '.join(needs)} (and bounds, "
-                f"name), not {', '.join(extra)}"
+                f"a {self.dist} distribution takes {', '.join(PARAMETERS[self.dist])} (and "
+                f"bounds, name), not {', '.join(extra)}"
             )
+
+    def _allowed(self) -> set[str]:
+        """The fields a distribution of this kind may set."""
+        allowed = set(PARAMETERS[self.dist]) | {"dist", "bounds", "name"}
+        allowed |= {"low", "high"} if self.dist == "beta" else set()
+        allowed |= {"weights"} if self.dist == "choice" else set()
+        return allowed
 
     def _check_points(self) -> None:
         """All dates or all numbers, in order: low < high, low <= mode <= high, bounds."""
         kinds = {isinstance(v, dt.date) for v in self._points() if v is not None}
         if len(kinds) > 1:
             raise ValueError("mixes dates and numbers; use one or the other")
+        self._check_order()
+        if self.bounds is not None and not self.bounds[0] < self.bounds[1]:  # type: ignore[operator]
+            raise ValueError("bounds must be [lower, upper] with lower < upper")
+
+    def _check_order(self) -> None:
+        """low < high, and low <= mode <= high."""
         if self.low is not None and self.high is not None and not self.low < self.high:  # type: ignore[operator]
             raise ValueError("needs low < high")
         order = [v for v in (self.low, self.mode, self.high) if v is not None]
         if any(x > y for x, y in zip(order, order[1:])):  # type: ignore[operator]
             raise ValueError("needs low <= mode <= high")
-        if self.bounds is not None and not self.bounds[0] < self.bounds[1]:  # type: ignore[operator]
-            raise ValueError("bounds must be [lower, upper] with lower < upper")
+
+    def _check_bounds_reach(self) -> None:
+        """Bounds that leave something to draw: a value of a choice, a part of a bounded
+        law's support, a positive number for a lognormal."""
+        if self.bounds is not None and self.dist == "choice":
+            self._check_choice_bounds(*self.bounds)
+        elif self.bounds is not None:
+            self._check_law_bounds(*self.bounds)
+
+    def _check_choice_bounds(self, lower: Number, upper: Number) -> None:
+        """Bounds that keep at least one of a choice's values."""
+        if not any(lower <= v <= upper for v in self.values or ()):  # type: ignore[operator]
+            raise ValueError(f"bounds [{lower}, {upper}] exclude every value")
+
+    def _check_law_bounds(self, lower: Number, upper: Number) -> None:
+        """Bounds that overlap the support of a continuous law."""
+        low, high = self._support()
+        if (high is not None and not lower < high) or (low is not None and not upper > low):  # type: ignore[operator]
+            raise ValueError(
+                f"bounds [{lower}, {upper}] exclude every value (the distribution lies "
+                f"within [{low if low is not None else '-inf'}, "
+                f"{high if high is not None else 'inf'}])"
+            )
+
+    def _support(self) -> tuple[Number | None, Number | None]:
+        """Where a continuous law's values lie (None: unbounded on that side)."""
+        if self.dist == "normal":
+            return None, None
+        if self.dist == "lognormal":
+            return 0.0, None
+        if self.dist == "beta":
+            low = 0.0 if self.low is None else self.low
+            return low, 1.0 if self.high is None else self.high
+        return self.low, self.high
 
     def _check_weights(self) -> None:
         """A choice's weights: one a value, none negative, a positive sum."""

@@ -30,6 +30,7 @@ from scipy.stats import qmc
 
 from sim.config.distributions import Distribution
 from sim.config.scenario import Scenario
+from sim.errors import bad_value
 
 EPS = 1e-6
 METHODS: tuple[str, ...] = ("random", "lhs", "sobol")
@@ -54,7 +55,17 @@ def key_hash(key: str) -> np.uint64:
 def sample_seeds(seed: int, count: int, first: int = 0) -> np.ndarray:
     """The 64-bit seeds of samples ``first .. first+count-1`` of a sweep with ``seed``."""
     index = np.arange(first, first + count, dtype=np.uint64)
-    return _mix(_mix(np.full(count, np.uint64(seed % 2**64))) ^ _mix(index))
+    return _mix(_mix(np.full(count, np.uint64(check_seed(seed)))) ^ _mix(index))
+
+
+def check_seed(seed: object) -> int:
+    """``seed`` if it is a whole number the draws take without aliasing (0 to 2**64 - 1: a
+    larger one would give a smaller one's numbers), else an `InputError`."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**64:
+        raise bad_value(
+            f"a seed must be a whole number from 0 to 2**64 - 1 = {2**64 - 1}", "--seed", seed
+        )
+    return int(seed)
 
 
 def uniforms(seeds: np.ndarray, key: str) -> np.ndarray:
@@ -118,18 +129,61 @@ def _continuous_ppf(
     distribution: Distribution, law: stats.rv_continuous, probabilities: np.ndarray
 ) -> np.ndarray:
     """A continuous law's values at ``probabilities``, truncated to the bounds if any."""
-    if distribution.bounds is not None:
-        low, high = law.cdf([_number(bound) for bound in distribution.bounds])
-        probabilities = low + probabilities * (high - low)
-    values = np.asarray(law.ppf(probabilities), dtype=float)
-    if distribution.bounds is not None:
-        values = np.clip(values, _number(distribution.bounds[0]), _number(distribution.bounds[1]))
-    return values
+    if distribution.bounds is None:
+        return np.asarray(law.ppf(probabilities), dtype=float)
+    low, high = (_number(bound) for bound in distribution.bounds)
+    if distribution.dist in ("normal", "lognormal"):
+        values = _truncated_normal(distribution, low, high, probabilities)
+    else:
+        values = _truncated(law, low, high, probabilities)
+    return np.clip(values, low, high)
+
+
+def _truncated_normal(
+    distribution: Distribution, low: float, high: float, probabilities: np.ndarray
+) -> np.ndarray:
+    """A normal (or lognormal: a normal of the logarithm) truncated to ``[low, high]``, by
+    scipy's ``truncnorm``, exact far in a tail: a normal of mean -50 and sd 1 truncated to
+    [0.1, 0.9] draws just above 0.1, not 0.9 (two CDF values that both round to 1)."""
+    if distribution.dist == "normal":
+        mean, sd = _number(distribution.mean), float(distribution.sd)  # type: ignore[arg-type]
+        law = stats.truncnorm((low - mean) / sd, (high - mean) / sd, loc=mean, scale=sd)
+        return np.asarray(law.ppf(probabilities), dtype=float)
+    mu, sigma = np.log(float(distribution.median)), float(distribution.sigma)  # type: ignore[arg-type]
+    log_low = (np.log(low) - mu) / sigma if low > 0 else -np.inf
+    law = stats.truncnorm(log_low, (np.log(high) - mu) / sigma, loc=mu, scale=sigma)
+    return np.exp(np.asarray(law.ppf(probabilities), dtype=float))
+
+
+def _truncated(
+    law: stats.rv_continuous, low: float, high: float, probabilities: np.ndarray
+) -> np.ndarray:
+    """A law of bounded support (uniform, triangular, beta) truncated to ``[low, high]``,
+    inverted from the nearer tail (survival function above the median) so that its
+    precision is kept; where even that rounds to no mass at all, the whole mass is at the
+    bound nearer the law's."""
+    if float(law.cdf(low)) > 0.5:
+        s_low, s_high = law.sf([low, high])
+        if not s_low > s_high:
+            return np.full(probabilities.shape, low)
+        return np.asarray(law.isf(s_low - probabilities * (s_low - s_high)), dtype=float)
+    c_low, c_high = law.cdf([low, high])
+    if not c_high > c_low:
+        return np.full(probabilities.shape, high)
+    return np.asarray(law.ppf(c_low + probabilities * (c_high - c_low)), dtype=float)
 
 
 def as_value(distribution: Distribution, number: float) -> float | dt.date:
-    """A drawn number as the field's type (a date for a date distribution)."""
-    return dt.date.fromordinal(int(round(number))) if distribution.is_date else float(number)
+    """A drawn number as the field's type (a date for a date distribution).
+
+    Raises:
+        ValueError: for a day outside the calendar (a date law with a huge sd).
+    """
+    if not distribution.is_date:
+        return float(number)
+    if not 1 <= number <= dt.date.max.toordinal():
+        raise ValueError(f"day {number:.6g} is outside the calendar (years 1 to 9999)")
+    return dt.date.fromordinal(int(round(number)))
 
 
 def central(distribution: Distribution) -> float | dt.date:
@@ -159,7 +213,7 @@ def _unit_draws(keys: Sequence[str], seed: int, count: int, method: Method) -> n
     for key in keys:
         column = uniforms(seeds, key)
         if method == "lhs":
-            rng = np.random.default_rng([seed % 2**63, int(key_hash(key) % np.uint64(2**63))])
+            rng = np.random.default_rng([seed, int(key_hash(key) % np.uint64(2**63))])
             column = (rng.permutation(count) + column) / count
         columns.append(column)
     return np.stack(columns, axis=1) if columns else np.zeros((count, 0))

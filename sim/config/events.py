@@ -8,14 +8,20 @@ units in its field names. Checks that need the world (does this facility exist?)
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from sim.config.strict import Strict, check_end_after_start
+from sim.config.strict import Date, Float, Strict, check_end_after_start
+from sim.errors import excerpt
 from sim.units import ELEMENT_ALIASES, FORM_ALIASES
+
+#: Most tonnes (or tonnes a year) any event may name: the world mines about 4e5 t REO a year,
+#: so 1e9 is generous, and far enough from float limits that no sum of them overflows.
+MAX_TONNES = 1e9
+#: Largest price multiple a substitution may name (prices are capped at 20x their base).
+MAX_PRICE_RATIO = 1000.0
 
 
 def _known_names(value: object, allowed: Mapping[str, object], what: str) -> object:
@@ -24,17 +30,40 @@ def _known_names(value: object, allowed: Mapping[str, object], what: str) -> obj
         return value
     if not isinstance(value, list) or not value:
         raise ValueError(f"must be 'all' or a non-empty list of {what}")
-    bad = [v for v in value if not isinstance(v, str) or v not in allowed]
-    if bad:
-        raise ValueError(f"unknown {what} {bad}; expected one of {sorted(allowed)}")
+    _check_known(value, allowed, what)
     return value
+
+
+def _check_known(names: list[object], allowed: Mapping[str, object], what: str) -> None:
+    """Every one of ``names`` is a name ``allowed`` knows."""
+    bad = [v for v in names if not isinstance(v, str) or v not in allowed]
+    if bad:
+        raise ValueError(f"unknown {what} {excerpt(bad)}; expected one of {sorted(allowed)}")
+
+
+def _non_empty(what: str) -> BeforeValidator:
+    """A scope field's check: 'all', or a list of names that is not empty (an empty list
+    would silently put nothing in scope)."""
+
+    def check(value: object) -> object:
+        if isinstance(value, list) and not value:
+            raise ValueError(f"must be 'all' or a non-empty list of {what}")
+        return value
+
+    return BeforeValidator(check)
+
+
+Destinations = Annotated[Literal["all"] | list[str], _non_empty("countries or regions")]
+Sectors = Annotated[Literal["all"] | list[str], _non_empty("sectors")]
+Materials = Annotated[Literal["all"] | list[str], _non_empty("materials")]
+Regions = Annotated[Literal["all"] | list[str], _non_empty("regions")]
 
 
 class Event(Strict):
     """Fields every event shares."""
 
     label: str | None = Field(None, description="A short name shown on plots.")
-    start: dt.date = Field(description="Date the event takes effect (pro rata within a step).")
+    start: Date = Field(description="Date the event takes effect (pro rata within a step).")
 
 
 class ExportControl(Event):
@@ -42,7 +71,7 @@ class ExportControl(Event):
 
     kind: Literal["export_control"]
     exporter: str = Field(description="ISO-2 code of the exporting country, e.g. CN.")
-    destinations: Literal["all"] | list[str] = Field(
+    destinations: Destinations = Field(
         "all", description="Importing countries (ISO-2) or regions, or 'all'."
     )
     elements: Literal["all"] | list[str] = Field(
@@ -55,16 +84,16 @@ class ExportControl(Event):
         description="ban: nothing ships; quota: a share does; licence: per-shipment licences, "
         "nothing ships during the review, then the approved share does."
     )
-    share: float | None = Field(
+    share: Float | None = Field(
         None, ge=0.0, le=1.0, description="For quota: share of the normal flow allowed (0-1)."
     )
-    approval_rate: float | None = Field(
+    approval_rate: Float | None = Field(
         None,
         ge=0.0,
         le=1.0,
         description="For licence: share of the normal flow whose licences are approved (0-1).",
     )
-    review_delay_days: float = Field(
+    review_delay_days: Float = Field(
         0.0,
         ge=0.0,
         le=3650.0,
@@ -75,12 +104,12 @@ class ExportControl(Event):
         default_factory=list,
         description="Destinations (ISO-2 countries or regions) exempted by a general licence.",
     )
-    sectors: Literal["all"] | list[str] = Field(
+    sectors: Sectors = Field(
         "all",
         description="End-use sectors of buyers in scope (e.g. [defence] for military end "
         "users), or 'all'. With named sectors, shipments to plants are not in scope.",
     )
-    foreign_content_threshold: float | None = Field(
+    foreign_content_threshold: Float | None = Field(
         None,
         ge=0.0,
         le=1.0,
@@ -89,14 +118,14 @@ class ExportControl(Event):
         "on their exports abroad (October 2025's 0.1% rule: 0.001). The share is by mass of "
         "rare earth, a stand-in for the rule's share by value.",
     )
-    end: dt.date | None = Field(None, description="Date the control lapses; none = never.")
-    announced: dt.date | None = Field(
+    end: Date | None = Field(None, description="Date the control lapses; none = never.")
+    announced: Date | None = Field(
         None, description="Date announced (recorded; the model does not act on it)."
     )
-    suspended: dt.date | None = Field(
+    suspended: Date | None = Field(
         None, description="Date the control is suspended (off from then until `resumed`)."
     )
-    resumed: dt.date | None = Field(
+    resumed: Date | None = Field(
         None, description="Date a suspension ends; none = the suspension never ends."
     )
 
@@ -154,15 +183,17 @@ class NewCapacity(Event):
 
     kind: Literal["new_capacity"]
     facility: str = Field(description="Facility id; a new id creates a facility.")
-    nameplate_tpa: float = Field(gt=0, description="Capacity added, tonnes per year.")
-    ramp_months: float = Field(0.0, ge=0, le=240, description="Months from start to nameplate.")
+    nameplate_tpa: Float = Field(
+        gt=0, le=MAX_TONNES, description="Capacity added, tonnes per year."
+    )
+    ramp_months: Float = Field(0.0, ge=0, le=240, description="Months from start to nameplate.")
     ramp: Literal["linear", "s_curve"] = Field(
         "linear", description="Shape of the ramp to nameplate: linear, or S-shaped (smoothstep)."
     )
-    delay_months: float = Field(
+    delay_months: Float = Field(
         0.0, ge=0, le=240, description="Months the start slips beyond `start` (a project delay)."
     )
-    completion_probability: float = Field(
+    completion_probability: Float = Field(
         1.0,
         ge=0.0,
         le=1.0,
@@ -192,8 +223,8 @@ class Outage(Event):
 
     kind: Literal["outage"]
     facility: str = Field(description="Facility id (mine or plant).")
-    end: dt.date = Field(description="Date capacity returns.")
-    share: float = Field(1.0, gt=0.0, le=1.0, description="Share of capacity lost (0-1].")
+    end: Date = Field(description="Date capacity returns.")
+    share: Float = Field(1.0, gt=0.0, le=1.0, description="Share of capacity lost (0-1].")
 
     @model_validator(mode="after")
     def _ordered(self) -> Outage:
@@ -211,28 +242,33 @@ class Stockpile(Event):
         description="What it holds: a magnet (NdFeB, SmCo; t of magnet) or an element bought "
         "as such (NdPr, Dy, ...; t of contained element)."
     )
-    sectors: Literal["all"] | list[str] = Field(
+    sectors: Sectors = Field(
         "all", description="End-use sectors it releases to (e.g. [defence]), or 'all'."
     )
-    initial_t: float = Field(ge=0.0, description="Holding at the start of the horizon, t.")
-    release_threshold: float = Field(
+    initial_t: Float = Field(
+        ge=0.0, le=MAX_TONNES, description="Holding at the start of the horizon, t."
+    )
+    release_threshold: Float = Field(
         0.0,
         ge=0.0,
         le=1.0,
         description="Release when the share of the served buyers' demand they would go "
         "short of this month exceeds this (0-1).",
     )
-    max_release_t_per_month: float = Field(gt=0.0, description="Most it releases a month, t.")
-    purchase_t_per_month: float = Field(
+    max_release_t_per_month: Float = Field(
+        gt=0.0, le=MAX_TONNES, description="Most it releases a month, t."
+    )
+    purchase_t_per_month: Float = Field(
         0.0,
         ge=0.0,
+        le=MAX_TONNES,
         description="Bought a month from the served buyers' surplus stock while none of them "
         "is short (they reorder it from the market), t.",
     )
-    target_t: float | None = Field(
-        None, ge=0.0, description="Holding purchases stop at; none = no purchases."
+    target_t: Float | None = Field(
+        None, ge=0.0, le=MAX_TONNES, description="Holding purchases stop at; none = no purchases."
     )
-    end: dt.date | None = Field(None, description="Date the rules stop; none = never.")
+    end: Date | None = Field(None, description="Date the rules stop; none = never.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Stockpile:
@@ -263,9 +299,9 @@ class PriceFloor(Event):
     product: Literal[
         "NdPr_oxide", "Dy_oxide", "Tb_oxide", "Sm_oxide", "La_oxide", "Ce_oxide", "Y_oxide"
     ] = Field(description="Oxide whose price is floored.")
-    usd_per_kg: float = Field(gt=0.0, le=100_000.0, description="The floor, US$/kg.")
+    usd_per_kg: Float = Field(gt=0.0, le=100_000.0, description="The floor, US$/kg.")
     beneficiary: str = Field(description="Producer id (sim/world/data/producers.csv).")
-    years: float = Field(gt=0.0, le=100.0, description="Years the floor runs from `start`.")
+    years: Float = Field(gt=0.0, le=100.0, description="Years the floor runs from `start`.")
     payer: str = Field("government", description="Who pays the top-up (shown in results).")
 
 
@@ -279,8 +315,8 @@ class PriceLevel(Event):
     tiers: Literal["all"] | list[str] = Field(
         "all", description="Market tiers: china (domestic), ex_china, or 'all'."
     )
-    usd_per_kg: float = Field(gt=0.0, le=100_000.0, description="New base price, US$/kg.")
-    end: dt.date | None = Field(None, description="Date the base price returns; none = never.")
+    usd_per_kg: Float = Field(gt=0.0, le=100_000.0, description="New base price, US$/kg.")
+    end: Date | None = Field(None, description="Date the base price returns; none = never.")
 
     @field_validator("tiers", mode="before")
     @classmethod
@@ -299,8 +335,8 @@ class PriceCap(PriceLevel):
     to the cap itself (the model has no price-driven demand yet)."""
 
     kind: Literal["price_cap"]  # type: ignore[assignment]
-    usd_per_kg: float = Field(gt=0.0, le=100_000.0, description="The cap, US$/kg.")
-    end: dt.date | None = Field(None, description="Date the cap lapses; none = never.")
+    usd_per_kg: Float = Field(gt=0.0, le=100_000.0, description="The cap, US$/kg.")
+    end: Date | None = Field(None, description="Date the cap lapses; none = never.")
 
 
 class Offtake(Event):
@@ -309,12 +345,10 @@ class Offtake(Event):
 
     kind: Literal["offtake"]
     facility: str = Field(description="Magnet plant id.")
-    share: float = Field(gt=0.0, le=1.0, description="Share of the plant's output reserved.")
+    share: Float = Field(gt=0.0, le=1.0, description="Share of the plant's output reserved.")
     region: str = Field(description="Demand region of the buyers (US, EU, ...).")
-    sectors: Literal["all"] | list[str] = Field(
-        "all", description="Their end-use sectors, or 'all'."
-    )
-    years: float | None = Field(
+    sectors: Sectors = Field("all", description="Their end-use sectors, or 'all'.")
+    years: Float | None = Field(
         None, gt=0.0, le=100.0, description="Years it runs; none = to the end of the horizon."
     )
 
@@ -325,21 +359,27 @@ class Substitution(Event):
     the price, with a lag. Switched demand is gone from the market (not short)."""
 
     kind: Literal["substitution"]
-    materials: Literal["all"] | list[str] = Field(
+    materials: Materials = Field(
         "all", description="Materials bought (NdFeB, SmCo, or elements such as Dy), or 'all'."
     )
-    regions: Literal["all"] | list[str] = Field("all", description="Demand regions, or 'all'.")
-    sectors: Literal["all"] | list[str] = Field("all", description="Sectors, or 'all'.")
-    max_share: float = Field(
+    regions: Regions = Field("all", description="Demand regions, or 'all'.")
+    sectors: Sectors = Field("all", description="Sectors, or 'all'.")
+    max_share: Float = Field(
         gt=0.0, le=1.0, description="Largest share of demand that can switch away (0-1]."
     )
-    trigger_price_ratio: float = Field(
-        1.5, ge=1.0, description="Price, as a multiple of its base level, where switching starts."
+    trigger_price_ratio: Float = Field(
+        1.5,
+        ge=1.0,
+        le=MAX_PRICE_RATIO,
+        description="Price, as a multiple of its base level, where switching starts.",
     )
-    full_price_ratio: float = Field(
-        4.0, gt=1.0, description="Price multiple at which the whole max_share switches."
+    full_price_ratio: Float = Field(
+        4.0,
+        gt=1.0,
+        le=MAX_PRICE_RATIO,
+        description="Price multiple at which the whole max_share switches.",
     )
-    adoption_months: float = Field(
+    adoption_months: Float = Field(
         18.0,
         ge=0.0,
         le=240.0,
@@ -351,7 +391,7 @@ class Substitution(Event):
         description="Whether buyers switch back when the price falls (default: no, a "
         "redesigned motor stays redesigned).",
     )
-    end: dt.date | None = Field(None, description="Date switching stops; none = never.")
+    end: Date | None = Field(None, description="Date switching stops; none = never.")
 
     @model_validator(mode="after")
     def _ordered(self) -> Substitution:
@@ -371,14 +411,14 @@ class Recycling(Event):
     kind: Literal["recycling"]
     region: str = Field(description="Demand region whose scrapped magnets are collected.")
     material: Literal["NdFeB", "SmCo"] = Field("NdFeB", description="Magnet recycled.")
-    collection_share: float = Field(
+    collection_share: Float = Field(
         gt=0.0,
         le=1.0,
         description="Share of the magnets reaching end of life that are "
         "collected and recovered (0-1].",
     )
-    life_years: float = Field(12.0, ge=1.0, le=40.0, description="Years from sale to scrap.")
-    ramp_months: float = Field(36.0, ge=0.0, le=240.0, description="Months to full collection.")
+    life_years: Float = Field(12.0, ge=1.0, le=40.0, description="Years from sale to scrap.")
+    ramp_months: Float = Field(36.0, ge=0.0, le=240.0, description="Months to full collection.")
     facility: str = Field(description="Separation plant that takes the scrap (its id).")
 
 

@@ -8,7 +8,6 @@ boundary: the model layers downstream trust what they are given. Checks that nee
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Literal
 
@@ -16,14 +15,14 @@ from pydantic import Field, field_validator, model_validator
 
 from sim.config.distributions import Uncertain
 from sim.config.events import AnyEvent
-from sim.config.strict import Strict, check_end_after_start
+from sim.config.strict import Date, Strict, check_end_after_start
 
 
 class Horizon(Strict):
     """The simulated period."""
 
-    start: dt.date = Field(description="First day simulated; the run starts at its month.")
-    end: dt.date = Field(description="Last day simulated (inclusive month).")
+    start: Date = Field(description="First day simulated; the run starts at its month.")
+    end: Date = Field(description="Last day simulated (inclusive month).")
     step: Literal["month"] = Field("month", description="Time step; monthly.")
 
     @model_validator(mode="after")

@@ -17,11 +17,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sim.errors import InputError, MassBalanceError, SimError
+from sim.errors import MAX_PROBLEM, InputError, MassBalanceError, SimError, excerpt
 from sim.version import __version__
 
 EXIT_INPUT = 2
@@ -39,13 +40,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    """Run the command parsed; an error it raises is printed as one line, with its status."""
-    try:
-        return _handler(args.command)(args)
-    except (SimError, OSError, KeyboardInterrupt) as exc:
-        message, status = _failure(exc)
-        print(message, file=sys.stderr)
-        return status
+    """Run the command parsed; an error it raises is printed as one line, with its status.
+
+    Warnings (numpy's RuntimeWarning, a library's UserWarning) are held until the command
+    ends: after an error only the error's line is printed; after success each distinct
+    warning is one line."""
+    with warnings.catch_warnings(record=True) as caught:
+        try:
+            status = _handler(args.command)(args)
+        except (SimError, OSError, KeyboardInterrupt) as exc:
+            message, status = _failure(exc)
+            print(message, file=sys.stderr)
+            return status
+    for line in dict.fromkeys(_warning_line(w) for w in caught):
+        print(line, file=sys.stderr)
+    return status
+
+
+def _warning_line(caught: warnings.WarningMessage) -> str:
+    """One line for a warning: its category and the start of its message."""
+    message = excerpt(str(caught.message), MAX_PROBLEM, quote=False)
+    return f"warning: {caught.category.__name__}: {message}"
 
 
 def _handler(command: str) -> Callable[[argparse.Namespace], int]:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sim.errors import InputError
+from sim.errors import bad_value
 from sim.io import console
 
 if TYPE_CHECKING:
@@ -105,12 +105,7 @@ def _calibration_scenario(world_name: str) -> Scenario:
     from sim.world.loader import vintage_world, world_names
 
     if world_name not in world_names():
-        raise InputError(
-            f"unknown world; expected one of {world_names()}",
-            path="--world",
-            value=world_name,
-            has_value=True,
-        )
+        raise bad_value(f"unknown world; expected one of {world_names()}", "--world", world_name)
     year = vintage_world(world_name).base_year
     return Scenario.model_validate(
         {
@@ -149,7 +144,7 @@ def sweep(args: argparse.Namespace) -> int:
     from sim.runs.sweep import default_batch
     from sim.runs.sweep_tables import totals_table
 
-    result, folder, store = _sweep_one(args.scenario, args, args.out)
+    result, folder, store = _sweep_one(_scenario_and_world(args.scenario), args, args.out)
     manifest = write_sweep(
         result,
         folder,
@@ -170,14 +165,17 @@ def sweep(args: argparse.Namespace) -> int:
 def compare(args: argparse.Namespace) -> int:
     """``sim compare``: sweep A and B with shared draws; report B's effect against A."""
     from sim.io.report import check_free, write_comparison
+    from sim.runs.sweep import check_comparable
 
     if args.out is not None:
         check_free(args.out)
+    first, second = _scenario_and_world(args.a), _scenario_and_world(args.b)
+    check_comparable(first[0], second[0])
     out_a, out_b = (
         (None, None) if args.out is None else (_renamed(args.out, "-a"), _renamed(args.out, "-b"))
     )
-    a, _, store_a = _sweep_one(args.a, args, out_a)
-    b, folder_b, store_b = _sweep_one(args.b, args, out_b)
+    a, _, store_a = _sweep_one(first, args, out_a)
+    b, folder_b, store_b = _sweep_one(second, args, out_b)
     out = (
         args.out
         if args.out is not None
@@ -237,15 +235,16 @@ def _progress(total: int, label: str) -> tuple[Callable[[int], None], Callable[[
 
 
 def _sweep_one(
-    path: Path, args: argparse.Namespace, folder: Path | None
+    loaded: tuple[Scenario, World], args: argparse.Namespace, folder: Path | None
 ) -> tuple[SweepResult, Path, Path]:
-    """Load and sweep one scenario, resuming from its store; returns result, folder, store."""
+    """Sweep one scenario on its world, resuming from its store; returns result, folder,
+    store."""
     from sim.io.report import check_free, data_hash, default_folder, scenario_hash, sweep_store
     from sim.runs.store import sweep_key
     from sim.runs.sweep import sweep as sweep_samples
 
     batch = _batch_size(args)
-    scenario, world = _scenario_and_world(path)
+    scenario, world = loaded
     target = folder
     if target is None:
         target = _renamed(default_folder(args.results, scenario), "-sweep")
@@ -265,6 +264,7 @@ def _sweep_one(
             batch_size=batch,
             store=store,
             progress=update,
+            notice=lambda text: print(f"notice: {text}", file=sys.stderr),
         )
     finally:
         close()
@@ -276,8 +276,8 @@ def _batch_size(args: argparse.Namespace) -> int:
     from sim.runs.sweep import default_batch
 
     if args.workers < 1:
-        raise InputError("must be at least 1", path="--workers", value=args.workers, has_value=True)
+        raise bad_value("must be at least 1", "--workers", args.workers)
     batch = args.batch_size or default_batch(args.n, args.workers)
     if batch < 1:
-        raise InputError("must be at least 1", path="--batch-size", value=batch, has_value=True)
+        raise bad_value("must be at least 1", "--batch-size", batch)
     return batch

@@ -56,11 +56,7 @@ def _refused(problem: str, file: str, line: int, field: str, value: object) -> I
 def _observed_records(text: str, file: str) -> Iterator[tuple[int, list[str]]]:
     """Records of a CSV text with their first line number; ``#`` lines and blank lines are
     comments."""
-    kept = [
-        (n, line)
-        for n, line in enumerate(text.splitlines(), start=1)
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
+    kept = _content_lines(text)
     reader = csv.reader(line for _, line in kept)
     consumed = 0
     try:
@@ -71,6 +67,15 @@ def _observed_records(text: str, file: str) -> Iterator[tuple[int, list[str]]]:
         raise InputError(
             f"not valid CSV: {exc}", file=file, line=kept[min(consumed, len(kept) - 1)][0]
         ) from None
+
+
+def _content_lines(text: str) -> list[tuple[int, str]]:
+    """The lines of ``text`` that are neither blank nor ``#`` comments, with their numbers."""
+    return [
+        (n, line)
+        for n, line in enumerate(text.splitlines(), start=1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
 
 
 def read_observed(path: str | Path) -> pd.DataFrame:
@@ -96,6 +101,7 @@ def read_observed(path: str | Path) -> pd.DataFrame:
         )
     frame = pd.DataFrame(rows)
     _one_period_kind(frame, file)
+    frame.attrs["file"] = file  # for errors found when the run is held against it
     return frame
 
 
@@ -166,7 +172,7 @@ class _Cells:
     def _period(self) -> tuple[dt.date, dt.date, str]:
         try:
             return _period(self.cell["date"])
-        except ValueError:
+        except (ValueError, OverflowError):  # 9999-12 ends beyond the last date
             raise self._fail(
                 "date", "not a date; expected YYYY (a year), YYYY-MM or YYYY-MM-DD (its month)"
             ) from None

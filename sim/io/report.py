@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import os
 import platform
 import shutil
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from sim.config.scenario import Scenario
-from sim.errors import InputError
+from sim.errors import NonFiniteError, bad_value
 from sim.io.plotting import plot_backtest, plot_fan, plot_shortfall, plot_tornado
 from sim.runs.backtest import Backtest
 from sim.runs.engine import RunResult
@@ -83,10 +84,14 @@ def _data_files() -> Iterator[tuple[str, Traversable]]:
 def default_folder(root: Path, scenario: Scenario) -> Path:
     """``root/<scenario name>/<UTC timestamp>``, with a suffix if that already exists."""
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    base = root / scenario.name / stamp
-    candidate, n = base, 1
+    return _unused(root / scenario.name / stamp)
+
+
+def _unused(path: Path) -> Path:
+    """``path``, or the first of ``path-1``, ``path-2``, ... that does not exist."""
+    candidate, n = path, 1
     while candidate.exists():
-        candidate = base.with_name(f"{stamp}-{n}")
+        candidate = path.with_name(f"{path.name}-{n}")
         n += 1
     return candidate
 
@@ -94,11 +99,10 @@ def default_folder(root: Path, scenario: Scenario) -> Path:
 def check_free(folder: Path) -> None:
     """Refuse a destination that already exists (before any work is done)."""
     if folder.exists():
-        raise InputError(
+        raise bad_value(
             "output folder already exists; it is never overwritten, choose another",
-            path="--out",
-            value=str(folder),
-            has_value=True,
+            "--out",
+            str(folder),
         )
 
 
@@ -118,7 +122,23 @@ def atomic_folder(folder: Path) -> Iterator[Path]:
 
 
 def _write_manifest(tmp: Path, manifest: dict[str, Any]) -> None:
-    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    """manifest.json, strict JSON: a NaN or infinity in it is a `NonFiniteError` naming it."""
+    where = _non_finite(manifest, "")
+    if where is not None:
+        raise NonFiniteError(f"manifest.json: {where} is not a finite number")
+    text = json.dumps(manifest, indent=2, default=str, allow_nan=False)
+    (tmp / "manifest.json").write_text(text + "\n")
+
+
+def _non_finite(value: object, path: str) -> str | None:
+    """The path (``a.b[2]``) of the first NaN or infinity in a JSON-like ``value``, if any."""
+    if isinstance(value, dict):
+        found = (_non_finite(v, f"{path}.{k}" if path else str(k)) for k, v in value.items())
+    elif isinstance(value, list | tuple):
+        found = (_non_finite(v, f"{path}[{i}]") for i, v in enumerate(value))
+    else:
+        return path if isinstance(value, float) and not math.isfinite(value) else None
+    return next((p for p in found if p is not None), None)
 
 
 def _utc_now() -> str:

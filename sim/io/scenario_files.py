@@ -19,6 +19,8 @@ from sim.io.yaml_lines import Lines, read_yaml
 from sim.world.loader import vintage_world, world_names
 from sim.world.world import World
 
+MAX_EXTENDS = 20  # files in an extends: chain; deeper is refused at the extends: line
+
 
 def load_scenario(path: str | Path, world: World | None = None) -> Scenario:
     """Read, merge, validate and check a scenario file against ``world`` (default: the world
@@ -59,36 +61,56 @@ def _named_world(scenario: Scenario, lines: Lines, file: str) -> World:
 def resolve(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any], Lines]:
     """A scenario file with its `extends:` chain merged in (parent first)."""
     path = path.resolve() if path.exists() else path
-    if path in seen:
-        chain = " -> ".join(str(p) for p in (*seen, path))
-        raise InputError(f"extends: cycle {chain}", file=str(seen[-1]), path="extends")
     data, lines = read_yaml(path)
     parent = data.pop("extends", None)
     if parent is None:
         return data, lines
-    parent_data, parent_lines = resolve(_parent_path(path, parent, lines), (*seen, path))
+    parent_data, parent_lines = resolve(_parent_path(path, parent, lines, seen), (*seen, path))
     parent_data.pop("name", None)
     parent_lines = {p: where for p, where in parent_lines.items() if p[:1] != ("name",)}
     return _merge(parent_data, parent_lines, data, lines)
 
 
-def _parent_path(path: Path, parent: Any, lines: Lines) -> Path:
-    """The file an ``extends:`` names (relative to the file), which must exist."""
-    problem = None
-    if not isinstance(parent, str):
-        problem = "must be a path to another scenario file"
-    elif not (path.parent / parent).is_file():
-        problem = f"parent scenario {path.parent / parent} not found"
-    if problem is not None:
+def _parent_path(path: Path, parent: Any, lines: Lines, seen: tuple[Path, ...]) -> Path:
+    """The file an ``extends:`` names (relative to the file): an existing ``.yaml`` or
+    ``.yml`` regular file, not already in the chain, at most `MAX_EXTENDS` files deep."""
+    found = path.parent / parent if isinstance(parent, str) else None
+    problem = _parent_problem(found, (*seen, path))
+    if problem is not None or found is None:
         raise InputError(
-            problem,
+            problem or "must be a path to another scenario file",
             file=str(path),
             line=lines[("extends",)][1],
             path="extends",
             value=parent,
             has_value=True,
         )
-    return path.parent / parent
+    return found
+
+
+def _parent_problem(found: Path | None, chain: tuple[Path, ...]) -> str | None:
+    """Why ``found`` cannot be the parent of the last file of ``chain``, if it cannot."""
+    if found is None:
+        return "must be a path to another scenario file"
+    return _file_problem(found) or _chain_problem(found.resolve(), chain)
+
+
+def _file_problem(found: Path) -> str | None:
+    """Why ``found`` is not a scenario file (a regular .yaml or .yml file), if it is not."""
+    if not found.is_file():
+        return f"parent scenario {found} " + ("not found", "is not a regular file")[found.exists()]
+    if {found.suffix.lower(), found.resolve().suffix.lower()} - {".yaml", ".yml"}:
+        return f"parent scenario {found} is not a .yaml or .yml file"
+    return None
+
+
+def _chain_problem(found: Path, chain: tuple[Path, ...]) -> str | None:
+    """Why the file ``found`` cannot extend ``chain`` (a cycle, or too deep), if it cannot."""
+    if found in chain:
+        return "cycle " + " -> ".join(str(p) for p in (*chain, found))
+    if len(chain) >= MAX_EXTENDS:
+        return f"the extends: chain from {chain[0]} is more than {MAX_EXTENDS} files deep"
+    return None
 
 
 def _merge(

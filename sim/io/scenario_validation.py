@@ -7,6 +7,7 @@ message is said for the author of the file, with a 'did you mean' for an unknown
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from pydantic import ValidationError
@@ -18,25 +19,25 @@ from sim.config.scenario import Horizon, Scenario
 from sim.errors import InputError
 from sim.io.yaml_lines import Lines, dotted
 
-#: Every field name the schema knows, for 'did you mean' hints on unknown fields.
+#: The schema's models, by what a reader calls them, for 'did you mean' hints on unknown fields.
+MODELS: dict[str, Any] = {
+    "a scenario": Scenario,
+    "a horizon": Horizon,
+    "export_control events": events.ExportControl,
+    "new_capacity events": events.NewCapacity,
+    "outage events": events.Outage,
+    "stockpile events": events.Stockpile,
+    "price_floor events": events.PriceFloor,
+    "price_level events": events.PriceLevel,
+    "price_cap events": events.PriceCap,
+    "offtake events": events.Offtake,
+    "substitution events": events.Substitution,
+    "recycling events": events.Recycling,
+    "a distribution": Distribution,
+}
+#: Every field name the schema knows.
 KNOWN_FIELDS: frozenset[str] = frozenset(
-    name
-    for model in (
-        Scenario,
-        Horizon,
-        events.ExportControl,
-        events.NewCapacity,
-        events.Outage,
-        events.Stockpile,
-        events.PriceFloor,
-        events.PriceLevel,
-        events.PriceCap,
-        events.Offtake,
-        events.Substitution,
-        events.Recycling,
-        Distribution,
-    )
-    for name in model.model_fields
+    name for model in MODELS.values() for name in model.model_fields
 )
 
 
@@ -100,14 +101,19 @@ def schema_error(error: Any, place: Place) -> InputError:
 
 
 def shows_value(error: Any) -> bool:
-    """Whether the error's message should quote the value it refused."""
-    return error["type"] not in ("missing", "extra_forbidden") and not isinstance(
-        error.get("input"), (dict, list)
-    )
+    """Whether the error's message should quote the value it refused (a list or mapping
+    only when empty: a long one would bury the message)."""
+    value = error.get("input")
+    quoted = not isinstance(value, (dict, list)) or not value
+    return error["type"] not in ("missing", "extra_forbidden") and quoted
 
 
 def _suggest(field: str) -> str:
-    """A 'did you mean' for an unknown field, from the schema's known fields."""
+    """A 'did you mean' for an unknown field, from the schema's known fields; a field known
+    elsewhere (``full_price_ratio`` in an export control) is said to belong there instead."""
+    if field in KNOWN_FIELDS:
+        owners = [label for label, model in MODELS.items() if field in model.model_fields]
+        return f"; '{field}' is a field of {' and '.join(owners)}, not of this one"
     close = difflib.get_close_matches(field, sorted(KNOWN_FIELDS), n=1)
     return f"; did you mean '{close[0]}'?" if close else ""
 
@@ -131,11 +137,17 @@ def _first_error(errors: list[Any]) -> Any:
 def _check_name_lists(data: dict[str, Any], lines: Lines, file: str) -> None:
     """A list or mapping inside an event's `elements`/`forms` (the schema's validator looks
     names up in a dict, so an unhashable item would raise TypeError there)."""
+    for path, item in _name_list_items(data):
+        if isinstance(item, (dict, list)):
+            problem = f"each of {path[2]} must be a name, not a {type(item).__name__}"
+            raise locate(path, lines, file).error(problem)
+
+
+def _name_list_items(data: dict[str, Any]) -> Iterator[tuple[tuple[Any, ...], Any]]:
+    """Each item of each event's `elements` and `forms` lists, with its path."""
     event_list = data.get("events")
     for i, event in enumerate(event_list if isinstance(event_list, list) else []):
         for field in ("elements", "forms"):
             items = event.get(field) if isinstance(event, dict) else None
             for j, item in enumerate(items if isinstance(items, list) else []):
-                if isinstance(item, (dict, list)):
-                    problem = f"each of {field} must be a name, not a {type(item).__name__}"
-                    raise locate(("events", i, field, j), lines, file).error(problem)
+                yield ("events", i, field, j), item

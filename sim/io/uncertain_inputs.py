@@ -54,17 +54,19 @@ def _refuse_reserved(data: dict[str, Any], lines: Lines, file: str) -> None:
 
 def _distributions(node: Any, path: tuple[Any, ...], lines: Lines, file: str) -> Found:
     """Every ``{dist: ...}`` mapping in a document, validated, with its path."""
+    if isinstance(node, dict) and "dist" in node and path:
+        return [(path, _distribution(node, path, lines, file))]
+    found = (_distributions(value, (*path, key), lines, file) for key, value in _children(node))
+    return [hit for hits in found for hit in hits]
+
+
+def _children(node: Any) -> list[tuple[Any, Any]]:
+    """A mapping's (key, value) pairs, a list's (index, item) pairs; none for a scalar."""
     if isinstance(node, dict):
-        if "dist" in node and path:
-            return [(path, _distribution(node, path, lines, file))]
-        children: list[tuple[Any, Any]] = list(node.items())
-    elif isinstance(node, list):
-        children = list(enumerate(node))
-    else:
-        return []
-    return [
-        hit for key, value in children for hit in _distributions(value, (*path, key), lines, file)
-    ]
+        return list(node.items())
+    if isinstance(node, list):
+        return list(enumerate(node))
+    return []
 
 
 def _distribution(
@@ -122,37 +124,39 @@ def _field(scenario: Scenario, path: tuple[Any, ...]) -> Any:
 def _check_kind(uncertain: Uncertain, current: Any, file: str) -> None:
     """The field is a number or a date, as the distribution's parameters are."""
     if isinstance(current, bool) or not isinstance(current, (int, float, dt.date)):
-        raise InputError(
-            "only numbers and dates may be uncertain",
-            file=uncertain.file or file,
-            line=uncertain.line,
-            path=uncertain.path,
-        )
+        raise _at(uncertain, file, "only numbers and dates may be uncertain")
     is_date = isinstance(current, dt.date)
     if is_date != uncertain.dist.is_date:
         want = "a date" if is_date else "a number"
-        raise InputError(
-            f"this field is {want}; the distribution's parameters must be too",
-            file=uncertain.file or file,
-            line=uncertain.line,
-            path=uncertain.path,
-        )
+        problem = f"this field is {want}; the distribution's parameters must be too"
+        raise _at(uncertain, file, problem)
 
 
 def _check_extremes(
     uncertain: Uncertain, data: dict[str, Any], lines: Lines, file: str, path: tuple[Any, ...]
 ) -> None:
     """The lowest and highest values a sweep can draw are both valid in the field."""
-    for label, value in zip(("lowest", "highest"), draws.extremes(uncertain.dist)):
+    narrow = "narrow it or add bounds: [low, high]"
+    try:
+        lowest, highest = draws.extremes(uncertain.dist)
+    except ValueError as exc:
+        problem = f"the distribution's draws reach beyond dates: {exc}; {narrow}"
+        raise _at(uncertain, file, problem) from None
+    for label, value in zip(("lowest", "highest"), (lowest, highest)):
         try:
             validate(_put(data, path, value), lines, file)
         except InputError as exc:
-            raise InputError(
-                f"the distribution's {label} draw is refused here: {exc.problem}; narrow "
-                "it or add bounds: [low, high]",
-                file=uncertain.file or file,
-                line=uncertain.line,
-                path=uncertain.path,
-                value=value,
-                has_value=True,
-            ) from None
+            problem = f"the distribution's {label} draw is refused here: {exc.problem}; {narrow}"
+            raise _at(uncertain, file, problem, value) from None
+
+
+def _at(uncertain: Uncertain, file: str, problem: str, *value: object) -> InputError:
+    """An `InputError` at an uncertain input's file and line, quoting ``value`` if given."""
+    return InputError(
+        problem,
+        file=uncertain.file or file,
+        line=uncertain.line,
+        path=uncertain.path,
+        value=value[0] if value else None,
+        has_value=bool(value),
+    )

@@ -23,7 +23,10 @@ from sim.config.scenario import Scenario
 from sim.io.input_text import nearest
 from sim.io.scenario_validation import locate
 from sim.io.yaml_lines import Lines
-from sim.world.world import World
+from sim.world.world import Buyer, World
+
+#: The buyers' attribute each list of a substitution names.
+SUBSTITUTION_NAMES = {"regions": "region", "sectors": "sector", "materials": "material"}
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,13 @@ class _Reporter:
         """Fail with ``problem; did you mean ...`` unless ``name`` is one of ``known``."""
         if name not in known:
             self.fail(index, field, f"{problem}; {nearest(name, known)}", name)
+
+    def require_each(
+        self, index: int, field: str, names: Any, known: set[str], problem: str
+    ) -> None:
+        """`require` each of ``names``, unless they are 'all'."""
+        for name in () if names == "all" else names:
+            self.require(index, field, name, known, problem)
 
 
 def check_against_world(scenario: Scenario, world: World, lines: Lines, file: str) -> None:
@@ -120,10 +130,16 @@ def _check_stockpile(index: int, event: Stockpile, world: World, report: _Report
     materials = {buyer.material for buyer in in_region}
     no_buyers = f"no buyers of it in {event.region}"
     report.require(index, "material", event.material, materials, no_buyers)
+    _check_stockpile_sectors(index, event, in_region, report)
+
+
+def _check_stockpile_sectors(
+    index: int, event: Stockpile, in_region: list[Buyer], report: _Reporter
+) -> None:
+    """The sectors a stockpile names have buyers of its material in its region."""
     sectors = {buyer.sector for buyer in in_region if buyer.material == event.material}
     no_sector = f"no {event.material} buyers of this sector in {event.region}"
-    for sector in () if event.sectors == "all" else event.sectors:
-        report.require(index, "sectors", sector, sectors, no_sector)
+    report.require_each(index, "sectors", event.sectors, sectors, no_sector)
 
 
 def _check_region(index: int, event: Stockpile | Offtake, world: World, report: _Reporter) -> None:
@@ -138,21 +154,14 @@ def _check_offtake(index: int, event: Offtake, world: World, report: _Reporter) 
     report.require(index, "facility", event.facility, magnets, "not a magnet plant")
     _check_region(index, event, world, report)
     sectors = {buyer.sector for buyer in world.buyers if buyer.region == event.region}
-    for sector in () if event.sectors == "all" else event.sectors:
-        report.require(index, "sectors", sector, sectors, "unknown sector")
+    report.require_each(index, "sectors", event.sectors, sectors, "unknown sector")
 
 
 def _check_substitution(index: int, event: Substitution, world: World, report: _Reporter) -> None:
     """The regions, sectors and materials named are those of the world's buyers."""
-    for field, attribute in (
-        ("regions", "region"),
-        ("sectors", "sector"),
-        ("materials", "material"),
-    ):
+    for field, attribute in SUBSTITUTION_NAMES.items():
         names = {getattr(buyer, attribute) for buyer in world.buyers}
-        value = getattr(event, field)
-        for name in () if value == "all" else value:
-            report.require(index, field, name, names, "unknown name")
+        report.require_each(index, field, getattr(event, field), names, "unknown name")
 
 
 def _check_recycling(index: int, event: Recycling, world: World, report: _Reporter) -> None:
@@ -184,8 +193,7 @@ def _check_places(index: int, event: Any, world: World, report: _Reporter) -> No
     """Destinations and licensees are countries or regions."""
     places = set(world.countries) | set(world.countries.values())
     destinations = getattr(event, "destinations", "all")
-    for place in () if destinations == "all" else destinations:
-        report.require(index, "destinations", place, places, "unknown country or region")
+    report.require_each(index, "destinations", destinations, places, "unknown country or region")
     for place in getattr(event, "general_licence", ()):
         report.require(index, "general_licence", place, places, "unknown country or region")
 
@@ -194,5 +202,4 @@ def _check_sectors(index: int, event: Any, world: World, report: _Reporter) -> N
     """The sectors an event names are sectors of the world's buyers."""
     sectors = getattr(event, "sectors", "all")
     known_sectors = {buyer.sector for buyer in world.buyers}
-    for sector in () if sectors == "all" else sectors:
-        report.require(index, "sectors", sector, known_sectors, "unknown sector")
+    report.require_each(index, "sectors", sectors, known_sectors, "unknown sector")

@@ -103,11 +103,11 @@ class _Composer:
         """Record the line of ``path``; refuse a document of more than `MAX_NODES` values."""
         self.lines[path] = (self.file, node.start_mark.line + 1)
         if len(self.lines) > MAX_NODES:
-            raise InputError(
-                f"YAML expands to more than {MAX_NODES} values (aliases?)",
-                file=self.file,
-                line=node.start_mark.line + 1,
-            )
+            raise self.refuse(node, f"YAML expands to more than {MAX_NODES} values (aliases?)")
+
+    def refuse(self, node: yaml.Node, problem: str, **field: Any) -> InputError:
+        """An `InputError` at the line of ``node``; ``field``: its path and value, if any."""
+        return InputError(problem, file=self.file, line=node.start_mark.line + 1, **field)
 
     def mapping(self, node: yaml.MappingNode, path: tuple[Any, ...]) -> dict[str, Any]:
         """A mapping; each key's line is the line of the key, not of its value."""
@@ -122,21 +122,13 @@ class _Composer:
         """A mapping's key: text, and not one the mapping already has."""
         key = self.scalar(node, path)
         if not isinstance(key, str):
-            raise InputError(
-                "keys must be text",
-                file=self.file,
-                line=node.start_mark.line + 1,
-                path=dotted(path) or None,
-                value=key,
-                has_value=True,
+            raise self.refuse(
+                node, "keys must be text", path=dotted(path) or None, value=key, has_value=True
             )
         if key in seen:
-            raise InputError(
-                f"duplicate key '{key}' (first at line {self.lines[(*path, key)][1]})",
-                file=self.file,
-                line=node.start_mark.line + 1,
-                path=dotted((*path, key)),
-            )
+            first = self.lines[(*path, key)][1]
+            problem = f"duplicate key '{key}' (first at line {first})"
+            raise self.refuse(node, problem, path=dotted((*path, key)))
         return key
 
     def scalar(self, node: yaml.Node, path: tuple[Any, ...]) -> Any:
@@ -148,10 +140,9 @@ class _Composer:
             raise
         except Exception as exc:  # ValueError, KeyError, AttributeError... from PyYAML
             why = f" ({exc})" if isinstance(exc, ValueError) else ""
-            raise InputError(
+            raise self.refuse(
+                node,
                 f"not a valid {node.tag.rsplit(':', 1)[-1]}{why}",
-                file=self.file,
-                line=node.start_mark.line + 1,
                 path=dotted(path) or None,
                 value=getattr(node, "value", None) if isinstance(node, yaml.ScalarNode) else None,
                 has_value=isinstance(node, yaml.ScalarNode),

@@ -7,7 +7,7 @@ Per element and per sample, over the reported period::
 where holdings are every stock and every pipeline in tonnes of contained element. (Swarf
 recycled inside the chain is an internal flow; end-of-life recycling enters as ``recycled_in``.)
 `check` raises `MassBalanceError` naming the element and the imbalance when the residual
-exceeds ``tolerance`` times the throughput.
+exceeds ``tolerance`` times the throughput, or is not a number.
 """
 
 from __future__ import annotations
@@ -81,8 +81,8 @@ class Ledger:
     def check(self, holdings: np.ndarray, tolerance: float = TOLERANCE) -> float:
         """Raise `MassBalanceError` unless the books balance; return the relative residual."""
         res, rel = self._relative(holdings)
-        if rel.size and rel.max() > tolerance:
-            s, e = np.unravel_index(int(np.argmax(rel)), rel.shape)
+        if rel.size and not rel.max() <= tolerance:  # a NaN residual fails too
+            s, e = np.unravel_index(int(np.argmax(rel)), rel.shape)  # a NaN's, if any
             raise MassBalanceError(
                 f"mass balance broken for {ELEMENTS[e]} in sample {s}: residual "
                 f"{res[s, e]:.6g} t is {rel[s, e]:.3g} of throughput (tolerance {tolerance:g}); "

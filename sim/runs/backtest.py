@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sim.errors import InputError
 from sim.runs.engine import PRICE_PRODUCTS, TIERS, RunResult
 from sim.runs.measures import (
     WINDOW_MONTHS,
@@ -175,8 +176,9 @@ class Tables:
 
     def to_reo(self, frame: pd.DataFrame) -> pd.Series:
         """Element tonnes as tonnes of oxide, or magnet content as tonnes of magnet."""
-        magnet = frame["form"].map(self.magnet_content) if "form" in frame else None
-        reo = frame["tonnes"] / frame["element"].map(self.reo)
+        # as floats: a map of no rows keeps the labels' dtype (text, under pandas 3)
+        magnet = frame["form"].map(self.magnet_content).astype(float) if "form" in frame else None
+        reo = frame["tonnes"] / frame["element"].map(self.reo).astype(float)
         if magnet is None:
             return reo
         return reo.where(magnet.isna(), frame["tonnes"] / magnet)
@@ -254,13 +256,16 @@ def _per_period(monthly: pd.Series, starts: np.ndarray, ends: np.ndarray, how: s
     """The monthly series summed (or averaged) over each period ``[start, end)`` in months;
     NaN for a period the run does not cover."""
     values = monthly.to_numpy(dtype=float)
-    out = np.full(len(starts), np.nan)
-    for i, (a, b) in enumerate(zip(starts, ends)):
-        lo, hi = int(round(a)), int(round(b))
-        if lo >= 0 and hi <= len(values) and hi > lo:
-            part = values[lo:hi]
-            out[i] = part.sum() if how == "sum" else np.nanmean(part)
-    return out
+    return np.array([_over_period(values, a, b, how) for a, b in zip(starts, ends)], dtype=float)
+
+
+def _over_period(values: np.ndarray, start: float, end: float, how: str) -> float:
+    """``values`` summed (or averaged) over months ``[start, end)``; NaN past the run's."""
+    lo, hi = int(round(start)), int(round(end))
+    if lo < 0 or hi > len(values) or hi <= lo:
+        return float("nan")
+    part = values[lo:hi]
+    return float(part.sum() if how == "sum" else np.nanmean(part))
 
 
 @dataclass(frozen=True)
@@ -288,13 +293,8 @@ def compare(result: RunResult, observed: pd.DataFrame, window: float = WINDOW_MO
     """Hold ``result`` against ``observed`` (columns ``start, end, series, key, value``, one
     row a period; ``start`` and ``end`` are dates, ``end`` exclusive)."""
     tables = Tables(result)
-    origin = result.chain.origin
-    events = sorted(
-        ((ev.label or ev.kind, ev.start) for ev in result.scenario.events), key=lambda e: e[1]
-    )
-    clock = _Clock(
-        origin, events, [month_index(origin, d) for _, d in events], len(tables.dates), window
-    )
+    _check_keys(tables, observed)
+    clock = _clock(result, len(tables.dates), window)
     parts = [
         _hold(tables, clock, str(name), str(text), rows)
         for (name, text), rows in observed.groupby(["series", "key"], sort=True)
@@ -304,8 +304,55 @@ def compare(result: RunResult, observed: pd.DataFrame, window: float = WINDOW_MO
         pd.DataFrame([d for p in parts for d in p[1]], columns=DIRECTION_COLUMNS),
         pd.concat([p[2] for p in parts], ignore_index=True),
         pd.concat([p[3] for p in parts], ignore_index=True),
-        events,
+        clock.events,
     )
+
+
+def _clock(result: RunResult, months: int, window: float) -> _Clock:
+    """The run's origin and events (by date, with their months) and the directions' window."""
+    origin = result.chain.origin
+    events = sorted(
+        ((ev.label or ev.kind, ev.start) for ev in result.scenario.events), key=lambda e: e[1]
+    )
+    return _Clock(origin, events, [month_index(origin, d) for _, d in events], months, window)
+
+
+def _check_keys(tables: Tables, observed: pd.DataFrame) -> None:
+    """Each production or shortfall key names some facility or buyer of the run: else there
+    is nothing to compare (an `InputError` at the key's first line; the file is the frame's
+    ``attrs["file"]``, if it says)."""
+    for (name, text), rows in observed.groupby(["series", "key"], sort=True):
+        missing = _names_nothing(tables, parse_key(str(name), str(text)))
+        if missing:
+            raise InputError(
+                f"{missing}, so nothing to compare",
+                file=observed.attrs.get("file"),
+                line=int(rows["line"].min()) if "line" in rows else None,
+                path="key",
+                value=text,
+                has_value=True,
+            )
+
+
+def _names_nothing(tables: Tables, key: Key) -> str | None:
+    """Why a production or shortfall key selects no facility or buyer of the run, if so."""
+    chain, place = tables.result.chain, key.places[0]
+    if key.series == "production":
+        codes = [f.country for f in chain.facilities if f.stage == key.what[0]]
+        found = f"no {key.what[0]} facility in {place}"
+    elif key.series == "shortfall":
+        sector = key.places[1]
+        codes = [
+            b.region for b in chain.buyers if b.material in key.what and sector in ("*", b.sector)
+        ]
+        found = f"no buyer of {'/'.join(key.what)} in {place}" + (
+            f" in sector {sector}" if sector != "*" else ""
+        )
+    else:
+        return None
+    if tables.within(pd.Series(codes, dtype=object), place).any():
+        return None
+    return f"the run has {found}"
 
 
 @dataclass(frozen=True)
@@ -439,8 +486,13 @@ def _xcorr(values: np.ndarray, starts: np.ndarray, ends: np.ndarray, obs: np.nda
     """Cross-correlation lag for monthly observations placed on the run's months."""
     if not len(obs) or not np.allclose(ends - starts, 1.0):
         return float("nan")
-    aligned = np.full(len(values), np.nan)
+    return xcorr_lag(values, _on_months(len(values), starts, obs))
+
+
+def _on_months(months: int, starts: np.ndarray, obs: np.ndarray) -> np.ndarray:
+    """Monthly observations placed on the run's ``months`` (NaN where there is none)."""
+    aligned = np.full(months, np.nan)
     idx = np.round(starts).astype(int)
-    inside = (idx >= 0) & (idx < len(values))
+    inside = (idx >= 0) & (idx < months)
     aligned[idx[inside]] = obs[inside]
-    return xcorr_lag(values, aligned)
+    return aligned

@@ -17,7 +17,7 @@ import numpy as np
 from dask.distributed import Client, LocalCluster, WorkerPlugin, get_worker
 from dask.distributed import as_completed as dask_completed
 
-from sim.errors import InputError
+from sim.errors import bad_value
 from sim.runs.executors import BatchWorker, Job
 
 
@@ -66,10 +66,7 @@ def _connect(scheduler: str, workers: int) -> tuple[Client, LocalCluster | None]
         return Client(cluster), cluster
     try:
         return Client(scheduler, timeout="10s"), None
-    except OSError as exc:
-        raise InputError(
-            f"cannot reach the Dask scheduler: {exc}",
-            path="--scheduler",
-            value=scheduler,
-            has_value=True,
+    except (OSError, ValueError, TypeError) as exc:  # unreachable, or not an address
+        raise bad_value(
+            f"cannot reach the Dask scheduler: {exc}", "--scheduler", scheduler
         ) from None

@@ -18,19 +18,22 @@ from typing import Any
 import numpy as np
 import simpy
 
+from sim.config.draws import check_seed
 from sim.config.scenario import Scenario
-from sim.errors import InputError
+from sim.errors import InputError, bad_value
 from sim.market import MarketCache
 from sim.model.chain import Chain
 from sim.model.clock import processes
 from sim.model.ledger import TOLERANCE, Ledger
 from sim.model.levers.economics import PRICE_PRODUCTS, TIERS
 from sim.model.state import State
+from sim.runs.finite import check_finite, priced
 from sim.runs.history import shared_until
 from sim.units import ELEMENTS, month_index, month_start
 from sim.world.world import World
 
 WARMUP_MONTHS = 12
+REPEATED = ("stockpile_t", "floor_usd", "producer_level")  # `Record`'s series of every sample
 
 
 @dataclass
@@ -153,21 +156,37 @@ class Record:
             self.stocks[step, sl["magnet"]] = state.mag_in[0]
             self.inventory[step] = state.inventory[0]
 
+    def arrays(self) -> dict[str, np.ndarray | None]:
+        """Every array the record keeps, by name (for checks over all of them)."""
+        kept = ("fills", "production", "stocks", "inventory", "recycled", *REPEATED)
+        out = {"demand": self._demand, "delivered": self._delivered}
+        out.update({name: getattr(self, name) for name in kept})
+        return {**out, **{f"flows.{name}": x for name, x in self.flows.items()}}
+
     def repeat(self, chain: Chain) -> Record:
         """This one-sample record for ``chain``'s samples, which all had its history."""
         out = Record(chain, self.detail, self.compact)
         out._demand = self._demand.copy()
-        out._delivered = np.repeat(self._delivered, chain.samples, axis=1)
-        out.fills = np.repeat(self.fills, chain.samples, axis=0)
-        out.prices = np.repeat(self.prices, chain.samples, axis=0)
+        self._copy_details(out)
+        self._repeat_rows(out, chain.samples)
+        return out
+
+    def _copy_details(self, out: Record) -> None:
+        """Give ``out`` a copy of the details kept for sample 0 (flows, production, ...)."""
         out.flows = {name: x.copy() for name, x in self.flows.items()}
-        for name in ("production", "stocks", "inventory", "recycled"):  # sample 0's
+        for name in ("production", "stocks", "inventory", "recycled"):
             kept = getattr(self, name)
             setattr(out, name, None if kept is None else kept.copy())
-        for name in ("stockpile_t", "floor_usd", "producer_level"):
+
+    def _repeat_rows(self, out: Record, samples: int) -> None:
+        """Give ``out`` this record's one sample's rows repeated for ``samples``: deliveries
+        (step-major), fills and the `REPEATED` series."""
+        out._delivered = np.repeat(self._delivered, samples, axis=1)
+        out.fills = np.repeat(self.fills, samples, axis=0)
+        out.prices = np.repeat(self.prices, samples, axis=0)
+        for name in REPEATED:
             kept = getattr(self, name)
-            setattr(out, name, None if kept is None else np.repeat(kept, chain.samples, axis=0))
-        return out
+            setattr(out, name, None if kept is None else np.repeat(kept, samples, axis=0))
 
 
 @dataclass
@@ -249,9 +268,10 @@ def run(
 
     Raises:
         MassBalanceError: if any sample's books do not balance within ``tolerance``.
+        NonFiniteError: if a number the run recorded is NaN or infinite.
         InputError: if the run would need more memory than `MEMORY_LIMIT_BYTES`.
     """
-    _check_request(world, scenario, samples, detail, draws)
+    _check_request(world, scenario, samples, seed, detail, draws)
     began = time.perf_counter()
     if histories is None:
         histories = HistoryCache()
@@ -262,6 +282,8 @@ def run(
     _simulate(chain, state, ledger, record, start, chain.steps)
     residual = ledger.check(state.holdings(chain), tolerance)
     prices, seconds = record.prices, time.perf_counter() - began
+    priced_only = priced(prices, chain.economics.base_prices)
+    check_finite({**record.arrays(), "prices": priced_only}, f"run of {scenario.name}")
     return RunResult(
         scenario, chain, state, record, seed, residual, seconds, prices, start + warmup
     )
@@ -271,10 +293,14 @@ def _check_request(
     world: World,
     scenario: Scenario,
     samples: int,
+    seed: int,
     detail: bool,
     draws: Mapping[str, np.ndarray] | None,
 ) -> None:
-    """Refuse draws of the wrong length, and a run too big for memory, before it starts."""
+    """Refuse a bad seed, draws of the wrong length, and a run too big for memory, before
+    it starts."""
+    check_seed(seed)
+    check_count(samples, "samples")
     if draws:
         sizes = {len(v) for v in draws.values()}
         if sizes != {samples}:
@@ -287,6 +313,14 @@ def _check_request(
             "samples",
             path="horizon",
         )
+
+
+def check_count(value: object, path: str, least: int = 1) -> int:
+    """``value`` if it is a whole number of at least ``least``, else an `InputError` at
+    ``path`` (an option or argument: samples, --workers, --batch-size)."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < least:
+        raise bad_value(f"must be a whole number of at least {least}", path, value)
+    return int(value)
 
 
 def _start(

@@ -18,7 +18,7 @@ import pandas as pd
 
 from sim.config import draws as sampling
 from sim.config.scenario import Scenario
-from sim.errors import InputError
+from sim.errors import bad_value
 from sim.runs.engine import PRICE_PRODUCTS, TIERS
 from sim.runs.sweep import SweepResult, sweep
 from sim.world.world import World
@@ -44,9 +44,7 @@ def _month(text: str, spec: str) -> dt.date:
         year, month = (int(x) for x in text.split("-")[:2])
         return dt.date(year, month, 1)
     except ValueError:
-        raise InputError(
-            "window months must be YYYY-MM..YYYY-MM", path="--output", value=spec, has_value=True
-        ) from None
+        raise bad_value("window months must be YYYY-MM..YYYY-MM", "--output", spec) from None
 
 
 def parse_output(spec: str, scenario: Scenario) -> Output:
@@ -55,36 +53,29 @@ def parse_output(spec: str, scenario: Scenario) -> Output:
     parts = body.split(":")
     kinds = ("shortfall_t", "shortfall_share", "price")
     if len(parts) not in (3, 4) or parts[0] not in kinds:
-        raise InputError(
+        raise bad_value(
             "expected KIND:PLACE:WHAT[:MATERIAL][@YYYY-MM..YYYY-MM] with KIND one of "
             f"{list(kinds)}, e.g. shortfall_t:US:defence or price:ex_china:Dy_oxide",
-            path="--output",
-            value=spec,
-            has_value=True,
+            "--output",
+            spec,
         )
     kind, place, what = parts[:3]
     if kind == "price" and (place not in TIERS or what not in PRICE_PRODUCTS):
-        raise InputError(
+        raise bad_value(
             f"a price outcome is price:TIER:PRODUCT with TIER in {list(TIERS)} "
             f"and PRODUCT in {list(PRICE_PRODUCTS)}",
-            path="--output",
-            value=spec,
-            has_value=True,
+            "--output",
+            spec,
         )
     first = last = None
     if window:
         lo, sep, hi = window.partition("..")
         if not sep:
-            raise InputError(
-                "window must be @YYYY-MM..YYYY-MM", path="--output", value=spec, has_value=True
-            )
+            raise bad_value("window must be @YYYY-MM..YYYY-MM", "--output", spec)
         first, last = _month(lo, spec), _month(hi, spec)
     if not scenario.uncertain:
-        raise InputError(
-            "the scenario has no uncertain input (write a field as {dist: ...})",
-            path="--output",
-            value=spec,
-            has_value=True,
+        raise bad_value(
+            "the scenario has no uncertain input (write a field as {dist: ...})", "--output", spec
         )
     return Output(kind, place, what, parts[3] if len(parts) == 4 else None, first, last, spec)
 
@@ -106,11 +97,8 @@ def evaluate(output: Output, result: SweepResult) -> np.ndarray:
     if output.material is not None:
         sel &= b["material"] == output.material
     if not sel.any():
-        raise InputError(
-            "no buyer matches this region, sector and material",
-            path="--output",
-            value=output.label,
-            has_value=True,
+        raise bad_value(
+            "no buyer matches this region, sector and material", "--output", output.label
         )
     idx = np.flatnonzero(sel.to_numpy())
     short = result.arrays["shortfall"][:, keep][:, :, idx].astype(np.float64).sum(axis=(1, 2))
@@ -142,7 +130,7 @@ def analyse(
     keys = sampling.input_keys(scenario)
     d = len(keys)
     if n < 2:
-        raise InputError("must be at least 2", path="-n", value=n, has_value=True)
+        raise bad_value("must be at least 2", "-n", n)
     swings = np.full((2 * d + 1, d), 0.5)
     for j in range(d):
         swings[1 + 2 * j, j], swings[2 + 2 * j, j] = SWING

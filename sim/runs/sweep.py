@@ -14,7 +14,9 @@ numbers whatever runs it and however often it was resumed. Its tables are
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,17 +27,21 @@ import pandas as pd
 from sim.config import draws as sampling
 from sim.config.draws import Method
 from sim.config.scenario import Scenario
-from sim.errors import InputError
+from sim.errors import MassBalanceError, bad_value
+from sim.model.ledger import TOLERANCE
+from sim.model.levers.economics import base_table
 from sim.runs.engine import (
     PRICE_PRODUCTS,
     TIERS,
     HistoryCache,
+    check_count,
     estimate_bytes,
     horizon_months,
     run,
 )
 from sim.runs.executors import BatchFn, BatchWorker, Job, local_map
-from sim.runs.store import ARRAYS, BatchStore
+from sim.runs.finite import check_finite, priced
+from sim.runs.store import ARRAYS, BadBatch, BatchStore, sweep_identity
 from sim.units import month_start
 from sim.world.world import World
 
@@ -150,16 +156,34 @@ class SweepResult:
         return len(self.seeds)
 
 
+def check_comparable(a: Scenario, b: Scenario, one_world: bool = False) -> None:
+    """Refuse to pair the futures of two scenarios on different worlds (unless both are run
+    on ``one_world`` the caller gives) or horizons: the difference would be the worlds' or
+    the extra months', not B's effect."""
+    if not one_world and a.world != b.world:
+        raise bad_value(
+            f"A ({a.name}) runs on world {a.world} and B on {b.world}; a paired comparison "
+            "needs one world",
+            "B",
+            b.name,
+        )
+    if a.horizon != b.horizon:
+        when = [f"{s.horizon.start} to {s.horizon.end}" for s in (a, b)]
+        raise bad_value(
+            f"A ({a.name}) runs {when[0]} and B {when[1]}; a paired comparison needs one "
+            "horizon (the extra months would count as B's effect)",
+            "B",
+            b.name,
+        )
+
+
 def check_size(
     world: World, scenario: Scenario, samples: int, batch_size: int, workers: int
 ) -> None:
     """Refuse a sweep whose results or batches would not fit in memory, before it starts."""
     if not 1 <= samples <= MAX_SAMPLES:
-        raise InputError(
-            f"the number of samples must be between 1 and {MAX_SAMPLES:,}",
-            path="-n",
-            value=samples,
-            has_value=True,
+        raise bad_value(
+            f"the number of samples must be between 1 and {MAX_SAMPLES:,}", "-n", samples
         )
     steps = horizon_months(scenario)
     per_sample = 4 * steps * (2 * len(world.buyers) + 2 * len(PRICE_PRODUCTS) * len(TIERS))
@@ -169,18 +193,72 @@ def check_size(
     )
     need = kept + batches
     if need > MEMORY_LIMIT_BYTES:
-        raise InputError(
+        raise bad_value(
             f"this sweep would need about {need / 1024**3:.1f} GiB, over the "
             f"{MEMORY_LIMIT_BYTES / 1024**3:.0f} GiB limit; use fewer samples or a shorter "
             "horizon",
-            path="-n",
-            value=samples,
-            has_value=True,
+            "-n",
+            samples,
         )
+
+
+#: A Dask scheduler's address: ``HOST:PORT``, optionally after a protocol (``tcp://``).
+SCHEDULER = re.compile(r"((tcp|tls|ws|wss|ucx)://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):[0-9]{1,5}")
+
+
+def _check_options(
+    samples: int,
+    seed: int,
+    method: str,
+    workers: int,
+    scheduler: str | None,
+    batch_size: int | None,
+) -> None:
+    """Refuse a bad number of samples, seed, method, number of workers, scheduler or batch
+    size (the Python API calls `sweep` directly: it gets the command line's messages)."""
+    check_count(samples, "-n")
+    sampling.check_seed(seed)
+    if method not in sampling.METHODS:
+        raise bad_value(f"expected one of {list(sampling.METHODS)}", "--method", method)
+    check_count(workers, "--workers")
+    check_scheduler(scheduler)
+    if batch_size is not None:
+        check_count(batch_size, "--batch-size")
+
+
+def check_scheduler(scheduler: str | None) -> None:
+    """Refuse a ``--scheduler`` that is neither 'local' nor an address, before any work."""
+    if scheduler is None or scheduler == "local" or SCHEDULER.fullmatch(scheduler):
+        return
+    raise bad_value(
+        "expected 'local' or a Dask scheduler's address, such as tcp://HOST:PORT",
+        "--scheduler",
+        scheduler,
+    )
 
 
 def _batches(samples: int, batch_size: int) -> list[tuple[int, int]]:
     return [(a, min(a + batch_size, samples)) for a in range(0, samples, batch_size)]
+
+
+def _check_batch(
+    index: int, first: int, arrays: Mapping[str, np.ndarray], base_usd_per_kg: np.ndarray
+) -> None:
+    """Refuse a batch (run now or resumed from a store) holding a non-finite number (but the
+    NaN prices of products without a base price), or whose books do not balance."""
+    kept = {k: arrays[k] for k in ARRAYS}
+    check_finite({**kept, "prices": priced(kept["prices"], base_usd_per_kg)}, f"batch {index}")
+    _check_balance(index, first, arrays["residual"])
+
+
+def _check_balance(index: int, first: int, residual: np.ndarray) -> None:
+    """Refuse a batch whose books do not balance, naming its worst sample."""
+    worst = int(np.argmax(residual))
+    if residual[worst] > TOLERANCE:
+        raise MassBalanceError(
+            f"batch {index}: mass balance broken in sample {first + worst}: residual "
+            f"{residual[worst]:.3g} of throughput (tolerance {TOLERANCE:g})"
+        )
 
 
 class Merge:
@@ -188,9 +266,14 @@ class Merge:
     merged arrays are the only full-size copy held), and the batches still to run."""
 
     def __init__(
-        self, samples: int, batch_size: int, progress: Callable[[int], None] | None
+        self,
+        samples: int,
+        batch_size: int,
+        progress: Callable[[int], None] | None,
+        base_usd_per_kg: np.ndarray,
     ) -> None:
         self.spans = _batches(samples, batch_size)
+        self.base_usd_per_kg = base_usd_per_kg  # [P, K], NaN where the world has no price
         self.rows = {k: Rows(samples) for k in ARRAYS}
         self.progress = progress
         self.done: set[int] = set()
@@ -198,18 +281,26 @@ class Merge:
     def keep(self, index: int, arrays: Mapping[str, np.ndarray]) -> None:
         """Merge batch ``index``'s arrays."""
         a, b = self.spans[index]
+        _check_batch(index, a, arrays, self.base_usd_per_kg)
         for k in ARRAYS:
             self.rows[k].put(a, b, arrays[k])
         self.done.add(index)
         if self.progress:
             self.progress(b - a)
 
-    def resume(self, store: BatchStore) -> int:
-        """Merge the batches ``store`` holds; how many it held."""
-        found = [i for i in range(len(self.spans)) if store.has(i)]
-        for i in found:
-            self.keep(i, store.load(i))
-        return len(found)
+    def resume(self, store: BatchStore, notice: Callable[[str], None]) -> int:
+        """Merge the batches ``store`` holds and trusts; how many. A batch file it does not
+        trust is run again, with a one-line ``notice`` saying why."""
+        resumed = 0
+        for i in (i for i in range(len(self.spans)) if store.has(i)):
+            try:
+                arrays = store.load(i, self.spans[i])
+            except BadBatch as exc:
+                notice(f"{store.path(i)}: not resumed, {exc}; running batch {i} again")
+                continue
+            self.keep(i, arrays)
+            resumed += 1
+        return resumed
 
     def jobs(self, draws: Mapping[str, np.ndarray]) -> list[Job]:
         """The batches not merged yet: index, draws and sample count of each."""
@@ -237,23 +328,29 @@ def sweep(
     progress: Callable[[int], None] | None = None,
     batch_fn: BatchFn = run_batch,
     draws: dict[str, np.ndarray] | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> SweepResult:
     """Run ``samples`` futures of ``scenario`` in batches; resume from ``store`` if given.
 
     ``draws`` replaces the drawn inputs (a design made elsewhere, e.g. by SALib). Each
-    process that runs batches keeps the histories they share (`sim.runs.executors`)."""
+    process that runs batches keeps the histories they share (`sim.runs.executors`). A
+    stored batch that cannot be trusted is run again, and ``notice`` (default: a warning)
+    is told why, in one line."""
+    _check_options(samples, seed, method, workers, scheduler, batch_size)
     batch_size = batch_size or default_batch(samples, workers)
     check_size(world, scenario, samples, batch_size, workers)
     began = time.perf_counter()
     if draws is None:
         draws = sampling.draw(scenario, samples, seed, method)
-    merge = Merge(samples, batch_size, progress)
-    saved = BatchStore(store) if store is not None else None
-    resumed = merge.resume(saved) if saved is not None else 0
+    merge = Merge(samples, batch_size, progress, base_table(world.prices_usd_per_kg))
+    saved = None
+    if store is not None:
+        saved = BatchStore(store, sweep_identity(world, scenario, seed, method, batch_size, draws))
+    resumed = merge.resume(saved, notice or _warn) if saved is not None else 0
     worker = BatchWorker(batch_fn, world, scenario)
     for index, arrays in _finished(worker, merge.jobs(draws), workers, scheduler):
         if saved is not None:
-            saved.save(index, arrays)
+            saved.save(index, merge.spans[index], arrays)
         merge.keep(index, arrays)
         del arrays
     arrays = merge.arrays()
@@ -270,6 +367,10 @@ def sweep(
         resumed=resumed,
         wall_seconds=time.perf_counter() - began,
     )
+
+
+def _warn(text: str) -> None:
+    warnings.warn(text, UserWarning, stacklevel=3)
 
 
 def _finished(

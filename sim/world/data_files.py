@@ -55,12 +55,18 @@ def located_rows(
     model: type[RowT], name: str, folder: str = "", root: Traversable = DATA
 ) -> list[LocatedRow[RowT]]:
     """`read_rows` with the file and line of every row."""
-    own = root.joinpath(folder).joinpath(name) if folder else None
-    path, relative = (
-        (own, f"{folder}/{name}") if own and own.is_file() else (root.joinpath(name), name)
-    )
+    path, relative = _data_file(root, folder, name)
     file = f"{DATA_NAME}/{relative}" if root == PACKAGE_DATA else str(path)
     return parse_rows(model, path.read_text(encoding="utf-8"), file)
+
+
+def _data_file(root: Traversable, folder: str, name: str) -> tuple[Traversable, str]:
+    """A vintage's own file ``name`` in ``folder`` if it has one, else the one shared by
+    every vintage; and its name relative to ``root``."""
+    own = root.joinpath(folder).joinpath(name) if folder else None
+    if own and own.is_file():
+        return own, f"{folder}/{name}"
+    return root.joinpath(name), name
 
 
 def parse_rows(model: type[RowT], text: str, file: str) -> list[LocatedRow[RowT]]:
@@ -113,15 +119,20 @@ def _check_column(column: str, header: list[str], fields: list[str], file: str) 
 
 def _row(model: type[RowT], header: list[str], cells: list[str], file: str, line: int) -> RowT:
     """One row validated; a blank cell is an absent value (the field's default, if any)."""
-    if len(cells) != len(header):
-        raise InputError(
-            f"{len(cells)} cells, but the header has {len(header)} columns", file=file, line=line
-        )
-    values = {column: cell for column, cell in zip(header, cells) if cell.strip()}
+    values = _cells_by_column(header, cells, file, line)
     try:
         return model.model_validate(values)
     except ValidationError as exc:
         raise _row_error(exc.errors()[0], file, line) from None
+
+
+def _cells_by_column(header: list[str], cells: list[str], file: str, line: int) -> dict[str, str]:
+    """A row's cells by column, blank cells left out; refused unless one a column."""
+    if len(cells) != len(header):
+        raise InputError(
+            f"{len(cells)} cells, but the header has {len(header)} columns", file=file, line=line
+        )
+    return {column: cell for column, cell in zip(header, cells) if cell.strip()}
 
 
 def _row_error(error: Any, file: str, line: int) -> InputError:

@@ -71,15 +71,21 @@ def calibration_targets(name: str) -> dict[str, TargetRow]:
         KeyError: if there is no such vintage.
     """
     root = data_files.DATA
-    vintage = vintages(root).get(_year_of(name))
-    if vintage is None:
-        raise KeyError(name)
+    vintage = _vintage(root, _year_of(name), name)
     return {row.measure: row for row in read_rows(TargetRow, "targets.csv", vintage.folder, root)}
 
 
 def vintages(root: Traversable) -> dict[int, VintageRow]:
     """The vintages the world in ``root`` comes in, by year (``vintages.csv``)."""
     return {row.year: row for row in read_rows(VintageRow, "vintages.csv", "", root)}
+
+
+def _vintage(root: Traversable, year: int, name: str) -> VintageRow:
+    """The vintage of ``year`` in ``root``; a `KeyError` naming the world ``name`` if none."""
+    vintage = vintages(root).get(year)
+    if vintage is None:
+        raise KeyError(name)
+    return vintage
 
 
 def _year_of(name: str) -> int:
@@ -102,10 +108,7 @@ def built_world(year: int, root: Traversable) -> World:
     Raises:
         KeyError: if ``root`` has no vintage of that year.
     """
-    vintage = vintages(root).get(year)
-    if vintage is None:
-        raise KeyError(f"default@{year}")
-    return build_world(vintage, root)
+    return build_world(_vintage(root, year, f"default@{year}"), root)
 
 
 def build_world(vintage: VintageRow, root: Traversable) -> World:
