@@ -63,15 +63,15 @@ def test_a_nan_residual_breaks_the_mass_balance() -> None:
 def test_a_run_recording_a_nan_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     world = one_chain()
     scenario = load_scenario_text(SHORT, world)
-    real = engine._prices
+    real = engine.Record.priced
 
-    def poisoned(chain, record):  # noqa: ANN001, ANN202
-        prices = real(chain, record)
-        prices[0, 2, magnet, 1] = np.inf
-        return prices
+    def poisoned(self, step, prices):  # noqa: ANN001, ANN202
+        real(self, step, prices)
+        if step == 2:
+            self.prices[0, 2, magnet, 1] = np.inf
 
     magnet = engine.PRICE_PRODUCTS.index("NdFeB_magnet")
-    monkeypatch.setattr(engine, "_prices", poisoned)
+    monkeypatch.setattr(engine.Record, "priced", poisoned)
     with pytest.raises(MassBalanceError, match=rf"prices .*\[0, 2, {magnet}, 1\]"):
         engine.run(world, scenario)
 

@@ -428,7 +428,7 @@ class ExportRestraint(Event):
     buyers everywhere are served pro rata, as trade that follows price would serve them."""
 
     kind: Literal["export_restraint"]
-    end: dt.date | None = Field(None, description="Date it ends; none = never.")
+    end: Date | None = Field(None, description="Date it ends; none = never.")
 
     @model_validator(mode="after")
     def _ordered(self) -> ExportRestraint:
