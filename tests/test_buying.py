@@ -60,3 +60,14 @@ def test_buyers_stock_up_while_prices_run_ahead_and_destock_when_they_fall_behin
     assert after[first_high] > 1.2
     assert (after[first_high:] < 0.9).any()
     assert wary.shortfall.sum() > 0 and calm.shortfall.sum() > 0
+
+
+def test_an_announced_control_makes_the_buyers_it_will_reach_stock_up() -> None:
+    world = _world(0.0, 0.0)
+    quiet = run(world, scenario([BAN]))
+    told = run(world, scenario([{**BAN, "announced": "2024-10-01"}]))
+    inv_quiet, inv_told = quiet.record.inventory, told.record.inventory
+    assert inv_quiet is not None and inv_told is not None
+    assert np.allclose(inv_told[:9, 0], inv_quiet[:9, 0])  # nothing before the announcement
+    assert inv_told[11, 0] > 1.3 * inv_quiet[11, 0]  # on its way to twice the cover by December
+    assert told.shortfall.sum() < quiet.shortfall.sum()  # the stock carries them longer

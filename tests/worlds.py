@@ -29,6 +29,7 @@ PARAMS = {
     "stocking_cover_max": 3.0,
     "stocking_months": 3.0,
     "expectation_months": 12.0,
+    "announced_cover": 2.0,
 }
 
 

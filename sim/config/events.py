@@ -120,7 +120,9 @@ class ExportControl(Event):
     )
     end: Date | None = Field(None, description="Date the control lapses; none = never.")
     announced: Date | None = Field(
-        None, description="Date announced (recorded; the model does not act on it)."
+        None,
+        description="Date announced: from then until `start` buyers it will reach stock up "
+        "(their target cover rises to `announced_cover` times normal).",
     )
     suspended: Date | None = Field(
         None, description="Date the control is suspended (off from then until `resumed`)."

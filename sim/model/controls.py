@@ -34,10 +34,15 @@ class Control:
     off: tuple[np.ndarray, np.ndarray]
     scope: dict[str, np.ndarray]
     back: dict[str, np.ndarray]  # routes into the exporter, closed while the control is on
+    feared: tuple[np.ndarray, np.ndarray]  # from announcement to start (months, a sample each)
 
     def times(self) -> list[np.ndarray]:
         """Every date at which the level may change, months from the origin."""
         return [t for a, b, _ in self.phases for t in (a, b)] + list(self.off)
+
+    def feared_at(self, step: int) -> np.ndarray:
+        """``[S]`` share of ``step`` between the control's announcement and its start."""
+        return active_fraction(*self.feared, step)
 
     def at(self, step: int) -> np.ndarray:
         """Share of normal flow withheld, mean over ``step``."""
@@ -54,7 +59,8 @@ def build_controls(
         scope = {m: control_scope(ev, *sides[m], covered[m]) for m in MARKETS}
         back = {m: back_scope(ev, *sides[m], covered[m]) for m in MARKETS}
         off = (events.when(i, "suspended", np.inf), events.when(i, "resumed", np.inf))
-        controls.append(Control(ev, _phases(events, i, ev), off, scope, back))
+        feared = (events.when(i, "announced", np.inf), events.when(i, "start", 0.0))
+        controls.append(Control(ev, _phases(events, i, ev), off, scope, back, feared))
     return controls
 
 

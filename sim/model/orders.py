@@ -56,7 +56,7 @@ def buyer_need(
     if demand.strides[0] == 0:
         demand = demand[:1]  # one row for every sample
     need = np.empty((ring.shape[1], ring.shape[2]))
-    if chain.buying.stock_sensitivity > 0:  # cover that answers price, a sample each
+    if (state.cover_levels != 1.0).any():  # cover that answers price or fear, a sample each
         cover = chain.cover[idx] * state.cover_levels[:, idx]
         target = demand * (1.0 + cover + chain.buyer_lead[idx])
         kernels.buyer_need(target, np.ones(len(idx)), state.inventory[:, at], ring, need)

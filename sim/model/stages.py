@@ -160,6 +160,7 @@ def clear_prices(chain: Chain, state: State, step: int, ledger: Ledger, rec: Rec
         rules, chain.economics, state.prices, state.normal_cover, cover, state.control_levels, step
     )
     rec.priced(step, chain.economics.capped(state.prices, step))
+    windows = [c.feared_at(step) for c in chain.controls]
     state.use_levels, state.cover_levels, state.expected = buying.settle(
         chain.buying,
         state.use_levels,
@@ -167,6 +168,7 @@ def clear_prices(chain: Chain, state: State, step: int, ledger: Ledger, rec: Rec
         state.expected,
         state.prices,
         chain.economics.base_at(step),
+        buying.feared(chain.buying, windows, rules.reach),
         step,
     )
     state.supply_levels = supply_response.settle(

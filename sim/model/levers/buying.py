@@ -10,8 +10,10 @@ shortfall. Its **cover level** (a multiplier of the stock it aims to hold) moves
 ``1 - exp(-1 / stocking_months)`` of the way to ``(price / expected) ** stocking_sensitivity``
 within ``stocking_cover_min .. stocking_cover_max``, where the expected price is the price
 averaged over ``expectation_months``: buyers who see prices run ahead of what they expected
-stock up, and run their stocks down when prices fall below it. Levels are 1 until the first
-reported step.
+stock up, and run their stocks down when prices fall below it. Between a control's
+announcement and its start, the buyers it will reach (outside the exporter, of a product it
+covers) aim at ``announced_cover`` times their normal cover, or more. Levels are 1 until the
+first reported step.
 
 `build` returns the rules (`BuyingRules`); the levels are part of the run's state.
 """
@@ -40,6 +42,7 @@ class BuyingRules:
     cover_max: float
     stock_speed: float
     expectation_speed: float
+    announced_cover: float
 
     @property
     def responds(self) -> bool:
@@ -69,6 +72,7 @@ def build(
         params["stocking_cover_max"],
         _speed(params["stocking_months"]),
         _speed(params["expectation_months"]),
+        params["announced_cover"],
     )
 
 
@@ -85,10 +89,12 @@ def settle(
     expected: np.ndarray,
     prices: np.ndarray,
     anchor: np.ndarray,
+    feared: np.ndarray,
     step: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Next month's use levels, cover levels and expected prices (``[S, B]`` each) from
-    this month's ``prices`` and ``anchor`` prices (``[S, P, K]``)."""
+    this month's ``prices`` and ``anchor`` prices (``[S, P, K]``) and the share of the month
+    each buyer spent between a control's announcement and its start (``feared[S, B]``)."""
     now = watched(rules, prices)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.nan_to_num(now / watched(rules, anchor), nan=1.0, posinf=1.0)
@@ -98,5 +104,20 @@ def settle(
         return use, cover, expected
     use = use * (ratio ** -rules.elasticity[None] / use) ** rules.use_speed
     goal = np.clip(ahead**rules.stock_sensitivity, rules.cover_min, rules.cover_max)
+    waiting = np.maximum(goal, 1.0 + (rules.announced_cover - 1.0) * feared)
+    goal = np.where(feared > 0, waiting, goal)
     cover = cover * (goal / cover) ** rules.stock_speed
     return use, cover, expected
+
+
+def feared(rules: BuyingRules, windows: list[np.ndarray], reach: list[np.ndarray]) -> np.ndarray:
+    """``[S, B]`` share of a month each buyer spent waiting for a control it will face:
+    ``windows`` (each control's ``[S]`` share of the month between announcement and start)
+    and ``reach`` (each control's ``[P]`` share of the ex-China tier it reaches, by price
+    product)."""
+    out = np.zeros((windows[0].shape[0] if windows else 1, len(rules.product)))
+    abroad = rules.tier == TIERS.index("ex_china")
+    for window, share in zip(windows, reach):
+        hit = abroad & (rules.product >= 0) & (share[np.maximum(rules.product, 0)] > 0)
+        out = np.maximum(out, window[:, None] * hit[None])
+    return out
