@@ -334,3 +334,12 @@ def test_missing_observed_file_and_option(tmp_path, capsys) -> None:
     assert main(["backtest", str(QUOTAS), "--observed", str(tmp_path / "nope.csv")]) == 2
     assert "cannot read the file" in capsys.readouterr().err
     assert main(["backtest", str(QUOTAS)]) == 2
+
+
+def test_the_fall_after_a_peak_is_the_share_of_it_lost_18_months_on() -> None:
+    from sim.runs.measures import fall_after_peak
+
+    t = np.arange(40.0)
+    values = np.where(t < 10, 1.0 + t, np.maximum(10.0 - (t - 9) * 0.5, 1.0))
+    assert fall_after_peak(t, values) == pytest.approx(1.0 - values[27] / 10.0)
+    assert np.isnan(fall_after_peak(t[:20], values[:20]))  # ends before 18 months on

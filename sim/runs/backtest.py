@@ -33,6 +33,7 @@ from sim.runs.engine import PRICE_PRODUCTS, TIERS, RunResult
 from sim.runs.measures import (
     WINDOW_MONTHS,
     direction,
+    fall_after_peak,
     mape,
     nrmse,
     peak_lag,
@@ -419,6 +420,8 @@ def _summary_row(held: _Held, clock: _Clock) -> dict[str, object]:
             else float("nan")
         ),
         "xcorr_lag_months": _xcorr(values, held.starts, held.ends, obs),
+        "sim_fall_18m": fall_after_peak(clock.sim_t, values),
+        "obs_fall_18m": fall_after_peak(obs_t, obs),
     }
 
 

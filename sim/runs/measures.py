@@ -47,6 +47,21 @@ def peak_to_base(times: np.ndarray, values: np.ndarray, base_end: float) -> floa
     return float(later.max() / base.mean())
 
 
+FALL_MONTHS = 18.0  # how long after a peak its fall is measured
+
+
+def fall_after_peak(times: np.ndarray, values: np.ndarray, months: float = FALL_MONTHS) -> float:
+    """Share of its peak a series has lost ``months`` after it (linear between points; NaN
+    if the series ends before then or peaks at zero)."""
+    if not len(values):
+        return float("nan")
+    peak = int(np.argmax(values))
+    when = times[peak] + months
+    if when > times[-1] or values[peak] <= 0:
+        return float("nan")
+    return float(1.0 - np.interp(when, times, values) / values[peak])
+
+
 def peak_lag(
     sim_times: np.ndarray, sim: np.ndarray, obs_times: np.ndarray, obs: np.ndarray
 ) -> float:
