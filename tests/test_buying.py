@@ -55,7 +55,10 @@ def test_buyers_stock_up_while_prices_run_ahead_and_destock_when_they_fall_behin
     assert np.allclose(inv_wary[:M0, 0], inv_calm[:M0, 0])  # the same before any surprise
     # when supply returns prices are still above what buyers came to expect: they aim at
     # more stock; once prices fall below it, at less
-    after = inv_wary[peak:, 0] / inv_calm[peak:, 0]
+    calm_after = inv_calm[peak:, 0]
+    after = np.divide(
+        inv_wary[peak:, 0], calm_after, out=np.ones_like(calm_after), where=calm_after > 0
+    )
     first_high = int(np.argmax(after > 1.2))
     assert after[first_high] > 1.2
     assert (after[first_high:] < 0.9).any()
