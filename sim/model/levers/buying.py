@@ -43,11 +43,7 @@ class BuyingRules:
     stock_speed: float
     expectation_speed: float
     announced_cover: float
-
-    @property
-    def responds(self) -> bool:
-        """Whether any buyer's use or stocks answer price."""
-        return bool(self.elasticity.any() or self.stock_sensitivity > 0)
+    responds: bool  # whether any buyer's use answers price
 
 
 def _speed(months: float) -> float:
@@ -73,6 +69,7 @@ def build(
         _speed(params["stocking_months"]),
         _speed(params["expectation_months"]),
         params["announced_cover"],
+        bool((np.array([elasticity.get(b.sector, 0.0) for b in buyers]) > 0).any()),
     )
 
 

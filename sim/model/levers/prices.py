@@ -49,6 +49,7 @@ class PriceRules:
     magnet_buyers: np.ndarray  # [M, B] 1 where a buyer buys magnet M
     pass_through: np.ndarray  # [M, E] kg of oxide a kg of magnet takes
     reach: list[np.ndarray]  # each control's share of the ex-China tier's flow it reaches, [P]
+    maps: tuple[np.ndarray, np.ndarray]  # buyers' tonnes to [E x K] and to [M x K], [B, n]
     sensitivity: float
     floor: float
     low: float
@@ -106,11 +107,27 @@ def build(
         np.array([buyers.material == m for m in MAGNETS], dtype=float),
         oxide_kg,
         [_reach(scope, sides, buyers, magnet_product) for scope in scopes],
+        _maps(
+            np.where(np.isin(buyers.material, MAGNETS)[:, None], 0.0, buyers.content),
+            np.array([buyers.material == m for m in MAGNETS], dtype=float),
+            _one_hot(list(buyers.region)),
+        ),
         params["price_cover_sensitivity"],
         params["price_cover_floor"],
         params["price_floor_share"],
         params["price_adjustment_months"],
     )
+
+
+def _maps(
+    loose: np.ndarray, magnets: np.ndarray, tiers: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Buyers' tonnes to element tonnes by tier (``[B, E * K]``, element buyers only) and to
+    magnet tonnes by tier (``[B, M * K]``)."""
+    B = tiers.shape[0]
+    elements = (loose[:, :, None] * tiers[:, None, :]).reshape(B, -1)
+    magnet = (magnets.T[:, :, None] * tiers[:, None, :]).reshape(B, -1)
+    return elements, magnet
 
 
 def _one_hot(regions: list[str]) -> np.ndarray:
@@ -185,15 +202,16 @@ def covers(
     want (what a licence on the element withholds from them); the pooled use is final demand
     (every buyer's demand by element content), which does not change with where the magnets
     are made."""
-    tiers = rules.buyer_tiers
-    stock = held + np.einsum("sb,be,bk->sek", inventory, rules.loose, tiers)
-    use = np.einsum("sb,be,bk->sek", demand, rules.loose, tiers) + np.einsum(
+    elements, magnets = rules.maps
+    E, K, M = held.shape[1], held.shape[2], rules.magnet_buyers.shape[0]
+    stock = held + np.einsum("sb,bn->sn", inventory, elements).reshape(-1, E, K)
+    use = np.einsum("sb,bn->sn", demand, elements).reshape(-1, E, K) + np.einsum(
         "sne,nk->sek", plant_use, rules.plant_tiers["magnet"]
     )
     final = np.einsum("sb,be->se", demand, rules.content)
     final = np.broadcast_to(final, (use.shape[0], *final.shape[1:]))
-    mag_stock = np.einsum("sb,mb,bk->smk", inventory, rules.magnet_buyers, tiers)
-    mag_use = np.einsum("sb,mb,bk->smk", demand, rules.magnet_buyers, tiers)
+    mag_stock = np.einsum("sb,bn->sn", inventory, magnets).reshape(-1, M, K)
+    mag_use = np.einsum("sb,bn->sn", demand, magnets).reshape(-1, M, K)
     mag_use = np.broadcast_to(mag_use, (use.shape[0], *mag_use.shape[1:]))
     stock = np.concatenate([stock[:, :OXIDES], mag_stock], axis=1)
     pooled = np.concatenate([final[:, :OXIDES], mag_use.sum(axis=2)], axis=1)
