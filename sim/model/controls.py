@@ -20,6 +20,10 @@ from sim.model.trade import MARKETS, Trade
 from sim.units import DAYS_PER_MONTH
 
 Phase = tuple[np.ndarray, np.ndarray, np.ndarray]  # start, end, share withheld (a sample each)
+# Markets where a control's exporter becomes the cheap market nobody abroad sells into: not the
+# concentrate trade, whose ore can only go to the plants able to crack it (Myanmar's clays to
+# China), whatever the price.
+TRADED_ON_PRICE: tuple[str, ...] = ("oxide", "metal", "magnet")
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,8 @@ def build_controls(
     for i, ev in events.of_kind(ExportControl):
         covered = {m: products.covered(m, ev) for m in MARKETS}
         scope = {m: control_scope(ev, *sides[m], covered[m]) for m in MARKETS}
-        back = {m: back_scope(ev, *sides[m], covered[m]) for m in MARKETS}
+        back = {m: back_scope(ev, *sides[m], covered[m]) for m in TRADED_ON_PRICE}
+        back["concentrate"] = np.zeros_like(scope["concentrate"])  # ore goes where it is cracked
         off = (events.when(i, "suspended", np.inf), events.when(i, "resumed", np.inf))
         feared = (events.when(i, "announced", np.inf), events.when(i, "start", 0.0))
         controls.append(Control(ev, _phases(events, i, ev), off, scope, back, feared))

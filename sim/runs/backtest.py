@@ -36,6 +36,7 @@ from sim.runs.measures import (
     fall_after_peak,
     mape,
     nrmse,
+    over_period,
     peak_lag,
     peak_to_base,
     xcorr_lag,
@@ -257,16 +258,7 @@ def _per_period(monthly: pd.Series, starts: np.ndarray, ends: np.ndarray, how: s
     """The monthly series summed (or averaged) over each period ``[start, end)`` in months;
     NaN for a period the run does not cover."""
     values = monthly.to_numpy(dtype=float)
-    return np.array([_over_period(values, a, b, how) for a, b in zip(starts, ends)], dtype=float)
-
-
-def _over_period(values: np.ndarray, start: float, end: float, how: str) -> float:
-    """``values`` summed (or averaged) over months ``[start, end)``; NaN past the run's."""
-    lo, hi = int(round(start)), int(round(end))
-    if lo < 0 or hi > len(values) or hi <= lo:
-        return float("nan")
-    part = values[lo:hi]
-    return float(part.sum() if how == "sum" else np.nanmean(part))
+    return np.array([over_period(values, a, b, how) for a, b in zip(starts, ends)], dtype=float)
 
 
 @dataclass(frozen=True)

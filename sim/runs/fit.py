@@ -21,6 +21,7 @@ from scipy.optimize import minimize
 from sim.config.scenario import Scenario
 from sim.model.levers.economics import PRICE_PRODUCTS, TIERS
 from sim.runs.engine import run
+from sim.runs.measures import over_period
 from sim.units import month_index
 from sim.world.world import World
 
@@ -70,11 +71,9 @@ def _log_error(prices: np.ndarray, origin: dt.date, row: object) -> float:
     """log(simulated / observed) over one observed period (NaN outside the run)."""
     tier, product = str(row.key).split(":")  # type: ignore[attr-defined]
     path = prices[:, PRICE_PRODUCTS.index(product), TIERS.index(tier)]
-    lo = int(round(month_index(origin, row.start)))  # type: ignore[attr-defined]
-    hi = int(round(month_index(origin, row.end)))  # type: ignore[attr-defined]
-    if lo < 0 or hi > len(path) or hi <= lo:
-        return float("nan")
-    return float(np.log(path[lo:hi].mean() / float(row.value)))  # type: ignore[attr-defined]
+    start = month_index(origin, row.start)  # type: ignore[attr-defined]
+    simulated = over_period(path, start, month_index(origin, row.end))  # type: ignore[attr-defined]
+    return float(np.log(simulated / float(row.value)))  # type: ignore[attr-defined]
 
 
 def fit(

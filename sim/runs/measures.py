@@ -47,6 +47,16 @@ def peak_to_base(times: np.ndarray, values: np.ndarray, base_end: float) -> floa
     return float(later.max() / base.mean())
 
 
+def over_period(values: np.ndarray, start: float, end: float, how: str = "mean") -> float:
+    """Monthly ``values`` summed (or averaged) over months ``[start, end)``; NaN where that
+    is not inside them."""
+    lo, hi = int(round(start)), int(round(end))
+    if lo < 0 or hi > len(values) or hi <= lo:
+        return float("nan")
+    part = values[lo:hi]
+    return float(part.sum() if how == "sum" else np.nanmean(part))
+
+
 FALL_MONTHS = 18.0  # how long after a peak its fall is measured
 
 
