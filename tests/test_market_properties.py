@@ -201,3 +201,15 @@ def test_eneabba_separates_from_its_own_feed(baseline: RunResult) -> None:
     i = baseline.chain.index["iluka_eneabba"]
     yearly = _yearly(baseline, production[:, i].sum(axis=1))
     assert yearly[-1] >= 0.8 * 17500 * 0.8  # most of its 17,500 t REO feed, in element tonnes
+
+
+def test_a_control_does_not_cut_the_exporter_off_the_ore_only_it_can_crack(world) -> None:  # type: ignore[no-untyped-def]
+    # A full US embargo closes sales into China of what it covers, but Myanmar's clays have no
+    # other plant to go to: they keep feeding China's separation.
+    embargo = load_scenario(ROOT / "scenarios" / "full-embargo-us.yaml", world)
+    res = run(world, embargo)
+    ore = res.record.flows["concentrate"]  # [T, mines, separation plants, E]
+    chain = res.chain
+    mine = chain.index["myanmar"] - chain.slices["mine"].start
+    plant = chain.index["china_separation"] - chain.slices["separation"].start
+    assert ore[30:, mine, plant].sum(axis=-1).min() > 0
