@@ -1,4 +1,4 @@
-"""Markets: allocation of scarce supply among customers, lanes and flows, scarcity prices, and
+"""Markets: allocation of scarce supply among customers, lanes and flows, prices, and
 their compiled kernels. Imports only the base layer.
 
 Modules, from the bottom up: `groupings` (classes of members, pools of buyers, destinations in
