@@ -7,6 +7,8 @@ Tonnes are of contained element, except rows whose material is a magnet (tonnes 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -49,15 +51,23 @@ def shortfall_table(result: RunResult, sample: int = 0) -> pd.DataFrame:
     )
 
 
+def labels_at(values: Sequence[object], idx: np.ndarray) -> np.ndarray:
+    """``values[i]`` for every ``i`` of ``idx``: the labels of a table's rows, taken in one
+    step (an object array, so dates stay dates and names stay strings)."""
+    labels = np.empty(len(values), dtype=object)
+    labels[:] = list(values)
+    return labels[idx]
+
+
 def _long(array: np.ndarray, dates: list, sources: list[str], targets: list[str]) -> pd.DataFrame:
     """Rows for the nonzero cells of ``array[T, P, C, E]``."""
     t, p, c, e = np.nonzero(array > EPS)
     return pd.DataFrame(
         {
-            "date": [dates[i] for i in t],
-            "source": [sources[i] for i in p],
-            "target": [targets[i] for i in c],
-            "element": [ELEMENTS[i] for i in e],
+            "date": labels_at(dates, t),
+            "source": labels_at(sources, p),
+            "target": labels_at(targets, c),
+            "element": labels_at(ELEMENTS, e),
             "tonnes": array[t, p, c, e],
         }
     )
@@ -127,15 +137,15 @@ def flows_table(result: RunResult) -> pd.DataFrame:
 
 
 def _facility_table(result: RunResult, array: np.ndarray, value: str) -> pd.DataFrame:
-    chain = result.chain
+    facilities = result.chain.facilities
     t, f, e = np.nonzero(array > EPS)
     return pd.DataFrame(
         {
-            "date": [result.dates[i] for i in t],
-            "stage": [chain.facilities[i].stage for i in f],
-            "facility": [chain.facilities[i].id for i in f],
-            "country": [chain.facilities[i].country for i in f],
-            "element": [ELEMENTS[i] for i in e],
+            "date": labels_at(result.dates, t),
+            "stage": labels_at([x.stage for x in facilities], f),
+            "facility": labels_at([x.id for x in facilities], f),
+            "country": labels_at([x.country for x in facilities], f),
+            "element": labels_at(ELEMENTS, e),
             value: array[t, f, e],
         }
     )
@@ -157,11 +167,11 @@ def stocks_table(result: RunResult) -> pd.DataFrame:
     names = _buyer_names(result, np.arange(len(chain.buyers)))
     buyers = pd.DataFrame(
         {
-            "date": [result.dates[i] for i in t],
+            "date": labels_at(result.dates, t),
             "stage": "buyer",
-            "facility": [names[i] for i in b],
-            "country": [chain.buyers[i].region for i in b],
-            "element": [ELEMENTS[i] for i in e],
+            "facility": labels_at(names, b),
+            "country": labels_at([x.region for x in chain.buyers], b),
+            "element": labels_at(ELEMENTS, e),
             "tonnes": held[t, b, e],
         }
     )
@@ -174,15 +184,16 @@ def stocks_table(result: RunResult) -> pd.DataFrame:
 
 def prices_table(result: RunResult, sample: int = 0) -> pd.DataFrame:
     """Monthly price by market tier and product, US$/kg."""
-    prices = result.prices_usd_per_kg[sample]
-    rows = [
-        (d, tier, product, prices[t, p, k])
-        for t, d in enumerate(result.dates)
-        for k, tier in enumerate(TIERS)
-        for p, product in enumerate(PRICE_PRODUCTS)
-        if np.isfinite(prices[t, p, k])
-    ]
-    return pd.DataFrame(rows, columns=["date", "market", "product", "usd_per_kg"])
+    prices = result.prices_usd_per_kg[sample].transpose(0, 2, 1)  # [T, K, P]: rows' order
+    t, k, p = np.nonzero(np.isfinite(prices))
+    return pd.DataFrame(
+        {
+            "date": labels_at(result.dates, t),
+            "market": labels_at(TIERS, k),
+            "product": labels_at(PRICE_PRODUCTS, p),
+            "usd_per_kg": prices[t, k, p],
+        }
+    )
 
 
 def summary_table(shortfall: pd.DataFrame) -> pd.DataFrame:
