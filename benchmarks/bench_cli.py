@@ -83,6 +83,18 @@ def print_alternated(found: dict[str, list[float]]) -> None:
     print(f"new/old {new / old:.3f}")
 
 
+def show(out: dict[str, float], repeat: int, as_json: bool) -> None:
+    """Print the measures, as JSON or as a line."""
+    if as_json:
+        json.dump(out, sys.stdout)
+        return
+    print(
+        f"sim run {SCENARIO}: median {out['median_s']:.3f} s of {repeat} "
+        f"(min {out['min_s']:.3f}, max {out['max_s']:.3f}); sim --help "
+        f"{out['help_median_s']:.3f} s; target <= 1.5 s"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
@@ -90,16 +102,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.ab:
         print_alternated(alternate(*args.ab, args.rounds))
-        return
-    out = measure(args.repeat, args.tree)
-    if args.json:
-        json.dump(out, sys.stdout)
-        return
-    print(
-        f"sim run {SCENARIO}: median {out['median_s']:.3f} s of {args.repeat} "
-        f"(min {out['min_s']:.3f}, max {out['max_s']:.3f}); sim --help "
-        f"{out['help_median_s']:.3f} s; target <= 1.5 s"
-    )
+    else:
+        show(measure(args.repeat, args.tree), args.repeat, args.json)
 
 
 if __name__ == "__main__":
