@@ -31,3 +31,12 @@ def test_a_batch_of_1000_costs_far_less_a_sample_than_one_at_a_time() -> None:
         f"{row['speedup_vs_single']:.1f}x one-at-a-time"
     )
     assert row["speedup_vs_single"] >= 10.0
+
+
+@pytest.mark.benchmark
+def test_sim_run_of_the_baseline_end_to_end_in_at_most_one_and_a_half_seconds() -> None:
+    from benchmarks.bench_cli import measure as measure_cli
+
+    found = measure_cli(5)
+    print(f"sim run baseline: median {found['median_s']:.3f} s")
+    assert found["median_s"] <= 1.5

@@ -135,6 +135,20 @@ def test_python_m_sim_input_error_exit_status(tmp_path: Path) -> None:
     assert f"{bad}:2: horizon: " in done.stderr and "Traceback" not in done.stderr
 
 
+def test_a_closed_stdout_is_no_error(tmp_path: Path) -> None:
+    """``sim run ... | head -1``: the reader stops reading; the run is written, nothing said."""
+    scenario = tmp_path / "short.yaml"
+    scenario.write_text(SHORT)
+    command = [sys.executable, "-m", "sim", "run", str(scenario), "--out", str(tmp_path / "out")]
+    child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.close()  # before the child prints anything
+    stderr = child.stderr.read().decode()
+    assert child.wait(timeout=120) == 0, stderr
+    assert stderr == ""
+    assert (tmp_path / "out" / "manifest.json").exists()
+
+
 # -- run --------------------------------------------------------------------------------------
 def test_run_writes_a_complete_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"

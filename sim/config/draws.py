@@ -22,15 +22,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-from scipy import stats
-from scipy.stats import qmc
 
 from sim.config.distributions import Distribution
 from sim.config.scenario import Scenario
 from sim.errors import bad_value
+
+if TYPE_CHECKING:
+    from scipy import stats
 
 EPS = 1e-6
 METHODS: tuple[str, ...] = ("random", "lhs", "sobol")
@@ -80,6 +81,8 @@ def _number(value: float | dt.date) -> float:
 
 def _law(distribution: Distribution) -> stats.rv_continuous | None:
     """The scipy.stats law of a continuous distribution (None for ``choice``)."""
+    from scipy import stats  # imported when first needed: ~0.7 s that most runs never use
+
     kind = distribution.dist
     if kind == "choice":
         return None
@@ -145,6 +148,8 @@ def _truncated_normal(
     """A normal (or lognormal: a normal of the logarithm) truncated to ``[low, high]``, by
     scipy's ``truncnorm``, exact far in a tail: a normal of mean -50 and sd 1 truncated to
     [0.1, 0.9] draws just above 0.1, not 0.9 (two CDF values that both round to 1)."""
+    from scipy import stats
+
     if distribution.dist == "normal":
         mean, sd = _number(distribution.mean), float(distribution.sd)  # type: ignore[arg-type]
         law = stats.truncnorm((low - mean) / sd, (high - mean) / sd, loc=mean, scale=sd)
@@ -201,6 +206,8 @@ def _unit_draws(keys: Sequence[str], seed: int, count: int, method: Method) -> n
     """Uniforms ``[count, len(keys)]`` for the distinct input keys."""
     seeds = sample_seeds(seed, count)
     if method == "sobol":
+        from scipy.stats import qmc
+
         if not keys:
             return np.zeros((count, 0))
         engine = qmc.Sobol(d=len(keys), scramble=True, seed=np.random.default_rng(seed))

@@ -23,34 +23,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
-from sim.config.scenario import Scenario
 from sim.errors import NonFiniteError, bad_value
-from sim.io.plotting import plot_backtest, plot_fan, plot_shortfall, plot_tornado
-from sim.runs.backtest import Backtest
-from sim.runs.engine import RunResult
-from sim.runs.summary import (
-    floor_payments_table,
-    price_peaks_table,
-    producers_table,
-    stockpiles_table,
-)
-from sim.runs.sweep import SweepResult
-from sim.runs.sweep_tables import comparison_table, parameters_table, totals_table
-from sim.runs.sweep_tables import summary_table as sweep_summary
-from sim.runs.tables import (
-    flows_table,
-    prices_table,
-    production_table,
-    shortfall_table,
-    stocks_table,
-    summary_table,
-)
+from sim.io.csv_text import write_csv
 from sim.version import __version__
 
+# Plotting, the sweep's tables and pandas are imported by the writers that use them: `sim run`
+# does not pay for matplotlib's pyplot, nor a run for the sweep's modules.
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
+
+    import pandas as pd
+
+    from sim.config.scenario import Scenario
+    from sim.runs.backtest import Backtest
+    from sim.runs.engine import RunResult
+    from sim.runs.sweep import SweepResult
 
 
 def scenario_hash(scenario: Scenario) -> str:
@@ -148,28 +136,46 @@ def _utc_now() -> str:
 
 def _write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> None:
     for name, table in tables.items():
-        table.to_csv(folder / name, index=False, float_format="%.6g")
+        write_csv(table, folder / name)
+
+
+def run_tables(result: RunResult) -> dict[str, pd.DataFrame]:
+    """A run's tables by file name (those of its levers only when they have rows)."""
+    from sim.runs import summary
+    from sim.runs.tables import (
+        flows_table,
+        prices_table,
+        production_table,
+        shortfall_table,
+        stocks_table,
+        summary_table,
+    )
+
+    shortfall = shortfall_table(result)
+    tables = {
+        "shortfall.csv": shortfall,
+        "summary.csv": summary_table(shortfall),
+        "flows.csv": flows_table(result),
+        "production.csv": production_table(result),
+        "stocks.csv": stocks_table(result),
+        "prices.csv": prices_table(result),
+        "price_peaks.csv": summary.price_peaks_table(result),
+    }
+    extras = {
+        "floor_payments.csv": summary.floor_payments_table(result),
+        "stockpiles.csv": summary.stockpiles_table(result),
+        "producers.csv": summary.producers_table(result),
+    }
+    return tables | {name: table for name, table in extras.items() if not table.empty}
 
 
 def write_run(result: RunResult, folder: Path) -> dict[str, Any]:
     """Write every table, the picture and the manifest into ``folder`` atomically."""
+    from sim.io.plotting import plot_shortfall
+
     with atomic_folder(folder) as tmp:
-        shortfall = shortfall_table(result)
-        tables: dict[str, pd.DataFrame] = {
-            "shortfall.csv": shortfall,
-            "summary.csv": summary_table(shortfall),
-            "flows.csv": flows_table(result),
-            "production.csv": production_table(result),
-            "stocks.csv": stocks_table(result),
-            "prices.csv": prices_table(result),
-            "price_peaks.csv": price_peaks_table(result),
-        }
-        extras = {
-            "floor_payments.csv": floor_payments_table(result),
-            "stockpiles.csv": stockpiles_table(result),
-            "producers.csv": producers_table(result),
-        }
-        tables.update({name: table for name, table in extras.items() if not table.empty})
+        tables = run_tables(result)
+        shortfall = tables["shortfall.csv"]
         _write_tables(tables, tmp)
         plot_shortfall(shortfall, result.scenario, tmp / "shortfall.png")
         manifest = build_manifest(result, sorted([*tables, "shortfall.png", "manifest.json"]))
@@ -181,6 +187,8 @@ def write_backtest(
     backtest: Backtest, result: RunResult, folder: Path, observed: Path
 ) -> dict[str, Any]:
     """Write a backtest's tables, its picture and a manifest into ``folder`` atomically."""
+    from sim.io.plotting import plot_backtest
+
     with atomic_folder(folder) as tmp:
         tables = {
             "backtest.csv": backtest.summary,
@@ -292,6 +300,10 @@ def write_sweep(
 ) -> dict[str, Any]:
     """Write a sweep's summary, totals, parameters, fan chart, manifest (and with
     ``keep_samples`` every sample's path) into ``folder`` atomically."""
+    from sim.io.plotting import plot_fan
+    from sim.runs.sweep_tables import parameters_table, totals_table
+    from sim.runs.sweep_tables import summary_table as sweep_summary
+
     with atomic_folder(folder) as tmp:
         summary = sweep_summary(result)
         tables = {
@@ -342,6 +354,8 @@ def _sweep_manifest(result: SweepResult, files: list[str]) -> dict[str, Any]:
 
 def write_comparison(a: SweepResult, b: SweepResult, folder: Path) -> pd.DataFrame:
     """Paired comparison of two sweeps: comparison.csv, both summaries and a manifest."""
+    from sim.runs.sweep_tables import comparison_table, totals_table
+
     with atomic_folder(folder) as tmp:
         table = comparison_table(a, b)
         table.to_csv(tmp / "comparison.csv", index=False, float_format="%.6g")
@@ -367,6 +381,8 @@ def write_comparison(a: SweepResult, b: SweepResult, folder: Path) -> pd.DataFra
 
 def write_sensitivity(table: pd.DataFrame, output: str, scenario: Scenario, folder: Path) -> None:
     """sensitivity.csv, tornado.png and a manifest, atomically."""
+    from sim.io.plotting import plot_tornado
+
     with atomic_folder(folder) as tmp:
         table.to_csv(tmp / "sensitivity.csv", index=False, float_format="%.6g")
         plot_tornado(table, output, tmp / "tornado.png")

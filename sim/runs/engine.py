@@ -13,6 +13,7 @@ import datetime as dt
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -203,9 +204,9 @@ class RunResult:
     prices_usd_per_kg: np.ndarray
     shared_steps: int = 0  # steps, warm-up included, run once for every sample
 
-    @property
+    @cached_property
     def dates(self) -> list[dt.date]:
-        """First day of each reported step."""
+        """First day of each reported step (computed once: tables label rows with it)."""
         return [month_start(self.chain.origin, t) for t in range(self.chain.steps)]
 
     @property

@@ -7,6 +7,8 @@ Tonnes are of contained element, except rows whose material is a magnet (tonnes 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -49,93 +51,181 @@ def shortfall_table(result: RunResult, sample: int = 0) -> pd.DataFrame:
     )
 
 
-def _long(array: np.ndarray, dates: list, sources: list[str], targets: list[str]) -> pd.DataFrame:
-    """Rows for the nonzero cells of ``array[T, P, C, E]``."""
-    t, p, c, e = np.nonzero(array > EPS)
-    return pd.DataFrame(
-        {
-            "date": [dates[i] for i in t],
-            "source": [sources[i] for i in p],
-            "target": [targets[i] for i in c],
-            "element": [ELEMENTS[i] for i in e],
-            "tonnes": array[t, p, c, e],
-        }
-    )
+def labels_at(values: Sequence[object], idx: np.ndarray) -> np.ndarray:
+    """``values[i]`` for every ``i`` of ``idx``: the labels of a table's rows, taken in one
+    step (an object array, so dates stay dates and names stay strings)."""
+    labels = np.empty(len(values), dtype=object)
+    labels[:] = list(values)
+    return labels[idx]
+
+
+FLOW_KEYS = (
+    "date",
+    "stage",
+    "source",
+    "target",
+    "source_country",
+    "target_country",
+    "form",
+    "element",
+)
+SHIPPED = ("mining", "separation", "metal", "magnet", "recycling", "concentrate", "oxide", "swarf")
+
+
+class _Names:
+    """Every name the label columns of a table hold, sorted, so that names' codes sort as the
+    names do and rows are sorted on integer codes; ``missing`` (past the last) is a missing
+    label, sorted last as pandas sorts NaN."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = sorted(set(names))
+        self.index = {name: i for i, name in enumerate(self.names)}
+        self.missing = len(self.names)
+
+    def codes(self, names: Iterable[str]) -> np.ndarray:
+        """The code of each of ``names``."""
+        return np.array([self.index.get(n, self.missing) for n in names], dtype=np.intp)
+
+    def column(self, codes: np.ndarray) -> pd.Index:
+        """The names of ``codes``, a string column (NaN where missing)."""
+        return pd.Index([*self.names, np.nan], dtype="str").take(codes)
 
 
 def _buyer_names(result: RunResult, idx: np.ndarray) -> list[str]:
     return [f"{b.region}:{b.sector}:{b.material}" for b in (result.chain.buyers[i] for i in idx)]
 
 
+class _FlowLabels:
+    """The names in a run's flows table (facilities, buyers, countries, stages, forms and
+    elements) and each one's country."""
+
+    def __init__(self, result: RunResult) -> None:
+        chain = result.chain
+        self.ids = {st: [f.id for f in chain.stage(st)] for st in chain.slices}
+        self.buyer = np.array(_buyer_names(result, np.arange(len(chain.buyers))), dtype=object)
+        country = {f.id: f.country for f in chain.facilities}
+        country.update({n: n.split(":")[0] for n in self.buyer})
+        words = [*SHIPPED, *(f.product for f in chain.facilities), *ELEMENTS, "lost"]
+        self.names = _Names([*country, *country.values(), *words])
+        self.country = np.full(self.names.missing + 1, self.names.missing)
+        self.country[self.names.codes(country)] = self.names.codes(country.values())
+        self.element = self.names.codes(ELEMENTS)
+
+    def of(self, stage: str) -> np.ndarray:
+        """Codes of the facilities of ``stage``."""
+        return self.names.codes(self.ids[stage])
+
+    def buyers(self, idx: np.ndarray) -> np.ndarray:
+        """Codes of the buyers ``idx``."""
+        return self.names.codes(self.buyer[idx])
+
+    def same(self, name: str, count: int) -> np.ndarray:
+        """``count`` times the code of ``name``."""
+        return np.full(count, self.names.index[name])
+
+
+def _flow_rows(
+    array: np.ndarray, sources: np.ndarray, targets: np.ndarray, stage: int, forms: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Rows, as codes, for the nonzero cells of ``array[T, P, C, E]`` (a form a source;
+    elements by their index)."""
+    t, p, c, e = np.nonzero(array > EPS)
+    return {
+        "date": t,
+        "stage": np.full(len(t), stage),
+        "source": sources[p],
+        "target": targets[c],
+        "form": forms[p],
+        "element": e,
+        "tonnes": array[t, p, c, e],
+    }
+
+
+def _mining(result: RunResult, lab: _FlowLabels) -> dict[str, np.ndarray]:
+    mines, stage = lab.of("mine"), lab.names.index["mining"]
+    forms = lab.same("concentrate", len(mines))
+    return _flow_rows(result.record.flows["concentrate"], mines, lab.of("separation"), stage, forms)
+
+
+def _separation(result: RunResult, lab: _FlowLabels) -> dict[str, np.ndarray]:
+    seps, stage = lab.of("separation"), lab.names.index["separation"]
+    targets = np.concatenate([lab.of("metal"), lab.buyers(result.chain.element_buyers)])
+    forms = lab.same("oxide", len(seps))
+    return _flow_rows(result.record.flows["oxide"], seps, targets, stage, forms)
+
+
+def _metal(result: RunResult, lab: _FlowLabels) -> dict[str, np.ndarray]:
+    metals, stage = lab.of("metal"), lab.names.index["metal"]
+    forms = lab.same("metal", len(metals))
+    return _flow_rows(result.record.flows["metal"], metals, lab.of("magnet"), stage, forms)
+
+
+def _magnet(result: RunResult, lab: _FlowLabels) -> dict[str, np.ndarray]:
+    """Magnets shipped, as tonnes of each element they contain."""
+    chain = result.chain
+    content = result.record.flows["magnet"][..., 0][..., None] * chain.recipe[None, :, None, :]
+    forms = lab.names.codes(f.product for f in chain.stage("magnet"))
+    buyers = lab.buyers(chain.magnet_buyers)
+    return _flow_rows(content, lab.of("magnet"), buyers, lab.names.index["magnet"], forms)
+
+
+def _recycling(result: RunResult, lab: _FlowLabels) -> dict[str, np.ndarray]:
+    """Swarf returned from magnet plants to separation plants (or lost)."""
+    assert result.record.recycled is not None
+    seps, magnets = lab.ids["separation"], lab.of("magnet")
+    swarf_to = np.full(lab.names.missing + 1, lab.names.missing)
+    swarf_to[magnets] = lab.names.codes(
+        seps[i] if i >= 0 else "lost" for i in result.chain.swarf_to
+    )
+    recycled = result.record.recycled[:, :, None, :]
+    forms, stage = lab.same("swarf", len(magnets)), lab.names.index["recycling"]
+    rows = _flow_rows(recycled, magnets, np.zeros(1, np.intp), stage, forms)
+    rows["target"] = swarf_to[rows["source"]]
+    return rows
+
+
+STAGE_ROWS = (
+    ("concentrate", _mining),
+    ("oxide", _separation),
+    ("metal", _metal),
+    ("magnet", _magnet),
+)
+
+
 def flows_table(result: RunResult) -> pd.DataFrame:
     """Every shipment of sample 0 (and recycled swarf), tonnes of contained element."""
-    chain, rec, dates = result.chain, result.record, result.dates
-    ids = {st: [f.id for f in chain.stage(st)] for st in chain.slices}
-    country = {f.id: f.country for f in chain.facilities}
-    country.update({n: n.split(":")[0] for n in _buyer_names(result, np.arange(len(chain.buyers)))})
-    parts = []
-    if "concentrate" in rec.flows:
-        part = _long(rec.flows["concentrate"], dates, ids["mine"], ids["separation"])
-        parts.append(part.assign(stage="mining", form="concentrate"))
-    if "oxide" in rec.flows:
-        targets = ids["metal"] + _buyer_names(result, chain.element_buyers)
-        parts.append(
-            _long(rec.flows["oxide"], dates, ids["separation"], targets).assign(
-                stage="separation", form="oxide"
-            )
-        )
-    if "metal" in rec.flows:
-        parts.append(
-            _long(rec.flows["metal"], dates, ids["metal"], ids["magnet"]).assign(
-                stage="metal", form="metal"
-            )
-        )
-    if "magnet" in rec.flows:
-        content = rec.flows["magnet"][..., 0][..., None] * chain.recipe[None, :, None, :]
-        part = _long(content, dates, ids["magnet"], _buyer_names(result, chain.magnet_buyers))
-        form = {f.id: f.product for f in chain.stage("magnet")}
-        parts.append(part.assign(stage="magnet", form=part["source"].map(form)))
-    if rec.recycled is not None:
-        seps = ids["separation"]
-        to = [seps[i] if i >= 0 else "lost" for i in chain.swarf_to]
-        rows = np.zeros((len(dates), len(ids["magnet"]), 1, len(ELEMENTS)))
-        rows[:, :, 0, :] = rec.recycled
-        part = _long(rows, dates, ids["magnet"], ["?"])
-        part["target"] = part["source"].map(dict(zip(ids["magnet"], to)))
-        parts.append(part.assign(stage="recycling", form="swarf"))
-    frame = (
-        pd.concat(parts, ignore_index=True)
-        if parts
-        else pd.DataFrame(
-            columns=["date", "source", "target", "element", "tonnes", "stage", "form"]
-        )
+    lab = _FlowLabels(result)
+    parts = [rows(result, lab) for form, rows in STAGE_ROWS if form in result.record.flows]
+    if result.record.recycled is not None:
+        parts.append(_recycling(result, lab))
+    if not parts:
+        return pd.DataFrame(columns=[*FLOW_KEYS, "tonnes"])
+    rows = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+    rows["element"] = lab.element[rows["element"]]
+    rows["source_country"] = lab.country[rows["source"]]
+    rows["target_country"] = lab.country[rows["target"]]
+    order = np.lexsort([rows[key] for key in reversed(FLOW_KEYS)])  # the last key sorts first
+    return _flow_frame(result, lab.names, {key: rows[key][order] for key in rows})
+
+
+def _flow_frame(result: RunResult, names: _Names, rows: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The flows table of rows given as codes, in their order."""
+    labels = {key: names.column(rows[key]) for key in FLOW_KEYS[1:]}
+    return pd.DataFrame(
+        {"date": labels_at(result.dates, rows["date"]), **labels, "tonnes": rows["tonnes"]}
     )
-    frame["source_country"] = frame["source"].map(country)
-    frame["target_country"] = frame["target"].map(country)
-    cols = [
-        "date",
-        "stage",
-        "source",
-        "target",
-        "source_country",
-        "target_country",
-        "form",
-        "element",
-        "tonnes",
-    ]
-    return frame[cols].sort_values(cols[:-1], kind="stable").reset_index(drop=True)
 
 
 def _facility_table(result: RunResult, array: np.ndarray, value: str) -> pd.DataFrame:
-    chain = result.chain
+    facilities = result.chain.facilities
     t, f, e = np.nonzero(array > EPS)
     return pd.DataFrame(
         {
-            "date": [result.dates[i] for i in t],
-            "stage": [chain.facilities[i].stage for i in f],
-            "facility": [chain.facilities[i].id for i in f],
-            "country": [chain.facilities[i].country for i in f],
-            "element": [ELEMENTS[i] for i in e],
+            "date": labels_at(result.dates, t),
+            "stage": labels_at([x.stage for x in facilities], f),
+            "facility": labels_at([x.id for x in facilities], f),
+            "country": labels_at([x.country for x in facilities], f),
+            "element": labels_at(ELEMENTS, e),
             value: array[t, f, e],
         }
     )
@@ -157,11 +247,11 @@ def stocks_table(result: RunResult) -> pd.DataFrame:
     names = _buyer_names(result, np.arange(len(chain.buyers)))
     buyers = pd.DataFrame(
         {
-            "date": [result.dates[i] for i in t],
+            "date": labels_at(result.dates, t),
             "stage": "buyer",
-            "facility": [names[i] for i in b],
-            "country": [chain.buyers[i].region for i in b],
-            "element": [ELEMENTS[i] for i in e],
+            "facility": labels_at(names, b),
+            "country": labels_at([x.region for x in chain.buyers], b),
+            "element": labels_at(ELEMENTS, e),
             "tonnes": held[t, b, e],
         }
     )
@@ -174,15 +264,16 @@ def stocks_table(result: RunResult) -> pd.DataFrame:
 
 def prices_table(result: RunResult, sample: int = 0) -> pd.DataFrame:
     """Monthly price by market tier and product, US$/kg."""
-    prices = result.prices_usd_per_kg[sample]
-    rows = [
-        (d, tier, product, prices[t, p, k])
-        for t, d in enumerate(result.dates)
-        for k, tier in enumerate(TIERS)
-        for p, product in enumerate(PRICE_PRODUCTS)
-        if np.isfinite(prices[t, p, k])
-    ]
-    return pd.DataFrame(rows, columns=["date", "market", "product", "usd_per_kg"])
+    prices = result.prices_usd_per_kg[sample].transpose(0, 2, 1)  # [T, K, P]: rows' order
+    t, k, p = np.nonzero(np.isfinite(prices))
+    return pd.DataFrame(
+        {
+            "date": labels_at(result.dates, t),
+            "market": labels_at(TIERS, k),
+            "product": labels_at(PRICE_PRODUCTS, p),
+            "usd_per_kg": prices[t, k, p],
+        }
+    )
 
 
 def summary_table(shortfall: pd.DataFrame) -> pd.DataFrame:

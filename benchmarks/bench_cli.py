@@ -1,0 +1,110 @@
+"""Benchmark: ``sim run scenarios/baseline.yaml`` end to end, wall clock (target: <= 1.5 s).
+
+Each run is a fresh process (``python -m sim run ... --out FOLDER`` from the tree measured, so
+it runs that tree's code): imports, loading, the simulation, the tables, the CSV files, the
+chart and the manifest. One warm-up run first compiles the kernels into numba's cache (or
+finds them there); the median of the ``--repeat`` runs after it is printed, with ``sim
+--help`` for the start-up alone.
+
+Run: ``python benchmarks/bench_cli.py [--repeat 5] [--tree DIR]``. Under pytest,
+``python -m pytest -m benchmark benchmarks/`` asserts the median is at most 1.5 s. To compare
+two trees in the same hour: ``python benchmarks/bench_cli.py --ab OLD_TREE NEW_TREE --rounds
+5`` warms both up, then runs OLD once and NEW once, in turns, and prints each one's median.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+if __package__:  # imported (pytest)
+    from benchmarks import trees
+else:  # run as a script: its folder is first on sys.path
+    import trees
+
+SCENARIO = Path("scenarios/baseline.yaml")
+
+
+def timed(tree: Path, *arguments: str) -> float:
+    """Wall seconds of ``python -m sim ARGUMENTS`` run from ``tree`` in a fresh process."""
+    began = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "sim", *arguments], cwd=tree, check=True, stdout=subprocess.DEVNULL
+    )
+    return time.perf_counter() - began
+
+
+def run_once(tree: Path, scratch: Path) -> float:
+    """Wall seconds of one ``sim run`` of the baseline into a new folder under ``scratch``."""
+    out = Path(tempfile.mkdtemp(dir=scratch)) / "run"
+    return timed(tree, "run", str(SCENARIO), "--out", str(out))
+
+
+def measure(repeat: int, tree: Path = trees.HERE) -> dict[str, float]:
+    """Median, min and max wall seconds of ``sim run`` of the baseline after a warm-up run,
+    and the median of ``sim --help``."""
+    with tempfile.TemporaryDirectory() as scratch:
+        run_once(tree, Path(scratch))  # compiles the kernels, or loads them from the cache
+        runs = [run_once(tree, Path(scratch)) for _ in range(repeat)]
+    helps = [timed(tree, "--help") for _ in range(repeat)]
+    return {
+        "median_s": statistics.median(runs),
+        "min_s": min(runs),
+        "max_s": max(runs),
+        "help_median_s": statistics.median(helps),
+    }
+
+
+def alternate(old: Path, new: Path, rounds: int) -> dict[str, list[float]]:
+    """Each tree warmed up, then run once each, in turns, ``rounds`` times."""
+    found: dict[str, list[float]] = {str(old): [], str(new): []}
+    with tempfile.TemporaryDirectory() as scratch:
+        for tree in (old, new):
+            run_once(tree, Path(scratch))
+        for _ in range(rounds):
+            for tree in (old, new):
+                found[str(tree)].append(run_once(tree, Path(scratch)))
+    return found
+
+
+def print_alternated(found: dict[str, list[float]]) -> None:
+    """Each tree's runs and median, and the ratio of the second's to the first's."""
+    medians = {tree: statistics.median(runs) for tree, runs in found.items()}
+    for tree, runs in found.items():
+        listed = ", ".join(f"{r:.2f}" for r in runs)
+        print(f"{tree}: median {medians[tree]:.3f} s ({listed})")
+    old, new = medians.values()
+    print(f"new/old {new / old:.3f}")
+
+
+def show(out: dict[str, float], repeat: int, as_json: bool) -> None:
+    """Print the measures, as JSON or as a line."""
+    if as_json:
+        json.dump(out, sys.stdout)
+        return
+    print(
+        f"sim run {SCENARIO}: median {out['median_s']:.3f} s of {repeat} "
+        f"(min {out['min_s']:.3f}, max {out['max_s']:.3f}); sim --help "
+        f"{out['help_median_s']:.3f} s; target <= 1.5 s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    trees.add_options(parser)
+    args = parser.parse_args()
+    if args.ab:
+        print_alternated(alternate(*args.ab, args.rounds))
+    else:
+        show(measure(args.repeat, args.tree), args.repeat, args.json)
+
+
+if __name__ == "__main__":
+    main()
