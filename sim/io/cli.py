@@ -20,9 +20,16 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from sim.errors import MAX_PROBLEM, InputError, MassBalanceError, SimError, excerpt
+from sim.errors import (
+    MAX_PROBLEM,
+    InputError,
+    MassBalanceError,
+    SimError,
+    excerpt,
+    one_line,
+)
 from sim.version import __version__
 
 EXIT_INPUT = 2
@@ -81,13 +88,22 @@ def _failure(exc: BaseException) -> tuple[str, int]:
     if isinstance(exc, SimError):
         return f"error: {exc}", 1
     if isinstance(exc, OSError):  # e.g. --out under a file, or an unwritable results folder
-        where = f"{exc.filename}: " if exc.filename else ""
+        where = f"{one_line(str(exc.filename))}: " if exc.filename else ""
         return f"error: {where}{exc.strerror or exc}", EXIT_INPUT
     return "interrupted; nothing was written", EXIT_INTERRUPTED
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, as every error of the command line is
+    (argparse prints its usage first); ``--help`` still shows the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        problem = excerpt(message, MAX_PROBLEM, quote=False)
+        self.exit(EXIT_INPUT, f"error: {self.prog}: {problem} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="sim",
         description="Simulate rare-earth supply disruptions: who runs short of what, "
         "when, and by how much.",

@@ -58,7 +58,7 @@ def _pool_map(
     """The jobs on a pool of ``workers`` processes. The batch worker (world, scenario and an
     empty cache) goes to each process once, when it starts, not with every batch."""
     with ProcessPoolExecutor(
-        max_workers=workers, initializer=_pool_setup, initargs=(worker,)
+        max_workers=min(workers, len(jobs)), initializer=_pool_setup, initargs=(worker,)
     ) as pool:
         futures = {pool.submit(_pool_batch, draws, count): index for index, draws, count in jobs}
         try:
