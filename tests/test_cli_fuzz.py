@@ -197,6 +197,7 @@ OPTIONS = {
     "sensitivity": ["--output", "-n", "--analysis", "--seed", "--workers", "--out"],
     "backtest": ["--observed", "--out", "--seed", "--results"],
     "calibrate": ["--world", "--observed", "--fit"],
+    "clean": ["--delete"],
     "bogus": ["--out"],
 }
 FLAGS = {"--keep-samples", "--fit", "--help"}
@@ -227,6 +228,8 @@ def positionals(draw: st.DrawFn, command: str, inputs: dict[str, Path]) -> list[
         return draw(st.lists(st.one_of(scenario_names(inputs), shipped), max_size=1))
     if command == "validate":
         return [draw(st.one_of(scenario_names(inputs), shipped))]
+    if command == "clean":
+        return draw(st.lists(st.sampled_from(["folder", "fifo", "devnull", "missing", "."])))
     count = 2 if command == "compare" else 1
     valid = draw(st.integers(0, 2)) > 0
     return [draw(scenario_names(inputs, valid)) for _ in range(count)]

@@ -1,4 +1,4 @@
-"""The command line: its parser, and the dispatch of its seven commands to `sim.io.commands`.
+"""The command line: its parser, and the dispatch of its eight commands to `sim.io.commands`.
 
 - ``sim validate SCENARIO``: check a scenario file and exit.
 - ``sim run SCENARIO``: run a scenario and write a results folder.
@@ -7,6 +7,7 @@
 - ``sim sensitivity SCENARIO --output METRIC``: which uncertain inputs drive an outcome.
 - ``sim backtest SCENARIO --observed FILE``: hold a run's monthly series against observed ones.
 - ``sim calibrate [SCENARIO]``: print a world's first-year calibration against its targets.
+- ``sim clean [FOLDER ...]``: list (``--delete``: remove) the stores interrupted sweeps left.
 
 Errors in input print one line (``FILE:LINE: field.path: problem (got VALUE)``) and exit with
 status 2, never a traceback; a broken mass balance exits with status 3.
@@ -117,6 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_sensitivity(subparsers)
     _add_backtest(subparsers)
     _add_calibrate(subparsers)
+    _add_clean(subparsers)
     return parser
 
 
@@ -223,6 +225,16 @@ def _add_calibrate(subparsers: Any) -> None:
     command.add_argument(
         "--observed", type=Path, default=None, help="observed series to fit on (with --fit)"
     )
+
+
+def _add_clean(subparsers: Any) -> None:
+    command = subparsers.add_parser(
+        "clean", help="list the resume stores interrupted sweeps left (--delete: remove them)"
+    )
+    command.add_argument(
+        "folders", type=Path, nargs="*", default=[Path("results")], help="(default: results)"
+    )
+    command.add_argument("--delete", action="store_true", help="remove stores idle for 10 min")
 
 
 def _out_option(command: argparse.ArgumentParser, default: str) -> None:
