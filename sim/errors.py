@@ -44,8 +44,9 @@ class InputError(SimError):
         """The message as ``FILE:LINE: field.path: problem (got VALUE)``."""
         where = ""
         if self.file:
-            where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
-        field = f"{self.path}: " if self.path else ""
+            file = one_line(self.file)
+            where = f"{file}:{self.line}: " if self.line else f"{file}: "
+        field = f"{one_line(self.path)}: " if self.path else ""
         got = f" (got {excerpt(self.value)})" if self.has_value else ""
         return f"{where}{field}{excerpt(self.problem, MAX_PROBLEM, quote=False)}{got}"
 
@@ -63,8 +64,16 @@ def excerpt(value: object, limit: int = MAX_VALUE, quote: bool = True) -> str:
     """``value`` as an error shows it: its repr (a date as written, ``2024-01-31``; text as
     it is with ``quote`` false), on one line, cut to ``limit`` characters."""
     text = _as_text(value, quote)
-    text = " ".join(text.split()) if "\n" in text else text
+    text = one_line(" ".join(text.split()) if "\n" in text else text)
     return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def one_line(text: str) -> str:
+    """``text`` with its control characters escaped (``\\r``, ``\\x1b``): a file name or a
+    value may hold line breaks, which would break an error's one line, or terminal codes."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def _as_text(value: object, quote: bool) -> str:

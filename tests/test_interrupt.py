@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from sim.config.scenario import Scenario
@@ -68,3 +69,48 @@ def test_a_run_too_big_for_memory_is_refused_before_it_starts() -> None:
     assert estimate_bytes(world, scenario, 5000, True) > 4 * 1024**3
     with pytest.raises(InputError, match=r"GiB.*limit"):
         run(world, scenario, samples=5000)
+
+
+def _running(process: psutil.Process) -> bool:
+    """Whether ``process`` still runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _children(parent: psutil.Process, count: int, seconds: float) -> list[psutil.Process]:
+    """The first ``count`` children of ``parent``, once it has them (within ``seconds``)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        children = [c for c in parent.children() if _running(c)]
+        if len(children) >= count:
+            return children
+        time.sleep(0.1)
+    raise AssertionError(f"the sweep started no {count} workers in {seconds} s")
+
+
+def test_a_killed_sweep_leaves_no_worker_behind(tmp_path: Path) -> None:
+    scenario = ROOT / "scenarios/china-2025-licensing-uncertain.yaml"
+    argv = ["sweep", str(scenario), "-n", "400", "--workers", "2", "--out", str(tmp_path / "o")]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim", *argv],
+        cwd=ROOT,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        workers = _children(psutil.Process(proc.pid), 2, 60)
+        time.sleep(1.0)  # the workers are running batches
+        assert proc.poll() is None, "the sweep ended before it could be killed"
+    finally:
+        proc.kill()
+        proc.wait(timeout=60)
+    deadline = time.monotonic() + 10
+    while any(_running(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [w.pid for w in workers if _running(w)]
+    for pid in left:  # not to leave them running after the test
+        os.kill(pid, signal.SIGKILL)
+    assert left == [], f"workers {left} outlived their killed sweep by 10 s"

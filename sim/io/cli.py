@@ -1,4 +1,4 @@
-"""The command line: its parser, and the dispatch of its seven commands to `sim.io.commands`.
+"""The command line: its parser, and the dispatch of its eight commands to `sim.io.commands`.
 
 - ``sim validate SCENARIO``: check a scenario file and exit.
 - ``sim run SCENARIO``: run a scenario and write a results folder.
@@ -7,6 +7,7 @@
 - ``sim sensitivity SCENARIO --output METRIC``: which uncertain inputs drive an outcome.
 - ``sim backtest SCENARIO --observed FILE``: hold a run's monthly series against observed ones.
 - ``sim calibrate [SCENARIO]``: print a world's first-year calibration against its targets.
+- ``sim clean [FOLDER ...]``: list (``--delete``: remove) the stores interrupted sweeps left.
 
 Errors in input print one line (``FILE:LINE: field.path: problem (got VALUE)``) and exit with
 status 2, never a traceback; a broken mass balance exits with status 3.
@@ -20,9 +21,16 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from sim.errors import MAX_PROBLEM, InputError, MassBalanceError, SimError, excerpt
+from sim.errors import (
+    MAX_PROBLEM,
+    InputError,
+    MassBalanceError,
+    SimError,
+    excerpt,
+    one_line,
+)
 from sim.version import __version__
 
 EXIT_INPUT = 2
@@ -105,13 +113,22 @@ def _failure(exc: BaseException) -> tuple[str, int]:
     if isinstance(exc, SimError):
         return f"error: {exc}", 1
     if isinstance(exc, OSError):  # e.g. --out under a file, or an unwritable results folder
-        where = f"{exc.filename}: " if exc.filename else ""
+        where = f"{one_line(str(exc.filename))}: " if exc.filename else ""
         return f"error: {where}{exc.strerror or exc}", EXIT_INPUT
     return "interrupted; nothing was written", EXIT_INTERRUPTED
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, as every error of the command line is
+    (argparse prints its usage first); ``--help`` still shows the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        problem = excerpt(message, MAX_PROBLEM, quote=False)
+        self.exit(EXIT_INPUT, f"error: {self.prog}: {problem} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="sim",
         description="Simulate rare-earth supply disruptions: who runs short of what, "
         "when, and by how much.",
@@ -125,6 +142,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_sensitivity(subparsers)
     _add_backtest(subparsers)
     _add_calibrate(subparsers)
+    _add_clean(subparsers)
     return parser
 
 
@@ -231,6 +249,16 @@ def _add_calibrate(subparsers: Any) -> None:
     command.add_argument(
         "--observed", type=Path, default=None, help="observed series to fit on (with --fit)"
     )
+
+
+def _add_clean(subparsers: Any) -> None:
+    command = subparsers.add_parser(
+        "clean", help="list the resume stores interrupted sweeps left (--delete: remove them)"
+    )
+    command.add_argument(
+        "folders", type=Path, nargs="*", default=[Path("results")], help="(default: results)"
+    )
+    command.add_argument("--delete", action="store_true", help="remove stores idle for 10 min")
 
 
 def _out_option(command: argparse.ArgumentParser, default: str) -> None:

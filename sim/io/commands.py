@@ -1,4 +1,4 @@
-"""The command line's seven commands, one function each, returning the exit status.
+"""The command line's eight commands, one function each, returning the exit status.
 
 Each reads its inputs, runs, writes its results folder and prints a summary (`sim.io.console`).
 Modules are imported inside each command, so that a command loads only what it needs (``sim
@@ -281,3 +281,36 @@ def _batch_size(args: argparse.Namespace) -> int:
     if batch < 1:
         raise bad_value("must be at least 1", "--batch-size", batch)
     return batch
+
+
+RECENT_SECONDS = 600  # a store changed this recently may belong to a sweep running now
+
+
+def clean(args: argparse.Namespace) -> int:
+    """``sim clean``: list the stores interrupted sweeps left (with ``--delete``, remove
+    those not changed in the last ten minutes)."""
+    from sim.runs.store import find_stores
+
+    stores = [s for root in args.folders if root.exists() for s in find_stores(root)]
+    total = 0
+    for store in stores:
+        total += _clean_one(store, args.delete)
+    verb = "removed" if args.delete else "found"
+    print(f"{verb} {total / 1e6:.1f} MB in sweep stores under {', '.join(map(str, args.folders))}")
+    return 0
+
+
+def _clean_one(store: Path, delete: bool) -> int:
+    """Print one store (and remove it if asked and it is not recent); the bytes removed, or
+    found when not deleting."""
+    from sim.runs.store import remove_store, store_size
+
+    size, age = store_size(store)
+    line = f"{store}  {size / 1e6:.1f} MB, last changed {age / 3600:.1f} h ago"
+    if delete and age < RECENT_SECONDS:
+        print(f"{line}: kept (a sweep may be using it)")
+        return 0
+    if delete:
+        remove_store(store)
+    print(f"{line}{': removed' if delete else ''}")
+    return size

@@ -10,6 +10,13 @@ and keeps it until the pool, which lives as long as the sweep, shuts down.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -58,7 +65,7 @@ def _pool_map(
     """The jobs on a pool of ``workers`` processes. The batch worker (world, scenario and an
     empty cache) goes to each process once, when it starts, not with every batch."""
     with ProcessPoolExecutor(
-        max_workers=workers, initializer=_pool_setup, initargs=(worker,)
+        max_workers=min(workers, len(jobs)), initializer=_pool_setup, initargs=(worker,)
     ) as pool:
         futures = {pool.submit(_pool_batch, draws, count): index for index, draws, count in jobs}
         try:
@@ -78,6 +85,39 @@ _POOL_PROCESS_WORKER: list[BatchWorker] = []
 
 def _pool_setup(worker: BatchWorker) -> None:
     _POOL_PROCESS_WORKER[:] = [worker]
+    watch_parent()
+
+
+PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h): the signal this process gets when its
+# parent ends
+
+
+def watch_parent(every_seconds: float = 0.5) -> None:
+    """End this process when its parent (the sweep's process) ends, however it ends: a pool
+    process orphaned by a killed sweep would otherwise run on, holding its memory, for
+    nobody. On Linux the kernel kills it at once (even inside a compiled kernel); elsewhere,
+    and as a second guard, a daemon thread sees the parent change and exits."""
+    parent = os.getppid()
+    _die_with_parent()
+    thread = threading.Thread(
+        target=_poll_parent, args=(parent, every_seconds), name="watch-parent", daemon=True
+    )
+    thread.start()
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to send SIGKILL to this process when its parent ends (prctl)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _poll_parent(parent: int, every_seconds: float) -> None:
+    """Return only by ending the process, once its parent is no longer ``parent`` (an orphan
+    is adopted by init or a subreaper, so its parent's id changes)."""
+    while os.getppid() == parent:
+        time.sleep(every_seconds)
+    os._exit(1)
 
 
 def _pool_batch(draws: Mapping[str, np.ndarray], count: int) -> dict[str, object]:

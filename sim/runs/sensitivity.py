@@ -20,7 +20,7 @@ from sim.config import draws as sampling
 from sim.config.scenario import Scenario
 from sim.errors import bad_value
 from sim.runs.engine import PRICE_PRODUCTS, TIERS
-from sim.runs.sweep import SweepResult, sweep
+from sim.runs.sweep import MAX_SAMPLES, SweepResult, sweep
 from sim.world.world import World
 
 SWING = (0.05, 0.95)
@@ -115,6 +115,20 @@ def _run(
     return sweep(world, scenario, len(units), seed=seed, workers=workers, draws=draws)
 
 
+def _check_base(n: int, inputs: int) -> None:
+    """Refuse fewer than 2 base samples, or a design of more than `MAX_SAMPLES` runs (SALib
+    would allocate it before the sweep could refuse it)."""
+    if n < 2:
+        raise bad_value("must be at least 2", "-n", n)
+    runs = n * (inputs + 2)  # Sobol' without second order; Morris needs n x (inputs + 1)
+    if runs > MAX_SAMPLES:
+        raise bad_value(
+            f"the design would need {runs:,} runs, over the {MAX_SAMPLES:,} a sweep allows",
+            "-n",
+            n,
+        )
+
+
 def analyse(
     world: World,
     scenario: Scenario,
@@ -129,8 +143,7 @@ def analyse(
     Sobol' first and total-order indices (or Morris mu* and sigma) with confidence."""
     keys = sampling.input_keys(scenario)
     d = len(keys)
-    if n < 2:
-        raise bad_value("must be at least 2", "-n", n)
+    _check_base(n, d)
     swings = np.full((2 * d + 1, d), 0.5)
     for j in range(d):
         swings[1 + 2 * j, j], swings[2 + 2 * j, j] = SWING

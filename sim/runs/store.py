@@ -15,7 +15,10 @@ import hashlib
 import json
 import os
 import pickle
+import re
+import shutil
 import tempfile
+import time
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,6 +28,9 @@ import numpy as np
 
 from sim.version import __version__
 
+#: A store's folder name: ``.sweep-KEY`` beside default folders, ``.NAME.sweep-KEY`` beside
+#: ``--out NAME`` (`sim.io.report.sweep_store`).
+STORE_NAME = re.compile(r"\.(?:.+\.)?sweep-[0-9a-f]{16}")
 ARRAYS = ("shortfall", "demand", "prices", "residual")  # what a batch holds (`run_batch`)
 META = "__batch__"  # the name of a batch file's record of itself (JSON text)
 
@@ -148,3 +154,37 @@ def _check_rows(stored: dict[str, np.ndarray], span: tuple[int, int]) -> None:
     rows = ((1,), (span[1] - span[0],))
     if any(k not in stored or stored[k].shape[:1] not in rows for k in ARRAYS):
         raise BadBatch("its arrays are not a batch's")
+
+
+def find_stores(root: Path) -> list[Path]:
+    """The sweep stores under ``root`` (or ``root`` itself), sorted; links are not followed.
+
+    A sweep removes its store when it completes, so each one found was left by a sweep that
+    was interrupted or failed (or is running now)."""
+    if STORE_NAME.fullmatch(root.name) and _is_folder(root):
+        return [root]
+    found = []
+    for folder, subfolders, _ in os.walk(root):
+        kept = [name for name in subfolders if STORE_NAME.fullmatch(name)]
+        found += [Path(folder) / name for name in kept if _is_folder(Path(folder) / name)]
+        subfolders[:] = [name for name in subfolders if name not in kept]
+    return sorted(found)
+
+
+def _is_folder(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink()
+
+
+def store_size(store: Path) -> tuple[int, float]:
+    """Bytes in ``store``'s files, and seconds since the newest of them (or the folder)
+    changed."""
+    files = [p for p in store.iterdir() if p.is_file() and not p.is_symlink()]
+    changed = max([store.stat().st_mtime, *(p.stat().st_mtime for p in files)])
+    return sum(p.stat().st_size for p in files), time.time() - changed
+
+
+def remove_store(store: Path) -> None:
+    """Delete a store found by `find_stores`."""
+    if not (STORE_NAME.fullmatch(store.name) and _is_folder(store)):
+        raise ValueError(f"{store} is not a sweep store")
+    shutil.rmtree(store)

@@ -47,6 +47,7 @@ from sim.world.world import World
 
 BATCH_SIZE = 500
 MAX_SAMPLES = 1_000_000
+MAX_WORKERS = 256  # a pool forks all its processes at once: 10**6 would exhaust the machine
 MEMORY_LIMIT_BYTES = 4 * 1024**3
 BLOCK_NUMBERS = 2**22  # float64 numbers in one block of a table's statistics (32 MB)
 
@@ -221,6 +222,8 @@ def _check_options(
     if method not in sampling.METHODS:
         raise bad_value(f"expected one of {list(sampling.METHODS)}", "--method", method)
     check_count(workers, "--workers")
+    if workers > MAX_WORKERS:
+        raise bad_value(f"must be at most {MAX_WORKERS}", "--workers", workers)
     check_scheduler(scheduler)
     if batch_size is not None:
         check_count(batch_size, "--batch-size")
