@@ -592,3 +592,25 @@ def test_another_sweeps_batch_is_not_trusted(tmp_path: Path) -> None:
     alone = sweep(world, scenario, 4, seed=1, batch_size=2)
     assert again.resumed == 1 and "another sweep's" in notices[0]
     assert np.array_equal(again.arrays["shortfall"], alone.arrays["shortfall"])
+
+
+def test_an_output_target_that_cannot_be_made_is_refused_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import time
+
+    from sim.io.cli import main
+
+    scenario = Path(__file__).parent.parent / "scenarios" / "baseline.yaml"
+    dangling = tmp_path / "link"
+    dangling.symlink_to(tmp_path / "nowhere")
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    for target in (dangling, a_file / "out"):
+        began = time.perf_counter()
+        assert main(["run", str(scenario), "--out", str(target)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: --out:"), err
+        assert ".partial" not in err[0]
+        assert time.perf_counter() - began < 5.0  # refused before the run, not after
+    assert not (tmp_path / "nowhere").exists()

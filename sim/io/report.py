@@ -85,10 +85,25 @@ def _unused(path: Path) -> Path:
 
 
 def check_free(folder: Path) -> None:
-    """Refuse a destination that already exists (before any work is done)."""
-    if folder.exists():
+    """Refuse a destination that already exists, a link even to nothing, or one that cannot
+    be made where it is (before any work is done)."""
+    if folder.exists() or folder.is_symlink():
         raise bad_value(
             "output folder already exists; it is never overwritten, choose another",
+            "--out",
+            str(folder),
+        )
+    _check_makeable(folder)
+
+
+def _check_makeable(folder: Path) -> None:
+    """Refuse a destination whose nearest existing parent is not a writable folder."""
+    parent = folder.absolute().parent
+    while not parent.exists() and not parent.is_symlink() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise bad_value(
+            f"cannot make the output folder there ({parent} is not a writable folder)",
             "--out",
             str(folder),
         )
