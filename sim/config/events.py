@@ -309,8 +309,8 @@ class PriceFloor(Event):
 
 class PriceLevel(Event):
     """A market's price level moves for reasons outside the model (a price war, a demand
-    slump): the base price of a product in some tiers becomes `usd_per_kg` (scarcity comes
-    on top)."""
+    slump): the anchor price of a product in some tiers becomes `usd_per_kg` (stocks move
+    the market price around it)."""
 
     kind: Literal["price_level"]
     product: PriceProduct = Field(description="Product whose base price moves.")

@@ -103,7 +103,7 @@ def respond(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recorder
 
 def _substitute(chain: Chain, state: State, step: int) -> None:
     """Move each substitution's switched share for its buyers' prices against base prices
-    (the prices producers see: the last step's scarcity)."""
+    (the prices producers see: the ones the market cleared at last step)."""
     price = chain.economics.market_price(state.prices, step)
     base = chain.economics.base_at(step)
     for j, sub in enumerate(chain.substitutions):

@@ -2,7 +2,7 @@
 
 Each allocates its market (`sim.market.Market`) between what suppliers have and what
 customers need, ships along the routes' lead times, plans the next orders and records how much
-of customers' running use it covered (the scarcity prices are formed from).
+of customers' running use it covered (fill shares, reported beside the prices).
 """
 
 from __future__ import annotations

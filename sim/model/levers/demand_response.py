@@ -2,7 +2,7 @@
 
 **Substitution.** Each `substitution` event covers some buyers (materials x regions x
 sectors). Every step it reads the price each buyer faces (its material's product in its tier,
-as producers see it: the scarcity of the last step) against that product's base price. The
+as producers see it: the price the market cleared at last step) against its base price. The
 share of demand switched away moves towards a target, ``max_share`` times where the price
 ratio sits between ``trigger_price_ratio`` (nothing) and ``full_price_ratio`` (all of it), by
 ``1 - exp(-1/adoption_months)`` of the gap a month. Unless ``reversible``, the share never

@@ -102,7 +102,7 @@ def tier_members(regions: list[str]) -> dict[str, np.ndarray]:
 @dataclass(frozen=True)
 class FillCells:
     """The price cells (product and tier, indices into `PRICE_PRODUCTS` and `TIERS`) whose
-    scarcity the magnet and oxide markets measure, and the customers each one covers."""
+    fill shares the magnet and oxide markets record, and the customers each one covers."""
 
     magnet: list[tuple[int, int, np.ndarray]]  # product, tier, magnet buyers (a mask)
     oxide_tiers: list[tuple[int, np.ndarray]]  # tier, oxide customers (metal plants, pools)
