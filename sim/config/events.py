@@ -234,6 +234,33 @@ class Outage(Event):
         return self
 
 
+Stage = Literal["mine", "separation", "metal", "magnet"]
+
+
+class CapacityGrowth(Event):
+    """A country's facilities of some stages grow at another yearly rate from `start` (to
+    `end`, after which they grow at their own trend again from the level reached): China's
+    mining and separation quotas as a policy, for example."""
+
+    kind: Literal["capacity_growth"]
+    country: str = Field(description="ISO-2 code of the facilities' country, e.g. CN.")
+    stages: list[Stage] = Field(
+        default_factory=lambda: list[Stage](["mine", "separation"]),
+        min_length=1,
+        description="Stages whose facilities it reaches (default: mine and separation).",
+    )
+    growth_pa: Float = Field(
+        ge=-0.5, le=1.0, description="Yearly growth of their capacity while it holds (0.05 = 5%)."
+    )
+    end: Date | None = Field(None, description="Date it ends; none = never.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CapacityGrowth:
+        if self.end is not None:
+            check_end_after_start(self.start, self.end)
+        return self
+
+
 class Stockpile(Event):
     """A government or industry stockpile of one material in one region, released to its
     buyers by rule from `start` (and bought, optionally, while they are fully supplied)."""
@@ -444,6 +471,7 @@ AnyEvent = Annotated[
     | ExportRestraint
     | NewCapacity
     | Outage
+    | CapacityGrowth
     | Stockpile
     | PriceFloor
     | PriceLevel
@@ -458,6 +486,7 @@ EVENT_KINDS: tuple[str, ...] = (
     "export_restraint",
     "new_capacity",
     "outage",
+    "capacity_growth",
     "stockpile",
     "price_floor",
     "price_level",

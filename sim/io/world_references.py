@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from sim.config.events import (
+    CapacityGrowth,
     NewCapacity,
     Offtake,
     Outage,
@@ -94,6 +95,8 @@ def _check_event(
         _check_recycling(index, event, world, report)
     if isinstance(event, PriceFloor):
         _check_price_floor(index, event, world, report)
+    if isinstance(event, CapacityGrowth):
+        _check_capacity_growth(index, event, world, report)
     _check_exporter(index, event, world, report)
     _check_places(index, event, world, report)
     _check_sectors(index, event, world, report)
@@ -180,6 +183,21 @@ def _check_price_floor(index: int, event: PriceFloor, world: World, report: _Rep
     sold = producers[event.beneficiary].product
     if sold != event.product:
         report.fail(index, "product", f"producer '{event.beneficiary}' sells {sold}", event.product)
+
+
+def _check_capacity_growth(
+    index: int, event: CapacityGrowth, world: World, report: _Reporter
+) -> None:
+    """A growth change names a known country that has facilities of its stages."""
+    report.require(index, "country", event.country, set(world.countries), "unknown country")
+    stages = {f.stage for f in world.facilities if f.country == event.country}
+    if not stages & set(event.stages):
+        report.fail(
+            index,
+            "stages",
+            f"{event.country} has no facility of these stages (it has {sorted(stages)})",
+            event.stages,
+        )
 
 
 def _check_exporter(index: int, event: Any, world: World, report: _Reporter) -> None:

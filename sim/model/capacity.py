@@ -3,17 +3,19 @@
 A facility's nameplate is the sum of its tranches (a `new_capacity` event adds one: a project,
 with a start date, a ramp, maybe a delay and a chance of never being built). Each step its
 capacity is that nameplate, ramped and ended pro rata within the step, times its growth since
-the world's base year, less what an outage takes, over twelve.
+the world's base year (at another rate where a `capacity_growth` event says so), less what
+an outage takes, over twelve.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from sim.config.events import NewCapacity, Outage
+from sim.config.events import CapacityGrowth, NewCapacity, Outage
 from sim.config.scenario import Scenario
 from sim.model.levers.timing import EventValues, active_fraction, ramp_average
 from sim.units import month_index
@@ -84,6 +86,45 @@ def build_outages(events: EventValues, index: dict[str, int]) -> list[OutageSwit
         )
         for i, ev in events.of_kind(Outage)
     ]
+
+
+@dataclass(frozen=True)
+class GrowthChange:
+    """A `capacity_growth` event: its facilities (indices), their own yearly trend, and a
+    sample's new yearly rate and dates (months from the origin)."""
+
+    facilities: np.ndarray
+    trend: np.ndarray  # [n] each facility's own growth_pa
+    growth: np.ndarray  # [S]
+    start: np.ndarray  # [S]
+    end: np.ndarray  # [S]
+
+    def factor(self, step: int) -> np.ndarray:
+        """``[S, n]`` the facilities' capacity at ``step`` over what their trend gives: the
+        ratio of the two growth rates, compounded over the years of the step's middle that
+        fall between start and end."""
+        years = np.clip(step + 0.5 - self.start, 0.0, self.end - self.start) / 12.0
+        ratio = (1.0 + self.growth[:, None]) / (1.0 + self.trend[None])
+        return ratio ** years[:, None]
+
+
+def build_growth_changes(
+    events: EventValues, facilities: list[Facility], index: dict[str, int]
+) -> list[GrowthChange]:
+    """The scenario's `capacity_growth` events over the facilities the chain has."""
+    changes = []
+    for i, ev in events.of_kind(CapacityGrowth):
+        reached = [f for f in facilities if f.country == ev.country and f.stage in ev.stages]
+        changes.append(
+            GrowthChange(
+                np.array([index[f.id] for f in reached], dtype=int),
+                np.array([f.growth_pa for f in reached]),
+                events.value(i, "growth_pa"),
+                events.when(i, "start", 0.0),
+                events.when(i, "end", np.inf),
+            )
+        )
+    return changes
 
 
 # One part of the tranches: their columns, the rows of samples they need (one row when every
@@ -225,15 +266,21 @@ def capacity_at(
     samples: int,
     outages: list[OutageSwitch],
     outage_levels: list[np.ndarray],
+    growth_changes: Sequence[GrowthChange] = (),
 ) -> tuple[np.ndarray, np.ndarray]:
     """Capacity at ``step`` and the part of it from projects, tonnes a step, ``[S, F]`` each:
-    tranches' levels times growth, less outages (at ``outage_levels``)."""
+    tranches' levels times growth (changed by ``growth_changes``), less outages (at
+    ``outage_levels``)."""
     tpa = np.zeros((samples, tranches.facility_count))
     new_tpa = np.zeros((samples, tranches.facility_count))
     for (_, _, owners, _), (made, planned) in zip(tranches.parts, tranches.levels(step)):
         tpa[:, owners], new_tpa[:, owners] = made, planned  # agreeing facilities: 1 row
     tpa *= tranches.growth_path[step + warmup]
     new_tpa *= tranches.growth_path[step + warmup]
+    for change in growth_changes:
+        factor = change.factor(step)
+        tpa[:, change.facilities] *= factor
+        new_tpa[:, change.facilities] *= factor
     for out, level in zip(outages, outage_levels):
         tpa[:, out.facility] *= 1.0 - out.share * level
     capacity = tpa / 12.0

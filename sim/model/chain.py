@@ -21,7 +21,13 @@ from sim.config.scenario import Scenario
 from sim.market import MarketCache
 from sim.model import buyers as buyer_arrays
 from sim.model import controls, trade
-from sim.model.capacity import Tranches, apply_capacity_events, build_outages, growth_path
+from sim.model.capacity import (
+    Tranches,
+    apply_capacity_events,
+    build_growth_changes,
+    build_outages,
+    growth_path,
+)
 from sim.model.layout import Layout, lead_matrix
 from sim.model.levers import (
     buying,
@@ -172,6 +178,7 @@ class Chain(Layout):
         self.controls = controls.build_controls(events, sides, products)
         self.restraints = controls.build_restraints(events)
         self.outages = build_outages(events, self.index)
+        self.growth_changes = build_growth_changes(events, self.facilities, self.index)
         self.stockpiles = stockpiles.build(events, self.buyers, self.content)
         self.offtakes = offtakes.build(
             events, self, self.buyers, self.magnet_buyers, self.magnet_open

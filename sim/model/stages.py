@@ -45,7 +45,13 @@ def arrive(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recorder)
 def operate(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recorder) -> None:
     """Facilities set their capacity for the step (producers' economics included)."""
     state.capacity, state.new_capacity = capacity_at(
-        chain.tranches, step, chain.warmup, chain.samples, chain.outages, state.outage_levels
+        chain.tranches,
+        step,
+        chain.warmup,
+        chain.samples,
+        chain.outages,
+        state.outage_levels,
+        chain.growth_changes,
     )
     economics.apply_levels(chain.economics, state.producers, state.capacity)
     supply_response.apply(chain.supply_responses, state.supply_levels, state.capacity)

@@ -83,6 +83,7 @@ class State:
             S,
             chain.outages,
             [np.zeros(S) for _ in chain.outages],
+            chain.growth_changes,
         )
         cap = capacity[0]
         magnet_rate, metal_rate = _plant_rates(chain, cap)
