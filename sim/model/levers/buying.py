@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.market import buying_kernels as kernels
 from sim.model.levers.economics import PRICE_PRODUCTS, TIERS
 from sim.units import MAGNETS
 from sim.world.world import Buyer
@@ -36,13 +37,12 @@ class BuyingRules:
     product: np.ndarray  # [B] price product each buyer watches (-1: none)
     tier: np.ndarray  # [B]
     elasticity: np.ndarray  # [B] short-run price elasticity of its use (>= 0, a magnitude)
-    use_speed: float  # share of the gap to the target use level closed a month
-    stock_sensitivity: float
-    cover_min: float
-    cover_max: float
-    stock_speed: float
-    expectation_speed: float
-    announced_cover: float
+    cell: np.ndarray  # [B] its price cell (product x tier), -1 for none
+    group: np.ndarray  # [B] its cell and elasticity's group: buyers alike in both move alike
+    # use speed (share of the gap to the target use level closed a month), stock sensitivity,
+    # lowest and highest cover level, stock speed, expectation speed, announced cover: the
+    # numbers `sim.market.buying_kernels.settle` takes, in its order
+    constants: np.ndarray
     responds: bool  # whether any buyer's use answers price
 
 
@@ -56,20 +56,29 @@ def build(
     """The rules for ``buyers``, with each sector's ``elasticity`` (0 for a sector without
     one) and the world's parameters."""
     names = [f"{b.material}_{'magnet' if b.material in MAGNETS else 'oxide'}" for b in buyers]
-    product = [PRICE_PRODUCTS.index(n) if n in PRICE_PRODUCTS else -1 for n in names]
-    tier = [TIERS.index("china" if b.region == "CN" else "ex_china") for b in buyers]
+    product = np.array([PRICE_PRODUCTS.index(n) if n in PRICE_PRODUCTS else -1 for n in names])
+    tier = np.array([TIERS.index("china" if b.region == "CN" else "ex_china") for b in buyers])
+    sector = np.array([elasticity.get(b.sector, 0.0) for b in buyers])
+    cell = np.where(product >= 0, product * len(TIERS) + tier, -1)
+    keys = np.stack([cell, sector * (product >= 0)], axis=1)
     return BuyingRules(
-        np.array(product, dtype=int),
-        np.array(tier, dtype=int),
-        np.array([elasticity.get(b.sector, 0.0) for b in buyers]) * (np.array(product) >= 0),
-        _speed(params["demand_response_months"]),
-        params["stocking_sensitivity"],
-        params["stocking_cover_min"],
-        params["stocking_cover_max"],
-        _speed(params["stocking_months"]),
-        _speed(params["expectation_months"]),
-        params["announced_cover"],
-        bool((np.array([elasticity.get(b.sector, 0.0) for b in buyers]) > 0).any()),
+        product,
+        tier,
+        sector * (product >= 0),
+        cell,
+        np.unique(keys, axis=0, return_inverse=True)[1].reshape(-1),
+        np.array(
+            [
+                _speed(params["demand_response_months"]),
+                params["stocking_sensitivity"],
+                params["stocking_cover_min"],
+                params["stocking_cover_max"],
+                _speed(params["stocking_months"]),
+                _speed(params["expectation_months"]),
+                params["announced_cover"],
+            ]
+        ),
+        bool((sector > 0).any()),
     )
 
 
@@ -89,21 +98,19 @@ def settle(
     feared: np.ndarray,
     step: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Next month's use levels, cover levels and expected prices (``[S, B]`` each) from
-    this month's ``prices`` and ``anchor`` prices (``[S, P, K]``) and the share of the month
-    each buyer spent between a control's announcement and its start (``feared[S, B]``)."""
-    now = watched(rules, prices)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.nan_to_num(now / watched(rules, anchor), nan=1.0, posinf=1.0)
-        ahead = np.nan_to_num(now / expected, nan=1.0, posinf=1.0)
-        expected = np.nan_to_num(expected * ahead**rules.expectation_speed, nan=1.0)
-    if step < 0:
-        return use, cover, expected
-    use = use * (ratio ** -rules.elasticity[None] / use) ** rules.use_speed
-    goal = np.clip(ahead**rules.stock_sensitivity, rules.cover_min, rules.cover_max)
-    waiting = np.maximum(goal, 1.0 + (rules.announced_cover - 1.0) * feared)
-    goal = np.where(feared > 0, waiting, goal)
-    cover = cover * (goal / cover) ** rules.stock_speed
+    """Next month's use levels, cover levels and expected prices (``[S, B]`` each, updated in
+    place) from this month's ``prices`` and ``anchor`` prices (``[S, P, K]``) and the share of
+    the month each buyer spent between a control's announcement and its start (``feared[S, B]``)."""
+    kernels.settle(  # in place: the arrays are the run's own (`State` copies its arrays)
+        rules.cell,
+        rules.group,
+        rules.elasticity,
+        (use, cover, expected),
+        (watched(rules, prices), watched(rules, anchor)),
+        feared,
+        rules.constants,
+        step >= 0,
+    )
     return use, cover, expected
 
 

@@ -30,8 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.market.pricing import adapt, blended_cover, indicated_price
+from sim.market.tier_kernels import buyers_by_tier, plants_by_tier, sparse_rows
 from sim.model.layout import Layout
-from sim.model.levers.economics import PRICE_PRODUCTS, Economics
+from sim.model.levers.economics import PRICE_PRODUCTS, TIERS, Economics
 from sim.model.levers.reach import Side
 from sim.units import ELEMENTS, MAGNETS, REO_TO_ELEMENT
 
@@ -39,17 +40,29 @@ OXIDES = len(ELEMENTS) - 1  # every element but the residual bucket has an oxide
 
 
 @dataclass(frozen=True)
+class Rows:
+    """A sparse ``[B, N]`` matrix of buyers' weights, as compressed rows."""
+
+    parts: tuple[np.ndarray, np.ndarray, np.ndarray]
+    width: int
+
+    @classmethod
+    def of(cls, dense: np.ndarray) -> Rows:
+        """The compressed rows of ``dense[B, N]``."""
+        return cls(sparse_rows(dense), dense.shape[1])
+
+
+@dataclass(frozen=True)
 class PriceRules:
     """Who holds what in which tier, and how prices answer to cover."""
 
-    plant_tiers: dict[str, np.ndarray]  # separation, metal, magnet plants: [plants, K] one-hot
-    buyer_tiers: np.ndarray  # [B, K] one-hot
-    content: np.ndarray  # [B, E] t of each element a t of each buyer's material
-    loose: np.ndarray  # [B, E] the same for buyers of elements, 0 for buyers of magnets
-    magnet_buyers: np.ndarray  # [M, B] 1 where a buyer buys magnet M
+    plant_tiers: dict[str, np.ndarray]  # separation, metal, magnet plants: [plants] tier index
+    buyer_tiers: np.ndarray  # [B] tier index
+    content: Rows  # [B, E] t of each element a t of each buyer's material
+    loose: Rows  # [B, E] the same for buyers of elements, 0 for buyers of magnets
+    magnet_buyers: Rows  # [B, M] 1 where a buyer buys magnet M
     pass_through: np.ndarray  # [M, E] kg of oxide a kg of magnet takes
     reach: list[np.ndarray]  # each control's share of the ex-China tier's flow it reaches, [P]
-    maps: tuple[np.ndarray, np.ndarray]  # buyers' tonnes to [E x K] and to [M x K], [B, n]
     sensitivity: float
     floor: float
     low: float
@@ -68,11 +81,17 @@ class PriceRules:
         be made into anything)."""
         t = self.plant_tiers
         metal, magnet = running
-        return (
-            np.einsum("sne,nk->sek", sep_out, t["separation"])
-            + np.einsum("sne,sn,nk->sek", metal_in, metal, t["metal"])
-            + np.einsum("sne,sn,nk->sek", mag_in, magnet, t["magnet"])
-        )
+        out = np.zeros((metal.shape[0], sep_out.shape[2], len(TIERS)))
+        plants_by_tier(sep_out, np.ones((1, sep_out.shape[1])), t["separation"], out)
+        plants_by_tier(metal_in, metal, t["metal"], out)
+        plants_by_tier(mag_in, magnet, t["magnet"], out)
+        return out
+
+    def by_tier(self, tonnes: np.ndarray, weights: Rows) -> np.ndarray:
+        """``[rows, N, K]`` buyers' ``tonnes[rows, B]`` times ``weights[B, N]``, by tier."""
+        out = np.zeros((tonnes.shape[0], weights.width, len(TIERS)))
+        buyers_by_tier(tonnes, weights.parts, self.buyer_tiers, out)
+        return out
 
 
 @dataclass(frozen=True)
@@ -96,22 +115,17 @@ def build(
     """The rules for a layout's plants, its ``buyers``, its magnet plants' products, the
     markets' ``sides`` and each control's ``scopes`` by market."""
     params = layout.world.parameters
-    plant_tiers = {st: _one_hot(layout.regions(st)) for st in ("separation", "metal", "magnet")}
+    plant_tiers = {st: _tier_index(layout.regions(st)) for st in ("separation", "metal", "magnet")}
     recipes = np.array([layout.world.recipes[m] for m in MAGNETS])
     oxide_kg = recipes / REO_TO_ELEMENT[None] / (params["magnet_yield"] * params["metal_yield"])
     return PriceRules(
         plant_tiers,
-        _one_hot(list(buyers.region)),
-        buyers.content,
-        np.where(np.isin(buyers.material, MAGNETS)[:, None], 0.0, buyers.content),
-        np.array([buyers.material == m for m in MAGNETS], dtype=float),
+        _tier_index(list(buyers.region)),
+        Rows.of(buyers.content),
+        Rows.of(np.where(np.isin(buyers.material, MAGNETS)[:, None], 0.0, buyers.content)),
+        Rows.of(np.array([buyers.material == m for m in MAGNETS], dtype=float).T),
         oxide_kg,
         [_reach(scope, sides, buyers, magnet_product) for scope in scopes],
-        _maps(
-            np.where(np.isin(buyers.material, MAGNETS)[:, None], 0.0, buyers.content),
-            np.array([buyers.material == m for m in MAGNETS], dtype=float),
-            _one_hot(list(buyers.region)),
-        ),
         params["price_cover_sensitivity"],
         params["price_cover_floor"],
         params["price_floor_share"],
@@ -119,21 +133,10 @@ def build(
     )
 
 
-def _maps(
-    loose: np.ndarray, magnets: np.ndarray, tiers: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Buyers' tonnes to element tonnes by tier (``[B, E * K]``, element buyers only) and to
-    magnet tonnes by tier (``[B, M * K]``)."""
-    B = tiers.shape[0]
-    elements = (loose[:, :, None] * tiers[:, None, :]).reshape(B, -1)
-    magnet = (magnets.T[:, :, None] * tiers[:, None, :]).reshape(B, -1)
-    return elements, magnet
-
-
-def _one_hot(regions: list[str]) -> np.ndarray:
-    """``[n, K]``: 1 in each party's tier (China or ex-China)."""
-    china = np.array([r == "CN" for r in regions], dtype=float).reshape(-1)
-    return np.stack([china, 1.0 - china], axis=1)
+def _tier_index(regions: list[str]) -> np.ndarray:
+    """``[n]``: each party's tier (China or ex-China), an index into `TIERS`."""
+    china = np.array([r == "CN" for r in regions], dtype=bool).reshape(-1)
+    return np.where(china, TIERS.index("china"), TIERS.index("ex_china")).astype(np.int64)
 
 
 def _reach(
@@ -202,16 +205,13 @@ def covers(
     want (what a licence on the element withholds from them); the pooled use is final demand
     (every buyer's demand by element content), which does not change with where the magnets
     are made."""
-    elements, magnets = rules.maps
-    E, K, M = held.shape[1], held.shape[2], rules.magnet_buyers.shape[0]
-    stock = held + np.einsum("sb,bn->sn", inventory, elements).reshape(-1, E, K)
-    use = np.einsum("sb,bn->sn", demand, elements).reshape(-1, E, K) + np.einsum(
-        "sne,nk->sek", plant_use, rules.plant_tiers["magnet"]
-    )
-    final = np.einsum("sb,be->se", demand, rules.content)
+    magnets = rules.magnet_buyers
+    stock = held + rules.by_tier(inventory, rules.loose)
+    use = rules.by_tier(demand, rules.loose) + _plant_use(rules, plant_use)
+    final = rules.by_tier(demand, rules.content).sum(axis=2)
     final = np.broadcast_to(final, (use.shape[0], *final.shape[1:]))
-    mag_stock = np.einsum("sb,bn->sn", inventory, magnets).reshape(-1, M, K)
-    mag_use = np.einsum("sb,bn->sn", demand, magnets).reshape(-1, M, K)
+    mag_stock = rules.by_tier(inventory, magnets)
+    mag_use = rules.by_tier(demand, magnets)
     mag_use = np.broadcast_to(mag_use, (use.shape[0], *mag_use.shape[1:]))
     stock = np.concatenate([stock[:, :OXIDES], mag_stock], axis=1)
     pooled = np.concatenate([final[:, :OXIDES], mag_use.sum(axis=2)], axis=1)
@@ -220,6 +220,13 @@ def covers(
     use = np.concatenate([use, pooled[:, :, None]], axis=2)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(use > 0, stock / use, 0.0)
+
+
+def _plant_use(rules: PriceRules, plant_use: np.ndarray) -> np.ndarray:
+    """``[S, E, K]`` magnet plants' planned use ``plant_use[S, plants, E]`` by tier."""
+    out = np.zeros((plant_use.shape[0], plant_use.shape[2], len(TIERS)))
+    plants_by_tier(plant_use, np.ones((1, plant_use.shape[1])), rules.plant_tiers["magnet"], out)
+    return out
 
 
 def target(
