@@ -24,6 +24,8 @@ class InputError(SimError):
         path: the dotted field path (``events[0].start``), if any.
         problem: what is wrong and what was expected.
         value: the offending value, if any.
+        others: further problems found in the same input at the same time (each an
+            `InputError` of its own), reported after this one.
     """
 
     def __init__(
@@ -38,7 +40,13 @@ class InputError(SimError):
     ) -> None:
         self.file, self.line, self.path, self.problem = file, line, path, problem
         self.value, self.has_value = value, has_value
+        self.others: tuple[InputError, ...] = ()
         super().__init__(self.render())
+
+    def with_others(self, others: list[InputError]) -> InputError:
+        """This error, with ``others`` found beside it."""
+        self.others = tuple(others)
+        return self
 
     def render(self) -> str:
         """The message as ``FILE:LINE: field.path: problem (got VALUE)``."""

@@ -105,9 +105,10 @@ def _handler(command: str) -> Callable[[argparse.Namespace], int]:
 
 
 def _failure(exc: BaseException) -> tuple[str, int]:
-    """The one line printed for an error a command raised, and the exit status."""
+    """The line printed for an error a command raised (a line for each problem of an input
+    found at once), and the exit status."""
     if isinstance(exc, InputError):
-        return f"error: {exc}", EXIT_INPUT
+        return "\n".join(f"error: {e}" for e in (exc, *exc.others)), EXIT_INPUT
     if isinstance(exc, MassBalanceError):
         return f"error: {exc}", EXIT_BALANCE
     if isinstance(exc, SimError):

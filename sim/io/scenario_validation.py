@@ -25,7 +25,9 @@ MODELS: dict[str, Any] = {
     "a horizon": Horizon,
     "export_control events": events.ExportControl,
     "new_capacity events": events.NewCapacity,
+    "export_restraint events": events.ExportRestraint,
     "outage events": events.Outage,
+    "capacity_growth events": events.CapacityGrowth,
     "stockpile events": events.Stockpile,
     "price_floor events": events.PriceFloor,
     "price_level events": events.PriceLevel,
@@ -92,6 +94,11 @@ def problem(error: Any) -> str:
         return f"unknown event kind; expected one of {list(EVENT_KINDS)}"
     if kind == "union_tag_not_found":
         return f"event needs a 'kind' (one of {list(EVENT_KINDS)})"
+    if kind.startswith(("date_", "datetime_")):
+        detail = message.partition(", ")[2]
+        return "must be a date written YYYY-MM-DD, e.g. 2026-03-01" + (
+            f" ({detail})" if detail else ""
+        )
     return message.removeprefix("Value error, ")
 
 
@@ -118,20 +125,55 @@ def _suggest(field: str) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
+#: Most problems of one file reported at once.
+MAX_REPORTED = 10
+
+
 def validate(data: dict[str, Any], lines: Lines, file: str) -> Scenario:
-    """The frozen `Scenario`, or an `InputError` for the first problem found."""
+    """The frozen `Scenario`, or an `InputError` for the problems found (the first, with up
+    to `MAX_REPORTED` in all as its ``others``)."""
     _check_name_lists(data, lines, file)
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        error = _first_error(exc.errors())
-        raise schema_error(error, locate(tuple(error["loc"]), lines, file)) from None
+        found = [
+            schema_error(e, locate(tuple(e["loc"]), lines, file)) for e in _reported(exc.errors())
+        ]
+        raise found[0].with_others(found[1:]) from None
 
 
-def _first_error(errors: list[Any]) -> Any:
-    """The error to report: an unknown field first (a misspelt required field is also reported
-    "missing"), else the first."""
-    return next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+def _reported(errors: list[Any]) -> list[Any]:
+    """The errors to report, one a field: unknown fields first (a misspelt required field is
+    also reported "missing"), then the rest in the file's order, at most `MAX_REPORTED`,
+    the last of which says how many more there were."""
+    ordered = [e for e in sorted(errors, key=_unknown_last) if not _misspelt(e, errors)]
+    firsts = list({_schema_path(tuple(e["loc"])): e for e in reversed(ordered)}.values())[::-1]
+    if len(firsts) <= MAX_REPORTED:
+        return firsts
+    more = len(firsts) - MAX_REPORTED + 1
+    last = dict(firsts[MAX_REPORTED - 1])
+    last["msg"] = f"{problem(last)}; and {more - 1} more problems not shown"
+    last["type"] = "shown_last"
+    return [*firsts[: MAX_REPORTED - 1], last]
+
+
+def _unknown_last(error: Any) -> bool:
+    """Sort key: unknown fields first."""
+    return bool(error["type"] != "extra_forbidden")
+
+
+def _misspelt(error: Any, errors: list[Any]) -> bool:
+    """A required field reported missing beside an unknown field of the same mapping that is
+    probably its misspelling (reported already, with a 'did you mean')."""
+    if error["type"] != "missing":
+        return False
+    parent, name = tuple(error["loc"][:-1]), str(error["loc"][-1])
+    unknown = [
+        str(e["loc"][-1])
+        for e in errors
+        if e["type"] == "extra_forbidden" and tuple(e["loc"][:-1]) == parent
+    ]
+    return bool(difflib.get_close_matches(name, unknown, n=1))
 
 
 def _check_name_lists(data: dict[str, Any], lines: Lines, file: str) -> None:

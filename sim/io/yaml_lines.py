@@ -60,8 +60,9 @@ def _parse(text: str, file: str) -> tuple[Any, Lines]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
+        problem = exc.problem or exc.context or ""
         raise InputError(
-            f"not valid YAML: {exc.problem or exc.context}", file=file, line=line
+            f"not valid YAML: {problem}{yaml_hint(problem)}", file=file, line=line
         ) from None
     except yaml.YAMLError as exc:
         raise InputError(f"not valid YAML: {exc}", file=file) from None
@@ -81,6 +82,45 @@ def _loader(text: str, file: str) -> yaml.SafeLoader:
             file=file,
             line=text.count("\n", 0, exc.position) + 1,
         ) from None
+
+
+#: What PyYAML's commonest complaints usually mean, in plain words.
+YAML_HINTS: tuple[tuple[str, str], ...] = (
+    (
+        "mapping values are not allowed",
+        "a key is probably indented more or less than the keys beside it, or a value holds "
+        "': ' (quote such a value)",
+    ),
+    (
+        "expected <block end>",
+        "a line is probably indented differently from the lines of its block (keys of one "
+        "mapping, or items of one list, start in the same column)",
+    ),
+    (
+        "could not find expected ':'",
+        "a key probably lacks its ':' or a quote is not closed on the line before",
+    ),
+    ("found character '\\t'", "YAML indents with spaces; this line has a tab"),
+    ("found undefined alias", "'*' starts an alias in YAML; quote a value that starts with *"),
+    ("found unexpected end of stream", "a quote or bracket is probably not closed"),
+    (
+        "did not find expected key",
+        "a line is probably indented differently from the keys beside it, or a list item "
+        "('- ') sits inside a mapping",
+    ),
+    (
+        "did not find expected '-' indicator",
+        "the items of a list ('- ') probably do not all start in the same column",
+    ),
+)
+
+
+def yaml_hint(problem: str) -> str:
+    """``; probably ...`` for a PyYAML complaint `YAML_HINTS` knows, else nothing."""
+    for text, hint in YAML_HINTS:
+        if text in problem:
+            return f" ({hint})"
+    return ""
 
 
 class _Composer:
@@ -140,9 +180,12 @@ class _Composer:
             raise
         except Exception as exc:  # ValueError, KeyError, AttributeError... from PyYAML
             why = f" ({exc})" if isinstance(exc, ValueError) else ""
+            kind = node.tag.rsplit(":", 1)[-1]
+            if kind == "timestamp":  # YAML took it for a date: say what a date looks like
+                kind, why = "date", f"{why}; write dates as YYYY-MM-DD, e.g. 2026-03-01"
             raise self.refuse(
                 node,
-                f"not a valid {node.tag.rsplit(':', 1)[-1]}{why}",
+                f"not a valid {kind}{why}",
                 path=dotted(path) or None,
                 value=getattr(node, "value", None) if isinstance(node, yaml.ScalarNode) else None,
                 has_value=isinstance(node, yaml.ScalarNode),
