@@ -156,6 +156,7 @@ def _add_run(subparsers: Any) -> None:
     command.add_argument("scenario", type=Path)
     _out_option(command, "results/<name>/<UTC timestamp>/")
     command.add_argument("--seed", type=int, default=0, help="random seed (recorded)")
+    _by_option(command)
     _results_option(command)
 
 
@@ -264,6 +265,16 @@ def _add_clean(subparsers: Any) -> None:
 def _out_option(command: argparse.ArgumentParser, default: str) -> None:
     command.add_argument(
         "--out", type=Path, default=None, help=f"folder to create (default {default})"
+    )
+
+
+def _by_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--by",
+        default="year",
+        metavar="PERIOD",
+        help="periods of the impact tables: year (default), or one window: 2027, "
+        "2026..2027, 2026-01..2027-06",
     )
 
 

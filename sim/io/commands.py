@@ -33,19 +33,23 @@ def validate(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """``sim run``: run a scenario once and write its results folder."""
+    from sim.io.impact_console import impact_summary
     from sim.io.report import check_free, default_folder, write_run
     from sim.runs import engine
-    from sim.runs.tables import shortfall_table, summary_table
+    from sim.runs.windows import check_within, parse_window
 
+    window = parse_window(args.by)
     scenario, world = _scenario_and_world(args.scenario)
+    check_within(window, scenario.horizon.start, scenario.horizon.end)
     folder = args.out if args.out is not None else default_folder(args.results, scenario)
     check_free(folder)
     result = engine.run(world, scenario, seed=args.seed)
-    manifest = write_run(result, folder)
-    summary = summary_table(shortfall_table(result))
+    manifest, tables = write_run(result, folder, window)
+    summary = tables["summary.csv"]
     print(console.run_header(result, manifest))
     print(console.shortfall_summary(summary))
     print(console.levers(result, summary))
+    print(impact_summary(tables))
     print(f"wrote {folder}")
     return 0
 

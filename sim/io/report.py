@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from sim.runs.backtest import Backtest
     from sim.runs.engine import RunResult
     from sim.runs.sweep import SweepResult
+    from sim.runs.windows import Window
 
 
 def scenario_hash(scenario: Scenario) -> str:
@@ -154,9 +155,11 @@ def _write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> None:
         write_csv(table, folder / name)
 
 
-def run_tables(result: RunResult) -> dict[str, pd.DataFrame]:
-    """A run's tables by file name (those of its levers only when they have rows)."""
+def run_tables(result: RunResult, window: Window | None = None) -> dict[str, pd.DataFrame]:
+    """A run's tables by file name (those of its levers only when they have rows), with its
+    impact tables by ``window``'s periods (default: calendar years)."""
     from sim.runs import summary
+    from sim.runs.impact import impact_tables
     from sim.runs.tables import (
         flows_table,
         prices_table,
@@ -165,6 +168,7 @@ def run_tables(result: RunResult) -> dict[str, pd.DataFrame]:
         stocks_table,
         summary_table,
     )
+    from sim.runs.windows import BY_YEAR
 
     shortfall = shortfall_table(result)
     tables = {
@@ -181,21 +185,26 @@ def run_tables(result: RunResult) -> dict[str, pd.DataFrame]:
         "stockpiles.csv": summary.stockpiles_table(result),
         "producers.csv": summary.producers_table(result),
     }
+    tables |= impact_tables(result, shortfall, window or BY_YEAR)
     return tables | {name: table for name, table in extras.items() if not table.empty}
 
 
-def write_run(result: RunResult, folder: Path) -> dict[str, Any]:
-    """Write every table, the picture and the manifest into ``folder`` atomically."""
+def write_run(
+    result: RunResult, folder: Path, window: Window | None = None
+) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
+    """Write every table, the picture and the manifest into ``folder`` atomically; the
+    manifest and the tables."""
     from sim.io.plotting import plot_shortfall
 
     with atomic_folder(folder) as tmp:
-        tables = run_tables(result)
+        tables = run_tables(result, window)
         shortfall = tables["shortfall.csv"]
         _write_tables(tables, tmp)
         plot_shortfall(shortfall, result.scenario, tmp / "shortfall.png")
         manifest = build_manifest(result, sorted([*tables, "shortfall.png", "manifest.json"]))
+        manifest["periods"] = window.label if window is not None else "year"
         _write_manifest(tmp, manifest)
-    return manifest
+    return manifest, tables
 
 
 def write_backtest(

@@ -17,6 +17,8 @@ import pandas as pd
 
 from sim.config.events import PriceFloor, Stockpile
 from sim.runs.engine import PRICE_PRODUCTS, TIERS, RunResult
+from sim.runs.resilience import resilience_table
+from sim.runs.summary import first_event
 from sim.runs.windows import Window, periods, with_rollups
 from sim.units import ELEMENT_INDEX, MAGNETS, REO_TO_ELEMENT
 from sim.world.impact_data import ImpactData, buyer_growth, impact_data
@@ -206,3 +208,17 @@ def _pile_price(result: RunResult, pile: Stockpile, sample: int) -> np.ndarray:
     price = result.prices_usd_per_kg[sample][:, PRICE_PRODUCTS.index(name), tier]
     per_kg = 1.0 if magnet else 1.0 / REO_TO_ELEMENT[ELEMENT_INDEX[pile.material]]
     return np.nan_to_num(price) * per_kg
+
+
+def impact_tables(
+    result: RunResult, shortfall: pd.DataFrame, window: Window
+) -> dict[str, pd.DataFrame]:
+    """A run's impact tables by file name: units not built with their value, what buyers paid
+    over 2024 prices, resilience by buyer group, and policy costs (when it has policies)."""
+    tables = {
+        "units_not_built.csv": units_table(shortfall, monthly_plans(result), window),
+        "extra_cost.csv": extra_cost_table(result, shortfall, window),
+        "resilience.csv": resilience_table(shortfall, first_event(result)),
+    }
+    policy = policy_costs_table(result, window)
+    return tables | ({"policy_costs.csv": policy} if not policy.empty else {})

@@ -101,3 +101,14 @@ def with_rollups(table: pd.DataFrame, keys: list[str], values: list[str]) -> pd.
         summed = inside.groupby([k for k in keys if k != "region"], sort=False)[values].sum()
         parts.append(summed.reset_index().assign(region=name))
     return pd.concat(parts, ignore_index=True)[[*keys, *values]]
+
+
+def check_within(window: Window, first: dt.date, last: dt.date, option: str = "--by") -> None:
+    """Refuse a window that has no month between ``first`` and ``last`` (a horizon)."""
+    if window.by_year:
+        return
+    assert window.first is not None and window.last is not None
+    if window.last < dt.date(first.year, first.month, 1) or window.first > last:
+        raise bad_value(
+            f"the window is outside the horizon ({first} to {last})", option, window.label
+        )
