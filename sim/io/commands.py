@@ -85,7 +85,20 @@ def calibrate(args: argparse.Namespace) -> int:
     print(f"world {scenario.world}, first 12 months from {scenario.horizon.start}")
     for line in console.calibration(measures, targets):
         print(line)
+    _print_consistency(scenario.world)
     return 0
+
+
+def _print_consistency(world_name: str) -> None:
+    """The check of a world's demand against the units its regions plan (if it has plans)."""
+    from sim.io.impact_console import consistency_lines
+    from sim.runs.impact import consistency_table
+    from sim.world.impact_data import impact_data
+    from sim.world.loader import vintage_world
+
+    table = consistency_table(vintage_world(world_name), impact_data(world_name))
+    for line in consistency_lines(table):
+        print(line)
 
 
 def _fit(scenario_path: Path, observed_path: Path) -> int:

@@ -82,3 +82,23 @@ def _short(value: float) -> str:
         if size >= scale:
             return f"{value / scale:.3g}{suffix}"
     return f"{value:.0f}" if size >= 0.5 else "0"
+
+
+def consistency_lines(table: pd.DataFrame) -> list[str]:
+    """``sim calibrate``'s check of demand against units: a line a product, for the world,
+    with the regions outside the product's band."""
+    if table.empty:
+        return []
+    lines = ["magnet a unit implied by base-year demand over units planned (kg; sourced band):"]
+    for product, rows in table.groupby("product", sort=False):
+        world = rows[rows["region"] == "world"].iloc[0]
+        outside = rows[(rows["region"] != "world") & ~rows["within"]]
+        note = ", ".join(f"{r.region} {r.implied_kg_per_unit:.3g}" for r in outside.itertuples())
+        verdict = "within" if world["within"] else "OUTSIDE"
+        kind = "" if world["whole_sector"] else " (part of its sector: fits if above the low end)"
+        lines.append(
+            f"  {product:16s} world {world['implied_kg_per_unit']:9.3g} per {world['unit']:9s} "
+            f"band {world['kg_low']:g} to {world['kg_high']:g}: {verdict}{kind}"
+            + (f"; regions outside: {note}" if note else "")
+        )
+    return lines

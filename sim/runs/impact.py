@@ -30,6 +30,18 @@ UNIT_KEYS = ["period", "region", "sector", "product", "unit"]
 UNIT_SUMS = ["planned_units", "units_not_built", "capped_months", "output_at_risk_usd"]
 COST_KEYS = ["period", "region", "sector", "material"]
 COST_SUMS = ["bought_t", "extra_cost_usd"]
+CHECK_COLUMNS = [
+    "product",
+    "unit",
+    "region",
+    "demand_t",
+    "units",
+    "implied_kg_per_unit",
+    "kg_low",
+    "kg_high",
+    "whole_sector",
+    "within",
+]
 
 
 def plans_table(world: World, data: ImpactData) -> pd.DataFrame:
@@ -222,3 +234,26 @@ def impact_tables(
     }
     policy = policy_costs_table(result, window)
     return tables | ({"policy_costs.csv": policy} if not policy.empty else {})
+
+
+def consistency_table(world: World, data: ImpactData) -> pd.DataFrame:
+    """The world's base-year demand in kg of magnet over each product's units planned, by
+    region and for the world: for a product that takes its whole sector, the kg a unit its
+    buyers' demand implies, ``within`` its sourced band; for a part of a sector, within if the
+    units fit in the sector's demand at the band's low end."""
+    plans = plans_table(world, data)
+    if plans.empty:
+        return plans
+    demand = pd.DataFrame(
+        [(b.region, b.sector, b.material, b.demand_tpa) for b in world.buyers],
+        columns=["region", "sector", "material", "demand_t"],
+    )
+    rows = plans.merge(demand, on=["region", "sector", "material"])
+    keys = ["product", "unit", "kg_per_unit", "kg_low", "kg_high", "whole_sector"]
+    world_rows = rows.groupby(keys, sort=False)[["units", "demand_t"]].sum().reset_index()
+    rows = pd.concat([rows, world_rows.assign(region="world")], ignore_index=True)
+    implied = rows["demand_t"] * KG_PER_T / rows["units"]
+    high_ok = ~rows["whole_sector"] | (implied <= rows["kg_high"])
+    return rows.assign(implied_kg_per_unit=implied, within=(implied >= rows["kg_low"]) & high_ok)[
+        CHECK_COLUMNS
+    ]
