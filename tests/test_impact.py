@@ -233,3 +233,23 @@ def test_run_by_window_writes_the_window_and_a_bad_one_exits_2(tmp_path, capsys)
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: --by:")
     assert not (tmp_path / "x").exists()
+
+
+def test_a_sweep_without_uncertainty_loses_the_units_a_run_loses() -> None:
+    from sim.runs.sweep import sweep
+    from sim.runs.sweep_impact import sweep_impact_table
+
+    res = result("china-2025-april-licensing")
+    swept = sweep(default_world(), res.scenario, 3, workers=1)
+    table = sweep_impact_table(swept, default_world(), BY_YEAR)
+    units = table[table["metric"] == "units_not_built"].set_index(["period", "region", "product"])
+    run = units_table(shortfall_table(res), monthly_plans(res), BY_YEAR)
+    run = run.set_index(["period", "region", "product"])
+    assert len(units) == len(run)
+    got = units.loc[run.index]
+    assert np.allclose(got["p05"], run["units_not_built"], rtol=1e-4, atol=1e-3)
+    assert np.allclose(got["p95"], got["p05"]) and np.allclose(got["planned"], run["planned_units"])
+    value = table[table["metric"] == "output_at_risk_usd"].set_index(
+        ["period", "region", "product"]
+    )
+    assert np.allclose(value.loc[run.index, "mean"], run["output_at_risk_usd"], rtol=1e-4, atol=1)

@@ -171,6 +171,7 @@ def _add_sweep(subparsers: Any) -> None:
         action="store_true",
         help="also write every sample's path to samples.parquet",
     )
+    _by_option(command)
     _out_option(command, "results/<name>/<UTC timestamp>-sweep/")
 
 

@@ -160,8 +160,12 @@ def sweep(args: argparse.Namespace) -> int:
     from sim.io.report import write_sweep
     from sim.runs.sweep import default_batch
     from sim.runs.sweep_tables import totals_table
+    from sim.runs.windows import check_within, parse_window
 
-    result, folder, store = _sweep_one(_scenario_and_world(args.scenario), args, args.out)
+    window = parse_window(args.by)
+    loaded = _scenario_and_world(args.scenario)
+    check_within(window, loaded[0].horizon.start, loaded[0].horizon.end)
+    result, folder, store = _sweep_one(loaded, args, args.out)
     manifest = write_sweep(
         result,
         folder,
@@ -170,7 +174,9 @@ def sweep(args: argparse.Namespace) -> int:
             "workers": args.workers,
             "scheduler": args.scheduler,
             "batch_size": args.batch_size or default_batch(args.n, args.workers),
+            "periods": window.label,
         },
+        window,
     )
     shutil.rmtree(store, ignore_errors=True)
     print(console.sweep_header(result, manifest))

@@ -39,6 +39,8 @@ def _unit_rows(units: pd.DataFrame) -> pd.DataFrame:
     """Units not built of the shown roll-up and their share of the units planned, a row a
     product that lost any (``*``: capped in some region)."""
     shown = units[units["region"] == SHOWN]
+    if shown.empty:
+        return shown
     lost, planned = (
         shown.pivot_table(index=["product", "unit"], columns="period", values=v, aggfunc="sum")
         for v in ("units_not_built", "planned_units")

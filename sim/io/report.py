@@ -320,20 +320,30 @@ def _samples_table(result: SweepResult, first: int, last: int) -> Any:
 
 
 def write_sweep(
-    result: SweepResult, folder: Path, keep_samples: bool, extra: dict[str, Any]
+    result: SweepResult,
+    folder: Path,
+    keep_samples: bool,
+    extra: dict[str, Any],
+    window: Window | None = None,
 ) -> dict[str, Any]:
-    """Write a sweep's summary, totals, parameters, fan chart, manifest (and with
-    ``keep_samples`` every sample's path) into ``folder`` atomically."""
+    """Write a sweep's summary, totals, parameters, impact by ``window``'s periods (default:
+    calendar years), fan chart, manifest (and with ``keep_samples`` every sample's path)
+    into ``folder`` atomically."""
     from sim.io.plotting import plot_fan
+    from sim.runs.sweep_impact import sweep_impact_table
     from sim.runs.sweep_tables import parameters_table, totals_table
     from sim.runs.sweep_tables import summary_table as sweep_summary
+    from sim.runs.windows import BY_YEAR
+    from sim.world.loader import vintage_world
 
     with atomic_folder(folder) as tmp:
         summary = sweep_summary(result)
+        world = vintage_world(result.scenario.world)
         tables = {
             "summary.csv": summary,
             "totals.csv": totals_table(result),
             "parameters.csv": parameters_table(result),
+            "impact.csv": sweep_impact_table(result, world, window or BY_YEAR),
         }
         _write_tables(tables, tmp)
         files = [*tables, "fan.png", "manifest.json"]

@@ -111,7 +111,10 @@ def units_lost(shortfall: pd.DataFrame, planned: pd.DataFrame) -> pd.DataFrame:
 
 def units_table(shortfall: pd.DataFrame, planned: pd.DataFrame, window: Window) -> pd.DataFrame:
     """Units not built beside units planned, by period x region (and roll-ups) x sector x
-    product, with the value of the output lost and the months capped."""
+    product, with the value of the output lost and the months capped (no rows for a world
+    without plans)."""
+    if planned.empty:
+        return pd.DataFrame(columns=[*UNIT_KEYS, *UNIT_SUMS, "share_not_built"])
     rows = units_lost(shortfall, planned)
     rows["period"] = periods(rows["date"], window)
     rows = rows.dropna(subset=["period"])
