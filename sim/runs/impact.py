@@ -153,22 +153,22 @@ def extra_cost_table(
 def _price_cells(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each row's price product (-1: not priced) and tier, and kg of the priced product per
     kg delivered (oxide per contained element for element buyers)."""
-    material = rows["material"].to_numpy()
-    is_magnet = np.isin(material, MAGNETS)
-    names = np.where(is_magnet, material.astype(str) + "_magnet", material.astype(str) + "_oxide")
+    material = rows["material"]
+    is_magnet = material.isin(MAGNETS).to_numpy()
+    names = material + np.where(is_magnet, "_magnet", "_oxide")
     index = {name: i for i, name in enumerate(PRICE_PRODUCTS)}
-    product = np.array([index.get(n, -1) for n in names], dtype=int)
+    product = names.map(index).fillna(-1).to_numpy(dtype=int)
     in_china = rows["region"].to_numpy() == "CN"
     tier = np.where(in_china, TIERS.index("china"), TIERS.index("ex_china"))
-    factor = {m: 1.0 / REO_TO_ELEMENT[ELEMENT_INDEX[m]] for m in ELEMENT_INDEX}
-    per_kg = np.array([1.0 if m in MAGNETS else factor[m] for m in material])
+    oxide = {m: 1.0 / REO_TO_ELEMENT[i] for m, i in ELEMENT_INDEX.items()}
+    per_kg = np.where(is_magnet, 1.0, material.map(oxide).fillna(1.0).to_numpy(dtype=float))
     return product, tier, per_kg
 
 
 def _steps(result: RunResult, dates: pd.Series) -> np.ndarray:
     """The run's step of each date."""
     step = {d: t for t, d in enumerate(result.dates)}
-    return np.array([step[d] for d in dates], dtype=int)
+    return dates.map(step).to_numpy(dtype=int)
 
 
 def policy_costs_table(result: RunResult, window: Window, sample: int = 0) -> pd.DataFrame:
