@@ -72,6 +72,7 @@ def test_sweep_writes_every_file(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert names == {
         "summary.csv",
         "totals.csv",
+        "impact.csv",
         "parameters.csv",
         "manifest.json",
         "fan.png",

@@ -157,6 +157,7 @@ def _add_run(subparsers: Any) -> None:
     command.add_argument("scenario", type=Path)
     _out_option(command, "results/<name>/<UTC timestamp>/")
     command.add_argument("--seed", type=int, default=0, help="random seed (recorded)")
+    _by_option(command)
     _results_option(command)
 
 
@@ -171,6 +172,7 @@ def _add_sweep(subparsers: Any) -> None:
         action="store_true",
         help="also write every sample's path to samples.parquet",
     )
+    _by_option(command)
     _out_option(command, "results/<name>/<UTC timestamp>-sweep/")
 
 
@@ -265,6 +267,16 @@ def _add_clean(subparsers: Any) -> None:
 def _out_option(command: argparse.ArgumentParser, default: str) -> None:
     command.add_argument(
         "--out", type=Path, default=None, help=f"folder to create (default {default})"
+    )
+
+
+def _by_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--by",
+        default="year",
+        metavar="PERIOD",
+        help="periods of the impact tables: year (default), or one window: 2027, "
+        "2026..2027, 2026-01..2027-06",
     )
 
 

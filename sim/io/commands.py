@@ -33,19 +33,23 @@ def validate(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """``sim run``: run a scenario once and write its results folder."""
+    from sim.io.impact_console import impact_summary
     from sim.io.report import check_free, default_folder, write_run
     from sim.runs import engine
-    from sim.runs.tables import shortfall_table, summary_table
+    from sim.runs.windows import check_within, parse_window
 
+    window = parse_window(args.by)
     scenario, world = _scenario_and_world(args.scenario)
+    check_within(window, scenario.horizon.start, scenario.horizon.end)
     folder = args.out if args.out is not None else default_folder(args.results, scenario)
     check_free(folder)
     result = engine.run(world, scenario, seed=args.seed)
-    manifest = write_run(result, folder)
-    summary = summary_table(shortfall_table(result))
+    manifest, tables = write_run(result, folder, window)
+    summary = tables["summary.csv"]
     print(console.run_header(result, manifest))
     print(console.shortfall_summary(summary))
     print(console.levers(result, summary))
+    print(impact_summary(tables))
     print(f"wrote {folder}")
     return 0
 
@@ -81,7 +85,20 @@ def calibrate(args: argparse.Namespace) -> int:
     print(f"world {scenario.world}, first 12 months from {scenario.horizon.start}")
     for line in console.calibration(measures, targets):
         print(line)
+    _print_consistency(scenario.world)
     return 0
+
+
+def _print_consistency(world_name: str) -> None:
+    """The check of a world's demand against the units its regions plan (if it has plans)."""
+    from sim.io.impact_console import consistency_lines
+    from sim.runs.impact import consistency_table
+    from sim.world.impact_data import impact_data
+    from sim.world.loader import vintage_world
+
+    table = consistency_table(vintage_world(world_name), impact_data(world_name))
+    for line in consistency_lines(table):
+        print(line)
 
 
 def _fit(scenario_path: Path, observed_path: Path) -> int:
@@ -143,8 +160,12 @@ def sweep(args: argparse.Namespace) -> int:
     from sim.io.report import write_sweep
     from sim.runs.sweep import default_batch
     from sim.runs.sweep_tables import totals_table
+    from sim.runs.windows import check_within, parse_window
 
-    result, folder, store = _sweep_one(_scenario_and_world(args.scenario), args, args.out)
+    window = parse_window(args.by)
+    loaded = _scenario_and_world(args.scenario)
+    check_within(window, loaded[0].horizon.start, loaded[0].horizon.end)
+    result, folder, store = _sweep_one(loaded, args, args.out)
     manifest = write_sweep(
         result,
         folder,
@@ -153,7 +174,9 @@ def sweep(args: argparse.Namespace) -> int:
             "workers": args.workers,
             "scheduler": args.scheduler,
             "batch_size": args.batch_size or default_batch(args.n, args.workers),
+            "periods": window.label,
         },
+        window,
     )
     shutil.rmtree(store, ignore_errors=True)
     print(console.sweep_header(result, manifest))

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from sim.runs.backtest import Backtest
     from sim.runs.engine import RunResult
     from sim.runs.sweep import SweepResult
+    from sim.runs.windows import Window
 
 
 def scenario_hash(scenario: Scenario) -> str:
@@ -154,9 +155,11 @@ def _write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> None:
         write_csv(table, folder / name)
 
 
-def run_tables(result: RunResult) -> dict[str, pd.DataFrame]:
-    """A run's tables by file name (those of its levers only when they have rows)."""
+def run_tables(result: RunResult, window: Window | None = None) -> dict[str, pd.DataFrame]:
+    """A run's tables by file name (those of its levers only when they have rows), with its
+    impact tables by ``window``'s periods (default: calendar years)."""
     from sim.runs import summary
+    from sim.runs.impact import impact_tables
     from sim.runs.tables import (
         flows_table,
         prices_table,
@@ -165,6 +168,7 @@ def run_tables(result: RunResult) -> dict[str, pd.DataFrame]:
         stocks_table,
         summary_table,
     )
+    from sim.runs.windows import BY_YEAR
 
     shortfall = shortfall_table(result)
     tables = {
@@ -181,21 +185,26 @@ def run_tables(result: RunResult) -> dict[str, pd.DataFrame]:
         "stockpiles.csv": summary.stockpiles_table(result),
         "producers.csv": summary.producers_table(result),
     }
+    tables |= impact_tables(result, shortfall, window or BY_YEAR)
     return tables | {name: table for name, table in extras.items() if not table.empty}
 
 
-def write_run(result: RunResult, folder: Path) -> dict[str, Any]:
-    """Write every table, the picture and the manifest into ``folder`` atomically."""
+def write_run(
+    result: RunResult, folder: Path, window: Window | None = None
+) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
+    """Write every table, the picture and the manifest into ``folder`` atomically; the
+    manifest and the tables."""
     from sim.io.plotting import plot_shortfall
 
     with atomic_folder(folder) as tmp:
-        tables = run_tables(result)
+        tables = run_tables(result, window)
         shortfall = tables["shortfall.csv"]
         _write_tables(tables, tmp)
         plot_shortfall(shortfall, result.scenario, tmp / "shortfall.png")
         manifest = build_manifest(result, sorted([*tables, "shortfall.png", "manifest.json"]))
+        manifest["periods"] = window.label if window is not None else "year"
         _write_manifest(tmp, manifest)
-    return manifest
+    return manifest, tables
 
 
 def write_backtest(
@@ -311,20 +320,30 @@ def _samples_table(result: SweepResult, first: int, last: int) -> Any:
 
 
 def write_sweep(
-    result: SweepResult, folder: Path, keep_samples: bool, extra: dict[str, Any]
+    result: SweepResult,
+    folder: Path,
+    keep_samples: bool,
+    extra: dict[str, Any],
+    window: Window | None = None,
 ) -> dict[str, Any]:
-    """Write a sweep's summary, totals, parameters, fan chart, manifest (and with
-    ``keep_samples`` every sample's path) into ``folder`` atomically."""
+    """Write a sweep's summary, totals, parameters, impact by ``window``'s periods (default:
+    calendar years), fan chart, manifest (and with ``keep_samples`` every sample's path)
+    into ``folder`` atomically."""
     from sim.io.plotting import plot_fan
+    from sim.runs.sweep_impact import sweep_impact_table
     from sim.runs.sweep_tables import parameters_table, totals_table
     from sim.runs.sweep_tables import summary_table as sweep_summary
+    from sim.runs.windows import BY_YEAR
+    from sim.world.loader import vintage_world
 
     with atomic_folder(folder) as tmp:
         summary = sweep_summary(result)
+        world = vintage_world(result.scenario.world)
         tables = {
             "summary.csv": summary,
             "totals.csv": totals_table(result),
             "parameters.csv": parameters_table(result),
+            "impact.csv": sweep_impact_table(result, world, window or BY_YEAR),
         }
         _write_tables(tables, tmp)
         files = [*tables, "fan.png", "manifest.json"]

@@ -284,6 +284,39 @@ class DemandResponseRow(DataRow):
     )
 
 
+class IntensityRow(DataRow):
+    """``intensities.csv``: a product that end-use buyers make, and its magnet per unit."""
+
+    product: str = Field(min_length=1, description="Product id (unit_plans.csv refers to it).")
+    sector: str = Field(min_length=1, description="End-use sector whose magnets it takes.")
+    material: Magnet = Field(description="Magnet it uses.")
+    unit: str = Field(min_length=1, description="What one unit is (car, MW, aircraft...).")
+    kg_per_unit: float = Field(gt=0, description="kg of finished magnet a unit, central.")
+    kg_low: float = Field(gt=0, description="Lowest sourced kg a unit.")
+    kg_high: float = Field(gt=0, description="Highest sourced kg a unit.")
+    whole_sector: bool = Field(
+        description="true: the product takes all its sector's magnets; false: a part of them."
+    )
+
+    @model_validator(mode="after")
+    def _ordered_band(self) -> IntensityRow:
+        if not self.kg_low <= self.kg_per_unit <= self.kg_high:
+            raise ValueError("needs kg_low <= kg_per_unit <= kg_high")
+        return self
+
+
+class UnitPlanRow(DataRow):
+    """``unit_plans.csv``: the units of a product a region's buyers make in the base year."""
+
+    region: str = Field(min_length=1, description="Demand region.")
+    product: str = Field(min_length=1, description="Product (of intensities.csv).")
+    units: float = Field(gt=0, description="Units made in the world's base year.")
+    growth_pa: float | None = Field(
+        None, gt=-1, description="Growth, fraction a year (blank: its buyers' demand growth)."
+    )
+    usd_per_unit: float = Field(gt=0, description="Value of one unit, US$.")
+
+
 class TargetRow(DataRow):
     """``targets.csv``: a calibration target, printed as written by ``sim calibrate``."""
 

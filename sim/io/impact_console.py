@@ -1,0 +1,106 @@
+"""What ``sim run`` prints of a run's impact: one small table by period for the ex-China
+roll-up (units not built of each product, the value of that output, what buyers paid over 2024
+prices) and the policy costs; every region's numbers are in the files it names.
+
+Each function returns text; none reads or writes files.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: The roll-up the console shows (the files have every region and roll-up).
+SHOWN = "ex_china"
+
+
+def impact_summary(tables: dict[str, pd.DataFrame]) -> str:
+    """The impact block: a row a product with units lost, the money rows and one a policy,
+    a column a period; or one line when nothing was lost and no policy cost anything."""
+    rows = _unit_rows(tables["units_not_built.csv"])
+    policy = tables.get("policy_costs.csv")
+    if rows.empty and (policy is None or policy.empty):
+        paid = tables["extra_cost.csv"]
+        world = paid.loc[paid["region"] == "world", "extra_cost_usd"].sum()
+        return f"no units lost; buyers paid US${_short(world)} over 2024 prices (extra_cost.csv)"
+    import pandas as pd
+
+    money = [_money_rows(tables), *([] if policy is None else [_policy_rows(policy)])]
+    table = pd.concat([rows, pd.concat(money).fillna(0.0).map(_short)]).fillna("0")
+    capped = "; * capped in some region" if any(n.endswith("*") for n in rows.index) else ""
+    files = "units_not_built.csv, extra_cost.csv, resilience.csv"
+    title = f"impact, ex-China, by period ({files}{capped}):"
+    return f"{title}\n{table.to_string()}"
+
+
+def _unit_rows(units: pd.DataFrame) -> pd.DataFrame:
+    """Units not built of the shown roll-up and their share of the units planned, a row a
+    product that lost any (``*``: capped in some region)."""
+    shown = units[units["region"] == SHOWN]
+    if shown.empty:
+        return shown
+    lost, planned = (
+        shown.pivot_table(index=["product", "unit"], columns="period", values=v, aggfunc="sum")
+        for v in ("units_not_built", "planned_units")
+    )
+    capped = shown.groupby(["product", "unit"])["capped_months"].sum().reindex(lost.index)
+    keep = (lost.sum(axis=1) > 0.5).to_numpy()
+    share = (lost / planned.where(planned > 0)).fillna(0.0)
+    table = lost.map(_short) + share.map(lambda v: f" ({v:.0%})" if v >= 0.005 else "")
+    table.index = [
+        f"{product} ({unit}){'*' if c else ''}"
+        for (product, unit), c in zip(lost.index, capped > 0)
+    ]
+    return table[keep]
+
+
+def _money_rows(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Output at risk and extra paid over 2024 prices (US$) of the shown roll-up by period."""
+    import pandas as pd
+
+    units, paid = tables["units_not_built.csv"], tables["extra_cost.csv"]
+    at_risk = units[units["region"] == SHOWN].groupby("period")["output_at_risk_usd"].sum()
+    extra = paid[paid["region"] == SHOWN].groupby("period")["extra_cost_usd"].sum()
+    return pd.DataFrame(
+        [at_risk, extra], index=["output at risk (US$)", "paid over 2024 prices (US$)"]
+    )
+
+
+def _policy_rows(policy: pd.DataFrame) -> pd.DataFrame:
+    """What each policy cost its payer by period (US$)."""
+    table = policy.pivot_table(
+        index=["policy", "payer"], columns="period", values="usd", aggfunc="sum"
+    )
+    table.index = [f"{name}, paid by {payer} (US$)" for name, payer in table.index]
+    return table
+
+
+def _short(value: float) -> str:
+    """A number in three figures: 0, 512, 3.3k, 2.50M, 1.2bn (negative with a sign)."""
+    size = abs(value)
+    for scale, suffix in ((1e9, "bn"), (1e6, "M"), (1e3, "k")):
+        if size >= scale:
+            return f"{value / scale:.3g}{suffix}"
+    return f"{value:.0f}" if size >= 0.5 else "0"
+
+
+def consistency_lines(table: pd.DataFrame) -> list[str]:
+    """``sim calibrate``'s check of demand against units: a line a product, for the world,
+    with the regions outside the product's band."""
+    if table.empty:
+        return []
+    lines = ["magnet a unit implied by base-year demand over units planned (kg; sourced band):"]
+    for product, rows in table.groupby("product", sort=False):
+        world = rows[rows["region"] == "world"].iloc[0]
+        outside = rows[(rows["region"] != "world") & ~rows["within"]]
+        note = ", ".join(f"{r.region} {r.implied_kg_per_unit:.3g}" for r in outside.itertuples())
+        verdict = "within" if world["within"] else "OUTSIDE"
+        kind = "" if world["whole_sector"] else " (part of its sector: fits if above the low end)"
+        lines.append(
+            f"  {product:16s} world {world['implied_kg_per_unit']:9.3g} per {world['unit']:9s} "
+            f"band {world['kg_low']:g} to {world['kg_high']:g}: {verdict}{kind}"
+            + (f"; regions outside: {note}" if note else "")
+        )
+    return lines

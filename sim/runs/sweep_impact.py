@@ -1,0 +1,118 @@
+"""Units not built and the output at risk over a sweep's futures: each future's units lost by
+period x plan (and roll-ups), with mean, P5, P50 and P95 over the futures.
+
+The arithmetic is `sim.runs.impact`'s, on every sample's monthly shortfall and demand at once
+(a block of samples at a time, so memory stays bounded).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sim.runs.impact import KG_PER_T, plans_table
+from sim.runs.sweep import SweepResult
+from sim.runs.sweep_tables import _stats
+from sim.runs.windows import ROLLUPS, Window, periods
+from sim.world.impact_data import impact_data
+from sim.world.world import World
+
+BLOCK_SAMPLES = 256
+KEYS = ["period", "region", "sector", "product", "unit", "metric"]
+
+
+def sweep_impact_table(result: SweepResult, world: World, window: Window) -> pd.DataFrame:
+    """Per period x region (and roll-up) x product: units not built and output at risk
+    (US$), mean and percentiles over the futures, beside the units planned."""
+    plans = plans_table(world, impact_data(result.scenario.world))
+    if plans.empty:
+        return pd.DataFrame(columns=[*KEYS, "planned", "mean", "p05", "p50", "p95"])
+    labels, period_of = _periods(result, window)
+    groups, member = _groups(plans)
+    planned = _planned(result, world, plans)
+    lost = np.concatenate(
+        [_lost(result, plans, planned, block) @ period_of for block in _blocks(result.samples)]
+    ).transpose(0, 2, 1)  # [S, periods, plans]
+    units = np.einsum("spq,qg->spg", lost, member)
+    value = np.einsum("spq,qg->spg", lost * plans["usd_per_unit"].to_numpy(), member)
+    planned_g = period_of.T @ planned @ member  # [periods, groups]
+    return pd.concat(
+        [
+            _frame(labels, groups, planned_g, _stats(units), "units_not_built"),
+            _frame(labels, groups, planned_g, _stats(value), "output_at_risk_usd"),
+        ],
+        ignore_index=True,
+    )
+
+
+def _periods(result: SweepResult, window: Window) -> tuple[list[object], np.ndarray]:
+    """The periods' labels and ``[T, periods]``: 1 where a month falls in a period."""
+    label = periods(pd.Series(result.dates), window)
+    names = list(dict.fromkeys(label.dropna()))
+    return names, np.array([[v == n for n in names] for v in label], dtype=float)
+
+
+def _groups(plans: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Each plan, then each roll-up of a product's plans; ``[plans, groups]`` membership."""
+    rows, columns = [], []
+    for q, plan in plans.iterrows():
+        rows.append(plan[["region", "sector", "product", "unit"]].to_dict())
+        columns.append(plans.index == q)
+    for name, regions in ROLLUPS.items():
+        for product, part in plans[plans["region"].isin(regions)].groupby("product", sort=True):
+            first = part.iloc[0]
+            rows.append({"region": name, "sector": first["sector"], "product": product,
+                         "unit": first["unit"]})  # fmt: skip
+            columns.append(plans.index.isin(part.index))
+    return pd.DataFrame(rows), np.array(columns, dtype=float).T
+
+
+def _planned(result: SweepResult, world: World, plans: pd.DataFrame) -> np.ndarray:
+    """``[T, plans]`` units planned a month, grown from the middle of the base year."""
+    years = np.array([d.year + (d.month - 0.5) / 12 for d in result.dates])
+    since = years[:, None] - (world.base_year + 0.5)
+    return plans["units"].to_numpy() * (1 + plans["growth_pa"].to_numpy()) ** since / 12
+
+
+def _blocks(samples: int) -> list[slice]:
+    return [slice(a, min(a + BLOCK_SAMPLES, samples)) for a in range(0, samples, BLOCK_SAMPLES)]
+
+
+def _lost(
+    result: SweepResult, plans: pd.DataFrame, planned: np.ndarray, block: slice
+) -> np.ndarray:
+    """``[samples of block, plans, T]`` units not built a month (capped at those planned)."""
+    b = _buyer_index(result, plans)
+    short = result.arrays["shortfall"][block][:, :, b].astype(np.float64)
+    demand = result.arrays["demand"]
+    demand = (demand[:1] if demand.strides[0] == 0 else demand[block])[:, :, b].astype(float)
+    kg = plans["kg_per_unit"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        part = np.where(demand > 0, planned * kg / (demand * KG_PER_T), 0.0)
+    share = np.where(plans["whole_sector"].to_numpy(), 1.0, np.minimum(part, 1.0))
+    lost = np.minimum(short * KG_PER_T * share / kg, planned)
+    return lost.transpose(0, 2, 1)
+
+
+def _buyer_index(result: SweepResult, plans: pd.DataFrame) -> np.ndarray:
+    """Each plan's buyer (region, sector, material) among the sweep's buyers."""
+    index = {tuple(row): i for i, row in enumerate(result.buyers.itertuples(index=False))}
+    return np.array([index[(p.region, p.sector, p.material)] for p in plans.itertuples()])
+
+
+def _frame(
+    labels: list[object],
+    groups: pd.DataFrame,
+    planned: np.ndarray,
+    stats: dict[str, np.ndarray],
+    metric: str,
+) -> pd.DataFrame:
+    """A row a period x group of one metric's statistics (``[periods, groups]`` each)."""
+    P, G = planned.shape
+    frame = groups.loc[np.tile(np.arange(G), P)].reset_index(drop=True)
+    frame.insert(0, "period", np.repeat(np.array(labels, dtype=object), G))
+    frame["metric"] = metric
+    frame["planned"] = planned.ravel()
+    for name, values in stats.items():
+        frame[name] = values.ravel()
+    return frame

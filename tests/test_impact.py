@@ -1,0 +1,255 @@
+"""From tonnes to what people lose (issue 16): windows and roll-ups, units not built (whole
+sectors, parts of sectors, the cap), the check of demand against units, money, policy costs,
+resilience, the data files' errors, and `sim run --by`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sim.world
+from sim.errors import InputError
+from sim.io.cli import main
+from sim.runs.impact import (
+    consistency_table,
+    extra_cost_table,
+    monthly_plans,
+    policy_costs_table,
+    units_lost,
+    units_table,
+)
+from sim.runs.resilience import resilience_table
+from sim.runs.tables import shortfall_table
+from sim.runs.windows import BY_YEAR, parse_window, periods, with_rollups
+from sim.world import data_files
+from sim.world.impact_data import ImpactData, Product, UnitPlan, impact_data
+from sim.world.loader import default_world
+from tests.test_scenario_library import LIBRARY, SCENARIOS, result
+
+D = dt.date
+DATA = Path(sim.world.__file__).parent / "data"
+
+
+@pytest.mark.parametrize(
+    ("text", "first", "last"),
+    [
+        ("2027", D(2027, 1, 1), D(2027, 12, 1)),
+        ("2026-03", D(2026, 3, 1), D(2026, 3, 1)),
+        ("2026..2027", D(2026, 1, 1), D(2027, 12, 1)),
+        ("2026-01..2027-06", D(2026, 1, 1), D(2027, 6, 1)),
+    ],
+)
+def test_windows_parse_to_their_first_and_last_months(text: str, first: D, last: D) -> None:
+    window = parse_window(text)
+    assert (window.first, window.last, window.label, window.by_year) == (first, last, text, False)
+    assert parse_window("year").by_year
+
+
+@pytest.mark.parametrize("text", ["", "years", "2027-13", "2027..2026", "2026-1..x", "27"])
+def test_a_bad_window_is_an_input_error_at_the_option(text: str) -> None:
+    with pytest.raises(InputError, match="--by"):
+        parse_window(text)
+
+
+def test_periods_label_years_or_the_window_and_leave_the_rest_out() -> None:
+    dates = pd.Series([D(2025, 12, 1), D(2026, 1, 1), D(2027, 7, 1)])
+    assert periods(dates, BY_YEAR).tolist() == [2025, 2026, 2027]
+    inside = periods(dates, parse_window("2026-01..2027-06"))
+    assert inside.isna().tolist() == [True, False, True] and inside[1] == "2026-01..2027-06"
+
+
+def test_rollups_sum_their_regions_beside_the_regions() -> None:
+    table = pd.DataFrame(
+        {"region": ["US", "EU", "CN", "KR"], "sector": "wind", "t": [1.0, 2.0, 4.0, 8.0]}
+    )
+    out = with_rollups(table, ["region", "sector"], ["t"]).set_index("region")["t"]
+    assert (out["ex_china"], out["g7"], out["world"], out["CN"]) == (11.0, 3.0, 15.0, 4.0)
+
+
+def _month(
+    planned: float, shortfall: float, demand: float, kg: float = 2.0, whole: bool = True
+) -> pd.DataFrame:
+    """One month of one plan beside its buyers' demand and shortfall (t)."""
+    group = {"date": D(2026, 1, 1), "region": "US", "sector": "s", "material": "NdFeB"}
+    plans = pd.DataFrame(
+        [{**group, "kg_per_unit": kg, "whole_sector": whole, "planned_units": planned,
+          "usd_per_unit": 10.0}]
+    )  # fmt: skip
+    short = pd.DataFrame([{**group, "demand_t": demand, "shortfall_t": shortfall}])
+    return units_lost(short, plans).iloc[0]
+
+
+def test_a_whole_sector_loses_its_tonnes_short_over_kg_a_unit() -> None:
+    row = _month(planned=1_000_000, shortfall=100.0, demand=1000.0)
+    assert row["units_not_built"] == pytest.approx(50_000)  # 100 t / 2 kg
+    assert row["output_at_risk_usd"] == pytest.approx(500_000)
+    assert row["capped_months"] == 0
+
+
+def test_never_more_units_lost_than_planned_and_the_cap_is_flagged() -> None:
+    row = _month(planned=10_000, shortfall=100.0, demand=1000.0)  # 100 t would make 50,000
+    assert row["units_not_built"] == pytest.approx(10_000)
+    assert row["capped_months"] == 1
+
+
+def test_a_part_of_a_sector_loses_its_planned_units_times_the_share_short() -> None:
+    # 70 units x 400 kg = 28 t of a 175 t sector; a quarter of the sector short
+    row = _month(planned=70, shortfall=175 / 4, demand=175.0, kg=400.0, whole=False)
+    assert row["units_not_built"] == pytest.approx(70 / 4)
+
+
+def test_units_table_sums_months_into_periods_beside_the_units_planned() -> None:
+    res = result("china-2025-april-licensing")
+    table = units_table(shortfall_table(res), monthly_plans(res), BY_YEAR)
+    cars = table[(table["product"] == "electric_car") & (table["region"] == "US")]
+    assert cars["planned_units"].iloc[0] == pytest.approx(1.6e6, rel=0.01)  # 2024, IEA
+    assert cars.loc[cars["period"] == 2024, "units_not_built"].item() == 0.0
+    assert cars.loc[cars["period"] == 2026, "units_not_built"].item() > 0.0
+
+
+@pytest.mark.parametrize("name", LIBRARY)
+def test_ev_units_not_built_never_exceed_the_evs_planned(name: str) -> None:
+    res = result(name)
+    table = units_table(shortfall_table(res), monthly_plans(res), BY_YEAR)
+    cars = table[table["product"] == "electric_car"]
+    assert (cars["units_not_built"] <= cars["planned_units"] * (1 + 1e-9)).all()
+    assert (cars["units_not_built"] >= 0).all()
+
+
+def test_the_check_flags_demand_that_makes_units_outside_their_band() -> None:
+    car = Product("car", "ev_traction", "NdFeB", "car", 2.0, 1.5, 2.5, True)
+    # US EV traction demand 1,980 t: 1.6 M cars imply 1.24 kg (below 1.5), 0.9 M 2.2 kg
+    for units, within in ((1.6e6, False), (0.9e6, True)):
+        data = ImpactData({"car": car}, (UnitPlan("US", "car", units, None, 1.0),))
+        table = consistency_table(default_world(), data).set_index("region")
+        assert table.loc["US", "implied_kg_per_unit"] == pytest.approx(1980e3 / units)
+        assert bool(table.loc["US", "within"]) is within
+
+
+# What the default world's demand makes of its units, outside the sourced bands: the known
+# disagreements (sim/world/data/README.md, "Units and values"); a new one fails here.
+KNOWN_OUTSIDE = {
+    ("electric_car", "CN"),
+    ("electric_car", "JP"),
+    ("electric_car", "KR"),
+    ("electric_car", "ROW"),
+    ("electric_car", "world"),
+    ("wind_capacity", "EU"),
+    ("wind_capacity", "JP"),
+    ("wind_capacity", "KR"),
+    ("wind_capacity", "ROW"),
+}
+
+
+def test_the_default_worlds_demand_and_units_disagree_only_where_documented() -> None:
+    table = consistency_table(default_world(), impact_data("default"))
+    outside = table[~table["within"]]
+    assert set(zip(outside["product"], outside["region"])) == KNOWN_OUTSIDE
+    wind = table[(table["product"] == "wind_capacity") & (table["region"] == "world")]
+    assert wind["implied_kg_per_unit"].item() == pytest.approx(16030e3 / 117000)
+
+
+def test_extra_cost_is_the_price_change_times_the_kg_bought() -> None:
+    res = result("china-2025-april-licensing")
+    table = extra_cost_table(res, shortfall_table(res), BY_YEAR)
+    got = table.query("period == 2026 and region == 'US' and sector == 'ev_traction'")
+    b = next(
+        i for i, x in enumerate(res.chain.buyers) if (x.region, x.sector) == ("US", "ev_traction")
+    )
+    p, k = 7, 1  # NdFeB_magnet, ex_china
+    months = [t for t, d in enumerate(res.dates) if d.year == 2026]
+    change = res.prices_usd_per_kg[0, months, p, k] - res.chain.economics.base_prices[p, k]
+    expected = sum(res.record.delivered[0, months, b] * 1000.0 * change)
+    assert got["extra_cost_usd"].item() == pytest.approx(expected)
+    assert expected > 0
+
+
+def test_floor_payments_are_policy_costs_of_their_payer() -> None:
+    res = result("us-dod-mp-price-floor")
+    costs = policy_costs_table(res, BY_YEAR)
+    assert set(costs["kind"]) == {"price_floor"}
+    paid = res.record.floor_usd[0].sum()
+    assert costs["usd"].sum() == pytest.approx(paid) and paid > 0
+
+
+def test_stockpile_purchases_cost_the_rise_in_holding_at_the_price() -> None:
+    res = result("us-australia-framework")
+    costs = policy_costs_table(res, BY_YEAR)
+    bought = costs[costs["kind"] == "stockpile_purchase"]
+    held = res.record.stockpile_t[0, :, 0]
+    pile = next(ev for ev in res.scenario.events if ev.kind == "stockpile")
+    rises = np.maximum(np.diff(held, prepend=pile.initial_t), 0.0)
+    price = res.prices_usd_per_kg[0, :, 7, 1]  # NdFeB_magnet, ex_china
+    assert bought["usd"].sum() == pytest.approx((rises * 1000.0 * price).sum())
+
+
+def test_resilience_measures_lag_depth_duration_and_recovery() -> None:
+    months = [D(2025, m, 1) for m in range(1, 9)]
+    short = [0, 0, 1, 5, 2, 0, 0, 0]
+    table = pd.DataFrame(
+        {
+            "date": months,
+            "region": "US",
+            "sector": "wind",
+            "material": "NdFeB",
+            "demand_t": 10.0,
+            "delivered_t": [10.0 - s for s in short],
+            "shortfall_t": [float(s) for s in short],
+        }
+    )
+    row = resilience_table(table, D(2025, 2, 1)).set_index("region").loc["US"]
+    assert row["first_short"] == D(2025, 3, 1) and row["lag_months"] == 1.0
+    assert row["depth_share"] == 0.5 and row["months_short"] == 3
+    assert row["recovered"] == D(2025, 6, 1) and row["recovery_months"] == 3
+    assert row["cumulative_t"] == 8.0
+
+
+def test_a_plan_of_an_unknown_product_is_an_error_at_its_line(tmp_path, monkeypatch, capsys):
+    copy = tmp_path / "data"
+    shutil.copytree(DATA, copy)
+    monkeypatch.setattr(data_files, "DATA", copy)
+    plans = copy / "unit_plans.csv"
+    lines = plans.read_text().splitlines()
+    lines[2] = lines[2].replace("electric_car", "hovercar", 1)
+    plans.write_text("\n".join(lines) + "\n")
+    assert main(["calibrate"]) == 2
+    err = capsys.readouterr().err
+    assert "unit_plans.csv:3: product: unknown product" in err and "'hovercar'" in err
+
+
+def test_run_by_window_writes_the_window_and_a_bad_one_exits_2(tmp_path, capsys) -> None:
+    scenario = str(SCENARIOS / "china-2025-april-licensing.yaml")
+    assert main(["run", scenario, "--out", str(tmp_path / "w"), "--by", "2026-01..2027-06"]) == 0
+    out = capsys.readouterr().out
+    assert "impact, ex-China" in out and "2026-01..2027-06" in out
+    units = pd.read_csv(tmp_path / "w" / "units_not_built.csv")
+    assert set(units["period"]) == {"2026-01..2027-06"}
+    assert main(["run", scenario, "--out", str(tmp_path / "x"), "--by", "2026-13"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --by:")
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_sweep_without_uncertainty_loses_the_units_a_run_loses() -> None:
+    from sim.runs.sweep import sweep
+    from sim.runs.sweep_impact import sweep_impact_table
+
+    res = result("china-2025-april-licensing")
+    swept = sweep(default_world(), res.scenario, 3, workers=1)
+    table = sweep_impact_table(swept, default_world(), BY_YEAR)
+    units = table[table["metric"] == "units_not_built"].set_index(["period", "region", "product"])
+    run = units_table(shortfall_table(res), monthly_plans(res), BY_YEAR)
+    run = run.set_index(["period", "region", "product"])
+    assert len(units) == len(run)
+    got = units.loc[run.index]
+    assert np.allclose(got["p05"], run["units_not_built"], rtol=1e-4, atol=1e-3)
+    assert np.allclose(got["p95"], got["p05"]) and np.allclose(got["planned"], run["planned_units"])
+    value = table[table["metric"] == "output_at_risk_usd"].set_index(
+        ["period", "region", "product"]
+    )
+    assert np.allclose(value.loc[run.index, "mean"], run["output_at_risk_usd"], rtol=1e-4, atol=1)
