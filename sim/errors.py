@@ -91,6 +91,10 @@ def _as_text(value: object, quote: bool) -> str:
     return repr(value) if quote or not isinstance(value, str) else value
 
 
+class Interrupted(SimError):
+    """The user stopped a command (Ctrl-C, SIGTERM); the message says what was kept."""
+
+
 class MassBalanceError(SimError):
     """Material was created or destroyed: the books of a run do not balance."""
 

@@ -114,3 +114,40 @@ def test_a_killed_sweep_leaves_no_worker_behind(tmp_path: Path) -> None:
     for pid in left:  # not to leave them running after the test
         os.kill(pid, signal.SIGKILL)
     assert left == [], f"workers {left} outlived their killed sweep by 10 s"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_sweep_says_what_it_kept(tmp_path: Path, sig: int) -> None:
+    # stopped once a batch is stored: no results folder, and the error line names the store
+    # and how many finished batches it holds, from which the same command resumes
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(
+        "name: s\nhorizon: {start: 2024-01-01, end: 2026-12-31}\nevents:\n"
+        "  - {kind: outage, facility: mt_weld, start: 2025-01-01,\n"
+        "     end: {dist: uniform, low: 2025-03-01, high: 2025-12-01}}\n"
+    )
+    out = tmp_path / "out"
+    argv = ["sweep", str(scenario), "-n", "4000", "--batch-size", "50", "--workers", "1"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim", *argv, "--out", str(out)],
+        cwd=ROOT,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".out.sweep-*/batch-*.npz")) and proc.poll() is None:
+        assert time.monotonic() < deadline, "no batch stored in time"
+        time.sleep(0.1)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    (store,) = tmp_path.glob(".out.sweep-*")
+    kept = len(list(store.glob("batch-*.npz")))
+    assert not out.exists()
+    assert err.strip().splitlines()[-1] == (
+        f"interrupted; no results folder was written; {kept} finished batch(es) kept in "
+        f"{store}: the same command resumes from them ('sim clean' removes them)"
+    ), err
+    assert kept >= 1 and "Traceback" not in err

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -614,3 +615,19 @@ def test_an_output_target_that_cannot_be_made_is_refused_before_any_work(
         assert ".partial" not in err[0]
         assert time.perf_counter() - began < 5.0  # refused before the run, not after
     assert not (tmp_path / "nowhere").exists()
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_result_folders_get_the_users_normal_permissions(tmp_path: Path, umask: int) -> None:
+    # written in a hidden temporary folder (mkdtemp: 0700) and renamed into place: the folder
+    # must end up as a mkdir under the user's umask would have made it
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(SHORT)
+    was = os.umask(umask)
+    try:
+        assert main(["run", str(scenario), "--out", str(tmp_path / "out")]) == 0
+        (tmp_path / "plain").mkdir()
+    finally:
+        os.umask(was)
+    mode = (tmp_path / "out").stat().st_mode & 0o777
+    assert mode == (tmp_path / "plain").stat().st_mode & 0o777 == 0o777 & ~umask

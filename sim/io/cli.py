@@ -17,15 +17,19 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
 from sim.errors import (
     MAX_PROBLEM,
     InputError,
+    Interrupted,
     MassBalanceError,
     SimError,
     excerpt,
@@ -48,7 +52,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     # of a run's tables (~0.6 s of CPU time in `sim run` of the baseline); the system's does
     # not. Set before pandas loads pyarrow; a user's own setting stands.
     os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
-    return _flushed(_run(args))
+    with _terminate_as_interrupt():
+        return _flushed(_run(args))
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a scheduler's or ``kill``'s stop) is handled as Ctrl-C is: the command stops
+    at once, removes what it had half written and says what it kept. Only in the main
+    thread (where Python runs signal handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _flushed(status: int) -> int:
@@ -107,6 +131,8 @@ def _handler(command: str) -> Callable[[argparse.Namespace], int]:
 def _failure(exc: BaseException) -> tuple[str, int]:
     """The line printed for an error a command raised (a line for each problem of an input
     found at once), and the exit status."""
+    if isinstance(exc, Interrupted):
+        return f"interrupted; {exc}", EXIT_INTERRUPTED
     if isinstance(exc, InputError):
         return "\n".join(f"error: {e}" for e in (exc, *exc.others)), EXIT_INPUT
     if isinstance(exc, MassBalanceError):

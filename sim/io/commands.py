@@ -10,11 +10,12 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sim.errors import bad_value
+from sim.errors import Interrupted, bad_value
 from sim.io import console
 
 if TYPE_CHECKING:
@@ -276,22 +277,37 @@ def _sweep_one(
     store = sweep_store(target, key, folder is None)
     update, close = _progress(args.n, scenario.name)
     try:
-        result = sweep_samples(
-            world,
-            scenario,
-            args.n,
-            seed=args.seed,
-            method=args.method,
-            workers=args.workers,
-            scheduler=args.scheduler,
-            batch_size=batch,
-            store=store,
-            progress=update,
-            notice=lambda text: print(f"notice: {text}", file=sys.stderr),
-        )
+        with _kept_on_interrupt(store):
+            result = sweep_samples(
+                world,
+                scenario,
+                args.n,
+                seed=args.seed,
+                method=args.method,
+                workers=args.workers,
+                scheduler=args.scheduler,
+                batch_size=batch,
+                store=store,
+                progress=update,
+                notice=lambda text: print(f"notice: {text}", file=sys.stderr),
+            )
     finally:
         close()
     return result, target, store
+
+
+@contextmanager
+def _kept_on_interrupt(store: Path) -> Iterator[None]:
+    """A sweep interrupted says what it kept: its finished batches, in ``store``, from which
+    the same command resumes."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        kept = len(list(store.glob("batch-*.npz"))) if store.is_dir() else 0
+        raise Interrupted(
+            f"no results folder was written; {kept} finished batch(es) kept in {store}: "
+            "the same command resumes from them ('sim clean' removes them)"
+        ) from None
 
 
 def _batch_size(args: argparse.Namespace) -> int:

@@ -119,10 +119,18 @@ def atomic_folder(folder: Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
     try:
         yield tmp
+        tmp.chmod(_normal_mode())  # mkdtemp's 0700, made what a mkdir would have made
         os.rename(tmp, folder)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _normal_mode() -> int:
+    """The mode a new folder gets from ``mkdir`` under the process's umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o777 & ~umask
 
 
 def _write_manifest(tmp: Path, manifest: dict[str, Any]) -> None:
