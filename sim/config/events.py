@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
+from sim.config.schedules import DelaySchedule, ShareSchedule, check_first_step
 from sim.config.strict import Date, Float, Strict, check_end_after_start
 from sim.errors import excerpt
 from sim.units import ELEMENT_ALIASES, FORM_ALIASES
@@ -84,21 +85,21 @@ class ExportControl(Event):
         description="ban: nothing ships; quota: a share does; licence: per-shipment licences, "
         "nothing ships during the review, then the approved share does."
     )
-    share: Float | None = Field(
-        None, ge=0.0, le=1.0, description="For quota: share of the normal flow allowed (0-1)."
-    )
-    approval_rate: Float | None = Field(
+    share: ShareSchedule | None = Field(
         None,
-        ge=0.0,
-        le=1.0,
-        description="For licence: share of the normal flow whose licences are approved (0-1).",
+        description="For quota: share of the normal flow allowed (0-1), or a schedule of it "
+        "(`sim.config.schedules`).",
     )
-    review_delay_days: Float = Field(
+    approval_rate: ShareSchedule | None = Field(
+        None,
+        description="For licence: share of the normal flow whose licences are approved (0-1), "
+        "or a schedule of it.",
+    )
+    review_delay_days: DelaySchedule = Field(
         0.0,
-        ge=0.0,
-        le=3650.0,
         description="For licence: calendar days from `start` before the first licences are "
-        "granted; the control is a ban until then.",
+        "granted (the control is a ban until then), or dated steps of the review time of "
+        "licences applied for from each date.",
     )
     general_licence: list[str] = Field(
         default_factory=list,
@@ -165,8 +166,11 @@ class ExportControl(Event):
             raise ValueError(f"{sorted(licence_only)} only apply to mode 'licence'")
 
     def _check_dates(self) -> None:
-        """Announced by the start, and ending after it."""
+        """Announced by the start, ending after it, and schedules that say their value at
+        the start."""
         check_end_after_start(self.start, self.end)
+        for field in ("share", "approval_rate", "review_delay_days"):
+            check_first_step(field, getattr(self, field), self.start)
         if self.announced is not None and self.announced > self.start:
             raise ValueError(f"announced ({self.announced}) must not be after start ({self.start})")
 

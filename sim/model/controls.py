@@ -14,12 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.config.events import ExportControl, ExportRestraint
+from sim.config.schedules import Steps
+from sim.model.levers import schedules
 from sim.model.levers.reach import Products, Side, back_scope, control_scope
-from sim.model.levers.timing import EventValues, active_fraction, withheld_share
+from sim.model.levers.schedules import Piece
+from sim.model.levers.timing import EventValues, Phase, active_fraction, withheld_share
 from sim.model.trade import MARKETS, Trade
 from sim.units import DAYS_PER_MONTH
 
-Phase = tuple[np.ndarray, np.ndarray, np.ndarray]  # start, end, share withheld (a sample each)
 # Markets where a control's exporter becomes the cheap market nobody abroad sells into: not the
 # concentrate trade, whose ore can only go to the plants able to crack it (Myanmar's clays to
 # China), whatever the price.
@@ -41,8 +43,12 @@ class Control:
     feared: tuple[np.ndarray, np.ndarray]  # from announcement to start (months, a sample each)
 
     def times(self) -> list[np.ndarray]:
-        """Every date at which the level may change, months from the origin."""
-        return [t for a, b, _ in self.phases for t in (a, b)] + list(self.off)
+        """Every date at which the level may change, months from the origin (every month of
+        a ramp)."""
+        edges = [t for a, b, _ in self.phases for t in (a, b)] + list(self.off)
+        return edges + [
+            t for *_, s in self.phases if not isinstance(s, np.ndarray) for t in s.times()
+        ]
 
     def feared_at(self, step: int) -> np.ndarray:
         """``[S]`` share of ``step`` between the control's announcement and its start."""
@@ -72,16 +78,46 @@ def build_controls(
 def _phases(events: EventValues, i: int, ev: ExportControl) -> list[Phase]:
     """``(start, end, withheld)`` phases of control ``i``: a ban, a quota letting through
     ``share``, or licences: nothing ships during the review delay, then ``approval_rate``
-    of normal flow does."""
+    of normal flow does (either share may be scheduled: a phase a piece of it)."""
     start, end = events.when(i, "start", 0.0), events.when(i, "end", np.inf)
-    always = np.ones(events.samples)
     if ev.mode == "ban":
-        return [(start, end, always)]
+        return [(start, end, np.ones(events.samples))]
     if ev.mode == "quota":
-        return [(start, end, 1.0 - events.value(i, "share"))]
+        return _let_through(schedules.pieces(events, i, "share", ev.share), start, end)
+    rate = schedules.pieces(events, i, "approval_rate", ev.approval_rate)
+    if isinstance(ev.review_delay_days, Steps):
+        return _reviews(events, i, ev, rate, start, end)
     delay = events.value(i, "review_delay_days") / DAYS_PER_MONTH
     granted = np.minimum(start + delay, end)
-    return [(start, granted, always), (granted, end, 1.0 - events.value(i, "approval_rate"))]
+    return [(start, granted, np.ones(events.samples)), *_let_through(rate, granted, end)]
+
+
+def _let_through(rate: list[Piece], start: np.ndarray, end: np.ndarray) -> list[Phase]:
+    """Phases withholding what the pieces of ``rate`` do not let through, within
+    ``[start, end)``."""
+    return [
+        (np.maximum(start, since), np.minimum(end, until), schedules.withheld(value))
+        for since, until, value in rate
+    ]
+
+
+def _reviews(
+    events: EventValues,
+    i: int,
+    ev: ExportControl,
+    rate: list[Piece],
+    start: np.ndarray,
+    end: np.ndarray,
+) -> list[Phase]:
+    """Licences under scheduled review delays: ``1 - approval_rate`` withheld from the
+    start, and the approved share too in the windows where no licence is granted."""
+    gaps = schedules.review_gaps(events, i, ev.review_delay_days, start)
+    held = [
+        (np.maximum(a, since), np.minimum(np.minimum(b, end), until), value)
+        for a, b in gaps
+        for since, until, value in rate
+    ]
+    return [*_let_through(rate, start, end), *held]
 
 
 def reach_thresholds(events: EventValues) -> dict[int, np.ndarray]:
