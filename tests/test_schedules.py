@@ -135,6 +135,36 @@ def test_longer_reviews_open_a_window_with_no_grants_and_shorter_ones_none() -> 
     assert np.allclose(share, expected, atol=1e-6)
 
 
+@pytest.mark.filterwarnings("error")
+def test_a_ramped_approval_under_lengthening_reviews_is_withheld_whole_in_the_gap() -> None:
+    month = DAYS_PER_MONTH
+    ramp = {"from": 0.2, "to": 0.8, "midpoint": "2025-07-01", "width_months": 6}
+    delays = [
+        {"from": "2025-01-01", "value": 2 * month},
+        {"from": "2025-09-01", "value": 4 * month},
+    ]
+    event = {
+        "kind": "export_control",
+        "exporter": "CN",
+        "forms": ["magnet"],
+        "mode": "licence",
+        "approval_rate": {"ramp": ramp},
+        "review_delay_days": {"steps": delays},
+        "start": "2025-01-01",
+        "suspended": "2026-03-01",
+        "resumed": "2026-05-01",
+    }
+    res = run(one_chain(cover_weeks=0.0), scenario([event]))
+    control = res.chain.controls[0]
+    approved = _month_means(lambda t: 0.2 + 0.6 * np.clip((t - 18) / 6 + 0.5, 0, 1), range(36))
+    expected = 1.0 - approved
+    expected[:12] = 0.0  # before the start
+    expected[12:14] = 1.0  # the first review: January and February 2025
+    expected[22:24] = 1.0  # applications from September wait four months: Nov, Dec 2025
+    expected[26:28] = 0.0  # suspended March to April 2026
+    assert np.allclose([control.at(s)[0] for s in range(36)], expected, atol=1e-9)
+
+
 def _write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "s.yaml"
     path.write_text(
@@ -203,7 +233,9 @@ def test_a_sweep_of_scheduled_parts_equals_single_runs_at_the_drawn_values(tmp_p
         alone_path.mkdir()
         alone = run(world, load_scenario(_write(alone_path, _written(UNCERTAIN, values)), world))
         assert np.array_equal(batch.shortfall[s], alone.shortfall[0])
-        assert np.array_equal(batch.prices_usd_per_kg[s], alone.prices_usd_per_kg[0], equal_nan=True)
+        assert np.array_equal(
+            batch.prices_usd_per_kg[s], alone.prices_usd_per_kg[0], equal_nan=True
+        )
 
 
 CONTROL = """\

@@ -97,7 +97,10 @@ _DELAY_EXPECTED = (
 
 
 def _share_kind(value: object) -> str | None:
-    """Which member of a share field's union a written value is (None: none)."""
+    """Which member of a share field's union a value is, written (a mapping) or built (a
+    model, when serialised); None: none."""
+    if isinstance(value, Steps | Ramp):
+        return _STEPS if isinstance(value, Steps) else _RAMP
     if not isinstance(value, dict):
         return _NUMBER
     return _STEPS if "steps" in value else _RAMP if "ramp" in value else None

@@ -64,8 +64,8 @@ class RampLevel:
     ) -> np.ndarray:
         """The integral over the part of ``step`` inside ``[start, end)`` and outside the
         suspension ``off`` (a step is one month, so this is the mean over the step)."""
-        lo, hi = np.maximum(start, float(step)), np.minimum(end, step + 1.0)
-        hi = np.maximum(hi, lo)
+        lo = np.clip(start, float(step), step + 1.0)
+        hi = np.clip(end, lo, step + 1.0)
         paused_lo = np.clip(off[0], lo, hi)
         paused_hi = np.clip(off[1], paused_lo, hi)
         return self.integral(lo, hi) - self.integral(paused_lo, paused_hi)
