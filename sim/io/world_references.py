@@ -25,6 +25,8 @@ from sim.io.scenario_validation import locate
 from sim.io.yaml_lines import Lines
 from sim.world.world import Buyer, World
 
+#: The problem with a name that is no facility, site or company of the world.
+UNKNOWN_NAME = "unknown facility, site or company (sim/world/data/owners.csv)"
 #: The buyers' attribute each list of a substitution names.
 SUBSTITUTION_NAMES = {"regions": "region", "sectors": "sector", "materials": "material"}
 
@@ -81,7 +83,8 @@ def _check_event(
     """One event's references; returns the facility ids known after it (a new facility of a
     new-capacity event may be named by later events)."""
     if isinstance(event, Outage):
-        report.require(index, "facility", event.facility, facility_ids, "unknown facility")
+        names = facility_ids | set(world.sites) | set(world.companies)
+        report.require(index, "facility", event.facility, names, UNKNOWN_NAME)
     if isinstance(event, NewCapacity):
         facility_ids = _check_new_capacity(index, event, world, facility_ids, report)
     if isinstance(event, Stockpile):
@@ -149,12 +152,21 @@ def _check_region(index: int, event: Stockpile | Offtake, world: World, report: 
 
 
 def _check_offtake(index: int, event: Offtake, world: World, report: _Reporter) -> None:
-    """A magnet plant, and buyers in the region and sectors named."""
+    """A magnet plant (or a site or company with one), and buyers in the region and sectors
+    named."""
     magnets = {facility.id for facility in world.by_stage("magnet")}
-    report.require(index, "facility", event.facility, magnets, "not a magnet plant")
+    problem = "not a magnet plant, nor a site or company with one"
+    names = magnets | _groups_with(world, magnets)
+    report.require(index, "facility", event.facility, names, problem)
     _check_region(index, event, world, report)
     sectors = {buyer.sector for buyer in world.buyers if buyer.region == event.region}
     report.require_each(index, "sectors", event.sectors, sectors, "unknown sector")
+
+
+def _groups_with(world: World, facilities: set[str]) -> set[str]:
+    """The sites and companies that have one of ``facilities``."""
+    groups = {**world.sites, **world.companies}
+    return {name for name, members in groups.items() if facilities & set(members)}
 
 
 def _check_substitution(index: int, event: Substitution, world: World, report: _Reporter) -> None:
@@ -173,10 +185,18 @@ def _check_recycling(index: int, event: Recycling, world: World, report: _Report
 
 
 def _check_price_floor(index: int, event: PriceFloor, world: World, report: _Reporter) -> None:
-    """The beneficiary is a producer that sells the floored product."""
+    """The beneficiary is a producer that sells the floored product, or a company or site
+    with separation plants."""
     producers = {producer.id: producer for producer in world.producers}
-    unknown = "unknown producer (sim/world/data/producers.csv)"
-    report.require(index, "beneficiary", event.beneficiary, set(producers), unknown)
+    separators = {facility.id for facility in world.by_stage("separation")}
+    unknown = (
+        "unknown producer (sim/world/data/producers.csv), or company or site with "
+        "separation plants (owners.csv)"
+    )
+    names = set(producers) | _groups_with(world, separators)
+    report.require(index, "beneficiary", event.beneficiary, names, unknown)
+    if event.beneficiary not in producers:
+        return
     sold = producers[event.beneficiary].product
     if sold != event.product:
         report.fail(index, "product", f"producer '{event.beneficiary}' sells {sold}", event.product)

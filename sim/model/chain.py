@@ -171,7 +171,7 @@ class Chain(Layout):
         sides = self.sides(self.buyers, self.magnet_buyers, self.element_buyers)
         self.controls = controls.build_controls(events, sides, products)
         self.restraints = controls.build_restraints(events)
-        self.outages = build_outages(events, self.index)
+        self.outages = build_outages(events, self.named)
         self.stockpiles = stockpiles.build(events, self.buyers, self.content)
         self.offtakes = offtakes.build(
             events, self, self.buyers, self.magnet_buyers, self.magnet_open

@@ -29,6 +29,11 @@ class Layout:
             st: slice(int(a), int(b)) for st, a, b in zip(STAGE_ORDER, bounds, bounds[1:])
         }
 
+    def named(self, name: str) -> np.ndarray:
+        """Indices of the facilities a scenario's name reaches (a facility, a site or a
+        company: `World.named`)."""
+        return np.array([self.index[f] for f in self.world.named(name) if f in self.index], int)
+
     def stage(self, name: str) -> list[Facility]:
         """Facilities of a stage, in array order."""
         return self.facilities[self.slices[name]]
