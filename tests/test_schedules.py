@@ -205,7 +205,9 @@ def _written(text: str, values: dict[str, float]) -> str:
     """``text`` with each distribution replaced by the sample's value (dates as ISO)."""
     lines = text.splitlines()
     replaced = {
-        "{dist: uniform, low: 2024-09-01, high: 2025-03-01}": "events[0].review_delay_days.steps[1].from",
+        "{dist: uniform, low: 2024-09-01, high: 2025-03-01}": (
+            "events[0].review_delay_days.steps[1].from"
+        ),
         "{dist: uniform, low: 0.1, high: 0.4}": "events[0].approval_rate.steps[0].value",
         "{dist: triangular, low: 0.5, mode: 0.7, high: 0.9}": "events[1].share.ramp.to",
         "{dist: uniform, low: 2024-10-01, high: 2025-12-01}": "events[1].share.ramp.midpoint",
@@ -295,7 +297,8 @@ CONTROL = """\
         (
             "quota",
             "share",
-            "      ramp: {from: 0.1, to: 0.6, shape: cubic, midpoint: 2025-06-01, width_months: 2}\n",
+            "      ramp: {from: 0.1, to: 0.6, shape: cubic, midpoint: 2025-06-01,\n"
+            "             width_months: 2}\n",
             6,
             "events[0].share.ramp.shape",
             ["'linear' or 'logistic'", "(got 'cubic')"],
