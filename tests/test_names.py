@@ -125,6 +125,27 @@ def _load(tmp_path: Path, event: str) -> None:
             ["events[0].facility: not a magnet plant, nor a site or company with one"],
         ),
         (
+            "  - {kind: export_control, exporter: CN, mode: ban, start: 2026-01-01,\n"
+            "     general_licences: [{exporters: [chinaa_ndfeb], regions: [US],\n"
+            "                         from: 2026-02-01}]}\n",
+            [
+                "s.yaml:5: events[0].general_licences[0].exporters[0]: unknown facility",
+                "did you mean 'china_ndfeb'?",
+            ],
+        ),
+        (
+            "  - {kind: export_control, exporter: CN, mode: ban, start: 2026-01-01,\n"
+            "     general_licences: [{exporters: [china_ndfeb], regions: [USA],\n"
+            "                         from: 2026-02-01}]}\n",
+            ["events[0].general_licences[0].regions: unknown region", "(got 'USA')"],
+        ),
+        (
+            "  - {kind: export_control, exporter: CN, mode: ban, start: 2026-01-01,\n"
+            "     general_licences: [{exporters: [china_ndfeb], from: 2026-02-01,\n"
+            "                         until: 2026-01-01}]}\n",
+            ["events[0].general_licences[0]: until (2026-01-01) must be after from (2026-02-01)"],
+        ),
+        (
             "  - {kind: price_floor, product: NdPr_oxide, usd_per_kg: 90, beneficiary: neo,\n"
             "     start: 2026-01-01, years: 5}\n",
             ["events[0].beneficiary: unknown producer", "'neo_performance'"],

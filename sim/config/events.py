@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
+from sim.config.licences import GeneralLicence
 from sim.config.schedules import DelaySchedule, ShareSchedule, check_first_step
 from sim.config.strict import Date, Float, Strict, check_end_after_start
 from sim.errors import excerpt
@@ -104,6 +105,11 @@ class ExportControl(Event):
     general_licence: list[str] = Field(
         default_factory=list,
         description="Destinations (ISO-2 countries or regions) exempted by a general licence.",
+    )
+    general_licences: list[GeneralLicence] = Field(
+        default_factory=list,
+        description="Named exporter -> buyer pairs exempted for a validity period "
+        "(`sim.config.licences`).",
     )
     sectors: Sectors = Field(
         "all",

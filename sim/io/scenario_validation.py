@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from sim.config import events, schedules
 from sim.config.distributions import Distribution
 from sim.config.events import EVENT_KINDS
+from sim.config.licences import GeneralLicence
 from sim.config.scenario import Horizon, Scenario
 from sim.errors import InputError
 from sim.io.yaml_lines import Lines, dotted
@@ -38,6 +39,7 @@ MODELS: dict[str, Any] = {
     "a ramp schedule": schedules.Ramp,
     "a schedule's steps": schedules.Step,
     "a schedule's ramp": schedules.RampShape,
+    "a general licence": GeneralLicence,
 }
 
 

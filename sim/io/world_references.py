@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from sim.config.events import (
+    ExportControl,
     NewCapacity,
     Offtake,
     Outage,
@@ -38,17 +39,22 @@ class _Reporter:
     lines: Lines
     file: str
 
-    def fail(self, index: int, field: str, problem: str, value: Any) -> NoReturn:
-        place = locate(("events", index, field), self.lines, self.file)
+    def fail(self, index: int, field: str | tuple[Any, ...], problem: str, value: Any) -> NoReturn:
+        """Raise ``problem`` at field ``field`` of event ``index`` (a name, or a path below
+        the event such as ``("general_licences", 0, "regions")``)."""
+        below = field if isinstance(field, tuple) else (field,)
+        place = locate(("events", index, *below), self.lines, self.file)
         raise place.error(problem, value, has_value=True)
 
-    def require(self, index: int, field: str, name: str, known: set[str], problem: str) -> None:
+    def require(
+        self, index: int, field: str | tuple[Any, ...], name: str, known: set[str], problem: str
+    ) -> None:
         """Fail with ``problem; did you mean ...`` unless ``name`` is one of ``known``."""
         if name not in known:
             self.fail(index, field, f"{problem}; {nearest(name, known)}", name)
 
     def require_each(
-        self, index: int, field: str, names: Any, known: set[str], problem: str
+        self, index: int, field: str | tuple[Any, ...], names: Any, known: set[str], problem: str
     ) -> None:
         """`require` each of ``names``, unless they are 'all'."""
         for name in () if names == "all" else names:
@@ -97,6 +103,8 @@ def _check_event(
         _check_recycling(index, event, world, report)
     if isinstance(event, PriceFloor):
         _check_price_floor(index, event, world, report)
+    if isinstance(event, ExportControl):
+        _check_general_licences(index, event, world, facility_ids, report)
     _check_exporter(index, event, world, report)
     _check_places(index, event, world, report)
     _check_sectors(index, event, world, report)
@@ -200,6 +208,27 @@ def _check_price_floor(index: int, event: PriceFloor, world: World, report: _Rep
     sold = producers[event.beneficiary].product
     if sold != event.product:
         report.fail(index, "product", f"producer '{event.beneficiary}' sells {sold}", event.product)
+
+
+def _check_general_licences(
+    index: int, event: ExportControl, world: World, facility_ids: set[str], report: _Reporter
+) -> None:
+    """A general licence names facilities, sites or companies, and buyers' regions and
+    sectors, that the world has."""
+    names = facility_ids | set(world.sites) | set(world.companies)
+    regions = {buyer.region for buyer in world.buyers}
+    sectors = {buyer.sector for buyer in world.buyers}
+    for j, licence in enumerate(event.general_licences):
+        for k, name in enumerate(licence.exporters):
+            report.require(
+                index, ("general_licences", j, "exporters", k), name, names, UNKNOWN_NAME
+            )
+        report.require_each(
+            index, ("general_licences", j, "regions"), licence.regions, regions, "unknown region"
+        )
+        report.require_each(
+            index, ("general_licences", j, "sectors"), licence.sectors, sectors, "unknown sector"
+        )
 
 
 def _check_exporter(index: int, event: Any, world: World, report: _Reporter) -> None:

@@ -54,7 +54,10 @@ class Layout:
         magnet_regions = [buyers[i].region for i in magnet_buyers]
         element_regions = [buyers[i].region for i in element_buyers]
         element_sectors: list[str | None] = [buyers[i].sector for i in element_buyers]
-        side = {st: Side(self.countries(st), self.regions(st)) for st in self.slices}
+        side = {
+            st: Side(self.countries(st), self.regions(st), ids=[f.id for f in self.stage(st)])
+            for st in self.slices
+        }
         oxide_customers = Side(
             [*self.countries("metal"), *element_regions],
             [*self.regions("metal"), *element_regions],
