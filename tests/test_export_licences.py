@@ -185,3 +185,44 @@ def test_more_elements_never_lower_a_shortfall(world) -> None:  # type: ignore[n
     # holds China's back), so for a few months ex-China magnet makers get more of it: up to 2%
     # less cumulative shortfall while the licences are under review, more over the horizon.
     _ordered(np.concatenate([_abroad_short(r) for r in runs]), transient=0.02)
+
+
+# -- general licences: named exporter -> buyer pairs, exempt while valid ------------------------
+LICENSED = {
+    **BAN,
+    "general_licences": [
+        {
+            "exporters": ["g"],
+            "regions": ["US"],
+            "sectors": ["ev_traction"],
+            "from": "2025-04-01",
+            "until": "2025-10-01",
+        }
+    ],
+}
+
+
+def test_a_general_licence_exempts_exactly_its_pairs_while_it_is_valid() -> None:
+    world = with_defence(one_chain(cover_weeks=0.0))
+    res = run(world, scenario([LICENSED]))
+    got, demand = res.record.delivered[0], res.record.demand[0]
+    ev, defence = 0, 1
+    valid = slice(M0 + 3, M0 + 9)  # April to September 2025
+    assert np.allclose(got[:M0], demand[:M0])
+    assert np.allclose(got[M0 : M0 + 3, ev], 0.0, atol=1e-9)  # banned before the licence
+    assert np.allclose(got[valid, ev], demand[valid, ev], rtol=1e-9)  # licensed pair: served
+    assert np.allclose(got[M0 + 9 :, ev], 0.0, atol=1e-9)  # banned again once it lapses
+    assert np.allclose(got[M0:, defence], 0.0, atol=1e-9)  # not a licensed pair: never served
+    other_exporter = {**LICENSED, "general_licences": [{**LICENSED["general_licences"][0]}]}
+    other_exporter["general_licences"][0]["exporters"] = ["x"]  # the metal plant ships no magnet
+    res = run(world, scenario([other_exporter]))
+    assert np.allclose(res.record.delivered[0, M0:], 0.0, atol=1e-9)
+
+
+def test_a_general_licence_for_all_sectors_equals_exempting_its_region() -> None:
+    world = with_defence(one_chain(cover_weeks=0.0))
+    licence = {"exporters": ["g"], "regions": ["US"], "from": "2024-06-01"}
+    licensed = run(world, scenario([{**BAN, "general_licences": [licence]}]))
+    exempt = run(world, scenario([{**BAN, "general_licence": ["US"]}]))
+    assert np.array_equal(licensed.record.delivered, exempt.record.delivered)
+    assert np.array_equal(licensed.shortfall, exempt.shortfall)

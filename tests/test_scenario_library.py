@@ -25,6 +25,9 @@ LIBRARY = [
     "new-capacity-ex-china",
     "us-australia-framework",
     "full-embargo-us",
+    "lynas-malaysia-licence-loss",
+    "myanmar-heavy-feed-disruption",
+    "myanmar-heavy-feed-disruption-uncertain",
 ]
 _cache: dict[str, RunResult] = {}
 
@@ -95,6 +98,64 @@ def test_october_lapse_switches_the_measures_on_only_after_the_suspension_ends()
     abroad = np.array([b.region != "CN" and b.material == "NdFeB" for b in chain.buyers])
     more = lapsed.shortfall[0, lapse:, abroad].sum() - kept.shortfall[0, lapse:, abroad].sum()
     assert more > 0.05 * kept.shortfall[0, lapse:, abroad].sum()
+
+
+def _first_difference(a: RunResult, b: RunResult) -> int:
+    """The first month in which any output of two runs differs (their length if none)."""
+    assert a.record.production is not None and b.record.production is not None
+    pairs = [
+        (a.shortfall[0], b.shortfall[0]),
+        (a.unmet[0], b.unmet[0]),
+        (a.prices_usd_per_kg[0], b.prices_usd_per_kg[0]),
+        (a.record.delivered[0], b.record.delivered[0]),
+        (a.record.production, b.record.production),
+    ]
+    months = len(a.dates)
+    for x, y in pairs:
+        same = np.array([np.array_equal(x[t], y[t], equal_nan=True) for t in range(months)])
+        months = min(months, int(np.argmin(same)) if not same.all() else months)
+    return months
+
+
+def test_the_october_variants_differ_from_10_november_2026_and_not_before() -> None:
+    kept = result("china-2025-october-expansion")
+    lapsed = result("china-2025-october-expansion-lapse")
+    assert kept.dates[_first_difference(kept, lapsed)] == dt.date(2026, 11, 1)
+
+
+def test_lynas_malaysia_closed_for_a_year_from_march_2026() -> None:
+    lost, licensing = result("lynas-malaysia-licence-loss"), result("china-2025-april-licensing")
+    assert lost.dates[_first_difference(lost, licensing)] == dt.date(2026, 3, 1)
+    site = [lost.chain.index[f] for f in ("lynas_malaysia", "lynas_malaysia_hre")]
+    assert lost.record.production is not None
+    made = lost.record.production[:, site].sum(axis=(1, 2))
+    assert (made[month(lost, "2026-04-01") : month(lost, "2027-03-01")] == 0).all()
+    assert made[month(lost, "2027-04-01")] > 0 and made[month(lost, "2026-02-01")] > 0
+    chain = lost.chain
+    abroad = np.array([b.region != "CN" and b.material == "NdFeB" for b in chain.buyers])
+    assert lost.unmet[0][:, abroad].sum() > licensing.unmet[0][:, abroad].sum()
+
+
+def test_the_kachin_stoppages_cut_myanmar_output_and_raise_china_dy() -> None:
+    hit = result("myanmar-heavy-feed-disruption")
+    world = default_world()
+    calm = run(
+        world,
+        load_scenario(SCENARIOS / "baseline.yaml", world).model_copy(
+            update={"horizon": hit.scenario.horizon}
+        ),
+    )
+    assert hit.dates[_first_difference(hit, calm)] == dt.date(2024, 10, 1)
+    mine = hit.chain.index["myanmar"]
+    assert hit.record.production is not None and calm.record.production is not None
+    ratio = hit.record.production[:, mine].sum(axis=1) / calm.record.production[:, mine].sum(axis=1)
+    assert ratio[month(hit, "2024-12-01")] == pytest.approx(0.6, abs=0.015)  # 40% lost
+    assert ratio[month(hit, "2025-03-01")] == pytest.approx(0.45, abs=0.015)  # 55% lost
+    dy, china = PRICE_PRODUCTS.index("Dy_oxide"), TIERS.index("china")
+    june = month(hit, "2025-06-01")
+    assert (
+        hit.prices_usd_per_kg[0, june, dy, china] > 1.1 * calm.prices_usd_per_kg[0, june, dy, china]
+    )
 
 
 def test_the_floor_keeps_mp_running_through_a_slump() -> None:

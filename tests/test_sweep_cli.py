@@ -118,6 +118,41 @@ def test_sweep_writes_every_file(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert (out / "summary.csv").read_bytes() == before
 
 
+CERTAIN = """\
+name: certain
+horizon: {start: 2025-01-01, end: 2025-06-30}
+events:
+  - kind: new_capacity
+    facility: mp_10x
+    stage: magnet
+    country: US
+    nameplate_tpa: 7000
+    completion_probability: COMPLETION
+    start: 2025-03-01
+"""
+
+
+@pytest.mark.parametrize(("completion", "warned"), [("1.0", True), ("0.6", False)])
+def test_a_sweep_with_nothing_uncertain_warns_in_one_line_and_still_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], completion: str, warned: bool
+) -> None:
+    path = tmp_path / "certain.yaml"
+    path.write_text(CERTAIN.replace("COMPLETION", completion))
+    out = tmp_path / "out"
+    assert main(["sweep", str(path), "-n", "3", "--workers", "1", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "uncertain" in line]
+    if warned:  # a certain project draws nothing; one that may not be built is uncertain
+        assert lines == [
+            f"warning: {path}: nothing in the scenario is uncertain (no distribution, no "
+            "completion probability below 1), so every future is the same; write a "
+            "distribution in place of a value to sweep it"
+        ]
+    else:
+        assert lines == []
+    assert (out / "summary.csv").is_file()
+
+
 @pytest.mark.parametrize(
     "argv",
     [

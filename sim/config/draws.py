@@ -238,6 +238,12 @@ def draw(
     return from_units(scenario, _unit_draws(keys, seed, count, method), seed)
 
 
+def draws_nothing(scenario: Scenario) -> bool:
+    """True when a sweep of ``scenario`` would draw nothing (no uncertain input, no project
+    that may not be built): every future is the same."""
+    return not draw(scenario, 1, 0)
+
+
 def input_keys(scenario: Scenario) -> list[str]:
     """The distinct keys of a scenario's uncertain inputs, sorted (the columns of a design)."""
     return sorted({u.key for u in scenario.uncertain})

@@ -8,13 +8,14 @@ units in its field names. Checks that need the world (does this facility exist?)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from sim.config.licences import GeneralLicence
+from sim.config.schedules import DelaySchedule, ShareSchedule, check_first_step
+from sim.config.scopes import Destinations, Materials, Regions, Sectors, known_names
 from sim.config.strict import Date, Float, Strict, check_end_after_start
-from sim.errors import excerpt
 from sim.units import ELEMENT_ALIASES, FORM_ALIASES
 
 #: Most tonnes (or tonnes a year) any event may name: the world mines about 4e5 t REO a year,
@@ -22,41 +23,6 @@ from sim.units import ELEMENT_ALIASES, FORM_ALIASES
 MAX_TONNES = 1e9
 #: Largest price multiple a substitution may name (prices are capped at 20x their base).
 MAX_PRICE_RATIO = 1000.0
-
-
-def _known_names(value: object, allowed: Mapping[str, object], what: str) -> object:
-    """``value`` if it is 'all' or a non-empty list of names ``allowed`` knows, else why not."""
-    if value == "all":
-        return value
-    if not isinstance(value, list) or not value:
-        raise ValueError(f"must be 'all' or a non-empty list of {what}")
-    _check_known(value, allowed, what)
-    return value
-
-
-def _check_known(names: list[object], allowed: Mapping[str, object], what: str) -> None:
-    """Every one of ``names`` is a name ``allowed`` knows."""
-    bad = [v for v in names if not isinstance(v, str) or v not in allowed]
-    if bad:
-        raise ValueError(f"unknown {what} {excerpt(bad)}; expected one of {sorted(allowed)}")
-
-
-def _non_empty(what: str) -> BeforeValidator:
-    """A scope field's check: 'all', or a list of names that is not empty (an empty list
-    would silently put nothing in scope)."""
-
-    def check(value: object) -> object:
-        if isinstance(value, list) and not value:
-            raise ValueError(f"must be 'all' or a non-empty list of {what}")
-        return value
-
-    return BeforeValidator(check)
-
-
-Destinations = Annotated[Literal["all"] | list[str], _non_empty("countries or regions")]
-Sectors = Annotated[Literal["all"] | list[str], _non_empty("sectors")]
-Materials = Annotated[Literal["all"] | list[str], _non_empty("materials")]
-Regions = Annotated[Literal["all"] | list[str], _non_empty("regions")]
 
 
 class Event(Strict):
@@ -84,25 +50,30 @@ class ExportControl(Event):
         description="ban: nothing ships; quota: a share does; licence: per-shipment licences, "
         "nothing ships during the review, then the approved share does."
     )
-    share: Float | None = Field(
-        None, ge=0.0, le=1.0, description="For quota: share of the normal flow allowed (0-1)."
-    )
-    approval_rate: Float | None = Field(
+    share: ShareSchedule | None = Field(
         None,
-        ge=0.0,
-        le=1.0,
-        description="For licence: share of the normal flow whose licences are approved (0-1).",
+        description="For quota: share of the normal flow allowed (0-1), or a schedule of it "
+        "(`sim.config.schedules`).",
     )
-    review_delay_days: Float = Field(
+    approval_rate: ShareSchedule | None = Field(
+        None,
+        description="For licence: share of the normal flow whose licences are approved (0-1), "
+        "or a schedule of it.",
+    )
+    review_delay_days: DelaySchedule = Field(
         0.0,
-        ge=0.0,
-        le=3650.0,
         description="For licence: calendar days from `start` before the first licences are "
-        "granted; the control is a ban until then.",
+        "granted (the control is a ban until then), or dated steps of the review time of "
+        "licences applied for from each date.",
     )
     general_licence: list[str] = Field(
         default_factory=list,
         description="Destinations (ISO-2 countries or regions) exempted by a general licence.",
+    )
+    general_licences: list[GeneralLicence] = Field(
+        default_factory=list,
+        description="Named exporter -> buyer pairs exempted for a validity period "
+        "(`sim.config.licences`).",
     )
     sectors: Sectors = Field(
         "all",
@@ -134,12 +105,12 @@ class ExportControl(Event):
     @field_validator("elements", mode="before")
     @classmethod
     def _elements(cls, value: object) -> object:
-        return _known_names(value, ELEMENT_ALIASES, "elements")
+        return known_names(value, ELEMENT_ALIASES, "elements")
 
     @field_validator("forms", mode="before")
     @classmethod
     def _forms(cls, value: object) -> object:
-        return _known_names(value, FORM_ALIASES, "forms")
+        return known_names(value, FORM_ALIASES, "forms")
 
     @model_validator(mode="after")
     def _consistent(self) -> ExportControl:
@@ -165,8 +136,11 @@ class ExportControl(Event):
             raise ValueError(f"{sorted(licence_only)} only apply to mode 'licence'")
 
     def _check_dates(self) -> None:
-        """Announced by the start, and ending after it."""
+        """Announced by the start, ending after it, and schedules that say their value at
+        the start."""
         check_end_after_start(self.start, self.end)
+        for field in ("share", "approval_rate", "review_delay_days"):
+            check_first_step(field, getattr(self, field), self.start)
         if self.announced is not None and self.announced > self.start:
             raise ValueError(f"announced ({self.announced}) must not be after start ({self.start})")
 
@@ -350,7 +324,7 @@ class PriceLevel(Event):
     @field_validator("tiers", mode="before")
     @classmethod
     def _tiers(cls, value: object) -> object:
-        return _known_names(value, {"china": 0, "ex_china": 1}, "tiers")
+        return known_names(value, {"china": 0, "ex_china": 1}, "tiers")
 
     @model_validator(mode="after")
     def _ordered(self) -> PriceLevel:

@@ -15,7 +15,7 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-def _not_a_truth_value(value: object) -> object:
+def not_a_truth_value(value: object) -> object:
     """Refuse yes/no (true/false) where a number is expected: pydantic would read them as
     1 and 0, and YAML reads yes, no, on and off as true and false."""
     if isinstance(value, bool):
@@ -40,7 +40,7 @@ def _within_years(value: dt.date) -> dt.date:
 
 FIRST_YEAR, LAST_YEAR = 1900, 2200
 #: A number field: an int or a float, never a truth value.
-Float = Annotated[float, BeforeValidator(_not_a_truth_value)]
+Float = Annotated[float, BeforeValidator(not_a_truth_value)]
 #: A date field: a date (or its ISO text) from `FIRST_YEAR` to `LAST_YEAR`, never a number.
 Date = Annotated[dt.date, BeforeValidator(_not_a_number), AfterValidator(_within_years)]
 

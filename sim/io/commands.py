@@ -165,6 +165,7 @@ def sweep(args: argparse.Namespace) -> int:
 
     window = parse_window(args.by)
     loaded = _scenario_and_world(args.scenario)
+    _warn_if_certain(loaded[0], args.scenario)
     check_within(window, loaded[0].horizon.start, loaded[0].horizon.end)
     result, folder, store = _sweep_one(loaded, args, args.out)
     manifest = write_sweep(
@@ -184,6 +185,19 @@ def sweep(args: argparse.Namespace) -> int:
     print(console.sweep_totals(totals_table(result)))
     print(f"wrote {folder}")
     return 0
+
+
+def _warn_if_certain(scenario: Scenario, path: Path) -> None:
+    """One line on stderr when a sweep of ``scenario`` would draw nothing."""
+    from sim.config.draws import draws_nothing
+
+    if draws_nothing(scenario):
+        print(
+            f"warning: {path}: nothing in the scenario is uncertain (no distribution, no "
+            "completion probability below 1), so every future is the same; write a "
+            "distribution in place of a value to sweep it",
+            file=sys.stderr,
+        )
 
 
 def compare(args: argparse.Namespace) -> int:

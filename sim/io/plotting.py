@@ -9,6 +9,8 @@ closed): `Figure.savefig` draws with the Agg canvas, which PNG files are registe
 
 from __future__ import annotations
 
+import datetime as dt
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,16 +24,81 @@ if TYPE_CHECKING:
     from sim.runs.backtest import Backtest
 
 COLOURS = dict(zip(REGIONS, ("#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e", "#7f7f7f")))
-Span = tuple[str, pd.Timestamp, pd.Timestamp | None]  # an event: label, start, end if any
+Span = tuple[str, pd.Timestamp, pd.Timestamp | None]  # in force: label, from, until if it ends
+Period = tuple[dt.date, dt.date | None]  # from, until (None: to the end)
+Marks = tuple[list[Span], list[pd.Timestamp]]  # periods in force; suspensions before a start
 
 
 def _event_spans(scenario: Scenario) -> list[Span]:
-    spans = []
+    """Every period an event is in force, with its label."""
+    return [
+        (_label(event), pd.Timestamp(on), None if off is None else pd.Timestamp(off))
+        for event in scenario.events
+        for on, off in in_force(event)
+    ]
+
+
+def _label(event: Any) -> str:
+    return str(event.label or event.kind.replace("_", " "))
+
+
+def in_force(event: Any) -> list[Period]:
+    """The periods an event is in force: from its start to its end, less a control's
+    suspension (none if it was suspended before its start and never resumed)."""
+    start, end = event.start, getattr(event, "end", None)
+    suspended, resumed = getattr(event, "suspended", None), getattr(event, "resumed", None)
+    if suspended is None:
+        return [(start, end)]
+    periods: list[Period] = []
+    if suspended > start:
+        periods.append((start, suspended if end is None else min(suspended, end)))
+    if resumed is not None and (end is None or max(resumed, start) < end):
+        periods.append((max(resumed, start), end))
+    return periods
+
+
+def _events_text(scenario: Scenario) -> str:
+    """The scenario's events and when each is in force, for a chart's title (events in force
+    at the same times named together)."""
+    together: dict[str, list[str]] = {}
     for event in scenario.events:
-        label = event.label or event.kind.replace("_", " ")
-        end = getattr(event, "end", None)
-        spans.append((label, pd.Timestamp(event.start), None if end is None else pd.Timestamp(end)))
-    return spans
+        together.setdefault(_periods_text(event), []).append(_label(event))
+    return "; ".join(f"{', '.join(labels)} {when}" for when, labels in together.items())
+
+
+def _periods_text(event: Any) -> str:
+    """When an event is in force, said briefly."""
+    periods = in_force(event)
+    early = _suspended_early(event)
+    if not periods:
+        return f"never in force (suspended {early:%Y-%m-%d}, before its start)"
+    text = ", ".join(
+        f"from {on:%Y-%m-%d}" if off is None else f"{on:%Y-%m-%d} to {off:%Y-%m-%d}"
+        for on, off in periods
+    )
+    return text if early is None else f"{text} (suspended {early:%Y-%m-%d}, before its start)"
+
+
+def _suspended_early(event: Any) -> dt.date | None:
+    """The date a control was suspended, if that was on or before its start (so no period
+    in force ends there)."""
+    suspended = getattr(event, "suspended", None)
+    return suspended if suspended is not None and suspended <= event.start else None
+
+
+def _early_suspensions(scenario: Scenario) -> list[pd.Timestamp]:
+    """The dates controls were suspended before they started, once each."""
+    found = {_suspended_early(event) for event in scenario.events} - {None}
+    return [pd.Timestamp(day) for day in sorted(d for d in found if d is not None)]
+
+
+def _title(heading: str, scenario: Scenario) -> str:
+    """A chart's title: its heading, and the scenario's events wrapped to the figure."""
+    events = _events_text(scenario)
+    if not events:
+        return heading
+    legend = "events (dashed: in force from; dotted: suspended or ended): "
+    return heading + "\n" + "\n".join(textwrap.wrap(legend + events, 150))
 
 
 def _panels(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[str], Any, Any]:
@@ -62,21 +129,27 @@ def _figure(panels: int) -> tuple[Any, Any]:
     return fig, axes
 
 
-def _decorate(ax: Any, panel: str, spans: list[Span]) -> None:
+def _decorate(ax: Any, panel: str, marks: Marks) -> None:
     """Title, unit, grid and the scenario's events (dashed starts, shaded spans)."""
     title = "non-magnet uses (La, Ce, Y, ...)" if panel == "elements" else panel
     ax.set_title(title.replace("_", " "), fontsize=10)
     ax.set_ylabel("t element / month" if panel == "elements" else "t magnet / month", fontsize=8)
     ax.grid(alpha=0.3)
     ax.set_ylim(bottom=0)
-    _mark_spans(ax, spans)
+    _mark_spans(ax, marks)
 
 
-def _mark_spans(ax: Any, spans: list[Span]) -> None:
-    """The scenario's events: a dashed line at each start, a shaded span until each end."""
+def _mark_spans(ax: Any, marks: Marks) -> None:
+    """The periods events are in force: a dashed line where each begins (a start, or a
+    resumption), a shaded span until it ends and a dotted line there (suspended or ended);
+    a dotted line where a control was suspended before it started."""
+    spans, suspensions = marks
+    for day in suspensions:
+        ax.axvline(day, color="#d62728", ls=":", lw=0.9)
     for _label, start, end in spans:
         if end is not None:
             ax.axvspan(start, end, color="#d62728", alpha=0.06)
+            ax.axvline(end, color="#d62728", ls=":", lw=0.9)
         ax.axvline(start, color="#d62728", ls="--", lw=0.8)
 
 
@@ -84,19 +157,16 @@ def plot_shortfall(shortfall: pd.DataFrame, scenario: Scenario, path: Path) -> N
     """Monthly magnet shortfall (t of magnet) per sector, a line per region; element users
     (t of element) in a last panel. Shaded bands and dashed lines mark the scenario's events."""
     magnets, elements, panels, fig, axes = _panels(shortfall)
-    spans = _event_spans(scenario)
+    marks = _event_spans(scenario), _early_suspensions(scenario)
     for ax, panel in zip(axes.flat, panels):
         data = elements if panel == "elements" else magnets[magnets["sector"] == panel]
         by = data.groupby(["date", "region"])["shortfall_t"].sum().unstack("region").fillna(0.0)
         for region in by.columns:
             ax.plot(by.index, by[region], label=region, color=COLOURS.get(region), lw=1.6)
-        _decorate(ax, panel, spans)
+        _decorate(ax, panel, marks)
     handles, labels = _fullest_legend(axes)
-    events = "; ".join(f"{label} from {start:%Y-%m-%d}" for label, start, _ in spans)
     fig.suptitle(
-        f"{scenario.name}: monthly shortfall by sector and region"
-        + (f"\nevents (dashed): {events}" if events else ""),
-        fontsize=10,
+        _title(f"{scenario.name}: monthly shortfall by sector and region", scenario), fontsize=10
     )
     if handles:
         fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9)
@@ -179,19 +249,19 @@ def plot_fan(summary: pd.DataFrame, scenario: Scenario, path: Path, samples: int
     """Shortfall fan charts: per sector, each region's P5-P95 band of monthly magnet shortfall
     (t of magnet) with its median; element users (t of element) in a last panel."""
     magnets, elements, panels, fig, axes = _panels(summary[summary["metric"] == "shortfall_t"])
-    spans = _event_spans(scenario)
+    marks = _event_spans(scenario), _early_suspensions(scenario)
     for ax, panel in zip(axes.flat, panels):
         _plot_fans(ax, elements if panel == "elements" else magnets[magnets["sector"] == panel])
-        _decorate(ax, panel, spans)
+        _decorate(ax, panel, marks)
     legend: dict[str, Any] = {}
     for ax in axes.flat:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             legend.setdefault(label, handle)
-    fig.suptitle(
+    heading = (
         f"{scenario.name}: monthly shortfall over {samples:,} futures "
-        "(line: median; band: 5th to 95th percentile)",
-        fontsize=10,
+        "(line: median; band: 5th to 95th percentile)"
     )
+    fig.suptitle(_title(heading, scenario), fontsize=10)
     if legend:
         fig.legend(
             list(legend.values()), list(legend), loc="lower center", ncol=len(legend), fontsize=9

@@ -12,9 +12,10 @@ from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
-from sim.config import events
+from sim.config import events, schedules
 from sim.config.distributions import Distribution
 from sim.config.events import EVENT_KINDS
+from sim.config.licences import GeneralLicence
 from sim.config.scenario import Horizon, Scenario
 from sim.errors import InputError
 from sim.io.yaml_lines import Lines, dotted
@@ -36,10 +37,22 @@ MODELS: dict[str, Any] = {
     "substitution events": events.Substitution,
     "recycling events": events.Recycling,
     "a distribution": Distribution,
+    "a schedule of steps": schedules.Steps,
+    "a ramp schedule": schedules.Ramp,
+    "a schedule's steps": schedules.Step,
+    "a schedule's ramp": schedules.RampShape,
+    "a general licence": GeneralLicence,
 }
+
+
+def _field_names(model: Any) -> set[str]:
+    """The names a document writes a model's fields by (aliases where they have one)."""
+    return {field.alias or name for name, field in model.model_fields.items()}
+
+
 #: Every field name the schema knows.
 KNOWN_FIELDS: frozenset[str] = frozenset(
-    name for model in MODELS.values() for name in model.model_fields
+    name for model in MODELS.values() for name in _field_names(model)
 )
 
 
@@ -119,7 +132,7 @@ def _suggest(field: str) -> str:
     """A 'did you mean' for an unknown field, from the schema's known fields; a field known
     elsewhere (``full_price_ratio`` in an export control) is said to belong there instead."""
     if field in KNOWN_FIELDS:
-        owners = [label for label, model in MODELS.items() if field in model.model_fields]
+        owners = [label for label, model in MODELS.items() if field in _field_names(model)]
         return f"; '{field}' is a field of {' and '.join(owners)}, not of this one"
     close = difflib.get_close_matches(field, sorted(KNOWN_FIELDS), n=1)
     return f"; did you mean '{close[0]}'?" if close else ""

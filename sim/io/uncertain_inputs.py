@@ -30,7 +30,7 @@ def uncertain_inputs(
     inputs = []
     for path, distribution in _distributions(data, (), lines, file):
         place = locate(path, lines, file)
-        if path[0] != "events" or len(path) != 3:
+        if path[0] != "events" or len(path) < 3:
             raise place.error(
                 "only the numbers and dates of events may be uncertain (the "
                 "horizon and names are shared by every sample)"
@@ -115,10 +115,21 @@ def _path_of(dotted: str) -> tuple[Any, ...]:
 
 
 def _field(scenario: Scenario, path: tuple[Any, ...]) -> Any:
+    """The value at ``path`` in the scenario (None where there is none: a part of a field
+    that is not a mapping or list)."""
     node: Any = scenario
     for part in path:
-        node = node[part] if isinstance(part, int) else getattr(node, part)
+        node = _child(node, part)
     return node
+
+
+def _child(node: Any, part: Any) -> Any:
+    """``node``'s item ``part`` (an index, or a field by the name a document writes)."""
+    if isinstance(part, int):
+        return node[part] if isinstance(node, (list, tuple)) and part < len(node) else None
+    fields = getattr(type(node), "model_fields", {})
+    name = next((n for n, f in fields.items() if (f.alias or n) == part), None)
+    return None if name is None else getattr(node, name)
 
 
 def _check_kind(uncertain: Uncertain, current: Any, file: str) -> None:

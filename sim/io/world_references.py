@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 
 from sim.config.events import (
     CapacityGrowth,
+    ExportControl,
     NewCapacity,
     Offtake,
     Outage,
@@ -26,6 +27,8 @@ from sim.io.scenario_validation import locate
 from sim.io.yaml_lines import Lines
 from sim.world.world import Buyer, World
 
+#: The problem with a name that is no facility, site or company of the world.
+UNKNOWN_NAME = "unknown facility, site or company (sim/world/data/owners.csv)"
 #: The buyers' attribute each list of a substitution names.
 SUBSTITUTION_NAMES = {"regions": "region", "sectors": "sector", "materials": "material"}
 
@@ -37,17 +40,22 @@ class _Reporter:
     lines: Lines
     file: str
 
-    def fail(self, index: int, field: str, problem: str, value: Any) -> NoReturn:
-        place = locate(("events", index, field), self.lines, self.file)
+    def fail(self, index: int, field: str | tuple[Any, ...], problem: str, value: Any) -> NoReturn:
+        """Raise ``problem`` at field ``field`` of event ``index`` (a name, or a path below
+        the event such as ``("general_licences", 0, "regions")``)."""
+        below = field if isinstance(field, tuple) else (field,)
+        place = locate(("events", index, *below), self.lines, self.file)
         raise place.error(problem, value, has_value=True)
 
-    def require(self, index: int, field: str, name: str, known: set[str], problem: str) -> None:
+    def require(
+        self, index: int, field: str | tuple[Any, ...], name: str, known: set[str], problem: str
+    ) -> None:
         """Fail with ``problem; did you mean ...`` unless ``name`` is one of ``known``."""
         if name not in known:
             self.fail(index, field, f"{problem}; {nearest(name, known)}", name)
 
     def require_each(
-        self, index: int, field: str, names: Any, known: set[str], problem: str
+        self, index: int, field: str | tuple[Any, ...], names: Any, known: set[str], problem: str
     ) -> None:
         """`require` each of ``names``, unless they are 'all'."""
         for name in () if names == "all" else names:
@@ -82,7 +90,8 @@ def _check_event(
     """One event's references; returns the facility ids known after it (a new facility of a
     new-capacity event may be named by later events)."""
     if isinstance(event, Outage):
-        report.require(index, "facility", event.facility, facility_ids, "unknown facility")
+        names = facility_ids | set(world.sites) | set(world.companies)
+        report.require(index, "facility", event.facility, names, UNKNOWN_NAME)
     if isinstance(event, NewCapacity):
         facility_ids = _check_new_capacity(index, event, world, facility_ids, report)
     if isinstance(event, Stockpile):
@@ -97,6 +106,8 @@ def _check_event(
         _check_price_floor(index, event, world, report)
     if isinstance(event, CapacityGrowth):
         _check_capacity_growth(index, event, world, report)
+    if isinstance(event, ExportControl):
+        _check_general_licences(index, event, world, facility_ids, report)
     _check_exporter(index, event, world, report)
     _check_places(index, event, world, report)
     _check_sectors(index, event, world, report)
@@ -152,12 +163,21 @@ def _check_region(index: int, event: Stockpile | Offtake, world: World, report: 
 
 
 def _check_offtake(index: int, event: Offtake, world: World, report: _Reporter) -> None:
-    """A magnet plant, and buyers in the region and sectors named."""
+    """A magnet plant (or a site or company with one), and buyers in the region and sectors
+    named."""
     magnets = {facility.id for facility in world.by_stage("magnet")}
-    report.require(index, "facility", event.facility, magnets, "not a magnet plant")
+    problem = "not a magnet plant, nor a site or company with one"
+    names = magnets | _groups_with(world, magnets)
+    report.require(index, "facility", event.facility, names, problem)
     _check_region(index, event, world, report)
     sectors = {buyer.sector for buyer in world.buyers if buyer.region == event.region}
     report.require_each(index, "sectors", event.sectors, sectors, "unknown sector")
+
+
+def _groups_with(world: World, facilities: set[str]) -> set[str]:
+    """The sites and companies that have one of ``facilities``."""
+    groups = {**world.sites, **world.companies}
+    return {name for name, members in groups.items() if facilities & set(members)}
 
 
 def _check_substitution(index: int, event: Substitution, world: World, report: _Reporter) -> None:
@@ -176,10 +196,18 @@ def _check_recycling(index: int, event: Recycling, world: World, report: _Report
 
 
 def _check_price_floor(index: int, event: PriceFloor, world: World, report: _Reporter) -> None:
-    """The beneficiary is a producer that sells the floored product."""
+    """The beneficiary is a producer that sells the floored product, or a company or site
+    with separation plants."""
     producers = {producer.id: producer for producer in world.producers}
-    unknown = "unknown producer (sim/world/data/producers.csv)"
-    report.require(index, "beneficiary", event.beneficiary, set(producers), unknown)
+    separators = {facility.id for facility in world.by_stage("separation")}
+    unknown = (
+        "unknown producer (sim/world/data/producers.csv), or company or site with "
+        "separation plants (owners.csv)"
+    )
+    names = set(producers) | _groups_with(world, separators)
+    report.require(index, "beneficiary", event.beneficiary, names, unknown)
+    if event.beneficiary not in producers:
+        return
     sold = producers[event.beneficiary].product
     if sold != event.product:
         report.fail(index, "product", f"producer '{event.beneficiary}' sells {sold}", event.product)
@@ -197,6 +225,27 @@ def _check_capacity_growth(
             "stages",
             f"{event.country} has no facility of these stages (it has {sorted(stages)})",
             event.stages,
+        )
+
+
+def _check_general_licences(
+    index: int, event: ExportControl, world: World, facility_ids: set[str], report: _Reporter
+) -> None:
+    """A general licence names facilities, sites or companies, and buyers' regions and
+    sectors, that the world has."""
+    names = facility_ids | set(world.sites) | set(world.companies)
+    regions = {buyer.region for buyer in world.buyers}
+    sectors = {buyer.sector for buyer in world.buyers}
+    for j, licence in enumerate(event.general_licences):
+        for k, name in enumerate(licence.exporters):
+            report.require(
+                index, ("general_licences", j, "exporters", k), name, names, UNKNOWN_NAME
+            )
+        report.require_each(
+            index, ("general_licences", j, "regions"), licence.regions, regions, "unknown region"
+        )
+        report.require_each(
+            index, ("general_licences", j, "sectors"), licence.sectors, sectors, "unknown sector"
         )
 
 

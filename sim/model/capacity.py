@@ -10,7 +10,7 @@ an outage takes, over twelve.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,10 +58,11 @@ def _new_facility(ev: NewCapacity) -> Facility:
 
 @dataclass(frozen=True)
 class OutageSwitch:
-    """An outage: a facility index, the share of its capacity lost, and its dates (months from
-    the origin); its level, a sample, is part of the run's state."""
+    """An outage: the indices of the facilities it reaches (one, or a site's or a company's),
+    the share of their capacity lost, and its dates (months from the origin); its level, a
+    sample, is part of the run's state."""
 
-    facility: int
+    facilities: np.ndarray
     share: np.ndarray
     start: np.ndarray
     end: np.ndarray
@@ -75,11 +76,12 @@ class OutageSwitch:
         return active_fraction(self.start, self.end, step)
 
 
-def build_outages(events: EventValues, index: dict[str, int]) -> list[OutageSwitch]:
-    """The scenario's outages, in its order (``index``: facilities' places in the arrays)."""
+def build_outages(events: EventValues, named: Callable[[str], np.ndarray]) -> list[OutageSwitch]:
+    """The scenario's outages, in its order (``named``: the indices of the facilities a name
+    reaches)."""
     return [
         OutageSwitch(
-            index[ev.facility],
+            named(ev.facility),
             events.value(i, "share"),
             events.when(i, "start", 0.0),
             events.when(i, "end", np.inf),
@@ -282,6 +284,6 @@ def capacity_at(
         tpa[:, change.facilities] *= factor
         new_tpa[:, change.facilities] *= factor
     for out, level in zip(outages, outage_levels):
-        tpa[:, out.facility] *= 1.0 - out.share * level
+        tpa[:, out.facilities] *= (1.0 - out.share * level)[:, None]
     capacity = tpa / 12.0
     return capacity, np.minimum(new_tpa / 12.0, capacity)  # of projects, t a step

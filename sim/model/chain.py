@@ -175,9 +175,9 @@ class Chain(Layout):
         the origin rule) and the markets, whose lanes follow the controls' reach."""
         events, products = self.events, self.products
         sides = self.sides(self.buyers, self.magnet_buyers, self.element_buyers)
-        self.controls = controls.build_controls(events, sides, products)
+        self.controls = controls.build_controls(events, sides, products, self.world.named)
         self.restraints = controls.build_restraints(events)
-        self.outages = build_outages(events, self.index)
+        self.outages = build_outages(events, self.named)
         self.growth_changes = build_growth_changes(events, self.facilities, self.index)
         self.stockpiles = stockpiles.build(events, self.buyers, self.content)
         self.offtakes = offtakes.build(

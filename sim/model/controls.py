@@ -9,17 +9,27 @@ of the run's state; `allowed_shares` turns the levels into each market's allowed
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from sim.config.events import ExportControl, ExportRestraint
-from sim.model.levers.reach import Products, Side, back_scope, control_scope
-from sim.model.levers.timing import EventValues, active_fraction, withheld_share
+from sim.config.licences import GeneralLicence
+from sim.config.schedules import Steps
+from sim.model.levers import schedules
+from sim.model.levers.reach import Products, Side, back_scope, control_scope, licensed_pairs
+from sim.model.levers.schedules import Piece
+from sim.model.levers.timing import (
+    EventValues,
+    Phase,
+    Varying,
+    active_fraction,
+    withheld_share,
+)
 from sim.model.trade import MARKETS, Trade
 from sim.units import DAYS_PER_MONTH
 
-Phase = tuple[np.ndarray, np.ndarray, np.ndarray]  # start, end, share withheld (a sample each)
 # Markets where a control's exporter becomes the cheap market nobody abroad sells into: not the
 # concentrate trade, whose ore can only go to the plants able to crack it (Myanmar's clays to
 # China), whatever the price.
@@ -41,8 +51,12 @@ class Control:
     feared: tuple[np.ndarray, np.ndarray]  # from announcement to start (months, a sample each)
 
     def times(self) -> list[np.ndarray]:
-        """Every date at which the level may change, months from the origin."""
-        return [t for a, b, _ in self.phases for t in (a, b)] + list(self.off)
+        """Every date at which the level may change, months from the origin (every month of
+        a ramp)."""
+        edges = [t for a, b, _ in self.phases for t in (a, b)] + list(self.off)
+        return edges + [
+            t for *_, s in self.phases if not isinstance(s, np.ndarray) for t in s.times()
+        ]
 
     def feared_at(self, step: int) -> np.ndarray:
         """``[S]`` share of ``step`` between the control's announcement and its start."""
@@ -54,10 +68,15 @@ class Control:
 
 
 def build_controls(
-    events: EventValues, sides: dict[str, tuple[Side, Side]], products: Products
+    events: EventValues,
+    sides: dict[str, tuple[Side, Side]],
+    products: Products,
+    named: Callable[[str], tuple[str, ...]],
 ) -> list[Control]:
-    """The scenario's export controls, in its order."""
-    controls = []
+    """The scenario's export controls, in its order, then one for the routes of each general
+    licence (the control's reach on them, off while the licence is valid; ``named``: the
+    facility ids a name reaches)."""
+    controls, licensed = [], []
     for i, ev in events.of_kind(ExportControl):
         covered = {m: products.covered(m, ev) for m in MARKETS}
         scope = {m: control_scope(ev, *sides[m], covered[m]) for m in MARKETS}
@@ -65,23 +84,111 @@ def build_controls(
         back["concentrate"] = np.zeros_like(scope["concentrate"])  # ore goes where it is cracked
         off = (events.when(i, "suspended", np.inf), events.when(i, "resumed", np.inf))
         feared = (events.when(i, "announced", np.inf), events.when(i, "start", 0.0))
-        controls.append(Control(ev, _phases(events, i, ev), off, scope, back, feared))
-    return controls
+        control = Control(ev, _phases(events, i, ev), off, scope, back, feared)
+        licences = _licences(events, i, control, sides, named)
+        controls.append(replace(control, scope=_unlicensed(scope, licences)))
+        licensed += licences
+    return controls + licensed
+
+
+def _licences(
+    events: EventValues,
+    i: int,
+    control: Control,
+    sides: dict[str, tuple[Side, Side]],
+    named: Callable[[str], tuple[str, ...]],
+) -> list[Control]:
+    """A control over the routes of each general licence of control ``i``: its phases
+    outside the licence's validity, on the routes the licence names that no earlier licence
+    of the control does; no routes back; feared from its announcement until its start or the
+    licence, whichever comes first."""
+    out: list[Control] = []
+    announced, start = control.feared
+    for j, licence in enumerate(control.event.general_licences):
+        exporters = {f for name in licence.exporters for f in named(name)}
+        taken = _unlicensed(control.scope, out)
+        scope = {
+            m: taken[m] & licensed_pairs(licence, *sides[m], exporters)[:, :, None] for m in MARKETS
+        }
+        valid = _validity(events, i, j, licence)
+        phases = [p for a, b, share in control.phases for p in _outside(a, b, share, valid)]
+        back = {m: np.zeros_like(a) for m, a in control.back.items()}
+        feared = (announced, np.minimum(start, valid[0]))
+        out.append(Control(control.event, phases, control.off, scope, back, feared))
+    return out
+
+
+def _unlicensed(scope: dict[str, np.ndarray], licences: list[Control]) -> dict[str, np.ndarray]:
+    """A control's reach less the routes its general licences govern."""
+    out = dict(scope)
+    for licence in licences:
+        out = {m: out[m] & ~licence.scope[m] for m in out}
+    return out
+
+
+def _validity(
+    events: EventValues, i: int, j: int, licence: GeneralLicence
+) -> tuple[np.ndarray, np.ndarray]:
+    """When general licence ``j`` of control ``i`` is valid, months from the origin."""
+    since = events.part(i, f"general_licences[{j}].from", licence.since)
+    if licence.until is None:
+        return since, np.full(events.samples, np.inf)
+    return since, events.part(i, f"general_licences[{j}].until", licence.until)
+
+
+def _outside(
+    start: np.ndarray,
+    end: np.ndarray,
+    share: np.ndarray | Varying,
+    valid: tuple[np.ndarray, np.ndarray],
+) -> list[Phase]:
+    """A phase ``[start, end)`` cut to the times outside ``valid``."""
+    return [(start, np.minimum(end, valid[0]), share), (np.maximum(start, valid[1]), end, share)]
 
 
 def _phases(events: EventValues, i: int, ev: ExportControl) -> list[Phase]:
     """``(start, end, withheld)`` phases of control ``i``: a ban, a quota letting through
     ``share``, or licences: nothing ships during the review delay, then ``approval_rate``
-    of normal flow does."""
+    of normal flow does (either share may be scheduled: a phase a piece of it)."""
     start, end = events.when(i, "start", 0.0), events.when(i, "end", np.inf)
-    always = np.ones(events.samples)
     if ev.mode == "ban":
-        return [(start, end, always)]
+        return [(start, end, np.ones(events.samples))]
     if ev.mode == "quota":
-        return [(start, end, 1.0 - events.value(i, "share"))]
+        return _let_through(schedules.pieces(events, i, "share", ev.share), start, end)
+    rate = schedules.pieces(events, i, "approval_rate", ev.approval_rate)
+    if isinstance(ev.review_delay_days, Steps):
+        return _reviews(events, i, ev, rate, start, end)
     delay = events.value(i, "review_delay_days") / DAYS_PER_MONTH
     granted = np.minimum(start + delay, end)
-    return [(start, granted, always), (granted, end, 1.0 - events.value(i, "approval_rate"))]
+    return [(start, granted, np.ones(events.samples)), *_let_through(rate, granted, end)]
+
+
+def _let_through(rate: list[Piece], start: np.ndarray, end: np.ndarray) -> list[Phase]:
+    """Phases withholding what the pieces of ``rate`` do not let through, within
+    ``[start, end)``."""
+    return [
+        (np.maximum(start, since), np.minimum(end, until), schedules.withheld(value))
+        for since, until, value in rate
+    ]
+
+
+def _reviews(
+    events: EventValues,
+    i: int,
+    ev: ExportControl,
+    rate: list[Piece],
+    start: np.ndarray,
+    end: np.ndarray,
+) -> list[Phase]:
+    """Licences under scheduled review delays: ``1 - approval_rate`` withheld from the
+    start, and the approved share too in the windows where no licence is granted."""
+    gaps = schedules.review_gaps(events, i, ev.review_delay_days, start)
+    held = [
+        (np.maximum(a, since), np.minimum(np.minimum(b, end), until), value)
+        for a, b in gaps
+        for since, until, value in rate
+    ]
+    return [*_let_through(rate, start, end), *held]
 
 
 def reach_thresholds(events: EventValues) -> dict[int, np.ndarray]:

@@ -29,6 +29,11 @@ class Layout:
             st: slice(int(a), int(b)) for st, a, b in zip(STAGE_ORDER, bounds, bounds[1:])
         }
 
+    def named(self, name: str) -> np.ndarray:
+        """Indices of the facilities a scenario's name reaches (a facility, a site or a
+        company: `World.named`)."""
+        return np.array([self.index[f] for f in self.world.named(name) if f in self.index], int)
+
     def stage(self, name: str) -> list[Facility]:
         """Facilities of a stage, in array order."""
         return self.facilities[self.slices[name]]
@@ -49,7 +54,10 @@ class Layout:
         magnet_regions = [buyers[i].region for i in magnet_buyers]
         element_regions = [buyers[i].region for i in element_buyers]
         element_sectors: list[str | None] = [buyers[i].sector for i in element_buyers]
-        side = {st: Side(self.countries(st), self.regions(st)) for st in self.slices}
+        side = {
+            st: Side(self.countries(st), self.regions(st), ids=[f.id for f in self.stage(st)])
+            for st in self.slices
+        }
         oxide_customers = Side(
             [*self.countries("metal"), *element_regions],
             [*self.regions("metal"), *element_regions],

@@ -149,7 +149,7 @@ def clear_prices(chain: Chain, state: State, step: int, ledger: Ledger, rec: Rec
     rules = chain.price_rules
     running = np.ones((chain.samples, len(chain.facilities)))
     for out, level in zip(chain.outages, state.outage_levels):
-        running[:, out.facility] *= 1.0 - out.share * level
+        running[:, out.facilities] *= (1.0 - out.share * level)[:, None]
     sl = chain.slices
     held = rules.holdings(
         state.sep_out,

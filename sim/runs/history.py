@@ -77,9 +77,10 @@ def shared_until(
 
 def _acts_from_dates(event: Any, name: str) -> bool:
     """Whether an event's field ``name`` acts only from the event's dates: a date, or a
-    number of `DATED`."""
+    number of `DATED` (or a part of one: a step of a scheduled share)."""
     kind = str(getattr(event, "kind", ""))
-    return isinstance(getattr(event, name, None), dt.date) or name in DATED.get(kind, ())
+    field = name.split(".", 1)[0]
+    return isinstance(getattr(event, name, None), dt.date) or field in DATED.get(kind, ())
 
 
 def _dates(event: Any, i: int, draws: Mapping[str, np.ndarray]) -> list[dt.date]:

@@ -24,6 +24,7 @@ from sim.world.rows import (
     HistoryRow,
     MineRow,
     OreRow,
+    OwnerRow,
     ParameterRow,
     PlantRow,
     PriceRow,
@@ -126,6 +127,8 @@ def build_world(vintage: VintageRow, root: Traversable) -> World:
     producers = () if folder else read_rows(ProducerRow, "producers.csv", "", root)
     responses = () if folder else read_rows(SupplyResponseRow, "supply_response.csv", "", root)
     elasticities = read_rows(DemandResponseRow, "demand_response.csv", folder, root)
+    owners = read_rows(OwnerRow, "owners.csv", folder, root)
+    present = {facility.id for facility in facilities}
     return World(
         base_year=vintage.year,
         countries={row.code: row.region for row in countries},
@@ -144,7 +147,19 @@ def build_world(vintage: VintageRow, root: Traversable) -> World:
             SupplyResponse(**row.model_dump(exclude={"source", "confidence", "note"}))
             for row in responses
         ),
+        sites=_groups(owners, "site", present),
+        companies=_groups(owners, "company", present),
     )
+
+
+def _groups(owners: list[OwnerRow], by: str, present: set[str]) -> dict[str, tuple[str, ...]]:
+    """The facility ids of each site or company (``by``), of those the vintage has."""
+    groups: dict[str, tuple[str, ...]] = {}
+    for row in owners:
+        if row.facility in present:
+            name = getattr(row, by)
+            groups[name] = (*groups.get(name, ()), row.facility)
+    return groups
 
 
 def _facilities(vintage: VintageRow, root: Traversable) -> list[Facility]:

@@ -257,6 +257,15 @@ class ProducerRow(DataRow):
     restart_months: float = Field(ge=0, description="Months at or above cost before restarting.")
 
 
+class OwnerRow(DataRow):
+    """``owners.csv``: the company that owns a facility and the site it stands on, so that a
+    scenario may name a company or a site and reach all its facilities."""
+
+    facility: str = Field(min_length=1, description="Facility id (mines.csv or plants.csv).")
+    company: str = Field(pattern=r"^[a-z0-9_]+$", description="Company id, e.g. lynas.")
+    site: str = Field(pattern=r"^[a-z0-9_]+$", description="Site id, e.g. lynas_malaysia.")
+
+
 class SupplyResponseRow(DataRow):
     """``supply_response.csv``: facilities whose capacity stands above or below its trend
     (their ``growth_pa``) as the price of their product stands above or below its base."""

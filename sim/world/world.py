@@ -125,6 +125,18 @@ class World:
     producers: tuple[Producer, ...] = ()
     supply_responses: tuple[SupplyResponse, ...] = ()
     demand_elasticity: dict[str, float] = field(default_factory=dict)  # by sector (magnitude)
+    sites: dict[str, tuple[str, ...]] = field(default_factory=dict)  # site: its facility ids
+    companies: dict[str, tuple[str, ...]] = field(default_factory=dict)  # company: facility ids
+
+    def named(self, name: str) -> tuple[str, ...]:
+        """The facility ids a scenario's name reaches: a site's facilities, a company's, or
+        the facility of that id (a site named like one of its facilities means the site);
+        none for an unknown name."""
+        if name in self.sites:
+            return self.sites[name]
+        if name in self.companies:
+            return self.companies[name]
+        return (name,) if any(f.id == name for f in self.facilities) else ()
 
     def region(self, country: str) -> str:
         """The demand region a country belongs to."""

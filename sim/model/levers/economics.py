@@ -74,12 +74,15 @@ class ProducerState:
 
 @dataclass(frozen=True)
 class FloorRules:
-    """A price floor: its producer, level and dates (one value a sample)."""
+    """A price floor: its producer, level and dates (one value a sample), the separation
+    plants whose output it pays on and the price cell (product, tier) it floors."""
 
-    producer: int  # index into the producers
+    producer: int | None  # index into the producers; None: a company or site without costs
     usd_per_kg: np.ndarray
     start: np.ndarray
     end: np.ndarray
+    separators: np.ndarray  # indices among the separation plants
+    cell: tuple[int, int]  # indices into PRICE_PRODUCTS and TIERS
 
 
 @dataclass(frozen=True)
@@ -196,7 +199,7 @@ def build(layout: Layout, events: EventValues) -> Economics:
     levels = [(i, ev) for i, ev in events.of_kind(PriceLevel)]  # caps are price levels too
     return Economics(
         producers,
-        _floor_rules(events, [p.id for p in producers]),
+        _floor_rules(events, producers, layout),
         [_level(events, i, ev) for i, ev in levels if not isinstance(ev, PriceCap)],
         [_level(events, i, ev) for i, ev in levels if isinstance(ev, PriceCap)],
         base_table(layout.world.prices_usd_per_kg),
@@ -204,16 +207,37 @@ def build(layout: Layout, events: EventValues) -> Economics:
     )
 
 
-def _floor_rules(events: EventValues, producers: list[str]) -> list[FloorRules]:
-    """The scenario's price floors (``producers``: the producers' ids, in order)."""
+def _floor_rules(
+    events: EventValues, producers: list[ProducerRules], layout: Layout
+) -> list[FloorRules]:
+    """The scenario's price floors: a producer's (its separation plants, product and tier),
+    or a company's or site's (its separation plants, in its tier)."""
     floors = []
+    ids = [p.id for p in producers]
     for i, floor in events.of_kind(PriceFloor):
         start = events.when(i, "start", 0.0)
         years = events.value(i, "years")
         usd = events.value(i, "usd_per_kg")
-        beneficiary = producers.index(floor.beneficiary)
-        floors.append(FloorRules(beneficiary, usd, start, start + 12.0 * years))
+        if floor.beneficiary in ids:
+            k = ids.index(floor.beneficiary)
+            paid_on, cell = producers[k].separators, (producers[k].product, producers[k].tier)
+            floors.append(FloorRules(k, usd, start, start + 12.0 * years, paid_on, cell))
+        else:
+            paid_on, cell = _named_separators(layout, floor.beneficiary, floor.product)
+            floors.append(FloorRules(None, usd, start, start + 12.0 * years, paid_on, cell))
     return floors
+
+
+def _named_separators(
+    layout: Layout, name: str, product: str
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """The separation plants a company or site name reaches (indices among them), and the
+    price cell of ``product`` in their tier (the first plant's)."""
+    first = layout.slices["separation"].start
+    plants = [int(i) for i in layout.named(name) if layout.facilities[i].stage == "separation"]
+    region = layout.world.region(layout.facilities[plants[0]].country)
+    tier = "china" if region == "CN" else "ex_china"
+    return np.array(plants, int) - first, (PRICE_PRODUCTS.index(product), TIERS.index(tier))
 
 
 def _producer(p: Producer, layout: Layout) -> ProducerRules:
@@ -278,28 +302,45 @@ def settle(
     )
     price = economics.market_price(prices, step, cells)  # the producers' prices alone
     realised = [price[:, i] for i in range(len(economics.producers))]
-    paid = _floors(economics, realised, separated, step)
+    paid = _floors(economics, realised, prices, separated, step)
     for rules, state, got in zip(economics.producers, producers, realised):
         _decide(rules, state, got)
     return paid
 
 
 def _floors(
-    economics: Economics, realised: list[np.ndarray], separated: np.ndarray, step: int
+    economics: Economics,
+    realised: list[np.ndarray],
+    prices: np.ndarray,
+    separated: np.ndarray,
+    step: int,
 ) -> np.ndarray:
-    """Each floor's payment, ``[S, floors]`` in US$, on its producer's separated oxide; a
-    floor raises its producer's ``realised`` price (in place) to its level."""
+    """Each floor's payment, ``[S, floors]`` in US$, on its plants' separated oxide; a
+    producer's floor raises its ``realised`` price (in place) to its level."""
     paid = np.zeros((economics.samples, len(economics.floors)))
     for j, fl in enumerate(economics.floors):
-        rules = economics.producers[fl.producer]
         on = active_fraction(fl.start, fl.end, step)
-        market = realised[fl.producer]
-        floor = np.where(on > 0, np.maximum(market, fl.usd_per_kg), market)
-        element = ELEMENT_INDEX[PRICE_PRODUCTS[rules.product].split("_")[0]]
-        made_kg = separated[:, rules.separators, element].sum(axis=1) * KG_PER_T
+        market = _floor_market(economics, fl, realised, prices, step)
+        element = ELEMENT_INDEX[PRICE_PRODUCTS[fl.cell[0]].split("_")[0]]
+        made_kg = separated[:, fl.separators, element].sum(axis=1) * KG_PER_T
         paid[:, j] = np.maximum(fl.usd_per_kg - market, 0.0) * on * made_kg
-        realised[fl.producer] = floor
+        if fl.producer is not None:
+            realised[fl.producer] = np.where(on > 0, np.maximum(market, fl.usd_per_kg), market)
     return paid
+
+
+def _floor_market(
+    economics: Economics,
+    floor: FloorRules,
+    realised: list[np.ndarray],
+    prices: np.ndarray,
+    step: int,
+) -> np.ndarray:
+    """``[S]`` the market price a floor tops up: its producer's, or its cell's."""
+    if floor.producer is not None:
+        return realised[floor.producer]
+    cell = (np.array([floor.cell[0]]), np.array([floor.cell[1]]))
+    return economics.market_price(prices, step, cell)[:, 0]
 
 
 def _decide(rules: ProducerRules, state: ProducerState, realised: np.ndarray) -> None:

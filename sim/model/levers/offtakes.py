@@ -48,13 +48,20 @@ def build(
     """
     out = []
     for i, ev in events.of_kind(Offtake):
-        plant = layout.index[ev.facility] - layout.slices["magnet"].start
-        served = _served(ev, magnet_open[plant, :, 0], buyers, magnet_buyers)
         start = events.when(i, "start", 0.0)
         years = events.value(i, "years") if ev.years is not None else None
         end = start + 12.0 * years if years is not None else np.full(events.samples, np.inf)
-        out.append(OfftakeRules(plant, served, events.value(i, "share"), start, end))
+        for plant in _magnet_plants(layout, ev.facility):
+            served = _served(ev, magnet_open[plant, :, 0], buyers, magnet_buyers)
+            out.append(OfftakeRules(plant, served, events.value(i, "share"), start, end))
     return out
+
+
+def _magnet_plants(layout: Layout, name: str) -> list[int]:
+    """The magnet plants (indices among them) a name reaches: a plant, or a site's or a
+    company's magnet plants (each with its own offtake of the same share)."""
+    magnets = layout.slices["magnet"]
+    return [int(i) - magnets.start for i in layout.named(name) if magnets.start <= i < magnets.stop]
 
 
 def _served(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.config.events import ExportControl
+from sim.config.licences import GeneralLicence
 from sim.units import ELEMENT_ALIASES, ELEMENTS, FORM_ALIASES, FORMS, MAGNETS
 
 
@@ -23,6 +24,7 @@ class Side:
     countries: Sequence[str]
     regions: Sequence[str]
     sectors: Sequence[str | None] | None = None
+    ids: Sequence[str] | None = None  # facility ids, for a side of plants or mines
 
 
 def element_set(names: Sequence[str] | str) -> set[str]:
@@ -90,6 +92,27 @@ def _destinations(control: ExportControl, customers: Side) -> np.ndarray:
         sectors = customers.sectors or [None] * len(customers.countries)
         dest &= np.array([s in named for s in sectors], dtype=bool).reshape(dest.shape)
     return dest
+
+
+def licensed_pairs(
+    licence: GeneralLicence, suppliers: Side, customers: Side, exporters: set[str]
+) -> np.ndarray:
+    """``[P, C]`` routes a general licence exempts on one market: from its ``exporters``
+    (facility ids) to customers of its regions and sectors (plants only with all sectors)."""
+    ids = suppliers.ids or [""] * len(suppliers.countries)
+    sectors = customers.sectors or [None] * len(customers.countries)
+    sending = np.array([i in exporters for i in ids], dtype=bool).reshape(len(ids))
+    receiving = np.array(
+        [_licensed(licence, region, sector) for region, sector in zip(customers.regions, sectors)],
+        dtype=bool,
+    ).reshape(len(sectors))
+    return sending[:, None] & receiving[None, :]
+
+
+def _licensed(licence: GeneralLicence, region: str, sector: str | None) -> bool:
+    """Whether a customer of this region and sector (None: a plant) is a licence's buyer."""
+    in_region = licence.regions == "all" or region in licence.regions
+    return in_region and (licence.sectors == "all" or sector in licence.sectors)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -60,9 +60,22 @@ class EventValues:
         drawn = self.draws.get(f"events[{event}].{field}")
         if drawn is None:
             return self.month(getattr(self.scenario.events[event], field), default)
+        return self._months(drawn)
+
+    def _months(self, drawn: np.ndarray) -> np.ndarray:
+        """Drawn dates (day ordinals) as months from the origin."""
         days = np.asarray(drawn, dtype=float)
         cache = {d: month_index(self.origin, dt.date.fromordinal(int(d))) for d in np.unique(days)}
         return np.array([cache[d] for d in days])
+
+    def part(self, event: int, path: str, written: float | dt.date) -> np.ndarray:
+        """A number or date inside a field of event ``event`` (a schedule's step, say), one
+        value a sample: the draws for ``events[i].PATH`` (``path`` as a document writes it,
+        ``approval_rate.steps[1].value``), else ``written``; dates as months from the origin."""
+        drawn = self.draws.get(f"events[{event}].{path}")
+        if isinstance(written, dt.date):
+            return self.month(written, 0.0) if drawn is None else self._months(drawn)
+        return np.full(self.samples, float(written)) if drawn is None else np.asarray(drawn, float)
 
     def completes(self, event: int) -> np.ndarray:
         """Whether capacity project ``event`` is built, 0 or 1 a sample: the sweep's draws
@@ -120,20 +133,39 @@ def ramp_average(
     return np.where(np.isneginf(start), 1.0, level)
 
 
+class Varying(Protocol):
+    """A share that changes within a phase (a ramp): its mean share over a step."""
+
+    def withheld(
+        self, start: np.ndarray, end: np.ndarray, off: tuple[np.ndarray, np.ndarray], step: int
+    ) -> np.ndarray:
+        """Its integral over the part of ``step`` inside ``[start, end)`` and outside ``off``."""
+        ...
+
+    def times(self) -> list[np.ndarray]:
+        """Months at which its value may change."""
+        ...
+
+
+Phase = tuple[np.ndarray, np.ndarray, "np.ndarray | Varying"]  # start, end, share withheld
+
+
 def withheld_share(
-    phases: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
-    off: tuple[np.ndarray, np.ndarray],
-    step: int,
+    phases: Sequence[Phase], off: tuple[np.ndarray, np.ndarray], step: int
 ) -> np.ndarray:
     """Mean over ``step`` of a control's withheld share of normal flow, per sample.
 
     Args:
-        phases: ``(start, end, withheld)`` arrays: the share withheld inside ``[start, end)``.
+        phases: ``(start, end, withheld)``: the share withheld inside ``[start, end)``, one
+            value a sample, or a share that varies (`Varying`).
         off: ``(suspended, resumed)``: the control is off inside this window.
         step: the step.
     """
     total = np.zeros_like(off[0], dtype=float)
     for start, end, share in phases:
+        if not isinstance(share, np.ndarray):
+            total = total + share.withheld(start, end, off, step)
+            continue
         on = active_fraction(start, end, step)
         paused = active_fraction(np.maximum(start, off[0]), np.minimum(end, off[1]), step)
         total = total + share * np.maximum(on - paused, 0.0)
