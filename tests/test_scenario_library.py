@@ -28,6 +28,7 @@ LIBRARY = [
     "lynas-malaysia-licence-loss",
     "myanmar-heavy-feed-disruption",
     "myanmar-heavy-feed-disruption-uncertain",
+    "china-2025-april-forecast",
 ]
 _cache: dict[str, RunResult] = {}
 
@@ -179,3 +180,27 @@ def test_an_embargo_on_everything_hurts_the_us_at_least_as_much_as_a_magnet_ban(
     embargo = result("full-embargo-us")
     us = np.array([b.region == "US" for b in embargo.chain.buyers])
     assert embargo.shortfall[0][:, us].sum() >= ban.shortfall[0][:, us].sum() - 1e-6
+
+
+def test_the_april_2025_forecast_sweeps_a_thousand_futures_with_a_real_band() -> None:
+    # what could be forecast on 4 April 2025: 1,000 futures of the licence dynamics drawn from
+    # the 2023 gallium and germanium licensing; the band of ex-China EV-traction shortfall in
+    # 2026 is wide (the answer is not one assumption), and it closes as approvals ramp up
+    import sim
+
+    swept = sim.sweep(str(SCENARIOS / "china-2025-april-forecast.yaml"), 1000, seed=1)
+    raw = swept.raw
+    assert raw.samples == 1000 and len(raw.scenario.uncertain) == 5
+    year = np.array([d.year for d in raw.dates])
+    buyers = raw.buyers
+    ev_abroad = np.asarray(
+        (buyers["sector"] == "ev_traction")
+        & (buyers["region"] != "CN")
+        & (buyers["material"] == "NdFeB")
+    )
+    short = raw.arrays["shortfall"][:, :, ev_abroad]  # [samples, months, buyers]
+    in_2026 = short[:, year == 2026].sum(axis=(1, 2))
+    p05, p50, p95 = np.percentile(in_2026, [5, 50, 95])
+    assert p95 > 2.0 * p05 > 0.0, (p05, p50, p95)  # a real band, not one number
+    first_half = short[:, (year == 2025)].sum(axis=(1, 2))
+    assert (first_half > 0).all()  # every future runs short in 2025: licences take months
