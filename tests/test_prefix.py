@@ -45,7 +45,9 @@ def late_draws(scenario: Scenario, samples: int) -> dict[str, np.ndarray]:
     if not dated:
         return {}
     start, i = max(dated)
-    days = [start.toordinal() + 31 * k for k in range(samples)]
+    end = getattr(scenario.events[i], "end", None)  # a start drawn past its end is refused
+    step = 31 if not isinstance(end, dt.date) else min(31, (end - start).days // (samples + 1))
+    days = [start.toordinal() + step * k for k in range(samples)]
     return {f"events[{i}].start": np.array(days, dtype=float)}
 
 

@@ -5,6 +5,7 @@ Each test here failed on the tree before its fix."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import os
@@ -14,13 +15,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.errors import MassBalanceError
+from sim.errors import InputError, MassBalanceError
 from sim.io.cli import main
 from sim.io.scenario_files import load_scenario
 from sim.model.ledger import Ledger
 from sim.runs import engine
 from sim.runs.store import BatchStore
 from sim.runs.sweep import sweep
+from sim.world.loader import default_world
 from tests.worlds import one_chain
 
 SHORT = """\
@@ -631,3 +633,33 @@ def test_result_folders_get_the_users_normal_permissions(tmp_path: Path, umask: 
         os.umask(was)
     mode = (tmp_path / "out").stat().st_mode & 0o777
     assert mode == (tmp_path / "plain").stat().st_mode & 0o777 == 0o777 & ~umask
+
+
+@pytest.mark.parametrize(
+    ("key", "values", "expected"),
+    [
+        ("events[0].share", [5.0, 0.2], "a drawn value is refused: Input should be less than"),
+        ("events[0].share", [float("nan"), 0.2], "draws must be finite numbers"),
+        ("events[0].shares", [0.1, 0.2], "no such number or date in the scenario"),
+        ("events[7].share", [0.1, 0.2], "no such number or date in the scenario"),
+        ("events[0].share", [0.1], "must hold one value a sample (2)"),
+        ("events[0].start", [0.5, 0.5], "a drawn date must be a day ordinal"),
+    ],
+)
+def test_injected_draws_are_checked_like_the_file(key: str, values: list, expected: str) -> None:  # type: ignore[type-arg]
+    # draws given to run() from outside are refused where the scenario's schema would refuse
+    # the value in its file (an approval rate of 5.0 used to run)
+    world = default_world()
+    scenario = load_scenario_text(QUOTA, world)
+    with pytest.raises(InputError) as info:
+        engine.run(world, scenario, samples=2, draws={key: np.array(values)})
+    assert str(info.value).startswith(f"{key}: {expected}"), str(info.value)
+
+
+def test_injected_draws_within_the_schema_run() -> None:
+    world = default_world()
+    scenario = load_scenario_text(QUOTA, world)
+    day = float(dt.date(2024, 5, 1).toordinal())
+    draws = {"events[0].share": np.array([0.1, 0.7]), "events[0].start": np.array([day, day])}
+    result = engine.run(world, scenario, samples=2, draws=draws)
+    assert result.shortfall[0].sum() >= result.shortfall[1].sum()

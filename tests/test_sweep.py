@@ -156,7 +156,7 @@ def test_demand_that_differs_by_sample_is_kept_sample_by_sample() -> None:
     world = vintage_world(load_scenario(path).world)
     scenario = load_scenario(path, world)
     i = next(k for k, ev in enumerate(scenario.events) if ev.kind == "substitution")
-    draws = {f"events[{i}].max_share": np.array([0.0, 0.2, 0.5, 0.9])}
+    draws = {f"events[{i}].max_share": np.array([0.01, 0.2, 0.5, 0.9])}  # > 0: the schema
     result = sweep(world, scenario, 4, workers=1, batch_size=2, draws=draws)
     demand = result.arrays["demand"]
     assert demand.strides[0] != 0  # one row a sample, not one shared row

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import simpy
 
+from sim.config.draw_checks import check_draws
 from sim.config.draws import check_seed
 from sim.config.scenario import Scenario
 from sim.errors import InputError, bad_value
@@ -298,14 +299,12 @@ def _check_request(
     detail: bool,
     draws: Mapping[str, np.ndarray] | None,
 ) -> None:
-    """Refuse a bad seed, draws of the wrong length, and a run too big for memory, before
-    it starts."""
+    """Refuse a bad seed, draws that are not values the scenario would accept
+    (`sim.config.draw_checks`), and a run too big for memory, before it starts."""
     check_seed(seed)
     check_count(samples, "samples")
     if draws:
-        sizes = {len(v) for v in draws.values()}
-        if sizes != {samples}:
-            raise ValueError(f"draws hold {sorted(sizes)} values, expected {samples} a field")
+        check_draws(scenario, draws, samples)
     need = estimate_bytes(world, scenario, samples, detail)
     if need > MEMORY_LIMIT_BYTES:
         raise InputError(
