@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from sim.units import MAGNETS, REGIONS, SECTORS
 
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from sim.runs.backtest import Backtest
 
 COLOURS = dict(zip(REGIONS, ("#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e", "#7f7f7f")))
+STYLES = {"NdFeB": "-", "SmCo": "--"}  # a line style per magnet, a colour per region
 Span = tuple[str, pd.Timestamp, pd.Timestamp | None]  # in force: label, from, until if it ends
 Period = tuple[dt.date, dt.date | None]  # from, until (None: to the end)
 Marks = tuple[list[Span], list[pd.Timestamp]]  # periods in force; suspensions before a start
@@ -119,13 +122,19 @@ def _users(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _figure(panels: int) -> tuple[Any, Any]:
-    """A figure of ``panels`` panels in two columns; axes past the last panel are hidden."""
+    """A figure of ``panels`` panels in two columns; axes past the last panel are hidden,
+    and the last panel of each column shows the dates (readable on any horizon)."""
     cols = 2
     rows = (panels + cols - 1) // cols
     fig = Figure(figsize=(12, 2.8 * rows + 0.8))
     axes = fig.subplots(rows, cols, sharex=True, squeeze=False)
     for ax in list(axes.flat)[panels:]:
         ax.axis("off")
+    locator = AutoDateLocator(minticks=4, maxticks=9)
+    axes.flat[0].xaxis.set_major_locator(locator)
+    axes.flat[0].xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    for ax in list(axes.flat)[max(panels - cols, 0) : panels]:
+        ax.xaxis.set_tick_params(labelbottom=True)
     return fig, axes
 
 
@@ -135,7 +144,10 @@ def _decorate(ax: Any, panel: str, marks: Marks) -> None:
     ax.set_title(title.replace("_", " "), fontsize=10)
     ax.set_ylabel("t element / month" if panel == "elements" else "t magnet / month", fontsize=8)
     ax.grid(alpha=0.3)
+    ax.margins(x=0)  # the horizon, edge to edge: no tick for a year outside it
     ax.set_ylim(bottom=0)
+    if ax.get_ylim()[1] < 1.0:  # nobody short: a plain 0-1 axis, not a scale of noise
+        ax.set_ylim(0.0, 1.0)
     _mark_spans(ax, marks)
 
 
@@ -159,12 +171,12 @@ def plot_shortfall(shortfall: pd.DataFrame, scenario: Scenario, path: Path) -> N
     magnets, elements, panels, fig, axes = _panels(shortfall)
     marks = _event_spans(scenario), _early_suspensions(scenario)
     for ax, panel in zip(axes.flat, panels):
-        data = elements if panel == "elements" else magnets[magnets["sector"] == panel]
-        by = data.groupby(["date", "region"])["shortfall_t"].sum().unstack("region").fillna(0.0)
-        for region in by.columns:
-            ax.plot(by.index, by[region], label=region, color=COLOURS.get(region), lw=1.6)
+        if panel == "elements":
+            _plot_lines(ax, elements.assign(material="elements"))
+        else:
+            _plot_lines(ax, magnets[magnets["sector"] == panel])
         _decorate(ax, panel, marks)
-    handles, labels = _fullest_legend(axes)
+    handles, labels = _legend(axes, set(magnets["material"]))
     fig.suptitle(
         _title(f"{scenario.name}: monthly shortfall by sector and region", scenario), fontsize=10
     )
@@ -173,14 +185,33 @@ def plot_shortfall(shortfall: pd.DataFrame, scenario: Scenario, path: Path) -> N
     _save(fig, path, rect=(0, 0.04, 1, 0.95))
 
 
-def _fullest_legend(axes: Any) -> tuple[list[Any], list[str]]:
-    """The legend entries of the panel with the most (the first of those)."""
-    handles, labels = axes.flat[0].get_legend_handles_labels()
+def _plot_lines(ax: Any, data: pd.DataFrame) -> None:
+    """A line per region (its colour) and magnet (its style) of a panel's monthly shortfall;
+    a magnet nobody in the panel is short of is left out (SmCo is often never short)."""
+    summed = data.groupby(["date", "region", "material"])["shortfall_t"].sum()
+    by = summed.unstack(["region", "material"]).fillna(0.0)
+    for column in by.columns:
+        region, material = str(column[0]), str(column[1])
+        line = by[column]
+        if material == "SmCo" and line.max() <= 0.0:
+            continue
+        style = STYLES.get(str(material), "-")
+        ax.plot(line.index, line, label=region, color=COLOURS.get(region), ls=style, lw=1.6)
+
+
+def _legend(axes: Any, materials: set[str]) -> tuple[list[Any], list[str]]:
+    """One entry a region (its colour), then one a magnet (its line style) when the
+    panels show more than one."""
+    entries: dict[str, Any] = {}
     for ax in axes.flat:
-        panel_handles, panel_labels = ax.get_legend_handles_labels()
-        if len(panel_handles) > len(handles):
-            handles, labels = panel_handles, panel_labels
-    return handles, labels
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, Line2D([], [], color=handle.get_color(), lw=1.6))
+    shown = {line.get_linestyle() for ax in axes.flat for line in ax.get_lines()}
+    styles = {m: s for m, s in STYLES.items() if m in materials and s in shown}
+    if len(styles) > 1:
+        for material, style in styles.items():
+            entries[material] = Line2D([], [], color="black", ls=style, lw=1.2)
+    return list(entries.values()), list(entries)
 
 
 def _save(fig: Any, path: Path, rect: tuple[float, float, float, float] | None = None) -> None:

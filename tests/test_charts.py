@@ -1,0 +1,86 @@
+"""Charts that read (issue 17): dates under the last panel of each column on any horizon, a
+colour per region and a line style per magnet with both in the legend, and a plain axis
+where nobody is short."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from sim.io import plotting
+from tests.worlds import scenario
+
+SECTORS = ["ev_traction", "wind", "defence", "electronics", "industrial_motors", "other"]
+
+
+def _frame(years: int, smco_short: bool) -> pd.DataFrame:
+    """A shortfall table: every region and sector short of NdFeB, SmCo short only if asked,
+    and an element buyer."""
+    dates = pd.date_range("2024-01-01", periods=12 * years, freq="MS")
+    rows = []
+    for date in dates:
+        for region in ("US", "EU", "CN"):
+            for sector in SECTORS:
+                short = 0.0 if sector == "defence" else 5.0
+                rows.append((date.date(), region, sector, "NdFeB", short))
+                rows.append((date.date(), region, sector, "SmCo", 1.0 if smco_short else 0.0))
+            rows.append((date.date(), region, "other", "Ce", 2.0))
+    return pd.DataFrame(rows, columns=["date", "region", "sector", "material", "shortfall_t"])
+
+
+def _figure(tmp_path: Path, frame: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> Any:
+    figures: list[Any] = []
+    monkeypatch.setattr(plotting, "_save", lambda fig, path, rect=None: figures.append(fig))
+    years = (frame["date"].max().year - frame["date"].min().year) + 1
+    plotting.plot_shortfall(frame, scenario(end=f"{2023 + years}-12-31"), tmp_path / "s.png")
+    (figure,) = figures
+    figure.canvas.draw()  # tick labels are made when drawn
+    return figure
+
+
+@pytest.mark.parametrize("years", [1, 4, 30])
+def test_dates_read_under_the_last_panel_of_each_column(
+    tmp_path: Path, years: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    figure = _figure(tmp_path, _frame(years, False), monkeypatch)
+    shown = [ax for ax in figure.axes if ax.axison]
+    labelled = [ax for ax in shown if any(t.get_text() for t in ax.get_xticklabels())]
+    assert {ax.get_title() for ax in labelled} == {"other", "non-magnet uses (La, Ce, Y, ...)"}
+    for ax in labelled:
+        texts = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+        assert 3 <= len(texts) <= 10, texts  # readable: a handful of ticks, not a smear
+        years = [text for text in texts if text.isdigit()]  # months between read "Jul"
+        assert years and years == sorted(set(years)), texts
+
+
+def test_a_colour_per_region_and_a_style_per_magnet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    figure = _figure(tmp_path, _frame(2, True), monkeypatch)
+    (legend,) = figure.legends
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert labels[:3] == ["CN", "EU", "US"] and labels[3:] == ["NdFeB", "SmCo"]
+    wind = next(ax for ax in figure.axes if ax.get_title() == "wind")
+    styles = {(line.get_color(), line.get_linestyle()) for line in wind.get_lines()}
+    assert (plotting.COLOURS["US"], "-") in styles and (plotting.COLOURS["US"], "--") in styles
+
+
+def test_no_magnet_style_legend_when_only_ndfeb_is_short_and_a_plain_axis_for_nobody(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    figure = _figure(tmp_path, _frame(2, False), monkeypatch)
+    labels = [t.get_text() for t in figure.legends[0].get_texts()]
+    assert "SmCo" not in labels and "NdFeB" not in labels
+    defence = next(ax for ax in figure.axes if ax.get_title() == "defence")
+    assert defence.get_ylim() == (0.0, 1.0)
+
+
+def test_dates_are_dates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    figure = _figure(tmp_path, _frame(4, False), monkeypatch)
+    other = next(ax for ax in figure.axes if ax.get_title() == "other")
+    texts = [t.get_text() for t in other.get_xticklabels() if t.get_text()]
+    years = [int(text) for text in texts if text.isdigit()]
+    assert texts[0] == "2024" and years == [2024, 2025, 2026, 2027], texts
