@@ -25,6 +25,7 @@ LIBRARY = [
     "new-capacity-ex-china",
     "us-australia-framework",
     "full-embargo-us",
+    "full-embargo-us-defence-stockpile",
 ]
 _cache: dict[str, RunResult] = {}
 

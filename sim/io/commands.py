@@ -1,4 +1,4 @@
-"""The command line's eight commands, one function each, returning the exit status.
+"""The command line's nine commands, one function each, returning the exit status.
 
 Each reads its inputs, runs, writes its results folder and prints a summary (`sim.io.console`).
 Modules are imported inside each command, so that a command loads only what it needs (``sim
@@ -213,6 +213,29 @@ def compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def solve(args: argparse.Namespace) -> int:
+    """``sim solve``: the smallest size of a lever for which a target holds."""
+    from sim.io.impact_console import solve_lines
+    from sim.io.report import check_free, default_folder, write_solve
+    from sim.runs.solve import Futures, check_probability
+    from sim.runs.solve import solve as goal_seek
+    from sim.runs.solve_inputs import parse_lever, parse_target
+
+    scenario, world = _scenario_and_world(args.scenario)
+    lever, target = parse_lever(args.lever, scenario), parse_target(args.target, scenario, world)
+    check_probability(args.probability)
+    futures = Futures(args.n, args.seed, args.method, _checked_workers(args.workers))
+    folder = args.out or _renamed(default_folder(args.results, scenario), "-solve")
+    check_free(folder)
+    found = goal_seek(world, scenario, lever, target, args.probability, futures)
+    write_solve(found, scenario, args.seed, folder)
+    print("\n".join(solve_lines(found, scenario.name)))
+    print(f"wrote {folder}")
+    if found.answer is None:
+        print(f"error: no size of {lever.path} meets the target: {found.reason}", file=sys.stderr)
+    return 0 if found.answer is not None else 1
+
+
 def _renamed(folder: Path, suffix: str) -> Path:
     """``folder`` with ``suffix`` added to its name."""
     return folder.with_name(folder.name + suffix)
@@ -298,12 +321,18 @@ def _batch_size(args: argparse.Namespace) -> int:
     """Samples per engine batch (``--batch-size``, else the default for the workers)."""
     from sim.runs.sweep import default_batch
 
-    if args.workers < 1:
-        raise bad_value("must be at least 1", "--workers", args.workers)
+    _checked_workers(args.workers)
     batch = args.batch_size or default_batch(args.n, args.workers)
     if batch < 1:
         raise bad_value("must be at least 1", "--batch-size", batch)
     return batch
+
+
+def _checked_workers(workers: int) -> int:
+    """``--workers`` if at least 1."""
+    if workers < 1:
+        raise bad_value("must be at least 1", "--workers", workers)
+    return workers
 
 
 RECENT_SECONDS = 600  # a store changed this recently may belong to a sweep running now

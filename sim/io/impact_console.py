@@ -1,6 +1,7 @@
 """What ``sim run`` prints of a run's impact: one small table by period for the ex-China
 roll-up (units not built of each product, the value of that output, what buyers paid over 2024
-prices) and the policy costs; every region's numbers are in the files it names.
+prices) and the policy costs; every region's numbers are in the files it names. Also what
+``sim solve`` prints (the trials, the answer and its margin).
 
 Each function returns text; none reads or writes files.
 """
@@ -11,6 +12,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from sim.runs.solve import Solve, Trial
 
 #: The roll-up the console shows (the files have every region and roll-up).
 SHOWN = "ex_china"
@@ -102,5 +105,48 @@ def consistency_lines(table: pd.DataFrame) -> list[str]:
             f"  {product:16s} world {world['implied_kg_per_unit']:9.3g} per {world['unit']:9s} "
             f"band {world['kg_low']:g} to {world['kg_high']:g}: {verdict}{kind}"
             + (f"; regions outside: {note}" if note else "")
+        )
+    return lines
+
+
+def solve_lines(found: Solve, scenario: str) -> list[str]:
+    """What ``sim solve`` prints: the question, the trials, the answer and its margin."""
+    unit = found.lever.kind.unit
+    share = f"in {found.probability:.0%} of {found.futures} futures"
+    if found.futures == 1:
+        share = "(one future: no uncertain input)"
+    lines = [
+        f"solve {scenario}: smallest {found.lever.path} ({found.lever.name}, {unit}) for "
+        f"{found.target.label} {share}",
+        "trials (excess: t short beyond the threshold in the future at that rank, 0 when the "
+        "target holds; held: share of futures it holds in):",
+        f"  {'value (' + unit + ')':>16s} {'excess_t':>12s} {'held':>6s}",
+        *(_trial_line(t) for t in found.trials),
+    ]
+    return lines + _answer_lines(found, unit)
+
+
+def _trial_line(trial: Trial) -> str:
+    return f"  {trial.value:16,.2f} {trial.excess_t:12,.2f} {trial.share_held:6.0%}"
+
+
+def _answer_lines(found: Solve, unit: str) -> list[str]:
+    """The answer and the margin (the largest value that failed, and 5% less), or why
+    there is none."""
+    count = len(found.trials)
+    took = f"({count} trial{'s' if count > 1 else ''}, {found.wall_seconds:.1f} s)"
+    if found.answer is None:
+        return [f"no answer {took}"]
+    lines = [f"answer: {found.answer:,.2f} {unit} {took}"]
+    failed = found.failed_below()
+    if failed is None:
+        return [*lines, "margin: the target holds at the lever's least value"]
+    gap = (found.answer - failed) / found.answer
+    lines.append(f"margin: {failed:,.2f} {unit} failed ({gap:.2%} less)")
+    if found.check is not None:
+        c = found.check
+        lines[-1] += (
+            f"; at {c.value:,.2f} {unit} (5% less) it fails by {c.excess_t:,.2f} t, "
+            f"held in {c.share_held:.0%} of futures"
         )
     return lines

@@ -1,9 +1,9 @@
 """Writing results folders: tables, manifest and pictures, atomically, never over another.
 
-A run, a backtest, a sweep, a comparison or a sensitivity analysis. Files are written into a
-hidden temporary folder beside the destination and the folder is renamed into place only when
-complete, so an interrupted run leaves no folder that looks finished, and an existing folder
-is never touched.
+A run, a backtest, a sweep, a comparison, a sensitivity analysis or a solve. Files are
+written into a hidden temporary folder beside the destination and the folder is renamed into
+place only when complete, so an interrupted run leaves no folder that looks finished, and an
+existing folder is never touched.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from sim.config.scenario import Scenario
     from sim.runs.backtest import Backtest
     from sim.runs.engine import RunResult
+    from sim.runs.solve import Solve
     from sim.runs.sweep import SweepResult
     from sim.runs.windows import Window
 
@@ -428,5 +429,28 @@ def write_sensitivity(table: pd.DataFrame, output: str, scenario: Scenario, fold
             "version": __version__,
             "created_utc": _utc_now(),
             "files": ["manifest.json", "sensitivity.csv", "tornado.png"],
+        }
+        _write_manifest(tmp, manifest)
+
+
+def write_solve(found: Solve, scenario: Scenario, seed: int, folder: Path) -> None:
+    """trials.csv (every lever value tried) and a manifest with the answer, atomically."""
+    with atomic_folder(folder) as tmp:
+        write_csv(found.trials_table(), tmp / "trials.csv")
+        manifest = {
+            "scenario": scenario.name,
+            "scenario_hash": scenario_hash(scenario),
+            "lever": found.lever.path,
+            "target": found.target.text,
+            "probability": found.probability,
+            "futures": found.futures,
+            "seed": seed,
+            "answer": found.answer,
+            "no_answer": found.reason or None,
+            "data_hash": data_hash(),
+            "version": __version__,
+            "wall_seconds": round(found.wall_seconds, 3),
+            "created_utc": _utc_now(),
+            "files": ["manifest.json", "trials.csv"],
         }
         _write_manifest(tmp, manifest)
