@@ -186,6 +186,7 @@ def _add_compare(subparsers: Any) -> None:
     command.add_argument("a", type=Path, metavar="A.yaml")
     command.add_argument("b", type=Path, metavar="B.yaml")
     _sweep_options(command)
+    _by_option(command)
     _out_option(command, "results/<A>-vs-<B>/<UTC timestamp>/")
 
 

@@ -187,13 +187,17 @@ def sweep(args: argparse.Namespace) -> int:
 
 def compare(args: argparse.Namespace) -> int:
     """``sim compare``: sweep A and B with shared draws; report B's effect against A."""
+    from sim.io.impact_console import comparison_impact
     from sim.io.report import check_free, write_comparison
     from sim.runs.sweep import check_comparable
+    from sim.runs.windows import check_within, parse_window
 
+    window = parse_window(args.by)
     if args.out is not None:
         check_free(args.out)
     first, second = _scenario_and_world(args.a), _scenario_and_world(args.b)
     check_comparable(first[0], second[0])
+    check_within(window, first[0].horizon.start, first[0].horizon.end)
     out_a, out_b = (
         (None, None) if args.out is None else (_renamed(args.out, "-a"), _renamed(args.out, "-b"))
     )
@@ -204,11 +208,12 @@ def compare(args: argparse.Namespace) -> int:
         if args.out is not None
         else (args.results / f"{a.scenario.name}-vs-{b.scenario.name}" / folder_b.name)
     )
-    table = write_comparison(a, b, out)
+    tables = write_comparison(a, b, out, window)
     shutil.rmtree(store_a, ignore_errors=True)
     shutil.rmtree(store_b, ignore_errors=True)
     print(console.comparison_header(a, b, args.seed))
-    print(console.comparison(table))
+    print(console.comparison(tables["comparison.csv"]))
+    print(comparison_impact(tables))
     print(f"wrote {out}")
     return 0
 

@@ -150,3 +150,37 @@ def _answer_lines(found: Solve, unit: str) -> list[str]:
             f"held in {c.share_held:.0%} of futures"
         )
     return lines
+
+
+def comparison_impact(tables: dict[str, pd.DataFrame]) -> str:
+    """``sim compare``'s impact block: B - A of the shown roll-up, mean over the futures, a
+    row a product whose units changed, then output at risk and paid over 2024 prices."""
+    import pandas as pd
+
+    units = tables.get("impact_comparison.csv")
+    rows = [] if units is None else _unit_diffs(units)
+    if units is not None:
+        rows.append(_diff(units, "output_at_risk_usd").rename("output at risk (US$)"))
+    costs = tables["extra_cost_comparison.csv"]
+    rows.append(_diff(costs, "extra_cost_usd").rename("paid over 2024 prices (US$)"))
+    table = pd.DataFrame(rows).fillna(0.0).map(_short)
+    files = "impact_comparison.csv, extra_cost_comparison.csv"
+    return (
+        f"impact B - A, ex-China, mean over the futures by period ({files}):\n{table.to_string()}"
+    )
+
+
+def _diff(table: pd.DataFrame, metric: str) -> pd.Series:
+    """The mean paired difference of one metric of the shown roll-up, summed by period."""
+    shown = table[(table["region"] == SHOWN) & (table["metric"] == metric)]
+    return shown.groupby("period")["diff_mean"].sum()
+
+
+def _unit_diffs(units: pd.DataFrame) -> list[pd.Series]:
+    """A row a product of the shown roll-up whose units not built changed (B - A)."""
+    shown = units[(units["region"] == SHOWN) & (units["metric"] == "units_not_built")]
+    table = shown.pivot_table(index=["product", "unit"], columns="period", values="diff_mean")
+    keep = table.abs().sum(axis=1) > 0.5
+    table = table[keep]
+    table.index = [f"{product} ({unit})" for product, unit in table.index]
+    return [row for _, row in table.iterrows()]

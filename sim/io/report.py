@@ -327,10 +327,11 @@ def write_sweep(
     extra: dict[str, Any],
     window: Window | None = None,
 ) -> dict[str, Any]:
-    """Write a sweep's summary, totals, parameters, impact by ``window``'s periods (default:
-    calendar years), fan chart, manifest (and with ``keep_samples`` every sample's path)
-    into ``folder`` atomically."""
+    """Write a sweep's summary, totals, parameters, impact and extra cost by ``window``'s
+    periods (default: calendar years), fan chart, manifest (and with ``keep_samples`` every
+    sample's path) into ``folder`` atomically."""
     from sim.io.plotting import plot_fan
+    from sim.runs.sweep_costs import sweep_extra_cost_table
     from sim.runs.sweep_impact import sweep_impact_table
     from sim.runs.sweep_tables import parameters_table, totals_table
     from sim.runs.sweep_tables import summary_table as sweep_summary
@@ -345,6 +346,7 @@ def write_sweep(
             "totals.csv": totals_table(result),
             "parameters.csv": parameters_table(result),
             "impact.csv": sweep_impact_table(result, world, window or BY_YEAR),
+            "extra_cost.csv": sweep_extra_cost_table(result, world, window or BY_YEAR),
         }
         _write_tables(tables, tmp)
         files = [*tables, "fan.png", "manifest.json"]
@@ -387,15 +389,25 @@ def _sweep_manifest(result: SweepResult, files: list[str]) -> dict[str, Any]:
     }
 
 
-def write_comparison(a: SweepResult, b: SweepResult, folder: Path) -> pd.DataFrame:
-    """Paired comparison of two sweeps: comparison.csv, both summaries and a manifest."""
+def write_comparison(
+    a: SweepResult, b: SweepResult, folder: Path, window: Window | None = None
+) -> dict[str, pd.DataFrame]:
+    """Paired comparison of two sweeps: comparison.csv, both summaries, B - A of the impact
+    tables by ``window``'s periods (default: calendar years) and a manifest; the tables
+    written, by file name."""
+    from sim.runs.compare_impact import impact_comparisons
     from sim.runs.sweep_tables import comparison_table, totals_table
+    from sim.runs.windows import BY_YEAR
+    from sim.world.loader import vintage_world
 
     with atomic_folder(folder) as tmp:
         table = comparison_table(a, b)
         table.to_csv(tmp / "comparison.csv", index=False, float_format="%.6g")
         totals_table(a).to_csv(tmp / "totals_a.csv", index=False, float_format="%.6g")
         totals_table(b).to_csv(tmp / "totals_b.csv", index=False, float_format="%.6g")
+        world = vintage_world(a.scenario.world)
+        impact = impact_comparisons(a, b, world, window or BY_YEAR)
+        _write_tables(impact, tmp)
         manifest = {
             "a": {"scenario": a.scenario.name, "scenario_hash": scenario_hash(a.scenario)},
             "b": {"scenario": b.scenario.name, "scenario_hash": scenario_hash(b.scenario)},
@@ -408,10 +420,13 @@ def write_comparison(a: SweepResult, b: SweepResult, folder: Path) -> pd.DataFra
             "data_hash": data_hash(),
             "version": __version__,
             "created_utc": _utc_now(),
-            "files": ["comparison.csv", "manifest.json", "totals_a.csv", "totals_b.csv"],
+            "periods": (window or BY_YEAR).label,
+            "files": sorted(
+                ["comparison.csv", "manifest.json", "totals_a.csv", "totals_b.csv", *impact]
+            ),
         }
         _write_manifest(tmp, manifest)
-    return table
+    return {"comparison.csv": table, **impact}
 
 
 def write_sensitivity(table: pd.DataFrame, output: str, scenario: Scenario, folder: Path) -> None:

@@ -137,7 +137,7 @@ def extra_cost_table(
     base price in their tier, times the kg delivered (oxide kg for element buyers), by
     period x region (and roll-ups) x sector x material."""
     rows = shortfall.assign(period=periods(shortfall["date"], window)).dropna(subset=["period"])
-    product, tier, per_kg = _price_cells(rows)
+    product, tier, per_kg = price_cells(rows)
     step = _steps(result, rows["date"])
     change = result.prices_usd_per_kg[sample] - result.chain.economics.base_prices[None]
     priced = product >= 0
@@ -150,7 +150,7 @@ def extra_cost_table(
     return with_rollups(summed, COST_KEYS, COST_SUMS)
 
 
-def _price_cells(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def price_cells(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each row's price product (-1: not priced) and tier, and kg of the priced product per
     kg delivered (oxide per contained element for element buyers)."""
     material = rows["material"]
