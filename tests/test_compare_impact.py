@@ -1,7 +1,7 @@
-"""What a policy changes in what people lose (issue 16): a sweep's extra cost equals a run's
-future by future; `sim compare` writes B - A of units not built, output at risk and extra cost,
-equal to the difference of the two runs when nothing is uncertain, zero against itself, by the
-`--by` window; a bad window exits 2 before any work."""
+"""What a policy changes in what people lose (issue 16): a sweep's extra cost and resilience
+equal a run's future by future; `sim compare` writes B - A of units not built, output at risk
+and extra cost, equal to the difference of the two runs when nothing is uncertain, zero against
+itself, by the `--by` window; a bad window exits 2 before any work."""
 
 from __future__ import annotations
 
@@ -14,8 +14,11 @@ from sim.io.scenario_files import load_scenario
 from sim.runs.compare_impact import impact_comparisons
 from sim.runs.engine import RunResult, run
 from sim.runs.impact import extra_cost_table, monthly_plans, units_table
+from sim.runs.resilience import resilience_table
+from sim.runs.summary import first_event
 from sim.runs.sweep import SweepResult, sweep
 from sim.runs.sweep_costs import sweep_extra_cost_table
+from sim.runs.sweep_resilience import sweep_resilience_table
 from sim.runs.tables import shortfall_table
 from sim.runs.windows import BY_YEAR, parse_window
 from sim.world.loader import default_world
@@ -46,6 +49,20 @@ def test_a_sweeps_extra_cost_is_the_runs_in_every_future() -> None:
     scale = ran["extra_cost_usd"].abs().max()
     assert np.allclose(got["p05"], ran["extra_cost_usd"], rtol=1e-4, atol=1e-6 * scale)
     assert np.allclose(got["p95"], got["p05"]) and np.allclose(got["mean"], got["p05"])
+
+
+@pytest.mark.parametrize("metric", ["depth_share", "months_short", "cumulative_t"])
+def test_a_sweeps_resilience_is_the_runs_in_every_future(metric: str) -> None:
+    res, swept = both(A)
+    keys = ["region", "sector", "material"]
+    ran = resilience_table(shortfall_table(res), first_event(res)).set_index(keys)[metric]
+    table = sweep_resilience_table(swept)
+    got = table[table["metric"] == metric].set_index(keys).loc[ran.index]
+    assert len(table) == 3 * len(ran) and (ran > 0).any()
+    assert np.allclose(got["p05"], ran, rtol=1e-5, atol=1e-6) and (got["p05"] == got["p95"]).all()
+    months = resilience_table(shortfall_table(res), first_event(res)).set_index(keys)
+    ran_short = (months.loc[ran.index, "months_short"] > 0).to_numpy()
+    assert np.array_equal(got["probability_short"].to_numpy() == 1.0, ran_short)
 
 
 def run_units(res: RunResult) -> pd.DataFrame:

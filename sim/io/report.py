@@ -328,11 +328,12 @@ def write_sweep(
     window: Window | None = None,
 ) -> dict[str, Any]:
     """Write a sweep's summary, totals, parameters, impact and extra cost by ``window``'s
-    periods (default: calendar years), fan chart, manifest (and with ``keep_samples`` every
-    sample's path) into ``folder`` atomically."""
+    periods (default: calendar years), resilience, fan chart, manifest (and with
+    ``keep_samples`` every sample's path) into ``folder`` atomically."""
     from sim.io.plotting import plot_fan
     from sim.runs.sweep_costs import sweep_extra_cost_table
     from sim.runs.sweep_impact import sweep_impact_table
+    from sim.runs.sweep_resilience import sweep_resilience_table
     from sim.runs.sweep_tables import parameters_table, totals_table
     from sim.runs.sweep_tables import summary_table as sweep_summary
     from sim.runs.windows import BY_YEAR
@@ -347,6 +348,7 @@ def write_sweep(
             "parameters.csv": parameters_table(result),
             "impact.csv": sweep_impact_table(result, world, window or BY_YEAR),
             "extra_cost.csv": sweep_extra_cost_table(result, world, window or BY_YEAR),
+            "resilience.csv": sweep_resilience_table(result),
         }
         _write_tables(tables, tmp)
         files = [*tables, "fan.png", "manifest.json"]
