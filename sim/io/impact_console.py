@@ -35,7 +35,20 @@ def impact_summary(tables: dict[str, pd.DataFrame]) -> str:
     capped = "; * capped in some region" if any(n.endswith("*") for n in rows.index) else ""
     files = "units_not_built.csv, extra_cost.csv, resilience.csv"
     title = f"impact, ex-China, by period ({files}{capped}):"
-    return f"{title}\n{table.to_string()}"
+    return f"{title}\n{table.to_string()}{_gdp_line(tables.get('gdp.csv'))}"
+
+
+def _gdp_line(gdp: pd.DataFrame | None) -> str:
+    """US GDP lost with the output at risk, by period (a line; none without a loss)."""
+    if gdp is None or gdp["gdp_lost_usd"].sum() < 0.5:
+        return ""
+    lost = gdp.groupby(["region", "period"])["gdp_lost_usd"].sum()
+    parts = [
+        f"{region} GDP lost (US$, Type I value added of the output at risk, gdp.csv): "
+        + ", ".join(f"{period} {_short(v)}" for period, v in lost[region].items())
+        for region in lost.index.get_level_values(0).unique()
+    ]
+    return "\n" + "\n".join(parts)
 
 
 def _unit_rows(units: pd.DataFrame) -> pd.DataFrame:

@@ -17,11 +17,12 @@ import pandas as pd
 
 from sim.config.events import PriceFloor, Stockpile
 from sim.runs.engine import PRICE_PRODUCTS, TIERS, RunResult
+from sim.runs.gdp import gdp_table
 from sim.runs.resilience import resilience_table
 from sim.runs.summary import first_event
 from sim.runs.windows import Window, periods, with_rollups
 from sim.units import ELEMENT_INDEX, MAGNETS, REO_TO_ELEMENT
-from sim.world.impact_data import ImpactData, buyer_growth, impact_data
+from sim.world.impact_data import ImpactData, buyer_growth, gdp_multipliers, impact_data
 from sim.world.world import World
 
 KG_PER_T = 1000.0
@@ -228,10 +229,13 @@ def _pile_price(result: RunResult, pile: Stockpile, sample: int) -> np.ndarray:
 def impact_tables(
     result: RunResult, shortfall: pd.DataFrame, window: Window
 ) -> dict[str, pd.DataFrame]:
-    """A run's impact tables by file name: units not built with their value, what buyers paid
-    over 2024 prices, resilience by buyer group, and policy costs (when it has policies)."""
+    """A run's impact tables by file name: units not built with their value, the GDP lost
+    with them, what buyers paid over 2024 prices, resilience by buyer group, and policy costs
+    (when it has policies)."""
+    units = units_table(shortfall, monthly_plans(result), window)
     tables = {
-        "units_not_built.csv": units_table(shortfall, monthly_plans(result), window),
+        "units_not_built.csv": units,
+        "gdp.csv": gdp_table(units, gdp_multipliers(result.scenario.world)),
         "extra_cost.csv": extra_cost_table(result, shortfall, window),
         "resilience.csv": resilience_table(shortfall, first_event(result)),
     }
