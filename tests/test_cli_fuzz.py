@@ -54,6 +54,9 @@ SCENARIOS = {
     "huge-sd.yaml": "name: sd\n" + HORIZON + "events:\n"
     "  - {kind: outage, facility: mountain_pass, share: 0.5,\n"
     "     start: {dist: normal, mean: 2024-01-10, sd_days: 1.0e+300}}\n",
+    "stockpile.yaml": "name: pile\n" + HORIZON + "events:\n"
+    "  - {kind: stockpile, region: US, material: NdFeB, sectors: [defence], initial_t: 5,\n"
+    "     max_release_t_per_month: 1, start: 2024-01-10}\n",
     "huge-number.yaml": "name: big\n" + HORIZON + "events:\n"
     "  - {kind: new_capacity, facility: mountain_pass, nameplate_tpa: 1.0e+300,"
     " start: 2024-01-10}\n",
@@ -142,13 +145,21 @@ METRICS = [
     "",
     "x" * 5000,
 ]
+TARGETS = [
+    "no_shortfall region=US",
+    "no_shortfall region=world sector=defence until=2024-01-31",
+    "no_shortfall region=US until=9999-01-01",
+    "no_shortfall region=US from=x",
+    "no_shortfall",
+    "",
+]
 OUTS = ["fresh", "fresh", "fresh", "exists", "file", "under-file", "devnull", "dangling", ""]
 junk_text = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=30)
 
 
 def scenario_names(inputs: dict[str, Path], valid: bool = False) -> st.SearchStrategy[str]:
     """A scenario argument: one of the files (the valid ones more often), or junk."""
-    quick = ["ok.yaml", "uncertain.yaml", "world2009.yaml", "extends.yaml"]
+    quick = ["ok.yaml", "uncertain.yaml", "world2009.yaml", "extends.yaml", "stockpile.yaml"]
     names = sorted(n for n in inputs if not n.endswith(".csv") and inputs[n].parent != SHIPPED)
     if valid:
         return st.sampled_from(quick)
@@ -175,6 +186,12 @@ def option_values(name: str, inputs: dict[str, Path]) -> st.SearchStrategy[str]:
         return st.sampled_from(["not a url", "tcp://", "ftp://x:1", "::", "host:99999x"])
     if name == "--method":
         return st.sampled_from(["random", "lhs", "sobol", "bogus"])
+    if name == "--lever":
+        return st.sampled_from(["events[0].initial_t", "events[0].start", "events[9].x", ""])
+    if name == "--target":
+        return st.sampled_from(TARGETS)
+    if name == "--probability":
+        return st.sampled_from(["0.5", "1", "0", "1.5", "nan", "x"])
     if name == "--analysis":
         return st.sampled_from(["sobol", "morris", "bogus"])
     return junk_text
@@ -196,13 +213,19 @@ OPTIONS = {
     ],
     "compare": ["-n", "--seed", "--workers", "--method", "--out", "--results"],
     "sensitivity": ["--output", "-n", "--analysis", "--seed", "--workers", "--out"],
+    "solve": ["--lever", "--target", "--probability", "-n", "--seed", "--workers", "--out"],
     "backtest": ["--observed", "--out", "--seed", "--results"],
     "calibrate": ["--world", "--observed", "--fit"],
     "clean": ["--delete"],
     "bogus": ["--out"],
 }
 FLAGS = {"--keep-samples", "--fit", "--help"}
-REQUIRED = {"sweep": ["-n"], "compare": ["-n"], "sensitivity": ["--output"]}
+REQUIRED = {
+    "sweep": ["-n"],
+    "compare": ["-n"],
+    "sensitivity": ["--output"],
+    "solve": ["--lever", "--target"],
+}
 
 
 @st.composite
@@ -356,11 +379,12 @@ def run_cli(argv: list[str]) -> tuple[int, str, str]:
 
 
 def check_outcome(argv: list[str], status: int, out: str, err: str) -> None:
-    """Status 0, 2 or 3; no traceback; on failure ``error:`` lines (one a problem: a file's
-    problems are reported at once), beside only ``notice:`` and ``warning:`` lines."""
+    """Status 0, 2 or 3 (or 1: a solve with no answer); no traceback; on failure ``error:``
+    lines (one a problem: a file's problems are reported at once), beside only ``notice:``
+    and ``warning:`` lines."""
     shown = f"argv={argv}\nstatus={status}\nstderr:\n{err[-3000:]}"
     assert "Traceback" not in out + err, shown
-    assert status in STATUSES, shown
+    assert status in STATUSES | ({1} if argv[:1] == ["solve"] else set()), shown
     lines = err.splitlines()
     errors = [line for line in lines if not line.startswith(("notice: ", "warning: "))]
     if status == 0:

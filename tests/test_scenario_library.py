@@ -29,6 +29,7 @@ LIBRARY = [
     "myanmar-heavy-feed-disruption",
     "myanmar-heavy-feed-disruption-uncertain",
     "china-2025-april-forecast",
+    "full-embargo-us-defence-stockpile",
 ]
 _cache: dict[str, RunResult] = {}
 

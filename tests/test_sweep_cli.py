@@ -73,6 +73,8 @@ def test_sweep_writes_every_file(tmp_path: Path, capsys: pytest.CaptureFixture[s
         "summary.csv",
         "totals.csv",
         "impact.csv",
+        "extra_cost.csv",
+        "resilience.csv",
         "parameters.csv",
         "manifest.json",
         "fan.png",

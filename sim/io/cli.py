@@ -1,10 +1,12 @@
-"""The command line: its parser, and the dispatch of its eight commands to `sim.io.commands`.
+"""The command line: its parser, and the dispatch of its nine commands to `sim.io.commands`.
 
 - ``sim validate SCENARIO``: check a scenario file and exit.
 - ``sim run SCENARIO``: run a scenario and write a results folder.
 - ``sim sweep SCENARIO -n N``: run many futures of a scenario with uncertain inputs.
 - ``sim compare A B -n N``: sweep two scenarios with shared draws; the effect of B against A.
 - ``sim sensitivity SCENARIO --output METRIC``: which uncertain inputs drive an outcome.
+- ``sim solve SCENARIO --lever events[N].FIELD --target TARGET``: the smallest size of a lever
+  for which a target holds.
 - ``sim backtest SCENARIO --observed FILE``: hold a run's monthly series against observed ones.
 - ``sim calibrate [SCENARIO]``: print a world's first-year calibration against its targets.
 - ``sim clean [FOLDER ...]``: list (``--delete``: remove) the stores interrupted sweeps left.
@@ -167,6 +169,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_sweep(subparsers)
     _add_compare(subparsers)
     _add_sensitivity(subparsers)
+    _add_solve(subparsers)
     _add_backtest(subparsers)
     _add_calibrate(subparsers)
     _add_clean(subparsers)
@@ -209,6 +212,7 @@ def _add_compare(subparsers: Any) -> None:
     command.add_argument("a", type=Path, metavar="A.yaml")
     command.add_argument("b", type=Path, metavar="B.yaml")
     _sweep_options(command)
+    _by_option(command)
     _out_option(command, "results/<A>-vs-<B>/<UTC timestamp>/")
 
 
@@ -236,6 +240,33 @@ def _add_sensitivity(subparsers: Any) -> None:
     command.add_argument("--workers", type=int, default=_default_workers())
     command.add_argument("--out", type=Path, default=None)
     command.add_argument("--results", type=Path, default=Path("results"))
+
+
+def _add_solve(subparsers: Any) -> None:
+    command = subparsers.add_parser(
+        "solve", help="the smallest size of one lever for which a target holds"
+    )
+    command.add_argument("scenario", type=Path)
+    command.add_argument(
+        "--lever", required=True, metavar="events[N].FIELD", help="e.g. events[2].initial_t"
+    )
+    command.add_argument(
+        "--target",
+        required=True,
+        help="no_shortfall region=R [sector=S] [material=M] [from=YYYY-MM-DD] "
+        "[until=YYYY-MM-DD], e.g. 'no_shortfall region=US sector=defence until=2030-12-31'",
+    )
+    command.add_argument(
+        "--probability", type=float, default=0.95, help="share of futures it must hold in"
+    )
+    command.add_argument(
+        "-n", type=int, default=200, help="futures (default 200; 1 without uncertain inputs)"
+    )
+    command.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    command.add_argument("--method", choices=("random", "lhs", "sobol"), default="random")
+    command.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    _out_option(command, "results/<name>/<UTC timestamp>-solve/")
+    _results_option(command)
 
 
 def _add_backtest(subparsers: Any) -> None:

@@ -1,4 +1,4 @@
-"""The command line's eight commands, one function each, returning the exit status.
+"""The command line's nine commands, one function each, returning the exit status.
 
 Each reads its inputs, runs, writes its results folder and prints a summary (`sim.io.console`).
 Modules are imported inside each command, so that a command loads only what it needs (``sim
@@ -202,13 +202,17 @@ def _warn_if_certain(scenario: Scenario, path: Path) -> None:
 
 def compare(args: argparse.Namespace) -> int:
     """``sim compare``: sweep A and B with shared draws; report B's effect against A."""
+    from sim.io.impact_console import comparison_impact
     from sim.io.report import check_free, write_comparison
     from sim.runs.sweep import check_comparable
+    from sim.runs.windows import check_within, parse_window
 
+    window = parse_window(args.by)
     if args.out is not None:
         check_free(args.out)
     first, second = _scenario_and_world(args.a), _scenario_and_world(args.b)
     check_comparable(first[0], second[0])
+    check_within(window, first[0].horizon.start, first[0].horizon.end)
     out_a, out_b = (
         (None, None) if args.out is None else (_renamed(args.out, "-a"), _renamed(args.out, "-b"))
     )
@@ -219,13 +223,37 @@ def compare(args: argparse.Namespace) -> int:
         if args.out is not None
         else (args.results / f"{a.scenario.name}-vs-{b.scenario.name}" / folder_b.name)
     )
-    table = write_comparison(a, b, out)
+    tables = write_comparison(a, b, out, window)
     shutil.rmtree(store_a, ignore_errors=True)
     shutil.rmtree(store_b, ignore_errors=True)
     print(console.comparison_header(a, b, args.seed))
-    print(console.comparison(table))
+    print(console.comparison(tables["comparison.csv"]))
+    print(comparison_impact(tables))
     print(f"wrote {out}")
     return 0
+
+
+def solve(args: argparse.Namespace) -> int:
+    """``sim solve``: the smallest size of a lever for which a target holds."""
+    from sim.io.impact_console import solve_lines
+    from sim.io.report import check_free, default_folder, write_solve
+    from sim.runs.solve import Futures, check_probability
+    from sim.runs.solve import solve as goal_seek
+    from sim.runs.solve_inputs import parse_lever, parse_target
+
+    scenario, world = _scenario_and_world(args.scenario)
+    lever, target = parse_lever(args.lever, scenario), parse_target(args.target, scenario, world)
+    check_probability(args.probability)
+    futures = Futures(args.n, args.seed, args.method, _checked_workers(args.workers))
+    folder = args.out or _renamed(default_folder(args.results, scenario), "-solve")
+    check_free(folder)
+    found = goal_seek(world, scenario, lever, target, args.probability, futures)
+    write_solve(found, scenario, args.seed, folder)
+    print("\n".join(solve_lines(found, scenario.name)))
+    print(f"wrote {folder}")
+    if found.answer is None:
+        print(f"error: no size of {lever.path} meets the target: {found.reason}", file=sys.stderr)
+    return 0 if found.answer is not None else 1
 
 
 def _renamed(folder: Path, suffix: str) -> Path:
@@ -328,12 +356,18 @@ def _batch_size(args: argparse.Namespace) -> int:
     """Samples per engine batch (``--batch-size``, else the default for the workers)."""
     from sim.runs.sweep import default_batch
 
-    if args.workers < 1:
-        raise bad_value("must be at least 1", "--workers", args.workers)
+    _checked_workers(args.workers)
     batch = args.batch_size or default_batch(args.n, args.workers)
     if batch < 1:
         raise bad_value("must be at least 1", "--batch-size", batch)
     return batch
+
+
+def _checked_workers(workers: int) -> int:
+    """``--workers`` if at least 1."""
+    if workers < 1:
+        raise bad_value("must be at least 1", "--workers", workers)
+    return workers
 
 
 RECENT_SECONDS = 600  # a store changed this recently may belong to a sweep running now

@@ -1,6 +1,7 @@
 """What ``sim run`` prints of a run's impact: one small table by period for the ex-China
 roll-up (units not built of each product, the value of that output, what buyers paid over 2024
-prices) and the policy costs; every region's numbers are in the files it names.
+prices) and the policy costs; every region's numbers are in the files it names. Also what
+``sim solve`` prints (the trials, the answer and its margin).
 
 Each function returns text; none reads or writes files.
 """
@@ -11,6 +12,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from sim.runs.solve import Solve, Trial
 
 #: The roll-up the console shows (the files have every region and roll-up).
 SHOWN = "ex_china"
@@ -32,7 +35,20 @@ def impact_summary(tables: dict[str, pd.DataFrame]) -> str:
     capped = "; * capped in some region" if any(n.endswith("*") for n in rows.index) else ""
     files = "units_not_built.csv, extra_cost.csv, resilience.csv"
     title = f"impact, ex-China, by period ({files}{capped}):"
-    return f"{title}\n{table.to_string()}"
+    return f"{title}\n{table.to_string()}{_gdp_line(tables.get('gdp.csv'))}"
+
+
+def _gdp_line(gdp: pd.DataFrame | None) -> str:
+    """US GDP lost with the output at risk, by period (a line; none without a loss)."""
+    if gdp is None or gdp["gdp_lost_usd"].sum() < 0.5:
+        return ""
+    lost = gdp.groupby(["region", "period"])["gdp_lost_usd"].sum()
+    parts = [
+        f"{region} GDP lost (US$, Type I value added of the output at risk, gdp.csv): "
+        + ", ".join(f"{period} {_short(v)}" for period, v in lost[region].items())
+        for region in lost.index.get_level_values(0).unique()
+    ]
+    return "\n" + "\n".join(parts)
 
 
 def _unit_rows(units: pd.DataFrame) -> pd.DataFrame:
@@ -104,3 +120,80 @@ def consistency_lines(table: pd.DataFrame) -> list[str]:
             + (f"; regions outside: {note}" if note else "")
         )
     return lines
+
+
+def solve_lines(found: Solve, scenario: str) -> list[str]:
+    """What ``sim solve`` prints: the question, the trials, the answer and its margin."""
+    unit = found.lever.kind.unit
+    share = f"in {found.probability:.0%} of {found.futures} futures"
+    if found.futures == 1:
+        share = "(one future: no uncertain input)"
+    lines = [
+        f"solve {scenario}: smallest {found.lever.path} ({found.lever.name}, {unit}) for "
+        f"{found.target.label} {share}",
+        "trials (excess: t short beyond the threshold in the future at that rank, 0 when the "
+        "target holds; held: share of futures it holds in):",
+        f"  {'value (' + unit + ')':>16s} {'excess_t':>12s} {'held':>6s}",
+        *(_trial_line(t) for t in found.trials),
+    ]
+    return lines + _answer_lines(found, unit)
+
+
+def _trial_line(trial: Trial) -> str:
+    return f"  {trial.value:16,.2f} {trial.excess_t:12,.2f} {trial.share_held:6.0%}"
+
+
+def _answer_lines(found: Solve, unit: str) -> list[str]:
+    """The answer and the margin (the largest value that failed, and 5% less), or why
+    there is none."""
+    count = len(found.trials)
+    took = f"({count} trial{'s' if count > 1 else ''}, {found.wall_seconds:.1f} s)"
+    if found.answer is None:
+        return [f"no answer {took}"]
+    lines = [f"answer: {found.answer:,.2f} {unit} {took}"]
+    failed = found.failed_below()
+    if failed is None:
+        return [*lines, "margin: the target holds at the lever's least value"]
+    gap = (found.answer - failed) / found.answer
+    lines.append(f"margin: {failed:,.2f} {unit} failed ({gap:.2%} less)")
+    if found.check is not None:
+        c = found.check
+        lines[-1] += (
+            f"; at {c.value:,.2f} {unit} (5% less) it fails by {c.excess_t:,.2f} t, "
+            f"held in {c.share_held:.0%} of futures"
+        )
+    return lines
+
+
+def comparison_impact(tables: dict[str, pd.DataFrame]) -> str:
+    """``sim compare``'s impact block: B - A of the shown roll-up, mean over the futures, a
+    row a product whose units changed, then output at risk and paid over 2024 prices."""
+    import pandas as pd
+
+    units = tables.get("impact_comparison.csv")
+    rows = [] if units is None else _unit_diffs(units)
+    if units is not None:
+        rows.append(_diff(units, "output_at_risk_usd").rename("output at risk (US$)"))
+    costs = tables["extra_cost_comparison.csv"]
+    rows.append(_diff(costs, "extra_cost_usd").rename("paid over 2024 prices (US$)"))
+    table = pd.DataFrame(rows).fillna(0.0).map(_short)
+    files = "impact_comparison.csv, extra_cost_comparison.csv"
+    return (
+        f"impact B - A, ex-China, mean over the futures by period ({files}):\n{table.to_string()}"
+    )
+
+
+def _diff(table: pd.DataFrame, metric: str) -> pd.Series:
+    """The mean paired difference of one metric of the shown roll-up, summed by period."""
+    shown = table[(table["region"] == SHOWN) & (table["metric"] == metric)]
+    return shown.groupby("period")["diff_mean"].sum()
+
+
+def _unit_diffs(units: pd.DataFrame) -> list[pd.Series]:
+    """A row a product of the shown roll-up whose units not built changed (B - A)."""
+    shown = units[(units["region"] == SHOWN) & (units["metric"] == "units_not_built")]
+    table = shown.pivot_table(index=["product", "unit"], columns="period", values="diff_mean")
+    keep = table.abs().sum(axis=1) > 0.5
+    table = table[keep]
+    table.index = [f"{product} ({unit})" for product, unit in table.index]
+    return [row for _, row in table.iterrows()]

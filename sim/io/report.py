@@ -1,9 +1,9 @@
 """Writing results folders: tables, manifest and pictures, atomically, never over another.
 
-A run, a backtest, a sweep, a comparison or a sensitivity analysis. Files are written into a
-hidden temporary folder beside the destination and the folder is renamed into place only when
-complete, so an interrupted run leaves no folder that looks finished, and an existing folder
-is never touched.
+A run, a backtest, a sweep, a comparison, a sensitivity analysis or a solve. Files are
+written into a hidden temporary folder beside the destination and the folder is renamed into
+place only when complete, so an interrupted run leaves no folder that looks finished, and an
+existing folder is never touched.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from sim.config.scenario import Scenario
     from sim.runs.backtest import Backtest
     from sim.runs.engine import RunResult
+    from sim.runs.solve import Solve
     from sim.runs.sweep import SweepResult
     from sim.runs.windows import Window
 
@@ -334,11 +335,13 @@ def write_sweep(
     extra: dict[str, Any],
     window: Window | None = None,
 ) -> dict[str, Any]:
-    """Write a sweep's summary, totals, parameters, impact by ``window``'s periods (default:
-    calendar years), fan chart, manifest (and with ``keep_samples`` every sample's path)
-    into ``folder`` atomically."""
+    """Write a sweep's summary, totals, parameters, impact and extra cost by ``window``'s
+    periods (default: calendar years), resilience, fan chart, manifest (and with
+    ``keep_samples`` every sample's path) into ``folder`` atomically."""
     from sim.io.plotting import plot_fan
+    from sim.runs.sweep_costs import sweep_extra_cost_table
     from sim.runs.sweep_impact import sweep_impact_table
+    from sim.runs.sweep_resilience import sweep_resilience_table
     from sim.runs.sweep_tables import parameters_table, totals_table
     from sim.runs.sweep_tables import summary_table as sweep_summary
     from sim.runs.windows import BY_YEAR
@@ -352,6 +355,8 @@ def write_sweep(
             "totals.csv": totals_table(result),
             "parameters.csv": parameters_table(result),
             "impact.csv": sweep_impact_table(result, world, window or BY_YEAR),
+            "extra_cost.csv": sweep_extra_cost_table(result, world, window or BY_YEAR),
+            "resilience.csv": sweep_resilience_table(result),
         }
         _write_tables(tables, tmp)
         files = [*tables, "fan.png", "manifest.json"]
@@ -394,15 +399,25 @@ def _sweep_manifest(result: SweepResult, files: list[str]) -> dict[str, Any]:
     }
 
 
-def write_comparison(a: SweepResult, b: SweepResult, folder: Path) -> pd.DataFrame:
-    """Paired comparison of two sweeps: comparison.csv, both summaries and a manifest."""
+def write_comparison(
+    a: SweepResult, b: SweepResult, folder: Path, window: Window | None = None
+) -> dict[str, pd.DataFrame]:
+    """Paired comparison of two sweeps: comparison.csv, both summaries, B - A of the impact
+    tables by ``window``'s periods (default: calendar years) and a manifest; the tables
+    written, by file name."""
+    from sim.runs.compare_impact import impact_comparisons
     from sim.runs.sweep_tables import comparison_table, totals_table
+    from sim.runs.windows import BY_YEAR
+    from sim.world.loader import vintage_world
 
     with atomic_folder(folder) as tmp:
         table = comparison_table(a, b)
         table.to_csv(tmp / "comparison.csv", index=False, float_format="%.6g")
         totals_table(a).to_csv(tmp / "totals_a.csv", index=False, float_format="%.6g")
         totals_table(b).to_csv(tmp / "totals_b.csv", index=False, float_format="%.6g")
+        world = vintage_world(a.scenario.world)
+        impact = impact_comparisons(a, b, world, window or BY_YEAR)
+        _write_tables(impact, tmp)
         manifest = {
             "a": {"scenario": a.scenario.name, "scenario_hash": scenario_hash(a.scenario)},
             "b": {"scenario": b.scenario.name, "scenario_hash": scenario_hash(b.scenario)},
@@ -415,10 +430,13 @@ def write_comparison(a: SweepResult, b: SweepResult, folder: Path) -> pd.DataFra
             "data_hash": data_hash(),
             "version": __version__,
             "created_utc": _utc_now(),
-            "files": ["comparison.csv", "manifest.json", "totals_a.csv", "totals_b.csv"],
+            "periods": (window or BY_YEAR).label,
+            "files": sorted(
+                ["comparison.csv", "manifest.json", "totals_a.csv", "totals_b.csv", *impact]
+            ),
         }
         _write_manifest(tmp, manifest)
-    return table
+    return {"comparison.csv": table, **impact}
 
 
 def write_sensitivity(table: pd.DataFrame, output: str, scenario: Scenario, folder: Path) -> None:
@@ -436,5 +454,28 @@ def write_sensitivity(table: pd.DataFrame, output: str, scenario: Scenario, fold
             "version": __version__,
             "created_utc": _utc_now(),
             "files": ["manifest.json", "sensitivity.csv", "tornado.png"],
+        }
+        _write_manifest(tmp, manifest)
+
+
+def write_solve(found: Solve, scenario: Scenario, seed: int, folder: Path) -> None:
+    """trials.csv (every lever value tried) and a manifest with the answer, atomically."""
+    with atomic_folder(folder) as tmp:
+        write_csv(found.trials_table(), tmp / "trials.csv")
+        manifest = {
+            "scenario": scenario.name,
+            "scenario_hash": scenario_hash(scenario),
+            "lever": found.lever.path,
+            "target": found.target.text,
+            "probability": found.probability,
+            "futures": found.futures,
+            "seed": seed,
+            "answer": found.answer,
+            "no_answer": found.reason or None,
+            "data_hash": data_hash(),
+            "version": __version__,
+            "wall_seconds": round(found.wall_seconds, 3),
+            "created_utc": _utc_now(),
+            "files": ["manifest.json", "trials.csv"],
         }
         _write_manifest(tmp, manifest)

@@ -17,11 +17,12 @@ import pandas as pd
 
 from sim.config.events import PriceFloor, Stockpile
 from sim.runs.engine import PRICE_PRODUCTS, TIERS, RunResult
+from sim.runs.gdp import gdp_table
 from sim.runs.resilience import resilience_table
 from sim.runs.summary import first_event
 from sim.runs.windows import Window, periods, with_rollups
 from sim.units import ELEMENT_INDEX, MAGNETS, REO_TO_ELEMENT
-from sim.world.impact_data import ImpactData, buyer_growth, impact_data
+from sim.world.impact_data import ImpactData, buyer_growth, gdp_multipliers, impact_data
 from sim.world.world import World
 
 KG_PER_T = 1000.0
@@ -137,7 +138,7 @@ def extra_cost_table(
     base price in their tier, times the kg delivered (oxide kg for element buyers), by
     period x region (and roll-ups) x sector x material."""
     rows = shortfall.assign(period=periods(shortfall["date"], window)).dropna(subset=["period"])
-    product, tier, per_kg = _price_cells(rows)
+    product, tier, per_kg = price_cells(rows)
     step = _steps(result, rows["date"])
     change = result.prices_usd_per_kg[sample] - result.chain.economics.base_prices[None]
     priced = product >= 0
@@ -150,7 +151,7 @@ def extra_cost_table(
     return with_rollups(summed, COST_KEYS, COST_SUMS)
 
 
-def _price_cells(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def price_cells(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each row's price product (-1: not priced) and tier, and kg of the priced product per
     kg delivered (oxide per contained element for element buyers)."""
     material = rows["material"]
@@ -228,10 +229,13 @@ def _pile_price(result: RunResult, pile: Stockpile, sample: int) -> np.ndarray:
 def impact_tables(
     result: RunResult, shortfall: pd.DataFrame, window: Window
 ) -> dict[str, pd.DataFrame]:
-    """A run's impact tables by file name: units not built with their value, what buyers paid
-    over 2024 prices, resilience by buyer group, and policy costs (when it has policies)."""
+    """A run's impact tables by file name: units not built with their value, the GDP lost
+    with them, what buyers paid over 2024 prices, resilience by buyer group, and policy costs
+    (when it has policies)."""
+    units = units_table(shortfall, monthly_plans(result), window)
     tables = {
-        "units_not_built.csv": units_table(shortfall, monthly_plans(result), window),
+        "units_not_built.csv": units,
+        "gdp.csv": gdp_table(units, gdp_multipliers(result.scenario.world)),
         "extra_cost.csv": extra_cost_table(result, shortfall, window),
         "resilience.csv": resilience_table(shortfall, first_event(result)),
     }

@@ -1,11 +1,13 @@
 """Units not built and the output at risk over a sweep's futures: each future's units lost by
-period x plan (and roll-ups), with mean, P5, P50 and P95 over the futures.
+period x plan (and roll-ups, `future_units`), with mean, P5, P50 and P95 over the futures.
 
 The arithmetic is `sim.runs.impact`'s, on every sample's monthly shortfall and demand at once
 (a block of samples at a time, so memory stays bounded).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -21,31 +23,51 @@ BLOCK_SAMPLES = 256
 KEYS = ["period", "region", "sector", "product", "unit", "metric"]
 
 
-def sweep_impact_table(result: SweepResult, world: World, window: Window) -> pd.DataFrame:
-    """Per period x region (and roll-up) x product: units not built and output at risk
-    (US$), mean and percentiles over the futures, beside the units planned."""
+@dataclass(frozen=True)
+class PerFuture:
+    """Metrics of every future by period x group: the periods' labels, the groups' keys (a row
+    a group), each metric's ``[S, periods, groups]`` values and, for units, the units planned
+    ``[periods, groups]``."""
+
+    labels: list[object]
+    groups: pd.DataFrame
+    values: dict[str, np.ndarray]
+    planned: np.ndarray | None = None
+
+
+def future_units(result: SweepResult, world: World, window: Window) -> PerFuture | None:
+    """Units not built and output at risk (US$) of every future by period x plan (and
+    roll-ups of a product's plans); ``None`` for a world without plans."""
     plans = plans_table(world, impact_data(result.scenario.world))
     if plans.empty:
-        return pd.DataFrame(columns=[*KEYS, "planned", "mean", "p05", "p50", "p95"])
-    labels, period_of = _periods(result, window)
+        return None
+    labels, period_of = periods_of(result, window)
     groups, member = _groups(plans)
     planned = _planned(result, world, plans)
     lost = np.concatenate(
-        [_lost(result, plans, planned, block) @ period_of for block in _blocks(result.samples)]
+        [_lost(result, plans, planned, block) @ period_of for block in blocks(result.samples)]
     ).transpose(0, 2, 1)  # [S, periods, plans]
     units = np.einsum("spq,qg->spg", lost, member)
     value = np.einsum("spq,qg->spg", lost * plans["usd_per_unit"].to_numpy(), member)
-    planned_g = period_of.T @ planned @ member  # [periods, groups]
-    return pd.concat(
-        [
-            _frame(labels, groups, planned_g, _stats(units), "units_not_built"),
-            _frame(labels, groups, planned_g, _stats(value), "output_at_risk_usd"),
-        ],
-        ignore_index=True,
-    )
+    metrics = {"units_not_built": units, "output_at_risk_usd": value}
+    return PerFuture(labels, groups, metrics, period_of.T @ planned @ member)
 
 
-def _periods(result: SweepResult, window: Window) -> tuple[list[object], np.ndarray]:
+def sweep_impact_table(result: SweepResult, world: World, window: Window) -> pd.DataFrame:
+    """Per period x region (and roll-up) x product: units not built and output at risk
+    (US$), mean and percentiles over the futures, beside the units planned."""
+    found = future_units(result, world, window)
+    if found is None:
+        return pd.DataFrame(columns=[*KEYS, "planned", "mean", "p05", "p50", "p95"])
+    assert found.planned is not None
+    frames = [
+        stats_frame(found, _stats(values), metric).assign(planned=found.planned.ravel())
+        for metric, values in found.values.items()
+    ]
+    return pd.concat(frames, ignore_index=True)[[*KEYS, "planned", "mean", "p05", "p50", "p95"]]
+
+
+def periods_of(result: SweepResult, window: Window) -> tuple[list[object], np.ndarray]:
     """The periods' labels and ``[T, periods]``: 1 where a month falls in a period."""
     label = periods(pd.Series(result.dates), window)
     names = list(dict.fromkeys(label.dropna()))
@@ -74,7 +96,7 @@ def _planned(result: SweepResult, world: World, plans: pd.DataFrame) -> np.ndarr
     return plans["units"].to_numpy() * (1 + plans["growth_pa"].to_numpy()) ** since / 12
 
 
-def _blocks(samples: int) -> list[slice]:
+def blocks(samples: int) -> list[slice]:
     return [slice(a, min(a + BLOCK_SAMPLES, samples)) for a in range(0, samples, BLOCK_SAMPLES)]
 
 
@@ -100,19 +122,12 @@ def _buyer_index(result: SweepResult, plans: pd.DataFrame) -> np.ndarray:
     return np.array([index[(p.region, p.sector, p.material)] for p in plans.itertuples()])
 
 
-def _frame(
-    labels: list[object],
-    groups: pd.DataFrame,
-    planned: np.ndarray,
-    stats: dict[str, np.ndarray],
-    metric: str,
-) -> pd.DataFrame:
+def stats_frame(found: PerFuture, stats: dict[str, np.ndarray], metric: str) -> pd.DataFrame:
     """A row a period x group of one metric's statistics (``[periods, groups]`` each)."""
-    P, G = planned.shape
-    frame = groups.loc[np.tile(np.arange(G), P)].reset_index(drop=True)
-    frame.insert(0, "period", np.repeat(np.array(labels, dtype=object), G))
+    P, G = len(found.labels), len(found.groups)
+    frame = found.groups.loc[np.tile(np.arange(G), P)].reset_index(drop=True)
+    frame.insert(0, "period", np.repeat(np.array(found.labels, dtype=object), G))
     frame["metric"] = metric
-    frame["planned"] = planned.ravel()
     for name, values in stats.items():
         frame[name] = values.ravel()
     return frame

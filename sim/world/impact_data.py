@@ -1,5 +1,6 @@
 """What tonnes of magnet are as things: each product's magnet per unit (``intensities.csv``)
-and the units of it each region's buyers make in the base year (``unit_plans.csv``).
+and the units of it each region's buyers make in the base year (``unit_plans.csv``); and the
+GDP a US$ of a region's product carries (``gdp_multipliers.csv``).
 
 Only today's world has these files' rows (a vintage with its own files has none). Rows are
 checked against each other and the world's buyers: a plan names a known product, a product's
@@ -16,7 +17,7 @@ from sim.errors import InputError
 from sim.world import data_files
 from sim.world.data_files import LocatedRow, located_rows
 from sim.world.loader import vintage_world
-from sim.world.rows import IntensityRow, UnitPlanRow
+from sim.world.rows import GdpMultiplierRow, IntensityRow, UnitPlanRow
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
@@ -85,6 +86,42 @@ def _read(root: Traversable, name: str) -> ImpactData:
     return ImpactData(by_id, tuple(_plan(located.row) for located in plans))
 
 
+@dataclass(frozen=True)
+class GdpMultiplier:
+    """A region's product's input-output industry, and the domestic value added (Type I:
+    direct and indirect) a US$ of its final output carries."""
+
+    region: str
+    product: str
+    industry_code: str
+    industry: str
+    va_per_usd: float
+
+
+def gdp_multipliers(name: str) -> tuple[GdpMultiplier, ...]:
+    """The GDP multipliers of the embedded world ``name`` (none for a vintage of its own
+    files), each of a product the region plans.
+
+    Raises:
+        InputError: if a row is bad or names no unit plan (file, line and column).
+    """
+    own_files = vintage_world(name).base_year != vintage_world("default").base_year
+    return () if own_files else _read_gdp(data_files.DATA, name)  # type: ignore[arg-type]
+
+
+@functools.cache
+def _read_gdp(root: Traversable, name: str) -> tuple[GdpMultiplier, ...]:
+    """``gdp_multipliers.csv``'s rows, each of a (region, product) planned once."""
+    rows = located_rows(GdpMultiplierRow, "gdp_multipliers.csv", "", root)
+    planned = {(plan.region, plan.product) for plan in _read(root, name).plans}  # type: ignore[arg-type]
+    _check_unique([(r.row.region, r.row.product) for r in rows], rows, "product")
+    for located in rows:
+        if (located.row.region, located.row.product) not in planned:
+            raise _plan_error(located, "no unit plan of this product in this region", "product")
+    fields = {"source", "confidence", "note"}
+    return tuple(GdpMultiplier(**r.row.model_dump(exclude=fields)) for r in rows)
+
+
 def _product(row: IntensityRow) -> Product:
     fields = row.model_dump(exclude={"source", "confidence", "note", "product"})
     return Product(id=row.product, **fields)
@@ -124,7 +161,7 @@ def _check_plan(
         raise _plan_error(located, problem, "region")
 
 
-def _plan_error(located: LocatedRow[UnitPlanRow], problem: str, column: str) -> InputError:
+def _plan_error(located: LocatedRow, problem: str, column: str) -> InputError:
     """The error of a plan's ``column``, at its file and line."""
     value = getattr(located.row, column)
     return InputError(

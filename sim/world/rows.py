@@ -326,6 +326,19 @@ class UnitPlanRow(DataRow):
     usd_per_unit: float = Field(gt=0, description="Value of one unit, US$.")
 
 
+class GdpMultiplierRow(DataRow):
+    """``gdp_multipliers.csv``: the input-output industry of a region's product and the
+    domestic value added (GDP) a US$ of its final output carries, direct and indirect."""
+
+    region: str = Field(min_length=1, description="Demand region (a unit plan's).")
+    product: str = Field(min_length=1, description="Product (of intensities.csv).")
+    industry_code: str = Field(min_length=1, description="BEA summary industry code.")
+    industry: str = Field(min_length=1, description="BEA industry name.")
+    va_per_usd: float = Field(
+        gt=0, le=1, description="Type I value added (GDP) per US$ of final output, 0-1."
+    )
+
+
 class TargetRow(DataRow):
     """``targets.csv``: a calibration target, printed as written by ``sim calibrate``."""
 

@@ -1,0 +1,73 @@
+"""What buyers paid over 2024 prices in every future of a sweep: each future's delivered kg
+(demand less shortfall; oxide kg for element buyers) times the price in its buyers' tier less
+the world's base price, by period x region (and roll-ups) x sector x material, with mean, P5,
+P50 and P95 over the futures (`sim.runs.impact.extra_cost_table` is the same for one run).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sim.model.levers.economics import base_table
+from sim.runs.impact import KG_PER_T, price_cells
+from sim.runs.sweep import SweepResult
+from sim.runs.sweep_impact import PerFuture, blocks, periods_of, stats_frame
+from sim.runs.sweep_tables import _stats
+from sim.runs.windows import ROLLUPS, Window
+from sim.world.world import World
+
+KEYS = ["period", "region", "sector", "material"]
+
+
+def future_extra_cost(result: SweepResult, world: World, window: Window) -> PerFuture:
+    """Extra cost (US$) of every future by period x buyer group (and roll-ups)."""
+    labels, period_of = periods_of(result, window)
+    groups, member = buyer_groups(result.buyers)
+    base = base_table(world.prices_usd_per_kg)
+    cost = np.concatenate(
+        [_block_cost(result, base, block) @ period_of for block in blocks(result.samples)]
+    )  # [S, buyers, periods]
+    return PerFuture(labels, groups, {"extra_cost_usd": np.einsum("sbp,bg->spg", cost, member)})
+
+
+def _block_cost(result: SweepResult, base: np.ndarray, block: slice) -> np.ndarray:
+    """``[samples of block, buyers, T]`` US$ paid over base prices a month."""
+    product, tier, per_kg = price_cells(result.buyers)
+    priced = np.maximum(product, 0)
+    short = result.arrays["shortfall"][block].astype(np.float64)
+    demand = result.arrays["demand"]
+    demand = (demand[:1] if demand.strides[0] == 0 else demand[block]).astype(np.float64)
+    prices = result.arrays["prices"][block][:, :, priced, tier].astype(np.float64)
+    change = np.where(product >= 0, np.nan_to_num(prices - base[priced, tier]), 0.0)
+    bought_kg = (demand - short) * KG_PER_T * per_kg
+    return (bought_kg * change).transpose(0, 2, 1)
+
+
+def buyer_groups(buyers: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Each buyer (region, sector, material), then each roll-up of a sector's and material's
+    buyers; ``[buyers, groups]`` membership."""
+    rows, columns = [buyers], [np.eye(len(buyers))]
+    for name, regions in ROLLUPS.items():
+        inside = buyers[buyers["region"].isin(regions)]
+        keys = inside[["sector", "material"]].drop_duplicates().sort_values(["sector", "material"])
+        rows.append(keys.assign(region=name))
+        columns.append(_members(buyers, inside, keys))
+    groups = pd.concat(rows, ignore_index=True)[["region", "sector", "material"]]
+    return groups, np.concatenate(columns, axis=1)
+
+
+def _members(buyers: pd.DataFrame, inside: pd.DataFrame, keys: pd.DataFrame) -> np.ndarray:
+    """``[buyers, keys]``: 1 where a buyer of ``inside`` has the key's sector and material."""
+    chosen = buyers.index.isin(inside.index)[:, None]
+    same = [
+        buyers[c].to_numpy()[:, None] == keys[c].to_numpy()[None] for c in ("sector", "material")
+    ]
+    return (chosen & same[0] & same[1]).astype(float)
+
+
+def sweep_extra_cost_table(result: SweepResult, world: World, window: Window) -> pd.DataFrame:
+    """Per period x region (and roll-up) x sector x material: what buyers paid over 2024
+    prices (US$), mean and percentiles over the futures."""
+    found = future_extra_cost(result, world, window)
+    return stats_frame(found, _stats(found.values["extra_cost_usd"]), "extra_cost_usd")
