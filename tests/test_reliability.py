@@ -9,6 +9,8 @@ import datetime as dt
 import json
 import math
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -663,3 +665,25 @@ def test_injected_draws_within_the_schema_run() -> None:
     draws = {"events[0].share": np.array([0.1, 0.7]), "events[0].start": np.array([day, day])}
     result = engine.run(world, scenario, samples=2, draws=draws)
     assert result.shortfall[0].sum() >= result.shortfall[1].sum()
+
+
+def test_a_local_dask_cluster_leaves_no_scratch_folder(tmp_path: Path) -> None:
+    # Dask's default scratch space ($TMPDIR/dask-scratch-space) stayed behind every sweep
+    # run with --scheduler local
+    scenario = tmp_path / "q.yaml"
+    scenario.write_text(QUOTA)
+    scratch_root = tmp_path / "tmp"
+    scratch_root.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch_root), "MPLBACKEND": "Agg"}
+    argv = ["sweep", str(scenario), "-n", "8", "--workers", "1", "--scheduler", "local"]
+    done = subprocess.run(
+        [sys.executable, "-m", "sim", *argv, "--out", str(tmp_path / "out")],
+        cwd=Path(__file__).parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "manifest.json").is_file()
+    assert sorted(p.name for p in scratch_root.iterdir()) == []

@@ -10,9 +10,12 @@ when the sweep ends.
 from __future__ import annotations
 
 import contextlib
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
 
+import dask
 import numpy as np
 from dask.distributed import Client, LocalCluster, WorkerPlugin, get_worker
 from dask.distributed import as_completed as dask_completed
@@ -39,7 +42,7 @@ def dask_map(
 ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
     """The jobs on a local cluster of ``workers`` processes (``scheduler`` "local") or on the
     cluster of the scheduler at ``scheduler``; yield (index, result) as each ends."""
-    client, cluster = _connect(scheduler, workers)
+    client, cluster, scratch = _connect(scheduler, workers)
     plugin = f"sim-sweep-{uuid.uuid4().hex}"
     try:
         client.register_plugin(SweepPlugin(worker), name=plugin)
@@ -55,17 +58,31 @@ def dask_map(
         client.close()
         if cluster is not None:
             cluster.close()
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _connect(scheduler: str, workers: int) -> tuple[Client, LocalCluster | None]:
-    """A client of a new local cluster, or of the scheduler at an address."""
+def _connect(scheduler: str, workers: int) -> tuple[Client, LocalCluster | None, str | None]:
+    """A client of a new local cluster, or of the scheduler at an address. A local cluster
+    opens no dashboard and keeps its workers' scratch space in a folder of its own, removed
+    when it closes (Dask's default, ``$TMPDIR/dask-scratch-space``, stays behind)."""
     if scheduler == "local":
-        cluster = LocalCluster(
-            n_workers=max(workers, 1), threads_per_worker=1, processes=True, dashboard_address=None
-        )
-        return Client(cluster), cluster
+        scratch = tempfile.mkdtemp(prefix="sim-dask-")
+        try:
+            with dask.config.set({"temporary-directory": scratch}):
+                cluster = LocalCluster(
+                    n_workers=max(workers, 1),
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    local_directory=scratch,
+                )
+            return Client(cluster), cluster, scratch
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
     try:
-        return Client(scheduler, timeout="10s"), None
+        return Client(scheduler, timeout="10s"), None, None
     except (OSError, ValueError, TypeError) as exc:  # unreachable, or not an address
         raise bad_value(
             f"cannot reach the Dask scheduler: {exc}", "--scheduler", scheduler
