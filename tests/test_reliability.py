@@ -687,3 +687,23 @@ def test_a_local_dask_cluster_leaves_no_scratch_folder(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out" / "manifest.json").is_file()
     assert sorted(p.name for p in scratch_root.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("window", "expected"),
+    [
+        ("2040-01..2041-01", "the window is outside the horizon (2024-01-01 to 2024-12-31)"),
+        ("2024-09..2024-03", "the window ends before it starts"),
+    ],
+)
+def test_sensitivity_refuses_a_window_with_no_month_of_the_horizon(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], window: str, expected: str
+) -> None:
+    # a window outside the horizon gave all-zero (or NaN) indices and exit 0
+    scenario = tmp_path / "q.yaml"
+    scenario.write_text(QUOTA)
+    output = f"shortfall_t:US:ev_traction:NdFeB@{window}"
+    argv = ["sensitivity", str(scenario), "--output", output, "-n", "4", "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    assert f"--output: {expected}" in one_line_error(capsys)
+    assert not (tmp_path / "o").exists()

@@ -73,11 +73,22 @@ def parse_output(spec: str, scenario: Scenario) -> Output:
         if not sep:
             raise bad_value("window must be @YYYY-MM..YYYY-MM", "--output", spec)
         first, last = _month(lo, spec), _month(hi, spec)
+        _check_window(first, last, scenario, spec)
     if not scenario.uncertain:
         raise bad_value(
             "the scenario has no uncertain input (write a field as {dist: ...})", "--output", spec
         )
     return Output(kind, place, what, parts[3] if len(parts) == 4 else None, first, last, spec)
+
+
+def _check_window(first: dt.date, last: dt.date, scenario: Scenario, spec: str) -> None:
+    """A window runs forwards and holds at least one month of the horizon (else every
+    sample's outcome is empty, and every index 0 or NaN)."""
+    start, end = scenario.horizon.start, scenario.horizon.end
+    if last < first:
+        raise bad_value("the window ends before it starts", "--output", spec)
+    if last < dt.date(start.year, start.month, 1) or first > end:
+        raise bad_value(f"the window is outside the horizon ({start} to {end})", "--output", spec)
 
 
 def evaluate(output: Output, result: SweepResult) -> np.ndarray:
