@@ -703,7 +703,16 @@ def test_sensitivity_refuses_a_window_with_no_month_of_the_horizon(
     scenario = tmp_path / "q.yaml"
     scenario.write_text(QUOTA)
     output = f"shortfall_t:US:ev_traction:NdFeB@{window}"
-    argv = ["sensitivity", str(scenario), "--output", output, "-n", "4", "--out", str(tmp_path / "o")]
+    argv = [
+        "sensitivity",
+        str(scenario),
+        "--output",
+        output,
+        "-n",
+        "4",
+        "--out",
+        str(tmp_path / "o"),
+    ]
     assert main(argv) == 2
     assert f"--output: {expected}" in one_line_error(capsys)
     assert not (tmp_path / "o").exists()
