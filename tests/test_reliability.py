@@ -716,3 +716,20 @@ def test_sensitivity_refuses_a_window_with_no_month_of_the_horizon(
     assert main(argv) == 2
     assert f"--output: {expected}" in one_line_error(capsys)
     assert not (tmp_path / "o").exists()
+
+
+def test_a_sweep_estimated_past_the_time_limit_needs_force(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # nothing bounded a command's time: a sweep estimated past the limit is refused before
+    # any work, and runs with --force
+    monkeypatch.setattr(engine, "TIME_LIMIT_SECONDS", 1e-3)
+    scenario = tmp_path / "q.yaml"
+    scenario.write_text(QUOTA)
+    argv = ["sweep", str(scenario), "-n", "4", "--workers", "1"]
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 2
+    err = one_line_error(capsys)
+    assert "-n: 4 futures of q would take about" in err and "pass --force" in err
+    assert not (tmp_path / "a").exists()
+    assert main([*argv, "--force", "--out", str(tmp_path / "b")]) == 0
+    assert (tmp_path / "b" / "manifest.json").is_file()

@@ -355,6 +355,11 @@ def _sweep_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "-n", "--samples", type=int, required=True, dest="n", help="number of futures to draw"
     )
+    command.add_argument(
+        "--force",
+        action="store_true",
+        help="run even if the work is estimated to take more than an hour",
+    )
     command.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     command.add_argument(
         "--workers",

@@ -165,6 +165,7 @@ def sweep(args: argparse.Namespace) -> int:
 
     window = parse_window(args.by)
     loaded = _scenario_and_world(args.scenario)
+    _check_time(args, loaded[0])
     _warn_if_certain(loaded[0], args.scenario)
     check_within(window, loaded[0].horizon.start, loaded[0].horizon.end)
     result, folder, store = _sweep_one(loaded, args, args.out)
@@ -212,6 +213,7 @@ def compare(args: argparse.Namespace) -> int:
         check_free(args.out)
     first, second = _scenario_and_world(args.a), _scenario_and_world(args.b)
     check_comparable(first[0], second[0])
+    _check_time(args, first[0], futures=2 * args.n)
     check_within(window, first[0].horizon.start, first[0].horizon.end)
     out_a, out_b = (
         (None, None) if args.out is None else (_renamed(args.out, "-a"), _renamed(args.out, "-b"))
@@ -254,6 +256,14 @@ def solve(args: argparse.Namespace) -> int:
     if found.answer is None:
         print(f"error: no size of {lever.path} meets the target: {found.reason}", file=sys.stderr)
     return 0 if found.answer is not None else 1
+
+
+def _check_time(args: argparse.Namespace, scenario: Scenario, futures: int | None = None) -> None:
+    """Refuse a sweep estimated to take more than an hour, unless ``--force``."""
+    from sim.runs.engine import check_time
+
+    workers = args.workers if isinstance(args.workers, int) and args.workers > 0 else 1
+    check_time(scenario, args.n if futures is None else futures, workers, args.force)
 
 
 def _renamed(folder: Path, suffix: str) -> Path:

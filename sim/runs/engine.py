@@ -244,6 +244,33 @@ def estimate_bytes(world: World, scenario: Scenario, samples: int, detail: bool)
     return 8 * (samples * per_sample + (detailed if detail else 0))
 
 
+#: What one future costs a month of horizon on one worker of this kind of machine (a 2-core
+#: box: 10,000 ten-year futures took about 46 s on one worker in the issue-14 benchmarks,
+#: 35 us a sample-month; rounded up).
+SECONDS_PER_SAMPLE_MONTH = 40e-6
+#: Longest sweep the command line starts without ``--force``.
+TIME_LIMIT_SECONDS = 3600.0
+
+
+def estimate_seconds(scenario: Scenario, samples: int, workers: int) -> float:
+    """Rough wall time of ``samples`` futures of ``scenario`` on ``workers`` workers."""
+    months = horizon_months(scenario) + WARMUP_MONTHS
+    return samples * months * SECONDS_PER_SAMPLE_MONTH / max(workers, 1)
+
+
+def check_time(scenario: Scenario, samples: int, workers: int, force: bool) -> None:
+    """Refuse (unless ``force``) work estimated to take longer than `TIME_LIMIT_SECONDS`."""
+    seconds = estimate_seconds(scenario, samples, workers)
+    if seconds > TIME_LIMIT_SECONDS and not force:
+        raise bad_value(
+            f"{samples:,} futures of {scenario.name} would take about {seconds / 3600:.1f} h "
+            f"on {workers} worker(s) (an estimate: {SECONDS_PER_SAMPLE_MONTH * 1e6:.0f} us a "
+            "future-month on one worker); pass --force to run them anyway, or draw fewer",
+            "-n",
+            samples,
+        )
+
+
 def run(
     world: World,
     scenario: Scenario,
