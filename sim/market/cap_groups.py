@@ -67,7 +67,7 @@ def _by_product(scope: np.ndarray, width: int) -> np.ndarray:
     """``scope[G, H, ...]`` as ``[G, H, width or 1]`` booleans: its products, or whether it
     reaches a route at all where its axes are not the products."""
     flat = scope.reshape(*scope.shape[:2], -1).astype(bool)
-    return flat if flat.shape[2] in (1, width) else flat.any(axis=2, keepdims=True)
+    return flat if flat.shape[2] in (1, width) else np.asarray(flat.any(axis=2, keepdims=True))
 
 
 def _with_suppliers(
