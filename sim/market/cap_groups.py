@@ -54,13 +54,35 @@ def cap_groups(
         parts.append((np.full(at.size, groups[q]), at, np.full(at.size, q), reach[at]))
     width = max([opened.shape[1], *(p[3].shape[1] for p in parts)])
     group, edge, scope_of, reach = (
-        np.concatenate([p[i] for p in parts] + [np.zeros((0, width) if i == 3 else 0)])
+        np.concatenate([p[i] for p in parts] + [np.zeros((0, width) if i == 3 else 0, int)])
         for i in range(4)
     )
+    group = _components(group, sup[edge], cus[edge], int(sup.max(initial=-1)) + 1)
     order = np.lexsort((edge, group))
     group = np.unique(group, return_inverse=True)[1].reshape(-1)[order]
     edge, scope_of, reach = edge[order], scope_of[order], reach[order]
     return _with_suppliers(group, edge.astype(np.int64), scope_of.astype(np.int64), reach, sup)
+
+
+def _components(group: np.ndarray, sup: np.ndarray, cus: np.ndarray, suppliers: int) -> np.ndarray:
+    """Each entry's group split into the parts its edges connect (suppliers ``sup`` and
+    customers ``cus`` that share no edge of the group are in different parts): a market of
+    one product column carries several products on routes apart (magnets of each kind), and
+    a control caps each product's flow on its own."""
+    parent = list(range(group.size))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first: dict[tuple[int, int], int] = {}
+    for i, (g, s, c) in enumerate(zip(group.tolist(), sup.tolist(), (cus + suppliers).tolist())):
+        for node in (s, c):
+            j = first.setdefault((g, node), i)
+            parent[root(i)] = root(j)
+    return np.array([root(i) for i in range(group.size)], dtype=np.int64)
 
 
 def _by_product(scope: np.ndarray, width: int) -> np.ndarray:
