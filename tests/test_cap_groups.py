@@ -4,6 +4,7 @@ controls' let-through flow is shared (docs/design.md, Export controls)."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 from sim.config.scenario import Scenario
 from sim.io.scenario_files import resolve
-from sim.market import Market
+from sim.market import Market, allocation_kernels, cap_kernels
 from sim.runs.engine import RunResult, run
 from sim.world.loader import default_world
 
@@ -149,3 +150,27 @@ def test_products_on_routes_apart_are_capped_each_on_its_own() -> None:
     got = flows(open_, np.ones(2, int), [reach], np.array([[0.6]]), (avail, need, *normal))
     assert got[0, 0, 0, 0] == pytest.approx(0.4 * 50.0)
     assert got[0, 1, 1, 0] == pytest.approx(0.4 * 10.0)  # not 0.4 x 60 less the other's
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), samples=st.integers(2, 5))
+def test_a_sample_of_a_batch_gets_its_own_caps_bit_for_bit(seed: int, samples: int) -> None:
+    # Samples withhold different shares (some none); each gets the numbers it gets alone.
+    rng = np.random.default_rng(seed)
+    open_, priority, reach = random_market(rng)
+    other = np.broadcast_to(rng.random((*reach.shape[:2], 1)) < 0.5, reach.shape)
+    avail, need, *normal = random_levels(rng, open_, samples)
+    levels = (avail, 3.0 * need, *normal)  # more than normal: caps bind
+    withheld = rng.random((samples, 2)) * (rng.random((samples, 2)) < 0.6)
+    batch = flows(open_, priority, [reach, other], withheld, levels, np.array([0, 1]))
+    for s in range(samples):
+        one = tuple(a[s : s + 1] for a in levels)
+        alone = flows(open_, priority, [reach, other], withheld[s : s + 1], one, np.array([0, 1]))
+        assert np.array_equal(batch[s], alone[0])
+
+
+def test_the_pass_module_holds_the_digest_of_the_cap_kernels_it_inlines() -> None:
+    # numba's cache sees only the content of the compiled function's own file: a change to
+    # the cap kernels must change the pass's file, or runs would load a stale pass.
+    text = (Path(cap_kernels.__file__)).read_bytes()
+    assert hashlib.sha256(text).hexdigest()[:16] == allocation_kernels.CAP_KERNELS_DIGEST

@@ -14,8 +14,8 @@ is used. Compiled code is cached next to this module (``cache=True``): the first
 machine compiles for a few seconds, later runs load it. Kernels that call one another live in
 this one module, because numba's cache notices a change only in the file of the function it
 compiled, not in the files of the kernels that function calls; the one exception is the caps'
-steps (`sim.market.cap_kernels`, apart for the module's size: touch this file after changing
-that one).
+steps (`sim.market.cap_kernels`, apart for the module's size), whose digest this file holds
+(`CAP_KERNELS_DIGEST`) so that a change there changes this file.
 
 What the pass reads of a market's structure is spelled out as a named tuple
 (`sim.market.pass_index.PassIndex`); what a kernel writes is its ``out`` argument, or an
@@ -47,6 +47,10 @@ from sim.market.cap_kernels import (
     suppliers_on,
 )
 from sim.market.pass_index import PassIndex
+
+# sha256 of sim/market/cap_kernels.py (first 16 hex digits), whose steps the pass inlines:
+# numba's cache sees only this file's content (tests/test_cap_groups.py checks the digest).
+CAP_KERNELS_DIGEST = "02f4d6bcea18a50c"
 
 
 class TierEdges(NamedTuple):

@@ -12,8 +12,9 @@ changes no number, however its reach splits the classes.
 
 These steps are inlined into the pass (``inline="always"``) and live here only because the
 pass's module would pass the size limit. Numba's cache notices a change only in the file of
-the function it compiled (`allocate_pass`): after changing this file, touch
-``allocation_kernels.py`` (or delete its ``__pycache__/*.nbi``) so that the pass recompiles.
+the function it compiled (`allocate_pass`), by its content: that file holds this one's digest
+(`sim.market.allocation_kernels.CAP_KERNELS_DIGEST`, checked by `tests/test_cap_groups.py`),
+so a change here must change it there too, and the pass recompiles.
 """
 
 from __future__ import annotations
