@@ -10,6 +10,7 @@ scope reaches with routes it does not, so each group is a set of the pass's edge
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -88,7 +89,7 @@ def _components(group: np.ndarray, sup: np.ndarray, cus: np.ndarray, suppliers: 
 def _by_product(scope: np.ndarray, width: int) -> np.ndarray:
     """``scope[G, H, ...]`` as ``[G, H, width or 1]`` booleans: its products, or whether it
     reaches a route at all where its axes are not the products."""
-    flat = scope.reshape(*scope.shape[:2], -1).astype(bool)
+    flat = scope.reshape(*scope.shape[:2], math.prod(scope.shape[2:])).astype(bool)
     return flat if flat.shape[2] in (1, width) else np.asarray(flat.any(axis=2, keepdims=True))
 
 
