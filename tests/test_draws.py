@@ -304,7 +304,7 @@ def test_a_concentrate_control_alike_or_drawn_gives_each_sample_its_own_run() ->
     for drawn in ("events[1].share", "events[0].share"):
         draws = {drawn: np.array([0.2, 0.5, 0.7, 0.9])}
         batch = run(world, sc, samples=4, draws=draws, detail=False)
-        assert batch.state.allowed["concentrate"] is not None
+        assert batch.state.withheld["concentrate"] is not None
         for s in range(4):
             alone = run(world, sc, samples=1, draws={drawn: draws[drawn][s : s + 1]}, detail=False)
             for name in ("mine_stock", "sep_in", "sep_out", "inventory"):

@@ -119,11 +119,19 @@ def test_a_share_of_uncertain_futures_is_met_on_common_draws(tmp_path: Path) -> 
 def test_no_answer_when_more_does_not_help(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """US defence's SmCo is short too, and an NdFeB stockpile cannot help it: exit 1."""
+    """With the US SmCo makers down too, US defence's SmCo is short, and an NdFeB stockpile
+    cannot help it: exit 1."""
     out = tmp_path / "out"
+    smco_down = tmp_path / "smco-down.yaml"
+    text = STOCKPILE.read_text().replace(
+        "extends: full-embargo-us.yaml", f"extends: {SCENARIOS}/full-embargo-us.yaml"
+    )
+    smco_down.write_text(
+        text + "  - {kind: outage, facility: us_smco, start: 2025-04-04, end: 2031-01-01}\n"
+    )
     target = "no_shortfall region=US sector=defence until=2026-12-31"
     assert (
-        main(["solve", str(STOCKPILE), "--lever", LEVER, "--target", target, "--out", str(out)])
+        main(["solve", str(smco_down), "--lever", LEVER, "--target", target, "--out", str(out)])
         == 1
     )
     printed = capsys.readouterr()

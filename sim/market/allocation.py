@@ -4,10 +4,12 @@ flow, tier by tier (highest priority first), pro rata.
 
 Each customer spreads its need over the suppliers it may buy from in proportion to what they
 have, suppliers that are asked for more than they have scale every request down, and unmet
-need is asked again of what is left (``ROUNDS`` rounds). A route may be capped (an export quota
-or ban): ``allowed`` is the share of its normal flow (what it carries uncontrolled, from normal
-supply and need) it may carry. `AllocationPass` holds the structure; the rounds run compiled
-(`sim.market.allocation_kernels.allocate_pass`), samples innermost.
+need is asked again of what is left (``ROUNDS`` rounds). Controls cap the flow over the routes
+each reaches (its cap group, `sim.market.cap_groups`): at most their normal flow (what they
+carry uncontrolled, from normal supply and need) less the share ``withheld``; a route may also
+have a cap of its own, ``allowed`` times its normal flow. `AllocationPass` holds the
+structure; the rounds run compiled (`sim.market.allocation_kernels.allocate_pass`), samples
+innermost.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from sim.market.allocation_kernels import allocate_pass
+from sim.market.cap_groups import CapGroups, cap_groups
 from sim.market.grouping_kernels import edges_samples_last
 from sim.market.groupings import Grouping, class_labels
 from sim.market.pass_index import PassIndex
@@ -75,10 +78,11 @@ class AllocationPass:
         priority: np.ndarray,
         scopes: list[np.ndarray],
         lane_edges: tuple[np.ndarray, np.ndarray],
+        groups: np.ndarray,
     ) -> None:
         """A pass over lanes' routes ``open_[G, H, K]``, customer lanes' ``priority[H]`` and
-        controls' ``scopes`` (lane level), for the market's ``lane_edges`` (each edge's
-        supplier lane and customer lane)."""
+        controls' ``scopes`` (lane level) in cap ``groups`` (a number a scope), for the
+        market's ``lane_edges`` (each edge's supplier lane and customer lane)."""
         self.sup = Grouping(class_labels(open_, *scopes))
         self.cus = Grouping(
             class_labels(open_.swapaxes(0, 1), priority, *(s.swapaxes(0, 1) for s in scopes))
@@ -100,6 +104,7 @@ class AllocationPass:
         self.lane_edges = LaneEdges(
             *(np.asarray(v, dtype=np.int64) for v in (where[at], sup_lane, cus_lane))
         )
+        self.groups = _cap_groups(self, scopes, groups, sup, cus)
         self._index: dict[int, PassIndex] = {}  # by products' width
         self._allowed: tuple[np.ndarray, np.ndarray] | None = None  # the last controls' edges
 
@@ -108,6 +113,7 @@ class AllocationPass:
         if width not in self._index:
             tiers, sup, cus, lanes = self.tiers, self.sup, self.cus, self.lane_edges
             opened = [np.broadcast_to(t.open, (t.sup.size, width)) for t in tiers]
+            groups = self.groups.widened(width)
             self._index[width] = PassIndex(
                 sup_trivial=sup.trivial,
                 sup_ptr=sup.ptr,
@@ -130,6 +136,7 @@ class AllocationPass:
                 lane_class_edge=lanes.class_edge,
                 lane_sup=lanes.sup_lane,
                 lane_cus=lanes.cus_lane,
+                **{f"group_{name}": a for name, a in groups._asdict().items()},
             )
         return self._index[width]
 
@@ -155,12 +162,15 @@ class AllocationPass:
         allowed: np.ndarray | None,
         normal_supply_sl: np.ndarray,
         normal_need_sl: np.ndarray,
+        withheld_sl: np.ndarray | None = None,
     ) -> np.ndarray:
         """Flows on the market's lane edges, ``[edges, K, S]``, from lanes' supply, need and
         normal levels, all samples-last ``[lanes, K, S]`` (C-ordered, every sample);
-        ``allowed[S, G, H, K]`` is the lanes' share of normal flow (``None``: uncapped)."""
+        ``withheld_sl[scopes, S]`` is the share of normal flow each scope withholds (C-ordered;
+        ``None``: none) and ``allowed[S, G, H, K]`` the lanes' own share (``None``: all)."""
         K, S = supply_sl.shape[1], supply_sl.shape[2]
         edges = np.ones((0, K, S)) if allowed is None else self.allowed_on_edges(allowed, K, S)
+        withheld_sl = np.zeros((0, S)) if withheld_sl is None else withheld_sl
         out = np.empty((self.lane_edges.class_edge.size, K, S))
         allocate_pass(
             supply_sl,
@@ -169,9 +179,23 @@ class AllocationPass:
             normal_need_sl,
             edges,
             allowed is not None,
+            withheld_sl,
             self.index(K),
             ROUNDS,
             TINY,
             out,
         )
         return out
+
+
+def _cap_groups(
+    p: AllocationPass,
+    scopes: list[np.ndarray],
+    groups: np.ndarray,
+    sup: np.ndarray,
+    cus: np.ndarray,
+) -> CapGroups:
+    """Pass ``p``'s cap groups of lane-level ``scopes`` numbered ``groups``, on its edges
+    (supplier classes ``sup``, customers ``cus``)."""
+    between = [np.take(np.take(s, p.sup.first, 0), p.cus.first, 1) for s in scopes]
+    return cap_groups(between, groups, (sup, cus), p.open[sup, cus])

@@ -13,7 +13,9 @@ error model (no zero check, which keeps loops vectorisable): every divisor is te
 is used. Compiled code is cached next to this module (``cache=True``): the first run on a
 machine compiles for a few seconds, later runs load it. Kernels that call one another live in
 this one module, because numba's cache notices a change only in the file of the function it
-compiled, not in the files of the kernels that function calls.
+compiled, not in the files of the kernels that function calls; the one exception is the caps'
+steps (`sim.market.cap_kernels`, apart for the module's size), whose digest this file holds
+(`CAP_KERNELS_DIGEST`) so that a change there changes this file.
 
 What the pass reads of a market's structure is spelled out as a named tuple
 (`sim.market.pass_index.PassIndex`); what a kernel writes is its ``out`` argument, or an
@@ -30,7 +32,25 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from sim.market.cap_kernels import (
+    Caps,
+    any_below_one,
+    edge_caps,
+    edge_min,
+    entries_on,
+    group_caps,
+    group_flows,
+    group_supply,
+    limit_by_groups,
+    no_caps,
+    scale_to,
+    suppliers_on,
+)
 from sim.market.pass_index import PassIndex
+
+# sha256 of sim/market/cap_kernels.py (first 16 hex digits), whose steps the pass inlines:
+# numba's cache sees only this file's content (tests/test_cap_groups.py checks the digest).
+CAP_KERNELS_DIGEST = "02f4d6bcea18a50c"
 
 
 class TierEdges(NamedTuple):
@@ -97,6 +117,7 @@ def allocate_pass(
     normal_need: np.ndarray,
     allowed: np.ndarray,
     has_allowed: bool,
+    withheld: np.ndarray,
     index: PassIndex,
     rounds: int,
     tiny: float,
@@ -104,27 +125,36 @@ def allocate_pass(
 ) -> None:
     """`sim.market.allocation.AllocationPass.allocate_sl`: flows ``out[L, K, S]`` on the
     market's lane edges from lanes' ``supply``, ``need`` and normal levels (``[lanes, K, S]``),
-    the pass's edges capped at ``allowed[E, K, S]`` times their normal flow where that is
-    below 1 (if ``has_allowed`` and any sample has such an edge)."""
+    each cap group's flow at most its routes' normal flow less the share ``withheld[scopes,
+    S]`` of it, and the pass's edges at most ``allowed[E, K, S]`` times their normal flow
+    where that is below 1 (if ``has_allowed``)."""
     K, S = out.shape[1], out.shape[2]
-    E = index.edge_sup.size
     supply_c = _class_totals(supply, index.sup_trivial, index.sup_ptr, index.sup_order)
     need_c = _class_totals(need, index.cus_trivial, index.cus_ptr, index.cus_order)
-    flows = np.zeros((E, K, S))
-    no_cap = np.empty((0, K, S))
-    if has_allowed and _any_below_one(allowed):
-        normal = np.empty((E, K, S))
+    flows = np.zeros((index.edge_sup.size, K, S))
+    caps = no_caps(K, S)
+    on = entries_on(withheld, index, S)
+    groups = _anything_above(on.reshape((on.shape[0], 1, S)), 0.0)
+    edges = has_allowed and any_below_one(allowed)
+    if groups or edges:
+        normal = np.empty_like(flows)
         normal_supply_c = _class_totals(
             normal_supply, index.sup_trivial, index.sup_ptr, index.sup_order
         )
         normal_need_c = _class_totals(
             normal_need, index.cus_trivial, index.cus_ptr, index.cus_order
         )
-        _allocate_tiers(normal_supply_c, normal_need_c, False, no_cap, index, rounds, tiny, normal)
-        cap = _caps(allowed, normal)
-        _allocate_tiers(supply_c, need_c, True, cap, index, rounds, tiny, flows)
-    elif E > 0:
-        _allocate_tiers(supply_c, need_c, False, no_cap, index, rounds, tiny, flows)
+        _allocate_tiers(normal_supply_c, normal_need_c, caps, index, rounds, tiny, normal)
+        caps = Caps(
+            edges,
+            edge_caps(allowed, normal) if edges else caps.edge_left,
+            groups,
+            group_caps(withheld, normal, on, index) if groups else caps.group_left,
+            on,
+            suppliers_on(on, index),
+        )
+    if flows.shape[0] > 0:
+        _allocate_tiers(supply_c, need_c, caps, index, rounds, tiny, flows)
     share_sup = _shares(supply, supply_c, index.sup_trivial, index.sup_labels)
     share_cus = _shares(need, need_c, index.cus_trivial, index.cus_labels)
     _lane_flows(flows, share_sup, share_cus, index, out)
@@ -140,33 +170,6 @@ def _class_totals(
     out = np.empty((ptr.size - 1, rows.shape[1], rows.shape[2]))
     group_sum(rows, ptr, order, out)
     return out
-
-
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _any_below_one(allowed: np.ndarray) -> bool:
-    """Whether any edge of any sample is allowed less than all its normal flow."""
-    E, K, S = allowed.shape
-    below = False
-    for e in range(E):
-        for k in range(K):
-            for s in range(S):
-                if allowed[e, k, s] < 1.0:
-                    below = True
-    return below
-
-
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _caps(allowed: np.ndarray, normal: np.ndarray) -> np.ndarray:
-    """Each edge's cap: ``allowed`` times its ``normal`` flow where allowed is below 1, else
-    none (infinite)."""
-    E, K, S = allowed.shape
-    cap = np.empty((E, K, S))
-    for e in range(E):
-        for k in range(K):
-            for s in range(S):
-                share = allowed[e, k, s]
-                cap[e, k, s] = share * normal[e, k, s] if share < 1.0 else np.inf
-    return cap
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -213,16 +216,15 @@ def _lane_flows(
 def _allocate_tiers(
     supply: np.ndarray,
     need: np.ndarray,
-    has_cap: bool,
-    cap: np.ndarray,
+    caps: Caps,
     tiers: PassIndex,
     rounds: int,
     tiny: float,
     out: np.ndarray,
 ) -> None:
     """Flows ``out[E, K, S]`` from classes' ``supply`` and ``need``, tier by tier, highest
-    first, each edge at most ``cap[E, K, S]`` if ``has_cap``: each tier takes what the tiers
-    before it left."""
+    first, within ``caps``: each tier takes what the tiers before it left, of supply and of
+    cap groups' caps."""
     G, K, S = supply.shape
     left = supply.copy()
     taken = np.empty((G, K, S))
@@ -235,8 +237,11 @@ def _allocate_tiers(
         if not _anything_above(tier_need, tiny):  # no sample of the batch needs anything
             continue
         tier = _tier_edges(tiers, j, G)
-        cap_left = cap[e0:e1].copy() if has_cap else cap[:1].copy()
-        _fill_tier(left.copy(), tier_need, cap_left, has_cap, tier, rounds, tiny, out[e0:e1])
+        edge_left = caps.edge_left[e0:e1].copy() if caps.edges else caps.edge_left[:1].copy()
+        tier_caps = Caps(
+            caps.edges, edge_left, caps.groups, caps.group_left, caps.entry_on, caps.sup_on
+        )
+        _fill_tier(left.copy(), tier_need, tier_caps, tiers, e0, tier, rounds, tiny, out[e0:e1])
         group_sum(out[e0:e1], tier.sup_ptr, tier.sup_order, taken)
         _subtract_at_least_zero(left, taken)
 
@@ -302,42 +307,56 @@ def _subtract_at_least_zero(left: np.ndarray, taken: np.ndarray) -> None:
 def _fill_tier(
     supply_left: np.ndarray,
     need_left: np.ndarray,
-    cap_left: np.ndarray,
-    has_cap: bool,
+    caps: Caps,
+    index: PassIndex,
+    e0: int,
     tier: TierEdges,
     rounds: int,
     tiny: float,
     out: np.ndarray,
 ) -> None:
     """Pro-rata allocation within one tier (``tests/reference/allocation.py: fill``): flows
-    ``out[E, K, S]`` on its edges from supply ``supply_left[G, K, S]``, its customers'
-    ``need_left[H, K, S]`` and, if ``has_cap``, edges' caps ``cap_left[E, K, S]`` (all three
-    used up). Each customer spreads its need over open edges in proportion to what suppliers
-    have, oversubscribed suppliers scale requests down, and unmet need is asked again
-    (``rounds`` rounds, fewer once no open edge joins a supplier with something left to a
-    customer that needs something)."""
+    ``out[E, K, S]`` on its edges (the pass's from ``e0``) from supply ``supply_left[G, K,
+    S]``, its customers' ``need_left[H, K, S]`` and ``caps`` (all used up). Each customer
+    spreads its need over open edges in proportion to what suppliers have (within caps),
+    each cap group's requests are scaled down to what its cap has left, oversubscribed
+    suppliers scale requests down, and unmet need is asked again (``rounds`` rounds, fewer
+    once no open edge joins a supplier with something left to a customer that needs
+    something within its caps)."""
     E, K, S = out.shape
     G, H = supply_left.shape[0], need_left.shape[0]
     weights, flows = np.empty((E, K, S)), np.empty((E, K, S))
     per_sup, per_cus = np.empty((G, K, S)), np.empty((H, K, S))
+    per_group = np.empty(caps.group_left.shape)
+    on_edges = np.empty((E if caps.groups else 0, K, S))
     # A sample stops as it would alone: when none of its open edges can carry more (its
     # later rounds then move exactly nothing, whatever the other samples of the batch do).
     _keep_samples(need_left, _samples_above(need_left, tiny))
     out[:] = 0.0
     for round_ in range(rounds):
-        _route_weights(supply_left, cap_left, has_cap, tier, weights)
+        _route_weights(supply_left, caps, tier, weights)
+        if caps.groups:
+            group_supply(supply_left, caps, index, per_group)
+            limit_by_groups(weights, per_group, caps, index, e0, on_edges)
         group_sum(weights, tier.cus_ptr, tier.cus_order, per_cus)
-        _requests(weights, per_cus, need_left, cap_left, has_cap, tier, tiny, flows)
+        _requests(weights, per_cus, need_left, caps, tier, tiny, flows)
+        if caps.groups:
+            group_flows(flows, caps, index, e0, per_group)
+            limit_by_groups(flows, per_group, caps, index, e0, on_edges)
         group_sum(flows, tier.sup_ptr, tier.sup_order, per_sup)
-        _supply_scale(supply_left, per_sup)
+        scale_to(supply_left, per_sup)
         _scale_and_add(flows, per_sup, tier, out)
+        if caps.groups:  # group caps carry over to the next tiers: used up every round
+            group_flows(flows, caps, index, e0, per_group)
+            _subtract_at_least_zero(caps.group_left, per_group)
+            edge_min(caps.group_left, caps, index, e0, np.inf, on_edges)
         if round_ == rounds - 1:
             break
         group_sum(flows, tier.sup_ptr, tier.sup_order, per_sup)
         group_sum(flows, tier.cus_ptr, tier.cus_order, per_cus)
         _subtract_at_least_zero(supply_left, per_sup)
         _subtract_at_least_zero(need_left, per_cus)
-        live = _live_samples(supply_left, need_left, cap_left, has_cap, tier, flows, tiny)
+        live = _live_samples(supply_left, need_left, caps, on_edges, tier, flows, tiny)
         if not live.any():
             break
         _keep_samples(need_left, live)
@@ -366,15 +385,9 @@ def _keep_samples(need_left: np.ndarray, keep: np.ndarray) -> None:
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _route_weights(
-    supply_left: np.ndarray,
-    cap_left: np.ndarray,
-    has_cap: bool,
-    tier: TierEdges,
-    out: np.ndarray,
-) -> None:
+def _route_weights(supply_left: np.ndarray, caps: Caps, tier: TierEdges, out: np.ndarray) -> None:
     """Each edge's weight ``out[E, K, S]``: what its supplier has left if the edge is open
-    (else 0), at most the edge's cap."""
+    (else 0), at most the edge's own cap."""
     E, K, S = out.shape
     for e in range(E):
         i = tier.edge_sup[e]
@@ -382,8 +395,8 @@ def _route_weights(
             opened = tier.opened[e, k]
             for s in range(S):
                 v = supply_left[i, k, s] * opened
-                if has_cap:
-                    cap = cap_left[e, k, s]
+                if caps.edges:
+                    cap = caps.edge_left[e, k, s]
                     v = cap if cap < v else v
                 out[e, k, s] = v
 
@@ -393,14 +406,14 @@ def _requests(
     weights: np.ndarray,
     total: np.ndarray,
     need_left: np.ndarray,
-    cap_left: np.ndarray,
-    has_cap: bool,
+    caps: Caps,
     tier: TierEdges,
     tiny: float,
     out: np.ndarray,
 ) -> None:
     """What each customer asks along each edge, ``out[E, K, S]``: its need times the edge's
-    share of its weights' ``total`` (0 where that is at most ``tiny``), at most the cap."""
+    share of its weights' ``total`` (0 where that is at most ``tiny``), at most the edge's
+    own cap."""
     E, K, S = out.shape
     for e in range(E):
         c = tier.edge_cus[e]
@@ -409,22 +422,10 @@ def _requests(
                 t = total[c, k, s]
                 r = weights[e, k, s] / t if t > tiny else 0.0
                 r *= need_left[c, k, s]
-                if has_cap:
-                    cap = cap_left[e, k, s]
+                if caps.edges:
+                    cap = caps.edge_left[e, k, s]
                     r = cap if cap < r else r
                 out[e, k, s] = r
-
-
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _supply_scale(supply_left: np.ndarray, asked: np.ndarray) -> None:
-    """Each supplier's scale, in place of what it is ``asked``: what it has over what it is
-    asked where that is more (and more than 0), else 1."""
-    G, K, S = asked.shape
-    for i in range(G):
-        for k in range(K):
-            for s in range(S):
-                has, wants = supply_left[i, k, s], asked[i, k, s]
-                asked[i, k, s] = has / wants if (wants > has and wants > 0.0) else 1.0
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -445,15 +446,15 @@ def _scale_and_add(flows: np.ndarray, scale: np.ndarray, tier: TierEdges, out: n
 def _live_samples(
     supply_left: np.ndarray,
     need_left: np.ndarray,
-    cap_left: np.ndarray,
-    has_cap: bool,
+    caps: Caps,
+    group_room: np.ndarray,
     tier: TierEdges,
     flows: np.ndarray,
     tiny: float,
 ) -> np.ndarray:
     """Which samples have an open edge that can carry more: its supplier has something left,
-    its customer needs something, and (caps used up by this round's ``flows``) its cap is not
-    reached."""
+    its customer needs something, its own cap (used up by this round's ``flows``) is not
+    reached, nor are its groups' (``group_room[E, K, S]``: the least any has left)."""
     E, K, S = flows.shape
     live = np.zeros(S, dtype=np.bool_)
     for e in range(E):
@@ -462,9 +463,11 @@ def _live_samples(
             opened = tier.opened[e, k] > 0.0
             for s in range(S):
                 ok = opened and supply_left[i, k, s] > tiny and need_left[c, k, s] > tiny
-                if has_cap:
-                    v = cap_left[e, k, s] - flows[e, k, s]
-                    cap_left[e, k, s] = v if v > 0.0 else 0.0
-                    ok = ok and cap_left[e, k, s] > tiny
+                if caps.edges:
+                    v = caps.edge_left[e, k, s] - flows[e, k, s]
+                    caps.edge_left[e, k, s] = v if v > 0.0 else 0.0
+                    ok = ok and caps.edge_left[e, k, s] > tiny
+                if caps.groups:
+                    ok = ok and group_room[e, k, s] > tiny
                 live[s] = live[s] or ok
     return live

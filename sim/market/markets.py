@@ -11,7 +11,7 @@ lane totals and flows are kept samples-last, as the allocation pass works.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -26,8 +26,9 @@ class Market(Lanes):
     between every supplier and customer.
 
     Each allocation groups lanes further into the coarsest classes that face the same routes
-    (`AllocationPass`); a control's cap applies to the flow between classes. With home routes,
-    a second pass allocates over them alone (`allocate` with a ``home_share``).
+    (`AllocationPass`); a control's cap applies to the flow over all the routes it reaches
+    (its cap group). With home routes, a second pass allocates over them alone (`allocate`
+    with a ``home_share``).
     """
 
     def __init__(
@@ -39,12 +40,13 @@ class Market(Lanes):
         sup_key: np.ndarray | None = None,
         cus_key: np.ndarray | None = None,
         scopes: tuple[np.ndarray, ...] | list[np.ndarray] = (),
+        scope_groups: np.ndarray | None = None,
     ) -> None:
         """A market of routes ``open_[P, C, K]`` (1 where a route may carry a product) to
         customers of ``priority[C]`` (higher first); ``home[P, C]`` marks home routes,
         ``sup_key``/``cus_key`` split lanes further (the engine passes regions), and each of
-        ``scopes`` (``[P, C, ...]``) is a control's reach, whose caps apply between the
-        classes it separates."""
+        ``scopes`` (``[P, C, K or 1]``) is a control's reach, capped together with the other
+        scopes of its number in ``scope_groups`` (default: each alone)."""
         open_ = np.asarray(open_, dtype=float)
         P, C = open_.shape[:2]
         home_ = np.ones((P, C)) if home is None else np.asarray(home, dtype=float)
@@ -52,13 +54,19 @@ class Market(Lanes):
         cus_key = np.zeros(C) if cus_key is None else np.asarray(cus_key)
         super().__init__(open_, priority, home_, sup_key, cus_key, scopes)
         lane_scopes = [self.lanes(s) for s in scopes]
+        groups = np.arange(len(scopes)) if scope_groups is None else np.asarray(scope_groups)
+        self.reached = np.array([s.any() for s in lane_scopes], dtype=bool)  # [scopes]
         lane_edges = (self.edge_sup_lane, self.edge_cus_lane)
-        self.world = AllocationPass(self.open, self.priority, lane_scopes, lane_edges)
+        self.world = AllocationPass(self.open, self.priority, lane_scopes, lane_edges, groups)
         self.home = (
             None
             if home is None
             else AllocationPass(
-                self.open * self.lanes(home_)[:, :, None], self.priority, lane_scopes, lane_edges
+                self.open * self.lanes(home_)[:, :, None],
+                self.priority,
+                lane_scopes,
+                lane_edges,
+                groups,
             )
         )
 
@@ -72,14 +80,15 @@ class Market(Lanes):
         home_share: np.ndarray | None = None,
         products: np.ndarray | None = None,
         reference: Reference | None = None,
+        withheld: np.ndarray | None = None,
     ) -> Flow:
         """Allocate members' supply ``avail[S, P, K]`` to their ``need[S, C, K]``.
 
         Args:
             avail: what each supplier can deliver (>= 0); a first axis of 1 repeats.
             need: what each customer wants (>= 0); a first axis of 1 repeats.
-            allowed: ``[S, G, H, K]`` each lane route's share of normal flow (1 uncontrolled,
-                0 banned), or ``None`` where no control is active.
+            allowed: ``[S, G, H, K]`` each lane route's own share of normal flow (1 all, 0
+                none), or ``None``: no route has a cap of its own.
             normal_avail: supply in normal times (default ``avail``): plants that make to
                 order pass their capacity, so that a quota is a share of what would ship in
                 normal times, not of what its own cut has left plants able to make.
@@ -92,15 +101,20 @@ class Market(Lanes):
                 as wide).
             reference: the normal levels held while a control is in force (updated), so a
                 control's share applies to a reference fixed when it started.
+            withheld: ``[S, scopes]`` the share of normal flow each scope withholds (the
+                market's ``scopes``), or ``None``: no control is active. The routes of a
+                cap group carry together at most their normal flow less those shares.
 
         Returns:
             The allocation (`Flow`), kept samples-last as the pass leaves it.
         """
         totals = self._lane_totals(avail, need, normal_avail, normal_need, products)
-        lanes = _every_sample(totals, _samples(allowed, home_share))
+        lanes = _every_sample(totals, _samples(allowed, home_share, withheld))
         if reference is not None:
-            lanes[2], lanes[3] = reference.hold(_in_force(allowed), lanes[2], lanes[3])
-        x_sl = self._flows(allowed, home_share, lanes)
+            in_force = _in_force(allowed, withheld, self.reached)
+            lanes[2], lanes[3] = reference.hold(in_force, lanes[2], lanes[3])
+        caps = _Caps(allowed, _samples_last(withheld, lanes[0].shape[2]))
+        x_sl = self._flows(caps, home_share, lanes)
         return Flow(
             self,
             self.sup.share_sl(avail, totals[0], _traded(avail, products)),
@@ -109,17 +123,21 @@ class Market(Lanes):
         )
 
     def _flows(
-        self, allowed: np.ndarray | None, home_share: np.ndarray | None, lanes: list[np.ndarray]
+        self, caps: _Caps, home_share: np.ndarray | None, lanes: list[np.ndarray]
     ) -> np.ndarray:
         """Lane-edge flows ``[edges, K, S]``: pro rata over all routes, or home first for
         ``home_share`` of the step, or a mix of the two, a sample each."""
         share = 0.0 if home_share is None else np.broadcast_to(home_share, lanes[0].shape[2])
         if np.all(share == 0.0):
-            return self.world.allocate_sl(lanes[0], lanes[1], allowed, lanes[2], lanes[3])
-        home = self._home_first(allowed, *lanes)
+            return self.world.allocate_sl(
+                lanes[0], lanes[1], caps.allowed, lanes[2], lanes[3], caps.withheld_sl
+            )
+        home = self._home_first(caps, *lanes)
         if np.all(share == 1.0):
             return home
-        world = self.world.allocate_sl(lanes[0], lanes[1], allowed, lanes[2], lanes[3])
+        world = self.world.allocate_sl(
+            lanes[0], lanes[1], caps.allowed, lanes[2], lanes[3], caps.withheld_sl
+        )
         # exact where a sample is all one or the other: its numbers are its own single run's
         return np.where(
             share == 1.0, home, np.where(share == 0.0, world, world + (home - world) * share)
@@ -152,7 +170,7 @@ class Market(Lanes):
 
     def _home_first(
         self,
-        allowed: np.ndarray | None,
+        caps: _Caps,
         supply_sl: np.ndarray,
         need_sl: np.ndarray,
         normal_supply_sl: np.ndarray,
@@ -161,28 +179,54 @@ class Market(Lanes):
         """Flows ``[edges, K, S]`` over the home routes first, then over all routes from
         what is left (lane totals samples-last, every sample)."""
         assert self.home is not None, "a market without home routes"
-        first = self.home.allocate_sl(supply_sl, need_sl, allowed, normal_supply_sl, normal_need_sl)
+        first = self.home.allocate_sl(
+            supply_sl, need_sl, caps.allowed, normal_supply_sl, normal_need_sl, caps.withheld_sl
+        )
         sent, got = self.edge_sup.sum_sl(first), self.edge_cus.sum_sl(first)
         return first + self.world.allocate_sl(
             np.maximum(supply_sl - sent, 0.0),
             np.maximum(need_sl - got, 0.0),
-            allowed,
+            caps.allowed,
             np.maximum(normal_supply_sl - sent, 0.0),
             np.maximum(normal_need_sl - got, 0.0),
+            caps.withheld_sl,
         )
 
 
-def _samples(allowed: np.ndarray | None, home_share: np.ndarray | None) -> int:
+class _Caps(NamedTuple):
+    """What controls let through: routes' own shares ``allowed[S, G, H, K]`` and each
+    scope's withheld share, samples-last ``withheld_sl[scopes, S]`` (None: none)."""
+
+    allowed: np.ndarray | None
+    withheld_sl: np.ndarray | None
+
+
+def _samples(*arrays: np.ndarray | None) -> int:
     """Samples the market's arrays must have: those of the controls' shares or the home
-    share (1 if neither is per sample)."""
-    return max(1 if a is None else np.shape(a)[0] for a in (allowed, home_share))
+    share (1 if none is per sample)."""
+    return max(1 if a is None else np.shape(a)[0] for a in arrays)
 
 
-def _in_force(allowed: np.ndarray | None) -> np.ndarray | None:
-    """``[S]`` whether some control withholds flow in each sample (None: in none)."""
-    if allowed is None:
+def _samples_last(withheld: np.ndarray | None, samples: int) -> np.ndarray | None:
+    """``withheld[S or 1, scopes]`` as ``[scopes, samples]`` (C-ordered)."""
+    if withheld is None:
         return None
-    return np.asarray((allowed < 1.0).reshape(allowed.shape[0], -1).any(axis=1))
+    return np.ascontiguousarray(np.broadcast_to(withheld.T, (withheld.shape[1], samples)))
+
+
+def _in_force(
+    allowed: np.ndarray | None, withheld: np.ndarray | None, reached: np.ndarray
+) -> np.ndarray | None:
+    """``[S]`` whether some control withholds flow in each sample on routes of the market
+    (None: in none)."""
+    parts = []
+    if allowed is not None:
+        parts.append((allowed < 1.0).reshape(allowed.shape[0], -1).any(axis=1))
+    if withheld is not None:
+        parts.append((withheld[:, reached] > 0.0).any(axis=1))
+    if not parts:
+        return None
+    return np.asarray(parts[0] if len(parts) == 1 else parts[0] | parts[1])
 
 
 def _traded(a: np.ndarray, products: np.ndarray | None) -> np.ndarray | None:
@@ -232,7 +276,8 @@ class MarketCache:
 
 def _market_key(open_: np.ndarray, priority: np.ndarray, **kwargs: Any) -> tuple[str, int]:
     """A digest of `Market`'s arguments' values, and how many there are."""
-    parts = [open_, priority] + [kwargs.get(k) for k in ("home", "sup_key", "cus_key")]
+    keys = ("home", "sup_key", "cus_key", "scope_groups")
+    parts = [open_, priority] + [kwargs.get(k) for k in keys]
     parts += list(kwargs.get("scopes", ()))
     digest = hashlib.sha1()
     for part in parts:

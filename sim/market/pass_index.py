@@ -37,6 +37,12 @@ class PassIndex(NamedTuple):
 
     Lane edges: each lane edge's class edge ``lane_class_edge`` (-1 where the pass does not
     open it), supplier lane ``lane_sup`` and customer lane ``lane_cus``.
+
+    Cap groups (`sim.market.cap_kernels`): group ``g``'s entries are ``group_ptr[g]:
+    group_ptr[g + 1]``, by edge; entry ``q`` is edge ``group_edge[q]``, in its group through
+    scope ``group_scope[q]``, for the products where ``group_reach[q, K]`` is 1. Its suppliers,
+    each once: ``group_sup[group_sup_ptr[g]:group_sup_ptr[g + 1]]`` (supplier classes) with
+    ``group_sup_reach[m, K]``; ``group_entry_sup[q]`` is entry ``q``'s among them.
     """
 
     sup_trivial: bool
@@ -60,3 +66,11 @@ class PassIndex(NamedTuple):
     lane_class_edge: np.ndarray
     lane_sup: np.ndarray
     lane_cus: np.ndarray
+    group_ptr: np.ndarray
+    group_edge: np.ndarray
+    group_scope: np.ndarray
+    group_reach: np.ndarray
+    group_sup_ptr: np.ndarray
+    group_sup: np.ndarray
+    group_sup_reach: np.ndarray
+    group_entry_sup: np.ndarray

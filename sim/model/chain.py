@@ -212,10 +212,21 @@ class Chain(Layout):
             routes,
             (self.buyer_priority[self.element_buyers], element.astype(int)),
             self.recipe,
-            [c.scope for c in self.controls] + [c.back for c in self.controls],
+            *self._scopes(),
             bool(self.origin_rule.reaches),
             market_cache,
         )
+
+    def _scopes(self) -> tuple[list[dict[str, np.ndarray]], np.ndarray]:
+        """The markets' scopes (each control's reach, its routes back, each plant's routes
+        under an extraterritorial control) and their cap groups (an extraterritorial
+        control's plants' with its own routes)."""
+        rule = self.origin_rule
+        plants = origin.plant_scopes(rule, self.controls[0].scope) if rule.reaches else []
+        scopes = [c.scope for c in self.controls] + [c.back for c in self.controls] + plants
+        reaches = [rule.reaches[r].control for r, _ in rule.plant_routes]
+        groups = np.concatenate([controls.scope_groups(self.controls), reaches]).astype(np.int64)
+        return scopes, groups
 
 
 def horizon(scenario: Scenario) -> tuple[dt.date, int]:

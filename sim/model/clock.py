@@ -83,11 +83,11 @@ def processes(
 
 
 def _switches(env: simpy.Environment, chain: Chain, state: State) -> list[Process]:
-    """A switch a control (which sets each market's allowed share when it changes), then a
+    """A switch a control (which sets each market's withheld shares when it changes), then a
     switch an outage."""
 
     def controls_changed() -> None:
-        state.refresh_allowed(chain)
+        state.refresh_withheld(chain)
 
     out = [
         switch(env, chain.steps, control, state.control_levels, i, controls_changed)

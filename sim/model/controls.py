@@ -4,7 +4,8 @@ A control withholds a share of normal flow on the routes and products it reaches
 (`sim.model.levers.reach`): all of it under a ban, ``1 - share`` under a quota, and under
 licences all of it during the review delay, then ``1 - approval_rate``; nothing while it is
 suspended. Its level at a step (the withheld share, averaged over the step, a sample) is part
-of the run's state; `allowed_shares` turns the levels into each market's allowed share.
+of the run's state; `withheld_shares` turns the levels into each market's withheld shares, a
+scope each (the markets cap each control's routes together: `scope_groups`).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Control:
     scope: dict[str, np.ndarray]
     back: dict[str, np.ndarray]  # routes into the exporter, closed while the control is on
     feared: tuple[np.ndarray, np.ndarray]  # from announcement to start (months, a sample each)
+    parent: int | None = None  # a general licence's: the index of the control it licenses
 
     def times(self) -> list[np.ndarray]:
         """Every date at which the level may change, months from the origin (every month of
@@ -76,7 +78,8 @@ def build_controls(
     """The scenario's export controls, in its order, then one for the routes of each general
     licence (the control's reach on them, off while the licence is valid; ``named``: the
     facility ids a name reaches)."""
-    controls, licensed = [], []
+    controls: list[Control] = []
+    licensed: list[Control] = []
     for i, ev in events.of_kind(ExportControl):
         covered = {m: products.covered(m, ev) for m in MARKETS}
         scope = {m: control_scope(ev, *sides[m], covered[m]) for m in MARKETS}
@@ -85,7 +88,7 @@ def build_controls(
         off = (events.when(i, "suspended", np.inf), events.when(i, "resumed", np.inf))
         feared = (events.when(i, "announced", np.inf), events.when(i, "start", 0.0))
         control = Control(ev, _phases(events, i, ev), off, scope, back, feared)
-        licences = _licences(events, i, control, sides, named)
+        licences = _licences(events, i, control, sides, named, len(controls))
         controls.append(replace(control, scope=_unlicensed(scope, licences)))
         licensed += licences
     return controls + licensed
@@ -97,11 +100,12 @@ def _licences(
     control: Control,
     sides: dict[str, tuple[Side, Side]],
     named: Callable[[str], tuple[str, ...]],
+    parent: int,
 ) -> list[Control]:
-    """A control over the routes of each general licence of control ``i``: its phases
-    outside the licence's validity, on the routes the licence names that no earlier licence
-    of the control does; no routes back; feared from its announcement until its start or the
-    licence, whichever comes first."""
+    """A control over the routes of each general licence of control ``i`` (the chain's
+    ``parent``-th): its phases outside the licence's validity, on the routes the licence
+    names that no earlier licence of the control does; no routes back; feared from its
+    announcement until its start or the licence, whichever comes first."""
     out: list[Control] = []
     announced, start = control.feared
     for j, licence in enumerate(control.event.general_licences):
@@ -114,7 +118,7 @@ def _licences(
         phases = [p for a, b, share in control.phases for p in _outside(a, b, share, valid)]
         back = {m: np.zeros_like(a) for m, a in control.back.items()}
         feared = (announced, np.minimum(start, valid[0]))
-        out.append(Control(control.event, phases, control.off, scope, back, feared))
+        out.append(Control(control.event, phases, control.off, scope, back, feared, parent))
     return out
 
 
@@ -200,27 +204,32 @@ def reach_thresholds(events: EventValues) -> dict[int, np.ndarray]:
     }
 
 
-def allowed_shares(
+def scope_groups(controls: list[Control]) -> np.ndarray:
+    """The cap group of each of the markets' scopes (every control's reach, then every
+    control's routes back): a control's reach and its general licences' share one (a licence
+    not in force leaves its routes capped with the control's); routes back are a group each."""
+    n = len(controls)
+    reach = [i if c.parent is None else c.parent for i, c in enumerate(controls)]
+    return np.array(reach + list(range(n, 2 * n)), dtype=np.int64)
+
+
+def withheld_shares(
     controls: list[Control], levels: list[np.ndarray], trade: Trade
 ) -> dict[str, np.ndarray | None]:
-    """Each market's allowed share of normal flow at lane level, ``[S, G, H, K]``, from the
-    controls' ``levels`` (None where nothing is withheld)."""
-    return {market: _allowed(controls, levels, trade, market) for market in MARKETS}
-
-
-def _allowed(
-    controls: list[Control], levels: list[np.ndarray], trade: Trade, market: str
-) -> np.ndarray | None:
-    """One market's allowed share at lane level (`allowed_shares`)."""
-    allowed = None
-    for control, level in zip(controls, levels):
-        for scope, share in ((control.scope, level), (control.back, (level > 0) * 1.0)):
-            if not level.any() or not scope[market].any():
-                continue
-            lanes = trade.markets[market].lanes(trade.route_columns(scope[market], market))
-            cut = share[:, None, None, None] * lanes[None]
-            allowed = (1.0 - cut) if allowed is None else allowed * (1.0 - cut)
-    return allowed
+    """Each market's share of normal flow withheld on each of its scopes (`scope_groups`),
+    ``[S, scopes]``, from the controls' ``levels``: a control's level on its reach, all of it
+    on its routes back while it withholds anything; 0 for scopes that reach no route of the
+    market and to the scopes after the controls' (None where nothing is withheld)."""
+    if not any(level.any() for level in levels):
+        return {market: None for market in MARKETS}
+    shares = np.stack([*levels, *((level > 0.0) * 1.0 for level in levels)], axis=1)
+    out: dict[str, np.ndarray | None] = {}
+    for market in MARKETS:
+        reached = trade.markets[market].reached
+        withheld = np.zeros((shares.shape[0], reached.size))
+        withheld[:, : shares.shape[1]] = shares * reached[None, : shares.shape[1]]
+        out[market] = withheld if withheld.any() else None
+    return out
 
 
 def dense_allowed(

@@ -20,7 +20,7 @@ import numpy as np
 from sim.market import Reference
 from sim.model.capacity import capacity_at
 from sim.model.chain import Chain
-from sim.model.controls import allowed_shares
+from sim.model.controls import withheld_shares
 from sim.model.levers import buying
 from sim.model.levers.economics import PRICE_PRODUCTS, TIERS, ProducerState
 from sim.model.levers.origin import OriginShares
@@ -64,7 +64,7 @@ class State:
     supply_levels: np.ndarray  # [S, R] each supply response's capacity multiplier
     control_levels: list[np.ndarray]  # [S] each control's withheld share this step
     outage_levels: list[np.ndarray]  # [S] each outage's share of this step
-    allowed: dict[str, np.ndarray | None]  # each market's allowed share of normal flow
+    withheld: dict[str, np.ndarray | None]  # [S, scopes] each market's withheld shares
     references: dict[str, Reference]  # each market's normal levels, held while a control is on
     producers: list[ProducerState]
     stockpiles: list[StockpileState]
@@ -113,7 +113,7 @@ class State:
             supply_levels=np.ones((S, len(chain.supply_responses))),
             control_levels=zeros,
             outage_levels=[np.zeros(S) for _ in chain.outages],
-            allowed={m: None for m in MARKETS},
+            withheld={m: None for m in MARKETS},
             references={m: Reference() for m in MARKETS},
             producers=chain.economics.initial_producers(),
             stockpiles=[StockpileState(pile.initial_t.copy()) for pile in chain.stockpiles],
@@ -168,7 +168,7 @@ class State:
             supply_levels=each(self.supply_levels, 0),
             control_levels=[each(a, 0) for a in self.control_levels],
             outage_levels=[each(a, 0) for a in self.outage_levels],
-            allowed={m: None if a is None else each(a, 0) for m, a in self.allowed.items()},
+            withheld={m: None if a is None else each(a, 0) for m, a in self.withheld.items()},
             references={
                 m: ref.copy() if m in upstream else part(ref) for m, ref in self.references.items()
             },
@@ -178,9 +178,9 @@ class State:
             origin_shares={k: part(v) for k, v in self.origin_shares.items()},
         )
 
-    def refresh_allowed(self, chain: Chain) -> None:
-        """Each market's allowed share of normal flow from the controls' levels now."""
-        self.allowed = allowed_shares(chain.controls, self.control_levels, chain.trade)
+    def refresh_withheld(self, chain: Chain) -> None:
+        """Each market's withheld shares of normal flow from the controls' levels now."""
+        self.withheld = withheld_shares(chain.controls, self.control_levels, chain.trade)
 
     def upstream(self, chain: Chain) -> int:
         """Rows of the state upstream of the oxides this step: one for every sample while it
@@ -196,8 +196,8 @@ class State:
         """Whether mines' or separation plants' capacity or the controls on concentrate differ
         between samples this step."""
         cap = self.capacity[:, : chain.slices["separation"].stop]  # mines, separation
-        allowed = self.allowed["concentrate"]
-        return not (_rows_same(cap) and (allowed is None or _rows_same(allowed)))
+        withheld = self.withheld["concentrate"]
+        return not (_rows_same(cap) and (withheld is None or _rows_same(withheld)))
 
     def _widen_upstream(self, samples: int) -> None:
         """Give every sample its own rows upstream of the oxides."""

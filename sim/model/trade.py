@@ -62,6 +62,7 @@ def build(
     element_buyers: tuple[np.ndarray, np.ndarray],
     recipe: np.ndarray,
     scopes: list[dict[str, np.ndarray]],
+    scope_groups: np.ndarray,
     plants_own_lanes: bool,
     market_cache: MarketCache,
 ) -> Trade:
@@ -76,6 +77,7 @@ def build(
         element_buyers: each buyer of elements' priority and element index.
         recipe: ``[magnet plants, E]`` magnet plants' recipes.
         scopes: every control's reach, by market, over the chain's customers and products.
+        scope_groups: the cap group of each scope (its routes are capped together).
         plants_own_lanes: each magnet plant a lane of its own (origin differs plant by plant).
         market_cache: where markets of the same routes are built once (its owner's).
     """
@@ -90,7 +92,9 @@ def build(
     products["metal"] = used if used.size else None
     every = _all_routes(sides, routes, element_buyers[0][firsts], used.size or len(ELEMENTS))
     sides = {**sides, "oxide": _pooled_side(sides["oxide"], oxide_columns)}
-    markets = _markets(sides, every, scopes, columns, products, plants_own_lanes, market_cache)
+    markets = _markets(
+        sides, every, (scopes, scope_groups), columns, products, plants_own_lanes, market_cache
+    )
     lane_lead = {name: markets[name].lanes(a) for name, a in _lane_leads(lead, firsts).items()}
     return Trade(markets, lane_lead, pool, pool_regions, columns, products)
 
@@ -141,13 +145,15 @@ def _all_routes(
 def _markets(
     sides: dict[str, tuple[Side, Side]],
     routes: dict[str, Routes],
-    scopes: list[dict[str, np.ndarray]],
+    scopes: tuple[list[dict[str, np.ndarray]], np.ndarray],
     columns: dict[str, np.ndarray | None],
     products: dict[str, np.ndarray | None],
     plants_own_lanes: bool,
     market_cache: MarketCache,
 ) -> dict[str, Market]:
-    """Each market, its parties keyed by region (which sets lead times)."""
+    """Each market, its parties keyed by region (which sets lead times), its routes split by
+    ``scopes`` (each control's reach by market, and their cap groups)."""
+    reach, groups = scopes
     codes: dict[str, int] = {}
 
     def key(side: Side) -> np.ndarray:
@@ -165,7 +171,8 @@ def _markets(
             home=routes[name].home,
             sup_key=supplier_key,
             cus_key=key(customers),
-            scopes=[_route_columns(s[name], columns[name], products[name]) for s in scopes],
+            scopes=[_route_columns(s[name], columns[name], products[name]) for s in reach],
+            scope_groups=groups,
         )
     return markets
 

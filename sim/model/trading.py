@@ -64,7 +64,7 @@ def _allocate_magnets(
     plants, 1]``, after what offtakes reserve (``[S, plants, buyers, 1]``, or None)."""
     avail = np.empty((capacity.shape[0], capacity.shape[1], 1))
     kernels.magnet_avail(state.mag_in, per_tonne, capacity[:, :, 0], avail[:, :, 0])
-    dense, lanes = _magnet_allowed(chain, state)  # with extraterritorial reach
+    withheld, dense = _magnet_allowed(chain, state)
     if chain.offtakes:
         reserved, avail, left = reserve(chain.offtakes, avail, need[:, :, None], dense, step)
     else:  # nothing reserved (the dense [S, P, C] reserve would be zeros)
@@ -72,28 +72,34 @@ def _allocate_magnets(
     flow = chain.trade.markets["magnet"].allocate(
         avail,
         left,
-        lanes,
+        None,
         normal_avail=capacity,
         normal_need=demand_of(chain, state, step, chain.magnet_buyers)[:, :, None],
         home_share=restraint_share(chain.restraints, step),
         reference=state.references["magnet"],
+        withheld=withheld,
     )
     return flow, reserved
 
 
 def _magnet_allowed(chain: Chain, state: State) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """The magnet market's allowed share of normal flow with extraterritorial reach: dense
-    ``[S, plants, buyers, 1]`` (for offtakes; None when nothing needs it or nothing is
-    capped) and at lane level for the market (plants are lanes of their own under a reach)."""
-    lanes = state.allowed["magnet"]
-    rule = chain.origin_rule
-    if not rule.reaches and not chain.offtakes:
-        return None, lanes
-    dense = dense_allowed(chain.controls, state.control_levels, "magnet")
-    dense = origin.reach_allowed(rule, dense, state.control_levels, state.origin_shares)
+    """The magnet market's withheld shares (`State.withheld`, with those on plants' routes
+    under an extraterritorial control: `origin.reach_withheld`), and the allowed share of
+    normal flow, dense ``[S, plants, buyers, 1]``, for offtakes (None when there are none or
+    nothing is capped)."""
+    rule, withheld = chain.origin_rule, state.withheld["magnet"]
     if rule.reaches:
-        lanes = chain.trade.markets["magnet"].sample_lanes(dense)
-    return dense, lanes
+        caught = origin.reach_withheld(rule, state.control_levels, state.origin_shares)
+        if withheld is None and caught.any():
+            scopes = chain.trade.markets["magnet"].reached.size
+            withheld = np.zeros((caught.shape[0], scopes))
+        if withheld is not None:
+            withheld = withheld.copy()
+            withheld[:, withheld.shape[1] - caught.shape[1] :] = caught
+    if not chain.offtakes:
+        return withheld, None
+    dense = dense_allowed(chain.controls, state.control_levels, "magnet")
+    return withheld, origin.reach_allowed(rule, dense, state.control_levels, state.origin_shares)
 
 
 def _use_metal(
@@ -246,11 +252,12 @@ def _allocate_metal(
     flow = chain.trade.markets["metal"].allocate(
         avail,
         need,
-        state.allowed["metal"],
+        None,
         normal_avail=cap[:, :, None],
         normal_need=state.magnet_use_rate,
         products=k,
         reference=state.references["metal"],
+        withheld=state.withheld["metal"],
     )
     made = np.zeros_like(avail)
     made[:, :, k] = flow.supplied()
@@ -276,9 +283,10 @@ def trade_oxide(chain: Chain, state: State, step: int, ledger: Ledger, rec: Reco
     flow = chain.trade.markets["oxide"].allocate(
         state.sep_out,
         need,
-        state.allowed["oxide"],
+        None,
         normal_need=usage,
         reference=state.references["oxide"],
+        withheld=state.withheld["oxide"],
     )
     share_buyers = pool.share(wants.buyers, need[:, metal_plants:])
     state.sep_out = state.sep_out - flow.supplied()
@@ -370,7 +378,7 @@ def trade_concentrate(chain: Chain, state: State, step: int, ledger: Ledger, rec
     oxides or magnets, or a plant's start), the trade is worked out once for all
     (`State.upstream`)."""
     rows = state.upstream(chain)
-    allowed = state.allowed["concentrate"]
+    withheld = state.withheld["concentrate"]
     _trade_concentrate(
         chain,
         step,
@@ -379,7 +387,7 @@ def trade_concentrate(chain: Chain, state: State, step: int, ledger: Ledger, rec
         state.sep_in,
         state.mine_stock,
         state.pipelines["concentrate"],
-        None if allowed is None else allowed[:rows],
+        None if withheld is None else withheld[:rows],
         state.references["concentrate"],
     )
     receive(chain, state, "concentrate", step)
@@ -393,12 +401,12 @@ def _trade_concentrate(
     sep_in: np.ndarray,
     mine_stock: np.ndarray,
     pipe: Pipeline,
-    allowed: np.ndarray | None,
+    withheld: np.ndarray | None,
     reference: Reference,
 ) -> None:
     """`trade_concentrate` for some samples: separation plants' capacity ``cap`` and feed
-    ``sep_in``, mines' ``mine_stock`` (updated), the concentrate pipeline (shipped into) and
-    the controls' reference (updated)."""
+    ``sep_in``, mines' ``mine_stock`` (updated), the concentrate pipeline (shipped into), the
+    controls' ``withheld`` shares and their reference (updated)."""
     need = _concentrate_need(chain, cap, sep_in, pipe.buf)
     stock_reo = np.empty(mine_stock.shape[:2])
     kernels.reo_held(mine_stock, np.empty((0, 0, 0, 0)), REO_TO_ELEMENT, stock_reo)
@@ -406,9 +414,10 @@ def _trade_concentrate(
     flow = market.allocate(
         stock_reo[:, :, None],
         need[:, :, None],
-        allowed,
+        None,
         normal_need=cap[:, :, None],
         reference=reference,
+        withheld=withheld,
     )
     mix = np.empty_like(mine_stock)
     kernels.ship_mix(mine_stock, stock_reo, flow.supplied()[:, :, 0], mix)

@@ -7,13 +7,15 @@ carries its metal plant's share (1 in the exporter's country). Shares mix by mas
 shipments are booked (not when they arrive: transit is ignored). A magnet plant outside the
 exporter whose share is at least the threshold has its exports abroad (to the control's
 destinations, for the products it names) treated as the exporter's own, at the control's
-level.
+level: its routes under each such control are a scope of the magnet market (`plant_scopes`),
+capped with the control's own routes (`reach_withheld` gives their withheld share a step).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -66,6 +68,15 @@ class OriginRule:
     traces: dict[str, Trace]
     reaches: list[Reach]
     magnet_plants: int
+
+    @cached_property
+    def plant_routes(self) -> list[tuple[int, int]]:
+        """``(reach, plant)``: each plant with routes under each extraterritorial control."""
+        return [
+            (r, int(p))
+            for r, reach in enumerate(self.reaches)
+            for p in np.flatnonzero(reach.scope.any(axis=(1, 2)))
+        ]
 
     def initial_shares(self, samples: int) -> dict[str, OriginShares]:
         """No exporter's origin anywhere yet."""
@@ -178,3 +189,27 @@ def reach_allowed(
         cut = level[:, None, None, None] * reach.scope[None] * caught[:, :, None, None]
         dense = (1.0 - cut) if dense is None else dense * (1.0 - cut)
     return dense
+
+
+def plant_scopes(rule: OriginRule, like: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
+    """Each plant's routes under each extraterritorial control (`OriginRule.plant_routes`), as
+    a control's reach by market (none but in the magnet market; ``like``: a control's)."""
+    out = []
+    for r, p in rule.plant_routes:
+        scope = {market: np.zeros_like(a) for market, a in like.items()}
+        scope["magnet"][p] = rule.reaches[r].scope[p]
+        out.append(scope)
+    return out
+
+
+def reach_withheld(
+    rule: OriginRule, levels: list[np.ndarray], shares: dict[str, OriginShares]
+) -> np.ndarray:
+    """``[S, plant routes]`` the share withheld on each of `plant_scopes`: the control's level
+    where the plant's origin share is at least the threshold, else 0."""
+    columns = []
+    for r, p in rule.plant_routes:
+        reach = rule.reaches[r]
+        caught = shares[reach.exporter].magnet[:, p] >= reach.threshold
+        columns.append(levels[reach.control] * caught)
+    return np.stack(columns, axis=1) if columns else np.zeros((len(levels[0]) if levels else 1, 0))
