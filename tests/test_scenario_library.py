@@ -7,6 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sim.io.scenario_files import load_scenario
@@ -31,6 +32,7 @@ LIBRARY = [
     "myanmar-heavy-feed-disruption-uncertain",
     "china-2025-april-forecast",
     "full-embargo-us-defence-stockpile",
+    "us-defence-origin-rule-2027",
 ]
 _cache: dict[str, RunResult] = {}
 
@@ -236,3 +238,20 @@ def test_the_april_2025_forecast_sweeps_a_thousand_futures_with_a_real_band() ->
     assert p95 > 2.0 * p05 > 0.0, (p05, p50, p95)  # a real band, not one number
     first_half = short[:, (year == 2025)].sum(axis=(1, 2))
     assert (first_half > 0).all()  # every future runs short in 2025: licences take months
+
+
+def test_under_the_2027_origin_rule_us_defence_buys_only_from_us_plants() -> None:
+    # from 1 Jan 2027 no magnet reaches US defence from China or (traced) from plants abroad
+    # using Chinese inputs; US plants serve defence first, so it is not short
+    import sim
+
+    res = sim.run(sim.load_scenario(SCENARIOS / "us-defence-origin-rule-2027.yaml"))
+    flows = res.flows
+    to_defence = flows[(flows["stage"] == "magnet") & flows["target"].str.startswith("US:defence")]
+    after = to_defence[pd.to_datetime(to_defence["date"]) >= pd.Timestamp("2027-01-01")]
+    assert after["tonnes"].sum() > 0 and set(after["source_country"]) == {"US"}
+    before = to_defence[pd.to_datetime(to_defence["date"]) < pd.Timestamp("2027-01-01")]
+    assert "CN" in set(before["source_country"])
+    short = res.shortfall
+    defence = short[(short["region"] == "US") & (short["sector"] == "defence")]
+    assert defence["shortfall_t"].sum() == 0.0
