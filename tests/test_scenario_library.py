@@ -33,6 +33,7 @@ LIBRARY = [
     "china-2025-april-forecast",
     "full-embargo-us-defence-stockpile",
     "us-defence-origin-rule-2027",
+    "g7-price-floors",
 ]
 _cache: dict[str, RunResult] = {}
 
