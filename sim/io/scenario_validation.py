@@ -1,4 +1,4 @@
-"""Schema validation of a scenario document, its first problem reported at its file and line.
+"""Schema validation of a scenario document, every problem (up to ten) at its file and line.
 
 A pydantic error's location becomes the file, line and dotted field path it comes from; its
 message is said for the author of the file, with a 'did you mean' for an unknown field.
