@@ -249,3 +249,18 @@ def test_calibrate_prints_measures(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["calibrate"]) == 0
     out = capsys.readouterr().out
     assert "world_mine_t_reo" in out and "target:" in out
+
+
+def test_a_horizon_past_the_world_trends_gets_a_notice(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the default world's constant growth trends hold to 2035: past it the baseline runs short
+    # from about 2040, which a user running to 2050 should be told
+    path = tmp_path / "long.yaml"
+    path.write_text("name: long\nhorizon: {start: 2024-01-01, end: 2036-06-30}\n")
+    assert main(["validate", str(path)]) == 0
+    assert "notice: long runs past 2035" in capsys.readouterr().err
+    short = tmp_path / "short.yaml"
+    short.write_text("name: short\nhorizon: {start: 2024-01-01, end: 2035-12-31}\n")
+    assert main(["validate", str(short)]) == 0
+    assert "notice" not in capsys.readouterr().err

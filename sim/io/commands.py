@@ -26,9 +26,8 @@ if TYPE_CHECKING:
 
 def validate(args: argparse.Namespace) -> int:
     """``sim validate``: check a scenario file against the schema and its world."""
-    from sim.io.scenario_files import load_scenario
-
-    print(console.validated(args.scenario, load_scenario(args.scenario)))
+    scenario, _ = _scenario_and_world(args.scenario)
+    print(console.validated(args.scenario, scenario))
     return 0
 
 
@@ -61,7 +60,19 @@ def _scenario_and_world(path: Path) -> tuple[Scenario, World]:
     from sim.world.loader import vintage_world
 
     scenario = load_scenario(path)
+    if scenario.world == "default" and scenario.horizon.end.year > TRENDS_THROUGH:
+        print(
+            f"notice: {scenario.name} runs past {TRENDS_THROUGH}: the world's demand and "
+            "capacity grow at constant trends from its 2024 data, and with no event buyers "
+            "run short from about 2040 (docs/design.md, Supply that answers price)",
+            file=sys.stderr,
+        )
     return scenario, vintage_world(scenario.world)
+
+
+#: The last year the default world's constant growth trends are held to (the baseline's
+#: horizon, on which no buyer is short; extended to 2053 it runs short from 2040).
+TRENDS_THROUGH = 2035
 
 
 FIT_SCENARIO = Path("scenarios/china-2010-quotas.yaml")
