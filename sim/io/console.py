@@ -253,7 +253,11 @@ def comparison(table: pd.DataFrame) -> str:
     if moved.empty:
         return "no difference in cumulative shortfall in any future"
     title = "cumulative shortfall, B minus A, paired future by future (t)"
-    return _groups_table(title, moved.head(TOP_ROWS), COMPARISON_TONNES, "probability_b_lower")
+    shown = _groups_table(title, moved.head(TOP_ROWS), COMPARISON_TONNES, "probability_b_lower")
+    hidden = len(moved) - TOP_ROWS
+    if hidden > 0:
+        shown += f"\n... and {hidden} more groups B moved, smaller (all in comparison.csv)"
+    return shown
 
 
 def _groups_table(title: str, table: pd.DataFrame, tonnes: tuple[str, ...], share: str) -> str:
