@@ -163,11 +163,12 @@ class Result:
 
         return production_table(self.raw)
 
-    def write(self, folder: str | os.PathLike[str]) -> Path:
+    def write(self, folder: str | os.PathLike[str], table_format: str = "parquet") -> Path:
         """Write the folder ``sim run`` writes (every table, the picture, the manifest).
 
         Args:
             folder: the folder to create; it must not exist yet.
+            table_format: ``"parquet"`` or ``"csv"``, the monthly tables' format.
 
         Returns:
             The folder written.
@@ -175,10 +176,14 @@ class Result:
         Raises:
             InputError: if ``folder`` exists.
         """
+        from sim.errors import bad_value
         from sim.io.report import check_free, write_run
+        from sim.io.table_files import FORMATS, TableChoice
 
+        if table_format not in FORMATS:
+            raise bad_value(f"expected one of {', '.join(FORMATS)}", "table_format", table_format)
         check_free(Path(folder))
-        write_run(self.raw, Path(folder))
+        write_run(self.raw, Path(folder), choice=TableChoice(format=table_format))
         return Path(folder)
 
 

@@ -104,7 +104,7 @@ def test_run_gives_the_engine_run_and_its_tables(tmp_path: Path) -> None:
         result.summary, tables.summary_table(tables.shortfall_table(alone)), check_exact=True
     )
     written = result.write(tmp_path / "out")
-    assert (written / "shortfall.csv").is_file() and (written / "manifest.json").is_file()
+    assert (written / "shortfall.parquet").is_file() and (written / "manifest.json").is_file()
     with pytest.raises(InputError, match="already exists"):
         result.write(written)
 

@@ -152,7 +152,7 @@ def test_a_closed_stdout_is_no_error(tmp_path: Path) -> None:
 # -- run --------------------------------------------------------------------------------------
 def test_run_writes_a_complete_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
-    assert main(["run", str(BAN), "--out", str(out), "--seed", "7"]) == 0
+    assert main(["run", str(BAN), "--out", str(out), "--seed", "7", "--format", "csv"]) == 0
     printed, err = capsys.readouterr()
     assert "Traceback" not in err
     assert "china-magnet-ban-us" in printed and "mass-balance residual" in printed
@@ -216,7 +216,7 @@ def test_run_default_folders(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert len(folders) == 2 and folders[0] != folders[1]
     for folder in folders:
         assert re.fullmatch(r"\d{8}T\d{6}Z(-\d+)?", folder.name), folder.name
-        assert (folder / "manifest.json").is_file() and (folder / "shortfall.csv").is_file()
+        assert (folder / "manifest.json").is_file() and (folder / "shortfall.parquet").is_file()
     no_partial(tmp_path)
 
 

@@ -188,6 +188,20 @@ def _add_run(subparsers: Any) -> None:
     command.add_argument("--seed", type=int, default=0, help="random seed (recorded)")
     _by_option(command)
     _results_option(command)
+    command.add_argument(
+        "--format",
+        choices=("parquet", "csv"),
+        default="parquet",
+        help="file format of the monthly tables (default parquet; a NAME_by_year.csv is "
+        "written beside each, and every other table is CSV)",
+    )
+    command.add_argument(
+        "--tables",
+        default="all",
+        metavar="NAMES",
+        help="monthly tables to write: all (default), none, or some of shortfall, flows, "
+        "production, stocks, prices separated by commas",
+    )
 
 
 def _add_sweep(subparsers: Any) -> None:

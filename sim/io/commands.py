@@ -35,16 +35,18 @@ def run(args: argparse.Namespace) -> int:
     """``sim run``: run a scenario once and write its results folder."""
     from sim.io.impact_console import impact_summary
     from sim.io.report import check_free, default_folder, write_run
+    from sim.io.table_files import TableChoice, parse_tables
     from sim.runs import engine
     from sim.runs.windows import check_within, parse_window
 
     window = parse_window(args.by)
+    choice = TableChoice(parse_tables(args.tables), args.format)
     scenario, world = _scenario_and_world(args.scenario)
     check_within(window, scenario.horizon.start, scenario.horizon.end)
     folder = args.out if args.out is not None else default_folder(args.results, scenario)
     check_free(folder)
     result = engine.run(world, scenario, seed=args.seed)
-    manifest, tables = write_run(result, folder, window)
+    manifest, tables = write_run(result, folder, window, choice)
     summary = tables["summary.csv"]
     print(console.run_header(result, manifest))
     print(console.shortfall_summary(summary))

@@ -26,6 +26,7 @@ import numpy as np
 
 from sim.errors import NonFiniteError, bad_value
 from sim.io.csv_text import write_csv
+from sim.io.table_files import ALL_PARQUET, TableChoice, write_table
 from sim.version import __version__
 
 # Plotting, the sweep's tables and pandas are imported by the writers that use them: `sim run`
@@ -161,32 +162,22 @@ def _utc_now() -> str:
 
 def _write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> None:
     for name, table in tables.items():
-        write_csv(table, folder / name)
+        write_table(table, folder / name)
 
 
-def run_tables(result: RunResult, window: Window | None = None) -> dict[str, pd.DataFrame]:
-    """A run's tables by file name (those of its levers only when they have rows), with its
-    impact tables by ``window``'s periods (default: calendar years)."""
+def run_tables(
+    result: RunResult, shortfall: pd.DataFrame, window: Window, choice: TableChoice
+) -> dict[str, pd.DataFrame]:
+    """A run's tables by file name: the monthly ones ``choice`` names in its format, each
+    with its ``_by_year.csv``; the summaries; those of its levers only when they have rows;
+    its impact tables by ``window``'s periods. ``shortfall``: its `shortfall_table`."""
     from sim.runs import summary
     from sim.runs.impact import impact_tables
-    from sim.runs.tables import (
-        flows_table,
-        prices_table,
-        production_table,
-        shortfall_table,
-        stocks_table,
-        summary_table,
-    )
-    from sim.runs.windows import BY_YEAR
+    from sim.runs.tables import summary_table
 
-    shortfall = shortfall_table(result)
     tables = {
-        "shortfall.csv": shortfall,
         "summary.csv": summary_table(shortfall),
-        "flows.csv": flows_table(result),
-        "production.csv": production_table(result),
-        "stocks.csv": stocks_table(result),
-        "prices.csv": prices_table(result),
+        **_monthly_tables(result, shortfall, choice),
         "price_peaks.csv": summary.price_peaks_table(result),
     }
     extras = {
@@ -194,20 +185,48 @@ def run_tables(result: RunResult, window: Window | None = None) -> dict[str, pd.
         "stockpiles.csv": summary.stockpiles_table(result),
         "producers.csv": summary.producers_table(result),
     }
-    tables |= impact_tables(result, shortfall, window or BY_YEAR)
+    tables |= impact_tables(result, shortfall, window)
     return tables | {name: table for name, table in extras.items() if not table.empty}
 
 
+def _monthly_tables(
+    result: RunResult, shortfall: pd.DataFrame, choice: TableChoice
+) -> dict[str, pd.DataFrame]:
+    """The monthly tables ``choice`` names (built only then), each with its yearly one."""
+    from sim.runs import tables as build
+    from sim.runs.yearly import by_year
+
+    builders = {
+        "shortfall": lambda: shortfall,
+        "flows": lambda: build.flows_table(result),
+        "production": lambda: build.production_table(result),
+        "stocks": lambda: build.stocks_table(result),
+        "prices": lambda: build.prices_table(result),
+    }
+    written: dict[str, pd.DataFrame] = {}
+    for name in choice.tables:
+        monthly = builders[name]()
+        written[choice.monthly_file(name)] = monthly
+        written[f"{name}_by_year.csv"] = by_year(monthly, name)
+    return written
+
+
 def write_run(
-    result: RunResult, folder: Path, window: Window | None = None
+    result: RunResult,
+    folder: Path,
+    window: Window | None = None,
+    choice: TableChoice = ALL_PARQUET,
 ) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
-    """Write every table, the picture and the manifest into ``folder`` atomically; the
-    manifest and the tables."""
+    """Write the tables ``choice`` names, the picture and the manifest into ``folder``
+    atomically (impact tables by ``window``'s periods, default calendar years); the
+    manifest and the tables written, by file name."""
     from sim.io.plotting import plot_shortfall
+    from sim.runs.tables import shortfall_table
+    from sim.runs.windows import BY_YEAR
 
     with atomic_folder(folder) as tmp:
-        tables = run_tables(result, window)
-        shortfall = tables["shortfall.csv"]
+        shortfall = shortfall_table(result)
+        tables = run_tables(result, shortfall, window or BY_YEAR, choice)
         _write_tables(tables, tmp)
         plot_shortfall(shortfall, result.scenario, tmp / "shortfall.png")
         manifest = build_manifest(result, sorted([*tables, "shortfall.png", "manifest.json"]))
