@@ -123,3 +123,20 @@ def test_sim_compare_by_a_window_writes_the_impact_differences(
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: --by: the window is outside the horizon") and "\n" not in err
     assert not (tmp_path / "x").exists() and not (tmp_path / "x-a").exists()
+
+
+def test_a_comparison_says_how_demand_and_deliveries_moved() -> None:
+    """Demand given up (B's substitution) is not short: the comparison says so, buyer by
+    buyer, as the difference of the two runs' demand and deliveries."""
+    from sim.runs.sweep_tables import comparison_table
+
+    (run_a, sweep_a), (run_b, sweep_b) = both(A), both(B)
+    keys = ["region", "sector", "material"]
+    table = comparison_table(sweep_a, sweep_b).set_index(keys)
+    ran_a, ran_b = (shortfall_table(r).groupby(keys).sum(numeric_only=True) for r in (run_a, run_b))
+    demand = (ran_b["demand_t"] - ran_a["demand_t"]).loc[table.index]
+    delivered = (ran_b["delivered_t"] - ran_a["delivered_t"]).loc[table.index]
+    scale = ran_a["demand_t"].max()
+    assert np.allclose(table["diff_demand_mean"], demand, atol=1e-6 * scale)
+    assert np.allclose(table["diff_delivered_mean"], delivered, atol=1e-6 * scale)
+    assert demand.min() < -1.0  # B's buyers switched some demand away

@@ -226,6 +226,14 @@ def _add_compare(subparsers: Any) -> None:
     command.add_argument("a", type=Path, metavar="A.yaml")
     command.add_argument("b", type=Path, metavar="B.yaml")
     _sweep_options(command)
+    command.add_argument(
+        "--show",
+        action="append",
+        default=[],
+        metavar="REGION:SECTOR",
+        help="also print every group of this region and sector (either may be 'all'); may "
+        "be given more than once",
+    )
     _by_option(command)
     _out_option(command, "results/<A>-vs-<B>/<UTC timestamp>/")
 

@@ -222,6 +222,7 @@ def compare(args: argparse.Namespace) -> int:
     from sim.runs.windows import check_within, parse_window
 
     window = parse_window(args.by)
+    show = [_region_sector(text) for text in args.show]
     if args.out is not None:
         check_free(args.out)
     first, second = _scenario_and_world(args.a), _scenario_and_world(args.b)
@@ -242,10 +243,21 @@ def compare(args: argparse.Namespace) -> int:
     shutil.rmtree(store_a, ignore_errors=True)
     shutil.rmtree(store_b, ignore_errors=True)
     print(console.comparison_header(a, b, args.seed))
-    print(console.comparison(tables["comparison.csv"]))
+    print(console.comparison(tables["comparison.csv"], show))
     print(comparison_impact(tables))
     print(f"wrote {out}")
     return 0
+
+
+def _region_sector(text: str) -> tuple[str, str]:
+    """``--show REGION:SECTOR``: a region and a sector of the world, either may be ``all``."""
+    from sim.units import REGIONS, SECTORS
+
+    region, _, sector = text.partition(":")
+    if region not in (*REGIONS, "all") or sector not in (*SECTORS, "all"):
+        expected = f"REGION:SECTOR, a region of {', '.join(REGIONS)} and a sector of "
+        raise bad_value(expected + f"{', '.join(SECTORS)} (either may be 'all')", "--show", text)
+    return region, sector
 
 
 def solve(args: argparse.Namespace) -> int:

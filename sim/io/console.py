@@ -6,7 +6,10 @@ Each function returns text (the command prints it); none reads or writes files.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -246,10 +249,21 @@ def comparison_header(a: SweepResult, b: SweepResult, seed: int) -> str:
     )
 
 
-def comparison(table: pd.DataFrame) -> str:
-    """The groups whose shortfall B moved against A, largest mean difference first."""
+def comparison(table: pd.DataFrame, show: Sequence[tuple[str, str]] = ()) -> str:
+    """The groups whose shortfall B moved against A, largest mean difference first; the
+    groups ``show`` names (``(region, sector)``, either may be ``all``) in full; and how
+    demand, deliveries and shortfall moved in total outside China and in it."""
     moved = table[(table["diff_p95"].abs() > 0.5) | (table["diff_p05"].abs() > 0.5)]
     moved = moved.reindex(moved["diff_mean"].abs().sort_values(ascending=False).index)
+    parts = [_moved_groups(moved)]
+    if show:
+        parts.append(_shown_groups(table, show))
+    parts.append(_balance(table))
+    return "\n".join(parts)
+
+
+def _moved_groups(moved: pd.DataFrame) -> str:
+    """The largest `TOP_ROWS` of the groups B moved, and how many more there are."""
     if moved.empty:
         return "no difference in cumulative shortfall in any future"
     title = "cumulative shortfall, B minus A, paired future by future (t)"
@@ -258,6 +272,35 @@ def comparison(table: pd.DataFrame) -> str:
     if hidden > 0:
         shown += f"\n... and {hidden} more groups B moved, smaller (all in comparison.csv)"
     return shown
+
+
+def _shown_groups(table: pd.DataFrame, show: Sequence[tuple[str, str]]) -> str:
+    """Every group of ``table`` that one of ``show``'s (region, sector) pairs names."""
+    chosen = np.zeros(len(table), dtype=bool)
+    for region, sector in show:
+        in_region = (table["region"] == region) | (region == "all")
+        in_sector = (table["sector"] == sector) | (sector == "all")
+        chosen |= (in_region & in_sector).to_numpy()
+    names = ", ".join(f"{region}:{sector}" for region, sector in show)
+    title = f"the groups asked for ({names}), B minus A (t)"
+    return _groups_table(title, table[chosen], COMPARISON_TONNES, "probability_b_lower")
+
+
+def _balance(table: pd.DataFrame) -> str:
+    """Mean B - A of demand, deliveries and shortfall by material, outside China and in it:
+    demand buyers gave up for price or switched away is not counted short."""
+    where = np.where(table["region"] == "CN", "CN", "ex-China")
+    columns = {"diff_demand_mean": "demand", "diff_delivered_mean": "delivered"}
+    total = table.groupby([where, table["material"]])[[*columns, "diff_mean"]].sum()
+    total = total[(total.abs() > 0.5).any(axis=1)].round(0).astype(int)
+    if total.empty:
+        return "demand, deliveries and shortfall: no change in total"
+    total = total.rename(columns={**columns, "diff_mean": "shortfall"})
+    total.index.names = ["where", "material"]
+    return (
+        "in total, B minus A, mean (t; demand given up for price or switched away is not "
+        f"short):\n{total.to_string()}"
+    )
 
 
 def _groups_table(title: str, table: pd.DataFrame, tonnes: tuple[str, ...], share: str) -> str:

@@ -165,7 +165,9 @@ def _as_written(uncertain: Uncertain | None, values: np.ndarray) -> Any:
 
 def comparison_table(a: SweepResult, b: SweepResult) -> pd.DataFrame:
     """Cumulative shortfall by buyer in A and B and their difference future by future
-    (B - A; the two sweeps share the draws of their shared inputs)."""
+    (B - A; the two sweeps share the draws of their shared inputs), with the mean change of
+    demand (what buyers gave up for price or switched away, never counted short) and of
+    deliveries."""
     if a.samples != b.samples:
         raise ValueError("comparison needs the same number of samples")
     ta, tb = cumulative(a), cumulative(b)
@@ -176,4 +178,14 @@ def comparison_table(a: SweepResult, b: SweepResult) -> pd.DataFrame:
         frame[f"diff_{k}"] = v
     frame["probability_b_lower"] = (diff < -0.5).mean(axis=0)
     frame["probability_b_higher"] = (diff > 0.5).mean(axis=0)
+    demand_diff = _cumulative_demand(b) - _cumulative_demand(a)
+    frame["diff_demand_mean"] = demand_diff
+    frame["diff_delivered_mean"] = demand_diff - frame["diff_mean"]
     return frame.sort_values(["region", "sector", "material"]).reset_index(drop=True)
+
+
+def _cumulative_demand(result: SweepResult) -> np.ndarray:
+    """Each buyer's demand summed over the horizon, mean over the samples, ``[B]`` (one
+    sample's when every sample's is the same array row)."""
+    demand = result.arrays["demand"]
+    return _sum_steps(demand[:1] if demand.strides[0] == 0 else demand).mean(axis=0)
