@@ -3,7 +3,8 @@
 The package turns a YAML scenario (export controls, outages, new capacity) and an embedded,
 sourced default world into shortfall timelines by region, sector and material.
 
-The Python API (`sim.api`): `load_scenario` and `load_world` read inputs; `run` runs one
+The Python API (`sim.api`): `load_scenario` and `load_world` read inputs, and `edit`
+changes a scenario's fields; `run` runs one
 future of a scenario and returns a `Result` whose tables (``.shortfall``, ``.summary``,
 ``.prices``, ``.flows``, ``.stocks``, ``.production``) are pandas DataFrames; `sweep` runs
 many futures (a `Sweep`: ``.summary``, ``.totals``, ``.parameters``); `compare` measures one
@@ -34,6 +35,7 @@ from sim.api import (  # noqa: E402 (after the cache folder is chosen)
     Sweep,
     backtest,
     compare,
+    edit,
     load_scenario,
     load_world,
     run,
@@ -47,6 +49,7 @@ __all__ = [
     "__version__",
     "backtest",
     "compare",
+    "edit",
     "load_scenario",
     "load_world",
     "run",

@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 
@@ -53,6 +54,31 @@ def load_scenario(path: str | os.PathLike[str], world: World | str | None = None
     from sim.io.scenario_files import load_scenario as load
 
     return load(Path(path), None if world is None else load_world(world))
+
+
+def edit(scenario: Scenario, changes: Mapping[str, object]) -> Scenario:
+    """A copy of ``scenario`` with fields changed, checked as a scenario file is.
+
+    Args:
+        scenario: a scenario, from `load_scenario` or an earlier `edit`.
+        changes: values by field path: ``{"events[0].approval_rate": 0.6, "horizon.end":
+            datetime.date(2027, 12, 31)}``. A field that was uncertain holds the value given.
+
+    Returns:
+        The changed scenario (the one given is frozen and stays as it was).
+
+    Raises:
+        InputError: ``<python>: field.path: problem (got VALUE)`` for a path the scenario
+            does not have or a value it does not accept.
+
+    Example:
+        >>> scenario = sim.load_scenario("scenarios/china-2025-april-licensing.yaml")
+        >>> sim.edit(scenario, {"events[0].approval_rate": 0.6}).events[0].approval_rate
+        0.6
+    """
+    from sim.io.scenario_files import edit_scenario
+
+    return edit_scenario(scenario, changes)
 
 
 def load_world(name: World | str = "default") -> World:

@@ -7,6 +7,8 @@ their references checked against the world they name. Every error raised here is
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,49 @@ def load_scenario(path: str | Path, world: World | None = None) -> Scenario:
         world = _named_world(scenario, lines, file)
     check_against_world(scenario, world, lines, file)
     return scenario
+
+
+def edit_scenario(
+    scenario: Scenario, changes: Mapping[str, object], world: World | None = None
+) -> Scenario:
+    """``scenario`` with each field of ``changes`` (a path such as ``events[0].approval_rate``
+    or ``horizon.end``) set to its value, validated and checked as a file would be. A field
+    that was uncertain is no longer: it holds the value given.
+
+    Raises:
+        InputError: at ``<python>`` and the field's path, for a path the scenario does not
+            have or a value it does not accept.
+    """
+    data = scenario.model_dump(by_alias=True, exclude={"uncertain"})
+    for path, value in changes.items():
+        _set_field(data, path, value)
+    edited = validate(data, {}, PYTHON)
+    kept = tuple(u for u in scenario.uncertain if u.path not in changes)
+    edited = edited.model_copy(update={"uncertain": kept})
+    check_against_world(edited, world or _named_world(edited, {}, PYTHON), {}, PYTHON)
+    return edited
+
+
+#: The "file" of a scenario changed in Python, as errors name it.
+PYTHON = "<python>"
+FIELD_PATH = re.compile(r"[a-z_]+(?:\[\d+\]|\.[a-z_]+)*")
+FIELD_PART = re.compile(r"([a-z_]+)|\[(\d+)\]")
+
+
+def _set_field(data: dict[str, Any], path: str, value: object) -> None:
+    """Set the field at ``path`` of a scenario's plain data; an `InputError` if it has none."""
+    missing = InputError("no such field in this scenario", file=PYTHON, path=path)
+    if not FIELD_PATH.fullmatch(path):
+        raise missing
+    *parents, last = [name or int(index) for name, index in FIELD_PART.findall(path)]
+    where: Any = data
+    try:
+        for part in parents:
+            where = where[part]
+        where[last]  # noqa: B018 (the field must exist: a new key would be refused anyway)
+    except (IndexError, KeyError, TypeError):
+        raise missing from None
+    where[last] = value
 
 
 def _named_world(scenario: Scenario, lines: Lines, file: str) -> World:
