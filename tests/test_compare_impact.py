@@ -140,3 +140,34 @@ def test_a_comparison_says_how_demand_and_deliveries_moved() -> None:
     assert np.allclose(table["diff_demand_mean"], demand, atol=1e-6 * scale)
     assert np.allclose(table["diff_delivered_mean"], delivered, atol=1e-6 * scale)
     assert demand.min() < -1.0  # B's buyers switched some demand away
+
+
+@pytest.mark.parametrize("name", ["g7-price-floors", "full-embargo-us-defence-stockpile"])
+def test_a_sweeps_policy_costs_are_the_runs_in_every_future(name: str) -> None:
+    from sim.runs.impact import policy_costs_table
+    from sim.runs.sweep_costs import sweep_policy_costs_table
+
+    res, swept = both(name)
+    keys = ["period", "policy", "kind", "payer"]
+    ran = policy_costs_table(res, BY_YEAR).set_index(keys)["usd"]
+    table = sweep_policy_costs_table(swept, BY_YEAR).set_index(keys)
+    assert len(table) == len(ran) and ran.abs().sum() > 1e6  # the policies cost something
+    for column in ("mean", "p05", "p95"):
+        assert np.allclose(table.loc[ran.index, column], ran, rtol=1e-6, atol=1e-3), column
+
+
+def test_a_policy_only_b_has_costs_nothing_in_a() -> None:
+    from sim.runs.impact import policy_costs_table
+
+    (_, sweep_a), (run_b, sweep_b) = both(A), both("g7-price-floors")
+    short_b = SweepResult(**{**sweep_b.__dict__})  # B on A's horizon, to pair the futures
+    months = len(sweep_a.dates)
+    short_b.arrays = {k: v[:, :months] if v.ndim > 1 else v for k, v in sweep_b.arrays.items()}
+    short_b.dates = sweep_a.dates
+    table = impact_comparisons(sweep_a, short_b, default_world(), BY_YEAR)
+    paid = table["policy_costs_comparison.csv"].set_index(["period", "policy"])
+    ran = policy_costs_table(run_b, BY_YEAR).set_index(["period", "policy"])["usd"]
+    ran = ran[ran.index.get_level_values("period") <= sweep_a.dates[-1].year]
+    assert (paid["a_mean"] == 0).all()
+    assert np.allclose(paid.loc[ran.index, "diff_mean"], ran, rtol=1e-6, atol=1e-3)
+    assert (paid.loc[ran[ran > 1].index, "probability_b_higher"] == 1).all()

@@ -178,13 +178,17 @@ def test_floor_payments_are_policy_costs_of_their_payer() -> None:
 
 
 def test_stockpile_purchases_cost_the_rise_in_holding_at_the_price() -> None:
+    """The initial stock is bought in the month the stockpile starts, then every rise."""
     res = result("us-australia-framework")
     costs = policy_costs_table(res, BY_YEAR)
     bought = costs[costs["kind"] == "stockpile_purchase"]
     held = res.record.stockpile_t[0, :, 0]
     pile = next(ev for ev in res.scenario.events if ev.kind == "stockpile")
     rises = np.maximum(np.diff(held, prepend=pile.initial_t), 0.0)
+    start = next(t for t, d in enumerate(res.dates) if d >= pile.start.replace(day=1))
+    rises[start] += pile.initial_t
     price = res.prices_usd_per_kg[0, :, 7, 1]  # NdFeB_magnet, ex_china
+    assert rises.sum() >= pile.initial_t > 0  # bought full when it starts
     assert bought["usd"].sum() == pytest.approx((rises * 1000.0 * price).sum())
 
 

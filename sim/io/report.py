@@ -358,7 +358,7 @@ def write_sweep(
     periods (default: calendar years), resilience, fan chart, manifest (and with
     ``keep_samples`` every sample's path) into ``folder`` atomically."""
     from sim.io.plotting import plot_fan
-    from sim.runs.sweep_costs import sweep_extra_cost_table
+    from sim.runs.sweep_costs import sweep_extra_cost_table, sweep_policy_costs_table
     from sim.runs.sweep_impact import sweep_impact_table
     from sim.runs.sweep_resilience import sweep_resilience_table
     from sim.runs.sweep_tables import parameters_table, totals_table
@@ -377,6 +377,8 @@ def write_sweep(
             "extra_cost.csv": sweep_extra_cost_table(result, world, window or BY_YEAR),
             "resilience.csv": sweep_resilience_table(result),
         }
+        policy = sweep_policy_costs_table(result, window or BY_YEAR)
+        tables |= {"policy_costs.csv": policy} if len(policy) else {}
         _write_tables(tables, tmp)
         files = [*tables, "fan.png", "manifest.json"]
         plot_fan(summary, result.scenario, tmp / "fan.png", result.samples)
@@ -431,12 +433,10 @@ def write_comparison(
 
     with atomic_folder(folder) as tmp:
         table = comparison_table(a, b)
-        table.to_csv(tmp / "comparison.csv", index=False, float_format="%.6g")
-        totals_table(a).to_csv(tmp / "totals_a.csv", index=False, float_format="%.6g")
-        totals_table(b).to_csv(tmp / "totals_b.csv", index=False, float_format="%.6g")
         world = vintage_world(a.scenario.world)
         impact = impact_comparisons(a, b, world, window or BY_YEAR)
-        _write_tables(impact, tmp)
+        totals = {"totals_a.csv": totals_table(a), "totals_b.csv": totals_table(b)}
+        _write_tables({"comparison.csv": table, **totals, **impact}, tmp)
         manifest = {
             "a": {"scenario": a.scenario.name, "scenario_hash": scenario_hash(a.scenario)},
             "b": {"scenario": b.scenario.name, "scenario_hash": scenario_hash(b.scenario)},

@@ -16,12 +16,13 @@ import numpy as np
 import pandas as pd
 
 from sim.config.events import PriceFloor, Stockpile
-from sim.runs.engine import PRICE_PRODUCTS, TIERS, RunResult
+from sim.config.scenario import Scenario
+from sim.runs.engine import PRICE_PRODUCTS, TIERS, Record, RunResult
 from sim.runs.gdp import gdp_table
 from sim.runs.resilience import resilience_table
 from sim.runs.summary import first_event
 from sim.runs.windows import Window, periods, with_rollups
-from sim.units import ELEMENT_INDEX, MAGNETS, REO_TO_ELEMENT
+from sim.units import ELEMENT_INDEX, MAGNETS, REO_TO_ELEMENT, month_index
 from sim.world.impact_data import ImpactData, buyer_growth, gdp_multipliers, impact_data
 from sim.world.world import World
 
@@ -176,52 +177,69 @@ def policy_costs_table(result: RunResult, window: Window, sample: int = 0) -> pd
     """What each policy cost its payer a period: price-floor top-ups (US$ paid to the
     beneficiary) and stockpile purchases (tonnes bought times the price in the stockpile's
     region's tier)."""
-    rows = [*_floor_rows(result, sample), *_stockpile_rows(result, sample)]
-    frame = pd.DataFrame(rows, columns=["date", "policy", "kind", "payer", "usd"])
-    frame["period"] = periods(frame["date"], window)
+    usd = policy_usd(result.scenario, result.record, result.prices_usd_per_kg)
+    labels = policy_labels(result.scenario)
+    months = len(result.dates)
+    frame = labels.loc[np.tile(np.arange(len(labels)), months)].reset_index(drop=True)
+    frame["period"] = np.repeat(periods(pd.Series(result.dates), window).to_numpy(), len(labels))
+    frame["usd"] = usd[min(sample, usd.shape[0] - 1)].ravel()
     frame = frame.dropna(subset=["period"])
     keys = ["period", "policy", "kind", "payer"]
     return frame.groupby(keys, sort=True)["usd"].sum().reset_index()
 
 
-def _floor_rows(result: RunResult, sample: int) -> list[tuple]:
-    """A row a month x price floor: what its payer paid."""
-    paid = result.record.floor_usd
-    floors = [ev for ev in result.scenario.events if isinstance(ev, PriceFloor)]
-    if paid is None:
-        return []
-    return [
-        (d, ev.label or f"{ev.product} floor", "price_floor", ev.payer, float(paid[sample, t, j]))
-        for j, ev in enumerate(floors)
-        for t, d in enumerate(result.dates)
+def policy_labels(scenario: Scenario) -> pd.DataFrame:
+    """Name, kind and payer of each policy that costs its payer money: the price floors,
+    then the stockpiles, in the scenario's order (the columns of `policy_usd`)."""
+    rows = [
+        (ev.label or f"{ev.product} floor", "price_floor", ev.payer)
+        for ev in scenario.events
+        if isinstance(ev, PriceFloor)
+    ] + [
+        (ev.label or f"{ev.region} {ev.material}", "stockpile_purchase", f"{ev.region} stockpile")
+        for ev in scenario.events
+        if isinstance(ev, Stockpile)
     ]
+    return pd.DataFrame(rows, columns=["policy", "kind", "payer"])
 
 
-def _stockpile_rows(result: RunResult, sample: int) -> list[tuple]:
-    """A row a month x stockpile: what it bought (its holding's rise) at the month's price."""
-    held = result.record.stockpile_t
-    piles = [ev for ev in result.scenario.events if isinstance(ev, Stockpile)]
-    if held is None:
-        return []
-    rows = []
+def policy_usd(scenario: Scenario, record: Record, prices_usd_per_kg: np.ndarray) -> np.ndarray:
+    """``[S, T, policies]`` what each policy of `policy_labels` paid a month: a floor's
+    top-ups; a stockpile's purchases (its initial stock when it starts, then its holding's
+    rises) at the month's price in its region's tier. One row for every sample when the
+    record has one."""
+    floors = record.floor_usd
+    piles = [ev for ev in scenario.events if isinstance(ev, Stockpile)]
+    samples, months = prices_usd_per_kg.shape[:2]
+    parts = [floors if floors is not None else np.zeros((samples, months, 0))]
+    if piles and record.stockpile_t is not None:
+        bought = _pile_purchases(scenario, record.stockpile_t, piles)
+        price = np.stack([_pile_price(prices_usd_per_kg, ev) for ev in piles], axis=-1)
+        parts.append(bought * KG_PER_T * price)
+    rows = max(part.shape[0] for part in parts)
+    return np.concatenate([np.broadcast_to(p, (rows, *p.shape[1:])) for p in parts], axis=-1)
+
+
+def _pile_purchases(scenario: Scenario, held: np.ndarray, piles: list[Stockpile]) -> np.ndarray:
+    """``[S, T, piles]`` tonnes each stockpile bought a month: its initial stock in the month
+    it starts (if within the horizon), then each rise of its holding."""
+    initial = np.broadcast_to([ev.initial_t for ev in piles], (len(held), 1, len(piles)))
+    bought = np.maximum(np.diff(held, axis=1, prepend=initial), 0.0)
     for j, ev in enumerate(piles):
-        bought = np.maximum(np.diff(held[sample, :, j], prepend=ev.initial_t), 0.0)
-        usd = bought * KG_PER_T * _pile_price(result, ev, sample)
-        name = ev.label or f"{ev.region} {ev.material}"
-        payer = f"{ev.region} stockpile"
-        kind = "stockpile_purchase"
-        rows += [(d, name, kind, payer, float(usd[t])) for t, d in enumerate(result.dates)]
-    return rows
+        month = int(month_index(scenario.horizon.start, ev.start))
+        if 0 <= month < bought.shape[1]:
+            bought[:, month, j] += ev.initial_t
+    return bought
 
 
-def _pile_price(result: RunResult, pile: Stockpile, sample: int) -> np.ndarray:
-    """A stockpile's material's price a kg each month, in its region's tier (0 if unpriced)."""
+def _pile_price(prices_usd_per_kg: np.ndarray, pile: Stockpile) -> np.ndarray:
+    """``[S, T]`` a stockpile's material's price a kg, in its region's tier (0 if unpriced)."""
     magnet = pile.material in MAGNETS
     name = f"{pile.material}_{'magnet' if magnet else 'oxide'}"
     if name not in PRICE_PRODUCTS:
-        return np.zeros(len(result.dates))
+        return np.zeros(prices_usd_per_kg.shape[:2])
     tier = TIERS.index("china" if pile.region == "CN" else "ex_china")
-    price = result.prices_usd_per_kg[sample][:, PRICE_PRODUCTS.index(name), tier]
+    price = prices_usd_per_kg[:, :, PRICE_PRODUCTS.index(name), tier]
     per_kg = 1.0 if magnet else 1.0 / REO_TO_ELEMENT[ELEMENT_INDEX[pile.material]]
     return np.nan_to_num(price) * per_kg
 

@@ -31,7 +31,13 @@ from sim.version import __version__
 #: A store's folder name: ``.sweep-KEY`` beside default folders, ``.NAME.sweep-KEY`` beside
 #: ``--out NAME`` (`sim.io.report.sweep_store`).
 STORE_NAME = re.compile(r"\.(?:.+\.)?sweep-[0-9a-f]{16}")
-ARRAYS = ("shortfall", "demand", "prices", "residual")  # what a batch holds (`run_batch`)
+ARRAYS = (
+    "shortfall",
+    "demand",
+    "prices",
+    "residual",
+    "policy_usd",
+)  # what a batch holds (`run_batch`)
 META = "__batch__"  # the name of a batch file's record of itself (JSON text)
 
 

@@ -41,6 +41,7 @@ from sim.runs.engine import (
 )
 from sim.runs.executors import BatchFn, BatchWorker, Job, local_map
 from sim.runs.finite import check_finite, priced
+from sim.runs.impact import policy_usd
 from sim.runs.store import ARRAYS, BadBatch, BatchStore, sweep_identity
 from sim.units import month_start
 from sim.world.world import World
@@ -67,7 +68,8 @@ def run_batch(
     histories: HistoryCache | None = None,
 ) -> dict[str, np.ndarray]:
     """One batch of ``count`` samples through the engine: shortfall and demand ``[S, T, B]``,
-    prices ``[S, T, product, tier]`` (float32) and each sample's mass-balance residual.
+    prices ``[S, T, product, tier]`` (float32), each sample's mass-balance residual and what
+    each policy cost ``[S, T, policies]`` (`sim.runs.impact.policy_usd`).
 
     Without draws every sample is the same future: it is run once, and each array has one
     row for the whole batch; so has demand whenever every sample's is the same. The steps
@@ -92,6 +94,7 @@ def run_batch(
         "demand": demand,
         "prices": result.prices_usd_per_kg.astype(np.float32),
         "residual": np.full(rec.demand.shape[0], result.residual),
+        "policy_usd": policy_usd(scenario, rec, result.prices_usd_per_kg),
     }
     del result, rec  # the run closes its processes, so this frees its arrays (no cycles)
     return out  # a part of one row stands for every sample of the batch (`Rows`)

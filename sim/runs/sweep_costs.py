@@ -1,7 +1,8 @@
 """What buyers paid over 2024 prices in every future of a sweep: each future's delivered kg
 (demand less shortfall; oxide kg for element buyers) times the price in its buyers' tier less
 the world's base price, by period x region (and roll-ups) x sector x material, with mean, P5,
-P50 and P95 over the futures (`sim.runs.impact.extra_cost_table` is the same for one run).
+P50 and P95 over the futures (`sim.runs.impact.extra_cost_table` is the same for one run);
+and what each policy cost its payer in every future (`sim.runs.impact.policy_costs_table`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from sim.model.levers.economics import base_table
-from sim.runs.impact import KG_PER_T, price_cells
+from sim.runs.impact import KG_PER_T, policy_labels, price_cells
 from sim.runs.sweep import SweepResult
 from sim.runs.sweep_impact import PerFuture, blocks, periods_of, stats_frame
 from sim.runs.sweep_tables import _stats
@@ -71,3 +72,35 @@ def sweep_extra_cost_table(result: SweepResult, world: World, window: Window) ->
     prices (US$), mean and percentiles over the futures."""
     found = future_extra_cost(result, world, window)
     return stats_frame(found, _stats(found.values["extra_cost_usd"]), "extra_cost_usd")
+
+
+POLICY_KEYS = ["policy", "kind", "payer"]
+
+
+def sweep_policy_costs_table(result: SweepResult, window: Window) -> pd.DataFrame:
+    """Per period x policy: what it cost its payer (US$), mean and percentiles over the
+    futures (no rows for a scenario without policies that cost money)."""
+    found = future_policy_costs(result, window)
+    return stats_frame(found, _stats(found.values["policy_usd"]), "policy_usd")
+
+
+def future_policy_costs(
+    result: SweepResult, window: Window, policies: pd.DataFrame | None = None
+) -> PerFuture:
+    """What each of ``policies`` (policy, kind, payer; default the scenario's) cost in every
+    future by period; a policy the scenario does not have costs nothing."""
+    labels, period_of = periods_of(result, window)
+    own = policy_labels(result.scenario)
+    paid = np.einsum("stn,tp->spn", result.arrays["policy_usd"].astype(np.float64), period_of)
+    policies = unique_policies(own) if policies is None else policies
+    values = np.zeros((result.samples, len(labels), len(policies)))
+    own_keys = list(own[POLICY_KEYS].itertuples(index=False, name=None))
+    for j, key in enumerate(policies.itertuples(index=False, name=None)):
+        mine = np.array([k == key for k in own_keys], dtype=bool)
+        values[:, :, j] = paid[:, :, mine].sum(axis=2)
+    return PerFuture(labels, policies.reset_index(drop=True), {"policy_usd": values})
+
+
+def unique_policies(*labels: pd.DataFrame) -> pd.DataFrame:
+    """The distinct (policy, kind, payer) rows of ``labels``, in their first order."""
+    return pd.concat(labels, ignore_index=True)[POLICY_KEYS].drop_duplicates(ignore_index=True)
