@@ -204,13 +204,15 @@ def write_run(
     """Write every table, the picture and the manifest into ``folder`` atomically; the
     manifest and the tables."""
     from sim.io.plotting import plot_shortfall
+    from sim.io.scenario_record import write_scenario
 
     with atomic_folder(folder) as tmp:
         tables = run_tables(result, window)
         shortfall = tables["shortfall.csv"]
         _write_tables(tables, tmp)
         plot_shortfall(shortfall, result.scenario, tmp / "shortfall.png")
-        manifest = build_manifest(result, sorted([*tables, "shortfall.png", "manifest.json"]))
+        written = [*tables, "shortfall.png", write_scenario(tmp, result.scenario), "manifest.json"]
+        manifest = build_manifest(result, sorted(written))
         manifest["periods"] = window.label if window is not None else "year"
         _write_manifest(tmp, manifest)
     return manifest, tables
@@ -339,6 +341,7 @@ def write_sweep(
     periods (default: calendar years), resilience, fan chart, manifest (and with
     ``keep_samples`` every sample's path) into ``folder`` atomically."""
     from sim.io.plotting import plot_fan
+    from sim.io.scenario_record import write_scenario
     from sim.runs.sweep_costs import sweep_extra_cost_table
     from sim.runs.sweep_impact import sweep_impact_table
     from sim.runs.sweep_resilience import sweep_resilience_table
@@ -359,7 +362,7 @@ def write_sweep(
             "resilience.csv": sweep_resilience_table(result),
         }
         _write_tables(tables, tmp)
-        files = [*tables, "fan.png", "manifest.json"]
+        files = [*tables, "fan.png", write_scenario(tmp, result.scenario), "manifest.json"]
         plot_fan(summary, result.scenario, tmp / "fan.png", result.samples)
         if keep_samples:
             _write_samples(result, tmp / "samples.parquet")
@@ -405,7 +408,9 @@ def write_comparison(
     """Paired comparison of two sweeps: comparison.csv, both summaries, B - A of the impact
     tables by ``window``'s periods (default: calendar years) and a manifest; the tables
     written, by file name."""
+    from sim.io.scenario_record import write_scenario
     from sim.runs.compare_impact import impact_comparisons
+    from sim.runs.compare_monthly import monthly_comparison_table
     from sim.runs.sweep_tables import comparison_table, totals_table
     from sim.runs.windows import BY_YEAR
     from sim.world.loader import vintage_world
@@ -418,6 +423,11 @@ def write_comparison(
         world = vintage_world(a.scenario.world)
         impact = impact_comparisons(a, b, world, window or BY_YEAR)
         _write_tables(impact, tmp)
+        monthly = {"comparison_monthly.csv": monthly_comparison_table(a, b)}
+        _write_tables(monthly, tmp)
+        scenarios = [
+            write_scenario(tmp, s.scenario, f"scenario_{n}.yaml") for n, s in zip("ab", (a, b))
+        ]
         manifest = {
             "a": {"scenario": a.scenario.name, "scenario_hash": scenario_hash(a.scenario)},
             "b": {"scenario": b.scenario.name, "scenario_hash": scenario_hash(b.scenario)},
@@ -433,6 +443,7 @@ def write_comparison(
             "periods": (window or BY_YEAR).label,
             "files": sorted(
                 ["comparison.csv", "manifest.json", "totals_a.csv", "totals_b.csv", *impact]
+                + [*monthly, *scenarios]
             ),
         }
         _write_manifest(tmp, manifest)
