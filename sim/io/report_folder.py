@@ -52,6 +52,10 @@ class ResultsFolder:
             self._tables[stem] = _read_table(self.path, stem)
         return self._tables[stem]
 
+    def preload(self, stem: str, table: pd.DataFrame) -> None:
+        """Use ``table`` as the table ``stem`` (one the caller holds already)."""
+        self._tables[stem] = table
+
     def images(self) -> list[Path]:
         """The pictures the command drew into the folder, in name order."""
         return sorted(p for p in self.path.glob("*.png") if p.is_file())

@@ -112,8 +112,9 @@ def plot_sankey(links: pd.DataFrame, title: str) -> Figure:
     fig = Figure(figsize=(13, 7.8))
     ax = fig.add_axes((0.01, 0.02, 0.98, 0.86))
     _draw_bands(ax, _band_ends(links, sizes, bottoms, scale), colours)
-    for (column, node), size in sizes.items():
-        _draw_node(ax, column, node, size, bottoms[(column, node)], size * scale, colours)
+    for key, size in sizes.items():
+        column, node = int(key[0]), str(key[1])  # type: ignore[index]  # (column, node)
+        _draw_node(ax, column, node, size, bottoms[key], size * scale, colours)
     _frame(ax, scale)
     fig.suptitle(title, fontsize=11)
     return fig
@@ -156,13 +157,14 @@ def _draw_bands(ax: Any, bands: pd.DataFrame, colours: dict[str, str]) -> None:
     """A band a link, curved from its source's column to its target's."""
     t = np.linspace(0.0, 1.0, 40)
     ease = 3 * t**2 - 2 * t**3
-    for band in bands.itertuples(index=False):
-        x = band.source_column + NODE_WIDTH / 2 + t * (1 - NODE_WIDTH)
-        top = band.y0 + (band.y1 - band.y0) * ease
+    columns = ("source_column", "y0", "y1", "height")
+    numbers = bands[list(columns)].to_numpy(dtype=float)
+    for (column, y0, y1, height), source in zip(numbers, bands["source"].astype(str)):
+        x = column + NODE_WIDTH / 2 + t * (1 - NODE_WIDTH)
+        top = y0 + (y1 - y0) * ease
         xs = np.concatenate([x, x[::-1]])
-        ys = np.concatenate([top, (top - band.height)[::-1]])
-        colour = colours.get(str(band.source).split(" ")[0], "#aaaaaa")
-        ax.fill(xs, ys, color=colour, alpha=0.35, lw=0)
+        ys = np.concatenate([top, (top - height)[::-1]])
+        ax.fill(xs, ys, color=colours.get(source.split(" ")[0], "#aaaaaa"), alpha=0.35, lw=0)
 
 
 def _draw_node(

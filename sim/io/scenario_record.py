@@ -33,7 +33,14 @@ def scenario_text(scenario: Scenario) -> str:
     for uncertain in scenario.uncertain:
         law = _plain(uncertain.dist.model_dump(by_alias=True, exclude_none=True))
         _put(document, _keys(uncertain.path), law, moved)
-    body = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=96)
+    body = yaml.dump(
+        document,
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=92,
+        default_flow_style=None,
+    )
     return (
         f"# The scenario as run by sim {__version__}: extends: merged, defaults left out.\n{body}"
     )
@@ -43,6 +50,18 @@ def write_scenario(folder: Path, scenario: Scenario, name: str = SCENARIO_FILE) 
     """Write `scenario_text` into ``folder`` as ``name``; the file name."""
     (folder / name).write_text(scenario_text(scenario), encoding="utf-8")
     return name
+
+
+class _Dumper(yaml.SafeDumper):
+    """YAML's safe dumper, writing text of several lines as a folded block (``>``)."""
+
+
+def _text(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    style = ">" if "\n" in text else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+_Dumper.add_representer(str, _text)
 
 
 def _plain(value: Any) -> Any:
