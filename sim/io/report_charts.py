@@ -99,7 +99,8 @@ def shortfall_differences(monthly: pd.DataFrame, scenarios: list[Scenario], top:
     axes = fig.subplots((len(groups) + 1) // 2, 2, sharex=True, squeeze=False)
     for ax, key in zip(axes.flat, groups):
         region, sector, material = key
-        group = rows[(rows[["region", "sector", "material"]] == key).all(axis=1)]
+        group = rows[(rows["region"] == region) & (rows["sector"] == sector)]
+        group = group[group["material"] == material]
         colour = COLOURS.get(str(region), "#444444")
         _band(ax, group, "diff_p05", "diff_p95", "diff_mean", {"color": colour, "label": "mean"})
         title = f"{region} {sector.replace('_', ' ')} ({material})"

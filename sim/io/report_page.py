@@ -205,7 +205,11 @@ def _flows(results: ResultsFolder, flows: pd.DataFrame | None, year: int | None)
         f"{scenario.name}: flows of rare-earth elements by stage and country in {chosen} "
         "(t of element; band widths are tonnes)"
     )
-    return _chart(plot_sankey(sankey_links(flows, chosen), title), f"flows in {chosen}")
+    note = (
+        f'<p class="note">Tonnes of rare-earth element moved in {chosen} (sim report --year '
+        "chooses another year); a band's width is its tonnes.</p>"
+    )
+    return note + _chart(plot_sankey(sankey_links(flows, chosen), title), f"flows in {chosen}")
 
 
 def flows_year(scenario: Scenario, year: int | None) -> int:
