@@ -21,7 +21,8 @@ class Column(NamedTuple):
 
     name: str
     heading: str
-    kind: str = "text"  # text, t, usd, usd_per_kg, count, share, ratio, and signed: +t, +usd
+    kind: str = "text"  # text (as written), name (_ as spaces), t, usd, usd_per_kg, count,
+    # share, ratio, and signed: +t, +usd
 
 
 class Spec(NamedTuple):
@@ -31,13 +32,18 @@ class Spec(NamedTuple):
     title: str
     columns: tuple[Column, ...]
     where: tuple[tuple[str, str], ...] = ()  # (column, value) the rows must hold
-    nonzero: str | None = None  # keep rows where this column is not (nearly) 0; sort by size
+    nonzero: str | None = None  # keep rows where this column is not (nearly) 0
+    order: str | None = None  # sort by this column's size, largest first (default: nonzero)
 
 
-BUYER = (Column("region", "region"), Column("sector", "sector"), Column("material", "material"))
+BUYER = (
+    Column("region", "region"),
+    Column("sector", "sector", "name"),
+    Column("material", "material"),
+)
 PRODUCT = (
     Column("period", "period"),
-    Column("product", "product"),
+    Column("product", "product", "name"),
     Column("unit", "unit"),
 )
 
@@ -61,8 +67,8 @@ RUN_TABLES = (
         "price_peaks",
         "Price peaks by tier",
         (
-            Column("product", "product"),
-            Column("market", "tier"),
+            Column("product", "product", "name"),
+            Column("market", "tier", "name"),
             Column("first_usd_per_kg", "first month (US$/kg)", "usd_per_kg"),
             Column("peak_usd_per_kg", "peak (US$/kg)", "usd_per_kg"),
             Column("peak_date", "peak month"),
@@ -99,6 +105,7 @@ SWEEP_TABLES = (
         ),
         where=(("metric", "cumulative_shortfall_t"),),
         nonzero="p95",
+        order="mean",
     ),
     Spec(
         "impact",
@@ -135,7 +142,7 @@ COMPARE_TABLES = (
         "Output at risk outside China, B - A, by period",
         (
             Column("period", "period"),
-            Column("product", "product"),
+            Column("product", "product", "name"),
             Column("a_mean", "A, mean (US$)", "usd"),
             Column("b_mean", "B, mean (US$)", "usd"),
             Column("diff_mean", "B - A, mean (US$)", "+usd"),
@@ -156,8 +163,11 @@ def shown_rows(spec: Spec, table: pd.DataFrame) -> pd.DataFrame:
     for column, value in spec.where:
         rows = rows[rows[column].astype(str) == value]
     if spec.nonzero is not None:
-        size = rows[spec.nonzero].astype(float).abs()
-        rows = rows[size > 0.5].assign(_size=size).sort_values("_size", ascending=False)
+        rows = rows[rows[spec.nonzero].astype(float).abs() > 0.5]
+    order = spec.order or spec.nonzero
+    if order is not None:
+        size = rows[order].astype(float).abs()
+        rows = rows.assign(_size=size).sort_values("_size", ascending=False, kind="stable")
     return rows
 
 
@@ -194,15 +204,16 @@ def _row(record: dict[Any, Any], columns: tuple[Column, ...]) -> str:
 
 def _cell(value: Any, kind: str) -> str:
     """A cell: text as written, numbers formatted and aligned right."""
-    if kind == "text":
-        return f"<td>{html.escape(_text(value))}</td>"
+    if kind in ("text", "name"):
+        text = _text(value)
+        return f"<td>{html.escape(text.replace('_', ' ') if kind == 'name' else text)}</td>"
     return f'<td class="num">{html.escape(number(value, kind))}</td>'
 
 
 def _text(value: Any) -> str:
     """A text cell's value; an empty one for a missing value."""
     missing = value is None or (isinstance(value, float) and math.isnan(value))
-    return "" if missing else str(value).replace("_", " ")
+    return "" if missing else str(value)
 
 
 def number(value: Any, kind: str) -> str:
