@@ -79,6 +79,7 @@ def test_sweep_writes_every_file(tmp_path: Path, capsys: pytest.CaptureFixture[s
         "manifest.json",
         "fan.png",
         "samples.parquet",
+        "scenario.yaml",
     }
     summary = pd.read_csv(out / "summary.csv")
     assert list(summary.columns) == [

@@ -1,4 +1,4 @@
-"""The command line: its parser, and the dispatch of its nine commands to `sim.io.commands`.
+"""The command line: its parser, and the dispatch of its ten commands to `sim.io.commands`.
 
 - ``sim validate SCENARIO``: check a scenario file and exit.
 - ``sim run SCENARIO``: run a scenario and write a results folder.
@@ -10,6 +10,8 @@
 - ``sim backtest SCENARIO --observed FILE``: hold a run's monthly series against observed ones.
 - ``sim calibrate [SCENARIO]``: print a world's first-year calibration against its targets.
 - ``sim clean [FOLDER ...]``: list (``--delete``: remove) the stores interrupted sweeps left.
+- ``sim report FOLDER``: write a results folder's report.html (``--report`` on run, sweep and
+  compare writes it with the folder).
 
 Errors in input print one line (``FILE:LINE: field.path: problem (got VALUE)``) and exit with
 status 2, never a traceback; a broken mass balance exits with status 3.
@@ -173,6 +175,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_backtest(subparsers)
     _add_calibrate(subparsers)
     _add_clean(subparsers)
+    _add_report(subparsers)
     return parser
 
 
@@ -202,6 +205,7 @@ def _add_run(subparsers: Any) -> None:
         help="monthly tables to write: all (default), none, or some of shortfall, flows, "
         "production, stocks, prices separated by commas",
     )
+    _report_option(command)
 
 
 def _add_sweep(subparsers: Any) -> None:
@@ -217,6 +221,7 @@ def _add_sweep(subparsers: Any) -> None:
     )
     _by_option(command)
     _out_option(command, "results/<name>/<UTC timestamp>-sweep/")
+    _report_option(command)
 
 
 def _add_compare(subparsers: Any) -> None:
@@ -236,6 +241,7 @@ def _add_compare(subparsers: Any) -> None:
     )
     _by_option(command)
     _out_option(command, "results/<A>-vs-<B>/<UTC timestamp>/")
+    _report_option(command)
 
 
 def _add_sensitivity(subparsers: Any) -> None:
@@ -341,6 +347,28 @@ def _add_clean(subparsers: Any) -> None:
         "folders", type=Path, nargs="*", default=[Path("results")], help="(default: results)"
     )
     command.add_argument("--delete", action="store_true", help="remove stores idle for 10 min")
+
+
+def _add_report(subparsers: Any) -> None:
+    command = subparsers.add_parser(
+        "report", help="write a results folder's report: one HTML file that needs no network"
+    )
+    command.add_argument("folder", type=Path, help="a folder sim run, sweep or compare wrote")
+    command.add_argument(
+        "--year",
+        type=int,
+        default=None,
+        help="year of the flows diagram (default: the horizon's first full year)",
+    )
+    command.add_argument(
+        "--out", type=Path, default=None, help="file to create (default FOLDER/report.html)"
+    )
+
+
+def _report_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--report", action="store_true", help="also write report.html into the folder"
+    )
 
 
 def _out_option(command: argparse.ArgumentParser, default: str) -> None:

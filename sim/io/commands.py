@@ -1,4 +1,4 @@
-"""The command line's nine commands, one function each, returning the exit status.
+"""The command line's ten commands, one function each, returning the exit status.
 
 Each reads its inputs, runs, writes its results folder and prints a summary (`sim.io.console`).
 Modules are imported inside each command, so that a command loads only what it needs (``sim
@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sim.errors import Interrupted, bad_value
 from sim.io import console
@@ -53,7 +53,24 @@ def run(args: argparse.Namespace) -> int:
     print(console.levers(result, summary))
     print(impact_summary(tables))
     print(f"wrote {folder}")
+    _report(args, folder, tables)
     return 0
+
+
+def report(args: argparse.Namespace) -> int:
+    """``sim report``: write a results folder's report.html."""
+    from sim.io.report_page import write_report
+
+    print(f"wrote {write_report(args.folder, args.out, args.year)}")
+    return 0
+
+
+def _report(args: argparse.Namespace, folder: Path, tables: Any = None) -> None:
+    """With ``--report``, the report of the folder just written (``tables`` as held)."""
+    if args.report:
+        from sim.io.report_page import write_report
+
+        print(f"wrote {write_report(folder, tables=tables)}")
 
 
 def _scenario_and_world(path: Path) -> tuple[Scenario, World]:
@@ -198,6 +215,7 @@ def sweep(args: argparse.Namespace) -> int:
     print(console.sweep_header(result, manifest))
     print(console.sweep_totals(totals_table(result)))
     print(f"wrote {folder}")
+    _report(args, folder)
     return 0
 
 
@@ -246,6 +264,7 @@ def compare(args: argparse.Namespace) -> int:
     print(console.comparison(tables["comparison.csv"], show))
     print(comparison_impact(tables))
     print(f"wrote {out}")
+    _report(args, out, tables)
     return 0
 
 

@@ -221,6 +221,7 @@ def write_run(
     atomically (impact tables by ``window``'s periods, default calendar years); the
     manifest and the tables written, by file name."""
     from sim.io.plotting import plot_shortfall
+    from sim.io.scenario_record import write_scenario
     from sim.runs.tables import shortfall_table
     from sim.runs.windows import BY_YEAR
 
@@ -229,7 +230,8 @@ def write_run(
         tables = run_tables(result, shortfall, window or BY_YEAR, choice)
         _write_tables(tables, tmp)
         plot_shortfall(shortfall, result.scenario, tmp / "shortfall.png")
-        manifest = build_manifest(result, sorted([*tables, "shortfall.png", "manifest.json"]))
+        written = [*tables, "shortfall.png", write_scenario(tmp, result.scenario), "manifest.json"]
+        manifest = build_manifest(result, sorted(written))
         manifest["periods"] = window.label if window is not None else "year"
         _write_manifest(tmp, manifest)
     return manifest, tables
@@ -294,59 +296,6 @@ def sweep_store(folder: Path, key: str, default: bool) -> Path:
     return parent / (f".sweep-{key}" if default else f".{folder.name}.sweep-{key}")
 
 
-def _write_samples(result: SweepResult, path: Path, rows_per_group: int = 250) -> None:
-    """Every sample's monthly shortfall and demand by buyer, long, in Parquet row groups of
-    ``rows_per_group`` samples."""
-    import pyarrow.parquet as parquet
-
-    schema = _samples_schema()
-    samples = result.arrays["shortfall"].shape[0]
-    with parquet.ParquetWriter(path, schema, compression="zstd") as writer:
-        for first in range(0, samples, rows_per_group):
-            last = min(first + rows_per_group, samples)
-            writer.write_table(_samples_table(result, first, last).cast(schema))
-
-
-def _samples_schema() -> Any:
-    import pyarrow as pa
-
-    labels = pa.dictionary(pa.int8(), pa.string())
-    return pa.schema(
-        [
-            ("sample", pa.int32()),
-            ("date", pa.date32()),
-            ("region", labels),
-            ("sector", labels),
-            ("material", labels),
-            ("shortfall_t", pa.float32()),
-            ("demand_t", pa.float32()),
-        ]
-    )
-
-
-def _samples_table(result: SweepResult, first: int, last: int) -> Any:
-    """Samples ``first`` to ``last - 1``, one row a sample, month and buyer."""
-    import pyarrow as pa
-
-    shortfall_t, demand_t = result.arrays["shortfall"], result.arrays["demand"]
-    _, months, buyers = shortfall_t.shape
-    count = last - first
-    dates = np.array(result.dates, dtype="datetime64[D]")
-    labels = {
-        column: pa.array(np.tile(result.buyers[column].to_numpy(), count * months))
-        for column in ("region", "sector", "material")
-    }
-    return pa.table(
-        {
-            "sample": pa.array(np.repeat(np.arange(first, last, dtype=np.int32), months * buyers)),
-            "date": pa.array(np.tile(np.repeat(dates, buyers), count)),
-            **{column: array.dictionary_encode() for column, array in labels.items()},
-            "shortfall_t": pa.array(shortfall_t[first:last].ravel()),
-            "demand_t": pa.array(demand_t[first:last].ravel()),
-        }
-    )
-
-
 def write_sweep(
     result: SweepResult,
     folder: Path,
@@ -358,6 +307,8 @@ def write_sweep(
     periods (default: calendar years), resilience, fan chart, manifest (and with
     ``keep_samples`` every sample's path) into ``folder`` atomically."""
     from sim.io.plotting import plot_fan
+    from sim.io.samples_file import write_samples
+    from sim.io.scenario_record import write_scenario
     from sim.runs.sweep_costs import sweep_extra_cost_table, sweep_policy_costs_table
     from sim.runs.sweep_impact import sweep_impact_table
     from sim.runs.sweep_resilience import sweep_resilience_table
@@ -380,10 +331,10 @@ def write_sweep(
         policy = sweep_policy_costs_table(result, window or BY_YEAR)
         tables |= {"policy_costs.csv": policy} if len(policy) else {}
         _write_tables(tables, tmp)
-        files = [*tables, "fan.png", "manifest.json"]
+        files = [*tables, "fan.png", write_scenario(tmp, result.scenario), "manifest.json"]
         plot_fan(summary, result.scenario, tmp / "fan.png", result.samples)
         if keep_samples:
-            _write_samples(result, tmp / "samples.parquet")
+            write_samples(result, tmp / "samples.parquet")
             files.append("samples.parquet")
         manifest = {**_sweep_manifest(result, sorted(files)), **extra}
         _write_manifest(tmp, manifest)
@@ -426,7 +377,9 @@ def write_comparison(
     """Paired comparison of two sweeps: comparison.csv, both summaries, B - A of the impact
     tables by ``window``'s periods (default: calendar years) and a manifest; the tables
     written, by file name."""
+    from sim.io.scenario_record import write_scenario
     from sim.runs.compare_impact import impact_comparisons
+    from sim.runs.compare_monthly import monthly_comparison_table
     from sim.runs.sweep_tables import comparison_table, totals_table
     from sim.runs.windows import BY_YEAR
     from sim.world.loader import vintage_world
@@ -436,7 +389,11 @@ def write_comparison(
         world = vintage_world(a.scenario.world)
         impact = impact_comparisons(a, b, world, window or BY_YEAR)
         totals = {"totals_a.csv": totals_table(a), "totals_b.csv": totals_table(b)}
-        _write_tables({"comparison.csv": table, **totals, **impact}, tmp)
+        monthly = {"comparison_monthly.csv": monthly_comparison_table(a, b)}
+        _write_tables({"comparison.csv": table, **totals, **impact, **monthly}, tmp)
+        scenarios = [
+            write_scenario(tmp, s.scenario, f"scenario_{n}.yaml") for n, s in zip("ab", (a, b))
+        ]
         manifest = {
             "a": {"scenario": a.scenario.name, "scenario_hash": scenario_hash(a.scenario)},
             "b": {"scenario": b.scenario.name, "scenario_hash": scenario_hash(b.scenario)},
@@ -452,6 +409,7 @@ def write_comparison(
             "periods": (window or BY_YEAR).label,
             "files": sorted(
                 ["comparison.csv", "manifest.json", "totals_a.csv", "totals_b.csv", *impact]
+                + [*monthly, *scenarios]
             ),
         }
         _write_manifest(tmp, manifest)
