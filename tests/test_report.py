@@ -123,7 +123,7 @@ def test_a_run_report_says_what_ran(folders: dict[str, Path]) -> None:
     assert "2024-07-01 to 2026-06-30" in page and manifest["created_utc"] in page
     for anchor in ("shortfall", "prices", "flows", "tables", "scenario", "manifest"):
         assert f'<section id="{anchor}">' in page, anchor
-    assert "moved in 2025" in page and 'alt="flows in 2025"' in page
+    assert "moved in 2026" in page and 'alt="flows in 2026"' in page  # after the event
     assert "Shortfall by buyer group" in page and "Price peaks by tier" in page
     assert re.search(r'<td class="num">\d{1,3}(,\d{3})+</td>', page)  # thousands separators
     assert "CN licensing (No. 18)" in page  # the scenario as run, in the page

@@ -213,12 +213,15 @@ def _flows(results: ResultsFolder, flows: pd.DataFrame | None, year: int | None)
 
 
 def flows_year(scenario: Scenario, year: int | None) -> int:
-    """``year`` if the horizon reaches it, else the horizon's first full year."""
+    """``year`` if the horizon reaches it, else the first full year after the scenario's
+    first event starts (the horizon's first full year if it has none)."""
     start, end = scenario.horizon.start, scenario.horizon.end
     if year is not None and not start.year <= year <= end.year:
         raise bad_value(f"outside the horizon ({start.year} to {end.year})", "--year", year)
     first_full = start.year if (start.month, start.day) == (1, 1) else start.year + 1
-    return year if year is not None else min(first_full, end.year)
+    starts = [event.start for event in scenario.events if event.start >= start]
+    after = min(starts).year + 1 if starts else first_full
+    return year if year is not None else min(max(first_full, after), end.year)
 
 
 def _missing(stem: str) -> str:
