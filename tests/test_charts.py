@@ -84,3 +84,29 @@ def test_dates_are_dates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     texts = [t.get_text() for t in other.get_xticklabels() if t.get_text()]
     years = [int(text) for text in texts if text.isdigit()]
     assert texts[0] == "2024" and years == [2024, 2025, 2026, 2027], texts
+
+
+@pytest.mark.parametrize(
+    ("spec", "unit"),
+    [
+        ("shortfall_t:EU:ev_traction:NdFeB@2025-01..2026-12", "2025-01..2026-12 (t)"),
+        ("shortfall_share:US:defence", "the horizon (0-1)"),
+        ("price:ex_china:Dy_oxide", "(US$/kg)"),
+    ],
+)
+def test_a_tornado_names_its_scenario_and_its_outcome_with_a_unit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spec: str, unit: str
+) -> None:
+    from sim.runs.sensitivity import parse_output
+
+    figures: list[Any] = []
+    monkeypatch.setattr(plotting, "_save", lambda fig, path, rect=None: figures.append(fig))
+    table = pd.DataFrame(
+        {"input": ["a", "b"], "base": 1.0, "at_p05": [0.5, 0.9], "at_p95": [2.0, 1.1]}
+    ).assign(swing=lambda t: t["at_p95"] - t["at_p05"])
+    uncertain = scenario(end="2030-12-31").model_copy(update={"uncertain": ("x",)})
+    output = parse_output(spec, uncertain).describe()
+    plotting.plot_tornado(table, output, "my-scenario", tmp_path / "t.png")
+    (ax,) = figures[0].axes
+    assert ax.get_title().startswith("my-scenario: ")
+    assert ax.get_xlabel().endswith(unit) and spec.split(":")[1] in ax.get_xlabel()

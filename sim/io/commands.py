@@ -339,7 +339,7 @@ def sensitivity(args: argparse.Namespace) -> int:
         )
     finally:
         close()
-    write_sensitivity(table, output.label, scenario, folder)
+    write_sensitivity(table, output, scenario, folder)
     print(f"sensitivity of {output.label} in {scenario.name} ({args.analysis}, n={args.n}):")
     print(console.sensitivity(table))
     print(f"wrote {folder}")

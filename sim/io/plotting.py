@@ -315,9 +315,10 @@ def _plot_fans(ax: Any, data: pd.DataFrame) -> None:
         ax.plot(group["date"], group["p50"], color=colour, lw=1.5, label=str(region))
 
 
-def plot_tornado(table: pd.DataFrame, output: str, path: Path) -> None:
-    """Tornado: the output at each input's 5th and 95th percentile, others at their median,
-    widest swing on top; the base case is the vertical line."""
+def plot_tornado(table: pd.DataFrame, output: str, scenario: str, path: Path) -> None:
+    """Tornado: the output (``output``: it in words, with its unit) at each input's 5th and
+    95th percentile, others at their median, widest swing on top; the base case is the
+    vertical line; ``scenario`` names it in the title."""
     data = table.sort_values("swing", ascending=True)
     base = float(data["base"].iloc[0]) if len(data) else 0.0
     fig = Figure(figsize=(8, 0.5 * len(data) + 1.6))
@@ -332,7 +333,11 @@ def plot_tornado(table: pd.DataFrame, output: str, path: Path) -> None:
     ]
     ax.set_yticks(list(y), labels, fontsize=8)
     ax.set_xlabel(output, fontsize=9)
-    ax.set_title("sensitivity: swing of the output (ST: Sobol total-order index)", fontsize=10)
+    ax.set_title(
+        f"{scenario}: what moves the outcome\n(each input at its P5 and P95, the others at "
+        "their median; ST: Sobol total-order index)",
+        fontsize=9,
+    )
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(axis="x", alpha=0.3)
     _save(fig, path)

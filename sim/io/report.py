@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from sim.config.scenario import Scenario
     from sim.runs.backtest import Backtest
     from sim.runs.engine import RunResult
+    from sim.runs.sensitivity import Output
     from sim.runs.solve import Solve
     from sim.runs.sweep import SweepResult
     from sim.runs.windows import Window
@@ -416,17 +417,19 @@ def write_comparison(
     return {"comparison.csv": table, **impact}
 
 
-def write_sensitivity(table: pd.DataFrame, output: str, scenario: Scenario, folder: Path) -> None:
+def write_sensitivity(
+    table: pd.DataFrame, output: Output, scenario: Scenario, folder: Path
+) -> None:
     """sensitivity.csv, tornado.png and a manifest, atomically."""
     from sim.io.plotting import plot_tornado
 
     with atomic_folder(folder) as tmp:
         table.to_csv(tmp / "sensitivity.csv", index=False, float_format="%.6g")
-        plot_tornado(table, output, tmp / "tornado.png")
+        plot_tornado(table, output.describe(), scenario.name, tmp / "tornado.png")
         manifest = {
             "scenario": scenario.name,
             "scenario_hash": scenario_hash(scenario),
-            "output": output,
+            "output": output.label,
             "data_hash": data_hash(),
             "version": __version__,
             "created_utc": _utc_now(),

@@ -38,6 +38,19 @@ class Output:
     last: dt.date | None
     label: str
 
+    def describe(self) -> str:
+        """The outcome in words, with its unit: ``EU ev_traction NdFeB: shortfall over
+        2025-01..2030-12 (t)``."""
+        window = "the horizon" if self.first is None else f"{self.first:%Y-%m}..{self.last:%Y-%m}"
+        who = " ".join(x for x in (self.place, self.what, self.material) if x)
+        words = {
+            "shortfall_t": ("shortfall over", "t"),
+            "shortfall_share": ("share of demand short over", "0-1"),
+            "price": ("mean price over", "US$/kg"),
+        }
+        text, unit = words[self.kind]
+        return f"{who}: {text} {window} ({unit})"
+
 
 def _month(text: str, spec: str) -> dt.date:
     try:
