@@ -37,9 +37,10 @@ ELEMENT_INDEX: dict[str, int] = {e: i for i, e in enumerate(ELEMENTS)}
 #: Every rare-earth name a scenario may use, mapped to its element. Nd and Pr travel together.
 ELEMENT_ALIASES: dict[str, str] = {**{e: e for e in ELEMENTS}, "Nd": "NdPr", "Pr": "NdPr"}
 
-#: Elements a plant that separates only the light rare earths (``recovers: light``) does not
-#: recover: terbium and the heavier lanthanides, yttrium and scandium.
-HEAVY: tuple[str, ...] = ("Dy", "Tb", "Y", "Ho", "Er", "Tm", "Yb", "Lu", "Sc")
+#: Elements a plant that separates only the light rare earths (``recovers: light``) recovers:
+#: the rest (Sm's heavier neighbours, Y and Sc) leaves it in a mixed heavy residue. Sm is kept
+#: as before, although Lynas and MP sold no Sm before 2026 (sim/world/data/README.md).
+LIGHT: tuple[str, ...] = ("NdPr", "Sm", "La", "Ce")
 
 #: Mass of element per mass of its usual oxide (molar masses, IUPAC 2021 standard atomic
 #: weights): Nd2O3 0.857 and Pr6O11 0.828 (NdPr taken as 0.85), Dy2O3 0.871, Tb4O7 0.850,

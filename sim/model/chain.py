@@ -41,7 +41,7 @@ from sim.model.levers import (
 )
 from sim.model.levers.reach import Products, Side
 from sim.model.levers.timing import EventValues, calendar_years
-from sim.units import ELEMENT_INDEX, ELEMENTS, HEAVY, MAGNETS, REO_TO_ELEMENT, month_index
+from sim.units import ELEMENT_INDEX, ELEMENTS, LIGHT, MAGNETS, REO_TO_ELEMENT, month_index
 from sim.world.world import Facility, World
 
 E = len(ELEMENTS)
@@ -239,8 +239,8 @@ def horizon(scenario: Scenario) -> tuple[dt.date, int]:
 
 def _recovery(recovery: float, plants: list[Facility]) -> np.ndarray:
     """``[separation plants, E]`` share of each element a plant recovers (light-only plants
-    none of the heavy ones, `sim.units.HEAVY`)."""
-    light = np.array([e not in HEAVY for e in ELEMENTS], dtype=float)
+    only the light ones, `sim.units.LIGHT`)."""
+    light = np.array([e in LIGHT for e in ELEMENTS], dtype=float)
     return np.array(
         [recovery * (light if s.recovers == "light" else np.ones(E)) for s in plants]
     ).reshape(-1, E)
