@@ -162,7 +162,7 @@ class PlantRow(DataRow):
     start: IsoDate | None = Field(None, description="Planned start; blank = operating.")
     ramp_months: float = Field(0.0, ge=0, description="Months from start to capacity.")
     recovers: Literal["all", "light"] = Field(
-        "all", description="Elements a separation plant recovers (light: no Dy, Tb or Y)."
+        "all", description="Elements a separation plant recovers (light: La, Ce, NdPr, Sm only)."
     )
     feeds_from: Names = Field((), description="Mine ids a separation plant draws on.")
     priority: int = Field(1, ge=1, description="Claim on its feeds (2 = captive feed).")
