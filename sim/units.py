@@ -11,30 +11,45 @@ import datetime as dt
 
 import numpy as np
 
-#: Element buckets tracked by the model, in array order.
-ELEMENTS: tuple[str, ...] = ("NdPr", "Dy", "Tb", "Sm", "La", "Ce", "Y", "other")
+#: Elements tracked by the model, in array order: every rare earth an export control of
+#: 2023-2025 names (Sm, Gd, Tb, Dy, Lu, Sc, Y in April 2025; Ho, Er, Tm, Eu, Yb in October
+#: 2025) and the light ones it does not (NdPr, La, Ce). Promethium is not mined, so no residual
+#: bucket is needed (docs/design.md, Elements).
+ELEMENTS: tuple[str, ...] = (
+    "NdPr",
+    "Dy",
+    "Tb",
+    "Sm",
+    "La",
+    "Ce",
+    "Y",
+    "Gd",
+    "Eu",
+    "Ho",
+    "Er",
+    "Tm",
+    "Yb",
+    "Lu",
+    "Sc",
+)
 ELEMENT_INDEX: dict[str, int] = {e: i for i, e in enumerate(ELEMENTS)}
 
-#: Every rare-earth name a scenario may use, mapped to its bucket. Nd and Pr travel together.
-ELEMENT_ALIASES: dict[str, str] = {
-    **{e: e for e in ELEMENTS},
-    "Nd": "NdPr",
-    "Pr": "NdPr",
-    "Gd": "other",
-    "Eu": "other",
-    "Ho": "other",
-    "Er": "other",
-    "Tm": "other",
-    "Yb": "other",
-    "Lu": "other",
-    "Sc": "other",
-    "Pm": "other",
-}
+#: Every rare-earth name a scenario may use, mapped to its element. Nd and Pr travel together.
+ELEMENT_ALIASES: dict[str, str] = {**{e: e for e in ELEMENTS}, "Nd": "NdPr", "Pr": "NdPr"}
+
+#: Elements a plant that separates only the light rare earths (``recovers: light``) recovers:
+#: the rest (Sm's heavier neighbours, Y and Sc) leaves it in a mixed heavy residue. Sm is kept
+#: as before, although Lynas and MP sold no Sm before 2026 (sim/world/data/README.md).
+LIGHT: tuple[str, ...] = ("NdPr", "Sm", "La", "Ce")
 
 #: Mass of element per mass of its usual oxide (molar masses, IUPAC 2021 standard atomic
 #: weights): Nd2O3 0.857 and Pr6O11 0.828 (NdPr taken as 0.85), Dy2O3 0.871, Tb4O7 0.850,
-#: Sm2O3 0.862, La2O3 0.853, CeO2 0.814, Y2O3 0.787; "other" (mostly Gd2O3 0.868) taken as 0.86.
-REO_TO_ELEMENT = np.array([0.85, 0.871, 0.850, 0.862, 0.853, 0.814, 0.787, 0.86])
+#: Sm2O3 0.862, La2O3 0.853, CeO2 0.814, Y2O3 0.787, Gd2O3 0.868, Eu2O3 0.864, Ho2O3 0.873,
+#: Er2O3 0.875, Tm2O3 0.876, Yb2O3 0.878, Lu2O3 0.879, Sc2O3 0.652.
+REO_TO_ELEMENT = np.array(
+    [0.85, 0.871, 0.850, 0.862, 0.853, 0.814, 0.787]
+    + [0.868, 0.864, 0.873, 0.875, 0.876, 0.878, 0.879, 0.652]
+)
 
 #: Forms of material along the chain.
 FORMS: tuple[str, ...] = ("concentrate", "oxide", "metal", "NdFeB", "SmCo")

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from sim.errors import MassBalanceError
 from sim.model.ledger import Ledger
 from sim.runs.engine import run
+from sim.units import ELEMENTS
 from sim.world.world import Buyer, Facility, Tranche, World
 from tests.worlds import PARAMS, REGIONS, one_chain, ore, scenario
 
@@ -169,9 +170,9 @@ def test_mass_is_conserved_and_stocks_stay_non_negative(data: st.DataObject) -> 
 
 def test_ledger_flags_created_material() -> None:
     ledger = Ledger(1)
-    ledger.open(np.zeros((1, 8)))
+    ledger.open(np.zeros((1, len(ELEMENTS))))
     ledger.mined[0, 2] = 10.0
-    holdings = np.zeros((1, 8))
+    holdings = np.zeros((1, len(ELEMENTS)))
     holdings[0, 2] = 10.5
     with pytest.raises(MassBalanceError, match="Tb"):
         ledger.check(holdings)

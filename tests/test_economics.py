@@ -119,7 +119,7 @@ def test_a_price_cap_bounds_reported_prices_only_while_it_runs(world) -> None:  
     assert free[M0 + 2 : M0 + 12, dy, ex].max() > 500.0  # the cap binds
     assert (capped[M0 + 2 : M0 + 12, dy, ex] <= 500.0 + 1e-9).all()
     outside = np.r_[0 : M0 + 2, M0 + 12 : free.shape[0]]
-    assert np.array_equal(capped[outside], free[outside])
+    assert np.array_equal(capped[outside], free[outside], equal_nan=True)
 
 
 def test_a_cap_below_cost_makes_a_producer_curtail(world) -> None:  # type: ignore[no-untyped-def]
@@ -169,11 +169,12 @@ def test_producers_prices_are_those_cells_of_the_whole_price_table(world) -> Non
     (held,) = rules.price_caps
     for step in (M0 - 1, M0 + 1, M0 + 2, M0 + 5):
         whole = rules.market_price(prices, step)
-        assert np.array_equal(rules.market_price(prices, step, cells), whole[:, cells[0], cells[1]])
+        got = rules.market_price(prices, step, cells)
+        assert np.array_equal(got, whole[:, cells[0], cells[1]], equal_nan=True)
         # the table itself: the market's prices, the cap on its own product and tier alone
         expected = prices.copy()
         share = active_fraction(held.start, held.end, step)
         row = expected[:, ndpr, ex]
         expected[:, ndpr, ex] = row * (1 - share) + np.minimum(row, 45.0) * share
-        assert np.array_equal(whole, expected)
+        assert np.array_equal(whole, expected, equal_nan=True)
     assert not np.allclose(prices, rules.base_at(M0 + 5))  # moved by stocks, not only base

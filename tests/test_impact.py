@@ -15,6 +15,7 @@ import pytest
 import sim.world
 from sim.errors import InputError
 from sim.io.cli import main
+from sim.model.levers.economics import PRICE_PRODUCTS
 from sim.runs.impact import (
     consistency_table,
     extra_cost_table,
@@ -161,7 +162,7 @@ def test_extra_cost_is_the_price_change_times_the_kg_bought() -> None:
     b = next(
         i for i, x in enumerate(res.chain.buyers) if (x.region, x.sector) == ("US", "ev_traction")
     )
-    p, k = 7, 1  # NdFeB_magnet, ex_china
+    p, k = PRICE_PRODUCTS.index("NdFeB_magnet"), 1  # ex_china
     months = [t for t, d in enumerate(res.dates) if d.year == 2026]
     change = res.prices_usd_per_kg[0, months, p, k] - res.chain.economics.base_prices[p, k]
     expected = sum(res.record.delivered[0, months, b] * 1000.0 * change)
@@ -187,7 +188,8 @@ def test_stockpile_purchases_cost_the_rise_in_holding_at_the_price() -> None:
     rises = np.maximum(np.diff(held, prepend=pile.initial_t), 0.0)
     start = next(t for t, d in enumerate(res.dates) if d >= pile.start.replace(day=1))
     rises[start] += pile.initial_t
-    price = res.prices_usd_per_kg[0, :, 7, 1]  # NdFeB_magnet, ex_china
+    magnet = PRICE_PRODUCTS.index("NdFeB_magnet")
+    price = res.prices_usd_per_kg[0, :, magnet, 1]  # ex_china
     assert rises.sum() >= pile.initial_t > 0  # bought full when it starts
     assert bought["usd"].sum() == pytest.approx((rises * 1000.0 * price).sum())
 

@@ -60,7 +60,7 @@ def assert_same(a: RunResult, b: RunResult) -> None:
     assert sorted(a.record.flows) == sorted(b.record.flows)
     for key in b.record.flows:
         assert np.array_equal(a.record.flows[key], b.record.flows[key]), key
-    assert np.array_equal(a.prices_usd_per_kg, b.prices_usd_per_kg)
+    assert np.array_equal(a.prices_usd_per_kg, b.prices_usd_per_kg, equal_nan=True)
     assert a.residual == b.residual
 
 
@@ -98,7 +98,9 @@ def test_a_sweep_batch_forks_and_equals_its_samples_run_alone() -> None:
             compact=True,
         )
         assert np.array_equal(batch.record.shortfall[s], alone.record.shortfall[0])
-        assert np.array_equal(batch.prices_usd_per_kg[s], alone.prices_usd_per_kg[0])
+        assert np.array_equal(
+            batch.prices_usd_per_kg[s], alone.prices_usd_per_kg[0], equal_nan=True
+        )
 
 
 def test_samples_differ_from_the_step_before_the_earliest_drawn_date() -> None:

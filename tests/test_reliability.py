@@ -24,6 +24,7 @@ from sim.model.ledger import Ledger
 from sim.runs import engine
 from sim.runs.store import BatchStore
 from sim.runs.sweep import sweep
+from sim.units import ELEMENTS
 from sim.world.loader import default_world
 from tests.worlds import one_chain
 
@@ -58,8 +59,8 @@ def write(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
 # -- 1. non-finite numbers fail ---------------------------------------------------------------
 def test_a_nan_residual_breaks_the_mass_balance() -> None:
     ledger = Ledger(2)
-    ledger.open(np.zeros((2, 8)))
-    holdings = np.zeros((2, 8))
+    ledger.open(np.zeros((2, len(ELEMENTS))))
+    holdings = np.zeros((2, len(ELEMENTS)))
     holdings[1, 3] = np.nan
     with pytest.raises(MassBalanceError, match="sample 1"):
         ledger.check(holdings)

@@ -98,10 +98,10 @@ def test_a_vintage_file_is_named_in_its_own_folder(data_copy, tmp_path, capsys) 
 
 
 def test_an_unknown_or_repeated_column_is_refused_at_the_header() -> None:
-    text = "ore,NdPr,Dy,Tb,Sm,La,Ce,Y,others,source,confidence\n"
+    text = "ore,NdPr,Dy,Tb,Sm,La,Ce,Y,Gdd,source,confidence\n"
     with pytest.raises(InputError) as err:
         parse_rows(OreRow, text, "ores.csv")
-    assert str(err.value) == "ores.csv:1: others: unknown column; did you mean 'other'?"
+    assert str(err.value) == "ores.csv:1: Gdd: unknown column; did you mean 'Gd'?"
     with pytest.raises(InputError) as err:
         parse_rows(MineRow, "id,id\n", "mines.csv")
     assert str(err.value) == "mines.csv:1: id: column given twice"

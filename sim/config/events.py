@@ -41,7 +41,7 @@ class ExportControl(Event):
         "all", description="Importing countries (ISO-2) or regions, or 'all'."
     )
     elements: Literal["all"] | list[str] = Field(
-        "all", description="Rare earths covered (La..Lu, Y, Sc, or NdPr), or 'all'."
+        "all", description="Rare earths covered (La..Lu but Pm, Y, Sc, or NdPr), or 'all'."
     )
     forms: Literal["all"] | list[str] = Field(
         "all", description="Forms covered: concentrate, oxide, metal (alloy), NdFeB, SmCo, magnet."
@@ -289,6 +289,14 @@ PriceProduct = Literal[
     "La_oxide",
     "Ce_oxide",
     "Y_oxide",
+    "Gd_oxide",
+    "Eu_oxide",
+    "Ho_oxide",
+    "Er_oxide",
+    "Tm_oxide",
+    "Yb_oxide",
+    "Lu_oxide",
+    "Sc_oxide",
     "NdFeB_magnet",
     "SmCo_magnet",
 ]

@@ -41,7 +41,7 @@ from sim.model.levers import (
 )
 from sim.model.levers.reach import Products, Side
 from sim.model.levers.timing import EventValues, calendar_years
-from sim.units import ELEMENT_INDEX, ELEMENTS, MAGNETS, REO_TO_ELEMENT, month_index
+from sim.units import ELEMENT_INDEX, ELEMENTS, LIGHT, MAGNETS, REO_TO_ELEMENT, month_index
 from sim.world.world import Facility, World
 
 E = len(ELEMENTS)
@@ -85,7 +85,9 @@ class Chain(Layout):
         sides = self.sides(self.buyers, self.magnet_buyers, self.element_buyers)
         scopes = [c.scope for c in self.controls]
         self.supply_responses = supply_response.build(self)
-        self.buying = buying.build(self.buyers, self.world.demand_elasticity, self.params)
+        self.buying = buying.build(
+            self.buyers, self.world.demand_elasticity, self.params, self.world.prices_usd_per_kg
+        )
         self.price_rules = prices.build(self, buyers, self.magnet_product, sides, scopes)
 
     def _build_plants(self) -> None:
@@ -237,8 +239,8 @@ def horizon(scenario: Scenario) -> tuple[dt.date, int]:
 
 def _recovery(recovery: float, plants: list[Facility]) -> np.ndarray:
     """``[separation plants, E]`` share of each element a plant recovers (light-only plants
-    none of Dy, Tb and Y)."""
-    light = np.array([e not in ("Dy", "Tb", "Y") for e in ELEMENTS], dtype=float)
+    only the light ones, `sim.units.LIGHT`)."""
+    light = np.array([e in LIGHT for e in ELEMENTS], dtype=float)
     return np.array(
         [recovery * (light if s.recovers == "light" else np.ones(E)) for s in plants]
     ).reshape(-1, E)

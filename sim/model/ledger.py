@@ -69,12 +69,13 @@ class Ledger:
         return inflow - outflow, throughput
 
     def _relative(self, holdings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Residual, and residual relative to each sample's total throughput, ``[S, E]``."""
+        """Residual, and residual relative to each sample's throughput of the element (at
+        least a tonne), ``[S, E]``: a scarce element's books are held to its own scale."""
         res, through = self.residual(holdings)
-        return res, np.abs(res) / np.maximum(through.sum(axis=1, keepdims=True), 1.0)
+        return res, np.abs(res) / np.maximum(through, 1.0)
 
     def relative_residual(self, holdings: np.ndarray) -> float:
-        """Largest residual over all samples and elements, relative to total throughput."""
+        """Largest residual over all samples and elements, relative to its throughput."""
         rel = self._relative(holdings)[1]
         return float(np.max(rel)) if rel.size else 0.0
 

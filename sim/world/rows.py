@@ -114,9 +114,14 @@ class OreRow(DataRow):
     la_percent: float = Field(alias="La", ge=0, le=100, description="Lanthanum, % of TREO.")
     ce_percent: float = Field(alias="Ce", ge=0, le=100, description="Cerium, % of TREO.")
     y_percent: float = Field(alias="Y", ge=0, le=100, description="Yttrium, % of TREO.")
-    other_percent: float = Field(
-        alias="other", ge=0, le=100, description="Gd, Eu, Ho, Er and the rest, % of TREO."
-    )
+    gd_percent: float = Field(alias="Gd", ge=0, le=100, description="Gadolinium, % of TREO.")
+    eu_percent: float = Field(alias="Eu", ge=0, le=100, description="Europium, % of TREO.")
+    ho_percent: float = Field(alias="Ho", ge=0, le=100, description="Holmium, % of TREO.")
+    er_percent: float = Field(alias="Er", ge=0, le=100, description="Erbium, % of TREO.")
+    tm_percent: float = Field(alias="Tm", ge=0, le=100, description="Thulium, % of TREO.")
+    yb_percent: float = Field(alias="Yb", ge=0, le=100, description="Ytterbium, % of TREO.")
+    lu_percent: float = Field(alias="Lu", ge=0, le=100, description="Lutetium, % of TREO.")
+    sc_percent: float = Field(alias="Sc", ge=0, le=100, description="Scandium, % of TREO.")
 
     def percents(self) -> list[float]:
         """The percentages in the order of `sim.units.ELEMENTS`."""
@@ -157,7 +162,7 @@ class PlantRow(DataRow):
     start: IsoDate | None = Field(None, description="Planned start; blank = operating.")
     ramp_months: float = Field(0.0, ge=0, description="Months from start to capacity.")
     recovers: Literal["all", "light"] = Field(
-        "all", description="Elements a separation plant recovers (light: no Dy, Tb or Y)."
+        "all", description="Elements a separation plant recovers (light: La, Ce, NdPr, Sm only)."
     )
     feeds_from: Names = Field((), description="Mine ids a separation plant draws on.")
     priority: int = Field(1, ge=1, description="Claim on its feeds (2 = captive feed).")

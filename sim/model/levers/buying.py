@@ -51,13 +51,20 @@ def _speed(months: float) -> float:
 
 
 def build(
-    buyers: list[Buyer], elasticity: dict[str, float], params: dict[str, float]
+    buyers: list[Buyer],
+    elasticity: dict[str, float],
+    params: dict[str, float],
+    prices: dict[tuple[str, str], float],
 ) -> BuyingRules:
     """The rules for ``buyers``, with each sector's ``elasticity`` (0 for a sector without
-    one) and the world's parameters."""
+    one), the world's parameters and its base ``prices`` (a buyer whose product has none in
+    its tier watches no price)."""
     names = [f"{b.material}_{'magnet' if b.material in MAGNETS else 'oxide'}" for b in buyers]
-    product = np.array([PRICE_PRODUCTS.index(n) if n in PRICE_PRODUCTS else -1 for n in names])
-    tier = np.array([TIERS.index("china" if b.region == "CN" else "ex_china") for b in buyers])
+    tiers = ["china" if b.region == "CN" else "ex_china" for b in buyers]
+    product = np.array(
+        [PRICE_PRODUCTS.index(n) if (n, t) in prices else -1 for n, t in zip(names, tiers)]
+    )
+    tier = np.array([TIERS.index(t) for t in tiers])
     sector = np.array([elasticity.get(b.sector, 0.0) for b in buyers])
     cell = np.where(product >= 0, product * len(TIERS) + tier, -1)
     keys = np.stack([cell, sector * (product >= 0)], axis=1)

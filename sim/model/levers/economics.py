@@ -29,7 +29,7 @@ from sim.units import ELEMENT_INDEX, ELEMENTS, MAGNETS
 from sim.world.world import Producer
 
 PRICE_PRODUCTS: tuple[str, ...] = (
-    *(f"{e}_oxide" for e in ELEMENTS[:-1]),
+    *(f"{e}_oxide" for e in ELEMENTS),
     *(f"{m}_magnet" for m in MAGNETS),
 )
 TIERS: tuple[str, ...] = ("china", "ex_china")
@@ -109,7 +109,7 @@ class FillCells:
 
     magnet: list[tuple[int, int, np.ndarray]]  # product, tier, magnet buyers (a mask)
     oxide_tiers: list[tuple[int, np.ndarray]]  # tier, oxide customers (metal plants, pools)
-    oxide_products: list[int]  # each element's oxide (the last element has no price)
+    oxide_products: list[int]  # each element's oxide
 
     @classmethod
     def build(
@@ -127,7 +127,7 @@ class FillCells:
             for name in MAGNETS
         ]
         oxide_tiers = [(TIERS.index(t), m) for t, m in tier_members(oxide_regions).items()]
-        oxide_products = [PRICE_PRODUCTS.index(f"{name}_oxide") for name in ELEMENTS[:-1]]
+        oxide_products = [PRICE_PRODUCTS.index(f"{name}_oxide") for name in ELEMENTS]
         return cls(magnet, oxide_tiers, oxide_products)
 
 

@@ -36,7 +36,7 @@ from sim.model.levers.economics import PRICE_PRODUCTS, TIERS, Economics
 from sim.model.levers.reach import Side
 from sim.units import ELEMENTS, MAGNETS, REO_TO_ELEMENT
 
-OXIDES = len(ELEMENTS) - 1  # every element but the residual bucket has an oxide price
+OXIDES = len(ELEMENTS)  # every element has an oxide price product (NaN where a world has none)
 
 
 @dataclass(frozen=True)
