@@ -734,3 +734,37 @@ def test_a_sweep_estimated_past_the_time_limit_needs_force(
     assert not (tmp_path / "a").exists()
     assert main([*argv, "--force", "--out", str(tmp_path / "b")]) == 0
     assert (tmp_path / "b" / "manifest.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("command", "futures"),
+    [
+        # one input: 2 x 1 + 1 swings and 4 x (1 + 2) Sobol' runs
+        (["sensitivity", "--output", "shortfall_t:US:ev_traction", "-n", "4"], 15),
+        # 20 typical trials of 3 futures each
+        (
+            ["solve", "--lever", "events[1].initial_t", "-n", "3", "--target",
+             "no_shortfall region=US sector=defence"],
+            60,
+        ),
+    ],
+)  # fmt: skip
+def test_sensitivity_and_solve_estimated_past_the_time_limit_need_force(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    command: list[str],
+    futures: int,
+) -> None:
+    monkeypatch.setattr(engine, "TIME_LIMIT_SECONDS", 1e-3)
+    scenario = tmp_path / "q.yaml"
+    pile = (
+        "\n  - {kind: stockpile, region: US, material: NdFeB, initial_t: 10,"
+        " max_release_t_per_month: 5, release_threshold: 0, start: 2024-03-01}\n"
+    )
+    scenario.write_text(QUOTA.rstrip("\n") + pile)
+    argv = [command[0], str(scenario), *command[1:], "--out", str(tmp_path / "a")]
+    assert main(argv) == 2
+    err = one_line_error(capsys)
+    assert f"{futures} futures of q would take about" in err and "pass --force" in err
+    assert not (tmp_path / "a").exists()

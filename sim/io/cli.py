@@ -261,8 +261,10 @@ def _add_sensitivity(subparsers: Any) -> None:
         "-n",
         type=int,
         default=256,
-        help="base samples (Sobol: n x (2 inputs + 2) runs; default 256)",
+        help="base samples (Sobol: n x (inputs + 2) runs, Morris n x (inputs + 1), and 2 x "
+        "inputs + 1 more for the swings; default 256)",
     )
+    _force_option(command)
     command.add_argument("--analysis", choices=("sobol", "morris"), default="sobol")
     command.add_argument("--seed", type=int, default=0)
     command.add_argument("--workers", type=int, default=_default_workers())
@@ -293,6 +295,7 @@ def _add_solve(subparsers: Any) -> None:
     command.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     command.add_argument("--method", choices=("random", "lhs", "sobol"), default="random")
     command.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    _force_option(command)
     _out_option(command, "results/<name>/<UTC timestamp>-solve/")
     _results_option(command)
 
@@ -400,16 +403,20 @@ def _default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def _sweep_options(command: argparse.ArgumentParser) -> None:
-    """The options ``sweep`` and ``compare`` share: how many futures, drawn how, run where."""
-    command.add_argument(
-        "-n", "--samples", type=int, required=True, dest="n", help="number of futures to draw"
-    )
+def _force_option(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--force",
         action="store_true",
         help="run even if the work is estimated to take more than an hour",
     )
+
+
+def _sweep_options(command: argparse.ArgumentParser) -> None:
+    """The options ``sweep`` and ``compare`` share: how many futures, drawn how, run where."""
+    command.add_argument(
+        "-n", "--samples", type=int, required=True, dest="n", help="number of futures to draw"
+    )
+    _force_option(command)
     command.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     command.add_argument(
         "--workers",

@@ -283,13 +283,14 @@ def solve(args: argparse.Namespace) -> int:
     """``sim solve``: the smallest size of a lever for which a target holds."""
     from sim.io.impact_console import solve_lines
     from sim.io.report import check_free, default_folder, write_solve
-    from sim.runs.solve import Futures, check_probability
+    from sim.runs.solve import TYPICAL_TRIALS, Futures, check_probability
     from sim.runs.solve import solve as goal_seek
     from sim.runs.solve_inputs import parse_lever, parse_target
 
     scenario, world = _scenario_and_world(args.scenario)
     lever, target = parse_lever(args.lever, scenario), parse_target(args.target, scenario, world)
     check_probability(args.probability)
+    _check_time(args, scenario, futures=TYPICAL_TRIALS * args.n)
     futures = Futures(args.n, args.seed, args.method, _checked_workers(args.workers))
     folder = args.out or _renamed(default_folder(args.results, scenario), "-solve")
     check_free(folder)
@@ -303,7 +304,8 @@ def solve(args: argparse.Namespace) -> int:
 
 
 def _check_time(args: argparse.Namespace, scenario: Scenario, futures: int | None = None) -> None:
-    """Refuse a sweep estimated to take more than an hour, unless ``--force``."""
+    """Refuse work (a sweep, a comparison, a sensitivity analysis, a solve) estimated to take
+    more than an hour, unless ``--force``."""
     from sim.runs.engine import check_time
 
     workers = args.workers if isinstance(args.workers, int) and args.workers > 0 else 1
@@ -318,10 +320,12 @@ def _renamed(folder: Path, suffix: str) -> Path:
 def sensitivity(args: argparse.Namespace) -> int:
     """``sim sensitivity``: which uncertain inputs drive an outcome (SALib)."""
     from sim.io.report import check_free, default_folder, write_sensitivity
-    from sim.runs.sensitivity import analyse, parse_output
+    from sim.runs.sensitivity import analyse, design_runs, parse_output
 
     scenario, world = _scenario_and_world(args.scenario)
     output = parse_output(args.output, scenario)
+    runs = design_runs(args.n, len({u.key for u in scenario.uncertain}), args.analysis)
+    _check_time(args, scenario, futures=runs)
     folder = args.out
     if folder is None:
         folder = _renamed(default_folder(args.results, scenario), "-sensitivity")

@@ -139,6 +139,13 @@ def _run(
     return sweep(world, scenario, len(units), seed=seed, workers=workers, draws=draws)
 
 
+def design_runs(n: int, inputs: int, analysis: str) -> int:
+    """The futures an analysis of ``inputs`` uncertain inputs runs for ``n`` base samples:
+    the one-at-a-time swings (``2 x inputs + 1``) and SALib's design (Sobol' without second
+    order ``n x (inputs + 2)``, Morris ``n x (inputs + 1)``)."""
+    return 2 * inputs + 1 + n * (inputs + (2 if analysis == "sobol" else 1))
+
+
 def _check_base(n: int, inputs: int) -> None:
     """Refuse fewer than 2 base samples, or a design of more than `MAX_SAMPLES` runs (SALib
     would allocate it before the sweep could refuse it)."""
