@@ -110,3 +110,12 @@ def test_a_tornado_names_its_scenario_and_its_outcome_with_a_unit(
     (ax,) = figures[0].axes
     assert ax.get_title().startswith("my-scenario: ")
     assert ax.get_xlabel().endswith(unit) and spec.split(":")[1] in ax.get_xlabel()
+
+
+def test_the_title_says_when_nobody_was_short(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frame = _frame(1, False)
+    short = _figure(tmp_path, frame, monkeypatch)._suptitle.get_text()
+    nobody = _figure(tmp_path, frame.assign(shortfall_t=0.0), monkeypatch)._suptitle.get_text()
+    assert "no buyer short" not in short and "(no buyer short in any month)" in nobody

@@ -177,8 +177,10 @@ def plot_shortfall(shortfall: pd.DataFrame, scenario: Scenario, path: Path) -> N
             _plot_lines(ax, magnets[magnets["sector"] == panel])
         _decorate(ax, panel, marks)
     handles, labels = _legend(axes, set(magnets["material"]))
+    nobody = "" if (shortfall["shortfall_t"] > 0).any() else " (no buyer short in any month)"
     fig.suptitle(
-        _title(f"{scenario.name}: monthly shortfall by sector and region", scenario), fontsize=10
+        _title(f"{scenario.name}: monthly shortfall by sector and region{nobody}", scenario),
+        fontsize=10,
     )
     if handles:
         fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9)
