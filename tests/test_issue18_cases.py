@@ -94,7 +94,7 @@ def test_a_sweep_counts_a_drawn_completion_as_an_uncertain_input(tmp_path: Path)
     path.write_text(MAYBE_BUILT)
     done = sim("sweep", path, "-n", "3", "--workers", "1", "--out", tmp_path / "out")
     assert done.returncode == 0, done.stderr
-    found = re.search(r"\((\d+) uncertain inputs", done.stdout)
+    found = re.search(r"\((\d+) uncertain input", done.stdout)
     assert found is not None, done.stdout
     assert int(found.group(1)) == 1, done.stdout
 
