@@ -83,12 +83,6 @@ def test_more_capacity_at_mountain_pass_never_raises_the_shortfall(tmp_path: Pat
     assert totals["with"] <= totals["without"] + 1.0, totals
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 18 still open on main: a sweep counts distributions only, so a project's "
-    "completion draw (completion_probability below 1) is not an uncertain input in its header "
-    "(new-capacity-ex-china.yaml: '0 uncertain inputs' though 12 projects are drawn)",
-)
 def test_a_sweep_counts_a_drawn_completion_as_an_uncertain_input(tmp_path: Path) -> None:
     path = tmp_path / "maybe.yaml"
     path.write_text(MAYBE_BUILT)
@@ -109,11 +103,6 @@ def _listening_ports(pid: int) -> set[int]:
     return {c.laddr.port for c in connections if c.status == psutil.CONN_LISTEN and c.pid in family}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 18 still open on main: a --scheduler local sweep still listens on port 8787 "
-    "(LocalCluster's dashboard_address=None does not turn the scheduler's dashboard off)",
-)
 def test_a_local_dask_cluster_opens_no_dashboard(tmp_path: Path) -> None:
     # Dask opened its dashboard on port 8787 despite dashboard_address=None
     if any(c.laddr.port == DASHBOARD_PORT for c in psutil.net_connections(kind="tcp")):
@@ -142,12 +131,6 @@ def test_a_local_dask_cluster_opens_no_dashboard(tmp_path: Path) -> None:
     assert DASHBOARD_PORT not in seen, sorted(seen)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 18 still open on main: a batch file whose record and checksum hold but whose "
-    "arrays have the wrong shape is merged unchecked (ValueError: could not broadcast; at the "
-    "command line a traceback, exit 1)",
-)
 def test_a_batch_file_of_the_wrong_shape_is_run_again(tmp_path: Path) -> None:
     # a batch file of the wrong shape gave "ValueError: could not broadcast input array" on
     # every retry; here it carries a true record and checksum, so only its rows are wrong.
@@ -181,6 +164,7 @@ def test_a_batch_file_of_the_wrong_shape_is_run_again(tmp_path: Path) -> None:
     assert np.array_equal(again.arrays["shortfall"], fresh.arrays["shortfall"])
 
 
+@pytest.mark.benchmark  # a time limit: out of the default suite (`pytest -m benchmark`)
 def test_a_long_run_writes_its_tables_in_time_linear_in_its_rows(tmp_path: Path) -> None:
     # the output tables rebuilt the list of dates for every row, so a run's tables took time
     # growing faster than its horizon (fa2e702: 30 years 39-57 s, 60 years 146 s, 100 years

@@ -255,16 +255,23 @@ def from_units(scenario: Scenario, units: np.ndarray, seed: int) -> dict[str, np
     count = units.shape[0]
     out = {u.path: ppf(u.dist, units[:, keys.index(u.key)]) for u in scenario.uncertain}
     seeds = sample_seeds(seed, count)
-    for i, event in enumerate(scenario.events):
-        probability = getattr(event, "completion_probability", None)
-        if probability is None or (
-            probability >= 1.0 and f"events[{i}].completion_probability" not in out
-        ):
-            continue  # certain projects need no draw (and a sweep without draws runs once)
-        chance = out.get(f"events[{i}].completion_probability", np.full(count, float(probability)))
-        name = next(
-            (u.key for u in scenario.uncertain if u.path == f"events[{i}].start"), f"events[{i}]"
-        )
+    for i, (name, probability) in completion_draws(scenario).items():
+        chance = out.get(f"events[{i}].completion_probability", np.full(count, probability))
         completes = uniforms(seeds, f"{name}.completes") < chance
         out[f"events[{i}].completes"] = completes.astype(float)
     return out
+
+
+def completion_draws(scenario: Scenario) -> dict[int, tuple[str, float]]:
+    """Projects built in only some futures, by event index: the key their draw is named by
+    (their start's, if drawn) and their chance (its central value, if drawn). A certain
+    project needs no draw (and a sweep without draws runs once)."""
+    paths = {u.path: u.key for u in scenario.uncertain}
+    drawn = {}
+    for i, event in enumerate(scenario.events):
+        probability = getattr(event, "completion_probability", None)
+        chance = f"events[{i}].completion_probability"
+        if probability is None or (probability >= 1.0 and chance not in paths):
+            continue
+        drawn[i] = (paths.get(f"events[{i}].start", f"events[{i}]"), float(probability))
+    return drawn

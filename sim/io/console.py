@@ -221,10 +221,15 @@ def backtest(held: Backtest, scenario: Scenario, observed_file: object, observat
 
 def sweep_header(result: SweepResult, manifest: dict[str, Any]) -> str:
     """The first line ``sim sweep`` prints: futures, inputs, method, time, books' residual."""
+    from sim.config.draws import completion_draws
+
     scenario = result.scenario
+    built = len(completion_draws(scenario))
+    inputs = len(scenario.uncertain) + built
+    projects = f", {built} of them whether a project is built" if built else ""
     return (
-        f"sweep {scenario.name}: {result.samples:,} futures ({len(scenario.uncertain)} "
-        f"uncertain inputs, method {result.method}, seed {result.seed}) in "
+        f"sweep {scenario.name}: {result.samples:,} futures ({inputs} uncertain inputs"
+        f"{projects}, method {result.method}, seed {result.seed}) in "
         f"{result.wall_seconds:.1f} s"
         + (f", {result.resumed} of {result.batches} batches resumed" if result.resumed else "")
         + f"; mass-balance residual {manifest['mass_balance_residual']:.1e}"

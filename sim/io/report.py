@@ -342,6 +342,21 @@ def write_sweep(
     return manifest
 
 
+def _uncertain_inputs(scenario: Scenario) -> list[dict[str, Any]]:
+    """Every input a sweep draws: each distribution, and each project that may not be built
+    (a Bernoulli draw of its chance)."""
+    from sim.config.draws import completion_draws
+
+    drawn = [
+        {"path": u.path, "key": u.key, **u.dist.model_dump(mode="json", exclude_none=True)}
+        for u in scenario.uncertain
+    ]
+    return drawn + [
+        {"path": f"events[{i}].completes", "key": f"{name}.completes", "dist": "bernoulli", "p": p}
+        for i, (name, p) in completion_draws(scenario).items()
+    ]
+
+
 def _sweep_manifest(result: SweepResult, files: list[str]) -> dict[str, Any]:
     """What a reader needs to trust and reproduce a sweep."""
     return {
@@ -354,10 +369,7 @@ def _sweep_manifest(result: SweepResult, files: list[str]) -> dict[str, Any]:
         "method": result.method,
         "batches": result.batches,
         "batches_resumed": result.resumed,
-        "uncertain_inputs": [
-            {"path": u.path, "key": u.key, **u.dist.model_dump(mode="json", exclude_none=True)}
-            for u in result.scenario.uncertain
-        ],
+        "uncertain_inputs": _uncertain_inputs(result.scenario),
         "version": __version__,
         "horizon": {
             "start": result.scenario.horizon.start.isoformat(),

@@ -65,7 +65,11 @@ def dask_map(
 def _connect(scheduler: str, workers: int) -> tuple[Client, LocalCluster | None, str | None]:
     """A client of a new local cluster, or of the scheduler at an address. A local cluster
     opens no dashboard and keeps its workers' scratch space in a folder of its own, removed
-    when it closes (Dask's default, ``$TMPDIR/dask-scratch-space``, stays behind)."""
+    when it closes (Dask's default, ``$TMPDIR/dask-scratch-space``, stays behind).
+
+    ``dashboard_address=None`` turns the dashboard off but the scheduler still serves its
+    plain HTTP routes on port 8787 (dask/distributed#8136, #7207), so they are put on a free
+    loopback port instead: nothing listens on 8787 or beyond this machine."""
     if scheduler == "local":
         scratch = tempfile.mkdtemp(prefix="sim-dask-")
         try:
@@ -75,6 +79,7 @@ def _connect(scheduler: str, workers: int) -> tuple[Client, LocalCluster | None,
                     threads_per_worker=1,
                     processes=True,
                     dashboard_address=None,
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                     local_directory=scratch,
                 )
             return Client(cluster), cluster, scratch

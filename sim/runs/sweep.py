@@ -41,7 +41,7 @@ from sim.runs.engine import (
 )
 from sim.runs.executors import BatchFn, BatchWorker, Job, local_map
 from sim.runs.finite import check_finite, priced
-from sim.runs.impact import policy_usd
+from sim.runs.impact import policy_labels, policy_usd
 from sim.runs.store import ARRAYS, BadBatch, BatchStore, sweep_identity
 from sim.units import month_start
 from sim.world.world import World
@@ -277,8 +277,10 @@ class Merge:
         batch_size: int,
         progress: Callable[[int], None] | None,
         base_usd_per_kg: np.ndarray,
+        shapes: Mapping[str, tuple[int, ...]] | None = None,
     ) -> None:
         self.spans = _batches(samples, batch_size)
+        self.shapes = shapes  # each array's shape after the sample axis, if known
         self.base_usd_per_kg = base_usd_per_kg  # [P, K], NaN where the world has no price
         self.rows = {k: Rows(samples) for k in ARRAYS}
         self.progress = progress
@@ -294,6 +296,12 @@ class Merge:
         if self.progress:
             self.progress(b - a)
 
+    def _check_shapes(self, arrays: Mapping[str, np.ndarray]) -> None:
+        """`BadBatch` unless each array has this sweep's shape after its sample axis."""
+        wrong = [k for k, shape in (self.shapes or {}).items() if arrays[k].shape[1:] != shape]
+        if wrong:
+            raise BadBatch(f"its {', '.join(wrong)} are not this sweep's shape")
+
     def resume(self, store: BatchStore, notice: Callable[[str], None]) -> int:
         """Merge the batches ``store`` holds and trusts; how many. A batch file it does not
         trust is run again, with a one-line ``notice`` saying why."""
@@ -301,6 +309,7 @@ class Merge:
         for i in (i for i in range(len(self.spans)) if store.has(i)):
             try:
                 arrays = store.load(i, self.spans[i])
+                self._check_shapes(arrays)
             except BadBatch as exc:
                 notice(f"{store.path(i)}: not resumed, {exc}; running batch {i} again")
                 continue
@@ -348,7 +357,8 @@ def sweep(
     began = time.perf_counter()
     if draws is None:
         draws = sampling.draw(scenario, samples, seed, method)
-    merge = Merge(samples, batch_size, progress, base_table(world.prices_usd_per_kg))
+    shapes = batch_shapes(world, scenario)
+    merge = Merge(samples, batch_size, progress, base_table(world.prices_usd_per_kg), shapes)
     saved = None
     if store is not None:
         saved = BatchStore(store, sweep_identity(world, scenario, seed, method, batch_size, draws))
@@ -396,6 +406,18 @@ def _dates(scenario: Scenario, steps: int) -> list[dt.date]:
     """First day of each of a sweep's ``steps`` months."""
     origin = dt.date(scenario.horizon.start.year, scenario.horizon.start.month, 1)
     return [month_start(origin, t) for t in range(steps)]
+
+
+def batch_shapes(world: World, scenario: Scenario) -> dict[str, tuple[int, ...]]:
+    """The shape after the sample axis of each array a batch of ``scenario`` holds."""
+    months, buyers = horizon_months(scenario), len(world.buyers)
+    return {
+        "shortfall": (months, buyers),
+        "demand": (months, buyers),
+        "prices": (months, len(PRICE_PRODUCTS), len(TIERS)),
+        "residual": (),
+        "policy_usd": (months, len(policy_labels(scenario))),
+    }
 
 
 def buyer_labels(world: World) -> pd.DataFrame:
