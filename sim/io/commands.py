@@ -320,12 +320,13 @@ def _renamed(folder: Path, suffix: str) -> Path:
 def sensitivity(args: argparse.Namespace) -> int:
     """``sim sensitivity``: which uncertain inputs drive an outcome (SALib)."""
     from sim.io.report import check_free, default_folder, write_sensitivity
-    from sim.runs.sensitivity import analyse, design_runs, parse_output
+    from sim.runs.sensitivity import analyse, check_design, design_runs, parse_output
 
     scenario, world = _scenario_and_world(args.scenario)
     output = parse_output(args.output, scenario)
-    runs = design_runs(args.n, len({u.key for u in scenario.uncertain}), args.analysis)
-    _check_time(args, scenario, futures=runs)
+    inputs = len({u.key for u in scenario.uncertain})
+    check_design(args.n, inputs)  # a design too large even to draw, before its time
+    _check_time(args, scenario, futures=design_runs(args.n, inputs, args.analysis))
     folder = args.out
     if folder is None:
         folder = _renamed(default_folder(args.results, scenario), "-sensitivity")

@@ -146,7 +146,7 @@ def design_runs(n: int, inputs: int, analysis: str) -> int:
     return 2 * inputs + 1 + n * (inputs + (2 if analysis == "sobol" else 1))
 
 
-def _check_base(n: int, inputs: int) -> None:
+def check_design(n: int, inputs: int) -> None:
     """Refuse fewer than 2 base samples, or a design of more than `MAX_SAMPLES` runs (SALib
     would allocate it before the sweep could refuse it)."""
     if n < 2:
@@ -174,7 +174,7 @@ def analyse(
     Sobol' first and total-order indices (or Morris mu* and sigma) with confidence."""
     keys = sampling.input_keys(scenario)
     d = len(keys)
-    _check_base(n, d)
+    check_design(n, d)
     swings = np.full((2 * d + 1, d), 0.5)
     for j in range(d):
         swings[1 + 2 * j, j], swings[2 + 2 * j, j] = SWING
