@@ -28,14 +28,16 @@ US_CIVIL_BAN = {
     "forms": ["oxide", "metal", "magnet"],
     "mode": "ban",
 }
-# never in force: dated after every horizon, or letting everything through
+# never in force: dated after every horizon, or licensing everything at once (a quota of share
+# 1 is a tonnage, which binds as demand grows: tests/test_licence_growth.py)
 AFTER_THE_HORIZON = {**US_CIVIL_BAN, "start": "2150-01-01"}
-SHARE_ONE = {
+APPROVING_ALL = {
     **US_CIVIL_BAN,
     "destinations": ["US", "JP"],
     "elements": ["Dy", "Tb"],
-    "mode": "quota",
-    "share": 1.0,
+    "mode": "licence",
+    "approval_rate": 1.0,
+    "review_delay_days": 0,
     "start": "2025-02-01",
 }
 
@@ -63,7 +65,9 @@ def assert_same(got: RunResult, expected: RunResult) -> None:
 @pytest.mark.parametrize(
     "name", ["china-2025-april-licensing", "china-2025-october-expansion-lapse"]
 )
-@pytest.mark.parametrize("extra", [AFTER_THE_HORIZON, SHARE_ONE], ids=["after", "share_one"])
+@pytest.mark.parametrize(
+    "extra", [AFTER_THE_HORIZON, APPROVING_ALL], ids=["after", "approving_all"]
+)
 def test_a_control_that_never_acts_changes_nothing(name: str, extra: dict) -> None:
     world = default_world()
     plain = run(world, library(name))

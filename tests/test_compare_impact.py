@@ -24,7 +24,7 @@ from sim.runs.windows import BY_YEAR, parse_window
 from sim.world.loader import default_world
 from tests.test_scenario_library import SCENARIOS
 
-A, B = "china-2025-april-licensing", "china-2025-april-licensing-response"
+A, B = "china-2025-april-licensing-held", "china-2025-april-licensing-response"
 _runs: dict[str, tuple[RunResult, SweepResult]] = {}
 
 

@@ -13,7 +13,7 @@ import sim
 from sim.errors import InputError
 
 SCENARIOS = Path(__file__).parent.parent / "scenarios"
-APRIL = SCENARIOS / "china-2025-april-licensing.yaml"
+APRIL = SCENARIOS / "china-2025-april-licensing-held.yaml"
 
 
 def test_an_edit_runs_as_the_file_with_the_change(tmp_path: Path) -> None:

@@ -105,7 +105,7 @@ def test_a_part_of_a_sector_loses_its_planned_units_times_the_share_short() -> N
 
 
 def test_units_table_sums_months_into_periods_beside_the_units_planned() -> None:
-    res = result("china-2025-april-licensing")
+    res = result("china-2025-april-licensing-held")
     table = units_table(shortfall_table(res), monthly_plans(res), BY_YEAR)
     cars = table[(table["product"] == "electric_car") & (table["region"] == "US")]
     assert cars["planned_units"].iloc[0] == pytest.approx(1.6e6, rel=0.01)  # 2024, IEA
@@ -156,7 +156,7 @@ def test_the_default_worlds_demand_and_units_disagree_only_where_documented() ->
 
 
 def test_extra_cost_is_the_price_change_times_the_kg_bought() -> None:
-    res = result("china-2025-april-licensing")
+    res = result("china-2025-april-licensing-held")
     table = extra_cost_table(res, shortfall_table(res), BY_YEAR)
     got = table.query("period == 2026 and region == 'US' and sector == 'ev_traction'")
     b = next(
@@ -229,7 +229,7 @@ def test_a_plan_of_an_unknown_product_is_an_error_at_its_line(tmp_path, monkeypa
 
 
 def test_run_by_window_writes_the_window_and_a_bad_one_exits_2(tmp_path, capsys) -> None:
-    scenario = str(SCENARIOS / "china-2025-april-licensing.yaml")
+    scenario = str(SCENARIOS / "china-2025-april-licensing-held.yaml")
     assert main(["run", scenario, "--out", str(tmp_path / "w"), "--by", "2026-01..2027-06"]) == 0
     out = capsys.readouterr().out
     assert "impact, ex-China" in out and "2026-01..2027-06" in out
@@ -245,7 +245,7 @@ def test_a_sweep_without_uncertainty_loses_the_units_a_run_loses() -> None:
     from sim.runs.sweep import sweep
     from sim.runs.sweep_impact import sweep_impact_table
 
-    res = result("china-2025-april-licensing")
+    res = result("china-2025-april-licensing-held")
     swept = sweep(default_world(), res.scenario, 3, workers=1)
     table = sweep_impact_table(swept, default_world(), BY_YEAR)
     units = table[table["metric"] == "units_not_built"].set_index(["period", "region", "product"])

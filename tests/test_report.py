@@ -25,7 +25,9 @@ import pandas as pd
 import pytest
 from matplotlib import image
 
+from sim.io import report_charts
 from sim.io.cli import main
+from sim.io.report_folder import read_folder
 from sim.io.report_tables import number
 from sim.io.sankey import sankey_links
 from sim.io.scenario_files import load_scenario
@@ -60,9 +62,9 @@ def _scenario(folder: Path, name: str, parent: str, extra: str = "") -> Path:
 def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A short run (with --report), a small sweep and a comparison, and their reports."""
     root = tmp_path_factory.mktemp("report")
-    run = _scenario(root, "short-licensing", "china-2025-april-licensing.yaml")
+    run = _scenario(root, "short-licensing", "china-heavy-ree-controls-2025.yaml")
     forecast = _scenario(root, "short-forecast", "china-2025-april-forecast.yaml")
-    outage = _scenario(root, "short-outage", "china-2025-april-licensing.yaml", OUTAGE)
+    outage = _scenario(root, "short-outage", "china-heavy-ree-controls-2025.yaml", OUTAGE)
     sweep = ["-n", "6", "--workers", "1"]
     assert main(["run", str(run), "--out", str(root / "run"), "--report"]) == 0
     assert main(["sweep", str(forecast), *sweep, "--out", str(root / "sweep")]) == 0
@@ -126,7 +128,7 @@ def test_a_run_report_says_what_ran(folders: dict[str, Path]) -> None:
     assert "moved in 2026" in page and 'alt="flows in 2026"' in page  # after the event
     assert "Shortfall by buyer group" in page and "Price peaks by tier" in page
     assert re.search(r'<td class="num">\d{1,3}(,\d{3})+</td>', page)  # thousands separators
-    assert "CN licensing (No. 18)" in page  # the scenario as run, in the page
+    assert "CN heavy-RE licensing (40% approved)" in page  # the scenario as run, in the page
 
 
 def test_a_comparison_report_draws_b_minus_a(folders: dict[str, Path]) -> None:
@@ -136,6 +138,14 @@ def test_a_comparison_report_draws_b_minus_a(folders: dict[str, Path]) -> None:
     monthly = pd.read_csv(folders["compare"] / "comparison_monthly.csv")
     assert {"shortfall_t", "price_usd_per_kg"} == set(monthly["metric"])
     assert (monthly["diff_mean"].abs() > 1).any()  # the outage moves something
+
+
+def test_a_comparison_that_moves_no_shortfall_says_so(folders: dict[str, Path]) -> None:
+    monthly = pd.read_csv(folders["compare"] / "comparison_monthly.csv")
+    still = monthly.assign(**{c: 0.0 for c in ("diff_mean", "diff_p05", "diff_p95")})
+    scenarios = read_folder(folders["compare"]).scenarios
+    assert report_charts.shortfall_differences(still, scenarios, 6) is None
+    assert report_charts.shortfall_differences(monthly, scenarios, 6) is not None
 
 
 def test_a_sweep_report_lists_its_uncertain_inputs(folders: dict[str, Path]) -> None:

@@ -88,13 +88,21 @@ def _band(ax: Any, rows: pd.DataFrame, low: str, high: str, middle: str, style: 
     ax.plot(rows["date"], rows[middle], **style)
 
 
-def shortfall_differences(monthly: pd.DataFrame, scenarios: list[Scenario], top: int) -> Figure:
+MOVED_T = 0.5  # a group whose summed B - A is smaller has not moved
+
+
+def shortfall_differences(
+    monthly: pd.DataFrame, scenarios: list[Scenario], top: int
+) -> Figure | None:
     """B - A of monthly shortfall (t of magnet or element) for the ``top`` buyer groups B
-    moves most, a panel each: the paired difference's mean, and its P5-P95 band."""
+    moves most, a panel each: the paired difference's mean, and its P5-P95 band (None when B
+    moves no group's shortfall by more than `MOVED_T`)."""
     rows = monthly[monthly["metric"] == "shortfall_t"].assign(
         date=lambda f: pd.to_datetime(f["date"])
     )
     groups = _moved_most(rows, top)
+    if not groups:
+        return None
     fig = Figure(figsize=(12, 2.6 * ((len(groups) + 1) // 2) + 1.2))
     axes = fig.subplots((len(groups) + 1) // 2, 2, sharex=True, squeeze=False)
     for ax, key in zip(axes.flat, groups):
@@ -113,7 +121,7 @@ def shortfall_differences(monthly: pd.DataFrame, scenarios: list[Scenario], top:
 def _moved_most(rows: pd.DataFrame, top: int) -> list[tuple[str, str, str]]:
     """The buyer groups whose summed mean difference is largest in size."""
     summed = rows.groupby(["region", "sector", "material"])["diff_mean"].sum().abs()
-    moved = summed[summed > 0.5].sort_values(ascending=False)
+    moved = summed[summed > MOVED_T].sort_values(ascending=False)
     return [tuple(map(str, key)) for key in moved.index[:top]]  # type: ignore[misc]
 
 

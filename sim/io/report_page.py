@@ -268,8 +268,16 @@ def _compare_sections(results: ResultsFolder, year: int | None) -> list[str]:
     else:
         shortfall = charts.shortfall_differences(monthly, results.scenarios, TOP_GROUPS)
         prices = charts.price_differences(monthly, results.scenarios)
-        body = _chart(shortfall, "B - A of monthly shortfall") + _chart(prices, "B - A of prices")
+        body = _shortfall_moved(shortfall) + _chart(prices, "B - A of prices")
     return [_section("difference", "B - A over time", body)]
+
+
+def _shortfall_moved(chart: Any) -> str:
+    """B - A of monthly shortfall as a chart, or a line saying that B moved no group."""
+    if chart is None:
+        limit = f"{charts.MOVED_T:g} t"
+        return f'<p class="note">B moves no buyer group\'s shortfall by more than {limit}.</p>'
+    return _chart(chart, "B - A of monthly shortfall")
 
 
 _SECTIONS = {"run": _run_sections, "sweep": _sweep_sections, "compare": _compare_sections}

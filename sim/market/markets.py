@@ -81,6 +81,7 @@ class Market(Lanes):
         products: np.ndarray | None = None,
         reference: Reference | None = None,
         withheld: np.ndarray | None = None,
+        index: float = 1.0,
     ) -> Flow:
         """Allocate members' supply ``avail[S, P, K]`` to their ``need[S, C, K]``.
 
@@ -100,7 +101,8 @@ class Market(Lanes):
             products: trade these columns of wider arrays (normal levels of one column or
                 as wide).
             reference: the normal levels held while a control is in force (updated), so a
-                control's share applies to a reference fixed when it started.
+                control's share applies to a reference fixed when it started, grown with
+                the demand ``index`` (this step's; `Reference.hold`).
             withheld: ``[S, scopes]`` the share of normal flow each scope withholds (the
                 market's ``scopes``), or ``None``: no control is active. The routes of a
                 cap group carry together at most their normal flow less those shares.
@@ -112,7 +114,7 @@ class Market(Lanes):
         lanes = _every_sample(totals, _samples(allowed, home_share, withheld))
         if reference is not None:
             in_force = _in_force(allowed, withheld, self.reached)
-            lanes[2], lanes[3] = reference.hold(in_force, lanes[2], lanes[3])
+            lanes[2], lanes[3] = reference.hold(in_force, lanes[2], lanes[3], index)
         caps = _Caps(allowed, _samples_last(withheld, lanes[0].shape[2]))
         x_sl = self._flows(caps, home_share, lanes)
         return Flow(

@@ -1,5 +1,5 @@
 """The reference a control's share applies to: lanes' normal supply and need as they stood
-just before the control started, held while it is in force."""
+just before the control started, held while it is in force and grown with world demand."""
 
 from __future__ import annotations
 
@@ -17,25 +17,35 @@ class Reference:
     control. So each sample's lanes' normal supply and need are followed while no control of
     the market is in force in that sample, and held at their last values while one is: the
     reference is fixed when the control starts and released when none is in force.
+
+    Held for years, a fixed reference would tighten a control as the world's demand grows (a
+    licence approving every shipment would bind harder each year). So the levels are held per
+    unit of an exogenous demand index (`sim.model.chain.Chain.demand_index`: the buyers'
+    demand path, the same whatever happens in the run) and grow with it while held. A quota,
+    a tonnage, offsets that growth in its own share (`sim.model.controls.Control.at`).
     """
 
     def __init__(self) -> None:
-        self.supply_sl: np.ndarray | None = None  # [lanes, K, S] suppliers' normal supply
-        self.need_sl: np.ndarray | None = None  # [lanes, K, S] customers' normal need
+        self.supply_sl: np.ndarray | None = None  # [lanes, K, S] normal supply per unit index
+        self.need_sl: np.ndarray | None = None  # [lanes, K, S] normal need per unit index
 
     def hold(
-        self, active: np.ndarray | None, supply_sl: np.ndarray, need_sl: np.ndarray
+        self,
+        active: np.ndarray | None,
+        supply_sl: np.ndarray,
+        need_sl: np.ndarray,
+        index: float = 1.0,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The normal levels to use this step: this step's ``supply_sl`` and ``need_sl``
-        (``[lanes, K, S]``) in samples with no control in force, the held ones where
-        ``active[S]`` says a control is."""
+        (``[lanes, K, S]``) in samples with no control in force, the held ones grown to this
+        step's demand ``index`` where ``active[S]`` says a control is."""
         held_supply, held_need = self._held(supply_sl.shape, need_sl.shape)
         if active is None or held_supply is None or held_need is None or not active.any():
             supply, need = supply_sl, need_sl
         else:
-            supply = np.where(active[None, None, :], held_supply, supply_sl)
-            need = np.where(active[None, None, :], held_need, need_sl)
-        self.supply_sl, self.need_sl = supply, need
+            supply = np.where(active[None, None, :], held_supply * index, supply_sl)
+            need = np.where(active[None, None, :], held_need * index, need_sl)
+        self.supply_sl, self.need_sl = supply / index, need / index
         return supply, need
 
     def _held(

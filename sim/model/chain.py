@@ -133,6 +133,7 @@ class Chain(Layout):
         self.buyer_priority = np.array([b.priority for b in buyers], dtype=int)
         self.cover = buyer_arrays.cover_months(buyers)
         self.demand_path = buyer_arrays.demand_path(buyers, self.years, self.world.base_year)
+        self.demand_index = self.demand_path.sum(axis=1)  # [steps incl. warm-up]
         self.magnet_open, self.magnet_home = buyer_arrays.magnet_routes(
             self.stage("magnet"), self.regions("magnet"), buyers, self.magnet_buyers
         )
@@ -177,7 +178,13 @@ class Chain(Layout):
         the origin rule) and the markets, whose lanes follow the controls' reach."""
         events, products = self.events, self.products
         sides = self.sides(self.buyers, self.magnet_buyers, self.element_buyers)
-        self.controls = controls.build_controls(events, sides, products, self.world.named)
+        self.controls = controls.build_controls(
+            events,
+            sides,
+            products,
+            self.world.named,
+            controls.Demand(self.demand_index, self.warmup),
+        )
         self.restraints = controls.build_restraints(events)
         self.outages = build_outages(events, self.named)
         self.growth_changes = build_growth_changes(events, self.facilities, self.index)

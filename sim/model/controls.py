@@ -3,8 +3,10 @@
 A control withholds a share of normal flow on the routes and products it reaches
 (`sim.model.levers.reach`): all of it under a ban, ``1 - share`` under a quota, and under
 licences all of it during the review delay, then ``1 - approval_rate``; nothing while it is
-suspended. Its level at a step (the withheld share, averaged over the step, a sample) is part
-of the run's state; `withheld_shares` turns the levels into each market's withheld shares, a
+suspended. A quota is a tonnage: the markets' reference grows with world demand
+(`sim.market.reference`), so the share of it a quota withholds grows to match (`Tonnage`). Its
+level at a step (the withheld share, averaged over the step, a sample) is part of the run's
+state; `withheld_shares` turns the levels into each market's withheld shares, a
 scope each (the markets cap each control's routes together: `scope_groups`).
 """
 
@@ -74,10 +76,12 @@ def build_controls(
     sides: dict[str, tuple[Side, Side]],
     products: Products,
     named: Callable[[str], tuple[str, ...]],
+    demand: Demand,
 ) -> list[Control]:
     """The scenario's export controls, in its order, then one for the routes of each general
     licence (the control's reach on them, off while the licence is valid; ``named``: the
-    facility ids a name reaches)."""
+    facility ids a name reaches; ``demand``: the world demand index the markets' reference
+    grows with)."""
     controls: list[Control] = []
     licensed: list[Control] = []
     for i, ev in events.of_kind(ExportControl):
@@ -87,7 +91,7 @@ def build_controls(
         back["concentrate"] = np.zeros_like(scope["concentrate"])  # ore goes where it is cracked
         off = (events.when(i, "suspended", np.inf), events.when(i, "resumed", np.inf))
         feared = (events.when(i, "announced", np.inf), events.when(i, "start", 0.0))
-        control = Control(ev, _phases(events, i, ev), off, scope, back, feared)
+        control = Control(ev, _phases(events, i, ev, demand), off, scope, back, feared)
         licences = _licences(events, i, control, sides, named, len(controls))
         controls.append(replace(control, scope=_unlicensed(scope, licences)))
         licensed += licences
@@ -150,15 +154,17 @@ def _outside(
     return [(start, np.minimum(end, valid[0]), share), (np.maximum(start, valid[1]), end, share)]
 
 
-def _phases(events: EventValues, i: int, ev: ExportControl) -> list[Phase]:
+def _phases(events: EventValues, i: int, ev: ExportControl, demand: Demand) -> list[Phase]:
     """``(start, end, withheld)`` phases of control ``i``: a ban, a quota letting through
-    ``share``, or licences: nothing ships during the review delay, then ``approval_rate``
-    of normal flow does (either share may be scheduled: a phase a piece of it)."""
+    ``share`` (of normal flow as it stood when the phase began: a tonnage), or licences:
+    nothing ships during the review delay, then ``approval_rate`` of normal flow does (either
+    share may be scheduled: a phase a piece of it)."""
     start, end = events.when(i, "start", 0.0), events.when(i, "end", np.inf)
     if ev.mode == "ban":
         return [(start, end, np.ones(events.samples))]
     if ev.mode == "quota":
-        return _let_through(schedules.pieces(events, i, "share", ev.share), start, end)
+        pieces = _let_through(schedules.pieces(events, i, "share", ev.share), start, end)
+        return [(a, b, Tonnage(share, a, demand)) for a, b, share in pieces]
     rate = schedules.pieces(events, i, "approval_rate", ev.approval_rate)
     if isinstance(ev.review_delay_days, Steps):
         return _reviews(events, i, ev, rate, start, end)
@@ -193,6 +199,52 @@ def _reviews(
         for since, until, value in rate
     ]
     return [*_let_through(rate, start, end), *held]
+
+
+@dataclass(frozen=True)
+class Demand:
+    """The world demand index the markets' reference grows with while a control is in force
+    (`sim.model.chain.Chain.demand_index`: a step each, the ``warmup`` steps first)."""
+
+    index: np.ndarray
+    warmup: int
+
+    def growth(self, since: np.ndarray, step: int) -> np.ndarray:
+        """``[S]`` the index at ``step`` over the index of the step before ``since`` (the
+        last the reference took before a control beginning at ``since`` held it)."""
+        last = self.index.size - 1
+        before = np.clip(np.floor(since) - 1.0 + self.warmup, 0, last)
+        return self.index[min(step + self.warmup, last)] / self.index[before.astype(np.int64)]
+
+    def months(self, since: np.ndarray) -> np.ndarray:
+        """Every step of the run from the earliest of ``since`` on."""
+        first = np.min(np.maximum(since, -self.warmup))
+        return np.arange(np.floor(first), self.index.size - self.warmup, dtype=float)
+
+
+@dataclass(frozen=True)
+class Tonnage:
+    """A quota's share held to a tonnage: ``share`` (withheld, or varying) of the reference
+    as it stood at ``since``; as the reference grows with world demand, the share of it
+    withheld grows so that what is let through does not (`Varying`)."""
+
+    share: np.ndarray | Varying
+    since: np.ndarray
+    demand: Demand
+
+    def withheld(
+        self, start: np.ndarray, end: np.ndarray, off: tuple[np.ndarray, np.ndarray], step: int
+    ) -> np.ndarray:
+        """The mean withheld share over the part of ``step`` inside ``[start, end)`` and
+        outside ``off``."""
+        on = withheld_share([(start, end, np.ones_like(start))], off, step)
+        share = withheld_share([(start, end, self.share)], off, step)
+        return on - (on - share) / self.demand.growth(self.since, step)
+
+    def times(self) -> list[np.ndarray]:
+        """Every month from its start (the reference grows every month)."""
+        inner = [] if isinstance(self.share, np.ndarray) else self.share.times()
+        return [self.demand.months(self.since), *inner]
 
 
 def reach_thresholds(events: EventValues) -> dict[int, np.ndarray]:

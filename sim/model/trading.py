@@ -78,6 +78,7 @@ def _allocate_magnets(
         home_share=restraint_share(chain.restraints, step),
         reference=state.references["magnet"],
         withheld=withheld,
+        index=chain.demand_index[step + chain.warmup],
     )
     return flow, reserved
 
@@ -191,7 +192,7 @@ def make_metal(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recor
     cap = state.capacity[:, chain.slices["metal"]]
     k = chain.trade.products["metal"]  # the elements magnets use (others are never ordered)
     k = np.arange(len(ELEMENTS)) if k is None else k
-    flow, made = _allocate_metal(chain, state, need, cap, k)
+    flow, made = _allocate_metal(chain, state, step, need, cap, k)
     used = made / y
     state.metal_in = state.metal_in - used
     ledger.losses += (used - made).sum(axis=1)
@@ -240,7 +241,7 @@ def _metal_claim(
 
 
 def _allocate_metal(
-    chain: Chain, state: State, need: np.ndarray, cap: np.ndarray, k: np.ndarray
+    chain: Chain, state: State, step: int, need: np.ndarray, cap: np.ndarray, k: np.ndarray
 ) -> tuple[Flow, np.ndarray]:
     """The metal market's flow of elements ``k`` for magnet plants' ``need`` from what metal
     plants can make of the oxide they hold within capacity ``cap``, and the metal made,
@@ -258,6 +259,7 @@ def _allocate_metal(
         products=k,
         reference=state.references["metal"],
         withheld=state.withheld["metal"],
+        index=chain.demand_index[step + chain.warmup],
     )
     made = np.zeros_like(avail)
     made[:, :, k] = flow.supplied()
@@ -287,6 +289,7 @@ def trade_oxide(chain: Chain, state: State, step: int, ledger: Ledger, rec: Reco
         normal_need=usage,
         reference=state.references["oxide"],
         withheld=state.withheld["oxide"],
+        index=chain.demand_index[step + chain.warmup],
     )
     share_buyers = pool.share(wants.buyers, need[:, metal_plants:])
     state.sep_out = state.sep_out - flow.supplied()
@@ -418,6 +421,7 @@ def _trade_concentrate(
         normal_need=cap[:, :, None],
         reference=reference,
         withheld=withheld,
+        index=chain.demand_index[step + chain.warmup],
     )
     mix = np.empty_like(mine_stock)
     kernels.ship_mix(mine_stock, stock_reo, flow.supplied()[:, :, 0], mix)
