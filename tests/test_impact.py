@@ -104,6 +104,40 @@ def test_a_part_of_a_sector_loses_its_planned_units_times_the_share_short() -> N
     assert row["units_not_built"] == pytest.approx(70 / 4)
 
 
+def test_products_that_share_a_sector_share_its_shortfall_as_their_planned_magnet() -> None:
+    # 1,000 EVs x 2 kg and 2,000 hybrids x 1 kg: each takes half of the sector's 40 t short
+    group = {"date": D(2026, 1, 1), "region": "US", "sector": "s", "material": "NdFeB"}
+    plans = pd.DataFrame(
+        [{**group, "product": p, "kg_per_unit": kg, "whole_sector": True, "planned_units": n,
+          "usd_per_unit": 1.0} for p, kg, n in (("ev", 2.0, 1e3), ("hev", 1.0, 2e3))]
+    )  # fmt: skip
+    short = pd.DataFrame([{**group, "demand_t": 100.0, "shortfall_t": 2.0}])
+    lost = units_lost(short, plans).set_index("product")["units_not_built"]
+    assert (lost["ev"], lost["hev"]) == (pytest.approx(500.0), pytest.approx(1000.0))
+
+
+def test_the_check_gives_products_that_share_a_sector_their_part_of_its_demand() -> None:
+    car = Product("car", "ev_traction", "NdFeB", "car", 2.0, 1.1, 2.6, True)
+    hybrid = Product("hybrid", "ev_traction", "NdFeB", "car", 1.0, 0.5, 3.4, True)
+    plans = (UnitPlan("US", "car", 1e6, None, 1.0), UnitPlan("US", "hybrid", 2e6, None, 1.0))
+    data = ImpactData({"car": car, "hybrid": hybrid}, plans)
+    table = consistency_table(default_world(), data).set_index(["product", "region"])
+    demand_t = default_world_demand_t("US", "ev_traction")
+    # 2,000 t planned by each: each takes half the sector's demand
+    assert table["demand_t"].xs("US", level="region").tolist() == [demand_t / 2] * 2
+    assert table.loc[("car", "US"), "implied_kg_per_unit"] == pytest.approx(demand_t / 2 / 1e3)
+
+
+def default_world_demand_t(region: str, sector: str) -> float:
+    """The default world's base-year NdFeB demand of one buyer group (t)."""
+    world = default_world()
+    return next(
+        b.demand_tpa
+        for b in world.buyers
+        if (b.region, b.sector, b.material) == (region, sector, "NdFeB")
+    )
+
+
 def test_units_table_sums_months_into_periods_beside_the_units_planned() -> None:
     res = result("china-2025-april-licensing")
     table = units_table(shortfall_table(res), monthly_plans(res), BY_YEAR)
