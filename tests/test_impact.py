@@ -104,6 +104,40 @@ def test_a_part_of_a_sector_loses_its_planned_units_times_the_share_short() -> N
     assert row["units_not_built"] == pytest.approx(70 / 4)
 
 
+def test_products_that_share_a_sector_share_its_shortfall_as_their_planned_magnet() -> None:
+    # 1,000 EVs x 2 kg and 2,000 hybrids x 1 kg: each takes half of the sector's 40 t short
+    group = {"date": D(2026, 1, 1), "region": "US", "sector": "s", "material": "NdFeB"}
+    plans = pd.DataFrame(
+        [{**group, "product": p, "kg_per_unit": kg, "whole_sector": True, "planned_units": n,
+          "usd_per_unit": 1.0} for p, kg, n in (("ev", 2.0, 1e3), ("hev", 1.0, 2e3))]
+    )  # fmt: skip
+    short = pd.DataFrame([{**group, "demand_t": 100.0, "shortfall_t": 2.0}])
+    lost = units_lost(short, plans).set_index("product")["units_not_built"]
+    assert (lost["ev"], lost["hev"]) == (pytest.approx(500.0), pytest.approx(1000.0))
+
+
+def test_the_check_gives_products_that_share_a_sector_their_part_of_its_demand() -> None:
+    car = Product("car", "ev_traction", "NdFeB", "car", 2.0, 1.1, 2.6, True)
+    hybrid = Product("hybrid", "ev_traction", "NdFeB", "car", 1.0, 0.5, 3.4, True)
+    plans = (UnitPlan("US", "car", 1e6, None, 1.0), UnitPlan("US", "hybrid", 2e6, None, 1.0))
+    data = ImpactData({"car": car, "hybrid": hybrid}, plans)
+    table = consistency_table(default_world(), data).set_index(["product", "region"])
+    demand_t = default_world_demand_t("US", "ev_traction")
+    # 2,000 t planned by each: each takes half the sector's demand
+    assert table["demand_t"].xs("US", level="region").tolist() == [demand_t / 2] * 2
+    assert table.loc[("car", "US"), "implied_kg_per_unit"] == pytest.approx(demand_t / 2 / 1e3)
+
+
+def default_world_demand_t(region: str, sector: str) -> float:
+    """The default world's base-year NdFeB demand of one buyer group (t)."""
+    world = default_world()
+    return next(
+        b.demand_tpa
+        for b in world.buyers
+        if (b.region, b.sector, b.material) == (region, sector, "NdFeB")
+    )
+
+
 def test_units_table_sums_months_into_periods_beside_the_units_planned() -> None:
     res = result("china-2025-april-licensing-held")
     table = units_table(shortfall_table(res), monthly_plans(res), BY_YEAR)
@@ -123,36 +157,37 @@ def test_ev_units_not_built_never_exceed_the_evs_planned(name: str) -> None:
 
 
 def test_the_check_flags_demand_that_makes_units_outside_their_band() -> None:
-    car = Product("car", "ev_traction", "NdFeB", "car", 2.0, 1.5, 2.5, True)
-    # US EV traction demand 1,980 t: 1.6 M cars imply 1.24 kg (below 1.5), 0.9 M 2.2 kg
-    for units, within in ((1.6e6, False), (0.9e6, True)):
+    car = Product("car", "ev_traction", "NdFeB", "car", 2.0, 1.8, 2.5, True)
+    # US EV traction demand 2,700 t: 1.6 M cars imply 1.69 kg (below 1.8), 1.2 M 2.25 kg
+    for units, within in ((1.6e6, False), (1.2e6, True)):
         data = ImpactData({"car": car}, (UnitPlan("US", "car", units, None, 1.0),))
         table = consistency_table(default_world(), data).set_index("region")
-        assert table.loc["US", "implied_kg_per_unit"] == pytest.approx(1980e3 / units)
+        assert table.loc["US", "implied_kg_per_unit"] == pytest.approx(2700e3 / units)
         assert bool(table.loc["US", "within"]) is within
 
 
-# What the default world's demand makes of its units, outside the sourced bands: the known
-# disagreements (sim/world/data/README.md, "Units and values"); a new one fails here.
-KNOWN_OUTSIDE = {
-    ("electric_car", "CN"),
-    ("electric_car", "JP"),
-    ("electric_car", "KR"),
-    ("electric_car", "ROW"),
-    ("electric_car", "world"),
-    ("wind_capacity", "EU"),
-    ("wind_capacity", "JP"),
-    ("wind_capacity", "KR"),
-    ("wind_capacity", "ROW"),
-}
+# Each region's 2024 NdFeB total (t of finished magnet, sim/world/data/README.md, demand.csv):
+# the check's fixes move tonnes between sectors, never in or out of a region.
+REGION_NDFEB_T = {"US": 9000, "EU": 18000, "JP": 14000, "KR": 8000, "CN": 153000, "ROW": 27000}
 
 
-def test_the_default_worlds_demand_and_units_disagree_only_where_documented() -> None:
+def test_the_default_worlds_demand_makes_its_units_within_their_bands() -> None:
+    """Every product, every region and the world (sim/world/data/README.md, "The check")."""
     table = consistency_table(default_world(), impact_data("default"))
     outside = table[~table["within"]]
-    assert set(zip(outside["product"], outside["region"])) == KNOWN_OUTSIDE
+    assert outside.empty, outside[["product", "region", "implied_kg_per_unit"]].to_string()
     wind = table[(table["product"] == "wind_capacity") & (table["region"] == "world")]
-    assert wind["implied_kg_per_unit"].item() == pytest.approx(16030e3 / 117000)
+    assert wind["implied_kg_per_unit"].item() == pytest.approx(14790e3 / 117000)
+    cars = table[table["region"] == "world"].set_index("product")["implied_kg_per_unit"]
+    assert 2.0 < cars["electric_car"] < 2.6 and 0.9 < cars["hybrid_car"] < 1.3
+
+
+def test_the_checks_fixes_keep_each_regions_magnet_total() -> None:
+    totals: dict[str, float] = {}
+    for buyer in default_world().buyers:
+        if buyer.material == "NdFeB":
+            totals[buyer.region] = totals.get(buyer.region, 0.0) + buyer.demand_tpa
+    assert totals == pytest.approx(REGION_NDFEB_T)
 
 
 def test_extra_cost_is_the_price_change_times_the_kg_bought() -> None:

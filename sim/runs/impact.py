@@ -3,9 +3,11 @@ value of that output, what buyers pay over 2024 prices, and what policies cost t
 by period (`sim.runs.windows`) and region, with the regions rolled up.
 
 Units not built are a month's shortfall (t, sample 0) over the product's magnet per unit
-(``intensities.csv``), for a product that takes all its sector's magnets (EVs, wind); for one
-that takes a part of them (an F-35 of defence), the planned units times the share of the
-sector's demand short. Never more than the units planned (``unit_plans.csv``, grown as the
+(``intensities.csv``), for a product that takes all its sector's magnets (EVs, wind); products
+that together take a sector's magnets (electric and hybrid cars of EV traction) share its
+shortfall as they share its planned magnet (units x kg a unit). For a product that takes a
+part of them (an F-35 of defence), the planned units times the share of the sector's demand
+short. Never more than the units planned (``unit_plans.csv``, grown as the
 buyers' demand grows): a month whose tonnes would make more is capped and flagged
 (``capped``), which says the tonnes and the plans disagree (`consistency_table`).
 """
@@ -28,6 +30,7 @@ from sim.world.world import World
 
 KG_PER_T = 1000.0
 GROUP = ["date", "region", "sector", "material"]
+SECTOR_KEYS = ["region", "sector", "material"]
 UNIT_KEYS = ["period", "region", "sector", "product", "unit"]
 UNIT_SUMS = ["planned_units", "units_not_built", "capped_months", "output_at_risk_usd"]
 COST_KEYS = ["period", "region", "sector", "material"]
@@ -101,13 +104,27 @@ def units_lost(shortfall: pd.DataFrame, planned: pd.DataFrame) -> pd.DataFrame:
         out=np.zeros(len(rows)),
         where=demand_kg > 0,
     )
-    share = np.where(rows["whole_sector"], 1.0, np.minimum(part, 1.0))
+    whole = whole_share(rows, GROUP, "planned_units")
+    share = np.where(rows["whole_sector"], whole, np.minimum(part, 1.0))
     wanted = rows["shortfall_t"] * KG_PER_T * share / rows["kg_per_unit"]
     lost = np.minimum(wanted, rows["planned_units"])
     return rows.assign(
         units_not_built=lost,
         capped_months=(wanted > rows["planned_units"] * (1 + 1e-9)).astype(int),
         output_at_risk_usd=lost * rows["usd_per_unit"],
+    )
+
+
+def whole_share(rows: pd.DataFrame, keys: list[str], units: str) -> np.ndarray:
+    """Each whole-sector row's share of the planned magnet (``units`` x kg a unit) of the
+    whole-sector rows of its group (``keys``): 1 for a sector's only product."""
+    planned_kg = (rows[units] * rows["kg_per_unit"]).where(rows["whole_sector"].astype(bool))
+    total = planned_kg.groupby([rows[k] for k in keys]).transform("sum")
+    return np.divide(
+        planned_kg.to_numpy(dtype=float),
+        total.to_numpy(dtype=float),
+        out=np.ones(len(rows)),
+        where=total.to_numpy(dtype=float) > 0,
     )
 
 
@@ -264,8 +281,9 @@ def impact_tables(
 def consistency_table(world: World, data: ImpactData) -> pd.DataFrame:
     """The world's base-year demand in kg of magnet over each product's units planned, by
     region and for the world: for a product that takes its whole sector, the kg a unit its
-    buyers' demand implies, ``within`` its sourced band; for a part of a sector, within if the
-    units fit in the sector's demand at the band's low end."""
+    buyers' demand implies, ``within`` its sourced band (products that share a sector take
+    its demand as they share its planned magnet: ``demand_t`` is their part); for a part of a
+    sector, within if the units fit in the sector's demand at the band's low end."""
     plans = plans_table(world, data)
     if plans.empty:
         return plans
@@ -274,6 +292,8 @@ def consistency_table(world: World, data: ImpactData) -> pd.DataFrame:
         columns=["region", "sector", "material", "demand_t"],
     )
     rows = plans.merge(demand, on=["region", "sector", "material"])
+    taken = np.where(rows["whole_sector"], whole_share(rows, SECTOR_KEYS, "units"), 1.0)
+    rows["demand_t"] = rows["demand_t"] * taken
     keys = ["product", "unit", "kg_per_unit", "kg_low", "kg_high", "whole_sector"]
     world_rows = rows.groupby(keys, sort=False)[["units", "demand_t"]].sum().reset_index()
     rows = pd.concat([rows, world_rows.assign(region="world")], ignore_index=True)

@@ -111,9 +111,17 @@ def _lost(
     kg = plans["kg_per_unit"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         part = np.where(demand > 0, planned * kg / (demand * KG_PER_T), 0.0)
-    share = np.where(plans["whole_sector"].to_numpy(), 1.0, np.minimum(part, 1.0))
+    whole = plans["whole_sector"].to_numpy(dtype=bool)
+    share = np.where(whole, _whole_share(planned * kg * whole, b), np.minimum(part, 1.0))
     lost = np.minimum(short * KG_PER_T * share / kg, planned)
     return lost.transpose(0, 2, 1)
+
+
+def _whole_share(planned_kg: np.ndarray, buyer: np.ndarray) -> np.ndarray:
+    """``[T, plans]`` each whole-sector plan's share of its buyers' planned magnet (kg a
+    month, 0 off whole-sector plans): products that share a sector share its shortfall."""
+    total = planned_kg @ (buyer[:, None] == buyer[None, :]).astype(float)
+    return np.divide(planned_kg, total, out=np.ones_like(planned_kg), where=total > 0)
 
 
 def _buyer_index(result: SweepResult, plans: pd.DataFrame) -> np.ndarray:
