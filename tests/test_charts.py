@@ -119,3 +119,54 @@ def test_the_title_says_when_nobody_was_short(
     short = _figure(tmp_path, frame, monkeypatch)._suptitle.get_text()
     nobody = _figure(tmp_path, frame.assign(shortfall_t=0.0), monkeypatch)._suptitle.get_text()
     assert "no buyer short" not in short and "(no buyer short in any month)" in nobody
+
+
+def _marked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, events: list[dict], **kw: Any) -> Any:
+    figures: list[Any] = []
+    monkeypatch.setattr(plotting, "_save", lambda fig, path, rect=None: figures.append(fig))
+    frame = _frame(2, False)
+    plotting.plot_shortfall(frame, scenario(events, end="2025-12-31"), tmp_path / "s.png", **kw)
+    return figures[0]
+
+
+OUTAGE = {"kind": "outage", "facility": "lynas_malaysia", "start": "2024-06-01"}
+
+
+def test_overlapping_periods_are_shaded_once_and_unlabelled_events_name_their_facility(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outages = [
+        {**OUTAGE, "end": "2025-01-01"},
+        {**OUTAGE, "facility": "mp_mountain_pass", "start": "2024-09-01", "end": "2025-06-01"},
+    ]
+    figure = _marked(tmp_path, monkeypatch, outages)
+    wind = next(ax for ax in figure.axes if ax.get_title() == "wind")
+    assert len(wind.patches) == 1  # one shaded span from June 2024 to June 2025
+    assert "outage at lynas_malaysia" in figure._suptitle.get_text()
+    assert "outage at mp_mountain_pass" in figure._suptitle.get_text()
+
+
+def test_a_stockpile_is_drawn_on_a_right_axis_in_its_buyers_panels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pile = {
+        "kind": "stockpile",
+        "label": "reserve",
+        "region": "US",
+        "material": "NdFeB",
+        "sectors": ["defence"],
+        "initial_t": 300.0,
+        "max_release_t_per_month": 10.0,
+        "start": "2024-01-01",
+    }
+    dates = pd.date_range("2024-01-01", periods=24, freq="MS").date
+    held = pd.DataFrame(
+        {"date": dates, "stockpile": "reserve", "region": "US", "material": "NdFeB"}
+    ).assign(tonnes=[300.0 - 10 * i for i in range(24)])
+    figure = _marked(tmp_path, monkeypatch, [pile], stockpiles=held)
+    right = [ax for ax in figure.axes if ax.get_ylabel() == "US stockpile, t"]
+    assert len(right) == 1  # the defence panel only
+    (line,) = right[0].get_lines()
+    assert list(line.get_ydata()) == list(held["tonnes"])
+    labels = [t.get_text() for t in figure.legends[0].get_texts()]
+    assert "stockpile held (t, right axis)" in labels

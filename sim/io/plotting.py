@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 COLOURS = dict(zip(REGIONS, ("#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e", "#7f7f7f")))
 STYLES = {"NdFeB": "-", "SmCo": "--"}  # a line style per magnet, a colour per region
+STOCKPILE_STYLE: dict[str, Any] = {"color": "#444444", "ls": "-.", "lw": 1.3}
 Span = tuple[str, pd.Timestamp, pd.Timestamp | None]  # in force: label, from, until if it ends
 Period = tuple[dt.date, dt.date | None]  # from, until (None: to the end)
 Marks = tuple[list[Span], list[pd.Timestamp]]  # periods in force; suspensions before a start
@@ -42,7 +43,11 @@ def _event_spans(scenario: Scenario) -> list[Span]:
 
 
 def _label(event: Any) -> str:
-    return str(event.label or event.kind.replace("_", " "))
+    """An event's label, or its kind and the facility, site or company it names."""
+    if event.label:
+        return str(event.label)
+    kind, named = event.kind.replace("_", " "), getattr(event, "facility", None)
+    return f"{kind} at {named}" if named else kind
 
 
 def in_force(event: Any) -> list[Period]:
@@ -158,16 +163,35 @@ def _mark_spans(ax: Any, marks: Marks) -> None:
     spans, suspensions = marks
     for day in suspensions:
         ax.axvline(day, color="#d62728", ls=":", lw=0.9)
+    for start, end in _merged([(start, end) for _, start, end in spans if end is not None]):
+        ax.axvspan(start, end, color="#d62728", alpha=0.06)  # once where periods overlap
     for _label, start, end in spans:
         if end is not None:
-            ax.axvspan(start, end, color="#d62728", alpha=0.06)
             ax.axvline(end, color="#d62728", ls=":", lw=0.9)
         ax.axvline(start, color="#d62728", ls="--", lw=0.8)
 
 
-def plot_shortfall(shortfall: pd.DataFrame, scenario: Scenario, path: Path) -> None:
+def _merged(periods: list[tuple[pd.Timestamp, pd.Timestamp]]) -> list[list[pd.Timestamp]]:
+    """Periods that overlap or touch merged into one, in date order."""
+    out: list[list[pd.Timestamp]] = []
+    for start, end in sorted(periods):
+        if out and start <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], end)
+        else:
+            out.append([start, end])
+    return out
+
+
+def plot_shortfall(
+    shortfall: pd.DataFrame,
+    scenario: Scenario,
+    path: Path,
+    stockpiles: pd.DataFrame | None = None,
+) -> None:
     """Monthly magnet shortfall (t of magnet) per sector, a line per region; element users
-    (t of element) in a last panel. Shaded bands and dashed lines mark the scenario's events."""
+    (t of element) in a last panel. Shaded bands and dashed lines mark the scenario's events;
+    a stockpile's holding (``stockpiles``: `sim.runs.summary.stockpiles_table`) is drawn on a
+    right axis in the panels of the buyers it serves."""
     magnets, elements, panels, fig, axes = _panels(shortfall)
     marks = _event_spans(scenario), _early_suspensions(scenario)
     for ax, panel in zip(axes.flat, panels):
@@ -177,6 +201,9 @@ def plot_shortfall(shortfall: pd.DataFrame, scenario: Scenario, path: Path) -> N
             _plot_lines(ax, magnets[magnets["sector"] == panel])
         _decorate(ax, panel, marks)
     handles, labels = _legend(axes, set(magnets["material"]))
+    if _plot_stockpiles(dict(zip(panels, axes.flat)), stockpiles, scenario):
+        handles.append(Line2D([], [], **STOCKPILE_STYLE))
+        labels.append("stockpile held (t, right axis)")
     nobody = "" if (shortfall["shortfall_t"] > 0).any() else " (no buyer short in any month)"
     fig.suptitle(
         _title(f"{scenario.name}: monthly shortfall by sector and region{nobody}", scenario),
@@ -199,6 +226,36 @@ def _plot_lines(ax: Any, data: pd.DataFrame) -> None:
             continue
         style = STYLES.get(str(material), "-")
         ax.plot(line.index, line, label=region, color=COLOURS.get(region), ls=style, lw=1.6)
+
+
+def _plot_stockpiles(
+    axes: dict[str, Any], stockpiles: pd.DataFrame | None, scenario: Scenario
+) -> bool:
+    """Each stockpile's holding on a right axis of the panels of its buyers (its sectors'
+    panels, or every magnet panel for all sectors; element users' for an element); whether
+    any was drawn."""
+    if stockpiles is None or stockpiles.empty:
+        return False
+    levels = stockpiles.assign(date=pd.to_datetime(stockpiles["date"]))
+    drawn = False
+    for pile in (ev for ev in scenario.events if ev.kind == "stockpile"):
+        rows = levels[levels["stockpile"] == (pile.label or f"{pile.region} {pile.material}")]
+        for panel in _stockpile_panels(pile, axes):
+            right = axes[panel].twinx()
+            right.plot(rows["date"], rows["tonnes"], **STOCKPILE_STYLE)
+            right.margins(x=0)  # the horizon edge to edge, as the panel
+            right.set_ylabel(f"{pile.region} stockpile, t", fontsize=8)
+            right.set_ylim(bottom=0)
+            drawn = True
+    return drawn
+
+
+def _stockpile_panels(pile: Any, axes: dict[str, Any]) -> list[str]:
+    """The panels of the buyers a stockpile serves."""
+    if pile.material not in MAGNETS:
+        return [p for p in axes if p == "elements"]
+    sectors = set(axes) - {"elements"} if pile.sectors == "all" else set(pile.sectors)
+    return [p for p in axes if p in sectors]
 
 
 def _legend(axes: Any, materials: set[str]) -> tuple[list[Any], list[str]]:

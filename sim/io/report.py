@@ -230,7 +230,8 @@ def write_run(
         shortfall = shortfall_table(result)
         tables = run_tables(result, shortfall, window or BY_YEAR, choice)
         _write_tables(tables, tmp)
-        plot_shortfall(shortfall, result.scenario, tmp / "shortfall.png")
+        piles = tables.get("stockpiles.csv")
+        plot_shortfall(shortfall, result.scenario, tmp / "shortfall.png", piles)
         written = [*tables, "shortfall.png", write_scenario(tmp, result.scenario), "manifest.json"]
         manifest = build_manifest(result, sorted(written))
         manifest["periods"] = window.label if window is not None else "year"
