@@ -163,8 +163,9 @@ def _mark_spans(ax: Any, marks: Marks) -> None:
     spans, suspensions = marks
     for day in suspensions:
         ax.axvline(day, color="#d62728", ls=":", lw=0.9)
-    for start, end in _merged([(start, end) for _, start, end in spans if end is not None]):
-        ax.axvspan(start, end, color="#d62728", alpha=0.06)  # once where periods overlap
+    closed = [(begin, until) for _, begin, until in spans if until is not None]
+    for begin, until in _merged(closed):
+        ax.axvspan(begin, until, color="#d62728", alpha=0.06)  # once where periods overlap
     for _label, start, end in spans:
         if end is not None:
             ax.axvline(end, color="#d62728", ls=":", lw=0.9)
