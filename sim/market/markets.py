@@ -28,7 +28,8 @@ class Market(Lanes):
     Each allocation groups lanes further into the coarsest classes that face the same routes
     (`AllocationPass`); a control's cap applies to the flow over all the routes it reaches
     (its cap group). With home routes, a second pass allocates over them alone (`allocate`
-    with a ``home_share``).
+    with a ``home_share``). With suppliers in an order (``sup_order``), customers draw on
+    them in turn: a pass over each order's routes, from what the passes before left.
     """
 
     def __init__(
@@ -41,23 +42,38 @@ class Market(Lanes):
         cus_key: np.ndarray | None = None,
         scopes: tuple[np.ndarray, ...] | list[np.ndarray] = (),
         scope_groups: np.ndarray | None = None,
+        sup_order: np.ndarray | None = None,
     ) -> None:
         """A market of routes ``open_[P, C, K]`` (1 where a route may carry a product) to
         customers of ``priority[C]`` (higher first); ``home[P, C]`` marks home routes,
         ``sup_key``/``cus_key`` split lanes further (the engine passes regions), and each of
         ``scopes`` (``[P, C, K or 1]``) is a control's reach, capped together with the other
-        scopes of its number in ``scope_groups`` (default: each alone)."""
+        scopes of its number in ``scope_groups`` (default: each alone). ``sup_order[P]`` is
+        the order in which customers draw on suppliers (lowest first; default: all at once)."""
         open_ = np.asarray(open_, dtype=float)
         P, C = open_.shape[:2]
         home_ = np.ones((P, C)) if home is None else np.asarray(home, dtype=float)
         sup_key = np.zeros(P) if sup_key is None else np.asarray(sup_key)
         cus_key = np.zeros(C) if cus_key is None else np.asarray(cus_key)
-        super().__init__(open_, priority, home_, sup_key, cus_key, scopes)
+        order = np.zeros(P) if sup_order is None else np.asarray(sup_order)
+        keys = np.column_stack([sup_key, order])
+        super().__init__(open_, priority, home_, keys, cus_key, scopes)
         lane_scopes = [self.lanes(s) for s in scopes]
         groups = np.arange(len(scopes)) if scope_groups is None else np.asarray(scope_groups)
         self.reached = np.array([s.any() for s in lane_scopes], dtype=bool)  # [scopes]
         lane_edges = (self.edge_sup_lane, self.edge_cus_lane)
         self.world = AllocationPass(self.open, self.priority, lane_scopes, lane_edges, groups)
+        lane_order = order[self.sup.first]
+        self.in_order = tuple(
+            AllocationPass(
+                self.open * (lane_order == level)[:, None, None],
+                self.priority,
+                lane_scopes,
+                lane_edges,
+                groups,
+            )
+            for level in (np.unique(lane_order) if np.unique(lane_order).size > 1 else ())
+        )
         self.home = (
             None
             if home is None
@@ -128,16 +144,14 @@ class Market(Lanes):
         """Lane-edge flows ``[edges, K, S]``: pro rata over all routes, or home first for
         ``home_share`` of the step, or a mix of the two, a sample each."""
         share = 0.0 if home_share is None else np.broadcast_to(home_share, lanes[0].shape[2])
+        world_passes = self.in_order or (self.world,)
         if np.all(share == 0.0):
-            return self.world.allocate_sl(
-                lanes[0], lanes[1], caps.allowed, lanes[2], lanes[3], caps.withheld_sl
-            )
-        home = self._home_first(caps, *lanes)
+            return self._in_turn(world_passes, caps, *lanes)
+        assert self.home is not None, "a market without home routes"
+        home = self._in_turn((self.home, *world_passes), caps, *lanes)
         if np.all(share == 1.0):
             return home
-        world = self.world.allocate_sl(
-            lanes[0], lanes[1], caps.allowed, lanes[2], lanes[3], caps.withheld_sl
-        )
+        world = self._in_turn(world_passes, caps, *lanes)
         # exact where a sample is all one or the other: its numbers are its own single run's
         return np.where(
             share == 1.0, home, np.where(share == 0.0, world, world + (home - world) * share)
@@ -168,29 +182,31 @@ class Market(Lanes):
         )
         return [supply_sl, need_sl, normal_supply_sl, normal_need_sl]
 
-    def _home_first(
+    def _in_turn(
         self,
+        passes: tuple[AllocationPass, ...],
         caps: _Caps,
         supply_sl: np.ndarray,
         need_sl: np.ndarray,
         normal_supply_sl: np.ndarray,
         normal_need_sl: np.ndarray,
     ) -> np.ndarray:
-        """Flows ``[edges, K, S]`` over the home routes first, then over all routes from
-        what is left (lane totals samples-last, every sample)."""
-        assert self.home is not None, "a market without home routes"
-        first = self.home.allocate_sl(
+        """Flows ``[edges, K, S]`` of ``passes`` in turn, each from what the ones before left
+        of supply, need and normal levels (lane totals samples-last, every sample)."""
+        flows = passes[0].allocate_sl(
             supply_sl, need_sl, caps.allowed, normal_supply_sl, normal_need_sl, caps.withheld_sl
         )
-        sent, got = self.edge_sup.sum_sl(first), self.edge_cus.sum_sl(first)
-        return first + self.world.allocate_sl(
-            np.maximum(supply_sl - sent, 0.0),
-            np.maximum(need_sl - got, 0.0),
-            caps.allowed,
-            np.maximum(normal_supply_sl - sent, 0.0),
-            np.maximum(normal_need_sl - got, 0.0),
-            caps.withheld_sl,
-        )
+        for later in passes[1:]:
+            sent, got = self.edge_sup.sum_sl(flows), self.edge_cus.sum_sl(flows)
+            flows = flows + later.allocate_sl(
+                np.maximum(supply_sl - sent, 0.0),
+                np.maximum(need_sl - got, 0.0),
+                caps.allowed,
+                np.maximum(normal_supply_sl - sent, 0.0),
+                np.maximum(normal_need_sl - got, 0.0),
+                caps.withheld_sl,
+            )
+        return flows
 
 
 class _Caps(NamedTuple):
@@ -276,7 +292,7 @@ class MarketCache:
 
 def _market_key(open_: np.ndarray, priority: np.ndarray, **kwargs: Any) -> tuple[str, int]:
     """A digest of `Market`'s arguments' values, and how many there are."""
-    keys = ("home", "sup_key", "cus_key", "scope_groups")
+    keys = ("home", "sup_key", "cus_key", "scope_groups", "sup_order")
     parts = [open_, priority] + [kwargs.get(k) for k in keys]
     parts += list(kwargs.get("scopes", ()))
     digest = hashlib.sha1()
