@@ -97,6 +97,7 @@ class Market(Lanes):
         products: np.ndarray | None = None,
         reference: Reference | None = None,
         withheld: np.ndarray | None = None,
+        first: np.ndarray | None = None,
     ) -> Flow:
         """Allocate members' supply ``avail[S, P, K]`` to their ``need[S, C, K]``.
 
@@ -120,6 +121,9 @@ class Market(Lanes):
             withheld: ``[S, scopes]`` the share of normal flow each scope withholds (the
                 market's ``scopes``), or ``None``: no control is active. The routes of a
                 cap group carry together at most their normal flow less those shares.
+            first: ``[S, P, K]`` the part of ``avail`` offered first, over all routes at
+                once; the rest of it after, in the suppliers' order (None: all of it in
+                their order). No home routes with it.
 
         Returns:
             The allocation (`Flow`), kept samples-last as the pass leaves it.
@@ -130,7 +134,15 @@ class Market(Lanes):
             in_force = _in_force(allowed, withheld, self.reached)
             lanes[2], lanes[3] = reference.hold(in_force, lanes[2], lanes[3])
         caps = _Caps(allowed, _samples_last(withheld, lanes[0].shape[2]))
-        x_sl = self._flows(caps, home_share, lanes)
+        if first is not None:
+            assert home_share is None, "supply offered first and home routes"
+            width, samples = lanes[0].shape[1:]
+            first_sl = self.sup.sum_to_sl(first, width, _traded(first, products))
+            first_sl = _every_sample([first_sl], samples)[0]
+            passes = (self.world, *(self.in_order or (self.world,)))
+            x_sl = self._in_turn(passes, caps, *lanes, first_supply_sl=first_sl)
+        else:
+            x_sl = self._flows(caps, home_share, lanes)
         return Flow(
             self,
             self.sup.share_sl(avail, totals[0], _traded(avail, products)),
@@ -190,11 +202,14 @@ class Market(Lanes):
         need_sl: np.ndarray,
         normal_supply_sl: np.ndarray,
         normal_need_sl: np.ndarray,
+        first_supply_sl: np.ndarray | None = None,
     ) -> np.ndarray:
         """Flows ``[edges, K, S]`` of ``passes`` in turn, each from what the ones before left
-        of supply, need and normal levels (lane totals samples-last, every sample)."""
+        of supply, need and normal levels (lane totals samples-last, every sample); the first
+        pass offers ``first_supply_sl`` of the supply if given."""
+        first = supply_sl if first_supply_sl is None else first_supply_sl
         flows = passes[0].allocate_sl(
-            supply_sl, need_sl, caps.allowed, normal_supply_sl, normal_need_sl, caps.withheld_sl
+            first, need_sl, caps.allowed, normal_supply_sl, normal_need_sl, caps.withheld_sl
         )
         for later in passes[1:]:
             sent, got = self.edge_sup.sum_sl(flows), self.edge_cus.sum_sl(flows)

@@ -167,6 +167,8 @@ def _markets(
         supplier_key = key(suppliers)
         if name == "magnet" and plants_own_lanes:  # origin differs plant by plant
             supplier_key = len(codes) + np.arange(len(supplier_key))
+        if name == "concentrate":  # each mine offers its own contracted share first
+            supplier_key = np.arange(len(supplier_key))
         markets[name] = market_cache.get(
             routes[name].open,
             routes[name].priority,
