@@ -10,7 +10,7 @@ import datetime as dt
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from sim.market import Market
@@ -52,6 +52,13 @@ def _facilities() -> list[str]:
     tpa=st.floats(1.0, 400_000.0),
     month=st.integers(0, 30),
 )
+# pro rata feed: cheap ore crowded out China's heavy rare earths (24,610 t short on 8d26028),
+# and ore richer than China's own crowded out its NdPr (35,330 t; 32,044 t)
+@example(facility="mountain_pass", tpa=400_000.0, month=0)
+@example(facility="mt_weld_segh", tpa=400_000.0, month=0)
+@example(facility="china_scandium", tpa=400_000.0, month=0)
+# value order alone: Myanmar's clays crowded out China's own ore, Ce ran short (21,929 t)
+@example(facility="myanmar", tpa=400_000.0, month=0)
 def test_more_capacity_never_raises_the_shortfall(
     baseline: Baseline, facility: str, tpa: float, month: int
 ) -> None:
