@@ -63,8 +63,9 @@ class Market(Lanes):
         self.reached = np.array([s.any() for s in lane_scopes], dtype=bool)  # [scopes]
         lane_edges = (self.edge_sup_lane, self.edge_cus_lane)
         self.world = AllocationPass(self.open, self.priority, lane_scopes, lane_edges, groups)
+        levels = np.unique(order)
         lane_order = order[self.sup.first]
-        self.in_order = tuple(
+        self.in_order = tuple(  # none with one level: the world pass is that one
             AllocationPass(
                 self.open * (lane_order == level)[:, None, None],
                 self.priority,
@@ -72,7 +73,7 @@ class Market(Lanes):
                 lane_edges,
                 groups,
             )
-            for level in (np.unique(lane_order) if np.unique(lane_order).size > 1 else ())
+            for level in (levels if levels.size > 1 else ())
         )
         self.home = (
             None
@@ -136,11 +137,7 @@ class Market(Lanes):
         caps = _Caps(allowed, _samples_last(withheld, lanes[0].shape[2]))
         if first is not None:
             assert home_share is None, "supply offered first and home routes"
-            width, samples = lanes[0].shape[1:]
-            first_sl = self.sup.sum_to_sl(first, width, _traded(first, products))
-            first_sl = _every_sample([first_sl], samples)[0]
-            passes = (self.world, *(self.in_order or (self.world,)))
-            x_sl = self._in_turn(passes, caps, *lanes, first_supply_sl=first_sl)
+            x_sl = self._first_then_in_order(caps, lanes, first, products)
         else:
             x_sl = self._flows(caps, home_share, lanes)
         return Flow(
@@ -193,6 +190,20 @@ class Market(Lanes):
             else cus.sum_to_sl(normal_need, width, _traded(normal_need, products))
         )
         return [supply_sl, need_sl, normal_supply_sl, normal_need_sl]
+
+    def _first_then_in_order(
+        self, caps: _Caps, lanes: list[np.ndarray], first: np.ndarray, products: np.ndarray | None
+    ) -> np.ndarray:
+        """Flows ``[edges, K, S]``: suppliers' ``first[S, P, K]`` over all routes at once,
+        then what is left of their supply in their order."""
+        width, samples = lanes[0].shape[1:]
+        first_sl = self.sup.sum_to_sl(first, width, _traded(first, products))
+        first_sl = _every_sample([first_sl], samples)[0]
+        passes = (self.world, *(self.in_order or (self.world,)))
+        supply, need, normal_supply, normal_need = lanes
+        return self._in_turn(
+            passes, caps, supply, need, normal_supply, normal_need, first_supply_sl=first_sl
+        )
 
     def _in_turn(
         self,
