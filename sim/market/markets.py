@@ -20,6 +20,8 @@ from sim.market.flows import Flow
 from sim.market.lanes import Lanes
 from sim.market.reference import Reference
 
+CRUMB_T = 1e-9  # supply left after a pass that the next ones do not offer (rounding's crumbs)
+
 
 class Market(Lanes):
     """A market's routes, grouped once so that each step allocates between classes, not
@@ -66,12 +68,15 @@ class Market(Lanes):
         levels = np.unique(order)
         lane_order = order[self.sup.first]
         self.in_order = tuple(  # none with one level: the world pass is that one
-            AllocationPass(
-                self.open * (lane_order == level)[:, None, None],
-                self.priority,
-                lane_scopes,
-                lane_edges,
-                groups,
+            _Turn(
+                AllocationPass(
+                    self.open * (lane_order == level)[:, None, None],
+                    self.priority,
+                    lane_scopes,
+                    lane_edges,
+                    groups,
+                ),
+                lane_order == level,
             )
             for level in (levels if levels.size > 1 else ())
         )
@@ -153,11 +158,11 @@ class Market(Lanes):
         """Lane-edge flows ``[edges, K, S]``: pro rata over all routes, or home first for
         ``home_share`` of the step, or a mix of the two, a sample each."""
         share = 0.0 if home_share is None else np.broadcast_to(home_share, lanes[0].shape[2])
-        world_passes = self.in_order or (self.world,)
+        world_passes = self.in_order or (_Turn(self.world),)
         if np.all(share == 0.0):
             return self._in_turn(world_passes, caps, *lanes)
         assert self.home is not None, "a market without home routes"
-        home = self._in_turn((self.home, *world_passes), caps, *lanes)
+        home = self._in_turn((_Turn(self.home), *world_passes), caps, *lanes)
         if np.all(share == 1.0):
             return home
         world = self._in_turn(world_passes, caps, *lanes)
@@ -199,7 +204,7 @@ class Market(Lanes):
         width, samples = lanes[0].shape[1:]
         first_sl = self.sup.sum_to_sl(first, width, _traded(first, products))
         first_sl = _every_sample([first_sl], samples)[0]
-        passes = (self.world, *(self.in_order or (self.world,)))
+        passes = (_Turn(self.world), *(self.in_order or (_Turn(self.world),)))
         supply, need, normal_supply, normal_need = lanes
         return self._in_turn(
             passes, caps, supply, need, normal_supply, normal_need, first_supply_sl=first_sl
@@ -207,7 +212,7 @@ class Market(Lanes):
 
     def _in_turn(
         self,
-        passes: tuple[AllocationPass, ...],
+        passes: tuple[_Turn, ...],
         caps: _Caps,
         supply_sl: np.ndarray,
         need_sl: np.ndarray,
@@ -217,22 +222,36 @@ class Market(Lanes):
     ) -> np.ndarray:
         """Flows ``[edges, K, S]`` of ``passes`` in turn, each from what the ones before left
         of supply, need and normal levels (lane totals samples-last, every sample); the first
-        pass offers ``first_supply_sl`` of the supply if given."""
+        pass offers ``first_supply_sl`` of the supply if given. A pass whose suppliers have
+        nothing left (beyond rounding's crumbs, `CRUMB_T`, left with them) is not run."""
         first = supply_sl if first_supply_sl is None else first_supply_sl
-        flows = passes[0].allocate_sl(
+        flows = passes[0].allocate.allocate_sl(
             first, need_sl, caps.allowed, normal_supply_sl, normal_need_sl, caps.withheld_sl
         )
+        sent = self.edge_sup.sum_sl(flows)
+        left = np.maximum(supply_sl - sent, 0.0)
         for later in passes[1:]:
-            sent, got = self.edge_sup.sum_sl(flows), self.edge_cus.sum_sl(flows)
-            flows = flows + later.allocate_sl(
-                np.maximum(supply_sl - sent, 0.0),
+            if later.lanes is not None and not (left[later.lanes] > CRUMB_T).any():
+                continue
+            got = self.edge_cus.sum_sl(flows)
+            flows = flows + later.allocate.allocate_sl(
+                left,
                 np.maximum(need_sl - got, 0.0),
                 caps.allowed,
                 np.maximum(normal_supply_sl - sent, 0.0),
                 np.maximum(normal_need_sl - got, 0.0),
                 caps.withheld_sl,
             )
+            sent = self.edge_sup.sum_sl(flows)
+            left = np.maximum(supply_sl - sent, 0.0)
         return flows
+
+
+class _Turn(NamedTuple):
+    """One pass of allocations in turn, and the supplier lanes it draws on (None: all)."""
+
+    allocate: AllocationPass
+    lanes: np.ndarray | None = None
 
 
 class _Caps(NamedTuple):

@@ -98,7 +98,7 @@ class Chain(Layout):
         self.mine_mix = np.array([world.ores[m.ore] * REO_TO_ELEMENT for m in mines]).reshape(-1, E)
         self.separation_recovery = _recovery(self.params["separation_recovery"], separation)
         self.feeds = _feeds(mines, separation)
-        self.feed_order = _feed_order(world, mines)
+        self.feed_order = _feed_order(world, mines, self.feeds[:, :, 0])
         self.separation_priority = np.array([s.priority for s in separation], dtype=int)
         self.magnet_product = np.array([MAGNETS.index(p.product) for p in magnet], dtype=int)
         self.recipe = np.array([world.recipes[p.product] for p in magnet]).reshape(-1, E)
@@ -256,13 +256,21 @@ def _feeds(mines: list[Facility], plants: list[Facility]) -> np.ndarray:
     ).reshape(len(mines), len(plants))[:, :, None]
 
 
-def _feed_order(world: World, mines: list[Facility]) -> np.ndarray:
-    """``[mines]`` the order in which separation plants take mines' concentrate: the most
-    valuable ore a tonne of REO first (its oxides at the world's base prices, the mean of the
-    tiers), so that a plant's capacity goes to scarce valuable feed before plentiful cheap
-    feed (0 first; mines of equal value share a place)."""
+def _feed_order(world: World, mines: list[Facility], feeds: np.ndarray) -> np.ndarray:
+    """``[mines]`` the order in which separation plants take mines' concentrate beyond
+    established output: the most valuable ore a tonne of REO first (its oxides at the world's
+    base prices), so that spare capacity goes to scarce valuable feed before plentiful cheap
+    feed. A mine comes right after the last mine of more valuable ore that feeds a plant it
+    feeds (``feeds[mines, plants]``), so mines that never meet share a turn (0 first), and
+    so do mines of ores of equal value."""
     value = np.array([_usd_per_kg_reo(world, world.ores[m.ore]) for m in mines])
-    return np.unique(-value, return_inverse=True)[1].reshape(-1).astype(int)
+    meet = (feeds @ feeds.T) > 0  # [mines, mines] feed a plant in common
+    order = np.zeros(len(mines), dtype=int)
+    for level in np.unique(-value):  # most valuable first
+        group = value == -level
+        before = meet[group].any(axis=0) & (value > -level)
+        order[group] = order[before].max() + 1 if before.any() else 0
+    return order
 
 
 def _usd_per_kg_reo(world: World, ore: np.ndarray) -> float:
