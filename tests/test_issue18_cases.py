@@ -65,11 +65,6 @@ def total_shortfall_t(folder: Path) -> float:
         return sum(float(row["shortfall_t"]) for row in csv.DictReader(handle))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 18 still open on main: 400,000 t/yr more at Mountain Pass turns the default "
-    "world's zero shortfall into about 24,000 t of NdFeB (2025-06 to 2026-10, Dy oxide 9.3x)",
-)
 def test_more_capacity_at_mountain_pass_never_raises_the_shortfall(tmp_path: Path) -> None:
     # 400,000 t/yr more at Mountain Pass fed pro rata displaced China's heavy-rare-earth ore
     # (on fa2e702, 2024-2033: 551,304 t short became 1,465,183 t)

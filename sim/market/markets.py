@@ -20,6 +20,8 @@ from sim.market.flows import Flow
 from sim.market.lanes import Lanes
 from sim.market.reference import Reference
 
+CRUMB_T = 1e-9  # supply left after a pass that the next ones do not offer (rounding's crumbs)
+
 
 class Market(Lanes):
     """A market's routes, grouped once so that each step allocates between classes, not
@@ -28,7 +30,8 @@ class Market(Lanes):
     Each allocation groups lanes further into the coarsest classes that face the same routes
     (`AllocationPass`); a control's cap applies to the flow over all the routes it reaches
     (its cap group). With home routes, a second pass allocates over them alone (`allocate`
-    with a ``home_share``).
+    with a ``home_share``). With suppliers in an order (``sup_order``), customers draw on
+    them in turn: a pass over each order's routes, from what the passes before left.
     """
 
     def __init__(
@@ -41,23 +44,42 @@ class Market(Lanes):
         cus_key: np.ndarray | None = None,
         scopes: tuple[np.ndarray, ...] | list[np.ndarray] = (),
         scope_groups: np.ndarray | None = None,
+        sup_order: np.ndarray | None = None,
     ) -> None:
         """A market of routes ``open_[P, C, K]`` (1 where a route may carry a product) to
         customers of ``priority[C]`` (higher first); ``home[P, C]`` marks home routes,
         ``sup_key``/``cus_key`` split lanes further (the engine passes regions), and each of
         ``scopes`` (``[P, C, K or 1]``) is a control's reach, capped together with the other
-        scopes of its number in ``scope_groups`` (default: each alone)."""
+        scopes of its number in ``scope_groups`` (default: each alone). ``sup_order[P]`` is
+        the order in which customers draw on suppliers (lowest first; default: all at once)."""
         open_ = np.asarray(open_, dtype=float)
         P, C = open_.shape[:2]
         home_ = np.ones((P, C)) if home is None else np.asarray(home, dtype=float)
         sup_key = np.zeros(P) if sup_key is None else np.asarray(sup_key)
         cus_key = np.zeros(C) if cus_key is None else np.asarray(cus_key)
-        super().__init__(open_, priority, home_, sup_key, cus_key, scopes)
+        order = np.zeros(P) if sup_order is None else np.asarray(sup_order)
+        keys = np.column_stack([sup_key, order])
+        super().__init__(open_, priority, home_, keys, cus_key, scopes)
         lane_scopes = [self.lanes(s) for s in scopes]
         groups = np.arange(len(scopes)) if scope_groups is None else np.asarray(scope_groups)
         self.reached = np.array([s.any() for s in lane_scopes], dtype=bool)  # [scopes]
         lane_edges = (self.edge_sup_lane, self.edge_cus_lane)
         self.world = AllocationPass(self.open, self.priority, lane_scopes, lane_edges, groups)
+        levels = np.unique(order)
+        lane_order = order[self.sup.first]
+        self.in_order = tuple(  # none with one level: the world pass is that one
+            _Turn(
+                AllocationPass(
+                    self.open * (lane_order == level)[:, None, None],
+                    self.priority,
+                    lane_scopes,
+                    lane_edges,
+                    groups,
+                ),
+                lane_order == level,
+            )
+            for level in (levels if levels.size > 1 else ())
+        )
         self.home = (
             None
             if home is None
@@ -82,6 +104,7 @@ class Market(Lanes):
         reference: Reference | None = None,
         withheld: np.ndarray | None = None,
         index: float = 1.0,
+        first: np.ndarray | None = None,
     ) -> Flow:
         """Allocate members' supply ``avail[S, P, K]`` to their ``need[S, C, K]``.
 
@@ -98,14 +121,16 @@ class Market(Lanes):
             home_share: ``[S]`` share of the step in which suppliers serve home customers
                 first (an export restraint): over the home routes first, then what is left
                 over all routes; the rest of the step, over all routes at once (None: 0).
-            products: trade these columns of wider arrays (normal levels of one column or
-                as wide).
+            products: trade these columns of wider arrays (normal levels one column or as wide).
             reference: the normal levels held while a control is in force (updated), so a
                 control's share applies to a reference fixed when it started, grown with
                 the demand ``index`` (this step's; `Reference.hold`).
             withheld: ``[S, scopes]`` the share of normal flow each scope withholds (the
                 market's ``scopes``), or ``None``: no control is active. The routes of a
                 cap group carry together at most their normal flow less those shares.
+            first: ``[S, P, K]`` the part of ``avail`` offered first, over all routes at
+                once; the rest of it after, in the suppliers' order (None: all of it in
+                their order). No home routes with it.
 
         Returns:
             The allocation (`Flow`), kept samples-last as the pass leaves it.
@@ -116,7 +141,11 @@ class Market(Lanes):
             in_force = _in_force(allowed, withheld, self.reached)
             lanes[2], lanes[3] = reference.hold(in_force, lanes[2], lanes[3], index)
         caps = _Caps(allowed, _samples_last(withheld, lanes[0].shape[2]))
-        x_sl = self._flows(caps, home_share, lanes)
+        if first is None:
+            x_sl = self._flows(caps, home_share, lanes)
+        else:
+            assert home_share is None, "supply offered first and home routes"
+            x_sl = self._first_then_in_order(caps, lanes, first, products)
         return Flow(
             self,
             self.sup.share_sl(avail, totals[0], _traded(avail, products)),
@@ -130,16 +159,14 @@ class Market(Lanes):
         """Lane-edge flows ``[edges, K, S]``: pro rata over all routes, or home first for
         ``home_share`` of the step, or a mix of the two, a sample each."""
         share = 0.0 if home_share is None else np.broadcast_to(home_share, lanes[0].shape[2])
+        world_passes = self.in_order or (_Turn(self.world),)
         if np.all(share == 0.0):
-            return self.world.allocate_sl(
-                lanes[0], lanes[1], caps.allowed, lanes[2], lanes[3], caps.withheld_sl
-            )
-        home = self._home_first(caps, *lanes)
+            return self._in_turn(world_passes, caps, *lanes)
+        assert self.home is not None, "a market without home routes"
+        home = self._in_turn((_Turn(self.home), *world_passes), caps, *lanes)
         if np.all(share == 1.0):
             return home
-        world = self.world.allocate_sl(
-            lanes[0], lanes[1], caps.allowed, lanes[2], lanes[3], caps.withheld_sl
-        )
+        world = self._in_turn(world_passes, caps, *lanes)
         # exact where a sample is all one or the other: its numbers are its own single run's
         return np.where(
             share == 1.0, home, np.where(share == 0.0, world, world + (home - world) * share)
@@ -170,29 +197,62 @@ class Market(Lanes):
         )
         return [supply_sl, need_sl, normal_supply_sl, normal_need_sl]
 
-    def _home_first(
+    def _first_then_in_order(
+        self, caps: _Caps, lanes: list[np.ndarray], first: np.ndarray, products: np.ndarray | None
+    ) -> np.ndarray:
+        """Flows ``[edges, K, S]``: suppliers' ``first[S, P, K]`` over all routes at once,
+        then what is left of their supply in their order."""
+        width, samples = lanes[0].shape[1:]
+        first_sl = self.sup.sum_to_sl(first, width, _traded(first, products))
+        first_sl = _every_sample([first_sl], samples)[0]
+        passes = (_Turn(self.world), *(self.in_order or (_Turn(self.world),)))
+        supply, need, normal_supply, normal_need = lanes
+        return self._in_turn(
+            passes, caps, supply, need, normal_supply, normal_need, first_supply_sl=first_sl
+        )
+
+    def _in_turn(
         self,
+        passes: tuple[_Turn, ...],
         caps: _Caps,
         supply_sl: np.ndarray,
         need_sl: np.ndarray,
         normal_supply_sl: np.ndarray,
         normal_need_sl: np.ndarray,
+        first_supply_sl: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Flows ``[edges, K, S]`` over the home routes first, then over all routes from
-        what is left (lane totals samples-last, every sample)."""
-        assert self.home is not None, "a market without home routes"
-        first = self.home.allocate_sl(
-            supply_sl, need_sl, caps.allowed, normal_supply_sl, normal_need_sl, caps.withheld_sl
+        """Flows ``[edges, K, S]`` of ``passes`` in turn, each from what the ones before left
+        of supply, need and normal levels (lane totals samples-last, every sample); the first
+        pass offers ``first_supply_sl`` of the supply if given. A pass whose suppliers have
+        nothing left (beyond rounding's crumbs, `CRUMB_T`, left with them) is not run."""
+        first = supply_sl if first_supply_sl is None else first_supply_sl
+        flows = passes[0].allocate.allocate_sl(
+            first, need_sl, caps.allowed, normal_supply_sl, normal_need_sl, caps.withheld_sl
         )
-        sent, got = self.edge_sup.sum_sl(first), self.edge_cus.sum_sl(first)
-        return first + self.world.allocate_sl(
-            np.maximum(supply_sl - sent, 0.0),
-            np.maximum(need_sl - got, 0.0),
-            caps.allowed,
-            np.maximum(normal_supply_sl - sent, 0.0),
-            np.maximum(normal_need_sl - got, 0.0),
-            caps.withheld_sl,
-        )
+        sent = self.edge_sup.sum_sl(flows)
+        left = np.maximum(supply_sl - sent, 0.0)
+        for later in passes[1:]:
+            if later.lanes is not None and not (left[later.lanes] > CRUMB_T).any():
+                continue
+            got = self.edge_cus.sum_sl(flows)
+            flows = flows + later.allocate.allocate_sl(
+                left,
+                np.maximum(need_sl - got, 0.0),
+                caps.allowed,
+                np.maximum(normal_supply_sl - sent, 0.0),
+                np.maximum(normal_need_sl - got, 0.0),
+                caps.withheld_sl,
+            )
+            sent = self.edge_sup.sum_sl(flows)
+            left = np.maximum(supply_sl - sent, 0.0)
+        return flows
+
+
+class _Turn(NamedTuple):
+    """One pass of allocations in turn, and the supplier lanes it draws on (None: all)."""
+
+    allocate: AllocationPass
+    lanes: np.ndarray | None = None
 
 
 class _Caps(NamedTuple):
@@ -278,7 +338,7 @@ class MarketCache:
 
 def _market_key(open_: np.ndarray, priority: np.ndarray, **kwargs: Any) -> tuple[str, int]:
     """A digest of `Market`'s arguments' values, and how many there are."""
-    keys = ("home", "sup_key", "cus_key", "scope_groups")
+    keys = ("home", "sup_key", "cus_key", "scope_groups", "sup_order")
     parts = [open_, priority] + [kwargs.get(k) for k in keys]
     parts += list(kwargs.get("scopes", ()))
     digest = hashlib.sha1()

@@ -98,6 +98,7 @@ class Chain(Layout):
         self.mine_mix = np.array([world.ores[m.ore] * REO_TO_ELEMENT for m in mines]).reshape(-1, E)
         self.separation_recovery = _recovery(self.params["separation_recovery"], separation)
         self.feeds = _feeds(mines, separation)
+        self.feed_order = _feed_order(world, mines, self.feeds[:, :, 0])
         self.separation_priority = np.array([s.priority for s in separation], dtype=int)
         self.magnet_product = np.array([MAGNETS.index(p.product) for p in magnet], dtype=int)
         self.recipe = np.array([world.recipes[p.product] for p in magnet]).reshape(-1, E)
@@ -210,7 +211,9 @@ class Chain(Layout):
         """The four markets, their lanes split by the controls' reach."""
         element = np.array([ELEMENT_INDEX[self.buyers[b].material] for b in self.element_buyers])
         routes = {
-            "concentrate": trade.Routes(self.feeds, self.separation_priority, None),
+            "concentrate": trade.Routes(
+                self.feeds, self.separation_priority, None, self.feed_order
+            ),
             "magnet": trade.Routes(
                 self.magnet_open, self.buyer_priority[self.magnet_buyers], self.magnet_home
             ),
@@ -258,6 +261,34 @@ def _feeds(mines: list[Facility], plants: list[Facility]) -> np.ndarray:
     return np.array(
         [[(not s.feeds_from) or m.id in s.feeds_from for s in plants] for m in mines], dtype=float
     ).reshape(len(mines), len(plants))[:, :, None]
+
+
+def _feed_order(world: World, mines: list[Facility], feeds: np.ndarray) -> np.ndarray:
+    """``[mines]`` the order in which separation plants take mines' concentrate beyond
+    established output: the most valuable ore a tonne of REO first (its oxides at the world's
+    base prices), so that spare capacity goes to scarce valuable feed before plentiful cheap
+    feed. A mine comes right after the last mine of more valuable ore that feeds a plant it
+    feeds (``feeds[mines, plants]``), so mines that never meet share a turn (0 first), and
+    so do mines of ores of equal value."""
+    value = np.array([_usd_per_kg_reo(world, world.ores[m.ore]) for m in mines])
+    meet = (feeds @ feeds.T) > 0  # [mines, mines] feed a plant in common
+    order = np.zeros(len(mines), dtype=int)
+    for level in np.unique(-value):  # most valuable first
+        group = value == -level
+        before = meet[group].any(axis=0) & (value > -level)
+        order[group] = order[before].max() + 1 if before.any() else 0
+    return order
+
+
+def _usd_per_kg_reo(world: World, ore: np.ndarray) -> float:
+    """The value of a kg of REO of an ore's split ``ore[E]`` (shares of REO) at the world's
+    base oxide prices (the mean of the tiers; an element with no price counts 0)."""
+    prices = world.prices_usd_per_kg
+    usd = [
+        np.mean([v for (product, _), v in prices.items() if product == f"{e}_oxide"] or [0.0])
+        for e in ELEMENTS
+    ]
+    return float(np.dot(ore, usd))
 
 
 def _recycler(world: World, plants: list[Facility], magnet_plant: Facility) -> int:

@@ -21,12 +21,14 @@ MARKETS: tuple[str, ...] = ("concentrate", "oxide", "metal", "magnet")
 
 
 class Routes(NamedTuple):
-    """A market's routes: open ``[P, C, K]``, customers' priority ``[C]``, and home routes
-    ``[P, C]`` (served first) or None."""
+    """A market's routes: open ``[P, C, K]``, customers' priority ``[C]``, home routes
+    ``[P, C]`` (served first) or None, and the order in which customers draw on suppliers
+    ``[P]`` (lowest first) or None (all at once)."""
 
     open: np.ndarray
     priority: np.ndarray
     home: np.ndarray | None
+    sup_order: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,8 @@ def _markets(
         supplier_key = key(suppliers)
         if name == "magnet" and plants_own_lanes:  # origin differs plant by plant
             supplier_key = len(codes) + np.arange(len(supplier_key))
+        if name == "concentrate":  # each mine offers its own contracted share first
+            supplier_key = np.arange(len(supplier_key))
         markets[name] = market_cache.get(
             routes[name].open,
             routes[name].priority,
@@ -173,6 +177,7 @@ def _markets(
             cus_key=key(customers),
             scopes=[_route_columns(s[name], columns[name], products[name]) for s in reach],
             scope_groups=groups,
+            sup_order=routes[name].sup_order,
         )
     return markets
 

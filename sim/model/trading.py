@@ -382,11 +382,13 @@ def trade_concentrate(chain: Chain, state: State, step: int, ledger: Ledger, rec
     (`State.upstream`)."""
     rows = state.upstream(chain)
     withheld = state.withheld["concentrate"]
+    mines = chain.slices["mine"]
     _trade_concentrate(
         chain,
         step,
         rec,
         state.capacity[:rows, chain.slices["separation"]],
+        np.maximum(state.capacity[:rows, mines] - state.new_capacity[:rows, mines], 0.0),
         state.sep_in,
         state.mine_stock,
         state.pipelines["concentrate"],
@@ -401,6 +403,7 @@ def _trade_concentrate(
     step: int,
     rec: Recorder,
     cap: np.ndarray,
+    established: np.ndarray,
     sep_in: np.ndarray,
     mine_stock: np.ndarray,
     pipe: Pipeline,
@@ -408,8 +411,13 @@ def _trade_concentrate(
     reference: Reference,
 ) -> None:
     """`trade_concentrate` for some samples: separation plants' capacity ``cap`` and feed
-    ``sep_in``, mines' ``mine_stock`` (updated), the concentrate pipeline (shipped into), the
-    controls' ``withheld`` shares and their reference (updated)."""
+    ``sep_in``, mines' established capacity (not projects') ``established``, mines'
+    ``mine_stock`` (updated), the concentrate pipeline (shipped into), the controls'
+    ``withheld`` shares and their reference (updated).
+
+    Plants take first, pro rata, what established mines produce in a step (their contracts);
+    then what is left, projects' output and unsold stock, in order of the ore's value
+    (`Chain.feed_order`): more supply never displaces a plant's contracted feed."""
     need = _concentrate_need(chain, cap, sep_in, pipe.buf)
     stock_reo = np.empty(mine_stock.shape[:2])
     kernels.reo_held(mine_stock, np.empty((0, 0, 0, 0)), REO_TO_ELEMENT, stock_reo)
@@ -422,6 +430,7 @@ def _trade_concentrate(
         reference=reference,
         withheld=withheld,
         index=chain.demand_index[step + chain.warmup],
+        first=np.minimum(stock_reo, established)[:, :, None],
     )
     mix = np.empty_like(mine_stock)
     kernels.ship_mix(mine_stock, stock_reo, flow.supplied()[:, :, 0], mix)
