@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from matplotlib import dates as mdates
 
 from sim.io import plotting
 from tests.worlds import scenario
@@ -170,3 +171,19 @@ def test_a_stockpile_is_drawn_on_a_right_axis_in_its_buyers_panels(
     assert list(line.get_ydata()) == list(held["tonnes"])
     labels = [t.get_text() for t in figure.legends[0].get_texts()]
     assert "stockpile held (t, right axis)" in labels
+
+
+def test_a_fan_with_nobody_short_spans_the_horizon_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    figures: list[Any] = []
+    monkeypatch.setattr(plotting, "_save", lambda fig, path, rect=None: figures.append(fig))
+    frame = _frame(3, False).assign(shortfall_t=0.0, metric="shortfall_t")
+    summary = frame.assign(mean=0.0, p05=0.0, p50=0.0, p95=0.0)
+    events = [{**OUTAGE, "start": "2025-03-01", "end": "2025-09-01"}]
+    plotting.plot_fan(summary, scenario(events, end="2026-12-31"), tmp_path / "f.png", 10)
+    (figure,) = figures
+    wind = next(ax for ax in figure.axes if ax.get_title() == "wind")
+    low, high = (pd.Timestamp(mdates.num2date(x)).date() for x in wind.get_xlim())
+    assert (str(low), str(high)) == ("2024-01-01", "2026-12-01")
+    assert "(no buyer short in any)" in figure._suptitle.get_text()

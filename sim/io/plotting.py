@@ -201,6 +201,7 @@ def plot_shortfall(
         else:
             _plot_lines(ax, magnets[magnets["sector"] == panel])
         _decorate(ax, panel, marks)
+    _horizon(axes, scenario)
     handles, labels = _legend(axes, set(magnets["material"]))
     if _plot_stockpiles(dict(zip(panels, axes.flat)), stockpiles, scenario):
         handles.append(Line2D([], [], **STOCKPILE_STYLE))
@@ -344,20 +345,26 @@ def plot_fan(summary: pd.DataFrame, scenario: Scenario, path: Path, samples: int
     for ax, panel in zip(axes.flat, panels):
         _plot_fans(ax, elements if panel == "elements" else magnets[magnets["sector"] == panel])
         _decorate(ax, panel, marks)
+    _horizon(axes, scenario)
     legend: dict[str, Any] = {}
     for ax in axes.flat:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             legend.setdefault(label, handle)
-    heading = (
-        f"{scenario.name}: monthly shortfall over {samples:,} futures "
-        "(line: median; band: 5th to 95th percentile)"
-    )
+    shown = "(line: median; band: 5th to 95th percentile)" if legend else "(no buyer short in any)"
+    heading = f"{scenario.name}: monthly shortfall over {samples:,} futures {shown}"
     fig.suptitle(_title(heading, scenario), fontsize=10)
     if legend:
         fig.legend(
             list(legend.values()), list(legend), loc="lower center", ncol=len(legend), fontsize=9
         )
     _save(fig, path, rect=(0, 0.04, 1, 0.95))
+
+
+def _horizon(axes: Any, scenario: Scenario) -> None:
+    """The panels' dates span the scenario's horizon, whatever they show (an empty fan would
+    otherwise span only its events' lines)."""
+    start, end = scenario.horizon.start, scenario.horizon.end
+    axes.flat[0].set_xlim(pd.Timestamp(start), pd.Timestamp(end).replace(day=1))
 
 
 def _plot_fans(ax: Any, data: pd.DataFrame) -> None:
