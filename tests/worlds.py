@@ -25,6 +25,7 @@ PARAMS = {
     "price_adjustment_months": 3.0,
     "demand_response_months": 6.0,
     "stocking_sensitivity": 1.0,
+    "holding_sensitivity": 0.0,
     "stocking_cover_min": 0.5,
     "stocking_cover_max": 3.0,
     "stocking_months": 3.0,

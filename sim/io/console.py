@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from sim.config.scenario import Scenario
     from sim.runs.backtest import Backtest
     from sim.runs.engine import RunResult
+    from sim.runs.episode import Episode
     from sim.runs.fit import Fit
     from sim.runs.sweep import SweepResult
     from sim.world.rows import TargetRow
@@ -216,7 +217,33 @@ def backtest(held: Backtest, scenario: Scenario, observed_file: object, observat
     agree = held.directions["agree"].dropna()
     if len(agree):
         lines.append(f"direction after events: {int(agree.sum())} of {len(agree)} agree")
+    from sim.runs.episode import episodes
+
+    found = episodes(held)
+    if found:
+        lines.append("the episode (issue 14: peak, its month, the fall after it):")
+        lines += episode_lines(found)
     return "\n".join(lines)
+
+
+def episode_lines(found: list[Episode]) -> list[str]:
+    """The episode's measures, one key a line, with whether each holds."""
+    out = []
+    for ep in found:
+        ok = {name: "ok" if held else "NOT MET" for name, held in ep.checks.items()}
+        out.append(
+            f"  {ep.key}: peak {ep.sim_multiple:.1f}x its first observed period (observed "
+            f"{ep.obs_multiple:.1f}x; {ok['multiple']} within 0.5-2x), in "
+            f"{ep.sim_peak:%Y-%m} (observed {ep.obs_peak:%Y-%m}; lag {ep.lag_months:+.0f} "
+            f"months, {ok['peak_month']} within 4), fall 18 months after the peak "
+            f"{_share(ep.sim_fall)} (observed {_share(ep.obs_fall)}; {ok['fall']} above 50%)"
+        )
+    return out
+
+
+def _share(value: float) -> str:
+    """A share as a percentage, or 'n/a' when the run ends before it is measured."""
+    return "n/a (the run ends first)" if not np.isfinite(value) else f"{value:.0%}"
 
 
 def sweep_header(result: SweepResult, manifest: dict[str, Any]) -> str:

@@ -147,6 +147,7 @@ def consume(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recorder
 def clear_prices(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recorder) -> None:
     """Markets clear: each price moves towards what its stocks' cover indicates."""
     rules = chain.price_rules
+    windows = [c.feared_at(step) for c in chain.controls]
     running = np.ones((chain.samples, len(chain.facilities)))
     for out, level in zip(chain.outages, state.outage_levels):
         running[:, out.facilities] *= (1.0 - out.share * level)[:, None]
@@ -163,10 +164,17 @@ def clear_prices(chain: Chain, state: State, step: int, ledger: Ledger, rec: Rec
     available = state.inventory + state.used  # what buyers had this step, before using it
     cover = prices.covers(rules, held, available, demand, state.magnet_use_rate)
     state.prices, state.normal_cover = prices.clear(
-        rules, chain.economics, state.prices, state.normal_cover, cover, state.control_levels, step
+        rules,
+        chain.economics,
+        state.prices,
+        state.normal_cover,
+        cover,
+        state.control_levels,
+        state.market_views,
+        windows,
+        step,
     )
     rec.priced(step, chain.economics.capped(state.prices, step))
-    windows = [c.feared_at(step) for c in chain.controls]
     state.use_levels, state.cover_levels, state.expected = buying.settle(
         chain.buying,
         state.use_levels,

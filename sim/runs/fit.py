@@ -29,6 +29,9 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "price_cover_sensitivity": (0.5, 5.0),
     "price_adjustment_months": (0.25, 12.0),
     "stocking_sensitivity": (0.0, 5.0),
+    "holding_sensitivity": (0.0, 0.5),  # above, the 2024 baseline cycles with no event
+    "expectation_months": (1.0, 24.0),
+    "stocking_months": (0.5, 12.0),
 }
 KEYS = ("ex_china:Dy_oxide", "ex_china:NdPr_oxide")
 LAST_FITTED = dt.date(2025, 4, 4)  # nothing observed on or after this day is fitted on

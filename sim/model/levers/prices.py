@@ -67,6 +67,10 @@ class PriceRules:
     floor: float
     low: float
     months: float
+    # holders' precautionary cover: sensitivity to momentum, lowest and highest level, stock
+    # speed and expectation speed (share of the gap closed a month)
+    holding: tuple[float, float, float, float, float]
+    announced: float  # the cover level holders want while a control they fear is announced
 
     def holdings(
         self,
@@ -130,7 +134,20 @@ def build(
         params["price_cover_floor"],
         params["price_floor_share"],
         params["price_adjustment_months"],
+        (
+            params["holding_sensitivity"],
+            params["stocking_cover_min"],
+            params["stocking_cover_max"],
+            _speed(params["stocking_months"]),
+            _speed(params["expectation_months"]),
+        ),
+        params["announced_cover"],
     )
+
+
+def _speed(months: float) -> float:
+    """Share of a gap closed a month by a move with time constant ``months``."""
+    return 1.0 if months <= 0 else float(1.0 - np.exp(-1.0 / months))
 
 
 def _tier_index(regions: list[str]) -> np.ndarray:
@@ -235,13 +252,14 @@ def target(
     cover: np.ndarray,
     normal: np.ndarray,
     withheld_share: np.ndarray,
+    wanted: np.ndarray,
 ) -> np.ndarray:
     """``[S, P, K]`` the prices stocks indicate: each tier's blended ``cover[S, P, K + 1]``
-    against its ``normal`` one, on the ``anchor[S, P, K]`` prices; magnets also pass
-    through their oxides' change."""
+    against its ``normal`` one times the level of cover its holders want (``wanted[S, P,
+    K]``), on the ``anchor[S, P, K]`` prices; magnets also pass through their oxides' change."""
     w = withheld_share[:, :, None]
     own = blended_cover(cover[..., :-1], cover[..., -1:], w)
-    usual = blended_cover(normal[..., :-1], normal[..., -1:], w)
+    usual = blended_cover(normal[..., :-1], normal[..., -1:], w) * wanted
     price = indicated_price(anchor, own, usual, rules.sensitivity, rules.floor, rules.low)
     # each oxide's share of a magnet's cost at anchor prices (China's), times its change
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -262,14 +280,50 @@ def clear(
     normal: np.ndarray,
     cover: np.ndarray,
     levels: list[np.ndarray],
+    views: np.ndarray,
+    feared: list[np.ndarray],
     step: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Next ``prices[S, P, K]`` and normal covers from this step's ``cover`` (`covers`):
     during the warm-up prices stay at the anchor and the normal cover follows the cover;
-    from the first reported step prices move towards the stocks' indication."""
+    from the first reported step prices move towards the stocks' indication. Holders'
+    ``views[S, P, K, 2]`` (expected price, wanted cover level) move in place; ``feared``
+    is each control's ``[S]`` share of the step between its announcement and its start."""
     anchor = economics.base_at(step)
     if step < 0:
+        views[..., 0] = anchor
         return np.array(anchor, dtype=float), cover
     share = withheld(rules, levels, cover.shape[0])
-    goal = target(rules, anchor, cover, normal, share)
-    return adapt(prices, goal, rules.months), normal
+    goal = target(rules, anchor, cover, normal, share, views[..., 1])
+    moved = adapt(prices, goal, rules.months)
+    hold(rules, views, moved, fear(rules, feared, cover.shape[0]))
+    return moved, normal
+
+
+def fear(rules: PriceRules, feared: list[np.ndarray], samples: int) -> np.ndarray:
+    """``[S, P, K]`` share of the step holders in each tier spent waiting for an announced
+    control that will reach them (the ex-China tier, for the products a control reaches)."""
+    out = np.zeros((samples, len(PRICE_PRODUCTS), len(TIERS)))
+    abroad = TIERS.index("ex_china")
+    for window, reach in zip(feared, rules.reach):
+        if window.any() and reach.any():
+            out[:, :, abroad] = np.maximum(out[:, :, abroad], window[:, None] * (reach > 0))
+    return out
+
+
+def hold(rules: PriceRules, views: np.ndarray, prices: np.ndarray, feared: np.ndarray) -> None:
+    """Move holders' ``views[S, P, K, 2]`` in place on this month's ``prices``: the cover
+    they want towards ``(price / expected) ** holding_sensitivity`` within its bounds
+    (precautionary stocking on a price running ahead of expectations, destocking on one
+    falling behind), at least ``announced_cover`` in the share of the month ``feared[S, P,
+    K]`` a control they will face is announced; then the expected price towards the price
+    (both in logs)."""
+    sensitivity, low, high, stock_speed, expect_speed = rules.holding
+    expected, wanted = views[..., 0], views[..., 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ahead = np.nan_to_num(prices / expected, nan=1.0, posinf=1.0)
+    ahead = np.where(ahead > 0, ahead, 1.0)
+    goal = np.clip(ahead**sensitivity, low, high)
+    goal = np.maximum(goal, 1.0 + (rules.announced - 1.0) * feared)
+    views[..., 1] = wanted * (goal / wanted) ** stock_speed
+    views[..., 0] = np.where(ahead > 0, expected * ahead**expect_speed, expected)
