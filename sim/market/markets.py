@@ -114,11 +114,8 @@ class Market(Lanes):
             allowed: ``[S, G, H, K]`` each lane route's own share of normal flow (1 all, 0
                 none), or ``None``: no route has a cap of its own.
             normal_avail: supply in normal times (default ``avail``): what suppliers could
-                deliver, not their nameplate (idle capacity that could not get the inputs
-                to make anything would take normal flow from the exporter's routes and
-                tighten its control); plants whose offtakes reserve part of ``avail`` pass
-                all of it. The reference holds it from before a control starts, so a
-                control's own cut does not shrink it.
+                deliver, not idle nameplate (which would take normal flow off an exporter's
+                routes); offtakes' plants pass all of it, reserved part included.
             normal_need: need in normal times (default ``need``): customers' running use,
                 not the panic orders of customers whose stocks a control has emptied.
             home_share: ``[S]`` share of the step in which suppliers serve home customers
