@@ -1,25 +1,32 @@
 """More capacity never means more shortfall (issues 14 and 18): on the default world, a
 `new_capacity` at any existing facility of any size up to 400,000 t/yr (China's whole mining
-quota is 270,000) never raises the world's total shortfall, and the books balance. And the
-concentrate market's rule that makes it so: separation plants take established mines' output
-first, then the rest most valuable ore first (docs/design.md, How feed is shared)."""
+quota is 270,000) never raises the world's total shortfall, and the books balance; under
+China's licensing held at 40%, capacity outside China never raises it beyond a small
+tolerance (normal flow is what suppliers could deliver, not idle nameplate: docs/design.md,
+Export controls). And the concentrate market's rule that makes it so: separation plants take
+established mines' output first, then the rest most valuable ore first (docs/design.md, How
+feed is shared)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from sim.io.scenario_files import load_scenario
 from sim.market import Market
 from sim.model.ledger import TOLERANCE
-from sim.runs.engine import run
+from sim.runs.engine import RunResult, run
 from sim.world.loader import default_world
 from tests.worlds import scenario
 
 END = dt.date(2026, 12, 31)
+HELD = Path(__file__).parent.parent / "scenarios" / "china-2025-april-licensing-held.yaml"
+CONTROLLED_TOLERANCE = 0.005  # of the shortfall: feed order's and SmCo's crumbs (<= 0.46%)
 PROPERTY = settings(
     max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -29,9 +36,15 @@ class Baseline:
     """The default world and its run with no event (to END), with a short repr (Hypothesis
     prints its arguments)."""
 
-    def __init__(self) -> None:
+    def __init__(self, events: list[dict] | None = None) -> None:
         self.world = default_world()
-        self.result = run(self.world, scenario([], end=END.isoformat()), detail=False)
+        self.events = events or []
+        self.result = self.run([])
+
+    def run(self, more: list[dict]) -> RunResult:
+        """The run of these events and ``more``, to END."""
+        events = self.events + more
+        return run(self.world, scenario(events, end=END.isoformat()), detail=False)
 
     def __repr__(self) -> str:
         return "Baseline()"
@@ -42,8 +55,28 @@ def baseline() -> Baseline:
     return Baseline()
 
 
-def _facilities() -> list[str]:
-    return [f.id for f in default_world().facilities]
+@pytest.fixture(scope="module")
+def held() -> Baseline:
+    """China's April 2025 licensing held at 40% (a control that binds) and its run."""
+    licensing = load_scenario(HELD, default_world())
+    return Baseline(
+        [e.model_dump(mode="json", exclude_none=True, by_alias=True) for e in licensing.events]
+    )
+
+
+KNOWN = ("myanmar",)  # feed order, not normal flow: see test_known_cases_under_a_control
+
+
+def _facilities(abroad: bool = False) -> list[str]:
+    facilities = default_world().facilities
+    return [f.id for f in facilities if not abroad or (f.country != "CN" and f.id not in KNOWN)]
+
+
+def _more(facility: str, tpa: float, month: int) -> dict:
+    """A `new_capacity` event of ``tpa`` at ``facility`` from ``month`` months into 2024."""
+    start = dt.date(2024 + month // 12, month % 12 + 1, 1)
+    more = {"kind": "new_capacity", "facility": facility, "nameplate_tpa": tpa}
+    return more | {"start": start.isoformat()}
 
 
 @PROPERTY
@@ -62,14 +95,48 @@ def _facilities() -> list[str]:
 def test_more_capacity_never_raises_the_shortfall(
     baseline: Baseline, facility: str, tpa: float, month: int
 ) -> None:
-    start = dt.date(2024 + month // 12, month % 12 + 1, 1)
-    more = {"kind": "new_capacity", "facility": facility, "nameplate_tpa": tpa}
-    events = [more | {"start": start.isoformat()}]
-    after = run(baseline.world, scenario(events, end=END.isoformat()), detail=False)
+    after = baseline.run([_more(facility, tpa, month)])
     assert after.residual <= TOLERANCE  # the mass balance (run raises past it too)
     before = baseline.result
     tolerance = max(1.0, 1e-6 * before.record.demand.sum())
     assert after.shortfall.sum() <= before.shortfall.sum() + tolerance, facility
+
+
+@settings(PROPERTY, max_examples=4)
+@given(
+    facility=st.sampled_from(_facilities(abroad=True)),
+    tpa=st.floats(1.0, 400_000.0),
+    month=st.integers(0, 30),
+)
+# nameplate as normal supply: idle capacity abroad took normal flow from China's routes and
+# tightened the licence (+6,693 t, +1,703 t to 2026 on 649a1ac)
+@example(facility="mp_independence_metal", tpa=400_000.0, month=12)
+@example(facility="lcm_uk", tpa=30_000.0, month=12)
+def test_more_capacity_abroad_under_a_control_never_raises_the_shortfall(
+    held: Baseline, facility: str, tpa: float, month: int
+) -> None:
+    after = held.run([_more(facility, tpa, month)])
+    before = held.result.shortfall.sum()
+    assert after.shortfall.sum() <= before * (1.0 + CONTROLLED_TOLERANCE), facility
+
+
+# Known, not fixed (docs/design.md, Export controls): China's own plants' growth moves normal
+# flow off its export routes. china_metal: abroad metal plants lose orders from China's magnet
+# plants, so their oxide use, the oxide licence's reference, falls (+634 t, 1.3%);
+# china_ndfeb: idle project capacity's claims on abroad buyers' need swell China's magnet
+# plants' metal use, the metal licence's reference (+4,114 t, 8.2%). myanmar: its clays
+# flood China's separation plant from 2025 (+461 t, 0.9%; feed order, docs: How feed is shared).
+@pytest.mark.xfail(
+    strict=True,
+    reason="China's own growth moves its routes' normal flow; Myanmar's clays, feed order",
+)
+@pytest.mark.parametrize(
+    ("facility", "tpa"),
+    [("china_metal", 30_000.0), ("china_ndfeb", 400_000.0), ("myanmar", 400_000.0)],
+)
+def test_known_cases_under_a_control(held: Baseline, facility: str, tpa: float) -> None:
+    after = held.run([_more(facility, tpa, 12)])
+    assert after.shortfall.sum() <= held.result.shortfall.sum() * (1.0 + CONTROLLED_TOLERANCE)
 
 
 def _market(order: list[int]) -> Market:

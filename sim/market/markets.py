@@ -113,9 +113,9 @@ class Market(Lanes):
             need: what each customer wants (>= 0); a first axis of 1 repeats.
             allowed: ``[S, G, H, K]`` each lane route's own share of normal flow (1 all, 0
                 none), or ``None``: no route has a cap of its own.
-            normal_avail: supply in normal times (default ``avail``): plants that make to
-                order pass their capacity, so that a quota is a share of what would ship in
-                normal times, not of what its own cut has left plants able to make.
+            normal_avail: supply in normal times (default ``avail``): what suppliers could
+                deliver, not idle nameplate (which would take normal flow off an exporter's
+                routes); offtakes' plants pass all of it, reserved part included.
             normal_need: need in normal times (default ``need``): customers' running use,
                 not the panic orders of customers whose stocks a control has emptied.
             home_share: ``[S]`` share of the step in which suppliers serve home customers

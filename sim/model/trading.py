@@ -65,15 +65,16 @@ def _allocate_magnets(
     avail = np.empty((capacity.shape[0], capacity.shape[1], 1))
     kernels.magnet_avail(state.mag_in, per_tonne, capacity[:, :, 0], avail[:, :, 0])
     withheld, dense = _magnet_allowed(chain, state)
+    makeable = np.maximum(avail, 0.0)  # normal supply: what the metal held can make
     if chain.offtakes:
         reserved, avail, left = reserve(chain.offtakes, avail, need[:, :, None], dense, step)
     else:  # nothing reserved (the dense [S, P, C] reserve would be zeros)
-        reserved, avail, left = None, np.maximum(avail, 0.0), need[:, :, None]
+        reserved, avail, left = None, makeable, need[:, :, None]
     flow = chain.trade.markets["magnet"].allocate(
         avail,
         left,
         None,
-        normal_avail=capacity,
+        normal_avail=makeable,
         normal_need=demand_of(chain, state, step, chain.magnet_buyers)[:, :, None],
         home_share=restraint_share(chain.restraints, step),
         reference=state.references["magnet"],
@@ -254,7 +255,6 @@ def _allocate_metal(
         avail,
         need,
         None,
-        normal_avail=cap[:, :, None],
         normal_need=state.magnet_use_rate,
         products=k,
         reference=state.references["metal"],
