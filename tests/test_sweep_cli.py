@@ -230,7 +230,7 @@ def _sweep_proc(path: Path, out: Path) -> subprocess.Popen[bytes]:
             "sweep",
             str(path),
             "-n",
-            "40",
+            str(KILLED_SAMPLES),
             "--batch-size",
             "2",
             "--workers",
@@ -245,6 +245,10 @@ def _sweep_proc(path: Path, out: Path) -> subprocess.Popen[bytes]:
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )
+
+
+# enough batches that the sweep cannot finish between its second saved batch and the signal
+KILLED_SAMPLES = 200
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
@@ -274,7 +278,7 @@ def test_killed_sweep_leaves_earlier_results_and_resumes_to_the_same_numbers(
     resumed = _sweep_proc(path, out)
     stdout, _ = resumed.communicate(timeout=300)
     assert resumed.returncode == 0
-    assert f"{done} of 20 batches resumed" in stdout.decode()
+    assert f"{done} of {KILLED_SAMPLES // 2} batches resumed" in stdout.decode()
     assert not store.exists(), "the store is removed once the sweep's folder is complete"
     fresh = tmp_path / "fresh"
     assert (
@@ -283,7 +287,7 @@ def test_killed_sweep_leaves_earlier_results_and_resumes_to_the_same_numbers(
                 "sweep",
                 str(path),
                 "-n",
-                "40",
+                str(KILLED_SAMPLES),
                 "--batch-size",
                 "8",
                 "--workers",
