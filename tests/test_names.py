@@ -13,6 +13,7 @@ from sim.errors import InputError
 from sim.io.scenario_files import load_scenario
 from sim.model.levers.economics import PRICE_PRODUCTS, TIERS
 from sim.runs.engine import RunResult, run
+from sim.units import ELEMENT_INDEX
 from sim.world.data_files import read_rows
 from sim.world.loader import default_world, vintage_world
 from sim.world.rows import OwnerRow
@@ -109,6 +110,24 @@ def _load(tmp_path: Path, event: str) -> None:
     load_scenario(path, default_world())
 
 
+def test_a_floor_on_any_priced_oxide_pays_on_that_element(world) -> None:  # type: ignore[no-untyped-def]
+    floor = {
+        "kind": "price_floor",
+        "product": "Gd_oxide",
+        "usd_per_kg": 40.0,
+        "beneficiary": "lynas",
+        "start": "2025-07-01",
+        "years": 10,
+    }
+    res = run(world, scenario([floor], **HORIZON))
+    assert res.record.floor_usd is not None and res.record.production is not None
+    plants = [res.chain.index[f] for f in world.named("lynas_malaysia")]
+    made_kg = res.record.production[6:, plants, ELEMENT_INDEX["Gd"]].sum(axis=1) * 1000.0
+    gd = res.prices_usd_per_kg[0, 5:-1, PRICE_PRODUCTS.index("Gd_oxide"), TIERS.index("ex_china")]
+    assert made_kg.sum() > 0.0
+    assert np.allclose(res.record.floor_usd[0, 6:, 0], (40.0 - gd) * made_kg, rtol=1e-12)
+
+
 @pytest.mark.parametrize(
     ("event", "words"),
     [
@@ -149,6 +168,11 @@ def _load(tmp_path: Path, event: str) -> None:
             "  - {kind: price_floor, product: NdPr_oxide, usd_per_kg: 90, beneficiary: neo,\n"
             "     start: 2026-01-01, years: 5}\n",
             ["events[0].beneficiary: unknown producer", "'neo_performance'"],
+        ),
+        (
+            "  - {kind: price_floor, product: Tm_oxide, usd_per_kg: 90, beneficiary: lynas,\n"
+            "     start: 2026-01-01, years: 5}\n",
+            ["events[0].product: no price in this world (prices.csv)", "'Tm_oxide'"],
         ),
     ],
 )

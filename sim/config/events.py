@@ -281,7 +281,7 @@ class Stockpile(Event):
         return self
 
 
-PriceProduct = Literal[
+OxideProduct = Literal[
     "NdPr_oxide",
     "Dy_oxide",
     "Tb_oxide",
@@ -297,9 +297,8 @@ PriceProduct = Literal[
     "Yb_oxide",
     "Lu_oxide",
     "Sc_oxide",
-    "NdFeB_magnet",
-    "SmCo_magnet",
 ]
+PriceProduct = Literal[OxideProduct, "NdFeB_magnet", "SmCo_magnet"]
 
 
 class PriceFloor(Event):
@@ -307,9 +306,9 @@ class PriceFloor(Event):
     price to the floor on what the producer makes (a cost to the payer, recorded)."""
 
     kind: Literal["price_floor"]
-    product: Literal[
-        "NdPr_oxide", "Dy_oxide", "Tb_oxide", "Sm_oxide", "La_oxide", "Ce_oxide", "Y_oxide"
-    ] = Field(description="Oxide whose price is floored.")
+    product: OxideProduct = Field(
+        description="Oxide whose price is floored (one the world has a price for)."
+    )
     usd_per_kg: Float = Field(gt=0.0, le=100_000.0, description="The floor, US$/kg.")
     beneficiary: str = Field(description="Producer id (sim/world/data/producers.csv).")
     years: Float = Field(gt=0.0, le=100.0, description="Years the floor runs from `start`.")

@@ -197,7 +197,7 @@ def _check_recycling(index: int, event: Recycling, world: World, report: _Report
 
 def _check_price_floor(index: int, event: PriceFloor, world: World, report: _Reporter) -> None:
     """The beneficiary is a producer that sells the floored product, or a company or site
-    with separation plants."""
+    with separation plants; the product has a price in the world."""
     producers = {producer.id: producer for producer in world.producers}
     separators = {facility.id for facility in world.by_stage("separation")}
     unknown = (
@@ -206,6 +206,8 @@ def _check_price_floor(index: int, event: PriceFloor, world: World, report: _Rep
     )
     names = set(producers) | _groups_with(world, separators)
     report.require(index, "beneficiary", event.beneficiary, names, unknown)
+    priced = {product for product, _tier in world.prices_usd_per_kg}
+    report.require(index, "product", event.product, priced, "no price in this world (prices.csv)")
     if event.beneficiary not in producers:
         return
     sold = producers[event.beneficiary].product
