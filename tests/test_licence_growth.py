@@ -68,3 +68,11 @@ def test_the_reference_grows_with_the_index_only_while_held() -> None:
     on = np.array([True, False])
     supply, need = reference.hold(on, live * 5.0, live * 5.0, index=3.0)
     assert np.allclose(supply[0, 0], [15.0, 50.0]) and np.allclose(need[0, 0], [15.0, 50.0])
+
+
+def test_a_world_with_no_demand_holds_its_reference_unscaled() -> None:
+    reference = Reference()
+    live = np.full((1, 1, 1), 4.0)
+    reference.hold(None, live, live, index=0.0)
+    supply, need = reference.hold(np.array([True]), live * 2.0, live * 2.0, index=0.0)
+    assert np.array_equal(supply, live) and np.array_equal(need, live)

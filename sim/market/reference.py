@@ -39,6 +39,7 @@ class Reference:
         """The normal levels to use this step: this step's ``supply_sl`` and ``need_sl``
         (``[lanes, K, S]``) in samples with no control in force, the held ones grown to this
         step's demand ``index`` where ``active[S]`` says a control is."""
+        index = index if index > 0.0 else 1.0  # a world with no demand: nothing to grow with
         held_supply, held_need = self._held(supply_sl.shape, need_sl.shape)
         if active is None or held_supply is None or held_need is None or not active.any():
             supply, need = supply_sl, need_sl
