@@ -40,3 +40,12 @@ def test_sim_run_of_the_baseline_end_to_end_in_at_most_one_and_a_half_seconds() 
     found = measure_cli(5)
     print(f"sim run baseline: median {found['median_s']:.3f} s")
     assert found["median_s"] <= 1.5
+
+
+@pytest.mark.benchmark
+def test_the_first_sim_run_of_a_new_copy_in_at_most_ten_seconds() -> None:
+    from benchmarks.bench_cli import first_runs
+
+    found = first_runs(5)
+    print(f"first sim run baseline: median {found['median_s']:.3f} s")
+    assert found["median_s"] <= 10.0

@@ -1,7 +1,5 @@
 """`python -m sim` runs the command line."""
 
-import sys
+from sim.io.cli import console
 
-from sim.io.cli import main
-
-sys.exit(main())
+console()

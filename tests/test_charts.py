@@ -10,6 +10,8 @@ from typing import Any
 import pandas as pd
 import pytest
 from matplotlib import dates as mdates
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.text import Text
 
 from sim.io import plotting
 from tests.worlds import scenario
@@ -32,13 +34,26 @@ def _frame(years: int, smco_short: bool) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["date", "region", "sector", "material", "shortfall_t"])
 
 
-def _figure(tmp_path: Path, frame: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> Any:
+def _figure(
+    tmp_path: Path, frame: pd.DataFrame, monkeypatch: pytest.MonkeyPatch, events: int = 0
+) -> Any:
+    """The shortfall chart of ``frame``, drawn, for a scenario of ``events`` outages."""
     figures: list[Any] = []
-    monkeypatch.setattr(plotting, "_save", lambda fig, path, rect=None: figures.append(fig))
+    monkeypatch.setattr(plotting.Figure, "savefig", lambda fig, path, **_: figures.append(fig))
     years = (frame["date"].max().year - frame["date"].min().year) + 1
-    plotting.plot_shortfall(frame, scenario(end=f"{2023 + years}-12-31"), tmp_path / "s.png")
+    outages = [
+        {
+            "kind": "outage",
+            "facility": "mt_weld",
+            "start": f"2024-0{1 + i % 9}-01",
+            "end": "2025-01-01",
+        }
+        for i in range(events)
+    ]
+    chosen = scenario(outages, end=f"{2023 + years}-12-31")
+    plotting.plot_shortfall(frame, chosen, tmp_path / "s.png")
     (figure,) = figures
-    figure.canvas.draw()  # tick labels are made when drawn
+    FigureCanvasAgg(figure).draw()  # tick labels are made, labels placed, when drawn
     return figure
 
 
@@ -101,7 +116,7 @@ def test_a_tornado_names_its_scenario_and_its_outcome_with_a_unit(
     from sim.runs.sensitivity import parse_output
 
     figures: list[Any] = []
-    monkeypatch.setattr(plotting, "_save", lambda fig, path, rect=None: figures.append(fig))
+    monkeypatch.setattr(plotting.Figure, "savefig", lambda fig, path, **_: figures.append(fig))
     table = pd.DataFrame(
         {"input": ["a", "b"], "base": 1.0, "at_p05": [0.5, 0.9], "at_p95": [2.0, 1.1]}
     ).assign(swing=lambda t: t["at_p95"] - t["at_p05"])
@@ -124,7 +139,7 @@ def test_the_title_says_when_nobody_was_short(
 
 def _marked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, events: list[dict], **kw: Any) -> Any:
     figures: list[Any] = []
-    monkeypatch.setattr(plotting, "_save", lambda fig, path, rect=None: figures.append(fig))
+    monkeypatch.setattr(plotting.Figure, "savefig", lambda fig, path, **_: figures.append(fig))
     frame = _frame(2, False)
     plotting.plot_shortfall(frame, scenario(events, end="2025-12-31"), tmp_path / "s.png", **kw)
     return figures[0]
@@ -177,7 +192,7 @@ def test_a_fan_with_nobody_short_spans_the_horizon_and_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     figures: list[Any] = []
-    monkeypatch.setattr(plotting, "_save", lambda fig, path, rect=None: figures.append(fig))
+    monkeypatch.setattr(plotting.Figure, "savefig", lambda fig, path, **_: figures.append(fig))
     frame = _frame(3, False).assign(shortfall_t=0.0, metric="shortfall_t")
     summary = frame.assign(mean=0.0, p05=0.0, p50=0.0, p95=0.0)
     events = [{**OUTAGE, "start": "2025-03-01", "end": "2025-09-01"}]
@@ -187,3 +202,35 @@ def test_a_fan_with_nobody_short_spans_the_horizon_and_says_so(
     low, high = (pd.Timestamp(mdates.num2date(x)).date() for x in wind.get_xlim())
     assert (str(low), str(high)) == ("2024-01-01", "2026-12-01")
     assert "(no buyer short in any)" in figure._suptitle.get_text()
+
+
+@pytest.mark.parametrize(("years", "events"), [(1, 0), (4, 12), (30, 40)])
+def test_nothing_is_clipped(
+    tmp_path: Path, years: int, events: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # margins set in inches (no trial drawing): every title, label, tick and legend entry
+    # lies inside the picture, a title of many lines included, and no panel's title runs
+    # into another panel
+    figure = _figure(tmp_path, _frame(years, True), monkeypatch, events)
+    renderer = figure.canvas.get_renderer()
+    inside = figure.bbox.padded(1.0)
+    panels = [ax for ax in figure.axes if ax.axison]  # a stockpile's right axis included
+    boxes = {ax.get_title() or ax.get_ylabel(): ax.get_tightbbox(renderer) for ax in panels}
+    boxes["legend"] = figure.legends[0].get_window_extent(renderer)
+    title = figure.get_suptitle()
+    boxes[title] = next(t for t in figure.findobj(Text) if t.get_text() == title).get_window_extent(
+        renderer
+    )
+    for name, box in boxes.items():
+        assert _within(box, inside), name
+    for ax in panels:
+        heading = ax.title.get_window_extent(renderer)
+        assert not boxes[title].overlaps(ax.get_tightbbox(renderer)), "the figure's title"
+        assert not boxes["legend"].overlaps(ax.get_tightbbox(renderer)), "the legend"
+        for other in panels:
+            if other is not ax:
+                assert not heading.overlaps(other.get_tightbbox(renderer)), ax.get_title()
+
+
+def _within(box: Any, outer: Any) -> bool:
+    return box.x0 >= outer.x0 and box.x1 <= outer.x1 and box.y0 >= outer.y0 and box.y1 <= outer.y1

@@ -54,7 +54,7 @@ def _lines(tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> dict[s
     """The dates of the dashed and dotted vertical lines on the first panel of a scenario's
     shortfall chart."""
     figures: list[Any] = []
-    monkeypatch.setattr(plotting, "_save", lambda fig, path, rect=None: figures.append(fig))
+    monkeypatch.setattr(plotting.Figure, "savefig", lambda fig, path, **_: figures.append(fig))
     loaded = load_scenario(SCENARIOS / f"{name}.yaml", default_world())
     frame = pd.DataFrame(
         {

@@ -46,6 +46,17 @@ EXIT_BALANCE = 3
 EXIT_INTERRUPTED = 130
 
 
+def console() -> NoReturn:
+    """The ``sim`` program (and ``python -m sim``): the command line of ``sys.argv``, its
+    kernels uncompiled while their first compilation is under way (`sim.io.compiled.choose`)."""
+    from sim.io.compiled import choose
+
+    note = choose(sys.argv[1:])
+    if note is not None:
+        print(note, file=sys.stderr)
+    sys.exit(main())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     try:

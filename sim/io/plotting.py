@@ -120,8 +120,8 @@ def _panels(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[str],
 
 def _users(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The rows of magnet users and those of element users, with dates as timestamps."""
-    frame = frame.copy()
-    frame["date"] = pd.to_datetime(frame["date"])
+    codes, dates = pd.factorize(frame["date"])  # a run's few distinct months, converted once
+    frame = frame.assign(date=pd.to_datetime(dates)[codes])
     magnet = frame["material"].isin(MAGNETS)
     return frame[magnet], frame[~magnet]
 
@@ -146,7 +146,9 @@ def _figure(panels: int) -> tuple[Any, Any]:
 def _decorate(ax: Any, panel: str, marks: Marks) -> None:
     """Title, unit, grid and the scenario's events (dashed starts, shaded spans)."""
     title = "non-magnet uses (La, Ce, Y, ...)" if panel == "elements" else panel
-    ax.set_title(title.replace("_", " "), fontsize=10)
+    # placed (y given): matplotlib would otherwise measure every panel sharing the dates, for
+    # each title, to keep it clear of top tick labels there are none of (~0.3 s a chart)
+    ax.set_title(title.replace("_", " "), fontsize=10, y=1.0, pad=4)
     ax.set_ylabel("t element / month" if panel == "elements" else "t magnet / month", fontsize=8)
     ax.grid(alpha=0.3)
     ax.margins(x=0)  # the horizon, edge to edge: no tick for a year outside it
@@ -203,17 +205,15 @@ def plot_shortfall(
         _decorate(ax, panel, marks)
     _horizon(axes, scenario)
     handles, labels = _legend(axes, set(magnets["material"]))
-    if _plot_stockpiles(dict(zip(panels, axes.flat)), stockpiles, scenario):
+    piles = _plot_stockpiles(dict(zip(panels, axes.flat)), stockpiles, scenario)
+    if piles:
         handles.append(Line2D([], [], **STOCKPILE_STYLE))
         labels.append("stockpile held (t, right axis)")
     nobody = "" if (shortfall["shortfall_t"] > 0).any() else " (no buyer short in any month)"
-    fig.suptitle(
-        _title(f"{scenario.name}: monthly shortfall by sector and region{nobody}", scenario),
-        fontsize=10,
-    )
+    title = _title(f"{scenario.name}: monthly shortfall by sector and region{nobody}", scenario)
     if handles:
         fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9)
-    _save(fig, path, rect=(0, 0.04, 1, 0.95))
+    _save_panels(fig, path, title, piles)
 
 
 def _plot_lines(ax: Any, data: pd.DataFrame) -> None:
@@ -281,7 +281,42 @@ def _save(fig: Any, path: Path, rect: tuple[float, float, float, float] | None =
         fig.tight_layout()
     else:
         fig.tight_layout(rect=rect)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=DPI)
+
+
+#: Margins of a figure of panels, in inches: room for the y ticks and the unit, for a right
+#: axis's ticks and unit, for a panel's title, for the date ticks and for the legend, and the
+#: height of a line of the figure's title (10 pt).
+LEFT, RIGHT_AXIS, PANEL_TITLE, DATES, LEGEND, TITLE_LINE = 0.8, 0.7, 0.32, 0.3, 0.4, 0.19
+DPI = 110
+
+
+def _save_panels(fig: Any, path: Path, title: str, right_axis: bool) -> None:
+    """Title a figure of `_figure` panels and write it, its margins set in inches (no trial
+    drawing, as ``tight_layout`` makes, which doubled the time to draw): the figure grows by
+    the lines of its ``title``; ``right_axis``: some panels have a right axis (a stockpile's
+    holding)."""
+    width, panels_height = fig.get_size_inches()
+    top = 0.1 + TITLE_LINE * (title.count("\n") + 1) + PANEL_TITLE
+    height = panels_height + top - 0.8
+    fig.set_figheight(height)
+    fig.suptitle(title, fontsize=10, y=1 - 0.1 / height, va="top")
+    axes = fig.axes[0]
+    rows, cols = axes.get_gridspec().get_geometry()
+    right = 0.3 + (RIGHT_AXIS if right_axis else 0.0)
+    gap = LEFT + (RIGHT_AXIS if right_axis else 0.0)
+    bottom = DATES + LEGEND
+    panel_width = (width - LEFT - right - gap * (cols - 1)) / cols
+    panel_height = (height - top - bottom - (PANEL_TITLE + 0.05) * (rows - 1)) / rows
+    fig.subplots_adjust(
+        left=LEFT / width,
+        right=1 - right / width,
+        bottom=bottom / height,
+        top=1 - top / height,
+        wspace=gap / panel_width,
+        hspace=(PANEL_TITLE + 0.05) / panel_height,
+    )
+    fig.savefig(path, dpi=DPI)
 
 
 def plot_backtest(backtest: Backtest, scenario: Scenario, path: Path) -> None:
@@ -352,12 +387,12 @@ def plot_fan(summary: pd.DataFrame, scenario: Scenario, path: Path, samples: int
             legend.setdefault(label, handle)
     shown = "(line: median; band: 5th to 95th percentile)" if legend else "(no buyer short in any)"
     heading = f"{scenario.name}: monthly shortfall over {samples:,} futures {shown}"
-    fig.suptitle(_title(heading, scenario), fontsize=10)
+    title = _title(heading, scenario)
     if legend:
         fig.legend(
             list(legend.values()), list(legend), loc="lower center", ncol=len(legend), fontsize=9
         )
-    _save(fig, path, rect=(0, 0.04, 1, 0.95))
+    _save_panels(fig, path, title, right_axis=False)
 
 
 def _horizon(axes: Any, scenario: Scenario) -> None:

@@ -1,0 +1,171 @@
+"""The markets' compiled kernels: a first run that does not wait for them to compile.
+
+The kernels (numba, ``cache=True``) take ~45 s to compile on a 2-core machine, once per
+installed copy of the package; later runs load them from numba's cache in the user's cache
+folder (`sim.__init__`) in well under a second. A one-sample command (``sim run``, ``sim
+backtest``) run from the command line before that cache is ready runs the same kernels as
+plain Python instead (numba's ``NUMBA_DISABLE_JIT``: the same code, the same numbers to the
+last bit, a few seconds for a run), and starts one background process that compiles them
+(`warm`) for the runs after it. Many-sample commands (sweeps) and the Python API always compile:
+there the compiled loops pay for themselves at once.
+
+The cache is ready when `warm` has left its mark (`mark`): a file named by a digest of what
+the compiled code depends on (the kernels' source files and where they are installed, numba's
+and Python's versions, the machine), so a new version or another copy starts afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+#: The modules that hold compiled kernels (``@njit``), from the package's folder
+#: (`tests/test_compiled.py` checks that no other module has one).
+KERNEL_MODULES = (
+    "market/allocation_kernels.py",
+    "market/buying_kernels.py",
+    "market/cap_kernels.py",
+    "market/grouping_kernels.py",
+    "market/shipping_kernels.py",
+    "market/tier_kernels.py",
+    "model/kernels.py",
+)
+#: Commands that run one sample: uncompiled kernels finish them sooner than compiling would.
+ONE_SAMPLE = ("run", "backtest")
+#: A warm-up started longer ago than this has died: another may start.
+STALE_S = 15 * 60
+PACKAGE = Path(__file__).resolve().parent.parent
+
+
+def cache_folder() -> Path:
+    """Numba's cache folder (``NUMBA_CACHE_DIR``, set by `sim.__init__`)."""
+    return Path(os.environ["NUMBA_CACHE_DIR"])
+
+
+def fingerprint() -> str:
+    """A digest of what the compiled kernels depend on."""
+    from importlib import metadata
+
+    digest = hashlib.sha256()
+    for part in (
+        str(PACKAGE),
+        metadata.version("numba"),
+        sys.version,
+        platform.machine(),
+    ):
+        digest.update(part.encode() + b"\0")
+    for module in KERNEL_MODULES:
+        digest.update((PACKAGE / module).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def mark() -> Path:
+    """The file whose presence says the kernels of this copy are compiled and cached."""
+    return cache_folder() / f"ready-{fingerprint()}"
+
+
+def choose(argv: Sequence[str]) -> str | None:
+    """Before the command line runs ``argv``: when it is a one-sample command and the
+    kernels are not compiled yet, have them run uncompiled and start compiling them in the
+    background; the note to print then (``None`` otherwise). Call before numba is imported
+    (numba reads ``NUMBA_DISABLE_JIT`` once); a user's own ``NUMBA_DISABLE_JIT`` stands."""
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command not in ONE_SAMPLE or "NUMBA_DISABLE_JIT" in os.environ or "numba" in sys.modules:
+        return None
+    if mark().exists():
+        return None
+    os.environ["NUMBA_DISABLE_JIT"] = "1"
+    log = start_warming()
+    where = f"; log: {log}" if log is not None else " (already under way)"
+    return (
+        "note: the first run of this copy of sim runs its kernels uncompiled (a few seconds "
+        f"slower); they are compiling in the background for later runs (~1 min{where})"
+    )
+
+
+def start_warming() -> Path | None:
+    """Start `warm` in a process of its own, unless one started less than `STALE_S` ago;
+    its log file, or ``None`` if one is under way."""
+    folder = cache_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = folder / f"warming-{fingerprint()}"
+    try:
+        if time.time() - lock.stat().st_mtime < STALE_S:
+            return None
+        lock.unlink()
+    except FileNotFoundError:
+        pass
+    try:
+        os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:  # another command started one just now
+        return None
+    log = folder / f"warming-{fingerprint()}.log"
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_DISABLE_JIT"}
+    with open(log, "w") as out:
+        subprocess.Popen(
+            [sys.executable, "-m", "sim.io.compiled", str(lock)],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,  # outlives the command, and its Ctrl-C
+        )
+    return log
+
+
+#: What `warm` runs to compile every kernel with the types runs and sweeps call them with: a
+#: run under an export control and a stockpile, and a small sweep of uncertain inputs.
+WARM_SCENARIO = """
+name: warm-up
+horizon: {start: 2024-01-01, end: 2025-06-30}
+events:
+  - kind: export_control
+    exporter: CN
+    destinations: all
+    elements: [Tb, Dy]
+    forms: [oxide, metal, magnet]
+    mode: licence
+    approval_rate: {dist: uniform, low: 0.25, high: 0.6}
+    start: 2024-06-01
+  - kind: export_control
+    exporter: CN
+    destinations: [US]
+    forms: [magnet]
+    mode: ban
+    start: 2024-09-01
+"""
+
+
+def warm() -> None:
+    """Compile and cache every kernel (a run and a small sweep), then leave the mark."""
+    from sim.io.scenario_files import load_scenario
+    from sim.runs.engine import run
+    from sim.runs.sweep import sweep
+    from sim.world.loader import vintage_world
+
+    began = time.perf_counter()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "warm-up.yaml"
+        path.write_text(WARM_SCENARIO)
+        scenario = load_scenario(path)
+        world = vintage_world(scenario.world)
+        run(world, scenario)
+        sweep(world, scenario, 3, seed=0)
+    done = mark()
+    done.write_text(f"compiled in {time.perf_counter() - began:.0f} s\n")
+    print(f"kernels compiled and cached: {done}")
+
+
+if __name__ == "__main__":  # started by `start_warming`, with its lock file's path
+    os.nice(10)  # the user's own commands first
+    try:
+        warm()
+    finally:
+        Path(sys.argv[1]).unlink(missing_ok=True)
