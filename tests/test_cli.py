@@ -146,7 +146,7 @@ def test_a_closed_stdout_is_no_error(tmp_path: Path) -> None:
     stderr = child.stderr.read().decode()
     assert child.wait(timeout=120) == 0, stderr
     # nothing said but, on a first run, the note that the kernels are compiling
-    said = [line for line in stderr.splitlines() if not line.startswith("note: the first run")]
+    said = [line for line in stderr.splitlines() if not line.startswith("note: this first run")]
     assert said == []
     assert (tmp_path / "out" / "manifest.json").exists()
 

@@ -48,13 +48,15 @@ EXIT_INTERRUPTED = 130
 
 def console() -> NoReturn:
     """The ``sim`` program (and ``python -m sim``): the command line of ``sys.argv``, its
-    kernels uncompiled while their first compilation is under way (`sim.io.compiled.choose`)."""
-    from sim.io.compiled import choose
+    kernels uncompiled if they were never compiled, and compiled in the background after it
+    succeeds (`sim.io.compiled`)."""
+    from sim.io import compiled
 
-    note = choose(sys.argv[1:])
-    if note is not None:
-        print(note, file=sys.stderr)
-    sys.exit(main())
+    first = compiled.uncompiled(sys.argv[1:])
+    status = main()
+    if first and status == 0:
+        print(compiled.compile_later(), file=sys.stderr)
+    sys.exit(status)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,9 +5,9 @@ installed copy of the package; later runs load them from numba's cache in the us
 folder (`sim.__init__`) in well under a second. A one-sample command (``sim run``, ``sim
 backtest``) run from the command line before that cache is ready runs the same kernels as
 plain Python instead (numba's ``NUMBA_DISABLE_JIT``: the same code, the same numbers to the
-last bit, a few seconds for a run), and starts one background process that compiles them
-(`warm`) for the runs after it. Many-sample commands (sweeps) and the Python API always compile:
-there the compiled loops pay for themselves at once.
+last bit, a few seconds for a run), and, once it has succeeded, starts one background process
+that compiles them (`warm`) for the runs after it. Many-sample commands (sweeps) and the
+Python API always compile: there the compiled loops pay for themselves at once.
 
 The cache is ready when `warm` has left its mark (`mark`): a file named by a digest of what
 the compiled code depends on (the kernels' source files and where they are installed, numba's
@@ -71,21 +71,27 @@ def mark() -> Path:
     return cache_folder() / f"ready-{fingerprint()}"
 
 
-def choose(argv: Sequence[str]) -> str | None:
-    """Before the command line runs ``argv``: when it is a one-sample command and the
-    kernels are not compiled yet, have them run uncompiled and start compiling them in the
-    background; the note to print then (``None`` otherwise). Call before numba is imported
-    (numba reads ``NUMBA_DISABLE_JIT`` once); a user's own ``NUMBA_DISABLE_JIT`` stands."""
+def uncompiled(argv: Sequence[str]) -> bool:
+    """Before the command line runs ``argv``: whether it is a one-sample command and the
+    kernels are not compiled yet, in which case they are set to run uncompiled. Call before
+    numba is imported (numba reads ``NUMBA_DISABLE_JIT`` once); a user's own
+    ``NUMBA_DISABLE_JIT`` stands."""
     command = next((a for a in argv if not a.startswith("-")), None)
     if command not in ONE_SAMPLE or "NUMBA_DISABLE_JIT" in os.environ or "numba" in sys.modules:
-        return None
+        return False
     if mark().exists():
-        return None
+        return False
     os.environ["NUMBA_DISABLE_JIT"] = "1"
+    return True
+
+
+def compile_later() -> str:
+    """After a command that ran the kernels uncompiled: start compiling them in the
+    background (not before, so as not to slow that command); the note to print."""
     log = start_warming()
-    where = f"; log: {log}" if log is not None else " (already under way)"
+    where = f"; log: {log}" if log is not None else ", already under way"
     return (
-        "note: the first run of this copy of sim runs its kernels uncompiled (a few seconds "
+        "note: this first run of this copy of sim ran its kernels uncompiled (a few seconds "
         f"slower); they are compiling in the background for later runs (~1 min{where})"
     )
 
