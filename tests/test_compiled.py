@@ -100,3 +100,13 @@ def test_the_warm_up_compiles_and_leaves_its_mark(
     assert not compiled.mark().exists()
     compiled.warm()
     assert compiled.mark().exists()
+
+
+def test_a_cache_folder_that_cannot_be_written_is_said_not_raised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(blocked / "numba"))
+    note = compiled.compile_later()
+    assert "cannot be compiled for later runs" in note

@@ -88,7 +88,10 @@ def uncompiled(argv: Sequence[str]) -> bool:
 def compile_later() -> str:
     """After a command that ran the kernels uncompiled: start compiling them in the
     background (not before, so as not to slow that command); the note to print."""
-    log = start_warming()
+    try:
+        log = start_warming()
+    except OSError as exc:  # a cache folder that cannot be written: runs stay uncompiled
+        return f"note: the kernels ran uncompiled and cannot be compiled for later runs ({exc})"
     where = f"; log: {log}" if log is not None else ", already under way"
     return (
         "note: this first run of this copy of sim ran its kernels uncompiled (a few seconds "
