@@ -130,7 +130,8 @@ def start_warming() -> Path | None:
 
 
 #: What `warm` runs to compile every kernel with the types runs and sweeps call them with: a
-#: run under an export control and a stockpile, and a small sweep of uncertain inputs.
+#: run under two export controls (a licence, its approvals uncertain, and a ban), and a
+#: small sweep of it.
 WARM_SCENARIO = """
 name: warm-up
 horizon: {start: 2024-01-01, end: 2025-06-30}

@@ -298,7 +298,7 @@ def _save_panels(fig: Any, path: Path, title: str, right_axis: bool) -> None:
     holding)."""
     width, panels_height = fig.get_size_inches()
     top = 0.1 + TITLE_LINE * (title.count("\n") + 1) + PANEL_TITLE
-    height = panels_height + top - 0.8
+    height = panels_height + top - 0.8  # `_figure` keeps 0.8 in for a title
     fig.set_figheight(height)
     fig.suptitle(title, fontsize=10, y=1 - 0.1 / height, va="top")
     axes = fig.axes[0]
