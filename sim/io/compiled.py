@@ -174,7 +174,8 @@ def warm() -> None:
 
 
 if __name__ == "__main__":  # started by `start_warming`, with its lock file's path
-    os.nice(10)  # the user's own commands first
+    if hasattr(os, "nice"):  # POSIX: the user's own commands first
+        os.nice(10)
     try:
         warm()
     finally:
