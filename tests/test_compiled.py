@@ -110,3 +110,33 @@ def test_a_cache_folder_that_cannot_be_written_is_said_not_raised(
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(blocked / "numba"))
     note = compiled.compile_later()
     assert "cannot be compiled for later runs" in note
+
+
+def test_the_warm_up_compiles_the_copy_that_ran_not_one_in_the_users_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # run from a clone's root after `pip install .`, the warm-up compiled (and marked) the
+    # clone's `sim/`, so the installed copy's runs never found their mark
+    decoy = tmp_path / "clone"
+    (decoy / "sim").mkdir(parents=True)
+    (decoy / "sim" / "__init__.py").write_text("")
+    monkeypatch.chdir(decoy)
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "cache"))
+    started: list[dict] = []
+    popen = subprocess.Popen
+    monkeypatch.setattr(
+        compiled.subprocess, "Popen", lambda argv, **kw: started.append({"argv": argv, **kw})
+    )
+    compiled.start_warming()
+    monkeypatch.setattr(compiled.subprocess, "Popen", popen)  # (the same module's)
+    (launch,) = started
+    assert launch["argv"][1:3] == ["-m", "sim.io.compiled"]
+    found = subprocess.run(
+        [sys.executable, "-c", "import sim; print(sim.__file__)"],
+        cwd=launch.get("cwd"),
+        env=launch["env"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert Path(found).resolve() == PACKAGE.resolve() / "__init__.py"

@@ -120,6 +120,10 @@ def start_warming() -> Path | None:
     with open(log, "w") as out:
         subprocess.Popen(
             [sys.executable, "-m", "sim.io.compiled", str(lock)],
+            # from the folder this copy of sim is in, which ``-m`` searches first: the same
+            # copy, whatever folder the user is in (a clone's own ``sim/`` beside an
+            # installed copy would otherwise be compiled, and marked, instead)
+            cwd=PACKAGE.parent,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -177,6 +181,8 @@ if __name__ == "__main__":  # started by `start_warming`, with its lock file's p
     if hasattr(os, "nice"):  # POSIX: the user's own commands first
         os.nice(10)
     try:
+        if Path(sys.argv[1]).name != f"warming-{fingerprint()}":
+            sys.exit(f"not the copy of sim that asked for it: {PACKAGE}")
         warm()
     finally:
         Path(sys.argv[1]).unlink(missing_ok=True)
