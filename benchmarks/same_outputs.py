@@ -2,10 +2,10 @@
 
 Run: ``python benchmarks/same_outputs.py OLD NEW [--jobs 2]`` from the repository. Each commit is
 checked out into a temporary folder (``git worktree``), every file in its ``scenarios/`` is run
-with ``python -m sim run SCENARIO --out DIR --seed 0`` from that folder (so each tree runs its
-own code), and every CSV file the two runs wrote is compared byte for byte. Exits 0 when all
-match, 1 otherwise, printing each difference. A refactoring that must not change a number is
-checked with it: its first and last commits.
+with ``python -m sim run SCENARIO --out DIR --seed 0 --format csv`` from that folder (so each
+tree runs its own code), and every CSV file the two runs wrote is compared byte for byte.
+Exits 0 when all match, 1 otherwise, printing each difference. A refactoring that must not
+change a number is checked with it: its first and last commits.
 """
 
 from __future__ import annotations
@@ -39,7 +39,9 @@ def run_all(tree: Path, out: Path, jobs: int) -> dict[str, Path]:
     def one(path: Path) -> tuple[str, Path]:
         folder = out / path.stem
         command = [sys.executable, "-m", "sim", "run", str(path), "--out", str(folder)]
-        subprocess.run([*command, "--seed", "0"], cwd=tree, check=True, stdout=subprocess.DEVNULL)
+        # every table as CSV (monthly ones are Parquet by default), to compare byte for byte
+        command += ["--seed", "0", "--format", "csv"]
+        subprocess.run(command, cwd=tree, check=True, stdout=subprocess.DEVNULL)
         return path.name, folder
 
     with ThreadPoolExecutor(jobs) as pool:

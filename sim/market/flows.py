@@ -39,12 +39,12 @@ class Flow:
     @property
     def sup_share(self) -> np.ndarray:
         """Suppliers' shares of their lanes, ``[S, P, K]`` (a view)."""
-        return np.moveaxis(self.sup_share_sl, -1, 0)
+        return self.sup_share_sl.transpose(2, 0, 1)  # np.moveaxis's, without its checks
 
     @property
     def cus_share(self) -> np.ndarray:
         """Customers' shares of their lanes, ``[S, C, K]`` (a view)."""
-        return np.moveaxis(self.cus_share_sl, -1, 0)
+        return self.cus_share_sl.transpose(2, 0, 1)
 
     @property
     def x(self) -> np.ndarray:
@@ -130,6 +130,6 @@ class Flow:
         edges = self.x[samples]
         lanes = np.zeros((edges.shape[0], market.sup.size * market.cus.size, edges.shape[2]))
         lanes[:, market.edge_flat] = edges
-        x = lanes.reshape(edges.shape[0], market.sup.size, market.cus.size, edges.shape[2])
-        x = np.take(np.take(x, market.sup.labels, 1), market.cus.labels, 2)
+        P, C = market.sup.labels.size, market.cus.labels.size
+        x = np.take(lanes, market.member_pairs, 1).reshape(edges.shape[0], P, C, edges.shape[2])
         return x * self.sup_share[samples][:, :, None, :] * self.cus_share[samples][:, None, :, :]

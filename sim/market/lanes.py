@@ -48,6 +48,9 @@ class Lanes:
         self.edge_cus = Grouping(self.edge_cus_lane, self.cus.size)
         self.cus_labels = self.cus.labels.astype(np.int64)
         self.shipping = ShippingPlans(self.edge_flat, self.edge_cus, self.cus_labels)
+        # each member pair's lane pair in a ``[G * H]`` matrix, ``[P * C]`` (`Flow.dense`)
+        lane_pair = self.sup.labels[:, None] * self.cus.size + self.cus.labels[None, :]
+        self.member_pairs = lane_pair.reshape(-1)
 
     def lanes(self, a: np.ndarray, columns: np.ndarray | None = None) -> np.ndarray:
         """Structure ``a[P, C, ...]`` at lane level, from each lane's first members (``a`` must
