@@ -3,6 +3,7 @@ end-use sectors and suspensions; a tighter control never lowers the shortfall it
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -90,13 +91,13 @@ def _abroad_short(res: object) -> np.ndarray:
     return res.unmet[:, :, abroad].sum(axis=2).cumsum(axis=1)  # type: ignore[attr-defined]
 
 
-def _ordered(cumulative: np.ndarray, transient: float = 5e-3) -> None:
+def _ordered(cumulative: np.ndarray, transient: float = 5e-3, total: float = 1e-4) -> None:
     """Samples are ordered loosest to tightest: the shortfall over the horizon never falls
-    along them (beyond 0.01%: buyers who answer a dearer price free supply for others, which
-    reshuffles a few tonnes), nor does the cumulative shortfall month by month, beyond
+    along them (beyond ``total``, 0.01%: buyers who answer a dearer price free supply for
+    others, which reshuffles a few tonnes), nor does the cumulative shortfall month by month, beyond
     transients of 1 t plus ``transient`` of it (a broader control reshuffles who gets what
     for a month or two, and buyers who see prices run ahead stock up a few weeks early)."""
-    assert (np.diff(cumulative[:, -1]) >= -1e-4 * cumulative[1:, -1]).all()
+    assert (np.diff(cumulative[:, -1]) >= -total * cumulative[1:, -1]).all()
     assert (np.diff(cumulative, axis=0) >= -(1.0 + transient * cumulative[1:])).all()
     assert cumulative[-1, -1] > cumulative[0, -1] + 1.0
 
@@ -165,7 +166,14 @@ def test_more_destinations_never_lower_their_shortfall(world) -> None:  # type: 
     _ordered(np.concatenate([_abroad_short(r) for r in runs]))
 
 
-def test_more_elements_never_lower_a_shortfall(world) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("thrift", [0.0, None])
+def test_more_elements_never_lower_a_shortfall(world, thrift: float | None) -> None:  # type: ignore[no-untyped-def]
+    """Strictly with no thrifting; with it, within 0.1%: the dearer Dy of a licence on Dy and
+    Tb sets off a little thrift (0.09% of the Dy and Tb a magnet holds), which a licence on Tb
+    alone, binding as hard, does not, and magnet makers abroad then make 34 t more of the
+    magnets the scarce Tb allows (103,039 t short over 2024-2027 against 103,073 t)."""
+    if thrift is not None:
+        world = dataclasses.replace(world, parameters={**world.parameters, "thrift_max_share": 0})
     runs = [
         run(
             world,
@@ -184,7 +192,11 @@ def test_more_elements_never_lower_a_shortfall(world) -> None:  # type: ignore[n
     # Adding NdPr closes sales of ex-China NdPr into China (the cheap market while the control
     # holds China's back), so for a few months ex-China magnet makers get more of it: up to 2%
     # less cumulative shortfall while the licences are under review, more over the horizon.
-    _ordered(np.concatenate([_abroad_short(r) for r in runs]), transient=0.02)
+    _ordered(
+        np.concatenate([_abroad_short(r) for r in runs]),
+        transient=0.02,
+        total=1e-4 if thrift is not None else 1e-3,
+    )
 
 
 # -- general licences: named exporter -> buyer pairs, exempt while valid ------------------------

@@ -105,10 +105,12 @@ def reference_make_magnets(
     losses: np.ndarray,
 ) -> tuple[np.ndarray, ...]:
     """The numpy of `sim.model.trading.make_magnets` around its market (updates its arguments)."""
-    uses = per_t > 0
-    limit = np.where(uses[None], mag_in / np.where(uses, per_t, 1.0)[None], np.inf).min(2)
-    used = made[:, :, None] * per_t[None]
-    content = made[:, :, None] * recipe[None]
+    uses = (
+        per_t > 0
+    )  # per_t and recipe [1 or S, P, K]: one recipe for every sample, or each its own
+    limit = np.where(uses, mag_in / np.where(uses, per_t, 1.0), np.inf).min(2)
+    used = made[:, :, None] * per_t
+    content = made[:, :, None] * recipe
     mag_in -= used
     swarf = used - content
     recovered = swarf * recovery * (swarf_to >= 0)[None, :, None]
@@ -124,12 +126,13 @@ def reference_make_magnets(
     samples=st.integers(1, 6),
     plants=st.integers(1, 20),
     width=st.integers(1, 10),
+    own=st.booleans(),
 )
 def test_magnet_kernels_equal_the_numpy_stage(
-    seed: int, samples: int, plants: int, width: int
+    seed: int, samples: int, plants: int, width: int, own: bool
 ) -> None:
     rng = np.random.default_rng(seed)
-    recipe = sparse(rng, (plants, width), zeros=0.5)
+    recipe = sparse(rng, (samples if own else 1, plants, width), zeros=0.5)
     per_t = recipe / 0.8
     cap = sparse(rng, (samples, plants))
     swarf_to = rng.integers(-1, 3, size=plants)

@@ -31,6 +31,10 @@ PARAMS = {
     "stocking_months": 3.0,
     "expectation_months": 12.0,
     "announced_cover": 2.0,
+    "thrift_max_share": 0.0,  # no thrifting unless a test asks for it
+    "thrift_trigger_price_ratio": 1.5,
+    "thrift_full_price_ratio": 4.0,
+    "thrift_adoption_months": 24.0,
 }
 
 

@@ -38,6 +38,7 @@ from sim.model.levers import (
     prices,
     stockpiles,
     supply_response,
+    thrifting,
 )
 from sim.model.levers.reach import Products, Side
 from sim.model.levers.timing import EventValues, calendar_years
@@ -79,8 +80,20 @@ class Chain(Layout):
         self._build_buyers()
         self._build_levers(MarketCache() if market_cache is None else market_cache)
         self.economics = economics.build(self, self.events)
+        self.thrift = thrifting.build(
+            self.params,
+            self.world.recipes,
+            {product for product, _ in self.world.prices_usd_per_kg},
+            self.regions("magnet"),
+            self.magnet_product,
+            self.buyer_material,
+        )
         buyers = prices.Buyers(
-            self.buyer_region, self.buyer_material, self.content, self.magnet_buyers
+            self.buyer_region,
+            self.buyer_material,
+            self.content,
+            self.magnet_buyers,
+            self.thrift.buyer_delta,
         )
         sides = self.sides(self.buyers, self.magnet_buyers, self.element_buyers)
         scopes = [c.scope for c in self.controls]

@@ -144,15 +144,16 @@ def magnet_avail(
     mag_in: np.ndarray, metal_per_magnet: np.ndarray, cap: np.ndarray, out: np.ndarray
 ) -> None:
     """What magnet plants can make, ``out[S, P]``: capacity ``cap[S, P]`` or what the metal
-    they hold ``mag_in[S, P, K]`` allows at ``metal_per_magnet[P, K]`` t metal a t of magnet,
-    if less."""
+    they hold ``mag_in[S, P, K]`` allows at ``metal_per_magnet[R, P, K]`` t metal a t of
+    magnet (``R``: 1 for every sample, or ``S``), if less."""
     S, P, K = mag_in.shape
     for s in range(S):
+        r = min(s, metal_per_magnet.shape[0] - 1)
         for p in range(P):
             limit = np.inf
             for k in range(K):
-                if metal_per_magnet[p, k] > 0:
-                    allows = mag_in[s, p, k] / metal_per_magnet[p, k]
+                if metal_per_magnet[r, p, k] > 0:
+                    allows = mag_in[s, p, k] / metal_per_magnet[r, p, k]
                     limit = allows if allows < limit else limit
             out[s, p] = limit if limit < cap[s, p] else cap[s, p]
 
@@ -171,20 +172,21 @@ def make_magnets(
     content: np.ndarray,
     recovered: np.ndarray,
 ) -> None:
-    """Magnet plants that made ``made[S, P]`` use ``metal_per_magnet[P, K]`` t metal a t from
-    ``mag_in`` into magnets of ``recipe[P, K]``; of the swarf (used less content)
-    ``recovery`` goes back to separation plant ``swarf_to[p]`` (none if < 0), the rest to
-    ``losses``. Writes ``used``, ``content`` and ``recovered`` ``[S, P, K]``; updates
-    ``mag_in``, ``sep_out`` and ``losses`` in place."""
+    """Magnet plants that made ``made[S, P]`` use ``metal_per_magnet[R, P, K]`` t metal a t
+    from ``mag_in`` into magnets of ``recipe[R, P, K]`` (``R``: 1 for every sample, or
+    ``S``); of the swarf (used less content) ``recovery`` goes back to separation plant
+    ``swarf_to[p]`` (none if < 0), the rest to ``losses``. Writes ``used``, ``content`` and
+    ``recovered`` ``[S, P, K]``; updates ``mag_in``, ``sep_out`` and ``losses`` in place."""
     S, P, K = mag_in.shape
     lost = np.empty(K)
     column = np.empty(P)  # with one element numpy sums the plants' column pairwise
     for s in range(S):
+        row = min(s, recipe.shape[0] - 1)
         for p in range(P):
             back = 1.0 if swarf_to[p] >= 0 else 0.0
             for k in range(K):
-                u = made[s, p] * metal_per_magnet[p, k]
-                c = made[s, p] * recipe[p, k]
+                u = made[s, p] * metal_per_magnet[row, p, k]
+                c = made[s, p] * recipe[row, p, k]
                 swarf = u - c
                 r = swarf * recovery * back
                 used[s, p, k] = u

@@ -78,8 +78,10 @@ def receive(chain: Chain, state: State, name: str, step: int) -> None:
         state.mag_in += got
     elif name == "oxide_buyer":
         state.inventory[:, chain.element_buyers_at] += got[:, :, 0]
-    else:
+    elif name == "magnet":
         state.inventory[:, chain.magnet_buyers_at] += got[:, :, 0]
+    else:  # "magnet_thrift": the thrifted tonnes of the magnets that arrived
+        state.thrifted[:, chain.magnet_buyers_at] += got[:, :, 0]
     got[...] = 0.0  # taken
 
 

@@ -22,7 +22,7 @@ from sim.model import kernels
 from sim.model.capacity import capacity_at
 from sim.model.chain import Chain
 from sim.model.ledger import Ledger
-from sim.model.levers import buying, economics, prices, supply_response
+from sim.model.levers import buying, economics, prices, supply_response, thrifting
 from sim.model.levers.demand_response import adapt, recovered
 from sim.model.levers.stockpiles import draw
 from sim.model.orders import demand_at, receive
@@ -39,7 +39,8 @@ def arrive(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recorder)
     if step == 0:
         ledger.open(state.holdings(chain))
     for name in state.pipelines:
-        receive(chain, state, name, step)
+        if name != "magnet_thrift" or state.thrift_levels.any():  # never thrifted: empty
+            receive(chain, state, name, step)
 
 
 def operate(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recorder) -> None:
@@ -128,8 +129,15 @@ def release_stockpiles(
     demand = demand_at(chain, state, step)
     for rules, pile in zip(chain.stockpiles, state.stockpiles):
         b = rules.buyers
-        got = draw(rules, pile, np.take(demand, b, axis=1), state.inventory[:, b], step)
-        state.inventory[:, b] += got
+        held, inventory = pile.held, state.inventory[:, b]
+        to_buyers, from_buyers = draw(rules, pile, np.take(demand, b, axis=1), inventory, step)
+        state.inventory[:, b] += to_buyers - from_buyers
+        if chain.thrift.acts and (state.thrifted.any() or pile.thrifted.any()):
+            # thrifted tonnes go with the magnets, each holder's share
+            given = thrifting.given_up(pile.thrifted[:, None], held[:, None], to_buyers)
+            taken = thrifting.given_up(state.thrifted[:, b], inventory, from_buyers)
+            state.thrifted[:, b] += given - taken
+            pile.thrifted = pile.thrifted + taken.sum(axis=1) - given.sum(axis=1)
     if chain.stockpiles:
         rec.stockpiled(step, np.stack([p.held for p in state.stockpiles], axis=1))
 
@@ -138,6 +146,10 @@ def consume(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recorder
     """Buyers use what they hold, up to this step's demand; the rest is their shortfall."""
     demand = demand_at(chain, state, step)
     got = np.minimum(demand, state.inventory)
+    if chain.thrift.acts and state.thrifted.any():  # the thrifted tonnes of what was used
+        used = thrifting.given_up(state.thrifted, state.inventory, got)
+        state.thrifted = state.thrifted - used
+        ledger.consumed += _contained(used, chain.thrift.buyer_delta)
     state.inventory = state.inventory - got
     state.used = got
     ledger.consumed += _contained(got, chain.content)
@@ -162,7 +174,10 @@ def clear_prices(chain: Chain, state: State, step: int, ledger: Ledger, rec: Rec
     if demand.strides[0] == 0:
         demand = demand[:1]  # one row for every sample
     available = state.inventory + state.used  # what buyers had this step, before using it
-    cover = prices.covers(rules, held, available, demand, state.magnet_use_rate)
+    thrift = None
+    if chain.thrift.acts and state.thrift_levels.any():  # each buyer at its tier's level
+        thrift = np.take(state.thrift_levels, rules.buyer_tiers, axis=1)
+    cover = prices.covers(rules, held, available, demand, state.magnet_use_rate, thrift)
     state.prices, state.normal_cover = prices.clear(
         rules,
         chain.economics,
@@ -191,6 +206,9 @@ def clear_prices(chain: Chain, state: State, step: int, ledger: Ledger, rec: Rec
         state.prices,
         chain.economics.base_at(step),
         step,
+    )
+    state.thrift_levels = thrifting.settle(
+        chain.thrift, state.thrift_levels, state.prices, chain.economics.base_at(step), step
     )
 
 

@@ -50,6 +50,8 @@ class State:
     metal_in: np.ndarray  # [S, metal plants, E] oxide held
     mag_in: np.ndarray  # [S, magnet plants, E] metal held
     inventory: np.ndarray  # [S, B] buyers' stocks, t of their material
+    thrifted: np.ndarray  # [S, B] their thrifted tonnes (`sim.model.levers.thrifting`)
+    thrift_levels: np.ndarray  # [S, K] each tier's magnet makers' thrift level
     used: np.ndarray  # [S, B] what buyers used this step, t of their material
     use_levels: np.ndarray  # [S, B] buyers' use of their demand path, after price
     cover_levels: np.ndarray  # [S, B] multiplier of the stock buyers aim to hold
@@ -100,6 +102,8 @@ class State:
             metal_in=metal_rate * plant_cover,
             mag_in=magnet_rate * plant_cover,
             inventory=np.tile(chain.demand_path[0] * chain.cover, (S, 1)),
+            thrifted=np.zeros((S, len(chain.buyers))),
+            thrift_levels=np.zeros((S, len(TIERS))),
             used=np.zeros((S, len(chain.buyers))),
             use_levels=np.ones((S, len(chain.buyers))),
             cover_levels=np.ones((S, len(chain.buyers))),
@@ -118,7 +122,10 @@ class State:
             withheld={m: None for m in MARKETS},
             references={m: Reference() for m in MARKETS},
             producers=chain.economics.initial_producers(),
-            stockpiles=[StockpileState(pile.initial_t.copy()) for pile in chain.stockpiles],
+            stockpiles=[
+                StockpileState(pile.initial_t.copy(), np.zeros_like(pile.initial_t))
+                for pile in chain.stockpiles
+            ],
             substitution_shares=[np.zeros((S, len(sub.buyers))) for sub in chain.substitutions],
             origin_shares=chain.origin_rule.initial_shares(S),
         )
@@ -153,6 +160,8 @@ class State:
             metal_in=each(self.metal_in, 0),
             mag_in=each(self.mag_in, 0),
             inventory=each(self.inventory, 0),
+            thrifted=each(self.thrifted, 0),
+            thrift_levels=each(self.thrift_levels, 0),
             used=each(self.used, 0),
             use_levels=each(self.use_levels, 0),
             cover_levels=each(self.cover_levels, 0),
@@ -232,6 +241,21 @@ class State:
         )
         for rules, pile in zip(chain.stockpiles, self.stockpiles):
             total = total + pile.held[:, None] * rules.content[None]
+        if chain.thrift.acts:
+            total = total + self._thrifted_elements(chain)
+        return total
+
+    def _thrifted_elements(self, chain: Chain) -> np.ndarray:
+        """``[S, E]`` what thrifting changed in the elements of the magnets held and on their
+        way (their thrifted tonnes times the change a whole thrift makes)."""
+        delta = chain.thrift.buyer_delta
+        transit = self.pipelines["magnet_thrift"].in_transit()[:, :, 0]
+        total = np.einsum("sb,be->se", self.thrifted, delta) + np.einsum(
+            "sb,be->se", transit, delta[chain.magnet_buyers]
+        )
+        for rules, pile in zip(chain.stockpiles, self.stockpiles):
+            if rules.buyers.size:
+                total = total + pile.thrifted[:, None] * delta[rules.buyers[0]][None]
         return total
 
 
@@ -280,4 +304,6 @@ def _pipelines(chain: Chain) -> dict[str, Pipeline]:
             S, plants["magnet"], len(ELEMENTS), max_lead, chain.trade.products["metal"]
         ),
         "magnet": Pipeline(S, len(chain.magnet_buyers), 1, max_lead),
+        # the thrifted tonnes of the magnets on their way (`sim.model.levers.thrifting`)
+        "magnet_thrift": Pipeline(S, len(chain.magnet_buyers), 1, max_lead),
     }

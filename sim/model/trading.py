@@ -16,7 +16,7 @@ from sim.model import kernels
 from sim.model.chain import Chain
 from sim.model.controls import dense_allowed, restraint_share
 from sim.model.ledger import Ledger
-from sim.model.levers import origin
+from sim.model.levers import origin, thrifting
 from sim.model.levers.offtakes import reserve
 from sim.model.levers.startups import add_along, startup_claim
 from sim.model.orders import buyer_need, covered_share, demand_of, position_need, receive, widen
@@ -32,16 +32,24 @@ def make_magnets(chain: Chain, state: State, step: int, ledger: Ledger, rec: Rec
     """Magnet plants make to order for buyers, within capacity and the metal they hold."""
     ring = state.pipelines["magnet"].buf
     need = buyer_need(chain, state, step, chain.magnet_buyers, chain.magnet_buyers_at, ring)
-    per_tonne = chain.recipe / chain.params["magnet_yield"]  # metal used per t of magnet
+    thrifts = chain.thrift.acts and bool(state.thrift_levels.any())
+    recipe = (  # [1 or S, plants, E] what a t of each plant's magnet holds
+        thrifting.recipes(chain.thrift, chain.recipe, state.thrift_levels)
+        if thrifts
+        else chain.recipe[None]
+    )
+    per_tonne = recipe / chain.params["magnet_yield"]  # metal used per t of magnet
     capacity = state.capacity[:, chain.slices["magnet"], None]
     flow, reserved = _allocate_magnets(chain, state, step, need, capacity, per_tonne)
     made = flow.supplied()[:, :, 0]
     if reserved is not None:
         made = made + reserved.sum(axis=2)[:, :, 0]
-    used, content, recovered = _use_metal(chain, state, ledger, made, per_tonne)
+    used, content, recovered = _use_metal(chain, state, ledger, made, per_tonne, recipe)
     claim = _magnet_claim(chain, state, flow, reserved, need, made, capacity[:, :, 0])
     # plan inputs for what was used and for the backlog too
-    kernels.smooth_rate(state.magnet_use_rate, used, claim[:, :, :1] * per_tonne[None], SMOOTHING)
+    kernels.smooth_rate(state.magnet_use_rate, used, claim[:, :, :1] * per_tonne, SMOOTHING)
+    if thrifts:
+        _ship_thrifted(chain, state, step, flow, reserved)
     _ship_magnets(chain, state, step, flow, reserved)
     rec.produced(chain, step, "magnet", content)
     rec.swarf(chain, step, recovered)
@@ -105,16 +113,21 @@ def _magnet_allowed(chain: Chain, state: State) -> tuple[np.ndarray | None, np.n
 
 
 def _use_metal(
-    chain: Chain, state: State, ledger: Ledger, made: np.ndarray, per_tonne: np.ndarray
+    chain: Chain,
+    state: State,
+    ledger: Ledger,
+    made: np.ndarray,
+    per_tonne: np.ndarray,
+    recipe: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Magnet plants use the metal for ``made[S, plants]`` (swarf recovered to separation
-    plants): the metal used, the magnets' element content and the swarf recovered, ``[S,
-    plants, E]`` each."""
+    """Magnet plants use the metal for ``made[S, plants]`` of ``recipe[1 or S, plants, E]``
+    (swarf recovered to separation plants): the metal used, the magnets' element content and
+    the swarf recovered, ``[S, plants, E]`` each."""
     used, content, recovered = (np.empty_like(state.mag_in) for _ in range(3))
     kernels.make_magnets(
         made,
         per_tonne,
-        chain.recipe,
+        recipe,
         chain.params["swarf_recovery"],
         chain.swarf_to,
         state.mag_in,
@@ -160,6 +173,24 @@ def _ship_magnets(
     if reserved is not None:
         pipe.ship(step, reserved, chain.lead["magnet"])
     receive(chain, state, "magnet", step)
+
+
+def _ship_thrifted(
+    chain: Chain, state: State, step: int, flow: Flow, reserved: np.ndarray | None
+) -> None:
+    """Ship the thrifted tonnes of the magnets shipped this step (each plant's flow times its
+    tier's thrift level) with them, and take this step's arrivals."""
+    levels = thrifting.plant_levels(chain.thrift, state.thrift_levels)  # [S, plants]
+    market = flow.market
+    by_edge = np.take(levels, market.sup.first, axis=1)[:, market.edge_sup_lane]  # [S, edges]
+    weighted = Flow(
+        market, flow.sup_share_sl, flow.cus_share_sl, x_sl=flow.x_sl * by_edge.T[:, None, :]
+    )
+    pipe = state.pipelines["magnet_thrift"]
+    pipe.ship_flow(step, weighted, chain.trade.lane_lead["magnet"])
+    if reserved is not None:
+        pipe.ship(step, reserved * levels[:, :, None, None], chain.lead["magnet"])
+    receive(chain, state, "magnet_thrift", step)
 
 
 def _magnet_fills(

@@ -50,6 +50,8 @@ class Record:
     production: np.ndarray | None = None
     stocks: np.ndarray | None = None
     inventory: np.ndarray | None = None
+    thrifted: np.ndarray | None = None  # [T, B] buyers' thrifted tonnes (sample 0)
+    thrift: np.ndarray | None = None  # [T, K] each tier's thrift level magnets are made at
     flows: dict[str, np.ndarray] = field(default_factory=dict)
     recycled: np.ndarray | None = None
     stockpile_t: np.ndarray | None = None  # [S, T, stockpiles] holding after each step's rule
@@ -73,6 +75,8 @@ class Record:
             self.production = np.zeros((T, F, len(ELEMENTS)))
             self.stocks = np.zeros((T, F, len(ELEMENTS)))
             self.inventory = np.zeros((T, B))
+            self.thrifted = np.zeros((T, B))
+            self.thrift = np.zeros((T, len(TIERS)))
             self.recycled = np.zeros((T, len(c.stage("magnet")), len(ELEMENTS)))
 
     @property
@@ -157,10 +161,14 @@ class Record:
             self.stocks[step, sl["metal"]] = state.metal_in[0]
             self.stocks[step, sl["magnet"]] = state.mag_in[0]
             self.inventory[step] = state.inventory[0]
+            assert self.thrifted is not None and self.thrift is not None
+            self.thrifted[step] = state.thrifted[0]
+            self.thrift[step] = state.thrift_levels[0]
 
     def arrays(self) -> dict[str, np.ndarray | None]:
         """Every array the record keeps, by name (for checks over all of them)."""
-        kept = ("fills", "production", "stocks", "inventory", "recycled", *REPEATED)
+        details = ("production", "stocks", "inventory", "thrifted", "thrift", "recycled")
+        kept = ("fills", *details, *REPEATED)
         out = {"demand": self._demand, "delivered": self._delivered}
         out.update({name: getattr(self, name) for name in kept})
         return {**out, **{f"flows.{name}": x for name, x in self.flows.items()}}
@@ -176,7 +184,7 @@ class Record:
     def _copy_details(self, out: Record) -> None:
         """Give ``out`` a copy of the details kept for sample 0 (flows, production, ...)."""
         out.flows = {name: x.copy() for name, x in self.flows.items()}
-        for name in ("production", "stocks", "inventory", "recycled"):
+        for name in ("production", "stocks", "inventory", "thrifted", "thrift", "recycled"):
             kept = getattr(self, name)
             setattr(out, name, None if kept is None else kept.copy())
 

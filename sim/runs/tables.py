@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from sim.model.levers import thrifting
 from sim.runs.engine import PRICE_PRODUCTS, TIERS, RunResult
 from sim.units import ELEMENTS, REO_TO_ELEMENT
 
@@ -163,7 +164,10 @@ def _metal(result: RunResult, lab: _FlowLabels) -> dict[str, np.ndarray]:
 def _magnet(result: RunResult, lab: _FlowLabels) -> dict[str, np.ndarray]:
     """Magnets shipped, as tonnes of each element they contain."""
     chain = result.chain
-    content = result.record.flows["magnet"][..., 0][..., None] * chain.recipe[None, :, None, :]
+    recipe = chain.recipe[None]  # [1 or T, plants, E] at the levels magnets were made at
+    if result.record.thrift is not None and result.record.thrift.any():
+        recipe = thrifting.recipes(chain.thrift, chain.recipe, result.record.thrift)
+    content = result.record.flows["magnet"][..., 0][..., None] * recipe[:, :, None, :]
     forms = lab.names.codes(f.product for f in chain.stage("magnet"))
     buyers = lab.buyers(chain.magnet_buyers)
     return _flow_rows(content, lab.of("magnet"), buyers, lab.names.index["magnet"], forms)
@@ -243,6 +247,8 @@ def stocks_table(result: RunResult) -> pd.DataFrame:
     assert rec.stocks is not None and rec.inventory is not None
     frame = _facility_table(result, rec.stocks, "tonnes")
     held = rec.inventory[:, :, None] * chain.content[None]
+    if rec.thrifted is not None:  # what thrifting changed in the magnets held
+        held = held + rec.thrifted[:, :, None] * chain.thrift.buyer_delta[None]
     t, b, e = np.nonzero(held > EPS)
     names = _buyer_names(result, np.arange(len(chain.buyers)))
     buyers = pd.DataFrame(

@@ -43,17 +43,24 @@ class StockpileState:
     """One stockpile's holding and this step's release, a sample each."""
 
     held: np.ndarray  # [S] t of material
+    thrifted: np.ndarray  # [S] its thrifted tonnes (`sim.model.levers.thrifting`)
     released: np.ndarray | None = None  # [S] this step's release, t
 
     def copy(self) -> StockpileState:
         return StockpileState(
-            self.held.copy(), None if self.released is None else self.released.copy()
+            self.held.copy(),
+            self.thrifted.copy(),
+            None if self.released is None else self.released.copy(),
         )
 
     def repeat(self, samples: int) -> StockpileState:
         """A one-sample state for ``samples`` samples."""
         released = None if self.released is None else np.repeat(self.released, samples, axis=0)
-        return StockpileState(np.repeat(self.held, samples, axis=0), released)
+        return StockpileState(
+            np.repeat(self.held, samples, axis=0),
+            np.repeat(self.thrifted, samples, axis=0),
+            released,
+        )
 
 
 def build(events: EventValues, buyers: list[Buyer], content: np.ndarray) -> list[StockpileRules]:
@@ -100,9 +107,9 @@ def draw(
     demand: np.ndarray,
     inventory: np.ndarray,
     step: int,
-) -> np.ndarray:
-    """Release or buy for one step; returns the change ``[S, B]`` to the served buyers'
-    inventory (positive: released to them) and updates ``state``.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Release or buy for one step; returns what goes to and what comes from each served
+    buyer, ``[S, B]`` each, and updates ``state`` (its holding; what it released net).
 
     Args:
         pile: the stockpile's rules.
@@ -118,7 +125,7 @@ def draw(
     from_buyers = _purchase(pile, state, np.maximum(inventory - demand, 0.0), short, active)
     state.held = state.held - to_buyers.sum(axis=1) + from_buyers.sum(axis=1)
     state.released = to_buyers.sum(axis=1) - from_buyers.sum(axis=1)
-    return to_buyers - from_buyers
+    return to_buyers, from_buyers
 
 
 def _release(

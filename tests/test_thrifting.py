@@ -1,0 +1,145 @@
+"""Thrifting (issue 14): magnet makers design Dy and Tb out of NdFeB as Dy grows dear, and
+the mass balance follows the thrifted magnets wherever they go (buyers, pipelines,
+stockpiles)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim.model.levers import thrifting
+from sim.model.levers.economics import PRICE_PRODUCTS, TIERS
+from sim.runs.engine import RunResult, run
+from sim.units import ELEMENTS
+from sim.world.loader import default_world
+from tests.worlds import scenario
+
+DY, TB, NDPR = (ELEMENTS.index(e) for e in ("Dy", "Tb", "NdPr"))
+ABROAD, HOME = TIERS.index("ex_china"), TIERS.index("china")
+BAN = {
+    "kind": "export_control",
+    "exporter": "CN",
+    "destinations": "all",
+    "elements": ["Dy", "Tb"],
+    "forms": ["oxide", "metal", "magnet"],
+    "mode": "ban",
+}
+STOCKPILE = {  # buys while its buyers are served, releases when they run short
+    "kind": "stockpile",
+    "region": "US",
+    "material": "NdFeB",
+    "initial_t": 100.0,
+    "release_threshold": 0.02,
+    "max_release_t_per_month": 200.0,
+    "purchase_t_per_month": 150.0,
+    "target_t": 2000.0,
+    "start": "2024-01-01",
+}
+
+
+@pytest.fixture(scope="module")
+def squeezed() -> RunResult:
+    """China bans Dy and Tb (and magnets holding them) for 18 months, then again from
+    mid-2026, while a US stockpile of NdFeB buys and releases."""
+    events = [
+        {**BAN, "start": "2024-04-01", "end": "2025-10-01"},
+        {**BAN, "start": "2026-06-01"},
+        STOCKPILE,
+    ]
+    return run(default_world(), scenario(events, end="2027-12-31"))
+
+
+def test_a_dy_squeeze_sets_off_thrifting_abroad_that_never_falls(squeezed: RunResult) -> None:
+    levels = squeezed.record.thrift
+    assert levels is not None
+    abroad = levels[:, ABROAD]
+    rules = squeezed.chain.thrift
+    assert abroad.max() > 0.1 and abroad.max() <= rules.max_share
+    assert (np.diff(abroad) >= 0).all()  # a requalified magnet stays qualified
+    dy = squeezed.prices_usd_per_kg[0, :, PRICE_PRODUCTS.index("Dy_oxide"), HOME]
+    base = squeezed.chain.economics.base_at(0)[0, PRICE_PRODUCTS.index("Dy_oxide"), HOME]
+    if dy.max() < rules.trigger * base:  # China's Dy, kept at home, never got dear
+        assert (levels[:, HOME] == 0).all()
+
+
+def test_magnets_are_made_to_the_thrifted_recipe(squeezed: RunResult) -> None:
+    """A tonne of thrifted magnet holds (1 - level) of the recipe's Dy and Tb and what they
+    gave up as NdPr: the same rare earths a tonne."""
+    chain, rec = squeezed.chain, squeezed.record
+    assert rec.production is not None and rec.thrift is not None
+    made = rec.production[:, chain.slices["magnet"]]  # [T, plants, E] content of magnets made
+    ndfeb = np.flatnonzero(chain.thrift.plant_delta[:, DY] < 0)
+    level = rec.thrift[:, chain.thrift.plant_tier[ndfeb]]  # [T, plants]
+    total = made[:, ndfeb].sum(axis=2)
+    ok = total > 1.0
+    recipe = chain.recipe[ndfeb]
+    for e, expected in (
+        (DY, recipe[:, DY] * (1 - level)),
+        (TB, recipe[:, TB] * (1 - level)),
+        (NDPR, recipe[:, NDPR] + level * (recipe[:, DY] + recipe[:, TB])),
+    ):
+        share = made[:, ndfeb, e] / np.where(ok, total, 1.0)
+        assert np.allclose(share[ok], (expected / recipe.sum(axis=1))[ok], rtol=1e-9), e
+    assert (level[ok] > 0.1).any()  # some magnets were made thrifted
+
+
+def test_the_balance_follows_thrifted_magnets_everywhere(squeezed: RunResult) -> None:
+    """Buyers, pipelines and the stockpile hold thrifted magnets, and every element's books
+    still close (the run checks them each step; here the end)."""
+    assert squeezed.state.thrifted.max() > 0
+    assert squeezed.residual < 1e-9
+    assert squeezed.record.stockpile_t is not None
+    assert squeezed.record.stockpile_t[0, -1, 0] < squeezed.record.stockpile_t[0, :, 0].max()
+    # before the second ban the stockpile has bought magnets made thrifted
+    events = [{**BAN, "start": "2024-04-01", "end": "2025-10-01"}, STOCKPILE]
+    before = run(default_world(), scenario(events, end="2026-05-31"))
+    assert before.state.stockpiles[0].thrifted[0] > 0
+
+
+def test_thrifting_eases_a_dy_squeeze() -> None:
+    world = default_world()
+    events = [{**BAN, "start": "2024-04-01"}]
+    off = dataclasses.replace(world, parameters={**world.parameters, "thrift_max_share": 0.0})
+    with_it, without = (run(w, scenario(events, end="2027-12-31")) for w in (world, off))
+    assert with_it.record.thrift is not None and with_it.record.thrift.max() > 0.1
+    assert without.record.thrift is not None and (without.record.thrift == 0).all()
+    assert with_it.unmet.sum() < without.unmet.sum()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ratios=st.lists(st.floats(0.1, 30.0), min_size=1, max_size=24),
+    max_share=st.floats(0.0, 1.0),
+)
+def test_levels_stay_within_bounds_and_never_fall(ratios: list[float], max_share: float) -> None:
+    world = default_world()
+    rules = thrifting.build(
+        {**world.parameters, "thrift_max_share": max_share},
+        world.recipes,
+        {"Dy_oxide", "Tb_oxide"},
+        ["CN", "JP"],
+        np.array([0, 0]),
+        np.array(["NdFeB"]),
+    )
+    base = np.ones((1, len(PRICE_PRODUCTS), len(TIERS)))
+    levels = np.zeros((1, len(TIERS)))
+    for ratio in ratios:
+        prices = base * ratio
+        nxt = thrifting.settle(rules, levels, prices, base, step=0)
+        assert (nxt >= levels).all() and (nxt <= max_share + 1e-12).all()
+        if ratio <= rules.trigger:
+            assert (nxt == levels).all()
+        levels = nxt
+    assert (thrifting.settle(rules, levels, base * 30, base, step=-1) == levels).all()
+
+
+def test_a_whole_thrift_keeps_the_rare_earths_of_a_tonne() -> None:
+    recipe = default_world().recipes["NdFeB"]
+    change = thrifting.delta(recipe)
+    assert change.sum() == pytest.approx(0.0, abs=1e-15)
+    assert change[DY] == -recipe[DY] and change[TB] == -recipe[TB]
+    assert (thrifting.delta(default_world().recipes["SmCo"]) == 0).all()
