@@ -5,7 +5,6 @@ Each function returns text (the command prints it); none reads or writes files.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -362,10 +361,9 @@ def fit_lines(fit: Fit) -> list[str]:
     lines = [
         f"  {name:<26} {fit.prior[name]:8.3f} -> {fit.fitted[name]:8.3f}" for name in fit.prior
     ]
-    rms = [math.sqrt(e) for e in (fit.error_before, fit.error_after)]
     lines.append(
-        f"  mean squared log error {fit.error_before:.3f} -> {fit.error_after:.3f} (a factor of "
-        f"{math.exp(rms[0]):.2f} -> {math.exp(rms[1]):.2f} off) over {fit.periods} observed "
-        f"periods, {fit.runs} runs"
+        f"  error {fit.error_before:.3f} -> {fit.error_after:.3f} (mean squared log error of the "
+        f"prices over {fit.periods} observed periods, plus each price's peak multiple and month "
+        f"against the observed ones), {fit.runs} runs"
     )
     return lines

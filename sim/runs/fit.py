@@ -3,9 +3,14 @@
 The parameters that say how the market behaves (how strongly price answers stock cover, how
 fast it moves, how much buyers stock up on a rising price) have no direct measurement. They
 are fitted by running a historical scenario (China's 2010-2014 quotas on the world as known
-in mid-2010) and minimising the mean squared log error between its ex-China oxide prices and
-the observed ones, period by period (bounded Powell search). Nothing observed after 4 April
-2025 may be fitted on: the 2025 episode is for validation.
+in mid-2010) against the observed ex-China oxide prices. The error has two parts: the mean
+squared log error of the prices, period by period, and the episode's shape as an analyst
+reads it first (`sim.runs.episode`): for each price, the squared log of its simulated peak
+multiple over the observed one and the squared distance between the peaks in years. The path
+alone weighs the many 2012-2014 quotes more than the one peak, and a fit on it alone put the
+peaks a year late. The search is global, then local: a Latin hypercube of starts over the
+bounds (seeded: a fit is reproducible), then a bounded Powell search from the best. Nothing
+observed after 4 April 2025 may be fitted on: the 2025 episode is for validation.
 """
 
 from __future__ import annotations
@@ -17,10 +22,13 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
+from scipy.stats import qmc
 
 from sim.config.scenario import Scenario
 from sim.model.levers.economics import PRICE_PRODUCTS, TIERS
+from sim.runs.backtest import compare
 from sim.runs.engine import run
+from sim.runs.episode import Episode, episodes
 from sim.runs.measures import over_period
 from sim.units import month_index
 from sim.world.world import World
@@ -29,10 +37,15 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "price_cover_sensitivity": (0.5, 5.0),
     "price_adjustment_months": (0.25, 12.0),
     "stocking_sensitivity": (0.0, 5.0),
-    "holding_sensitivity": (0.0, 0.5),  # above, the 2024 baseline cycles with no event
+    "holding_sensitivity": (0.0, 2.0),
     "expectation_months": (1.0, 24.0),
     "stocking_months": (0.5, 12.0),
 }
+# fitted by default: how strongly and how fast price answers cover, and how much holders
+# want more cover on a price running ahead of what they expected; the other three keep
+# their sourced values (fitting all six on the same budget ends no better: 0.664 in 450 runs
+# against 0.653 in 150)
+FITTED = ("price_cover_sensitivity", "holding_sensitivity", "price_adjustment_months")
 KEYS = ("ex_china:Dy_oxide", "ex_china:NdPr_oxide")
 LAST_FITTED = dt.date(2025, 4, 4)  # nothing observed on or after this day is fitted on
 
@@ -60,14 +73,27 @@ def price_periods(observed: pd.DataFrame, keys: tuple[str, ...] = KEYS) -> pd.Da
 def error(
     world: World, scenario: Scenario, periods: pd.DataFrame, values: Mapping[str, float]
 ) -> float:
-    """Mean squared log error of the run's prices against ``periods`` with ``values`` for
-    some parameters of ``world``."""
+    """The run's error against ``periods`` with ``values`` for some parameters of ``world``:
+    the mean squared log error of its prices plus the error of the episode's shape."""
     changed = dataclasses.replace(world, parameters={**world.parameters, **values})
-    prices = run(changed, scenario, detail=False).prices_usd_per_kg[0]  # [T, P, K]
+    result = run(changed, scenario)
+    prices = result.prices_usd_per_kg[0]  # [T, P, K]
     origin = dt.date(scenario.horizon.start.year, scenario.horizon.start.month, 1)
     logs = [_log_error(prices, origin, row) for row in periods.itertuples()]
     kept = [e for e in logs if np.isfinite(e)]
-    return float(np.mean(np.square(kept))) if kept else float("inf")
+    if not kept:
+        return float("inf")
+    return float(np.mean(np.square(kept))) + shape_error(episodes(compare(result, periods)))
+
+
+def shape_error(found: list[Episode]) -> float:
+    """For each price's episode, the squared log of its simulated peak multiple over the
+    observed one plus the squared distance between the peaks in years (0 when they agree;
+    infinite when a peak is not a number)."""
+    total = 0.0
+    for ep in found:
+        total += np.log(ep.sim_multiple / ep.obs_multiple) ** 2 + (ep.lag_months / 12.0) ** 2
+    return float(total) if np.isfinite(total) else float("inf")
 
 
 def _log_error(prices: np.ndarray, origin: dt.date, row: object) -> float:
@@ -85,12 +111,13 @@ def fit(
     observed: pd.DataFrame,
     names: tuple[str, ...] | None = None,
     max_runs: int = 150,
+    keys: tuple[str, ...] = KEYS,
 ) -> Fit:
-    """Fit parameters ``names`` (default: every one of `BOUNDS`) of ``world`` on
+    """Fit parameters ``names`` (default: `FITTED`; any of `BOUNDS`) of ``world`` on
     ``scenario``'s ex-China oxide prices against ``observed`` (rows as
-    `sim.io.observed.read_observed` gives them)."""
-    names = tuple(BOUNDS) if names is None else names
-    periods = price_periods(observed)
+    `sim.io.observed.read_observed` gives them), in at most about ``max_runs`` runs."""
+    names = tuple(n for n in FITTED if n in BOUNDS) if names is None else names
+    periods = price_periods(observed, keys)
     prior = {n: float(world.parameters[n]) for n in names}
     runs = 0
 
@@ -99,16 +126,23 @@ def fit(
         runs += 1
         return error(world, scenario, periods, dict(zip(names, x.tolist())))
 
+    bounds = np.array([BOUNDS[n] for n in names])
     start = np.array([prior[n] for n in names])
     before = objective(start)
+    # a spread of starts over the bounds (Latin hypercube, seeded), then Powell from the best
+    # of them: the error has several basins (a bubble's timing), one start finds the nearest
+    spread = qmc.scale(qmc.LatinHypercube(d=len(names), seed=0).random(max_runs // 3), *bounds.T)
+    tried = [(before, start)] + [(objective(x), x) for x in spread]
+    first, best = min(tried, key=lambda pair: pair[0])
     found = minimize(
         objective,
-        start,
+        best,
         method="Powell",
-        bounds=[BOUNDS[n] for n in names],
-        options={"maxfev": max_runs, "xtol": 1e-2, "ftol": 1e-3},
+        bounds=[tuple(b) for b in bounds],
+        options={"maxfev": max(max_runs - runs, 1), "xtol": 1e-2, "ftol": 1e-3},
     )
     after = float(found.fun)
-    best = found.x if after <= before else start
+    if after < first:
+        first, best = after, found.x
     fitted = {n: float(v) for n, v in zip(names, best)}
-    return Fit(prior, fitted, before, min(after, before), runs, len(periods))
+    return Fit(prior, fitted, before, first, runs, len(periods))
