@@ -96,6 +96,14 @@ def worlds(draw: st.DrawFn) -> World:
         for i in range(n_mines)
     }
     base = one_chain()
+    trigger = draw(st.sampled_from([0.5, 1.5]))  # 0.5: they thrift at base prices too
+    thrift = {  # magnet makers who thrift Dy away, at once or slowly, up to all of it
+        "thrift_max_share": draw(st.sampled_from([0.0, 0.5, 1.0])),
+        "thrift_trigger_price_ratio": trigger,
+        "thrift_full_price_ratio": trigger + draw(st.sampled_from([0.2, 2.5])),
+        "thrift_adoption_months": draw(st.sampled_from([0.0, 6.0])),
+    }
+    dy = {("Dy_oxide", tier): 300.0 for tier in ("china", "ex_china")}
     return World(
         2024,
         COUNTRIES,
@@ -104,8 +112,8 @@ def worlds(draw: st.DrawFn) -> World:
         tuple(buyers),
         lead,
         base.recipes,
-        dict(PARAMS),
-        base.prices_usd_per_kg,
+        dict(PARAMS) | thrift,
+        base.prices_usd_per_kg | dy,
     )
 
 

@@ -5,6 +5,7 @@ stockpiles)."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 
 import numpy as np
 import pytest
@@ -143,3 +144,76 @@ def test_a_whole_thrift_keeps_the_rare_earths_of_a_tonne() -> None:
     assert change.sum() == pytest.approx(0.0, abs=1e-15)
     assert change[DY] == -recipe[DY] and change[TB] == -recipe[TB]
     assert (thrifting.delta(default_world().recipes["SmCo"]) == 0).all()
+
+
+def test_each_sample_of_a_thrifting_batch_equals_its_own_single_run() -> None:
+    """Samples that thrift at their own pace (bans of their own length) carry their own
+    thrifted tonnes: each equals its single run, bit for bit."""
+    world = default_world()
+    ends = ["2024-06-01", "2025-06-01", "2026-06-01"]
+    events = [{**BAN, "start": "2024-03-01", "end": ends[0]}, STOCKPILE]
+    ordinals = np.array([dt.date.fromisoformat(d).toordinal() for d in ends], float)
+    batch = run(
+        world,
+        scenario(events, end="2026-12-31"),
+        samples=3,
+        draws={"events[0].end": ordinals},
+        detail=False,
+    )
+    assert batch.state.thrift_levels[2, ABROAD] > batch.state.thrift_levels[0, ABROAD] > 0
+    for s, end in enumerate(ends):
+        alone = run(
+            world,
+            scenario([{**BAN, "start": "2024-03-01", "end": end}, STOCKPILE], end="2026-12-31"),
+            detail=False,
+        )
+        assert np.array_equal(batch.shortfall[s], alone.shortfall[0])
+        assert np.array_equal(
+            batch.prices_usd_per_kg[s], alone.prices_usd_per_kg[0], equal_nan=True
+        )
+        assert np.array_equal(batch.state.thrifted[s], alone.state.thrifted[0])
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    max_share=st.sampled_from([0.25, 0.5, 1.0]),
+    trigger=st.sampled_from([0.5, 1.0, 1.5]),
+    adoption=st.sampled_from([0.0, 6.0, 24.0]),
+    mode=st.sampled_from(["ban", "quota"]),
+    start=st.integers(1, 18),
+    months=st.integers(1, 24),
+    pile=st.booleans(),
+)
+def test_thrifted_tonnes_stay_within_what_is_held(
+    max_share: float,
+    trigger: float,
+    adoption: float,
+    mode: str,
+    start: int,
+    months: int,
+    pile: bool,
+) -> None:
+    """Whatever the thrift's pace and the squeeze, the balance closes (the run checks it),
+    and no holder's thrifted tonnes are negative or more than its tonnes times the largest
+    level (each tonne was made at a level between 0 and it)."""
+    world = default_world()
+    params = {
+        "thrift_max_share": max_share,
+        "thrift_trigger_price_ratio": trigger,
+        "thrift_full_price_ratio": trigger + 1.0,
+        "thrift_adoption_months": adoption,
+    }
+    world = dataclasses.replace(world, parameters={**world.parameters, **params})
+    begin = dt.date(2024 + start // 12, start % 12 + 1, 1)
+    end = dt.date(2024 + (start + months) // 12, (start + months) % 12 + 1, 1)
+    control = {**BAN, "mode": mode, "start": begin.isoformat(), "end": end.isoformat()}
+    if mode == "quota":
+        control["share"] = 0.3
+    res = run(world, scenario([control, STOCKPILE] if pile else [control], end="2026-12-31"))
+    assert res.residual < 1e-9
+    state, top = res.state, res.state.thrift_levels.max()
+    assert 0.0 <= top <= max_share + 1e-12
+    assert state.thrifted.min() >= -1e-9
+    assert (state.thrifted <= state.inventory * top + 1e-9).all()
+    for held in state.stockpiles:
+        assert 0.0 - 1e-9 <= held.thrifted[0] <= held.held[0] * top + 1e-9
