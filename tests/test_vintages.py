@@ -279,3 +279,12 @@ def test_a_2009_baseline_needs_no_event_to_run(tmp_path) -> None:
     )
     result = run(vintage_world("default@2009"), scenario)
     assert result.shortfall.sum() < 1e-6
+
+
+def test_a_run_on_the_2009_world_prices_its_costs_in_2009_and_says_what_was_thrifted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", str(QUOTAS), "--out", str(tmp_path / "out"), "--format", "csv"]) == 0
+    printed = capsys.readouterr().out
+    assert "over 2009 prices" in printed and "over 2024 prices" not in printed
+    assert "thrifting: magnet makers designed out of NdFeB's Dy and Tb:" in printed

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     print(console.run_header(result, manifest))
     print(console.shortfall_summary(summary))
     print(console.levers(result, summary))
-    print(impact_summary(tables))
+    print(impact_summary(tables, world.base_year))
     print(f"wrote {folder}")
     _report(args, folder, tables)
     return 0
@@ -262,7 +262,7 @@ def compare(args: argparse.Namespace) -> int:
     shutil.rmtree(store_b, ignore_errors=True)
     print(console.comparison_header(a, b, args.seed))
     print(console.comparison(tables["comparison.csv"], show))
-    print(comparison_impact(tables))
+    print(comparison_impact(tables, first[1].base_year))
     print(f"wrote {out}")
     _report(args, out, tables)
     return 0

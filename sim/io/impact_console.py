@@ -19,18 +19,22 @@ if TYPE_CHECKING:
 SHOWN = "ex_china"
 
 
-def impact_summary(tables: dict[str, pd.DataFrame]) -> str:
+def impact_summary(tables: dict[str, pd.DataFrame], base_year: int = 2024) -> str:
     """The impact block: a row a product with units lost, the money rows and one a policy,
-    a column a period; or one line when nothing was lost and no policy cost anything."""
+    a column a period; or one line when nothing was lost and no policy cost anything. Money
+    paid is over the prices of the world's ``base_year`` (its base prices)."""
     rows = _unit_rows(tables["units_not_built.csv"])
     policy = tables.get("policy_costs.csv")
     if rows.empty and (policy is None or policy.empty):
         paid = tables["extra_cost.csv"]
         world = paid.loc[paid["region"] == "world", "extra_cost_usd"].sum()
-        return f"no units lost; buyers paid US${_short(world)} over 2024 prices (extra_cost.csv)"
+        return (
+            f"no units lost; buyers paid US${_short(world)} over {base_year} prices "
+            "(extra_cost.csv)"
+        )
     import pandas as pd
 
-    money = [_money_rows(tables), *([] if policy is None else [_policy_rows(policy)])]
+    money = [_money_rows(tables, base_year), *([] if policy is None else [_policy_rows(policy)])]
     table = pd.concat([rows, pd.concat(money).fillna(0.0).map(_short)]).fillna("0")
     capped = "; * capped in some region" if any(n.endswith("*") for n in rows.index) else ""
     files = "units_not_built.csv, extra_cost.csv, resilience.csv"
@@ -72,15 +76,16 @@ def _unit_rows(units: pd.DataFrame) -> pd.DataFrame:
     return table[keep]
 
 
-def _money_rows(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Output at risk and extra paid over 2024 prices (US$) of the shown roll-up by period."""
+def _money_rows(tables: dict[str, pd.DataFrame], base_year: int) -> pd.DataFrame:
+    """Output at risk and extra paid over ``base_year`` prices (US$) of the shown roll-up by
+    period."""
     import pandas as pd
 
     units, paid = tables["units_not_built.csv"], tables["extra_cost.csv"]
     at_risk = units[units["region"] == SHOWN].groupby("period")["output_at_risk_usd"].sum()
     extra = paid[paid["region"] == SHOWN].groupby("period")["extra_cost_usd"].sum()
     return pd.DataFrame(
-        [at_risk, extra], index=["output at risk (US$)", "paid over 2024 prices (US$)"]
+        [at_risk, extra], index=["output at risk (US$)", f"paid over {base_year} prices (US$)"]
     )
 
 
@@ -165,9 +170,10 @@ def _answer_lines(found: Solve, unit: str) -> list[str]:
     return lines
 
 
-def comparison_impact(tables: dict[str, pd.DataFrame]) -> str:
+def comparison_impact(tables: dict[str, pd.DataFrame], base_year: int = 2024) -> str:
     """``sim compare``'s impact block: B - A of the shown roll-up, mean over the futures, a
-    row a product whose units changed, then output at risk and paid over 2024 prices."""
+    row a product whose units changed, then output at risk and paid over the prices of the
+    world's ``base_year``."""
     import pandas as pd
 
     units = tables.get("impact_comparison.csv")
@@ -175,7 +181,7 @@ def comparison_impact(tables: dict[str, pd.DataFrame]) -> str:
     if units is not None:
         rows.append(_diff(units, "output_at_risk_usd").rename("output at risk (US$)"))
     costs = tables["extra_cost_comparison.csv"]
-    rows.append(_diff(costs, "extra_cost_usd").rename("paid over 2024 prices (US$)"))
+    rows.append(_diff(costs, "extra_cost_usd").rename(f"paid over {base_year} prices (US$)"))
     table = pd.DataFrame(rows).fillna(0.0).map(_short)
     files = "impact_comparison.csv, extra_cost_comparison.csv"
     return (
