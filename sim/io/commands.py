@@ -20,6 +20,7 @@ from sim.io import console
 
 if TYPE_CHECKING:
     from sim.config.scenario import Scenario
+    from sim.io.chart_process import Charts
     from sim.runs.sweep import SweepResult
     from sim.world.world import World
 
@@ -32,7 +33,16 @@ def validate(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """``sim run``: run a scenario once and write its results folder."""
+    """``sim run``: run a scenario once and write its results folder (its chart drawn by a
+    second process, started now so that it loads matplotlib while this one simulates)."""
+    from sim.io.chart_process import ChartProcess
+
+    with ChartProcess() as charts:
+        return _run(args, charts)
+
+
+def _run(args: argparse.Namespace, charts: Charts) -> int:
+    """``sim run``, its chart drawn by ``charts``."""
     from sim.io.impact_console import impact_summary
     from sim.io.report import check_free, default_folder, write_run
     from sim.io.table_files import TableChoice, parse_tables
@@ -46,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     folder = args.out if args.out is not None else default_folder(args.results, scenario)
     check_free(folder)
     result = engine.run(world, scenario, seed=args.seed)
-    manifest, tables = write_run(result, folder, window, choice)
+    manifest, tables = write_run(result, folder, window, choice, charts)
     summary = tables["summary.csv"]
     print(console.run_header(result, manifest))
     print(console.shortfall_summary(summary))

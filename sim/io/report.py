@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sim.errors import NonFiniteError, bad_value
+from sim.io.chart_process import Charts, in_process
 from sim.io.csv_text import write_csv
 from sim.io.table_files import ALL_PARQUET, TableChoice, write_table
 from sim.version import __version__
@@ -167,11 +168,16 @@ def _write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> None:
 
 
 def run_tables(
-    result: RunResult, shortfall: pd.DataFrame, window: Window, choice: TableChoice
+    result: RunResult,
+    shortfall: pd.DataFrame,
+    window: Window,
+    choice: TableChoice,
+    stockpiles: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
     """A run's tables by file name: the monthly ones ``choice`` names in its format, each
     with its ``_by_year.csv``; the summaries; those of its levers only when they have rows;
-    its impact tables by ``window``'s periods. ``shortfall``: its `shortfall_table`."""
+    its impact tables by ``window``'s periods. ``shortfall``: its `shortfall_table`;
+    ``stockpiles``: its `stockpiles_table` if already built."""
     from sim.runs import summary
     from sim.runs.impact import impact_tables
     from sim.runs.tables import summary_table
@@ -183,7 +189,7 @@ def run_tables(
     }
     extras = {
         "floor_payments.csv": summary.floor_payments_table(result),
-        "stockpiles.csv": summary.stockpiles_table(result),
+        "stockpiles.csv": summary.stockpiles_table(result) if stockpiles is None else stockpiles,
         "producers.csv": summary.producers_table(result),
     }
     tables |= impact_tables(result, shortfall, window)
@@ -217,21 +223,23 @@ def write_run(
     folder: Path,
     window: Window | None = None,
     choice: TableChoice = ALL_PARQUET,
+    charts: Charts = in_process,
 ) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
     """Write the tables ``choice`` names, the picture and the manifest into ``folder``
     atomically (impact tables by ``window``'s periods, default calendar years); the
-    manifest and the tables written, by file name."""
-    from sim.io.plotting import plot_shortfall
+    manifest and the tables written, by file name. The picture is drawn by ``charts``
+    (`sim.io.chart_process`: a second process draws it while the tables are written)."""
     from sim.io.scenario_record import write_scenario
+    from sim.runs.summary import stockpiles_table
     from sim.runs.tables import shortfall_table
     from sim.runs.windows import BY_YEAR
 
     with atomic_folder(folder) as tmp:
-        shortfall = shortfall_table(result)
-        tables = run_tables(result, shortfall, window or BY_YEAR, choice)
+        shortfall, piles = shortfall_table(result), stockpiles_table(result)
+        charts.draw("plot_shortfall", shortfall, result.scenario, tmp / "shortfall.png", piles)
+        tables = run_tables(result, shortfall, window or BY_YEAR, choice, piles)
         _write_tables(tables, tmp)
-        piles = tables.get("stockpiles.csv")
-        plot_shortfall(shortfall, result.scenario, tmp / "shortfall.png", piles)
+        charts.finish()
         written = [*tables, "shortfall.png", write_scenario(tmp, result.scenario), "manifest.json"]
         manifest = build_manifest(result, sorted(written))
         manifest["periods"] = window.label if window is not None else "year"

@@ -1,0 +1,144 @@
+"""A chart drawn in a second process while the command writes its tables.
+
+Drawing a run's chart costs ~0.7 s (matplotlib's import, then Agg's drawing and the PNG),
+as much as building and writing its tables, and both hold the interpreter. `ChartProcess`
+starts a Python process at once, which imports `sim.io.plotting` while the command loads
+and simulates, then waits on its standard input for one drawing: the name of a
+`sim.io.plotting` function and its arguments, pickled. The command sends it as soon as the
+chart's data is ready and writes its tables meanwhile; `ChartProcess.finish` waits for the
+picture (before the results folder is renamed into place) and passes on the warnings it
+raised.
+
+The second process only saves time, never output: if it cannot start, dies or fails, the
+chart is drawn in the command's own process, where a real error is raised as any other.
+`in_process` draws at once, for the Python API and the tests.
+"""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+#: The second process's program: this copy of the package (not one in the working folder),
+#: then `serve`.
+SERVE = """import sys
+sys.path[:] = [p for p in sys.path if p not in ("", ".")]
+if {root!r} not in sys.path:
+    sys.path.insert(0, {root!r})
+from sim.io.chart_process import serve
+sys.exit(serve())
+"""
+
+
+class Charts(Protocol):
+    """Where a command's chart is drawn."""
+
+    def draw(self, name: str, *args: Any) -> None:
+        """Draw with `sim.io.plotting`'s function ``name`` and ``args``."""
+
+    def finish(self) -> None:
+        """Return once what `draw` was given is written."""
+
+
+class InProcess:
+    """Charts drawn at once, in this process."""
+
+    def draw(self, name: str, *args: Any) -> None:
+        from sim.io import plotting
+
+        getattr(plotting, name)(*args)
+
+    def finish(self) -> None:
+        pass
+
+
+in_process = InProcess()
+
+
+class ChartProcess:
+    """Charts drawn in a second process (a context manager that stops it on leaving)."""
+
+    def __init__(self) -> None:
+        self._job: tuple[str, tuple[Any, ...]] | None = None
+        try:
+            self._process: subprocess.Popen[bytes] | None = subprocess.Popen(
+                [sys.executable, "-c", SERVE.format(root=str(PACKAGE_ROOT))],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,  # a failure is redone here, error and all
+            )
+        except OSError:
+            self._process = None
+
+    def __enter__(self) -> ChartProcess:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def draw(self, name: str, *args: Any) -> None:
+        """Send the drawing to the second process (or draw it here if that one is gone)."""
+        self._job = (name, args)
+        if self._process is None or self._process.stdin is None:
+            self._here()
+            return
+        try:
+            pickle.dump(self._job, self._process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            self._process.stdin.close()
+        except (OSError, pickle.PicklingError):  # it died; an argument will not pickle
+            self._here()
+
+    def finish(self) -> None:
+        """Wait for the drawing; its warnings are raised here; drawn here if it failed."""
+        if self._job is None or self._process is None or self._process.stdout is None:
+            return
+        out = self._process.stdout.read()  # its standard error is dropped: nothing to read
+        if self._process.wait() != 0:
+            self._here()
+            return
+        for category, message in pickle.loads(out):
+            warnings.warn(message, category, stacklevel=2)
+        self._job = None
+
+    def stop(self) -> None:
+        """Stop the second process if it still runs (the command ended or failed)."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+
+    def _here(self) -> None:
+        """Draw the job in this process, the second one being gone."""
+        assert self._job is not None
+        self.stop()
+        self._process = None
+        in_process.draw(self._job[0], *self._job[1])
+        self._job = None
+
+
+def serve() -> int:
+    """The second process: import plotting, then draw the one job read from standard input
+    and write the warnings it raised to standard output, pickled. Exits quietly if its
+    command ended without sending one."""
+    from sim.io import plotting
+
+    try:
+        name, args = pickle.load(sys.stdin.buffer)
+    except EOFError:
+        return 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        getattr(plotting, name)(*args)
+    raised = [(w.category, str(w.message)) for w in caught]
+    sys.stdout.buffer.write(pickle.dumps(raised))
+    return 0

@@ -1,0 +1,111 @@
+"""`sim run` draws its chart in a second process while it writes its tables (issue 17): the
+picture is the one drawn in-process, byte for byte; the second process's warnings reach the
+command; a second process that cannot start or that fails costs time, never the picture; a
+command that fails leaves no process behind."""
+
+from __future__ import annotations
+
+import io
+import pickle
+import sys
+import warnings
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from sim.io import chart_process, plotting
+from sim.io.chart_process import ChartProcess, in_process
+from tests.worlds import scenario
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _shortfall() -> pd.DataFrame:
+    """A small shortfall table: the US short of NdFeB for wind for six months."""
+    dates = pd.date_range("2025-01-01", periods=12, freq="MS")
+    rows = [
+        (d.date(), region, "wind", "NdFeB", 10.0 * i if region == "US" and i < 6 else 0.0)
+        for i, d in enumerate(dates)
+        for region in ("US", "EU")
+    ]
+    return pd.DataFrame(rows, columns=["date", "region", "sector", "material", "shortfall_t"])
+
+
+def _chart(path: Path) -> tuple[str, pd.DataFrame, object, Path]:
+    outage = {"kind": "outage", "facility": "mt_weld", "start": "2025-03-01", "end": "2025-06-01"}
+    return "plot_shortfall", _shortfall(), scenario([outage], end="2025-12-31"), path
+
+
+def test_the_second_process_draws_the_picture_drawn_in_process(tmp_path: Path) -> None:
+    name, *args = _chart(tmp_path / "here.png")
+    in_process.draw(name, *args)
+    with ChartProcess() as charts:
+        charts.draw(name, args[0], args[1], tmp_path / "there.png")
+        charts.finish()
+    there = (tmp_path / "there.png").read_bytes()
+    assert there[:8] == PNG
+    assert there == (tmp_path / "here.png").read_bytes()
+
+
+def test_a_second_process_that_cannot_start_leaves_the_drawing_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
+    name, *args = _chart(tmp_path / "s.png")
+    with ChartProcess() as charts:
+        charts.draw(name, *args)
+        charts.finish()
+    assert (tmp_path / "s.png").read_bytes()[:8] == PNG
+
+
+def test_a_failed_drawing_is_redone_here_where_its_error_is_raised(tmp_path: Path) -> None:
+    with ChartProcess() as charts:
+        charts.draw("no_such_chart", tmp_path / "s.png")
+        with pytest.raises(AttributeError, match="no_such_chart"):
+            charts.finish()
+    assert not (tmp_path / "s.png").exists()
+
+
+def test_a_command_that_fails_before_drawing_stops_the_second_process() -> None:
+    with pytest.raises(RuntimeError), ChartProcess() as charts:
+        process = charts._process
+        assert process is not None and process.poll() is None
+        raise RuntimeError("the scenario was bad")
+    assert process.poll() is not None
+
+
+def test_the_second_process_passes_its_warnings_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    def warns(path: Path) -> None:
+        warnings.warn(f"odd chart at {path}", UserWarning, stacklevel=1)
+
+    monkeypatch.setattr(plotting, "warns", warns, raising=False)
+    out = io.BytesIO()
+    job = io.BytesIO(pickle.dumps(("warns", (Path("x.png"),))))
+    monkeypatch.setattr(sys, "stdin", SimpleNamespace(buffer=job))
+    monkeypatch.setattr(sys, "stdout", SimpleNamespace(buffer=out))
+    assert chart_process.serve() == 0
+    sent = pickle.loads(out.getvalue())
+    assert sent == [(UserWarning, "odd chart at x.png")]
+
+    class Done:
+        stdout = io.BytesIO(out.getvalue())
+
+        def wait(self) -> int:
+            return 0
+
+        def poll(self) -> int:
+            return 0
+
+    charts = ChartProcess.__new__(ChartProcess)
+    charts._job, charts._process = ("warns", ()), Done()
+    with pytest.warns(UserWarning, match="odd chart at x.png"):
+        charts.finish()
+
+
+def test_a_command_ended_without_a_drawing_ends_the_second_process_quietly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sys, "stdin", SimpleNamespace(buffer=io.BytesIO(b"")))
+    assert chart_process.serve() == 0
