@@ -109,3 +109,12 @@ def test_a_command_ended_without_a_drawing_ends_the_second_process_quietly(
 ) -> None:
     monkeypatch.setattr(sys, "stdin", SimpleNamespace(buffer=io.BytesIO(b"")))
     assert chart_process.serve() == 0
+
+
+def test_the_second_process_imports_what_the_drawing_needs_while_it_waits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delitem(sys.modules, "sim.runs.backtest", raising=False)
+    monkeypatch.setattr(sys, "stdin", SimpleNamespace(buffer=io.BytesIO(b"")))
+    assert chart_process.serve(("sim.runs.backtest",)) == 0
+    assert "sim.runs.backtest" in sys.modules

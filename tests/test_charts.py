@@ -5,6 +5,7 @@ where nobody is short."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
@@ -234,3 +235,48 @@ def test_nothing_is_clipped(
 
 def _within(box: Any, outer: Any) -> bool:
     return box.x0 >= outer.x0 and box.x1 <= outer.x1 and box.y0 >= outer.y0 and box.y1 <= outer.y1
+
+
+@pytest.mark.parametrize(("keys", "years"), [(1, 2), (12, 6)])
+def test_nothing_is_clipped_in_a_backtest(
+    tmp_path: Path, keys: int, years: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # margins set in inches, dates under every panel: every panel's title, ticks and legend
+    # lie inside the picture and clear of the panel above and below
+    figures: list[Any] = []
+    monkeypatch.setattr(plotting.Figure, "savefig", lambda fig, path, **_: figures.append(fig))
+    dates = pd.date_range("2009-01-01", periods=12 * years, freq="MS")
+    names = [("price", f"ex_china:E{i}_oxide", "usd_per_kg") for i in range(keys)]
+    simulated = pd.DataFrame(
+        [(s, k, d.date(), 100.0 + i) for s, k, _ in names for i, d in enumerate(dates)],
+        columns=["series", "key", "date", "simulated"],
+    )
+    compared = pd.DataFrame(
+        [
+            (s, k, d.date(), (d + pd.offsets.MonthBegin()).date(), 120.0)
+            for s, k, _ in names
+            for d in dates[::7]
+        ],
+        columns=["series", "key", "start", "end", "observed"],
+    )
+    held = SimpleNamespace(
+        summary=pd.DataFrame(names, columns=["series", "key", "unit"]),
+        simulated=simulated,
+        compared=compared,
+        events=[("quota", dates[6].date())],
+    )
+    run = scenario([], start="2009-01-01", end=str(dates[-1].date()))
+    plotting.plot_backtest(held, run, tmp_path / "b.png")
+    (figure,) = figures
+    FigureCanvasAgg(figure).draw()
+    renderer = figure.canvas.get_renderer()
+    inside = figure.bbox.padded(1.0)
+    panels = [ax for ax in figure.axes if ax.axison]
+    assert len(panels) == keys
+    for ax in panels:
+        box = ax.get_tightbbox(renderer)
+        assert _within(box, inside), ax.get_title()
+        assert any(t.get_text() for t in ax.get_xticklabels()), ax.get_title()
+        for other in panels:
+            if other is not ax:
+                assert not box.overlaps(other.get_tightbbox(renderer)), ax.get_title()

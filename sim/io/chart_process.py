@@ -32,7 +32,7 @@ sys.path[:] = [p for p in sys.path if p not in ("", ".")]
 if {root!r} not in sys.path:
     sys.path.insert(0, {root!r})
 from sim.io.chart_process import serve
-sys.exit(serve())
+sys.exit(serve({modules!r}))
 """
 
 
@@ -62,13 +62,16 @@ in_process = InProcess()
 
 
 class ChartProcess:
-    """Charts drawn in a second process (a context manager that stops it on leaving)."""
+    """Charts drawn in a second process (a context manager that stops it on leaving), which
+    imports ``modules`` beside plotting while it waits: those the drawing's arguments need
+    to be unpickled (a `sim.runs.backtest.Backtest`'s)."""
 
-    def __init__(self) -> None:
+    def __init__(self, modules: tuple[str, ...] = ()) -> None:
         self._job: tuple[str, tuple[Any, ...]] | None = None
+        program = SERVE.format(root=str(PACKAGE_ROOT), modules=list(modules))
         try:
             self._process: subprocess.Popen[bytes] | None = subprocess.Popen(
-                [sys.executable, "-c", SERVE.format(root=str(PACKAGE_ROOT))],
+                [sys.executable, "-c", program],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,  # a failure is redone here, error and all
@@ -126,11 +129,16 @@ class ChartProcess:
         self._job = None
 
 
-def serve() -> int:
-    """The second process: import plotting, then draw the one job read from standard input
-    and write the warnings it raised to standard output, pickled. Exits quietly if its
-    command ended without sending one."""
+def serve(modules: list[str] | tuple[str, ...] = ()) -> int:
+    """The second process: import plotting and ``modules``, then draw the one job read from
+    standard input and write the warnings it raised to standard output, pickled. Exits
+    quietly if its command ended without sending one."""
+    import importlib
+
     from sim.io import plotting
+
+    for module in modules:
+        importlib.import_module(module)
 
     try:
         name, args = pickle.load(sys.stdin.buffer)

@@ -175,7 +175,16 @@ def _calibration_scenario(world_name: str) -> Scenario:
 
 
 def backtest(args: argparse.Namespace) -> int:
-    """``sim backtest``: run a scenario and hold its series against observed ones."""
+    """``sim backtest``: run a scenario and hold its series against observed ones (its chart
+    drawn by a second process, as `run`'s)."""
+    from sim.io.chart_process import ChartProcess
+
+    with ChartProcess(modules=("sim.runs.backtest",)) as charts:
+        return _backtest(args, charts)
+
+
+def _backtest(args: argparse.Namespace, charts: Charts) -> int:
+    """``sim backtest``, its chart drawn by ``charts``."""
     from sim.io.observed import check_observed, read_observed
     from sim.io.report import check_free, default_folder, write_backtest
     from sim.runs import engine
@@ -190,14 +199,23 @@ def backtest(args: argparse.Namespace) -> int:
     check_free(folder)
     result = engine.run(world, scenario, seed=args.seed)
     held = compare(result, observed)
-    write_backtest(held, result, folder, args.observed)
+    write_backtest(held, result, folder, args.observed, charts)
     print(console.backtest(held, scenario, args.observed, len(observed)))
     print(f"wrote {folder}")
     return 0
 
 
 def sweep(args: argparse.Namespace) -> int:
-    """``sim sweep``: run many futures of a scenario and write their distribution."""
+    """``sim sweep``: run many futures of a scenario and write their distribution (its fan
+    chart drawn by a second process, as `run`'s)."""
+    from sim.io.chart_process import ChartProcess
+
+    with ChartProcess() as charts:
+        return _sweep(args, charts)
+
+
+def _sweep(args: argparse.Namespace, charts: Charts) -> int:
+    """``sim sweep``, its fan chart drawn by ``charts``."""
     from sim.io.report import write_sweep
     from sim.runs.sweep import default_batch
     from sim.runs.sweep_tables import totals_table
@@ -220,6 +238,7 @@ def sweep(args: argparse.Namespace) -> int:
             "periods": window.label,
         },
         window,
+        charts,
     )
     shutil.rmtree(store, ignore_errors=True)
     print(console.sweep_header(result, manifest))

@@ -275,12 +275,10 @@ def _legend(axes: Any, materials: set[str]) -> tuple[list[Any], list[str]]:
     return list(entries.values()), list(entries)
 
 
-def _save(fig: Any, path: Path, rect: tuple[float, float, float, float] | None = None) -> None:
-    """Lay the figure out (within ``rect``) and write it as a PNG."""
-    if rect is None:
-        fig.tight_layout()
-    else:
-        fig.tight_layout(rect=rect)
+def _save(fig: Any, path: Path) -> None:
+    """Lay the figure out (``tight_layout``: a trial drawing, then the drawing) and write it
+    as a PNG: for figures whose labels' size is not known in advance (a tornado's inputs)."""
+    fig.tight_layout()
     fig.savefig(path, dpi=DPI)
 
 
@@ -291,11 +289,13 @@ LEFT, RIGHT_AXIS, PANEL_TITLE, DATES, LEGEND, TITLE_LINE = 0.8, 0.7, 0.32, 0.3, 
 DPI = 110
 
 
-def _save_panels(fig: Any, path: Path, title: str, right_axis: bool) -> None:
+def _save_panels(
+    fig: Any, path: Path, title: str, right_axis: bool, dates_each_row: bool = False
+) -> None:
     """Title a figure of `_figure` panels and write it, its margins set in inches (no trial
     drawing, as ``tight_layout`` makes, which doubled the time to draw): the figure grows by
     the lines of its ``title``; ``right_axis``: some panels have a right axis (a stockpile's
-    holding)."""
+    holding); ``dates_each_row``: every panel has its own dates under it (a backtest's)."""
     width, panels_height = fig.get_size_inches()
     top = 0.1 + TITLE_LINE * (title.count("\n") + 1) + PANEL_TITLE
     height = panels_height + top - 0.8  # `_figure` keeps 0.8 in for a title
@@ -307,14 +307,15 @@ def _save_panels(fig: Any, path: Path, title: str, right_axis: bool) -> None:
     gap = LEFT + (RIGHT_AXIS if right_axis else 0.0)
     bottom = DATES + LEGEND
     panel_width = (width - LEFT - right - gap * (cols - 1)) / cols
-    panel_height = (height - top - bottom - (PANEL_TITLE + 0.05) * (rows - 1)) / rows
+    between = PANEL_TITLE + 0.05 + (DATES if dates_each_row else 0.0)
+    panel_height = (height - top - bottom - between * (rows - 1)) / rows
     fig.subplots_adjust(
         left=LEFT / width,
         right=1 - right / width,
         bottom=bottom / height,
         top=1 - top / height,
         wspace=gap / panel_width,
-        hspace=(PANEL_TITLE + 0.05) / panel_height,
+        hspace=between / panel_height,
     )
     fig.savefig(path, dpi=DPI)
 
@@ -342,8 +343,8 @@ def plot_backtest(backtest: Backtest, scenario: Scenario, path: Path) -> None:
         _decorate_series(ax, series, key, unit, backtest.events)
     for ax in list(axes.flat)[len(keys) :]:
         ax.axis("off")
-    fig.suptitle(f"{scenario.name} ({scenario.world}): simulated against observed", fontsize=10)
-    _save(fig, path, rect=(0, 0, 1, 0.96))
+    title = f"{scenario.name} ({scenario.world}): simulated against observed"
+    _save_panels(fig, path, title, right_axis=False, dates_each_row=True)
 
 
 def _plot_observed(ax: Any, observed: pd.DataFrame) -> None:

@@ -248,12 +248,16 @@ def write_run(
 
 
 def write_backtest(
-    backtest: Backtest, result: RunResult, folder: Path, observed: Path
+    backtest: Backtest,
+    result: RunResult,
+    folder: Path,
+    observed: Path,
+    charts: Charts = in_process,
 ) -> dict[str, Any]:
-    """Write a backtest's tables, its picture and a manifest into ``folder`` atomically."""
-    from sim.io.plotting import plot_backtest
-
+    """Write a backtest's tables, its picture (drawn by ``charts``) and a manifest into
+    ``folder`` atomically."""
     with atomic_folder(folder) as tmp:
+        charts.draw("plot_backtest", backtest, result.scenario, tmp / "backtest.png")
         tables = {
             "backtest.csv": backtest.summary,
             "directions.csv": backtest.directions,
@@ -261,7 +265,7 @@ def write_backtest(
             "simulated.csv": backtest.simulated,
         }
         _write_tables(tables, tmp)
-        plot_backtest(backtest, result.scenario, tmp / "backtest.png")
+        charts.finish()
         files = sorted([*tables, "backtest.png", "manifest.json"])
         manifest = build_manifest(result, files)
         manifest["observed"] = {
@@ -312,11 +316,11 @@ def write_sweep(
     keep_samples: bool,
     extra: dict[str, Any],
     window: Window | None = None,
+    charts: Charts = in_process,
 ) -> dict[str, Any]:
     """Write a sweep's summary, totals, parameters, impact and extra cost by ``window``'s
-    periods (default: calendar years), resilience, fan chart, manifest (and with
-    ``keep_samples`` every sample's path) into ``folder`` atomically."""
-    from sim.io.plotting import plot_fan
+    periods (default: calendar years), resilience, fan chart (drawn by ``charts``), manifest
+    (and with ``keep_samples`` every sample's path) into ``folder`` atomically."""
     from sim.io.samples_file import write_samples
     from sim.io.scenario_record import write_scenario
     from sim.runs.sweep_costs import sweep_extra_cost_table, sweep_policy_costs_table
@@ -329,6 +333,7 @@ def write_sweep(
 
     with atomic_folder(folder) as tmp:
         summary = sweep_summary(result)
+        charts.draw("plot_fan", summary, result.scenario, tmp / "fan.png", result.samples)
         world = vintage_world(result.scenario.world)
         tables = {
             "summary.csv": summary,
@@ -342,10 +347,10 @@ def write_sweep(
         tables |= {"policy_costs.csv": policy} if len(policy) else {}
         _write_tables(tables, tmp)
         files = [*tables, "fan.png", write_scenario(tmp, result.scenario), "manifest.json"]
-        plot_fan(summary, result.scenario, tmp / "fan.png", result.samples)
         if keep_samples:
             write_samples(result, tmp / "samples.parquet")
             files.append("samples.parquet")
+        charts.finish()
         manifest = {**_sweep_manifest(result, sorted(files)), **extra}
         _write_manifest(tmp, manifest)
     return manifest
