@@ -69,8 +69,11 @@ class ChartProcess:
     def __init__(self, modules: tuple[str, ...] = ()) -> None:
         self._job: tuple[str, tuple[Any, ...]] | None = None
         program = SERVE.format(root=str(PACKAGE_ROOT), modules=list(modules))
+        self._process: subprocess.Popen[bytes] | None = None
+        if getattr(sys, "frozen", False):  # a bundled app: its executable is not Python
+            return
         try:
-            self._process: subprocess.Popen[bytes] | None = subprocess.Popen(
+            self._process = subprocess.Popen(
                 [sys.executable, "-c", program],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
