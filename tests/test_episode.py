@@ -61,6 +61,17 @@ def test_the_measures_of_a_known_spike() -> None:
     assert found.checks == {"multiple": True, "peak_month": True, "fall": True}
 
 
+@pytest.mark.parametrize("observed", [[("2009-01", 5.0)], [("2009-01", 5.0), ("2011-06", 9.0)]])
+def test_too_few_observations_have_no_episode_to_measure(
+    observed: list[tuple[str, float]],
+) -> None:
+    # a file of pre-event statistics (one Dy price, January 2009) printed "observed 1.0x",
+    # its peak in January 2009 and the simulated one 49 months late: NOT MET
+    values = np.full(72, 10.0)
+    values[31] = 200.0
+    assert episodes(_held(values, observed)) == []
+
+
 def test_each_check_fails_on_its_own() -> None:
     peak = pd.Timestamp("2011-08-15")
     good = Episode("k", 20.0, 20.0, peak, peak, 0.7, 0.76)

@@ -25,6 +25,7 @@ KEYS: tuple[str, ...] = ("ex_china:Dy_oxide", "ex_china:NdPr_oxide")
 MULTIPLE_RANGE = (0.5, 2.0)  # the simulated multiple over the observed one
 LAG_MONTHS = 4.0  # the largest distance between the peaks
 FALL = 0.5  # the share of its peak the simulated price must lose within 18 months
+MIN_PERIODS = 3  # observed periods of a key for a peak to measure: before, at and after it
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,12 @@ def _month(day: pd.Timestamp) -> float:
 
 
 def episodes(held: Backtest, keys: tuple[str, ...] = KEYS) -> list[Episode]:
-    """The episode's measures of each of ``keys`` the backtest holds prices of."""
-    found = set(held.compared.loc[held.compared["series"] == "price", "key"])
-    return [_episode(held, key) for key in keys if key in found]
+    """The episode's measures of each of ``keys`` the backtest holds prices of, in at least
+    `MIN_PERIODS` observed periods (one observation has no peak to measure: a file of
+    statistics from before an event)."""
+    prices = held.compared.loc[held.compared["series"] == "price", "key"]
+    periods = prices.value_counts()
+    return [_episode(held, key) for key in keys if periods.get(key, 0) >= MIN_PERIODS]
 
 
 def _episode(held: Backtest, key: str) -> Episode:
