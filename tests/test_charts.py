@@ -280,3 +280,48 @@ def test_nothing_is_clipped_in_a_backtest(
         for other in panels:
             if other is not ax:
                 assert not box.overlaps(other.get_tightbbox(renderer)), ax.get_title()
+
+
+def _differences(moved: bool) -> pd.DataFrame:
+    """A comparison's B - A month by month: two buyer groups' shortfall (the US's moved by
+    40 t a month from mid-2025 if ``moved``) and the four main products' prices by tier."""
+    rows = []
+    for date in pd.date_range("2024-01-01", periods=36, freq="MS"):
+        for region in ("US", "EU"):
+            diff = 40.0 if moved and region == "US" and date >= pd.Timestamp("2025-07-01") else 0.0
+            rows.append((date.date(), region, "defence", "NdFeB", "shortfall_t", diff))
+        for product in ("NdPr_oxide", "Dy_oxide", "Tb_oxide", "NdFeB_magnet"):
+            for tier in ("china", "ex_china"):
+                rows.append((date.date(), tier, "", product, "price_usd_per_kg", 3.0))
+    frame = pd.DataFrame(
+        rows, columns=["date", "region", "sector", "material", "metric", "diff_mean"]
+    )
+    return frame.assign(diff_p05=frame["diff_mean"] - 1.0, diff_p95=frame["diff_mean"] + 1.0)
+
+
+@pytest.mark.parametrize("moved", [True, False])
+def test_a_comparison_draws_b_minus_a_of_the_groups_moved_and_of_prices(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moved: bool
+) -> None:
+    from sim.io import report_charts
+
+    figures: list[Any] = []
+    monkeypatch.setattr(
+        report_charts.Figure, "savefig", lambda fig, path, **_: figures.append((fig, path.name))
+    )
+    pair = [scenario([]).model_copy(update={"name": n}) for n in ("plan-a", "plan-b")]
+    report_charts.save_differences(_differences(moved), pair, tmp_path)
+    (shortfall, first), (prices, second) = figures
+    assert (first, second) == report_charts.DIFFERENCE_FILES
+    texts = " ".join(t.get_text() for t in shortfall.findobj(Text))
+    assert "plan-b minus plan-a" in texts
+    panels = [ax.get_title() for ax in shortfall.axes if ax.axison]
+    assert panels == (["US defence (NdFeB)"] if moved else [])
+    assert moved or "moves no buyer group's monthly shortfall" in texts
+    assert [ax.get_title() for ax in prices.axes] == [
+        "NdPr oxide",
+        "Dy oxide",
+        "Tb oxide",
+        "NdFeB magnet",
+    ]
+    assert all(ax.get_ylabel() == "B - A, US$/kg" for ax in prices.axes)

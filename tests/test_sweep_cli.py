@@ -193,6 +193,9 @@ def test_compare_and_sensitivity_write_their_tables(tmp_path: Path) -> None:
     assert main(["compare", str(a), str(a), "-n", "6", "--workers", "1", "--out", str(out)]) == 0
     table = pd.read_csv(out / "comparison.csv")
     assert (table["diff_mean"] == 0).all()
+    files = json.loads((out / "manifest.json").read_text())["files"]
+    for picture in ("comparison_shortfall.png", "comparison_prices.png"):  # B - A, drawn
+        assert picture in files and (out / picture).read_bytes()[:4] == b"\x89PNG", picture
     sens = tmp_path / "sens"
     assert (
         main(

@@ -4,10 +4,10 @@ Drawing a run's chart costs ~0.7 s (matplotlib's import, then Agg's drawing and 
 as much as building and writing its tables, and both hold the interpreter. `ChartProcess`
 starts a Python process at once, which imports `sim.io.plotting` while the command loads
 and simulates, then waits on its standard input for one drawing: the name of a
-`sim.io.plotting` function and its arguments, pickled. The command sends it as soon as the
-chart's data is ready and writes its tables meanwhile; `ChartProcess.finish` waits for the
-picture (before the results folder is renamed into place) and passes on the warnings it
-raised.
+`sim.io.plotting` function (or ``module.function``) and its arguments, pickled. The command
+sends it as soon as the chart's data is ready and writes its tables meanwhile;
+`ChartProcess.finish` waits for the picture (before the results folder is renamed into place)
+and passes on the warnings it raised.
 
 The second process only saves time, never output: if it cannot start, dies or fails, the
 chart is drawn in the command's own process, where a real error is raised as any other.
@@ -16,15 +16,19 @@ chart is drawn in the command's own process, where a real error is raised as any
 
 from __future__ import annotations
 
+import argparse
+import functools
 import pickle
 import subprocess
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+PLOTTING = "sim.io.plotting"
 #: The second process's program: this copy of the package (not one in the working folder),
 #: then `serve`.
 SERVE = """import sys
@@ -40,7 +44,7 @@ class Charts(Protocol):
     """Where a command's chart is drawn."""
 
     def draw(self, name: str, *args: Any) -> None:
-        """Draw with `sim.io.plotting`'s function ``name`` and ``args``."""
+        """Draw with the function ``name`` (`drawing`) and ``args``."""
 
     def finish(self) -> None:
         """Return once what `draw` was given is written."""
@@ -50,15 +54,22 @@ class InProcess:
     """Charts drawn at once, in this process."""
 
     def draw(self, name: str, *args: Any) -> None:
-        from sim.io import plotting
-
-        getattr(plotting, name)(*args)
+        drawing(name)(*args)
 
     def finish(self) -> None:
         pass
 
 
 in_process = InProcess()
+
+
+def drawing(name: str) -> Callable[..., None]:
+    """The function that draws: ``name`` in `sim.io.plotting`, or ``module.function``."""
+    import importlib
+
+    module, _, function = name.rpartition(".")
+    found: Callable[..., None] = getattr(importlib.import_module(module or PLOTTING), function)
+    return found
 
 
 class ChartProcess:
@@ -132,15 +143,31 @@ class ChartProcess:
         self._job = None
 
 
+Command = Callable[[argparse.Namespace], int]
+
+
+def charted(*modules: str) -> Callable[[Callable[[argparse.Namespace, Charts], int]], Command]:
+    """A command of the command line that draws its charts in a `ChartProcess` (importing
+    ``modules`` as it waits), started as the command starts and stopped when it ends."""
+
+    def wrap(command: Callable[[argparse.Namespace, Charts], int]) -> Command:
+        @functools.wraps(command)
+        def charting(args: argparse.Namespace) -> int:
+            with ChartProcess(modules) as charts:
+                return command(args, charts)
+
+        return charting
+
+    return wrap
+
+
 def serve(modules: list[str] | tuple[str, ...] = ()) -> int:
     """The second process: import plotting and ``modules``, then draw the one job read from
     standard input and write the warnings it raised to standard output, pickled. Exits
     quietly if its command ended without sending one."""
     import importlib
 
-    from sim.io import plotting
-
-    for module in modules:
+    for module in (PLOTTING, *modules):
         importlib.import_module(module)
 
     try:
@@ -149,7 +176,7 @@ def serve(modules: list[str] | tuple[str, ...] = ()) -> int:
         return 0
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        getattr(plotting, name)(*args)
+        drawing(name)(*args)
     raised = [(w.category, str(w.message)) for w in caught]
     sys.stdout.buffer.write(pickle.dumps(raised))
     return 0

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from sim.errors import Interrupted, bad_value
 from sim.io import console
+from sim.io.chart_process import Charts, charted
 
 if TYPE_CHECKING:
     from sim.config.scenario import Scenario
-    from sim.io.chart_process import Charts
     from sim.runs.sweep import SweepResult
     from sim.world.world import World
 
@@ -32,17 +32,10 @@ def validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def run(args: argparse.Namespace) -> int:
+@charted()
+def run(args: argparse.Namespace, charts: Charts) -> int:
     """``sim run``: run a scenario once and write its results folder (its chart drawn by a
     second process, started now so that it loads matplotlib while this one simulates)."""
-    from sim.io.chart_process import ChartProcess
-
-    with ChartProcess() as charts:
-        return _run(args, charts)
-
-
-def _run(args: argparse.Namespace, charts: Charts) -> int:
-    """``sim run``, its chart drawn by ``charts``."""
     from sim.io.impact_console import impact_summary
     from sim.io.report import check_free, default_folder, write_run
     from sim.io.table_files import TableChoice, parse_tables
@@ -174,17 +167,10 @@ def _calibration_scenario(world_name: str) -> Scenario:
     )
 
 
-def backtest(args: argparse.Namespace) -> int:
+@charted("sim.runs.backtest")
+def backtest(args: argparse.Namespace, charts: Charts) -> int:
     """``sim backtest``: run a scenario and hold its series against observed ones (its chart
     drawn by a second process, as `run`'s)."""
-    from sim.io.chart_process import ChartProcess
-
-    with ChartProcess(modules=("sim.runs.backtest",)) as charts:
-        return _backtest(args, charts)
-
-
-def _backtest(args: argparse.Namespace, charts: Charts) -> int:
-    """``sim backtest``, its chart drawn by ``charts``."""
     from sim.io.observed import check_observed, read_observed
     from sim.io.report import check_free, default_folder, write_backtest
     from sim.runs import engine
@@ -205,17 +191,10 @@ def _backtest(args: argparse.Namespace, charts: Charts) -> int:
     return 0
 
 
-def sweep(args: argparse.Namespace) -> int:
+@charted()
+def sweep(args: argparse.Namespace, charts: Charts) -> int:
     """``sim sweep``: run many futures of a scenario and write their distribution (its fan
     chart drawn by a second process, as `run`'s)."""
-    from sim.io.chart_process import ChartProcess
-
-    with ChartProcess() as charts:
-        return _sweep(args, charts)
-
-
-def _sweep(args: argparse.Namespace, charts: Charts) -> int:
-    """``sim sweep``, its fan chart drawn by ``charts``."""
     from sim.io.report import write_sweep
     from sim.runs.sweep import default_batch
     from sim.runs.sweep_tables import totals_table
@@ -261,8 +240,10 @@ def _warn_if_certain(scenario: Scenario, path: Path) -> None:
         )
 
 
-def compare(args: argparse.Namespace) -> int:
-    """``sim compare``: sweep A and B with shared draws; report B's effect against A."""
+@charted()
+def compare(args: argparse.Namespace, charts: Charts) -> int:
+    """``sim compare``: sweep A and B with shared draws; report B's effect against A (B - A
+    drawn by a second process, as `run`'s chart)."""
     from sim.io.impact_console import comparison_impact
     from sim.io.report import check_free, write_comparison
     from sim.runs.sweep import check_comparable
@@ -286,7 +267,7 @@ def compare(args: argparse.Namespace) -> int:
         if args.out is not None
         else (args.results / f"{a.scenario.name}-vs-{b.scenario.name}" / folder_b.name)
     )
-    tables = write_comparison(a, b, out, window)
+    tables = write_comparison(a, b, out, window, charts)
     shutil.rmtree(store_a, ignore_errors=True)
     shutil.rmtree(store_b, ignore_errors=True)
     print(console.comparison_header(a, b, args.seed))

@@ -399,11 +399,16 @@ def _sweep_manifest(result: SweepResult, files: list[str]) -> dict[str, Any]:
 
 
 def write_comparison(
-    a: SweepResult, b: SweepResult, folder: Path, window: Window | None = None
+    a: SweepResult,
+    b: SweepResult,
+    folder: Path,
+    window: Window | None = None,
+    charts: Charts = in_process,
 ) -> dict[str, pd.DataFrame]:
     """Paired comparison of two sweeps: comparison.csv, both summaries, B - A of the impact
-    tables by ``window``'s periods (default: calendar years) and a manifest; the tables
-    written, by file name."""
+    tables by ``window``'s periods (default: calendar years), B - A month by month and its
+    pictures (drawn by ``charts``) and a manifest; the tables written, by file name."""
+    from sim.io.report_charts import DIFFERENCE_FILES
     from sim.io.scenario_record import write_scenario
     from sim.runs.compare_impact import impact_comparisons
     from sim.runs.compare_monthly import monthly_comparison_table
@@ -417,10 +422,13 @@ def write_comparison(
         impact = impact_comparisons(a, b, world, window or BY_YEAR)
         totals = {"totals_a.csv": totals_table(a), "totals_b.csv": totals_table(b)}
         monthly = {"comparison_monthly.csv": monthly_comparison_table(a, b)}
+        pair = [a.scenario, b.scenario]
+        charts.draw("sim.io.report_charts.save_differences", *monthly.values(), pair, tmp)
         _write_tables({"comparison.csv": table, **totals, **impact, **monthly}, tmp)
         scenarios = [
             write_scenario(tmp, s.scenario, f"scenario_{n}.yaml") for n, s in zip("ab", (a, b))
         ]
+        charts.finish()
         manifest = {
             "a": {"scenario": a.scenario.name, "scenario_hash": scenario_hash(a.scenario)},
             "b": {"scenario": b.scenario.name, "scenario_hash": scenario_hash(b.scenario)},
@@ -436,7 +444,7 @@ def write_comparison(
             "periods": (window or BY_YEAR).label,
             "files": sorted(
                 ["comparison.csv", "manifest.json", "totals_a.csv", "totals_b.csv", *impact]
-                + [*monthly, *scenarios]
+                + [*monthly, *scenarios, *DIFFERENCE_FILES]
             ),
         }
         _write_manifest(tmp, manifest)

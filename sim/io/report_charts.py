@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import io
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -89,6 +90,29 @@ def _band(ax: Any, rows: pd.DataFrame, low: str, high: str, middle: str, style: 
 
 
 MOVED_T = 0.5  # a group whose summed B - A is smaller has not moved
+#: The pictures `sim compare` writes into its folder (`save_differences`).
+DIFFERENCE_FILES = ("comparison_shortfall.png", "comparison_prices.png")
+
+
+def save_differences(
+    monthly: pd.DataFrame, scenarios: list[Scenario], folder: Path, top: int = 6
+) -> None:
+    """A comparison's pictures (`DIFFERENCE_FILES`) in ``folder``: B - A of monthly shortfall
+    for the ``top`` groups B moves most (or a line saying it moves none) and of prices."""
+    shortfall = shortfall_differences(monthly, scenarios, top)
+    if shortfall is None:
+        shortfall = Figure(figsize=(12, 1.0))
+        shortfall.text(
+            0.5,
+            0.5,
+            f"B - A: {scenarios[1].name} minus {scenarios[0].name}: B moves no buyer group's "
+            f"monthly shortfall by more than {MOVED_T:g} t over the horizon",
+            ha="center",
+            va="center",
+            fontsize=10,
+        )
+    for figure, name in zip((shortfall, price_differences(monthly, scenarios)), DIFFERENCE_FILES):
+        figure.savefig(folder / name, dpi=DPI)
 
 
 def shortfall_differences(
