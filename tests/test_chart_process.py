@@ -49,12 +49,14 @@ def test_the_second_process_draws_the_picture_drawn_in_process(tmp_path: Path) -
     assert there == (tmp_path / "here.png").read_bytes()
 
 
-@pytest.mark.parametrize("why", ["no python there", "a bundled app"])
+@pytest.mark.parametrize("why", ["no python there", "a bundled app", "an embedded python"])
 def test_a_second_process_that_cannot_start_leaves_the_drawing_here(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, why: str
 ) -> None:
     if why == "a bundled app":  # its executable runs the app, not Python's -c
         monkeypatch.setattr(sys, "frozen", True, raising=False)
+    elif why == "an embedded python":  # no executable to start
+        monkeypatch.setattr(sys, "executable", "")
     else:
         monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
     name, *args = _chart(tmp_path / "s.png")

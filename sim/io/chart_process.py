@@ -81,7 +81,7 @@ class ChartProcess:
         self._job: tuple[str, tuple[Any, ...]] | None = None
         program = SERVE.format(root=str(PACKAGE_ROOT), modules=list(modules))
         self._process: subprocess.Popen[bytes] | None = None
-        if getattr(sys, "frozen", False):  # a bundled app: its executable is not Python
+        if getattr(sys, "frozen", False) or not sys.executable:  # a bundled or embedded app
             return
         try:
             self._process = subprocess.Popen(
