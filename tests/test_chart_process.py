@@ -125,3 +125,33 @@ def test_the_second_process_imports_what_the_drawing_needs_while_it_waits(
     monkeypatch.setattr(sys, "stdin", SimpleNamespace(buffer=io.BytesIO(b"")))
     assert chart_process.serve(("sim.runs.backtest",)) == 0
     assert "sim.runs.backtest" in sys.modules
+
+
+def test_a_drawing_whose_arguments_will_not_pickle_is_drawn_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def sketch(path: Path, content: object) -> None:
+        path.write_bytes(content())  # type: ignore[operator]
+
+    monkeypatch.setattr(plotting, "sketch", sketch, raising=False)
+    with ChartProcess() as charts:
+        charts.draw("sketch", tmp_path / "s.bin", lambda: b"drawn here")
+        charts.finish()
+    assert (tmp_path / "s.bin").read_bytes() == b"drawn here"
+
+
+def test_what_a_drawing_prints_does_not_spoil_what_the_second_process_sends(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def noisy() -> None:
+        print("a library's chatter")
+        warnings.warn("and a warning", UserWarning, stacklevel=1)
+
+    monkeypatch.setattr(plotting, "noisy", noisy, raising=False)
+    out = io.BytesIO()
+    monkeypatch.setattr(
+        sys, "stdin", SimpleNamespace(buffer=io.BytesIO(pickle.dumps(("noisy", ()))))
+    )
+    monkeypatch.setattr(sys, "stdout", SimpleNamespace(buffer=out))
+    assert chart_process.serve() == 0
+    assert pickle.loads(out.getvalue()) == [(UserWarning, "and a warning")]

@@ -113,8 +113,8 @@ class ChartProcess:
         try:
             pickle.dump(self._job, self._process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
             self._process.stdin.close()
-        except (OSError, pickle.PicklingError):  # it died; an argument will not pickle
-            self._here()
+        except (OSError, pickle.PicklingError, TypeError, AttributeError):
+            self._here()  # it died, or an argument will not pickle
 
     def finish(self) -> None:
         """Wait for the drawing; its warnings are raised here; drawn here if it failed."""
@@ -124,9 +124,13 @@ class ChartProcess:
         if self._process.wait() != 0:
             self._here()
             return
-        for category, message in pickle.loads(out):
-            warnings.warn(message, category, stacklevel=2)
         self._job = None
+        try:
+            raised = pickle.loads(out)
+        except Exception:  # noqa: BLE001 (the picture is written; only its warnings are lost)
+            raised = []
+        for category, message in raised:
+            warnings.warn(message, category, stacklevel=2)
 
     def stop(self) -> None:
         """Stop the second process if it still runs (the command ended or failed)."""
@@ -174,9 +178,9 @@ def serve(modules: list[str] | tuple[str, ...] = ()) -> int:
         name, args = pickle.load(sys.stdin.buffer)
     except EOFError:
         return 0
+    out, sys.stdout = sys.stdout.buffer, sys.stderr  # what a library prints spoils nothing
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         drawing(name)(*args)
-    raised = [(w.category, str(w.message)) for w in caught]
-    sys.stdout.buffer.write(pickle.dumps(raised))
+    out.write(pickle.dumps([(w.category, str(w.message)) for w in caught]))
     return 0
