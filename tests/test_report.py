@@ -140,6 +140,23 @@ def test_a_comparison_report_draws_b_minus_a(folders: dict[str, Path]) -> None:
     assert (monthly["diff_mean"].abs() > 1).any()  # the outage moves something
 
 
+def test_a_comparison_report_shows_the_folder_pictures_or_draws_them(
+    folders: dict[str, Path], tmp_path: Path
+) -> None:
+    # the pictures sim compare drew, as they are, and for a folder without them (written
+    # before sim compare drew them), the same charts drawn for the page
+    shown = DATA_PNG.findall(_page(folders["compare"]))
+    files = [folders["compare"] / name for name in report_charts.DIFFERENCE_FILES]
+    assert shown == [base64.b64encode(f.read_bytes()).decode("ascii") for f in files]
+    older = tmp_path / "older"
+    shutil.copytree(folders["compare"], older)
+    for name in (*report_charts.DIFFERENCE_FILES, "report.html"):
+        (older / name).unlink()
+    assert main(["report", str(older)]) == 0
+    drawn = DATA_PNG.findall(_page(older))
+    assert len(drawn) == 2 and set(drawn).isdisjoint(shown)
+
+
 def test_a_comparison_that_moves_no_shortfall_says_so(folders: dict[str, Path]) -> None:
     monthly = pd.read_csv(folders["compare"] / "comparison_monthly.csv")
     still = monthly.assign(**{c: 0.0 for c in ("diff_mean", "diff_p05", "diff_p95")})

@@ -121,9 +121,7 @@ def shortfall_differences(
     """B - A of monthly shortfall (t of magnet or element) for the ``top`` buyer groups B
     moves most, a panel each: the paired difference's mean, and its P5-P95 band (None when B
     moves no group's shortfall by more than `MOVED_T`)."""
-    rows = monthly[monthly["metric"] == "shortfall_t"].assign(
-        date=lambda f: pd.to_datetime(f["date"])
-    )
+    rows = _shortfall_rows(monthly)
     groups = _moved_most(rows, top)
     if not groups:
         return None
@@ -140,6 +138,18 @@ def shortfall_differences(
     _hide_unused(axes, len(groups))
     heading = f"B - A: {scenarios[1].name} minus {scenarios[0].name}, monthly shortfall"
     return _titled(fig, f"{heading} of the groups moved most (line: mean; band: P5 to P95)")
+
+
+def moved_most(monthly: pd.DataFrame, top: int) -> list[tuple[str, str, str]]:
+    """The ``top`` buyer groups whose monthly shortfall B moves most (none if it moves none
+    by more than `MOVED_T`), from B - A month by month."""
+    return _moved_most(_shortfall_rows(monthly), top)
+
+
+def _shortfall_rows(monthly: pd.DataFrame) -> pd.DataFrame:
+    """The shortfall rows of B - A month by month, dated."""
+    rows = monthly[monthly["metric"] == "shortfall_t"]
+    return rows.assign(date=pd.to_datetime(rows["date"]))
 
 
 def _moved_most(rows: pd.DataFrame, top: int) -> list[tuple[str, str, str]]:

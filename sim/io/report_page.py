@@ -266,18 +266,31 @@ def _compare_sections(results: ResultsFolder, year: int | None) -> list[str]:
     if monthly is None:
         body = _missing("comparison_monthly (B - A month by month)")
     else:
-        shortfall = charts.shortfall_differences(monthly, results.scenarios, TOP_GROUPS)
-        prices = charts.price_differences(monthly, results.scenarios)
-        body = _shortfall_moved(shortfall) + _chart(prices, "B - A of prices")
+        alt = "B - A of prices"
+        prices = _drawn(results, charts.DIFFERENCE_FILES[1], alt) or _chart(
+            charts.price_differences(monthly, results.scenarios), alt
+        )
+        body = _shortfall_moved(results, monthly) + prices
     return [_section("difference", "B - A over time", body)]
 
 
-def _shortfall_moved(chart: Any) -> str:
-    """B - A of monthly shortfall as a chart, or a line saying that B moved no group."""
-    if chart is None:
+def _shortfall_moved(results: ResultsFolder, monthly: pd.DataFrame) -> str:
+    """B - A of monthly shortfall as the folder's picture (or drawn now, for a folder from
+    before `sim compare` drew it), or a line saying that B moved no group."""
+    if not charts.moved_most(monthly, TOP_GROUPS):
         limit = f"{charts.MOVED_T:g} t"
         return f'<p class="note">B moves no buyer group\'s shortfall by more than {limit}.</p>'
-    return _chart(chart, "B - A of monthly shortfall")
+    alt = "B - A of monthly shortfall"
+    drawn = _drawn(results, charts.DIFFERENCE_FILES[0], alt)
+    return drawn or _chart(
+        charts.shortfall_differences(monthly, results.scenarios, TOP_GROUPS), alt
+    )
+
+
+def _drawn(results: ResultsFolder, name: str, alt: str) -> str:
+    """The folder's picture ``name`` as a figure of the page, or "" if it has none."""
+    path = results.path / name
+    return _figure(charts.png_uri(path.read_bytes()), alt) if path.is_file() else ""
 
 
 _SECTIONS = {"run": _run_sections, "sweep": _sweep_sections, "compare": _compare_sections}
