@@ -151,3 +151,21 @@ def test_an_interrupted_sweep_says_what_it_kept(tmp_path: Path, sig: int) -> Non
         f"{store}: the same command resumes from them ('sim clean' removes them)"
     ), err
     assert kept >= 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_the_chart_process_ends_with_its_command(tmp_path: Path, sig: int) -> None:
+    # stopped or killed while its chart's process still waits for the picture's data, the
+    # command leaves no process behind (that one reads the end of its input and ends)
+    proc = _start(tmp_path / "new")
+    command = psutil.Process(proc.pid)
+    began = time.monotonic()
+    helpers: list[psutil.Process] = []
+    while not helpers and time.monotonic() - began < 30:
+        helpers = [p for p in command.children() if "chart_process" in " ".join(p.cmdline())]
+        time.sleep(0.02)
+    assert helpers, "no chart process started"
+    proc.send_signal(sig)
+    proc.wait(timeout=60)
+    _, alive = psutil.wait_procs(helpers, timeout=10)
+    assert alive == [], "the chart's process outlived its command"
