@@ -398,6 +398,11 @@ def _sweep_manifest(result: SweepResult, files: list[str]) -> dict[str, Any]:
     }
 
 
+#: The pictures `sim compare` draws into its folder (`sim.io.report_charts.save_differences`):
+#: B - A of monthly shortfall, then of prices.
+DIFFERENCE_FILES = ("comparison_shortfall.png", "comparison_prices.png")
+
+
 def write_comparison(
     a: SweepResult,
     b: SweepResult,
@@ -408,7 +413,6 @@ def write_comparison(
     """Paired comparison of two sweeps: comparison.csv, both summaries, B - A of the impact
     tables by ``window``'s periods (default: calendar years), B - A month by month and its
     pictures (drawn by ``charts``) and a manifest; the tables written, by file name."""
-    from sim.io.report_charts import DIFFERENCE_FILES
     from sim.io.scenario_record import write_scenario
     from sim.runs.compare_impact import impact_comparisons
     from sim.runs.compare_monthly import monthly_comparison_table

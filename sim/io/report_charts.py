@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 
 from sim.config.scenario import Scenario
 from sim.io.plotting import COLOURS, in_force
+from sim.io.report import DIFFERENCE_FILES
 
 #: The products whose prices a report draws, and how it names them.
 MAIN_PRODUCTS = {
@@ -90,8 +91,6 @@ def _band(ax: Any, rows: pd.DataFrame, low: str, high: str, middle: str, style: 
 
 
 MOVED_T = 0.5  # a group whose summed B - A is smaller has not moved
-#: The pictures `sim compare` writes into its folder (`save_differences`).
-DIFFERENCE_FILES = ("comparison_shortfall.png", "comparison_prices.png")
 
 
 def save_differences(
