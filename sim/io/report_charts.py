@@ -1,6 +1,7 @@
 """The report's own charts, drawn from a results folder's tables: price paths by tier (a run),
-price fans by tier (a sweep) and B - A over time (a comparison); and any chart as a PNG data
-URI, so that the page needs no file and no network (the flows' diagram is `sim.io.sankey`).
+price fans by tier (a sweep) and B - A over time (a comparison, which `sim compare` also saves
+into its folder: `save_differences`); and any chart as a PNG data URI, so that the page needs
+no file and no network (the flows' diagram is `sim.io.sankey`).
 
 Every chart names its scenario in its title, has units on its axes and a legend, and marks
 the scenario's events as the folder's own charts do (`sim.io.plotting.in_force`): a dashed
