@@ -4,7 +4,10 @@ Each run is a fresh process (``python -m sim run ... --out FOLDER`` from the tre
 it runs that tree's code): imports, loading, the simulation, the tables, the CSV files, the
 chart and the manifest. One warm-up run first compiles the kernels into numba's cache (or
 finds them there); the median of the ``--repeat`` runs after it is printed, with ``sim
---help`` for the start-up alone.
+--help`` for the start-up alone. Later runs are run as a user's are: by the tree's warm server
+(`sim.io.server`, which the warm-up run starts; the benchmark waits until it is ready with
+``sim server start`` and stops it after), unless ``--no-server`` (``SIM_SERVER=0``: each run
+in its own process). A tree without servers runs in its own process either way.
 
 ``--first`` measures instead the first run of a new copy (target: <= 10 s): each run with an
 empty numba cache folder of its own, so the kernels run uncompiled while a background process
@@ -27,6 +30,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 if __package__:  # imported (pytest)
@@ -75,21 +80,50 @@ def _stop_warming(cache: Path) -> None:
             process.kill()
 
 
-def run_once(tree: Path, scratch: Path) -> float:
-    """Wall seconds of one ``sim run`` of the baseline into a new folder under ``scratch``,
-    its kernels compiled (``NUMBA_DISABLE_JIT=0``: the warm-up run compiles them in its own
-    process if they never were, rather than running uncompiled, as a first run does)."""
+def later_env(server: bool = True) -> dict[str, str]:
+    """The environment of later runs: kernels compiled (``NUMBA_DISABLE_JIT=0``: the
+    warm-up run compiles them in its own process if they never were, rather than running
+    uncompiled, as a first run does), with or without a warm server."""
+    return {**os.environ, "NUMBA_DISABLE_JIT": "0", "SIM_SERVER": "1" if server else "0"}
+
+
+def run_once(tree: Path, scratch: Path, server: bool = True) -> float:
+    """Wall seconds of one ``sim run`` of the baseline into a new folder under ``scratch``."""
     out = Path(tempfile.mkdtemp(dir=scratch)) / "run"
-    env = {**os.environ, "NUMBA_DISABLE_JIT": "0"}
-    return timed(tree, "run", str(SCENARIO), "--out", str(out), env=env)
+    return timed(tree, "run", str(SCENARIO), "--out", str(out), env=later_env(server))
 
 
-def measure(repeat: int, tree: Path = trees.HERE) -> dict[str, float]:
-    """Median, min and max wall seconds of ``sim run`` of the baseline after a warm-up run,
-    and the median of ``sim --help``."""
-    with tempfile.TemporaryDirectory() as scratch:
-        run_once(tree, Path(scratch))  # compiles the kernels, or loads them from the cache
-        runs = [run_once(tree, Path(scratch)) for _ in range(repeat)]
+@contextmanager
+def warm(tree: Path, scratch: Path, server: bool = True) -> Iterator[None]:
+    """A warm-up run of ``tree``, then its server ready (if it has servers and ``server``)
+    until the block ends."""
+    run_once(tree, scratch, server)  # compiles the kernels, or loads them from the cache
+    serving = server and (tree / "sim" / "io" / "server.py").exists()
+    if serving:
+        _server(tree, "start")
+    try:
+        yield
+    finally:
+        if serving:
+            _server(tree, "stop")
+
+
+def _server(tree: Path, action: str) -> None:
+    """``sim server ACTION`` of ``tree``."""
+    subprocess.run(
+        [sys.executable, "-m", "sim", "server", action],
+        cwd=tree,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        env=later_env(),
+    )
+
+
+def measure(repeat: int, tree: Path = trees.HERE, server: bool = True) -> dict[str, float]:
+    """Median, min and max wall seconds of ``sim run`` of the baseline after a warm-up run
+    (by the tree's warm server, if ``server``), and the median of ``sim --help``."""
+    with tempfile.TemporaryDirectory() as scratch, warm(tree, Path(scratch), server):
+        runs = [run_once(tree, Path(scratch), server) for _ in range(repeat)]
     helps = [timed(tree, "--help") for _ in range(repeat)]
     return {
         "median_s": statistics.median(runs),
@@ -99,15 +133,15 @@ def measure(repeat: int, tree: Path = trees.HERE) -> dict[str, float]:
     }
 
 
-def alternate(old: Path, new: Path, rounds: int) -> dict[str, list[float]]:
+def alternate(old: Path, new: Path, rounds: int, server: bool = True) -> dict[str, list[float]]:
     """Each tree warmed up, then run once each, in turns, ``rounds`` times."""
     found: dict[str, list[float]] = {str(old): [], str(new): []}
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as scratch, ExitStack() as stack:
         for tree in (old, new):
-            run_once(tree, Path(scratch))
+            stack.enter_context(warm(tree, Path(scratch), server))
         for _ in range(rounds):
             for tree in (old, new):
-                found[str(tree)].append(run_once(tree, Path(scratch)))
+                found[str(tree)].append(run_once(tree, Path(scratch), server))
     return found
 
 
@@ -121,13 +155,14 @@ def print_alternated(found: dict[str, list[float]]) -> None:
     print(f"new/old {new / old:.3f}")
 
 
-def show(out: dict[str, float], repeat: int, as_json: bool) -> None:
+def show(out: dict[str, float], repeat: int, as_json: bool, server: bool = True) -> None:
     """Print the measures, as JSON or as a line."""
     if as_json:
         json.dump(out, sys.stdout)
         return
+    how = "by its warm server" if server else "each in its own process"
     print(
-        f"sim run {SCENARIO}: median {out['median_s']:.3f} s of {repeat} "
+        f"sim run {SCENARIO} ({how}): median {out['median_s']:.3f} s of {repeat} "
         f"(min {out['min_s']:.3f}, max {out['max_s']:.3f}); sim --help "
         f"{out['help_median_s']:.3f} s; target <= 1.5 s"
     )
@@ -137,6 +172,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--first", action="store_true", help="the first run of a new copy")
+    parser.add_argument(
+        "--no-server", action="store_true", help="later runs each in its own process"
+    )
     trees.add_options(parser)
     args = parser.parse_args()
     if args.first:
@@ -146,9 +184,10 @@ def main() -> None:
             f"{args.repeat} (min {out['min_s']:.3f}, max {out['max_s']:.3f}); target <= 10 s"
         )
     elif args.ab:
-        print_alternated(alternate(*args.ab, args.rounds))
+        print_alternated(alternate(*args.ab, args.rounds, not args.no_server))
     else:
-        show(measure(args.repeat, args.tree), args.repeat, args.json)
+        server = not args.no_server
+        show(measure(args.repeat, args.tree, server), args.repeat, args.json, server)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """`sim run` draws its chart in a second process while it writes its tables (issue 17): the
 picture is the one drawn in-process, byte for byte; the second process's warnings reach the
 command; a second process that cannot start or that fails costs time, never the picture; a
-command that fails leaves no process behind."""
+command that fails leaves no process behind. Where plotting is loaded already (a command a
+warm server runs, `sim.io.server`), the second process is a fork of the command: the same
+picture, its warnings passed on, a failure redone here."""
 
 from __future__ import annotations
 
@@ -38,10 +40,11 @@ def _chart(path: Path) -> tuple[str, pd.DataFrame, object, Path]:
     return "plot_shortfall", _shortfall(), scenario([outage], end="2025-12-31"), path
 
 
-def test_the_second_process_draws_the_picture_drawn_in_process(tmp_path: Path) -> None:
+@pytest.mark.parametrize("forks", [False, True], ids=["new process", "fork"])
+def test_the_second_process_draws_the_picture_drawn_in_process(tmp_path: Path, forks: bool) -> None:
     name, *args = _chart(tmp_path / "here.png")
     in_process.draw(name, *args)
-    with ChartProcess() as charts:
+    with ChartProcess(forks=forks) as charts:
         charts.draw(name, args[0], args[1], tmp_path / "there.png")
         charts.finish()
     there = (tmp_path / "there.png").read_bytes()
@@ -60,15 +63,18 @@ def test_a_second_process_that_cannot_start_leaves_the_drawing_here(
     else:
         monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
     name, *args = _chart(tmp_path / "s.png")
-    with ChartProcess() as charts:
+    with ChartProcess(forks=False) as charts:
         assert charts._process is None
         charts.draw(name, *args)
         charts.finish()
     assert (tmp_path / "s.png").read_bytes()[:8] == PNG
 
 
-def test_a_failed_drawing_is_redone_here_where_its_error_is_raised(tmp_path: Path) -> None:
-    with ChartProcess() as charts:
+@pytest.mark.parametrize("forks", [False, True], ids=["new process", "fork"])
+def test_a_failed_drawing_is_redone_here_where_its_error_is_raised(
+    tmp_path: Path, forks: bool
+) -> None:
+    with ChartProcess(forks=forks) as charts:
         charts.draw("no_such_chart", tmp_path / "s.png")
         with pytest.raises(AttributeError, match="no_such_chart"):
             charts.finish()
@@ -76,7 +82,7 @@ def test_a_failed_drawing_is_redone_here_where_its_error_is_raised(tmp_path: Pat
 
 
 def test_a_command_that_fails_before_drawing_stops_the_second_process() -> None:
-    with pytest.raises(RuntimeError), ChartProcess() as charts:
+    with pytest.raises(RuntimeError), ChartProcess(forks=False) as charts:
         process = charts._process
         assert process is not None and process.poll() is None
         raise RuntimeError("the scenario was bad")
@@ -106,7 +112,7 @@ def test_the_second_process_passes_its_warnings_on(monkeypatch: pytest.MonkeyPat
             return 0
 
     charts = ChartProcess.__new__(ChartProcess)
-    charts._job, charts._process = ("warns", ()), Done()
+    charts._job, charts._process, charts._fork = ("warns", ()), Done(), None
     with pytest.warns(UserWarning, match="odd chart at x.png"):
         charts.finish()
 
@@ -134,7 +140,7 @@ def test_a_drawing_whose_arguments_will_not_pickle_is_drawn_here(
         path.write_bytes(content())  # type: ignore[operator]
 
     monkeypatch.setattr(plotting, "sketch", sketch, raising=False)
-    with ChartProcess() as charts:
+    with ChartProcess(forks=False) as charts:
         charts.draw("sketch", tmp_path / "s.bin", lambda: b"drawn here")
         charts.finish()
     assert (tmp_path / "s.bin").read_bytes() == b"drawn here"
@@ -155,3 +161,50 @@ def test_what_a_drawing_prints_does_not_spoil_what_the_second_process_sends(
     monkeypatch.setattr(sys, "stdout", SimpleNamespace(buffer=out))
     assert chart_process.serve() == 0
     assert pickle.loads(out.getvalue()) == [(UserWarning, "and a warning")]
+
+
+def test_where_plotting_is_loaded_a_fork_draws(tmp_path: Path) -> None:
+    assert "sim.io.plotting" in sys.modules  # imported above, as a warm server has it
+    name, *args = _chart(tmp_path / "s.png")
+    with ChartProcess() as charts:
+        assert charts._process is None  # no new process started
+        charts.draw(name, *args)
+        assert charts._fork is not None
+        charts.finish()
+    assert (tmp_path / "s.png").read_bytes()[:8] == PNG
+
+
+def test_the_fork_passes_its_warnings_on_and_prints_nothing_it_should_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def warns(path: Path) -> None:
+        warnings.warn(f"odd chart at {path}", UserWarning, stacklevel=1)
+        path.write_bytes(b"drawn")
+
+    monkeypatch.setattr(plotting, "warns", warns, raising=False)
+    with ChartProcess(forks=True) as charts:
+        charts.draw("warns", tmp_path / "w.png")
+        with pytest.warns(UserWarning, match="odd chart at"):
+            charts.finish()
+    assert (tmp_path / "w.png").read_bytes() == b"drawn"
+
+
+def test_a_command_that_fails_after_sending_its_drawing_stops_the_fork(tmp_path: Path) -> None:
+    import os
+
+    def slow(path: Path) -> None:
+        import time
+
+        time.sleep(60)
+
+    plotting.slow = slow  # type: ignore[attr-defined]
+    try:
+        with pytest.raises(RuntimeError), ChartProcess(forks=True) as charts:
+            charts.draw("slow", tmp_path / "s.png")
+            assert charts._fork is not None
+            pid = charts._fork[0]
+            raise RuntimeError("the tables could not be written")
+    finally:
+        del plotting.slow  # type: ignore[attr-defined]
+    with pytest.raises(ChildProcessError):  # reaped: gone
+        os.waitpid(pid, os.WNOHANG)

@@ -9,6 +9,10 @@ sends it as soon as the chart's data is ready and writes its tables meanwhile;
 `ChartProcess.finish` waits for the picture (before the results folder is renamed into place)
 and passes on the warnings it raised.
 
+Where `sim.io.plotting` is loaded already (a command run by a warm server, `sim.io.server`),
+there is nothing to import: the second process is a fork of the command, made when the
+drawing is sent, which draws from the data it shares and sends back its warnings.
+
 The second process only saves time, never output: if it cannot start, dies or fails, the
 chart is drawn in the command's own process, where a real error is raised as any other.
 `in_process` draws at once, for the Python API and the tests.
@@ -18,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import pickle
+import signal
 import subprocess
 import sys
 import warnings
@@ -77,12 +83,18 @@ class ChartProcess:
     imports ``modules`` beside plotting while it waits: those the drawing's arguments need
     to be unpickled (a `sim.runs.backtest.Backtest`'s)."""
 
-    def __init__(self, modules: tuple[str, ...] = ()) -> None:
+    def __init__(self, modules: tuple[str, ...] = (), forks: bool | None = None) -> None:
+        """``forks``: draw in a fork of this process (default: where `sim.io.plotting` is
+        loaded already and processes can fork) rather than in a new one."""
         self._job: tuple[str, tuple[Any, ...]] | None = None
         program = SERVE.format(root=str(PACKAGE_ROOT), modules=list(modules))
         self._process: subprocess.Popen[bytes] | None = None
-        if getattr(sys, "frozen", False) or not sys.executable:  # a bundled or embedded app
-            return
+        self._fork: tuple[int, int] | None = None  # a fork's pid and its pipe's reading end
+        if forks is None:
+            forks = PLOTTING in sys.modules and hasattr(os, "fork")
+        self._forks = forks
+        if self._forks or getattr(sys, "frozen", False) or not sys.executable:
+            return  # loaded: a fork draws; or a bundled or embedded app
         try:
             self._process = subprocess.Popen(
                 [sys.executable, "-c", program],
@@ -107,6 +119,11 @@ class ChartProcess:
     def draw(self, name: str, *args: Any) -> None:
         """Send the drawing to the second process (or draw it here if that one is gone)."""
         self._job = (name, args)
+        if self._forks:
+            self._fork = _forked(name, args)
+            if self._fork is None:
+                self._here()
+            return
         if self._process is None or self._process.stdin is None:
             self._here()
             return
@@ -118,12 +135,21 @@ class ChartProcess:
 
     def finish(self) -> None:
         """Wait for the drawing; its warnings are raised here; drawn here if it failed."""
-        if self._job is None or self._process is None or self._process.stdout is None:
+        if self._job is not None and self._fork is not None:
+            pid, reading = self._fork
+            self._fork = None
+            with os.fdopen(reading, "rb") as pipe:
+                out = pipe.read()
+            if os.waitpid(pid, 0)[1] != 0:
+                self._here()
+                return
+        elif self._job is None or self._process is None or self._process.stdout is None:
             return
-        out = self._process.stdout.read()  # its standard error is dropped: nothing to read
-        if self._process.wait() != 0:
-            self._here()
-            return
+        else:
+            out = self._process.stdout.read()  # its standard error is dropped: nothing to read
+            if self._process.wait() != 0:
+                self._here()
+                return
         self._job = None
         try:
             raised = pickle.loads(out)
@@ -134,6 +160,12 @@ class ChartProcess:
 
     def stop(self) -> None:
         """Stop the second process if it still runs (the command ended or failed)."""
+        if self._fork is not None:
+            pid, reading = self._fork
+            self._fork = None
+            os.close(reading)
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
         if self._process is not None and self._process.poll() is None:
             self._process.kill()
             self._process.wait()
@@ -145,6 +177,33 @@ class ChartProcess:
         self._process = None
         in_process.draw(self._job[0], *self._job[1])
         self._job = None
+
+
+def _forked(name: str, args: tuple[Any, ...]) -> tuple[int, int] | None:
+    """A fork of this process that draws with ``name`` and ``args`` and writes the warnings
+    it raised to a pipe, pickled: its pid and the pipe's reading end (``None`` if there can
+    be no fork). It exits with status 1 if the drawing fails."""
+    try:
+        reading, writing = os.pipe()
+        with warnings.catch_warnings():  # Python 3.12 warns of forks beside BLAS's threads
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+    except OSError:
+        return None
+    if pid != 0:
+        os.close(writing)
+        return pid, reading
+    status = 1
+    try:
+        os.close(reading)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            drawing(name)(*args)
+        with os.fdopen(writing, "wb") as out:
+            out.write(pickle.dumps([(w.category, str(w.message)) for w in caught]))
+        status = 0
+    finally:
+        os._exit(status)  # neither this process's tests nor its buffers: only the picture
 
 
 Command = Callable[[argparse.Namespace], int]

@@ -1,4 +1,4 @@
-"""The command line: its parser, and the dispatch of its ten commands to `sim.io.commands`.
+"""The command line: its parser, and the dispatch of its eleven commands to `sim.io.commands`.
 
 - ``sim validate SCENARIO``: check a scenario file and exit.
 - ``sim run SCENARIO``: run a scenario and write a results folder.
@@ -12,6 +12,8 @@
 - ``sim clean [FOLDER ...]``: list (``--delete``: remove) the stores interrupted sweeps left.
 - ``sim report FOLDER``: write a results folder's report.html (``--report`` on run, sweep and
   compare writes it with the folder).
+- ``sim server status|start|stop``: the warm server that runs ``sim run`` and ``sim
+  backtest`` in about a second (`sim.io.server`).
 
 Errors in input print one line (``FILE:LINE: field.path: problem (got VALUE)``) and exit with
 status 2, never a traceback; a broken mass balance exits with status 3.
@@ -47,15 +49,21 @@ EXIT_INTERRUPTED = 130
 
 
 def console() -> NoReturn:
-    """The ``sim`` program (and ``python -m sim``): the command line of ``sys.argv``, its
-    kernels uncompiled if they were never compiled, and compiled in the background after it
-    succeeds (`sim.io.compiled`)."""
-    from sim.io import compiled
+    """The ``sim`` program (and ``python -m sim``): the command line of ``sys.argv``, run by
+    this copy's warm server if one answers (`sim.io.server`), else here: its kernels
+    uncompiled if they were never compiled, and compiled in the background after it succeeds
+    (`sim.io.compiled`), or, once they are, a server started for the commands after it."""
+    from sim.io import compiled, server
 
+    served = server.forward(sys.argv[1:])
+    if served is not None:
+        sys.exit(served)
     first = compiled.uncompiled(sys.argv[1:])
     status = main()
     if first and status == 0:
         print(compiled.compile_later(), file=sys.stderr)
+    elif status == 0:
+        server.start_later(sys.argv[1:])
     sys.exit(status)
 
 
@@ -189,6 +197,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_calibrate(subparsers)
     _add_clean(subparsers)
     _add_report(subparsers)
+    _add_server(subparsers)
     return parser
 
 
@@ -378,6 +387,20 @@ def _add_report(subparsers: Any) -> None:
     )
     command.add_argument(
         "--out", type=Path, default=None, help="file to create (default FOLDER/report.html)"
+    )
+
+
+def _add_server(subparsers: Any) -> None:
+    command = subparsers.add_parser(
+        "server",
+        help="the warm server that runs later 'sim run' and 'sim backtest' commands in about "
+        "a second (started by the first; SIM_SERVER=0 turns it off)",
+    )
+    command.add_argument(
+        "action",
+        choices=("status", "start", "stop"),
+        help="status: whether one runs for this copy of sim; start: start one (and wait "
+        "until it is ready); stop: stop it",
     )
 
 

@@ -1,4 +1,4 @@
-"""The command line's ten commands, one function each, returning the exit status.
+"""The command line's eleven commands, one function each, returning the exit status.
 
 Each reads its inputs, runs, writes its results folder and prints a summary (`sim.io.console`).
 Modules are imported inside each command, so that a command loads only what it needs (``sim
@@ -65,6 +65,14 @@ def report(args: argparse.Namespace) -> int:
     from sim.io.report_page import write_report
 
     print(f"wrote {write_report(args.folder, args.out, args.year)}")
+    return 0
+
+
+def server(args: argparse.Namespace) -> int:
+    """``sim server``: the warm server's status, or start or stop it."""
+    from sim.io.server import control
+
+    print(control(args.action))
     return 0
 
 

@@ -105,32 +105,46 @@ def start_warming() -> Path | None:
     folder = cache_folder()
     folder.mkdir(parents=True, exist_ok=True)
     lock = folder / f"warming-{fingerprint()}"
+    if not claim(lock, STALE_S):
+        return None
+    log = folder / f"warming-{fingerprint()}.log"
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_DISABLE_JIT"}
+    launch("sim.io.compiled", str(lock), log, env)
+    return log
+
+
+def claim(lock: Path, stale_s: float) -> bool:
+    """Create the file ``lock``, unless one created less than ``stale_s`` seconds ago is
+    there (a process started by another command is under way); whether it was created."""
     try:
-        if time.time() - lock.stat().st_mtime < STALE_S:
-            return None
+        if time.time() - lock.stat().st_mtime < stale_s:
+            return False
         lock.unlink()
     except FileNotFoundError:
         pass
     try:
-        os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-    except FileExistsError:  # another command started one just now
-        return None
-    log = folder / f"warming-{fingerprint()}.log"
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_DISABLE_JIT"}
+        os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:  # another command created it just now
+        return False
+    return True
+
+
+def launch(module: str, argument: str, log: Path, env: dict[str, str] | None = None) -> None:
+    """Start ``python -m MODULE ARGUMENT`` of this copy of sim in a session of its own (it
+    outlives the command and its Ctrl-C), its output to ``log``."""
     with open(log, "w") as out:
         subprocess.Popen(
-            [sys.executable, "-m", "sim.io.compiled", str(lock)],
+            [sys.executable, "-m", module, argument],
             # from the folder this copy of sim is in, which ``-m`` searches first: the same
             # copy, whatever folder the user is in (a clone's own ``sim/`` beside an
-            # installed copy would otherwise be compiled, and marked, instead)
+            # installed copy would otherwise be run instead)
             cwd=PACKAGE.parent,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
-            start_new_session=True,  # outlives the command, and its Ctrl-C
+            start_new_session=True,
         )
-    return log
 
 
 #: What `warm` runs to compile every kernel with the types runs and sweeps call them with: a
