@@ -1,7 +1,9 @@
-"""Test settings shared by the suite: Hypothesis's `ci` profile, which CI selects
-(`HYPOTHESIS_PROFILE=ci` in `.ci/run`), draws the same examples on every run, so a CI result
-can be reproduced; locally the default profile keeps searching new examples. Warm servers are
-off (``SIM_SERVER=0``) but where tests/test_server.py turns them on."""
+"""Test settings shared by the suite. Hypothesis draws the same examples on every run (the
+`ci` profile, the default, which CI also names in `.ci/run`), so that the README's test
+command gives a newcomer the result CI gives, and a failure can be reproduced;
+``HYPOTHESIS_PROFILE=explore`` searches new examples each run, to look for what the fixed
+ones miss. Warm servers are off (``SIM_SERVER=0``) but where tests/test_server.py turns them
+on."""
 
 from __future__ import annotations
 
@@ -14,4 +16,5 @@ from hypothesis import settings
 os.environ["SIM_SERVER"] = "0"
 
 settings.register_profile("ci", derandomize=True, print_blob=True)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+settings.register_profile("explore", print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

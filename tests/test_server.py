@@ -62,7 +62,14 @@ class Served:
         self.folder = cache / "sim" / "servers"
 
     def start(self) -> None:
-        _sim(self.env, "server", "start")
+        # started ignoring Ctrl-C, as from a background job: its commands still answer it
+        subprocess.run(
+            [sys.executable, "-m", "sim", "server", "start"],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # noqa: PLW1509
+        )
         # the first start in a fresh CI environment may compile kernels: up to minutes
         assert _wait_for(self.running, 600), self.log()
 
@@ -90,6 +97,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 
 def _client(served: Served, *args: str, cwd: Path = ROOT) -> subprocess.Popen[str]:
+    """A command as from a terminal (Ctrl-C not ignored, whatever the suite's own is)."""
     return subprocess.Popen(
         [sys.executable, "-m", "sim", *args],
         cwd=cwd,
@@ -97,6 +105,7 @@ def _client(served: Served, *args: str, cwd: Path = ROOT) -> subprocess.Popen[st
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
     )
 
 
@@ -189,17 +198,19 @@ def _gone(pid: int) -> bool:
 def test_a_served_command_stopped_or_orphaned_stops_and_writes_nothing(
     served: Served, tmp_path: Path, how: signal.Signals
 ) -> None:
+    long = tmp_path / "long.yaml"  # ~4 s served: well under way when the signal comes
+    long.write_text("name: long\nhorizon: {start: 2024-01-01, end: 2064-12-31}\nevents: []\n")
     out = tmp_path / "out"
-    client = _client(served, "run", "scenarios/baseline.yaml", "--out", str(out))
+    client = _client(served, "run", str(long), "--out", str(out))
     forked = _started(served, client)
     time.sleep(0.3)  # under way
     client.send_signal(how)
     _, err = client.communicate(timeout=60)
     assert _wait_for(lambda: _gone(forked), 30)
     if how == signal.SIGINT:  # Ctrl-C is passed on: the command says what it kept
-        assert client.returncode == 130 and "interrupted" in err
+        assert client.returncode == 130 and "interrupted" in err, (client.returncode, err)
     assert not out.exists()
-    assert not [p for p in tmp_path.iterdir() if p.name != "out"]  # no half-written folder
+    assert not [p for p in tmp_path.iterdir() if p.name not in ("out", "long.yaml")]
 
 
 def test_with_no_server_answering_the_command_runs_in_its_own_process(
@@ -228,6 +239,15 @@ def test_a_server_stops_when_idle(tmp_path: Path) -> None:
     idle.start()
     assert _wait_for(lambda: not idle.running(), 30)
     assert not list(idle.folder.iterdir())  # its socket and its log removed
+
+
+def test_a_server_stopped_by_sigterm_removes_its_socket(tmp_path: Path) -> None:
+    killed = Served(tmp_path, SIM_SERVER_IDLE="300")
+    killed.start()
+    status = _sim(killed.env, "server", "status").stdout
+    pid = int(status.split("pid ", 1)[1].split(",", 1)[0])
+    os.kill(pid, signal.SIGTERM)
+    assert _wait_for(lambda: not list(killed.folder.iterdir()), 30), killed.log()
 
 
 def test_only_one_sample_commands_are_served_and_servers_can_be_turned_off(

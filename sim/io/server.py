@@ -176,7 +176,11 @@ def _wait(connection: socket.socket, pid: int) -> int:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signum)
 
-    previous = {s: signal.signal(s, pass_on) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {
+        s: signal.signal(s, pass_on)
+        for s in (signal.SIGINT, signal.SIGTERM)
+        if signal.getsignal(s) != signal.SIG_IGN  # ignored here: ignored as it would be
+    }
     try:
         return _read_int(connection)
     except (OSError, EOFError):

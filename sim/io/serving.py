@@ -39,6 +39,7 @@ def serve(name: str) -> int:
     began = time.time()
     print(f"serving at {path} (pid {os.getpid()})", flush=True)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # commands' processes reap themselves
+    signal.signal(signal.SIGTERM, _stop)  # ``kill``: its socket is removed on the way out
     listener.settimeout(min(idle_s, 5.0))
     inode, last = path.stat().st_ino, time.monotonic()
     try:
@@ -59,6 +60,10 @@ def serve(name: str) -> int:
             path.unlink()
             path.with_suffix(".log").unlink(missing_ok=True)  # kept if it failed to start
     return 0
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _load() -> None:
@@ -145,7 +150,11 @@ def _command(connection: socket.socket, header: bytes, fds: list[int]) -> NoRetu
 
     status = 1
     try:
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        for signum in (signal.SIGCHLD, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_DFL)
+        # Ctrl-C as in a process of its own, whatever the server was started with (the
+        # client passes it on only if it does not ignore it itself)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         connection.settimeout(None)
         if len(header) < INT.size:
             header += exactly(connection, INT.size - len(header))
