@@ -16,6 +16,7 @@ from sim.config.scenario import Scenario
 from sim.errors import InputError
 from sim.runs.engine import estimate_bytes, run
 from sim.world.loader import default_world
+from tests.terminal import like_a_terminal
 
 ROOT = Path(__file__).parent.parent
 
@@ -34,6 +35,7 @@ def _start(out: Path) -> subprocess.Popen[bytes]:
         ],
         cwd=ROOT,
         env=env,
+        preexec_fn=like_a_terminal,  # noqa: PLW1509
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -97,6 +99,7 @@ def test_a_killed_sweep_leaves_no_worker_behind(tmp_path: Path) -> None:
         [sys.executable, "-m", "sim", *argv],
         cwd=ROOT,
         env={**os.environ, "MPLBACKEND": "Agg"},
+        preexec_fn=like_a_terminal,  # noqa: PLW1509
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -132,6 +135,7 @@ def test_an_interrupted_sweep_says_what_it_kept(tmp_path: Path, sig: int) -> Non
         [sys.executable, "-m", "sim", *argv, "--out", str(out)],
         cwd=ROOT,
         env={**os.environ, "MPLBACKEND": "Agg"},
+        preexec_fn=like_a_terminal,  # noqa: PLW1509
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

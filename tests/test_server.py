@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from sim.io import server
+from tests.terminal import like_a_terminal
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
 
@@ -105,7 +106,7 @@ def _client(served: Served, *args: str, cwd: Path = ROOT) -> subprocess.Popen[st
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
+        preexec_fn=like_a_terminal,  # noqa: PLW1509
     )
 
 

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sim.io.cli import main
+from tests.terminal import like_a_terminal
 
 ROOT = Path(__file__).parent.parent
 SWEEP = """\
@@ -245,6 +246,7 @@ def _sweep_proc(path: Path, out: Path) -> subprocess.Popen[bytes]:
         ],
         cwd=ROOT,
         env=env,
+        preexec_fn=like_a_terminal,  # noqa: PLW1509
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )
