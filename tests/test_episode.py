@@ -121,8 +121,9 @@ def test_without_precaution_the_feared_control_moves_no_price() -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 14 not met yet: ex-China Dy peaks 18 months late and Nd at 1.9x; the fit "
-    "that meets it makes the no-event 2009 world bubble (docs/design.md, Known limits)",
+    reason="issue 14 not met yet: ex-China Dy and Nd peak years late, with the 2009 world's "
+    "own deficit; the fit that meets it makes the no-event 2009 world bubble (docs/design.md, "
+    "Known limits)",
 )
 def test_the_2010_episode_against_the_observed_file(quotas) -> None:  # type: ignore[no-untyped-def]
     """Issue 14's acceptance: ex-China Dy and Nd oxide peak within half to twice their

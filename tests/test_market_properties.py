@@ -219,3 +219,66 @@ def test_a_control_does_not_cut_the_exporter_off_the_ore_only_it_can_crack(world
     mine = chain.index["myanmar"] - chain.slices["mine"].start
     plant = chain.index["china_separation"] - chain.slices["separation"].start
     assert ore[30:, mine, plant].sum(axis=-1).min() > 0
+
+
+@pytest.fixture(scope="module")
+def embargo(world) -> RunResult:  # type: ignore[no-untyped-def]
+    return run(world, load_scenario(ROOT / "scenarios" / "full-embargo-us.yaml", world))
+
+
+def test_under_a_control_china_is_never_long_the_dear_market(embargo: RunResult) -> None:
+    # China's embargo on the US closed every sale into China while it held, so China lost the
+    # oxide it imports (Lynas's, MP's) and its NdPr rose to 2.55x the ex-China price (Dy
+    # 1.43x, magnets 1.27x): sellers abroad would have sold into it. Routes back open where
+    # China's market is the dear one, so the tiers stay within a step's price adjustment.
+    prices = embargo.prices_usd_per_kg[0]
+    china, abroad = prices[..., TIERS.index("china")], prices[..., TIERS.index("ex_china")]
+    for product in ("NdPr_oxide", "Dy_oxide", "NdFeB_magnet"):
+        p = PRICE_PRODUCTS.index(product)
+        assert (china[:, p] / abroad[:, p]).max() < 1.1, product
+
+
+def test_oxide_made_abroad_is_sold_into_china_when_it_is_the_dear_market(
+    embargo: RunResult,
+) -> None:
+    chain = embargo.chain
+    oxide = embargo.record.flows["oxide"]  # [T, separation plants, customers, E]
+    abroad = [f.country != "CN" for f in chain.stage("separation")]
+    china = [f.country == "CN" for f in chain.stage("metal")]
+    into = oxide[:, abroad][:, :, : len(china)][:, :, china].sum(axis=(1, 2))
+    start = embargo.dates.index(dt.date(2025, 5, 1))  # the month after the embargo began
+    before = into[:start, ELEMENT_INDEX["NdPr"]].mean()
+    after = into[start:, ELEMENT_INDEX["NdPr"]]
+    assert before > 0
+    assert after.sum() > 0.5 * before * after.size  # the trade goes on, on average
+
+
+def test_routes_back_close_only_where_china_is_the_cheap_market(world) -> None:  # type: ignore[no-untyped-def]
+    """A control's routes back into China are a scope a price product: all withheld while the
+    control is on, except for the products China's market is the dear one for; its reach
+    keeps its level whatever the prices; and the price tiers are one market where China is
+    dear."""
+    from sim.model import controls
+    from sim.model.chain import Chain
+    from sim.model.levers import prices
+
+    embargo = load_scenario(ROOT / "scenarios" / "full-embargo-us.yaml", world)
+    chain = Chain(world, embargo, 2, 12)
+    (control,) = chain.controls
+    products = [b.product for b in control.back]
+    assert PRICE_PRODUCTS.index("NdPr_oxide") in products
+    assert PRICE_PRODUCTS.index("NdFeB_magnet") in products
+    level = np.array([0.0, 1.0])  # off in sample 0, a ban in sample 1
+    dear = np.zeros((2, len(PRICE_PRODUCTS)), dtype=bool)
+    dear[1, PRICE_PRODUCTS.index("NdPr_oxide")] = True
+    shares = controls.withheld_shares(chain.controls, [level], chain.trade, dear)["oxide"]
+    assert shares is not None
+    back = 1 + products.index(PRICE_PRODUCTS.index("NdPr_oxide"))
+    dy = 1 + products.index(PRICE_PRODUCTS.index("Dy_oxide"))
+    np.testing.assert_array_equal(shares[:, 0], level)  # the reach
+    np.testing.assert_array_equal(shares[:, back], [0.0, 0.0])  # NdPr: dear at home, open
+    np.testing.assert_array_equal(shares[:, dy], [0.0, 1.0])  # Dy: closed while on
+    rules = chain.price_rules
+    blended = prices.withheld(rules, [level], 2, dear)
+    assert blended[1, PRICE_PRODUCTS.index("NdPr_oxide")] == 0.0
+    assert blended[1, PRICE_PRODUCTS.index("Dy_oxide")] > 0.0

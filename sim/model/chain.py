@@ -248,7 +248,7 @@ class Chain(Layout):
         control's plants' with its own routes)."""
         rule = self.origin_rule
         plants = origin.plant_scopes(rule, self.controls[0].scope) if rule.reaches else []
-        scopes = [c.scope for c in self.controls] + [c.back for c in self.controls] + plants
+        scopes = controls.scopes(self.controls) + plants
         reaches = [rule.reaches[r].control for r, _ in rule.plant_routes]
         groups = np.concatenate([controls.scope_groups(self.controls), reaches]).astype(np.int64)
         return scopes, groups

@@ -21,6 +21,7 @@ from sim.config.events import ExportControl, ExportRestraint
 from sim.config.licences import GeneralLicence
 from sim.config.schedules import Steps
 from sim.model.levers import schedules
+from sim.model.levers.economics import PRICE_PRODUCTS, TIERS
 from sim.model.levers.reach import Products, Side, back_scope, control_scope, licensed_pairs
 from sim.model.levers.schedules import Piece
 from sim.model.levers.timing import (
@@ -31,26 +32,40 @@ from sim.model.levers.timing import (
     withheld_share,
 )
 from sim.model.trade import MARKETS, Trade
-from sim.units import DAYS_PER_MONTH
+from sim.units import DAYS_PER_MONTH, ELEMENTS, MAGNETS
 
-# Markets where a control's exporter becomes the cheap market nobody abroad sells into: not the
-# concentrate trade, whose ore can only go to the plants able to crack it (Myanmar's clays to
-# China), whatever the price.
+# Markets where sales into a control's exporter follow price: not the concentrate trade, whose
+# ore can only go to the plants able to crack it (Myanmar's clays to China), whatever the price.
 TRADED_ON_PRICE: tuple[str, ...] = ("oxide", "metal", "magnet")
+PRICED_BY_TIER = "CN"  # the exporter whose market is the China tier of the prices
+
+
+@dataclass(frozen=True)
+class Back:
+    """The routes into a control's exporter from abroad for one price product (an oxide: its
+    element on the oxide and metal markets; a magnet: its makers on the magnet market), ``[P,
+    C, K]`` booleans by market. They are closed while the control is on and the exporter's
+    market is the cheap one for that product (nobody abroad sells into it: the best bid is
+    elsewhere), and open when it is the dear one (arbitrage: sellers abroad take the better
+    price, as no control stops imports)."""
+
+    product: int  # index into `PRICE_PRODUCTS`
+    scope: dict[str, np.ndarray]
 
 
 @dataclass(frozen=True)
 class Control:
     """An export control: its event, its ``phases``, its suspension window ``off``, its
     reach on each market (``scope``: routes and products, ``[P, C, K]`` booleans over the
-    chain's suppliers, customers and products) and the routes into the exporter it closes
-    while it is on (``back``: sales into the market it has made the cheap one)."""
+    chain's suppliers, customers and products) and the routes into the exporter, a price
+    product each, that it closes while it is on and the exporter's market is the cheap one
+    (``back``)."""
 
     event: ExportControl
     phases: list[Phase]
     off: tuple[np.ndarray, np.ndarray]
     scope: dict[str, np.ndarray]
-    back: dict[str, np.ndarray]  # routes into the exporter, closed while the control is on
+    back: tuple[Back, ...]  # routes into the exporter, by price product
     feared: tuple[np.ndarray, np.ndarray]  # from announcement to start (months, a sample each)
     parent: int | None = None  # a general licence's: the index of the control it licenses
 
@@ -87,8 +102,7 @@ def build_controls(
     for i, ev in events.of_kind(ExportControl):
         covered = {m: products.covered(m, ev) for m in MARKETS}
         scope = {m: control_scope(ev, *sides[m], covered[m]) for m in MARKETS}
-        back = {m: back_scope(ev, *sides[m], covered[m]) for m in TRADED_ON_PRICE}
-        back["concentrate"] = np.zeros_like(scope["concentrate"])  # ore goes where it is cracked
+        back = _back(ev, sides, covered, scope, products.magnet_product)
         off = (events.when(i, "suspended", np.inf), events.when(i, "resumed", np.inf))
         feared = (events.when(i, "announced", np.inf), events.when(i, "start", 0.0))
         control = Control(ev, _phases(events, i, ev, demand), off, scope, back, feared)
@@ -120,10 +134,36 @@ def _licences(
         }
         valid = _validity(events, i, j, licence)
         phases = [p for a, b, share in control.phases for p in _outside(a, b, share, valid)]
-        back = {m: np.zeros_like(a) for m, a in control.back.items()}
         feared = (announced, np.minimum(start, valid[0]))
-        out.append(Control(control.event, phases, control.off, scope, back, feared, parent))
+        out.append(Control(control.event, phases, control.off, scope, (), feared, parent))
     return out
+
+
+def _back(
+    control: ExportControl,
+    sides: dict[str, tuple[Side, Side]],
+    covered: dict[str, np.ndarray],
+    scope: dict[str, np.ndarray],
+    magnet_product: np.ndarray,
+) -> tuple[Back, ...]:
+    """A control's routes back into its exporter, one `Back` for each price product it
+    covers: an oxide's element on the oxide and metal markets, a magnet's makers on the
+    magnet market (none on the concentrate trade: ore goes where it is cracked)."""
+    every = {m: back_scope(control, *sides[m], covered[m]) for m in TRADED_ON_PRICE}
+    none = {m: np.zeros_like(scope[m]) for m in MARKETS}
+    out: list[Back] = []
+    for e in range(len(ELEMENTS)):
+        parts = dict(none)
+        for m in ("oxide", "metal"):
+            parts[m] = every[m] & (np.arange(every[m].shape[2]) == e)[None, None, :]
+        if parts["oxide"].any() or parts["metal"].any():
+            out.append(Back(e, parts))
+    for k, name in enumerate(MAGNETS):
+        makers = np.asarray(magnet_product == k, dtype=bool)
+        parts = dict(none, magnet=every["magnet"] & makers[:, None, None])
+        if parts["magnet"].any():
+            out.append(Back(PRICE_PRODUCTS.index(f"{name}_magnet"), parts))
+    return tuple(out)
 
 
 def _unlicensed(scope: dict[str, np.ndarray], licences: list[Control]) -> dict[str, np.ndarray]:
@@ -256,25 +296,52 @@ def reach_thresholds(events: EventValues) -> dict[int, np.ndarray]:
     }
 
 
+def scopes(controls: list[Control]) -> list[dict[str, np.ndarray]]:
+    """The markets' scopes of the controls: every control's reach, then every control's
+    routes back, a price product each."""
+    return [c.scope for c in controls] + [b.scope for c in controls for b in c.back]
+
+
 def scope_groups(controls: list[Control]) -> np.ndarray:
-    """The cap group of each of the markets' scopes (every control's reach, then every
-    control's routes back): a control's reach and its general licences' share one (a licence
-    not in force leaves its routes capped with the control's); routes back are a group each."""
+    """The cap group of each of the controls' `scopes`: a control's reach and its general
+    licences' share one (a licence not in force leaves its routes capped with the
+    control's); routes back are a group each."""
     n = len(controls)
     reach = [i if c.parent is None else c.parent for i, c in enumerate(controls)]
-    return np.array(reach + list(range(n, 2 * n)), dtype=np.int64)
+    backs = sum(len(c.back) for c in controls)
+    return np.array(reach + list(range(n, n + backs)), dtype=np.int64)
+
+
+def dear_at_home(prices: np.ndarray) -> np.ndarray:
+    """``[S, P]`` True where China's market is the dear one for a price product: its price
+    above the ex-China tier's (``prices[S, P, K]``)."""
+    home, abroad = prices[:, :, TIERS.index("china")], prices[:, :, TIERS.index("ex_china")]
+    return np.asarray(home > abroad, dtype=bool)
 
 
 def withheld_shares(
-    controls: list[Control], levels: list[np.ndarray], trade: Trade
+    controls: list[Control],
+    levels: list[np.ndarray],
+    trade: Trade,
+    dear: np.ndarray | None = None,
 ) -> dict[str, np.ndarray | None]:
-    """Each market's share of normal flow withheld on each of its scopes (`scope_groups`),
-    ``[S, scopes]``, from the controls' ``levels``: a control's level on its reach, all of it
-    on its routes back while it withholds anything; 0 for scopes that reach no route of the
-    market and to the scopes after the controls' (None where nothing is withheld)."""
+    """Each market's share of normal flow withheld on each of its scopes (`scopes`), ``[S,
+    scopes]``, from the controls' ``levels``: a control's level on its reach; on its routes
+    back, all of it while it withholds anything and its exporter's market is not the dear
+    one for the route's product (``dear[S, P]``, `dear_at_home`, for China's controls; None:
+    nowhere); 0 for scopes that reach no route of the market and to the scopes after the
+    controls' (None where nothing is withheld)."""
     if not any(level.any() for level in levels):
         return {market: None for market in MARKETS}
-    shares = np.stack([*levels, *((level > 0.0) * 1.0 for level in levels)], axis=1)
+    closed = []
+    for control, level in zip(controls, levels):
+        on = (level > 0.0) * 1.0
+        for b in control.back:
+            if dear is not None and control.event.exporter == PRICED_BY_TIER:
+                closed.append(on * ~dear[:, b.product])
+            else:
+                closed.append(on)
+    shares = np.stack(np.broadcast_arrays(*levels, *closed), axis=1)
     out: dict[str, np.ndarray | None] = {}
     for market in MARKETS:
         reached = trade.markets[market].reached

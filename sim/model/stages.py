@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sim.model import kernels
+from sim.model import controls, kernels
 from sim.model.capacity import capacity_at
 from sim.model.chain import Chain
 from sim.model.ledger import Ledger
@@ -156,6 +156,18 @@ def consume(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recorder
     rec.consumed(chain, state, step, demand, got)
 
 
+def _follow_price_home(chain: Chain, state: State) -> None:
+    """Open the routes back into China for the products its market is now the dear one for,
+    close them for the rest (`controls.withheld_shares`): what the prices just cleared say
+    for the next step's trade."""
+    if not any(c.back for c in chain.controls):
+        return
+    dear = controls.dear_at_home(state.prices)
+    if dear.shape != state.dear_at_home.shape or (dear != state.dear_at_home).any():
+        state.dear_at_home = dear
+        state.refresh_withheld(chain)
+
+
 def clear_prices(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recorder) -> None:
     """Markets clear: each price moves towards what its stocks' cover indicates."""
     rules = chain.price_rules
@@ -188,7 +200,9 @@ def clear_prices(chain: Chain, state: State, step: int, ledger: Ledger, rec: Rec
         state.market_views,
         windows,
         step,
+        state.dear_at_home,
     )
+    _follow_price_home(chain, state)
     rec.priced(step, chain.economics.capped(state.prices, step))
     state.use_levels, state.cover_levels, state.expected = buying.settle(
         chain.buying,

@@ -68,6 +68,7 @@ class State:
     control_levels: list[np.ndarray]  # [S] each control's withheld share this step
     outage_levels: list[np.ndarray]  # [S] each outage's share of this step
     withheld: dict[str, np.ndarray | None]  # [S, scopes] each market's withheld shares
+    dear_at_home: np.ndarray  # [S, P] where China's market was the dear one, last step
     references: dict[str, Reference]  # each market's normal levels, held while a control is on
     producers: list[ProducerState]
     stockpiles: list[StockpileState]
@@ -120,6 +121,7 @@ class State:
             control_levels=zeros,
             outage_levels=[np.zeros(S) for _ in chain.outages],
             withheld={m: None for m in MARKETS},
+            dear_at_home=np.zeros((S, len(PRICE_PRODUCTS)), dtype=bool),
             references={m: Reference() for m in MARKETS},
             producers=chain.economics.initial_producers(),
             stockpiles=[
@@ -181,6 +183,7 @@ class State:
             control_levels=[each(a, 0) for a in self.control_levels],
             outage_levels=[each(a, 0) for a in self.outage_levels],
             withheld={m: None if a is None else each(a, 0) for m, a in self.withheld.items()},
+            dear_at_home=each(self.dear_at_home, 0),
             references={
                 m: ref.copy() if m in upstream else part(ref) for m, ref in self.references.items()
             },
@@ -191,8 +194,11 @@ class State:
         )
 
     def refresh_withheld(self, chain: Chain) -> None:
-        """Each market's withheld shares of normal flow from the controls' levels now."""
-        self.withheld = withheld_shares(chain.controls, self.control_levels, chain.trade)
+        """Each market's withheld shares of normal flow from the controls' levels and where
+        China's market is the dear one now."""
+        self.withheld = withheld_shares(
+            chain.controls, self.control_levels, chain.trade, self.dear_at_home
+        )
 
     def upstream(self, chain: Chain) -> int:
         """Rows of the state upstream of the oxides this step: one for every sample while it

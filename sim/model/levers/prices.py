@@ -199,13 +199,19 @@ def _reached_from(
     return scope[china][:, abroad].any(axis=0).mean(axis=0)
 
 
-def withheld(rules: PriceRules, levels: list[np.ndarray], samples: int) -> np.ndarray:
+def withheld(
+    rules: PriceRules, levels: list[np.ndarray], samples: int, dear: np.ndarray | None = None
+) -> np.ndarray:
     """``[S, P]`` share of the flow from China to the ex-China tier the controls withhold,
-    for each price product, from their ``levels`` (``[S]`` each)."""
+    for each price product, from their ``levels`` (``[S]`` each); none where China's market
+    is the dear one (``dear[S, P]``): the ex-China tier then sells into it, and the two tiers
+    are one market again."""
     let_through = np.ones((samples, len(PRICE_PRODUCTS)))
     for reach, level in zip(rules.reach, levels):
         if reach.any() and level.any():
             let_through = let_through * (1.0 - level[:, None] * reach[None])
+    if dear is not None:
+        let_through = np.where(dear, 1.0, let_through)
     return 1.0 - let_through
 
 
@@ -290,17 +296,19 @@ def clear(
     views: np.ndarray,
     feared: list[np.ndarray],
     step: int,
+    dear: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Next ``prices[S, P, K]`` and normal covers from this step's ``cover`` (`covers`):
     during the warm-up prices stay at the anchor and the normal cover follows the cover;
     from the first reported step prices move towards the stocks' indication. Holders'
     ``views[S, P, K, 2]`` (expected price, wanted cover level) move in place; ``feared``
-    is each control's ``[S]`` share of the step between its announcement and its start."""
+    is each control's ``[S]`` share of the step between its announcement and its start;
+    ``dear[S, P]`` where China's market was the dear one (`withheld`)."""
     anchor = economics.base_at(step)
     if step < 0:
         views[..., 0] = anchor
         return np.array(anchor, dtype=float), cover
-    share = withheld(rules, levels, cover.shape[0])
+    share = withheld(rules, levels, cover.shape[0], dear)
     goal = target(rules, anchor, cover, normal, share, views[..., 1])
     moved = adapt(prices, goal, rules.months)
     hold(rules, views, moved, fear(rules, feared, cover.shape[0]))
