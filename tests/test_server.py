@@ -278,3 +278,24 @@ def test_a_changed_package_file_or_library_setting_is_another_server(
     assert changed != first
     monkeypatch.setenv("NUMBA_DISABLE_JIT", "1")
     assert server.fingerprint() != changed
+
+
+def test_ctrl_c_before_the_command_started_is_an_interruption(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Ctrl-C in the instant between sending the command and the server's answer with its pid
+    # printed the client's traceback; the command (if the server had forked it) stops as the
+    # connection closes.
+    ours, theirs = socket.socketpair()
+    monkeypatch.setattr(server, "served", lambda argv: True)
+    monkeypatch.setattr(server, "socket_path", lambda: tmp_path / "x.sock")
+    monkeypatch.setattr(server, "_connect", lambda path: ours)
+
+    def interrupted(connection: socket.socket) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(server, "_read_int", interrupted)
+    with theirs:
+        assert server.forward(["run", "scenarios/baseline.yaml"]) == 130
+        assert ours.fileno() == -1  # closed: the server's fork sees its client gone
+    assert capsys.readouterr().err == "interrupted; nothing was written\n"

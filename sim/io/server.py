@@ -138,7 +138,18 @@ def forward(argv: Sequence[str]) -> int | None:
             pid = _read_int(connection)
         except (OSError, EOFError):
             return None  # nothing ran
+        except KeyboardInterrupt:  # before the command's pid came: closing the connection
+            return _interrupted()  # stops it (the server's SIGIO watch) before it writes
         return _wait(connection, pid)
+
+
+def _interrupted() -> int:
+    """Say so as the command run here would have; its status."""
+    from sim.io.cli import _failure  # loaded: the command line calls `forward`
+
+    message, status = _failure(KeyboardInterrupt())
+    print(message, file=sys.stderr)
+    return status
 
 
 def _connect(path: Path, timeout: float | None = None) -> socket.socket:
