@@ -7,7 +7,10 @@ suspended. A quota is a tonnage: the markets' reference grows with world demand
 (`sim.market.reference`), so the share of it a quota withholds grows to match (`Tonnage`). Its
 level at a step (the withheld share, averaged over the step, a sample) is part of the run's
 state; `withheld_shares` turns the levels into each market's withheld shares, a
-scope each (the markets cap each control's routes together: `scope_groups`).
+scope each (the markets cap each control's routes together: `scope_groups`). A control also
+closes the routes into its exporter from abroad (`Back`, a price product each) while its
+exporter's market is the cheap one, and they open where it becomes the dear one
+(`dear_at_home`, from the prices each step clears).
 """
 
 from __future__ import annotations
