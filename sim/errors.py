@@ -95,6 +95,10 @@ class Interrupted(SimError):
     """The user stopped a command (Ctrl-C, SIGTERM); the message says what was kept."""
 
 
+EXIT_INTERRUPTED = 130  # a command the user stopped (128 + SIGINT, as shells report it)
+NOTHING_WRITTEN = "interrupted; nothing was written"  # what a command stopped early prints
+
+
 class MassBalanceError(SimError):
     """Material was created or destroyed: the books of a run do not balance."""
 

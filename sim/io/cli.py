@@ -33,7 +33,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from sim.errors import (
+    EXIT_INTERRUPTED,
     MAX_PROBLEM,
+    NOTHING_WRITTEN,
     InputError,
     Interrupted,
     MassBalanceError,
@@ -45,7 +47,6 @@ from sim.version import __version__
 
 EXIT_INPUT = 2
 EXIT_BALANCE = 3
-EXIT_INTERRUPTED = 130
 
 
 def console() -> NoReturn:
@@ -167,7 +168,7 @@ def _failure(exc: BaseException) -> tuple[str, int]:
     if isinstance(exc, OSError):  # e.g. --out under a file, or an unwritable results folder
         where = f"{one_line(str(exc.filename))}: " if exc.filename else ""
         return f"error: {where}{exc.strerror or exc}", EXIT_INPUT
-    return "interrupted; nothing was written", EXIT_INTERRUPTED
+    return NOTHING_WRITTEN, EXIT_INTERRUPTED
 
 
 class _Parser(argparse.ArgumentParser):

@@ -37,6 +37,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sim.errors import EXIT_INTERRUPTED, NOTHING_WRITTEN
+
 #: Commands a server runs (the one-sample ones, `sim.io.compiled.ONE_SAMPLE`).
 SERVED = ("run", "backtest")
 #: Seconds a server waits for a command before it stops.
@@ -145,11 +147,8 @@ def forward(argv: Sequence[str]) -> int | None:
 
 def _interrupted() -> int:
     """Say so as the command run here would have; its status."""
-    from sim.io.cli import _failure  # loaded: the command line calls `forward`
-
-    message, status = _failure(KeyboardInterrupt())
-    print(message, file=sys.stderr)
-    return status
+    print(NOTHING_WRITTEN, file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 def _connect(path: Path, timeout: float | None = None) -> socket.socket:
