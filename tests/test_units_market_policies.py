@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from sim.market import Market, MarketCache
-from sim.market.pricing import adapt, blended_cover, indicated_price
+from sim.market.pricing import adapt, blended_cover, foreseen_cover, indicated_price
 from sim.model.levers.timing import active_fraction, change_steps, ramp_average
 from sim.units import month_index, month_start
 
@@ -181,3 +181,10 @@ def test_chains_share_markets_only_through_a_cache_they_are_given() -> None:
     assert markets and all(markets[k] is batch.trade.markets[k] for k in markets)
     alone = Chain(world, plan, 1, 12)  # another run: markets of its own
     assert all(alone.trade.markets[k] is not markets[k] for k in markets)
+
+
+def test_foreseen_cover_extends_this_months_change_and_never_goes_below_zero() -> None:
+    cover, last = np.array([4.0, 2.0]), np.array([5.0, 1.0])
+    np.testing.assert_allclose(foreseen_cover(cover, last, 3.0), [1.0, 5.0])
+    assert foreseen_cover(cover, np.array([10.0, 2.0]), 3.0)[0] == 0.0
+    np.testing.assert_array_equal(foreseen_cover(cover, last, 0.0), cover)

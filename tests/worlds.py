@@ -23,6 +23,7 @@ PARAMS = {
     "price_cover_floor": 0.1,
     "price_floor_share": 0.7,
     "price_adjustment_months": 3.0,
+    "price_foresight_months": 0.0,
     "demand_response_months": 6.0,
     "stocking_sensitivity": 1.0,
     "holding_sensitivity": 0.0,

@@ -7,7 +7,9 @@ of the base period, in which the price was the base price: ``anchor * (cover / n
 gap in logs each month (adaptive expectations with a time constant in months), so a spike
 outlives the month flows resume, until stocks are rebuilt. This is the form of the
 system-dynamics rare-earth models (Jeffers et al.; Sprecher et al. 2017), where price follows
-inventory coverage and expected price.
+inventory coverage and expected price. Traders also look ahead: the cover they price on is
+the cover a few months on if this month's change goes on (`foreseen_cover`), so a cut in
+flow moves the price when it is seen, not when the stocks it drains are gone.
 """
 
 from __future__ import annotations
@@ -61,3 +63,11 @@ def blended_cover(own: np.ndarray, pooled: np.ndarray, withheld: np.ndarray) -> 
     between them is free (arbitrage equalises what they can get), its own where a control
     withholds the flow between them, in proportion to the share ``withheld``."""
     return pooled + (own - pooled) * withheld
+
+
+def foreseen_cover(cover: np.ndarray, last: np.ndarray, months: float) -> np.ndarray:
+    """The cover ``months`` ahead if this month's change goes on: ``cover + months * (cover -
+    last)``, at least 0 (``months`` 0: ``cover`` itself)."""
+    if months <= 0:
+        return cover
+    return np.maximum(cover + months * (cover - last), 0.0)

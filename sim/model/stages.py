@@ -201,7 +201,9 @@ def clear_prices(chain: Chain, state: State, step: int, ledger: Ledger, rec: Rec
         windows,
         step,
         state.dear_at_home,
+        state.last_cover,
     )
+    state.last_cover = cover
     _follow_price_home(chain, state)
     rec.priced(step, chain.economics.capped(state.prices, step))
     state.use_levels, state.cover_levels, state.expected = buying.settle(

@@ -63,6 +63,7 @@ class State:
     fills_now: np.ndarray  # [S, P, K] share of running use the markets covered, last step
     prices: np.ndarray  # [S, P, K] US$/kg each market cleared at, last step (before caps)
     normal_cover: np.ndarray  # [S, P, K + 1] months of use held at the end of the warm-up
+    last_cover: np.ndarray  # [S, P, K + 1] months of use held last step
     market_views: np.ndarray  # [S, P, K, 2] holders' expected price and wanted cover level
     supply_levels: np.ndarray  # [S, R] each supply response's capacity multiplier
     control_levels: list[np.ndarray]  # [S] each control's withheld share this step
@@ -116,6 +117,7 @@ class State:
             fills_now=np.ones((S, len(PRICE_PRODUCTS), len(TIERS))),
             prices=np.array(chain.economics.base_at(-chain.warmup), dtype=float),
             normal_cover=np.zeros((S, len(PRICE_PRODUCTS), len(TIERS) + 1)),
+            last_cover=np.zeros((S, len(PRICE_PRODUCTS), len(TIERS) + 1)),
             market_views=np.ones((S, len(PRICE_PRODUCTS), len(TIERS), 2)),
             supply_levels=np.ones((S, len(chain.supply_responses))),
             control_levels=zeros,
@@ -178,6 +180,7 @@ class State:
             fills_now=each(self.fills_now, 0),
             prices=each(self.prices, 0),
             normal_cover=each(self.normal_cover, 0),
+            last_cover=each(self.last_cover, 0),
             market_views=each(self.market_views, 0),
             supply_levels=each(self.supply_levels, 0),
             control_levels=[each(a, 0) for a in self.control_levels],

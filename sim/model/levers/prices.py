@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.market.pricing import adapt, blended_cover, indicated_price
+from sim.market.pricing import adapt, blended_cover, foreseen_cover, indicated_price
 from sim.market.tier_kernels import buyers_by_tier, plants_by_tier, sparse_rows
 from sim.model.layout import Layout
 from sim.model.levers.economics import PRICE_PRODUCTS, TIERS, Economics
@@ -68,6 +68,7 @@ class PriceRules:
     floor: float
     low: float
     months: float
+    foresight: float  # months ahead traders extend this month's change of cover
     # holders' precautionary cover: sensitivity to momentum, lowest and highest level, stock
     # speed and expectation speed (share of the gap closed a month)
     holding: tuple[float, float, float, float, float]
@@ -137,6 +138,7 @@ def build(
         params["price_cover_floor"],
         params["price_floor_share"],
         params["price_adjustment_months"],
+        params["price_foresight_months"],
         (
             params["holding_sensitivity"],
             params["stocking_cover_min"],
@@ -297,10 +299,12 @@ def clear(
     feared: list[np.ndarray],
     step: int,
     dear: np.ndarray | None = None,
+    last: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Next ``prices[S, P, K]`` and normal covers from this step's ``cover`` (`covers`):
     during the warm-up prices stay at the anchor and the normal cover follows the cover;
-    from the first reported step prices move towards the stocks' indication. Holders'
+    from the first reported step prices move towards what the cover foreseen from ``last``
+    step's (`pricing.foreseen_cover`) indicates. Holders'
     ``views[S, P, K, 2]`` (expected price, wanted cover level) move in place; ``feared``
     is each control's ``[S]`` share of the step between its announcement and its start;
     ``dear[S, P]`` where China's market was the dear one (`withheld`)."""
@@ -309,6 +313,8 @@ def clear(
         views[..., 0] = anchor
         return np.array(anchor, dtype=float), cover
     share = withheld(rules, levels, cover.shape[0], dear)
+    if last is not None:
+        cover = foreseen_cover(cover, last, rules.foresight)
     goal = target(rules, anchor, cover, normal, share, views[..., 1])
     moved = adapt(prices, goal, rules.months)
     hold(rules, views, moved, fear(rules, feared, cover.shape[0]))
