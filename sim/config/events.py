@@ -32,6 +32,18 @@ class Event(Strict):
     start: Date = Field(description="Date the event takes effect (pro rata within a step).")
 
 
+class Lasting(Event):
+    """An event that holds from its start until an optional end."""
+
+    end: Date | None = Field(None, description="Date it ends; none = never.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Lasting:
+        if self.end is not None:
+            check_end_after_start(self.start, self.end)
+        return self
+
+
 class ExportControl(Event):
     """An exporter stops (`ban`) or limits (`quota`) shipments of some elements and forms."""
 
@@ -208,10 +220,21 @@ class Outage(Event):
         return self
 
 
+class ProductionCap(Lasting):
+    """A facility's output held at most `tpa` a year from `start` (to `end`): a mining or
+    separation quota as a tonnage. Neither its growth nor its answer to price lifts it; below
+    it the facility runs as it would (a quota may go partly unused). A site or a company caps
+    the total of its facilities, each cut in proportion."""
+
+    kind: Literal["production_cap"]
+    facility: str = Field(description="Facility id, or a site or company of owners.csv.")
+    tpa: Float = Field(gt=0.0, description="Most it may make, tonnes a year (t REO upstream).")
+
+
 Stage = Literal["mine", "separation", "metal", "magnet"]
 
 
-class CapacityGrowth(Event):
+class CapacityGrowth(Lasting):
     """A country's facilities of some stages grow at another yearly rate from `start` (to
     `end`, after which they grow at their own trend again from the level reached): China's
     mining and separation quotas as a policy, for example."""
@@ -226,13 +249,6 @@ class CapacityGrowth(Event):
     growth_pa: Float = Field(
         ge=-0.5, le=1.0, description="Yearly growth of their capacity while it holds (0.05 = 5%)."
     )
-    end: Date | None = Field(None, description="Date it ends; none = never.")
-
-    @model_validator(mode="after")
-    def _ordered(self) -> CapacityGrowth:
-        if self.end is not None:
-            check_end_after_start(self.start, self.end)
-        return self
 
 
 class Stockpile(Event):
@@ -432,19 +448,12 @@ class Recycling(Event):
     facility: str = Field(description="Separation plant that takes the scrap (its id).")
 
 
-class ExportRestraint(Event):
+class ExportRestraint(Lasting):
     """Magnet makers serve buyers in their own region first and sell abroad only what is left
     (home-first, China-first): a restraint on exports with no quota or licence. Without it,
     buyers everywhere are served pro rata, as trade that follows price would serve them."""
 
     kind: Literal["export_restraint"]
-    end: Date | None = Field(None, description="Date it ends; none = never.")
-
-    @model_validator(mode="after")
-    def _ordered(self) -> ExportRestraint:
-        if self.end is not None:
-            check_end_after_start(self.start, self.end)
-        return self
 
 
 AnyEvent = Annotated[
@@ -452,6 +461,7 @@ AnyEvent = Annotated[
     | ExportRestraint
     | NewCapacity
     | Outage
+    | ProductionCap
     | CapacityGrowth
     | Stockpile
     | PriceFloor
@@ -467,6 +477,7 @@ EVENT_KINDS: tuple[str, ...] = (
     "export_restraint",
     "new_capacity",
     "outage",
+    "production_cap",
     "capacity_growth",
     "stockpile",
     "price_floor",

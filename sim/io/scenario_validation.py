@@ -28,6 +28,7 @@ MODELS: dict[str, Any] = {
     "new_capacity events": events.NewCapacity,
     "export_restraint events": events.ExportRestraint,
     "outage events": events.Outage,
+    "production_cap events": events.ProductionCap,
     "capacity_growth events": events.CapacityGrowth,
     "stockpile events": events.Stockpile,
     "price_floor events": events.PriceFloor,

@@ -17,6 +17,7 @@ from sim.config.events import (
     Offtake,
     Outage,
     PriceFloor,
+    ProductionCap,
     Recycling,
     Stockpile,
     Substitution,
@@ -89,7 +90,7 @@ def _check_event(
 ) -> set[str]:
     """One event's references; returns the facility ids known after it (a new facility of a
     new-capacity event may be named by later events)."""
-    if isinstance(event, Outage):
+    if isinstance(event, (Outage, ProductionCap)):
         names = facility_ids | set(world.sites) | set(world.companies)
         report.require(index, "facility", event.facility, names, UNKNOWN_NAME)
     if isinstance(event, NewCapacity):

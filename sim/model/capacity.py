@@ -4,7 +4,8 @@ A facility's nameplate is the sum of its tranches (a `new_capacity` event adds o
 with a start date, a ramp, maybe a delay and a chance of never being built). Each step its
 capacity is that nameplate, ramped and ended pro rata within the step, times its growth since
 the world's base year (at another rate where a `capacity_growth` event says so), less what
-an outage takes, over twelve.
+an outage takes, over twelve. A `production_cap` then holds a facility's (or a group's)
+capacity, after its answer to price, at most at its tonnage (`ProductionCap.limit`).
 """
 
 from __future__ import annotations
@@ -12,16 +13,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
-from sim.config.events import CapacityGrowth, NewCapacity, Outage
+from sim.config.events import CapacityGrowth, NewCapacity, Outage, ProductionCap
 from sim.config.scenario import Scenario
 from sim.model.levers.timing import EventValues, active_fraction, ramp_average
 from sim.units import month_index
 from sim.world.world import Facility, Tranche, World
 
 CAPACITY_BLOCK = 12  # steps of tranches' levels worked out at once
+Switch = TypeVar("Switch")
 
 
 def apply_capacity_events(world: World, scenario: Scenario) -> World:
@@ -79,15 +82,58 @@ class OutageSwitch:
 def build_outages(events: EventValues, named: Callable[[str], np.ndarray]) -> list[OutageSwitch]:
     """The scenario's outages, in its order (``named``: the indices of the facilities a name
     reaches)."""
+    return _switches(events, named, Outage, "share", OutageSwitch)
+
+
+def _switches(
+    events: EventValues,
+    named: Callable[[str], np.ndarray],
+    kind: type[Outage] | type[ProductionCap],
+    value: str,
+    make: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], Switch],
+) -> list[Switch]:
+    """A switch for each event of ``kind``, in the scenario's order: its facilities, its
+    ``value`` and its dates."""
     return [
-        OutageSwitch(
+        make(
             named(ev.facility),
-            events.value(i, "share"),
+            events.value(i, value),
             events.when(i, "start", 0.0),
             events.when(i, "end", np.inf),
         )
-        for i, ev in events.of_kind(Outage)
+        for i, ev in events.of_kind(kind)
     ]
+
+
+@dataclass(frozen=True)
+class CapSwitch:
+    """A `production_cap`: the indices of the facilities it reaches, their most a year
+    together (a sample each) and its dates (months from the origin)."""
+
+    facilities: np.ndarray
+    tpa: np.ndarray  # [S]
+    start: np.ndarray  # [S]
+    end: np.ndarray  # [S]
+
+    def limit(self, capacity: np.ndarray, step: int, *parts: np.ndarray) -> None:
+        """Hold the facilities' ``capacity[S, F]`` (t a step) at most at the cap, in place,
+        pro rata to the share of ``step`` it is in force, each facility cut in proportion;
+        ``parts`` (e.g. the projects' share of capacity) are cut by the same factor."""
+        on = active_fraction(self.start, self.end, step)  # [S]
+        if not on.any():
+            return
+        total = capacity[:, self.facilities].sum(axis=1)  # [S]
+        most = self.tpa / 12.0
+        keep = np.where(total > most, most / np.where(total > 0, total, 1.0), 1.0)
+        factor = (1.0 - on * (1.0 - keep))[:, None]
+        for a in (capacity, *parts):
+            a[:, self.facilities] *= factor
+
+
+def build_caps(events: EventValues, named: Callable[[str], np.ndarray]) -> list[CapSwitch]:
+    """The scenario's production caps, in its order (``named``: the indices of the facilities
+    a name reaches)."""
+    return _switches(events, named, ProductionCap, "tpa", CapSwitch)
 
 
 @dataclass(frozen=True)

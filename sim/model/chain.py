@@ -24,6 +24,7 @@ from sim.model import controls, trade
 from sim.model.capacity import (
     Tranches,
     apply_capacity_events,
+    build_caps,
     build_growth_changes,
     build_outages,
     growth_path,
@@ -201,6 +202,7 @@ class Chain(Layout):
         )
         self.restraints = controls.build_restraints(events)
         self.outages = build_outages(events, self.named)
+        self.caps = build_caps(events, self.named)
         self.growth_changes = build_growth_changes(events, self.facilities, self.index)
         self.stockpiles = stockpiles.build(events, self.buyers, self.content)
         self.offtakes = offtakes.build(

@@ -56,6 +56,8 @@ def operate(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recorder
     )
     economics.apply_levels(chain.economics, state.producers, state.capacity)
     supply_response.apply(chain.supply_responses, state.supply_levels, state.capacity)
+    for cap in chain.caps:  # a tonnage neither growth nor price lifts
+        cap.limit(state.capacity, step, state.new_capacity)
 
 
 def mine(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recorder) -> None:

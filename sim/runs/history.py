@@ -38,6 +38,7 @@ DATED = {
         "completes",
     },
     "outage": {"share"},
+    "production_cap": {"tpa"},
     "stockpile": {
         "release_threshold",
         "max_release_t_per_month",
