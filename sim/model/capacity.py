@@ -1,11 +1,12 @@
-"""Capacity: facilities' tranches with their ramps and ends, growth, outages; tonnes a step.
+"""Capacity: facilities' tranches with their ramps and ends, growth, outages, production caps;
+tonnes a step.
 
 A facility's nameplate is the sum of its tranches (a `new_capacity` event adds one: a project,
 with a start date, a ramp, maybe a delay and a chance of never being built). Each step its
 capacity is that nameplate, ramped and ended pro rata within the step, times its growth since
 the world's base year (at another rate where a `capacity_growth` event says so), less what
 an outage takes, over twelve. A `production_cap` then holds a facility's (or a group's)
-capacity, after its answer to price, at most at its tonnage (`ProductionCap.limit`).
+capacity, after its answer to price, at most at its tonnage (`CapSwitch.limit`).
 """
 
 from __future__ import annotations
