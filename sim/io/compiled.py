@@ -33,6 +33,7 @@ KERNEL_MODULES = (
     "market/buying_kernels.py",
     "market/cap_kernels.py",
     "market/grouping_kernels.py",
+    "market/net_kernels.py",
     "market/shipping_kernels.py",
     "market/tier_kernels.py",
     "model/kernels.py",

@@ -79,13 +79,21 @@ class AllocationPass:
         scopes: list[np.ndarray],
         lane_edges: tuple[np.ndarray, np.ndarray],
         groups: np.ndarray,
+        china: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         """A pass over lanes' routes ``open_[G, H, K]``, customer lanes' ``priority[H]`` and
         controls' ``scopes`` (lane level) in cap ``groups`` (a number a scope), for the
-        market's ``lane_edges`` (each edge's supplier lane and customer lane)."""
-        self.sup = Grouping(class_labels(open_, *scopes))
+        market's ``lane_edges`` (each edge's supplier lane and customer lane); ``china``
+        (supplier lanes' and customer lanes' tier, True for China) nets two-way trade between
+        the tiers (`sim.market.net_kernels`; None: none)."""
+        tier_sup, tier_cus = (np.zeros(0), np.zeros(0)) if china is None else china
+        by_tier = () if china is None else (np.asarray(tier_sup, dtype=float),)
+        self.sup = Grouping(class_labels(open_, *scopes, *by_tier))
+        by_tier = () if china is None else (np.asarray(tier_cus, dtype=float),)
         self.cus = Grouping(
-            class_labels(open_.swapaxes(0, 1), priority, *(s.swapaxes(0, 1) for s in scopes))
+            class_labels(
+                open_.swapaxes(0, 1), priority, *(s.swapaxes(0, 1) for s in scopes), *by_tier
+            )
         )
         self.open = np.take(np.take(open_, self.sup.first, 0), self.cus.first, 1)
         self.priority = priority[self.cus.first]
@@ -105,6 +113,17 @@ class AllocationPass:
             *(np.asarray(v, dtype=np.int64) for v in (where[at], sup_lane, cus_lane))
         )
         self.groups = _cap_groups(self, scopes, groups, sup, cus)
+        self.netting = _netting(
+            self,
+            sup,
+            cus,
+            None
+            if china is None
+            else (
+                np.asarray(tier_sup, bool)[self.sup.first],
+                np.asarray(tier_cus, bool)[self.cus.first],
+            ),
+        )
         self._index: dict[int, PassIndex] = {}  # by products' width
         self._allowed: tuple[np.ndarray, np.ndarray] | None = None  # the last controls' edges
 
@@ -137,6 +156,7 @@ class AllocationPass:
                 lane_sup=lanes.sup_lane,
                 lane_cus=lanes.cus_lane,
                 **{f"group_{name}": a for name, a in groups._asdict().items()},
+                **{f"net_{name}": a for name, a in self.netting._asdict().items()},
             )
         return self._index[width]
 
@@ -186,6 +206,76 @@ class AllocationPass:
             out,
         )
         return out
+
+
+class Netting(NamedTuple):
+    """A pass's parts whose two-way trade between the tiers is netted out (`PassIndex`'s
+    ``net_`` fields)."""
+
+    part: np.ndarray
+    dir: np.ndarray
+    cus: np.ndarray
+    pair_ptr: np.ndarray
+    pair_sup: np.ndarray
+    pair_cus: np.ndarray
+    pair_edge: np.ndarray
+
+
+def _netting(
+    p: AllocationPass,
+    sup: np.ndarray,
+    cus: np.ndarray,
+    china: tuple[np.ndarray, np.ndarray] | None,
+) -> Netting:
+    """Pass ``p``'s netting parts, on its edges (supplier classes ``sup``, customer classes
+    ``cus``), from its classes' tiers ``china`` (None: no part). A part is a connected set of
+    classes with routes out of China and into it, whose routes within each tier are all open
+    for every product."""
+    E = len(sup)
+    part, direction = np.full(E, -1, dtype=np.int64), np.zeros(E, dtype=np.int64)
+    ptr, pairs = [0], []
+    if china is not None and E:
+        sup_cn, cus_cn = china
+        G, H = p.open.shape[:2]
+        direction = (sup_cn[sup] & ~cus_cn[cus]).astype(np.int64) - (~sup_cn[sup] & cus_cn[cus])
+        where = np.full((G, H), -1)
+        where[sup, cus] = np.arange(E)
+        opened = p.open[sup, cus].all(axis=1)
+        for members in _components(sup, cus, G, H):
+            gs, hs = members[members < G], members[members >= G] - G
+            edges = np.flatnonzero(np.isin(sup, gs))
+            spans = [(gs[sup_cn[gs] == side], hs[cus_cn[hs] == side]) for side in (True, False)]
+            within = [where[np.ix_(g, h)] for g, h in spans]
+            whole = all((w >= 0).all() and opened[w].all() for w in within)
+            if not (whole and (direction[edges] > 0).any() and (direction[edges] < 0).any()):
+                continue
+            part[edges] = (len(ptr) - 1) // 2
+            for (g, h), w in zip(spans, within):
+                pairs += [(e, a, b) for a, row in zip(g, w) for b, e in zip(h, row)]
+                ptr.append(len(pairs))
+    edge, pair_sup, pair_cus = (np.array([q[i] for q in pairs], dtype=np.int64) for i in range(3))
+    return Netting(
+        part,
+        direction.astype(np.int64),
+        np.asarray(cus, dtype=np.int64),
+        np.array(ptr, dtype=np.int64),
+        pair_sup,
+        pair_cus,
+        edge,
+    )
+
+
+def _components(sup: np.ndarray, cus: np.ndarray, G: int, H: int) -> list[np.ndarray]:
+    """The connected sets of classes (suppliers ``0..G``, customers ``G..G + H``) that the
+    edges (``sup``, ``cus``) join, each sorted, in order of their first class."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = G + H
+    graph = coo_matrix((np.ones(len(sup)), (sup, G + np.asarray(cus))), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    order = list(dict.fromkeys(labels.tolist()))
+    return [np.flatnonzero(labels == c) for c in order]
 
 
 def _cap_groups(

@@ -46,11 +46,14 @@ from sim.market.cap_kernels import (
     scale_to,
     suppliers_on,
 )
+from sim.market.net_kernels import net_flows, scale_out
 from sim.market.pass_index import PassIndex
 
 # sha256 of sim/market/cap_kernels.py (first 16 hex digits), whose steps the pass inlines:
 # numba's cache sees only this file's content (tests/test_cap_groups.py checks the digest).
 CAP_KERNELS_DIGEST = "02f4d6bcea18a50c"
+# and of sim/market/net_kernels.py (tests/test_netting.py checks it)
+NET_KERNELS_DIGEST = "6a3c3a3b1dce1027"
 
 
 class TierEdges(NamedTuple):
@@ -145,6 +148,7 @@ def allocate_pass(
             normal_need, index.cus_trivial, index.cus_ptr, index.cus_order
         )
         _allocate_tiers(normal_supply_c, normal_need_c, caps, index, rounds, tiny, normal)
+        scale_out(normal, index)  # a control caps a share of the net flow out of China
         caps = Caps(
             edges,
             edge_caps(allowed, normal) if edges else caps.edge_left,
@@ -155,6 +159,7 @@ def allocate_pass(
         )
     if flows.shape[0] > 0:
         _allocate_tiers(supply_c, need_c, caps, index, rounds, tiny, flows)
+        net_flows(flows, index)
     share_sup = _shares(supply, supply_c, index.sup_trivial, index.sup_labels)
     share_cus = _shares(need, need_c, index.cus_trivial, index.cus_labels)
     _lane_flows(flows, share_sup, share_cus, index, out)

@@ -45,52 +45,45 @@ class Market(Lanes):
         scopes: tuple[np.ndarray, ...] | list[np.ndarray] = (),
         scope_groups: np.ndarray | None = None,
         sup_order: np.ndarray | None = None,
+        china: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         """A market of routes ``open_[P, C, K]`` (1 where a route may carry a product) to
         customers of ``priority[C]`` (higher first); ``home[P, C]`` marks home routes,
         ``sup_key``/``cus_key`` split lanes further (the engine passes regions), and each of
         ``scopes`` (``[P, C, K or 1]``) is a control's reach, capped together with the other
         scopes of its number in ``scope_groups`` (default: each alone). ``sup_order[P]`` is
-        the order in which customers draw on suppliers (lowest first; default: all at once)."""
+        the order in which customers draw on suppliers (lowest first; default: all at once).
+        ``china`` (suppliers' and customers' tier, True for China) nets two-way trade
+        between the tiers out of every allocation (`sim.market.net_kernels`; None: none)."""
         open_ = np.asarray(open_, dtype=float)
         P, C = open_.shape[:2]
         home_ = np.ones((P, C)) if home is None else np.asarray(home, dtype=float)
         sup_key = np.zeros(P) if sup_key is None else np.asarray(sup_key)
         cus_key = np.zeros(C) if cus_key is None else np.asarray(cus_key)
         order = np.zeros(P) if sup_order is None else np.asarray(sup_order)
-        keys = np.column_stack([sup_key, order])
-        super().__init__(open_, priority, home_, keys, cus_key, scopes)
+        tier_sup, tier_cus = (np.zeros(P), np.zeros(C)) if china is None else china
+        keys = np.column_stack([sup_key, order, tier_sup])
+        super().__init__(open_, priority, home_, keys, np.column_stack([cus_key, tier_cus]), scopes)
         lane_scopes = [self.lanes(s) for s in scopes]
         groups = np.arange(len(scopes)) if scope_groups is None else np.asarray(scope_groups)
         self.reached = np.array([s.any() for s in lane_scopes], dtype=bool)  # [scopes]
-        lane_edges = (self.edge_sup_lane, self.edge_cus_lane)
-        self.world = AllocationPass(self.open, self.priority, lane_scopes, lane_edges, groups)
+        tiers = None
+        if china is not None:
+            tiers = (np.asarray(tier_sup, bool)[self.sup.first], np.asarray(tier_cus, bool))
+            tiers = (tiers[0], tiers[1][self.cus.first])
+
+        def allocation(open_lanes: np.ndarray) -> AllocationPass:
+            lane_edges = (self.edge_sup_lane, self.edge_cus_lane)
+            return AllocationPass(open_lanes, self.priority, lane_scopes, lane_edges, groups, tiers)
+
+        self.world = allocation(self.open)
         levels = np.unique(order)
         lane_order = order[self.sup.first]
         self.in_order = tuple(  # none with one level: the world pass is that one
-            _Turn(
-                AllocationPass(
-                    self.open * (lane_order == level)[:, None, None],
-                    self.priority,
-                    lane_scopes,
-                    lane_edges,
-                    groups,
-                ),
-                lane_order == level,
-            )
+            _Turn(allocation(self.open * (lane_order == level)[:, None, None]), lane_order == level)
             for level in (levels if levels.size > 1 else ())
         )
-        self.home = (
-            None
-            if home is None
-            else AllocationPass(
-                self.open * self.lanes(home_)[:, :, None],
-                self.priority,
-                lane_scopes,
-                lane_edges,
-                groups,
-            )
-        )
+        self.home = None if home is None else allocation(self.open * self.lanes(home_)[:, :, None])
 
     def allocate(
         self,
@@ -341,6 +334,7 @@ def _market_key(open_: np.ndarray, priority: np.ndarray, **kwargs: Any) -> tuple
     keys = ("home", "sup_key", "cus_key", "scope_groups", "sup_order")
     parts = [open_, priority] + [kwargs.get(k) for k in keys]
     parts += list(kwargs.get("scopes", ()))
+    parts += list(kwargs.get("china") or (None, None))
     digest = hashlib.sha1()
     for part in parts:
         a = np.ascontiguousarray(part if part is not None else np.zeros(0))

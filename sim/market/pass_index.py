@@ -43,6 +43,12 @@ class PassIndex(NamedTuple):
     scope ``group_scope[q]``, for the products where ``group_reach[q, K]`` is 1. Its suppliers,
     each once: ``group_sup[group_sup_ptr[g]:group_sup_ptr[g + 1]]`` (supplier classes) with
     ``group_sup_reach[m, K]``; ``group_entry_sup[q]`` is entry ``q``'s among them.
+
+    Netting (`sim.market.net_kernels`): edge ``e`` is in part ``net_part[e]`` (-1: not
+    netted), out of China (``net_dir`` 1), into it (-1) or within a tier (0); ``net_cus[e]``
+    is its customer class. Part ``p``'s routes within China are entries
+    ``net_pair_ptr[2p]:net_pair_ptr[2p + 1]``, abroad the next span: entry ``q`` is edge
+    ``net_pair_edge[q]`` from supplier class ``net_pair_sup[q]`` to ``net_pair_cus[q]``.
     """
 
     sup_trivial: bool
@@ -74,3 +80,10 @@ class PassIndex(NamedTuple):
     group_sup: np.ndarray
     group_sup_reach: np.ndarray
     group_entry_sup: np.ndarray
+    net_part: np.ndarray
+    net_dir: np.ndarray
+    net_cus: np.ndarray
+    net_pair_ptr: np.ndarray
+    net_pair_sup: np.ndarray
+    net_pair_cus: np.ndarray
+    net_pair_edge: np.ndarray

@@ -178,8 +178,16 @@ def _markets(
             scopes=[_route_columns(s[name], columns[name], products[name]) for s in reach],
             scope_groups=groups,
             sup_order=routes[name].sup_order,
+            china=None if name == "concentrate" else (_in_china(suppliers), _in_china(customers)),
         )
     return markets
+
+
+def _in_china(side: Side) -> np.ndarray:
+    """Which of a side's parties are in China (the price tiers' split: two-way trade between
+    the tiers is netted out of the markets that trade separated products; concentrate's
+    mines differ in their ore, so one mine's ore cannot stand in for another's)."""
+    return np.array([country == "CN" for country in side.countries], dtype=bool)
 
 
 def _lane_leads(lead: dict[str, np.ndarray], firsts: np.ndarray) -> dict[str, np.ndarray]:
