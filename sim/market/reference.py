@@ -1,11 +1,14 @@
-"""The reference a control's share applies to: lanes' normal supply and need as they stood
-just before the control started, held while it is in force and grown with world demand."""
+"""The reference a control's share applies to: lanes' normal supply and need averaged over
+about the 12 months before the control started, held while it is in force and grown with
+world demand."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import numpy as np
+
+SPEED = 1.0 - np.exp(-1.0 / 12.0)  # the normal levels averaged over about 12 months
 
 
 class Reference:
@@ -14,9 +17,14 @@ class Reference:
     A quota or licence lets through a share of the flow its routes would carry in normal
     times. If normal times were measured each step, a supply loss elsewhere (an outage at a
     plant outside the exporter) would raise the normal flow from the exporter and loosen the
-    control. So each sample's lanes' normal supply and need are followed while no control of
-    the market is in force in that sample, and held at their last values while one is: the
-    reference is fixed when the control starts and released when none is in force.
+    control. So each sample's lanes' normal supply and need are averaged (exponentially, over
+    about 12 months: `SPEED`) while no control of the market is in force in that sample, and
+    the average is held while one is: the reference is fixed when the control starts and
+    released when none is in force. An average, not the last month: a plant abroad that
+    starts a month before a licence takes normal flow off the exporter's routes at once, while
+    the inputs it needs (licensed too) catch up over months, so a reference of the last month
+    alone tightened the licence by the plant's whole first month (Japan's magnet plant 2,000 t
+    larger from March 2025 raised the shortfall by 1.1% under the held licensing).
 
     Held for years, a fixed reference would tighten a control as the world's demand grows (a
     licence approving every shipment would bind harder each year). So the levels are held per
@@ -41,13 +49,25 @@ class Reference:
         step's demand ``index`` where ``active[S]`` says a control is."""
         index = index if index > 0.0 else 1.0  # a world with no demand: nothing to grow with
         held_supply, held_need = self._held(supply_sl.shape, need_sl.shape)
-        if active is None or held_supply is None or held_need is None or not active.any():
-            supply, need = supply_sl, need_sl
+        if held_supply is None or held_need is None:
+            held_supply, held_need = supply_sl / index, need_sl / index
+        elif active is None or not active.any():
+            held_supply = held_supply + (supply_sl / index - held_supply) * SPEED
+            held_need = held_need + (need_sl / index - held_need) * SPEED
         else:
-            supply = np.where(active[None, None, :], held_supply * index, supply_sl)
-            need = np.where(active[None, None, :], held_need * index, need_sl)
-        self.supply_sl, self.need_sl = supply / index, need / index
-        return supply, need
+            on = active[None, None, :]
+            held_supply = np.where(
+                on, held_supply, held_supply + (supply_sl / index - held_supply) * SPEED
+            )
+            held_need = np.where(on, held_need, held_need + (need_sl / index - held_need) * SPEED)
+        self.supply_sl, self.need_sl = held_supply, held_need
+        if active is None or not active.any():
+            return supply_sl, need_sl
+        on = active[None, None, :]
+        return (
+            np.where(on, held_supply * index, supply_sl),
+            np.where(on, held_need * index, need_sl),
+        )
 
     def _held(
         self, supply_shape: tuple[int, ...], need_shape: tuple[int, ...]
