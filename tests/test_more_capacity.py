@@ -64,8 +64,11 @@ def held() -> Baseline:
     )
 
 
-# feed order (myanmar) and a metal plant abroad (japan_metal): test_cases_once_known_under_a_control
-KNOWN = ("myanmar", "japan_metal")
+# feed order (myanmar) and plants abroad larger after the licence began (japan_metal;
+# japan_ndfeb, found by a random search in Dec 2026: 2,970 t/yr from April 2025 +0.50%,
+# +0.73% before two-way trade was netted out; the same path: idle project capacity holds
+# inputs that lift the tier's cover): test_cases_once_known_under_a_control
+KNOWN = ("myanmar", "japan_metal", "japan_ndfeb")
 
 
 def _facilities(abroad: bool = False) -> list[str]:
@@ -160,6 +163,20 @@ def test_cases_once_known_under_a_control(
 def test_known_case_under_a_control(held: Baseline) -> None:
     after = held.run([_more("myanmar", 400_000.0, 12)])
     assert after.shortfall.sum() <= held.result.shortfall.sum() * (1.0 + CONTROLLED_TOLERANCE)
+
+
+# Known, not fixed (docs/design.md, Known limits): a buyer plans its pipeline on a lead time
+# fixed when the chain is built (averaged over the plants that may serve it, by capacity).
+# With two-way trade netted out, a tier's buyers are served by its own plants first once it
+# has more than it needs: VAC's plant 200,000 t/yr larger from 2024 (two thirds of the
+# world's magnet output) makes Japan's and Korea's magnet buyers draw on Germany instead of
+# China, five weeks farther, their pipelines outgrow what they plan for and their stocks run
+# out (954 t short in 2024-26; none before the netting). Found by a random search (111,185 t:
+# 1.35 t short).
+@pytest.mark.xfail(strict=True, reason="buyers' lead time is fixed (docs/design.md)")
+def test_known_case_with_no_control(baseline: Baseline) -> None:
+    after = baseline.run([_more("vac_germany", 200_000.0, 0)])
+    assert after.shortfall.sum() <= 1.0
 
 
 def _market(order: list[int]) -> Market:
