@@ -165,16 +165,13 @@ def test_known_case_under_a_control(held: Baseline) -> None:
     assert after.shortfall.sum() <= held.result.shortfall.sum() * (1.0 + CONTROLLED_TOLERANCE)
 
 
-# Known, not fixed (docs/design.md, Known limits): a buyer plans its pipeline on a lead time
-# fixed when the chain is built (averaged over the plants that may serve it, by capacity).
-# With two-way trade netted out, a tier's buyers are served by its own plants first once it
-# has more than it needs: VAC's plant 200,000 t/yr larger from 2024 (two thirds of the
-# world's magnet output) makes Japan's and Korea's magnet buyers draw on Germany instead of
-# China, five weeks farther, their pipelines outgrow what they plan for and their stocks run
-# out (954 t short in 2024-26; none before the netting). Found by a random search (111,185 t:
-# 1.35 t short).
-@pytest.mark.xfail(strict=True, reason="buyers' lead time is fixed (docs/design.md)")
-def test_known_case_with_no_control(baseline: Baseline) -> None:
+# Buyers plan their pipelines on the lead time they see (`sim.model.orders.moved_lead`): with
+# one fixed when the chain was built (averaged over the plants that may serve it, by
+# capacity), VAC's plant 200,000 t/yr larger from 2024 (two thirds of the world's magnet
+# output), whose magnets the netting of two-way trade sends to Japan and Korea instead of
+# China's, five weeks farther, left their magnet buyers' stocks run out: 954 t short in
+# 2024-26 (a random search found 111,185 t: 1.35 t).
+def test_buyers_served_from_farther_away_plan_for_it(baseline: Baseline) -> None:
     after = baseline.run([_more("vac_germany", 200_000.0, 0)])
     assert after.shortfall.sum() <= 1.0
 

@@ -73,15 +73,10 @@ def test_sim_run_prints_timing_price_peaks_and_floor_payments(
     path = Path(__file__).parent.parent / "scenarios" / "us-dod-mp-price-floor-slump.yaml"
     assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
-    assert "price floor" in out
+    assert "no shortfall" in out  # the floor keeps Mountain Pass running: nobody runs short
     assert "price peaks by tier" in out
     assert "price floor 'DoD NdPr floor': US DoD paid mp_materials US$" in out
     assert (tmp_path / "out" / "floor_payments.csv").is_file()
     assert (tmp_path / "out" / "price_peaks.csv").is_file()
     res = run(default_world(), load_scenario(path))
     assert floor_payments_table(res)["usd"].sum() > 0
-    # the floor keeps Mountain Pass running; nobody is short of more than a few tonnes (3 t of
-    # the 289 t Japan's and Korea's `other` NdPr buyers use in 2026-2027, since two-way trade
-    # is netted out and they draw on Lynas's and MP's oxide; none before)
-    demand = res.record.demand[0].sum(axis=0)
-    assert (res.shortfall[0].sum(axis=0) <= 0.01 * demand + 1e-9).all()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.market import Flow
 from sim.model import kernels
 from sim.model.chain import Chain
 from sim.model.levers import demand_response
@@ -48,23 +49,46 @@ def buyer_need(
     idx: np.ndarray,
     at: slice | np.ndarray,
     ring: np.ndarray,
+    lead: np.ndarray | None = None,
 ) -> np.ndarray:
     """Order-up-to need of buyers ``idx`` (``at``: the same as a slice when it can be one),
     before they consume this step, with ``ring`` (their pipeline) on its way: demand times
-    ``1 + cover + lead`` less what they hold and have coming, at least 0."""
+    ``1 + cover + lead`` less what they hold and have coming, at least 0; ``lead`` (``[S,
+    idx]``, months) is the lead time they have seen (default: the chain's, by capacity)."""
     demand = demand_of(chain, state, step, idx)
     if demand.strides[0] == 0:
         demand = demand[:1]  # one row for every sample
     need = np.empty((ring.shape[1], ring.shape[2]))
-    if (state.cover_levels != 1.0).any():  # cover that answers price or fear, a sample each
+    if lead is not None or (state.cover_levels != 1.0).any():  # a sample each
         cover = chain.cover[idx] * state.cover_levels[:, idx]
-        target = demand * (1.0 + cover + chain.buyer_lead[idx])
+        months = chain.buyer_lead[idx] if lead is None else lead
+        target = demand * (1.0 + cover + months)
         kernels.buyer_need(target, np.ones(len(idx)), state.inventory[:, at], ring, need)
         return need
     kernels.buyer_need(
         demand, 1.0 + chain.cover[idx] + chain.buyer_lead[idx], state.inventory[:, at], ring, need
     )
     return need
+
+
+LEAD_SPEED = float(1.0 - np.exp(-1.0 / 3.0))  # buyers learn their goods' lead time in months
+TINY_T = 1e-9  # a flow below this tells a buyer nothing of its lead time
+
+
+def lead_seen_by(flow: Flow, lead: np.ndarray, customers: slice = slice(None)) -> np.ndarray:
+    """``[S, customers, K]`` the months a step's ``flow`` to each customer takes along routes
+    of ``lead[G, H]`` months, by tonne (NaN where it gets nothing)."""
+    got = flow.arriving(np.ones_like(lead), customers)
+    months = flow.arriving(lead, customers)
+    return np.divide(months, got, out=np.full_like(months, np.nan), where=got > TINY_T)
+
+
+def moved_lead(lead_seen: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """The lead time buyers plan their pipelines on, ``lead_seen``, moved ``LEAD_SPEED`` of
+    the way to the one they have ``seen`` this step where that is known: a buyer served from
+    farther away orders further ahead (a lead fixed by plants' capacity left Japan's magnet
+    buyers short when Germany's plants served them instead of China's)."""
+    return np.where(np.isnan(seen), lead_seen, lead_seen + (seen - lead_seen) * LEAD_SPEED)
 
 
 def receive(chain: Chain, state: State, name: str, step: int) -> None:

@@ -51,6 +51,8 @@ class State:
     mag_in: np.ndarray  # [S, magnet plants, E] metal held
     inventory: np.ndarray  # [S, B] buyers' stocks, t of their material
     thrifted: np.ndarray  # [S, B] their thrifted tonnes (`sim.model.levers.thrifting`)
+    lead_seen: np.ndarray  # [S, magnet buyers] months their magnets take, as they have seen it
+    oxide_lead_seen: np.ndarray  # [S, element buyers] the same for buyers of elements
     thrift_levels: np.ndarray  # [S, K] each tier's magnet makers' thrift level
     used: np.ndarray  # [S, B] what buyers used this step, t of their material
     use_levels: np.ndarray  # [S, B] buyers' use of their demand path, after price
@@ -105,6 +107,8 @@ class State:
             mag_in=magnet_rate * plant_cover,
             inventory=np.tile(chain.demand_path[0] * chain.cover, (S, 1)),
             thrifted=np.zeros((S, len(chain.buyers))),
+            lead_seen=np.tile(chain.buyer_lead[chain.magnet_buyers], (S, 1)),
+            oxide_lead_seen=np.tile(chain.buyer_lead[chain.element_buyers], (S, 1)),
             thrift_levels=np.zeros((S, len(TIERS))),
             used=np.zeros((S, len(chain.buyers))),
             use_levels=np.ones((S, len(chain.buyers))),
@@ -165,6 +169,8 @@ class State:
             mag_in=each(self.mag_in, 0),
             inventory=each(self.inventory, 0),
             thrifted=each(self.thrifted, 0),
+            lead_seen=each(self.lead_seen, 0),
+            oxide_lead_seen=each(self.oxide_lead_seen, 0),
             thrift_levels=each(self.thrift_levels, 0),
             used=each(self.used, 0),
             use_levels=each(self.use_levels, 0),

@@ -12,7 +12,7 @@ from typing import NamedTuple
 import numpy as np
 
 from sim.market import Destinations, Flow, Reference
-from sim.model import kernels
+from sim.model import kernels, orders
 from sim.model.chain import Chain
 from sim.model.controls import dense_allowed, restraint_share
 from sim.model.ledger import Ledger
@@ -31,7 +31,9 @@ SMOOTHING = 0.5  # weight of the previous usage rate when plants plan their inpu
 def make_magnets(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recorder) -> None:
     """Magnet plants make to order for buyers, within capacity and the metal they hold."""
     ring = state.pipelines["magnet"].buf
-    need = buyer_need(chain, state, step, chain.magnet_buyers, chain.magnet_buyers_at, ring)
+    need = buyer_need(
+        chain, state, step, chain.magnet_buyers, chain.magnet_buyers_at, ring, state.lead_seen
+    )
     thrifts = chain.thrift.acts and bool(state.thrift_levels.any())
     recipe = (  # [1 or S, plants, E] what a t of each plant's magnet holds
         thrifting.recipes(chain.thrift, chain.recipe, state.thrift_levels)
@@ -173,6 +175,9 @@ def _ship_magnets(
     if reserved is not None:
         pipe.ship(step, reserved, chain.lead["magnet"])
     receive(chain, state, "magnet", step)
+    # buyers plan their pipelines on the lead time they see (`sim.model.orders.moved_lead`)
+    seen = orders.lead_seen_by(flow, chain.trade.lane_lead["magnet"])[:, :, 0]
+    state.lead_seen = orders.moved_lead(state.lead_seen, seen)
 
 
 def _ship_thrifted(
@@ -346,7 +351,7 @@ def _oxide_need(chain: Chain, state: State, step: int) -> _OxideNeed:
     )
     ring = state.pipelines["oxide_buyer"].buf
     buyers, at = chain.element_buyers, chain.element_buyers_at
-    need_buyers = buyer_need(chain, state, step, buyers, at, ring)
+    need_buyers = buyer_need(chain, state, step, buyers, at, ring, state.oxide_lead_seen)
     return _OxideNeed(need_metal, need_buyers, demand_of(chain, state, step, buyers))
 
 
@@ -361,6 +366,9 @@ def _ship_oxide(
     buyers.ship_flow(step, flow, lead, slice(metal_plants, None), into_buyers)
     receive(chain, state, "oxide_metal", step)
     receive(chain, state, "oxide_buyer", step)
+    pools = slice(metal_plants, None)
+    seen = chain.trade.oxide_pool.pick(orders.lead_seen_by(flow, lead, pools))  # [S, buyers]
+    state.oxide_lead_seen = orders.moved_lead(state.oxide_lead_seen, seen)
 
 
 def _oxide_fills(
