@@ -130,7 +130,9 @@ def allocate_pass(
     market's lane edges from lanes' ``supply``, ``need`` and normal levels (``[lanes, K, S]``),
     each cap group's flow at most its routes' normal flow less the share ``withheld[scopes,
     S]`` of it, and the pass's edges at most ``allowed[E, K, S]`` times their normal flow
-    where that is below 1 (if ``has_allowed``)."""
+    where that is below 1 (if ``has_allowed``); then two-way trade between the price tiers is
+    netted out of the flows, as it is of the normal flow the caps read
+    (`sim.market.net_kernels`)."""
     K, S = out.shape[1], out.shape[2]
     supply_c = _class_totals(supply, index.sup_trivial, index.sup_ptr, index.sup_order)
     need_c = _class_totals(need, index.cus_trivial, index.cus_ptr, index.cus_order)
