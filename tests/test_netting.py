@@ -93,3 +93,22 @@ def test_no_product_goes_both_ways_between_the_tiers_with_no_event(
     both = np.minimum(out, back)
     assert (both <= 1e-9 * (out + back) + 1e-9).all(), np.argwhere(both > 1e-9)
     assert out.sum() + back.sum() > 1000.0  # the tiers do trade
+
+
+def test_a_buyer_sees_the_lead_time_of_what_it_receives_by_tonne() -> None:
+    # two plants, one and three months away, ship 30 t and 10 t: 1.5 months by tonne; a buyer
+    # planning on 1 month moves a third of the way there; one that got nothing keeps its own
+    from sim.model.orders import LEAD_SPEED, lead_seen_by, moved_lead
+
+    market = Market(np.ones((2, 2, 1)), np.ones(2, dtype=int), sup_key=np.array([0, 1]))
+    flow = market.allocate(
+        np.array([30.0, 10.0]).reshape(1, 2, 1), np.array([40.0, 0.0]).reshape(1, 2, 1), None
+    )
+    lead = market.lanes(np.array([[1.0, 1.0], [3.0, 3.0]]))
+    seen = lead_seen_by(flow, lead)[0, :, 0]
+    assert seen[0] == pytest.approx(1.5)
+    assert np.isnan(seen[1])
+    planned = moved_lead(np.array([[1.0, 2.0]]), seen[None])
+    assert planned[0, 0] == pytest.approx(1.0 + 0.5 * LEAD_SPEED)
+    assert planned[0, 1] == 2.0
+    assert 0.25 < LEAD_SPEED < 0.3  # a third of the way in logs of a month: 1 - exp(-1/3)
