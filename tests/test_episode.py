@@ -151,6 +151,29 @@ def test_with_no_event_the_2009_world_makes_no_episode_of_its_own() -> None:
         assert ep.sim_multiple < CALM_SHARE * ep.obs_multiple, (key, ep.sim_multiple)
 
 
+def test_chinas_output_answers_price_in_the_2009_world() -> None:
+    """The 2009 world's China row (quota plus the output above it) answers the NdPr price as
+    today's quota rule does (`vintages/2009/supply_response.csv`): with no event its own
+    deficit lifts prices and China mines more by 2013; without the rule it mines as in 2009
+    and Dy oxide abroad ends dearer."""
+    scenario = load_scenario(SCENARIO)
+    calm = scenario.model_copy(update={"events": []})
+    world = vintage_world(scenario.world)
+    assert [r.id for r in world.supply_responses] == ["china_output"]
+    answers, flat = run(world, calm), run(dataclasses.replace(world, supply_responses=()), calm)
+    assert _mined(answers, 2013) > 1.05 * _mined(answers, 2009)
+    assert _mined(flat, 2013) == pytest.approx(_mined(flat, 2009), rel=1e-6)
+    dy = (_price(r, "Dy_oxide", "ex_china")[-12:].mean() for r in (answers, flat))
+    assert next(dy) < next(dy)
+
+
+def _mined(res: RunResult, year: int) -> float:
+    """China's mine output in ``year``, t of element."""
+    assert res.record.production is not None
+    years = np.array([d.year for d in res.dates])
+    return float(res.record.production[years == year, res.chain.index["china"]].sum())
+
+
 def test_traders_who_look_ahead_price_a_cut_when_they_see_it() -> None:
     """With `price_foresight_months` traders price on the cover a few months on if this
     month's change goes on, so the July 2010 cut lifts ex-China oxide prices within months,

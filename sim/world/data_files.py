@@ -60,6 +60,11 @@ def located_rows(
     return parse_rows(model, path.read_text(encoding="utf-8"), file)
 
 
+def has_own(folder: str, name: str, root: Traversable = DATA) -> bool:
+    """Whether a vintage's ``folder`` has its own copy of data file ``name``."""
+    return bool(folder) and root.joinpath(folder).joinpath(name).is_file()
+
+
 def _data_file(root: Traversable, folder: str, name: str) -> tuple[Traversable, str]:
     """A vintage's own file ``name`` in ``folder`` if it has one, else the one shared by
     every vintage; and its name relative to ``root``."""

@@ -15,7 +15,7 @@ import numpy as np
 
 from sim.units import ELEMENT_INDEX, ELEMENTS, REO_TO_ELEMENT
 from sim.world import data_files
-from sim.world.data_files import located_rows, read_rows
+from sim.world.data_files import has_own, located_rows, read_rows
 from sim.world.history import apply_history
 from sim.world.rows import (
     CountryRow,
@@ -125,7 +125,12 @@ def build_world(vintage: VintageRow, root: Traversable) -> World:
     prices = read_rows(PriceRow, "prices.csv", folder, root)
     # only today's world models producers' costs: a vintage with its own files has none
     producers = () if folder else read_rows(ProducerRow, "producers.csv", "", root)
-    responses = () if folder else read_rows(SupplyResponseRow, "supply_response.csv", "", root)
+    # a vintage's supply answers price only where it has rules of its own
+    responses = (
+        read_rows(SupplyResponseRow, "supply_response.csv", folder, root)
+        if not folder or has_own(folder, "supply_response.csv", root)
+        else ()
+    )
     elasticities = read_rows(DemandResponseRow, "demand_response.csv", folder, root)
     owners = read_rows(OwnerRow, "owners.csv", folder, root)
     present = {facility.id for facility in facilities}
