@@ -5,13 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from sim.io.cli import main
 from sim.io.observed import read_observed
 from sim.io.scenario_files import load_scenario
-from sim.runs.fit import BOUNDS, error, fit, price_periods
+from sim.runs.episode import Episode
+from sim.runs.fit import BOUNDS, error, fit, price_periods, shape_error
 from sim.world.loader import vintage_world
 
 ROOT = Path(__file__).parent.parent
@@ -56,3 +58,43 @@ def test_sim_calibrate_fit_prints_parameters_and_errors(
     assert main(["calibrate", "--fit"]) == 0
     out = capsys.readouterr().out
     assert "price_adjustment_months" in out and "mean squared log error" in out
+
+
+def _episode(sim_fall: float, lag: int = 0) -> Episode:
+    """An episode that meets the observed multiple, peaking ``lag`` months late."""
+    peak = pd.Timestamp("2011-08-15")
+    return Episode(
+        "ex_china:Dy_oxide", 26.0, 26.0, peak + pd.DateOffset(months=lag), peak, sim_fall, 0.75
+    )
+
+
+def test_the_fit_weighs_the_fall_after_the_peak_as_the_acceptance_does() -> None:
+    """The episode's error counts the share of the peak kept 18 months on against the
+    observed share (issue 14's third measure), beside the peak's size and month: a peak that
+    holds scores worse than one that falls as observed, and a run that ends before 18 months
+    after its peak counts as holding all of it."""
+    assert shape_error([_episode(0.75)]) == pytest.approx(0.0)
+    held, half = shape_error([_episode(0.1)]), shape_error([_episode(0.5)])
+    assert held > half > 0.0
+    assert held == pytest.approx(np.log(0.9 / 0.25) ** 2)
+    assert shape_error([_episode(float("nan"))]) == pytest.approx(np.log(1.0 / 0.25) ** 2)
+    assert shape_error([_episode(0.75, lag=4)]) == pytest.approx(1.0)
+
+
+def test_sim_calibrate_fit_takes_the_parameters_and_the_budget(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    args = ["calibrate", "--fit", "--params", "thrift_adoption_months", "--runs", "4"]
+    args += ["--keys", "ex_china:Dy_oxide,china:NdPr_oxide"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "thrift_adoption_months" in out and "price_cover_sensitivity" not in out
+    for bad in (
+        ["--params", "price_cover_sensitivity,no_such"],
+        ["--runs", "0"],
+        ["--keys", "ex_china:Dy_oxide,moon:NdPr_oxide"],
+    ):
+        assert main(["calibrate", "--fit", *bad]) == 2
+        err = capsys.readouterr().err
+        assert bad[0] in err and bad[1] in err and "Traceback" not in err

@@ -363,6 +363,16 @@ def _add_calibrate(subparsers: Any) -> None:
     command.add_argument(
         "--observed", type=Path, default=None, help="observed series to fit on (with --fit)"
     )
+    fitting = {
+        "--params": "comma-separated parameters to fit (default: sim.runs.fit.FITTED)",
+        "--keys": "comma-separated TIER:PRODUCT prices whose observed path the fit scores "
+        "(default: ex-China Dy and NdPr oxide, whose episode it always scores)",
+    }
+    for flag, text in fitting.items():
+        command.add_argument(flag, default=None, help=f"with --fit: {text}")
+    command.add_argument(
+        "--runs", type=int, default=150, help="with --fit: about how many runs (default 150)"
+    )
 
 
 def _add_clean(subparsers: Any) -> None:

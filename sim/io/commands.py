@@ -113,7 +113,9 @@ def calibrate(args: argparse.Namespace) -> int:
     """``sim calibrate``: a world's (or a scenario's) first-year measures against targets, or
     with ``--fit`` the market's behavioural parameters fitted on history."""
     if args.fit:
-        return _fit(args.scenario or FIT_SCENARIO, args.observed or FIT_OBSERVED)
+        from sim.io.fit_command import fit_command
+
+        return fit_command(args.scenario or FIT_SCENARIO, args.observed or FIT_OBSERVED, args)
     from sim.io.scenario_files import load_scenario
     from sim.runs import engine
     from sim.runs.tables import calibration
@@ -141,21 +143,6 @@ def _print_consistency(world_name: str) -> None:
     table = consistency_table(vintage_world(world_name), impact_data(world_name))
     for line in consistency_lines(table):
         print(line)
-
-
-def _fit(scenario_path: Path, observed_path: Path) -> int:
-    """``sim calibrate --fit``: fit, then print each parameter and the errors."""
-    from sim.io.observed import read_observed
-    from sim.io.scenario_files import load_scenario
-    from sim.runs.fit import fit
-    from sim.world.loader import vintage_world
-
-    scenario = load_scenario(scenario_path)
-    result = fit(vintage_world(scenario.world), scenario, read_observed(observed_path))
-    print(f"fit on {scenario.name} ({scenario.world}) against {observed_path}:")
-    for line in console.fit_lines(result):
-        print(line)
-    return 0
 
 
 def _calibration_scenario(world_name: str) -> Scenario:

@@ -382,7 +382,7 @@ def fit_lines(fit: Fit) -> list[str]:
     ]
     lines.append(
         f"  error {fit.error_before:.3f} -> {fit.error_after:.3f} (mean squared log error of the "
-        f"prices over {fit.periods} observed periods, plus each price's peak multiple and month "
-        f"against the observed ones and the no-event run's own peaks), {fit.runs} runs"
+        f"prices over {fit.periods} observed periods, plus each price's peak multiple, month "
+        f"and fall against the observed ones and the no-event run's own peaks), {fit.runs} runs"
     )
     return lines

@@ -6,8 +6,9 @@ are fitted by running a historical scenario (China's 2010-2014 quotas on the wor
 in mid-2010) against the observed ex-China oxide prices. The error has two parts: the mean
 squared log error of the prices, period by period, and the episode's shape as an analyst
 reads it first (`sim.runs.episode`): for each price, the squared log of its simulated peak
-multiple over the observed one and the squared distance between the peaks in units of 4
-months (the acceptance's tolerance). The path alone weighs the many 2012-2014 quotes more
+multiple over the observed one, the squared distance between the peaks in units of 4
+months (the acceptance's tolerance) and the squared log of the share of the peak kept 18
+months on over the observed share. The path alone weighs the many 2012-2014 quotes more
 than the one peak, and a fit on it alone put the peaks a year late. A third part keeps the
 episode the events' own: the same scenario with no event must not rise above a third of the
 observed multiples (`calm_error`, weighted 1000: all but a constraint). Without it the best
@@ -48,6 +49,10 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "expectation_months": (1.0, 24.0),
     "stocking_months": (0.5, 12.0),
     "price_foresight_months": (0.0, 12.0),
+    # how fast and from what cost magnet makers thrift Dy and Tb (requalifying a grade takes
+    # one to three years: docs/market-parameters.md section 7)
+    "thrift_adoption_months": (6.0, 36.0),
+    "thrift_trigger_price_ratio": (1.0, 3.0),
 }
 # the no-event run must stay under this share of the observed multiples, all but a hard
 # constraint (at half, with weight 10, fits met the episode by a Dy bubble of ~13x that the
@@ -65,6 +70,7 @@ FITTED = (
     "price_foresight_months",
 )
 KEYS = ("ex_china:Dy_oxide", "ex_china:NdPr_oxide")
+KEPT_LEAST = 1e-3  # the least share of a peak kept that the fall's error tells apart
 LAST_FITTED = dt.date(2025, 4, 4)  # nothing observed on or after this day is fitted on
 
 
@@ -129,11 +135,15 @@ def calm_error(found: list[Episode]) -> float:
 
 def shape_error(found: list[Episode]) -> float:
     """For each price's episode, the squared log of its simulated peak multiple over the
-    observed one plus the squared distance between the peaks in units of the acceptance's
-    4 months (0 when they agree; infinite when a peak is not a number)."""
+    observed one, the squared distance between the peaks in units of the acceptance's 4
+    months, and the squared log of the share of the peak kept 18 months on over the observed
+    share (0 when they agree; infinite when a peak is not a number). A run that ends before
+    18 months after its peak keeps all of it."""
     total = 0.0
     for ep in found:
         total += np.log(ep.sim_multiple / ep.obs_multiple) ** 2 + (ep.lag_months / 4.0) ** 2
+        kept = 1.0 - ep.sim_fall if np.isfinite(ep.sim_fall) else 1.0
+        total += np.log(max(kept, KEPT_LEAST) / (1.0 - ep.obs_fall)) ** 2
     return float(total) if np.isfinite(total) else float("inf")
 
 

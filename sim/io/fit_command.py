@@ -1,0 +1,49 @@
+"""``sim calibrate --fit``: the market's behavioural parameters fitted on history
+(`sim.runs.fit`), with the parameters, price keys and budget the command line names."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sim.errors import bad_value
+from sim.io import console
+
+
+def fit_command(scenario_path: Path, observed_path: Path, args: argparse.Namespace) -> int:
+    """``sim calibrate --fit``: fit, then print each parameter and the errors."""
+    from sim.io.observed import read_observed
+    from sim.io.scenario_files import load_scenario
+    from sim.runs import fit as fitting
+    from sim.world.loader import vintage_world
+
+    names = None
+    if args.params is not None:
+        names = tuple(n.strip() for n in args.params.split(",") if n.strip())
+        unknown = [n for n in names if n not in fitting.BOUNDS]
+        if unknown or not names:
+            expected = f"comma-separated names from {', '.join(fitting.BOUNDS)}"
+            raise bad_value(expected, "--params", args.params)
+    keys = fitting.KEYS
+    if args.keys is not None:
+        keys = tuple(k.strip() for k in args.keys.split(",") if k.strip())
+        if not keys or not all(_price_key(k) for k in keys):
+            expected = "comma-separated TIER:PRODUCT price keys, such as china:NdPr_oxide"
+            raise bad_value(expected, "--keys", args.keys)
+    if args.runs < 1:
+        raise bad_value("a whole number of runs, at least 1", "--runs", args.runs)
+    scenario = load_scenario(scenario_path)
+    world, observed = vintage_world(scenario.world), read_observed(observed_path)
+    result = fitting.fit(world, scenario, observed, names, args.runs, keys)
+    print(f"fit on {scenario.name} ({scenario.world}) against {observed_path}:")
+    for line in console.fit_lines(result):
+        print(line)
+    return 0
+
+
+def _price_key(key: str) -> bool:
+    """Whether ``key`` names a price the model has, ``TIER:PRODUCT``."""
+    from sim.model.levers.economics import PRICE_PRODUCTS, TIERS
+
+    tier, _, product = key.partition(":")
+    return tier in TIERS and product in PRICE_PRODUCTS
