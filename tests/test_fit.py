@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -13,7 +14,15 @@ from sim.io.cli import main
 from sim.io.observed import read_observed
 from sim.io.scenario_files import load_scenario
 from sim.runs.episode import Episode
-from sim.runs.fit import BOUNDS, error, fit, price_periods, shape_error
+from sim.runs.fit import (
+    BOUNDS,
+    MARGIN_WEIGHT,
+    error,
+    fit,
+    margin_error,
+    price_periods,
+    shape_error,
+)
 from sim.world.loader import vintage_world
 
 ROOT = Path(__file__).parent.parent
@@ -78,7 +87,34 @@ def test_the_fit_weighs_the_fall_after_the_peak_as_the_acceptance_does() -> None
     assert held > half > 0.0
     assert held == pytest.approx(np.log(0.9 / 0.25) ** 2)
     assert shape_error([_episode(float("nan"))]) == pytest.approx(np.log(1.0 / 0.25) ** 2)
-    assert shape_error([_episode(0.75, lag=4)]) == pytest.approx(1.0)
+    late = _episode(0.75, lag=2)
+    assert shape_error([late]) == pytest.approx((late.lag_months / 4.0) ** 2)
+
+
+def test_the_fit_keeps_the_acceptance_measures_with_a_margin() -> None:
+    """A peak at 0.55 of the observed multiple or 4 months off meets the acceptance on its
+    edge: the fit counts it as short of the margin (0.6, 3 months), on top of the plain
+    error; within the margin it adds nothing."""
+    assert margin_error([_episode(0.75)]) == 0.0
+    assert margin_error([_episode(0.75, lag=-3)]) == 0.0
+    assert MARGIN_WEIGHT >= 10.0  # all but a constraint
+    assert margin_error([_episode(0.75, lag=4)]) == pytest.approx(MARGIN_WEIGHT / 16.0)
+    low = dataclasses.replace(_episode(0.75), sim_multiple=0.55 * 26.0)
+    assert margin_error([low]) == pytest.approx(MARGIN_WEIGHT * np.log(0.6 / 0.55) ** 2)
+    assert shape_error([low]) > np.log(0.55) ** 2 + margin_error([low]) - 1e-9
+    high = dataclasses.replace(_episode(0.75), sim_multiple=0.65 * 26.0)
+    assert margin_error([high]) == 0.0
+
+
+def test_a_fit_refines_from_a_given_start_without_the_global_search() -> None:
+    scenario = load_scenario(SCENARIO)
+    world, observed = vintage_world(scenario.world), read_observed(OBSERVED)
+    names = ("price_adjustment_months",)
+    start = {"price_adjustment_months": 5.0}
+    result = fit(world, scenario, observed, names, max_runs=5, start=start)
+    first = error(world, scenario, price_periods(observed), start)
+    assert result.error_after <= min(first, result.error_before)
+    assert result.runs <= 5 + 2  # the prior, the start and Powell's budget: no spread
 
 
 def test_sim_calibrate_fit_takes_the_parameters_and_the_budget(
@@ -94,7 +130,9 @@ def test_sim_calibrate_fit_takes_the_parameters_and_the_budget(
         ["--params", "price_cover_sensitivity,no_such"],
         ["--runs", "0"],
         ["--keys", "ex_china:Dy_oxide,moon:NdPr_oxide"],
+        ["--params", "thrift_adoption_months", "--start", "holding_sensitivity=1"],
+        ["--start", "price_adjustment_months=soon"],
     ):
         assert main(["calibrate", "--fit", *bad]) == 2
         err = capsys.readouterr().err
-        assert bad[0] in err and bad[1] in err and "Traceback" not in err
+        assert bad[-2] in err and bad[-1] in err and "Traceback" not in err

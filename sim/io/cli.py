@@ -367,6 +367,8 @@ def _add_calibrate(subparsers: Any) -> None:
         "--params": "comma-separated parameters to fit (default: sim.runs.fit.FITTED)",
         "--keys": "comma-separated TIER:PRODUCT prices whose observed path the fit scores "
         "(default: ex-China Dy and NdPr oxide, whose episode it always scores)",
+        "--start": "comma-separated NAME=VALUE of fitted parameters to refine a fit from "
+        "(a local search only; the others start at the world's values)",
     }
     for flag, text in fitting.items():
         command.add_argument(flag, default=None, help=f"with --fit: {text}")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+
 from sim.errors import bad_value
 from sim.io import console
 
@@ -30,11 +32,12 @@ def fit_command(scenario_path: Path, observed_path: Path, args: argparse.Namespa
         if not keys or not all(_price_key(k) for k in keys):
             expected = "comma-separated TIER:PRODUCT price keys, such as china:NdPr_oxide"
             raise bad_value(expected, "--keys", args.keys)
+    start = _start(args.start, names or fitting.FITTED) if args.start is not None else None
     if args.runs < 1:
         raise bad_value("a whole number of runs, at least 1", "--runs", args.runs)
     scenario = load_scenario(scenario_path)
     world, observed = vintage_world(scenario.world), read_observed(observed_path)
-    result = fitting.fit(world, scenario, observed, names, args.runs, keys)
+    result = fitting.fit(world, scenario, observed, names, args.runs, keys, start)
     print(f"fit on {scenario.name} ({scenario.world}) against {observed_path}:")
     for line in console.fit_lines(result):
         print(line)
@@ -47,3 +50,20 @@ def _price_key(key: str) -> bool:
 
     tier, _, product = key.partition(":")
     return tier in TIERS and product in PRICE_PRODUCTS
+
+
+def _start(text: str, names: tuple[str, ...]) -> dict[str, float]:
+    """``--start``'s ``NAME=VALUE`` pairs, each name one of the fitted ``names``."""
+    expected = f"comma-separated NAME=VALUE, each NAME one of {', '.join(names)}"
+    start: dict[str, float] = {}
+    for pair in (p.strip() for p in text.split(",") if p.strip()):
+        name, _, value = pair.partition("=")
+        try:
+            start[name.strip()] = float(value)
+        except ValueError:
+            raise bad_value(expected, "--start", text) from None
+        if name.strip() not in names or not np.isfinite(start[name.strip()]):
+            raise bad_value(expected, "--start", text)
+    if not start:
+        raise bad_value(expected, "--start", text)
+    return start
