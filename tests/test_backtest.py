@@ -229,7 +229,9 @@ def test_backtest_on_the_shipped_example(tmp_path, capsys) -> None:
     assert len(summary) == observed.groupby(["series", "key"]).ngroups
     assert (summary["compared"] == summary["periods"]).all()
     china = summary.set_index("key").loc["CN:mine"]
-    assert china["mape"] < 0.01  # the 2009 world's China is the observed 120,000 t
+    # the 2009 world's China is the observed 120,000 t, moved by its answer to the NdPr price
+    # (which dips in 2009) within 2% (USGS later revised 2009 to 129,000 t)
+    assert china["mape"] < 0.02
     assert summary["mape"].max() < 1.0
     directions = pd.read_csv(out / "directions.csv")
     assert len(directions) == len(summary) * len(load_scenario(QUOTAS).events)
