@@ -1,4 +1,4 @@
-"""Draw docs/images/baseline-prices.png: NdPr and Dy oxide in the baseline, by tier, beside
+"""Draw docs/images/baseline-prices.png: NdPr, Dy and Tb oxide in the baseline, by tier, beside
 the incentive band ex-China projects need (Benchmark Mineral Intelligence, Q2 2024) and the
 price outlooks published before April 2025 (``docs/data/price-outlooks.csv``, with sources).
 
@@ -47,10 +47,11 @@ def draw_outlooks(ax: plt.Axes, table: pd.DataFrame, product: str) -> None:
 def main() -> None:
     result = sim.run(sim.load_scenario(ROOT / "scenarios" / "baseline.yaml"))
     prices, published = result.prices, outlooks()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 5.4), sharex=True)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5.4), sharex=True)
     for ax, product, title in (
         (axes[0], "NdPr_oxide", "NdPr oxide"),
         (axes[1], "Dy_oxide", "Dy oxide"),
+        (axes[2], "Tb_oxide", "Tb oxide"),
     ):
         for market, style in (("china", "-"), ("ex_china", "--")):
             rows = prices[(prices["product"] == product) & (prices["market"] == market)]

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from sim.errors import MassBalanceError
 from sim.model.ledger import Ledger
+from sim.model.levers.economics import TIERS
 from sim.runs.engine import run
 from sim.units import ELEMENTS
 from sim.world.world import Buyer, Facility, Tranche, World
@@ -102,8 +103,11 @@ def worlds(draw: st.DrawFn) -> World:
         "thrift_trigger_price_ratio": trigger,
         "thrift_full_price_ratio": trigger + draw(st.sampled_from([0.2, 2.5])),
         "thrift_adoption_months": draw(st.sampled_from([0.0, 6.0])),
+        # and who move Dy onto Tb, or back, as the two prices part
+        "swap_max_share": draw(st.sampled_from([0.0, 0.5, 1.0])),
+        "swap_full_price_ratio": draw(st.sampled_from([1.2, 2.0])),
     }
-    dy = {("Dy_oxide", tier): 300.0 for tier in ("china", "ex_china")}
+    dy = {(f"{e}_oxide", tier): p for e, p in (("Dy", 300.0), ("Tb", 900.0)) for tier in TIERS}
     return World(
         2024,
         COUNTRIES,

@@ -168,10 +168,11 @@ def test_more_destinations_never_lower_their_shortfall(world) -> None:  # type: 
 
 @pytest.mark.parametrize("thrift", [0.0, None])
 def test_more_elements_never_lower_a_shortfall(world, thrift: float | None) -> None:  # type: ignore[no-untyped-def]
-    """Within 0.1% (the NdPr below); with thrifting the dearer Dy of a licence on Dy and
-    Tb sets off a little thrift (0.09% of the Dy and Tb a magnet holds), which a licence on Tb
-    alone, binding as hard, does not, and magnet makers abroad then make 34 t more of the
-    magnets the scarce Tb allows (130,858 t short over 2024-2027 against 130,890 t)."""
+    """Within 0.2% (the NdPr below). With thrifting the dearer Dy of a licence on Dy and Tb
+    set off a little thrift, which a licence on Tb alone, binding as hard, did not, and magnet
+    makers abroad then made 34 t more of the magnets the scarce Tb allowed (130,858 t short
+    over 2024-2027 against 130,890 t). Since makers choose Tb for Dy, a licence on Tb alone
+    moves them onto the Dy it leaves free, and adding Dy costs 7,562 t (124,103 -> 131,665)."""
     if thrift is not None:
         world = dataclasses.replace(world, parameters={**world.parameters, "thrift_max_share": 0})
     runs = [
@@ -194,8 +195,10 @@ def test_more_elements_never_lower_a_shortfall(world, thrift: float | None) -> N
     # cumulative shortfall while the licences are under review (262 t of 11,528 in month 20),
     # and 0.01-0.05% over the horizon (19 t of 131,559; 67 t before the reference was
     # averaged) with two-way trade netted out, which makes the tier abroad a net seller of
-    # NdPr metal to China in normal times.
-    _ordered(np.concatenate([_abroad_short(r) for r in runs]), transient=0.025, total=1e-3)
+    # NdPr metal to China in normal times. Since magnet makers choose Tb for Dy (a swap puts
+    # NdPr in the place of the Dy it moves, Dec 2026) the NdPr kept abroad counts a little
+    # more: 150 t of 132,404 (0.11%; 142 t without thrift), hence 0.2% over the horizon.
+    _ordered(np.concatenate([_abroad_short(r) for r in runs]), transient=0.025, total=2e-3)
 
 
 # -- general licences: named exporter -> buyer pairs, exempt while valid ------------------------

@@ -17,10 +17,12 @@ from sim.model.levers.economics import PRICE_PRODUCTS, TIERS
 from sim.runs.engine import RunResult, run
 from sim.units import ELEMENTS
 from sim.world.loader import default_world
+from sim.world.world import World
 from tests.worlds import scenario
 
 DY, TB, NDPR = (ELEMENTS.index(e) for e in ("Dy", "Tb", "NdPr"))
 ABROAD, HOME = TIERS.index("ex_china"), TIERS.index("china")
+THRIFT = thrifting.LEVERS.index("thrift")
 BAN = {
     "kind": "export_control",
     "exporter": "CN",
@@ -42,6 +44,12 @@ STOCKPILE = {  # buys while its buyers are served, releases when they run short
 }
 
 
+def _thrift_only() -> World:
+    """Today's world with the thrift alone (no Tb-for-Dy choice: `tests/test_tb_for_dy.py`)."""
+    world = default_world()
+    return dataclasses.replace(world, parameters={**world.parameters, "swap_max_share": 0.0})
+
+
 @pytest.fixture(scope="module")
 def squeezed() -> RunResult:
     """China bans Dy and Tb (and magnets holding them) for 18 months, then again from
@@ -51,12 +59,12 @@ def squeezed() -> RunResult:
         {**BAN, "start": "2026-06-01"},
         STOCKPILE,
     ]
-    return run(default_world(), scenario(events, end="2027-12-31"))
+    return run(_thrift_only(), scenario(events, end="2027-12-31"))
 
 
 def test_a_dy_squeeze_sets_off_thrifting_abroad_that_never_falls(squeezed: RunResult) -> None:
-    levels = squeezed.record.thrift
-    assert levels is not None
+    assert squeezed.record.thrift is not None
+    levels = squeezed.record.thrift[..., THRIFT]
     abroad = levels[:, ABROAD]
     rules = squeezed.chain.thrift
     assert abroad.max() > 0.1 and abroad.max() <= rules.max_share
@@ -73,8 +81,8 @@ def test_magnets_are_made_to_the_thrifted_recipe(squeezed: RunResult) -> None:
     chain, rec = squeezed.chain, squeezed.record
     assert rec.production is not None and rec.thrift is not None
     made = rec.production[:, chain.slices["magnet"]]  # [T, plants, E] content of magnets made
-    ndfeb = np.flatnonzero(chain.thrift.plant_delta[:, DY] < 0)
-    level = rec.thrift[:, chain.thrift.plant_tier[ndfeb]]  # [T, plants]
+    ndfeb = np.flatnonzero(chain.thrift.plant_delta[THRIFT, :, DY] < 0)
+    level = rec.thrift[:, chain.thrift.plant_tier[ndfeb], THRIFT]  # [T, plants]
     total = made[:, ndfeb].sum(axis=2)
     ok = total > 1.0
     recipe = chain.recipe[ndfeb]
@@ -97,16 +105,16 @@ def test_the_balance_follows_thrifted_magnets_everywhere(squeezed: RunResult) ->
     assert squeezed.record.stockpile_t[0, -1, 0] < squeezed.record.stockpile_t[0, :, 0].max()
     # before the second ban the stockpile has bought magnets made thrifted
     events = [{**BAN, "start": "2024-04-01", "end": "2025-10-01"}, STOCKPILE]
-    before = run(default_world(), scenario(events, end="2026-05-31"))
-    assert before.state.stockpiles[0].thrifted[0] > 0
+    before = run(_thrift_only(), scenario(events, end="2026-05-31"))
+    assert before.state.stockpiles[0].thrifted[0, THRIFT] > 0
 
 
 def test_thrifting_eases_a_dy_squeeze() -> None:
-    world = default_world()
+    world = _thrift_only()
     events = [{**BAN, "start": "2024-04-01"}]
     off = dataclasses.replace(world, parameters={**world.parameters, "thrift_max_share": 0.0})
     with_it, without = (run(w, scenario(events, end="2027-12-31")) for w in (world, off))
-    assert with_it.record.thrift is not None and with_it.record.thrift.max() > 0.1
+    assert with_it.record.thrift is not None and with_it.record.thrift[..., THRIFT].max() > 0.1
     assert without.record.thrift is not None and (without.record.thrift == 0).all()
     assert with_it.unmet.sum() < without.unmet.sum()
 
@@ -127,13 +135,14 @@ def test_levels_stay_within_bounds_and_never_fall(ratios: list[float], max_share
         np.array(["NdFeB"]),
     )
     base = np.ones((1, len(PRICE_PRODUCTS), len(TIERS)))
-    levels = np.zeros((1, len(TIERS)))
+    levels = np.zeros((1, len(TIERS), len(thrifting.LEVERS)))
     for ratio in ratios:
         prices = base * ratio
         nxt = thrifting.settle(rules, levels, prices, base, step=0)
-        assert (nxt >= levels).all() and (nxt <= max_share + 1e-12).all()
+        now, then = nxt[..., THRIFT], levels[..., THRIFT]
+        assert (now >= then).all() and (now <= max_share + 1e-12).all()
         if ratio <= rules.trigger:
-            assert (nxt == levels).all()
+            assert (now == then).all()
         levels = nxt
     assert (thrifting.settle(rules, levels, base * 30, base, step=-1) == levels).all()
 
@@ -160,7 +169,8 @@ def test_each_sample_of_a_thrifting_batch_equals_its_own_single_run() -> None:
         draws={"events[0].end": ordinals},
         detail=False,
     )
-    assert batch.state.thrift_levels[2, ABROAD] > batch.state.thrift_levels[0, ABROAD] > 0
+    levels = batch.state.thrift_levels[:, ABROAD, THRIFT]
+    assert levels[2] > levels[0] > 0
     for s, end in enumerate(ends):
         alone = run(
             world,
@@ -194,8 +204,9 @@ def test_thrifted_tonnes_stay_within_what_is_held(
     pile: bool,
 ) -> None:
     """Whatever the thrift's pace and the squeeze, the balance closes (the run checks it),
-    and no holder's thrifted tonnes are negative or more than its tonnes times the largest
-    level (each tonne was made at a level between 0 and it)."""
+    and every holder's thrifted tonnes of each lever lie between its tonnes times the
+    lever's lowest and highest level of the run, 0 included (each tonne was made at a level
+    between them; the swap's may be negative)."""
     world = default_world()
     params = {
         "thrift_max_share": max_share,
@@ -211,12 +222,17 @@ def test_thrifted_tonnes_stay_within_what_is_held(
         control["share"] = 0.3
     res = run(world, scenario([control, STOCKPILE] if pile else [control], end="2026-12-31"))
     assert res.residual < 1e-9
-    state, top = res.state, res.state.thrift_levels.max()
-    assert 0.0 <= top <= max_share + 1e-12
-    assert state.thrifted.min() >= -1e-9
-    assert (state.thrifted <= state.inventory * top + 1e-9).all()
-    for held in state.stockpiles:
-        assert 0.0 - 1e-9 <= held.thrifted[0] <= held.held[0] * top + 1e-9
+    state, record = res.state, res.record.thrift
+    assert record is not None
+    assert 0.0 <= record[..., THRIFT].max() <= max_share + 1e-12
+    low = np.minimum(record.min(axis=(0, 1)), 0.0)  # [L]
+    top = np.maximum(record.max(axis=(0, 1)), 0.0)
+    held = state.inventory[..., None]
+    assert (state.thrifted >= held * low - 1e-9).all()
+    assert (state.thrifted <= held * top + 1e-9).all()
+    for pile in state.stockpiles:
+        assert (pile.thrifted[0] >= pile.held[0] * low - 1e-9).all()
+        assert (pile.thrifted[0] <= pile.held[0] * top + 1e-9).all()
 
 
 def test_the_run_summary_says_how_much_was_thrifted(squeezed: RunResult) -> None:
@@ -224,7 +240,9 @@ def test_the_run_summary_says_how_much_was_thrifted(squeezed: RunResult) -> None
 
     (line,) = _thrifting(squeezed)
     assert line.startswith("thrifting: magnet makers designed out of NdFeB's Dy and Tb:")
-    level = squeezed.record.thrift[-1, ABROAD]  # type: ignore[index]
+    level = squeezed.record.thrift[-1, ABROAD, THRIFT]  # type: ignore[index]
     assert f"ex_china {100 * level:.2g}% by the end" in line
     calm = run(default_world(), scenario([], end="2024-12-31"))
-    assert _thrifting(calm) == []
+    assert not [line for line in _thrifting(calm) if line.startswith("thrifting")]
+    neither = run(_thrift_only(), scenario([], end="2024-12-31"))
+    assert _thrifting(neither) == []

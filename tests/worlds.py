@@ -36,6 +36,9 @@ PARAMS = {
     "thrift_trigger_price_ratio": 1.5,
     "thrift_full_price_ratio": 4.0,
     "thrift_adoption_months": 24.0,
+    "swap_max_share": 0.0,  # no Tb-for-Dy choice unless a test asks for it
+    "swap_full_price_ratio": 2.0,
+    "tb_per_dy": 1.9,
 }
 
 

@@ -149,20 +149,33 @@ def _peak(row: Any) -> str:
 
 def _thrifting(result: RunResult) -> list[str]:
     """How much of NdFeB's Dy and Tb each tier's magnet makers had designed out by the end,
-    and from when (none: no line)."""
+    and how much of its Dy they had moved onto Tb (or back), and from when (none: no
+    line)."""
     from sim.model.levers.economics import TIERS
 
     levels = result.record.thrift
-    if levels is None or not (levels > 0).any():
+    if levels is None or not levels.any():
         return []
-    parts = []
-    for k, tier in enumerate(TIERS):
-        moved = np.flatnonzero(levels[:, k] > 0)
-        if moved.size:
-            parts.append(
-                f"{tier} {100 * levels[-1, k]:.2g}% by the end (from {result.dates[moved[0]]})"
-            )
-    return [f"thrifting: magnet makers designed out of NdFeB's Dy and Tb: {'; '.join(parts)}"]
+    lines = []
+    for lever, text in enumerate(
+        ("thrifting: magnet makers designed out of NdFeB's Dy and Tb", "Tb for Dy: makers moved")
+    ):
+        parts = []
+        for k, tier in enumerate(TIERS):
+            moved = np.flatnonzero(levels[:, k, lever] != 0)
+            if moved.size:
+                end = levels[-1, k, lever]
+                what = (
+                    ""
+                    if lever == 0
+                    else (" of its Dy onto Tb" if end >= 0 else " of its Tb onto Dy")
+                )
+                parts.append(
+                    f"{tier} {100 * abs(end):.2g}%{what} by the end (from {result.dates[moved[0]]})"
+                )
+        if parts:
+            lines.append(f"{text}: {'; '.join(parts)}")
+    return lines
 
 
 def _floor_payments(result: RunResult) -> list[str]:

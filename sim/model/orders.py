@@ -105,7 +105,7 @@ def receive(chain: Chain, state: State, name: str, step: int) -> None:
     elif name == "magnet":
         state.inventory[:, chain.magnet_buyers_at] += got[:, :, 0]
     else:  # "magnet_thrift": the thrifted tonnes of the magnets that arrived
-        state.thrifted[:, chain.magnet_buyers_at] += got[:, :, 0]
+        state.thrifted[:, chain.magnet_buyers_at] += got
     got[...] = 0.0  # taken
 
 

@@ -136,7 +136,9 @@ def release_stockpiles(
         state.inventory[:, b] += to_buyers - from_buyers
         if chain.thrift.acts and (state.thrifted.any() or pile.thrifted.any()):
             # thrifted tonnes go with the magnets, each holder's share
-            given = thrifting.given_up(pile.thrifted[:, None], held[:, None], to_buyers)
+            given = thrifting.given_up(
+                pile.thrifted[:, None], held[:, None], to_buyers
+            )  # [S, b, L]
             taken = thrifting.given_up(state.thrifted[:, b], inventory, from_buyers)
             state.thrifted[:, b] += given - taken
             pile.thrifted = pile.thrifted + taken.sum(axis=1) - given.sum(axis=1)
@@ -151,7 +153,8 @@ def consume(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recorder
     if chain.thrift.acts and state.thrifted.any():  # the thrifted tonnes of what was used
         used = thrifting.given_up(state.thrifted, state.inventory, got)
         state.thrifted = state.thrifted - used
-        ledger.consumed += _contained(used, chain.thrift.buyer_delta)
+        for lever, delta in enumerate(chain.thrift.buyer_delta):
+            ledger.consumed += _contained(used[:, :, lever], delta)
     state.inventory = state.inventory - got
     state.used = got
     ledger.consumed += _contained(got, chain.content)

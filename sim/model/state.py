@@ -25,6 +25,7 @@ from sim.model.levers import buying
 from sim.model.levers.economics import PRICE_PRODUCTS, TIERS, ProducerState
 from sim.model.levers.origin import OriginShares
 from sim.model.levers.stockpiles import StockpileState
+from sim.model.levers.thrifting import LEVERS
 from sim.model.pipeline import Pipeline
 from sim.model.trade import MARKETS
 from sim.units import ELEMENTS, MAGNETS, REO_TO_ELEMENT
@@ -50,10 +51,10 @@ class State:
     metal_in: np.ndarray  # [S, metal plants, E] oxide held
     mag_in: np.ndarray  # [S, magnet plants, E] metal held
     inventory: np.ndarray  # [S, B] buyers' stocks, t of their material
-    thrifted: np.ndarray  # [S, B] their thrifted tonnes (`sim.model.levers.thrifting`)
+    thrifted: np.ndarray  # [S, B, L] their thrifted tonnes (`sim.model.levers.thrifting`)
     lead_seen: np.ndarray  # [S, magnet buyers] months their magnets take, as they have seen it
     oxide_lead_seen: np.ndarray  # [S, element buyers] the same for buyers of elements
-    thrift_levels: np.ndarray  # [S, K] each tier's magnet makers' thrift level
+    thrift_levels: np.ndarray  # [S, K, L] each tier's magnet makers' level of each lever
     used: np.ndarray  # [S, B] what buyers used this step, t of their material
     use_levels: np.ndarray  # [S, B] buyers' use of their demand path, after price
     cover_levels: np.ndarray  # [S, B] multiplier of the stock buyers aim to hold
@@ -106,10 +107,10 @@ class State:
             metal_in=metal_rate * plant_cover,
             mag_in=magnet_rate * plant_cover,
             inventory=np.tile(chain.demand_path[0] * chain.cover, (S, 1)),
-            thrifted=np.zeros((S, len(chain.buyers))),
+            thrifted=np.zeros((S, len(chain.buyers), len(LEVERS))),
             lead_seen=np.tile(chain.buyer_lead[chain.magnet_buyers], (S, 1)),
             oxide_lead_seen=np.tile(chain.buyer_lead[chain.element_buyers], (S, 1)),
-            thrift_levels=np.zeros((S, len(TIERS))),
+            thrift_levels=np.zeros((S, len(TIERS), len(LEVERS))),
             used=np.zeros((S, len(chain.buyers))),
             use_levels=np.ones((S, len(chain.buyers))),
             cover_levels=np.ones((S, len(chain.buyers))),
@@ -131,7 +132,9 @@ class State:
             references={m: Reference() for m in MARKETS},
             producers=chain.economics.initial_producers(),
             stockpiles=[
-                StockpileState(pile.initial_t.copy(), np.zeros_like(pile.initial_t))
+                StockpileState(
+                    pile.initial_t.copy(), np.zeros((*pile.initial_t.shape, len(LEVERS)))
+                )
                 for pile in chain.stockpiles
             ],
             substitution_shares=[np.zeros((S, len(sub.buyers))) for sub in chain.substitutions],
@@ -262,15 +265,15 @@ class State:
 
     def _thrifted_elements(self, chain: Chain) -> np.ndarray:
         """``[S, E]`` what thrifting changed in the elements of the magnets held and on their
-        way (their thrifted tonnes times the change a whole thrift makes)."""
-        delta = chain.thrift.buyer_delta
-        transit = self.pipelines["magnet_thrift"].in_transit()[:, :, 0]
-        total = np.einsum("sb,be->se", self.thrifted, delta) + np.einsum(
-            "sb,be->se", transit, delta[chain.magnet_buyers]
+        way (their thrifted tonnes of each lever times the change the whole lever makes)."""
+        delta = chain.thrift.buyer_delta  # [L, B, E]
+        transit = self.pipelines["magnet_thrift"].in_transit()  # [S, magnet buyers, L]
+        total = np.einsum("sbl,lbe->se", self.thrifted, delta) + np.einsum(
+            "sbl,lbe->se", transit, delta[:, chain.magnet_buyers]
         )
         for rules, pile in zip(chain.stockpiles, self.stockpiles):
             if rules.buyers.size:
-                total = total + pile.thrifted[:, None] * delta[rules.buyers[0]][None]
+                total = total + pile.thrifted @ delta[:, rules.buyers[0]]
         return total
 
 
@@ -320,5 +323,5 @@ def _pipelines(chain: Chain) -> dict[str, Pipeline]:
         ),
         "magnet": Pipeline(S, len(chain.magnet_buyers), 1, max_lead),
         # the thrifted tonnes of the magnets on their way (`sim.model.levers.thrifting`)
-        "magnet_thrift": Pipeline(S, len(chain.magnet_buyers), 1, max_lead),
+        "magnet_thrift": Pipeline(S, len(chain.magnet_buyers), len(LEVERS), max_lead),
     }

@@ -184,17 +184,20 @@ def _ship_thrifted(
     chain: Chain, state: State, step: int, flow: Flow, reserved: np.ndarray | None
 ) -> None:
     """Ship the thrifted tonnes of the magnets shipped this step (each plant's flow times its
-    tier's thrift level) with them, and take this step's arrivals."""
-    levels = thrifting.plant_levels(chain.thrift, state.thrift_levels)  # [S, plants]
+    tier's level of each lever, into the lever's column) with them, and take this step's
+    arrivals."""
+    levels = thrifting.plant_levels(chain.thrift, state.thrift_levels)  # [S, plants, L]
     market = flow.market
-    by_edge = np.take(levels, market.sup.first, axis=1)[:, market.edge_sup_lane]  # [S, edges]
-    weighted = Flow(
-        market, flow.sup_share_sl, flow.cus_share_sl, x_sl=flow.x_sl * by_edge.T[:, None, :]
-    )
+    by_edge = np.take(levels, market.sup.first, axis=1)[:, market.edge_sup_lane]  # [S, edges, L]
     pipe = state.pipelines["magnet_thrift"]
-    pipe.ship_flow(step, weighted, chain.trade.lane_lead["magnet"])
+    customers = pipe.buf.shape[2]
+    for lever in np.flatnonzero(levels.any(axis=(0, 1))):
+        x_sl = flow.x_sl * by_edge[:, :, lever].T[:, None, :]
+        weighted = Flow(market, flow.sup_share_sl, flow.cus_share_sl, x_sl=x_sl)
+        into = Destinations.columns(customers, np.array([lever]))
+        pipe.ship_flow(step, weighted, chain.trade.lane_lead["magnet"], into=into)
     if reserved is not None:
-        pipe.ship(step, reserved * levels[:, :, None, None], chain.lead["magnet"])
+        pipe.ship(step, reserved[..., :1] * levels[:, :, None, :], chain.lead["magnet"])
     receive(chain, state, "magnet_thrift", step)
 
 

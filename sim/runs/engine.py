@@ -28,6 +28,7 @@ from sim.model.chain import Chain
 from sim.model.clock import processes
 from sim.model.ledger import TOLERANCE, Ledger
 from sim.model.levers.economics import PRICE_PRODUCTS, TIERS
+from sim.model.levers.thrifting import LEVERS
 from sim.model.state import State
 from sim.runs.finite import check_finite, priced
 from sim.runs.history import shared_until
@@ -50,8 +51,8 @@ class Record:
     production: np.ndarray | None = None
     stocks: np.ndarray | None = None
     inventory: np.ndarray | None = None
-    thrifted: np.ndarray | None = None  # [T, B] buyers' thrifted tonnes (sample 0)
-    thrift: np.ndarray | None = None  # [T, K] each tier's thrift level magnets are made at
+    thrifted: np.ndarray | None = None  # [T, B, L] buyers' thrifted tonnes (sample 0)
+    thrift: np.ndarray | None = None  # [T, K, L] each tier's levels magnets are made at
     flows: dict[str, np.ndarray] = field(default_factory=dict)
     recycled: np.ndarray | None = None
     stockpile_t: np.ndarray | None = None  # [S, T, stockpiles] holding after each step's rule
@@ -75,8 +76,8 @@ class Record:
             self.production = np.zeros((T, F, len(ELEMENTS)))
             self.stocks = np.zeros((T, F, len(ELEMENTS)))
             self.inventory = np.zeros((T, B))
-            self.thrifted = np.zeros((T, B))
-            self.thrift = np.zeros((T, len(TIERS)))
+            self.thrifted = np.zeros((T, B, len(LEVERS)))
+            self.thrift = np.zeros((T, len(TIERS), len(LEVERS)))
             self.recycled = np.zeros((T, len(c.stage("magnet")), len(ELEMENTS)))
 
     @property

@@ -248,7 +248,7 @@ def stocks_table(result: RunResult) -> pd.DataFrame:
     frame = _facility_table(result, rec.stocks, "tonnes")
     held = rec.inventory[:, :, None] * chain.content[None]
     if rec.thrifted is not None:  # what thrifting changed in the magnets held
-        held = held + rec.thrifted[:, :, None] * chain.thrift.buyer_delta[None]
+        held = held + np.einsum("tbl,lbe->tbe", rec.thrifted, chain.thrift.buyer_delta)
     t, b, e = np.nonzero(held > EPS)
     names = _buyer_names(result, np.arange(len(chain.buyers)))
     buyers = pd.DataFrame(

@@ -59,7 +59,7 @@ class PriceRules:
     plant_tiers: dict[str, np.ndarray]  # separation, metal, magnet plants: [plants] tier index
     buyer_tiers: np.ndarray  # [B] tier index
     content: Rows  # [B, E] t of each element a t of each buyer's material
-    thrift_delta: Rows  # [B, E] its change at thrift level 1 (`sim.model.levers.thrifting`)
+    thrift_delta: tuple[Rows, ...]  # [B, E] each lever's change at level 1 (`thrifting`)
     loose: Rows  # [B, E] the same for buyers of elements, 0 for buyers of magnets
     magnet_buyers: Rows  # [B, M] 1 where a buyer buys magnet M
     pass_through: np.ndarray  # [M, E] kg of oxide a kg of magnet takes
@@ -109,7 +109,7 @@ class Buyers:
     material: np.ndarray  # [B]
     content: np.ndarray  # [B, E]
     magnets: np.ndarray  # indices of the buyers of magnets
-    thrift_delta: np.ndarray  # [B, E] change of their material's content at thrift level 1
+    thrift_delta: np.ndarray  # [L, B, E] change of their material's content at level 1
 
 
 def build(
@@ -129,7 +129,7 @@ def build(
         plant_tiers,
         _tier_index(list(buyers.region)),
         Rows.of(buyers.content),
-        Rows.of(buyers.thrift_delta),
+        tuple(Rows.of(delta) for delta in buyers.thrift_delta),
         Rows.of(np.where(np.isin(buyers.material, MAGNETS)[:, None], 0.0, buyers.content)),
         Rows.of(np.array([buyers.material == m for m in MAGNETS], dtype=float).T),
         oxide_kg,
@@ -232,14 +232,15 @@ def covers(
 
     A tier's use of an element is what its magnet plants plan to use and its element buyers
     want (what a licence on the element withholds from them); the pooled use is final demand
-    (every buyer's demand by element content, at the ``thrift[S, B]`` level of its tier's
-    magnet makers), which does not change with where the magnets are made."""
+    (every buyer's demand by element content, at the ``thrift[S, B, L]`` levels of its
+    tier's magnet makers), which does not change with where the magnets are made."""
     magnets = rules.magnet_buyers
     stock = held + rules.by_tier(inventory, rules.loose)
     use = rules.by_tier(demand, rules.loose) + _plant_use(rules, plant_use)
     final = rules.by_tier(demand, rules.content)
     if thrift is not None:
-        final = final + rules.by_tier(demand * thrift, rules.thrift_delta)
+        for lever, delta in enumerate(rules.thrift_delta):
+            final = final + rules.by_tier(demand * thrift[..., lever], delta)
     final = final.sum(axis=2)
     final = np.broadcast_to(final, (use.shape[0], *final.shape[1:]))
     mag_stock = rules.by_tier(inventory, magnets)

@@ -43,7 +43,7 @@ class StockpileState:
     """One stockpile's holding and this step's release, a sample each."""
 
     held: np.ndarray  # [S] t of material
-    thrifted: np.ndarray  # [S] its thrifted tonnes (`sim.model.levers.thrifting`)
+    thrifted: np.ndarray  # [S, L] its thrifted tonnes of each lever (`sim.model.levers.thrifting`)
     released: np.ndarray | None = None  # [S] this step's release, t
 
     def copy(self) -> StockpileState:

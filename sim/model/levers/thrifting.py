@@ -18,11 +18,26 @@ does (with the Dy price alone, the broader licence thrifted more and lowered the
 A magnet plant makes magnets of its recipe plus ``theta`` times ``delta``, the change a whole
 thrift makes (``-Dy``, ``-Tb``, ``+Dy+Tb`` on NdPr), and uses metal for it.
 
-Magnets made at different levels mix downstream, so the mass balance keeps, for every holder
-of magnets (buyers, magnets in transit to them, stockpiles), its **thrifted tonnes**: the sum
-over what it holds of tonnes times the level they were made at. Its elements are its tonnes
-times its material's recipe plus its thrifted tonnes times ``delta``; a holder that gives up a
-share of its tonnes gives up that share of its thrifted tonnes.
+They also choose **between Tb and Dy** (the second lever, ``swap``): both raise coercivity
+in the magnet phase, Tb about 1.9 times as much per kg (``tb_per_dy``: the anisotropy fields
+of Tb2Fe14B, Dy2Fe14B and Nd2Fe14B, ~22, ~15 and ~7.3 T, Herbst 1991; coercivity rises about
+linearly with the phase's anisotropy field at the contents magnets use). A swap level ``phi``
+moves that share of the recipe's Dy onto ``1 / tb_per_dy`` as much Tb (``-Dy``,
+``+Dy / tb_per_dy`` Tb, the rest as NdPr); a negative level moves Tb onto Dy the same way.
+Each month it moves at the thrift's speed, both ways, towards where the Dy oxide price over
+the Tb oxide price sits against the same ratio at base prices: at ``swap_full_price_ratio``
+times it, all of ``swap_max_share`` of the recipe's Dy moves onto Tb; at its inverse,
+``swap_max_share`` of the recipe's Tb onto Dy; in between, in proportion to the log of the
+ratio. The two elements come out of the ionic clays in a fixed ratio, so without it whichever
+is scarcer sets the clays' output and the other floods (docs/design.md, Known limits).
+
+Both levers are linear in their levels, so a magnet's change is the sum of each level times
+its lever's ``delta``. Magnets made at different levels mix downstream, so the mass balance
+keeps, for every holder of magnets (buyers, magnets in transit to them, stockpiles), its
+**thrifted tonnes** of each lever: the sum over what it holds of tonnes times the lever's level
+they were made at. Its elements are its tonnes times its material's recipe plus, for each
+lever, its thrifted tonnes times the lever's ``delta``; a holder that gives up a share of its
+tonnes gives up that share of its thrifted tonnes.
 """
 
 from __future__ import annotations
@@ -35,32 +50,50 @@ from sim.model.levers.demand_response import speed
 from sim.model.levers.economics import PRICE_PRODUCTS, TIERS
 from sim.units import ELEMENTS, MAGNETS, REO_TO_ELEMENT
 
+LEVERS = ("thrift", "swap")  # Dy and Tb designed out; Dy moved onto Tb (or back)
 THRIFTED = ("Dy", "Tb")  # designed out
 INTO = "NdPr"  # what takes their place in the magnet phase
 THRIFTED_INDEX = tuple(ELEMENTS.index(e) for e in THRIFTED)
+DY, TB = THRIFTED_INDEX
 INTO_INDEX = ELEMENTS.index(INTO)
 OXIDES = [PRICE_PRODUCTS.index(f"{e}_oxide") for e in THRIFTED]  # the prices makers watch
 
 
 @dataclass(frozen=True)
 class ThriftRules:
-    """Who thrifts and how: each magnet plant's tier and change of recipe per unit of
-    thrift, each buyer's change of content, and the response to the cost of Dy and Tb."""
+    """Who thrifts and how: each magnet plant's tier and change of recipe per unit of each
+    lever, each buyer's change of content, and the response to the prices of Dy and Tb."""
 
     plant_tier: np.ndarray  # [P] each magnet plant's tier (index into TIERS)
-    plant_delta: np.ndarray  # [P, E] change of a tonne of its magnet's elements at theta 1
-    buyer_delta: np.ndarray  # [B, E] the same for each buyer's material (0 for elements)
+    plant_delta: np.ndarray  # [L, P, E] change of a tonne of its magnet's elements at level 1
+    buyer_delta: np.ndarray  # [L, B, E] the same for each buyer's material (0 for elements)
     watched: np.ndarray  # the price products of the Dy and Tb oxides the world prices
     heavy_kg: np.ndarray  # kg of each in a kg of NdFeB (the cost makers watch)
     max_share: float
     trigger: float
     full: float
     speed: float
+    swap_range: tuple[float, float] = (0.0, 0.0)  # lowest and highest swap level
+    swap_full: float = 2.0  # Dy/Tb price ratio over its base ratio that sets all the range
+
+    @property
+    def thrifts(self) -> bool:
+        """Whether any magnet can be thrifted at all (on a price the world has)."""
+        return self.max_share > 0 and bool(self.plant_delta[0].any()) and self.watched.size > 0
+
+    @property
+    def swaps(self) -> bool:
+        """Whether makers can move Dy onto Tb or back (both priced, a range to move in)."""
+        return (
+            self.swap_range != (0.0, 0.0)
+            and self.watched.size == 2
+            and bool(self.plant_delta[1].any())
+        )
 
     @property
     def acts(self) -> bool:
-        """Whether any magnet can be thrifted at all (on a price the world has)."""
-        return self.max_share > 0 and bool(self.plant_delta.any()) and self.watched.size > 0
+        """Whether any lever can move."""
+        return self.thrifts or self.swaps
 
 
 def delta(recipe: np.ndarray) -> np.ndarray:
@@ -70,6 +103,29 @@ def delta(recipe: np.ndarray) -> np.ndarray:
     out[INTO_INDEX] = recipe[list(THRIFTED_INDEX)].sum()
     out[list(THRIFTED_INDEX)] = -recipe[list(THRIFTED_INDEX)]
     return out if recipe[INTO_INDEX] > 0 else np.zeros(len(ELEMENTS))
+
+
+def swap_delta(recipe: np.ndarray, tb_per_dy: float) -> np.ndarray:
+    """``[E]`` the change of a tonne of magnet of ``recipe[E]`` with all its Dy moved onto
+    ``1 / tb_per_dy`` as much Tb, NdPr taking the rest of the rare-earth sites (0 for a
+    magnet without Dy or NdPr)."""
+    out = np.zeros(len(ELEMENTS))
+    if recipe[INTO_INDEX] <= 0 or recipe[DY] <= 0:
+        return out
+    out[DY], out[TB] = -recipe[DY], recipe[DY] / tb_per_dy
+    out[INTO_INDEX] = recipe[DY] * (1.0 - 1.0 / tb_per_dy)
+    return out
+
+
+def swap_range(params: dict[str, float], recipe: np.ndarray) -> tuple[float, float]:
+    """The swap levels NdFeB of ``recipe`` allows: up to ``swap_max_share`` of its Dy onto
+    Tb, and of its Tb onto Dy (a negative level), never more Dy than a full thrift leaves."""
+    share = float(params["swap_max_share"])
+    if share <= 0 or recipe[DY] <= 0 or recipe[INTO_INDEX] <= 0:
+        return (0.0, 0.0)
+    ratio = float(params["tb_per_dy"])
+    high = min(share, 1.0 - float(params["thrift_max_share"]))
+    return (-share * recipe[TB] * ratio / recipe[DY], high)
 
 
 def build(
@@ -83,56 +139,81 @@ def build(
     """The rules for magnet plants in ``plant_regions`` making ``plant_products`` (indices
     into `MAGNETS`) and buyers of ``buyer_materials``, from the world's ``params``,
     ``recipes`` and the products it ``priced``."""
-    by_magnet = {m: delta(recipes[m]) for m in MAGNETS}
+    ratio = float(params["tb_per_dy"])
+    by_magnet = {m: np.stack([delta(recipes[m]), swap_delta(recipes[m], ratio)]) for m in MAGNETS}
     kg = recipes["NdFeB"][list(THRIFTED_INDEX)] / REO_TO_ELEMENT[list(THRIFTED_INDEX)]
     watched = [k for k, e in enumerate(THRIFTED) if f"{e}_oxide" in priced]
-    none = np.zeros(len(ELEMENTS))
+    none = np.zeros((len(LEVERS), len(ELEMENTS)))
     tiers = [TIERS.index("china") if r == "CN" else TIERS.index("ex_china") for r in plant_regions]
+    plant = [by_magnet[MAGNETS[k]] for k in plant_products]
+    buyer = [by_magnet.get(str(m), none) for m in buyer_materials]
     return ThriftRules(
         plant_tier=np.array(tiers, dtype=np.int64),
-        plant_delta=np.array([by_magnet[MAGNETS[k]] for k in plant_products]).reshape(
-            -1, len(ELEMENTS)
-        ),
-        buyer_delta=np.array([by_magnet.get(str(m), none) for m in buyer_materials]).reshape(
-            -1, len(ELEMENTS)
-        ),
+        plant_delta=np.array(plant).reshape(-1, len(LEVERS), len(ELEMENTS)).transpose(1, 0, 2),
+        buyer_delta=np.array(buyer).reshape(-1, len(LEVERS), len(ELEMENTS)).transpose(1, 0, 2),
         watched=np.array([OXIDES[k] for k in watched], dtype=np.int64),
         heavy_kg=kg[watched],
         max_share=float(params["thrift_max_share"]),
         trigger=float(params["thrift_trigger_price_ratio"]),
         full=float(params["thrift_full_price_ratio"]),
         speed=float(speed(np.array(params["thrift_adoption_months"]))),
+        swap_range=swap_range(params, recipes["NdFeB"]),
+        swap_full=float(params["swap_full_price_ratio"]),
     )
 
 
 def settle(
     rules: ThriftRules, levels: np.ndarray, prices: np.ndarray, base: np.ndarray, step: int
 ) -> np.ndarray:
-    """Next month's thrift ``levels[S, K]`` from the market's ``prices[S, P, K]`` over the
-    ``base`` prices (no thrift during the warm-up): towards the target, never down."""
+    """Next month's levels ``levels[S, K, L]`` from the market's ``prices[S, P, K]`` over the
+    ``base`` prices (nothing moves during the warm-up): the thrift towards its target, never
+    down; the swap towards its target, both ways."""
     if not rules.acts or step < 0:
         return levels
+    out = levels.copy()
+    if rules.thrifts:
+        goal = rules.max_share * _reach(rules, prices, base)
+        out[..., 0] = np.maximum(
+            levels[..., 0], levels[..., 0] + (goal - levels[..., 0]) * rules.speed
+        )
+    if rules.swaps:
+        goal = _swap_goal(rules, prices, base)
+        out[..., 1] = levels[..., 1] + (goal - levels[..., 1]) * rules.speed
+    return out
+
+
+def _reach(rules: ThriftRules, prices: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """``[S, K]`` how far the cost of a tonne of NdFeB's Dy and Tb oxide, over its cost at
+    base prices, sits between the trigger (0) and the full ratio (1)."""
     kg = rules.heavy_kg[None, :, None]
     cost, usual = ((kg * p[:, rules.watched]).sum(axis=1) for p in (prices, base))  # [S, K]
     ok = (cost > 0) & (usual > 0)
     ratio = np.where(ok, cost / np.where(ok, usual, 1.0), 1.0)
-    reach = np.clip((ratio - rules.trigger) / (rules.full - rules.trigger), 0.0, 1.0)
-    goal = rules.max_share * reach
-    return np.maximum(levels, levels + (goal - levels) * rules.speed)
+    return np.clip((ratio - rules.trigger) / (rules.full - rules.trigger), 0.0, 1.0)
+
+
+def _swap_goal(rules: ThriftRules, prices: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """``[S, K]`` the swap level the Dy-to-Tb price ratio, against its base ratio, asks for."""
+    dy, tb = rules.watched
+    now = np.log(np.maximum(prices[:, dy], 1e-9)) - np.log(np.maximum(prices[:, tb], 1e-9))
+    usual = np.log(np.maximum(base[:, dy], 1e-9)) - np.log(np.maximum(base[:, tb], 1e-9))
+    reach = np.clip((now - usual) / np.log(rules.swap_full), -1.0, 1.0)
+    low, high = rules.swap_range
+    return np.where(reach > 0, reach * high, -reach * low)
 
 
 def plant_levels(rules: ThriftRules, levels: np.ndarray) -> np.ndarray:
-    """``[S, P]`` each magnet plant's thrift level, its tier's."""
+    """``[S, P, L]`` each magnet plant's levels, its tier's."""
     return np.take(levels, rules.plant_tier, axis=1)
 
 
 def recipes(rules: ThriftRules, recipe: np.ndarray, levels: np.ndarray) -> np.ndarray:
     """``[S, P, E]`` what a tonne of each plant's magnet holds at the tiers' ``levels``."""
-    return recipe[None] + plant_levels(rules, levels)[:, :, None] * rules.plant_delta[None]
+    return recipe[None] + np.einsum("spl,lpe->spe", plant_levels(rules, levels), rules.plant_delta)
 
 
 def given_up(thrifted: np.ndarray, tonnes: np.ndarray, taken: np.ndarray) -> np.ndarray:
-    """The thrifted tonnes that go with ``taken`` of holders' ``tonnes`` (each its share of
-    what they hold; all of it when all is taken, none when they hold none)."""
+    """The thrifted tonnes ``[..., L]`` that go with ``taken`` of holders' ``tonnes`` (each
+    its share of what they hold; all of it when all is taken, none when they hold none)."""
     share = np.divide(taken, tonnes, out=np.zeros_like(taken), where=tonnes > 0)
-    return thrifted * np.minimum(share, 1.0)
+    return thrifted * np.minimum(share, 1.0)[..., None]
