@@ -153,8 +153,7 @@ def consume(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recorder
     if chain.thrift.acts and state.thrifted.any():  # the thrifted tonnes of what was used
         used = thrifting.given_up(state.thrifted, state.inventory, got)
         state.thrifted = state.thrifted - used
-        for lever, delta in enumerate(chain.thrift.buyer_delta):
-            ledger.consumed += _contained(used[:, :, lever], delta)
+        ledger.consumed += thrifting.contained(chain.thrift, used)
     state.inventory = state.inventory - got
     state.used = got
     ledger.consumed += _contained(got, chain.content)

@@ -21,7 +21,7 @@ from sim.market import Reference
 from sim.model.capacity import capacity_at
 from sim.model.chain import Chain
 from sim.model.controls import withheld_shares
-from sim.model.levers import buying
+from sim.model.levers import buying, thrifting
 from sim.model.levers.economics import PRICE_PRODUCTS, TIERS, ProducerState
 from sim.model.levers.origin import OriginShares
 from sim.model.levers.stockpiles import StockpileState
@@ -268,7 +268,7 @@ class State:
         way (their thrifted tonnes of each lever times the change the whole lever makes)."""
         delta = chain.thrift.buyer_delta  # [L, B, E]
         transit = self.pipelines["magnet_thrift"].in_transit()  # [S, magnet buyers, L]
-        total = np.einsum("sbl,lbe->se", self.thrifted, delta) + np.einsum(
+        total = thrifting.contained(chain.thrift, self.thrifted) + np.einsum(
             "sbl,lbe->se", transit, delta[:, chain.magnet_buyers]
         )
         for rules, pile in zip(chain.stockpiles, self.stockpiles):

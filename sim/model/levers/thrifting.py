@@ -43,6 +43,7 @@ tonnes gives up that share of its thrifted tonnes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -94,6 +95,14 @@ class ThriftRules:
     def acts(self) -> bool:
         """Whether any lever can move."""
         return self.thrifts or self.swaps
+
+    @cached_property
+    def changed(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The buyers whose material a lever changes, the elements it changes, and their
+        ``[L, buyers, elements]`` change at level 1 (the rest is 0)."""
+        rows = np.flatnonzero(self.buyer_delta.any(axis=(0, 2)))
+        cols = np.flatnonzero(self.buyer_delta.any(axis=(0, 1)))
+        return rows, cols, self.buyer_delta[:, rows][:, :, cols]
 
 
 def delta(recipe: np.ndarray) -> np.ndarray:
@@ -208,8 +217,24 @@ def plant_levels(rules: ThriftRules, levels: np.ndarray) -> np.ndarray:
 
 
 def recipes(rules: ThriftRules, recipe: np.ndarray, levels: np.ndarray) -> np.ndarray:
-    """``[S, P, E]`` what a tonne of each plant's magnet holds at the tiers' ``levels``."""
-    return recipe[None] + np.einsum("spl,lpe->spe", plant_levels(rules, levels), rules.plant_delta)
+    """``[S, P, E]`` what a tonne of each plant's magnet holds at the tiers' ``levels``
+    (each lever's level times its change, added lever by lever: the same sums whatever the
+    batch size)."""
+    at = plant_levels(rules, levels)
+    out = recipe[None] + at[:, :, 0, None] * rules.plant_delta[0][None]
+    for lever in range(1, at.shape[2]):
+        out = out + at[:, :, lever, None] * rules.plant_delta[lever][None]
+    return out
+
+
+def contained(rules: ThriftRules, thrifted: np.ndarray) -> np.ndarray:
+    """``[S, E]`` what ``thrifted[S, B, L]`` tonnes of buyers change in the elements they
+    hold: each lever's thrifted tonnes times its change, over the buyers and elements a lever
+    changes only (added in the same order whatever the batch size)."""
+    rows, cols, delta = rules.changed
+    out = np.zeros((thrifted.shape[0], len(ELEMENTS)))
+    out[:, cols] = np.einsum("sbl,lbe->se", thrifted[:, rows], delta)
+    return out
 
 
 def given_up(thrifted: np.ndarray, tonnes: np.ndarray, taken: np.ndarray) -> np.ndarray:
