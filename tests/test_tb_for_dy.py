@@ -84,9 +84,14 @@ def test_swap_levels_stay_in_range_and_never_empty_a_recipe(
     ratios: list[float], share: float
 ) -> None:
     """Whatever Dy and Tb cost, the swap stays in its range, and a magnet made at any level
-    of it, on top of a whole thrift or none, holds no negative Dy or Tb."""
+    of it, its ends included, on top of a whole thrift or none, holds no negative Dy or Tb."""
     rules = _rules(share)
     low, high = rules.swap_range
+    ends = np.zeros((2, len(TIERS), len(thrifting.LEVERS)))
+    ends[0, :, SWAP], ends[1, :, SWAP] = low, high
+    ends[:, 1, 0] = rules.max_share  # one tier's makers thrift all they can, the other's none
+    made = thrifting.recipes(rules, default_world().recipes["NdFeB"][None].repeat(2, 0), ends)
+    assert made[..., [DY, TB]].min() >= -1e-15
     base = np.ones((1, len(PRICE_PRODUCTS), len(TIERS)))
     levels = np.zeros((1, len(TIERS), len(thrifting.LEVERS)))
     recipe = default_world().recipes["NdFeB"][None].repeat(2, axis=0)

@@ -128,13 +128,12 @@ def swap_delta(recipe: np.ndarray, tb_per_dy: float) -> np.ndarray:
 
 def swap_range(params: dict[str, float], recipe: np.ndarray) -> tuple[float, float]:
     """The swap levels NdFeB of ``recipe`` allows: up to ``swap_max_share`` of its Dy onto
-    Tb, and of its Tb onto Dy (a negative level), never more Dy than a full thrift leaves."""
-    share = float(params["swap_max_share"])
+    Tb, and of its Tb onto Dy (a negative level), never more of either than a full thrift
+    leaves (so no level of the two levers empties a recipe of Dy or Tb below 0)."""
+    share = min(float(params["swap_max_share"]), 1.0 - float(params["thrift_max_share"]))
     if share <= 0 or recipe[DY] <= 0 or recipe[INTO_INDEX] <= 0:
         return (0.0, 0.0)
-    ratio = float(params["tb_per_dy"])
-    high = min(share, 1.0 - float(params["thrift_max_share"]))
-    return (-share * recipe[TB] * ratio / recipe[DY], high)
+    return (-share * recipe[TB] * float(params["tb_per_dy"]) / recipe[DY], share)
 
 
 def build(
