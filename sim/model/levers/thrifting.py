@@ -43,7 +43,6 @@ tonnes gives up that share of its thrifted tonnes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 
@@ -74,8 +73,11 @@ class ThriftRules:
     trigger: float
     full: float
     speed: float
-    swap_range: tuple[float, float] = (0.0, 0.0)  # lowest and highest swap level
-    swap_full: float = 2.0  # Dy/Tb price ratio over its base ratio that sets all the range
+    swap_range: tuple[float, float]  # lowest and highest swap level
+    swap_full: float  # Dy/Tb price ratio over its base ratio that sets all the range
+    # the buyers whose material a lever changes, the elements it changes, and their [L,
+    # buyers, elements] change at level 1 (the rest is 0): what `contained` sums over
+    changed: tuple[np.ndarray, np.ndarray, np.ndarray]
 
     @property
     def thrifts(self) -> bool:
@@ -95,14 +97,6 @@ class ThriftRules:
     def acts(self) -> bool:
         """Whether any lever can move."""
         return self.thrifts or self.swaps
-
-    @cached_property
-    def changed(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The buyers whose material a lever changes, the elements it changes, and their
-        ``[L, buyers, elements]`` change at level 1 (the rest is 0)."""
-        rows = np.flatnonzero(self.buyer_delta.any(axis=(0, 2)))
-        cols = np.flatnonzero(self.buyer_delta.any(axis=(0, 1)))
-        return rows, cols, self.buyer_delta[:, rows][:, :, cols]
 
 
 def delta(recipe: np.ndarray) -> np.ndarray:
@@ -155,10 +149,13 @@ def build(
     tiers = [TIERS.index("china") if r == "CN" else TIERS.index("ex_china") for r in plant_regions]
     plant = [by_magnet[MAGNETS[k]] for k in plant_products]
     buyer = [by_magnet.get(str(m), none) for m in buyer_materials]
+    buyer_delta = np.array(buyer).reshape(-1, len(LEVERS), len(ELEMENTS)).transpose(1, 0, 2)
+    rows = np.flatnonzero(buyer_delta.any(axis=(0, 2)))
+    cols = np.flatnonzero(buyer_delta.any(axis=(0, 1)))
     return ThriftRules(
         plant_tier=np.array(tiers, dtype=np.int64),
         plant_delta=np.array(plant).reshape(-1, len(LEVERS), len(ELEMENTS)).transpose(1, 0, 2),
-        buyer_delta=np.array(buyer).reshape(-1, len(LEVERS), len(ELEMENTS)).transpose(1, 0, 2),
+        buyer_delta=buyer_delta,
         watched=np.array([OXIDES[k] for k in watched], dtype=np.int64),
         heavy_kg=kg[watched],
         max_share=float(params["thrift_max_share"]),
@@ -167,6 +164,7 @@ def build(
         speed=float(speed(np.array(params["thrift_adoption_months"]))),
         swap_range=swap_range(params, recipes["NdFeB"]),
         swap_full=float(params["swap_full_price_ratio"]),
+        changed=(rows, cols, buyer_delta[:, rows][:, :, cols]),
     )
 
 
