@@ -185,10 +185,10 @@ def test_an_unknown_name_is_refused_with_the_names_the_world_knows(
         assert word in str(caught.value), str(caught.value)
 
 
-@pytest.mark.parametrize("name", ["default", "default@2009"])
+@pytest.mark.parametrize("name", ["default", "default@2009", "default@2020"])
 def test_every_owned_facility_is_a_facility_of_its_vintage(name: str) -> None:
     world = vintage_world(name)
-    folder = "" if name == "default" else "vintages/2009"
+    folder = "" if name == "default" else f"vintages/{name.removeprefix('default@')}"
     rows = read_rows(OwnerRow, "owners.csv", folder)
     ids = {f.id for f in world.facilities}
     assert rows and {row.facility for row in rows} <= ids
