@@ -136,3 +136,77 @@ def test_sim_calibrate_fit_takes_the_parameters_and_the_budget(
         assert main(["calibrate", "--fit", *bad]) == 2
         err = capsys.readouterr().err
         assert bad[-2] in err and bad[-1] in err and "Traceback" not in err
+
+
+RUN_UP = ROOT / "scenarios" / "ndpr-run-up-2021.yaml"
+RUN_UP_OBSERVED = ROOT / "scenarios" / "observed" / "prices-2020-2024.csv"
+
+
+def test_a_history_with_no_event_is_its_own_calm_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 2021-22 run-up has no event: its error is the path and the episode, from one run
+    (a second, event-free run of it would be the same run); a history with events runs twice."""
+    import sim.runs.fit as fitting
+
+    calls: list[int] = []
+    real = fitting.run
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fitting, "run", counted)
+    scenario = load_scenario(RUN_UP)
+    assert not scenario.events
+    found = fitting.case(vintage_world(scenario.world), scenario, read_observed(RUN_UP_OBSERVED))
+    assert np.isfinite(fitting.case_error(found, {}))
+    assert len(calls) == 1
+    episode_2010 = load_scenario(SCENARIO)
+    other = fitting.case(vintage_world(episode_2010.world), episode_2010, read_observed(OBSERVED))
+    fitting.case_error(other, {})
+    assert len(calls) == 3
+
+
+def test_a_joint_fit_scores_each_history_with_the_same_values() -> None:
+    """One market's behaviour on two histories: the joint error is the sum of each case's,
+    each case's world taking the same values, and the fit reports each one's error."""
+    import sim.runs.fit as fitting
+
+    scenario = load_scenario(SCENARIO)
+    world, observed = vintage_world(scenario.world), read_observed(OBSERVED)
+    run_up = load_scenario(RUN_UP)
+    keys = ("ex_china:NdPr_oxide", "china:NdPr_oxide")
+    also = fitting.case(
+        vintage_world(run_up.world), run_up, read_observed(RUN_UP_OBSERVED), keys, keys
+    )
+    values = {"price_adjustment_months": 4.0}
+    first = fitting.case(world, scenario, observed)
+    joint = fitting.joint_error([first, also], values)
+    assert joint == pytest.approx(
+        fitting.case_error(first, values) + fitting.case_error(also, values)
+    )
+    assert fitting.case_error(also, values) != fitting.case_error(
+        also, {"price_adjustment_months": 8.0}
+    )
+    result = fit(world, scenario, observed, ("price_adjustment_months",), max_runs=3, also=(also,))
+    assert set(result.cases) == {"china-2010-quotas", "ndpr-run-up-2021"}
+    assert sum(result.cases.values()) == pytest.approx(result.error_after)
+    assert result.periods == len(price_periods(observed)) + len(also.periods)
+
+
+def test_sim_calibrate_fit_takes_more_histories(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    also = ["--also", str(RUN_UP.relative_to(ROOT)), str(RUN_UP_OBSERVED.relative_to(ROOT))]
+    args = ["calibrate", "--fit", "--params", "price_adjustment_months", "--runs", "2"]
+    assert main([*args, *also, "china:NdPr_oxide"]) == 0
+    out = capsys.readouterr().out
+    assert "and on ndpr-run-up-2021 (default@2020)" in out and "of which ndpr-run-up-2021" in out
+    for bad, named in (
+        (also[:2], also[1]),
+        ([*also, "moon:NdPr_oxide"], "moon:NdPr_oxide"),
+        (["--also", "nowhere.yaml", also[2]], "nowhere.yaml"),
+    ):
+        assert main([*args, *bad]) == 2
+        err = capsys.readouterr().err
+        assert named in err and "Traceback" not in err

@@ -351,7 +351,7 @@ def _add_calibrate(subparsers: Any) -> None:
     command.add_argument(
         "--world",
         default="default",
-        help="world when no scenario is given: default (2024) or default@2009",
+        help="world when no scenario is given: default (2024), default@2009 or default@2020",
     )
     command.add_argument(
         "--fit",
@@ -375,6 +375,9 @@ def _add_calibrate(subparsers: Any) -> None:
     command.add_argument(
         "--runs", type=int, default=150, help="with --fit: about how many runs (default 150)"
     )
+    also = "SCENARIO OBSERVED [TIER:PRODUCT ...]: one more history to fit on at once, and the "
+    also += "prices it scores (default: ex-China Dy and NdPr oxide); repeatable"
+    command.add_argument("--also", nargs="+", action="append", metavar="ARG", help=also)
 
 
 def _add_clean(subparsers: Any) -> None:

@@ -398,4 +398,5 @@ def fit_lines(fit: Fit) -> list[str]:
         f"prices over {fit.periods} observed periods, plus each price's peak multiple, month "
         f"and fall against the observed ones and the no-event run's own peaks), {fit.runs} runs"
     )
+    lines += [f"    of which {name}: {value:.3f}" for name, value in fit.cases.items()]
     return lines

@@ -39,6 +39,7 @@ from sim.config.scenario import Scenario
 from sim.model.levers.economics import PRICE_PRODUCTS, TIERS
 from sim.runs.backtest import compare
 from sim.runs.engine import run
+from sim.runs.episode import KEYS as EPISODE_KEYS
 from sim.runs.episode import Episode, episodes
 from sim.runs.measures import over_period
 from sim.units import month_index
@@ -95,6 +96,7 @@ class Fit:
     error_after: float
     runs: int
     periods: int
+    cases: dict[str, float] = dataclasses.field(default_factory=dict)  # each one's error after
 
 
 def price_periods(observed: pd.DataFrame, keys: tuple[str, ...] = KEYS) -> pd.DataFrame:
@@ -104,12 +106,43 @@ def price_periods(observed: pd.DataFrame, keys: tuple[str, ...] = KEYS) -> pd.Da
     return rows[pd.to_datetime(rows["end"]) <= pd.Timestamp(LAST_FITTED)]
 
 
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One history a fit scores: a scenario on its world, the observed price periods of its
+    ``keys`` (`price_periods`) and the keys whose episode (peak, month, fall) it measures."""
+
+    world: World
+    scenario: Scenario
+    periods: pd.DataFrame
+    episode_keys: tuple[str, ...] = EPISODE_KEYS
+
+
+def case(
+    world: World,
+    scenario: Scenario,
+    observed: pd.DataFrame,
+    keys: tuple[str, ...] = KEYS,
+    episode_keys: tuple[str, ...] = EPISODE_KEYS,
+) -> Case:
+    """The `Case` of ``scenario`` on ``world`` against ``observed``'s prices of ``keys``."""
+    return Case(world, scenario, price_periods(observed, keys), episode_keys)
+
+
 def error(
     world: World, scenario: Scenario, periods: pd.DataFrame, values: Mapping[str, float]
 ) -> float:
     """The run's error against ``periods`` with ``values`` for some parameters of ``world``:
     the mean squared log error of its prices plus the error of the episode's shape."""
-    changed = dataclasses.replace(world, parameters=bounded(world.parameters, values))
+    return case_error(Case(world, scenario, periods), values)
+
+
+def case_error(found: Case, values: Mapping[str, float]) -> float:
+    """One case's error with ``values`` for some parameters of its world: the mean squared
+    log error of its prices, the error of its episodes' shape and, when its scenario has
+    events, how far the same scenario with none makes an episode of its own (`calm_error`).
+    A history with no event (the 2021-22 run-up) is its own calm run."""
+    changed = dataclasses.replace(found.world, parameters=bounded(found.world.parameters, values))
+    scenario, periods = found.scenario, found.periods
     result = run(changed, scenario)
     prices = result.prices_usd_per_kg[0]  # [T, P, K]
     origin = dt.date(scenario.horizon.start.year, scenario.horizon.start.month, 1)
@@ -118,9 +151,17 @@ def error(
     if not kept:
         return float("inf")
     path = float(np.mean(np.square(kept)))
-    shape = shape_error(episodes(compare(result, periods)))
+    shape = shape_error(episodes(compare(result, periods), found.episode_keys))
+    if not scenario.events:
+        return path + shape
     calm = run(changed, scenario.model_copy(update={"events": []}))
-    return path + shape + CALM_WEIGHT * calm_error(episodes(compare(calm, periods)))
+    calm_found = episodes(compare(calm, periods), found.episode_keys)
+    return path + shape + CALM_WEIGHT * calm_error(calm_found)
+
+
+def joint_error(cases: list[Case], values: Mapping[str, float]) -> float:
+    """The sum of the cases' errors: one market's behaviour scored on several histories."""
+    return float(sum(case_error(c, values) for c in cases))
 
 
 def bounded(parameters: Mapping[str, float], values: Mapping[str, float]) -> dict[str, float]:
@@ -188,30 +229,32 @@ def fit(
     max_runs: int = 150,
     keys: tuple[str, ...] = KEYS,
     start: Mapping[str, float] | None = None,
+    also: tuple[Case, ...] = (),
 ) -> Fit:
     """Fit parameters ``names`` (default: `FITTED`; any of `BOUNDS`) of ``world`` on
-    ``scenario``'s ex-China oxide prices against ``observed`` (rows as
-    `sim.io.observed.read_observed` gives them), in at most about ``max_runs`` runs: a
-    global search, then a local one from the best found; or, given ``start`` (values of
-    ``names``, a fit to refine), the local search from it alone."""
+    ``scenario``'s prices of ``keys`` against ``observed`` (rows as
+    `sim.io.observed.read_observed` gives them), and on the ``also`` cases (other histories
+    on their own worlds: one market's behaviour, the same values in each), in at most about
+    ``max_runs`` runs: a global search, then a local one from the best found; or, given
+    ``start`` (values of ``names``, a fit to refine), the local search from it alone."""
     names = tuple(n for n in FITTED if n in BOUNDS) if names is None else names
-    periods = price_periods(observed, keys)
+    cases = [case(world, scenario, observed, keys), *also]
     prior = {n: float(world.parameters[n]) for n in names}
     seen: list[tuple[float, np.ndarray]] = []  # every run's error and values
 
     def objective(x: np.ndarray) -> float:
-        seen.append((error(world, scenario, periods, dict(zip(names, x.tolist()))), x.copy()))
+        seen.append((joint_error(cases, dict(zip(names, x.tolist()))), x.copy()))
         return seen[-1][0]
 
     bounds = np.array([BOUNDS[n] for n in names])
     before = objective(np.array([prior[n] for n in names]))
     # a spread of starts over the bounds (Latin hypercube, seeded), then Powell from the best
     # of them: the error has several basins (a bubble's timing), one start finds the nearest
-    if start is None:
+    if start is None and max_runs >= 3:
         spread = qmc.LatinHypercube(d=len(names), seed=0).random(max_runs // 3)
         for x in qmc.scale(spread, *bounds.T):
             objective(x)
-    else:
+    elif start is not None:
         objective(np.clip([float(start.get(n, prior[n])) for n in names], *bounds.T))
     minimize(
         objective,
@@ -224,5 +267,6 @@ def fit(
     # Powell may end on a point worse than one it passed (5.5 after 2.49 on the 2010 episode)
     first, best = min(seen, key=lambda pair: pair[0])
     fitted = {n: float(v) for n, v in zip(names, best)}
-    runs = len(seen)
-    return Fit(prior, fitted, before, first, runs, len(periods))
+    periods = sum(len(c.periods) for c in cases)
+    each = {c.scenario.name: case_error(c, fitted) for c in cases} if also else {}
+    return Fit(prior, fitted, before, first, len(seen), periods, each)
