@@ -143,8 +143,9 @@ RUN_UP_OBSERVED = ROOT / "scenarios" / "observed" / "prices-2020-2024.csv"
 
 
 def test_a_history_with_no_event_is_its_own_calm_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The 2021-22 run-up has no event: its error is the path and the episode, from one run
-    (a second, event-free run of it would be the same run); a history with events runs twice."""
+    """A history with no event (the 2020 world left to itself) is scored on the path and the
+    episode of one run (a second, event-free run of it would be the same run); a history with
+    events runs twice."""
     import sim.runs.fit as fitting
 
     calls: list[int] = []
@@ -155,8 +156,7 @@ def test_a_history_with_no_event_is_its_own_calm_run(monkeypatch: pytest.MonkeyP
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(fitting, "run", counted)
-    scenario = load_scenario(RUN_UP)
-    assert not scenario.events
+    scenario = load_scenario(RUN_UP).model_copy(update={"events": []})
     found = fitting.case(vintage_world(scenario.world), scenario, read_observed(RUN_UP_OBSERVED))
     assert np.isfinite(fitting.case_error(found, {}))
     assert len(calls) == 1

@@ -1,9 +1,10 @@
 """The scenario's dated events, one pydantic model a kind of event.
 
-Export controls and restraints, new capacity, outages, stockpiles, price floors, levels and
-caps, offtakes, substitution and recycling. Every model forbids unknown fields and carries its
-units in its field names. Checks that need the world (does this facility exist?) are in
-`sim.io.world_references`.
+Export controls and restraints, new capacity, outages, production caps, capacity growth,
+stockpiles, price floors, levels and caps, offtakes; and on the demand side
+(`sim.config.demand_events`) substitution, recycling and demand growth. Every model forbids
+unknown fields and carries its units in its field names. Checks that need the world (does
+this facility exist?) are in `sim.io.world_references`.
 """
 
 from __future__ import annotations
@@ -12,36 +13,16 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from sim.config.demand_events import DemandGrowth, Recycling, Substitution
 from sim.config.licences import GeneralLicence
 from sim.config.schedules import DelaySchedule, ShareSchedule, check_first_step
-from sim.config.scopes import Destinations, Materials, Regions, Sectors, known_names
-from sim.config.strict import Date, Float, Strict, check_end_after_start
+from sim.config.scopes import Destinations, Sectors, known_names
+from sim.config.strict import Date, Event, Float, Lasting, check_end_after_start
 from sim.units import ELEMENT_ALIASES, FORM_ALIASES
 
 #: Most tonnes (or tonnes a year) any event may name: the world mines about 4e5 t REO a year,
 #: so 1e9 is generous, and far enough from float limits that no sum of them overflows.
 MAX_TONNES = 1e9
-#: Largest price multiple a substitution may name (prices are capped at 20x their base).
-MAX_PRICE_RATIO = 1000.0
-
-
-class Event(Strict):
-    """Fields every event shares."""
-
-    label: str | None = Field(None, description="A short name shown on plots.")
-    start: Date = Field(description="Date the event takes effect (pro rata within a step).")
-
-
-class Lasting(Event):
-    """An event that holds from its start until an optional end."""
-
-    end: Date | None = Field(None, description="Date it ends; none = never.")
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Lasting:
-        if self.end is not None:
-            check_end_after_start(self.start, self.end)
-        return self
 
 
 class ExportControl(Event):
@@ -379,75 +360,6 @@ class Offtake(Event):
     )
 
 
-class Substitution(Event):
-    """Buyers design a material out (ferrite or induction motors, Dy-free grades, thrifting)
-    when its price stays high: the share of demand switched away moves towards a target set by
-    the price, with a lag. Switched demand is gone from the market (not short)."""
-
-    kind: Literal["substitution"]
-    materials: Materials = Field(
-        "all", description="Materials bought (NdFeB, SmCo, or elements such as Dy), or 'all'."
-    )
-    regions: Regions = Field("all", description="Demand regions, or 'all'.")
-    sectors: Sectors = Field("all", description="Sectors, or 'all'.")
-    max_share: Float = Field(
-        gt=0.0, le=1.0, description="Largest share of demand that can switch away (0-1]."
-    )
-    trigger_price_ratio: Float = Field(
-        1.5,
-        ge=1.0,
-        le=MAX_PRICE_RATIO,
-        description="Price, as a multiple of its base level, where switching starts.",
-    )
-    full_price_ratio: Float = Field(
-        4.0,
-        gt=1.0,
-        le=MAX_PRICE_RATIO,
-        description="Price multiple at which the whole max_share switches.",
-    )
-    adoption_months: Float = Field(
-        18.0,
-        ge=0.0,
-        le=240.0,
-        description="Time constant of the switch (months): redesign, "
-        "qualification and retooling take time.",
-    )
-    reversible: bool = Field(
-        False,
-        description="Whether buyers switch back when the price falls (default: no, a "
-        "redesigned motor stays redesigned).",
-    )
-    end: Date | None = Field(None, description="Date switching stops; none = never.")
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Substitution:
-        if self.full_price_ratio <= self.trigger_price_ratio:
-            raise ValueError(
-                f"full_price_ratio ({self.full_price_ratio}) must exceed "
-                f"trigger_price_ratio ({self.trigger_price_ratio})"
-            )
-        check_end_after_start(self.start, self.end)
-        return self
-
-
-class Recycling(Event):
-    """End-of-life magnet recycling in a region: a share of the magnets sold ``life_years``
-    earlier comes back as scrap, and its rare earths join a separation plant's output."""
-
-    kind: Literal["recycling"]
-    region: str = Field(description="Demand region whose scrapped magnets are collected.")
-    material: Literal["NdFeB", "SmCo"] = Field("NdFeB", description="Magnet recycled.")
-    collection_share: Float = Field(
-        gt=0.0,
-        le=1.0,
-        description="Share of the magnets reaching end of life that are "
-        "collected and recovered (0-1].",
-    )
-    life_years: Float = Field(12.0, ge=1.0, le=40.0, description="Years from sale to scrap.")
-    ramp_months: Float = Field(36.0, ge=0.0, le=240.0, description="Months to full collection.")
-    facility: str = Field(description="Separation plant that takes the scrap (its id).")
-
-
 class ExportRestraint(Lasting):
     """Magnet makers serve buyers in their own region first and sell abroad only what is left
     (home-first, China-first): a restraint on exports with no quota or licence. Without it,
@@ -463,6 +375,7 @@ AnyEvent = Annotated[
     | Outage
     | ProductionCap
     | CapacityGrowth
+    | DemandGrowth
     | Stockpile
     | PriceFloor
     | PriceLevel
@@ -479,6 +392,7 @@ EVENT_KINDS: tuple[str, ...] = (
     "outage",
     "production_cap",
     "capacity_growth",
+    "demand_growth",
     "stockpile",
     "price_floor",
     "price_level",

@@ -1,12 +1,13 @@
 """The strict, frozen pydantic base of every configuration model, the strict number and date
-types its fields use, and a shared date check."""
+types its fields use, a shared date check, and the fields every scenario event shares
+(`Event`, `Lasting`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 
 class Strict(BaseModel):
@@ -49,3 +50,22 @@ def check_end_after_start(start: dt.date, end: dt.date | None) -> None:
     """Raise the schema's ``ValueError`` when an ``end`` is given and is not after ``start``."""
     if end is not None and end <= start:
         raise ValueError(f"end ({end}) must be after start ({start})")
+
+
+class Event(Strict):
+    """Fields every event shares."""
+
+    label: str | None = Field(None, description="A short name shown on plots.")
+    start: Date = Field(description="Date the event takes effect (pro rata within a step).")
+
+
+class Lasting(Event):
+    """An event that holds from its start until an optional end."""
+
+    end: Date | None = Field(None, description="Date it ends; none = never.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Lasting:
+        if self.end is not None:
+            check_end_after_start(self.start, self.end)
+        return self

@@ -30,6 +30,7 @@ MODELS: dict[str, Any] = {
     "outage events": events.Outage,
     "production_cap events": events.ProductionCap,
     "capacity_growth events": events.CapacityGrowth,
+    "demand_growth events": events.DemandGrowth,
     "stockpile events": events.Stockpile,
     "price_floor events": events.PriceFloor,
     "price_level events": events.PriceLevel,

@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 
 from sim.config.events import (
     CapacityGrowth,
+    DemandGrowth,
     ExportControl,
     NewCapacity,
     Offtake,
@@ -99,8 +100,8 @@ def _check_event(
         _check_stockpile(index, event, world, report)
     if isinstance(event, Offtake):
         _check_offtake(index, event, world, report)
-    if isinstance(event, Substitution):
-        _check_substitution(index, event, world, report)
+    if isinstance(event, (Substitution, DemandGrowth)):
+        _check_buyer_names(index, event, world, report)
     if isinstance(event, Recycling):
         _check_recycling(index, event, world, report)
     if isinstance(event, PriceFloor):
@@ -181,7 +182,9 @@ def _groups_with(world: World, facilities: set[str]) -> set[str]:
     return {name for name, members in groups.items() if facilities & set(members)}
 
 
-def _check_substitution(index: int, event: Substitution, world: World, report: _Reporter) -> None:
+def _check_buyer_names(
+    index: int, event: Substitution | DemandGrowth, world: World, report: _Reporter
+) -> None:
     """The regions, sectors and materials named are those of the world's buyers."""
     for field, attribute in SUBSTITUTION_NAMES.items():
         names = {getattr(buyer, attribute) for buyer in world.buyers}

@@ -139,19 +139,20 @@ def build_caps(events: EventValues, named: Callable[[str], np.ndarray]) -> list[
 
 @dataclass(frozen=True)
 class GrowthChange:
-    """A `capacity_growth` event: its facilities (indices), their own yearly trend, and a
-    sample's new yearly rate and dates (months from the origin)."""
+    """A change of yearly growth: a `capacity_growth` event's facilities or a `demand_growth`
+    event's buyers (``members``, indices), their own yearly trend, and a sample's new yearly
+    rate and dates (months from the origin)."""
 
-    facilities: np.ndarray
-    trend: np.ndarray  # [n] each facility's own growth_pa
+    members: np.ndarray
+    trend: np.ndarray  # [n] each member's own growth_pa
     growth: np.ndarray  # [S]
     start: np.ndarray  # [S]
     end: np.ndarray  # [S]
 
     def factor(self, step: int) -> np.ndarray:
-        """``[S, n]`` the facilities' capacity at ``step`` over what their trend gives: the
-        ratio of the two growth rates, compounded over the years of the step's middle that
-        fall between start and end."""
+        """``[S, n]`` the members' level at ``step`` over what their trend gives: the ratio
+        of the two growth rates, compounded over the years of the step's middle that fall
+        between start and end."""
         years = np.clip(step + 0.5 - self.start, 0.0, self.end - self.start) / 12.0
         ratio = (1.0 + self.growth[:, None]) / (1.0 + self.trend[None])
         return ratio ** years[:, None]
@@ -328,8 +329,8 @@ def capacity_at(
     new_tpa *= tranches.growth_path[step + warmup]
     for change in growth_changes:
         factor = change.factor(step)
-        tpa[:, change.facilities] *= factor
-        new_tpa[:, change.facilities] *= factor
+        tpa[:, change.members] *= factor
+        new_tpa[:, change.members] *= factor
     for out, level in zip(outages, outage_levels):
         tpa[:, out.facilities] *= (1.0 - out.share * level)[:, None]
     capacity = tpa / 12.0

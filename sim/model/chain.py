@@ -209,6 +209,7 @@ class Chain(Layout):
             events, self, self.buyers, self.magnet_buyers, self.magnet_open
         )
         self.substitutions = demand_response.build_substitutions(events, self.buyers)
+        self.demand_changes = demand_response.build_demand_growth(events, self.buyers)
         self.recycling = demand_response.build_recycling(events, self, self.years)
         self.origin_rule = origin.build(
             [c.event for c in self.controls], controls.reach_thresholds(events), sides, products

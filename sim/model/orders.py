@@ -13,19 +13,26 @@ from sim.model.state import State
 
 
 def demand_at(chain: Chain, state: State, step: int) -> np.ndarray:
-    """``[S, B]`` this step's demand: the demand path less what substitution switched and
-    what price made buyers give up."""
-    path = chain.demand_path[step + chain.warmup][None, :]
+    """``[S, B]`` this step's demand: the demand path (changed by `demand_growth` events) less
+    what substitution switched and what price made buyers give up."""
+    path = path_at(chain, step)
     shares = state.substitution_shares
     demand = demand_response.demand(path, chain.samples, chain.substitutions, shares)
     return demand * state.use_levels if chain.buying.responds else demand
+
+
+def path_at(chain: Chain, step: int) -> np.ndarray:
+    """``[1 or S, B]`` this step's demand before buyers answer price or substitute: the
+    world's demand path, changed by the scenario's `demand_growth` events."""
+    row = chain.demand_path[step + chain.warmup][None, :]
+    return demand_response.path_row(row, chain.demand_changes, step)
 
 
 def demand_of(chain: Chain, state: State, step: int, idx: np.ndarray) -> np.ndarray:
     """``demand_at(...)[:, idx]`` (read only): taken from the one demand row before it is spread
     over the samples when every sample's demand is the same."""
     if not chain.substitutions and not chain.buying.responds:
-        row = np.take(chain.demand_path[step + chain.warmup][None, :], idx, axis=1)
+        row = np.take(path_at(chain, step), idx, axis=1)
         return np.broadcast_to(row, (chain.samples, row.shape[1]))
     return np.take(demand_at(chain, state, step), idx, axis=1)
 

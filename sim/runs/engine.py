@@ -29,6 +29,7 @@ from sim.model.clock import processes
 from sim.model.ledger import TOLERANCE, Ledger
 from sim.model.levers.economics import PRICE_PRODUCTS, TIERS
 from sim.model.levers.thrifting import LEVERS
+from sim.model.orders import path_at
 from sim.model.state import State
 from sim.runs.finite import check_finite, priced
 from sim.runs.history import shared_until
@@ -225,6 +226,8 @@ class RunResult:
         answered price (what they gave up for price and what they were short of)."""
         chain = self.chain
         path = chain.demand_path[chain.warmup : chain.warmup + chain.steps][None]
+        if chain.demand_changes:  # the path as `demand_growth` events changed it
+            path = np.stack([path_at(chain, t) for t in range(chain.steps)], axis=1)
         return np.maximum(path - self.record.delivered, 0.0)
 
     @property

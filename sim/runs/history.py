@@ -38,6 +38,7 @@ DATED = {
         "completes",
     },
     "outage": {"share"},
+    "demand_growth": {"growth_pa"},
     "production_cap": {"tpa"},
     "stockpile": {
         "release_threshold",

@@ -1,4 +1,5 @@
-"""Demand response: substitution that follows price with a lag, and end-of-life recycling.
+"""Demand response: substitution that follows price with a lag, end-of-life recycling, and
+demand that grows at another rate for a while.
 
 **Substitution.** Each `substitution` event covers some buyers (materials x regions x
 sectors). Every step it reads the price each buyer faces (its material's product in its tier,
@@ -16,6 +17,10 @@ bought ``life_years`` earlier (their demand path extended back), as the elements
 recipe, recovered at the swarf recovery rate, into a separation plant's output. That mass
 enters the books as ``recycled_in``.
 
+**Demand growth.** A `demand_growth` event multiplies its buyers' demand path by
+``((1 + growth_pa) / (1 + trend)) ** years`` between its dates (`path_row`, the same
+`sim.model.capacity.GrowthChange` as `capacity_growth`), then holds the level reached.
+
 The builders return each event's rules; the switched shares are part of the run's state.
 """
 
@@ -25,7 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.config.events import Recycling, Substitution
+from sim.config.events import DemandGrowth, Recycling, Substitution
+from sim.model.capacity import GrowthChange
 from sim.model.layout import Layout
 from sim.model.levers.economics import PRICE_PRODUCTS, TIERS
 from sim.model.levers.timing import EventValues, active_fraction, ramp_average
@@ -64,17 +70,52 @@ def _named(value: object, name: str | None) -> bool:
     return value == "all" or name in value  # type: ignore[operator]
 
 
-def _substitution(
-    events: EventValues, i: int, ev: Substitution, buyers: list[Buyer]
-) -> SubstitutionRules:
-    """Substitution ``i``: its buyers, the price each one watches, and its rules."""
-    covered = [
+def _covered(ev: Substitution | DemandGrowth, buyers: list[Buyer]) -> list[int]:
+    """The indices of the buyers an event's materials, regions and sectors name."""
+    return [
         k
         for k, b in enumerate(buyers)
         if _named(ev.materials, b.material)
         and _named(ev.regions, b.region)
         and _named(ev.sectors, b.sector)
     ]
+
+
+def build_demand_growth(events: EventValues, buyers: list[Buyer]) -> list[GrowthChange]:
+    """The scenario's `demand_growth` events over the buyers: each one's buyers, their own
+    yearly trend and the event's rate and dates (a sample each)."""
+    changes = []
+    for i, ev in events.of_kind(DemandGrowth):
+        covered = _covered(ev, buyers)
+        changes.append(
+            GrowthChange(
+                np.array(covered, dtype=int),
+                np.array([buyers[k].growth_pa for k in covered]),
+                events.value(i, "growth_pa"),
+                events.when(i, "start", 0.0),
+                events.when(i, "end", np.inf),
+            )
+        )
+    return changes
+
+
+def path_row(path: np.ndarray, changes: list[GrowthChange], step: int) -> np.ndarray:
+    """``[1 or S, B]`` a step's demand before price and substitution: its row of the world's
+    demand path, ``path[1, B]``, changed by the `demand_growth` events (one row a sample
+    when there are any)."""
+    if not changes:
+        return path
+    out = np.repeat(path, changes[0].growth.shape[0], axis=0)
+    for change in changes:
+        out[:, change.members] *= change.factor(step)
+    return out
+
+
+def _substitution(
+    events: EventValues, i: int, ev: Substitution, buyers: list[Buyer]
+) -> SubstitutionRules:
+    """Substitution ``i``: its buyers, the price each one watches, and its rules."""
+    covered = _covered(ev, buyers)
     product, tier = _price_cells([buyers[k] for k in covered])
     return SubstitutionRules(
         buyers=np.array(covered, dtype=int),
