@@ -18,7 +18,7 @@ from sim.model.levers.economics import PRICE_PRODUCTS, TIERS
 from sim.runs.backtest import Backtest, compare
 from sim.runs.engine import RunResult, run
 from sim.runs.episode import Episode, episodes
-from sim.runs.fit import CALM_SHARE
+from sim.runs.fit import calm_limit
 from sim.world.loader import vintage_world
 
 ROOT = Path(__file__).parent.parent
@@ -144,7 +144,7 @@ def test_with_no_event_the_2009_world_makes_no_episode_of_its_own() -> None:
     found = {ep.key: ep for ep in episodes(compare(res, read_observed(OBSERVED)))}
     assert set(found) == {"ex_china:Dy_oxide", "ex_china:NdPr_oxide"}
     for key, ep in found.items():
-        assert ep.sim_multiple < CALM_SHARE * ep.obs_multiple, (key, ep.sim_multiple)
+        assert ep.sim_multiple < calm_limit(ep.obs_multiple), (key, ep.sim_multiple)
 
 
 def test_the_mining_cap_holds_the_quota_not_all_china_mined(quotas) -> None:  # type: ignore[no-untyped-def]

@@ -210,3 +210,15 @@ def test_sim_calibrate_fit_takes_more_histories(
         assert main([*args, *bad]) == 2
         err = capsys.readouterr().err
         assert named in err and "Traceback" not in err
+
+
+def test_the_no_event_run_is_held_to_a_share_of_the_observed_rise() -> None:
+    """A quarter of the rise, not of the multiple: a 26x episode bounds its no-event run near
+    7x, and a 2.7x run-up near 1.4x (a quarter of 2.7x, under 1x, no run could meet)."""
+    from sim.runs.fit import CALM_SHARE, calm_error, calm_limit
+
+    assert calm_limit(26.1) == pytest.approx(1.0 + CALM_SHARE * 25.1)
+    small = dataclasses.replace(_episode(0.75), obs_multiple=2.73, sim_multiple=1.3)
+    assert calm_error([small]) == 0.0
+    big = dataclasses.replace(small, sim_multiple=2.0)
+    assert calm_error([big]) == pytest.approx(np.log(2.0 / calm_limit(2.73)) ** 2)
