@@ -129,6 +129,7 @@ def test_sim_calibrate_fit_takes_the_parameters_and_the_budget(
     for bad in (
         ["--params", "price_cover_sensitivity,no_such"],
         ["--runs", "0"],
+        ["--workers", "0"],
         ["--keys", "ex_china:Dy_oxide,moon:NdPr_oxide"],
         ["--params", "thrift_adoption_months", "--start", "holding_sensitivity=1"],
         ["--start", "price_adjustment_months=soon"],
@@ -222,3 +223,14 @@ def test_the_no_event_run_is_held_to_a_share_of_the_observed_rise() -> None:
     assert calm_error([small]) == 0.0
     big = dataclasses.replace(small, sim_multiple=2.0)
     assert calm_error([big]) == pytest.approx(np.log(2.0 / calm_limit(2.73)) ** 2)
+
+
+def test_the_spread_of_starts_runs_on_several_processes_with_the_same_result() -> None:
+    """Two processes evaluate the global search's starts: the same errors in the same order,
+    so the same fit as one process gives."""
+    scenario = load_scenario(SCENARIO)
+    world, observed = vintage_world(scenario.world), read_observed(OBSERVED)
+    names = ("price_adjustment_months", "price_cover_sensitivity")
+    one = fit(world, scenario, observed, names, max_runs=7, workers=1)
+    two = fit(world, scenario, observed, names, max_runs=7, workers=2)
+    assert one == two and one.runs > 7 // 3

@@ -372,9 +372,11 @@ def _add_calibrate(subparsers: Any) -> None:
     }
     for flag, text in fitting.items():
         command.add_argument(flag, default=None, help=f"with --fit: {text}")
-    command.add_argument(
-        "--runs", type=int, default=150, help="with --fit: about how many runs (default 150)"
-    )
+    for flag, default, text in (
+        ("--runs", 150, "about how many runs (default 150)"),
+        ("--workers", _default_workers(), "processes for the spread of starts (default: cores)"),
+    ):
+        command.add_argument(flag, type=int, default=default, help=f"with --fit: {text}")
     also = "SCENARIO OBSERVED [TIER:PRODUCT ...]: one more history to fit on at once, and the "
     also += "prices it scores (default: ex-China Dy and NdPr oxide); repeatable"
     command.add_argument("--also", nargs="+", action="append", metavar="ARG", help=also)

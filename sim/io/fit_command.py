@@ -28,12 +28,15 @@ def fit_command(scenario_path: Path, observed_path: Path, args: argparse.Namespa
             raise bad_value(expected, "--params", args.params)
     keys = fitting.KEYS if args.keys is None else _keys(args.keys.split(","), "--keys", args.keys)
     start = _start(args.start, names or fitting.FITTED) if args.start is not None else None
-    if args.runs < 1:
-        raise bad_value("a whole number of runs, at least 1", "--runs", args.runs)
+    for flag, value in (("--runs", args.runs), ("--workers", args.workers)):
+        if value < 1:
+            raise bad_value("a whole number, at least 1", flag, value)
     also = tuple(_case(items) for items in args.also or [])
     scenario = load_scenario(scenario_path)
     world, observed = vintage_world(scenario.world), read_observed(observed_path)
-    result = fitting.fit(world, scenario, observed, names, args.runs, keys, start, also)
+    result = fitting.fit(
+        world, scenario, observed, names, args.runs, keys, start, also, args.workers
+    )
     print(f"fit on {scenario.name} ({scenario.world}) against {observed_path}:")
     for extra, items in zip(also, args.also or []):
         print(f"  and on {extra.scenario.name} ({extra.scenario.world}) against {items[1]}")

@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -238,13 +239,16 @@ def fit(
     keys: tuple[str, ...] = KEYS,
     start: Mapping[str, float] | None = None,
     also: tuple[Case, ...] = (),
+    workers: int = 1,
 ) -> Fit:
     """Fit parameters ``names`` (default: `FITTED`; any of `BOUNDS`) of ``world`` on
     ``scenario``'s prices of ``keys`` against ``observed`` (rows as
     `sim.io.observed.read_observed` gives them), and on the ``also`` cases (other histories
     on their own worlds: one market's behaviour, the same values in each), in at most about
     ``max_runs`` runs: a global search, then a local one from the best found; or, given
-    ``start`` (values of ``names``, a fit to refine), the local search from it alone."""
+    ``start`` (values of ``names``, a fit to refine), the local search from it alone. The
+    global search's starts run on ``workers`` processes (the same errors, in the same order,
+    as in one)."""
     names = tuple(n for n in FITTED if n in BOUNDS) if names is None else names
     cases = [case(world, scenario, observed, keys), *also]
     prior = {n: float(world.parameters[n]) for n in names}
@@ -260,8 +264,9 @@ def fit(
     # of them: the error has several basins (a bubble's timing), one start finds the nearest
     if start is None and max_runs >= 3:
         spread = qmc.LatinHypercube(d=len(names), seed=0).random(max_runs // 3)
-        for x in qmc.scale(spread, *bounds.T):
-            objective(x)
+        points = qmc.scale(spread, *bounds.T)
+        errors = _spread(cases, [dict(zip(names, x.tolist())) for x in points], workers)
+        seen.extend(zip(errors, points))
     elif start is not None:
         objective(np.clip([float(start.get(n, prior[n])) for n in names], *bounds.T))
     minimize(
@@ -278,3 +283,25 @@ def fit(
     periods = sum(len(c.periods) for c in cases)
     each = {c.scenario.name: case_error(c, fitted) for c in cases} if also else {}
     return Fit(prior, fitted, before, first, len(seen), periods, each)
+
+
+_CASES: list[Case] = []  # a pool process's cases (`_spread`), set once when it starts
+
+
+def _spread(cases: list[Case], tried: list[dict[str, float]], workers: int) -> list[float]:
+    """``joint_error`` of each of ``tried``, in order, in this process or on a pool of
+    ``workers`` processes (each gets the cases once, when it starts)."""
+    if workers <= 1 or len(tried) < 2:
+        return [joint_error(cases, values) for values in tried]
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(tried)), initializer=_pool_cases, initargs=(cases,)
+    ) as pool:
+        return list(pool.map(_pool_error, tried))
+
+
+def _pool_cases(cases: list[Case]) -> None:
+    _CASES[:] = cases
+
+
+def _pool_error(values: dict[str, float]) -> float:
+    return joint_error(_CASES, values)
