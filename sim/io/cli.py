@@ -374,7 +374,7 @@ def _add_calibrate(subparsers: Any) -> None:
         command.add_argument(flag, default=None, help=f"with --fit: {text}")
     for flag, default, text in (
         ("--runs", 150, "about how many runs (default 150)"),
-        ("--workers", _default_workers(), "processes for the spread of starts (default: cores)"),
+        ("--workers", _default_workers(), "processes (default: cores)"),
     ):
         command.add_argument(flag, type=int, default=default, help=f"with --fit: {text}")
     also = "SCENARIO OBSERVED [TIER:PRODUCT ...]: one more history to fit on at once, and the "

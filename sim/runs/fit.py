@@ -27,6 +27,7 @@ refine, ``sim calibrate --fit --start``). Nothing observed after 4 April
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 from collections.abc import Mapping
@@ -143,8 +144,23 @@ def case_error(found: Case, values: Mapping[str, float]) -> float:
     log error of its prices, the error of its episodes' shape and, when its scenario has
     events, how far the same scenario with none makes an episode of its own (`calm_error`).
     A history with no event (the 2021-22 run-up) is its own calm run."""
+    return float(sum(part_error(found, values, part) for part in parts(found)))
+
+
+def parts(found: Case) -> tuple[str, ...]:
+    """The runs a case's error takes: its scenario's, and the same with no event if it has
+    events (each a `part_error`)."""
+    return ("events", "calm") if found.scenario.events else ("events",)
+
+
+def part_error(found: Case, values: Mapping[str, float], part: str) -> float:
+    """One run's part of a case's error: the path and shape of the scenario's run
+    (``events``), or `CALM_WEIGHT` times the no-event run's `calm_error` (``calm``)."""
     changed = dataclasses.replace(found.world, parameters=bounded(found.world.parameters, values))
     scenario, periods = found.scenario, found.periods
+    if part == "calm":
+        calm = run(changed, scenario.model_copy(update={"events": []}))
+        return CALM_WEIGHT * calm_error(episodes(compare(calm, periods), found.episode_keys))
     result = run(changed, scenario)
     prices = result.prices_usd_per_kg[0]  # [T, P, K]
     origin = dt.date(scenario.horizon.start.year, scenario.horizon.start.month, 1)
@@ -153,17 +169,24 @@ def case_error(found: Case, values: Mapping[str, float]) -> float:
     if not kept:
         return float("inf")
     path = float(np.mean(np.square(kept)))
-    shape = shape_error(episodes(compare(result, periods), found.episode_keys))
-    if not scenario.events:
-        return path + shape
-    calm = run(changed, scenario.model_copy(update={"events": []}))
-    calm_found = episodes(compare(calm, periods), found.episode_keys)
-    return path + shape + CALM_WEIGHT * calm_error(calm_found)
+    return path + shape_error(episodes(compare(result, periods), found.episode_keys))
 
 
-def joint_error(cases: list[Case], values: Mapping[str, float]) -> float:
-    """The sum of the cases' errors: one market's behaviour scored on several histories."""
-    return float(sum(case_error(c, values) for c in cases))
+def joint_error(
+    cases: list[Case], values: Mapping[str, float], pool: ProcessPoolExecutor | None = None
+) -> float:
+    """The sum of the cases' errors: one market's behaviour scored on several histories. On
+    a ``pool`` whose processes hold the cases (`_pool_cases`) the runs go in parallel, and
+    their errors are added in the same order (the same sum)."""
+    tasks = [(i, part) for i, found in enumerate(cases) for part in parts(found)]
+    if pool is None or len(tasks) < 2:
+        errors = [part_error(cases[i], values, part) for i, part in tasks]
+    else:
+        errors = list(pool.map(_pool_part, [(i, part, dict(values)) for i, part in tasks]))
+    by_case: list[list[float]] = [[] for _ in cases]
+    for (i, _), error in zip(tasks, errors):
+        by_case[i].append(error)
+    return float(sum(float(sum(each)) for each in by_case))
 
 
 def bounded(parameters: Mapping[str, float], values: Mapping[str, float]) -> dict[str, float]:
@@ -246,36 +269,42 @@ def fit(
     `sim.io.observed.read_observed` gives them), and on the ``also`` cases (other histories
     on their own worlds: one market's behaviour, the same values in each), in at most about
     ``max_runs`` runs: a global search, then a local one from the best found; or, given
-    ``start`` (values of ``names``, a fit to refine), the local search from it alone. The
-    global search's starts run on ``workers`` processes (the same errors, in the same order,
-    as in one)."""
+    ``start`` (values of ``names``, a fit to refine), the local search from it alone. On
+    ``workers`` processes the global search runs a start a process and the local search a
+    run a process (a history's run and its no-event run; each history's): the same errors,
+    in the same order, as in one."""
     names = tuple(n for n in FITTED if n in BOUNDS) if names is None else names
     cases = [case(world, scenario, observed, keys), *also]
     prior = {n: float(world.parameters[n]) for n in names}
     seen: list[tuple[float, np.ndarray]] = []  # every run's error and values
-
-    def objective(x: np.ndarray) -> float:
-        seen.append((joint_error(cases, dict(zip(names, x.tolist()))), x.copy()))
-        return seen[-1][0]
-
     bounds = np.array([BOUNDS[n] for n in names])
-    before = objective(np.array([prior[n] for n in names]))
-    # a spread of starts over the bounds (Latin hypercube, seeded), then Powell from the best
-    # of them: the error has several basins (a bubble's timing), one start finds the nearest
-    if start is None and max_runs >= 3:
-        spread = qmc.LatinHypercube(d=len(names), seed=0).random(max_runs // 3)
-        points = qmc.scale(spread, *bounds.T)
-        errors = _spread(cases, [dict(zip(names, x.tolist())) for x in points], workers)
-        seen.extend(zip(errors, points))
-    elif start is not None:
-        objective(np.clip([float(start.get(n, prior[n])) for n in names], *bounds.T))
-    minimize(
-        objective,
-        min(seen, key=lambda pair: pair[0])[1],
-        method="Powell",
-        bounds=[tuple(b) for b in bounds],
-        options={"maxfev": max(max_runs - len(seen), 1), "xtol": 1e-3, "ftol": 1e-4},
-    )
+    with contextlib.ExitStack() as stack:
+        pool = _pool(cases, workers)
+        if pool is not None:
+            stack.enter_context(pool)
+
+        def objective(x: np.ndarray) -> float:
+            seen.append((joint_error(cases, dict(zip(names, x.tolist())), pool), x.copy()))
+            return seen[-1][0]
+
+        before = objective(np.array([prior[n] for n in names]))
+        # a spread of starts over the bounds (Latin hypercube, seeded), then Powell from the
+        # best of them: the error has several basins (a bubble's timing), one start finds
+        # the nearest
+        if start is None and max_runs >= 3:
+            spread = qmc.LatinHypercube(d=len(names), seed=0).random(max_runs // 3)
+            points = qmc.scale(spread, *bounds.T)
+            errors = _spread(cases, [dict(zip(names, x.tolist())) for x in points], pool)
+            seen.extend(zip(errors, points))
+        elif start is not None:
+            objective(np.clip([float(start.get(n, prior[n])) for n in names], *bounds.T))
+        minimize(
+            objective,
+            min(seen, key=lambda pair: pair[0])[1],
+            method="Powell",
+            bounds=[tuple(b) for b in bounds],
+            options={"maxfev": max(max_runs - len(seen), 1), "xtol": 1e-3, "ftol": 1e-4},
+        )
     # the best values any run tried: the error is rough (a peak's month moves in steps), and
     # Powell may end on a point worse than one it passed (5.5 after 2.49 on the 2010 episode)
     first, best = min(seen, key=lambda pair: pair[0])
@@ -285,18 +314,24 @@ def fit(
     return Fit(prior, fitted, before, first, len(seen), periods, each)
 
 
-_CASES: list[Case] = []  # a pool process's cases (`_spread`), set once when it starts
+_CASES: list[Case] = []  # a pool process's cases, set once when it starts
 
 
-def _spread(cases: list[Case], tried: list[dict[str, float]], workers: int) -> list[float]:
-    """``joint_error`` of each of ``tried``, in order, in this process or on a pool of
-    ``workers`` processes (each gets the cases once, when it starts)."""
-    if workers <= 1 or len(tried) < 2:
+def _pool(cases: list[Case], workers: int) -> ProcessPoolExecutor | None:
+    """A pool of ``workers`` processes that hold the cases, or None for one process."""
+    if workers <= 1:
+        return None
+    return ProcessPoolExecutor(max_workers=workers, initializer=_pool_cases, initargs=(cases,))
+
+
+def _spread(
+    cases: list[Case], tried: list[dict[str, float]], pool: ProcessPoolExecutor | None
+) -> list[float]:
+    """``joint_error`` of each of ``tried``, in order, in this process or on the ``pool``
+    (a start a process)."""
+    if pool is None:
         return [joint_error(cases, values) for values in tried]
-    with ProcessPoolExecutor(
-        max_workers=min(workers, len(tried)), initializer=_pool_cases, initargs=(cases,)
-    ) as pool:
-        return list(pool.map(_pool_error, tried))
+    return list(pool.map(_pool_error, tried))
 
 
 def _pool_cases(cases: list[Case]) -> None:
@@ -305,3 +340,8 @@ def _pool_cases(cases: list[Case]) -> None:
 
 def _pool_error(values: dict[str, float]) -> float:
     return joint_error(_CASES, values)
+
+
+def _pool_part(task: tuple[int, str, dict[str, float]]) -> float:
+    i, part, values = task
+    return part_error(_CASES[i], values, part)
