@@ -58,3 +58,21 @@ def test_the_run_up_is_the_demand_s_not_the_world_s_own() -> None:
     for key in ("ex_china:NdPr_oxide", "china:NdPr_oxide"):
         ep = calm[key]
         assert ep.sim_multiple - 1.0 < 0.4 * (ep.obs_multiple - 1.0), (key, ep.sim_multiple)
+
+
+def test_sim_backtest_measures_the_other_prices_that_rose(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Beyond the acceptance's two prices, `sim backtest` measures every other observed price
+    that rose from its first period the same way, without the acceptance's verdicts; prices
+    that never rose (La and Ce oxide fell from 2 to 1 US$/kg) get no line."""
+    from sim.io.cli import main
+
+    args = ["backtest", str(SCENARIO), "--observed", str(OBSERVED), "--out", str(tmp_path / "o")]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    head, _, others = out.partition("the other observed prices that rose from their first period:")
+    assert "ex_china:NdPr_oxide: peak" in head and "ok within 4" in head
+    assert "china:NdPr_oxide: peak" in others and "ex_china:Tb_oxide: peak" in others
+    assert "La_oxide" not in others and "Ce_oxide" not in others
+    assert "NOT MET" not in others and "ok within" not in others
