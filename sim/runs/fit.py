@@ -21,8 +21,11 @@ plain error the best fit met them on their edge or not at all. A tried sensitivi
 bound where the world puts it (`bounded`: ~32x, the largest spike on record). The search
 is global, then local: a Latin hypercube of starts over the bounds (seeded: a fit is
 reproducible), then a bounded Powell search from the best, or from a given start (a fit to
-refine, ``sim calibrate --fit --start``). Nothing observed after 4 April
-2025 may be fitted on: the 2025 episode is for validation.
+refine, ``sim calibrate --fit --start``). Several histories, each a `Case` on its own
+vintage, may be fitted at once by the sum of their errors (``--also``: the 2021-22 NdPr
+run-up on the 2020 world beside the 2010 episode), and the runs may go on a pool of
+processes with the same result. Nothing observed after 4 April 2025 may be fitted on: the
+2025 episode is for validation.
 """
 
 from __future__ import annotations
