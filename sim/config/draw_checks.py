@@ -1,9 +1,10 @@
-"""Checks of draws given to a run from outside (``run(..., draws=...)``): each names a number
-or date of the scenario, holds a finite value a sample, and every value is one the scenario's
-schema would accept in that field (an approval rate of 5.0 is refused as a file's would be).
+"""Checks of draws given to a run from outside (``run(..., draws=...)``): each names a number or
+date of the scenario (``events[i].FIELD``) or a market parameter (``market.NAME``), holds a
+finite value a sample, and every value is one the scenario's schema would accept in that field
+(an approval rate of 5.0 is refused as a file's would be).
 
-A sweep's own draws come from the scenario's distributions, within their bounds; these
-checks are for draws a caller injects."""
+A sweep's own draws come from the scenario's distributions, within their bounds; these checks
+are for draws a caller injects."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
+from sim.config.market import Market
 from sim.config.scenario import Scenario
 from sim.errors import bad_value
 
@@ -63,6 +65,11 @@ def _values(key: str, values: Any, samples: int) -> np.ndarray:
 
 def _field(document: dict[str, Any], key: str) -> tuple[Any, str | int]:
     """The mapping or list holding the field ``key`` names, and its name or index there."""
+    if key.startswith("market."):  # a market parameter, written in the scenario or not
+        parameter = key.removeprefix("market.")
+        if parameter not in Market.model_fields:
+            raise bad_value("no such market parameter", key, key)
+        return document.setdefault("market", {}), parameter
     match = KEY.fullmatch(key)
     events = document.get("events", [])
     if match is None or int(match[1]) >= len(events):
@@ -89,7 +96,8 @@ def _check_value(
     document: dict[str, Any], key: str, parent: Any, leaf: str | int, value: float
 ) -> None:
     """Validate the scenario with ``value`` in the field (a date's day ordinal as a date)."""
-    written = parent[leaf]
+    unwritten = isinstance(parent, dict) and leaf not in parent  # a market parameter
+    written = 0.0 if unwritten else parent[leaf]
     if not isinstance(written, int | float | dt.date) or isinstance(written, bool):
         raise bad_value("no such number or date in the scenario", key, key)
     as_written: object = value
@@ -104,4 +112,7 @@ def _check_value(
         problem = exc.errors()[0]["msg"].removeprefix("Value error, ")
         raise bad_value(f"a drawn value is refused: {problem}", key, as_written) from None
     finally:
-        parent[leaf] = written
+        if unwritten:
+            del parent[leaf]
+        else:
+            parent[leaf] = written

@@ -15,6 +15,7 @@ from pydantic import Field, field_validator, model_validator
 
 from sim.config.distributions import Uncertain
 from sim.config.events import AnyEvent
+from sim.config.market import Market
 from sim.config.strict import Date, Strict, check_end_after_start
 
 
@@ -34,7 +35,8 @@ class Horizon(Strict):
 
 
 class Scenario(Strict):
-    """A whole scenario: a horizon, a world and dated events."""
+    """A whole scenario: a horizon, a world, dated events and, optionally, the market's
+    behaviour."""
 
     name: str = Field(
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
@@ -49,6 +51,11 @@ class Scenario(Strict):
     )
     horizon: Horizon
     events: list[AnyEvent] = Field(default_factory=list, description="Dated events, any order.")
+    market: Market = Field(
+        default_factory=Market,
+        description="The market's behaviour over the world's own (`sim.config.market`): "
+        "how prices answer stock cover, how holders stock, how makers thrift.",
+    )
     uncertain: tuple[Uncertain, ...] = Field(
         (),
         description="Filled by the loader from fields written as {dist: ...}; a run uses "

@@ -16,6 +16,7 @@ from sim.config import events, schedules
 from sim.config.distributions import Distribution
 from sim.config.events import EVENT_KINDS
 from sim.config.licences import GeneralLicence
+from sim.config.market import Market
 from sim.config.scenario import Horizon, Scenario
 from sim.errors import InputError
 from sim.io.yaml_lines import Lines, dotted
@@ -24,6 +25,7 @@ from sim.io.yaml_lines import Lines, dotted
 MODELS: dict[str, Any] = {
     "a scenario": Scenario,
     "a horizon": Horizon,
+    "the market block": Market,
     "export_control events": events.ExportControl,
     "new_capacity events": events.NewCapacity,
     "export_restraint events": events.ExportRestraint,

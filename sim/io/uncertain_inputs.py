@@ -30,10 +30,12 @@ def uncertain_inputs(
     inputs = []
     for path, distribution in _distributions(data, (), lines, file):
         place = locate(path, lines, file)
-        if path[0] != "events" or len(path) < 3:
+        if not (path[0] == "events" and len(path) >= 3) and not (
+            path[0] == "market" and len(path) == 2
+        ):
             raise place.error(
-                "only the numbers and dates of events may be uncertain (the "
-                "horizon and names are shared by every sample)"
+                "only the numbers and dates of events and the market's parameters may be "
+                "uncertain (the horizon and names are shared by every sample)"
             )
         data = _put(data, path, draws.central(distribution))
         key = distribution.name or place.path

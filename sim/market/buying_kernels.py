@@ -4,8 +4,8 @@ cell worked out once for all the buyers that watch it.
 
 Every buyer of a price cell (a product in a tier) sees the same price and starts with the
 same expectation, so their expected prices stay equal; the kernel still checks that before it
-reuses a cell's powers. A size-1 leading axis of ``anchor`` or ``feared`` repeats over the
-samples; compiled code is cached (``cache=True``).
+reuses a cell's powers. A size-1 leading axis of ``anchor``, ``feared`` or ``constants``
+repeats over the samples; compiled code is cached (``cache=True``).
 """
 
 from __future__ import annotations
@@ -39,25 +39,23 @@ def settle(
     prices buyers watch, ``watched = (now[S, B], anchor[S or 1, B])``, and ``feared[S or 1,
     B]``. ``cell[B]`` is each buyer's price cell (-1: none), ``group[B]`` its cell and
     elasticity's group (buyers of a group whose levels agree move alike, so their powers are
-    worked out once); ``constants`` holds the use
-    speed, stock sensitivity, lowest and highest cover, stock speed, expectation speed and
-    announced cover. Before the first ``reported`` step only expectations move."""
+    worked out once); ``constants[S or 1, 7]`` holds the use speed, stock sensitivity,
+    lowest and highest cover, stock speed, expectation speed and announced cover (a row a
+    sample where they differ). Before the first ``reported`` step only expectations move."""
     use, cover, expected = levels
     now, anchor = watched
-    use_speed, sensitivity, low, high, stock_speed, expect_speed, announced = constants
     S, B = use.shape
     cells = cell.max() + 1
-    seen = np.empty(cells)
-    ahead_pow = np.empty(cells)
-    goal_pow = np.empty(cells)
+    seen, ahead_pow, goal_pow = np.empty(cells), np.empty(cells), np.empty(cells)
     groups = group.max() + 1
     use_was, use_now = np.empty(groups), np.empty(groups)
     cover_was, cover_now = np.empty(groups), np.empty(groups)
     for s in range(S):
-        seen[:] = np.nan
-        use_was[:] = np.nan
-        cover_was[:] = np.nan
+        seen[:], use_was[:], cover_was[:] = np.nan, np.nan, np.nan
         a, f = anchor[min(s, anchor.shape[0] - 1)], feared[min(s, feared.shape[0] - 1)]
+        row = constants[min(s, constants.shape[0] - 1)]
+        use_speed, sensitivity, low, high = row[0], row[1], row[2], row[3]
+        stock_speed, expect_speed, announced = row[4], row[5], row[6]
         for b in range(B):
             c, was = cell[b], expected[s, b]
             ahead = _ratio(now[s, b], was)

@@ -21,8 +21,8 @@ def indicated_price(
     anchor: np.ndarray,
     cover: np.ndarray,
     normal: np.ndarray,
-    sensitivity: float,
-    floor: float,
+    sensitivity: float | np.ndarray,
+    floor: float | np.ndarray,
     low: float,
 ) -> np.ndarray:
     """The price stocks indicate: ``anchor * (cover / normal) ** (-sensitivity)``, between
@@ -47,10 +47,11 @@ def indicated_price(
     return anchor * np.maximum(np.maximum(ratio, floor) ** (-sensitivity), low)
 
 
-def adapt(price: np.ndarray, target: np.ndarray, months: float) -> np.ndarray:
+def adapt(price: np.ndarray, target: np.ndarray, months: float | np.ndarray) -> np.ndarray:
     """The price a month on: ``price`` moved towards ``target`` by ``1 - exp(-1/months)`` of
-    the gap in logs (``months`` 0: at once). Non-positive prices take the target."""
-    if months <= 0:
+    the gap in logs (``months`` 0: at once; an array, > 0, broadcast over the prices: one
+    value a sample). Non-positive prices take the target."""
+    if np.ndim(months) == 0 and months <= 0:
         return target.copy()
     step = 1.0 - np.exp(-1.0 / months)
     ok = (price > 0) & (target > 0)
@@ -65,9 +66,10 @@ def blended_cover(own: np.ndarray, pooled: np.ndarray, withheld: np.ndarray) -> 
     return pooled + (own - pooled) * withheld
 
 
-def foreseen_cover(cover: np.ndarray, last: np.ndarray, months: float) -> np.ndarray:
+def foreseen_cover(cover: np.ndarray, last: np.ndarray, months: float | np.ndarray) -> np.ndarray:
     """The cover ``months`` ahead if this month's change goes on: ``cover + months * (cover -
-    last)``, at least 0 (``months`` 0: ``cover`` itself)."""
-    if months <= 0:
+    last)``, at least 0 (``months`` 0: ``cover`` itself; an array broadcasts over the
+    covers: one value a sample)."""
+    if np.ndim(months) == 0 and months <= 0:
         return cover
     return np.maximum(cover + months * (cover - last), 0.0)

@@ -12,11 +12,14 @@ magnet plants), ``B`` buyers (of magnets and of elements).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
+from sim.config.market import bounded
 from sim.config.scenario import Scenario
 from sim.market import MarketCache
 from sim.model import buyers as buyer_arrays
@@ -66,12 +69,14 @@ class Chain(Layout):
         draws: Mapping[str, np.ndarray] | None = None,
         market_cache: MarketCache | None = None,
     ) -> None:
-        super().__init__(apply_capacity_events(world, scenario))
+        super().__init__(_with_market(apply_capacity_events(world, scenario), scenario))
         self.scenario = scenario
         self.samples = samples
         self.origin, self.steps = horizon(scenario)
         self.warmup = warmup
-        self.params = self.world.parameters
+        # the world's parameters, with the scenario's market block's and a sweep's drawn
+        # market parameters (one value a sample, an array ``[S]``) over them
+        self.params = _drawn_market(self.world.parameters, draws)
         self.events = EventValues(scenario, draws, self.origin, samples)
         # the middle of every step, warm-up included, as a calendar year
         self.years = calendar_years(self.origin, self.world.base_year, warmup, self.steps)
@@ -102,7 +107,9 @@ class Chain(Layout):
         self.buying = buying.build(
             self.buyers, self.world.demand_elasticity, self.params, self.world.prices_usd_per_kg
         )
-        self.price_rules = prices.build(self, buyers, self.magnet_product, sides, scopes)
+        self.price_rules = prices.build(
+            self, self.params, buyers, self.magnet_product, sides, scopes
+        )
 
     def _build_plants(self) -> None:
         """What plants do: mines' element mix, separation plants' recovery and feeds, magnet
@@ -319,3 +326,25 @@ def _recycler(world: World, plants: list[Facility], magnet_plant: Facility) -> i
         if hits:
             return max(hits, key=lambda i: cap[i])
     return -1
+
+
+def _with_market(world: World, scenario: Scenario) -> World:
+    """``world`` with the parameters the scenario's ``market:`` block sets (a distribution's
+    central value, in a single run)."""
+    values = scenario.market.values()
+    if not values:
+        return world
+    return dataclasses.replace(world, parameters=bounded(world.parameters, values))
+
+
+def _drawn_market(
+    parameters: Mapping[str, Any], draws: Mapping[str, np.ndarray] | None
+) -> Mapping[str, Any]:
+    """``parameters`` with a sweep's drawn market parameters (``market.NAME``), an array of
+    one value a sample each; the same mapping when none is drawn."""
+    drawn = {
+        key.removeprefix("market."): np.asarray(values, dtype=float)
+        for key, values in (draws or {}).items()
+        if key.startswith("market.")
+    }
+    return bounded(parameters, drawn) if drawn else parameters

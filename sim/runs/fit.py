@@ -41,7 +41,9 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.stats import qmc
 
+from sim.config.market import BOUNDS, bounded
 from sim.config.scenario import Scenario
+from sim.errors import bad_value
 from sim.model.levers.economics import PRICE_PRODUCTS, TIERS
 from sim.runs.backtest import compare
 from sim.runs.engine import run
@@ -51,19 +53,6 @@ from sim.runs.measures import over_period
 from sim.units import month_index
 from sim.world.world import World
 
-BOUNDS: dict[str, tuple[float, float]] = {
-    "price_cover_sensitivity": (0.5, 5.0),
-    "price_adjustment_months": (0.25, 12.0),
-    "stocking_sensitivity": (0.0, 5.0),
-    "holding_sensitivity": (0.0, 2.0),
-    "expectation_months": (1.0, 24.0),
-    "stocking_months": (0.5, 12.0),
-    "price_foresight_months": (0.0, 12.0),
-    # how fast and from what cost magnet makers thrift Dy and Tb (requalifying a grade takes
-    # one to three years: docs/market-parameters.md section 7)
-    "thrift_adoption_months": (6.0, 36.0),
-    "thrift_trigger_price_ratio": (1.0, 3.0),
-}
 # the no-event run must rise by less than this share of the observed rise, all but a hard
 # constraint (at half, with weight 10, fits met the episode by a Dy bubble of ~13x that the
 # 2009 world blew with no event in the same months)
@@ -192,16 +181,6 @@ def joint_error(
     return float(sum(float(sum(each)) for each in by_case))
 
 
-def bounded(parameters: Mapping[str, float], values: Mapping[str, float]) -> dict[str, float]:
-    """``parameters`` with ``values``, the cover floor set so that the highest indicated price
-    stays where ``parameters`` put it (``price_cover_floor ** -price_cover_sensitivity``: 32x,
-    the largest spike on record) whatever sensitivity is tried: a fit may not lift the bound."""
-    ceiling = parameters["price_cover_floor"] ** -parameters["price_cover_sensitivity"]
-    out = {**parameters, **values}
-    out["price_cover_floor"] = ceiling ** (-1.0 / out["price_cover_sensitivity"])
-    return out
-
-
 def calm_limit(obs_multiple: float) -> float:
     """The most a no-event run may rise: `CALM_SHARE` of the observed rise above the first
     period (1 + share x (multiple - 1); a quarter of a 26x episode is a 7.3x bound, of the
@@ -256,6 +235,19 @@ def _log_error(prices: np.ndarray, origin: dt.date, row: object) -> float:
     return float(np.log(simulated / float(row.value)))  # type: ignore[attr-defined]
 
 
+def _refuse_blocks(cases: list[Case], names: tuple[str, ...]) -> None:
+    """An `InputError` where a case's scenario sets, in its ``market:`` block, a parameter the
+    fit searches (the block would override every value tried)."""
+    for each in cases:
+        for name in sorted(set(names) & set(each.scenario.market.values())):
+            raise bad_value(
+                "a parameter the fit searches may not be set by the scenario's market block; "
+                "remove it there",
+                f"{each.scenario.name}: market.{name}",
+                each.scenario.market.values()[name],
+            )
+
+
 def fit(
     world: World,
     scenario: Scenario,
@@ -278,6 +270,7 @@ def fit(
     in the same order, as in one."""
     names = tuple(n for n in FITTED if n in BOUNDS) if names is None else names
     cases = [case(world, scenario, observed, keys), *also]
+    _refuse_blocks(cases, names)
     prior = {n: float(world.parameters[n]) for n in names}
     seen: list[tuple[float, np.ndarray]] = []  # every run's error and values
     bounds = np.array([BOUNDS[n] for n in names])

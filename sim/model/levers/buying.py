@@ -20,12 +20,15 @@ first reported step.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from sim.market import buying_kernels as kernels
 from sim.model.levers.economics import PRICE_PRODUCTS, TIERS
+from sim.model.levers.timing import closing_speed
 from sim.units import MAGNETS
 from sim.world.world import Buyer
 
@@ -41,19 +44,16 @@ class BuyingRules:
     group: np.ndarray  # [B] its cell and elasticity's group: buyers alike in both move alike
     # use speed (share of the gap to the target use level closed a month), stock sensitivity,
     # lowest and highest cover level, stock speed, expectation speed, announced cover: the
-    # numbers `sim.market.buying_kernels.settle` takes, in its order
+    # numbers `sim.market.buying_kernels.settle` takes, in its order: ``[1, 7]``, or
+    # ``[S, 7]`` where a sweep draws the market's behaviour
     constants: np.ndarray
     responds: bool  # whether any buyer's use answers price
-
-
-def _speed(months: float) -> float:
-    return 1.0 if months <= 0 else float(1.0 - np.exp(-1.0 / months))
 
 
 def build(
     buyers: list[Buyer],
     elasticity: dict[str, float],
-    params: dict[str, float],
+    params: Mapping[str, Any],
     prices: dict[tuple[str, str], float],
 ) -> BuyingRules:
     """The rules for ``buyers``, with each sector's ``elasticity`` (0 for a sector without
@@ -74,16 +74,22 @@ def build(
         sector * (product >= 0),
         cell,
         np.unique(keys, axis=0, return_inverse=True)[1].reshape(-1),
-        np.array(
-            [
-                _speed(params["demand_response_months"]),
-                params["stocking_sensitivity"],
-                params["stocking_cover_min"],
-                params["stocking_cover_max"],
-                _speed(params["stocking_months"]),
-                _speed(params["expectation_months"]),
-                params["announced_cover"],
-            ]
+        np.stack(
+            np.broadcast_arrays(
+                *(
+                    np.reshape(value, (-1,))
+                    for value in (
+                        closing_speed(params["demand_response_months"], 1),
+                        params["stocking_sensitivity"],
+                        params["stocking_cover_min"],
+                        params["stocking_cover_max"],
+                        closing_speed(params["stocking_months"], 1),
+                        closing_speed(params["expectation_months"], 1),
+                        params["announced_cover"],
+                    )
+                )
+            ),
+            axis=1,
         ),
         bool((sector > 0).any()),
     )

@@ -25,7 +25,9 @@ fall.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -34,6 +36,7 @@ from sim.market.tier_kernels import buyers_by_tier, plants_by_tier, sparse_rows
 from sim.model.layout import Layout
 from sim.model.levers.economics import PRICE_PRODUCTS, TIERS, Economics
 from sim.model.levers.reach import Side
+from sim.model.levers.timing import closing_speed, per_sample
 from sim.units import ELEMENTS, MAGNETS, REO_TO_ELEMENT
 
 OXIDES = len(ELEMENTS)  # every element has an oxide price product (NaN where a world has none)
@@ -64,14 +67,16 @@ class PriceRules:
     magnet_buyers: Rows  # [B, M] 1 where a buyer buys magnet M
     pass_through: np.ndarray  # [M, E] kg of oxide a kg of magnet takes
     reach: list[np.ndarray]  # each control's share of the ex-China tier's flow it reaches, [P]
-    sensitivity: float
-    floor: float
+    # the market's behaviour: a float, or one value a sample shaped ``[S, 1, 1]`` where a
+    # sweep draws it (`timing.per_sample`)
+    sensitivity: float | np.ndarray
+    floor: float | np.ndarray
     low: float
-    months: float
-    foresight: float  # months ahead traders extend this month's change of cover
+    months: float | np.ndarray
+    foresight: float | np.ndarray  # months ahead traders extend this month's change of cover
     # holders' precautionary cover: sensitivity to momentum, lowest and highest level, stock
     # speed and expectation speed (share of the gap closed a month)
-    holding: tuple[float, float, float, float, float]
+    holding: tuple[Any, ...]
     announced: float  # the cover level holders want while a control they fear is announced
 
     def holdings(
@@ -114,14 +119,15 @@ class Buyers:
 
 def build(
     layout: Layout,
+    params: Mapping[str, Any],
     buyers: Buyers,
     magnet_product: np.ndarray,
     sides: dict[str, tuple[Side, Side]],
     scopes: list[dict[str, np.ndarray]],
 ) -> PriceRules:
-    """The rules for a layout's plants, its ``buyers``, its magnet plants' products, the
-    markets' ``sides`` and each control's ``scopes`` by market."""
-    params = layout.world.parameters
+    """The rules for a layout's plants, the run's ``params`` (the market's behaviour may hold
+    one value a sample), its ``buyers``, its magnet plants' products, the markets' ``sides``
+    and each control's ``scopes`` by market."""
     plant_tiers = {st: _tier_index(layout.regions(st)) for st in ("separation", "metal", "magnet")}
     recipes = np.array([layout.world.recipes[m] for m in MAGNETS])
     oxide_kg = recipes / REO_TO_ELEMENT[None] / (params["magnet_yield"] * params["metal_yield"])
@@ -134,25 +140,20 @@ def build(
         Rows.of(np.array([buyers.material == m for m in MAGNETS], dtype=float).T),
         oxide_kg,
         [_reach(scope, sides, buyers, magnet_product) for scope in scopes],
-        params["price_cover_sensitivity"],
-        params["price_cover_floor"],
+        per_sample(params["price_cover_sensitivity"], 3),
+        per_sample(params["price_cover_floor"], 3),
         params["price_floor_share"],
-        params["price_adjustment_months"],
-        params["price_foresight_months"],
+        per_sample(params["price_adjustment_months"], 3),
+        per_sample(params["price_foresight_months"], 3),
         (
-            params["holding_sensitivity"],
+            per_sample(params["holding_sensitivity"], 3),
             params["stocking_cover_min"],
             params["stocking_cover_max"],
-            _speed(params["stocking_months"]),
-            _speed(params["expectation_months"]),
+            closing_speed(params["stocking_months"], 3),
+            closing_speed(params["expectation_months"], 3),
         ),
         params["announced_cover"],
     )
-
-
-def _speed(months: float) -> float:
-    """Share of a gap closed a month by a move with time constant ``months``."""
-    return 1.0 if months <= 0 else float(1.0 - np.exp(-1.0 / months))
 
 
 def _tier_index(regions: list[str]) -> np.ndarray:

@@ -42,12 +42,14 @@ tonnes gives up that share of its thrifted tonnes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from sim.model.levers.demand_response import speed
 from sim.model.levers.economics import PRICE_PRODUCTS, TIERS
+from sim.model.levers.timing import closing_speed, per_sample
 from sim.units import ELEMENTS, MAGNETS, REO_TO_ELEMENT
 
 LEVERS = ("thrift", "swap")  # Dy and Tb designed out; Dy moved onto Tb (or back)
@@ -70,9 +72,9 @@ class ThriftRules:
     watched: np.ndarray  # the price products of the Dy and Tb oxides the world prices
     heavy_kg: np.ndarray  # kg of each in a kg of NdFeB (the cost makers watch)
     max_share: float
-    trigger: float
+    trigger: float | np.ndarray  # a float, or ``[S, 1]`` where a sweep draws it
     full: float
-    speed: float
+    speed: float | np.ndarray  # share of the gap closed a month; a float or ``[S, 1]``
     swap_range: tuple[float, float]  # lowest and highest swap level
     swap_full: float  # Dy/Tb price ratio over its base ratio that sets all the range
     # the buyers whose material a lever changes, the elements it changes, and their [L,
@@ -120,7 +122,7 @@ def swap_delta(recipe: np.ndarray, tb_per_dy: float) -> np.ndarray:
     return out
 
 
-def swap_range(params: dict[str, float], recipe: np.ndarray) -> tuple[float, float]:
+def swap_range(params: Mapping[str, Any], recipe: np.ndarray) -> tuple[float, float]:
     """The swap levels NdFeB of ``recipe`` allows: up to ``swap_max_share`` of its Dy onto
     Tb, and of its Tb onto Dy (a negative level), never more of either than a full thrift
     leaves (so no level of the two levers empties a recipe of Dy or Tb below 0)."""
@@ -131,7 +133,7 @@ def swap_range(params: dict[str, float], recipe: np.ndarray) -> tuple[float, flo
 
 
 def build(
-    params: dict[str, float],
+    params: Mapping[str, Any],
     recipes: dict[str, np.ndarray],
     priced: set[str],
     plant_regions: list[str],
@@ -159,9 +161,9 @@ def build(
         watched=np.array([OXIDES[k] for k in watched], dtype=np.int64),
         heavy_kg=kg[watched],
         max_share=float(params["thrift_max_share"]),
-        trigger=float(params["thrift_trigger_price_ratio"]),
+        trigger=per_sample(params["thrift_trigger_price_ratio"], 2),
         full=float(params["thrift_full_price_ratio"]),
-        speed=float(speed(np.array(params["thrift_adoption_months"]))),
+        speed=closing_speed(params["thrift_adoption_months"], 2),
         swap_range=swap_range(params, recipes["NdFeB"]),
         swap_full=float(params["swap_full_price_ratio"]),
         changed=(rows, cols, buyer_delta[:, rows][:, :, cols]),

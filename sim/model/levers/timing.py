@@ -184,3 +184,21 @@ def change_steps(
         steps.update(floor.tolist())
         steps.update((floor + 1).tolist())
     return sorted(s for s in steps if first <= s < last)
+
+
+def per_sample(value: float | np.ndarray, ndim: int) -> float | np.ndarray:
+    """A parameter as a float when every sample shares it, else its values (``[S]``, one a
+    sample, as a sweep draws them) shaped ``[S, 1, ...]`` to broadcast over arrays of
+    ``ndim`` axes with samples first."""
+    if np.ndim(value) == 0:
+        return float(value)
+    return np.asarray(value, dtype=float).reshape(-1, *([1] * (ndim - 1)))
+
+
+def closing_speed(months: float | np.ndarray, ndim: int) -> float | np.ndarray:
+    """`per_sample` share of a gap closed a month by a move with time constant ``months``
+    (``1 - exp(-1 / months)``; 1, at once, for 0)."""
+    if np.ndim(months) == 0:
+        return 1.0 if months <= 0 else float(1.0 - np.exp(-1.0 / months))
+    m = np.asarray(months, dtype=float)
+    return per_sample(np.where(m > 0, 1.0 - np.exp(-1.0 / np.where(m > 0, m, 1.0)), 1.0), ndim)

@@ -1,0 +1,139 @@
+"""The market's behaviour as a scenario's input (`sim.config.market`): a ``market:`` block sets
+the behavioural parameters over the world's, and a sweep draws those written as
+distributions, one value a sample, through the same rules."""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from sim.config import draws as sampling
+from sim.config.market import BOUNDS, Market, bounded
+from sim.config.scenario import Scenario
+from sim.errors import InputError
+from sim.io.cli import main
+from sim.io.observed import read_observed
+from sim.io.scenario_files import load_scenario
+from sim.model.levers.economics import PRICE_PRODUCTS, TIERS
+from sim.runs import fit as fitting
+from sim.runs.engine import run
+from sim.world.loader import vintage_world
+
+ROOT = Path(__file__).resolve().parents[1]
+LICENSING = ROOT / "scenarios" / "china-2025-april-licensing.yaml"
+DY, ABROAD = PRICE_PRODUCTS.index("Dy_oxide"), TIERS.index("ex_china")
+# every parameter of the block, each a distribution inside its bounds
+DRAWN = {
+    "price_cover_sensitivity": {"dist": "uniform", "low": 0.9, "high": 2.5},
+    "price_adjustment_months": {"dist": "uniform", "low": 1, "high": 6},
+    "stocking_sensitivity": {"dist": "uniform", "low": 0.5, "high": 4},
+    "holding_sensitivity": {"dist": "uniform", "low": 0, "high": 2},
+    "expectation_months": {"dist": "uniform", "low": 6, "high": 14},
+    "stocking_months": {"dist": "uniform", "low": 2, "high": 10},
+    "price_foresight_months": {"dist": "uniform", "low": 0, "high": 9},
+    "thrift_adoption_months": {"dist": "uniform", "low": 12, "high": 30},
+    "thrift_trigger_price_ratio": {"dist": "uniform", "low": 1.05, "high": 1.3},
+}
+
+
+def scenario(market: dict[str, Any], end: str = "2025-12-31") -> Scenario:
+    """The April 2025 licensing to ``end`` with this ``market`` block, read as a file is."""
+    data = {
+        "extends": str(LICENSING),
+        "name": "market-inputs",
+        "horizon": {"start": "2024-01-01", "end": end},
+        "market": market,
+    }
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "market.yaml"
+        path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        return load_scenario(path)
+
+
+def test_the_block_lists_every_parameter_a_fit_searches() -> None:
+    assert set(Market.model_fields) == set(BOUNDS) == set(DRAWN)
+
+
+def test_a_market_block_runs_as_a_world_with_those_parameters() -> None:
+    values = {"price_cover_sensitivity": 2.5, "price_adjustment_months": 1.5}
+    world = vintage_world("default")
+    written = run(world, scenario(values), detail=False)
+    by_world = run(
+        dataclasses.replace(world, parameters=bounded(world.parameters, values)),
+        scenario({}),
+        detail=False,
+    )
+    plain = run(world, scenario({}), detail=False)
+    assert np.array_equal(written.prices_usd_per_kg, by_world.prices_usd_per_kg, equal_nan=True)
+    assert np.array_equal(written.shortfall, by_world.shortfall)
+    # the block acts: a steeper, faster price answers the licence more
+    assert (
+        written.prices_usd_per_kg[0][:, DY, ABROAD].max()
+        > plain.prices_usd_per_kg[0][:, DY, ABROAD].max()
+    )
+
+
+def test_drawn_market_parameters_act_per_sample() -> None:
+    """Each sample of a batch is its own one-sample run bit for bit, and the run of the
+    values written as numbers to within rounding: the per-sample arrays reach every rule."""
+    uncertain = scenario(DRAWN)
+    assert {u.path for u in uncertain.uncertain} == {f"market.{n}" for n in DRAWN}
+    world = vintage_world("default")
+    draws = sampling.draw(uncertain, 3, seed=5)
+    batch = run(world, uncertain, samples=3, draws=draws, detail=False)
+    peaks = []
+    for i in range(3):
+        alone = run(world, uncertain, samples=1, draws={k: v[i : i + 1] for k, v in draws.items()})
+        assert np.array_equal(
+            batch.prices_usd_per_kg[i], alone.prices_usd_per_kg[0], equal_nan=True
+        )
+        assert np.array_equal(batch.shortfall[i], alone.shortfall[0])
+        fixed = scenario({k.removeprefix("market."): float(v[i]) for k, v in draws.items()})
+        written = run(world, fixed, detail=False)
+        assert np.allclose(
+            written.prices_usd_per_kg[0], batch.prices_usd_per_kg[i], rtol=1e-9, equal_nan=True
+        )
+        assert np.allclose(written.shortfall[0], batch.shortfall[i], rtol=1e-9, atol=1e-9)
+        peaks.append(batch.prices_usd_per_kg[i][:, DY, ABROAD].max())
+    assert len({round(p, 6) for p in peaks}) == 3  # the samples' markets differ
+
+
+def test_bad_market_blocks_exit_2_at_their_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.yaml"
+    head = "name: bad\nhorizon: {start: 2024-01-01, end: 2026-12-31}\nmarket:\n"
+    for body, expected in (
+        ("  price_sensitivity: 2\n", "did you mean 'price_cover_sensitivity'"),
+        ("  price_cover_sensitivity: 9\n", "less than or equal to 5"),
+        ("  stocking_months: yes\n", "not yes/no"),
+        ("  expectation_months: {dist: normal, mean: 2, sd: 3}\n", "narrow it or add bounds"),
+    ):
+        path.write_text(head + body, encoding="utf-8")
+        assert main(["validate", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert f"{path}:4: market." in err and expected in err and "Traceback" not in err
+    path.write_text(head.replace("market:\n", "market: {dist: uniform, low: 1, high: 2}\n"))
+    assert main(["validate", str(path)]) == 2
+    assert ":3: market: only the numbers" in capsys.readouterr().err
+
+
+def test_injected_market_draws_are_checked() -> None:
+    world, plain = vintage_world("default"), scenario({})
+    with pytest.raises(InputError, match="less than or equal to 5"):
+        run(world, plain, draws={"market.price_cover_sensitivity": np.array([9.0])})
+    with pytest.raises(InputError, match="no such market parameter"):
+        run(world, plain, draws={"market.price_floor": np.array([1.0])})
+
+
+def test_a_fit_refuses_a_block_that_sets_what_it_searches() -> None:
+    observed = read_observed(ROOT / "scenarios" / "observed" / "china-2010-episode.csv")
+    blocked = scenario({"price_cover_sensitivity": 2.0})
+    with pytest.raises(InputError, match="market.price_cover_sensitivity"):
+        fitting.fit(vintage_world("default"), blocked, observed, max_runs=3)
