@@ -137,3 +137,22 @@ def test_a_fit_refuses_a_block_that_sets_what_it_searches() -> None:
     blocked = scenario({"price_cover_sensitivity": 2.0})
     with pytest.raises(InputError, match="market.price_cover_sensitivity"):
         fitting.fit(vintage_world("default"), blocked, observed, max_runs=3)
+
+
+def test_the_shipped_scenario_draws_whole_fitted_sets() -> None:
+    """Each future of `china-2025-licensing-market-uncertain.yaml` takes one set for all nine
+    parameters (one name ties their draws), each set as a world or vintage has it."""
+    uncertain = load_scenario(ROOT / "scenarios" / "china-2025-licensing-market-uncertain.yaml")
+    sets = {
+        "2009": vintage_world("default@2009").parameters,
+        "2020": vintage_world("default@2020").parameters,
+        "today": vintage_world("default").parameters,
+    }
+    draws = sampling.draw(uncertain, 64, seed=3)
+    seen = set()
+    for i in range(64):
+        drawn = {n: float(draws[f"market.{n}"][i]) for n in BOUNDS}
+        match = [k for k, p in sets.items() if all(abs(p[n] - v) < 1e-9 for n, v in drawn.items())]
+        assert len(match) == 1, drawn
+        seen.add(match[0])
+    assert seen == set(sets)
