@@ -156,3 +156,10 @@ def test_the_shipped_scenario_draws_whole_fitted_sets() -> None:
         assert len(match) == 1, drawn
         seen.add(match[0])
     assert seen == set(sets)
+
+
+def test_fields_that_share_a_name_count_as_one_input(capsys: pytest.CaptureFixture[str]) -> None:
+    path = ROOT / "scenarios" / "china-2025-licensing-market-uncertain.yaml"
+    assert main(["validate", str(path)]) == 0
+    # approval rate, review delay, 10X's start and ramp, and the market's set (nine fields)
+    assert "5 uncertain inputs setting 13 fields" in capsys.readouterr().out

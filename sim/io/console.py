@@ -48,9 +48,18 @@ def validated(path: object, scenario: Scenario) -> str:
     return (
         f"{path}: valid scenario '{scenario.name}' "
         f"({scenario.horizon.start} to {scenario.horizon.end}, {len(scenario.events)} events"
-        + (f", {len(scenario.uncertain)} uncertain inputs" if scenario.uncertain else "")
+        + (f", {uncertain_inputs(scenario)}" if scenario.uncertain else "")
         + ")"
     )
+
+
+def uncertain_inputs(scenario: Scenario, extra: int = 0) -> str:
+    """``N uncertain inputs``: the distinct draws (fields that share a ``name`` are one
+    input), and how many fields they set where that differs; ``extra`` more inputs (projects
+    built or not)."""
+    inputs = len({u.key for u in scenario.uncertain}) + extra
+    fields = len(scenario.uncertain) + extra
+    return f"{inputs} uncertain inputs" + (f" setting {fields} fields" if fields != inputs else "")
 
 
 def run_header(result: RunResult, manifest: dict[str, Any]) -> str:
@@ -293,10 +302,9 @@ def sweep_header(result: SweepResult, manifest: dict[str, Any]) -> str:
 
     scenario = result.scenario
     built = len(completion_draws(scenario))
-    inputs = len(scenario.uncertain) + built
     projects = f", {built} of them whether a project is built" if built else ""
     return (
-        f"sweep {scenario.name}: {result.samples:,} futures ({inputs} uncertain inputs"
+        f"sweep {scenario.name}: {result.samples:,} futures ({uncertain_inputs(scenario, built)}"
         f"{projects}, method {result.method}, seed {result.seed}) in "
         f"{result.wall_seconds:.1f} s"
         + (f", {result.resumed} of {result.batches} batches resumed" if result.resumed else "")
