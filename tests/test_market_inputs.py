@@ -141,10 +141,9 @@ def test_a_fit_refuses_a_block_that_sets_what_it_searches() -> None:
 
 def test_the_shipped_scenario_draws_whole_fitted_sets() -> None:
     """Each future of `china-2025-licensing-market-uncertain.yaml` takes one set for all nine
-    parameters (one name ties their draws), each set as a world or vintage has it."""
+    parameters (one name ties their draws): the 2020 world's fit or today's values."""
     uncertain = load_scenario(ROOT / "scenarios" / "china-2025-licensing-market-uncertain.yaml")
     sets = {
-        "2009": vintage_world("default@2009").parameters,
         "2020": vintage_world("default@2020").parameters,
         "today": vintage_world("default").parameters,
     }
