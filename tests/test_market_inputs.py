@@ -162,3 +162,36 @@ def test_fields_that_share_a_name_count_as_one_input(capsys: pytest.CaptureFixtu
     assert main(["validate", str(path)]) == 0
     # approval rate, review delay, 10X's start and ramp, and the market's set (nine fields)
     assert "5 uncertain inputs setting 13 fields" in capsys.readouterr().out
+
+
+def market_sets() -> list[dict[str, float]]:
+    """The whole sets `china-2025-licensing-market-uncertain.yaml` draws from."""
+    shipped = load_scenario(ROOT / "scenarios" / "china-2025-licensing-market-uncertain.yaml")
+    values = {u.path.removeprefix("market."): u.dist.values for u in shipped.uncertain}
+    count = len(values["price_cover_sensitivity"])
+    return [{k: float(v[i]) for k, v in values.items() if k in BOUNDS} for i in range(count)]
+
+
+@pytest.mark.parametrize("index", range(len(market_sets())))
+def test_each_drawn_market_keeps_the_baseline_calm_and_a_loss_a_loss(index: int) -> None:
+    """Each market the shipped scenario may draw meets the issue's tests of a market: with no
+    event nobody is short and prices move little; under April's licensing, Lynas Malaysia
+    shut for a year raises what buyers abroad go without."""
+    world, market = vintage_world("default"), market_sets()[index]
+
+    def with_market(name: str) -> Scenario:
+        plain = load_scenario(ROOT / "scenarios" / f"{name}.yaml")
+        return plain.model_copy(update={"market": Market(**market)})
+
+    base = run(world, with_market("baseline"))
+    years = np.array([d.year for d in base.dates])
+    for year in set(years):
+        demand = base.record.demand[0][years == year].sum(axis=0)
+        short = base.shortfall[0][years == year].sum(axis=0)
+        assert (short <= 0.02 * demand + 1e-9).all(), year
+    prices = base.prices_usd_per_kg[0][:, [DY, PRICE_PRODUCTS.index("NdPr_oxide")], ABROAD]
+    assert (prices.max(axis=0) / prices[0] < 2.0).all()
+    licensing = run(world, with_market("china-2025-april-licensing"))
+    lost = run(world, with_market("lynas-malaysia-licence-loss"))
+    abroad = np.array([b.region != "CN" and b.material == "NdFeB" for b in lost.chain.buyers])
+    assert lost.unmet[0][:, abroad].sum() > licensing.unmet[0][:, abroad].sum()
