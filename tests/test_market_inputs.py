@@ -195,3 +195,21 @@ def test_each_drawn_market_keeps_the_baseline_calm_and_a_loss_a_loss(index: int)
     lost = run(world, with_market("lynas-malaysia-licence-loss"))
     abroad = np.array([b.region != "CN" and b.material == "NdFeB" for b in lost.chain.buyers])
     assert lost.unmet[0][:, abroad].sum() > licensing.unmet[0][:, abroad].sum()
+
+
+def test_a_run_says_which_market_parameters_its_scenario_set(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "market.yaml"
+    path.write_text(
+        f"extends: {LICENSING}\nname: market-set\n"
+        "horizon: {start: 2024-01-01, end: 2025-12-31}\n"
+        "market: {price_cover_sensitivity: 2.5, price_adjustment_months: 1.5}\n",
+        encoding="utf-8",
+    )
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "market, from the scenario: price_cover_sensitivity 2.5 (world 1.5), "
+        "price_adjustment_months 1.5 (world 3)" in out
+    )

@@ -91,9 +91,11 @@ def _summary_rows(short: pd.DataFrame) -> pd.DataFrame:
 
 
 def levers(result: RunResult, summary: pd.DataFrame) -> str:
-    """Timing of shortfalls, price peaks by tier, floor payments, stockpiles, producers."""
+    """The market the scenario set, timing of shortfalls, price peaks by tier, thrifting,
+    floor payments, stockpiles, producers."""
     return "\n".join(
         [
+            *_market(result),
             *_shortfall_timing(result, summary),
             *_price_peaks(result),
             *_thrifting(result),
@@ -154,6 +156,19 @@ def _peak(row: Any) -> str:
         f"{row.peak_usd_per_kg:10,.1f} ({row.peak_ratio:.1f}x) in "
         f"{row.peak_date}"
     )
+
+
+def _market(result: RunResult) -> list[str]:
+    """The market's parameters the scenario's ``market:`` block set, beside the world's own
+    (none set: no line)."""
+    from sim.world.loader import vintage_world
+
+    written = result.scenario.market.values()
+    if not written:
+        return []
+    own = vintage_world(result.scenario.world).parameters
+    parts = [f"{name} {value:g} (world {own[name]:g})" for name, value in written.items()]
+    return [f"market, from the scenario: {', '.join(parts)}"]
 
 
 def _thrifting(result: RunResult) -> list[str]:
