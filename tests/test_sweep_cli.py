@@ -79,6 +79,7 @@ def test_sweep_writes_every_file(tmp_path: Path, capsys: pytest.CaptureFixture[s
         "parameters.csv",
         "manifest.json",
         "fan.png",
+        "prices.png",
         "samples.parquet",
         "scenario.yaml",
     }

@@ -319,7 +319,7 @@ def write_sweep(
     charts: Charts = in_process,
 ) -> dict[str, Any]:
     """Write a sweep's summary, totals, parameters, impact and extra cost by ``window``'s
-    periods (default: calendar years), resilience, fan chart (drawn by ``charts``), manifest
+    periods (default: calendar years), resilience, fan charts (drawn by ``charts``), manifest
     (and with ``keep_samples`` every sample's path) into ``folder`` atomically."""
     from sim.io.samples_file import write_samples
     from sim.io.scenario_record import write_scenario
@@ -333,7 +333,7 @@ def write_sweep(
 
     with atomic_folder(folder) as tmp:
         summary = sweep_summary(result)
-        charts.draw("plot_fan", summary, result.scenario, tmp / "fan.png", result.samples)
+        charts.draw(SWEEP_CHARTS, summary, result.scenario, tmp, result.samples)
         world = vintage_world(result.scenario.world)
         tables = {
             "summary.csv": summary,
@@ -346,7 +346,7 @@ def write_sweep(
         policy = sweep_policy_costs_table(result, window or BY_YEAR)
         tables |= {"policy_costs.csv": policy} if len(policy) else {}
         _write_tables(tables, tmp)
-        files = [*tables, "fan.png", write_scenario(tmp, result.scenario), "manifest.json"]
+        files = [*tables, *SWEEP_PICTURES, write_scenario(tmp, result.scenario), "manifest.json"]
         if keep_samples:
             write_samples(result, tmp / "samples.parquet")
             files.append("samples.parquet")
@@ -401,6 +401,7 @@ def _sweep_manifest(result: SweepResult, files: list[str]) -> dict[str, Any]:
 #: The pictures `sim compare` draws into its folder (`sim.io.report_charts.save_differences`):
 #: B - A of monthly shortfall, then of prices.
 DIFFERENCE_FILES = ("comparison_shortfall.png", "comparison_prices.png")
+SWEEP_CHARTS, SWEEP_PICTURES = "sim.io.report_charts.sweep_charts", ("fan.png", "prices.png")
 
 
 def write_comparison(

@@ -20,7 +20,7 @@ from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 
 from sim.config.scenario import Scenario
-from sim.io.plotting import COLOURS, in_force
+from sim.io.plotting import COLOURS, in_force, plot_fan
 from sim.io.report import DIFFERENCE_FILES
 
 #: The products whose prices a report draws, and how it names them.
@@ -70,6 +70,13 @@ def price_fans(summary: pd.DataFrame, scenario: Scenario, samples: int) -> Figur
         _decorate(ax, name, "US$/kg", scenario)
     heading = f"{scenario.name}: monthly prices by tier over {samples:,} futures"
     return _titled(fig, f"{heading} (line: median; band: 5th to 95th percentile)")
+
+
+def sweep_charts(summary: pd.DataFrame, scenario: Scenario, folder: Path, samples: int) -> None:
+    """A sweep's pictures in ``folder``: each buyer group's shortfall fan (``fan.png``) and
+    each main product's price fan by tier (``prices.png``)."""
+    plot_fan(summary, scenario, folder / "fan.png", samples)
+    price_fans(summary, scenario, samples).savefig(folder / "prices.png", dpi=DPI)
 
 
 def _price_panels() -> tuple[Figure, Any]:

@@ -232,9 +232,13 @@ def _sweep_sections(results: ResultsFolder, year: int | None) -> list[str]:
     scenario, summary = results.scenarios[0], results.table("summary")
     samples = int(results.manifest.get("samples", 0))
     assert summary is not None  # a sweep folder holds it (`read_folder`)
-    fans = _chart(charts.price_fans(summary, scenario, samples), "price fans by tier")
+    # the sweep's own pictures; a folder from before it drew its price fans gets them here
+    fans = _drawn(results, "prices.png", "price fans by tier") or _chart(
+        charts.price_fans(summary, scenario, samples), "price fans by tier"
+    )
+    shortfall = _drawn(results, "fan.png", "fan.png of the folder") or _folder_images(results)
     return [
-        _section("shortfall", "Shortfall over the futures", _folder_images(results)),
+        _section("shortfall", "Shortfall over the futures", shortfall),
         _section("prices", "Prices by tier over the futures", fans),
         _section("inputs", "Uncertain inputs", _uncertain(results.manifest)),
     ]
