@@ -284,3 +284,26 @@ def test_routes_back_close_only_where_china_is_the_cheap_market(world) -> None: 
     blended = prices.withheld(rules, [level], 2, dear)
     assert blended[1, PRICE_PRODUCTS.index("NdPr_oxide")] == 0.0
     assert blended[1, PRICE_PRODUCTS.index("Dy_oxide")] > 0.0
+
+
+@settings(
+    max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(seed=st.integers(0, 2**32))
+def test_with_no_control_the_tiers_stay_one_market_whatever_the_behaviour(world, seed: int) -> None:  # type: ignore[no-untyped-def]
+    """The tiers are one market by construction, not by the fitted values: four futures of
+    the market's nine behavioural parameters drawn over the whole range a fit searches, in
+    one batch (one value a sample), keep them within the spread and the books balanced."""
+    from sim.config.draws import draw
+    from sim.config.market import BOUNDS
+    from sim.config.scenario import Scenario
+
+    plain = scenario([], "2024-01-01", "2026-12-31")
+    laws = {n: {"dist": "uniform", "low": lo, "high": hi} for n, (lo, hi) in BOUNDS.items()}
+    keyed = [{"path": f"market.{n}", "key": f"market.{n}", "dist": law} for n, law in laws.items()]
+    uncertain = Scenario.model_validate({**plain.model_dump(), "uncertain": keyed})
+    draws = draw(uncertain, 4, seed)
+    futures = run(world, plain, samples=4, draws=draws, detail=False)
+    prices = np.nan_to_num(futures.prices_usd_per_kg)
+    assert not np.allclose(prices[0], prices[1])  # each future its own market
+    _tiers_within_spread(futures)
