@@ -398,8 +398,8 @@ def _sweep_manifest(result: SweepResult, files: list[str]) -> dict[str, Any]:
     }
 
 
-#: The pictures `sim compare` draws into its folder (`sim.io.report_charts.save_differences`):
-#: B - A of monthly shortfall, then of prices.
+#: The pictures `sim compare` draws (`report_charts.save_differences`: B - A of monthly
+#: shortfall, then of prices), and what draws a sweep's, in one chart job, and their files.
 DIFFERENCE_FILES = ("comparison_shortfall.png", "comparison_prices.png")
 SWEEP_CHARTS, SWEEP_PICTURES = "sim.io.report_charts.sweep_charts", ("fan.png", "prices.png")
 
