@@ -46,7 +46,15 @@ FLOOR = """\
     years: 10
     start: 2025-07-10
 """
+OXIDE_OFFTAKE = """\
+  - kind: offtake
+    facility: lynas_malaysia
+    share: 1
+    region: JP
+    start: 2024-07-01
+"""
 # (event text, line of the bad field, its path, words the message must hold)
+
 CASES = [
     (
         PLANT + "    completion_probability: 1.4\n",
@@ -163,11 +171,36 @@ CASES = [
         "unknown tiers",
     ),
     (
-        "  - kind: offtake\n    facility: mp_mountain_pass_sep\n    share: 1\n    region: US\n"
+        "  - kind: offtake\n    facility: thailand\n    share: 1\n    region: US\n"
         "    start: 2028-07-01\n",
         7,
         "events[0].facility",
-        "not a magnet plant",
+        "not a magnet or separation plant",
+    ),
+    (
+        "  - kind: offtake\n    facility: mp_materials\n    share: 1\n    region: US\n"
+        "    start: 2028-07-01\n    elements: [NdPr]\n",
+        11,
+        "events[0].elements",
+        "only for a separation plant",
+    ),
+    (OXIDE_OFFTAKE + "    sectors: [ev_traction]\n", 11, "events[0].sectors", "metal plants"),
+    (OXIDE_OFFTAKE.replace("JP", "KR"), 9, "events[0].region", "no metal plant in that region"),
+    (OXIDE_OFFTAKE + "    elements: [Nb]\n", 11, "events[0].elements", "unknown elements"),
+    (OXIDE_OFFTAKE + "    tonnes_pa: 0\n", 11, "events[0].tonnes_pa", "greater than 0"),
+    (
+        "  - kind: offtake\n    facility: mp_10x\n    share: 1\n    region: US\n"
+        "    start: 2028-07-01\n    elements: [Dy]\n",
+        11,
+        "events[0].elements",
+        "only for a separation plant",
+    ),
+    (
+        "  - kind: offtake\n    facility: mp_10x\n    share: 1\n    region: US\n"
+        "    start: 2028-07-01\n    tonnes_pa: 100\n",
+        11,
+        "events[0].tonnes_pa",
+        "only for a separation plant",
     ),
     (
         "  - kind: offtake\n    facility: mp_10x\n    share: 1.5\n    region: US\n"

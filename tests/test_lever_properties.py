@@ -1,6 +1,7 @@
 """Properties of the levers on random small worlds: with licences, suspensions, S-curve
-projects, stockpiles, offtakes, price levels and caps, floors and producer economics, mass is
-conserved, stocks and stockpiles stay non-negative and nobody receives more than demand."""
+projects, stockpiles, offtakes (of magnets and of oxide), price levels and caps, floors and
+producer economics, mass is conserved, stocks and stockpiles stay non-negative and nobody
+receives more than demand."""
 
 from __future__ import annotations
 
@@ -102,6 +103,19 @@ def _lever(draw: st.DrawFn, world: World) -> dict:
             )
         return ev
     if kind == "offtake":
+        metal_regions = sorted({world.region(f.country) for f in world.by_stage("metal")})
+        if draw(st.booleans()) and metal_regions:  # of a separation plant's oxide
+            separation = [f.id for f in world.by_stage("separation")]
+            limit = draw(st.one_of(st.none(), st.floats(1, 50_000)))
+            return {
+                "kind": kind,
+                "facility": draw(st.sampled_from(separation)),
+                "region": draw(st.sampled_from(metal_regions)),
+                "elements": draw(st.sampled_from(["all", ["NdPr"], ["Dy", "Tb"]])),
+                "share": draw(st.floats(0.01, 1)),
+                "start": start,
+                **({} if limit is None else {"tonnes_pa": limit}),
+            }
         magnets = [f.id for f in world.facilities if f.stage == "magnet"]
         return {
             "kind": kind,

@@ -140,8 +140,8 @@ def test_a_floor_on_any_priced_oxide_pays_on_that_element(world) -> None:  # typ
             ["expected one of [", "'lynas'", "'lynas_malaysia'", "'mt_weld_segh'"],
         ),
         (
-            "  - {kind: offtake, facility: lynas, share: 0.5, region: US, start: 2026-01-01}\n",
-            ["events[0].facility: not a magnet plant, nor a site or company with one"],
+            "  - {kind: offtake, facility: mt_weld, share: 0.5, region: US, start: 2026-01-01}\n",
+            ["events[0].facility: not a magnet or separation plant", "'lynas_malaysia'"],
         ),
         (
             "  - {kind: export_control, exporter: CN, mode: ban, start: 2026-01-01,\n"

@@ -57,3 +57,91 @@ def test_an_offtake_ends_after_its_years() -> None:
     world = with_defence(one_chain(cover_weeks=0.0))
     res = run(world, scenario([SCARCE, {**OFFTAKE, "years": 0.5}]))
     assert res.record.delivered[0, M0 + 3, 0] > 0 and res.record.delivered[0, M0 + 7, 0] == 0
+
+
+# Offtakes of a separation plant's oxide for a region's metal plants (Lynas for Japan).
+
+NDPR, DY = 0, 1
+
+
+def _oxide_offtake(share: list[float], monthly_reo: list[float], start: float = 0.0):
+    from sim.model.levers.offtakes import OxideOfftake
+
+    samples = len(share)
+    return OxideOfftake(
+        plants=np.array([0, 1]),
+        customers=np.array([0, 1]),
+        elements=np.array([NDPR]),
+        share=np.array(share),
+        monthly_reo=np.array(monthly_reo),
+        start=np.full(samples, start),
+        end=np.full(samples, np.inf),
+    )
+
+
+def test_an_oxide_offtake_reserves_within_share_need_and_tonnage() -> None:
+    from sim.model.levers.offtakes import reserve_oxide
+    from sim.units import ELEMENTS, REO_TO_ELEMENT
+
+    avail = np.zeros((2, 2, len(ELEMENTS)))
+    avail[:, :, NDPR] = [100.0, 50.0]
+    avail[:, :, DY] = 10.0
+    need = np.zeros((1, 3, len(ELEMENTS)))
+    need[0, :, NDPR] = [30.0, 90.0, 500.0]
+    need[0, :, DY] = 5.0
+    # sample 0: half of each plant's NdPr, no limit; sample 1: all of it, 100 t REO a month
+    off = _oxide_offtake([0.5, 1.0], [np.inf, 100.0])
+    x, avail_left, need_left = reserve_oxide([off], avail, need, None, step=3)
+    # sample 0: plant 0 gives 50 of the 120 wanted, pro rata; plant 1 25 of the 70 left
+    assert x[0, 0, :2, NDPR] == pytest.approx([12.5, 37.5])
+    assert x[0, 1, :2, NDPR] == pytest.approx([6.25, 18.75])
+    # sample 1: 100 t REO is 85 t of NdPr, all from plant 0; nothing left for plant 1
+    assert x[1, :, :, NDPR].sum() == pytest.approx(100.0 * REO_TO_ELEMENT[NDPR])
+    assert x[1, 1].sum() == pytest.approx(0.0, abs=1e-12)
+    assert (x[:, :, 2] == 0).all() and (x[..., DY] == 0).all()  # other region, other element
+    assert np.allclose(avail_left, avail - x.sum(axis=2))
+    assert np.allclose(need_left, need - x.sum(axis=1))
+    # controls scale what each route may carry
+    allowed = np.ones((2, 2, 3, len(ELEMENTS)))
+    allowed[:, 0, 1] = 0.0
+    x_ctl, _, _ = reserve_oxide([off], avail, need, allowed, step=3)
+    assert (x_ctl[:, 0, 1] == 0).all() and x_ctl[0, 0, 0, NDPR] == pytest.approx(30.0)
+    # nothing before it starts
+    later = _oxide_offtake([0.5, 1.0], [np.inf, 100.0], start=5.0)
+    x_before, left_before, _ = reserve_oxide([later], avail, need, None, step=3)
+    assert (x_before == 0).all() and np.array_equal(left_before, avail)
+
+
+def _lynas_to_japan(share: float | None) -> tuple[float, float]:
+    """Lynas's NdPr oxide to Japan's metal plant and to everyone in 2024, with an offtake of
+    ``share`` of it for Japan (None: no offtake), and the run's mass residual."""
+    from sim.world.loader import default_world
+
+    events = []
+    if share is not None:
+        events.append(
+            {
+                "kind": "offtake",
+                "facility": "lynas_malaysia",
+                "elements": ["NdPr"],
+                "share": share,
+                "tonnes_pa": 7200,
+                "region": "JP",
+                "start": "2024-01-01",
+            }
+        )
+    world = default_world()
+    res = run(world, scenario(events, end="2024-12-31"))
+    assert res.residual < 1e-6
+    sep = [f.id for f in res.chain.stage("separation")]
+    metal = [f.id for f in res.chain.stage("metal")]
+    flows = res.record.flows["oxide"][:, sep.index("lynas_malaysia"), :, NDPR]
+    return flows[:, metal.index("japan_metal")].sum(), flows.sum()
+
+
+def test_an_oxide_offtake_gives_its_region_more_of_the_plant_and_more_with_a_larger_share() -> None:
+    without, total = _lynas_to_japan(None)
+    got = [_lynas_to_japan(share)[0] for share in (0.2, 0.6, 1.0)]
+    assert got[0] > without + 1.0
+    assert got[0] <= got[1] + 1e-9 <= got[2] + 2e-9
+    assert got[2] <= total + 1e-6

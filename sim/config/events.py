@@ -347,17 +347,41 @@ class PriceCap(PriceLevel):
 
 
 class Offtake(Event):
-    """A share of a magnet plant's output reserved for some buyers (e.g. 10X for US defence):
-    they are served from it first, before any other allocation."""
+    """A share of a plant's output reserved for some customers, who are served from it first,
+    before any other allocation: of a magnet plant, for buyers of a region and sectors (10X
+    for US defence); of a separation plant, for the metal plants of a region (Lynas's NdPr
+    and heavy rare earths for Japan under its 2023 agreement with JARE)."""
 
     kind: Literal["offtake"]
-    facility: str = Field(description="Magnet plant id.")
+    facility: str = Field(
+        description="Magnet or separation plant id, or a site or company with such plants."
+    )
     share: Float = Field(gt=0.0, le=1.0, description="Share of the plant's output reserved.")
-    region: str = Field(description="Demand region of the buyers (US, EU, ...).")
-    sectors: Sectors = Field("all", description="Their end-use sectors, or 'all'.")
+    region: str = Field(
+        description="Demand region served (US, EU, JP, ...): its buyers of the plant's magnets, "
+        "or its metal plants for a separation plant's oxide."
+    )
+    sectors: Sectors = Field(
+        "all", description="For a magnet plant: the buyers' end-use sectors, or 'all'."
+    )
+    elements: Literal["all"] | list[str] = Field(
+        "all", description="For a separation plant: the oxides reserved (e.g. [NdPr]), or 'all'."
+    )
+    tonnes_pa: Float | None = Field(
+        None,
+        gt=0.0,
+        le=MAX_TONNES,
+        description="For a separation plant: at most this many t REO a year of those oxides "
+        "from the plants named, together (none = no limit but the share).",
+    )
     years: Float | None = Field(
         None, gt=0.0, le=100.0, description="Years it runs; none = to the end of the horizon."
     )
+
+    @field_validator("elements", mode="before")
+    @classmethod
+    def _elements(cls, value: object) -> object:
+        return known_names(value, ELEMENT_ALIASES, "elements")
 
 
 class ExportRestraint(Lasting):

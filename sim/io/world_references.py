@@ -165,15 +165,39 @@ def _check_region(index: int, event: Stockpile | Offtake, world: World, report: 
 
 
 def _check_offtake(index: int, event: Offtake, world: World, report: _Reporter) -> None:
-    """A magnet plant (or a site or company with one), and buyers in the region and sectors
-    named."""
-    magnets = {facility.id for facility in world.by_stage("magnet")}
-    problem = "not a magnet plant, nor a site or company with one"
-    names = magnets | _groups_with(world, magnets)
-    report.require(index, "facility", event.facility, names, problem)
-    _check_region(index, event, world, report)
-    sectors = {buyer.sector for buyer in world.buyers if buyer.region == event.region}
-    report.require_each(index, "sectors", event.sectors, sectors, "unknown sector")
+    """Magnet plants (buyers in the region and sectors named) or, for a name that reaches no
+    magnet plant, separation plants (metal plants in the region); named as plants or as a
+    site or company with them."""
+    stage = offtake_stage(world, event.facility)
+    if stage is None:
+        plants = {f.id for f in world.by_stage("magnet") + world.by_stage("separation")}
+        names = plants | _groups_with(world, plants)
+        report.require(index, "facility", event.facility, names, "not a magnet or separation plant")
+    if stage == "magnet":
+        for field, given in (("elements", event.elements != "all"), ("tonnes_pa", event.tonnes_pa)):
+            if given:
+                problem = "only for a separation plant's oxide (a magnet plant's offtake is a share)"
+                report.fail(index, field, problem, getattr(event, field))
+        _check_region(index, event, world, report)
+        sectors = {buyer.sector for buyer in world.buyers if buyer.region == event.region}
+        report.require_each(index, "sectors", event.sectors, sectors, "unknown sector")
+        return
+    if event.sectors != "all":
+        problem = "a separation plant's offtake serves the region's metal plants, not sectors"
+        report.fail(index, "sectors", problem, event.sectors)
+    metal = {world.region(f.country) for f in world.by_stage("metal")}
+    report.require(index, "region", event.region, metal, "no metal plant in that region")
+
+
+def offtake_stage(world: World, name: str) -> str | None:
+    """What an offtake's facility name reserves: "magnet" if it reaches a magnet plant (a
+    company's magnet plants, not its separation), else "separation" if it reaches a
+    separation plant, else None."""
+    ids = set(world.named(name))
+    for stage in ("magnet", "separation"):
+        if ids & {facility.id for facility in world.by_stage(stage)}:
+            return stage
+    return None
 
 
 def _groups_with(world: World, facilities: set[str]) -> set[str]:

@@ -215,6 +215,7 @@ class Chain(Layout):
         self.offtakes = offtakes.build(
             events, self, self.buyers, self.magnet_buyers, self.magnet_open
         )
+        self.oxide_offtakes = offtakes.build_oxide(events, self)
         self.substitutions = demand_response.build_substitutions(events, self.buyers)
         self.demand_changes = demand_response.build_demand_growth(events, self.buyers)
         self.recycling = demand_response.build_recycling(events, self, self.years)

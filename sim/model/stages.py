@@ -26,9 +26,10 @@ from sim.model.levers import buying, economics, prices, supply_response, thrifti
 from sim.model.levers.demand_response import adapt, recovered
 from sim.model.levers.stockpiles import draw
 from sim.model.orders import demand_at, receive
+from sim.model.oxide_trade import trade_oxide
 from sim.model.recorder import Recorder
 from sim.model.state import State
-from sim.model.trading import make_magnets, make_metal, trade_concentrate, trade_oxide
+from sim.model.trading import make_magnets, make_metal, trade_concentrate
 from sim.units import REO_TO_ELEMENT
 
 Stage = Callable[[Chain, State, int, Ledger, Recorder], None]

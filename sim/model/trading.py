@@ -1,4 +1,5 @@
-"""The trading stages: magnet and metal plants make to order, oxide and concentrate are traded.
+"""The trading stages: magnet and metal plants make to order, concentrate is traded (oxide:
+`sim.model.oxide_trade`).
 
 Each allocates its market (`sim.market.Market`) between what suppliers have and what
 customers need, ships along the routes' lead times, plans the next orders and records how much
@@ -6,8 +7,6 @@ of customers' running use it covered (fill shares, reported beside the prices).
 """
 
 from __future__ import annotations
-
-from typing import NamedTuple
 
 import numpy as np
 
@@ -303,117 +302,6 @@ def _allocate_metal(
     made = np.zeros_like(avail)
     made[:, :, k] = flow.supplied()
     return flow, made
-
-
-class _OxideNeed(NamedTuple):
-    """What the oxide market's customers need: metal plants ``[S, plants, E]``, buyers of
-    elements ``[S, buyers]``, and those buyers' demand this step ``[S, buyers]``."""
-
-    metal: np.ndarray
-    buyers: np.ndarray
-    demand: np.ndarray
-
-
-def trade_oxide(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recorder) -> None:
-    """Separated oxides go to metal plants and to users of elements, by priority, pro rata."""
-    wants = _oxide_need(chain, state, step)
-    pool = chain.trade.oxide_pool  # element buyers pooled by region and priority
-    need = np.concatenate([wants.metal, pool.total(wants.buyers)], axis=1)
-    usage = np.concatenate([state.metal_use_rate, pool.total(wants.demand)], axis=1)
-    metal_plants = wants.metal.shape[1]
-    flow = chain.trade.markets["oxide"].allocate(
-        state.sep_out,
-        need,
-        None,
-        normal_need=usage,
-        reference=state.references["oxide"],
-        withheld=state.withheld["oxide"],
-        index=chain.demand_index[step + chain.warmup],
-    )
-    share_buyers = pool.share(wants.buyers, need[:, metal_plants:])
-    state.sep_out = state.sep_out - flow.supplied()
-    _ship_oxide(chain, state, step, flow, metal_plants, pool.destinations(share_buyers))
-    if chain.origin_rule.traces:  # origin of what metal plants get: every sample's flows
-        rule = chain.origin_rule
-        origin.track_oxide(rule, state.origin_shares, state.metal_in, flow.dense(slice(None)))
-    if rec.detail:
-        x = flow.dense()
-        buyers_x = pool.spread(x[:, :, metal_plants:], share_buyers[:1])
-        rec.market(chain, step, "oxide", np.concatenate([x[:, :, :metal_plants], buyers_x], axis=2))
-    _oxide_fills(chain, state, step, rec, flow, share_buyers, wants)
-
-
-def _oxide_need(chain: Chain, state: State, step: int) -> _OxideNeed:
-    """Metal plants' order-up-to need, buyers of elements' need and their demand."""
-    need_metal = position_need(
-        state.metal_use_rate,
-        chain.params["plant_input_cover_months"],
-        chain.input_lead["metal"],
-        state.metal_in,
-        state.pipelines["oxide_metal"].buf,
-    )
-    ring = state.pipelines["oxide_buyer"].buf
-    buyers, at = chain.element_buyers, chain.element_buyers_at
-    need_buyers = buyer_need(chain, state, step, buyers, at, ring, state.oxide_lead_seen)
-    return _OxideNeed(need_metal, need_buyers, demand_of(chain, state, step, buyers))
-
-
-def _ship_oxide(
-    chain: Chain, state: State, step: int, flow: Flow, metal_plants: int, into_buyers: Destinations
-) -> None:
-    """Ship the oxide market's flow to metal plants and (pools') buyers; take this step's
-    arrivals."""
-    lead = chain.trade.lane_lead["oxide"]
-    state.pipelines["oxide_metal"].ship_flow(step, flow, lead, slice(0, metal_plants))
-    buyers = state.pipelines["oxide_buyer"]
-    buyers.ship_flow(step, flow, lead, slice(metal_plants, None), into_buyers)
-    receive(chain, state, "oxide_metal", step)
-    receive(chain, state, "oxide_buyer", step)
-    pools = slice(metal_plants, None)
-    seen = chain.trade.oxide_pool.pick(orders.lead_seen_by(flow, lead, pools))  # [S, buyers]
-    state.oxide_lead_seen = orders.moved_lead(state.oxide_lead_seen, seen)
-
-
-def _oxide_fills(
-    chain: Chain,
-    state: State,
-    step: int,
-    rec: Recorder,
-    flow: Flow,
-    share_buyers: np.ndarray,
-    wants: _OxideNeed,
-) -> None:
-    """The share of what the oxide market's customers wanted (within use) that it covered,
-    for each element's oxide price cells (buyers of elements get ``share_buyers`` of their
-    pool's)."""
-    covered, wanted = _oxide_covered(chain, state, flow, share_buyers, wants)
-    tiers = chain.fill_cells.oxide_tiers
-    fill = covered_share(covered, wanted, covered, [members for _, members in tiers], capped=False)
-    for (tier, _), share in zip(tiers, fill.transpose(1, 0, 2)):
-        for e, product in enumerate(chain.fill_cells.oxide_products):
-            record_fill(state, rec, step, product, tier, share[:, e])
-
-
-def _oxide_covered(
-    chain: Chain, state: State, flow: Flow, share_buyers: np.ndarray, wants: _OxideNeed
-) -> tuple[np.ndarray, np.ndarray]:
-    """What the oxide market's customers got and needed, each within their use, ``[S,
-    metal plants + pools, E]`` each."""
-    pool, metal_plants = chain.trade.oxide_pool, wants.metal.shape[1]
-    got = flow.received()
-    got_buyers = pool.pick(got[:, metal_plants:]) * share_buyers
-    rate = state.metal_use_rate
-    covered = np.concatenate(
-        [
-            np.minimum(got[:, :metal_plants], rate),
-            pool.total(np.minimum(got_buyers, wants.demand)),
-        ],
-        axis=1,
-    )
-    wanted = np.concatenate(
-        [np.minimum(wants.metal, rate), pool.total(np.minimum(wants.buyers, wants.demand))], axis=1
-    )
-    return covered, wanted
 
 
 def trade_concentrate(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recorder) -> None:

@@ -49,7 +49,7 @@ DATED = {
     "price_floor": {"usd_per_kg", "years"},
     "price_level": {"usd_per_kg"},
     "price_cap": {"usd_per_kg"},
-    "offtake": {"share", "years"},
+    "offtake": {"share", "years", "tonnes_pa"},
     "substitution": {"max_share", "trigger_price_ratio", "full_price_ratio", "adoption_months"},
     "recycling": {"collection_share", "life_years", "ramp_months"},
 }

@@ -1,9 +1,13 @@
-"""Offtakes: a share of a magnet plant's output reserved for some buyers.
+"""Offtakes: a share of a plant's output reserved for some customers.
 
-Before a step's magnet market clears, each active offtake gives its buyers (region x sectors)
-up to ``share`` of its plant's available output, pro rata to their need; the market then
-allocates what is left as usual. Export controls still apply: on a controlled route the
-reserved flow is scaled by the share the control allows.
+Of a magnet plant's magnets: before a step's magnet market clears, each active offtake gives
+its buyers (region x sectors) up to ``share`` of its plant's available output, pro rata to
+their need; the market then allocates what is left as usual. Of a separation plant's oxides
+(`reserve_oxide`): before the oxide market clears, the metal plants of the offtake's region
+get up to ``share`` of each reserved oxide the plant holds, pro rata to their need, and at
+most ``tonnes_pa`` t REO a year from all the plants the offtake names (Lynas's priority supply
+of NdPr to Japan, up to 7,200 t a year). Export controls still apply: on a controlled route
+the reserved flow is scaled by the share the control allows.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import numpy as np
 from sim.config.events import Offtake
 from sim.model.layout import Layout
 from sim.model.levers.timing import EventValues, active_fraction
+from sim.units import ELEMENT_ALIASES, ELEMENT_INDEX, ELEMENTS, REO_TO_ELEMENT
 from sim.world.world import Buyer
 
 
@@ -123,3 +128,105 @@ def _reserved(
     total = wants.sum(axis=1)
     give = np.minimum(off.share * on * avail[:, off.plant, 0], total)
     return wants * np.divide(give, total, out=np.zeros_like(give), where=total > 1e-12)[:, None]
+
+
+@dataclass(frozen=True)
+class OxideOfftake:
+    """One offtake of oxide: separation plants (indices among them, served in turn), the
+    metal plants it serves and the elements it reserves (indices), its share ``[S]`` and its
+    limit a month in t REO ``[S]`` (infinite: none), from ``start`` to ``end``."""
+
+    plants: np.ndarray
+    customers: np.ndarray
+    elements: np.ndarray
+    share: np.ndarray
+    monthly_reo: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+
+
+def build_oxide(events: EventValues, layout: Layout) -> list[OxideOfftake]:
+    """The scenario's offtakes of separation plants' oxide, in its order."""
+    out = []
+    separation = layout.slices["separation"]
+    metal_regions = np.array(layout.regions("metal"))
+    for i, ev in events.of_kind(Offtake):
+        if _magnet_plants(layout, ev.facility):
+            continue  # an offtake of magnets (`build`), even for a company that also separates
+        named = layout.named(ev.facility)
+        plants = named[(named >= separation.start) & (named < separation.stop)] - separation.start
+        if not plants.size:
+            continue
+        start = events.when(i, "start", 0.0)
+        years = events.value(i, "years") if ev.years is not None else None
+        end = start + 12.0 * years if years is not None else np.full(events.samples, np.inf)
+        limit = events.value(i, "tonnes_pa") / 12.0 if ev.tonnes_pa is not None else None
+        out.append(
+            OxideOfftake(
+                plants=plants,
+                customers=np.flatnonzero(metal_regions == ev.region),
+                elements=_elements(ev.elements),
+                share=events.value(i, "share"),
+                monthly_reo=np.full(events.samples, np.inf) if limit is None else limit,
+                start=start,
+                end=end,
+            )
+        )
+    return out
+
+
+def _elements(names: str | list[str]) -> np.ndarray:
+    """Indices of the elements an offtake names ('all': every one)."""
+    if names == "all":
+        return np.arange(len(ELEMENTS))
+    return np.unique([ELEMENT_INDEX[ELEMENT_ALIASES[n]] for n in names])
+
+
+def reserve_oxide(
+    offtakes: list[OxideOfftake],
+    avail: np.ndarray,
+    need: np.ndarray,
+    allowed: np.ndarray | None,
+    step: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Serve offtakes of oxide first: ``(x_reserved[S, P, M, E], avail_left, need_left)``.
+
+    Args:
+        offtakes: the active and inactive offtakes of oxide.
+        avail: ``[S or 1, P, E]`` separation plants' oxide.
+        need: ``[S or 1, M, E]`` metal plants' need.
+        allowed: ``[S, P, M, E]`` share of flow controls allow to metal plants, or None.
+        step: the step.
+    """
+    samples = max(avail.shape[0], need.shape[0])
+    x = np.zeros((samples, avail.shape[1], need.shape[1], avail.shape[2]))
+    avail = np.array(np.broadcast_to(avail, (samples, *avail.shape[1:])))
+    need = np.array(np.broadcast_to(need, (samples, *need.shape[1:])))
+    for off in offtakes:
+        on = active_fraction(off.start, off.end, step)
+        if not on.any() or not off.customers.size:
+            continue
+        limit = np.where(on > 0.0, off.monthly_reo * on, 0.0)  # t REO left this step
+        cells = np.ix_(np.arange(samples), off.customers, off.elements)
+        per_reo = 1.0 / REO_TO_ELEMENT[off.elements]
+        for plant in off.plants:
+            wants = need[cells]
+            if allowed is not None:
+                wants = wants * allowed[:, plant][cells]
+            total = wants.sum(axis=1)  # [S, elements]
+            give = np.minimum((off.share * on)[:, None] * avail[:, plant, off.elements], total)
+            reo = (give * per_reo).sum(axis=1)
+            over = reo > limit
+            give *= np.where(over, np.divide(limit, reo, out=np.zeros_like(reo), where=over), 1.0)[
+                :, None
+            ]
+            flow = (
+                wants
+                * np.divide(give, total, out=np.zeros_like(give), where=total > 1e-12)[:, None]
+            )
+            sent = flow.sum(axis=1)
+            limit = np.maximum(limit - (sent * per_reo).sum(axis=1), 0.0)
+            x[:, plant][cells] += flow
+            avail[:, plant, off.elements] -= sent
+            need[cells] -= flow
+    return x, np.maximum(avail, 0.0), np.maximum(need, 0.0)
