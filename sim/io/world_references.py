@@ -176,7 +176,9 @@ def _check_offtake(index: int, event: Offtake, world: World, report: _Reporter) 
     if stage == "magnet":
         for field, given in (("elements", event.elements != "all"), ("tonnes_pa", event.tonnes_pa)):
             if given:
-                problem = "only for a separation plant's oxide (a magnet plant's offtake is a share)"
+                problem = (
+                    "only for a separation plant's oxide (a magnet plant's offtake is a share)"
+                )
                 report.fail(index, field, problem, getattr(event, field))
         _check_region(index, event, world, report)
         sectors = {buyer.sector for buyer in world.buyers if buyer.region == event.region}
