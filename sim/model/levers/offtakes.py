@@ -4,9 +4,10 @@ Of a magnet plant's magnets: before a step's magnet market clears, each active o
 its buyers (region x sectors) up to ``share`` of its plant's available output, pro rata to
 their need; the market then allocates what is left as usual. Of a separation plant's oxides
 (`reserve_oxide`): before the oxide market clears, the metal plants of the offtake's region
-get up to ``share`` of each reserved oxide the plant holds, pro rata to their need, and at
-most ``tonnes_pa`` t REO a year from all the plants the offtake names (Lynas's priority supply
-of NdPr to Japan, up to 7,200 t a year). Export controls still apply: on a controlled route
+get up to ``share`` of each reserved oxide the plant holds, pro rata to what they want (the
+oxide market passes what they use a month, within their order-up-to need), and at most
+``tonnes_pa`` t REO a year from all the plants the offtake names, served in turn (Lynas's
+priority supply of NdPr to Japan, up to 7,200 t a year). Export controls still apply: on a controlled route
 the reserved flow is scaled by the share the control allows.
 """
 
