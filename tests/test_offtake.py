@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from sim.runs.engine import run
-from tests.worlds import one_chain, scenario, with_defence
+from tests.worlds import date, one_chain, scenario, with_defence
 
 M0 = 12
 SCARCE = {
@@ -145,3 +145,53 @@ def test_an_oxide_offtake_gives_its_region_more_of_the_plant_and_more_with_a_lar
     assert got[0] > without + 1.0
     assert got[0] <= got[1] + 1e-9 <= got[2] + 2e-9
     assert got[2] <= total + 1e-6
+
+
+def test_oxide_offtakes_drawn_per_sample_equal_their_single_runs() -> None:
+    """Each sample of a batch with a drawn share, yearly limit and start is its own run, bit
+    for bit, on April's licensing (where the offtake's Dy and Tb meet a control)."""
+    from sim.world.loader import default_world
+
+    shares, limits = [0.3, 1.0, 0.65], [900.0, 7200.0, 3000.0]
+    starts = ["2024-01-01", "2025-02-01", "2025-06-15"]
+
+    def events(share: float, limit: float, start: str) -> list[dict]:
+        return [
+            {
+                "kind": "export_control",
+                "exporter": "CN",
+                "elements": ["Dy", "Tb"],
+                "forms": ["oxide", "metal", "magnet"],
+                "mode": "licence",
+                "approval_rate": 0.4,
+                "review_delay_days": 63,
+                "start": "2025-04-04",
+            },
+            {
+                "kind": "offtake",
+                "facility": "lynas_malaysia",
+                "share": share,
+                "tonnes_pa": limit,
+                "region": "JP",
+                "start": start,
+            },
+        ]
+
+    world = default_world()
+    horizon = {"start": "2024-01-01", "end": "2026-12-31"}
+    draws = {
+        "events[1].share": np.array(shares),
+        "events[1].tonnes_pa": np.array(limits),
+        "events[1].start": np.array([date(d).toordinal() for d in starts], float),
+    }
+    batch = run(
+        world, scenario(events(shares[0], limits[0], starts[0]), **horizon), samples=3, draws=draws
+    )
+    assert batch.residual < 1e-6
+    assert not np.array_equal(batch.prices_usd_per_kg[0], batch.prices_usd_per_kg[1])
+    for s in range(3):
+        alone = run(world, scenario(events(shares[s], limits[s], starts[s]), **horizon))
+        assert np.array_equal(batch.shortfall[s], alone.shortfall[0])
+        assert np.array_equal(
+            batch.prices_usd_per_kg[s], alone.prices_usd_per_kg[0], equal_nan=True
+        )
