@@ -205,13 +205,14 @@ def reference_fill(got: np.ndarray, need: np.ndarray, usage: np.ndarray | None) 
 def test_coverage_kernel_equals_the_numpy_fill_shares(
     seed: int, samples: int, members: int, width: int, capped: bool, one_row: bool
 ) -> None:
+    from sim.model.levers.economics import group_members
     from sim.model.orders import covered_share
 
     rng = np.random.default_rng(seed)
     got, need = sparse(rng, (samples, members, width)), sparse(rng, (samples, members, width))
     usage = sparse(rng, (1 if one_row else samples, members, width))
     groups = [rng.random(members) < 0.5 for _ in range(3)] + [np.zeros(members, dtype=bool)]
-    out = covered_share(got, need, usage, groups, capped=capped)
+    out = covered_share(got, need, usage, group_members(groups), capped=capped)
     for g, sel in enumerate(groups):
         use = np.broadcast_to(usage, got.shape)[:, sel] if capped else None
         assert np.array_equal(out[:, g], reference_fill(got[:, sel], need[:, sel], use))

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.arrays import spread
 from sim.market import Flow
 from sim.model import kernels
 from sim.model.chain import Chain
 from sim.model.levers import demand_response
+from sim.model.levers.economics import Members
 from sim.model.state import State
 
 
@@ -33,7 +35,7 @@ def demand_of(chain: Chain, state: State, step: int, idx: np.ndarray) -> np.ndar
     over the samples when every sample's demand is the same."""
     if not chain.substitutions and not chain.buying.responds:
         row = np.take(path_at(chain, step), idx, axis=1)
-        return np.broadcast_to(row, (chain.samples, row.shape[1]))
+        return spread(row, (chain.samples, row.shape[1]))
     return np.take(demand_at(chain, state, step), idx, axis=1)
 
 
@@ -120,17 +122,17 @@ def covered_share(
     got: np.ndarray,
     need: np.ndarray,
     usage: np.ndarray,
-    groups: list[np.ndarray],
+    groups: Members,
     capped: bool = True,
 ) -> np.ndarray:
     """Share of customers' running use that the market covered, ``[S, groups, K]``, for each
-    group of customers (a boolean mask over axis 1), from deliveries, needs and use per step
-    ``[S, C, K]``: 1 when deliveries keep up with use (stock rebuilding beyond that does not
-    count as scarcity). Not ``capped``: the share of ``need`` that ``got`` covered, both
-    already capped at use. One compiled pass (`kernels.coverage`)."""
-    ptr, idx = _members(groups)
+    group of customers (`group_members` of masks over axis 1), from deliveries, needs and use
+    per step ``[S, C, K]``: 1 when deliveries keep up with use (stock rebuilding beyond that
+    does not count as scarcity). Not ``capped``: the share of ``need`` that ``got`` covered,
+    both already capped at use. One compiled pass (`kernels.coverage`)."""
+    ptr, idx = groups
     S = max(got.shape[0], need.shape[0])
-    out = np.empty((S, len(groups), got.shape[2]))
+    out = np.empty((S, ptr.size - 1, got.shape[2]))
     kernels.coverage(
         np.asarray(got, dtype=float),
         np.asarray(need, dtype=float),
@@ -141,15 +143,6 @@ def covered_share(
         out,
     )
     return out
-
-
-def _members(groups: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Groups' members listed one group after another, and where each group's run starts
-    (with the end: ``[groups + 1]``)."""
-    members = [np.flatnonzero(group) for group in groups]
-    ptr = np.cumsum([0] + [m.size for m in members]).astype(np.int64)
-    idx = np.concatenate(members + [np.zeros(0, dtype=np.int64)]).astype(np.int64)
-    return ptr, idx
 
 
 def widen(a: np.ndarray, products: np.ndarray, width: int) -> np.ndarray:

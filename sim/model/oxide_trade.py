@@ -141,7 +141,7 @@ def _oxide_fills(
     elements get ``share_buyers`` of their pool's)."""
     covered, wanted = _oxide_covered(chain, state, flow, share_buyers, wants, reserved)
     tiers = chain.fill_cells.oxide_tiers
-    fill = covered_share(covered, wanted, covered, [members for _, members in tiers], capped=False)
+    fill = covered_share(covered, wanted, covered, chain.fill_cells.oxide_members, capped=False)
     for (tier, _), share in zip(tiers, fill.transpose(1, 0, 2)):
         for e, product in enumerate(chain.fill_cells.oxide_products):
             record_fill(state, rec, step, product, tier, share[:, e])

@@ -218,7 +218,7 @@ def _magnet_fills(
         got[:, :, None],
         need[:, :, None],
         demand_of(chain, state, step, chain.magnet_buyers)[:, :, None],
-        [members for _, _, members in cells],
+        chain.fill_cells.magnet_members,
     )
     for (product, tier, _), share in zip(cells, fill.transpose(1, 0, 2)):
         record_fill(state, rec, step, product, tier, share[:, 0])

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.arrays import spread
 from sim.config.events import DemandGrowth, Recycling, Substitution
 from sim.model.capacity import GrowthChange
 from sim.model.layout import Layout
@@ -158,7 +159,7 @@ def demand(
     substitution switched (``shares``, one ``[S, buyers]`` a rule); a read-only view of the
     row when nothing can switch."""
     if not rules:
-        return np.broadcast_to(path, (samples, path.shape[1]))
+        return spread(path, (samples, path.shape[1]))
     kept = np.ones((samples, path.shape[1]))
     for sub, share in zip(rules, shares):
         kept[:, sub.buyers] *= 1.0 - share

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.arrays import spread
 from sim.config.events import PriceCap, PriceFloor, PriceLevel
 from sim.model.layout import Layout
 from sim.model.levers.timing import EventValues, active_fraction
@@ -110,6 +111,8 @@ class FillCells:
     magnet: list[tuple[int, int, np.ndarray]]  # product, tier, magnet buyers (a mask)
     oxide_tiers: list[tuple[int, np.ndarray]]  # tier, oxide customers (metal plants, pools)
     oxide_products: list[int]  # each element's oxide
+    magnet_members: Members  # the magnet cells' buyers as runs (`group_members`)
+    oxide_members: Members  # the oxide tiers' customers as runs
 
     @classmethod
     def build(
@@ -128,7 +131,25 @@ class FillCells:
         ]
         oxide_tiers = [(TIERS.index(t), m) for t, m in tier_members(oxide_regions).items()]
         oxide_products = [PRICE_PRODUCTS.index(f"{name}_oxide") for name in ELEMENTS]
-        return cls(magnet, oxide_tiers, oxide_products)
+        return cls(
+            magnet,
+            oxide_tiers,
+            oxide_products,
+            group_members([members for _, _, members in magnet]),
+            group_members([members for _, members in oxide_tiers]),
+        )
+
+
+Members = tuple[np.ndarray, np.ndarray]  # where each group's run starts (and the end), members
+
+
+def group_members(groups: list[np.ndarray]) -> Members:
+    """Groups (boolean masks) as their members listed one group after another, and where each
+    group's run starts (with the end: ``[groups + 1]``)."""
+    members = [np.flatnonzero(group) for group in groups]
+    ptr = np.cumsum([0] + [m.size for m in members]).astype(np.int64)
+    idx = np.concatenate(members + [np.zeros(0, dtype=np.int64)]).astype(np.int64)
+    return ptr, idx
 
 
 def base_table(prices: dict[tuple[str, str], float]) -> np.ndarray:
@@ -155,7 +176,7 @@ class Economics:
     def base_at(self, step: int) -> np.ndarray:
         """``[S, P, K]`` base prices at ``step``: 2024 levels, moved pro rata by `price_level`s
         (without them, a read-only view of the 2024 levels)."""
-        base = np.broadcast_to(self.base_prices, (self.samples, *self.base_prices.shape))
+        base = spread(self.base_prices, (self.samples, *self.base_prices.shape))
         if not self.price_levels:
             return base
         base = base.copy()

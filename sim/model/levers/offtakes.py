@@ -7,8 +7,8 @@ their need; the market then allocates what is left as usual. Of a separation pla
 get up to ``share`` of each reserved oxide the plant holds, pro rata to what they want (the
 oxide market passes what they use a month, within their order-up-to need), and at most
 ``tonnes_pa`` t REO a year from all the plants the offtake names, served in turn (Lynas's
-priority supply of NdPr to Japan, up to 7,200 t a year). Export controls still apply: on a controlled route
-the reserved flow is scaled by the share the control allows.
+priority supply of NdPr to Japan, up to 7,200 t a year). Export controls still apply: on a
+controlled route the reserved flow is scaled by the share the control allows.
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.arrays import spread
 from sim.market.pricing import adapt, blended_cover, foreseen_cover, indicated_price
 from sim.market.tier_kernels import buyers_by_tier, plants_by_tier, sparse_rows
 from sim.model.layout import Layout
@@ -243,10 +244,10 @@ def covers(
         for lever, delta in enumerate(rules.thrift_delta):
             final = final + rules.by_tier(demand * thrift[..., lever], delta)
     final = final.sum(axis=2)
-    final = np.broadcast_to(final, (use.shape[0], *final.shape[1:]))
+    final = spread(final, (use.shape[0], *final.shape[1:]))
     mag_stock = rules.by_tier(inventory, magnets)
     mag_use = rules.by_tier(demand, magnets)
-    mag_use = np.broadcast_to(mag_use, (use.shape[0], *mag_use.shape[1:]))
+    mag_use = spread(mag_use, (use.shape[0], *mag_use.shape[1:]))
     stock = np.concatenate([stock[:, :OXIDES], mag_stock], axis=1)
     pooled = np.concatenate([final[:, :OXIDES], mag_use.sum(axis=2)], axis=1)
     use = np.concatenate([use[:, :OXIDES], mag_use], axis=1)

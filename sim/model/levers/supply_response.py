@@ -35,7 +35,37 @@ class ResponseRules:
     lag_months: float
 
 
-def build(layout: Layout) -> list[ResponseRules]:
+@dataclass(frozen=True)
+class Responses:
+    """The world's rules, and what ``settle`` reads of them each step as arrays (one entry a
+    rule): the price cell each watches, its elasticity, bounds and monthly weight."""
+
+    rules: tuple[ResponseRules, ...]
+    product: np.ndarray
+    tier: np.ndarray
+    elasticity: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    weight: np.ndarray  # share of the gap (in logs) closed a month: 1 - exp(-1 / lag)
+
+    @classmethod
+    def of(cls, rules: list[ResponseRules]) -> Responses:
+        lags = np.array([r.lag_months for r in rules], dtype=float)
+        return cls(
+            tuple(rules),
+            np.array([r.product for r in rules], dtype=int),
+            np.array([r.tier for r in rules], dtype=int),
+            np.array([r.elasticity for r in rules], dtype=float),
+            np.array([r.low for r in rules], dtype=float),
+            np.array([r.high for r in rules], dtype=float),
+            1.0 - np.exp(-1.0 / np.maximum(lags, 1e-9)),
+        )
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+
+def build(layout: Layout) -> Responses:
     """The world's supply responses over the facilities the layout has."""
     rules = []
     for r in layout.world.supply_responses:
@@ -52,33 +82,25 @@ def build(layout: Layout) -> list[ResponseRules]:
                     r.lag_months,
                 )
             )
-    return rules
+    return Responses.of(rules)
 
 
-def apply(rules: list[ResponseRules], levels: np.ndarray, capacity: np.ndarray) -> None:
+def apply(responses: Responses, levels: np.ndarray, capacity: np.ndarray) -> None:
     """Scale the rules' facilities' ``capacity[S, F]`` (in place) by their ``levels[S, R]``."""
-    for j, rule in enumerate(rules):
+    for j, rule in enumerate(responses.rules):
         capacity[:, rule.facilities] *= levels[:, j, None]
 
 
 def settle(
-    rules: list[ResponseRules], levels: np.ndarray, prices: np.ndarray, base: np.ndarray, step: int
+    responses: Responses, levels: np.ndarray, prices: np.ndarray, base: np.ndarray, step: int
 ) -> np.ndarray:
     """Next month's ``levels[S, R]`` from the market's ``prices[S, P, K]`` and the ``base[S,
     P, K]`` prices (1 during the warm-up)."""
-    if not rules or step < 0:
+    if not responses.rules or step < 0:
         return levels
-    ratio = np.stack([_ratio(prices, base, r) for r in rules], axis=1)
-    elasticity = np.array([r.elasticity for r in rules])
-    low, high = np.array([r.low for r in rules]), np.array([r.high for r in rules])
-    goal = np.clip(ratio ** elasticity[None], low[None], high[None])
-    lags = np.array([r.lag_months for r in rules])
-    weight = 1.0 - np.exp(-1.0 / np.maximum(lags, 1e-9))
-    return levels * (goal / levels) ** weight[None]
-
-
-def _ratio(prices: np.ndarray, base: np.ndarray, rule: ResponseRules) -> np.ndarray:
-    """``[S]`` a rule's price over its base (1 where either is not positive)."""
-    now, then = prices[:, rule.product, rule.tier], base[:, rule.product, rule.tier]
-    ok = (now > 0) & (then > 0)
-    return np.where(ok, now / np.where(ok, then, 1.0), 1.0)
+    r = responses
+    now, then = prices[:, r.product, r.tier], base[:, r.product, r.tier]  # [S, R]
+    ok = (now > 0) & (then > 0)  # a rule's price over its base (1 where either is not positive)
+    ratio = np.where(ok, now / np.where(ok, then, 1.0), 1.0)
+    goal = np.clip(ratio ** r.elasticity[None], r.low[None], r.high[None])
+    return levels * (goal / levels) ** r.weight[None]
