@@ -16,6 +16,7 @@ import pytest
 PACKAGE = Path(__file__).parent.parent / "sim"
 # Lower numbers are lower layers; a module may import its own layer or lower ones.
 LAYERS = {
+    "arrays": 0,
     "errors": 0,
     "units": 0,
     "version": 0,
