@@ -168,7 +168,7 @@ def _check_offtake(index: int, event: Offtake, world: World, report: _Reporter) 
     """Magnet plants (buyers in the region and sectors named) or, for a name that reaches no
     magnet plant, separation plants (metal plants in the region); named as plants or as a
     site or company with them."""
-    stage = offtake_stage(world, event.facility)
+    stage = _offtake_stage(world, event.facility)
     if stage is None:
         plants = {f.id for f in world.by_stage("magnet") + world.by_stage("separation")}
         names = plants | _groups_with(world, plants)
@@ -191,7 +191,7 @@ def _check_offtake(index: int, event: Offtake, world: World, report: _Reporter) 
     report.require(index, "region", event.region, metal, "no metal plant in that region")
 
 
-def offtake_stage(world: World, name: str) -> str | None:
+def _offtake_stage(world: World, name: str) -> str | None:
     """What an offtake's facility name reserves: "magnet" if it reaches a magnet plant (a
     company's magnet plants, not its separation), else "separation" if it reaches a
     separation plant, else None."""
