@@ -101,8 +101,8 @@ def test_an_oxide_offtake_reserves_within_share_need_and_tonnage() -> None:
     assert (x[:, :, 2] == 0).all() and (x[..., DY] == 0).all()  # other region, other element
     assert np.allclose(avail_left, avail - x.sum(axis=2))
     assert np.allclose(need_left, need - x.sum(axis=1))
-    # controls scale what each route may carry
-    allowed = np.ones((2, 2, 3, len(ELEMENTS)))
+    # controls scale what each route may carry (their levels one row for every sample)
+    allowed = np.ones((1, 2, 3, len(ELEMENTS)))
     allowed[:, 0, 1] = 0.0
     x_ctl, _, _ = reserve_oxide([off], avail, need, allowed, step=3)
     assert (x_ctl[:, 0, 1] == 0).all() and x_ctl[0, 0, 0, NDPR] == pytest.approx(30.0)

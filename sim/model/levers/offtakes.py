@@ -203,6 +203,8 @@ def reserve_oxide(
     x = np.zeros((samples, avail.shape[1], need.shape[1], avail.shape[2]))
     avail = np.array(np.broadcast_to(avail, (samples, *avail.shape[1:])))
     need = np.array(np.broadcast_to(need, (samples, *need.shape[1:])))
+    if allowed is not None:  # controls' levels may be one row for every sample
+        allowed = np.broadcast_to(allowed, (samples, *allowed.shape[1:]))
     for off in offtakes:
         on = active_fraction(off.start, off.end, step)
         if not on.any() or not off.customers.size:
