@@ -195,3 +195,30 @@ def test_oxide_offtakes_drawn_per_sample_equal_their_single_runs() -> None:
         assert np.array_equal(
             batch.prices_usd_per_kg[s], alone.prices_usd_per_kg[0], equal_nan=True
         )
+
+
+def test_a_batch_forked_before_an_oxide_offtake_equals_one_that_runs_every_step() -> None:
+    """Drawn share and limit of an offtake starting in 2025 cannot act before it: the batch
+    runs the steps before once (`sim.runs.history`) and gets the same numbers, bit for bit."""
+    from sim.world.loader import default_world
+    from tests.test_prefix import assert_same
+
+    event = {
+        "kind": "offtake",
+        "facility": "lynas_malaysia",
+        "elements": ["NdPr", "Dy", "Tb"],
+        "share": 0.5,
+        "tonnes_pa": 3000,
+        "region": "JP",
+        "start": "2025-03-01",
+    }
+    world = default_world()
+    base = scenario([event], end="2026-06-30")
+    draws = {
+        "events[0].share": np.array([0.2, 0.5, 1.0]),
+        "events[0].tonnes_pa": np.array([500.0, 3000.0, 7200.0]),
+    }
+    forked = run(world, base, samples=3, draws=draws)
+    whole = run(world, base, samples=3, draws=draws, fork_prefix=False)
+    assert forked.shared_steps > 0 and whole.shared_steps == 0
+    assert_same(forked, whole)
