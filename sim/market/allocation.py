@@ -189,8 +189,9 @@ class AllocationPass:
         ``withheld_sl[scopes, S]`` is the share of normal flow each scope withholds (C-ordered;
         ``None``: none) and ``allowed[S, G, H, K]`` the lanes' own share (``None``: all)."""
         K, S = supply_sl.shape[1], supply_sl.shape[2]
-        edges = np.ones((0, K, S)) if allowed is None else self.allowed_on_edges(allowed, K, S)
-        withheld_sl = np.zeros((0, S)) if withheld_sl is None else withheld_sl
+        # no edges or scopes: nothing read, so left empty
+        edges = np.empty((0, K, S)) if allowed is None else self.allowed_on_edges(allowed, K, S)
+        withheld_sl = np.empty((0, S)) if withheld_sl is None else withheld_sl
         out = np.empty((self.lane_edges.class_edge.size, K, S))
         allocate_pass(
             supply_sl,

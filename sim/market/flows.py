@@ -14,7 +14,7 @@ import numpy as np
 from sim.market.grouping_kernels import parts_sl, samples_first, samples_last
 from sim.market.groupings import Destinations
 from sim.market.lanes import Lanes
-from sim.market.shipping_kernels import ship, weighted_group_sum
+from sim.market.shipping_kernels import member_flows, ship, weighted_group_sum
 
 
 class Flow:
@@ -119,17 +119,22 @@ class Flow:
             plan.ship_index,
             share,
             (step + plan.offsets) % ring.shape[0],
-            np.ones((0, 1)) if weight is None else np.asarray(weight, dtype=float).T.copy(),
+            np.empty((0, 1)) if weight is None else np.asarray(weight, dtype=float).T.copy(),
             weight is not None,
             ring,
         )
 
     def dense(self, samples: slice = slice(0, 1)) -> np.ndarray:
-        """Flows between members ``x[S, P, C, K]`` of some samples (the first by default)."""
-        market = self.market
-        edges = self.x[samples]
-        lanes = np.zeros((edges.shape[0], market.sup.size * market.cus.size, edges.shape[2]))
-        lanes[:, market.edge_flat] = edges
-        P, C = market.sup.labels.size, market.cus.labels.size
-        x = np.take(lanes, market.member_pairs, 1).reshape(edges.shape[0], P, C, edges.shape[2])
-        return x * self.sup_share[samples][:, :, None, :] * self.cus_share[samples][:, None, :, :]
+        """Flows between members ``x[S, P, C, K]`` of some samples: the first (default) or
+        all (``slice(None)``)."""
+        market, x_sl = self.market, self.x_sl
+        sup, cus = self.sup_share_sl, self.cus_share_sl
+        if samples == slice(0, 1):
+            count = 1
+        else:
+            assert samples == slice(None), "the first sample or all"
+            count = max(x_sl.shape[2], sup.shape[2], cus.shape[2])
+        P, C = market.pair_edge.shape
+        out = np.empty((count, P, C, x_sl.shape[1]))
+        member_flows(x_sl, market.pair_edge, sup, cus, out)
+        return out

@@ -91,3 +91,45 @@ def samples_first(a: np.ndarray, out: np.ndarray) -> None:
         for r in range(R):
             for k in range(K):
                 out[s, r, k] = a[r, k, s]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def any_above(a: np.ndarray, rows: np.ndarray, level: float) -> bool:
+    """Whether some value of ``a[rows[i], ...]`` (``a[n, K, S]``) is above ``level``."""
+    for r in rows:
+        for v in a[r].ravel():
+            if v > level:
+                return True
+    return False
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def hold_levels(
+    now: np.ndarray,
+    held: np.ndarray,
+    on: np.ndarray,
+    index: float,
+    speed: float,
+    new_held: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """A reference's levels, ``[lanes, K, S]`` each (`sim.market.reference.Reference`): in
+    samples with no control in force (``on[s]`` False) the held levels per unit ``index``
+    move towards this step's ``now`` by ``speed`` (or start at it, if ``held`` has no lane,
+    ``[0, K, S]``), and ``out`` is ``now``; where one is, they stay, and ``out`` is them
+    times ``index``. ``held[lanes, K, S or 1]`` (a last axis of 1 repeats)."""
+    L, K, S = out.shape
+    fresh, last = held.shape[0] == 0, held.shape[2] - 1
+    for g in range(L):
+        for k in range(K):
+            for s in range(S):
+                x = now[g, k, s]
+                if fresh:
+                    h = x / index
+                elif on[s]:
+                    h = held[g, k, min(s, last)]
+                else:
+                    h = held[g, k, min(s, last)]
+                    h = h + (x / index - h) * speed
+                new_held[g, k, s] = h
+                out[g, k, s] = h * index if on[s] else x

@@ -48,9 +48,11 @@ class Lanes:
         self.edge_cus = Grouping(self.edge_cus_lane, self.cus.size)
         self.cus_labels = self.cus.labels.astype(np.int64)
         self.shipping = ShippingPlans(self.edge_flat, self.edge_cus, self.cus_labels)
-        # each member pair's lane pair in a ``[G * H]`` matrix, ``[P * C]`` (`Flow.dense`)
+        # each member pair's edge, ``[P, C]`` (-1 where its lanes have none; `Flow.dense`)
         lane_pair = self.sup.labels[:, None] * self.cus.size + self.cus.labels[None, :]
-        self.member_pairs = lane_pair.reshape(-1)
+        where = np.full(self.sup.size * self.cus.size, -1, dtype=np.int64)
+        where[self.edge_flat] = np.arange(self.edge_flat.size)
+        self.pair_edge = np.ascontiguousarray(where[lane_pair])
 
     def lanes(self, a: np.ndarray, columns: np.ndarray | None = None) -> np.ndarray:
         """Structure ``a[P, C, ...]`` at lane level, from each lane's first members (``a`` must

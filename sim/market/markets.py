@@ -15,8 +15,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from sim.arrays import spread
 from sim.market.allocation import AllocationPass
 from sim.market.flows import Flow
+from sim.market.grouping_kernels import any_above
 from sim.market.lanes import Lanes
 from sim.market.reference import Reference
 
@@ -72,18 +74,22 @@ class Market(Lanes):
             tiers = (np.asarray(tier_sup, bool)[self.sup.first], np.asarray(tier_cus, bool))
             tiers = (tiers[0], tiers[1][self.cus.first])
 
-        def allocation(open_lanes: np.ndarray) -> AllocationPass:
-            lane_edges = (self.edge_sup_lane, self.edge_cus_lane)
-            return AllocationPass(open_lanes, self.priority, lane_scopes, lane_edges, groups, tiers)
-
-        self.world = allocation(self.open)
+        self._pass_of = (lane_scopes, groups, tiers)
+        self.world = self.allocation(self.open)
         levels = np.unique(order)
         lane_order = order[self.sup.first]
         self.in_order = tuple(  # none with one level: the world pass is that one
-            _Turn(allocation(self.open * (lane_order == level)[:, None, None]), lane_order == level)
-            for level in (levels if levels.size > 1 else ())
+            _Turn(self, lane_order == level) for level in (levels if levels.size > 1 else ())
         )
-        self.home = None if home is None else allocation(self.open * self.lanes(home_)[:, :, None])
+        self.home = (
+            None if home is None else self.allocation(self.open * self.lanes(home_)[:, :, None])
+        )
+
+    def allocation(self, open_lanes: np.ndarray) -> AllocationPass:
+        """An allocation pass over the lane routes ``open_lanes[G, H, K]``."""
+        lane_scopes, groups, tiers = self._pass_of
+        lane_edges = (self.edge_sup_lane, self.edge_cus_lane)
+        return AllocationPass(open_lanes, self.priority, lane_scopes, lane_edges, groups, tiers)
 
     def allocate(
         self,
@@ -151,7 +157,7 @@ class Market(Lanes):
     ) -> np.ndarray:
         """Lane-edge flows ``[edges, K, S]``: pro rata over all routes, or home first for
         ``home_share`` of the step, or a mix of the two, a sample each."""
-        share = 0.0 if home_share is None else np.broadcast_to(home_share, lanes[0].shape[2])
+        share = 0.0 if home_share is None else spread(home_share, (lanes[0].shape[2],))
         world_passes = self.in_order or (_Turn(self.world),)
         if np.all(share == 0.0):
             return self._in_turn(world_passes, caps, *lanes)
@@ -225,7 +231,7 @@ class Market(Lanes):
         sent = self.edge_sup.sum_sl(flows)
         left = np.maximum(supply_sl - sent, 0.0)
         for later in passes[1:]:
-            if later.lanes is not None and not (left[later.lanes] > CRUMB_T).any():
+            if later.rows is not None and not any_above(left, later.rows, CRUMB_T):
                 continue
             got = self.edge_cus.sum_sl(flows)
             flows = flows + later.allocate.allocate_sl(
@@ -241,11 +247,25 @@ class Market(Lanes):
         return flows
 
 
-class _Turn(NamedTuple):
-    """One pass of allocations in turn, and the supplier lanes it draws on (None: all)."""
+class _Turn:
+    """One pass of allocations in turn: over all routes (``lanes`` None), or over those of
+    the supplier ``lanes`` of one level of the suppliers' order, built when first run (a
+    level whose suppliers never have anything left is never built)."""
 
-    allocate: AllocationPass
-    lanes: np.ndarray | None = None
+    def __init__(self, over: AllocationPass | Market, lanes: np.ndarray | None = None) -> None:
+        self.lanes = lanes
+        self.rows = None if lanes is None else np.flatnonzero(lanes)
+        self._pass = over if isinstance(over, AllocationPass) else None
+        self._market = over
+
+    @property
+    def allocate(self) -> AllocationPass:
+        """The pass."""
+        if self._pass is None:
+            market = self._market
+            assert isinstance(market, Market) and self.lanes is not None
+            self._pass = market.allocation(market.open * self.lanes[:, None, None])
+        return self._pass
 
 
 class _Caps(NamedTuple):
@@ -266,7 +286,7 @@ def _samples_last(withheld: np.ndarray | None, samples: int) -> np.ndarray | Non
     """``withheld[S or 1, scopes]`` as ``[scopes, samples]`` (C-ordered)."""
     if withheld is None:
         return None
-    return np.ascontiguousarray(np.broadcast_to(withheld.T, (withheld.shape[1], samples)))
+    return np.ascontiguousarray(spread(withheld.T, (withheld.shape[1], samples)))
 
 
 def _in_force(

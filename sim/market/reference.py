@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from sim.market.grouping_kernels import hold_levels
+
 SPEED = 1.0 - np.exp(-1.0 / 12.0)  # the normal levels averaged over about 12 months
 
 
@@ -49,25 +51,22 @@ class Reference:
         step's demand ``index`` where ``active[S]`` says a control is."""
         index = index if index > 0.0 else 1.0  # a world with no demand: nothing to grow with
         held_supply, held_need = self._held(supply_sl.shape, need_sl.shape)
-        if held_supply is None or held_need is None:
-            held_supply, held_need = supply_sl / index, need_sl / index
-        elif active is None or not active.any():
-            held_supply = held_supply + (supply_sl / index - held_supply) * SPEED
-            held_need = held_need + (need_sl / index - held_need) * SPEED
-        else:
-            on = active[None, None, :]
-            held_supply = np.where(
-                on, held_supply, held_supply + (supply_sl / index - held_supply) * SPEED
-            )
-            held_need = np.where(on, held_need, held_need + (need_sl / index - held_need) * SPEED)
-        self.supply_sl, self.need_sl = held_supply, held_need
-        if active is None or not active.any():
+        if held_supply is None or held_need is None:  # both start from this step's
+            held_supply = held_need = None
+        S = supply_sl.shape[2]
+        on = np.zeros(S, dtype=bool) if active is None else np.asarray(active, dtype=bool)
+        on = np.ascontiguousarray(on if on.shape == (S,) else np.broadcast_to(on, (S,)))
+        outs = []
+        for now, held in ((supply_sl, held_supply), (need_sl, held_need)):
+            now = np.ascontiguousarray(now, dtype=float)
+            held = np.empty((0, *now.shape[1:])) if held is None else held
+            new_held, out = np.empty(now.shape), np.empty(now.shape)
+            hold_levels(now, held, on, index, SPEED, new_held, out)
+            outs.append((new_held, out))
+        (self.supply_sl, supply_out), (self.need_sl, need_out) = outs
+        if not on.any():
             return supply_sl, need_sl
-        on = active[None, None, :]
-        return (
-            np.where(on, held_supply * index, supply_sl),
-            np.where(on, held_need * index, need_sl),
-        )
+        return supply_out, need_out
 
     def _held(
         self, supply_shape: tuple[int, ...], need_shape: tuple[int, ...]

@@ -143,3 +143,29 @@ def _add_repeating(
             if weighted:
                 part = part * weight[column, min(s, last_w)]
             slot[s, place] += part
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def member_flows(
+    x_sl: np.ndarray,
+    pair_edge: np.ndarray,
+    sup_share: np.ndarray,
+    cus_share: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """Flows between members ``out[S, P, C, K]``: ``x_sl[pair_edge[p, c], k, s] *
+    sup_share[p, k, s] * cus_share[c, k, s]`` (0 times the shares where the pair has no
+    edge), for flows ``x_sl[edges, K, S or 1]`` and shares ``[members, K or 1, S or 1]``
+    (samples-last), each of the first ``S`` samples (a last axis of 1 repeats)."""
+    S, P, C, K = out.shape
+    for s in range(S):
+        sx, sp = min(s, x_sl.shape[2] - 1), min(s, sup_share.shape[2] - 1)
+        sc = min(s, cus_share.shape[2] - 1)
+        kp, kc = sup_share.shape[1] - 1, cus_share.shape[1] - 1
+        for p in range(P):
+            for c in range(C):
+                e = pair_edge[p, c]
+                for k in range(K):
+                    lane = x_sl[e, k, sx] if e >= 0 else 0.0
+                    sent = lane * sup_share[p, min(k, kp), sp]
+                    out[s, p, c, k] = sent * cus_share[c, min(k, kc), sc]

@@ -294,7 +294,8 @@ def _feed_order(world: World, mines: list[Facility], feeds: np.ndarray) -> np.nd
     feed. A mine comes right after the last mine of more valuable ore that feeds a plant it
     feeds (``feeds[mines, plants]``), so mines that never meet share a turn (0 first), and
     so do mines of ores of equal value."""
-    value = np.array([_usd_per_kg_reo(world, world.ores[m.ore]) for m in mines])
+    usd = _usd_per_kg_oxide(world)
+    value = np.array([float(np.dot(world.ores[m.ore], usd)) for m in mines])
     meet = (feeds @ feeds.T) > 0  # [mines, mines] feed a plant in common
     order = np.zeros(len(mines), dtype=int)
     for level in np.unique(-value):  # most valuable first
@@ -304,15 +305,15 @@ def _feed_order(world: World, mines: list[Facility], feeds: np.ndarray) -> np.nd
     return order
 
 
-def _usd_per_kg_reo(world: World, ore: np.ndarray) -> float:
-    """The value of a kg of REO of an ore's split ``ore[E]`` (shares of REO) at the world's
-    base oxide prices (the mean of the tiers; an element with no price counts 0)."""
+def _usd_per_kg_oxide(world: World) -> list[float]:
+    """``[E]`` the world's base price of each element's oxide (the mean of the tiers; an
+    element with no price counts 0): a kg of REO of an ore's split ``ore[E]`` (shares of REO)
+    is worth ``ore @ usd``."""
     prices = world.prices_usd_per_kg
-    usd = [
+    return [
         np.mean([v for (product, _), v in prices.items() if product == f"{e}_oxide"] or [0.0])
         for e in ELEMENTS
     ]
-    return float(np.dot(ore, usd))
 
 
 def _recycler(world: World, plants: list[Facility], magnet_plant: Facility) -> int:

@@ -43,7 +43,7 @@ tonnes gives up that share of its thrifted tonnes.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -81,19 +81,19 @@ class ThriftRules:
     # buyers, elements] change at level 1 (the rest is 0): what `contained` sums over
     changed: tuple[np.ndarray, np.ndarray, np.ndarray]
 
-    @property
-    def thrifts(self) -> bool:
-        """Whether any magnet can be thrifted at all (on a price the world has)."""
-        return self.max_share > 0 and bool(self.plant_delta[0].any()) and self.watched.size > 0
+    # whether each lever can move, worked out once (`__post_init__`)
+    thrifts: bool = field(init=False)  # any magnet can be thrifted (on a price the world has)
+    swaps: bool = field(init=False)  # makers can move Dy onto Tb or back (both priced, a range)
 
-    @property
-    def swaps(self) -> bool:
-        """Whether makers can move Dy onto Tb or back (both priced, a range to move in)."""
-        return (
+    def __post_init__(self) -> None:
+        thrifts = self.max_share > 0 and bool(self.plant_delta[0].any()) and self.watched.size > 0
+        swaps = (
             self.swap_range != (0.0, 0.0)
             and self.watched.size == 2
             and bool(self.plant_delta[1].any())
         )
+        object.__setattr__(self, "thrifts", thrifts)
+        object.__setattr__(self, "swaps", swaps)
 
     @property
     def acts(self) -> bool:
