@@ -305,15 +305,17 @@ def _feed_order(world: World, mines: list[Facility], feeds: np.ndarray) -> np.nd
     return order
 
 
-def _usd_per_kg_oxide(world: World) -> list[float]:
+def _usd_per_kg_oxide(world: World) -> np.ndarray:
     """``[E]`` the world's base price of each element's oxide (the mean of the tiers; an
     element with no price counts 0): a kg of REO of an ore's split ``ore[E]`` (shares of REO)
     is worth ``ore @ usd``."""
     prices = world.prices_usd_per_kg
-    return [
-        np.mean([v for (product, _), v in prices.items() if product == f"{e}_oxide"] or [0.0])
-        for e in ELEMENTS
-    ]
+    return np.array(
+        [
+            np.mean([v for (product, _), v in prices.items() if product == f"{e}_oxide"] or [0.0])
+            for e in ELEMENTS
+        ]
+    )
 
 
 def _recycler(world: World, plants: list[Facility], magnet_plant: Facility) -> int:

@@ -142,9 +142,9 @@ def _oxide_fills(
     covered, wanted = _oxide_covered(chain, state, flow, share_buyers, wants, reserved)
     tiers = chain.fill_cells.oxide_tiers
     fill = covered_share(covered, wanted, covered, chain.fill_cells.oxide_members, capped=False)
+    products = chain.fill_cells.oxide_products
     for (tier, _), share in zip(tiers, fill.transpose(1, 0, 2)):
-        for e, product in enumerate(chain.fill_cells.oxide_products):
-            record_fill(state, rec, step, product, tier, share[:, e])
+        record_fill(state, rec, step, products, tier, share[:, : len(products)])
 
 
 def _oxide_covered(

@@ -18,7 +18,7 @@ class Recorder(Protocol):
 
     def market(self, chain: Chain, step: int, name: str, x: np.ndarray) -> None: ...
     def produced(self, chain: Chain, step: int, stage: str, out: np.ndarray) -> None: ...
-    def fill(self, step: int, product: int, tier: int, value: np.ndarray) -> None: ...
+    def fill(self, step: int, product: int | np.ndarray, tier: int, value: np.ndarray) -> None: ...
     def priced(self, step: int, prices: np.ndarray) -> None: ...
     def consumed(
         self, chain: Chain, state: State, step: int, demand: np.ndarray, got: np.ndarray
@@ -30,9 +30,14 @@ class Recorder(Protocol):
 
 
 def record_fill(
-    state: State, rec: Recorder, step: int, product: int, tier: int, share: np.ndarray
+    state: State,
+    rec: Recorder,
+    step: int,
+    product: int | np.ndarray,
+    tier: int,
+    share: np.ndarray,
 ) -> None:
-    """Keep a price cell's covered share ``[S]`` for the prices producers see next step, and
-    record it."""
+    """Keep a price cell's covered share ``[S]`` (or some cells' of a tier, ``[S, n]`` for
+    ``product[n]``) for the prices producers see next step, and record it."""
     state.fills_now[:, product, tier] = share
     rec.fill(step, product, tier, share)

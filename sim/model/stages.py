@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from sim.arrays import finite
 from sim.model import controls, kernels
 from sim.model.capacity import capacity_at
 from sim.model.chain import Chain
@@ -122,7 +123,7 @@ def _substitute(chain: Chain, state: State, step: int) -> None:
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = np.where(then > 0, now / then, 1.0)
         shares = state.substitution_shares
-        shares[j] = adapt(sub, shares[j], np.nan_to_num(ratio, nan=1.0), step)
+        shares[j] = adapt(sub, shares[j], finite(ratio, nan=1.0), step)
 
 
 def release_stockpiles(

@@ -135,7 +135,7 @@ class Record:
     def producing(self, step: int, levels: np.ndarray) -> None:
         self._series("producer_level", step, levels, 1.0)
 
-    def fill(self, step: int, product: int, tier: int, value: np.ndarray) -> None:
+    def fill(self, step: int, product: int | np.ndarray, tier: int, value: np.ndarray) -> None:
         if step >= 0:
             self.fills[:, step, product, tier] = value
 

@@ -97,7 +97,9 @@ def build(
 
 def watched(rules: BuyingRules, prices: np.ndarray) -> np.ndarray:
     """``[S, B]`` the price each buyer watches in ``prices[S, P, K]`` (1 where none)."""
-    cells = prices[:, np.maximum(rules.product, 0), rules.tier]
+    P, K = prices.shape[1:]
+    flat = np.maximum(rules.product, 0) * K + rules.tier
+    cells = np.take(np.ascontiguousarray(prices).reshape(prices.shape[0], P * K), flat, axis=1)
     return np.where(rules.product[None] >= 0, cells, 1.0)
 
 
@@ -135,6 +137,8 @@ def feared(rules: BuyingRules, windows: list[np.ndarray], reach: list[np.ndarray
     out = np.zeros((windows[0].shape[0] if windows else 1, len(rules.product)))
     abroad = rules.tier == TIERS.index("ex_china")
     for window, share in zip(windows, reach):
+        if not window.any():  # no part of the month waiting: adds nothing
+            continue
         hit = abroad & (rules.product >= 0) & (share[np.maximum(rules.product, 0)] > 0)
         out = np.maximum(out, window[:, None] * hit[None])
     return out

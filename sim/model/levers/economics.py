@@ -110,7 +110,7 @@ class FillCells:
 
     magnet: list[tuple[int, int, np.ndarray]]  # product, tier, magnet buyers (a mask)
     oxide_tiers: list[tuple[int, np.ndarray]]  # tier, oxide customers (metal plants, pools)
-    oxide_products: list[int]  # each element's oxide
+    oxide_products: np.ndarray  # [E] each element's oxide
     magnet_members: Members  # the magnet cells' buyers as runs (`group_members`)
     oxide_members: Members  # the oxide tiers' customers as runs
 
@@ -130,7 +130,7 @@ class FillCells:
             for name in MAGNETS
         ]
         oxide_tiers = [(TIERS.index(t), m) for t, m in tier_members(oxide_regions).items()]
-        oxide_products = [PRICE_PRODUCTS.index(f"{name}_oxide") for name in ELEMENTS]
+        oxide_products = np.array([PRICE_PRODUCTS.index(f"{name}_oxide") for name in ELEMENTS])
         return cls(
             magnet,
             oxide_tiers,

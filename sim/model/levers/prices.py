@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.arrays import spread
+from sim.arrays import finite, spread
 from sim.market.pricing import adapt, blended_cover, foreseen_cover, indicated_price
 from sim.market.tier_kernels import buyers_by_tier, plants_by_tier, sparse_rows
 from sim.model.layout import Layout
@@ -281,8 +281,8 @@ def target(
     price = indicated_price(anchor, own, usual, rules.sensitivity, rules.floor, rules.low)
     # each oxide's share of a magnet's cost at anchor prices (China's), times its change
     with np.errstate(divide="ignore", invalid="ignore"):
-        change = np.nan_to_num(price[:, :OXIDES] / anchor[:, :OXIDES] - 1.0)  # [S, oxides, K]
-        share = np.nan_to_num(
+        change = finite(price[:, :OXIDES] / anchor[:, :OXIDES] - 1.0)  # [S, oxides, K]
+        share = finite(
             rules.pass_through[None, :, :OXIDES]
             * anchor[:, None, :OXIDES, 0]
             / anchor[:, OXIDES:, None, 0]
@@ -345,7 +345,7 @@ def hold(rules: PriceRules, views: np.ndarray, prices: np.ndarray, feared: np.nd
     sensitivity, low, high, stock_speed, expect_speed = rules.holding
     expected, wanted = views[..., 0], views[..., 1]
     with np.errstate(divide="ignore", invalid="ignore"):
-        ahead = np.nan_to_num(prices / expected, nan=1.0, posinf=1.0)
+        ahead = finite(prices / expected, nan=1.0, posinf=1.0)
     ahead = np.where(ahead > 0, ahead, 1.0)
     goal = np.clip(ahead**sensitivity, low, high)
     goal = np.maximum(goal, 1.0 + (rules.announced - 1.0) * feared)
