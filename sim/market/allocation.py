@@ -269,14 +269,22 @@ def _netting(
 def _components(sup: np.ndarray, cus: np.ndarray, G: int, H: int) -> list[np.ndarray]:
     """The connected sets of classes (suppliers ``0..G``, customers ``G..G + H``) that the
     edges (``sup``, ``cus``) join, each sorted, in order of their first class."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+    root = list(range(G + H))
 
-    n = G + H
-    graph = coo_matrix((np.ones(len(sup)), (sup, G + np.asarray(cus))), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
-    order = list(dict.fromkeys(labels.tolist()))
-    return [np.flatnonzero(labels == c) for c in order]
+    def find(a: int) -> int:
+        while root[a] != a:
+            root[a] = root[root[a]]
+            a = root[a]
+        return a
+
+    for g, h in zip(np.asarray(sup).tolist(), np.asarray(cus).tolist()):
+        a, b = find(g), find(G + h)
+        if a != b:
+            root[max(a, b)] = min(a, b)
+    members: dict[int, list[int]] = {}
+    for node in range(G + H):
+        members.setdefault(find(node), []).append(node)
+    return [np.array(m, dtype=np.int64) for m in members.values()]
 
 
 def _cap_groups(

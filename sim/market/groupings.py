@@ -176,6 +176,7 @@ class Pool:
         self.group = Grouping(labels.reshape(-1))
         self.shape = (pools, width)
         self._destinations: Destinations | None = None
+        self._pool, self._product = np.divmod(flat, width)  # each member's pool and product
 
     def total(self, a: np.ndarray) -> np.ndarray:
         """Pools' need ``[S, pools, width]`` from members' ``a[S, J]`` (a read-only view of
@@ -207,7 +208,7 @@ class Pool:
     def spread(self, a: np.ndarray, share: np.ndarray) -> np.ndarray:
         """Members' part ``[S, P, J, width]`` of pools' flows ``a[S, P, pools, width]``, given
         members' ``share[S, J]`` of their pool's product (zero but in each member's product)."""
-        pool, product = np.divmod(self.flat, self.shape[1])
+        pool, product = self._pool, self._product
         out = np.zeros((*a.shape[:2], len(self.flat), self.shape[1]))
         out[:, :, np.arange(len(self.flat)), product] = a[:, :, pool, product] * share[:, None, :]
         return out

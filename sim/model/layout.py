@@ -74,8 +74,8 @@ class Layout:
 
 def lead_matrix(world: World, sources: list[str], destinations: list[str]) -> np.ndarray:
     """Months from each source region to each destination region."""
-    out = np.zeros((len(sources), len(destinations)))
-    for i, a in enumerate(sources):
-        for j, b in enumerate(destinations):
-            out[i, j] = world.lead_days[(a, b)] / DAYS_PER_MONTH
-    return out
+    src, dst = list(dict.fromkeys(sources)), list(dict.fromkeys(destinations))
+    pairs = np.array([[world.lead_days[(a, b)] / DAYS_PER_MONTH for b in dst] for a in src])
+    at_src = np.array([src.index(a) for a in sources], dtype=np.intp)
+    at_dst = np.array([dst.index(b) for b in destinations], dtype=np.intp)
+    return pairs.reshape(len(src), len(dst))[np.ix_(at_src, at_dst)]

@@ -18,7 +18,10 @@ class Pipeline:
         width: int,
         max_lead: float,
         products: np.ndarray | None = None,
+        by_column: bool = False,
     ) -> None:
+        """``by_column``: also keep where a market's shipments land in each one column
+        (`into_column`)."""
         slots = int(np.floor(max_lead)) + 2
         # where the market's shipments land: the same place, or its products' columns
         same = (
@@ -26,17 +29,21 @@ class Pipeline:
             if products is None
             else Destinations.columns(customers, products)
         )
-        self._set(np.zeros((slots, samples, customers, width)), same)
+        columns = [
+            Destinations.columns(customers, np.array([j])) for j in range(width if by_column else 0)
+        ]
+        self._set(np.zeros((slots, samples, customers, width)), same, columns)
 
-    def _set(self, buf: np.ndarray, same: Destinations) -> None:
+    def _set(self, buf: np.ndarray, same: Destinations, columns: list[Destinations]) -> None:
         self.buf = buf
         self.slots = buf.shape[0]
         self.same = same
+        self.into_column = columns  # product j of a market of one product into column j
 
     def _with(self, buf: np.ndarray) -> Pipeline:
         """A pipeline to the same customers holding ``buf``."""
         out = Pipeline.__new__(Pipeline)
-        out._set(buf, self.same)
+        out._set(buf, self.same, self.into_column)
         return out
 
     def copy(self) -> Pipeline:

@@ -323,5 +323,7 @@ def _pipelines(chain: Chain) -> dict[str, Pipeline]:
         ),
         "magnet": Pipeline(S, len(chain.magnet_buyers), 1, max_lead),
         # the thrifted tonnes of the magnets on their way (`sim.model.levers.thrifting`)
-        "magnet_thrift": Pipeline(S, len(chain.magnet_buyers), len(LEVERS), max_lead),
+        "magnet_thrift": Pipeline(
+            S, len(chain.magnet_buyers), len(LEVERS), max_lead, by_column=True
+        ),
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.market import Destinations, Flow, Reference
+from sim.market import Flow, Reference
 from sim.model import kernels, orders
 from sim.model.chain import Chain
 from sim.model.controls import dense_allowed, restraint_share
@@ -189,11 +189,10 @@ def _ship_thrifted(
     market = flow.market
     by_edge = np.take(levels, market.sup.first, axis=1)[:, market.edge_sup_lane]  # [S, edges, L]
     pipe = state.pipelines["magnet_thrift"]
-    customers = pipe.buf.shape[2]
     for lever in np.flatnonzero(levels.any(axis=(0, 1))):
         x_sl = flow.x_sl * by_edge[:, :, lever].T[:, None, :]
         weighted = Flow(market, flow.sup_share_sl, flow.cus_share_sl, x_sl=x_sl)
-        into = Destinations.columns(customers, np.array([lever]))
+        into = pipe.into_column[lever]
         pipe.ship_flow(step, weighted, chain.trade.lane_lead["magnet"], into=into)
     if reserved is not None:
         pipe.ship(step, reserved[..., :1] * levels[:, :, None, :], chain.lead["magnet"])
