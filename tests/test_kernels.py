@@ -20,7 +20,7 @@ from sim.market.grouping_kernels import edges_samples_last, samples_first, sampl
 from sim.market.shipping_kernels import weighted_group_sum
 from tests.arrays import sparse
 from tests.reference.allocation import dense_allocate, pass_flows
-from tests.reference.flows import arrivals
+from tests.reference.flows import arrivals, member_flows
 from tests.reference.groupings import class_part, class_share, class_sum
 
 
@@ -178,6 +178,25 @@ def test_market_allocates_as_between_every_supplier_and_customer(seed: int, samp
     got = market.allocate(avail, need, None).dense(slice(None))
     expected = dense_allocate(avail, need, open_, priority)
     np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), samples=st.integers(1, 4))
+def test_flows_between_members_equal_numpy_bit_for_bit(seed: int, samples: int) -> None:
+    rng = np.random.default_rng(seed)
+    suppliers, customers, width = (int(v) for v in rng.integers(1, 7, size=3))
+    open_ = (rng.random((suppliers, customers, width)) < 0.6).astype(float)
+    market = Market(
+        open_, rng.integers(0, 3, size=customers), sup_key=rng.integers(0, 2, suppliers)
+    )
+    rows = 1 if rng.random() < 0.5 else samples  # one row of supply may serve every sample
+    flow = market.allocate(
+        sparse(rng, (rows, suppliers, width)), sparse(rng, (samples, customers, width)), None
+    )
+    for part in (slice(0, 1), slice(None)):
+        got, expected = flow.dense(part), member_flows(flow, part)
+        assert got.shape == expected.shape and got.flags.c_contiguous
+        assert got.tobytes() == expected.tobytes()
 
 
 def shipping(rng: np.random.Generator) -> tuple:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim.market import Market, allocation_kernels
 from sim.runs.engine import RunResult, run
@@ -112,3 +114,22 @@ def test_a_buyer_sees_the_lead_time_of_what_it_receives_by_tonne() -> None:
     assert planned[0, 0] == pytest.approx(1.0 + 0.5 * LEAD_SPEED)
     assert planned[0, 1] == 2.0
     assert 0.25 < LEAD_SPEED < 0.3  # a third of the way in logs of a month: 1 - exp(-1/3)
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_netting_parts_are_the_graph_s_connected_components(seed: int) -> None:
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from sim.market.allocation import _components
+
+    rng = np.random.default_rng(seed)
+    G, H = (int(v) for v in rng.integers(1, 8, size=2))
+    edges = int(rng.integers(0, 12))
+    sup, cus = rng.integers(0, G, edges), rng.integers(0, H, edges)
+    graph = coo_matrix((np.ones(edges), (sup, G + cus)), shape=(G + H, G + H))
+    _, labels = connected_components(graph, directed=False)
+    expected = [np.flatnonzero(labels == c) for c in dict.fromkeys(labels.tolist())]
+    got = _components(sup, cus, G, H)
+    assert [g.tolist() for g in got] == [e.tolist() for e in expected]

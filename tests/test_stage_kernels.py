@@ -274,3 +274,30 @@ def test_rate_smoothing_kernel_equals_the_numpy_update(seed: int) -> None:
         got = rate.copy()
         kernels.smooth_rate(got, used, extra, 0.5)
         assert np.array_equal(got, expected)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    nan=st.sampled_from([0.0, 1.0]),
+    posinf=st.sampled_from([None, 1.0]),
+    transposed=st.booleans(),
+)
+def test_finite_equals_nan_to_num_bit_for_bit(
+    seed: int, nan: float, posinf: float | None, transposed: bool
+) -> None:
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(int(rng.integers(1, 4)), int(rng.integers(0, 5)), 3))
+    mark = rng.random(a.shape)
+    a[mark < 0.1], a[(mark >= 0.1) & (mark < 0.2)], a[(mark >= 0.2) & (mark < 0.3)] = (
+        np.nan,
+        np.inf,
+        -np.inf,
+    )
+    a = a.transpose(2, 0, 1) if transposed else a
+    got, expected = (
+        kernels.finite(a, nan=nan, posinf=posinf),
+        np.nan_to_num(a, nan=nan, posinf=posinf),
+    )
+    assert got.shape == expected.shape and got.flags.c_contiguous
+    assert got.tobytes() == np.ascontiguousarray(expected).tobytes()

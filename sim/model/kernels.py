@@ -331,3 +331,29 @@ def backlog_claim(
             scale = scale if scale < 1.0 else 1.0
             for k in range(K):
                 out[s, p, k] = out[s, p, k] * scale
+
+
+BIG = float(np.finfo(float).max)  # what `finite` puts for an infinity (as `np.nan_to_num`)
+
+
+def finite(
+    a: np.ndarray, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None
+) -> np.ndarray:
+    """`np.nan_to_num` of a float array, C-ordered (a new array, the same numbers), without
+    its cost (over ten microseconds, several times a step)."""
+    out = np.array(a, dtype=float, order="C")
+    up, down = BIG if posinf is None else posinf, -BIG if neginf is None else neginf
+    finite_flat(out.reshape(-1), nan, up, down)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def finite_flat(a: np.ndarray, nan: float, posinf: float, neginf: float) -> None:
+    """`finite` in place on a flat array: NaN to ``nan``, infinities to ``posinf`` and
+    ``neginf``."""
+    for i in range(a.size):
+        v = a[i]
+        if np.isnan(v):
+            a[i] = nan
+        elif np.isinf(v):
+            a[i] = posinf if v > 0 else neginf

@@ -16,11 +16,18 @@ from sim.model.state import State
 
 def demand_at(chain: Chain, state: State, step: int) -> np.ndarray:
     """``[S, B]`` this step's demand: the demand path (changed by `demand_growth` events) less
-    what substitution switched and what price made buyers give up."""
+    what substitution switched and what price made buyers give up (read only: kept for the
+    step until substitution or buyers' use levels change, `State.demand_now`)."""
+    if state.demand_now is not None and state.demand_now[0] == step:
+        return state.demand_now[1]
     path = path_at(chain, step)
     shares = state.substitution_shares
     demand = demand_response.demand(path, chain.samples, chain.substitutions, shares)
-    return demand * state.use_levels if chain.buying.responds else demand
+    demand = demand * state.use_levels if chain.buying.responds else demand
+    demand = demand.view()
+    demand.flags.writeable = False
+    state.demand_now = (step, demand)
+    return demand
 
 
 def path_at(chain: Chain, step: int) -> np.ndarray:

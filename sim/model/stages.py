@@ -18,7 +18,6 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sim.arrays import finite
 from sim.model import controls, kernels
 from sim.model.capacity import capacity_at
 from sim.model.chain import Chain
@@ -123,7 +122,8 @@ def _substitute(chain: Chain, state: State, step: int) -> None:
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = np.where(then > 0, now / then, 1.0)
         shares = state.substitution_shares
-        shares[j] = adapt(sub, shares[j], finite(ratio, nan=1.0), step)
+        shares[j] = adapt(sub, shares[j], kernels.finite(ratio, nan=1.0), step)
+        state.demand_now = None  # demand changes with the shares
 
 
 def release_stockpiles(
@@ -222,6 +222,7 @@ def clear_prices(chain: Chain, state: State, step: int, ledger: Ledger, rec: Rec
         buying.feared(chain.buying, windows, rules.reach),
         step,
     )
+    state.demand_now = None  # buyers' use levels moved: next step's demand is new
     state.supply_levels = supply_response.settle(
         chain.supply_responses,
         state.supply_levels,

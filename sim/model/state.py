@@ -78,6 +78,9 @@ class State:
     stockpiles: list[StockpileState]
     substitution_shares: list[np.ndarray]  # [S, its buyers] each substitution's switched share
     origin_shares: dict[str, OriginShares]  # by exporter
+    # this step's demand once worked out (`sim.model.orders.demand_at`), until what it
+    # depends on changes (substitution, buyers' use levels); None between steps
+    demand_now: tuple[int, np.ndarray] | None = None
 
     @classmethod
     def initial(cls, chain: Chain) -> State:

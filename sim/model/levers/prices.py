@@ -31,9 +31,10 @@ from typing import Any
 
 import numpy as np
 
-from sim.arrays import finite, spread
+from sim.arrays import spread
 from sim.market.pricing import adapt, blended_cover, foreseen_cover, indicated_price
 from sim.market.tier_kernels import buyers_by_tier, plants_by_tier, sparse_rows
+from sim.model.kernels import finite
 from sim.model.layout import Layout
 from sim.model.levers.economics import PRICE_PRODUCTS, TIERS, Economics
 from sim.model.levers.reach import Side
