@@ -103,7 +103,7 @@ def any_above(a: np.ndarray, rows: np.ndarray, level: float) -> bool:
     return False
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def hold_levels(
     now: np.ndarray,
     held: np.ndarray,
@@ -133,3 +133,20 @@ def hold_levels(
                     h = h + (x / index - h) * speed
                 new_held[g, k, s] = h
                 out[g, k, s] = h * index if on[s] else x
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def hold_both(
+    supply: np.ndarray,
+    need: np.ndarray,
+    held_supply: np.ndarray,
+    held_need: np.ndarray,
+    on: np.ndarray,
+    index: float,
+    speed: float,
+    outs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+) -> None:
+    """`hold_levels` of a reference's supply and need: ``outs`` are the new held supply and
+    need, then the supply and need to use."""
+    hold_levels(supply, held_supply, on, index, speed, outs[0], outs[2])
+    hold_levels(need, held_need, on, index, speed, outs[1], outs[3])

@@ -79,11 +79,15 @@ class Market(Lanes):
         levels = np.unique(order)
         lane_order = order[self.sup.first]
         self.in_order = tuple(  # none with one level: the world pass is that one
-            _Turn(self, lane_order == level) for level in (levels if levels.size > 1 else ())
+            _Turn(self, (lane_order == level)[:, None, None], lane_order == level)
+            for level in (levels if levels.size > 1 else ())
         )
-        self.home = (
-            None if home is None else self.allocation(self.open * self.lanes(home_)[:, :, None])
-        )
+        self._home = None if home is None else _Turn(self, self.lanes(home_)[:, :, None])
+
+    @property
+    def home(self) -> AllocationPass | None:
+        """The pass over the home routes (None: a market without them)."""
+        return None if self._home is None else self._home.allocate
 
     def allocation(self, open_lanes: np.ndarray) -> AllocationPass:
         """An allocation pass over the lane routes ``open_lanes[G, H, K]``."""
@@ -161,8 +165,8 @@ class Market(Lanes):
         world_passes = self.in_order or (_Turn(self.world),)
         if np.all(share == 0.0):
             return self._in_turn(world_passes, caps, *lanes)
-        assert self.home is not None, "a market without home routes"
-        home = self._in_turn((_Turn(self.home), *world_passes), caps, *lanes)
+        assert self._home is not None, "a market without home routes"
+        home = self._in_turn((self._home, *world_passes), caps, *lanes)
         if np.all(share == 1.0):
             return home
         world = self._in_turn(world_passes, caps, *lanes)
@@ -248,23 +252,29 @@ class Market(Lanes):
 
 
 class _Turn:
-    """One pass of allocations in turn: over all routes (``lanes`` None), or over those of
-    the supplier ``lanes`` of one level of the suppliers' order, built when first run (a
-    level whose suppliers never have anything left is never built)."""
+    """One pass of allocations in turn: the world's, or a market's routes picked by
+    ``routes`` (``[G, H or 1, 1]``, multiplying its open routes), built when first run (a pass
+    never run, as the home routes' without an export restraint, is never built); ``lanes``:
+    the supplier lanes it draws on (None: all), a pass whose suppliers have nothing left is
+    not run."""
 
-    def __init__(self, over: AllocationPass | Market, lanes: np.ndarray | None = None) -> None:
-        self.lanes = lanes
+    def __init__(
+        self,
+        over: AllocationPass | Market,
+        routes: np.ndarray | None = None,
+        lanes: np.ndarray | None = None,
+    ) -> None:
         self.rows = None if lanes is None else np.flatnonzero(lanes)
         self._pass = over if isinstance(over, AllocationPass) else None
-        self._market = over
+        self._market, self._routes = over, routes
 
     @property
     def allocate(self) -> AllocationPass:
         """The pass."""
         if self._pass is None:
             market = self._market
-            assert isinstance(market, Market) and self.lanes is not None
-            self._pass = market.allocation(market.open * self.lanes[:, None, None])
+            assert isinstance(market, Market) and self._routes is not None
+            self._pass = market.allocation(market.open * self._routes)
         return self._pass
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sim.market.grouping_kernels import hold_levels
+from sim.market.grouping_kernels import hold_both
 
 SPEED = 1.0 - np.exp(-1.0 / 12.0)  # the normal levels averaged over about 12 months
 
@@ -52,21 +52,23 @@ class Reference:
         index = index if index > 0.0 else 1.0  # a world with no demand: nothing to grow with
         held_supply, held_need = self._held(supply_sl.shape, need_sl.shape)
         if held_supply is None or held_need is None:  # both start from this step's
-            held_supply = held_need = None
+            held_supply = held_need = np.empty((0, *supply_sl.shape[1:]))
         S = supply_sl.shape[2]
         on = np.zeros(S, dtype=bool) if active is None else np.asarray(active, dtype=bool)
         on = np.ascontiguousarray(on if on.shape == (S,) else np.broadcast_to(on, (S,)))
-        outs = []
-        for now, held in ((supply_sl, held_supply), (need_sl, held_need)):
-            now = np.ascontiguousarray(now, dtype=float)
-            held = np.empty((0, *now.shape[1:])) if held is None else held
-            new_held, out = np.empty(now.shape), np.empty(now.shape)
-            hold_levels(now, held, on, index, SPEED, new_held, out)
-            outs.append((new_held, out))
-        (self.supply_sl, supply_out), (self.need_sl, need_out) = outs
+        supply_sl = np.ascontiguousarray(supply_sl, dtype=float)
+        need_sl = np.ascontiguousarray(need_sl, dtype=float)
+        outs = (
+            np.empty(supply_sl.shape),
+            np.empty(need_sl.shape),
+            np.empty(supply_sl.shape),
+            np.empty(need_sl.shape),
+        )
+        hold_both(supply_sl, need_sl, held_supply, held_need, on, index, SPEED, outs)
+        self.supply_sl, self.need_sl = outs[0], outs[1]
         if not on.any():
             return supply_sl, need_sl
-        return supply_out, need_out
+        return outs[2], outs[3]
 
     def _held(
         self, supply_shape: tuple[int, ...], need_shape: tuple[int, ...]

@@ -66,23 +66,25 @@ def ship(
     x_sl: np.ndarray,
     plan: ShipIndex,
     share: np.ndarray,
-    slots: np.ndarray,
+    offsets: np.ndarray,
+    step: int,
     weight: np.ndarray,
     weighted: bool,
     out: np.ndarray,
 ) -> None:
     """Add a market's flows ``x_sl[edges, K, S or 1]`` to a pipeline's ring ``out[slot, S, C,
     K]``: each entry's ``share[member, product, s] * rows[lane_row, s]``, times
-    ``weight[column, s]`` if ``weighted``, at slot ``slots[offset]``, where ``rows[offset x
-    lane x product, S or 1]`` is what each lane receives at each arrival step; customers'
-    shares ``share[C, K or 1, S or 1]`` are samples-last, and so are ``weight[columns, S or
-    1]``."""
+    ``weight[column, s]`` if ``weighted``, ``offsets[offset]`` steps from ``step`` (slot
+    ``(step + offsets[offset]) % slots``), where ``rows[offset x lane x product, S or 1]``
+    is what each lane receives at each arrival step; customers' shares ``share[C, K or 1, S
+    or 1]`` are samples-last, and so are ``weight[columns, S or 1]``."""
     rows = np.empty((plan.lane_ptr.size - 1, x_sl.shape[1], x_sl.shape[2]))
     weighted_group_sum(x_sl, plan.lane_ptr, plan.lane_edge, plan.lane_weight, rows)
     lanes = rows.reshape((-1, x_sl.shape[2]))
     shares = share.reshape((-1, share.shape[2]))
     S = out.shape[1]
     ring = out.reshape((out.shape[0], S, -1))
+    slots = (step + offsets) % out.shape[0]
     if lanes.shape[1] == S and shares.shape[1] == S and (not weighted or weight.shape[1] == S):
         _add_every_sample(lanes, shares, slots, plan, weight, weighted, ring)
     else:
