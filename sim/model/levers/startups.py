@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from sim.arrays import spread
 from sim.model import kernels
 
 
@@ -40,7 +41,7 @@ def backlog_claim(unmet: np.ndarray, idle: np.ndarray, open_: np.ndarray) -> np.
     out = np.empty((unmet.shape[0], idle.shape[1], unmet.shape[2]))
     kernels.backlog_claim(
         unmet,
-        np.ascontiguousarray(np.broadcast_to(idle, (unmet.shape[0], idle.shape[1])), dtype=float),
+        np.ascontiguousarray(spread(idle, (unmet.shape[0], idle.shape[1])), dtype=float),
         np.ascontiguousarray(open_, dtype=float),
         1e-12,
         out,

@@ -47,10 +47,16 @@ class Responses:
     low: np.ndarray
     high: np.ndarray
     weight: np.ndarray  # share of the gap (in logs) closed a month: 1 - exp(-1 / lag)
+    # every rule's facilities and each one's rule, where no facility is in two rules (None
+    # otherwise: `apply` then scales rule by rule, in order)
+    each: tuple[np.ndarray, np.ndarray] | None
 
     @classmethod
     def of(cls, rules: list[ResponseRules]) -> Responses:
         lags = np.array([r.lag_months for r in rules], dtype=float)
+        facilities = np.concatenate([r.facilities for r in rules] + [np.zeros(0, dtype=int)])
+        rule = np.repeat(np.arange(len(rules)), [len(r.facilities) for r in rules])
+        disjoint = len(np.unique(facilities)) == len(facilities)
         return cls(
             tuple(rules),
             np.array([r.product for r in rules], dtype=int),
@@ -59,6 +65,7 @@ class Responses:
             np.array([r.low for r in rules], dtype=float),
             np.array([r.high for r in rules], dtype=float),
             1.0 - np.exp(-1.0 / np.maximum(lags, 1e-9)),
+            (facilities.astype(np.intp), rule.astype(np.intp)) if disjoint else None,
         )
 
     def __len__(self) -> int:
@@ -87,6 +94,10 @@ def build(layout: Layout) -> Responses:
 
 def apply(responses: Responses, levels: np.ndarray, capacity: np.ndarray) -> None:
     """Scale the rules' facilities' ``capacity[S, F]`` (in place) by their ``levels[S, R]``."""
+    if responses.each is not None:  # each facility scaled once: all at once
+        facilities, of_rule = responses.each
+        capacity[:, facilities] *= np.take(levels, of_rule, axis=1)
+        return
     for j, rule in enumerate(responses.rules):
         capacity[:, rule.facilities] *= levels[:, j, None]
 
