@@ -272,6 +272,19 @@ def test_arriving_along_weighted_routes_equals_the_numpy_sums(seed: int) -> None
     assert np.array_equal(flow.arriving(weight, slice(first, None)), expected)
 
 
+@pytest.mark.parametrize("seed", range(12))
+def test_the_lead_a_flow_takes_by_tonne_equals_its_weighted_arrivals(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    flow, lead, _, _, customers, _ = shipping(rng)
+    first = int(rng.integers(0, customers))
+    part = slice(first, None)
+    got, months = flow.arriving(np.ones_like(lead), part), flow.arriving(lead, part)
+    tiny = float(rng.choice([0.0, 1e-9, 5.0]))
+    expected = np.divide(months, got, out=np.full_like(months, np.nan), where=got > tiny)
+    seen = flow.lead_seen(lead, tiny, part)
+    assert seen.shape == expected.shape and seen.tobytes() == expected.tobytes()
+
+
 def test_a_flow_given_samples_first_ships_as_given_samples_last() -> None:
     rng = np.random.default_rng(4)
     flow, lead, slots, samples, customers, width = shipping(rng)

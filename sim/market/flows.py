@@ -14,7 +14,7 @@ import numpy as np
 from sim.market.grouping_kernels import parts_sl, samples_first, samples_last
 from sim.market.groupings import Destinations
 from sim.market.lanes import Lanes
-from sim.market.shipping_kernels import member_flows, ship, weighted_group_sum
+from sim.market.shipping_kernels import member_flows, seen_lead, ship, weighted_group_sum
 
 
 class Flow:
@@ -89,6 +89,22 @@ class Flow:
         samples = max(share.shape[2], got.shape[2])
         out = np.empty((samples, share.shape[0], max(share.shape[1], got.shape[1])))
         parts_sl(share, got, market.cus_labels[customers], out)
+        return out
+
+    def lead_seen(
+        self, lead: np.ndarray, tiny: float, customers: slice = slice(None)
+    ) -> np.ndarray:
+        """``[S, customers, K]`` the months this flow to some ``customers`` takes along routes
+        of ``lead[G, H]`` months between lanes, by tonne (`arriving` with those weights over
+        `arriving`; NaN where a customer gets ``tiny`` or less)."""
+        market = self.market
+        x_sl, order = self.x_sl, market.edge_cus.order
+        weights = np.ascontiguousarray(lead.reshape(-1)[market.edge_flat][order], dtype=float)
+        share = self.cus_share_sl[customers]
+        samples = max(share.shape[2], x_sl.shape[2])
+        out = np.empty((samples, share.shape[0], max(share.shape[1], x_sl.shape[1])))
+        labels = market.cus_labels[customers]
+        seen_lead(x_sl, market.edge_cus.ptr, order, weights, share, labels, tiny, out)
         return out
 
     def ship_into(

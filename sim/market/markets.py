@@ -76,6 +76,7 @@ class Market(Lanes):
 
         self._pass_of = (lane_scopes, groups, tiers)
         self.world = self.allocation(self.open)
+        self._world = (_Turn(self.world),)  # the world pass alone
         levels = np.unique(order)
         lane_order = order[self.sup.first]
         self.in_order = tuple(  # none with one level: the world pass is that one
@@ -161,8 +162,10 @@ class Market(Lanes):
     ) -> np.ndarray:
         """Lane-edge flows ``[edges, K, S]``: pro rata over all routes, or home first for
         ``home_share`` of the step, or a mix of the two, a sample each."""
-        share = 0.0 if home_share is None else spread(home_share, (lanes[0].shape[2],))
-        world_passes = self.in_order or (_Turn(self.world),)
+        world_passes = self.in_order or self._world
+        if home_share is None:
+            return self._in_turn(world_passes, caps, *lanes)
+        share = spread(home_share, (lanes[0].shape[2],))
         if np.all(share == 0.0):
             return self._in_turn(world_passes, caps, *lanes)
         assert self._home is not None, "a market without home routes"
@@ -208,7 +211,7 @@ class Market(Lanes):
         width, samples = lanes[0].shape[1:]
         first_sl = self.sup.sum_to_sl(first, width, _traded(first, products))
         first_sl = _every_sample([first_sl], samples)[0]
-        passes = (_Turn(self.world), *(self.in_order or (_Turn(self.world),)))
+        passes = (*self._world, *(self.in_order or self._world))
         supply, need, normal_supply, normal_need = lanes
         return self._in_turn(
             passes, caps, supply, need, normal_supply, normal_need, first_supply_sl=first_sl

@@ -171,3 +171,37 @@ def member_flows(
                     lane = x_sl[e, k, sx] if e >= 0 else 0.0
                     sent = lane * sup_share[p, min(k, kp), sp]
                     out[s, p, c, k] = sent * cus_share[c, min(k, kc), sc]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def seen_lead(
+    x_sl: np.ndarray,
+    ptr: np.ndarray,
+    order: np.ndarray,
+    lead: np.ndarray,
+    share: np.ndarray,
+    labels: np.ndarray,
+    tiny: float,
+    out: np.ndarray,
+) -> None:
+    """The months a market's flows ``x_sl[edges, K, S or 1]`` take to each member, by tonne:
+    each customer lane's sums of its edges (``order[ptr[c]:ptr[c + 1]]``) times 1 and times
+    their ``lead`` (`weighted_group_sum`), each member's ``share[m, K or 1, S or 1]`` of
+    both (`sim.market.grouping_kernels.parts_sl`, ``labels[m]`` its lane), and the second
+    over the first where that is above ``tiny``, else NaN: ``out[S, M, K]``."""
+    got = np.empty((ptr.size - 1, x_sl.shape[1], x_sl.shape[2]))
+    months = np.empty_like(got)
+    weighted_group_sum(x_sl, ptr, order, np.ones(order.size), got)
+    weighted_group_sum(x_sl, ptr, order, lead, months)
+    S, M, K = out.shape
+    last_sk, last_ss = share.shape[1] - 1, share.shape[2] - 1
+    last_tk, last_ts = got.shape[1] - 1, got.shape[2] - 1
+    for m in range(M):
+        c = labels[m]
+        for k in range(K):
+            mk, tk = min(k, last_sk), min(k, last_tk)
+            for s in range(S):
+                part = share[m, mk, min(s, last_ss)]
+                ts = min(s, last_ts)
+                weight, time = part * got[c, tk, ts], part * months[c, tk, ts]
+                out[s, m, k] = time / weight if weight > tiny else np.nan

@@ -94,9 +94,7 @@ TINY_T = 1e-9  # a flow below this tells a buyer nothing of its lead time
 def lead_seen_by(flow: Flow, lead: np.ndarray, customers: slice = slice(None)) -> np.ndarray:
     """``[S, customers, K]`` the months a step's ``flow`` to each customer takes along routes
     of ``lead[G, H]`` months, by tonne (NaN where it gets nothing)."""
-    got = flow.arriving(np.ones_like(lead), customers)
-    months = flow.arriving(lead, customers)
-    return np.divide(months, got, out=np.full_like(months, np.nan), where=got > TINY_T)
+    return flow.lead_seen(lead, TINY_T, customers)
 
 
 def moved_lead(lead_seen: np.ndarray, seen: np.ndarray) -> np.ndarray:
