@@ -272,8 +272,18 @@ def test_rate_smoothing_kernel_equals_the_numpy_update(seed: int) -> None:
     for extra in (sparse(rng, (S, P, K)), sparse(rng, (S, P, 1)), sparse(rng, (1, P, K))):
         expected = 0.5 * rate + (1.0 - 0.5) * (used + extra)
         got = rate.copy()
-        kernels.smooth_rate(got, used, extra, 0.5)
+        kernels.smooth_rate(got, used, extra, 0.5, np.ones((1, used.shape[1])))
         assert np.array_equal(got, expected)
+    # a plant stopped for part of the step moves that share of the way; stopped, it keeps
+    running = rng.choice([0.0, 0.25, 1.0], size=(S, P))
+    move = (1.0 - 0.5) * running[:, :, None]
+    expected = np.where(running[:, :, None] == 1.0, 0.5 * rate, (1.0 - move) * rate) + np.where(
+        running[:, :, None] == 1.0, 0.5, move
+    ) * (used + extra)
+    got = rate.copy()
+    kernels.smooth_rate(got, used, extra, 0.5, running)
+    assert np.array_equal(got, expected)
+    assert np.array_equal(got[running == 0.0], rate[running == 0.0])
 
 
 @settings(max_examples=80, deadline=None)

@@ -309,6 +309,17 @@ def growth_path(
     return growth[None, :] ** years[:, None]
 
 
+def running_share(
+    outages: list[OutageSwitch], outage_levels: list[np.ndarray], samples: int, facilities: int
+) -> np.ndarray:
+    """``[S, F]`` the share of each facility's capacity that no outage stops this step (1
+    without outages)."""
+    running = np.ones((samples, facilities))
+    for out, level in zip(outages, outage_levels):
+        running[:, out.facilities] *= (1.0 - out.share * level)[:, None]
+    return running
+
+
 def capacity_at(
     tranches: Tranches,
     step: int,

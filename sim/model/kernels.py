@@ -245,19 +245,27 @@ def buyer_need(
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def smooth_rate(rate: np.ndarray, used: np.ndarray, extra: np.ndarray, smoothing: float) -> None:
+def smooth_rate(
+    rate: np.ndarray, used: np.ndarray, extra: np.ndarray, smoothing: float, running: np.ndarray
+) -> None:
     """Plants' planned use rate, in place: ``smoothing * rate + (1 - smoothing) * (used +
-    extra)``, all ``[S, P, K]`` (``extra``'s first or last axis may be 1: it repeats)."""
+    extra)``, all ``[S, P, K]`` (``extra``'s first or last axis may be 1: it repeats), where
+    a plant runs; a plant an outage stops for part of the step (``running[S or 1, P]`` its
+    share running) moves only that share of the way (it keeps ``1 - (1 - smoothing) *
+    running`` of its plan): what it used while stopped says nothing of what its customers
+    want."""
     S, P, K = rate.shape
-    assert used.shape == rate.shape and extra.shape[1] == P
-    keep, new = smoothing, 1.0 - smoothing
+    assert used.shape == rate.shape and extra.shape[1] == P and running.shape[1] == P
+    new = 1.0 - smoothing
     wide = extra.shape[2] == K
     for s in range(S):
-        se = min(s, extra.shape[0] - 1)
+        se, sr = min(s, extra.shape[0] - 1), min(s, running.shape[0] - 1)
         for p in range(P):
+            r = running[sr, p]
+            move, keep = (new, smoothing) if r == 1.0 else (new * r, 1.0 - new * r)
             for k in range(K):
                 more = extra[se, p, k if wide else 0]
-                rate[s, p, k] = keep * rate[s, p, k] + new * (used[s, p, k] + more)
+                rate[s, p, k] = keep * rate[s, p, k] + move * (used[s, p, k] + more)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

@@ -8,6 +8,7 @@ import numpy as np
 from sim.arrays import spread
 from sim.market import Flow
 from sim.model import kernels
+from sim.model.capacity import running_share
 from sim.model.chain import Chain
 from sim.model.levers import demand_response
 from sim.model.levers.economics import Members
@@ -44,6 +45,23 @@ def demand_of(chain: Chain, state: State, step: int, idx: np.ndarray) -> np.ndar
         row = np.take(path_at(chain, step), idx, axis=1)
         return spread(row, (chain.samples, row.shape[1]))
     return np.take(demand_at(chain, state, step), idx, axis=1)
+
+
+def running_plants(chain: Chain, state: State, stage: str) -> np.ndarray:
+    """``[S or 1, plants]`` the share of each plant of ``stage`` no outage stops this step."""
+    if not chain.outages:
+        return np.ones((1, len(chain.stage(stage))))
+    every = running_share(chain.outages, state.outage_levels, chain.samples, len(chain.facilities))
+    return every[:, chain.slices[stage]]
+
+
+def running_rate(chain: Chain, state: State, stage: str, rate: np.ndarray) -> np.ndarray:
+    """Plants' planned use ``rate[S, plants, E]`` for what they order this step: the share
+    of it their running capacity can use (a plant an outage stops orders nothing for the
+    use it cannot make, and keeps its plan for when it restarts: `kernels.smooth_rate`)."""
+    if not chain.outages:
+        return rate
+    return rate * running_plants(chain, state, stage)[:, :, None]
 
 
 def position_need(

@@ -19,7 +19,14 @@ from sim.model.controls import dense_allowed
 from sim.model.ledger import Ledger
 from sim.model.levers import origin
 from sim.model.levers.offtakes import reserve_oxide
-from sim.model.orders import buyer_need, covered_share, demand_of, position_need, receive
+from sim.model.orders import (
+    buyer_need,
+    covered_share,
+    demand_of,
+    position_need,
+    receive,
+    running_rate,
+)
 from sim.model.recorder import Recorder, record_fill
 from sim.model.state import State
 
@@ -98,7 +105,7 @@ def _with_reserved(x: np.ndarray, reserved: np.ndarray | None) -> np.ndarray:
 def _oxide_need(chain: Chain, state: State, step: int) -> _OxideNeed:
     """Metal plants' order-up-to need, buyers of elements' need and their demand."""
     need_metal = position_need(
-        state.metal_use_rate,
+        running_rate(chain, state, "metal", state.metal_use_rate),
         chain.params["plant_input_cover_months"],
         chain.input_lead["metal"],
         state.metal_in,

@@ -19,7 +19,7 @@ from collections.abc import Callable
 import numpy as np
 
 from sim.model import controls, kernels
-from sim.model.capacity import capacity_at
+from sim.model.capacity import capacity_at, running_share
 from sim.model.chain import Chain
 from sim.model.ledger import Ledger
 from sim.model.levers import buying, economics, prices, supply_response, thrifting
@@ -178,9 +178,9 @@ def clear_prices(chain: Chain, state: State, step: int, ledger: Ledger, rec: Rec
     """Markets clear: each price moves towards what its stocks' cover indicates."""
     rules = chain.price_rules
     windows = [c.feared_at(step) for c in chain.controls]
-    running = np.ones((chain.samples, len(chain.facilities)))
-    for out, level in zip(chain.outages, state.outage_levels):
-        running[:, out.facilities] *= (1.0 - out.share * level)[:, None]
+    running = running_share(
+        chain.outages, state.outage_levels, chain.samples, len(chain.facilities)
+    )
     sl = chain.slices
     held = rules.holdings(
         state.sep_out,

@@ -18,7 +18,16 @@ from sim.model.ledger import Ledger
 from sim.model.levers import origin, thrifting
 from sim.model.levers.offtakes import reserve
 from sim.model.levers.startups import add_along, startup_claim
-from sim.model.orders import buyer_need, covered_share, demand_of, position_need, receive, widen
+from sim.model.orders import (
+    buyer_need,
+    covered_share,
+    demand_of,
+    position_need,
+    receive,
+    running_plants,
+    running_rate,
+    widen,
+)
 from sim.model.pipeline import Pipeline
 from sim.model.recorder import Recorder, record_fill
 from sim.model.state import State
@@ -48,7 +57,10 @@ def make_magnets(chain: Chain, state: State, step: int, ledger: Ledger, rec: Rec
     used, content, recovered = _use_metal(chain, state, ledger, made, per_tonne, recipe)
     claim = _magnet_claim(chain, state, flow, reserved, need, made, capacity[:, :, 0])
     # plan inputs for what was used and for the backlog too
-    kernels.smooth_rate(state.magnet_use_rate, used, claim[:, :, :1] * per_tonne, SMOOTHING)
+    running = running_plants(chain, state, "magnet")
+    kernels.smooth_rate(
+        state.magnet_use_rate, used, claim[:, :, :1] * per_tonne, SMOOTHING, running
+    )
     if thrifts:
         _ship_thrifted(chain, state, step, flow, reserved)
     _ship_magnets(chain, state, step, flow, reserved)
@@ -235,7 +247,8 @@ def make_metal(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recor
     state.metal_in = state.metal_in - used
     ledger.losses += (used - made).sum(axis=1)
     claim = _metal_claim(chain, state, flow, need, made, cap, k)
-    kernels.smooth_rate(state.metal_use_rate, used, claim / y, SMOOTHING)  # the backlog too
+    running = running_plants(chain, state, "metal")
+    kernels.smooth_rate(state.metal_use_rate, used, claim / y, SMOOTHING, running)  # backlog too
     if chain.origin_rule.traces:  # origin of what magnet plants get: every sample's flows
         shipped = widen(flow.dense(slice(None)), k, len(ELEMENTS))
         origin.track_metal(chain.origin_rule, state.origin_shares, state.mag_in, shipped)
@@ -251,7 +264,8 @@ def _metal_need(chain: Chain, state: State) -> np.ndarray:
     cover = chain.params["plant_input_cover_months"]
     ring = state.pipelines["metal"].buf
     lead = chain.input_lead["magnet"]
-    return position_need(state.magnet_use_rate, cover, lead, state.mag_in, ring)
+    rate = running_rate(chain, state, "magnet", state.magnet_use_rate)
+    return position_need(rate, cover, lead, state.mag_in, ring)
 
 
 def _metal_claim(
