@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from sim.runs.engine import RunResult, run
 from sim.world.loader import default_world
 from tests.worlds import scenario
 
 END = "2027-12-31"
+LATE = "2028-12-31"
 
 
 def _output(result: RunResult, facility: str, year: int) -> float:
@@ -54,3 +57,34 @@ def test_two_months_stopped_cost_about_two_months_and_the_share_comes_back(
     after = _output(stopped, facility, 2027) / usual[2027]
     assert after == pytest.approx(1.0, abs=0.03), (facility, after)
     assert np.isfinite(after)
+
+
+@pytest.fixture(scope="module")
+def late(world) -> RunResult:  # type: ignore[no-untyped-def]
+    return run(world, scenario([], end=LATE))
+
+
+def _plants() -> list[str]:
+    return [f.id for f in default_world().facilities if f.stage in ("metal", "magnet")]
+
+
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    facility=st.sampled_from(_plants()),
+    start=st.integers(0, 20),  # months into 2025
+    months=st.integers(1, 3),
+)
+@example(facility="japan_metal", start=12, months=2)  # 68% of its usual output in 2028 before
+def test_after_any_plant_s_stop_its_output_comes_back(
+    world, late: RunResult, facility: str, start: int, months: int
+) -> None:  # type: ignore[no-untyped-def]
+    def month(m: int) -> str:
+        return f"{2025 + m // 12}-{m % 12 + 1:02d}-01"
+
+    stop = {"kind": "outage", "facility": facility, "start": month(start)}
+    stopped = run(world, scenario([stop | {"end": month(start + months)}], end=LATE))
+    usual = _output(late, facility, 2028)
+    if usual > 0.0:  # a plant that makes something by then
+        assert _output(stopped, facility, 2028) / usual == pytest.approx(1.0, abs=0.03), facility
