@@ -1,5 +1,6 @@
-"""Compiled members' shares and parts of class totals, and transposes between samples-first
-(``[S, rows, K]``) and samples-last (``[rows, K, S]``) arrays.
+"""Compiled members' shares and parts of class totals, transposes between samples-first
+(``[S, rows, K]``) and samples-last (``[rows, K, S]``) arrays, and a control's reference held
+(`hold_both`, for `sim.market.reference.Reference`).
 
 The markets keep lane totals and flows samples-last, as the allocation pass works
 (`sim.market.allocation_kernels`); members' arrays come and go samples-first. A size-1 axis

@@ -1,5 +1,6 @@
 """Compiled shipping: a market's flows, summed by customer lane and arrival step, added to a
-pipeline's ring of future arrivals.
+pipeline's ring of future arrivals; the flows between members (`member_flows`) and the lead
+time they take by tonne (`seen_lead`).
 
 `ship` sums the flows by the plan of `sim.market.shipping.ShippingPlans` (`weighted_group_sum`,
 the weighted variant of `sim.market.allocation_kernels.group_sum`: the same order, each

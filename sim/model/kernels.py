@@ -1,5 +1,6 @@
 """Compiled arithmetic of the chain's stages (numba): separation, magnet making, order-up-to
-needs, plan smoothing, concentrate stocks, fill shares and start-up claims.
+needs, plan smoothing, concentrate stocks, fill shares, start-up claims, and non-finite numbers
+replaced (`finite`, `np.nan_to_num`'s numbers without its cost).
 
 Each kernel does exactly the operations of the numpy code it replaced (in
 ``tests/test_kernels.py``), in the same order, so results are equal bit for bit: numpy sums a
