@@ -37,6 +37,7 @@ KERNEL_MODULES = (
     "market/shipping_kernels.py",
     "market/tier_kernels.py",
     "model/kernels.py",
+    "runs/sweep_kernels.py",
 )
 #: Commands that run one sample: uncompiled kernels finish them sooner than compiling would.
 ONE_SAMPLE = ("run", "backtest")
@@ -150,7 +151,7 @@ def launch(module: str, argument: str, log: Path, env: dict[str, str] | None = N
 
 #: What `warm` runs to compile every kernel with the types runs and sweeps call them with: a
 #: run under two export controls (a licence, its approvals uncertain, and a ban), and a
-#: small sweep of it.
+#: small sweep of it with the tables that use kernels.
 WARM_SCENARIO = """
 name: warm-up
 horizon: {start: 2024-01-01, end: 2025-06-30}
@@ -177,6 +178,9 @@ def warm() -> None:
     from sim.io.scenario_files import load_scenario
     from sim.runs.engine import run
     from sim.runs.sweep import sweep
+    from sim.runs.sweep_costs import sweep_extra_cost_table
+    from sim.runs.sweep_resilience import sweep_resilience_table
+    from sim.runs.windows import BY_YEAR
     from sim.world.loader import vintage_world
 
     began = time.perf_counter()
@@ -186,7 +190,9 @@ def warm() -> None:
         scenario = load_scenario(path)
         world = vintage_world(scenario.world)
         run(world, scenario)
-        sweep(world, scenario, 3, seed=0)
+        swept = sweep(world, scenario, 3, seed=0)
+        sweep_resilience_table(swept)  # the tables' kernels too
+        sweep_extra_cost_table(swept, world, BY_YEAR)
     done = mark()
     done.write_text(f"compiled in {time.perf_counter() - began:.0f} s\n")
     print(f"kernels compiled and cached: {done}")

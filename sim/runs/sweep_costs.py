@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 
 from sim.model.levers.economics import base_table
+from sim.runs import sweep_kernels as kernels
 from sim.runs.impact import KG_PER_T, policy_labels, price_cells
 from sim.runs.sweep import SweepResult
-from sim.runs.sweep_impact import PerFuture, blocks, periods_of, stats_frame
+from sim.runs.sweep_impact import PerFuture, periods_of, stats_frame
 from sim.runs.sweep_tables import _stats
 from sim.runs.windows import ROLLUPS, Window
 from sim.world.world import World
@@ -26,23 +27,34 @@ def future_extra_cost(result: SweepResult, world: World, window: Window) -> PerF
     labels, period_of = periods_of(result, window)
     groups, member = buyer_groups(result.buyers)
     base = base_table(world.prices_usd_per_kg)
-    cost = np.concatenate(
-        [_block_cost(result, base, block) @ period_of for block in blocks(result.samples)]
-    )  # [S, buyers, periods]
-    return PerFuture(labels, groups, {"extra_cost_usd": np.einsum("sbp,bg->spg", cost, member)})
-
-
-def _block_cost(result: SweepResult, base: np.ndarray, block: slice) -> np.ndarray:
-    """``[samples of block, buyers, T]`` US$ paid over base prices a month."""
     product, tier, per_kg = price_cells(result.buyers)
-    priced = np.maximum(product, 0)
-    short = result.arrays["shortfall"][block].astype(np.float64)
+    prices = result.arrays["prices"]
+    cell = np.where(product >= 0, product * prices.shape[3] + tier, -1)
     demand = result.arrays["demand"]
-    demand = (demand[:1] if demand.strides[0] == 0 else demand[block]).astype(np.float64)
-    prices = result.arrays["prices"][block][:, :, priced, tier].astype(np.float64)
-    change = np.where(product >= 0, np.nan_to_num(prices - base[priced, tier]), 0.0)
-    bought_kg = (demand - short) * KG_PER_T * per_kg
-    return (bought_kg * change).transpose(0, 2, 1)
+    cost = np.empty((result.samples, len(labels), len(result.buyers)))
+    period = np.array([np.flatnonzero(row)[0] if row.any() else -1 for row in period_of])
+    kernels.paid_over_base(
+        (
+            result.arrays["shortfall"],
+            demand[:1] if demand.strides[0] == 0 else demand,
+            prices.reshape(*prices.shape[:2], -1),
+        ),
+        cell,
+        base.reshape(-1)[np.maximum(cell, 0)],
+        (KG_PER_T, per_kg),
+        period,
+        cost,
+    )  # [S, periods, buyers]
+    return PerFuture(labels, groups, {"extra_cost_usd": by_group(cost, member)})
+
+
+def by_group(values: np.ndarray, member: np.ndarray) -> np.ndarray:
+    """``values[..., buyers]`` summed by `buyer_groups`' membership ``member[buyers,
+    groups]``: ``[..., groups]``."""
+    flat = np.ascontiguousarray(values.reshape(-1, values.shape[-1]))
+    out = np.empty((flat.shape[0], member.shape[1]))
+    kernels.group_sums(flat, *kernels.group_rows(member), out)
+    return out.reshape(*values.shape[:-1], -1)
 
 
 def buyer_groups(buyers: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sim.runs import sweep_kernels as kernels
 from sim.runs.sweep import SweepResult
 from sim.runs.sweep_costs import buyer_groups
-from sim.runs.sweep_impact import blocks
-from sim.runs.sweep_tables import _share, _stats
+from sim.runs.sweep_tables import _stats
 
 METRICS = ("depth_share", "months_short", "cumulative_t")
 SHORT_SHARE, SHORT_T = 1e-6, 1e-9
@@ -24,21 +24,19 @@ def sweep_resilience_table(result: SweepResult) -> pd.DataFrame:
     """A row a buyer group (and roll-up) x metric: mean, P5, P50, P95 over the futures, and
     ``probability_short`` (the share of futures with any month short)."""
     groups, member = buyer_groups(result.buyers)
-    per = np.concatenate([_block(result, member, b) for b in blocks(result.samples)], axis=1)
+    demand = result.arrays["demand"]
+    per = np.empty((len(METRICS), result.samples, len(groups)))
+    kernels.resilience(
+        result.arrays["shortfall"],
+        demand[:1] if demand.strides[0] == 0 else demand,
+        kernels.group_rows(member),
+        SHORT_SHARE,
+        SHORT_T,
+        per,
+    )
     short = (per[1] > 0).mean(axis=0)  # months short > 0
     frames = [
         groups.assign(metric=metric, **_stats(values), probability_short=short)
         for metric, values in zip(METRICS, per)
     ]
     return pd.concat(frames, ignore_index=True)
-
-
-def _block(result: SweepResult, member: np.ndarray, block: slice) -> np.ndarray:
-    """``[metrics, samples of block, groups]``: depth, months short, cumulative shortfall."""
-    short = result.arrays["shortfall"][block].astype(np.float64) @ member
-    demand = result.arrays["demand"]
-    demand = (demand[:1] if demand.strides[0] == 0 else demand[block]).astype(np.float64)
-    demand = np.broadcast_to(demand @ member, short.shape)
-    is_short = short > SHORT_SHARE * demand + SHORT_T
-    depth = _share(short, demand).max(axis=1)
-    return np.stack([depth, is_short.sum(axis=1).astype(float), short.sum(axis=1)])

@@ -112,8 +112,11 @@ def _price_frame(result: SweepResult) -> pd.DataFrame:
 
 
 def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
-    """``part / whole``, and 0 where ``whole`` is 0 (no demand: nothing short)."""
-    return np.where(whole > 0, part / np.where(whole > 0, whole, 1.0), 0.0)
+    """``part / whole``, and 0 where ``whole`` is 0 (no demand: nothing short); the arrays
+    broadcast (one pass, no temporaries of their size)."""
+    out = np.zeros(np.broadcast_shapes(part.shape, whole.shape))
+    np.divide(part, whole, out=out, where=whole > 0)
+    return out
 
 
 def _sum_steps(values: np.ndarray, block: int = 1024) -> np.ndarray:
