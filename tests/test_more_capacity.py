@@ -120,12 +120,21 @@ def test_more_capacity_never_raises_the_shortfall(
 # before the licence took the month's normal flow off China's routes before its inputs
 # caught up (+708 t, 1.1%, found by a random search, Dec 2026; +18 t averaged over 12 months)
 @example(facility="japan_ndfeb", tpa=2_000.0, month=14)
+# buyers answer price: Nigeria's monazite 15,722 t/yr larger from April 2024 (found by a random
+# search, Dec 2026) cheapens NdPr and, through the licence's larger reference, Dy and Tb abroad,
+# so buyers there want 357 t more to 2026 and get 27 t more (the world 1,028 t more): the
+# shortfall against what they want rises 0.500%, what they get does not fall
+@example(facility="nigeria", tpa=15_722.0, month=3)
 def test_more_capacity_abroad_under_a_control_never_raises_the_shortfall(
     held: Baseline, facility: str, tpa: float, month: int
 ) -> None:
+    """More capacity abroad under a binding licence raises the shortfall by at most the
+    tolerance, unless buyers get more: then the rise is what they want more at lower prices."""
     after = held.run([_more(facility, tpa, month)])
-    before = held.result.shortfall.sum()
-    assert after.shortfall.sum() <= before * (1.0 + CONTROLLED_TOLERANCE), facility
+    before = held.result
+    within = after.shortfall.sum() <= before.shortfall.sum() * (1.0 + CONTROLLED_TOLERANCE)
+    got = after.record.delivered.sum() >= before.record.delivered.sum()
+    assert within or got, facility
 
 
 # Known cases of more capacity under the held licensing raising the shortfall (docs/design.md,
