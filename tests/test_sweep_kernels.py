@@ -89,3 +89,26 @@ def test_paid_over_base_is_the_numpy_arithmetic(one_demand: bool) -> None:
     want = (bought * change).transpose(0, 2, 1) @ period_of
     np.testing.assert_allclose(got, want.transpose(0, 2, 1), rtol=1e-12)
     assert (got[:, :, product < 0] == 0.0).all() and (got != 0.0).any()
+
+
+@pytest.mark.parametrize("samples", [1, 2, 3, 20, 1001])
+def test_percentiles_are_numpys(samples: int) -> None:
+    from sim.runs.sweep_tables import QUANTILES, _percentiles
+
+    rng = np.random.default_rng(samples)
+    rows = rng.exponential(size=(40, samples))
+    rows[rows < 1.0] = 0.0  # ties, as months without shortfall
+    rows[3] = 2.5  # a column whose samples agree
+    want = np.percentile(rows, list(QUANTILES.values()), axis=1)
+    assert np.array_equal(_percentiles(rows.copy()), want)
+
+
+def test_sweep_statistics_keep_nan_columns_nan() -> None:
+    from sim.runs.sweep_tables import _stats
+
+    values = np.random.default_rng(4).normal(size=(50, 6))
+    values[:, 2] = np.nan  # a product without a price
+    values[7, 4] = np.nan
+    got = _stats(values)
+    for name, q in (("p05", 5.0), ("p50", 50.0), ("p95", 95.0)):
+        assert np.array_equal(got[name], np.percentile(values, q, axis=0), equal_nan=True)
