@@ -189,6 +189,31 @@ class Result:
 
         return production_table(self.raw)
 
+    @cached_property
+    def _impact(self) -> dict[str, pd.DataFrame]:
+        from sim.runs.impact import impact_tables
+        from sim.runs.windows import BY_YEAR
+
+        return impact_tables(self.raw, self.shortfall, BY_YEAR)
+
+    @property
+    def units_not_built(self) -> pd.DataFrame:
+        """Units not built (cars, MW of wind, ...) beside those planned, and the value of the
+        output lost, by year x region (and ex-China, G7, world) x sector x product."""
+        return self._impact["units_not_built.csv"]
+
+    @property
+    def extra_cost(self) -> pd.DataFrame:
+        """What buyers paid over 2024 prices for what they bought (US$), by year x region
+        (and roll-ups) x sector x material."""
+        return self._impact["extra_cost.csv"]
+
+    @property
+    def resilience(self) -> pd.DataFrame:
+        """A row a buyer group (and roll-up): lag after the first event, depth, months
+        short, recovery and cumulative shortfall."""
+        return self._impact["resilience.csv"]
+
     def write(self, folder: str | os.PathLike[str], table_format: str = "parquet") -> Path:
         """Write the folder ``sim run`` writes (every table, the picture, the manifest).
 
@@ -225,7 +250,8 @@ def run(
 
     Returns:
         The run's `Result`: its tables as DataFrames (``.shortfall``, ``.summary``,
-        ``.prices``, ``.flows``, ``.stocks``, ``.production``).
+        ``.prices``, ``.flows``, ``.stocks``, ``.production``, and what buyers lose:
+        ``.units_not_built``, ``.extra_cost``, ``.resilience``).
 
     Raises:
         InputError: if the scenario file is not valid, or the run would not fit in memory.
@@ -249,8 +275,9 @@ class Sweep:
         raw: the `sim.runs.sweep.SweepResult` (arrays ``[sample, month, ...]`` and draws).
     """
 
-    def __init__(self, raw: SweepResult) -> None:
+    def __init__(self, raw: SweepResult, world: World | None = None) -> None:
         self.raw = raw
+        self._swept_on = world  # the world swept (None: the one its scenario names)
 
     @property
     def samples(self) -> int:
@@ -285,6 +312,38 @@ class Sweep:
 
         return parameters_table(self.raw)
 
+    @cached_property
+    def units_not_built(self) -> pd.DataFrame:
+        """Units not built and the output at risk, by year x region (and roll-ups) x product:
+        mean and percentiles over the futures, beside the units planned."""
+        from sim.runs.sweep_impact import sweep_impact_table
+        from sim.runs.windows import BY_YEAR
+
+        return sweep_impact_table(self.raw, self._world, BY_YEAR)
+
+    @cached_property
+    def extra_cost(self) -> pd.DataFrame:
+        """What buyers paid over 2024 prices (US$), by year x region (and roll-ups) x sector x
+        material: mean and percentiles over the futures."""
+        from sim.runs.sweep_costs import sweep_extra_cost_table
+        from sim.runs.windows import BY_YEAR
+
+        return sweep_extra_cost_table(self.raw, self._world, BY_YEAR)
+
+    @cached_property
+    def resilience(self) -> pd.DataFrame:
+        """By buyer group (and roll-up) x metric (depth, months short, cumulative shortfall):
+        mean and percentiles over the futures, and the share of futures that ran short."""
+        from sim.runs.sweep_resilience import sweep_resilience_table
+
+        return sweep_resilience_table(self.raw)
+
+    @cached_property
+    def _world(self) -> World:
+        from sim.world.loader import vintage_world
+
+        return self._swept_on or vintage_world(self.raw.scenario.world)
+
 
 def sweep(
     scenario: Scenario | str | os.PathLike[str],
@@ -312,7 +371,8 @@ def sweep(
         world: the world to run on, or its name; by default the world the scenario names.
 
     Returns:
-        The `Sweep`: ``.summary``, ``.totals`` and ``.parameters`` as DataFrames.
+        The `Sweep`: ``.summary``, ``.totals``, ``.parameters``, ``.units_not_built``,
+        ``.extra_cost`` and ``.resilience`` as DataFrames.
 
     Raises:
         InputError: if the scenario is not valid or the sweep would not fit in memory.
@@ -335,7 +395,8 @@ def sweep(
             workers=workers,
             scheduler=scheduler,
             batch_size=batch_size,
-        )
+        ),
+        world,
     )
 
 

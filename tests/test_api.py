@@ -22,6 +22,11 @@ from sim.io.scenario_files import load_scenario as load_from_file
 from sim.runs import backtest as backtests
 from sim.runs import engine, sweep_tables, tables
 from sim.runs import sweep as sweeps
+from sim.runs.impact import impact_tables
+from sim.runs.sweep_costs import sweep_extra_cost_table
+from sim.runs.sweep_impact import sweep_impact_table
+from sim.runs.sweep_resilience import sweep_resilience_table
+from sim.runs.windows import BY_YEAR
 from sim.world.loader import vintage_world
 from tests.test_sweep import SCENARIO
 from tests.worlds import one_chain
@@ -103,6 +108,9 @@ def test_run_gives_the_engine_run_and_its_tables(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(
         result.summary, tables.summary_table(tables.shortfall_table(alone)), check_exact=True
     )
+    impact = impact_tables(alone, tables.shortfall_table(alone), BY_YEAR)
+    for name in ("units_not_built", "extra_cost", "resilience"):
+        pd.testing.assert_frame_equal(getattr(result, name), impact[f"{name}.csv"])
     written = result.write(tmp_path / "out")
     assert (written / "shortfall.parquet").is_file() and (written / "manifest.json").is_file()
     with pytest.raises(InputError, match="already exists"):
@@ -131,8 +139,12 @@ def test_sweep_and_compare_give_the_sweeps_tables(tmp_path: Path) -> None:
         ("summary", sweep_tables.summary_table),
         ("totals", sweep_tables.totals_table),
         ("parameters", sweep_tables.parameters_table),
+        ("units_not_built", lambda r: sweep_impact_table(r, world, BY_YEAR)),
+        ("extra_cost", lambda r: sweep_extra_cost_table(r, world, BY_YEAR)),
+        ("resilience", sweep_resilience_table),
     ):
         pd.testing.assert_frame_equal(getattr(found, name), build(alone), check_exact=True)
+    assert (found.extra_cost["mean"] != 0.0).any()  # the test world's prices move
     compared = sim.compare(a_path, b_path, 12, seed=4, world=world)
     b = sweeps.sweep(world, load_from_file(b_path, world), 12, seed=4)
     pd.testing.assert_frame_equal(

@@ -37,8 +37,13 @@ class PerFuture:
 
 def future_units(result: SweepResult, world: World, window: Window) -> PerFuture | None:
     """Units not built and output at risk (US$) of every future by period x plan (and
-    roll-ups of a product's plans); ``None`` for a world without plans."""
+    roll-ups of a product's plans); ``None`` for a world without plans. Plans whose buyers
+    the world does not have are left out, as a run's are (`sim.runs.impact.units_lost`)."""
     plans = plans_table(world, impact_data(result.scenario.world))
+    if not plans.empty:
+        buyers = pd.MultiIndex.from_frame(result.buyers[["region", "sector", "material"]])
+        plans = plans[plans.set_index(["region", "sector", "material"]).index.isin(buyers)]
+        plans = plans.reset_index(drop=True)
     if plans.empty:
         return None
     labels, period_of = periods_of(result, window)
