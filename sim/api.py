@@ -338,6 +338,15 @@ class Sweep:
 
         return sweep_resilience_table(self.raw)
 
+    def write(self, folder: str | os.PathLike[str], keep_samples: bool = False) -> Path:
+        """Write the folder ``sim sweep`` writes (with ``keep_samples`` every future's path
+        too) and return it; `InputError` if ``folder`` exists."""
+        from sim.io.report import check_free, write_sweep
+
+        check_free(Path(folder))
+        write_sweep(self.raw, Path(folder), keep_samples, {}, world=self._world)
+        return Path(folder)
+
     @cached_property
     def _world(self) -> World:
         from sim.world.loader import vintage_world

@@ -145,6 +145,12 @@ def test_sweep_and_compare_give_the_sweeps_tables(tmp_path: Path) -> None:
     ):
         pd.testing.assert_frame_equal(getattr(found, name), build(alone), check_exact=True)
     assert (found.extra_cost["mean"] != 0.0).any()  # the test world's prices move
+    written = found.write(tmp_path / "swept")
+    assert (written / "summary.csv").is_file() and (written / "manifest.json").is_file()
+    resilience = pd.read_csv(written / "resilience.csv")
+    assert len(resilience) == len(found.resilience)
+    with pytest.raises(InputError, match="already exists"):
+        found.write(written)
     compared = sim.compare(a_path, b_path, 12, seed=4, world=world)
     b = sweeps.sweep(world, load_from_file(b_path, world), 12, seed=4)
     pd.testing.assert_frame_equal(

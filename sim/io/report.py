@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from sim.runs.solve import Solve
     from sim.runs.sweep import SweepResult
     from sim.runs.windows import Window
+    from sim.world.world import World
 
 
 def scenario_hash(scenario: Scenario) -> str:
@@ -56,8 +57,7 @@ def data_hash() -> str:
     """SHA-256 over the embedded world's data files (every vintage), in name order."""
     digest = hashlib.sha256()
     for name, entry in _data_files():
-        digest.update(name.encode())
-        digest.update(entry.read_bytes())
+        digest.update(name.encode() + entry.read_bytes())
     return digest.hexdigest()
 
 
@@ -306,8 +306,7 @@ def sweep_store(folder: Path, key: str, default: bool) -> Path:
     """Where a sweep keeps its finished batches until its folder is complete: beside the
     destination, named by the sweep's identity, so that rerunning the same command (even with
     a new default timestamped folder) finds and resumes it."""
-    parent = folder.parent
-    return parent / (f".sweep-{key}" if default else f".{folder.name}.sweep-{key}")
+    return folder.parent / (f".sweep-{key}" if default else f".{folder.name}.sweep-{key}")
 
 
 def write_sweep(
@@ -317,10 +316,11 @@ def write_sweep(
     extra: dict[str, Any],
     window: Window | None = None,
     charts: Charts = in_process,
+    world: World | None = None,
 ) -> dict[str, Any]:
     """Write a sweep's summary, totals, parameters, impact and extra cost by ``window``'s
-    periods (default: calendar years), resilience, fan charts (drawn by ``charts``), manifest
-    (and with ``keep_samples`` every sample's path) into ``folder`` atomically."""
+    periods (default: years; on ``world``, default its scenario's), resilience, fan charts
+    (``charts`` draws), manifest (``keep_samples``: every path) into ``folder`` atomically."""
     from sim.io.samples_file import write_samples
     from sim.io.scenario_record import write_scenario
     from sim.runs.sweep_costs import sweep_extra_cost_table, sweep_policy_costs_table
@@ -334,7 +334,7 @@ def write_sweep(
     with atomic_folder(folder) as tmp:
         summary = sweep_summary(result)
         charts.draw(SWEEP_CHARTS, summary, result.scenario, tmp, result.samples)
-        world = vintage_world(result.scenario.world)
+        world = world or vintage_world(result.scenario.world)
         tables = {
             "summary.csv": summary,
             "totals.csv": totals_table(result),
