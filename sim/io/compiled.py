@@ -1,4 +1,5 @@
-"""The markets' compiled kernels: a first run that does not wait for them to compile.
+"""The compiled kernels (the markets', and a sweep's tables'): a first run that does not wait
+for them to compile.
 
 The kernels (numba, ``cache=True``) take ~45 s to compile on a 2-core machine, once per
 installed copy of the package; later runs load them from numba's cache in the user's cache
