@@ -52,14 +52,18 @@ REO_TO_ELEMENT = np.array(
 )
 
 #: Forms of material along the chain.
-FORMS: tuple[str, ...] = ("concentrate", "oxide", "metal", "NdFeB", "SmCo")
-#: A control naming "magnet" covers both magnet types.
+FORMS: tuple[str, ...] = ("concentrate", "oxide", "metal", "NdFeB", "SmCo", "NdFeB_DyFree")
+#: A control naming "magnet" covers every magnet, one naming "NdFeB" both NdFeB grades (the
+#: elements it names then say which: a control on Dy and Tb does not reach Dy-free NdFeB).
 FORM_ALIASES: dict[str, tuple[str, ...]] = {
     **{f: (f,) for f in FORMS},
     "alloy": ("metal",),
-    "magnet": ("NdFeB", "SmCo"),
+    "NdFeB": ("NdFeB", "NdFeB_DyFree"),
+    "magnet": ("NdFeB", "SmCo", "NdFeB_DyFree"),
 }
-MAGNETS: tuple[str, ...] = ("NdFeB", "SmCo")
+#: Magnets: NdFeB of the grades that hold Dy and Tb (the fleet of them, at its average
+#: recipe), SmCo, and NdFeB of the Dy-free grades that cool uses take (`recipes.csv`).
+MAGNETS: tuple[str, ...] = ("NdFeB", "SmCo", "NdFeB_DyFree")
 
 SECTORS: tuple[str, ...] = (
     "ev_traction",

@@ -7,6 +7,7 @@ import dataclasses
 
 import numpy as np
 
+from sim.model.levers.economics import PRICE_PRODUCTS, TIERS
 from sim.runs.engine import run
 from tests.worlds import one_chain, scenario
 
@@ -20,6 +21,7 @@ BAN = {
     "end": "2025-07-01",
 }
 M0 = 12
+NDFEB_ABROAD = (PRICE_PRODUCTS.index("NdFeB_magnet"), TIERS.index("ex_china"))
 
 
 def _world(elasticity: float, stocking: float):  # type: ignore[no-untyped-def]
@@ -35,7 +37,7 @@ def test_buyers_use_less_of_a_dear_material_and_come_back_when_it_eases() -> Non
     elastic = run(_world(0.2, 0.0), scenario([BAN]))
     path = fixed.record.demand[0, :, 0]
     used = elastic.record.demand[0, :, 0]
-    price = elastic.prices_usd_per_kg[0, :, -2, 1]  # NdFeB ex-China
+    price = elastic.prices_usd_per_kg[0, :, NDFEB_ABROAD[0], NDFEB_ABROAD[1]]
     assert np.allclose(path, fixed.chain.demand_path[12 : 12 + len(path), 0])  # no answer
     assert np.allclose(used[:M0], path[:M0])  # nothing before the ban
     dear = price > 1.5 * price[0]
@@ -47,7 +49,7 @@ def test_buyers_use_less_of_a_dear_material_and_come_back_when_it_eases() -> Non
 def test_buyers_stock_up_while_prices_run_ahead_and_destock_when_they_fall_behind() -> None:
     calm = run(_world(0.0, 0.0), scenario([BAN]))
     wary = run(_world(0.0, 1.0), scenario([BAN]))
-    price = wary.prices_usd_per_kg[0, :, -2, 1]
+    price = wary.prices_usd_per_kg[0, :, NDFEB_ABROAD[0], NDFEB_ABROAD[1]]
     peak = int(price.argmax())
     assert M0 < peak < M0 + 9
     inv_calm, inv_wary = calm.record.inventory, wary.record.inventory

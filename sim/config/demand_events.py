@@ -77,7 +77,9 @@ class Recycling(Event):
 
     kind: Literal["recycling"]
     region: str = Field(description="Demand region whose scrapped magnets are collected.")
-    material: Literal["NdFeB", "SmCo"] = Field("NdFeB", description="Magnet recycled.")
+    material: Literal["NdFeB", "SmCo", "NdFeB_DyFree"] = Field(
+        "NdFeB", description="Magnet recycled."
+    )
     collection_share: Float = Field(
         gt=0.0,
         le=1.0,

@@ -37,7 +37,9 @@ class ExportControl(Event):
         "all", description="Rare earths covered (La..Lu but Pm, Y, Sc, or NdPr), or 'all'."
     )
     forms: Literal["all"] | list[str] = Field(
-        "all", description="Forms covered: concentrate, oxide, metal (alloy), NdFeB, SmCo, magnet."
+        "all",
+        description="Forms covered: concentrate, oxide, metal (alloy), NdFeB (both grades), "
+        "SmCo, NdFeB_DyFree, magnet.",
     )
     mode: Literal["ban", "quota", "licence"] = Field(
         description="ban: nothing ships; quota: a share does; licence: per-shipment licences, "
@@ -175,7 +177,7 @@ class NewCapacity(Event):
     stage: Literal["separation", "metal", "magnet"] | None = Field(
         None, description="For a new facility: its stage."
     )
-    product: Literal["NdFeB", "SmCo"] | None = Field(
+    product: Literal["NdFeB", "SmCo", "NdFeB_DyFree"] | None = Field(
         None, description="For a new magnet plant: the magnet it makes (default NdFeB)."
     )
     country: str | None = Field(None, description="For a new facility: ISO-2 country code.")
@@ -295,7 +297,7 @@ OxideProduct = Literal[
     "Lu_oxide",
     "Sc_oxide",
 ]
-PriceProduct = Literal[OxideProduct, "NdFeB_magnet", "SmCo_magnet"]
+PriceProduct = Literal[OxideProduct, "NdFeB_magnet", "SmCo_magnet", "NdFeB_DyFree_magnet"]
 
 
 class PriceFloor(Event):

@@ -26,7 +26,11 @@ if TYPE_CHECKING:
     from sim.runs.backtest import Backtest
 
 COLOURS = dict(zip(REGIONS, ("#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e", "#7f7f7f")))
-STYLES = {"NdFeB": "-", "SmCo": "--"}  # a line style per magnet, a colour per region
+STYLES = {
+    "NdFeB": "-",
+    "SmCo": "--",
+    "NdFeB_DyFree": ":",
+}  # a line style per magnet, a colour per region
 STOCKPILE_STYLE: dict[str, Any] = {"color": "#444444", "ls": "-.", "lw": 1.3}
 Span = tuple[str, pd.Timestamp, pd.Timestamp | None]  # in force: label, from, until if it ends
 Period = tuple[dt.date, dt.date | None]  # from, until (None: to the end)

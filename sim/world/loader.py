@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.units import ELEMENT_INDEX, ELEMENTS, REO_TO_ELEMENT
+from sim.units import ELEMENT_INDEX, ELEMENTS, MAGNETS, REO_TO_ELEMENT
 from sim.world import data_files
 from sim.world.data_files import has_own, located_rows, read_rows
 from sim.world.history import apply_history
@@ -222,7 +222,7 @@ def _buyer(row: DemandRow) -> Buyer:
 
 def _recipes(rows: list[RecipeRow]) -> dict[str, np.ndarray]:
     """kg of each element per kg of magnet, by magnet (elements not listed: none)."""
-    recipes = {magnet: np.zeros(len(ELEMENTS)) for magnet in ("NdFeB", "SmCo")}
+    recipes = {magnet: np.zeros(len(ELEMENTS)) for magnet in MAGNETS}
     for row in rows:
         recipes[row.product][ELEMENT_INDEX[row.element]] = row.kg_per_kg
     return recipes

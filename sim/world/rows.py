@@ -26,11 +26,11 @@ from pydantic import (
 )
 
 from sim.config.events import PriceProduct
-from sim.units import ELEMENTS
+from sim.units import ELEMENTS, MAGNETS
 
 Confidence = Literal["A", "B", "C", "D", "DERIVED"]
 Tier = Literal["china", "ex_china"]
-Magnet = Literal["NdFeB", "SmCo"]
+Magnet = Literal["NdFeB", "SmCo", "NdFeB_DyFree"]
 
 
 def _iso_date_text(value: object) -> object:
@@ -63,8 +63,8 @@ def _element(value: str) -> str:
 
 
 def _material(value: str) -> str:
-    if value not in ("NdFeB", "SmCo", *ELEMENTS):
-        raise ValueError(f"must be NdFeB, SmCo or an element of {list(ELEMENTS)}")
+    if value not in (*MAGNETS, *ELEMENTS):
+        raise ValueError(f"must be a magnet of {list(MAGNETS)} or an element of {list(ELEMENTS)}")
     return value
 
 
@@ -153,7 +153,9 @@ class PlantRow(DataRow):
     name: str = Field(min_length=1, description="Plant name.")
     country: CountryCode = Field(description="ISO-2 country code.")
     stage: Literal["separation", "metal", "magnet"] = Field(description="Stage of the chain.")
-    product: Literal["oxide", "metal", "NdFeB", "SmCo"] = Field(description="What it makes.")
+    product: Literal["oxide", "metal", "NdFeB", "SmCo", "NdFeB_DyFree"] = Field(
+        description="What it makes."
+    )
     capacity_tpa: float = Field(
         ge=0,
         description="Capacity per year: t REO of feed (separation), t of contained metal "
@@ -171,7 +173,7 @@ class PlantRow(DataRow):
     @field_validator("product")
     @classmethod
     def _product_of_its_stage(cls, product: str, info: ValidationInfo) -> str:
-        makes = {"separation": ("oxide",), "metal": ("metal",), "magnet": ("NdFeB", "SmCo")}
+        makes = {"separation": ("oxide",), "metal": ("metal",), "magnet": MAGNETS}
         stage = info.data.get("stage")  # absent if the stage was refused
         if stage is not None and product not in makes[stage]:
             raise ValueError(f"a {stage} plant makes {' or '.join(makes[stage])}")
@@ -206,7 +208,9 @@ class DemandRow(DataRow):
 
     region: str = Field(min_length=1, description="Demand region.")
     sector: str = Field(min_length=1, description="End-use sector.")
-    material: Material = Field(description="NdFeB, SmCo, or an element bought as such.")
+    material: Material = Field(
+        description="NdFeB, SmCo, NdFeB_DyFree, or an element bought as such."
+    )
     demand_t: float = Field(
         ge=0,
         description="Demand in the vintage's year: t of magnet, or t REO for an element.",

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from sim.units import ELEMENTS, MAGNETS
+
 STAGES: tuple[str, ...] = ("mine", "separation", "metal", "magnet")
 
 
@@ -127,6 +129,15 @@ class World:
     demand_elasticity: dict[str, float] = field(default_factory=dict)  # by sector (magnitude)
     sites: dict[str, tuple[str, ...]] = field(default_factory=dict)  # site: its facility ids
     companies: dict[str, tuple[str, ...]] = field(default_factory=dict)  # company: facility ids
+
+    def __post_init__(self) -> None:
+        """Every magnet has a recipe: one the world leaves out holds no rare earth (a world
+        built without Dy-free NdFeB, say, neither makes nor buys it)."""
+        missing = [m for m in MAGNETS if m not in self.recipes]
+        if missing:
+            width = len(next(iter(self.recipes.values()), np.zeros(len(ELEMENTS))))
+            full = {**self.recipes, **{m: np.zeros(width) for m in missing}}
+            object.__setattr__(self, "recipes", full)
 
     def named(self, name: str) -> tuple[str, ...]:
         """The facility ids a scenario's name reaches: a site's facilities, a company's, or
