@@ -31,6 +31,7 @@ STYLES = {
     "SmCo": "--",
     "NdFeB_DyFree": ":",
 }  # a line style per magnet, a colour per region
+MAGNET_NAMES = {"NdFeB_DyFree": "NdFeB, Dy-free"}  # legend names where the id reads badly
 STOCKPILE_STYLE: dict[str, Any] = {"color": "#444444", "ls": "-.", "lw": 1.3}
 Span = tuple[str, pd.Timestamp, pd.Timestamp | None]  # in force: label, from, until if it ends
 Period = tuple[dt.date, dt.date | None]  # from, until (None: to the end)
@@ -275,7 +276,8 @@ def _legend(axes: Any, materials: set[str]) -> tuple[list[Any], list[str]]:
     styles = {m: s for m, s in STYLES.items() if m in materials and s in shown}
     if len(styles) > 1:
         for material, style in styles.items():
-            entries[material] = Line2D([], [], color="black", ls=style, lw=1.2)
+            name = MAGNET_NAMES.get(material, material)
+            entries[name] = Line2D([], [], color="black", ls=style, lw=1.2)
     return list(entries.values()), list(entries)
 
 
