@@ -108,3 +108,22 @@ def test_a_dy_free_magnet_uses_no_dy_so_its_demand_moves_no_dy() -> None:
 
     assert np.isclose(made(doubled, "Dy"), made(base, "Dy"), rtol=0.01)  # prices move a little
     assert made(doubled, "NdPr") > 1.03 * made(base, "NdPr")  # more magnets made
+
+
+def test_an_event_naming_ndfeb_reaches_buyers_of_both_grades() -> None:
+    from sim.model.levers.demand_response import _covered
+
+    world = default_world()
+    buyers = list(world.buyers)
+    event = {
+        "kind": "substitution",
+        "materials": ["NdFeB"],
+        "max_share": 0.2,
+        "start": "2025-01-01",
+    }
+    named = {buyers[k].material for k in _covered(scenario([event]).events[0], buyers)}
+    assert named == {"NdFeB", "NdFeB_DyFree"}
+    only = {**event, "materials": ["NdFeB_DyFree"]}
+    assert {buyers[k].material for k in _covered(scenario([only]).events[0], buyers)} == {
+        "NdFeB_DyFree"
+    }

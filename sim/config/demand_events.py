@@ -19,7 +19,9 @@ class BuyersNamed(Strict):
     """The buyers an event reaches: every buyer whose material, region and sector it names."""
 
     materials: Materials = Field(
-        "all", description="Materials bought (NdFeB, SmCo, or elements such as Dy), or 'all'."
+        "all",
+        description="Materials bought (NdFeB: both grades; NdFeB_DyFree, SmCo, or elements "
+        "such as Dy), or 'all'.",
     )
     regions: Regions = Field("all", description="Demand regions, or 'all'.")
     sectors: Sectors = Field("all", description="Sectors, or 'all'.")

@@ -36,7 +36,7 @@ from sim.model.capacity import GrowthChange
 from sim.model.layout import Layout
 from sim.model.levers.economics import PRICE_PRODUCTS, TIERS
 from sim.model.levers.timing import EventValues, active_fraction, ramp_average
-from sim.units import MAGNETS
+from sim.units import FORM_ALIASES, MAGNETS
 from sim.world.world import Buyer, World
 
 
@@ -71,12 +71,20 @@ def _named(value: object, name: str | None) -> bool:
     return value == "all" or name in value  # type: ignore[operator]
 
 
+def _named_material(value: str | list[str], material: str) -> bool:
+    """Whether a list of materials (or "all") names ``material``: "NdFeB" names both grades,
+    as a control's form does (`sim.units.FORM_ALIASES`)."""
+    if value == "all" or material in value:
+        return True
+    return any(material in FORM_ALIASES.get(m, ()) for m in value)
+
+
 def _covered(ev: Substitution | DemandGrowth, buyers: list[Buyer]) -> list[int]:
     """The indices of the buyers an event's materials, regions and sectors name."""
     return [
         k
         for k, b in enumerate(buyers)
-        if _named(ev.materials, b.material)
+        if _named_material(ev.materials, b.material)
         and _named(ev.regions, b.region)
         and _named(ev.sectors, b.sector)
     ]
