@@ -6,6 +6,8 @@ every magnet does."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -85,8 +87,6 @@ def test_a_control_naming_ndfeb_names_both_grades() -> None:
 def test_a_dy_free_magnet_uses_no_dy_so_its_demand_moves_no_dy() -> None:
     """Electronics' demand doubled leaves the Dy that magnet plants use unchanged while Dy is
     not scarce: Dy-free magnets are made of NdPr alone."""
-    import dataclasses
-
     world = default_world()
     more = dataclasses.replace(
         world,
