@@ -28,17 +28,20 @@ US_CIVIL_BAN = {
     "forms": ["oxide", "metal", "magnet"],
     "mode": "ban",
 }
-# never in force: dated after every horizon, or licensing everything at once (a quota of share
-# 1 is a tonnage, which binds as demand grows: tests/test_licence_growth.py)
+# never in force: dated after every horizon, or suspended from its start for good (a licence
+# approving everything is in force, and caps its routes at their normal flow:
+# tests/test_full_approval.py; a quota of share 1 is a tonnage, which binds as demand grows:
+# tests/test_licence_growth.py)
 AFTER_THE_HORIZON = {**US_CIVIL_BAN, "start": "2150-01-01"}
-APPROVING_ALL = {
+SUSPENDED = {
     **US_CIVIL_BAN,
     "destinations": ["US", "JP"],
     "elements": ["Dy", "Tb"],
     "mode": "licence",
-    "approval_rate": 1.0,
-    "review_delay_days": 0,
+    "approval_rate": 0.2,
+    "review_delay_days": 30,
     "start": "2025-02-01",
+    "suspended": "2025-02-01",
 }
 
 
@@ -65,9 +68,7 @@ def assert_same(got: RunResult, expected: RunResult) -> None:
 @pytest.mark.parametrize(
     "name", ["china-2025-april-licensing", "china-2025-october-expansion-lapse"]
 )
-@pytest.mark.parametrize(
-    "extra", [AFTER_THE_HORIZON, APPROVING_ALL], ids=["after", "approving_all"]
-)
+@pytest.mark.parametrize("extra", [AFTER_THE_HORIZON, SUSPENDED], ids=["after", "suspended"])
 def test_a_control_that_never_acts_changes_nothing(name: str, extra: dict) -> None:
     world = default_world()
     plain = run(world, library(name))

@@ -273,13 +273,19 @@ def test_routes_back_close_only_where_china_is_the_cheap_market(world) -> None: 
     level = np.array([0.0, 1.0])  # off in sample 0, a ban in sample 1
     dear = np.zeros((2, len(PRICE_PRODUCTS)), dtype=bool)
     dear[1, PRICE_PRODUCTS.index("NdPr_oxide")] = True
-    shares = controls.withheld_shares(chain.controls, [level], chain.trade, dear)["oxide"]
-    assert shares is not None
+    shares, on = (
+        scoped["oxide"]
+        for scoped in controls.withheld_shares(
+            chain.controls, [level], [level > 0], chain.trade, dear
+        )
+    )
+    assert shares is not None and on is not None
     back = 1 + products.index(PRICE_PRODUCTS.index("NdPr_oxide"))
     dy = 1 + products.index(PRICE_PRODUCTS.index("Dy_oxide"))
     np.testing.assert_array_equal(shares[:, 0], level)  # the reach
     np.testing.assert_array_equal(shares[:, back], [0.0, 0.0])  # NdPr: dear at home, open
     np.testing.assert_array_equal(shares[:, dy], [0.0, 1.0])  # Dy: closed while on
+    np.testing.assert_array_equal(on[:, [0, back, dy]], [[0, 0, 0], [1, 0, 1]])
     rules = chain.price_rules
     blended = prices.withheld(rules, [level], 2, dear)
     assert blended[1, PRICE_PRODUCTS.index("NdPr_oxide")] == 0.0

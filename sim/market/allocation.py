@@ -183,15 +183,20 @@ class AllocationPass:
         normal_supply_sl: np.ndarray,
         normal_need_sl: np.ndarray,
         withheld_sl: np.ndarray | None = None,
+        on_sl: np.ndarray | None = None,
     ) -> np.ndarray:
         """Flows on the market's lane edges, ``[edges, K, S]``, from lanes' supply, need and
         normal levels, all samples-last ``[lanes, K, S]`` (C-ordered, every sample);
-        ``withheld_sl[scopes, S]`` is the share of normal flow each scope withholds (C-ordered;
-        ``None``: none) and ``allowed[S, G, H, K]`` the lanes' own share (``None``: all)."""
+        ``withheld_sl[scopes, S]`` is the share of normal flow each scope withholds and
+        ``on_sl[scopes, S]`` 1 where it is in force (C-ordered; ``None``: none withheld; in
+        force where something is) and ``allowed[S, G, H, K]`` the lanes' own share (``None``:
+        all)."""
         K, S = supply_sl.shape[1], supply_sl.shape[2]
         # no edges or scopes: nothing read, so left empty
         edges = np.empty((0, K, S)) if allowed is None else self.allowed_on_edges(allowed, K, S)
         withheld_sl = np.empty((0, S)) if withheld_sl is None else withheld_sl
+        if on_sl is None:
+            on_sl = np.ascontiguousarray((withheld_sl > 0.0) * 1.0)
         out = np.empty((self.lane_edges.class_edge.size, K, S))
         allocate_pass(
             supply_sl,
@@ -201,6 +206,7 @@ class AllocationPass:
             edges,
             allowed is not None,
             withheld_sl,
+            on_sl,
             self.index(K),
             ROUNDS,
             TINY,

@@ -51,7 +51,7 @@ from sim.market.pass_index import PassIndex
 
 # sha256 of sim/market/cap_kernels.py (first 16 hex digits), whose steps the pass inlines:
 # numba's cache sees only this file's content (tests/test_cap_groups.py checks the digest).
-CAP_KERNELS_DIGEST = "02f4d6bcea18a50c"
+CAP_KERNELS_DIGEST = "ff70c5ffa38d2859"
 # and of sim/market/net_kernels.py (tests/test_netting.py checks it)
 NET_KERNELS_DIGEST = "6a3c3a3b1dce1027"
 
@@ -121,6 +121,7 @@ def allocate_pass(
     allowed: np.ndarray,
     has_allowed: bool,
     withheld: np.ndarray,
+    in_force: np.ndarray,
     index: PassIndex,
     rounds: int,
     tiny: float,
@@ -128,9 +129,10 @@ def allocate_pass(
 ) -> None:
     """`sim.market.allocation.AllocationPass.allocate_sl`: flows ``out[L, K, S]`` on the
     market's lane edges from lanes' ``supply``, ``need`` and normal levels (``[lanes, K, S]``),
-    each cap group's flow at most its routes' normal flow less the share ``withheld[scopes,
-    S]`` of it, and the pass's edges at most ``allowed[E, K, S]`` times their normal flow
-    where that is below 1 (if ``has_allowed``); then two-way trade between the price tiers is
+    each cap group's flow at most the normal flow of its routes in force (``in_force[scopes,
+    S]`` 1) less the share ``withheld[scopes, S]`` of it, and the pass's edges at most
+    ``allowed[E, K, S]`` times their normal flow where that is below 1 (if ``has_allowed``);
+    then two-way trade between the price tiers is
     netted out of the flows, as it is of the normal flow the caps read
     (`sim.market.net_kernels`)."""
     K, S = out.shape[1], out.shape[2]
@@ -138,7 +140,7 @@ def allocate_pass(
     need_c = _class_totals(need, index.cus_trivial, index.cus_ptr, index.cus_order)
     flows = np.zeros((index.edge_sup.size, K, S))
     caps = no_caps(K, S)
-    on = entries_on(withheld, index, S)
+    on = entries_on(in_force, index, S)
     groups = _anything_above(on.reshape((on.shape[0], 1, S)), 0.0)
     edges = has_allowed and any_below_one(allowed)
     if groups or edges:

@@ -76,13 +76,14 @@ def edge_caps(allowed: np.ndarray, normal: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def entries_on(withheld: np.ndarray, index: PassIndex, S: int) -> np.ndarray:
-    """``[entries, S]`` 1 where a group entry's scope withholds something in a sample (its
-    route is then in its group), else 0 (no entries without ``withheld[scopes, S]``)."""
-    N = index.group_edge.size if withheld.shape[0] > 0 else 0
+def entries_on(in_force: np.ndarray, index: PassIndex, S: int) -> np.ndarray:
+    """``[entries, S]`` 1 where a group entry's scope is in force in a sample (its route is
+    then in its group, even if the scope withholds nothing), else 0 (no entries without
+    ``in_force[scopes, S]``)."""
+    N = index.group_edge.size if in_force.shape[0] > 0 else 0
     out = np.zeros((N, S))
     for q in range(N):
-        row = withheld[index.group_scope[q]]
+        row = in_force[index.group_scope[q]]
         for s in range(S):
             out[q, s] = 1.0 if row[s] > 0.0 else 0.0
     return out

@@ -109,6 +109,7 @@ class Market(Lanes):
         withheld: np.ndarray | None = None,
         index: float = 1.0,
         first: np.ndarray | None = None,
+        in_force: np.ndarray | None = None,
     ) -> Flow:
         """Allocate members' supply ``avail[S, P, K]`` to their ``need[S, C, K]``.
 
@@ -118,20 +119,18 @@ class Market(Lanes):
             allowed: ``[S, G, H, K]`` each lane route's own share of normal flow (1 all, 0
                 none), or ``None``: no route has a cap of its own.
             normal_avail: supply in normal times (default ``avail``): what suppliers could
-                deliver, not idle nameplate (which would take normal flow off an exporter's
-                routes); offtakes' plants pass all of it, reserved part included.
+                deliver, not idle nameplate; offtakes' plants pass all of it, reserved too.
             normal_need: need in normal times (default ``need``): customers' running use,
                 not the panic orders of customers whose stocks a control has emptied.
             home_share: ``[S]`` share of the step in which suppliers serve home customers
-                first (an export restraint): over the home routes first, then what is left
-                over all routes; the rest of the step, over all routes at once (None: 0).
+                first (an export restraint), then all routes; the rest, all at once (None: 0).
             products: trade these columns of wider arrays (normal levels one column or as wide).
-            reference: the normal levels held while a control is in force (updated), so a
-                control's share applies to a reference fixed when it started, grown with
-                the demand ``index`` (this step's; `Reference.hold`).
+            reference: the normal levels held while a control is in force (updated), grown
+                with this step's demand ``index`` (`Reference.hold`).
             withheld: ``[S, scopes]`` the share of normal flow each scope withholds (the
-                market's ``scopes``), or ``None``: no control is active. The routes of a
-                cap group carry together at most their normal flow less those shares.
+                market's ``scopes``; None: none). The routes of a cap group's scopes
+                ``in_force`` (``[S, scopes]``; None: those withholding something) carry
+                together at most their normal flow less those shares.
             first: ``[S, P, K]`` the part of ``avail`` offered first, over all routes at
                 once; the rest of it after, in the suppliers' order (None: all of it in
                 their order). No home routes with it.
@@ -141,10 +140,11 @@ class Market(Lanes):
         """
         totals = self._lane_totals(avail, need, normal_avail, normal_need, products)
         lanes = _every_sample(totals, _samples(allowed, home_share, withheld))
+        in_force = withheld > 0.0 if withheld is not None and in_force is None else in_force
         if reference is not None:
-            in_force = _in_force(allowed, withheld, self.reached)
-            lanes[2], lanes[3] = reference.hold(in_force, lanes[2], lanes[3], index)
-        caps = _Caps(allowed, _samples_last(withheld, lanes[0].shape[2]))
+            active = _in_force(allowed, in_force, self.reached)
+            lanes[2], lanes[3] = reference.hold(active, lanes[2], lanes[3], index)
+        caps = _Caps.of(allowed, withheld, in_force, lanes[0].shape[2])
         if first is None:
             x_sl = self._flows(caps, home_share, lanes)
         else:
@@ -233,7 +233,13 @@ class Market(Lanes):
         nothing left (beyond rounding's crumbs, `CRUMB_T`, left with them) is not run."""
         first = supply_sl if first_supply_sl is None else first_supply_sl
         flows = passes[0].allocate.allocate_sl(
-            first, need_sl, caps.allowed, normal_supply_sl, normal_need_sl, caps.withheld_sl
+            first,
+            need_sl,
+            caps.allowed,
+            normal_supply_sl,
+            normal_need_sl,
+            caps.withheld_sl,
+            caps.on_sl,
         )
         sent = self.edge_sup.sum_sl(flows)
         left = np.maximum(supply_sl - sent, 0.0)
@@ -248,6 +254,7 @@ class Market(Lanes):
                 np.maximum(normal_supply_sl - sent, 0.0),
                 np.maximum(normal_need_sl - got, 0.0),
                 caps.withheld_sl,
+                caps.on_sl,
             )
             sent = self.edge_sup.sum_sl(flows)
             left = np.maximum(supply_sl - sent, 0.0)
@@ -282,11 +289,26 @@ class _Turn:
 
 
 class _Caps(NamedTuple):
-    """What controls let through: routes' own shares ``allowed[S, G, H, K]`` and each
-    scope's withheld share, samples-last ``withheld_sl[scopes, S]`` (None: none)."""
+    """What controls let through: routes' own shares ``allowed[S, G, H, K]``, each scope's
+    withheld share and whether it is in force (1 or 0), samples-last ``withheld_sl[scopes,
+    S]`` and ``on_sl[scopes, S]`` (None: none)."""
 
     allowed: np.ndarray | None
     withheld_sl: np.ndarray | None
+    on_sl: np.ndarray | None
+
+    @classmethod
+    def of(
+        cls,
+        allowed: np.ndarray | None,
+        withheld: np.ndarray | None,
+        in_force: np.ndarray | None,
+        samples: int,
+    ) -> _Caps:
+        """The caps of routes' ``allowed`` shares and scopes' ``withheld`` shares and
+        ``in_force`` flags (``[S, scopes]`` each), for ``samples`` samples."""
+        on = None if in_force is None else _samples_last(in_force * 1.0, samples)
+        return cls(allowed, _samples_last(withheld, samples), on)
 
 
 def _samples(*arrays: np.ndarray | None) -> int:
@@ -303,15 +325,15 @@ def _samples_last(withheld: np.ndarray | None, samples: int) -> np.ndarray | Non
 
 
 def _in_force(
-    allowed: np.ndarray | None, withheld: np.ndarray | None, reached: np.ndarray
+    allowed: np.ndarray | None, in_force: np.ndarray | None, reached: np.ndarray
 ) -> np.ndarray | None:
-    """``[S]`` whether some control withholds flow in each sample on routes of the market
+    """``[S]`` whether some control is in force in each sample on routes of the market
     (None: in none)."""
     parts = []
     if allowed is not None:
         parts.append((allowed < 1.0).reshape(allowed.shape[0], -1).any(axis=1))
-    if withheld is not None:
-        parts.append((withheld[:, reached] > 0.0).any(axis=1))
+    if in_force is not None:
+        parts.append(in_force[:, reached].any(axis=1))
     if not parts:
         return None
     return np.asarray(parts[0] if len(parts) == 1 else parts[0] | parts[1])

@@ -86,7 +86,8 @@ def _switches(env: simpy.Environment, chain: Chain, state: State) -> list[Proces
     """A switch a control (which sets each market's withheld shares when it changes), then a
     switch an outage."""
 
-    def controls_changed() -> None:
+    def controls_changed() -> None:  # a control's phases are among its switch's times
+        state.control_on = [c.on(int(env.now)) for c in chain.controls]
         state.refresh_withheld(chain)
 
     out = [

@@ -32,6 +32,7 @@ from sim.model.levers.timing import (
     Phase,
     Varying,
     active_fraction,
+    in_force,
     withheld_share,
 )
 from sim.model.trade import MARKETS, Trade
@@ -87,6 +88,11 @@ class Control:
     def at(self, step: int) -> np.ndarray:
         """Share of normal flow withheld, mean over ``step``."""
         return withheld_share(self.phases, self.off, step)
+
+    def on(self, step: int) -> np.ndarray:
+        """``[S]`` whether the control is in force for some part of ``step``, whatever it
+        withholds: its routes then carry at most their normal flow less that share."""
+        return in_force(self.phases, self.off, step)
 
 
 def build_controls(
@@ -322,36 +328,52 @@ def dear_at_home(prices: np.ndarray) -> np.ndarray:
     return np.asarray(home > abroad, dtype=bool)
 
 
+Scoped = dict[str, np.ndarray | None]  # by market: ``[S, scopes]`` (None: nothing there)
+
+
 def withheld_shares(
     controls: list[Control],
     levels: list[np.ndarray],
+    on: list[np.ndarray],
     trade: Trade,
     dear: np.ndarray | None = None,
-) -> dict[str, np.ndarray | None]:
+) -> tuple[Scoped, Scoped]:
     """Each market's share of normal flow withheld on each of its scopes (`scopes`), ``[S,
-    scopes]``, from the controls' ``levels``: a control's level on its reach; on its routes
-    back, all of it while it withholds anything and its exporter's market is not the dear
-    one for the route's product (``dear[S, P]``, `dear_at_home`, for China's controls; None:
-    nowhere); 0 for scopes that reach no route of the market and to the scopes after the
-    controls' (None where nothing is withheld)."""
-    if not any(level.any() for level in levels):
-        return {market: None for market in MARKETS}
-    closed = []
-    for control, level in zip(controls, levels):
-        on = (level > 0.0) * 1.0
+    scopes]``, and whether each scope is in force, from the controls' ``levels`` and ``on``
+    (`Control.at`, `Control.on`): a control's level on its reach while it is in force; on its
+    routes back, all of it while it is in force and its exporter's market is not the dear one
+    for the route's product (``dear[S, P]``, `dear_at_home`, for China's controls; None:
+    nowhere); 0 and not in force for scopes that reach no route of the market and for the
+    scopes after the controls' (None where no scope is in force). A scope in force caps its
+    group's routes at their normal flow less the share withheld, so a licence approving every
+    shipment lets through its normal flow and no more, as one approving 99% lets through 99%."""
+    none: Scoped = {market: None for market in MARKETS}
+    if not any(o.any() for o in on):
+        return none, dict(none)
+    shares, ins = list(levels), list(on)  # a control withholds only while in force
+    for control, o in zip(controls, on):
         for b in control.back:
+            back = o
             if dear is not None and control.event.exporter == PRICED_BY_TIER:
-                closed.append(on * ~dear[:, b.product])
-            else:
-                closed.append(on)
-    shares = np.stack(np.broadcast_arrays(*levels, *closed), axis=1)
-    out: dict[str, np.ndarray | None] = {}
+                back = o & ~dear[:, b.product]
+            shares.append(back * 1.0)
+            ins.append(back)
+    withheld_all = np.stack(np.broadcast_arrays(*shares), axis=1)
+    on_all = np.stack(np.broadcast_arrays(*ins), axis=1)
+    withheld: Scoped = {}
+    in_force: Scoped = {}
     for market in MARKETS:
         reached = trade.markets[market].reached
-        withheld = np.zeros((shares.shape[0], reached.size))
-        withheld[:, : shares.shape[1]] = shares * reached[None, : shares.shape[1]]
-        out[market] = withheld if withheld.any() else None
-    return out
+        n = withheld_all.shape[1]
+        scoped_on = np.zeros((on_all.shape[0], reached.size), dtype=bool)
+        scoped_on[:, :n] = on_all & reached[None, :n]
+        if not scoped_on.any():
+            withheld[market] = in_force[market] = None
+            continue
+        share = np.zeros((withheld_all.shape[0], reached.size))
+        share[:, :n] = withheld_all * reached[None, :n]
+        withheld[market], in_force[market] = share, scoped_on
+    return withheld, in_force
 
 
 def dense_allowed(

@@ -58,6 +58,7 @@ def trade_oxide(chain: Chain, state: State, step: int, ledger: Ledger, rec: Reco
         reference=state.references["oxide"],
         withheld=state.withheld["oxide"],
         index=chain.demand_index[step + chain.warmup],
+        in_force=state.in_force["oxide"],
     )
     share_buyers = pool.share(wants.buyers, need[:, metal_plants:])
     state.sep_out = state.sep_out - flow.supplied()

@@ -70,8 +70,10 @@ class State:
     market_views: np.ndarray  # [S, P, K, 2] holders' expected price and wanted cover level
     supply_levels: np.ndarray  # [S, R] each supply response's capacity multiplier
     control_levels: list[np.ndarray]  # [S] each control's withheld share this step
+    control_on: list[np.ndarray]  # [S] whether each control is in force this step
     outage_levels: list[np.ndarray]  # [S] each outage's share of this step
     withheld: dict[str, np.ndarray | None]  # [S, scopes] each market's withheld shares
+    in_force: dict[str, np.ndarray | None]  # [S, scopes] each market's scopes in force
     dear_at_home: np.ndarray  # [S, P] where China's market was the dear one, last step
     references: dict[str, Reference]  # each market's normal levels, held while a control is on
     producers: list[ProducerState]
@@ -129,17 +131,14 @@ class State:
             market_views=np.ones((S, len(PRICE_PRODUCTS), len(TIERS), 2)),
             supply_levels=np.ones((S, len(chain.supply_responses))),
             control_levels=zeros,
+            control_on=[np.zeros(S, dtype=bool) for _ in chain.controls],
             outage_levels=[np.zeros(S) for _ in chain.outages],
             withheld={m: None for m in MARKETS},
+            in_force={m: None for m in MARKETS},
             dear_at_home=np.zeros((S, len(PRICE_PRODUCTS)), dtype=bool),
             references={m: Reference() for m in MARKETS},
             producers=chain.economics.initial_producers(),
-            stockpiles=[
-                StockpileState(
-                    pile.initial_t.copy(), np.zeros((*pile.initial_t.shape, len(LEVERS)))
-                )
-                for pile in chain.stockpiles
-            ],
+            stockpiles=_stockpiles(chain),
             substitution_shares=[np.zeros((S, len(sub.buyers))) for sub in chain.substitutions],
             origin_shares=chain.origin_rule.initial_shares(S),
         )
@@ -196,8 +195,10 @@ class State:
             market_views=each(self.market_views, 0),
             supply_levels=each(self.supply_levels, 0),
             control_levels=[each(a, 0) for a in self.control_levels],
+            control_on=[each(a, 0) for a in self.control_on],
             outage_levels=[each(a, 0) for a in self.outage_levels],
             withheld={m: None if a is None else each(a, 0) for m, a in self.withheld.items()},
+            in_force={m: None if a is None else each(a, 0) for m, a in self.in_force.items()},
             dear_at_home=each(self.dear_at_home, 0),
             references={
                 m: ref.copy() if m in upstream else part(ref) for m, ref in self.references.items()
@@ -209,10 +210,10 @@ class State:
         )
 
     def refresh_withheld(self, chain: Chain) -> None:
-        """Each market's withheld shares of normal flow from the controls' levels and where
-        China's market is the dear one now."""
-        self.withheld = withheld_shares(
-            chain.controls, self.control_levels, chain.trade, self.dear_at_home
+        """Each market's withheld shares of normal flow and scopes in force from the
+        controls' levels and where China's market is the dear one now."""
+        self.withheld, self.in_force = withheld_shares(
+            chain.controls, self.control_levels, self.control_on, chain.trade, self.dear_at_home
         )
 
     def upstream(self, chain: Chain) -> int:
@@ -229,8 +230,12 @@ class State:
         """Whether mines' or separation plants' capacity or the controls on concentrate differ
         between samples this step."""
         cap = self.capacity[:, : chain.slices["separation"].stop]  # mines, separation
-        withheld = self.withheld["concentrate"]
-        return not (_rows_same(cap) and (withheld is None or _rows_same(withheld)))
+        withheld, on = self.withheld["concentrate"], self.in_force["concentrate"]
+        return not (
+            _rows_same(cap)
+            and (withheld is None or _rows_same(withheld))
+            and (on is None or _rows_same(on))
+        )
 
     def _widen_upstream(self, samples: int) -> None:
         """Give every sample its own rows upstream of the oxides."""
@@ -278,6 +283,14 @@ class State:
             if rules.buyers.size:
                 total = total + pile.thrifted @ delta[:, rules.buyers[0]]
         return total
+
+
+def _stockpiles(chain: Chain) -> list[StockpileState]:
+    """Each stockpile at its initial holding, nothing of it thrifted."""
+    return [
+        StockpileState(pile.initial_t.copy(), np.zeros((*pile.initial_t.shape, len(LEVERS))))
+        for pile in chain.stockpiles
+    ]
 
 
 def _plant_rates(chain: Chain, cap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -85,7 +85,7 @@ def _allocate_magnets(
     plants, 1]``, after what offtakes reserve (``[S, plants, buyers, 1]``, or None)."""
     avail = np.empty((capacity.shape[0], capacity.shape[1], 1))
     kernels.magnet_avail(state.mag_in, per_tonne, capacity[:, :, 0], avail[:, :, 0])
-    withheld, dense = _magnet_allowed(chain, state)
+    withheld, on, dense = _magnet_allowed(chain, state)
     makeable = np.maximum(avail, 0.0)  # normal supply: what the metal held can make
     if chain.offtakes:
         reserved, avail, left = reserve(chain.offtakes, avail, need[:, :, None], dense, step)
@@ -101,28 +101,40 @@ def _allocate_magnets(
         reference=state.references["magnet"],
         withheld=withheld,
         index=chain.demand_index[step + chain.warmup],
+        in_force=on,
     )
     return flow, reserved
 
 
-def _magnet_allowed(chain: Chain, state: State) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """The magnet market's withheld shares (`State.withheld`, with those on plants' routes
-    under an extraterritorial control: `origin.reach_withheld`), and the allowed share of
-    normal flow, dense ``[S, plants, buyers, 1]``, for offtakes (None when there are none or
-    nothing is capped)."""
-    rule, withheld = chain.origin_rule, state.withheld["magnet"]
+def _magnet_allowed(
+    chain: Chain, state: State
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """The magnet market's withheld shares and scopes in force (`State.withheld`,
+    `State.in_force`, with those on plants' routes under an extraterritorial control:
+    `origin.reach_withheld`), and the allowed share of normal flow, dense ``[S, plants,
+    buyers, 1]``, for offtakes (None when there are none or nothing is capped)."""
+    rule = chain.origin_rule
+    withheld, on = state.withheld["magnet"], state.in_force["magnet"]
     if rule.reaches:
-        caught = origin.reach_withheld(rule, state.control_levels, state.origin_shares)
-        if withheld is None and caught.any():
+        caught, caught_on = origin.reach_withheld(
+            rule, state.control_levels, state.control_on, state.origin_shares
+        )
+        if on is None and caught_on.any():
             scopes = chain.trade.markets["magnet"].reached.size
             withheld = np.zeros((caught.shape[0], scopes))
-        if withheld is not None:
-            withheld = withheld.copy()
+            on = np.zeros((caught.shape[0], scopes), dtype=bool)
+        if withheld is not None and on is not None:
+            withheld, on = withheld.copy(), on.copy()
             withheld[:, withheld.shape[1] - caught.shape[1] :] = caught
+            on[:, on.shape[1] - caught.shape[1] :] = caught_on
     if not chain.offtakes:
-        return withheld, None
+        return withheld, on, None
     dense = dense_allowed(chain.controls, state.control_levels, "magnet")
-    return withheld, origin.reach_allowed(rule, dense, state.control_levels, state.origin_shares)
+    return (
+        withheld,
+        on,
+        origin.reach_allowed(rule, dense, state.control_levels, state.origin_shares),
+    )
 
 
 def _use_metal(
@@ -311,6 +323,7 @@ def _allocate_metal(
         reference=state.references["metal"],
         withheld=state.withheld["metal"],
         index=chain.demand_index[step + chain.warmup],
+        in_force=state.in_force["metal"],
     )
     made = np.zeros_like(avail)
     made[:, :, k] = flow.supplied()
@@ -324,7 +337,7 @@ def trade_concentrate(chain: Chain, state: State, step: int, ledger: Ledger, rec
     oxides or magnets, or a plant's start), the trade is worked out once for all
     (`State.upstream`)."""
     rows = state.upstream(chain)
-    withheld = state.withheld["concentrate"]
+    withheld, on = state.withheld["concentrate"], state.in_force["concentrate"]
     mines = chain.slices["mine"]
     _trade_concentrate(
         chain,
@@ -336,6 +349,7 @@ def trade_concentrate(chain: Chain, state: State, step: int, ledger: Ledger, rec
         state.mine_stock,
         state.pipelines["concentrate"],
         None if withheld is None else withheld[:rows],
+        None if on is None else on[:rows],
         state.references["concentrate"],
     )
     receive(chain, state, "concentrate", step)
@@ -351,12 +365,13 @@ def _trade_concentrate(
     mine_stock: np.ndarray,
     pipe: Pipeline,
     withheld: np.ndarray | None,
+    in_force: np.ndarray | None,
     reference: Reference,
 ) -> None:
     """`trade_concentrate` for some samples: separation plants' capacity ``cap`` and feed
     ``sep_in``, mines' established capacity (not projects') ``established``, mines'
     ``mine_stock`` (updated), the concentrate pipeline (shipped into), the controls'
-    ``withheld`` shares and their reference (updated).
+    ``withheld`` shares, the scopes ``in_force`` and their reference (updated).
 
     Plants take first, pro rata, what established mines produce in a step (their contracts);
     then what is left, projects' output and unsold stock, in order of the ore's value
@@ -374,6 +389,7 @@ def _trade_concentrate(
         withheld=withheld,
         index=chain.demand_index[step + chain.warmup],
         first=np.minimum(stock_reo, established)[:, :, None],
+        in_force=in_force,
     )
     mix = np.empty_like(mine_stock)
     kernels.ship_mix(mine_stock, stock_reo, flow.supplied()[:, :, 0], mix)

@@ -203,13 +203,21 @@ def plant_scopes(rule: OriginRule, like: dict[str, np.ndarray]) -> list[dict[str
 
 
 def reach_withheld(
-    rule: OriginRule, levels: list[np.ndarray], shares: dict[str, OriginShares]
-) -> np.ndarray:
-    """``[S, plant routes]`` the share withheld on each of `plant_scopes`: the control's level
-    where the plant's origin share is at least the threshold, else 0."""
-    columns = []
+    rule: OriginRule,
+    levels: list[np.ndarray],
+    on: list[np.ndarray],
+    shares: dict[str, OriginShares],
+) -> tuple[np.ndarray, np.ndarray]:
+    """``[S, plant routes]`` the share withheld on each of `plant_scopes` and whether it is
+    in force: the control's level and whether it is in force (``on``) where the plant's
+    origin share is at least the threshold, else 0 and not."""
+    columns, in_force = [], []
     for r, p in rule.plant_routes:
         reach = rule.reaches[r]
         caught = shares[reach.exporter].magnet[:, p] >= reach.threshold
         columns.append(levels[reach.control] * caught)
-    return np.stack(columns, axis=1) if columns else np.zeros((len(levels[0]) if levels else 1, 0))
+        in_force.append(on[reach.control] & caught)
+    if not columns:
+        empty = np.zeros((len(levels[0]) if levels else 1, 0))
+        return empty, empty.astype(bool)
+    return np.stack(columns, axis=1), np.stack(np.broadcast_arrays(*in_force), axis=1)

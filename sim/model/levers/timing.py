@@ -172,6 +172,19 @@ def withheld_share(
     return total
 
 
+def in_force(phases: Sequence[Phase], off: tuple[np.ndarray, np.ndarray], step: int) -> np.ndarray:
+    """``[S]`` True where a control is in force for some part of ``step``: inside one of its
+    ``phases`` and outside its suspension ``off``, whatever share it withholds there (a
+    licence approving every shipment is still in force: it lets through its normal flow, no
+    more)."""
+    out = np.zeros(np.shape(off[0]), dtype=bool)
+    for start, end, _ in phases:
+        on = active_fraction(start, end, step)
+        paused = active_fraction(np.maximum(start, off[0]), np.minimum(end, off[1]), step)
+        out |= on - paused > 0.0
+    return out
+
+
 def change_steps(
     times: Iterable[np.ndarray], first: int, last: int, always: int | None = None
 ) -> list[int]:
