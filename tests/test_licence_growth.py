@@ -16,6 +16,7 @@ import pytest
 
 from sim.market.reference import Reference
 from sim.runs.engine import run
+from sim.world.world import Buyer, World
 from tests.worlds import one_chain, scenario
 
 GROWTH = 0.10
@@ -57,6 +58,33 @@ def test_a_quota_lets_through_the_same_tonnes_every_year(world) -> None:  # type
     share = _yearly_share_delivered(world, quota)
     years = np.arange(2025, 2030) + 0.5
     expected = 0.5 * (1.0 + GROWTH) ** (2024.96 - years)  # December 2024's flow, held
+    assert np.allclose(share, expected, rtol=0.03), (share, expected)
+
+
+def _with_cerium() -> World:
+    """The one-chain world's magnet buyer growing 10% a year, and a buyer of cerium twice
+    its tonnage, not growing."""
+    base = one_chain(cover_weeks=0.0)
+    magnets = tuple(dataclasses.replace(b, growth_pa=GROWTH) for b in base.buyers)
+    cerium = Buyer("US", "other", "Ce", 2 * magnets[0].demand_tpa, 0.0, 0.0, 1)
+    return dataclasses.replace(base, buyers=(*magnets, cerium))
+
+
+def test_a_licence_keeps_up_with_its_own_products_demand() -> None:
+    """The reference grows with the demand for what it carries: magnets' here, not the
+    world's tonnes of rare earths. Here a world index would grow ~3.7% a year against the
+    magnets' 10%, and a licence approving half of all shipments would deliver 0.5 /
+    1.063**4.5 = 0.38 of 2029's demand."""
+    licence = {**CONTROL, "mode": "licence", "approval_rate": 0.5, "review_delay_days": 0}
+    share = _yearly_share_delivered(_with_cerium(), licence)
+    assert np.allclose(share, 0.5, atol=0.02), share
+
+
+def test_a_quota_on_magnets_stays_a_tonnage_beside_other_buyers() -> None:
+    quota = {**CONTROL, "mode": "quota", "share": 0.5}
+    share = _yearly_share_delivered(_with_cerium(), quota)
+    years = np.arange(2025, 2030) + 0.5
+    expected = 0.5 * (1.0 + GROWTH) ** (2024.96 - years)
     assert np.allclose(share, expected, rtol=0.03), (share, expected)
 
 

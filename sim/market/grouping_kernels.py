@@ -109,31 +109,33 @@ def hold_levels(
     now: np.ndarray,
     held: np.ndarray,
     on: np.ndarray,
-    index: float,
+    index: np.ndarray,
     speed: float,
     new_held: np.ndarray,
     out: np.ndarray,
 ) -> None:
     """A reference's levels, ``[lanes, K, S]`` each (`sim.market.reference.Reference`): in
-    samples with no control in force (``on[s]`` False) the held levels per unit ``index``
-    move towards this step's ``now`` by ``speed`` (or start at it, if ``held`` has no lane,
-    ``[0, K, S]``), and ``out`` is ``now``; where one is, they stay, and ``out`` is them
-    times ``index``. ``held[lanes, K, S or 1]`` (a last axis of 1 repeats)."""
+    samples with no control in force (``on[s]`` False) the held levels per unit ``index[k]``
+    (their product's demand index) move towards this step's ``now`` by ``speed`` (or start
+    at it, if ``held`` has no lane, ``[0, K, S]``), and ``out`` is ``now``; where one is,
+    they stay, and ``out`` is them times the index. ``held[lanes, K, S or 1]`` (a last axis
+    of 1 repeats)."""
     L, K, S = out.shape
     fresh, last = held.shape[0] == 0, held.shape[2] - 1
     for g in range(L):
         for k in range(K):
+            idx = index[k]
             for s in range(S):
                 x = now[g, k, s]
                 if fresh:
-                    h = x / index
+                    h = x / idx
                 elif on[s]:
                     h = held[g, k, min(s, last)]
                 else:
                     h = held[g, k, min(s, last)]
-                    h = h + (x / index - h) * speed
+                    h = h + (x / idx - h) * speed
                 new_held[g, k, s] = h
-                out[g, k, s] = h * index if on[s] else x
+                out[g, k, s] = h * idx if on[s] else x
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -143,7 +145,7 @@ def hold_both(
     held_supply: np.ndarray,
     held_need: np.ndarray,
     on: np.ndarray,
-    index: float,
+    index: np.ndarray,
     speed: float,
     outs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
 ) -> None:

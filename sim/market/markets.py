@@ -107,7 +107,7 @@ class Market(Lanes):
         products: np.ndarray | None = None,
         reference: Reference | None = None,
         withheld: np.ndarray | None = None,
-        index: float = 1.0,
+        index: float | np.ndarray = 1.0,
         first: np.ndarray | None = None,
         in_force: np.ndarray | None = None,
     ) -> Flow:
@@ -126,7 +126,7 @@ class Market(Lanes):
                 first (an export restraint), then all routes; the rest, all at once (None: 0).
             products: trade these columns of wider arrays (normal levels one column or as wide).
             reference: the normal levels held while a control is in force (updated), grown
-                with this step's demand ``index`` (`Reference.hold`).
+                with this step's demand ``index`` (one, or one a product: `Reference.hold`).
             withheld: ``[S, scopes]`` the share of normal flow each scope withholds (the
                 market's ``scopes``; None: none). The routes of a cap group's scopes
                 ``in_force`` (``[S, scopes]``; None: those withholding something) carry

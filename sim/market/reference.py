@@ -30,10 +30,10 @@ class Reference:
 
     Held for years, a fixed reference would tighten a control as the world's demand grows (a
     licence approving every shipment would bind harder each year). So the levels are held per
-    unit of an exogenous demand index (`sim.model.chain.Chain.demand_index`: the buyers'
-    demand path, the same whatever happens in the run) and grow with it while held. A quota,
-    a tonnage, offsets that growth in its own share (`sim.model.controls.Control.at`).
-    """
+    unit of an exogenous demand index of their product (`sim.model.chain.Chain.market_index`:
+    from the buyers' demand paths, the same whatever happens in the run) and grow with it
+    while held. A quota, a tonnage, offsets that growth in its own share
+    (`sim.model.controls.Tonnage`)."""
 
     def __init__(self) -> None:
         self.supply_sl: np.ndarray | None = None  # [lanes, K, S] normal supply per unit index
@@ -44,12 +44,14 @@ class Reference:
         active: np.ndarray | None,
         supply_sl: np.ndarray,
         need_sl: np.ndarray,
-        index: float = 1.0,
+        index: float | np.ndarray = 1.0,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The normal levels to use this step: this step's ``supply_sl`` and ``need_sl``
         (``[lanes, K, S]``) in samples with no control in force, the held ones grown to this
-        step's demand ``index`` where ``active[S]`` says a control is."""
-        index = index if index > 0.0 else 1.0  # a world with no demand: nothing to grow with
+        step's demand ``index`` (a number, or one a product: ``[K]``) where ``active[S]``
+        says a control is."""
+        index = np.broadcast_to(np.asarray(index, dtype=float), supply_sl.shape[1:2])
+        index = np.where(index > 0.0, index, 1.0)  # a product no one wants: nothing to grow with
         held_supply, held_need = self._held(supply_sl.shape, need_sl.shape)
         if held_supply is None or held_need is None:  # both start from this step's
             held_supply = held_need = np.empty((0, *supply_sl.shape[1:]))
@@ -64,6 +66,7 @@ class Reference:
             np.empty(supply_sl.shape),
             np.empty(need_sl.shape),
         )
+        index = np.ascontiguousarray(index)
         hold_both(supply_sl, need_sl, held_supply, held_need, on, index, SPEED, outs)
         self.supply_sl, self.need_sl = outs[0], outs[1]
         if not on.any():

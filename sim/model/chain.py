@@ -155,7 +155,17 @@ class Chain(Layout):
         self.buyer_priority = np.array([b.priority for b in buyers], dtype=int)
         self.cover = buyer_arrays.cover_months(buyers)
         self.demand_path = buyer_arrays.demand_path(buyers, self.years, self.world.base_year)
-        self.demand_index = self.demand_path.sum(axis=1)  # [steps incl. warm-up]
+        # each market's demand index, a product column each ([steps incl. warm-up, K]): its
+        # reference grows with it while a control holds it (`sim.market.reference`)
+        self.contained = self.demand_path @ self.content  # [steps, E] every buyer's elements
+        magnet_t = self.demand_path[:, self.magnet_buyers]
+        self.market_index = {
+            "concentrate": self.contained.sum(axis=1, keepdims=True),
+            "oxide": self.contained,
+            "metal": self.contained,  # the market trades some of the columns
+            "magnet": magnet_t.sum(axis=1, keepdims=True),
+        }
+        self.magnet_contained = magnet_t @ self.content[self.magnet_buyers]
         self.magnet_open, self.magnet_home = buyer_arrays.magnet_routes(
             self.stage("magnet"), self.regions("magnet"), buyers, self.magnet_buyers
         )
@@ -205,7 +215,7 @@ class Chain(Layout):
             sides,
             products,
             self.world.named,
-            controls.Demand(self.demand_index, self.warmup),
+            controls.Demand(self.contained, self.magnet_contained, self.warmup),
         )
         self.restraints = controls.build_restraints(events)
         self.outages = build_outages(events, self.named)

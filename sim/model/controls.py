@@ -3,7 +3,7 @@
 A control withholds a share of normal flow on the routes and products it reaches
 (`sim.model.levers.reach`): all of it under a ban, ``1 - share`` under a quota, and under
 licences all of it during the review delay, then ``1 - approval_rate``; nothing while it is
-suspended. A quota is a tonnage: the markets' reference grows with world demand
+suspended. A quota is a tonnage: the markets' reference grows with its products' demand
 (`sim.market.reference`), so the share of it a quota withholds grows to match (`Tonnage`). Its
 level at a step (the withheld share, averaged over the step, a sample) is part of the run's
 state; `withheld_shares` turns the levels into each market's withheld shares, a
@@ -25,7 +25,15 @@ from sim.config.licences import GeneralLicence
 from sim.config.schedules import Steps
 from sim.model.levers import schedules
 from sim.model.levers.economics import PRICE_PRODUCTS, TIERS
-from sim.model.levers.reach import Products, Side, back_scope, control_scope, licensed_pairs
+from sim.model.levers.reach import (
+    Products,
+    Side,
+    back_scope,
+    control_scope,
+    element_set,
+    form_set,
+    licensed_pairs,
+)
 from sim.model.levers.schedules import Piece
 from sim.model.levers.timing import (
     EventValues,
@@ -104,8 +112,8 @@ def build_controls(
 ) -> list[Control]:
     """The scenario's export controls, in its order, then one for the routes of each general
     licence (the control's reach on them, off while the licence is valid; ``named``: the
-    facility ids a name reaches; ``demand``: the world demand index the markets' reference
-    grows with)."""
+    facility ids a name reaches; ``demand``: the buyers' contained demand, from which each
+    quota's index is made)."""
     controls: list[Control] = []
     licensed: list[Control] = []
     for i, ev in events.of_kind(ExportControl):
@@ -114,7 +122,7 @@ def build_controls(
         back = _back(ev, sides, covered, scope, products.magnet_product)
         off = (events.when(i, "suspended", np.inf), events.when(i, "resumed", np.inf))
         feared = (events.when(i, "announced", np.inf), events.when(i, "start", 0.0))
-        control = Control(ev, _phases(events, i, ev, demand), off, scope, back, feared)
+        control = Control(ev, _phases(events, i, ev, demand.of(ev)), off, scope, back, feared)
         licences = _licences(events, i, control, sides, named, len(controls))
         controls.append(replace(control, scope=_unlicensed(scope, licences)))
         licensed += licences
@@ -203,7 +211,7 @@ def _outside(
     return [(start, np.minimum(end, valid[0]), share), (np.maximum(start, valid[1]), end, share)]
 
 
-def _phases(events: EventValues, i: int, ev: ExportControl, demand: Demand) -> list[Phase]:
+def _phases(events: EventValues, i: int, ev: ExportControl, demand: DemandIndex) -> list[Phase]:
     """``(start, end, withheld)`` phases of control ``i``: a ban, a quota letting through
     ``share`` (of normal flow as it stood when the phase began: a tonnage), or licences:
     nothing ships during the review delay, then ``approval_rate`` of normal flow does (either
@@ -252,8 +260,30 @@ def _reviews(
 
 @dataclass(frozen=True)
 class Demand:
-    """The world demand index the markets' reference grows with while a control is in force
-    (`sim.model.chain.Chain.demand_index`: a step each, the ``warmup`` steps first)."""
+    """The buyers' demand paths as contained elements, ``[steps, E]`` with the ``warmup``
+    steps first: every buyer's (``contained``) and magnet buyers' (``magnet_contained``),
+    from which each quota's demand index is made (`Demand.of`)."""
+
+    contained: np.ndarray
+    magnet_contained: np.ndarray
+    warmup: int
+
+    def of(self, control: ExportControl) -> DemandIndex:
+        """The demand index of what ``control`` reaches: the contained demand of the
+        elements it names, of every buyer, or of magnet buyers if it names only magnets.
+        The markets' references grow with their products' own indices
+        (`sim.model.chain.Chain.market_index`), so a quota on one product is a tonnage
+        exactly, and one on several products with different growth nearly."""
+        elements = [ELEMENTS.index(e) for e in element_set(control.elements)]
+        only_magnets = not (form_set(control.forms) - set(MAGNETS))
+        whole = self.magnet_contained if only_magnets else self.contained
+        return DemandIndex(whole[:, elements].sum(axis=1), self.warmup)
+
+
+@dataclass(frozen=True)
+class DemandIndex:
+    """A demand index the markets' reference grows with while a control is in force (a step
+    each, the ``warmup`` steps first)."""
 
     index: np.ndarray
     warmup: int
@@ -263,7 +293,9 @@ class Demand:
         last the reference took before a control beginning at ``since`` held it)."""
         last = self.index.size - 1
         before = np.clip(np.floor(since) - 1.0 + self.warmup, 0, last)
-        return self.index[min(step + self.warmup, last)] / self.index[before.astype(np.int64)]
+        base = self.index[before.astype(np.int64)]
+        now = self.index[min(step + self.warmup, last)]
+        return np.divide(now, base, out=np.ones_like(base), where=(base > 0.0) & (now > 0.0))
 
     def months(self, since: np.ndarray) -> np.ndarray:
         """Every step of the run from the earliest of ``since`` on."""
@@ -274,12 +306,13 @@ class Demand:
 @dataclass(frozen=True)
 class Tonnage:
     """A quota's share held to a tonnage: ``share`` (withheld, or varying) of the reference
-    as it stood at ``since``; as the reference grows with world demand, the share of it
-    withheld grows so that what is let through does not (`Varying`)."""
+    as it stood at ``since``; as the reference grows with demand (``demand``: the index of
+    what the quota reaches), the share of it withheld grows so that what is let through does
+    not (`Varying`)."""
 
     share: np.ndarray | Varying
     since: np.ndarray
-    demand: Demand
+    demand: DemandIndex
 
     def withheld(
         self, start: np.ndarray, end: np.ndarray, off: tuple[np.ndarray, np.ndarray], step: int

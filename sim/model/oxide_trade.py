@@ -57,7 +57,7 @@ def trade_oxide(chain: Chain, state: State, step: int, ledger: Ledger, rec: Reco
         normal_need=usage,
         reference=state.references["oxide"],
         withheld=state.withheld["oxide"],
-        index=chain.demand_index[step + chain.warmup],
+        index=chain.market_index["oxide"][step + chain.warmup],
         in_force=state.in_force["oxide"],
     )
     share_buyers = pool.share(wants.buyers, need[:, metal_plants:])

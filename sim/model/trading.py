@@ -100,7 +100,7 @@ def _allocate_magnets(
         home_share=restraint_share(chain.restraints, step),
         reference=state.references["magnet"],
         withheld=withheld,
-        index=chain.demand_index[step + chain.warmup],
+        index=chain.market_index["magnet"][step + chain.warmup],
         in_force=on,
     )
     return flow, reserved
@@ -322,7 +322,7 @@ def _allocate_metal(
         products=k,
         reference=state.references["metal"],
         withheld=state.withheld["metal"],
-        index=chain.demand_index[step + chain.warmup],
+        index=chain.market_index["metal"][step + chain.warmup, k],
         in_force=state.in_force["metal"],
     )
     made = np.zeros_like(avail)
@@ -387,7 +387,7 @@ def _trade_concentrate(
         normal_need=cap[:, :, None],
         reference=reference,
         withheld=withheld,
-        index=chain.demand_index[step + chain.warmup],
+        index=chain.market_index["concentrate"][step + chain.warmup],
         first=np.minimum(stock_reo, established)[:, :, None],
         in_force=in_force,
     )
