@@ -194,8 +194,9 @@ class AllocationPass:
         K, S = supply_sl.shape[1], supply_sl.shape[2]
         # no edges or scopes: nothing read, so left empty
         edges = np.empty((0, K, S)) if allowed is None else self.allowed_on_edges(allowed, K, S)
-        withheld_sl = np.empty((0, S)) if withheld_sl is None else withheld_sl
-        if on_sl is None:
+        if withheld_sl is None:
+            withheld_sl = on_sl = np.empty((0, S))
+        elif on_sl is None:
             on_sl = np.ascontiguousarray((withheld_sl > 0.0) * 1.0)
         out = np.empty((self.lane_edges.class_edge.size, K, S))
         allocate_pass(

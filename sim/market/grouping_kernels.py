@@ -116,15 +116,15 @@ def hold_levels(
 ) -> None:
     """A reference's levels, ``[lanes, K, S]`` each (`sim.market.reference.Reference`): in
     samples with no control in force (``on[s]`` False) the held levels per unit ``index[k]``
-    (their product's demand index) move towards this step's ``now`` by ``speed`` (or start
-    at it, if ``held`` has no lane, ``[0, K, S]``), and ``out`` is ``now``; where one is,
-    they stay, and ``out`` is them times the index. ``held[lanes, K, S or 1]`` (a last axis
-    of 1 repeats)."""
+    (their product's demand index; 1 where it is not positive) move towards this step's
+    ``now`` by ``speed`` (or start at it, if ``held`` has no lane, ``[0, K, S]``), and
+    ``out`` is ``now``; where one is, they stay, and ``out`` is them times the index.
+    ``held[lanes, K, S or 1]`` (a last axis of 1 repeats)."""
     L, K, S = out.shape
     fresh, last = held.shape[0] == 0, held.shape[2] - 1
     for g in range(L):
         for k in range(K):
-            idx = index[k]
+            idx = index[k] if index[k] > 0.0 else 1.0  # no demand: nothing to grow with
             for s in range(S):
                 x = now[g, k, s]
                 if fresh:

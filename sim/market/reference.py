@@ -50,8 +50,9 @@ class Reference:
         (``[lanes, K, S]``) in samples with no control in force, the held ones grown to this
         step's demand ``index`` (a number, or one a product: ``[K]``) where ``active[S]``
         says a control is."""
-        index = np.broadcast_to(np.asarray(index, dtype=float), supply_sl.shape[1:2])
-        index = np.where(index > 0.0, index, 1.0)  # a product no one wants: nothing to grow with
+        K = supply_sl.shape[1]
+        if not isinstance(index, np.ndarray) or index.shape != (K,):
+            index = np.full(K, index, dtype=float)
         held_supply, held_need = self._held(supply_sl.shape, need_sl.shape)
         if held_supply is None or held_need is None:  # both start from this step's
             held_supply = held_need = np.empty((0, *supply_sl.shape[1:]))
@@ -66,7 +67,7 @@ class Reference:
             np.empty(supply_sl.shape),
             np.empty(need_sl.shape),
         )
-        index = np.ascontiguousarray(index)
+        index = np.ascontiguousarray(index, dtype=float)
         hold_both(supply_sl, need_sl, held_supply, held_need, on, index, SPEED, outs)
         self.supply_sl, self.need_sl = outs[0], outs[1]
         if not on.any():
