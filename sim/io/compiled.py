@@ -35,8 +35,10 @@ KERNEL_MODULES = (
     "market/cap_kernels.py",
     "market/grouping_kernels.py",
     "market/net_kernels.py",
+    "market/round_kernels.py",
     "market/shipping_kernels.py",
     "market/tier_kernels.py",
+    "market/use_kernels.py",
     "model/kernels.py",
     "runs/sweep_kernels.py",
 )

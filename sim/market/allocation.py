@@ -184,13 +184,17 @@ class AllocationPass:
         normal_need_sl: np.ndarray,
         withheld_sl: np.ndarray | None = None,
         on_sl: np.ndarray | None = None,
+        use_sl: np.ndarray | None = None,
+        lane_in: np.ndarray | None = None,
     ) -> np.ndarray:
         """Flows on the market's lane edges, ``[edges, K, S]``, from lanes' supply, need and
         normal levels, all samples-last ``[lanes, K, S]`` (C-ordered, every sample);
         ``withheld_sl[scopes, S]`` is the share of normal flow each scope withholds and
         ``on_sl[scopes, S]`` 1 where it is in force (C-ordered; ``None``: none withheld; in
         force where something is) and ``allowed[S, G, H, K]`` the lanes' own share (``None``:
-        all)."""
+        all); ``use_sl`` (at most ``need_sl``) is the part of lanes' need filled first, their
+        use (``None``: none apart), and then ``lane_in[2, lanes, K, S]`` gets what each lane
+        got in that first fill and in both (before two-way trade is netted out)."""
         K, S = supply_sl.shape[1], supply_sl.shape[2]
         # no edges or scopes: nothing read, so left empty
         edges = np.empty((0, K, S)) if allowed is None else self.allowed_on_edges(allowed, K, S)
@@ -202,6 +206,8 @@ class AllocationPass:
         allocate_pass(
             supply_sl,
             need_sl,
+            need_sl if use_sl is None else use_sl,
+            use_sl is not None,
             normal_supply_sl,
             normal_need_sl,
             edges,
@@ -212,6 +218,7 @@ class AllocationPass:
             ROUNDS,
             TINY,
             out,
+            np.empty((2, 0, K, S)) if lane_in is None else lane_in,
         )
         return out
 

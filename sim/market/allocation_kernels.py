@@ -48,12 +48,25 @@ from sim.market.cap_kernels import (
 )
 from sim.market.net_kernels import net_flows, scale_out
 from sim.market.pass_index import PassIndex
+from sim.market.round_kernels import (
+    keep_samples,
+    live_samples,
+    requests,
+    route_weights,
+    samples_above,
+    scale_and_add,
+)
+from sim.market.use_kernels import add_to, class_inflow, use_first_shares
 
 # sha256 of sim/market/cap_kernels.py (first 16 hex digits), whose steps the pass inlines:
 # numba's cache sees only this file's content (tests/test_cap_groups.py checks the digest).
 CAP_KERNELS_DIGEST = "ff70c5ffa38d2859"
 # and of sim/market/net_kernels.py (tests/test_netting.py checks it)
 NET_KERNELS_DIGEST = "6a3c3a3b1dce1027"
+# and of sim/market/use_kernels.py (tests/test_use_first.py checks it)
+USE_KERNELS_DIGEST = "7d161da7ee71a278"
+# and of sim/market/round_kernels.py (tests/test_use_first.py checks it)
+ROUND_KERNELS_DIGEST = "0c3a88410fae8c23"
 
 
 class TierEdges(NamedTuple):
@@ -116,6 +129,8 @@ def group_sum_columns(
 def allocate_pass(
     supply: np.ndarray,
     need: np.ndarray,
+    use: np.ndarray,
+    has_use: bool,
     normal_supply: np.ndarray,
     normal_need: np.ndarray,
     allowed: np.ndarray,
@@ -126,6 +141,7 @@ def allocate_pass(
     rounds: int,
     tiny: float,
     out: np.ndarray,
+    lane_in: np.ndarray,
 ) -> None:
     """`sim.market.allocation.AllocationPass.allocate_sl`: flows ``out[L, K, S]`` on the
     market's lane edges from lanes' ``supply``, ``need`` and normal levels (``[lanes, K, S]``),
@@ -134,39 +150,91 @@ def allocate_pass(
     ``allowed[E, K, S]`` times their normal flow where that is below 1 (if ``has_allowed``);
     then two-way trade between the price tiers is
     netted out of the flows, as it is of the normal flow the caps read
-    (`sim.market.net_kernels`)."""
+    (`sim.market.net_kernels`). With ``has_use``, the part ``use`` (``[lanes, K, S]``, at
+    most ``need``) of each lane's need is its use, filled first: each tier fills its
+    classes' use, then the rest of their need, and a class's flow goes to its lanes as the
+    two fills would have given it to each lane on its own (`sim.market.use_kernels`), which
+    ``lane_in[2, lanes, K, S]`` records (what each lane got in the first fill, and in
+    both, before netting)."""
     K, S = out.shape[1], out.shape[2]
     supply_c = _class_totals(supply, index.sup_trivial, index.sup_ptr, index.sup_order)
     need_c = _class_totals(need, index.cus_trivial, index.cus_ptr, index.cus_order)
+    use_c = (
+        _class_totals(use, index.cus_trivial, index.cus_ptr, index.cus_order) if has_use else need_c
+    )
     flows = np.zeros((index.edge_sup.size, K, S))
+    caps = _pass_caps(
+        (normal_supply, normal_need),
+        (allowed, has_allowed),
+        (withheld, in_force),
+        index,
+        rounds,
+        tiny,
+    )
+    first = np.zeros((flows.shape[0] if has_use else 0, K, S))
+    if flows.shape[0] > 0:
+        _allocate_tiers(supply_c, need_c, use_c, has_use, caps, index, rounds, tiny, flows, first)
+    if has_use:
+        classes = need_c.shape[0]
+        got = (class_inflow(first, index, classes), class_inflow(flows, index, classes))
+        share_cus = use_first_shares((need, use), (need_c, use_c), got, index.cus_labels, lane_in)
+    else:
+        share_cus = _shares(need, need_c, index.cus_trivial, index.cus_labels)
+    if flows.shape[0] > 0:
+        net_flows(flows, index)
+    share_sup = _shares(supply, supply_c, index.sup_trivial, index.sup_labels)
+    _lane_flows(flows, share_sup, share_cus, index, out)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _pass_caps(
+    normal_levels: tuple[np.ndarray, np.ndarray],
+    edge_shares: tuple[np.ndarray, bool],
+    controls: tuple[np.ndarray, np.ndarray],
+    index: PassIndex,
+    rounds: int,
+    tiny: float,
+) -> Caps:
+    """The pass's caps (`allocate_pass`): from the normal flow of lanes' ``normal_levels``
+    (supply, need), netted as the flows will be, the edges' own at ``edge_shares = (allowed,
+    has_allowed)`` of it and the cap groups' at what ``controls = (withheld, in_force)``
+    let through; none where nothing caps."""
+    normal_supply, normal_need = normal_levels
+    allowed, has_allowed = edge_shares
+    withheld, in_force = controls
+    K, S = normal_supply.shape[1], normal_supply.shape[2]
     caps = no_caps(K, S)
     on = entries_on(in_force, index, S)
     groups = _anything_above(on.reshape((on.shape[0], 1, S)), 0.0)
     edges = has_allowed and any_below_one(allowed)
-    if groups or edges:
-        normal = np.empty_like(flows)
-        normal_supply_c = _class_totals(
-            normal_supply, index.sup_trivial, index.sup_ptr, index.sup_order
-        )
-        normal_need_c = _class_totals(
-            normal_need, index.cus_trivial, index.cus_ptr, index.cus_order
-        )
-        _allocate_tiers(normal_supply_c, normal_need_c, caps, index, rounds, tiny, normal)
-        scale_out(normal, index)  # a control caps a share of the net flow out of China
-        caps = Caps(
-            edges,
-            edge_caps(allowed, normal) if edges else caps.edge_left,
-            groups,
-            group_caps(withheld, normal, on, index) if groups else caps.group_left,
-            on,
-            suppliers_on(on, index),
-        )
-    if flows.shape[0] > 0:
-        _allocate_tiers(supply_c, need_c, caps, index, rounds, tiny, flows)
-        net_flows(flows, index)
-    share_sup = _shares(supply, supply_c, index.sup_trivial, index.sup_labels)
-    share_cus = _shares(need, need_c, index.cus_trivial, index.cus_labels)
-    _lane_flows(flows, share_sup, share_cus, index, out)
+    if not (groups or edges):
+        return caps
+    normal = np.empty((index.edge_sup.size, K, S))
+    normal_supply_c = _class_totals(
+        normal_supply, index.sup_trivial, index.sup_ptr, index.sup_order
+    )
+    normal_need_c = _class_totals(normal_need, index.cus_trivial, index.cus_ptr, index.cus_order)
+    _allocate_tiers(
+        normal_supply_c,
+        normal_need_c,
+        normal_need_c,
+        False,
+        caps,
+        index,
+        rounds,
+        tiny,
+        normal,
+        normal[:0],
+    )
+    scale_out(normal, index)  # a control caps a share of the net flow out of China
+    return Caps(
+        edges,
+        edge_caps(allowed, normal) if edges else caps.edge_left,
+        groups,
+        group_caps(withheld, normal, on, index) if groups else caps.group_left,
+        on,
+        suppliers_on(on, index),
+    )
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -225,15 +293,20 @@ def _lane_flows(
 def _allocate_tiers(
     supply: np.ndarray,
     need: np.ndarray,
+    use: np.ndarray,
+    has_use: bool,
     caps: Caps,
     tiers: PassIndex,
     rounds: int,
     tiny: float,
     out: np.ndarray,
+    first_out: np.ndarray,
 ) -> None:
     """Flows ``out[E, K, S]`` from classes' ``supply`` and ``need``, tier by tier, highest
     first, within ``caps``: each tier takes what the tiers before it left, of supply and of
-    cap groups' caps."""
+    cap groups' caps. With ``has_use`` a tier fills its classes' ``use`` (at most their
+    need) first, then the rest of their need from what is left; the first fill's flows go
+    to ``first_out`` too."""
     G, K, S = supply.shape
     left = supply.copy()
     taken = np.empty((G, K, S))
@@ -250,6 +323,27 @@ def _allocate_tiers(
         tier_caps = Caps(
             caps.edges, edge_left, caps.groups, caps.group_left, caps.entry_on, caps.sup_on
         )
+        if has_use:
+            first = _tier_need(use, tiers, j)
+            edge_was = edge_left.copy()
+            _fill_tier(left.copy(), first, tier_caps, tiers, e0, tier, rounds, tiny, out[e0:e1])
+            first_out[e0:e1] = out[e0:e1]
+            if caps.edges:  # what the first fill used of the edges' own caps
+                edge_left[:] = edge_was
+                _subtract_at_least_zero(edge_left, out[e0:e1])
+            group_sum(out[e0:e1], tier.sup_ptr, tier.sup_order, taken)
+            _subtract_at_least_zero(left, taken)
+            got = np.empty_like(tier_need)
+            group_sum(out[e0:e1], tier.cus_ptr, tier.cus_order, got)
+            _subtract_at_least_zero(tier_need, got)
+            if not _anything_above(tier_need, tiny):
+                continue
+            then = np.empty_like(out[e0:e1])
+            _fill_tier(left.copy(), tier_need, tier_caps, tiers, e0, tier, rounds, tiny, then)
+            add_to(out[e0:e1], then)
+            group_sum(then, tier.sup_ptr, tier.sup_order, taken)
+            _subtract_at_least_zero(left, taken)
+            continue
         _fill_tier(left.copy(), tier_need, tier_caps, tiers, e0, tier, rounds, tiny, out[e0:e1])
         group_sum(out[e0:e1], tier.sup_ptr, tier.sup_order, taken)
         _subtract_at_least_zero(left, taken)
@@ -340,21 +434,21 @@ def _fill_tier(
     on_edges = np.empty((E if caps.groups else 0, K, S))
     # A sample stops as it would alone: when none of its open edges can carry more (its
     # later rounds then move exactly nothing, whatever the other samples of the batch do).
-    _keep_samples(need_left, _samples_above(need_left, tiny))
+    keep_samples(need_left, samples_above(need_left, tiny))
     out[:] = 0.0
     for round_ in range(rounds):
-        _route_weights(supply_left, caps, tier, weights)
+        route_weights(supply_left, caps, tier, weights)
         if caps.groups:
             group_supply(supply_left, caps, index, per_group)
             limit_by_groups(weights, per_group, caps, index, e0, on_edges)
         group_sum(weights, tier.cus_ptr, tier.cus_order, per_cus)
-        _requests(weights, per_cus, need_left, caps, tier, tiny, flows)
+        requests(weights, per_cus, need_left, caps, tier, tiny, flows)
         if caps.groups:
             group_flows(flows, caps, index, e0, per_group)
             limit_by_groups(flows, per_group, caps, index, e0, on_edges)
         group_sum(flows, tier.sup_ptr, tier.sup_order, per_sup)
         scale_to(supply_left, per_sup)
-        _scale_and_add(flows, per_sup, tier, out)
+        scale_and_add(flows, per_sup, tier, out)
         if caps.groups:  # group caps carry over to the next tiers: used up every round
             group_flows(flows, caps, index, e0, per_group)
             _subtract_at_least_zero(caps.group_left, per_group)
@@ -365,118 +459,7 @@ def _fill_tier(
         group_sum(flows, tier.cus_ptr, tier.cus_order, per_cus)
         _subtract_at_least_zero(supply_left, per_sup)
         _subtract_at_least_zero(need_left, per_cus)
-        live = _live_samples(supply_left, need_left, caps, on_edges, tier, flows, tiny)
+        live = live_samples(supply_left, need_left, caps, on_edges, tier, flows, tiny)
         if not live.any():
             break
-        _keep_samples(need_left, live)
-
-
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _samples_above(a: np.ndarray, tiny: float) -> np.ndarray:
-    """Which samples have some value of ``a[rows, K, S]`` above ``tiny``."""
-    R, K, S = a.shape
-    above = np.zeros(S, dtype=np.bool_)  # samples innermost: plain, vectorised loops
-    for i in range(R):
-        for k in range(K):
-            for s in range(S):
-                above[s] = above[s] or a[i, k, s] > tiny
-    return above
-
-
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _keep_samples(need_left: np.ndarray, keep: np.ndarray) -> None:
-    """Zero the need of samples not to ``keep`` (they stop: no request moves anything)."""
-    H, K, S = need_left.shape
-    for c in range(H):
-        for k in range(K):
-            for s in range(S):
-                need_left[c, k, s] = need_left[c, k, s] if keep[s] else 0.0
-
-
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _route_weights(supply_left: np.ndarray, caps: Caps, tier: TierEdges, out: np.ndarray) -> None:
-    """Each edge's weight ``out[E, K, S]``: what its supplier has left if the edge is open
-    (else 0), at most the edge's own cap."""
-    E, K, S = out.shape
-    for e in range(E):
-        i = tier.edge_sup[e]
-        for k in range(K):
-            opened = tier.opened[e, k]
-            for s in range(S):
-                v = supply_left[i, k, s] * opened
-                if caps.edges:
-                    cap = caps.edge_left[e, k, s]
-                    v = cap if cap < v else v
-                out[e, k, s] = v
-
-
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _requests(
-    weights: np.ndarray,
-    total: np.ndarray,
-    need_left: np.ndarray,
-    caps: Caps,
-    tier: TierEdges,
-    tiny: float,
-    out: np.ndarray,
-) -> None:
-    """What each customer asks along each edge, ``out[E, K, S]``: its need times the edge's
-    share of its weights' ``total`` (0 where that is at most ``tiny``), at most the edge's
-    own cap."""
-    E, K, S = out.shape
-    for e in range(E):
-        c = tier.edge_cus[e]
-        for k in range(K):
-            for s in range(S):
-                t = total[c, k, s]
-                r = weights[e, k, s] / t if t > tiny else 0.0
-                r *= need_left[c, k, s]
-                if caps.edges:
-                    cap = caps.edge_left[e, k, s]
-                    r = cap if cap < r else r
-                out[e, k, s] = r
-
-
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _scale_and_add(flows: np.ndarray, scale: np.ndarray, tier: TierEdges, out: np.ndarray) -> None:
-    """Requests ``flows`` scaled by their suppliers' ``scale``, in place: this round's flows,
-    added to ``out``."""
-    E, K, S = flows.shape
-    for e in range(E):
-        i = tier.edge_sup[e]
-        for k in range(K):
-            for s in range(S):
-                f = flows[e, k, s] * scale[i, k, s]
-                flows[e, k, s] = f
-                out[e, k, s] = out[e, k, s] + f
-
-
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _live_samples(
-    supply_left: np.ndarray,
-    need_left: np.ndarray,
-    caps: Caps,
-    group_room: np.ndarray,
-    tier: TierEdges,
-    flows: np.ndarray,
-    tiny: float,
-) -> np.ndarray:
-    """Which samples have an open edge that can carry more: its supplier has something left,
-    its customer needs something, its own cap (used up by this round's ``flows``) is not
-    reached, nor are its groups' (``group_room[E, K, S]``: the least any has left)."""
-    E, K, S = flows.shape
-    live = np.zeros(S, dtype=np.bool_)
-    for e in range(E):
-        i, c = tier.edge_sup[e], tier.edge_cus[e]
-        for k in range(K):
-            opened = tier.opened[e, k] > 0.0
-            for s in range(S):
-                ok = opened and supply_left[i, k, s] > tiny and need_left[c, k, s] > tiny
-                if caps.edges:
-                    v = caps.edge_left[e, k, s] - flows[e, k, s]
-                    caps.edge_left[e, k, s] = v if v > 0.0 else 0.0
-                    ok = ok and caps.edge_left[e, k, s] > tiny
-                if caps.groups:
-                    ok = ok and group_room[e, k, s] > tiny
-                live[s] = live[s] or ok
-    return live
+        keep_samples(need_left, live)

@@ -40,6 +40,44 @@ def shares_sl(
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def use_first_shares_sl(
+    need: np.ndarray,
+    use: np.ndarray,
+    totals: tuple[np.ndarray, np.ndarray],
+    got: np.ndarray,
+    labels: np.ndarray,
+    columns: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """Members' shares of what their classes receive after a use-first fill, samples-last:
+    a class's first fill ``got[0, c]`` goes to its members' ``use[s, m, columns[k]]`` pro
+    rata, the rest of what it got (``got[1, c]``, both fills) pro rata to what each member's
+    ``need`` had left after the first, as each member on its own would have been filled;
+    ``out[m, k, s]`` is the member's part over ``got[1]`` (pro rata to need where its class
+    got nothing). ``totals = (need, use)`` of the classes, ``[C, K, S]``; ``need`` and
+    ``use`` ``[S or 1, M, ...]`` (a size-1 first axis repeats; use at most need)."""
+    need_c, use_c = totals
+    M, K, S = out.shape
+    last_n, last_u = need.shape[0] - 1, use.shape[0] - 1
+    for m in range(M):
+        c = labels[m]
+        for k in range(K):
+            column, row = columns[k], out[m, k]
+            for s in range(S):
+                n_m, u_m = need[min(s, last_n), m, column], use[min(s, last_u), m, column]
+                first, whole = got[0, c, k, s], got[1, c, k, s]
+                u, n = use_c[c, k, s], need_c[c, k, s]
+                by_use = u_m / u if u > 0.0 else 0.0
+                mine = first * by_use
+                rest = n - first
+                mine += (whole - first) * ((n_m - mine) / rest if rest > 0.0 else by_use)
+                if whole > 0.0:
+                    row[s] = mine / whole
+                else:
+                    row[s] = n_m / n if n > 0.0 else 0.0
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def parts_sl(share: np.ndarray, total: np.ndarray, labels: np.ndarray, out: np.ndarray) -> None:
     """Members' parts of their classes' totals from samples-last shares: ``out[s, m, k] =
     share[m, k, s] * total[labels[m], k, s]``, for ``share[M, K or 1, S or 1]`` and

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from sim.market.allocation_kernels import group_sum, group_sum_columns
-from sim.market.grouping_kernels import parts_sl, shares_sl
+from sim.market.grouping_kernels import parts_sl, shares_sl, use_first_shares_sl
 
 
 def class_labels(*rows: np.ndarray) -> np.ndarray:
@@ -104,6 +104,25 @@ class Grouping:
         K = max(a.shape[2] if products is None else len(products), total_sl.shape[1])
         out = np.empty((a.shape[1], K, max(a.shape[0], total_sl.shape[2])))
         shares_sl(a, total_sl, self.labels_i64, product_columns(a, K, products), out)
+        return out
+
+    def use_first_share_sl(
+        self,
+        members: tuple[np.ndarray, np.ndarray],
+        totals_sl: tuple[np.ndarray, np.ndarray],
+        got_sl: np.ndarray,
+        products: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Each member's share of what its class receives after a use-first fill
+        (`grouping_kernels.use_first_shares_sl`): ``members = (need, use)``, ``[S or 1,
+        members, ...]`` (of their columns ``products`` if given), ``totals_sl`` the classes'
+        need and use and ``got_sl[2]`` what they got in the first fill and in all,
+        samples-last ``[classes, K, S]``."""
+        need, use = (np.asarray(a, dtype=float) for a in members)
+        K, S = got_sl.shape[2:]
+        out = np.empty((need.shape[1], K, S))
+        columns = product_columns(need, K, products)
+        use_first_shares_sl(need, use, totals_sl, got_sl, self.labels_i64, columns, out)
         return out
 
     def part_sl(self, share_sl: np.ndarray, total_sl: np.ndarray) -> np.ndarray:

@@ -110,8 +110,10 @@ class Market(Lanes):
         index: float | np.ndarray = 1.0,
         first: np.ndarray | None = None,
         in_force: np.ndarray | None = None,
+        use: np.ndarray | None = None,
     ) -> Flow:
-        """Allocate members' supply ``avail[S, P, K]`` to their ``need[S, C, K]``.
+        """Allocate members' supply ``avail[S, P, K]`` to their ``need[S, C, K]``: the
+        allocation (`Flow`), kept samples-last as the pass leaves it.
 
         Args:
             avail: what each supplier can deliver (>= 0); a first axis of 1 repeats.
@@ -134,9 +136,8 @@ class Market(Lanes):
             first: ``[S, P, K]`` the part of ``avail`` offered first, over all routes at
                 once; the rest of it after, in the suppliers' order (None: all of it in
                 their order). No home routes with it.
-
-        Returns:
-            The allocation (`Flow`), kept samples-last as the pass leaves it.
+            use: ``[S, C, K]`` the part of ``need`` (at most it) customers use before an
+                order can arrive, filled first, before restocking (None: pro rata to need).
         """
         totals = self._lane_totals(avail, need, normal_avail, normal_need, products)
         lanes = _every_sample(totals, _samples(allowed, home_share, withheld))
@@ -145,34 +146,38 @@ class Market(Lanes):
             active = _in_force(allowed, in_force, self.reached)
             lanes[2], lanes[3] = reference.hold(active, lanes[2], lanes[3], index)
         caps = _Caps.of(allowed, withheld, in_force, lanes[0].shape[2])
+        used = _use_lanes(self, use, lanes[1], products)
         if first is None:
-            x_sl = self._flows(caps, home_share, lanes)
+            x_sl = self._flows(caps, home_share, lanes, used)
         else:
             assert home_share is None, "supply offered first and home routes"
-            x_sl = self._first_then_in_order(caps, lanes, first, products)
-        return Flow(
-            self,
-            self.sup.share_sl(avail, totals[0], _traded(avail, products)),
-            self.cus.share_sl(need, totals[1], _traded(need, products)),
-            x_sl=x_sl,
-        )
+            x_sl = self._first_then_in_order(caps, lanes, first, products, used)
+        sup_share = self.sup.share_sl(avail, totals[0], _traded(avail, products))
+        cus_share = _customer_shares(self, (need, use), (totals[1], lanes[1]), used, products)
+        return Flow(self, sup_share, cus_share, x_sl=x_sl)
 
     def _flows(
-        self, caps: _Caps, home_share: np.ndarray | None, lanes: list[np.ndarray]
+        self,
+        caps: _Caps,
+        home_share: np.ndarray | None,
+        lanes: list[np.ndarray],
+        use: tuple[np.ndarray | None, np.ndarray | None],
     ) -> np.ndarray:
         """Lane-edge flows ``[edges, K, S]``: pro rata over all routes, or home first for
-        ``home_share`` of the step, or a mix of the two, a sample each."""
+        ``home_share`` of the step, or a mix of the two, a sample each; ``use`` is lanes'
+        use and what they got of it (`_in_turn`)."""
         world_passes = self.in_order or self._world
         if home_share is None:
-            return self._in_turn(world_passes, caps, *lanes)
+            return _in_turn(self, world_passes, caps, lanes, use=use)
         share = spread(home_share, (lanes[0].shape[2],))
         if np.all(share == 0.0):
-            return self._in_turn(world_passes, caps, *lanes)
+            return _in_turn(self, world_passes, caps, lanes, use=use)
         assert self._home is not None, "a market without home routes"
-        home = self._in_turn((self._home, *world_passes), caps, *lanes)
+        home = _in_turn(self, (self._home, *world_passes), caps, lanes, use=use)
         if np.all(share == 1.0):
             return home
-        world = self._in_turn(world_passes, caps, *lanes)
+        # a mix of the two: what lanes got in first fills is the two's, added
+        world = _in_turn(self, world_passes, caps, lanes, use=use)
         # exact where a sample is all one or the other: its numbers are its own single run's
         return np.where(
             share == 1.0, home, np.where(share == 0.0, world, world + (home - world) * share)
@@ -204,7 +209,12 @@ class Market(Lanes):
         return [supply_sl, need_sl, normal_supply_sl, normal_need_sl]
 
     def _first_then_in_order(
-        self, caps: _Caps, lanes: list[np.ndarray], first: np.ndarray, products: np.ndarray | None
+        self,
+        caps: _Caps,
+        lanes: list[np.ndarray],
+        first: np.ndarray,
+        products: np.ndarray | None,
+        use: tuple[np.ndarray | None, np.ndarray | None],
     ) -> np.ndarray:
         """Flows ``[edges, K, S]``: suppliers' ``first[S, P, K]`` over all routes at once,
         then what is left of their supply in their order."""
@@ -212,53 +222,7 @@ class Market(Lanes):
         first_sl = self.sup.sum_to_sl(first, width, _traded(first, products))
         first_sl = _every_sample([first_sl], samples)[0]
         passes = (*self._world, *(self.in_order or self._world))
-        supply, need, normal_supply, normal_need = lanes
-        return self._in_turn(
-            passes, caps, supply, need, normal_supply, normal_need, first_supply_sl=first_sl
-        )
-
-    def _in_turn(
-        self,
-        passes: tuple[_Turn, ...],
-        caps: _Caps,
-        supply_sl: np.ndarray,
-        need_sl: np.ndarray,
-        normal_supply_sl: np.ndarray,
-        normal_need_sl: np.ndarray,
-        first_supply_sl: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """Flows ``[edges, K, S]`` of ``passes`` in turn, each from what the ones before left
-        of supply, need and normal levels (lane totals samples-last, every sample); the first
-        pass offers ``first_supply_sl`` of the supply if given. A pass whose suppliers have
-        nothing left (beyond rounding's crumbs, `CRUMB_T`, left with them) is not run."""
-        first = supply_sl if first_supply_sl is None else first_supply_sl
-        flows = passes[0].allocate.allocate_sl(
-            first,
-            need_sl,
-            caps.allowed,
-            normal_supply_sl,
-            normal_need_sl,
-            caps.withheld_sl,
-            caps.on_sl,
-        )
-        sent = self.edge_sup.sum_sl(flows)
-        left = np.maximum(supply_sl - sent, 0.0)
-        for later in passes[1:]:
-            if later.rows is not None and not any_above(left, later.rows, CRUMB_T):
-                continue
-            got = self.edge_cus.sum_sl(flows)
-            flows = flows + later.allocate.allocate_sl(
-                left,
-                np.maximum(need_sl - got, 0.0),
-                caps.allowed,
-                np.maximum(normal_supply_sl - sent, 0.0),
-                np.maximum(normal_need_sl - got, 0.0),
-                caps.withheld_sl,
-                caps.on_sl,
-            )
-            sent = self.edge_sup.sum_sl(flows)
-            left = np.maximum(supply_sl - sent, 0.0)
-        return flows
+        return _in_turn(self, passes, caps, lanes, first_supply_sl=first_sl, use=use)
 
 
 class _Turn:
@@ -342,6 +306,91 @@ def _in_force(
 def _traded(a: np.ndarray, products: np.ndarray | None) -> np.ndarray | None:
     """Which columns of ``a`` are traded: ``products`` if ``a`` is wider than one column."""
     return products if products is not None and a.shape[2] > 1 else None
+
+
+def _customer_shares(
+    market: Market,
+    wants: tuple[np.ndarray, np.ndarray | None],
+    lane_need: tuple[np.ndarray, np.ndarray],
+    used: tuple[np.ndarray | None, np.ndarray | None],
+    products: np.ndarray | None,
+) -> np.ndarray:
+    """Customers' shares of what their lanes received, samples-last: pro rata to need, or
+    with use apart (``wants = (need, use)``) each as it would be filled in a lane of its own
+    (`Grouping.use_first_share_sl`). ``lane_need``: lanes' need as summed and for every
+    sample; ``used``: `_use_lanes`'s, filled in."""
+    need, use = wants
+    use_sl, lane_in = used
+    if use is None or use_sl is None or lane_in is None:
+        return market.cus.share_sl(need, lane_need[0], _traded(need, products))
+    totals = (lane_need[1], use_sl)
+    return market.cus.use_first_share_sl((need, use), totals, lane_in, _traded(need, products))
+
+
+def _use_lanes(
+    market: Market, use: np.ndarray | None, need_sl: np.ndarray, products: np.ndarray | None
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Lanes' use, samples-last as their need ``need_sl``, and a zeroed ``[2, lanes, K, S]``
+    for what they get in first fills and in all (`_in_turn`); (None, None) without use."""
+    if use is None:
+        return None, None
+    use_sl = market.cus.sum_to_sl(use, need_sl.shape[1], _traded(use, products))
+    use_sl = _every_sample([use_sl], need_sl.shape[2])[0]
+    return use_sl, np.zeros((2, *use_sl.shape))
+
+
+def _in_turn(
+    market: Market,
+    passes: tuple[_Turn, ...],
+    caps: _Caps,
+    lanes: list[np.ndarray],
+    first_supply_sl: np.ndarray | None = None,
+    use: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
+) -> np.ndarray:
+    """Flows ``[edges, K, S]`` of ``market``'s ``passes`` in turn, each from what the ones
+    before left of ``lanes``' supply, need and normal levels, and of their use (lane totals
+    samples-last, every sample); the
+    first pass offers ``first_supply_sl`` of the supply if given. A pass whose suppliers
+    have nothing left (beyond rounding's crumbs, `CRUMB_T`, left with them) is not run.
+    ``use = (use_sl, lane_in)``: lanes' use, filled first in each pass, and what they got
+    in the passes' first fills and in all, added up in ``lane_in`` (None: no use apart)."""
+    supply_sl, need_sl, normal_supply_sl, normal_need_sl = lanes
+    use_sl, lane_in = use
+    got_in = None if lane_in is None else np.empty_like(lane_in)
+    first = supply_sl if first_supply_sl is None else first_supply_sl
+    flows = passes[0].allocate.allocate_sl(
+        first,
+        need_sl,
+        caps.allowed,
+        normal_supply_sl,
+        normal_need_sl,
+        caps.withheld_sl,
+        caps.on_sl,
+        use_sl,
+        lane_in,
+    )
+    sent = market.edge_sup.sum_sl(flows)
+    left = np.maximum(supply_sl - sent, 0.0)
+    for later in passes[1:]:
+        if later.rows is not None and not any_above(left, later.rows, CRUMB_T):
+            continue
+        got = market.edge_cus.sum_sl(flows)
+        flows = flows + later.allocate.allocate_sl(
+            left,
+            np.maximum(need_sl - got, 0.0),
+            caps.allowed,
+            np.maximum(normal_supply_sl - sent, 0.0),
+            np.maximum(normal_need_sl - got, 0.0),
+            caps.withheld_sl,
+            caps.on_sl,
+            None if use_sl is None else np.maximum(use_sl - got, 0.0),
+            got_in,
+        )
+        if lane_in is not None and got_in is not None:
+            lane_in += got_in
+        sent = market.edge_sup.sum_sl(flows)
+        left = np.maximum(supply_sl - sent, 0.0)
+    return flows
 
 
 def _every_sample(arrays: list[np.ndarray], samples: int) -> list[np.ndarray]:

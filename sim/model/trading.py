@@ -39,9 +39,9 @@ SMOOTHING = 0.5  # weight of the previous usage rate when plants plan their inpu
 def make_magnets(chain: Chain, state: State, step: int, ledger: Ledger, rec: Recorder) -> None:
     """Magnet plants make to order for buyers, within capacity and the metal they hold."""
     ring = state.pipelines["magnet"].buf
-    need = buyer_need(
-        chain, state, step, chain.magnet_buyers, chain.magnet_buyers_at, ring, state.lead_seen
-    )
+    buyers, at = chain.magnet_buyers, chain.magnet_buyers_at
+    need = buyer_need(chain, state, step, buyers, at, ring, state.lead_seen)
+    use = buyer_need(chain, state, step, buyers, at, ring, state.lead_seen, covered=False)
     thrifts = chain.thrift.acts and bool(state.thrift_levels.any())
     recipe = (  # [1 or S, plants, E] what a t of each plant's magnet holds
         thrifting.recipes(chain.thrift, chain.recipe, state.thrift_levels)
@@ -50,7 +50,7 @@ def make_magnets(chain: Chain, state: State, step: int, ledger: Ledger, rec: Rec
     )
     per_tonne = recipe / chain.params["magnet_yield"]  # metal used per t of magnet
     capacity = state.capacity[:, chain.slices["magnet"], None]
-    flow, reserved = _allocate_magnets(chain, state, step, need, capacity, per_tonne)
+    flow, reserved = _allocate_magnets(chain, state, step, (need, use), capacity, per_tonne)
     made = flow.supplied()[:, :, 0]
     if reserved is not None:
         made = made + reserved.sum(axis=2)[:, :, 0]
@@ -77,20 +77,25 @@ def _allocate_magnets(
     chain: Chain,
     state: State,
     step: int,
-    need: np.ndarray,
+    wants: tuple[np.ndarray, np.ndarray],
     capacity: np.ndarray,
     per_tonne: np.ndarray,
 ) -> tuple[Flow, np.ndarray | None]:
-    """The magnet market's flow for buyers' ``need[S, buyers]`` from plants' ``capacity[S,
-    plants, 1]``, after what offtakes reserve (``[S, plants, buyers, 1]``, or None)."""
+    """The magnet market's flow for buyers' ``wants = (need, use)`` (``[S, buyers]`` each,
+    use filled first) from plants' ``capacity[S, plants, 1]``, after what offtakes reserve
+    (``[S, plants, buyers, 1]``, or None)."""
+    need, use = wants
     avail = np.empty((capacity.shape[0], capacity.shape[1], 1))
     kernels.magnet_avail(state.mag_in, per_tonne, capacity[:, :, 0], avail[:, :, 0])
     withheld, on, dense = _magnet_allowed(chain, state)
     makeable = np.maximum(avail, 0.0)  # normal supply: what the metal held can make
     if chain.offtakes:
         reserved, avail, left = reserve(chain.offtakes, avail, need[:, :, None], dense, step)
+        # what offtakes reserve serves use first
+        use_left = np.maximum(use[:, :, None] - (need[:, :, None] - left), 0.0)
     else:  # nothing reserved (the dense [S, P, C] reserve would be zeros)
         reserved, avail, left = None, makeable, need[:, :, None]
+        use_left = use[:, :, None]
     flow = chain.trade.markets["magnet"].allocate(
         avail,
         left,
@@ -102,6 +107,7 @@ def _allocate_magnets(
         withheld=withheld,
         index=chain.market_index["magnet"][step + chain.warmup],
         in_force=on,
+        use=use_left,
     )
     return flow, reserved
 
