@@ -84,24 +84,52 @@ def buyer_need(
     at: slice | np.ndarray,
     ring: np.ndarray,
     lead: np.ndarray | None = None,
-    covered: bool = True,
 ) -> np.ndarray:
     """Order-up-to need of buyers ``idx`` (``at``: the same as a slice when it can be one),
     before they consume this step, with ``ring`` (their pipeline) on its way: demand times
     ``1 + cover + lead`` less what they hold and have coming, at least 0; ``lead`` (``[S,
-    idx]``, months) is the lead time they have seen (default: the chain's, by capacity). Not
-    ``covered``: the part of it they will use before an order can arrive (no cover beyond
-    use over the lead time), which a market short of supply fills first."""
+    idx]``, months) is the lead time they have seen (default: the chain's, by capacity)."""
+    return _buyer_need(chain, state, _demand_row(chain, state, step, idx), idx, at, ring, lead)
+
+
+def buyer_need_and_use(
+    chain: Chain,
+    state: State,
+    step: int,
+    idx: np.ndarray,
+    at: slice | np.ndarray,
+    ring: np.ndarray,
+    lead: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`buyer_need`, and the part of it buyers will use before an order can arrive (demand
+    times ``1 + lead``, no cover, less what they hold and have coming), which a market short
+    of supply fills first."""
+    demand = _demand_row(chain, state, step, idx)
+    use = np.empty((ring.shape[1], ring.shape[2]))
+    months = chain.buyer_lead[idx] if lead is None else lead
+    kernels.buyer_need(
+        demand * (1.0 + months), np.ones(len(idx)), state.inventory[:, at], ring, use
+    )
+    return _buyer_need(chain, state, demand, idx, at, ring, lead), use
+
+
+def _demand_row(chain: Chain, state: State, step: int, idx: np.ndarray) -> np.ndarray:
+    """Buyers ``idx``'s demand this step, ``[S or 1, idx]`` (one row when all samples agree)."""
     demand = demand_of(chain, state, step, idx)
-    if demand.strides[0] == 0:
-        demand = demand[:1]  # one row for every sample
+    return demand[:1] if demand.strides[0] == 0 else demand
+
+
+def _buyer_need(
+    chain: Chain,
+    state: State,
+    demand: np.ndarray,
+    idx: np.ndarray,
+    at: slice | np.ndarray,
+    ring: np.ndarray,
+    lead: np.ndarray | None,
+) -> np.ndarray:
+    """`buyer_need` from buyers' ``demand`` (`_demand_row`)."""
     need = np.empty((ring.shape[1], ring.shape[2]))
-    if not covered:
-        months = chain.buyer_lead[idx] if lead is None else lead
-        kernels.buyer_need(
-            demand * (1.0 + months), np.ones(len(idx)), state.inventory[:, at], ring, need
-        )
-        return need
     if lead is not None or (state.cover_levels != 1.0).any():  # a sample each
         cover = chain.cover[idx] * state.cover_levels[:, idx]
         months = chain.buyer_lead[idx] if lead is None else lead

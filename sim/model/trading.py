@@ -19,7 +19,7 @@ from sim.model.levers import origin, thrifting
 from sim.model.levers.offtakes import reserve
 from sim.model.levers.startups import add_along, startup_claim
 from sim.model.orders import (
-    buyer_need,
+    buyer_need_and_use,
     covered_share,
     demand_of,
     position_need,
@@ -40,8 +40,7 @@ def make_magnets(chain: Chain, state: State, step: int, ledger: Ledger, rec: Rec
     """Magnet plants make to order for buyers, within capacity and the metal they hold."""
     ring = state.pipelines["magnet"].buf
     buyers, at = chain.magnet_buyers, chain.magnet_buyers_at
-    need = buyer_need(chain, state, step, buyers, at, ring, state.lead_seen)
-    use = buyer_need(chain, state, step, buyers, at, ring, state.lead_seen, covered=False)
+    need, use = buyer_need_and_use(chain, state, step, buyers, at, ring, state.lead_seen)
     thrifts = chain.thrift.acts and bool(state.thrift_levels.any())
     recipe = (  # [1 or S, plants, E] what a t of each plant's magnet holds
         thrifting.recipes(chain.thrift, chain.recipe, state.thrift_levels)
