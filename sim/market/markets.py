@@ -349,11 +349,13 @@ def _in_turn(
 ) -> np.ndarray:
     """Flows ``[edges, K, S]`` of ``market``'s ``passes`` in turn, each from what the ones
     before left of ``lanes``' supply, need and normal levels, and of their use (lane totals
-    samples-last, every sample); the
-    first pass offers ``first_supply_sl`` of the supply if given. A pass whose suppliers
-    have nothing left (beyond rounding's crumbs, `CRUMB_T`, left with them) is not run.
-    ``use = (use_sl, lane_in)``: lanes' use, filled first in each pass, and what they got
-    in the passes' first fills and in all, added up in ``lane_in`` (None: no use apart)."""
+    samples-last, every sample); the first pass offers ``first_supply_sl`` of the supply if
+    given. A pass whose suppliers have nothing left (beyond rounding's crumbs, `CRUMB_T`,
+    left with them) is not run. ``use = (use_sl, lane_in)``: lanes' use, filled first in
+    each pass, and what they got in the passes' first fills and in all, added up in
+    ``lane_in`` (None: no use apart). Members' shares read the sums: exact for one pass; over
+    several (an export restraint's home pass, then the world's) they share each lane's
+    receipts as one two-fill pass would, which conserves them but is not each pass's split."""
     supply_sl, need_sl, normal_supply_sl, normal_need_sl = lanes
     use_sl, lane_in = use
     got_in = None if lane_in is None else np.empty_like(lane_in)
