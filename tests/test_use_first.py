@@ -156,12 +156,14 @@ def test_april_2025_buyers_are_not_short_once_the_normal_flow_is_back_and_used()
     # Approvals reach 100% of the normal flow in July 2025. Pro rata to whole orders,
     # industrial-motor buyers outside China refilled seven weeks of cover from August to
     # December 2025 while EV-traction and `other` buyers of the same magnets stayed 5-8% short
-    # (387 t in October). Filled use first, every buyer draws its stock down together, and
-    # once the flow is back (three months on, a shipping lead and a review cycle) nobody is.
+    # (387 t in October, with 35-day shipping to Europe). Filled use first, every buyer draws
+    # its stock down together, and once the flow is back (four months on: a review cycle and
+    # the 45-day Cape route to Europe, whose buyers refill the longest pipeline) nobody is.
+    # The tree before use-first, on today's data, has 433 t from November 2025.
     world = default_world()
     path = Path(__file__).parent.parent / "scenarios" / "china-2025-april-licensing.yaml"
     res = run(world, load_scenario(path, world))
     abroad = np.array([b.region != "CN" and b.material == "NdFeB" for b in res.chain.buyers])
-    october = res.dates.index(dt.date(2025, 10, 1))
-    assert res.shortfall[0][:october, abroad].sum() > 1000.0  # the review emptied stocks
-    assert res.shortfall[0][october:, abroad].sum() < 0.1
+    november = res.dates.index(dt.date(2025, 11, 1))
+    assert res.shortfall[0][:november, abroad].sum() > 1000.0  # the review emptied stocks
+    assert res.shortfall[0][november:, abroad].sum() < 0.1
