@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from sim.config import draws as sampling
-from sim.config.market import BOUNDS, Market, bounded
+from sim.config.market import BOUNDS, LIMITS, Market, bounded
 from sim.config.scenario import Scenario
 from sim.errors import InputError
 from sim.io.cli import main
@@ -39,6 +39,7 @@ DRAWN = {
     "price_foresight_months": {"dist": "uniform", "low": 0, "high": 9},
     "thrift_adoption_months": {"dist": "uniform", "low": 12, "high": 30},
     "thrift_trigger_price_ratio": {"dist": "uniform", "low": 1.05, "high": 1.3},
+    "buyer_cover_scale": {"dist": "uniform", "low": 0.5, "high": 3},
 }
 
 
@@ -57,7 +58,28 @@ def scenario(market: dict[str, Any], end: str = "2025-12-31") -> Scenario:
 
 
 def test_the_block_lists_every_parameter_a_fit_searches() -> None:
-    assert set(Market.model_fields) == set(BOUNDS) == set(DRAWN)
+    assert set(Market.model_fields) == set(LIMITS) == set(DRAWN)
+    # buyers' normal cover is a world's input a scenario may question, not a behaviour fitted
+    assert set(LIMITS) - set(BOUNDS) == {"buyer_cover_scale"}
+    assert all(LIMITS[name] == bounds for name, bounds in BOUNDS.items())
+
+
+def test_buyers_hold_the_cover_a_scenario_sets_and_more_of_it_never_raises_a_shortfall() -> None:
+    """``buyer_cover_scale`` multiplies every buyer's normal cover: the stock it starts with
+    and orders up to. Under the April 2025 licensing more stock downstream never leaves
+    buyers abroad shorter, and the depth turns on it (one batch, a scale a sample)."""
+    world = vintage_world("default")
+    plain = scenario({}, end="2026-12-31")
+    scales = np.array([0.5, 1.0, 1.5, 2.0])
+    batch = run(world, plain, samples=4, draws={"market.buyer_cover_scale": scales})
+    alone = run(world, plain, detail=False)
+    abroad = np.array([b.region != "CN" for b in alone.chain.buyers])
+    assert np.array_equal(batch.shortfall[1], alone.shortfall[0])  # 1 is the world's weeks
+    start = batch.chain.demand_path[0] * batch.chain.cover  # [S, B] stock held at the start
+    assert np.allclose(start, scales[:, None] * start[1], rtol=1e-12)
+    short = batch.shortfall[:, :, abroad].sum(axis=(1, 2))
+    assert short[1] > 1000.0 and np.all(np.diff(short) <= 1e-6), short
+    assert short[-1] < 0.5 * short[1]
 
 
 def test_a_market_block_runs_as_a_world_with_those_parameters() -> None:

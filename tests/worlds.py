@@ -39,6 +39,7 @@ PARAMS = {
     "swap_max_share": 0.0,  # no Tb-for-Dy choice unless a test asks for it
     "swap_full_price_ratio": 2.0,
     "tb_per_dy": 1.9,
+    "buyer_cover_scale": 1.0,
 }
 
 

@@ -1,5 +1,7 @@
 """The market's behaviour a scenario may set, or leave uncertain: how steeply and how fast
-prices answer stock cover, how holders and buyers stock, and how magnet makers thrift.
+prices answer stock cover, how holders and buyers stock, and how magnet makers thrift; and
+how much stock buyers hold in normal times (``buyer_cover_scale``, a multiple of every
+buyer's ``cover_weeks``: the downstream chain's stocks are among the least known inputs).
 
 These are the behavioural parameters `sim calibrate --fit` searches (`BOUNDS`, the ranges it
 searches), whose values differ by the history they are fitted on (docs/market-parameters.md
@@ -32,8 +34,13 @@ BOUNDS: dict[str, tuple[float, float]] = {
 }
 
 
+# what a scenario may also set or draw but no fit searches: a multiple of every buyer's normal
+# cover (`sim/world/data/demand.csv`, ``cover_weeks``), from a quarter to four times it
+LIMITS: dict[str, tuple[float, float]] = {**BOUNDS, "buyer_cover_scale": (0.25, 4.0)}
+
+
 def _field(name: str, description: str) -> Any:
-    low, high = BOUNDS[name]
+    low, high = LIMITS[name]
     return Field(None, ge=low, le=high, description=f"{description} ({low:g} to {high:g}).")
 
 
@@ -73,6 +80,11 @@ class Market(Strict):
     thrift_trigger_price_ratio: Float | None = _field(
         "thrift_trigger_price_ratio",
         "Cost of a magnet's Dy and Tb over its base cost at which thrifting starts",
+    )
+    buyer_cover_scale: Float | None = _field(
+        "buyer_cover_scale",
+        "Multiple of every buyer's normal stock cover (`cover_weeks` of the world's demand): "
+        "the stock it holds at the start and orders up to",
     )
 
     def values(self) -> dict[str, float]:

@@ -153,7 +153,10 @@ class Chain(Layout):
         self.buyer_material = np.array([b.material for b in buyers])
         self.content = buyer_arrays.content(buyers, self.world.recipes)
         self.buyer_priority = np.array([b.priority for b in buyers], dtype=int)
-        self.cover = buyer_arrays.cover_months(buyers)
+        # months of use each buyer keeps in stock, ``[S or 1, B]``: its cover_weeks times the
+        # market's buyer_cover_scale (one a sample where a sweep draws it)
+        scale = np.reshape(np.asarray(self.params["buyer_cover_scale"], dtype=float), (-1, 1))
+        self.cover = buyer_arrays.cover_months(buyers)[None] * scale
         self.demand_path = buyer_arrays.demand_path(buyers, self.years, self.world.base_year)
         # each market's demand index, a product column each ([steps incl. warm-up, K]): its
         # reference grows with it while a control holds it (`sim.market.reference`)

@@ -130,14 +130,18 @@ def _buyer_need(
 ) -> np.ndarray:
     """`buyer_need` from buyers' ``demand`` (`_demand_row`)."""
     need = np.empty((ring.shape[1], ring.shape[2]))
-    if lead is not None or (state.cover_levels != 1.0).any():  # a sample each
-        cover = chain.cover[idx] * state.cover_levels[:, idx]
+    if lead is not None or chain.cover.shape[0] > 1 or (state.cover_levels != 1.0).any():
+        cover = chain.cover[:, idx] * state.cover_levels[:, idx]  # a sample each
         months = chain.buyer_lead[idx] if lead is None else lead
         target = demand * (1.0 + cover + months)
         kernels.buyer_need(target, np.ones(len(idx)), state.inventory[:, at], ring, need)
         return need
     kernels.buyer_need(
-        demand, 1.0 + chain.cover[idx] + chain.buyer_lead[idx], state.inventory[:, at], ring, need
+        demand,
+        1.0 + chain.cover[0, idx] + chain.buyer_lead[idx],
+        state.inventory[:, at],
+        ring,
+        need,
     )
     return need
 

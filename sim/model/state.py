@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.arrays import spread
 from sim.market import Reference
 from sim.model.capacity import capacity_at
 from sim.model.chain import Chain
@@ -111,7 +112,7 @@ class State:
             sep_out=sep_out,
             metal_in=metal_rate * plant_cover,
             mag_in=magnet_rate * plant_cover,
-            inventory=np.tile(chain.demand_path[0] * chain.cover, (S, 1)),
+            inventory=np.array(spread(chain.demand_path[0] * chain.cover, (S, len(chain.buyers)))),
             thrifted=np.zeros((S, len(chain.buyers), len(LEVERS))),
             lead_seen=np.tile(chain.buyer_lead[chain.magnet_buyers], (S, 1)),
             oxide_lead_seen=np.tile(chain.buyer_lead[chain.element_buyers], (S, 1)),
