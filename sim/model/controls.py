@@ -274,7 +274,8 @@ class Demand:
         The markets' references grow with their products' own indices
         (`sim.model.chain.Chain.market_index`), so a quota on one product is a tonnage
         exactly, and one on several products with different growth nearly."""
-        elements = [ELEMENTS.index(e) for e in element_set(control.elements)]
+        # in the elements' order, not the set's (which changes with the process's hash seed)
+        elements = sorted(ELEMENTS.index(e) for e in element_set(control.elements))
         only_magnets = not (form_set(control.forms) - set(MAGNETS))
         whole = self.magnet_contained if only_magnets else self.contained
         return DemandIndex(whole[:, elements].sum(axis=1), self.warmup)
