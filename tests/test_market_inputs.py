@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim.config import draws as sampling
 from sim.config.market import BOUNDS, LIMITS, Market, bounded
@@ -235,3 +237,45 @@ def test_a_run_says_which_market_parameters_its_scenario_set(
         "market, from the scenario: price_cover_sensitivity 2.5 (world 1.5), "
         "price_adjustment_months 1.5 (world 3)" in out
     )
+
+
+@settings(max_examples=4, deadline=None)
+@given(
+    share=st.floats(0.2, 0.9),
+    month=st.integers(1, 12),
+    reach=st.sampled_from(
+        [
+            (["Dy", "Tb"], ["oxide", "metal", "magnet"]),
+            (["Dy", "Tb", "Sm", "Y", "Gd"], ["magnet"]),
+            ("all", ["oxide", "metal"]),
+        ]
+    ),
+)
+def test_more_buyer_cover_never_raises_the_shortfall_under_a_quota(
+    share: float, month: int, reach: tuple[Any, list[str]]
+) -> None:
+    """Whatever China's quota (share, start and reach), buyers holding more of their demand in
+    normal times are never shorter: one batch of 0.75, 1, 1.5 and 2 times the world's weeks."""
+    elements, forms = reach
+    control = {
+        "kind": "export_control",
+        "exporter": "CN",
+        "elements": elements,
+        "forms": forms,
+        "mode": "quota",
+        "share": share,
+        "start": f"2025-{month:02d}-01",
+    }
+    quota = Scenario.model_validate(
+        {"name": "q", "horizon": {"start": "2024-01-01", "end": "2027-12-31"}, "events": [control]}
+    )
+    scales = np.array([0.75, 1.0, 1.5, 2.0])
+    batch = run(
+        vintage_world("default"),
+        quota,
+        samples=4,
+        draws={"market.buyer_cover_scale": scales},
+        detail=False,
+    )
+    short = batch.shortfall.sum(axis=(1, 2))
+    assert np.all(np.diff(short) <= 1e-9 * short.max() + 1e-6), short
