@@ -164,7 +164,11 @@ def build_growth_changes(
     """The scenario's `capacity_growth` events over the facilities the chain has."""
     changes = []
     for i, ev in events.of_kind(CapacityGrowth):
-        reached = [f for f in facilities if f.country == ev.country and f.stage in ev.stages]
+        reached = [
+            f
+            for f in facilities
+            if f.country == ev.country and f.stage in ev.stages and not f.secondary
+        ]
         changes.append(
             GrowthChange(
                 np.array([index[f.id] for f in reached], dtype=int),

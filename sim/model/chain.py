@@ -172,6 +172,10 @@ class Chain(Layout):
         self.magnet_open, self.magnet_home = buyer_arrays.magnet_routes(
             self.stage("magnet"), self.regions("magnet"), buyers, self.magnet_buyers
         )
+        # metal plants' projects take up the unmet need of magnet plants in their own price
+        # tier (China, or outside it): `trading._metal_claim`
+        china = [np.array([f.country == "CN" for f in self.stage(s)]) for s in ("metal", "magnet")]
+        self.metal_claim_open = (china[0][:, None] == china[1][None, :]) * 1.0
         for route, plants, served in (
             ("magnet", "magnet", self.magnet_buyers),
             ("oxide_buyer", "separation", self.element_buyers),

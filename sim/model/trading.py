@@ -294,8 +294,10 @@ def _metal_claim(
     cap: np.ndarray,
     k: np.ndarray,
 ) -> np.ndarray:
-    """What metal plants' idle project capacity could make of magnet plants' unmet ``need``
-    (`startup_claim`), ``[S, metal plants, E]``.
+    """What metal plants' idle project capacity could make of the unmet ``need`` of magnet
+    plants in their own price tier (`startup_claim`), ``[S, metal plants, E]``. A project in
+    China claiming need abroad would crowd out the projects abroad that can serve it, and,
+    under a control, claim what its licence may not let it ship.
 
     Claims on the traded elements ``k`` alone: the others' need is exactly 0 (magnet plants
     use none), so their claims would be 0 too, and adding 0 changes no sum."""
@@ -304,7 +306,7 @@ def _metal_claim(
         cap,
         state.new_capacity[:, chain.slices["metal"]],
         lambda: np.take(need, k, axis=2) - flow.received(),
-        np.ones((cap.shape[1], need.shape[1])),
+        chain.metal_claim_open,
     )
     return widen(claim, k, len(ELEMENTS))
 

@@ -221,14 +221,19 @@ class RunResult:
         return [month_start(self.chain.origin, t) for t in range(self.chain.steps)]
 
     @property
+    def demand_path(self) -> np.ndarray:
+        """``[1 or S, T, B]`` what buyers would use before they answer price: their trend,
+        as `demand_growth` events change it."""
+        chain = self.chain
+        if chain.demand_changes:
+            return np.stack([path_at(chain, t) for t in range(chain.steps)], axis=1)
+        return chain.demand_path[chain.warmup : chain.warmup + chain.steps][None]
+
+    @property
     def unmet(self) -> np.ndarray:
         """``[S, T, B]`` need not met, in the buyer's unit: the demand path before buyers
         answered price (what they gave up for price and what they were short of)."""
-        chain = self.chain
-        path = chain.demand_path[chain.warmup : chain.warmup + chain.steps][None]
-        if chain.demand_changes:  # the path as `demand_growth` events changed it
-            path = np.stack([path_at(chain, t) for t in range(chain.steps)], axis=1)
-        return np.maximum(path - self.record.delivered, 0.0)
+        return np.maximum(self.demand_path - self.record.delivered, 0.0)
 
     @property
     def shortfall(self) -> np.ndarray:

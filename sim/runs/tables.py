@@ -321,7 +321,9 @@ def calibration(result: RunResult) -> dict[str, float]:
     assert prod is not None
     year = prod[:12]
     sl = chain.slices
-    mine_reo = (year[:, sl["mine"]] / REO_TO_ELEMENT).sum()
+    mined = np.array([not f.secondary for f in chain.stage("mine")])  # ore, not scrap
+    by_mine = (year[:, sl["mine"]][:, mined] / REO_TO_ELEMENT).sum(axis=(0, 2))
+    mine_reo = by_mine.sum()
     sep = year[:, sl["separation"]].sum(axis=(0, 2))
     mag = year[:, sl["magnet"]].sum(axis=(0, 2))
     is_cn = {st: np.array([f.country == "CN" for f in chain.stage(st)]) for st in sl}
@@ -329,9 +331,7 @@ def calibration(result: RunResult) -> dict[str, float]:
     demand = result.record.demand[0, :12]
     return {
         "world_mine_t_reo": float(mine_reo),
-        "china_share_mining": float(
-            (year[:, sl["mine"]][:, is_cn["mine"]] / REO_TO_ELEMENT).sum() / mine_reo
-        ),
+        "china_share_mining": float(by_mine[is_cn["mine"][mined]].sum() / mine_reo),
         "china_share_separation": float(sep[is_cn["separation"]].sum() / sep.sum()),
         "china_share_magnets": float(mag[is_cn["magnet"]].sum() / mag.sum()),
         "first_year_shortfall_share": float(short.sum() / max(demand.sum(), EPS)),

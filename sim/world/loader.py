@@ -186,6 +186,7 @@ def _mine(row: MineRow) -> Facility:
         ore=row.ore,
         growth_pa=row.growth_pa,
         tranches=(Tranche(row.output_t_reo),),
+        secondary=row.secondary,
     )
 
 

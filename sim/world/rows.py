@@ -144,6 +144,11 @@ class MineRow(DataRow):
     ore: str = Field(min_length=1, description="Ore type (an ore of ores.csv).")
     output_t_reo: float = Field(ge=0, description="Output, tonnes REO per year.")
     growth_pa: float = Field(0.0, gt=-1, description="Output growth, fraction per year.")
+    secondary: bool = Field(
+        False,
+        description="Secondary feed (recovered scrap), not mined: outside any mining quota "
+        "(capacity_growth does not reach it) and not counted as mine output.",
+    )
 
 
 class PlantRow(DataRow):

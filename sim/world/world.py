@@ -55,6 +55,7 @@ class Facility:
     feeds_from: tuple[str, ...] = ()
     priority: int = 1
     growth_pa: float = 0.0
+    secondary: bool = False  # a mine row that is recovered scrap, not ore (mines.csv)
 
 
 @dataclass(frozen=True)
