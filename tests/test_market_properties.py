@@ -319,7 +319,7 @@ def test_with_no_control_the_tiers_stay_one_market_whatever_the_behaviour(world,
 def test_the_baseline_restocks_the_holders_of_ndpr(baseline: RunResult) -> None:
     """With no event the NdPr market fills its holders' stocks, not only their use: every
     metal plant ends each month holding at least 0.75 months of its next month's NdPr output,
-    and the non-magnet buyers of NdPr at least half their normal weeks of cover. Before China's
+    and the non-magnet buyers of NdPr at least 60% of their normal weeks of cover. Before China's
     magnet scrap beyond this world's own swarf was fed in (`mines.csv` china_magnet_scrap),
     the oxide market filled about 46% of NdPr's need a month and Japan's metal plant fell to
     0.22 months (docs/design.md, Known limits)."""
@@ -338,4 +338,4 @@ def test_the_baseline_restocks_the_holders_of_ndpr(baseline: RunResult) -> None:
     assert len(other) >= 5
     weeks = np.array([chain.buyers[i].cover_weeks for i in other])
     cover = rec.inventory[:, other] / rec.demand[0][:, other] * 52.0 / 12.0  # weeks held
-    assert (cover / weeks).min() >= 0.5, (cover / weeks).min(axis=0)
+    assert (cover / weeks).min() >= 0.6, (cover / weeks).min(axis=0)  # 0.63; 0.23 before
