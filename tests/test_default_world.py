@@ -12,7 +12,7 @@ from sim.config.scenario import Scenario
 from sim.io.scenario_files import load_scenario
 from sim.runs.engine import run
 from sim.runs.tables import calibration, shortfall_table
-from sim.units import DAYS_PER_MONTH, month_index
+from sim.units import DAYS_PER_MONTH, REO_TO_ELEMENT, month_index
 from sim.world.loader import default_world, vintage_world
 
 SCENARIOS = sorted((Path(__file__).parent.parent / "scenarios").glob("*.yaml"))
@@ -33,6 +33,23 @@ def year_2024(world):
 
 def test_world_mine_output_is_390_kt_reo_within_5_percent(year_2024) -> None:
     assert year_2024["world_mine_t_reo"] == pytest.approx(390_000, rel=0.05)
+
+
+def test_recovered_scrap_is_not_counted_as_mine_output(world) -> None:
+    """`secondary: true` mine rows (China's magnet scrap beyond the chain's swarf) feed
+    separation like ore but are not mine output: the calibration counts the ore mines' REO
+    only."""
+    scenario = Scenario.model_validate(
+        {"name": "cal", "horizon": {"start": "2024-01-01", "end": "2024-12-31"}}
+    )
+    res = run(world, scenario)
+    mines = res.chain.stage("mine")
+    scrap = np.array([f.secondary for f in mines])
+    assert scrap.any() and not scrap.all()
+    assert res.record.production is not None
+    reo = (res.record.production[:12, res.chain.slices["mine"]] / REO_TO_ELEMENT).sum(axis=(0, 2))
+    assert reo[scrap].sum() > 4_000.0  # about 4,770 t REO of scrap fed in 2024
+    assert calibration(res)["world_mine_t_reo"] == pytest.approx(reo[~scrap].sum(), rel=1e-12)
 
 
 def test_china_separates_about_90_percent(year_2024) -> None:
