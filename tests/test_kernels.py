@@ -123,8 +123,10 @@ def production_pass(
     need: np.ndarray,
     allowed: np.ndarray | None,
     normal: tuple[np.ndarray, np.ndarray],
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The engine's pass (`AllocationPass.allocate_sl`), samples first: ``[S, edges, K]``."""
+    """The engine's pass (`AllocationPass.allocate_sl`), samples first: ``[S, edges, K]``;
+    customers spread need by suppliers' ``weights`` in a tier's first round, if given."""
     S = max(avail.shape[0], need.shape[0], 1 if allowed is None else allowed.shape[0])
     x_sl = p.allocate_sl(
         samples_last_of(avail, S),
@@ -132,6 +134,7 @@ def production_pass(
         allowed,
         samples_last_of(normal[0], S),
         samples_last_of(normal[1], S),
+        weights_sl=None if weights is None else samples_last_of(weights, S),
     )
     return np.moveaxis(x_sl, -1, 0)
 
@@ -142,15 +145,18 @@ def production_pass(
     samples=st.integers(1, 5),
     controlled=st.booleans(),
     home=st.booleans(),
+    weighted=st.booleans(),
 )
 def test_pass_kernel_equals_the_numpy_pass(
-    seed: int, samples: int, controlled: bool, home: bool
+    seed: int, samples: int, controlled: bool, home: bool, weighted: bool
 ) -> None:
     rng = np.random.default_rng(seed)
     market, avail, need, allowed, normal = market_pass_inputs(rng, samples, controlled, home)
+    # suppliers' weights for the first round (the metal market's qualified suppliers)
+    weights = sparse(rng, avail.shape) if weighted else None
     for p in [market.world] + ([market.home] if market.home is not None else []):
-        got = production_pass(p, avail, need, allowed, normal)
-        expected = pass_flows(p, avail, need, allowed, *normal)
+        got = production_pass(p, avail, need, allowed, normal, weights)
+        expected = pass_flows(p, avail, need, allowed, *normal, weights)
         assert np.array_equal(got, np.broadcast_to(expected, got.shape))
         s = int(rng.integers(0, samples))  # a sample alone gives its row of the batch
         alone = production_pass(
@@ -159,6 +165,7 @@ def test_pass_kernel_equals_the_numpy_pass(
             need[min(s, need.shape[0] - 1)][None],
             None if allowed is None else allowed[s : s + 1],
             (normal[0][s : s + 1], normal[1][s : s + 1]),
+            None if weights is None else weights[s : s + 1],
         )
         assert np.array_equal(alone[0], got[s])
 

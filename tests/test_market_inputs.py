@@ -42,6 +42,7 @@ DRAWN = {
     "thrift_adoption_months": {"dist": "uniform", "low": 12, "high": 30},
     "thrift_trigger_price_ratio": {"dist": "uniform", "low": 1.05, "high": 1.3},
     "buyer_cover_scale": {"dist": "uniform", "low": 0.5, "high": 3},
+    "metal_qualification_months": {"dist": "uniform", "low": 0, "high": 24},
 }
 
 
@@ -62,7 +63,7 @@ def scenario(market: dict[str, Any], end: str = "2025-12-31") -> Scenario:
 def test_the_block_lists_every_parameter_a_fit_searches() -> None:
     assert set(Market.model_fields) == set(LIMITS) == set(DRAWN)
     # buyers' normal cover is a world's input a scenario may question, not a behaviour fitted
-    assert set(LIMITS) - set(BOUNDS) == {"buyer_cover_scale"}
+    assert set(LIMITS) - set(BOUNDS) == {"buyer_cover_scale", "metal_qualification_months"}
     assert all(LIMITS[name] == bounds for name, bounds in BOUNDS.items())
 
 

@@ -40,6 +40,7 @@ PARAMS = {
     "swap_full_price_ratio": 2.0,
     "tb_per_dy": 1.9,
     "buyer_cover_scale": 1.0,
+    "metal_qualification_months": 0.0,  # orders follow this month's stocks
 }
 
 

@@ -1,7 +1,8 @@
 """The market's behaviour a scenario may set, or leave uncertain: how steeply and how fast
 prices answer stock cover, how holders and buyers stock, and how magnet makers thrift; and
 how much stock buyers hold in normal times (``buyer_cover_scale``, a multiple of every
-buyer's ``cover_weeks``: the downstream chain's stocks are among the least known inputs).
+buyer's ``cover_weeks``: the downstream chain's stocks are among the least known inputs), and
+how long magnet makers take to move their metal orders (``metal_qualification_months``).
 
 These are the behavioural parameters `sim calibrate --fit` searches (`BOUNDS`, the ranges it
 searches), whose values differ by the history they are fitted on (docs/market-parameters.md
@@ -35,8 +36,14 @@ BOUNDS: dict[str, tuple[float, float]] = {
 
 
 # what a scenario may also set or draw but no fit searches: a multiple of every buyer's normal
-# cover (`sim/world/data/demand.csv`, ``cover_weeks``), from a quarter to four times it
-LIMITS: dict[str, tuple[float, float]] = {**BOUNDS, "buyer_cover_scale": (0.25, 4.0)}
+# cover (`sim/world/data/demand.csv`, ``cover_weeks``), from a quarter to four times it, and
+# the months magnet makers take to move their metal orders to a plant (0: at once; qualifying
+# a magnet grade takes one to three years, `sim.model.levers.qualification`)
+LIMITS: dict[str, tuple[float, float]] = {
+    **BOUNDS,
+    "buyer_cover_scale": (0.25, 4.0),
+    "metal_qualification_months": (0.0, 36.0),
+}
 
 
 def _field(name: str, description: str) -> Any:
@@ -85,6 +92,11 @@ class Market(Strict):
         "buyer_cover_scale",
         "Multiple of every buyer's normal stock cover (`cover_weeks` of the world's demand): "
         "the stock it holds at the start and orders up to",
+    )
+    metal_qualification_months: Float | None = _field(
+        "metal_qualification_months",
+        "Time constant over which magnet makers move their metal orders to what each metal "
+        "plant can deliver (0: this month's stocks, at once)",
     )
 
     def values(self) -> dict[str, float]:

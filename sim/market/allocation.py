@@ -3,8 +3,10 @@ the same routes, controls and priority, and allocated between along the routes t
 flow, tier by tier (highest priority first), pro rata.
 
 Each customer spreads its need over the suppliers it may buy from in proportion to what they
-have, suppliers that are asked for more than they have scale every request down, and unmet
-need is asked again of what is left (``ROUNDS`` rounds). Controls cap the flow over the routes
+have (or, in the first round, to weights a market passes: in the metal market, what suppliers
+have been able to deliver, `sim.model.levers.qualification`), suppliers that are asked for
+more than they have scale every request down, and unmet need is asked again of what is left
+(``ROUNDS`` rounds). Controls cap the flow over the routes
 each reaches (its cap group, `sim.market.cap_groups`): at most their normal flow (what they
 carry uncontrolled, from normal supply and need) less the share ``withheld``; a route may also
 have a cap of its own, ``allowed`` times its normal flow. `AllocationPass` holds the
@@ -186,6 +188,7 @@ class AllocationPass:
         on_sl: np.ndarray | None = None,
         use_sl: np.ndarray | None = None,
         lane_in: np.ndarray | None = None,
+        weights_sl: np.ndarray | None = None,
     ) -> np.ndarray:
         """Flows on the market's lane edges, ``[edges, K, S]``, from lanes' supply, need and
         normal levels, all samples-last ``[lanes, K, S]`` (C-ordered, every sample);
@@ -194,7 +197,9 @@ class AllocationPass:
         force where something is) and ``allowed[S, G, H, K]`` the lanes' own share (``None``:
         all); ``use_sl`` (at most ``need_sl``) is the part of lanes' need filled first, their
         use (``None``: none apart), and then ``lane_in[2, lanes, K, S]`` gets what each lane
-        got in that first fill and in both (before two-way trade is netted out)."""
+        got in that first fill and in both (before two-way trade is netted out);
+        ``weights_sl`` (as ``supply_sl``) is what customers spread their need by in a tier's
+        first round, the suppliers they have qualified (``None``: by supply)."""
         K, S = supply_sl.shape[1], supply_sl.shape[2]
         # no edges or scopes: nothing read, so left empty
         edges = np.empty((0, K, S)) if allowed is None else self.allowed_on_edges(allowed, K, S)
@@ -214,6 +219,7 @@ class AllocationPass:
             allowed is not None,
             withheld_sl,
             on_sl,
+            (np.empty((0, K, S)), False) if weights_sl is None else (weights_sl, True),
             self.index(K),
             ROUNDS,
             TINY,

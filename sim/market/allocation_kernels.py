@@ -137,6 +137,7 @@ def allocate_pass(
     has_allowed: bool,
     withheld: np.ndarray,
     in_force: np.ndarray,
+    split: tuple[np.ndarray, bool],
     index: PassIndex,
     rounds: int,
     tiny: float,
@@ -144,36 +145,37 @@ def allocate_pass(
     lane_in: np.ndarray,
 ) -> None:
     """`sim.market.allocation.AllocationPass.allocate_sl`: flows ``out[L, K, S]`` on the
-    market's lane edges from lanes' ``supply``, ``need`` and normal levels (``[lanes, K, S]``),
-    each cap group's flow at most the normal flow of its routes in force (``in_force[scopes,
-    S]`` 1) less the share ``withheld[scopes, S]`` of it, and the pass's edges at most
-    ``allowed[E, K, S]`` times their normal flow where that is below 1 (if ``has_allowed``);
-    then two-way trade between the price tiers is
-    netted out of the flows, as it is of the normal flow the caps read
-    (`sim.market.net_kernels`). With ``has_use``, the part ``use`` (``[lanes, K, S]``, at
-    most ``need``) of each lane's need is its use, filled first: each tier fills its
-    classes' use, then the rest of their need, and a class's flow goes to its lanes as the
-    two fills would have given it to each lane on its own (`sim.market.use_kernels`), which
-    ``lane_in[2, lanes, K, S]`` records (what each lane got in the first fill, and in
-    both, before netting)."""
+    market's lane edges from lanes' ``supply``, ``need`` and normal levels (``[lanes, K, S]``;
+    ``split = (weights, True)``: need spread by lanes' ``weights`` in a tier's first round),
+    each cap group's flow at most its routes' normal flow less the share ``withheld[scopes,
+    S]`` where ``in_force``, each edge at most ``allowed[E, K, S]`` of its normal flow where
+    below 1 (``has_allowed``), two-way trade between the tiers netted out of the flows and of
+    the normal flow (`sim.market.net_kernels`). With ``has_use``, each tier fills lanes' ``use``
+    (at most their need) first, then the rest, and a class's flow goes to its lanes as the two
+    fills would have given it to each (`sim.market.use_kernels`; ``lane_in[2, lanes, K, S]``:
+    what each lane got in the first fill, and in both, before netting)."""
     K, S = out.shape[1], out.shape[2]
     supply_c = _class_totals(supply, index.sup_trivial, index.sup_ptr, index.sup_order)
     need_c = _class_totals(need, index.cus_trivial, index.cus_ptr, index.cus_order)
     use_c = (
         _class_totals(use, index.cus_trivial, index.cus_ptr, index.cus_order) if has_use else need_c
     )
+    split_c = (_class_weights(split, index, K, S), split[1])
     flows = np.zeros((index.edge_sup.size, K, S))
     caps = _pass_caps(
         (normal_supply, normal_need),
         (allowed, has_allowed),
         (withheld, in_force),
+        split_c,
         index,
         rounds,
         tiny,
     )
     first = np.zeros((flows.shape[0] if has_use else 0, K, S))
     if flows.shape[0] > 0:
-        _allocate_tiers(supply_c, need_c, use_c, has_use, caps, index, rounds, tiny, flows, first)
+        _allocate_tiers(
+            supply_c, split_c, need_c, use_c, has_use, caps, index, rounds, tiny, flows, first
+        )
     if has_use:
         classes = need_c.shape[0]
         got = (class_inflow(first, index, classes), class_inflow(flows, index, classes))
@@ -187,18 +189,29 @@ def allocate_pass(
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _class_weights(split: tuple[np.ndarray, bool], index: PassIndex, K: int, S: int) -> np.ndarray:
+    """Supplier classes' first-round weights from lanes' ``split = (weights, has_weights)``
+    (empty without them)."""
+    weights, has_weights = split
+    if not has_weights:
+        return np.empty((0, K, S))
+    return _class_totals(weights, index.sup_trivial, index.sup_ptr, index.sup_order)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _pass_caps(
     normal_levels: tuple[np.ndarray, np.ndarray],
     edge_shares: tuple[np.ndarray, bool],
     controls: tuple[np.ndarray, np.ndarray],
+    split: tuple[np.ndarray, bool],
     index: PassIndex,
     rounds: int,
     tiny: float,
 ) -> Caps:
     """The pass's caps (`allocate_pass`): from the normal flow of lanes' ``normal_levels``
-    (supply, need), netted as the flows will be, the edges' own at ``edge_shares = (allowed,
-    has_allowed)`` of it and the cap groups' at what ``controls = (withheld, in_force)``
-    let through; none where nothing caps."""
+    (supply, need), split (classes' ``split``) and netted as the flows will be, the edges' own
+    at ``edge_shares = (allowed, has_allowed)`` of it and the cap groups' at what ``controls =
+    (withheld, in_force)`` let through; none where nothing caps."""
     normal_supply, normal_need = normal_levels
     allowed, has_allowed = edge_shares
     withheld, in_force = controls
@@ -216,6 +229,7 @@ def _pass_caps(
     normal_need_c = _class_totals(normal_need, index.cus_trivial, index.cus_ptr, index.cus_order)
     _allocate_tiers(
         normal_supply_c,
+        split,
         normal_need_c,
         normal_need_c,
         False,
@@ -292,6 +306,7 @@ def _lane_flows(
 @njit(cache=True, nogil=True, error_model="numpy")
 def _allocate_tiers(
     supply: np.ndarray,
+    split: tuple[np.ndarray, bool],
     need: np.ndarray,
     use: np.ndarray,
     has_use: bool,
@@ -304,15 +319,16 @@ def _allocate_tiers(
 ) -> None:
     """Flows ``out[E, K, S]`` from classes' ``supply`` and ``need``, tier by tier, highest
     first, within ``caps``: each tier takes what the tiers before it left, of supply and of
-    cap groups' caps. With ``has_use`` a tier fills its classes' ``use`` (at most their
-    need) first, then the rest of their need from what is left; the first fill's flows go
-    to ``first_out`` too."""
+    cap groups' caps, need spread in each fill's first round as ``split`` says (`_fill_tier`).
+    With ``has_use`` a tier fills its classes' ``use`` (at most their need) first, then the rest
+    of their need from what is left; the first fill's flows go to ``first_out`` too."""
     G, K, S = supply.shape
     left = supply.copy()
     taken = np.empty((G, K, S))
     for j in range(tiers.edge_bounds.size - 1):
         e0, e1 = tiers.edge_bounds[j], tiers.edge_bounds[j + 1]
-        out[e0:e1] = 0.0
+        part = out[e0:e1]  # the tier's edges' flows (a view)
+        part[:] = 0.0
         if e0 == e1:
             continue
         tier_need = _tier_need(need, tiers, j)
@@ -320,32 +336,32 @@ def _allocate_tiers(
             continue
         tier = _tier_edges(tiers, j, G)
         edge_left = caps.edge_left[e0:e1].copy() if caps.edges else caps.edge_left[:1].copy()
-        tier_caps = Caps(
+        capped = Caps(
             caps.edges, edge_left, caps.groups, caps.group_left, caps.entry_on, caps.sup_on
         )
         if has_use:
             first = _tier_need(use, tiers, j)
             edge_was = edge_left.copy()
-            _fill_tier(left.copy(), first, tier_caps, tiers, e0, tier, rounds, tiny, out[e0:e1])
-            first_out[e0:e1] = out[e0:e1]
+            _fill_tier(left.copy(), first, capped, split, tiers, e0, tier, rounds, tiny, part)
+            first_out[e0:e1] = part
             if caps.edges:  # what the first fill used of the edges' own caps
                 edge_left[:] = edge_was
-                _subtract_at_least_zero(edge_left, out[e0:e1])
-            group_sum(out[e0:e1], tier.sup_ptr, tier.sup_order, taken)
+                _subtract_at_least_zero(edge_left, part)
+            group_sum(part, tier.sup_ptr, tier.sup_order, taken)
             _subtract_at_least_zero(left, taken)
             got = np.empty_like(tier_need)
-            group_sum(out[e0:e1], tier.cus_ptr, tier.cus_order, got)
+            group_sum(part, tier.cus_ptr, tier.cus_order, got)
             _subtract_at_least_zero(tier_need, got)
             if not _anything_above(tier_need, tiny):
                 continue
-            then = np.empty_like(out[e0:e1])
-            _fill_tier(left.copy(), tier_need, tier_caps, tiers, e0, tier, rounds, tiny, then)
-            add_to(out[e0:e1], then)
+            then = np.empty_like(part)
+            _fill_tier(left.copy(), tier_need, capped, split, tiers, e0, tier, rounds, tiny, then)
+            add_to(part, then)
             group_sum(then, tier.sup_ptr, tier.sup_order, taken)
             _subtract_at_least_zero(left, taken)
             continue
-        _fill_tier(left.copy(), tier_need, tier_caps, tiers, e0, tier, rounds, tiny, out[e0:e1])
-        group_sum(out[e0:e1], tier.sup_ptr, tier.sup_order, taken)
+        _fill_tier(left.copy(), tier_need, capped, split, tiers, e0, tier, rounds, tiny, part)
+        group_sum(part, tier.sup_ptr, tier.sup_order, taken)
         _subtract_at_least_zero(left, taken)
 
 
@@ -411,6 +427,7 @@ def _fill_tier(
     supply_left: np.ndarray,
     need_left: np.ndarray,
     caps: Caps,
+    split: tuple[np.ndarray, bool],
     index: PassIndex,
     e0: int,
     tier: TierEdges,
@@ -421,7 +438,8 @@ def _fill_tier(
     """Pro-rata allocation within one tier (``tests/reference/allocation.py: fill``): flows
     ``out[E, K, S]`` on its edges (the pass's from ``e0``) from supply ``supply_left[G, K,
     S]``, its customers' ``need_left[H, K, S]`` and ``caps`` (all used up). Each customer
-    spreads its need over open edges in proportion to what suppliers have (within caps),
+    spreads its need over open edges in proportion to what suppliers have (within caps; in
+    the first round, to ``split = (weights, has_weights)``'s weights where ``has_weights``),
     each cap group's requests are scaled down to what its cap has left, oversubscribed
     suppliers scale requests down, and unmet need is asked again (``rounds`` rounds, fewer
     once no open edge joins a supplier with something left to a customer that needs
@@ -437,7 +455,7 @@ def _fill_tier(
     keep_samples(need_left, samples_above(need_left, tiny))
     out[:] = 0.0
     for round_ in range(rounds):
-        route_weights(supply_left, caps, tier, weights)
+        route_weights(split[0] if split[1] and round_ == 0 else supply_left, caps, tier, weights)
         if caps.groups:
             group_supply(supply_left, caps, index, per_group)
             limit_by_groups(weights, per_group, caps, index, e0, on_edges)

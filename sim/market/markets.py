@@ -111,6 +111,7 @@ class Market(Lanes):
         first: np.ndarray | None = None,
         in_force: np.ndarray | None = None,
         use: np.ndarray | None = None,
+        weights: np.ndarray | None = None,
     ) -> Flow:
         """Allocate members' supply ``avail[S, P, K]`` to their ``need[S, C, K]``: the
         allocation (`Flow`), kept samples-last as the pass leaves it.
@@ -138,15 +139,15 @@ class Market(Lanes):
                 their order). No home routes with it.
             use: ``[S, C, K]`` the part of ``need`` (at most it) customers use before an
                 order can arrive, filled first, before restocking (None: pro rata to need).
+            weights: ``[S, P, K]`` what customers spread need by in the first pass's first
+                round, then by ``avail`` (None: by ``avail`` throughout).
         """
         totals = self._lane_totals(avail, need, normal_avail, normal_need, products)
         lanes = _every_sample(totals, _samples(allowed, home_share, withheld))
-        in_force = withheld > 0.0 if withheld is not None and in_force is None else in_force
-        if reference is not None:
-            active = _in_force(allowed, in_force, self.reached)
-            lanes[2], lanes[3] = reference.hold(active, lanes[2], lanes[3], index)
-        caps = _Caps.of(allowed, withheld, in_force, lanes[0].shape[2])
+        caps = self._held_caps(lanes, (allowed, withheld, in_force), reference, index)
         used = _use_lanes(self, use, lanes[1], products)
+        if weights is not None:  # a fifth lane total (`_in_turn`)
+            lanes.append(self._weights_sl(weights, lanes[0], products))
         if first is None:
             x_sl = self._flows(caps, home_share, lanes, used)
         else:
@@ -155,6 +156,29 @@ class Market(Lanes):
         sup_share = self.sup.share_sl(avail, totals[0], _traded(avail, products))
         cus_share = _customer_shares(self, (need, use), (totals[1], lanes[1]), used, products)
         return Flow(self, sup_share, cus_share, x_sl=x_sl)
+
+    def _held_caps(
+        self,
+        lanes: list[np.ndarray],
+        controls: tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None],
+        reference: Reference | None,
+        index: float | np.ndarray,
+    ) -> _Caps:
+        """What ``controls = (allowed, withheld, in_force)`` (`allocate`) let through, with
+        lanes' normal levels (``lanes[2:4]``) held by the ``reference`` while one is in force."""
+        allowed, withheld, in_force = controls
+        in_force = withheld > 0.0 if withheld is not None and in_force is None else in_force
+        if reference is not None:
+            active = _in_force(allowed, in_force, self.reached)
+            lanes[2], lanes[3] = reference.hold(active, lanes[2], lanes[3], index)
+        return _Caps.of(allowed, withheld, in_force, lanes[0].shape[2])
+
+    def _weights_sl(
+        self, weights: np.ndarray, supply_sl: np.ndarray, products: np.ndarray | None
+    ) -> np.ndarray:
+        """Supplier lanes' ``weights[S, P, K]``, samples-last as ``supply_sl``."""
+        weights_sl = self.sup.sum_to_sl(weights, supply_sl.shape[1], _traded(weights, products))
+        return _every_sample([weights_sl], supply_sl.shape[2])[0]
 
     def _flows(
         self,
@@ -349,14 +373,16 @@ def _in_turn(
 ) -> np.ndarray:
     """Flows ``[edges, K, S]`` of ``market``'s ``passes`` in turn, each from what the ones
     before left of ``lanes``' supply, need and normal levels, and of their use (lane totals
-    samples-last, every sample); the first pass offers ``first_supply_sl`` of the supply if
-    given. A pass whose suppliers have nothing left (beyond rounding's crumbs, `CRUMB_T`,
-    left with them) is not run. ``use = (use_sl, lane_in)``: lanes' use, filled first in
+    samples-last, every sample, and a fifth, suppliers' weights for the first pass's first
+    round, if given); the first pass offers ``first_supply_sl`` of the supply if given. A
+    pass whose suppliers have nothing left (beyond rounding's crumbs, `CRUMB_T`, left with
+    them) is not run. ``use = (use_sl, lane_in)``: lanes' use, filled first in
     each pass, and what they got in the passes' first fills and in all, added up in
     ``lane_in`` (None: no use apart). Members' shares read the sums: exact for one pass; over
     several (an export restraint's home pass, then the world's) they share each lane's
     receipts as one two-fill pass would, which conserves them but is not each pass's split."""
-    supply_sl, need_sl, normal_supply_sl, normal_need_sl = lanes
+    supply_sl, need_sl, normal_supply_sl, normal_need_sl = lanes[:4]
+    weights_sl = lanes[4] if len(lanes) > 4 else None  # the first pass's alone
     use_sl, lane_in = use
     got_in = None if lane_in is None else np.empty_like(lane_in)
     first = supply_sl if first_supply_sl is None else first_supply_sl
@@ -370,6 +396,7 @@ def _in_turn(
         caps.on_sl,
         use_sl,
         lane_in,
+        weights_sl,
     )
     sent = market.edge_sup.sum_sl(flows)
     left = np.maximum(supply_sl - sent, 0.0)

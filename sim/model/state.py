@@ -22,7 +22,7 @@ from sim.market import Reference
 from sim.model.capacity import capacity_at
 from sim.model.chain import Chain
 from sim.model.controls import withheld_shares
-from sim.model.levers import buying, thrifting
+from sim.model.levers import buying, qualification, thrifting
 from sim.model.levers.economics import PRICE_PRODUCTS, TIERS, ProducerState
 from sim.model.levers.origin import OriginShares
 from sim.model.levers.stockpiles import StockpileState
@@ -62,6 +62,7 @@ class State:
     expected: np.ndarray  # [S, B] the price each buyer expects (its recent average)
     magnet_use_rate: np.ndarray  # [S, magnet plants, E] planned metal use a step
     metal_use_rate: np.ndarray  # [S, metal plants, E] planned oxide use a step
+    metal_qualified: np.ndarray  # [S, metal plants, E] metal orders' weights (qualification)
     pipelines: dict[str, Pipeline]  # by route; concentrate's holds R rows
     separated: np.ndarray  # [R or S, separation plants, E] this step's separated oxide
     fills_now: np.ndarray  # [S, P, K] share of running use the markets covered, last step
@@ -123,6 +124,7 @@ class State:
             expected=buying.watched(chain.buying, chain.economics.base_at(-chain.warmup)).copy(),
             magnet_use_rate=magnet_rate,
             metal_use_rate=metal_rate,
+            metal_qualified=_metal_available(chain, metal_rate * plant_cover, cap),
             pipelines=_pipelines(chain),
             separated=np.zeros((S, len(chain.stage("separation")), len(ELEMENTS))),
             fills_now=np.ones((S, len(PRICE_PRODUCTS), len(TIERS))),
@@ -184,6 +186,7 @@ class State:
             expected=each(self.expected, 0),
             magnet_use_rate=each(self.magnet_use_rate, 0),
             metal_use_rate=each(self.metal_use_rate, 0),
+            metal_qualified=each(self.metal_qualified, 0),
             pipelines={
                 name: pipe.copy() if name in upstream else part(pipe)
                 for name, pipe in self.pipelines.items()
@@ -313,6 +316,13 @@ def _plant_rates(chain: Chain, cap: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     share = cap_metal / cap_metal.sum() if cap_metal.sum() > 0 else np.zeros(len(cap_metal))
     metal_rate = np.tile(share[:, None] * metal_need / params["metal_yield"], (S, 1, 1))
     return magnet_rate, metal_rate
+
+
+def _metal_available(chain: Chain, held: np.ndarray, cap: np.ndarray) -> np.ndarray:
+    """What metal plants holding ``held[S, plants, E]`` can make at capacity ``cap`` (every
+    facility's, tonnes a step): their customers' first weights (`levers.qualification`)."""
+    metal_cap = np.tile(cap[chain.slices["metal"]], (held.shape[0], 1))
+    return qualification.available(held, metal_cap, chain.params["metal_yield"])
 
 
 def _separation_stocks(chain: Chain, cap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

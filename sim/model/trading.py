@@ -15,7 +15,7 @@ from sim.model import kernels, orders
 from sim.model.chain import Chain
 from sim.model.controls import dense_allowed, restraint_share
 from sim.model.ledger import Ledger
-from sim.model.levers import origin, thrifting
+from sim.model.levers import origin, qualification, thrifting
 from sim.model.levers.offtakes import reserve
 from sim.model.levers.startups import add_along, startup_claim
 from sim.model.orders import (
@@ -317,10 +317,10 @@ def _allocate_metal(
     """The metal market's flow of elements ``k`` for magnet plants' ``need`` from what metal
     plants can make of the oxide they hold within capacity ``cap``, and the metal made,
     ``[S, metal plants, E]``."""
-    y = chain.params["metal_yield"]
-    stock = state.metal_in.sum(axis=2)
-    share = np.minimum(np.divide(cap, y * stock, out=np.zeros_like(cap), where=stock > 0), 1.0)
-    avail = y * state.metal_in * share[:, :, None]
+    avail = qualification.available(state.metal_in, cap, chain.params["metal_yield"])
+    months = chain.params["metal_qualification_months"]
+    running = running_plants(chain, state, "metal") if chain.outages else None
+    state.metal_qualified = qualification.qualified(state.metal_qualified, avail, months, running)
     flow = chain.trade.markets["metal"].allocate(
         avail,
         need,
@@ -331,6 +331,7 @@ def _allocate_metal(
         withheld=state.withheld["metal"],
         index=chain.market_index["metal"][step + chain.warmup, k],
         in_force=state.in_force["metal"],
+        weights=None if state.metal_qualified is avail else state.metal_qualified,
     )
     made = np.zeros_like(avail)
     made[:, :, k] = flow.supplied()

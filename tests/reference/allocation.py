@@ -35,19 +35,22 @@ def fill(
     need: np.ndarray,
     cap: np.ndarray | None,
     open_: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """Pro-rata allocation within a tier, over its edges: flows ``[S, edges, K]`` from
     suppliers' ``avail[S, G, K]`` and the tier's ``need[S, members, K]``, each edge at most
     ``cap[S, edges, K]``; ``open_`` (``[edges, K]`` or ``[S, edges, K]``) overrides which
     edges are open. Each customer spreads its need over open edges in proportion to what
-    suppliers have, oversubscribed suppliers scale requests down, and unmet need is asked
-    again (``ROUNDS`` rounds, fewer once no open edge can carry more)."""
+    suppliers have (in the first round, to their ``weights[S, G, K]`` if given),
+    oversubscribed suppliers scale requests down, and unmet need is asked again (``ROUNDS``
+    rounds, fewer once no open edge can carry more)."""
     opened = edges.open if open_ is None else open_
     # A sample stops as it would alone: when none of its open edges can carry more.
     need = np.where((need > TINY).any(axis=(1, 2), keepdims=True), need, 0.0)
     x = np.zeros(())
     for round_ in range(ROUNDS):
-        weight = np.take(avail, edges.sup, axis=1) * opened
+        by = avail if weights is None or round_ > 0 else weights
+        weight = np.take(by, edges.sup, axis=1) * opened
         if cap is not None:
             weight = np.minimum(weight, cap)
         total = np.take(edges.by_cus(weight), edges.cus, axis=1)
@@ -103,7 +106,11 @@ def dense_allocate(
 
 
 def class_flows(
-    p: AllocationPass, avail: np.ndarray, need: np.ndarray, cap: np.ndarray | None
+    p: AllocationPass,
+    avail: np.ndarray,
+    need: np.ndarray,
+    cap: np.ndarray | None,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """Flows between a pass's classes ``[S, G, H, K]`` from classes' ``avail[S, G, K]`` and
     ``need[S, H, K]``, each route at most ``cap[S, G, H, K]``, highest priority tier first,
@@ -120,7 +127,7 @@ def class_flows(
             continue
         flat = edges.sup * H + members[edges.cus]
         tier_cap = None if cap is None else np.take(cap.reshape(-1, G * H, K), flat, axis=1)
-        flow = fill(edges, left, tier_need, tier_cap)
+        flow = fill(edges, left, tier_need, tier_cap, None, weights)
         x[:, flat] = flow
         left = np.maximum(left - edges.by_sup(flow), 0.0)
     return x.reshape(avail.shape[0], G, H, K)
@@ -133,23 +140,26 @@ def pass_flows(
     allowed: np.ndarray | None,
     normal_avail: np.ndarray,
     normal_need: np.ndarray,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """A pass's flows on the market's lane edges ``[S, edges, K]`` from lanes' ``avail[S, G,
     K]`` and ``need[S, H, K]`` and normal levels, with lanes' ``allowed[S, G, H, K]`` share
-    of normal flow: `AllocationPass.allocate_sl`'s numbers, samples first. Only the pass's
-    classes (and routes, priority) are read from it."""
+    of normal flow, customers spreading need by lanes' ``weights`` in a tier's first round if
+    given: `AllocationPass.allocate_sl`'s numbers, samples first. Only the pass's classes
+    (and routes, priority) are read from it."""
     sup, cus = p.sup, p.cus
+    w = None if weights is None else class_sum(weights, sup.labels, sup.size)
     a, n = class_sum(avail, sup.labels, sup.size), class_sum(need, cus.labels, cus.size)
     if allowed is not None:
         allowed = np.take(np.take(allowed, sup.first, 1), cus.first, 2)  # between classes
         if not (allowed[:, p.open.any(axis=2)] < 1.0).any():
             allowed = None  # no route this allocation opens is capped
     if allowed is None:
-        x = class_flows(p, a, n, None)
+        x = class_flows(p, a, n, None, w)
     else:
         normal_a = class_sum(normal_avail, sup.labels, sup.size)
-        normal = class_flows(p, normal_a, class_sum(normal_need, cus.labels, cus.size), None)
-        x = class_flows(p, a, n, np.where(allowed < 1.0, allowed * normal, np.inf))
+        normal = class_flows(p, normal_a, class_sum(normal_need, cus.labels, cus.size), None, w)
+        x = class_flows(p, a, n, np.where(allowed < 1.0, allowed * normal, np.inf), w)
     lanes = p.lane_edges
     at = sup.labels[lanes.sup_lane] * cus.size + cus.labels[lanes.cus_lane]
     x = np.take(x.reshape(x.shape[0], -1, x.shape[3]), at, axis=1)
