@@ -162,6 +162,18 @@ def test_more_capacity_abroad_under_a_control_never_raises_the_shortfall(
         ("china_ndfeb", 400_000.0, 12),
         ("china_metal", 30_000.0, 12),
         ("china_metal", 30_000.0, 6),
+        pytest.param(
+            "china",
+            400_000.0,
+            12,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="+0.96% (+0.79% before metal orders followed qualified plants): China's "
+                "glut of oxide counts in the ex-China tier's cover by the share the licence lets "
+                "through, so Dy and Tb abroad cheapen though no more reaches abroad, and magnet "
+                "makers abroad move Dy onto Tb that is not there (docs/design.md, Known limits)",
+            ),
+        ),
         ("japan_metal", 2_000.0, 17),
     ],
 )
