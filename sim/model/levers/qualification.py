@@ -7,7 +7,8 @@ Thailand are "locked into Japanese magnet producers"). Pro rata to what each pla
 month, a plant whose stock or capacity jumps takes customers from the others at once: 30,000
 t/yr more metal capacity in China in January 2025 moved China's magnet makers' orders from
 the metal plants abroad within the quarter, and those plants entered April's licensing holding
-less Dy oxide (docs/design.md, Known limits).
+less Dy oxide (docs/design.md, Markets: magnet makers keep the metal plants they have
+qualified).
 
 So the metal market's customers spread their need, in each tier's first round, in proportion
 to what each plant has been able to deliver (its stock within capacity), followed over
